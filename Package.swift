@@ -1,0 +1,125 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers, each importing only those below it:
+//   C system libraries (CZeroMQ, CHDF5, COpenBLAS)
+//   → numerics (TailForgeNumerics) and storage (TailForgeStorage)
+//   → the method (TailForgeEngine: balancing; TailForgeTraining: logistic regression)
+//   → the cluster runtime (TailForgeCluster)
+//   → the thin CLI (`tailforge`) and the benchmark driver (`tailforge-bench`).
+
+let package = Package(
+    name: "TailForge",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tailforge", targets: ["tailforge"]),
+        .executable(name: "tailforge-bench", targets: ["TailForgeBenchmarks"]),
+        .library(name: "TailForgeEngine", targets: ["TailForgeEngine"]),
+        .library(name: "TailForgeTraining", targets: ["TailForgeTraining"]),
+        .library(name: "TailForgeCluster", targets: ["TailForgeCluster"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // MARK: - C system libraries
+
+        .systemLibrary(
+            name: "CZeroMQ",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5-serial",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenBLAS",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+
+        // MARK: - Numerics and storage
+
+        .target(
+            name: "TailForgeNumerics",
+            dependencies: ["COpenBLAS"]
+        ),
+        .target(
+            name: "TailForgeStorage",
+            dependencies: ["CHDF5"]
+        ),
+
+        // MARK: - The method
+
+        .target(
+            name: "TailForgeEngine",
+            dependencies: ["TailForgeNumerics", "TailForgeStorage"]
+        ),
+        .target(
+            name: "TailForgeTraining",
+            dependencies: ["TailForgeNumerics", "TailForgeStorage", "COpenBLAS"]
+        ),
+
+        // MARK: - Cluster runtime
+
+        .target(
+            name: "TailForgeCluster",
+            dependencies: [
+                "CZeroMQ",
+                "TailForgeEngine",
+                "TailForgeTraining",
+                "TailForgeStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // MARK: - Executables
+
+        .executableTarget(
+            name: "tailforge",
+            dependencies: [
+                "TailForgeEngine",
+                "TailForgeTraining",
+                "TailForgeCluster",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "TailForgeBenchmarks",
+            dependencies: [
+                "TailForgeNumerics",
+                "TailForgeStorage",
+                "TailForgeEngine",
+                "TailForgeTraining",
+                "TailForgeCluster",
+                "COpenBLAS",
+            ]
+        ),
+
+        // MARK: - Tests
+
+        .testTarget(name: "TailForgeNumericsTests", dependencies: ["TailForgeNumerics"]),
+        .testTarget(name: "TailForgeStorageTests", dependencies: ["TailForgeStorage"]),
+        .testTarget(name: "TailForgeEngineTests", dependencies: ["TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),
+        .testTarget(name: "TailForgeTrainingTests", dependencies: ["TailForgeTraining", "TailForgeNumerics", "TailForgeStorage"]),
+        .testTarget(
+            name: "TailForgeClusterTests",
+            dependencies: ["TailForgeCluster", "TailForgeEngine", "TailForgeTraining", "TailForgeStorage"]
+        ),
+    ]
+)
+
+// MARK: - Language settings for every Swift target
+
+for target in package.targets where [.executable, .test, .regular].contains(target.type) {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}

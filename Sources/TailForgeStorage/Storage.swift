@@ -1,0 +1,3 @@
+import CHDF5
+
+enum StoragePlaceholder {}

@@ -1,1 +1,14 @@
-print("no benchmarks yet")
+// `tailforge-bench SUITE [options]`: prints measured figures; see Scripts/benchmark. Each suite lives in its own file.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let suites: [String: ([String]) throws -> Void] = [:]
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let name = arguments.first, let suite = suites[name] else {
+    let names = suites.keys.sorted().joined(separator: ", ")
+    print("usage: tailforge-bench SUITE [options]   (suites: \(names))")
+    exit(2)
+}
+try suite(Array(arguments.dropFirst()))

@@ -1,0 +1,66 @@
+/// Every message type of wire protocol version 1 (see cluster/PROTOCOL.md); the raw value is the
+/// two-byte big-endian type frame.
+public enum MessageType: UInt16, CaseIterable, Sendable, Codable {
+    // MARK: Worker ↔ coordinator
+    case hello = 1
+    case welcome = 2
+    case refuse = 3
+    case heartbeat = 4
+    case assignShard = 5
+    case shardProgress = 6
+    case shardResult = 7
+    case shardFailure = 8
+    case dataRequest = 9
+    case dataChunk = 10
+    case cancelShard = 11
+    case error = 12
+    case goodbye = 13
+
+    // MARK: Client ↔ coordinator
+    case submitJob = 32
+    case jobAccepted = 33
+    case statusRequest = 34
+    case statusReply = 35
+    case cancelJob = 36
+    case cancelReply = 37
+    case watchJob = 38
+    case jobProgress = 39
+
+    // MARK: Distributed L-BFGS (issue 4)
+    case gradientRequest = 64
+    case gradientReply = 65
+
+    /// The body type carried by messages of this type, used to validate every incoming header.
+    var bodyType: any WireBody.Type {
+        switch self {
+        case .hello: Hello.self
+        case .welcome: Welcome.self
+        case .refuse: Refuse.self
+        case .heartbeat: Heartbeat.self
+        case .assignShard: AssignShard.self
+        case .shardProgress: ShardProgress.self
+        case .shardResult: ShardResult.self
+        case .shardFailure: ShardFailure.self
+        case .dataRequest: DataRequest.self
+        case .dataChunk: DataChunk.self
+        case .cancelShard: CancelShard.self
+        case .error: ErrorReply.self
+        case .goodbye: Goodbye.self
+        case .submitJob: SubmitJob.self
+        case .jobAccepted: JobAccepted.self
+        case .statusRequest: StatusRequest.self
+        case .statusReply: StatusReply.self
+        case .cancelJob: CancelJob.self
+        case .cancelReply: CancelReply.self
+        case .watchJob: WatchJob.self
+        case .jobProgress: JobProgress.self
+        case .gradientRequest: GradientRequest.self
+        case .gradientReply: GradientReply.self
+        }
+    }
+}
+
+/// A message body: the `body` member of the JSON header of one message type.
+public protocol WireBody: Codable, Sendable {
+    static var messageType: MessageType { get }
+}

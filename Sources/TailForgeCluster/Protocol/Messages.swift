@@ -1,0 +1,340 @@
+// The bodies of every message type. Field meanings and which side sends what are in cluster/PROTOCOL.md.
+
+// MARK: - Worker ↔ coordinator
+
+/// Worker → coordinator, first message after connecting: who the worker is and what it runs.
+public struct Hello: WireBody, Equatable {
+    public static let messageType = MessageType.hello
+    public var workerName: String
+    public var toolVersion: String
+    public var host: String
+    public var processId: Int32
+    public var threads: Int
+    public init(workerName: String, toolVersion: String, host: String, processId: Int32, threads: Int) {
+        self.workerName = workerName; self.toolVersion = toolVersion; self.host = host
+        self.processId = processId; self.threads = threads
+    }
+}
+
+/// Coordinator → worker: registration accepted, with the heartbeat contract both sides keep.
+public struct Welcome: WireBody, Equatable {
+    public static let messageType = MessageType.welcome
+    public var workerId: String
+    public var toolVersion: String
+    public var heartbeatIntervalMilliseconds: Int
+    public var livenessMilliseconds: Int
+    public init(workerId: String, toolVersion: String, heartbeatIntervalMilliseconds: Int, livenessMilliseconds: Int) {
+        self.workerId = workerId; self.toolVersion = toolVersion
+        self.heartbeatIntervalMilliseconds = heartbeatIntervalMilliseconds; self.livenessMilliseconds = livenessMilliseconds
+    }
+}
+
+/// Coordinator → worker: registration refused (for example a different tool version); the worker exits.
+public struct Refuse: WireBody, Equatable {
+    public static let messageType = MessageType.refuse
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+}
+
+/// Both ways, every heartbeat interval, from a thread that never computes: proof of life.
+public struct Heartbeat: WireBody, Equatable {
+    public static let messageType = MessageType.heartbeat
+    /// The shard the worker is busy with (worker → coordinator only).
+    public var busyWith: ShardReference?
+    public init(busyWith: ShardReference? = nil) { self.busyWith = busyWith }
+}
+
+/// Identifies one attempt at one stage of one shard of one job.
+public struct ShardReference: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var job: String
+    public var shard: Int
+    public var stage: ShardStage
+    public var attempt: Int
+    public init(job: String, shard: Int, stage: ShardStage, attempt: Int) {
+        self.job = job; self.shard = shard; self.stage = stage; self.attempt = attempt
+    }
+    public var description: String { "\(job)/\(stage.rawValue)-\(shard)#\(attempt)" }
+}
+
+/// The two stages of a balancing job: the κ fallback for single-sample classes is the median of all local κ,
+/// so every shard's κ must be known before any shard synthesises.
+public enum ShardStage: String, Codable, Sendable, Hashable {
+    /// Stage 1: κ for each real row of the shard's classes; the result carries a float32 κ payload.
+    case concentrations
+    /// Stage 2: synthesis with the job-wide fallback κ; the result is an HDF5 shard file.
+    case synthesis
+}
+
+/// Where a worker finds the job's input file.
+public struct InputLocation: Codable, Sendable, Equatable {
+    /// Path as the coordinator sees it; used directly when the worker can read it (shared filesystem).
+    public var path: String
+    /// SHA-256 (hex) of the file; a streamed copy is verified against it.
+    public var sha256: String
+    public var byteCount: Int64
+    /// Fetch the file from the coordinator with `DataRequest` instead of reading `path`.
+    public var streamed: Bool
+    public init(path: String, sha256: String, byteCount: Int64, streamed: Bool) {
+        self.path = path; self.sha256 = sha256; self.byteCount = byteCount; self.streamed = streamed
+    }
+}
+
+/// One class of a shard: how many real rows it has and how many synthetic rows to draw.
+public struct ClassTask: Codable, Sendable, Equatable {
+    public var classId: Int
+    public var realCount: Int
+    public var syntheticCount: Int
+    public init(classId: Int, realCount: Int, syntheticCount: Int) {
+        self.classId = classId; self.realCount = realCount; self.syntheticCount = syntheticCount
+    }
+}
+
+/// Coordinator → worker: compute one stage of one shard.
+///
+/// For the synthesis stage the message carries one float32 payload frame: the κ of every real row of the
+/// shard's classes, class by class in `classes` order, fallback already substituted.
+public struct AssignShard: WireBody, Equatable {
+    public static let messageType = MessageType.assignShard
+    public var shard: ShardReference
+    public var job: JobManifest
+    public var input: InputLocation
+    public var classes: [ClassTask]
+    /// Write the shard file into this directory (shared filesystem) instead of the worker's work dir,
+    /// or nil to keep it local and let the coordinator fetch it with `DataRequest`.
+    public var sharedShardDirectory: String?
+    public init(shard: ShardReference, job: JobManifest, input: InputLocation, classes: [ClassTask], sharedShardDirectory: String?) {
+        self.shard = shard; self.job = job; self.input = input; self.classes = classes
+        self.sharedShardDirectory = sharedShardDirectory
+    }
+}
+
+/// Worker → coordinator: progress inside a shard, for status and ETA.
+public struct ShardProgress: WireBody, Equatable {
+    public static let messageType = MessageType.shardProgress
+    public var shard: ShardReference
+    public var classesDone: Int
+    public var rowsDone: Int
+    public init(shard: ShardReference, classesDone: Int, rowsDone: Int) {
+        self.shard = shard; self.classesDone = classesDone; self.rowsDone = rowsDone
+    }
+}
+
+/// Worker → coordinator: a stage finished.
+///
+/// Concentrations: one float32 payload frame with the κ of each real row (class by class); `sha256` is the
+/// SHA-256 of that payload. Synthesis: the shard file's path, size and SHA-256, and its rows per class.
+public struct ShardResult: WireBody, Equatable {
+    public static let messageType = MessageType.shardResult
+    public var shard: ShardReference
+    public var rowsPerClass: [Int]
+    public var sha256: String
+    public var byteCount: Int64
+    /// Path of the shard file on the worker (or in the shared shard directory).
+    public var path: String?
+    public var seconds: Double
+    public init(shard: ShardReference, rowsPerClass: [Int], sha256: String, byteCount: Int64, path: String?, seconds: Double) {
+        self.shard = shard; self.rowsPerClass = rowsPerClass; self.sha256 = sha256
+        self.byteCount = byteCount; self.path = path; self.seconds = seconds
+    }
+}
+
+/// Worker → coordinator: a stage failed; `message` is reported in the job's failure if retries run out.
+public struct ShardFailure: WireBody, Equatable {
+    public static let messageType = MessageType.shardFailure
+    public var shard: ShardReference
+    public var message: String
+    public init(shard: ShardReference, message: String) { self.shard = shard; self.message = message }
+}
+
+/// What a `DataRequest` asks for.
+public enum DataResource: Codable, Sendable, Hashable {
+    /// The job's input file (served by the coordinator).
+    case input(job: String)
+    /// A finished shard file (served by the worker that wrote it).
+    case shardFile(job: String, shard: Int, path: String)
+}
+
+/// Either side: send `length` bytes of `resource` from `offset`; answered with one `DataChunk`.
+public struct DataRequest: WireBody, Equatable {
+    public static let messageType = MessageType.dataRequest
+    public var requestId: Int
+    public var resource: DataResource
+    public var offset: Int64
+    public var length: Int
+    public init(requestId: Int, resource: DataResource, offset: Int64, length: Int) {
+        self.requestId = requestId; self.resource = resource; self.offset = offset; self.length = length
+    }
+}
+
+/// Answer to `DataRequest`: one binary payload frame (CRC-32C checked like every payload) or an error text.
+public struct DataChunk: WireBody, Equatable {
+    public static let messageType = MessageType.dataChunk
+    public var requestId: Int
+    public var resource: DataResource
+    public var offset: Int64
+    public var totalBytes: Int64
+    public var error: String?
+    public init(requestId: Int, resource: DataResource, offset: Int64, totalBytes: Int64, error: String? = nil) {
+        self.requestId = requestId; self.resource = resource; self.offset = offset; self.totalBytes = totalBytes; self.error = error
+    }
+}
+
+/// Coordinator → worker: stop working on a job (cancelled or already done elsewhere).
+public struct CancelShard: WireBody, Equatable {
+    public static let messageType = MessageType.cancelShard
+    public var job: String
+    public init(job: String) { self.job = job }
+}
+
+/// Either side, in reply to a message that could not be accepted.
+public struct ErrorReply: WireBody, Equatable {
+    public static let messageType = MessageType.error
+    /// `ProtocolError.code` or an application code such as `unknown-job`.
+    public var code: String
+    public var message: String
+    public init(code: String, message: String) { self.code = code; self.message = message }
+}
+
+/// Worker → coordinator: the worker is shutting down; `returning` shards go back to the queue at once.
+public struct Goodbye: WireBody, Equatable {
+    public static let messageType = MessageType.goodbye
+    public var returning: [ShardReference]
+    public init(returning: [ShardReference]) { self.returning = returning }
+}
+
+// MARK: - Client ↔ coordinator
+
+/// Client → coordinator: run a job.
+public struct SubmitJob: WireBody, Equatable {
+    public static let messageType = MessageType.submitJob
+    public var manifest: JobManifest
+    public init(manifest: JobManifest) { self.manifest = manifest }
+}
+
+/// Coordinator → client: the job's id.
+public struct JobAccepted: WireBody, Equatable {
+    public static let messageType = MessageType.jobAccepted
+    public var job: String
+    public init(job: String) { self.job = job }
+}
+
+/// Client → coordinator: status of one job, or of everything when `job` is nil.
+public struct StatusRequest: WireBody, Equatable {
+    public static let messageType = MessageType.statusRequest
+    public var job: String?
+    public init(job: String?) { self.job = job }
+}
+
+/// Coordinator → client.
+public struct StatusReply: WireBody, Equatable {
+    public static let messageType = MessageType.statusReply
+    public var jobs: [JobStatus]
+    public var workers: [WorkerStatus]
+    public init(jobs: [JobStatus], workers: [WorkerStatus]) { self.jobs = jobs; self.workers = workers }
+}
+
+/// Client → coordinator: stop a job.
+public struct CancelJob: WireBody, Equatable {
+    public static let messageType = MessageType.cancelJob
+    public var job: String
+    public init(job: String) { self.job = job }
+}
+
+/// Coordinator → client.
+public struct CancelReply: WireBody, Equatable {
+    public static let messageType = MessageType.cancelReply
+    public var job: String
+    public var cancelled: Bool
+    public var message: String
+    public init(job: String, cancelled: Bool, message: String) { self.job = job; self.cancelled = cancelled; self.message = message }
+}
+
+/// Client → coordinator: send `JobProgress` for this job until it ends.
+public struct WatchJob: WireBody, Equatable {
+    public static let messageType = MessageType.watchJob
+    public var job: String
+    public init(job: String) { self.job = job }
+}
+
+/// Coordinator → client: a job's state (sent on every change and once a second while watched).
+public struct JobProgress: WireBody, Equatable {
+    public static let messageType = MessageType.jobProgress
+    public var status: JobStatus
+    public init(status: JobStatus) { self.status = status }
+}
+
+/// A job as reported by `status` and `watch`.
+public struct JobStatus: Codable, Sendable, Equatable {
+    public var job: String
+    public var name: String
+    public var state: JobState
+    public var stage: ShardStage?
+    public var shardsDone: Int
+    public var shardCount: Int
+    public var classesDone: Int
+    public var classCount: Int
+    public var rowsWritten: Int
+    public var totalRows: Int
+    public var workers: Int
+    public var elapsedSeconds: Double
+    public var output: String
+    public var error: String?
+    public init(job: String, name: String, state: JobState, stage: ShardStage?, shardsDone: Int, shardCount: Int,
+                classesDone: Int, classCount: Int, rowsWritten: Int, totalRows: Int, workers: Int,
+                elapsedSeconds: Double, output: String, error: String?) {
+        self.job = job; self.name = name; self.state = state; self.stage = stage; self.shardsDone = shardsDone
+        self.shardCount = shardCount; self.classesDone = classesDone; self.classCount = classCount
+        self.rowsWritten = rowsWritten; self.totalRows = totalRows; self.workers = workers
+        self.elapsedSeconds = elapsedSeconds; self.output = output; self.error = error
+    }
+}
+
+/// Life cycle of a job.
+public enum JobState: String, Codable, Sendable, Equatable {
+    case queued, running, gathering, committed, failed, cancelled
+    /// True when the job will not change any more.
+    public var isTerminal: Bool { self == .committed || self == .failed || self == .cancelled }
+}
+
+/// A registered worker as reported by `status`.
+public struct WorkerStatus: Codable, Sendable, Equatable {
+    public var workerId: String
+    public var name: String
+    public var host: String
+    public var busyWith: ShardReference?
+    public var secondsSinceHeartbeat: Double
+    public init(workerId: String, name: String, host: String, busyWith: ShardReference?, secondsSinceHeartbeat: Double) {
+        self.workerId = workerId; self.name = name; self.host = host; self.busyWith = busyWith
+        self.secondsSinceHeartbeat = secondsSinceHeartbeat
+    }
+}
+
+// MARK: - Distributed L-BFGS (issue 4; reserved, not yet served)
+
+/// Trainer → worker: evaluate loss and gradient on `shards` at the weights in the float32 payload frame
+/// (C×(d+1) values, weights row-major then bias).
+public struct GradientRequest: WireBody, Equatable {
+    public static let messageType = MessageType.gradientRequest
+    public var job: String
+    public var iteration: Int
+    public var shards: [Int]
+    public var classCount: Int
+    public var dimension: Int
+    public init(job: String, iteration: Int, shards: [Int], classCount: Int, dimension: Int) {
+        self.job = job; self.iteration = iteration; self.shards = shards; self.classCount = classCount; self.dimension = dimension
+    }
+}
+
+/// Worker → trainer: one shard's partial loss and row count, gradient in a float64 payload frame (float64 so
+/// the trainer's shard-order reduction is bit-identical to the local one).
+public struct GradientReply: WireBody, Equatable {
+    public static let messageType = MessageType.gradientReply
+    public var job: String
+    public var iteration: Int
+    public var shard: Int
+    public var lossSum: Double
+    public var rows: Int
+    public init(job: String, iteration: Int, shard: Int, lossSum: Double, rows: Int) {
+        self.job = job; self.iteration = iteration; self.shard = shard; self.lossSum = lossSum; self.rows = rows
+    }
+}

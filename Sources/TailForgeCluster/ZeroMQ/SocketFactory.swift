@@ -1,0 +1,83 @@
+import CZeroMQ
+
+/// Options every TailForge socket gets.
+public struct SocketSettings: Sendable, Equatable, Codable {
+    /// How long `close` waits to flush unsent messages, in milliseconds.
+    public var lingerMilliseconds: Int32 = 200
+    /// libzmq drops a peer that sends a single frame larger than this (`ZMQ_MAXMSGSIZE`); the protocol
+    /// additionally rejects whole messages over `WireLimits.maxMessageBytes`.
+    public var maxFrameBytes: Int64 = 256 << 20
+    /// ZMTP-level heartbeat between libzmq peers (`ZMQ_HEARTBEAT_IVL`), which detects dead TCP connections;
+    /// the application heartbeats (worker liveness) are separate and run on their own thread.
+    public var transportHeartbeatMilliseconds: Int32 = 2_000
+    /// A connection with no ZMTP traffic for this long is closed (`ZMQ_HEARTBEAT_TIMEOUT`).
+    public var transportHeartbeatTimeoutMilliseconds: Int32 = 10_000
+    /// Accept IPv6 as well as IPv4 (`ZMQ_IPV6`).
+    public var ipv6: Bool = false
+    /// Queue limits in messages (`ZMQ_SNDHWM`/`ZMQ_RCVHWM`).
+    public var highWaterMark: Int32 = 10_000
+
+    public init() {}
+}
+
+/// Creates and configures every socket TailForge opens, so security (ZeroMQ CURVE, a later issue) and
+/// transport options are applied in exactly one place and protocol code never calls `setsockopt`.
+public struct SocketFactory: Sendable {
+    /// The context all sockets share.
+    public let context: ZMQContext
+    /// The options applied to each socket.
+    public let settings: SocketSettings
+
+    public init(context: ZMQContext, settings: SocketSettings = SocketSettings()) {
+        self.context = context
+        self.settings = settings
+    }
+
+    /// A ROUTER bound to `endpoint` that fails loudly (`EHOSTUNREACH`) instead of silently dropping
+    /// messages addressed to a peer that has gone.
+    public func makeRouter(binding endpoint: String) throws(ZMQError) -> ZMQSocket {
+        let socket = try make(.router)
+        try socket.setOption(ZMQ_ROUTER_MANDATORY, Int32(1))
+        // CURVE server keys go here (ZMQ_CURVE_SERVER, ZMQ_CURVE_SECRETKEY) before bind.
+        try socket.bind(endpoint)
+        return socket
+    }
+
+    /// A DEALER with the given routing id connected to `endpoint`.
+    public func makeDealer(connecting endpoint: String, identity: [UInt8]) throws(ZMQError) -> ZMQSocket {
+        let socket = try make(.dealer)
+        try socket.setOption(ZMQ_ROUTING_ID, bytes: identity)
+        // CURVE client keys go here (ZMQ_CURVE_SERVERKEY, ZMQ_CURVE_PUBLICKEY, ZMQ_CURVE_SECRETKEY) before connect.
+        try socket.connect(endpoint)
+        return socket
+    }
+
+    /// A PAIR socket for in-process signalling between two threads (`inproc://` endpoints need no security).
+    public func makePair(binding endpoint: String) throws(ZMQError) -> ZMQSocket {
+        let socket = try make(.pair)
+        try socket.bind(endpoint)
+        return socket
+    }
+
+    /// The other end of `makePair(binding:)`.
+    public func makePair(connecting endpoint: String) throws(ZMQError) -> ZMQSocket {
+        let socket = try make(.pair)
+        try socket.connect(endpoint)
+        return socket
+    }
+
+    private func make(_ type: ZMQSocketType) throws(ZMQError) -> ZMQSocket {
+        let socket = try ZMQSocket(context: context, type: type)
+        try socket.setOption(ZMQ_LINGER, settings.lingerMilliseconds)
+        try socket.setOption(ZMQ_MAXMSGSIZE, settings.maxFrameBytes)
+        try socket.setOption(ZMQ_SNDHWM, settings.highWaterMark)
+        try socket.setOption(ZMQ_RCVHWM, settings.highWaterMark)
+        if type != .pair {
+            try socket.setOption(ZMQ_HEARTBEAT_IVL, settings.transportHeartbeatMilliseconds)
+            try socket.setOption(ZMQ_HEARTBEAT_TIMEOUT, settings.transportHeartbeatTimeoutMilliseconds)
+            try socket.setOption(ZMQ_HEARTBEAT_TTL, settings.transportHeartbeatTimeoutMilliseconds)
+            try socket.setOption(ZMQ_IPV6, Int32(settings.ipv6 ? 1 : 0))
+        }
+        return socket
+    }
+}

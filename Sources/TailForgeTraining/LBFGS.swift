@@ -1,0 +1,177 @@
+import Foundation
+
+/// Limited-memory BFGS with a Moré–Thuente (strong Wolfe) line search, for ``DifferentiableObjective``s.
+///
+/// Directions come from the two-loop recursion over the last m correction pairs, scaled by γ = sᵀy/yᵀy.
+/// The run stops when the gradient norm falls below a tolerance *relative to its initial value*, when the
+/// relative loss decrease becomes negligible, at the iteration cap, or when no acceptable step exists; the
+/// ``LBFGSReport`` says which, and whether that counts as converged.
+public struct LBFGS: Sendable {
+    public var settings: LBFGSSettings
+
+    public init(settings: LBFGSSettings = LBFGSSettings()) {
+        self.settings = settings
+    }
+
+    /// The result of ``minimize(_:from:onIteration:)``.
+    public struct Result: Sendable {
+        public var x: [Double]
+        public var report: LBFGSReport
+        /// The final state (a checkpoint that resumes nothing further unless settings change).
+        public var state: LBFGSState
+    }
+
+    /// Where a run starts.
+    public enum Start: Sendable {
+        case point([Double])
+        case checkpoint(LBFGSState)
+    }
+
+    /// Minimises `objective` from `start`, calling `onIteration` after every iteration with its figures and
+    /// the state to checkpoint (cheap to receive: the arrays are shared until the optimiser next changes them).
+    public func minimize(_ objective: some DifferentiableObjective, from start: Start,
+                         onIteration: (LBFGSIteration, LBFGSState) async throws -> Void = { _, _ in }) async throws -> Result {
+        try settings.validate()
+        let clock = ContinuousClock()
+        let began = clock.now
+        var state: LBFGSState
+        switch start {
+        case .point(let x):
+            guard x.count == objective.parameterCount else {
+                throw TrainingError.startMismatch(expected: objective.parameterCount, found: x.count)
+            }
+            let first = try await objective.evaluate(x)
+            guard first.value.isFinite else { throw TrainingError.nonFiniteStart(loss: first.value) }
+            state = LBFGSState(iteration: 0, evaluations: 1, x: x, loss: first.value, previousLoss: nil, gradient: first.gradient,
+                               initialGradientNorm: norm(first.gradient), history: [], seconds: 0)
+        case .checkpoint(let saved):
+            guard saved.x.count == objective.parameterCount, saved.gradient.count == objective.parameterCount,
+                  saved.history.allSatisfy({ $0.s.count == objective.parameterCount }) else {
+                throw TrainingError.startMismatch(expected: objective.parameterCount, found: saved.x.count)
+            }
+            state = saved
+        }
+        let secondsBefore = state.seconds
+        func elapsed() -> Double {
+            let d = (clock.now - began).components
+            return secondsBefore + Double(d.seconds) + Double(d.attoseconds) * 1e-18
+        }
+        let search = MoreThuenteLineSearch(sufficientDecrease: settings.sufficientDecrease, curvature: settings.curvature,
+                                           maxEvaluations: settings.maxLineSearchEvaluations)
+        var gradientNorm = norm(state.gradient)
+        var reason: LBFGSStopReason
+
+        while true {
+            if gradientNorm == 0 { reason = .zeroGradient; break }
+            if gradientNorm <= settings.gradientTolerance * state.initialGradientNorm { reason = .gradientTolerance; break }
+            if let previousLoss = state.previousLoss,
+               (previousLoss - state.loss) / max(abs(previousLoss), abs(state.loss), 1) <= settings.lossTolerance {
+                reason = .lossTolerance
+                break
+            }
+            if state.iteration >= settings.maxIterations { reason = .maxIterations; break }
+
+            var direction = Self.twoLoopDirection(gradient: state.gradient, history: state.history)
+            var slope = dot(direction, state.gradient)
+            if !(slope < 0) {
+                // Curvature information went bad (should not happen with sᵀy > 0): restart from steepest descent.
+                state.history.removeAll()
+                direction = state.gradient.map { -$0 }
+                slope = -gradientNorm * gradientNorm
+            }
+            var outcome = try await search.search(objective: objective, x: state.x, f0: state.loss, g0: state.gradient,
+                                                  direction: direction, initialStep: Self.initialStep(state, direction))
+            if case .failed(let evaluations) = outcome, !state.history.isEmpty {
+                // Retry once along steepest descent with a fresh memory before giving up.
+                state.evaluations += evaluations
+                state.history.removeAll()
+                direction = state.gradient.map { -$0 }
+                outcome = try await search.search(objective: objective, x: state.x, f0: state.loss, g0: state.gradient,
+                                                  direction: direction, initialStep: Self.initialStep(state, direction))
+            }
+            let point: MoreThuenteLineSearch.Point
+            switch outcome {
+            case .wolfe(let p, let evaluations), .sufficientDecrease(let p, let evaluations):
+                state.evaluations += evaluations
+                point = p
+            case .failed(let evaluations):
+                state.evaluations += evaluations
+                reason = .lineSearchFailed
+                state.seconds = elapsed()
+                return finish(state, reason: reason)
+            }
+
+            var s = point.x, y = point.evaluation.gradient
+            for i in s.indices {
+                s[i] -= state.x[i]
+                y[i] -= state.gradient[i]
+            }
+            let sy = dot(s, y)
+            if sy > 1e-12 * dot(y, y) {
+                // Only curvature-positive pairs keep the inverse Hessian estimate positive definite.
+                if state.history.count == settings.historySize { state.history.removeFirst() }
+                state.history.append(.init(s: s, y: y, rho: 1 / sy))
+            }
+            state.previousLoss = state.loss
+            state.x = point.x
+            state.loss = point.evaluation.value
+            state.gradient = point.evaluation.gradient
+            state.iteration += 1
+            gradientNorm = norm(state.gradient)
+            state.seconds = elapsed()
+            try await onIteration(LBFGSIteration(iteration: state.iteration, loss: state.loss, gradientNorm: gradientNorm,
+                                                 step: point.step, evaluations: state.evaluations, seconds: state.seconds),
+                                  state)
+        }
+        state.seconds = elapsed()
+        return finish(state, reason: reason)
+    }
+
+    private func finish(_ state: LBFGSState, reason: LBFGSStopReason) -> Result {
+        let report = LBFGSReport(converged: reason.converged, reason: reason, iterations: state.iteration,
+                                 finalLoss: state.loss, gradientNorm: norm(state.gradient),
+                                 initialGradientNorm: state.initialGradientNorm, evaluations: state.evaluations,
+                                 seconds: state.seconds)
+        return Result(x: state.x, report: report, state: state)
+    }
+
+    /// Step 1 for quasi-Newton directions; without curvature memory, a step of unit length.
+    private static func initialStep(_ state: LBFGSState, _ direction: [Double]) -> Double {
+        state.history.isEmpty ? 1 / norm(direction) : 1
+    }
+
+    /// −H·g by the two-loop recursion, H₀ = γI with γ = sᵀy/yᵀy of the newest pair.
+    static func twoLoopDirection(gradient: [Double], history: [LBFGSState.Correction]) -> [Double] {
+        var q = gradient
+        var alphas = [Double](repeating: 0, count: history.count)
+        for i in history.indices.reversed() {
+            let alpha = history[i].rho * dot(history[i].s, q)
+            alphas[i] = alpha
+            axpy(-alpha, history[i].y, &q)
+        }
+        if let newest = history.last {
+            let gamma = 1 / (newest.rho * dot(newest.y, newest.y))
+            for i in q.indices { q[i] *= gamma }
+        }
+        for i in history.indices {
+            let beta = history[i].rho * dot(history[i].y, q)
+            axpy(alphas[i] - beta, history[i].s, &q)
+        }
+        for i in q.indices { q[i] = -q[i] }
+        return q
+    }
+}
+
+/// y += a·x.
+func axpy(_ a: Double, _ x: [Double], _ y: inout [Double]) {
+    x.withUnsafeBufferPointer { x in
+        y.withUnsafeMutableBufferPointer { y in
+            for i in 0 ..< x.count { y[i] += a * x[i] }
+        }
+    }
+}
+
+/// Euclidean norm, accumulated in index order.
+func norm(_ v: [Double]) -> Double {
+    dot(v, v).squareRoot()
+}

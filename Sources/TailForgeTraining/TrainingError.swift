@@ -1,0 +1,52 @@
+/// Everything the trainer refuses, each case naming what was wrong, where, and what to do about it.
+public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A shard has no rows.
+    case emptyShard(shard: String)
+    /// A shard's embedding width differs from the others' (or from the model's).
+    case dimensionMismatch(shard: String, expected: Int, found: Int)
+    /// A shard's label count differs from its embedding row count.
+    case labelCountMismatch(shard: String, rows: Int, labels: Int)
+    /// A label is negative or not below the class count.
+    case labelOutOfRange(shard: String, row: Int, label: Int32, classCount: Int)
+    /// An embedding value is NaN or infinite.
+    case nonFiniteValue(shard: String, row: Int, column: Int)
+    /// A sample weight is negative, NaN or infinite.
+    case invalidSampleWeight(shard: String, row: Int, value: Float)
+    /// A class weight is negative, NaN or infinite, or there are not one per class.
+    case invalidClassWeights(String)
+    /// No shards were given.
+    case noShards
+    /// A setting is outside its range.
+    case invalidSetting(name: String, value: String, expected: String)
+    /// A starting point or checkpoint does not fit the problem.
+    case startMismatch(expected: Int, found: Int)
+    /// The objective was not finite at the starting point.
+    case nonFiniteStart(loss: Double)
+
+    public var description: String {
+        switch self {
+        case .emptyShard(let shard):
+            return "shard \(shard) has no rows: remove it from the input list or regenerate it"
+        case .dimensionMismatch(let shard, let expected, let found):
+            return "shard \(shard) has embeddings of dimension \(found) but \(expected) was expected: all shards (and the model) must come from the same embedding model"
+        case .labelCountMismatch(let shard, let rows, let labels):
+            return "shard \(shard) has \(rows) embedding rows but \(labels) labels: the file is inconsistent, regenerate it"
+        case .labelOutOfRange(let shard, let row, let label, let classCount):
+            return "shard \(shard) row \(row) has label \(label), outside the model's classes 0..<\(classCount): use data labelled for this model"
+        case .nonFiniteValue(let shard, let row, let column):
+            return "shard \(shard) row \(row) column \(column) is NaN or infinite: clean or regenerate the embeddings"
+        case .invalidSampleWeight(let shard, let row, let value):
+            return "shard \(shard) row \(row) has sample weight \(value): weights must be finite and non-negative"
+        case .invalidClassWeights(let why):
+            return "invalid class weights: \(why)"
+        case .noShards:
+            return "no training shards were given: pass at least one balanced data file"
+        case .invalidSetting(let name, let value, let expected):
+            return "\(name) is \(value) but must be \(expected)"
+        case .startMismatch(let expected, let found):
+            return "the starting point or checkpoint has \(found) parameters but the problem has \(expected): it belongs to a different problem"
+        case .nonFiniteStart(let loss):
+            return "the loss at the starting point is \(loss): check the starting weights and the data"
+        }
+    }
+}

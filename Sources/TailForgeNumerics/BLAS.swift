@@ -1,0 +1,36 @@
+import COpenBLAS
+
+/// Thin helpers over OpenBLAS.
+///
+/// OpenBLAS keeps its own thread pool; TailForge usually parallelises over classes or shards itself and pins
+/// BLAS to one thread, so the count is set explicitly rather than left to `OPENBLAS_NUM_THREADS`.
+public enum BLAS {
+    /// Sets the number of threads OpenBLAS uses for every later call (process-wide).
+    public static func setThreadCount(_ n: Int) {
+        precondition(n >= 1, "BLAS thread count must be ≥ 1, got \(n)")
+        openblas_set_num_threads(Int32(n))
+    }
+
+    /// The number of threads OpenBLAS currently uses.
+    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+
+    /// C = op(A)·op(B) for row-major matrices, where op transposes when asked.
+    public static func sgemm(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false) -> Matrix {
+        let m = transposeA ? a.columns : a.rows, k = transposeA ? a.rows : a.columns
+        let n = transposeB ? b.rows : b.columns, kb = transposeB ? b.columns : b.rows
+        precondition(k == kb, "BLAS.sgemm: inner dimensions differ (\(k) vs \(kb))")
+        var c = Matrix(rows: m, columns: n)
+        guard m > 0, n > 0 else { return c }
+        a.storage.withUnsafeBufferPointer { pa in
+            b.storage.withUnsafeBufferPointer { pb in
+                c.storage.withUnsafeMutableBufferPointer { pc in
+                    cblas_sgemm(
+                        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k), 1, pa.baseAddress, Int32(max(a.columns, 1)),
+                        pb.baseAddress, Int32(max(b.columns, 1)), 0, pc.baseAddress, Int32(n))
+                }
+            }
+        }
+        return c
+    }
+}

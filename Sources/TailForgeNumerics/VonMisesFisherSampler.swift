@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Draws from the von Mises–Fisher distribution on the unit sphere in `dimension` dimensions (Wood 1994).
+///
+/// The cosine W = μᵀx comes from Wood's rejection sampler with the envelope parameter written without
+/// cancellation, b = (d−1)/(hypot(2κ, d−1) + 2κ), and every "1 − something close to 1" carried as its own
+/// quantity, so κ from 1e-3 to 1e10 at d up to 4096 gives finite, accurate draws. The direction is a standard
+/// normal vector made orthogonal to μ and normalised (no rotation matrix): x = Wμ + √(1−W²)v, finally
+/// re-normalised with a Double norm. No allocation per sample: the caller owns `out`.
+public struct VonMisesFisherSampler: Sendable {
+    public let dimension: Int
+
+    public init(dimension: Int) {
+        precondition(dimension >= 2, "the von Mises–Fisher sampler needs dimension ≥ 2, got \(dimension)")
+        self.dimension = dimension
+    }
+
+    /// One draw of W = μᵀx for concentration `kappa`.
+    @inlinable
+    public func sampleCosine(kappa: Double, using rng: inout some RandomNumberGenerator) -> Double {
+        drawCosine(kappa: kappa, using: &rng).w
+    }
+
+    /// Writes one unit vector drawn from vMF(mean, kappa) into `out`. `mean` need not be exactly unit length
+    /// (it is normalised on the fly) but must be non-zero; both buffers hold `dimension` values.
+    @inlinable
+    public func sample(
+        mean: UnsafeBufferPointer<Float>, kappa: Double, into out: UnsafeMutableBufferPointer<Float>,
+        using rng: inout some RandomNumberGenerator
+    ) {
+        let d = dimension
+        precondition(mean.count == d && out.count == d, "vMF sample: mean and output must have \(d) values")
+        let cosine = drawCosine(kappa: kappa, using: &rng)
+        let m = mean.baseAddress!, y = out.baseAddress!
+        while true {
+            StandardNormal.fill(out, using: &rng)
+            let (mv, mm, vv) = VectorKernels.dots(m, y, count: d)
+            precondition(mm > 0 && mm.isFinite, "vMF sample: the mean direction must be non-zero and finite")
+            let perpendicular = vv - mv * mv / mm
+            // A normal vector (nearly) parallel to μ has no usable orthogonal part: redraw (probability ~0).
+            guard perpendicular > 1e-12 * vv else { continue }
+            let sine = (cosine.oneMinusW * cosine.onePlusW).squareRoot()
+            let beta = sine / perpendicular.squareRoot()
+            let alpha = cosine.w / mm.squareRoot() - beta * mv / mm
+            let norm2 = VectorKernels.combine(alpha: Float(alpha), m, beta: Float(beta), y, count: d)
+            VectorKernels.scale(y, by: Float(1 / norm2.squareRoot()), count: d)
+            return
+        }
+    }
+
+    /// W together with 1 − W and 1 + W, each computed without cancellation.
+    @usableFromInline
+    struct Cosine {
+        @usableFromInline var w: Double
+        @usableFromInline var oneMinusW: Double
+        @usableFromInline var onePlusW: Double
+        @inlinable init(w: Double, oneMinusW: Double, onePlusW: Double) {
+            self.w = w
+            self.oneMinusW = oneMinusW
+            self.onePlusW = onePlusW
+        }
+    }
+
+    @inlinable
+    func drawCosine(kappa: Double, using rng: inout some RandomNumberGenerator) -> Cosine {
+        precondition(kappa >= 0, "vMF concentration must be ≥ 0, got \(kappa)")
+        if kappa == .infinity { return Cosine(w: 1, oneMinusW: 0, onePlusW: 2) }
+        let m = Double(dimension - 1)
+        let b = m / (hypot(2 * kappa, m) + 2 * kappa)
+        let x0 = (1 - b) / (1 + b)
+        let oneMinusX0 = 2 * b / (1 + b)
+        // log(1 − x0²) = log(4b/(1+b)²).
+        let logOneMinusX0Squared = 2 * 0.693_147_180_559_945_309_4 + log(b) - 2 * log1p(b)
+        let shape = m / 2
+        while true {
+            // Z ~ Beta(m/2, m/2) as G1/(G1+G2); W = (1 − (1+b)Z)/(1 − (1−b)Z) = (G2 − bG1)/(G2 + bG1).
+            let g1 = GammaDistribution.sample(shape: shape, using: &rng)
+            let g2 = GammaDistribution.sample(shape: shape, using: &rng)
+            let denominator = g2 + b * g1
+            let w = (g2 - b * g1) / denominator
+            let oneMinusW = 2 * b * g1 / denominator
+            let onePlusW = 2 * g2 / denominator
+            // Accept when κW + m·log(1 − x0W) − c ≥ log U, with c = κx0 + m·log(1 − x0²), rearranged so the
+            // large terms cancel analytically: κ(W − x0) = κ((1 − x0) − (1 − W)), 1 − x0W = (1 − x0) + x0(1 − W).
+            let t = kappa * (oneMinusX0 - oneMinusW) + m * (log(oneMinusX0 + x0 * oneMinusW) - logOneMinusX0Squared)
+            if t >= log(UnitUniform.next(using: &rng)) {
+                return Cosine(w: w, oneMinusW: oneMinusW, onePlusW: onePlusW)
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The 128-layer ziggurat for the standard normal (Marsaglia & Tsang 2000), in the "x-table" form.
+///
+/// Layer `i` is the box `[0, x[i]) × [f(x[i]), f(x[i+1]))` of area `v`, with `f(x) = exp(-x²/2)`,
+/// `x[1] = r` (start of the tail) and `x[0] = v / f(r)` so the base layer (box plus tail) has area `v` too.
+/// Tables live in memory allocated once for the process and never written after construction, which is
+/// why sharing them across threads is safe.
+@usableFromInline
+final class ZigguratTable: @unchecked Sendable {
+    @usableFromInline static let layers = 128
+    @usableFromInline static let tailStart = 3.442619855899
+    static let layerArea = 9.91256303526217e-3
+
+    @usableFromInline static let shared = ZigguratTable()
+
+    /// x[0…128], x[128] = 0.
+    @usableFromInline let x: UnsafeMutablePointer<Double>
+    /// f(x[i]), f(x[128]) = 1.
+    @usableFromInline let f: UnsafeMutablePointer<Double>
+    /// x[i] · 2⁻²⁴: turns a 24-bit integer into a point of layer i.
+    @usableFromInline let floatScale: UnsafeMutablePointer<Float>
+    /// A 24-bit draw j is inside the box of layer i (no wedge test needed) when j < floatLimit[i].
+    @usableFromInline let floatLimit: UnsafeMutablePointer<UInt32>
+    /// x[i] · 2⁻⁵³ for the 53-bit Double path.
+    @usableFromInline let doubleScale: UnsafeMutablePointer<Double>
+
+    private init() {
+        let n = Self.layers
+        x = .allocate(capacity: n + 1)
+        f = .allocate(capacity: n + 1)
+        floatScale = .allocate(capacity: n)
+        floatLimit = .allocate(capacity: n)
+        doubleScale = .allocate(capacity: n)
+        let r = Self.tailStart, v = Self.layerArea
+        x[0] = v / exp(-0.5 * r * r)
+        x[1] = r
+        for i in 1..<(n - 1) {
+            x[i + 1] = (-2 * log(exp(-0.5 * x[i] * x[i]) + v / x[i])).squareRoot()
+        }
+        x[n] = 0
+        for i in 0...n { f[i] = exp(-0.5 * x[i] * x[i]) }
+        for i in 0..<n {
+            floatScale[i] = Float(x[i] * 0x1p-24)
+            floatLimit[i] = UInt32((x[i + 1] / x[i] * 0x1p24).rounded(.up))
+            doubleScale[i] = x[i] * 0x1p-53
+        }
+    }
+}

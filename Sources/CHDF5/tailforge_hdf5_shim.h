@@ -33,5 +33,19 @@ static inline unsigned tf_H5F_ACC_RDWR(void) { return H5F_ACC_RDWR; }
 static inline unsigned tf_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
 static inline unsigned tf_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
 static inline hsize_t tf_H5S_UNLIMITED(void) { return H5S_UNLIMITED; }
+static inline hid_t tf_H5E_DEFAULT(void) { return H5E_DEFAULT; }
+static inline size_t tf_H5T_VARIABLE(void) { return H5T_VARIABLE; }
+static inline hid_t tf_H5P_GROUP_CREATE(void) { return H5P_GROUP_CREATE; }
+static inline hid_t tf_H5P_ATTRIBUTE_CREATE(void) { return H5P_ATTRIBUTE_CREATE; }
+static inline hid_t tf_H5T_IEEE_F16LE_COPY(void) {
+    // HDF5 1.10 has no predefined half type: build IEEE binary16 from a float32 copy (caller closes it).
+    hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+    if (t < 0) return t;
+    if (H5Tset_fields(t, 15, 10, 5, 0, 10) < 0 || H5Tset_size(t, 2) < 0 || H5Tset_ebias(t, 15) < 0) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
 
 #endif

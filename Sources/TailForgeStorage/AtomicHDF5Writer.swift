@@ -1,0 +1,146 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes an HDF5 file atomically: everything goes to a hidden temporary sibling (`.NAME.tmp-PID-N`), which
+/// `commit()` flushes, closes, fsyncs and renames into place. A writer released without committing (or
+/// `abandon()`ed) removes the temporary file, so a failed or interrupted job never leaves a partial output.
+///
+/// The file is created so that its bytes depend only on what is written and in which order: no object
+/// modification times, explicit format version bounds. The model and prediction files use this directly;
+/// `BalancedDatasetWriter` builds on it.
+public final class AtomicHDF5Writer {
+    /// Where the file appears on commit.
+    public let path: String
+    /// Where it is written until then.
+    public let temporaryPath: String
+    let file: HDF5File
+    private var datasets: [HDF5Dataset] = []
+    private var state = State.open
+
+    private enum State { case open, committed, abandoned }
+
+    private static let sequence = Atomic<Int>(0)
+
+    /// Checks the output location, then creates the temporary file.
+    public init(path: String) throws(StorageError) {
+        try Self.checkWritable(path: path)
+        self.path = path
+        let serial = Self.sequence.add(1, ordering: .relaxed).newValue
+        temporaryPath = POSIXFile.directory(of: path) + "/." + POSIXFile.fileName(of: path)
+            + ".tmp-\(getpid())-\(serial)"
+        file = try Self.createTemporary(temporaryPath, for: path)
+    }
+
+    private static func createTemporary(_ temporaryPath: String, for path: String) throws(StorageError) -> HDF5File {
+        do throws(StorageError) {
+            return try HDF5File.createDeterministic(path: temporaryPath)
+        } catch {
+            POSIXFile.remove(temporaryPath)
+            if case .hdf5(let underlying) = error { throw .writeFailed(path: path, underlying: underlying) }
+            throw error
+        }
+    }
+
+    /// Fails early, before any work, when `path` cannot be written: its directory is missing, not writable,
+    /// or `path` is itself a directory.
+    public static func checkWritable(path: String) throws(StorageError) {
+        guard !path.isEmpty else { throw .outputNotWritable(path: path, reason: "the output path is empty") }
+        if POSIXFile.isDirectory(path) {
+            throw .outputNotWritable(path: path, reason: "it is a directory; give a file name")
+        }
+        let directory = POSIXFile.directory(of: path)
+        guard POSIXFile.isDirectory(directory) else {
+            throw .outputDirectoryMissing(path: path, directory: directory)
+        }
+        guard access(directory, W_OK) == 0 else {
+            throw .outputNotWritable(path: path, reason: "directory \(directory): \(POSIXFile.errorText())")
+        }
+    }
+
+    /// Writes root attributes (in sorted key order).
+    public func writeAttributes(_ attributes: [String: AttributeValue]) throws(StorageError) {
+        try mapWriteFailure { () throws(StorageError) in try file.writeRootAttributes(attributes) }
+    }
+
+    /// Creates a numeric dataset to fill with `HDF5Dataset.write(_:rows:)`; chunked by `chunkRows` when given.
+    /// The writer closes it on commit.
+    public func createDataset(
+        _ name: String, kind: HDF5ElementKind, shape: [Int], chunkRows: Int? = nil
+    ) throws(StorageError) -> HDF5Dataset {
+        let dataset = try mapWriteFailure { () throws(StorageError) in
+            try file.createDataset(name, kind: kind, shape: shape, chunkRows: chunkRows)
+        }
+        datasets.append(dataset)
+        return dataset
+    }
+
+    /// Creates and fills a numeric dataset in one call (`values.count` must equal the product of `shape`).
+    public func writeDataset<Element: HDF5Element>(
+        _ name: String, values: [Element], shape: [Int], chunkRows: Int? = nil
+    ) throws(StorageError) {
+        guard values.count == shape.reduce(1, *) else {
+            throw .invalidArgument("\(values.count) values for dataset /\(name) of shape \(shape)")
+        }
+        let dataset = try createDataset(name, kind: Element.hdf5Kind, shape: shape, chunkRows: chunkRows)
+        try mapWriteFailure { () throws(StorageError) in
+            try dataset.write(values, rows: 0..<dataset.rowCount)
+        }
+    }
+
+    /// Creates and fills a 1-D dataset of UTF-8 strings (e.g. /class_names).
+    public func writeStrings(_ name: String, _ values: [String]) throws(StorageError) {
+        try mapWriteFailure { () throws(StorageError) in try file.writeStrings(name, values) }
+    }
+
+    /// Flushes, closes, fsyncs and renames the file into place. On failure the temporary file is removed
+    /// and the error names the final path.
+    public func commit() throws(StorageError) {
+        guard state == .open else { throw .invalidArgument("commit of a writer for \(path) that is already closed") }
+        do throws(StorageError) {
+            try mapWriteFailure { () throws(StorageError) in
+                for dataset in datasets { try dataset.closeReportingErrors() }
+                datasets.removeAll()
+                try file.flush()
+                try file.close()
+            }
+            try POSIXFile.sync(temporaryPath)
+            try POSIXFile.move(temporaryPath, to: path)
+            try POSIXFile.sync(POSIXFile.directory(of: path))
+            state = .committed
+        } catch {
+            abandon()
+            throw error
+        }
+    }
+
+    /// Discards the output: closes everything and removes the temporary file. Idempotent.
+    public func abandon() {
+        guard state == .open else { return }
+        state = .abandoned
+        for dataset in datasets { dataset.close() }
+        datasets.removeAll()
+        // Empty the file first: after a disk-full failure HDF5 still holds dirty metadata and its close must be
+        // able to write it, or HDF5 1.10 is left with a half-destroyed file that crashes the process at exit.
+        // Freeing the data blocks gives it the room; the contents are being discarded anyway.
+        POSIXFile.truncate(temporaryPath)
+        try? file.close()
+        POSIXFile.remove(temporaryPath)
+    }
+
+    /// HDF5 failures while writing become `writeFailed` naming the final output path (typically disk full).
+    func mapWriteFailure<T>(_ body: () throws(StorageError) -> T) throws(StorageError) -> T {
+        do throws(StorageError) {
+            return try body()
+        } catch {
+            if case .hdf5(let underlying) = error { throw .writeFailed(path: path, underlying: underlying) }
+            throw error
+        }
+    }
+
+    deinit { abandon() }
+}

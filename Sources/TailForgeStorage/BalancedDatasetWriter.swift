@@ -1,0 +1,140 @@
+/// Writes the balanced-output contract: /embeddings float32 [M, d], /labels int32 [M], /is_synthetic uint8 [M],
+/// /source_index int64 [M], /kappa float32 [M] (all chunked by `chunkRows` rows), optional /class_names, and
+/// root attributes.
+///
+/// The total row count is fixed up front. Rows may be appended in any batching; they are buffered and written
+/// one whole chunk at a time, in order, so the final bytes depend only on the rows and the attributes. The
+/// file appears at `path` only on `commit()`; otherwise the temporary sibling is removed.
+public final class BalancedDatasetWriter {
+    public let path: String
+    public let dimension: Int
+    public let totalRows: Int
+    public let chunkRows: Int
+    /// Rows received so far.
+    public private(set) var rowsAppended = 0
+
+    private let output: AtomicHDF5Writer
+    private let embeddings: HDF5Dataset
+    private let labels: HDF5Dataset
+    private let isSynthetic: HDF5Dataset
+    private let sourceIndex: HDF5Dataset
+    private let kappa: HDF5Dataset
+    private var rowsWritten = 0
+    private var pending = Pending()
+
+    private struct Pending {
+        var embeddings: [Float] = []
+        var labels: [Int32] = []
+        var isSynthetic: [UInt8] = []
+        var sourceIndex: [Int64] = []
+        var kappa: [Float] = []
+        var rows: Int { labels.count }
+
+        mutating func removeFirst(_ rows: Int, dimension: Int) {
+            embeddings.removeFirst(rows * dimension)
+            labels.removeFirst(rows)
+            isSynthetic.removeFirst(rows)
+            sourceIndex.removeFirst(rows)
+            kappa.removeFirst(rows)
+        }
+    }
+
+    /// Fails before doing any work when `path` cannot be written (see `AtomicHDF5Writer.checkWritable`).
+    public static func checkWritable(path: String) throws(StorageError) {
+        try AtomicHDF5Writer.checkWritable(path: path)
+    }
+
+    public init(
+        path: String, dimension: Int, totalRows: Int, attributes: [String: AttributeValue],
+        classNames: [String]?, chunkRows: Int = 4096
+    ) throws(StorageError) {
+        guard dimension >= 1, totalRows >= 0, chunkRows >= 1 else {
+            throw .invalidArgument("dimension \(dimension), totalRows \(totalRows), chunkRows \(chunkRows)")
+        }
+        self.path = path
+        self.dimension = dimension
+        self.totalRows = totalRows
+        self.chunkRows = min(chunkRows, max(totalRows, 1))
+        output = try AtomicHDF5Writer(path: path)
+        try output.writeAttributes(attributes)
+        if let classNames { try output.writeStrings("class_names", classNames) }
+        embeddings = try output.createDataset("embeddings", kind: .float32, shape: [totalRows, dimension], chunkRows: self.chunkRows)
+        labels = try output.createDataset("labels", kind: .int32, shape: [totalRows], chunkRows: self.chunkRows)
+        isSynthetic = try output.createDataset("is_synthetic", kind: .uint8, shape: [totalRows], chunkRows: self.chunkRows)
+        sourceIndex = try output.createDataset("source_index", kind: .int64, shape: [totalRows], chunkRows: self.chunkRows)
+        kappa = try output.createDataset("kappa", kind: .float32, shape: [totalRows], chunkRows: self.chunkRows)
+    }
+
+    /// Appends rows (`labels.count` of them; `embeddings` row-major, `labels.count × dimension`). A write
+    /// failure (disk full) abandons the output and throws `writeFailed`.
+    public func append(
+        embeddings newEmbeddings: [Float], labels newLabels: [Int32], isSynthetic newIsSynthetic: [UInt8],
+        sourceIndex newSourceIndex: [Int64], kappa newKappa: [Float]
+    ) throws(StorageError) {
+        let rows = newLabels.count
+        guard newEmbeddings.count == rows * dimension, newIsSynthetic.count == rows,
+              newSourceIndex.count == rows, newKappa.count == rows else {
+            throw .invalidArgument(
+                "append to \(path): \(rows) labels but \(newEmbeddings.count) embedding values (d = \(dimension)), "
+                    + "\(newIsSynthetic.count) is_synthetic, \(newSourceIndex.count) source_index, \(newKappa.count) kappa")
+        }
+        guard rowsAppended + rows <= totalRows else {
+            throw .wrongRowCount(path: path, expected: totalRows, actual: rowsAppended + rows)
+        }
+        pending.embeddings += newEmbeddings
+        pending.labels += newLabels
+        pending.isSynthetic += newIsSynthetic
+        pending.sourceIndex += newSourceIndex
+        pending.kappa += newKappa
+        rowsAppended += rows
+        let wholeChunks = pending.rows / chunkRows
+        guard wholeChunks > 0 else { return }
+        for chunk in 0..<wholeChunks {
+            try writePending(from: chunk * chunkRows, rows: chunkRows)
+        }
+        pending.removeFirst(wholeChunks * chunkRows, dimension: dimension)
+    }
+
+    /// Writes the last partial chunk, then flushes, closes, fsyncs and renames the file into place.
+    /// Throws `wrongRowCount` (leaving the writer open) if fewer than `totalRows` rows were appended.
+    public func commit() throws(StorageError) {
+        guard rowsAppended == totalRows else {
+            throw .wrongRowCount(path: path, expected: totalRows, actual: rowsAppended)
+        }
+        if pending.rows > 0 {
+            try writePending(from: 0, rows: pending.rows)
+            pending = Pending()
+        }
+        try output.commit()
+    }
+
+    /// Discards the output and removes the temporary file (also done when released uncommitted).
+    public func abandon() {
+        output.abandon()
+    }
+
+    private func writePending(from start: Int, rows: Int) throws(StorageError) {
+        let target = rowsWritten..<(rowsWritten + rows)
+        do throws(StorageError) {
+            try output.mapWriteFailure { () throws(StorageError) in
+                try write(pending.embeddings, start * dimension, rows * dimension, to: embeddings, rows: target)
+                try write(pending.labels, start, rows, to: labels, rows: target)
+                try write(pending.isSynthetic, start, rows, to: isSynthetic, rows: target)
+                try write(pending.sourceIndex, start, rows, to: sourceIndex, rows: target)
+                try write(pending.kappa, start, rows, to: kappa, rows: target)
+            }
+        } catch {
+            output.abandon()
+            throw error
+        }
+        rowsWritten += rows
+    }
+
+    private func write<Element: HDF5Element>(
+        _ values: [Element], _ offset: Int, _ count: Int, to dataset: HDF5Dataset, rows: Range<Int>
+    ) throws(StorageError) {
+        try values.withUnsafeBufferPointer { (buffer) throws(StorageError) in
+            try dataset.write(UnsafeBufferPointer(rebasing: buffer[offset..<(offset + count)]), rows: rows)
+        }
+    }
+}

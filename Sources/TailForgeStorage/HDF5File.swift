@@ -1,0 +1,196 @@
+import CHDF5
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An open HDF5 file; owns its id and closes it in `deinit`.
+///
+/// Safe to share between threads: every call goes through the process-wide HDF5 lock (see `HDF5Library`).
+public final class HDF5File: @unchecked Sendable {
+    /// The path the file was opened or created at.
+    public let path: String
+    private(set) var id: hid_t
+
+    private init(id: hid_t, path: String) {
+        self.id = id
+        self.path = path
+    }
+
+    /// Opens an existing file, distinguishing a missing file from one that is not HDF5.
+    public static func open(path: String, writable: Bool = false) throws(StorageError) -> HDF5File {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { throw .missingFile(path: path) }
+            throw .ioFailed(path: path, operation: "stat", reason: String(cString: strerror(errno)))
+        }
+        guard (status.st_mode & S_IFMT) == S_IFREG else { throw .notHDF5(path: path) }
+        HDF5Library.enter(); defer { HDF5Library.leave() }
+        guard H5Fis_hdf5(path) > 0 else {
+            _ = HDF5Library.takeErrorStack()
+            throw .notHDF5(path: path)
+        }
+        let flags = writable ? tf_H5F_ACC_RDWR() : tf_H5F_ACC_RDONLY()
+        let id = try h5id(H5Fopen(path, flags, tf_H5P_DEFAULT()), .openFile, path)
+        return HDF5File(id: id, path: path)
+    }
+
+    /// Creates (truncating) a file whose bytes depend only on what is written to it: no object modification
+    /// times, explicit format bounds (1.8 … 1.10, all readable by h5py), and a close that fails rather than
+    /// silently deferring while objects are still open.
+    static func createDeterministic(path: String) throws(StorageError) -> HDF5File {
+        HDF5Library.enter(); defer { HDF5Library.leave() }
+        let create = try HDF5PropertyList(class: tf_H5P_FILE_CREATE(), context: path)
+        try h5check(H5Pset_obj_track_times(create.id, false), .propertyList, path)
+        let access = try HDF5PropertyList(class: tf_H5P_FILE_ACCESS(), context: path)
+        try h5check(H5Pset_libver_bounds(access.id, H5F_LIBVER_V18, H5F_LIBVER_V110), .propertyList, path)
+        try h5check(H5Pset_fclose_degree(access.id, H5F_CLOSE_SEMI), .propertyList, path)
+        let id = try h5id(H5Fcreate(path, tf_H5F_ACC_TRUNC(), create.id, access.id), .createFile, path)
+        return HDF5File(id: id, path: path)
+    }
+
+    /// Paths (without the leading slash) of every dataset in the file, in name order.
+    public var datasetNames: [String] {
+        get throws(StorageError) {
+            HDF5Library.enter(); defer { HDF5Library.leave() }
+            final class Collector { var names: [String] = [] }
+            let collector = Collector()
+            let status = H5Lvisit(id, H5_INDEX_NAME, H5_ITER_INC, { group, name, _, context in
+                guard let name, let context else { return 0 }
+                let collector = Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue()
+                let object = H5Oopen(group, name, tf_H5P_DEFAULT())
+                if object >= 0 {
+                    if H5Iget_type(object) == H5I_DATASET { collector.names.append(String(cString: name)) }
+                    _ = H5Oclose(object)
+                } else {
+                    _ = H5Eclear2(tf_H5E_DEFAULT())  // dangling soft or external link: not a dataset
+                }
+                return 0
+            }, Unmanaged.passUnretained(collector).toOpaque())
+            try h5check(status, .listObjects, path)
+            return collector.names
+        }
+    }
+
+    /// Whether `name` (slash-separated, relative to the root) names an existing link.
+    public func contains(_ name: String) -> Bool {
+        HDF5Library.enter(); defer { HDF5Library.leave() }
+        var prefix = ""
+        for component in name.split(separator: "/") {
+            prefix += prefix.isEmpty ? String(component) : "/" + component
+            guard H5Lexists(id, prefix, tf_H5P_DEFAULT()) > 0 else {
+                _ = H5Eclear2(tf_H5E_DEFAULT())
+                return false
+            }
+        }
+        return !prefix.isEmpty
+    }
+
+    /// Opens a dataset; a missing one is reported with the list of datasets that do exist.
+    public func openDataset(_ name: String) throws(StorageError) -> HDF5Dataset {
+        HDF5Library.enter(); defer { HDF5Library.leave() }
+        guard contains(name) else {
+            throw .missingDataset(file: path, dataset: name, available: (try? datasetNames) ?? [])
+        }
+        let id = H5Dopen2(self.id, name, tf_H5P_DEFAULT())
+        guard id >= 0 else {
+            _ = HDF5Library.takeErrorStack()  // the link exists but is a group or a dangling link
+            throw .missingDataset(file: path, dataset: name, available: (try? datasetNames) ?? [])
+        }
+        return try HDF5Dataset(file: self, name: name, owning: id)
+    }
+
+    /// Opens a dataset and checks its rank and element class against a contract.
+    public func openDataset(
+        _ name: String, rank: Int, elementClass: HDF5ElementClass
+    ) throws(StorageError) -> HDF5Dataset {
+        let dataset = try openDataset(name)
+        guard dataset.elementClass == elementClass else {
+            throw .wrongElementClass(file: path, dataset: name, expected: elementClass, actual: dataset.elementClass)
+        }
+        guard dataset.shape.count == rank else {
+            throw .wrongRank(file: path, dataset: name, expected: rank, shape: dataset.shape)
+        }
+        return dataset
+    }
+
+    /// Reads a whole numeric dataset (converted to `Element`) with its shape.
+    public func readDataset<Element: HDF5Element>(
+        _ name: String, as type: Element.Type = Element.self
+    ) throws(StorageError) -> HDF5Array<Element> {
+        let dataset = try openDataset(name)
+        guard dataset.elementClass == .integer || dataset.elementClass == .float else {
+            throw .wrongElementClass(
+                file: path, dataset: name, expected: Element.hdf5Kind.elementClass, actual: dataset.elementClass)
+        }
+        return HDF5Array(values: try dataset.read(as: type), shape: dataset.shape)
+    }
+
+    /// Creates a numeric dataset: chunked by `chunkRows` rows when given, contiguous otherwise; no times.
+    func createDataset(
+        _ name: String, kind: HDF5ElementKind, shape: [Int], chunkRows: Int?
+    ) throws(StorageError) -> HDF5Dataset {
+        HDF5Library.enter(); defer { HDF5Library.leave() }
+        let context = "\(path):/\(name)"
+        let space = try HDF5Dataspace(dimensions: shape, context: context)
+        let create = try datasetCreateProperties(context: context)
+        if let chunkRows, let rows = shape.first, rows > 0, !shape.contains(0) {
+            // Fixed extent known up front, so a chunk never needs to be larger than the dataset.
+            let chunk = [hsize_t(min(chunkRows, rows))] + shape.dropFirst().map { hsize_t($0) }
+            try h5check(H5Pset_chunk(create.id, Int32(chunk.count), chunk), .propertyList, context)
+        }
+        let id = try h5id(
+            H5Dcreate2(self.id, name, kind.fileType, space.id, tf_H5P_DEFAULT(), create.id, tf_H5P_DEFAULT()),
+            .createDataset, context)
+        return try HDF5Dataset(file: self, name: name, owning: id)
+    }
+
+    /// Creates and fills a 1-D dataset of variable-length UTF-8 strings.
+    func writeStrings(_ name: String, _ values: [String]) throws(StorageError) {
+        HDF5Library.enter(); defer { HDF5Library.leave() }
+        let context = "\(path):/\(name)"
+        let type = try HDF5Datatype.variableString(context: context)
+        let space = try HDF5Dataspace(dimensions: [values.count], context: context)
+        let create = try datasetCreateProperties(context: context)
+        let dataset = try HDF5Dataset(
+            file: self, name: name,
+            owning: H5Dcreate2(id, name, type.id, space.id, tf_H5P_DEFAULT(), create.id, tf_H5P_DEFAULT()))
+        defer { dataset.close() }
+        guard !values.isEmpty else { return }
+        let status = HDF5Strings.withCStrings(values) { pointers in
+            pointers.withUnsafeBytes { H5Dwrite(dataset.id, type.id, space.id, space.id, tf_H5P_DEFAULT(), $0.baseAddress) }
+        }
+        try h5check(status, .write, context)
+    }
+
+    private func datasetCreateProperties(context: String) throws(StorageError) -> HDF5PropertyList {
+        let create = try HDF5PropertyList(class: tf_H5P_DATASET_CREATE(), context: context)
+        try h5check(H5Pset_obj_track_times(create.id, false), .propertyList, context)
+        return create
+    }
+
+    /// Flushes buffered data and metadata to the file.
+    public func flush() throws(StorageError) {
+        HDF5Library.enter(); defer { HDF5Library.leave() }
+        try h5check(H5Fflush(id, H5F_SCOPE_LOCAL), .flushFile, path)
+    }
+
+    /// Closes the file, reporting failure (deinit closes silently instead).
+    public func close() throws(StorageError) {
+        HDF5Library.enter(); defer { HDF5Library.leave() }
+        guard id >= 0 else { return }
+        // On failure the id stays valid, so a caller (or deinit) can retry once the cause is gone.
+        try h5check(H5Fclose(id), .closeFile, path)
+        id = -1
+    }
+
+    deinit {
+        HDF5Library.enter(); defer { HDF5Library.leave() }
+        if id >= 0 {
+            _ = H5Fclose(id)
+            _ = H5Eclear2(tf_H5E_DEFAULT())
+        }
+    }
+}

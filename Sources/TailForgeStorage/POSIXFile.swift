@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The few POSIX file operations the atomic writers need, as throwing calls that retry `EINTR`.
+enum POSIXFile {
+    static func errorText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+
+    /// Directory part of a path ("." when there is none).
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let directory = String(path[..<slash])
+        return directory.isEmpty ? "/" : directory
+    }
+
+    static func fileName(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0
+    }
+
+    /// Flushes a file's (or directory's) data to stable storage.
+    static func sync(_ path: String) throws(StorageError) {
+        let descriptor = retryingInterrupts { open(path, O_RDONLY) }
+        guard descriptor >= 0 else { throw .ioFailed(path: path, operation: "open for fsync", reason: errorText()) }
+        defer { _ = close(descriptor) }
+        guard retryingInterrupts({ fsync(descriptor) }) == 0 else {
+            throw .ioFailed(path: path, operation: "fsync", reason: errorText())
+        }
+    }
+
+    static func move(_ source: String, to destination: String) throws(StorageError) {
+        guard rename(source, destination) == 0 else {
+            throw .ioFailed(path: destination, operation: "rename \(source) to", reason: errorText())
+        }
+    }
+
+    /// Cuts a file to length 0, releasing its blocks (best effort).
+    static func truncate(_ path: String) {
+        #if canImport(Glibc)
+        _ = retryingInterrupts { Glibc.truncate(path, 0) }
+        #else
+        _ = retryingInterrupts { Darwin.truncate(path, 0) }
+        #endif
+    }
+
+    static func remove(_ path: String) {
+        _ = unlink(path)
+    }
+
+    static func retryingInterrupts(_ call: () -> Int32) -> Int32 {
+        while true {
+            let result = call()
+            if result >= 0 || errno != EINTR { return result }
+        }
+    }
+}

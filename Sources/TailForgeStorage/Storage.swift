@@ -1,3 +1,0 @@
-import CHDF5
-
-enum StoragePlaceholder {}

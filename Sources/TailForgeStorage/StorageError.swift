@@ -1,0 +1,93 @@
+/// A violation of TailForge's HDF5 data contracts, or an I/O failure, saying what went wrong, where (file,
+/// dataset, row) and what to do about it.
+public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The input file does not exist.
+    case missingFile(path: String)
+    /// The file exists but is not an HDF5 file.
+    case notHDF5(path: String)
+    /// A required dataset is absent; `available` lists the datasets the file does contain.
+    case missingDataset(file: String, dataset: String, available: [String])
+    /// A dataset has the wrong number of dimensions.
+    case wrongRank(file: String, dataset: String, expected: Int, shape: [Int])
+    /// A dataset's elements are of the wrong class (for example strings where floats are expected).
+    case wrongElementClass(file: String, dataset: String, expected: HDF5ElementClass, actual: HDF5ElementClass)
+    /// Two datasets that must have one entry per row disagree on the number of rows.
+    case rowCountMismatch(file: String, dataset: String, rows: Int, reference: String, referenceRows: Int)
+    /// The embedding dimension is 0 or 1, too small for directions on a sphere.
+    case dimensionTooSmall(file: String, dataset: String, dimension: Int)
+    /// A label is negative.
+    case negativeLabel(file: String, dataset: String, row: Int, value: Int64)
+    /// A label is not below the number of classes (`classCount` nil: it does not fit in Int32).
+    case labelOutOfRange(file: String, dataset: String, row: Int, value: Int64, classCount: Int?)
+    /// A requested row range lies outside the dataset.
+    case rowRangeOutOfBounds(file: String, dataset: String, range: Range<Int>, rows: Int)
+    /// The directory that would hold the output does not exist.
+    case outputDirectoryMissing(path: String, directory: String)
+    /// The output cannot be written there (read-only, permissions, or the path is a directory).
+    case outputNotWritable(path: String, reason: String)
+    /// Writing the output failed part-way (typically the disk is full); the temporary file was removed.
+    case writeFailed(path: String, underlying: HDF5Error)
+    /// A POSIX call on a file failed.
+    case ioFailed(path: String, operation: String, reason: String)
+    /// A writer received more rows than announced, or was committed before receiving them all.
+    case wrongRowCount(path: String, expected: Int, actual: Int)
+    /// A caller passed inconsistent arguments (array lengths, shapes); a programming error.
+    case invalidArgument(String)
+    /// A root attribute the contract requires is missing or has the wrong type.
+    case missingAttribute(file: String, name: String)
+    /// Any other HDF5 failure, with the library's error stack.
+    case hdf5(HDF5Error)
+
+    public var description: String {
+        switch self {
+        case .missingFile(let path):
+            return "\(path): no such file. Check the path (and the working directory)."
+        case .notHDF5(let path):
+            return "\(path): not an HDF5 file. Convert the data to HDF5 (h5py: `h5py.File(path, 'w')`) first."
+        case .missingDataset(let file, let dataset, let available):
+            let list = available.isEmpty ? "none" : available.map { "/" + $0 }.joined(separator: ", ")
+            return "\(file): no dataset '/\(dataset)' (the file has: \(list)). "
+                + "Pass the right name with the dataset-name option."
+        case .wrongRank(let file, let dataset, let expected, let shape):
+            return "\(file):/\(dataset) has shape \(shape) (rank \(shape.count)); expected rank \(expected). "
+                + "Reshape it before saving."
+        case .wrongElementClass(let file, let dataset, let expected, let actual):
+            return "\(file):/\(dataset) holds \(actual) values; expected \(expected). "
+                + "Check that the dataset name points at the right data."
+        case .rowCountMismatch(let file, let dataset, let rows, let reference, let referenceRows):
+            return "\(file):/\(dataset) has \(rows) rows but /\(reference) has \(referenceRows); "
+                + "they must have one entry per row. Re-export them together."
+        case .dimensionTooSmall(let file, let dataset, let dimension):
+            return "\(file):/\(dataset) has embedding dimension \(dimension); at least 2 is needed for "
+                + "directions on a sphere. Check that the array is [N, d], not transposed or flattened."
+        case .negativeLabel(let file, let dataset, let row, let value):
+            return "\(file):/\(dataset) row \(row) has label \(value); labels must be in [0, C). Fix the labels."
+        case .labelOutOfRange(let file, let dataset, let row, let value, let classCount):
+            if let classCount {
+                return "\(file):/\(dataset) row \(row) has label \(value), but there are only \(classCount) class "
+                    + "names (labels must be in [0, \(classCount))). Fix the labels or the class-name list."
+            }
+            return "\(file):/\(dataset) row \(row) has label \(value), which does not fit in Int32. "
+                + "Renumber the classes densely from 0."
+        case .rowRangeOutOfBounds(let file, let dataset, let range, let rows):
+            return "\(file):/\(dataset): rows \(range) requested but the dataset has \(rows) rows."
+        case .outputDirectoryMissing(let path, let directory):
+            return "cannot write \(path): directory \(directory) does not exist. Create it first."
+        case .outputNotWritable(let path, let reason):
+            return "cannot write \(path): \(reason). Choose a writable location."
+        case .writeFailed(let path, let underlying):
+            return "writing \(path) failed (is the disk full?); nothing was left behind. Free space or choose "
+                + "another location. Details: \(underlying.stack)"
+        case .ioFailed(let path, let operation, let reason):
+            return "\(operation) \(path) failed: \(reason)."
+        case .wrongRowCount(let path, let expected, let actual):
+            return "\(path): the writer was told \(expected) rows but received \(actual); this is a bug in the caller."
+        case .invalidArgument(let message):
+            return "invalid argument: \(message)"
+        case .missingAttribute(let file, let name):
+            return "\(file): root attribute '\(name)' is missing or has the wrong type. Re-create the file with TailForge."
+        case .hdf5(let error):
+            return error.description
+        }
+    }
+}

@@ -47,8 +47,11 @@ public final class AtomicHDF5Writer {
     }
 
     /// Fails early, before any work, when `path` cannot be written: its directory is missing, not writable,
-    /// or `path` is itself a directory.
-    public static func checkWritable(path: String) throws(StorageError) {
+    /// `path` is itself a directory, or it is the same file as one of `inputs`.
+    public static func checkWritable(path: String, distinctFrom inputs: [String] = []) throws(StorageError) {
+        for input in inputs where POSIXFile.isSameFile(path, input) {
+            throw .outputIsInput(path: path, input: input)
+        }
         guard !path.isEmpty else { throw .outputNotWritable(path: path, reason: "the output path is empty") }
         if POSIXFile.isDirectory(path) {
             throw .outputNotWritable(path: path, reason: "it is a directory; give a file name")

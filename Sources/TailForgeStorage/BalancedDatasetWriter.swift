@@ -39,9 +39,10 @@ public final class BalancedDatasetWriter {
         }
     }
 
-    /// Fails before doing any work when `path` cannot be written (see `AtomicHDF5Writer.checkWritable`).
-    public static func checkWritable(path: String) throws(StorageError) {
-        try AtomicHDF5Writer.checkWritable(path: path)
+    /// Fails before doing any work when `path` cannot be written or is one of `inputs` (see
+    /// `AtomicHDF5Writer.checkWritable`).
+    public static func checkWritable(path: String, distinctFrom inputs: [String] = []) throws(StorageError) {
+        try AtomicHDF5Writer.checkWritable(path: path, distinctFrom: inputs)
     }
 
     public init(

@@ -102,7 +102,8 @@ public final class HDF5File: @unchecked Sendable {
         return try HDF5Dataset(file: self, name: name, owning: id)
     }
 
-    /// Opens a dataset and checks its rank and element class against a contract.
+    /// Opens a dataset and checks its rank and element class against a contract (and, for a virtual
+    /// dataset, that its source files exist).
     public func openDataset(
         _ name: String, rank: Int, elementClass: HDF5ElementClass
     ) throws(StorageError) -> HDF5Dataset {
@@ -113,6 +114,7 @@ public final class HDF5File: @unchecked Sendable {
         guard dataset.shape.count == rank else {
             throw .wrongRank(file: path, dataset: name, expected: rank, shape: dataset.shape)
         }
+        try dataset.checkVirtualSources()
         return dataset
     }
 

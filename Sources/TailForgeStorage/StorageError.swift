@@ -25,6 +25,14 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case outputDirectoryMissing(path: String, directory: String)
     /// The output cannot be written there (read-only, permissions, or the path is a directory).
     case outputNotWritable(path: String, reason: String)
+    /// The output path names the same file as an input (directly, through a link, or by another spelling).
+    case outputIsInput(path: String, input: String)
+    /// A shard a virtual dataset would map is missing, so publishing is refused (HDF5 would show fill values).
+    case missingShard(output: String, shard: String)
+    /// A shard does not fit the others (dimension differs); `reason` says how.
+    case shardMismatch(output: String, shard: String, reason: String)
+    /// A virtual dataset maps a source file that is gone; reading it would silently return fill values.
+    case missingVirtualSource(file: String, dataset: String, source: String)
     /// Writing the output failed part-way (typically the disk is full); the temporary file was removed.
     case writeFailed(path: String, underlying: HDF5Error)
     /// A POSIX call on a file failed.
@@ -75,6 +83,16 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             return "cannot write \(path): directory \(directory) does not exist. Create it first."
         case .outputNotWritable(let path, let reason):
             return "cannot write \(path): \(reason). Choose a writable location."
+        case .outputIsInput(let path, let input):
+            return "the output \(path) is the input \(input); writing it would destroy the input. Choose another output path."
+        case .missingShard(let output, let shard):
+            return "refusing to publish \(output): shard \(shard) is missing, and HDF5 would silently show fill values "
+                + "for its rows. Recompute or restore the shard."
+        case .shardMismatch(let output, let shard, let reason):
+            return "cannot publish \(output): shard \(shard) \(reason). Recompute the shard with the same job."
+        case .missingVirtualSource(let file, let dataset, let source):
+            return "\(file):/\(dataset) is a virtual dataset over \(source), which is missing; its rows would read as "
+                + "fill values. Restore the shard file next to \(file)."
         case .writeFailed(let path, let underlying):
             return "writing \(path) failed (is the disk full?); nothing was left behind. Free space or choose "
                 + "another location. Details: \(underlying.stack)"

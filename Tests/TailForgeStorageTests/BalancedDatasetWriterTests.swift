@@ -154,3 +154,17 @@ import Testing
         #expect(mount.contents == [])
     }
 }
+
+@Suite struct OutputPathTests {
+    @Test func outputThatIsTheInputIsRefusedHoweverSpelled() throws {
+        let directory = TemporaryDirectory()
+        let input = directory.file("in.h5")
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: input))
+        try FileManager.default.createSymbolicLink(atPath: directory.file("link.h5"), withDestinationPath: input)
+        for spelling in [input, directory.path + "/./in.h5", directory.file("link.h5")] {
+            #expect(storageError { try BalancedDatasetWriter.checkWritable(path: spelling, distinctFrom: [input]) }
+                == .outputIsInput(path: spelling, input: input))
+        }
+        try BalancedDatasetWriter.checkWritable(path: directory.file("out.h5"), distinctFrom: [input])
+    }
+}

@@ -32,7 +32,7 @@ import Testing
             Heartbeat(busyWith: shard),
             AssignShard(shard: shard, job: Self.manifest,
                         input: InputLocation(path: "/p", sha256: "00", byteCount: 10, streamed: true),
-                        classes: [ClassTask(classId: 4, realCount: 2, syntheticCount: 5)], sharedShardDirectory: nil),
+                        classes: [ClassTask(classId: 4, realCount: 2, keptCount: 2, syntheticCount: 5)], sharedShardDirectory: nil),
             ShardProgress(shard: shard, classesDone: 1, rowsDone: 9),
             ShardResult(shard: shard, rowsPerClass: [7], sha256: "ff", byteCount: 99, path: "/s.h5", seconds: 0.25),
             ShardFailure(shard: shard, message: "disk full"),

@@ -79,14 +79,18 @@ public struct InputLocation: Codable, Sendable, Equatable {
     }
 }
 
-/// One class of a shard: how many real rows it has and how many synthetic rows to draw.
+/// One class of a shard: its real rows, the real rows it keeps (fewer only when subsampling) and how many
+/// synthetic rows to draw.
 public struct ClassTask: Codable, Sendable, Equatable {
     public var classId: Int
     public var realCount: Int
+    public var keptCount: Int
     public var syntheticCount: Int
-    public init(classId: Int, realCount: Int, syntheticCount: Int) {
-        self.classId = classId; self.realCount = realCount; self.syntheticCount = syntheticCount
+    public init(classId: Int, realCount: Int, keptCount: Int, syntheticCount: Int) {
+        self.classId = classId; self.realCount = realCount; self.keptCount = keptCount; self.syntheticCount = syntheticCount
     }
+    /// Rows this class contributes to the output.
+    public var outputCount: Int { keptCount + syntheticCount }
 }
 
 /// Coordinator → worker: compute one stage of one shard.

@@ -1,0 +1,40 @@
+/// A job after planning: what the coordinator schedules and journals.
+public struct PreparedJob: Codable, Sendable, Equatable {
+    public var inputSHA256: String
+    public var inputBytes: Int64
+    public var classCount: Int
+    public var dimension: Int
+    public var totalRows: Int
+    /// The classes of each shard, in ascending class order within a shard.
+    public var shards: [[ClassTask]]
+    /// Estimated relative cost of each shard (for the manifest and the benchmark).
+    public var shardCosts: [Double]
+
+    public init(inputSHA256: String, inputBytes: Int64, classCount: Int, dimension: Int, totalRows: Int,
+                shards: [[ClassTask]], shardCosts: [Double]) {
+        self.inputSHA256 = inputSHA256; self.inputBytes = inputBytes; self.classCount = classCount
+        self.dimension = dimension; self.totalRows = totalRows; self.shards = shards; self.shardCosts = shardCosts
+    }
+}
+
+/// What the gather step reports about the published output.
+public struct GatherReport: Codable, Sendable, Equatable {
+    public var outputSHA256: String
+    public var rows: Int
+    public var fallbackKappa: Float?
+    public init(outputSHA256: String, rows: Int, fallbackKappa: Float?) {
+        self.outputSHA256 = outputSHA256; self.rows = rows; self.fallbackKappa = fallbackKappa
+    }
+}
+
+/// The method-specific steps the coordinator runs itself (planning, the κ fallback, gathering), kept apart
+/// from scheduling so the scheduler knows shards and stages, not the balancing method.
+public protocol JobBackend: Sendable {
+    /// Reads the input's labels and digest and cuts the classes into `shardCount` shards of similar cost.
+    func prepare(_ manifest: JobManifest, shardCount: Int) throws -> PreparedJob
+    /// Turns the stage-1 κ of every shard (class by class, NaN where a class needs the fallback) into the κ
+    /// each shard synthesises with; returns the fallback used.
+    func resolveKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?)
+    /// Verifies the shard files (in shard order) and publishes the output atomically.
+    func gather(_ manifest: JobManifest, _ job: PreparedJob, shardFiles: [String], fallback: Float?) throws -> GatherReport
+}

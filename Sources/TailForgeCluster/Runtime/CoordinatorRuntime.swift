@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Configuration of the coordinator daemon.
+public struct CoordinatorConfiguration: Sendable {
+    public var bind: String
+    public var stateDirectory: String
+    public var toolVersion: String
+    public var heartbeat: HeartbeatSettings
+    public var sockets: SocketSettings
+    public var limits: WireLimits
+    /// Attempts per shard stage when the manifest does not say.
+    public var maxAttempts: Int
+    /// Bytes per `dataRequest` when fetching shard files from workers.
+    public var chunkBytes: Int
+
+    public init(bind: String, stateDirectory: String, toolVersion: String, heartbeat: HeartbeatSettings = HeartbeatSettings(),
+                sockets: SocketSettings = SocketSettings(), limits: WireLimits = WireLimits(), maxAttempts: Int = 3,
+                chunkBytes: Int = 4 << 20) {
+        self.bind = bind; self.stateDirectory = stateDirectory; self.toolVersion = toolVersion; self.heartbeat = heartbeat
+        self.sockets = sockets; self.limits = limits; self.maxAttempts = maxAttempts; self.chunkBytes = chunkBytes
+    }
+}
+
+/// The coordinator daemon: one thread owns the ROUTER socket and the whole job state; planning, the κ fallback
+/// and gathering run on background threads and report back through a queue, so heartbeats never wait on I/O.
+public final class CoordinatorRuntime: Sendable {
+    public let configuration: CoordinatorConfiguration
+    let backend: any JobBackend
+    let logger: Logger
+    private let inbox = Mutex<[CoordinatorEvent]>([])
+
+    enum CoordinatorEvent: Sendable {
+        case prepared(job: String, Result<PreparedJob, JobStepError>)
+        case resolved(job: String, Result<ResolvedKappas, JobStepError>)
+        case gathered(job: String, Result<GatherReport, JobStepError>)
+    }
+
+    struct ResolvedKappas: Sendable {
+        var kappas: [[Float]]
+        var fallback: Float?
+    }
+
+    struct JobStepError: Error, Sendable {
+        var message: String
+    }
+
+    public init(configuration: CoordinatorConfiguration, backend: any JobBackend, logger: Logger) {
+        self.configuration = configuration
+        self.backend = backend
+        self.logger = logger
+    }
+
+    /// The file in the state directory holding the bound endpoint (wildcard ports resolved), for scripts and tests.
+    public static func endpointFile(stateDirectory: String) -> String {
+        (stateDirectory as NSString).appendingPathComponent("endpoint")
+    }
+
+    /// Binds, resumes journaled jobs and serves until `stop` is set. Blocks the calling thread.
+    public func run(until stop: StopSignal) throws {
+        let context = try ZMQContext()
+        let factory = SocketFactory(context: context, settings: configuration.sockets)
+        let router = try factory.makeRouter(binding: configuration.bind)
+        let endpoint = try router.lastEndpoint
+        try Data((endpoint + "\n").utf8).write(to: URL(fileURLWithPath: Self.endpointFile(stateDirectory: configuration.stateDirectory)), options: .atomic)
+        logger.info("coordinator listening on \(endpoint), state in \(configuration.stateDirectory)")
+        var loop = try CoordinatorLoop(runtime: self, router: router)
+        try loop.resume()
+        try loop.run(until: stop)
+    }
+
+    func post(_ event: CoordinatorEvent) { inbox.withLock { $0.append(event) } }
+
+    func drainInbox() -> [CoordinatorEvent] {
+        inbox.withLock { events in
+            defer { events.removeAll() }
+            return events
+        }
+    }
+
+    /// Runs `work` on a background thread and posts its outcome.
+    func background(_ work: @escaping @Sendable () -> CoordinatorEvent) {
+        let thread = Thread { [self] in post(work()) }
+        thread.name = "tailforge-coordinator-job"
+        thread.start()
+    }
+}

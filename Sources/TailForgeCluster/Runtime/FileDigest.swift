@@ -1,0 +1,12 @@
+import TailForgeStorage
+
+/// SHA-256 of files the cluster moves around (inputs, shards, outputs), from the storage layer's hasher.
+enum FileDigest {
+    static func sha256(ofFileAt path: String) throws -> String {
+        try SHA256.hexDigest(ofFileAt: path)
+    }
+
+    static func sha256(of bytes: [UInt8]) -> String {
+        SHA256.hexDigest(of: bytes)
+    }
+}

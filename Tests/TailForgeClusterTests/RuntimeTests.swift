@@ -1,0 +1,178 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+@testable import TailForgeCluster
+
+/// A backend with a toy method: class c has c + 1 real rows, κ = c, and a shard file lists its classes.
+private struct ToyBackend: JobBackend {
+    func prepare(_ manifest: JobManifest, shardCount: Int) throws -> PreparedJob {
+        let classes = (0..<6).map { ClassTask(classId: $0, realCount: $0 + 1, keptCount: $0 + 1, syntheticCount: 6 - ($0 + 1)) }
+        let shards = (0..<shardCount).map { s in classes.filter { $0.classId % shardCount == s } }
+        return PreparedJob(inputSHA256: "toy", inputBytes: 0, classCount: 6, dimension: 1, totalRows: 36,
+                           shards: shards, shardCosts: shards.map { Double($0.count) })
+    }
+
+    func resolveKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?) {
+        (stageOne, 1)
+    }
+
+    func gather(_ manifest: JobManifest, _ job: PreparedJob, shardFiles: [String], fallback: Float?) throws -> GatherReport {
+        var bytes = [UInt8]()
+        for file in shardFiles {
+            let data = try Data(contentsOf: URL(fileURLWithPath: file))
+            bytes += data
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: manifest.output))
+        return GatherReport(outputSHA256: FileDigest.sha256(of: bytes), rows: job.totalRows, fallbackKappa: fallback)
+    }
+}
+
+/// Computes the toy method slowly, to prove heartbeats do not wait for compute.
+private struct SlowToyExecutor: ShardExecutor {
+    var seconds: Double
+
+    func execute(_ task: ShardTask, context: ShardContext) throws -> ShardOutcome {
+        Thread.sleep(forTimeInterval: seconds)
+        let classes = task.assignment.classes
+        switch task.assignment.shard.stage {
+        case .concentrations:
+            let payload = WireMessage.float32Payload(classes.flatMap { Array(repeating: Float($0.classId), count: $0.realCount) })
+            return ShardOutcome(rowsPerClass: classes.map(\.realCount), sha256: FileDigest.sha256(of: payload),
+                                byteCount: Int64(payload.count), path: nil, payload: payload)
+        case .synthesis:
+            #expect(task.kappas == classes.flatMap { Array(repeating: Float($0.classId), count: $0.realCount) })
+            let text = classes.map { "class \($0.classId): \($0.outputCount) rows\n" }.joined()
+            let path = (task.outputDirectory as NSString).appendingPathComponent("shard-\(task.assignment.shard.shard).txt")
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            return ShardOutcome(rowsPerClass: classes.map(\.outputCount), sha256: FileDigest.sha256(of: Array(text.utf8)),
+                                byteCount: Int64(text.utf8.count), path: path, payload: nil)
+        }
+    }
+}
+
+private final class Daemon: Sendable {
+    let stop = StopSignal()
+    let finished = Mutex<String?>(nil)
+
+    init(name: String, _ body: @escaping @Sendable (StopSignal) throws -> Void) {
+        let thread = Thread { [self] in
+            do { try body(stop); finished.withLock { $0 = "stopped" } }
+            catch { finished.withLock { $0 = "\(error)" } }
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    func waitUntilFinished(seconds: Double = 10) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let result = finished.withLock({ $0 }) { return result }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return nil
+    }
+}
+
+@Suite(.serialized) struct RuntimeTests {
+    private func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "tailforge-cluster-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    private func startCoordinator(state: String, heartbeat: HeartbeatSettings = HeartbeatSettings(intervalMilliseconds: 100, livenessMilliseconds: 600)) throws -> (Daemon, String) {
+        let configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: state, toolVersion: "9.9.9",
+                                                     heartbeat: heartbeat)
+        let runtime = CoordinatorRuntime(configuration: configuration, backend: ToyBackend(), logger: Logger(label: "test.coordinator"))
+        let daemon = Daemon(name: "coordinator") { stop in try runtime.run(until: stop) }
+        let file = CoordinatorRuntime.endpointFile(stateDirectory: state)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8), !text.isEmpty {
+                return (daemon, text.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw CocoaError(.fileNoSuchFile)
+    }
+
+    private func request(_ socket: ZMQSocket, _ frames: [[UInt8]]) throws -> WireMessage {
+        try socket.send(frames)
+        #expect(try socket.waitForInput(timeoutMilliseconds: 5_000))
+        return try WireMessage.decode(try #require(try socket.receive()))
+    }
+
+    @Test func coordinatorAnswersMalformedFramesWithErrorsAndKeepsServing() throws {
+        let (coordinator, endpoint) = try startCoordinator(state: try temporaryDirectory())
+        defer { coordinator.stop.stop(); _ = coordinator.waitUntilFinished() }
+        let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
+        let good = WireMessage(StatusRequest(job: nil)).encode()
+        let cases: [([[UInt8]], String)] = [
+            ([Array("hello".utf8)], "truncated"),
+            ([Array("GARBAGE".utf8), [0, 34], good[2]], "bad-magic"),
+            ([Array("TFRG".utf8) + [0, 7], [0, 34], good[2]], "unsupported-version"),
+            ([good[0], [0x55, 0x55], good[2]], "unknown-type"),
+            ([good[0], [0, 34], Array("{\"body\": [1,".utf8)], "malformed-header"),
+            (WireMessage(Heartbeat()).encode(), "not-registered"),
+            (WireMessage(Welcome(workerId: "x", toolVersion: "1", heartbeatIntervalMilliseconds: 1, livenessMilliseconds: 1)).encode(), "unexpected-message"),
+        ]
+        for (frames, code) in cases {
+            let reply = try request(client, frames)
+            #expect(reply.body(as: ErrorReply.self)?.code == code)
+        }
+        let status = try request(client, good)
+        #expect(status.body(as: StatusReply.self) == StatusReply(jobs: [], workers: []))
+    }
+
+    @Test func workerWithAnotherToolVersionIsRefusedWithBothVersions() throws {
+        let state = try temporaryDirectory()
+        let (coordinator, endpoint) = try startCoordinator(state: state)
+        defer { coordinator.stop.stop(); _ = coordinator.waitUntilFinished() }
+        let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: state, threads: 1, name: "old", toolVersion: "0.0.1")
+        let worker = WorkerRuntime(configuration: configuration, executor: SlowToyExecutor(seconds: 0), logger: Logger(label: "test.worker"))
+        let daemon = Daemon(name: "worker") { stop in try worker.run(until: stop) }
+        let outcome = try #require(daemon.waitUntilFinished())
+        #expect(outcome.contains("refused"))
+        #expect(outcome.contains("0.0.1") && outcome.contains("9.9.9"))
+    }
+
+    @Test func busyWorkersStayAliveAndATwoStageJobCommitsInShardOrder() throws {
+        let state = try temporaryDirectory()
+        // Each shard computes for 1 s, longer than the 600 ms liveness window: only heartbeats from the network
+        // thread keep the workers registered.
+        let (coordinator, endpoint) = try startCoordinator(state: state)
+        defer { coordinator.stop.stop(); _ = coordinator.waitUntilFinished() }
+        var workers: [Daemon] = []
+        for index in 0..<2 {
+            let work = (state as NSString).appendingPathComponent("worker\(index)")
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+            let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: work, threads: 1, name: "w\(index)", toolVersion: "9.9.9")
+            let runtime = WorkerRuntime(configuration: configuration, executor: SlowToyExecutor(seconds: 1), logger: Logger(label: "test.worker"))
+            workers.append(Daemon(name: "worker") { stop in try runtime.run(until: stop) })
+        }
+        defer { for worker in workers { worker.stop.stop(); _ = worker.waitUntilFinished() } }
+        let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
+        let output = (state as NSString).appendingPathComponent("out.txt")
+        let manifest = JobManifest(input: .init(path: "/nowhere"), output: output, sharding: .init(shards: 3))
+        let accepted = try #require(try request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))
+        var last: JobStatus?
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let reply = try request(client, WireMessage(StatusRequest(job: accepted.job)).encode())
+            last = reply.body(as: StatusReply.self)?.jobs.first
+            if last?.state.isTerminal == true { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(last?.state == .committed, "\(String(describing: last))")
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        // Shard s holds classes c ≡ s (mod 3); the gather concatenates shards in shard order.
+        #expect(text == [0, 3, 1, 4, 2, 5].map { "class \($0): 6 rows\n" }.joined())
+        let resolved = try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: output))
+        #expect(resolved.shards.map(\.classes) == [[0, 3], [1, 4], [2, 5]])
+        #expect(resolved.outputSHA256 == FileDigest.sha256(of: Array(text.utf8)))
+        let journal = try Journal(directory: state).entries().map(\.event)
+        #expect(journal.first == .submitted && journal.last == .committed)
+        #expect(journal.filter { $0 == .kappas }.count == 3 && journal.filter { $0 == .shard }.count == 3)
+    }
+}

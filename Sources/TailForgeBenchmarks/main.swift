@@ -3,7 +3,9 @@
 import Glibc
 #endif
 
-let suites: [String: ([String]) throws -> Void] = [:]
+let suites: [String: ([String]) throws -> Void] = [
+    "training": TrainingBenchmarks.run,
+]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let name = arguments.first, let suite = suites[name] else {

@@ -1,0 +1,85 @@
+import Foundation
+import TailForgeStorage
+
+/// `tailforge train`: loads the shards, fits the model by L-BFGS on local threads and writes the model file.
+public struct TrainingRunner: Sendable {
+    public var inputs: [String]
+    public var output: String
+    public var settings: TrainingSettings
+    public var threads: Int
+    public var blockRows: Int
+
+    public init(inputs: [String], output: String, settings: TrainingSettings,
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount, blockRows: Int = 1024) {
+        self.inputs = inputs
+        self.output = output
+        self.settings = settings
+        self.threads = threads
+        self.blockRows = blockRows
+    }
+
+    /// What a run did.
+    public struct Summary: Sendable {
+        public var report: LBFGSReport
+        public var classCount: Int
+        public var dimension: Int
+        public var rows: Int
+        public var loadSeconds: Double
+        public var trainSeconds: Double
+    }
+
+    /// Runs the job; `progress` receives every iteration (the command prints one line each).
+    public func run(progress: (LBFGSIteration) -> Void = { _ in }) async throws -> Summary {
+        guard !inputs.isEmpty else { throw TrainingError.noShards }
+        try settings.optimizer.validate()
+        try AtomicHDF5Writer.checkWritable(path: output)
+        let clock = ContinuousClock()
+        let loadStart = clock.now
+        // Open everything first so a bad shape anywhere fails before minutes of loading.
+        let files = try inputs.map { path throws in try LabeledEmbeddingsFile(path: path) }
+        for file in files {
+            guard file.count > 0 else { throw TrainingError.emptyShard(shard: file.path) }
+            guard file.dimension == files[0].dimension else {
+                throw TrainingError.dimensionMismatch(shard: file.path, expected: files[0].dimension, found: file.dimension)
+            }
+        }
+        let classNames = try Self.agreedClassNames(files)
+        let shards = try inputs.map { path throws in try TrainingShard.load(path: path) }
+        let classCount = classNames?.count ?? Int(shards.map { $0.labels.max() ?? 0 }.max() ?? 0) + 1
+        let digests = try inputs.map { path throws in try SHA256.hexDigest(ofFileAt: path) }
+        let classWeights = try settings.classWeighting.weights(
+            classCounts: SoftmaxTrainer.classCounts(of: shards, classCount: classCount))
+        let source = try LocalGradientSource(shards: shards, classCount: classCount, classWeights: classWeights,
+                                             threads: threads, blockRows: blockRows)
+        let loadSeconds = (clock.now - loadStart).seconds
+        let result = try await SoftmaxTrainer.train(source: source, settings: settings) { iteration, _ in progress(iteration) }
+        let metadata = SoftmaxModelFile.Metadata(settings: settings, report: result.report, trainingRows: source.rowCount,
+                                                 blockRows: blockRows, inputFiles: inputs.map(baseName),
+                                                 inputSHA256: digests, classNames: classNames)
+        try SoftmaxModelFile.write(result.model, metadata: metadata, to: output)
+        return Summary(report: result.report, classCount: classCount, dimension: source.dimension, rows: source.rowCount,
+                       loadSeconds: loadSeconds, trainSeconds: result.report.seconds)
+    }
+
+    /// The class names the shards carry, which must agree where present.
+    static func agreedClassNames(_ files: [LabeledEmbeddingsFile]) throws -> [String]? {
+        var names: [String]?
+        var from = ""
+        for file in files {
+            guard let these = file.classNames else { continue }
+            if let names, names != these {
+                throw TrainingError.invalidSetting(name: "class names of \(file.path)", value: "\(these.count) names",
+                                                   expected: "the same class names as \(from) (\(names.count)): shards must come from one dataset")
+            }
+            names = these
+            from = file.path
+        }
+        return names
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) * 1e-18
+    }
+}

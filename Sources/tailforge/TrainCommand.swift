@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import TailForgeTraining
+
+struct TrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a multinomial logistic-regression model by L-BFGS on one or more balanced HDF5 shards.",
+        discussion: """
+            The objective is mean cross-entropy + (l2/2)·‖W‖² (bias not penalised): scikit-learn's \
+            LogisticRegression(C) is the same problem with C = 1/(l2·N), N the number of training rows.
+            """)
+
+    @Argument(help: "Balanced HDF5 shards (/embeddings [N, d], /labels [N]), in a fixed order.")
+    var inputs: [String]
+
+    @Option(name: .shortAndLong, help: "Model HDF5 file to write.")
+    var output: String
+
+    @Option(help: "L2 penalty λ on the weights (scikit-learn C = 1/(λ·N)).")
+    var l2: Double = 1e-4
+
+    @Option(help: "Maximum number of L-BFGS iterations.")
+    var maxIter: Int = 500
+
+    @Option(help: "Stop when the gradient norm falls below this fraction of its initial value.")
+    var tol: Double = 1e-5
+
+    @Option(help: "Stop when the relative loss decrease per iteration falls below this.")
+    var lossTol: Double = 1e-9
+
+    @Option(help: "Class weights: none, or balanced (N/(C·n_c), as scikit-learn's class_weight=\"balanced\").")
+    var classWeight: String = "none"
+
+    @Option(help: "Worker threads for the loss and gradient.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard !inputs.isEmpty else { throw ValidationError("give at least one balanced input file") }
+        guard l2.isFinite, l2 >= 0 else { throw ValidationError("--l2 must be finite and non-negative") }
+        guard maxIter >= 0 else { throw ValidationError("--max-iter must be non-negative") }
+        guard tol.isFinite, tol >= 0 else { throw ValidationError("--tol must be finite and non-negative") }
+        guard lossTol.isFinite, lossTol >= 0 else { throw ValidationError("--loss-tol must be finite and non-negative") }
+        guard ["none", "balanced"].contains(classWeight) else { throw ValidationError("--class-weight must be none or balanced") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() async throws {
+        let settings = TrainingSettings(
+            l2: l2, optimizer: LBFGSSettings(maxIterations: maxIter, gradientTolerance: tol, lossTolerance: lossTol),
+            classWeighting: classWeight == "balanced" ? .balanced : .none)
+        let runner = TrainingRunner(inputs: inputs, output: output, settings: settings, threads: threads)
+        let summary = try await runner.run { i in
+            let line = String(format: "iter %4d  loss %.8f  |g| %.4e  step %.3e  evals %4d  %8.2f s\n",
+                              i.iteration, i.loss, i.gradientNorm, i.step, i.evaluations, i.seconds)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+        let r = summary.report
+        print("\(r.converged ? "converged" : "NOT converged"): \(r.reason)")
+        print(String(format: "%d iterations, %d evaluations, final loss %.8f, gradient norm %.4e (%.2e of initial)",
+                     r.iterations, r.evaluations, r.finalLoss, r.gradientNorm, r.gradientNorm / r.initialGradientNorm))
+        print(String(format: "%d rows × %d dimensions, %d classes; load %.2f s, train %.2f s; model written to " + output,
+                     summary.rows, summary.dimension, summary.classCount, summary.loadSeconds, summary.trainSeconds))
+        if !r.converged { throw ExitCode(3) }
+    }
+}

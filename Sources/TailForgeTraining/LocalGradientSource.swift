@@ -1,4 +1,3 @@
-import COpenBLAS
 import Foundation
 import TailForgeNumerics
 import Synchronization
@@ -92,18 +91,18 @@ public struct LocalGradientSource: GradientSource {
         let threadCount: Int
         let next = Atomic<Int>(0)
         let results: Mutex<(pending: Int, sums: [LossAndGradient?])>
-        let previousBLASThreads: Int32
+        let previousBLASThreads: Int
 
         init(source: LocalGradientSource, parameters: ModelParameters, threadCount: Int) {
             self.source = source
             self.parameters = parameters
             self.threadCount = threadCount
             results = Mutex((threadCount, [LossAndGradient?](repeating: nil, count: threadCount)))
-            previousBLASThreads = openblas_get_num_threads()
+            previousBLASThreads = BLAS.threadCount
         }
 
         func start(_ continuation: CheckedContinuation<LossAndGradient, Never>) {
-            openblas_set_num_threads(1)
+            BLAS.setThreadCount(1)
             for t in 0 ..< threadCount {
                 let thread = Thread { [self] in
                     let sum = work()
@@ -113,7 +112,7 @@ public struct LocalGradientSource: GradientSource {
                         return state.pending == 0 ? state.sums : nil
                     }
                     if let finished {
-                        openblas_set_num_threads(previousBLASThreads)
+                        BLAS.setThreadCount(previousBLASThreads)
                         var total = LossAndGradient(classCount: source.classCount, dimension: source.dimension)
                         for partial in finished { total.add(partial!) }
                         continuation.resume(returning: total)

@@ -61,6 +61,10 @@ struct TrainCommand: AsyncParsableCommand {
                      r.iterations, r.evaluations, r.finalLoss, r.gradientNorm, r.gradientNorm / r.initialGradientNorm))
         print(String(format: "%d rows × %d dimensions, %d classes; load %.2f s, train %.2f s; model written to " + output,
                      summary.rows, summary.dimension, summary.classCount, summary.loadSeconds, summary.trainSeconds))
-        if !r.converged { throw ExitCode(3) }
+        if !r.converged {
+            let warning = "warning: training stopped WITHOUT converging (\(r.reason.rawValue)); the model was written anyway. "
+                + "Raise --max-iter or loosen --tol, and check the gradient norm above.\n"
+            FileHandle.standardError.write(Data(warning.utf8))
+        }
     }
 }

@@ -33,7 +33,8 @@ public final class HDF5File: @unchecked Sendable {
             throw .notHDF5(path: path)
         }
         let flags = writable ? tf_H5F_ACC_RDWR() : tf_H5F_ACC_RDONLY()
-        let id = try h5id(H5Fopen(path, flags, tf_H5P_DEFAULT()), .openFile, path)
+        let access = try fileAccessProperties(path: path)
+        let id = try h5id(H5Fopen(path, flags, access.id), .openFile, path)
         return HDF5File(id: id, path: path)
     }
 
@@ -44,11 +45,19 @@ public final class HDF5File: @unchecked Sendable {
         HDF5Library.enter(); defer { HDF5Library.leave() }
         let create = try HDF5PropertyList(class: tf_H5P_FILE_CREATE(), context: path)
         try h5check(H5Pset_obj_track_times(create.id, false), .propertyList, path)
-        let access = try HDF5PropertyList(class: tf_H5P_FILE_ACCESS(), context: path)
+        let access = try fileAccessProperties(path: path)
         try h5check(H5Pset_libver_bounds(access.id, H5F_LIBVER_V18, H5F_LIBVER_V110), .propertyList, path)
         try h5check(H5Pset_fclose_degree(access.id, H5F_CLOSE_SEMI), .propertyList, path)
         let id = try h5id(H5Fcreate(path, tf_H5F_ACC_TRUNC(), create.id, access.id), .createFile, path)
         return HDF5File(id: id, path: path)
+    }
+
+    /// Keeps HDF5's file locking but tolerates file systems without it (NFS and other shared file systems the
+    /// cluster's workers read from), where HDF5 1.10 would otherwise refuse to open any file.
+    private static func fileAccessProperties(path: String) throws(StorageError) -> HDF5PropertyList {
+        let access = try HDF5PropertyList(class: tf_H5P_FILE_ACCESS(), context: path)
+        try h5check(H5Pset_file_locking(access.id, true, true), .propertyList, path)
+        return access
     }
 
     /// Paths (without the leading slash) of every dataset in the file, in name order.

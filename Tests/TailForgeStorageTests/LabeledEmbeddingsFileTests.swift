@@ -30,6 +30,20 @@ import Testing
         #expect(buffer == Array(values[9..<12]))
     }
 
+    @Test func readsChunkedCompressedInputAcrossChunkBoundaries() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("gzip.h5")
+        let values = (0..<(10 * 4)).map { Float($0) * 0.5 }
+        do {
+            let file = RawHDF5File(path: path)
+            file.floats("embeddings", values, shape: [10, 4], deflate: true)
+            file.integers("labels", Array(repeating: 0, count: 10), shape: [10])
+        }
+        let input = try LabeledEmbeddingsFile(path: path)
+        #expect(try input.readEmbeddings(rows: 2..<8) == Array(values[8..<32]))
+        #expect(try input.readEmbeddings(rows: 0..<10) == values)
+    }
+
     @Test func convertsFloat16InputToFloat() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("half.h5")

@@ -38,12 +38,23 @@ final class RawHDF5File {
     }
 
     /// Writes `values` (given as native `Element`s) converted by HDF5 to `fileType` on disk.
-    func write<Element>(_ name: String, _ values: [Element], shape: [Int], memoryType: hid_t, fileType: hid_t) {
+    func write<Element>(
+        _ name: String, _ values: [Element], shape: [Int], memoryType: hid_t, fileType: hid_t, deflate: Bool = false
+    ) {
         HDF5Library.enter(); defer { HDF5Library.leave() }
         let dims = shape.map { hsize_t($0) }
         let space = shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(dims.count), dims, nil)
         defer { _ = H5Sclose(space) }
-        let dataset = H5Dcreate2(id, name, fileType, space, tf_H5P_DEFAULT(), tf_H5P_DEFAULT(), tf_H5P_DEFAULT())
+        let create = H5Pcreate(tf_H5P_DATASET_CREATE())
+        defer { _ = H5Pclose(create) }
+        if deflate {
+            // Chunked and gzip-compressed, as h5py writes with `compression="gzip"`.
+            var chunk = dims
+            chunk[0] = max(1, min(dims[0], 3))
+            _ = H5Pset_chunk(create, Int32(chunk.count), chunk)
+            _ = H5Pset_deflate(create, 4)
+        }
+        let dataset = H5Dcreate2(id, name, fileType, space, tf_H5P_DEFAULT(), create, tf_H5P_DEFAULT())
         precondition(dataset >= 0, "cannot create /\(name)")
         defer { _ = H5Dclose(dataset) }
         if !values.isEmpty {
@@ -54,8 +65,10 @@ final class RawHDF5File {
         }
     }
 
-    func floats(_ name: String, _ values: [Float], shape: [Int], fileType: hid_t = tf_H5T_IEEE_F32LE()) {
-        write(name, values, shape: shape, memoryType: tf_H5T_NATIVE_FLOAT(), fileType: fileType)
+    func floats(
+        _ name: String, _ values: [Float], shape: [Int], fileType: hid_t = tf_H5T_IEEE_F32LE(), deflate: Bool = false
+    ) {
+        write(name, values, shape: shape, memoryType: tf_H5T_NATIVE_FLOAT(), fileType: fileType, deflate: deflate)
     }
 
     func halfFloats(_ name: String, _ values: [Float], shape: [Int]) {

@@ -16,21 +16,28 @@ import Darwin
 enum HDF5Library {
     private static let mutex = RecursiveMutex()
 
-    /// Opens the library once and turns off HDF5's automatic printing of error stacks to stderr: errors are
-    /// collected with `H5Ewalk2` and thrown as `HDF5Error` instead.
-    private static let initialised: Bool = {
+    /// Lock nesting depth; read and written only by the thread holding the lock.
+    nonisolated(unsafe) private static var depth = 0
+
+    private static let opened: Bool = {
         _ = H5open()
-        _ = H5Eset_auto2(tf_H5E_DEFAULT(), nil, nil)
         return true
     }()
 
     /// Takes the lock (pair every call with `leave()` in a `defer`).
+    ///
+    /// On the outermost entry it also turns off HDF5's automatic printing of error stacks to stderr (errors
+    /// are collected with `H5Ewalk2` and thrown as `HDF5Error` instead). Once at start-up is not enough: after
+    /// a failed close (disk full) HDF5 1.10 restores its default printer while unwinding.
     static func enter() {
         mutex.lock()
-        _ = initialised
+        _ = opened
+        depth += 1
+        if depth == 1 { _ = H5Eset_auto2(tf_H5E_DEFAULT(), nil, nil) }
     }
 
     static func leave() {
+        depth -= 1
         mutex.unlock()
     }
 

@@ -6,8 +6,14 @@ struct TailForge: AsyncParsableCommand {
         commandName: "tailforge",
         abstract: "Balance long-tailed embedding datasets with vMF synthetic samples and train linear classifiers on them.",
         subcommands: [
-            SubmitCommand.self, StatusCommand.self, CancelCommand.self,
-            TrainCommand.self, EvaluateCommand.self, PredictCommand.self,
+            SynthCommand.self,
+            BalanceCommand.self,
+            TrainCommand.self,
+            EvaluateCommand.self,
+            PredictCommand.self,
+            SubmitCommand.self,
+            StatusCommand.self,
+            CancelCommand.self,
         ]
     )
 }

@@ -1,0 +1,35 @@
+import TailForgeStorage
+
+/// The root attributes of a balanced file. Single-node `balance` and the cluster's gather both call this, so
+/// the two write the same bytes.
+public enum BalanceAttributes {
+    public static let format = "tailforge-balanced-v1"
+
+    public static func make(
+        settings: BalanceSettings, input: InputSpec, inputSHA256: String, plan: BalancePlan,
+        dimension: Int, fallbackKappa: Float?
+    ) -> [String: AttributeValue] {
+        var a: [String: AttributeValue] = [
+            "format": .string(format),
+            "tool_version": .string(ToolVersion.current),
+            "seed": settings.seed <= UInt64(Int64.max) ? .int(Int64(settings.seed)) : .string(String(settings.seed)),
+            "sampler": .string(settings.sampler.rawValue),
+            "kappa_policy": .string(settings.kappa.description),
+            "target_policy": .string(settings.target.description),
+            "target_rows": .int(Int64(plan.target)),
+            "kappa_min": .double(settings.kappaMin),
+            "kappa_max": .double(settings.kappaMax),
+            "smote_k": .int(Int64(settings.smoteNeighbours)),
+            "subsample": .int(settings.subsample ? 1 : 0),
+            "input_sha256": .string(inputSHA256),
+            "input_embeddings_dataset": .string(input.embeddingsDataset),
+            "input_labels_dataset": .string(input.labelsDataset),
+            "classes": .int(Int64(plan.classes.count)),
+            "dimension": .int(Int64(dimension)),
+            "real_rows": .int(Int64(plan.realRows)),
+            "synthetic_rows": .int(Int64(plan.syntheticRows)),
+        ]
+        if let f = fallbackKappa { a["fallback_kappa"] = .double(Double(f)) }
+        return a
+    }
+}

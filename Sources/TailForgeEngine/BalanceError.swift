@@ -1,0 +1,29 @@
+import TailForgeStorage
+
+/// Why a balancing job could not run, saying what, where and what to do.
+public enum BalanceError: Error, CustomStringConvertible {
+    case settings(BalanceSettingsError)
+    case storage(StorageError)
+    case outputIsInput(path: String)
+    case badRow(file: String, dataset: String, row: Int, reason: String)
+    case labelOutOfRange(file: String, dataset: String, row: Int, label: Int, classCount: Int)
+    case noKappaEstimable(file: String)
+    case emptyInput(file: String)
+
+    public var description: String {
+        switch self {
+        case .settings(let e): return e.description
+        case .storage(let e): return "\(e)"
+        case .outputIsInput(let path):
+            return "the output path \(path) is the input file: choose another --output so the input is not overwritten"
+        case .badRow(let file, let dataset, let row, let reason):
+            return "\(file): \(dataset) row \(row) \(reason); every embedding must be a finite, non-zero vector — remove or fix that row"
+        case .labelOutOfRange(let file, let dataset, let row, let label, let classCount):
+            return "\(file): \(dataset) row \(row) has label \(label), outside [0, \(classCount)); fix the label or pass the right --classes"
+        case .noKappaEstimable(let file):
+            return "\(file): every class has a single sample, so no nearest-neighbour κ exists to fall back on; pass --kappa fixed:VALUE"
+        case .emptyInput(let file):
+            return "\(file): the input has no rows"
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import TailForgeNumerics
+import TailForgeStorage
+
+/// Where a job's long-tailed input lives and how its datasets are named.
+public struct InputSpec: Sendable, Equatable, Hashable, Codable {
+    public var path: String
+    public var embeddingsDataset: String
+    public var labelsDataset: String
+    /// Optional; when present its length fixes the number of classes.
+    public var classNamesDataset: String?
+    /// The number of classes when there are no class names (default: largest label + 1).
+    public var classCount: Int?
+
+    public init(path: String, embeddingsDataset: String = "embeddings", labelsDataset: String = "labels",
+                classNamesDataset: String? = "class_names", classCount: Int? = nil) {
+        self.path = path
+        self.embeddingsDataset = embeddingsDataset
+        self.labelsDataset = labelsDataset
+        self.classNamesDataset = classNamesDataset
+        self.classCount = classCount
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case path, embeddingsDataset = "embeddings_dataset", labelsDataset = "labels_dataset"
+        case classNamesDataset = "class_names_dataset", classCount = "classes"
+    }
+}
+
+/// A long-tailed input, loaded once: rows L2-normalised onto the unit sphere and grouped by class.
+public struct BalanceInput: Sendable {
+    public var spec: InputSpec
+    /// Every input row, unit-norm, in input order.
+    public var embeddings: Matrix
+    public var labels: [Int32]
+    public var classCount: Int
+    public var classNames: [String]?
+    /// Input row numbers of each class, ascending.
+    public var classMembers: [[Int]]
+
+    public var dimension: Int { embeddings.columns }
+    public var classSizes: [Int] { classMembers.map(\.count) }
+
+    /// Reads and checks the input, normalising rows in blocks; `progress(rowsDone, rowsTotal)` is called per block.
+    public static func load(_ spec: InputSpec, progress: (Int, Int) -> Void = { _, _ in }) throws(BalanceError) -> BalanceInput {
+        let file: LabeledEmbeddingsFile
+        let labels: [Int32]
+        do {
+            file = try LabeledEmbeddingsFile(path: spec.path, embeddings: spec.embeddingsDataset, labels: spec.labelsDataset,
+                                             classNames: spec.classNamesDataset)
+            labels = try file.readLabels()
+        } catch { throw .storage(error) }
+        let n = file.count, d = file.dimension
+        guard n > 0 else { throw .emptyInput(file: spec.path) }
+
+        let classCount = file.classNames?.count ?? spec.classCount ?? (Int(labels.max() ?? -1) + 1)
+        var members = [[Int]](repeating: [], count: classCount)
+        for (row, label) in labels.enumerated() {
+            guard label >= 0, Int(label) < classCount else {
+                throw .labelOutOfRange(file: spec.path, dataset: spec.labelsDataset, row: row, label: Int(label), classCount: classCount)
+            }
+            members[Int(label)].append(row)
+        }
+
+        var storage = [Float]()
+        storage.reserveCapacity(n * d)
+        let block = max(1, (32 << 20) / max(1, d * 4))  // ~32 MiB per read
+        var start = 0
+        while start < n {
+            let end = min(n, start + block)
+            var chunk: Matrix
+            do { chunk = Matrix(rows: end - start, columns: d, storage: try file.readEmbeddings(rows: start..<end)) }
+            catch { throw .storage(error) }
+            do { try RowNormalization.normalizeRows(&chunk, firstRowIndex: start) } catch {
+                switch error {
+                case .zeroRow(let row):
+                    throw .badRow(file: spec.path, dataset: spec.embeddingsDataset, row: row, reason: "is all zeros (no direction to normalise)")
+                case .nonFiniteRow(let row, let column):
+                    throw .badRow(file: spec.path, dataset: spec.embeddingsDataset, row: row, reason: "has a NaN or infinite value at column \(column)")
+                }
+            }
+            storage.append(contentsOf: chunk.storage)
+            start = end
+            progress(start, n)
+        }
+        return BalanceInput(spec: spec, embeddings: Matrix(rows: n, columns: d, storage: storage), labels: labels,
+                            classCount: classCount, classNames: file.classNames, classMembers: members)
+    }
+
+    /// The unit-norm rows of one class, in input order.
+    public func rows(ofClass classId: Int) -> Matrix {
+        embeddings.gatherRows(classMembers[classId])
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Synchronization
+import TailForgeNumerics
+import TailForgeStorage
+
+/// A stage of a balancing job, for progress reports.
+public enum BalanceStage: String, Sendable {
+    case read = "read"
+    case kappa = "kappa"
+    case synthesize = "synthesize+write"
+    case commit = "commit"
+}
+
+/// Runs a whole balancing job on one node: long-tailed HDF5 in, balanced HDF5 out, streamed class by class.
+public struct BalanceRunner: Sendable {
+    public var input: InputSpec
+    public var outputPath: String
+    public var settings: BalanceSettings
+    public var threads: Int
+    public var chunkRows: Int
+
+    public init(input: InputSpec, outputPath: String, settings: BalanceSettings,
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount, chunkRows: Int = 4096) {
+        self.input = input
+        self.outputPath = outputPath
+        self.settings = settings
+        self.threads = max(1, threads)
+        self.chunkRows = chunkRows
+    }
+
+    /// Checks the settings and the paths before any work, so bad input fails fast and leaves nothing behind.
+    public func preflight() throws(BalanceError) {
+        do { try settings.validate() } catch { throw .settings(error) }
+        if Self.samePath(input.path, outputPath) { throw .outputIsInput(path: outputPath) }
+        do { try AtomicHDF5Writer.checkWritable(path: outputPath) } catch { throw .storage(error) }
+    }
+
+    /// Runs the job. `progress(stage, done, total)` may be called from any thread.
+    public func run(progress: @escaping @Sendable (BalanceStage, Int, Int) -> Void = { _, _, _ in }) throws(BalanceError) -> BalanceSummary {
+        try preflight()
+        var seconds: [String: Double] = [:]
+        var clock = Date()
+        func lap(_ stage: BalanceStage) {
+            seconds[stage.rawValue] = Date().timeIntervalSince(clock)
+            clock = Date()
+        }
+
+        // The digest runs beside the read: both are I/O over the same file.
+        let digest = Mutex<Result<String, StorageError>?>(nil)
+        let path = input.path
+        let digestThread = Thread { digest.withLock { $0 = Result { () throws(StorageError) in try SHA256.hexDigest(ofFileAt: path) } } }
+        digestThread.start()
+        let data = try BalanceInput.load(input) { progress(.read, $0, $1) }
+        while digest.withLock({ $0 == nil }) { Thread.sleep(forTimeInterval: 0.005) }
+        let inputSHA256: String
+        switch digest.withLock({ $0! }) {
+        case .success(let hex): inputSHA256 = hex
+        case .failure(let error): throw .storage(error)
+        }
+        lap(.read)
+
+        // BLAS runs single-threaded inside our class-level parallelism: the thread count is ours, and results
+        // cannot depend on how BLAS splits work.
+        let previousBLASThreads = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(previousBLASThreads) }
+
+        var kappas = try Self.estimateConcentrations(data, settings: settings, threads: threads) { progress(.kappa, $0, $1) }
+        let (fallback, fallbackClasses) = try ConcentrationEstimator.applyFallback(&kappas, file: input.path)
+        lap(.kappa)
+
+        let plan = BalancePlan(classSizes: data.classSizes, settings: settings)
+        let attributes = BalanceAttributes.make(settings: settings, input: input, inputSHA256: inputSHA256, plan: plan,
+                                                dimension: data.dimension, fallbackKappa: fallback)
+        let writer: BalancedDatasetWriter
+        do {
+            writer = try BalancedDatasetWriter(path: outputPath, dimension: data.dimension, totalRows: plan.totalRows,
+                                               attributes: attributes, classNames: data.classNames, chunkRows: chunkRows)
+        } catch { throw .storage(error) }
+
+        let cosineSum = Mutex<(Double, Int)>((0, 0))
+        let frozenKappas = kappas
+        let settings = self.settings
+        var rowsWritten = 0
+        do {
+            try orderedPipeline(count: plan.classes.count, threads: threads, window: 2 * threads + 2, produce: { c in
+                let entry = plan.classes[c]
+                guard entry.realCount > 0 else { return nil }
+                let block = BalanceEngine.synthesize(
+                    entry: entry, classRows: data.rows(ofClass: c),
+                    sourceRows: data.classMembers[c].map(Int64.init), kappas: frozenKappas[c], settings: settings)
+                let (sum, count) = Self.syntheticCosines(block, input: data)
+                cosineSum.withLock { $0.0 += sum; $0.1 += count }
+                return block
+            }, consume: { (_, block: ClassBlock?) throws(StorageError) in
+                guard let block else { return }
+                try writer.append(block)
+                rowsWritten += block.count
+                progress(.synthesize, rowsWritten, plan.totalRows)
+            })
+        } catch let error as StorageError {
+            writer.abandon()
+            throw .storage(error)
+        } catch {
+            writer.abandon()
+            throw .storage(StorageError.io(path: outputPath, message: "\(error)"))
+        }
+        lap(.synthesize)
+
+        do { try writer.commit() } catch { throw .storage(error) }
+        let outputSHA256 = try? SHA256.hexDigest(ofFileAt: outputPath)
+        lap(.commit)
+
+        let (sum, count) = cosineSum.withLock { $0 }
+        let realKappas = zip(kappas, plan.classes).flatMap { k, e in e.realCount > 0 ? k : [] }
+        return BalanceSummary(
+            classes: plan.classes.count, emptyClasses: plan.classes.filter { $0.realCount == 0 }.map(\.classId),
+            dimension: data.dimension, target: plan.target, inputRows: data.embeddings.rows,
+            realRows: plan.realRows, syntheticRows: plan.syntheticRows, settings: settings,
+            kappa: .init(realKappas), fallbackClasses: fallbackClasses,
+            fallbackKappa: fallback.map(Double.init), meanSyntheticCosine: count > 0 ? sum / Double(count) : nil,
+            inputSHA256: inputSHA256, outputSHA256: outputSHA256, stageSeconds: seconds,
+            stageOrder: [BalanceStage.read, .kappa, .synthesize, .commit].map(\.rawValue))
+    }
+
+    /// Stage 1 over every class, in parallel, largest classes first. Entry c is class c's κ per real row.
+    public static func estimateConcentrations(
+        _ data: BalanceInput, settings: BalanceSettings, threads: Int, classes: [Int]? = nil,
+        progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws(BalanceError) -> [[Float]] {
+        let wanted = classes ?? Array(0..<data.classCount)
+        let order = wanted.sorted { (data.classMembers[$0].count, $1) > (data.classMembers[$1].count, $0) }
+        let results = Mutex<[Int: [Float]]>([:])
+        let done = Atomic<Int>(0)
+        do {
+            try parallelForEach(order, threads: threads) { c in
+                let k = ConcentrationEstimator.concentrations(classRows: data.rows(ofClass: c), settings: settings)
+                results.withLock { $0[c] = k }
+                progress(done.add(1, ordering: .relaxed).newValue, order.count)
+            }
+        } catch { fatalError("stage 1 does not throw: \(error)") }
+        let map = results.withLock { $0 }
+        return (0..<data.classCount).map { map[$0] ?? [] }
+    }
+
+    /// Sum and count of cosines between each synthetic row and the real row it was drawn around.
+    static func syntheticCosines(_ block: ClassBlock, input: BalanceInput) -> (Double, Int) {
+        var sum = 0.0, count = 0
+        let d = block.embeddings.columns
+        block.embeddings.storage.withUnsafeBufferPointer { rows in
+            input.embeddings.storage.withUnsafeBufferPointer { source in
+                for i in 0..<block.count where block.isSynthetic[i] == 1 {
+                    let s = Int(block.sourceIndex[i])
+                    var dot = 0.0
+                    for j in 0..<d { dot += Double(rows[i * d + j]) * Double(source[s * d + j]) }
+                    sum += dot
+                    count += 1
+                }
+            }
+        }
+        return (sum, count)
+    }
+
+    static func samePath(_ a: String, _ b: String) -> Bool {
+        let ra = URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath().path
+        let rb = URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath().path
+        return ra == rb
+    }
+}
+
+extension BalancedDatasetWriter {
+    /// Appends one class block.
+    public func append(_ block: ClassBlock) throws(StorageError) {
+        try append(embeddings: block.embeddings.storage, labels: [Int32](repeating: Int32(block.classId), count: block.count),
+                   isSynthetic: block.isSynthetic, sourceIndex: block.sourceIndex, kappa: block.kappa)
+    }
+}

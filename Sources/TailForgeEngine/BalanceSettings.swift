@@ -1,0 +1,95 @@
+import Foundation
+
+/// Everything that decides the bytes of a balanced output besides the input itself.
+///
+/// Encodes policies in their string forms (`max`, `median*2`, `local`, `fixed:500`) so manifests stay readable.
+public struct BalanceSettings: Sendable, Equatable, Hashable, Codable {
+    public var target: TargetPolicy
+    public var kappa: KappaPolicy
+    public var sampler: SamplerKind
+    public var seed: UInt64
+    /// κ is clamped to `kappaMin...kappaMax`. The upper bound is what keeps exact or near duplicates (r → 1,
+    /// κ → ∞) finite; 1e6 at d = 768 is a mean cosine to the seed of about 0.9996.
+    public var kappaMin: Double
+    public var kappaMax: Double
+    /// k for the `smote` sampler (capped by class size − 1).
+    public var smoteNeighbours: Int
+    /// Subsample classes larger than the target down to it (off by default: larger classes are kept whole).
+    public var subsample: Bool
+
+    public static let defaultKappaMin = 1.0
+    public static let defaultKappaMax = 1e6
+
+    public init(
+        target: TargetPolicy = .max, kappa: KappaPolicy = .local, sampler: SamplerKind = .vmf, seed: UInt64 = 0,
+        kappaMin: Double = BalanceSettings.defaultKappaMin, kappaMax: Double = BalanceSettings.defaultKappaMax,
+        smoteNeighbours: Int = 5, subsample: Bool = false
+    ) {
+        self.target = target
+        self.kappa = kappa
+        self.sampler = sampler
+        self.seed = seed
+        self.kappaMin = kappaMin
+        self.kappaMax = kappaMax
+        self.smoteNeighbours = smoteNeighbours
+        self.subsample = subsample
+    }
+
+    /// Checks the ranges that parsing alone cannot.
+    public func validate() throws(BalanceSettingsError) {
+        guard kappaMin > 0, kappaMin.isFinite else { throw .invalid(setting: "kappa-min", value: "\(kappaMin)", expected: "a finite value > 0") }
+        guard kappaMax >= kappaMin, kappaMax.isFinite else { throw .invalid(setting: "kappa-max", value: "\(kappaMax)", expected: "a finite value ≥ kappa-min (\(kappaMin))") }
+        guard smoteNeighbours >= 1 else { throw .invalid(setting: "smote-k", value: "\(smoteNeighbours)", expected: "an integer ≥ 1") }
+        if case .fixed(let v) = kappa, !(kappaMin...kappaMax).contains(v) {
+            throw .invalid(setting: "kappa", value: kappa.description, expected: "a value within [kappa-min, kappa-max] = [\(kappaMin), \(kappaMax)]")
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case target, kappa, sampler, seed
+        case kappaMin = "kappa_min", kappaMax = "kappa_max", smoteNeighbours = "smote_k", subsample
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = BalanceSettings()
+        func parse<T>(_ key: CodingKeys, _ parser: (String) throws -> T, default value: T) throws -> T {
+            guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return value }
+            do { return try parser(text) } catch {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(error)")
+            }
+        }
+        target = try parse(.target, { try TargetPolicy(parsing: $0) }, default: defaults.target)
+        kappa = try parse(.kappa, { try KappaPolicy(parsing: $0) }, default: defaults.kappa)
+        sampler = try parse(.sampler, { try SamplerKind(parsing: $0) }, default: defaults.sampler)
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? defaults.seed
+        kappaMin = try c.decodeIfPresent(Double.self, forKey: .kappaMin) ?? defaults.kappaMin
+        kappaMax = try c.decodeIfPresent(Double.self, forKey: .kappaMax) ?? defaults.kappaMax
+        smoteNeighbours = try c.decodeIfPresent(Int.self, forKey: .smoteNeighbours) ?? defaults.smoteNeighbours
+        subsample = try c.decodeIfPresent(Bool.self, forKey: .subsample) ?? defaults.subsample
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(target.description, forKey: .target)
+        try c.encode(kappa.description, forKey: .kappa)
+        try c.encode(sampler.rawValue, forKey: .sampler)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(kappaMin, forKey: .kappaMin)
+        try c.encode(kappaMax, forKey: .kappaMax)
+        try c.encode(smoteNeighbours, forKey: .smoteNeighbours)
+        try c.encode(subsample, forKey: .subsample)
+    }
+}
+
+/// A balancing setting that cannot be used, with what was expected instead.
+public enum BalanceSettingsError: Error, Equatable, CustomStringConvertible {
+    case invalid(setting: String, value: String, expected: String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let setting, let value, let expected):
+            "invalid --\(setting) '\(value)': expected \(expected)"
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+
+/// What a balancing job did, for people (``render()``) and machines (Codable).
+public struct BalanceSummary: Sendable, Codable {
+    public struct Distribution: Sendable, Codable {
+        public var count: Int
+        public var min: Double, p10: Double, median: Double, p90: Double, max: Double
+
+        public init?(_ values: [Float]) {
+            let v = values.filter { $0.isFinite }.sorted()
+            guard !v.isEmpty else { return nil }
+            func q(_ p: Double) -> Double { Double(v[Swift.min(v.count - 1, Int((p * Double(v.count - 1)).rounded()))]) }
+            count = v.count
+            min = Double(v[0]); p10 = q(0.1); median = q(0.5); p90 = q(0.9); max = Double(v[v.count - 1])
+        }
+    }
+
+    public var classes: Int
+    public var emptyClasses: [Int]
+    public var dimension: Int
+    public var target: Int
+    public var inputRows: Int
+    public var realRows: Int
+    public var syntheticRows: Int
+    public var settings: BalanceSettings
+    /// κ of the real rows' kernels (after the fallback).
+    public var kappa: Distribution?
+    /// Classes with a single sample, whose κ is the fallback.
+    public var fallbackClasses: [Int]
+    public var fallbackKappa: Double?
+    /// Mean cosine between a synthetic row and the real row it was drawn around.
+    public var meanSyntheticCosine: Double?
+    public var inputSHA256: String
+    public var outputSHA256: String?
+    /// Seconds per stage, in run order.
+    public var stageSeconds: [String: Double]
+    public var stageOrder: [String]
+
+    public func render() -> String {
+        var lines: [String] = []
+        lines.append("classes           \(classes) (\(emptyClasses.count) empty\(emptyClasses.isEmpty ? "" : ": " + Self.list(emptyClasses)))")
+        lines.append("dimension         \(dimension)")
+        lines.append("target per class  \(target) (\(settings.target.description))")
+        lines.append("rows              \(realRows) real + \(syntheticRows) synthetic = \(realRows + syntheticRows) (input \(inputRows))")
+        lines.append("sampler           \(settings.sampler.rawValue), κ policy \(settings.kappa.description), seed \(settings.seed)")
+        if let k = kappa {
+            lines.append(String(format: "κ                 min %.4g  p10 %.4g  median %.4g  p90 %.4g  max %.4g  (clamp [%g, %g])",
+                                k.min, k.p10, k.median, k.p90, k.max, settings.kappaMin, settings.kappaMax))
+        }
+        if !fallbackClasses.isEmpty, let f = fallbackKappa {
+            lines.append(String(format: "single-sample     %d classes use the fallback κ %.4g (median local κ): %@",
+                                fallbackClasses.count, f, Self.list(fallbackClasses)))
+        }
+        if let c = meanSyntheticCosine {
+            lines.append(String(format: "synthetic→seed    mean cosine %.4f", c))
+        }
+        lines.append("input sha256      \(inputSHA256)")
+        if let o = outputSHA256 { lines.append("output sha256     \(o)") }
+        let total = stageOrder.reduce(0.0) { $0 + (stageSeconds[$1] ?? 0) }
+        lines.append("time              " + stageOrder.map { String(format: "%@ %.2fs", $0, stageSeconds[$0] ?? 0) }.joined(separator: ", ")
+                     + String(format: "; total %.2fs", total))
+        return lines.joined(separator: "\n")
+    }
+
+    static func list(_ ids: [Int]) -> String {
+        ids.count <= 12 ? ids.map(String.init).joined(separator: ", ")
+            : ids.prefix(12).map(String.init).joined(separator: ", ") + ", … (\(ids.count))"
+    }
+}

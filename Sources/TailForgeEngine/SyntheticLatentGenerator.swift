@@ -1,0 +1,116 @@
+import TailForgeNumerics
+
+/// Generates CLIP-like latent data sets on the unit sphere, deterministically from a seed, so the demo, tests
+/// and benchmarks have realistic long-tailed data without downloads.
+///
+/// The geometry mimics what pooled embeddings of a vision foundation model look like:
+/// - a shared direction every embedding leans towards (real CLIP features are far from isotropic);
+/// - superclasses of `superclassSize` classes whose means are close to each other (confusable pairs, the
+///   "poodle vs pembroke" failure mode);
+/// - each class a mixture of 1–3 vMF sub-clusters (modes), each sample a vMF draw around one mode.
+/// Each class's draws use their own generator streams, so class c's data does not depend on other classes.
+public struct SyntheticLatentGenerator: Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var dimension: Int
+        public var trainCounts: [Int]
+        public var testPerClass: Int
+        public var superclassSize = 5
+        /// Weight of the shared direction in each superclass centre (cosine between superclasses ≈ w²/(1+w²)).
+        public var sharedWeight = 0.8
+        /// Concentration of class means around their superclass centre.
+        public var classKappaPerDimension = 1.6
+        /// Concentration of a class's modes around the class mean.
+        public var modeKappaPerDimension = 3.0
+        /// Concentration of samples around their mode, drawn per class in this range (× dimension).
+        public var sampleKappaPerDimension: ClosedRange<Double> = 0.45...0.9
+
+        public var classes: Int { trainCounts.count }
+
+        public init(dimension: Int, trainCounts: [Int], testPerClass: Int) {
+            self.dimension = dimension
+            self.trainCounts = trainCounts
+            self.testPerClass = testPerClass
+        }
+    }
+
+    public let configuration: Configuration
+    public let seed: UInt64
+
+    public init(_ configuration: Configuration, seed: UInt64) {
+        self.configuration = configuration
+        self.seed = seed
+    }
+
+    /// Streams: 0 shared geometry; 1<<32 + s superclass s; 2<<32 + c class c's geometry; 3<<32 + c train rows;
+    /// 4<<32 + c test rows.
+    private func rng(_ domain: UInt64, _ index: Int) -> Philox4x32 {
+        Philox4x32(seed: seed, stream: domain << 32 | UInt64(index))
+    }
+
+    /// The class's modes and sample concentration.
+    private func classGeometry(_ c: Int) -> (modes: Matrix, sampleKappa: Double) {
+        let cfg = configuration
+        let d = cfg.dimension
+        let vmf = VonMisesFisherSampler(dimension: d)
+
+        var shared = rng(0, 0)
+        var g = [Float](repeating: 0, count: d)
+        randomUnitVector(&g, using: &shared)
+
+        var superRNG = rng(1, c / cfg.superclassSize)
+        var superCentre = [Float](repeating: 0, count: d)
+        randomUnitVector(&superCentre, using: &superRNG)
+        for j in 0..<d { superCentre[j] = superCentre[j] + Float(cfg.sharedWeight) * g[j] }
+        normalize(&superCentre)
+
+        var classRNG = rng(2, c)
+        var mean = [Float](repeating: 0, count: d)
+        vmfDraw(vmf, around: superCentre, kappa: cfg.classKappaPerDimension * Double(d), into: &mean, using: &classRNG)
+        let modeCount = 1 + uniformIndex(below: 3, using: &classRNG)
+        var modes = Matrix(rows: modeCount, columns: d)
+        for m in 0..<modeCount {
+            var mode = [Float](repeating: 0, count: d)
+            vmfDraw(vmf, around: mean, kappa: cfg.modeKappaPerDimension * Double(d), into: &mode, using: &classRNG)
+            modes.storage.replaceSubrange(m * d ..< (m + 1) * d, with: mode)
+        }
+        let r = cfg.sampleKappaPerDimension
+        let sampleKappa = (r.lowerBound + (r.upperBound - r.lowerBound) * uniformUnit(using: &classRNG)) * Double(d)
+        return (modes, sampleKappa)
+    }
+
+    /// `count` unit-norm rows of class `c`, from the train (`test: false`) or test stream.
+    public func rows(ofClass c: Int, count: Int, test: Bool) -> Matrix {
+        let (modes, kappa) = classGeometry(c)
+        let d = configuration.dimension
+        let vmf = VonMisesFisherSampler(dimension: d)
+        var r = rng(test ? 4 : 3, c)
+        var out = Matrix(rows: count, columns: d)
+        modes.storage.withUnsafeBufferPointer { m in
+            out.storage.withUnsafeMutableBufferPointer { o in
+                for i in 0..<count {
+                    let mode = uniformIndex(below: modes.rows, using: &r)
+                    vmf.sample(mean: UnsafeBufferPointer(rebasing: m[mode * d ..< (mode + 1) * d]), kappa: kappa,
+                               into: UnsafeMutableBufferPointer(rebasing: o[i * d ..< (i + 1) * d]), using: &r)
+                }
+            }
+        }
+        return out
+    }
+
+    private func vmfDraw(_ vmf: VonMisesFisherSampler, around mean: [Float], kappa: Double, into out: inout [Float], using r: inout Philox4x32) {
+        mean.withUnsafeBufferPointer { m in
+            out.withUnsafeMutableBufferPointer { o in vmf.sample(mean: m, kappa: kappa, into: o, using: &r) }
+        }
+    }
+
+    private func randomUnitVector(_ v: inout [Float], using r: inout Philox4x32) {
+        repeat {
+            v.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &r) }
+        } while v.allSatisfy { $0 == 0 }
+        normalize(&v)
+    }
+
+    private func normalize(_ v: inout [Float]) {
+        _ = v.withUnsafeMutableBufferPointer { normalizeInPlace($0) }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Synchronization
+import TailForgeNumerics
+import TailForgeStorage
+
+/// The generated data sets `tailforge synth` writes: long-tailed train, balanced test, the benchmarks' shapes.
+public enum SyntheticPreset: String, Sendable, CaseIterable {
+    /// 20 classes, d = 64, 200 → 10 rows per class: seconds to balance and train; for tests and quick demos.
+    case small
+    /// CIFAR-100-LT at imbalance ratio 100: 100 classes, 10,847 rows, 500 → 5; 100 test rows per class.
+    case cifar100LT = "cifar100-lt"
+    /// Places-LT's shape: 365 classes, 62,500 rows, 4,980 → 5; 100 test rows per class.
+    case placesLT = "places-lt"
+
+    public func configuration(dimension: Int? = nil) -> SyntheticLatentGenerator.Configuration {
+        switch self {
+        case .small:
+            SyntheticLatentGenerator.Configuration(
+                dimension: dimension ?? 64,
+                trainCounts: LongTailProfile.exponential(classes: 20, maxCount: 200, imbalanceRatio: 20), testPerClass: 50)
+        case .cifar100LT:
+            SyntheticLatentGenerator.Configuration(dimension: dimension ?? 768, trainCounts: LongTailProfile.cifar100LT, testPerClass: 100)
+        case .placesLT:
+            SyntheticLatentGenerator.Configuration(dimension: dimension ?? 768, trainCounts: LongTailProfile.placesLT, testPerClass: 100)
+        }
+    }
+
+    /// Writes `directory/train.h5` (long-tailed) and `directory/test.h5` (balanced), each atomically, in the
+    /// input data contract (/embeddings float32, /labels int32, /class_names).
+    public func write(to directory: String, seed: UInt64, dimension: Int? = nil, threads: Int = 2) throws(StorageError) -> (train: String, test: String) {
+        let generator = SyntheticLatentGenerator(configuration(dimension: dimension), seed: seed)
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let train = (directory as NSString).appendingPathComponent("train.h5")
+        let test = (directory as NSString).appendingPathComponent("test.h5")
+        try Self.writeSplit(generator, path: train, counts: generator.configuration.trainCounts, test: false, threads: threads, seed: seed)
+        try Self.writeSplit(generator, path: test, counts: [Int](repeating: generator.configuration.testPerClass, count: generator.configuration.classes),
+                            test: true, threads: threads, seed: seed)
+        return (train, test)
+    }
+
+    static func writeSplit(_ generator: SyntheticLatentGenerator, path: String, counts: [Int], test: Bool, threads: Int, seed: UInt64) throws(StorageError) {
+        let d = generator.configuration.dimension
+        let blocks = Mutex<[Int: Matrix]>([:])
+        do {
+            try parallelForEach(Array(counts.indices), threads: threads) { c in
+                let m = generator.rows(ofClass: c, count: counts[c], test: test)
+                blocks.withLock { $0[c] = m }
+            }
+        } catch { fatalError("generation does not throw: \(error)") }
+        var embeddings = [Float]()
+        embeddings.reserveCapacity(counts.reduce(0, +) * d)
+        var labels = [Int32]()
+        blocks.withLock { all in
+            for c in counts.indices {
+                embeddings.append(contentsOf: all[c]!.storage)
+                labels.append(contentsOf: repeatElement(Int32(c), count: counts[c]))
+            }
+        }
+        let names = counts.indices.map { String(format: "class_%03d", $0) }
+        let writer = try AtomicHDF5Writer(path: path)
+        try writer.write(name: "embeddings", values: embeddings, shape: [labels.count, d])
+        try writer.write(name: "labels", values: labels, shape: [labels.count])
+        try writer.writeStrings(name: "class_names", values: names)
+        try writer.setAttributes([
+            "format": .string("tailforge-synthetic-v1"),
+            "generator_seed": .int(Int64(bitPattern: seed)),
+            "split": .string(test ? "test" : "train"),
+            "tool_version": .string(ToolVersion.current),
+        ])
+        try writer.commit()
+    }
+}

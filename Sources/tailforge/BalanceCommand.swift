@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import TailForgeEngine
+
+struct BalanceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "balance",
+        abstract: "Balance a long-tailed embedding file with synthetic samples and write the balanced HDF5 file.")
+
+    @Argument(help: "Long-tailed input HDF5 file (/embeddings [N, d], /labels [N]).")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "Balanced output HDF5 file, written atomically.")
+    var output: String
+
+    @OptionGroup var policy: BalanceOptions
+    @OptionGroup var datasets: InputDatasetOptions
+
+    @Option(help: "Worker threads.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Print the summary as JSON on stdout instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        let runner = BalanceRunner(input: datasets.spec(path: input), outputPath: output, settings: try policy.settings(), threads: threads)
+        let bar = ProgressBar()
+        let summary = try runner.run { stage, done, total in bar.update(stage.rawValue, done: done, total: total) }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+        } else {
+            print(summary.render())
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import TailForgeEngine
+
+/// The balancing policy flags, shared by `balance` and `submit`.
+struct BalanceOptions: ParsableArguments {
+    @Option(help: "Rows per class after balancing: max (the largest class), a count such as 1000, or median*F.")
+    var target: String = "max"
+
+    @Option(help: "How κ is chosen: local (nearest neighbour, default), class (one per class), or fixed:VALUE.")
+    var kappa: String = "local"
+
+    @Option(help: "Kernel for synthetic samples: vmf (default), gaussian, smote or none.")
+    var sampler: String = "vmf"
+
+    @Option(help: "Seed of every random draw; the same input, settings and seed give the same bytes.")
+    var seed: UInt64 = 0
+
+    @Option(name: .customLong("kappa-min"), help: "Lower clamp of κ.")
+    var kappaMin: Double = BalanceSettings.defaultKappaMin
+
+    @Option(name: .customLong("kappa-max"), help: "Upper clamp of κ (keeps exact duplicates finite).")
+    var kappaMax: Double = BalanceSettings.defaultKappaMax
+
+    @Option(name: .customLong("smote-k"), help: "Neighbours the smote sampler interpolates towards.")
+    var smoteK: Int = 5
+
+    @Flag(help: "Subsample classes larger than the target down to it (default: keep them whole).")
+    var subsample = false
+
+    func settings() throws -> BalanceSettings {
+        let s = BalanceSettings(
+            target: try TargetPolicy(parsing: target), kappa: try KappaPolicy(parsing: kappa),
+            sampler: try SamplerKind(parsing: sampler), seed: seed, kappaMin: kappaMin, kappaMax: kappaMax,
+            smoteNeighbours: smoteK, subsample: subsample)
+        try s.validate()
+        return s
+    }
+
+    func validate() throws {
+        do { _ = try settings() } catch { throw ValidationError("\(error)") }
+    }
+}
+
+/// How the datasets of a long-tailed input file are named.
+struct InputDatasetOptions: ParsableArguments {
+    @Option(name: .customLong("embeddings-dataset"), help: "Dataset holding the [N, d] embeddings.")
+    var embeddingsDataset = "embeddings"
+
+    @Option(name: .customLong("labels-dataset"), help: "Dataset holding the [N] integer labels.")
+    var labelsDataset = "labels"
+
+    @Option(name: .customLong("class-names-dataset"), help: "Optional dataset of class names; its length fixes the class count.")
+    var classNamesDataset = "class_names"
+
+    @Option(help: "Number of classes when the file has no class names (default: largest label + 1).")
+    var classes: Int?
+
+    func spec(path: String) -> InputSpec {
+        InputSpec(path: path, embeddingsDataset: embeddingsDataset, labelsDataset: labelsDataset,
+                  classNamesDataset: classNamesDataset.isEmpty ? nil : classNamesDataset, classCount: classes)
+    }
+}

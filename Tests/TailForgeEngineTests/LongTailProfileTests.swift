@@ -1,0 +1,28 @@
+import Testing
+@testable import TailForgeEngine
+
+@Suite struct LongTailProfileTests {
+    @Test func cifar100LTHasTheBenchmarkShape() {
+        let p = LongTailProfile.cifar100LT
+        #expect(p.count == 100)
+        #expect(p.first == 500 && p.last == 5)
+        #expect(p.reduce(0, +) == 10_847)
+        #expect(zip(p, p.dropFirst()).allSatisfy { $0 >= $1 })
+        let shots = p.map(LongTailProfile.Shot.init(trainingCount:))
+        #expect(shots.filter { $0 == .many }.count == 35)
+        #expect(shots.filter { $0 == .medium }.count == 35)
+        #expect(shots.filter { $0 == .few }.count == 30)
+    }
+
+    @Test func placesLTHasTheBenchmarkShape() {
+        let p = LongTailProfile.placesLT
+        #expect(p.count == 365)
+        #expect(p.first == 4980 && p.last == 5)
+        #expect(p.reduce(0, +) == 62_500)
+        #expect(zip(p, p.dropFirst()).allSatisfy { $0 >= $1 })
+        let shots = p.map(LongTailProfile.Shot.init(trainingCount:))
+        #expect(shots.filter { $0 == .many }.count == 131)
+        #expect(shots.filter { $0 == .medium }.count == 163)
+        #expect(shots.filter { $0 == .few }.count == 71)
+    }
+}

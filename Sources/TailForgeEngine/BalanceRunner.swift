@@ -103,7 +103,7 @@ public struct BalanceRunner: Sendable {
             throw .storage(error)
         } catch {
             writer.abandon()
-            throw .storage(StorageError.io(path: outputPath, message: "\(error)"))
+            throw .storage(StorageError.ioFailed(path: outputPath, operation: "balance", reason: "\(error)"))
         }
         lap(.synthesize)
 

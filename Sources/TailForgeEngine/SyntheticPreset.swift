@@ -58,10 +58,10 @@ public enum SyntheticPreset: String, Sendable, CaseIterable {
         }
         let names = counts.indices.map { String(format: "class_%03d", $0) }
         let writer = try AtomicHDF5Writer(path: path)
-        try writer.write(name: "embeddings", values: embeddings, shape: [labels.count, d])
-        try writer.write(name: "labels", values: labels, shape: [labels.count])
-        try writer.writeStrings(name: "class_names", values: names)
-        try writer.setAttributes([
+        try writer.writeDataset("embeddings", values: embeddings, shape: [labels.count, d], chunkRows: 4096)
+        try writer.writeDataset("labels", values: labels, shape: [labels.count])
+        try writer.writeStrings("class_names", names)
+        try writer.writeAttributes([
             "format": .string("tailforge-synthetic-v1"),
             "generator_seed": .int(Int64(bitPattern: seed)),
             "split": .string(test ? "test" : "train"),

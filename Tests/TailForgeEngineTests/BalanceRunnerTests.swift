@@ -19,9 +19,9 @@ final class TemporaryDirectory {
 /// Writes an input file in the contract's layout; `raw` embeddings are written as given (not normalised).
 func writeInput(_ path: String, embeddings: [Float], labels: [Int32], dimension: Int, classNames: [String]? = nil) throws {
     let w = try AtomicHDF5Writer(path: path)
-    try w.write(name: "embeddings", values: embeddings, shape: [labels.count, dimension])
-    try w.write(name: "labels", values: labels, shape: [labels.count])
-    if let classNames { try w.writeStrings(name: "class_names", values: classNames) }
+    try w.writeDataset("embeddings", values: embeddings, shape: [labels.count, dimension])
+    try w.writeDataset("labels", values: labels, shape: [labels.count])
+    if let classNames { try w.writeStrings("class_names", classNames) }
     try w.commit()
 }
 

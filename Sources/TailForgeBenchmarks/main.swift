@@ -4,6 +4,7 @@ import Glibc
 #endif
 
 let suites: [String: ([String]) throws -> Void] = [
+    "method": MethodBenchmarks.run,
     "training": TrainingBenchmarks.run,
 ]
 

@@ -92,3 +92,15 @@ public struct BalanceInput: Sendable {
         embeddings.gatherRows(classMembers[classId])
     }
 }
+
+extension BalanceInput {
+    /// An input already in memory (rows unit-norm), e.g. generated data; groups rows by class.
+    public init(normalizedEmbeddings: Matrix, labels: [Int32], classCount: Int, classNames: [String]? = nil,
+                spec: InputSpec = InputSpec(path: "<memory>")) {
+        precondition(labels.count == normalizedEmbeddings.rows && labels.allSatisfy { $0 >= 0 && Int($0) < classCount })
+        var members = [[Int]](repeating: [], count: classCount)
+        for (row, label) in labels.enumerated() { members[Int(label)].append(row) }
+        self.init(spec: spec, embeddings: normalizedEmbeddings, labels: labels, classCount: classCount,
+                  classNames: classNames, classMembers: members)
+    }
+}

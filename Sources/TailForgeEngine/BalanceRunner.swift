@@ -32,7 +32,8 @@ public struct BalanceRunner: Sendable {
     public func preflight() throws(BalanceError) {
         do { try settings.validate() } catch { throw .settings(error) }
         if Self.samePath(input.path, outputPath) { throw .outputIsInput(path: outputPath) }
-        do { try AtomicHDF5Writer.checkWritable(path: outputPath) } catch { throw .storage(error) }
+        // Also compares device and inode, catching hard links and bind mounts the path comparison misses.
+        do { try AtomicHDF5Writer.checkWritable(path: outputPath, distinctFrom: [input.path]) } catch { throw .storage(error) }
     }
 
     /// Runs the job. `progress(stage, done, total)` may be called from any thread.
@@ -141,6 +142,28 @@ public struct BalanceRunner: Sendable {
         } catch { fatalError("stage 1 does not throw: \(error)") }
         let map = results.withLock { $0 }
         return (0..<data.classCount).map { map[$0] ?? [] }
+    }
+
+    /// Balances an in-memory input without writing a file: every class's block, in class order.
+    /// For experiments and benchmarks; jobs that write files use ``run(progress:)``, which streams.
+    public static func balancedBlocks(_ data: BalanceInput, settings: BalanceSettings, threads: Int) throws(BalanceError) -> [ClassBlock] {
+        do { try settings.validate() } catch { throw .settings(error) }
+        let previousBLASThreads = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(previousBLASThreads) }
+        var kappas = try estimateConcentrations(data, settings: settings, threads: threads)
+        _ = try ConcentrationEstimator.applyFallback(&kappas, file: data.spec.path)
+        let plan = BalancePlan(classSizes: data.classSizes, settings: settings)
+        let frozen = kappas
+        let blocks = Mutex<[Int: ClassBlock]>([:])
+        do {
+            try parallelForEach(plan.classes.filter { $0.realCount > 0 }.map(\.classId), threads: threads) { c in
+                let block = BalanceEngine.synthesize(entry: plan.classes[c], classRows: data.rows(ofClass: c),
+                                                     sourceRows: data.classMembers[c].map(Int64.init), kappas: frozen[c], settings: settings)
+                blocks.withLock { $0[c] = block }
+            }
+        } catch { fatalError("synthesis does not throw: \(error)") }
+        return blocks.withLock { all in all.keys.sorted().map { all[$0]! } }
     }
 
     /// Sum and count of cosines between each synthetic row and the real row it was drawn around.

@@ -56,13 +56,4 @@ public enum LongTailProfile {
             return Int((x * (1 + 1e-9)).rounded(.down))
         }
     }
-
-    /// The long-tail literature's split: many-shot (> 100 training samples), medium (20…100), few-shot (< 20).
-    public enum Shot: String, Sendable, Codable, CaseIterable {
-        case many, medium, few
-
-        public init(trainingCount: Int) {
-            self = trainingCount > 100 ? .many : (trainingCount >= 20 ? .medium : .few)
-        }
-    }
 }

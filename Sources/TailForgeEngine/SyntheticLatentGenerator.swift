@@ -1,3 +1,4 @@
+import Synchronization
 import TailForgeNumerics
 
 /// Generates CLIP-like latent data sets on the unit sphere, deterministically from a seed, so the demo, tests
@@ -95,6 +96,27 @@ public struct SyntheticLatentGenerator: Sendable {
             }
         }
         return out
+    }
+
+    /// A whole split, class-major: `counts[c]` rows of each class c, generated on `threads` threads.
+    public func split(counts: [Int], test: Bool, threads: Int) -> (embeddings: Matrix, labels: [Int32]) {
+        let blocks = Mutex<[Int: Matrix]>([:])
+        do {
+            try parallelForEach(Array(counts.indices), threads: threads) { c in
+                let m = rows(ofClass: c, count: counts[c], test: test)
+                blocks.withLock { $0[c] = m }
+            }
+        } catch { fatalError("generation does not throw: \(error)") }
+        var storage = [Float]()
+        storage.reserveCapacity(counts.reduce(0, +) * configuration.dimension)
+        var labels = [Int32]()
+        blocks.withLock { all in
+            for c in counts.indices {
+                storage.append(contentsOf: all[c]!.storage)
+                labels.append(contentsOf: repeatElement(Int32(c), count: counts[c]))
+            }
+        }
+        return (Matrix(rows: labels.count, columns: configuration.dimension, storage: storage), labels)
     }
 
     private func vmfDraw(_ vmf: VonMisesFisherSampler, around mean: [Float], kappa: Double, into out: inout [Float], using r: inout Philox4x32) {

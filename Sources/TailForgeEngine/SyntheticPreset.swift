@@ -40,25 +40,10 @@ public enum SyntheticPreset: String, Sendable, CaseIterable {
 
     static func writeSplit(_ generator: SyntheticLatentGenerator, path: String, counts: [Int], test: Bool, threads: Int, seed: UInt64) throws(StorageError) {
         let d = generator.configuration.dimension
-        let blocks = Mutex<[Int: Matrix]>([:])
-        do {
-            try parallelForEach(Array(counts.indices), threads: threads) { c in
-                let m = generator.rows(ofClass: c, count: counts[c], test: test)
-                blocks.withLock { $0[c] = m }
-            }
-        } catch { fatalError("generation does not throw: \(error)") }
-        var embeddings = [Float]()
-        embeddings.reserveCapacity(counts.reduce(0, +) * d)
-        var labels = [Int32]()
-        blocks.withLock { all in
-            for c in counts.indices {
-                embeddings.append(contentsOf: all[c]!.storage)
-                labels.append(contentsOf: repeatElement(Int32(c), count: counts[c]))
-            }
-        }
+        let (embeddings, labels) = generator.split(counts: counts, test: test, threads: threads)
         let names = counts.indices.map { String(format: "class_%03d", $0) }
         let writer = try AtomicHDF5Writer(path: path)
-        try writer.writeDataset("embeddings", values: embeddings, shape: [labels.count, d], chunkRows: 4096)
+        try writer.writeDataset("embeddings", values: embeddings.storage, shape: [labels.count, d], chunkRows: 4096)
         try writer.writeDataset("labels", values: labels, shape: [labels.count])
         try writer.writeStrings("class_names", names)
         try writer.writeAttributes([

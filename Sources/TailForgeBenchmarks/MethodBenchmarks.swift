@@ -1,0 +1,75 @@
+import Foundation
+import TailForgeEngine
+import TailForgeNumerics
+import TailForgeTraining
+
+/// `tailforge-bench method [--preset P] [--seed S] [--samplers none,vmf,gaussian,smote] [--threads T] [--max-iter N] [--l2 λ]`
+///
+/// The paper's comparison on generated data: train the linear classifier on the long-tailed set as is
+/// (`none`) and balanced by each kernel, and report top-1 overall and on many/medium/few-shot classes, with
+/// the time each stage took. Everything in memory; the same code paths as `balance` and `train`.
+enum MethodBenchmarks {
+    static func run(_ arguments: [String]) throws {
+        var preset = SyntheticPreset.cifar100LT
+        var seed: UInt64 = 1
+        var samplers: [SamplerKind] = [.none, .vmf, .gaussian, .smote]
+        var threads = ProcessInfo.processInfo.activeProcessorCount
+        var maxIterations = 200
+        var l2 = 1e-4
+        var dimension: Int?
+        var it = arguments.makeIterator()
+        while let flag = it.next() {
+            guard let value = it.next() else { throw BenchmarkError.usage("\(flag) needs a value") }
+            switch flag {
+            case "--preset": preset = SyntheticPreset(rawValue: value) ?? preset
+            case "--seed": seed = UInt64(value) ?? seed
+            case "--samplers": samplers = try value.split(separator: ",").map { try SamplerKind(parsing: String($0)) }
+            case "--threads": threads = Int(value) ?? threads
+            case "--max-iter": maxIterations = Int(value) ?? maxIterations
+            case "--l2": l2 = Double(value) ?? l2
+            case "--dimension": dimension = Int(value)
+            default: throw BenchmarkError.usage("unknown option \(flag)")
+            }
+        }
+
+        let config = preset.configuration(dimension: dimension)
+        let generator = SyntheticLatentGenerator(config, seed: seed)
+        var clock = Date()
+        let train = generator.split(counts: config.trainCounts, test: false, threads: threads)
+        let test = generator.split(counts: [Int](repeating: config.testPerClass, count: config.classes), test: true, threads: threads)
+        print(String(format: "method: preset %@, %d classes, d = %d, %d train rows (%d → %d), %d test rows; generated in %.2f s",
+                     preset.rawValue, config.classes, config.dimension, train.labels.count, config.trainCounts.first ?? 0,
+                     config.trainCounts.last ?? 0, test.labels.count, Date().timeIntervalSince(clock)))
+        let input = BalanceInput(normalizedEmbeddings: train.embeddings, labels: train.labels, classCount: config.classes)
+        print("sampler   rows       balance_s  train_s  iters  top1    many    medium  few")
+        for sampler in samplers {
+            clock = Date()
+            let blocks = try BalanceRunner.balancedBlocks(input, settings: BalanceSettings(sampler: sampler, seed: seed), threads: threads)
+            var storage = [Float]()
+            var labels = [Int32]()
+            for b in blocks {
+                storage.append(contentsOf: b.embeddings.storage)
+                labels.append(contentsOf: repeatElement(Int32(b.classId), count: b.count))
+            }
+            let balanceSeconds = Date().timeIntervalSince(clock)
+            let shard = try TrainingShard(name: sampler.rawValue, embeddings: Matrix(rows: labels.count, columns: config.dimension, storage: storage), labels: labels)
+            storage = []
+            let source = try LocalGradientSource(shards: [shard], classCount: config.classes, threads: threads)
+            clock = Date()
+            var settings = TrainingSettings(l2: l2)
+            settings.optimizer.maxIterations = maxIterations
+            let frozenSettings = settings
+            let result = try blocking { try await SoftmaxTrainer.train(source: source, settings: frozenSettings) }
+            let trainSeconds = Date().timeIntervalSince(clock)
+            let predictions = try result.model.predict(test.embeddings)
+            let eval = try Evaluation(predictions: predictions, labels: test.labels, classCount: config.classes, trainingCounts: config.trainCounts)
+            func group(_ g: Evaluation.ShotGroup) -> String {
+                guard let a = eval.groups?.first(where: { $0.group == g })?.accuracy else { return "  -   " }
+                return String(format: "%5.1f%%", a * 100)
+            }
+            print(sampler.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: "%-10d %-10.2f %-8.1f %-6d %5.1f%%  %@  %@  %@", labels.count,
+                         balanceSeconds, trainSeconds, result.report.iterations, eval.top1Accuracy * 100,
+                         group(.many), group(.medium), group(.few)))
+        }
+    }
+}

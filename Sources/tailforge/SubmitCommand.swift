@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TailForgeCluster
+import TailForgeEngine
 
 /// `tailforge submit`: sends a job to the coordinator, optionally following it to the end.
 struct SubmitCommand: ParsableCommand {
@@ -18,17 +19,8 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "Output file of an ad-hoc job.")
     var output: String?
 
-    @Option(help: "Target rows per class: max, a count, or median*K.")
-    var target: String?
-
-    @Option(help: "Concentration policy: local, class, or fixed:K.")
-    var kappa: String?
-
-    @Option(help: "Sampler: vmf, gaussian, smote or none.")
-    var sampler: String?
-
-    @Option(help: "Random seed of the job.")
-    var seed: UInt64?
+    @OptionGroup var policy: BalanceOptions
+    @OptionGroup var datasets: InputDatasetOptions
 
     @Option(help: "Number of shards (default: four per registered worker).")
     var shards: Int?
@@ -48,6 +40,9 @@ struct SubmitCommand: ParsableCommand {
         if isManifest && output != nil {
             throw ValidationError("--output is for ad-hoc jobs; a manifest names its own output")
         }
+        if isManifest, (try? policy.settings()) != BalanceSettings() {
+            throw ValidationError("the policy flags are for ad-hoc jobs; a manifest sets its own policy (edit its `policy:` section)")
+        }
     }
 
     func run() throws {
@@ -56,12 +51,9 @@ struct SubmitCommand: ParsableCommand {
             manifest = try ManifestLoader.load(path: source)
         } else {
             let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
-            manifest = JobManifest(input: .init(path: absolute(source)), output: absolute(output!))
+            manifest = JobManifest(input: .init(datasets.spec(path: absolute(source))), output: absolute(output!),
+                                   policy: try policy.settings())
         }
-        if let target { manifest.policy.target = target }
-        if let kappa { manifest.policy.kappa = kappa }
-        if let sampler { manifest.policy.sampler = sampler }
-        if let seed { manifest.policy.seed = seed }
         if let shards { manifest.sharding.shards = shards }
         if streamInput { manifest.transfer.streamInput = true }
 

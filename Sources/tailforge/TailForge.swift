@@ -14,6 +14,8 @@ struct TailForge: AsyncParsableCommand {
             SubmitCommand.self,
             StatusCommand.self,
             CancelCommand.self,
+            CoordinatorCommand.self,
+            WorkerCommand.self,
         ]
     )
 }

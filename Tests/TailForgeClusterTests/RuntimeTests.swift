@@ -17,10 +17,10 @@ private struct ToyBackend: JobBackend {
         (stageOne, 1)
     }
 
-    func gather(_ manifest: JobManifest, _ job: PreparedJob, shardFiles: [String], fallback: Float?) throws -> GatherReport {
+    func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport {
         var bytes = [UInt8]()
-        for file in shardFiles {
-            let data = try Data(contentsOf: URL(fileURLWithPath: file))
+        for shard in shards {
+            let data = try Data(contentsOf: URL(fileURLWithPath: shard.path))
             bytes += data
         }
         try Data(bytes).write(to: URL(fileURLWithPath: manifest.output))

@@ -1,11 +1,12 @@
 import Foundation
 import Testing
 @testable import TailForgeCluster
+import TailForgeEngine
 
 @Suite struct WireMessageTests {
     private static let manifest = JobManifest(
         name: "demo", input: .init(path: "/data/train.h5", sha256: "ab"), output: "/data/out.h5",
-        policy: .init(target: "max", kappa: "local", sampler: "vmf", seed: 7))
+        policy: .init(target: .max, kappa: .local, sampler: .vmf, seed: 7))
 
     @Test func crc32cMatchesTheStandardCheckValue() {
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)

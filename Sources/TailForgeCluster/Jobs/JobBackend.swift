@@ -27,6 +27,14 @@ public struct GatherReport: Codable, Sendable, Equatable {
     }
 }
 
+/// A finished shard as the coordinator recorded it: where its file is and the SHA-256 its worker reported.
+public struct ShardFile: Sendable, Equatable {
+    /// Empty when the coordinator has no file for the shard.
+    public var path: String
+    public var sha256: String
+    public init(path: String, sha256: String) { self.path = path; self.sha256 = sha256 }
+}
+
 /// The method-specific steps the coordinator runs itself (planning, the κ fallback, gathering), kept apart
 /// from scheduling so the scheduler knows shards and stages, not the balancing method.
 public protocol JobBackend: Sendable {
@@ -35,6 +43,7 @@ public protocol JobBackend: Sendable {
     /// Turns the stage-1 κ of every shard (class by class, NaN where a class needs the fallback) into the κ
     /// each shard synthesises with; returns the fallback used.
     func resolveKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?)
-    /// Verifies the shard files (in shard order) and publishes the output atomically.
-    func gather(_ manifest: JobManifest, _ job: PreparedJob, shardFiles: [String], fallback: Float?) throws -> GatherReport
+    /// Verifies the shard files (in shard order) against their journaled digests and publishes the output
+    /// atomically; refuses to publish when any shard is missing or does not match.
+    func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport
 }

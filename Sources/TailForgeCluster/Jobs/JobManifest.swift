@@ -1,3 +1,5 @@
+import TailForgeEngine
+
 /// A balancing job as submitted: input, policies, output, sharding and fault-tolerance settings.
 ///
 /// Read from YAML or JSON (`jobs/*.yaml`); every field but `input.path` and `output` has a default, and the
@@ -9,7 +11,9 @@ public struct JobManifest: Codable, Sendable, Equatable {
     public var input: Input
     /// Path of the balanced output file (as the coordinator sees it).
     public var output: String
-    public var policy: Policy
+    /// The balancing settings, in the same string forms as `tailforge balance` (keys `target`, `kappa`,
+    /// `sampler`, `seed`, `kappa_min`, `kappa_max`, `smote_k`, `subsample`; absent keys take the engine's defaults).
+    public var policy: BalanceSettings
     public var sharding: Sharding
     public var transfer: Transfer
 
@@ -22,31 +26,30 @@ public struct JobManifest: Codable, Sendable, Equatable {
         public var labels: String?
         /// Name of the class-names dataset; the empty string means "none".
         public var classNames: String?
-        public init(path: String, sha256: String? = nil, embeddings: String? = nil, labels: String? = nil, classNames: String? = nil) {
+        /// The number of classes when the file has no class names (default: largest label + 1).
+        public var classes: Int?
+        public init(path: String, sha256: String? = nil, embeddings: String? = nil, labels: String? = nil, classNames: String? = nil,
+                    classes: Int? = nil) {
             self.path = path; self.sha256 = sha256; self.embeddings = embeddings; self.labels = labels; self.classNames = classNames
+            self.classes = classes
+        }
+
+        /// The engine's description of this input, read from `path` (or from a local copy of it).
+        public func spec(path: String? = nil) -> InputSpec {
+            InputSpec(path: path ?? self.path, embeddingsDataset: embeddingsDataset, labelsDataset: labelsDataset,
+                      classNamesDataset: classNamesDataset, classCount: classes)
+        }
+
+        /// The manifest form of an engine input description.
+        public init(_ spec: InputSpec, sha256: String? = nil) {
+            self.init(path: spec.path, sha256: sha256, embeddings: spec.embeddingsDataset, labels: spec.labelsDataset,
+                      classNames: spec.classNamesDataset ?? "", classes: spec.classCount)
         }
         public var embeddingsDataset: String { embeddings ?? "embeddings" }
         public var labelsDataset: String { labels ?? "labels" }
         public var classNamesDataset: String? {
             guard let classNames else { return "class_names" }
             return classNames.isEmpty ? nil : classNames
-        }
-    }
-
-    /// Balancing policies (nil = the engine's default, as for `tailforge balance`).
-    public struct Policy: Codable, Sendable, Equatable {
-        public var target: String?
-        public var kappa: String?
-        public var sampler: String?
-        public var seed: UInt64?
-        public var kappaMin: Double?
-        public var kappaMax: Double?
-        public var smoteNeighbours: Int?
-        public var subsample: Bool?
-        public init(target: String? = nil, kappa: String? = nil, sampler: String? = nil, seed: UInt64? = nil,
-                    kappaMin: Double? = nil, kappaMax: Double? = nil, smoteNeighbours: Int? = nil, subsample: Bool? = nil) {
-            self.target = target; self.kappa = kappa; self.sampler = sampler; self.seed = seed
-            self.kappaMin = kappaMin; self.kappaMax = kappaMax; self.smoteNeighbours = smoteNeighbours; self.subsample = subsample
         }
     }
 
@@ -74,7 +77,7 @@ public struct JobManifest: Codable, Sendable, Equatable {
         }
     }
 
-    public init(name: String? = nil, input: Input, output: String, policy: Policy = Policy(),
+    public init(name: String? = nil, input: Input, output: String, policy: BalanceSettings = BalanceSettings(),
                 sharding: Sharding = Sharding(), transfer: Transfer = Transfer()) {
         self.name = name; self.input = input; self.output = output; self.policy = policy
         self.sharding = sharding; self.transfer = transfer
@@ -87,7 +90,7 @@ public struct JobManifest: Codable, Sendable, Equatable {
         name = try container.decodeIfPresent(String.self, forKey: .name)
         input = try container.decode(Input.self, forKey: .input)
         output = try container.decode(String.self, forKey: .output)
-        policy = try container.decodeIfPresent(Policy.self, forKey: .policy) ?? Policy()
+        policy = try container.decodeIfPresent(BalanceSettings.self, forKey: .policy) ?? BalanceSettings()
         sharding = try container.decodeIfPresent(Sharding.self, forKey: .sharding) ?? Sharding()
         transfer = try container.decodeIfPresent(Transfer.self, forKey: .transfer) ?? Transfer()
     }

@@ -511,13 +511,13 @@ struct CoordinatorLoop {
             guard job.resolved != nil else { return }
             lap(id, "synthesis")
             jobs[id]?.state = .gathering
-            let files = job.shards.map { $0.file ?? "" }
+            let files = job.shards.map { ShardFile(path: $0.file ?? "", sha256: $0.sha256 ?? "") }
             let backend = runtime.backend
             let manifest = job.manifest
             let fallback = job.fallback
             runtime.background {
                 do {
-                    return .gathered(job: id, .success(try backend.gather(manifest, prepared, shardFiles: files, fallback: fallback)))
+                    return .gathered(job: id, .success(try backend.gather(manifest, prepared, shards: files, fallback: fallback)))
                 } catch { return .gathered(job: id, .failure(.init(message: "\(error)"))) }
             }
         }

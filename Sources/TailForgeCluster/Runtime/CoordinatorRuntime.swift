@@ -59,6 +59,7 @@ public final class CoordinatorRuntime: Sendable {
 
     /// Binds, resumes journaled jobs and serves until `stop` is set. Blocks the calling thread.
     public func run(until stop: StopSignal) throws {
+        try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
         let context = try ZMQContext()
         let factory = SocketFactory(context: context, settings: configuration.sockets)
         let router = try factory.makeRouter(binding: configuration.bind)

@@ -1,0 +1,173 @@
+import Dispatch
+import Foundation
+import TailForgeEngine
+import TailForgeStorage
+
+/// The balancing method's coordinator side: plans shards from the input's labels, applies the κ fallback over
+/// all classes, and gathers the shard files into the same bytes single-node `tailforge balance` writes.
+public struct EngineJobBackend: JobBackend {
+    /// Rows per HDF5 chunk of the published output; must equal `BalanceRunner`'s for identical bytes.
+    public var chunkRows: Int
+
+    public init(chunkRows: Int = 4096) {
+        self.chunkRows = chunkRows
+    }
+
+    public func prepare(_ manifest: JobManifest, shardCount: Int) throws -> PreparedJob {
+        let settings = manifest.policy
+        do { try settings.validate() } catch { throw ClusterJobError.settings(error) }
+        let spec = manifest.input.spec()
+        let sha256: String
+        do throws(StorageError) { sha256 = try SHA256.hexDigest(ofFileAt: spec.path) } catch { throw ClusterJobError.storage(error) }
+        if let pinned = manifest.input.sha256, pinned.lowercased() != sha256 {
+            throw ClusterJobError.inputChanged(path: spec.path, expected: pinned, actual: sha256)
+        }
+        let (sizes, dimension) = try Self.classSizes(spec)
+        let plan = BalancePlan(classSizes: sizes, settings: settings)
+        let (shards, costs) = ShardPlanner.shards(plan, dimension: dimension, shardCount: shardCount)
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: spec.path)[.size] as? NSNumber)?.int64Value ?? 0
+        return PreparedJob(inputSHA256: sha256, inputBytes: bytes, classCount: sizes.count, dimension: dimension,
+                           totalRows: plan.totalRows, shards: shards, shardCosts: costs)
+    }
+
+    /// Rows per class and the dimension, from the labels alone (the coordinator never loads the embeddings).
+    /// The class count follows `BalanceInput.load`: class names, else the manifest's count, else largest label + 1.
+    static func classSizes(_ spec: InputSpec) throws -> (sizes: [Int], dimension: Int) {
+        do {
+            let file = try LabeledEmbeddingsFile(path: spec.path, embeddings: spec.embeddingsDataset, labels: spec.labelsDataset,
+                                                 classNames: spec.classNamesDataset)
+            let labels = try file.readLabels()
+            guard !labels.isEmpty else { throw ClusterJobError.balance(.emptyInput(file: spec.path)) }
+            let classCount = file.classNames?.count ?? spec.classCount ?? (Int(labels.max() ?? -1) + 1)
+            var sizes = [Int](repeating: 0, count: classCount)
+            for (row, label) in labels.enumerated() {
+                guard label >= 0, Int(label) < classCount else {
+                    throw ClusterJobError.balance(.labelOutOfRange(file: spec.path, dataset: spec.labelsDataset, row: row,
+                                                                   label: Int(label), classCount: classCount))
+                }
+                sizes[Int(label)] += 1
+            }
+            return (sizes, file.dimension)
+        } catch let error as StorageError {
+            throw ClusterJobError.storage(error)
+        }
+    }
+
+    public func resolveKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?) {
+        var perClass = [[Float]](repeating: [], count: job.classCount)
+        for (shard, classes) in job.shards.enumerated() {
+            let values = stageOne[shard]
+            guard values.count == classes.reduce(0, { $0 + $1.realCount }) else {
+                throw ClusterJobError.planMismatch(reason: "shard \(shard) returned \(values.count) κ values for \(classes.reduce(0) { $0 + $1.realCount }) real rows")
+            }
+            var start = 0
+            for task in classes {
+                perClass[task.classId] = Array(values[start..<start + task.realCount])
+                start += task.realCount
+            }
+        }
+        let fallback: Float?
+        do { (fallback, _) = try ConcentrationEstimator.applyFallback(&perClass, file: manifest.input.path) } catch {
+            throw ClusterJobError.balance(error)
+        }
+        let kappas = job.shards.map { classes in classes.flatMap { perClass[$0.classId] } }
+        return (kappas, fallback)
+    }
+
+    public func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport {
+        guard shards.count == job.shards.count else {
+            throw ClusterJobError.missingShard(shard: min(shards.count, job.shards.count), path: "")
+        }
+        for (index, shard) in shards.enumerated() where shard.path.isEmpty || !FileManager.default.fileExists(atPath: shard.path) {
+            throw ClusterJobError.missingShard(shard: index, path: shard.path)
+        }
+        try verifyDigests(shards)
+
+        // Where each class's rows are: (shard, first row in that shard file).
+        var location = [Int: (shard: Int, row: Int)]()
+        var files: [BalancedDatasetFile] = []
+        var columns: [(labels: [Int32], isSynthetic: [UInt8], sourceIndex: [Int64], kappa: [Float])] = []
+        for (index, shard) in shards.enumerated() {
+            let classes = job.shards[index]
+            do {
+                let file = try BalancedDatasetFile(path: shard.path)
+                let expected = classes.reduce(0) { $0 + $1.outputCount }
+                guard file.count == expected else {
+                    throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "\(file.count) rows, the plan expects \(expected)")
+                }
+                guard file.dimension == job.dimension else {
+                    throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "dimension \(file.dimension), the input has \(job.dimension)")
+                }
+                if case .string(let digest)? = file.attributes["input_sha256"], digest != job.inputSHA256 {
+                    throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "computed from input \(digest), the job's is \(job.inputSHA256)")
+                }
+                let labels = try file.readLabels()
+                let expectedLabels = classes.flatMap { repeatElement(Int32($0.classId), count: $0.outputCount) }
+                guard labels == expectedLabels else {
+                    throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "its labels do not follow the plan's classes and row counts")
+                }
+                columns.append((labels, try file.readIsSynthetic(), try file.readSourceIndex(), try file.readKappa()))
+                files.append(file)
+            } catch let error as StorageError {
+                throw ClusterJobError.storage(error)
+            }
+            var row = 0
+            for task in classes {
+                location[task.classId] = (index, row)
+                row += task.outputCount
+            }
+        }
+
+        var sizes = [Int](repeating: 0, count: job.classCount)
+        for task in job.shards.joined() { sizes[task.classId] = task.realCount }
+        let plan = BalancePlan(classSizes: sizes, settings: manifest.policy)
+        guard plan.totalRows == job.totalRows else {
+            throw ClusterJobError.planMismatch(reason: "the gathered plan has \(plan.totalRows) rows, the prepared job \(job.totalRows)")
+        }
+        let spec = manifest.input.spec()
+        let attributes = BalanceAttributes.make(settings: manifest.policy, input: spec, inputSHA256: job.inputSHA256, plan: plan,
+                                                dimension: job.dimension, fallbackKappa: fallback)
+        do {
+            let classNames = try LabeledEmbeddingsFile(path: spec.path, embeddings: spec.embeddingsDataset, labels: spec.labelsDataset,
+                                                       classNames: spec.classNamesDataset).classNames
+            let writer = try BalancedDatasetWriter(path: manifest.output, dimension: job.dimension, totalRows: plan.totalRows,
+                                                   attributes: attributes, classNames: classNames, chunkRows: chunkRows)
+            do {
+                // Class-major, as single-node balance writes it.
+                for entry in plan.classes where entry.outputCount > 0 {
+                    guard let (shard, first) = location[entry.classId] else {
+                        throw ClusterJobError.planMismatch(reason: "class \(entry.classId) is in no shard")
+                    }
+                    let rows = first..<first + entry.outputCount
+                    let c = columns[shard]
+                    try writer.append(embeddings: try files[shard].readEmbeddings(rows: rows), labels: Array(c.labels[rows]),
+                                      isSynthetic: Array(c.isSynthetic[rows]), sourceIndex: Array(c.sourceIndex[rows]), kappa: Array(c.kappa[rows]))
+                }
+                try writer.commit()
+            } catch {
+                writer.abandon()
+                throw error
+            }
+            return GatherReport(outputSHA256: try SHA256.hexDigest(ofFileAt: manifest.output), rows: plan.totalRows, fallbackKappa: fallback)
+        } catch let error as StorageError {
+            throw ClusterJobError.storage(error)
+        }
+    }
+
+    /// Every shard file's SHA-256 against the digest its worker reported, two files at a time.
+    func verifyDigests(_ shards: [ShardFile]) throws {
+        let failures = ConcurrentResults<ClusterJobError>(count: shards.count)
+        DispatchQueue.concurrentPerform(iterations: shards.count) { index in
+            let shard = shards[index]
+            do throws(StorageError) {
+                let actual = try SHA256.hexDigest(ofFileAt: shard.path)
+                if actual != shard.sha256 {
+                    failures.set(index, .shardDigestMismatch(shard: index, path: shard.path, expected: shard.sha256, actual: actual))
+                }
+            } catch {
+                failures.set(index, .storage(error))
+            }
+        }
+        if let first = failures.values.compactMap({ $0 }).first { throw first }
+    }
+}

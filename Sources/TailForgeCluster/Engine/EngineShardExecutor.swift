@@ -1,0 +1,169 @@
+import Dispatch
+import Foundation
+import Synchronization
+import TailForgeEngine
+import TailForgeNumerics
+import TailForgeStorage
+
+/// The balancing method's worker side: stage 1 computes κ of a shard's classes, stage 2 draws their synthetic
+/// rows and writes the shard's HDF5 file (the balanced-output contract, classes in shard order).
+///
+/// The loaded input is kept between shards of the same job, since every shard of a job reads the same file.
+public final class EngineShardExecutor: ShardExecutor {
+    /// Environment variable (milliseconds) that makes every class of a shard take at least that long, so tests
+    /// can kill a worker mid-shard. Never set it in production.
+    public static let testDelayVariable = "TAILFORGE_TEST_SHARD_DELAY_MS"
+
+    private let cache = Mutex<(key: String, input: BalanceInput)?>(nil)
+    private let delayPerClass: Duration?
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        delayPerClass = environment[Self.testDelayVariable].flatMap(Int.init).map { .milliseconds($0) }
+    }
+
+    struct Cancelled: Error, CustomStringConvertible {
+        var description: String { "cancelled" }
+    }
+
+    public func execute(_ task: ShardTask, context: ShardContext) throws -> ShardOutcome {
+        let assignment = task.assignment
+        let settings = assignment.job.policy
+        let data = try input(task)
+        let plan = BalancePlan(classSizes: data.classSizes, settings: settings)
+        for c in assignment.classes {
+            guard c.classId < plan.classes.count else {
+                throw ClusterJobError.planMismatch(reason: "class \(c.classId) is beyond the input's \(plan.classes.count) classes")
+            }
+            let entry = plan.classes[c.classId]
+            guard entry.realCount == c.realCount, entry.keptCount == c.keptCount, entry.syntheticCount == c.syntheticCount else {
+                throw ClusterJobError.planMismatch(reason: "class \(c.classId) has \(entry.realCount) real rows here, \(c.realCount) in the plan")
+            }
+        }
+        // Class-level parallelism is ours; BLAS stays single-threaded, as in single-node balance.
+        let previousBLASThreads = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(previousBLASThreads) }
+
+        switch assignment.shard.stage {
+        case .concentrations:
+            return try concentrations(task, data: data, settings: settings, context: context)
+        case .synthesis:
+            return try synthesis(task, data: data, plan: plan, settings: settings, context: context)
+        }
+    }
+
+    /// The job's input, normalised, from the cache or the file; the file must be the one the job planned with.
+    func input(_ task: ShardTask) throws -> BalanceInput {
+        let key = task.inputPath + "#" + task.assignment.input.sha256
+        if let cached = cache.withLock({ $0 }), cached.key == key { return cached.input }
+        cache.withLock { $0 = nil }  // free the previous job's input before loading the next
+        let actual: String
+        do throws(StorageError) { actual = try SHA256.hexDigest(ofFileAt: task.inputPath) } catch { throw ClusterJobError.storage(error) }
+        guard actual == task.assignment.input.sha256 else {
+            throw ClusterJobError.inputChanged(path: task.inputPath, expected: task.assignment.input.sha256, actual: actual)
+        }
+        let data: BalanceInput
+        do throws(BalanceError) { data = try BalanceInput.load(task.assignment.job.input.spec(path: task.inputPath)) } catch {
+            throw ClusterJobError.balance(error)
+        }
+        cache.withLock { $0 = (key, data) }
+        return data
+    }
+
+    func pause(_ context: ShardContext, classes: Int) throws {
+        guard let delayPerClass else { return }
+        let deadline = ContinuousClock.now + delayPerClass * classes
+        while ContinuousClock.now < deadline {
+            if context.isCancelled() { throw Cancelled() }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
+    func concentrations(_ task: ShardTask, data: BalanceInput, settings: BalanceSettings, context: ShardContext) throws -> ShardOutcome {
+        let classes = task.assignment.classes
+        let results = ConcurrentResults<[Float]>(count: classes.count)
+        try forEachBatch(classes.count, context: context) { i in
+            results.set(i, ConcentrationEstimator.concentrations(classRows: data.rows(ofClass: classes[i].classId), settings: settings))
+        }
+        let payload = WireMessage.float32Payload(results.values.flatMap { $0! })
+        return ShardOutcome(rowsPerClass: classes.map(\.realCount), sha256: FileDigest.sha256(of: payload),
+                            byteCount: Int64(payload.count), path: nil, payload: payload)
+    }
+
+    func synthesis(_ task: ShardTask, data: BalanceInput, plan: BalancePlan, settings: BalanceSettings, context: ShardContext) throws -> ShardOutcome {
+        let assignment = task.assignment
+        let classes = assignment.classes
+        let realRows = classes.reduce(0) { $0 + $1.realCount }
+        guard task.kappas.count == realRows else {
+            throw ClusterJobError.planMismatch(reason: "\(task.kappas.count) κ values for \(realRows) real rows")
+        }
+        var starts = [Int]()
+        var start = 0
+        for c in classes { starts.append(start); start += c.realCount }
+        let kappaStart = starts
+
+        let reference = assignment.shard
+        let name = "\(reference.job)-shard-\(reference.shard)-attempt-\(reference.attempt).h5"
+        let path = (task.outputDirectory as NSString).appendingPathComponent(name)
+        try? FileManager.default.createDirectory(atPath: task.outputDirectory, withIntermediateDirectories: true)
+        let attributes: [String: AttributeValue] = [
+            "format": .string("tailforge-shard-v1"),
+            "tool_version": .string(ToolVersion.current),
+            "job": .string(reference.job),
+            "shard": .int(Int64(reference.shard)),
+            "input_sha256": .string(assignment.input.sha256),
+        ]
+        let totalRows = classes.reduce(0) { $0 + $1.outputCount }
+        do {
+            let writer = try BalancedDatasetWriter(path: path, dimension: data.dimension, totalRows: totalRows,
+                                                   attributes: attributes, classNames: nil)
+            do {
+                var rowsDone = 0
+                // Batches of `threads` classes keep memory at a few class blocks whatever the shard size.
+                var first = 0
+                while first < classes.count {
+                    let batch = Array(classes[first..<min(classes.count, first + max(1, context.threads))])
+                    let blocks = ConcurrentResults<ClassBlock>(count: batch.count)
+                    let kappas = task.kappas
+                    let offset = first
+                    try forEachBatch(batch.count, context: context) { i in
+                        let c = batch[i].classId
+                        let k = kappaStart[offset + i]
+                        blocks.set(i, BalanceEngine.synthesize(
+                            entry: plan.classes[c], classRows: data.rows(ofClass: c), sourceRows: data.classMembers[c].map(Int64.init),
+                            kappas: Array(kappas[k..<k + batch[i].realCount]), settings: settings))
+                    }
+                    for block in blocks.values {
+                        try writer.append(block!)
+                        rowsDone += block!.count
+                    }
+                    first += batch.count
+                    context.progress(first, rowsDone)
+                }
+                try writer.commit()
+            } catch {
+                writer.abandon()
+                throw error
+            }
+            let sha256 = try SHA256.hexDigest(ofFileAt: path)
+            let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+            return ShardOutcome(rowsPerClass: classes.map(\.outputCount), sha256: sha256, byteCount: bytes, path: path, payload: nil)
+        } catch let error as StorageError {
+            throw ClusterJobError.storage(error)
+        }
+    }
+
+    /// Runs `body(0..<count)` on up to `threads` threads, after the test delay, stopping at a cancellation.
+    func forEachBatch(_ count: Int, context: ShardContext, _ body: @escaping @Sendable (Int) -> Void) throws {
+        var first = 0
+        let width = max(1, context.threads)
+        while first < count {
+            if context.isCancelled() { throw Cancelled() }
+            let end = min(count, first + width)
+            try pause(context, classes: end - first)
+            let base = first
+            DispatchQueue.concurrentPerform(iterations: end - first) { body(base + $0) }
+            first = end
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TailForgeStorage
+import UnixSignals
+
+/// A coordinator or worker loop as a `Service`: the loop keeps its own thread (it owns a ZeroMQ socket for its
+/// whole life) and a graceful shutdown sets its stop signal, so SIGTERM/SIGINT let it hand back work and
+/// persist state before the process exits.
+public struct DaemonService: Service {
+    public let name: String
+    private let body: @Sendable (StopSignal) throws -> Void
+
+    public init(name: String, _ body: @escaping @Sendable (StopSignal) throws -> Void) {
+        self.name = name
+        self.body = body
+    }
+
+    public func run() async throws {
+        let stop = StopSignal()
+        let body = self.body
+        let name = self.name
+        try await withGracefulShutdownHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let thread = Thread {
+                    do { try body(stop); continuation.resume() } catch { continuation.resume(throwing: error) }
+                }
+                thread.name = name
+                thread.start()
+            }
+        } onGracefulShutdown: {
+            stop.stop()
+        }
+    }
+
+    /// The logger the daemons use: human-readable lines on stderr.
+    public static func logger(label: String, level: Logger.Level = .info) -> Logger {
+        var logger = Logger(label: label, factory: { StreamLogHandler.standardError(label: $0) })
+        logger.logLevel = level
+        return logger
+    }
+
+    /// Runs `services` in a `ServiceGroup` until they finish, stopping them gracefully on SIGTERM or SIGINT.
+    public static func runUntilSignalled(_ services: [DaemonService], logger: Logger) async throws {
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// The coordinator daemon with the balancing engine behind it.
+    public static func coordinator(bind: String, stateDirectory: String, heartbeat: HeartbeatSettings = HeartbeatSettings(),
+                                   logger: Logger) -> DaemonService {
+        let configuration = CoordinatorConfiguration(bind: bind, stateDirectory: stateDirectory, toolVersion: ToolVersionOverride.current,
+                                                     heartbeat: heartbeat)
+        let runtime = CoordinatorRuntime(configuration: configuration, backend: EngineJobBackend(), logger: logger)
+        return DaemonService(name: "tailforge-coordinator") { try runtime.run(until: $0) }
+    }
+
+    /// The worker daemon with the balancing engine behind it.
+    public static func worker(connect: String, workDirectory: String, threads: Int, name: String? = nil, logger: Logger) -> DaemonService {
+        let name = name ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        let configuration = WorkerConfiguration(coordinator: connect, workDirectory: workDirectory, threads: threads, name: name,
+                                                toolVersion: ToolVersionOverride.current)
+        let runtime = WorkerRuntime(configuration: configuration, executor: EngineShardExecutor(), logger: logger)
+        return DaemonService(name: "tailforge-worker") { try runtime.run(until: $0) }
+    }
+}
+
+/// The tool version a daemon announces: the build's, unless `TAILFORGE_TEST_TOOL_VERSION` is set (tests use it to
+/// start a worker that looks like another release).
+public enum ToolVersionOverride {
+    public static let variable = "TAILFORGE_TEST_TOOL_VERSION"
+    public static var current: String { ProcessInfo.processInfo.environment[variable] ?? ToolVersion.current }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import TailForgeCluster
+
+/// `tailforge coordinator`: the daemon that plans, schedules and gathers jobs.
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the cluster coordinator daemon until SIGTERM or SIGINT.")
+
+    @Option(help: "ZeroMQ endpoint to bind (tcp://*:5555; port 0 or * picks a free port, written to STATE/endpoint).")
+    var bind: String = "tcp://*:5555"
+
+    @Option(name: .customLong("state-dir"), help: "Directory for the job journal, κ results and fetched shards.")
+    var stateDir: String
+
+    @Option(name: .customLong("heartbeat-ms"), help: "Interval between heartbeats in milliseconds.")
+    var heartbeatMilliseconds = 500
+
+    @Option(name: .customLong("liveness-ms"), help: "A worker silent for this many milliseconds is dead and its shards go to others.")
+    var livenessMilliseconds = 5_000
+
+    func validate() throws {
+        guard heartbeatMilliseconds >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
+        guard livenessMilliseconds >= 2 * heartbeatMilliseconds else {
+            throw ValidationError("--liveness-ms must be at least twice --heartbeat-ms")
+        }
+    }
+
+    func run() async throws {
+        let logger = DaemonService.logger(label: "tailforge.coordinator")
+        let service = DaemonService.coordinator(
+            bind: bind, stateDirectory: stateDir,
+            heartbeat: HeartbeatSettings(intervalMilliseconds: heartbeatMilliseconds, livenessMilliseconds: livenessMilliseconds),
+            logger: logger)
+        try await DaemonService.runUntilSignalled([service], logger: logger)
+    }
+}

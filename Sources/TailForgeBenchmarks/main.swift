@@ -5,6 +5,7 @@ import Glibc
 
 let suites: [String: ([String]) throws -> Void] = [
     "method": MethodBenchmarks.run,
+    "numerics": NumericsBenchmarks.run,
     "training": TrainingBenchmarks.run,
 ]
 

@@ -31,36 +31,90 @@ public struct Philox4x32: RandomNumberGenerator, Sendable {
         return value
     }
 
-    /// Computes the next four blocks (eight 64-bit outputs).
+    /// Writes the next `count` outputs to `words`: the same values, in the same order, as `count` calls of
+    /// ``next()``, but whole groups of four blocks go straight to the destination.
+    @inlinable
+    public mutating func fill(_ words: UnsafeMutablePointer<UInt64>, count: Int) {
+        var i = 0
+        while i < count && position < Self.bufferedWords {
+            words[i] = buffer[position]
+            position &+= 1
+            i &+= 1
+        }
+        while count - i >= Self.bufferedWords {
+            Self.generate(firstBlock: nextBlock, key: key, stream: stream, into: words + i)
+            nextBlock &+= 4
+            i &+= Self.bufferedWords
+        }
+        while i < count {
+            words[i] = next()
+            i &+= 1
+        }
+    }
+
+    /// Computes the next four blocks (eight 64-bit outputs) into the buffer.
     @usableFromInline
     mutating func refill() {
-        let mask = SIMD4<UInt64>(repeating: 0xFFFF_FFFF)
-        let base = nextBlock
-        let blocks = SIMD4<UInt64>(base, base &+ 1, base &+ 2, base &+ 3)
-        var c0 = blocks & mask
-        var c1 = blocks &>> 32
-        var c2 = SIMD4<UInt64>(repeating: stream & 0xFFFF_FFFF)
-        var c3 = SIMD4<UInt64>(repeating: stream >> 32)
-        var k0 = UInt64(key.x), k1 = UInt64(key.y)
-        let m0 = SIMD4<UInt64>(repeating: 0xD251_1F53), m1 = SIMD4<UInt64>(repeating: 0xCD9E_8D57)
+        let (key, stream, first) = (key, stream, nextBlock)
+        withUnsafeMutableBytes(of: &buffer) { raw in
+            Self.generate(firstBlock: first, key: key, stream: stream, into: raw.baseAddress!.assumingMemoryBound(to: UInt64.self))
+        }
+        nextBlock = first &+ 4
+        position = 0
+    }
+
+    /// Blocks `firstBlock ..< firstBlock + 4` as eight outputs. Four independent blocks interleaved give the
+    /// processor four dependency chains to overlap. Plain integer code rather than SIMD types: on SSE2 it
+    /// measured the same as the best SIMD layout in release builds and is many times faster in debug builds,
+    /// where callers' tests run it.
+    @usableFromInline
+    static func generate(firstBlock n: UInt64, key: SIMD2<UInt32>, stream: UInt64, into out: UnsafeMutablePointer<UInt64>) {
+        let s0 = UInt32(truncatingIfNeeded: stream), s1 = UInt32(truncatingIfNeeded: stream >> 32)
+        var a = Block(n, s0, s1), b = Block(n &+ 1, s0, s1), c = Block(n &+ 2, s0, s1), d = Block(n &+ 3, s0, s1)
+        var k0 = key.x, k1 = key.y
         for round in 0..<10 {
             if round > 0 {
-                k0 = (k0 &+ 0x9E37_79B9) & 0xFFFF_FFFF
-                k1 = (k1 &+ 0xBB67_AE85) & 0xFFFF_FFFF
+                k0 &+= 0x9E37_79B9
+                k1 &+= 0xBB67_AE85
             }
-            // 32×32→64 products; the operands are below 2^32 so a 64-bit lane multiply is exact.
-            let p0 = m0 &* c0, p1 = m1 &* c2
-            let n0 = (p1 &>> 32) ^ c1 ^ SIMD4(repeating: k0)
-            let n2 = (p0 &>> 32) ^ c3 ^ SIMD4(repeating: k1)
-            c1 = p1 & mask
-            c3 = p0 & mask
-            c0 = n0
-            c2 = n2
+            a.round(k0, k1)
+            b.round(k0, k1)
+            c.round(k0, k1)
+            d.round(k0, k1)
         }
-        let low = c0 | (c1 &<< 32), high = c2 | (c3 &<< 32)
-        buffer = SIMD8(low[0], high[0], low[1], high[1], low[2], high[2], low[3], high[3])
-        nextBlock = base &+ 4
-        position = 0
+        a.store(out)
+        b.store(out + 2)
+        c.store(out + 4)
+        d.store(out + 6)
+    }
+
+    /// One block's counter words during the rounds.
+    @usableFromInline
+    struct Block {
+        var c0, c1, c2, c3: UInt32
+
+        @inline(__always)
+        init(_ block: UInt64, _ s0: UInt32, _ s1: UInt32) {
+            c0 = UInt32(truncatingIfNeeded: block)
+            c1 = UInt32(truncatingIfNeeded: block >> 32)
+            c2 = s0
+            c3 = s1
+        }
+
+        @inline(__always)
+        mutating func round(_ k0: UInt32, _ k1: UInt32) {
+            let p0 = UInt64(c0) &* 0xD251_1F53, p1 = UInt64(c2) &* 0xCD9E_8D57
+            c0 = UInt32(truncatingIfNeeded: p1 &>> 32) ^ c1 ^ k0
+            c2 = UInt32(truncatingIfNeeded: p0 &>> 32) ^ c3 ^ k1
+            c1 = UInt32(truncatingIfNeeded: p1)
+            c3 = UInt32(truncatingIfNeeded: p0)
+        }
+
+        @inline(__always)
+        func store(_ out: UnsafeMutablePointer<UInt64>) {
+            out[0] = UInt64(c0) | UInt64(c1) &<< 32
+            out[1] = UInt64(c2) | UInt64(c3) &<< 32
+        }
     }
 
     /// The Philox4x32-10 bijection on one counter block, as specified by Random123 (reference for tests).

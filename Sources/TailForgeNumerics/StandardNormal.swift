@@ -8,7 +8,7 @@ import Darwin
 /// 99% of draws.
 ///
 /// ``fill(_:using:)`` spends 32 random bits per `Float` (7 layer bits, 1 sign bit, 24 position bits), so one
-/// 64-bit generator output gives two draws; ``next(using:)`` spends 64 bits per `Double` (53 position bits).
+/// 64-bit generator output gives two draws (low half first); ``next(using:)`` spends 64 bits per `Double` (53 position bits).
 /// Both are exact samplers: the rare wedge and tail cases are resolved without approximation.
 public enum StandardNormal {
     @inlinable
@@ -27,20 +27,43 @@ public enum StandardNormal {
     }
 
     @inlinable
-    public static func fill(_ out: UnsafeMutableBufferPointer<Float>, using rng: inout some RandomNumberGenerator) {
+    public static func fill<G: RandomNumberGenerator>(_ out: UnsafeMutableBufferPointer<Float>, using rng: inout G) {
         guard let base = out.baseAddress else { return }
         let table = ZigguratTable.shared
         let scale = table.floatScale, limit = table.floatLimit
         let count = out.count
-        var i = 0
-        while i + 1 < count {
-            let bits = rng.next()
-            base[i] = floatDraw(UInt32(truncatingIfNeeded: bits), scale: scale, limit: limit, table: table, using: &rng)
-            base[i + 1] = floatDraw(UInt32(truncatingIfNeeded: bits >> 32), scale: scale, limit: limit, table: table, using: &rng)
-            i += 2
+        // Random words are taken a chunk at a time (in bulk from Philox), then turned into two draws each; the
+        // rare slow-path draws take further words from the generator. Every generator type consumes its
+        // stream in this same order, so results do not depend on which path produced the words.
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: chunkWords) { chunk in
+            let words = chunk.baseAddress!
+            var i = 0
+            while i < count {
+                let pairs = min(chunkWords, (count - i + 1) / 2)
+                randomWords(words, count: pairs, using: &rng)
+                for w in 0..<pairs {
+                    let bits = words[w]
+                    base[i] = floatDraw(UInt32(truncatingIfNeeded: bits), scale: scale, limit: limit, table: table, using: &rng)
+                    if i + 1 < count {
+                        base[i + 1] = floatDraw(UInt32(truncatingIfNeeded: bits >> 32), scale: scale, limit: limit, table: table, using: &rng)
+                    }
+                    i += 2
+                }
+            }
         }
-        if i < count {
-            base[i] = floatDraw(UInt32(truncatingIfNeeded: rng.next()), scale: scale, limit: limit, table: table, using: &rng)
+    }
+
+    @usableFromInline static var chunkWords: Int { 64 }
+
+    /// `count` outputs of `rng`; Philox writes them in bulk, any other generator one `next()` at a time.
+    @inlinable @inline(__always)
+    static func randomWords<G: RandomNumberGenerator>(_ words: UnsafeMutablePointer<UInt64>, count: Int, using rng: inout G) {
+        if G.self == Philox4x32.self {
+            withUnsafeMutablePointer(to: &rng) { p in
+                UnsafeMutableRawPointer(p).assumingMemoryBound(to: Philox4x32.self).pointee.fill(words, count: count)
+            }
+        } else {
+            for w in 0..<count { words[w] = rng.next() }
         }
     }
 

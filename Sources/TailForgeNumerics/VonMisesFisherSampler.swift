@@ -22,7 +22,16 @@ public struct VonMisesFisherSampler: Sendable {
     /// One draw of W = μᵀx for concentration `kappa`.
     @inlinable
     public func sampleCosine(kappa: Double, using rng: inout some RandomNumberGenerator) -> Double {
-        drawCosine(kappa: kappa, using: &rng).w
+        var proposals = 0
+        return drawCosine(kappa: kappa, proposals: &proposals, using: &rng).w
+    }
+
+    /// One draw of W with the number of proposals it took (1/acceptance rate on average), for diagnostics.
+    @inlinable
+    public func sampleCosineCountingProposals(kappa: Double, using rng: inout some RandomNumberGenerator) -> (cosine: Double, proposals: Int) {
+        var proposals = 0
+        let w = drawCosine(kappa: kappa, proposals: &proposals, using: &rng).w
+        return (w, proposals)
     }
 
     /// Writes one unit vector drawn from vMF(mean, kappa) into `out`. `mean` need not be exactly unit length
@@ -34,7 +43,8 @@ public struct VonMisesFisherSampler: Sendable {
     ) {
         let d = dimension
         precondition(mean.count == d && out.count == d, "vMF sample: mean and output must have \(d) values")
-        let cosine = drawCosine(kappa: kappa, using: &rng)
+        var proposals = 0
+        let cosine = drawCosine(kappa: kappa, proposals: &proposals, using: &rng)
         let m = mean.baseAddress!, y = out.baseAddress!
         while true {
             StandardNormal.fill(out, using: &rng)
@@ -66,7 +76,7 @@ public struct VonMisesFisherSampler: Sendable {
     }
 
     @inlinable
-    func drawCosine(kappa: Double, using rng: inout some RandomNumberGenerator) -> Cosine {
+    func drawCosine(kappa: Double, proposals: inout Int, using rng: inout some RandomNumberGenerator) -> Cosine {
         precondition(kappa >= 0, "vMF concentration must be ≥ 0, got \(kappa)")
         if kappa == .infinity { return Cosine(w: 1, oneMinusW: 0, onePlusW: 2) }
         let m = Double(dimension - 1)
@@ -77,6 +87,7 @@ public struct VonMisesFisherSampler: Sendable {
         let logOneMinusX0Squared = 2 * 0.693_147_180_559_945_309_4 + log(b) - 2 * log1p(b)
         let shape = m / 2
         while true {
+            proposals += 1
             // Z ~ Beta(m/2, m/2) as G1/(G1+G2); W = (1 − (1+b)Z)/(1 − (1−b)Z) = (G2 − bG1)/(G2 + bG1).
             let g1 = GammaDistribution.sample(shape: shape, using: &rng)
             let g2 = GammaDistribution.sample(shape: shape, using: &rng)

@@ -39,6 +39,20 @@ import Testing
         #expect(late.next() == UInt64(expected[0]) | UInt64(expected[1]) << 32)
     }
 
+    /// Bulk output must be exactly the `next()` sequence, whatever the buffer position when it starts.
+    @Test(arguments: [0, 1, 3, 8, 13])
+    func bulkFillEqualsRepeatedNext(skip: Int) {
+        var bulk = Philox4x32(seed: 5, stream: 6), single = Philox4x32(seed: 5, stream: 6)
+        for _ in 0..<skip {
+            _ = bulk.next()
+            _ = single.next()
+        }
+        var words = [UInt64](repeating: 0, count: 37)
+        words.withUnsafeMutableBufferPointer { bulk.fill($0.baseAddress!, count: 37) }
+        #expect(words == (0..<37).map { _ in single.next() })
+        #expect(bulk.next() == single.next())
+    }
+
     @Test func sameKeyRepeatsAndOtherStreamsDiffer() {
         var a = Philox4x32(seed: 42, stream: 7), b = Philox4x32(seed: 42, stream: 7)
         var c = Philox4x32(seed: 42, stream: 8), e = Philox4x32(seed: 43, stream: 7)

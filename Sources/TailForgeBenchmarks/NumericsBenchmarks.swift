@@ -1,0 +1,153 @@
+// Suite "numerics": OpenBLAS sgemm, exact k-NN, the normal generator and the vMF sampler, with the
+// figures the balancing engine's hot paths depend on. Options: `--quick` for smaller repetitions,
+// `--part sgemm|nn|rng|vmf` to run one part (e.g. under `perf stat`). Rates are given per wall-clock second and,
+// because the machine is shared, per second of the measuring threads' own CPU time.
+import COpenBLAS
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+import TailForgeNumerics
+
+/// The "numerics" suite.
+enum NumericsBenchmarks {
+    static func run(_ options: [String]) throws {
+        let quick = options.contains("--quick")
+        let part = options.firstIndex(of: "--part").map { options[$0 + 1] }
+        func runs(_ name: String) -> Bool { part == nil || part == name }
+        let originalThreads = BLAS.threadCount
+        defer { BLAS.setThreadCount(originalThreads) }
+        print("numerics benchmark (\(openblasConfig()), core \(String(cString: openblas_get_corename())), \(originalThreads) BLAS threads by default)")
+
+        // MARK: sgemm
+
+        var sgemmAtBlockShape: [Int: Double] = [:]
+        for threads in [1, 2] where runs("sgemm") || runs("nn") {
+            BLAS.setThreadCount(threads)
+            let block = sgemmGFLOPS(m: 512, n: 5000, k: 768, transposeB: true, repetitions: quick ? 3 : 8)
+            sgemmAtBlockShape[threads] = block
+            let square = sgemmGFLOPS(m: 2048, n: 2048, k: 2048, transposeB: false, repetitions: quick ? 2 : 4)
+            print("sgemm  \(threads) thread(s): 512×768 · (5000×768)ᵀ \(format(block)) GFLOP/s;  2048³ \(format(square)) GFLOP/s")
+        }
+
+        // MARK: nearest neighbours
+
+        let n = 5000, d = 768
+        var points = Matrix(rows: n, columns: d)
+        var rng = Philox4x32(seed: 1, stream: 0)
+        points.storage.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &rng) }
+        try RowNormalization.normalizeRows(&points)
+        for threads in [1, 2] where runs("nn") {
+            BLAS.setThreadCount(threads)
+            var best = Double.infinity
+            for _ in 0..<(quick ? 2 : 4) {
+                let seconds = measure { _ = NearestNeighbours.search(points, k: 10, blockRows: 512) }
+                best = min(best, seconds)
+            }
+            let gflops = 2 * Double(n) * Double(n) * Double(d) / best / 1e9
+            let fraction = gflops / sgemmAtBlockShape[threads]!
+            print("NN     \(threads) thread(s): 5000×768, k = 10, blocks of 512: \(format(best * 1000)) ms, \(format(gflops)) GFLOP/s = \(format(100 * fraction))% of sgemm at the block shape")
+        }
+        BLAS.setThreadCount(1)
+
+        // MARK: random numbers
+
+        if runs("rng") {
+            var generator = Philox4x32(seed: 2, stream: 0)
+            let count = quick ? 20_000_000 : 100_000_000
+            var sink: UInt64 = 0
+            let seconds = measureCPU { for _ in 0..<count { sink ^= generator.next() } }
+            print("Philox4x32-10: \(format(seconds / Double(count) * 1e9, digits: 2)) ns (CPU) per 64-bit output (checksum \(sink & 0xFF))")
+            let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: 768)
+            defer { floats.deallocate() }
+            let rounds = quick ? 20_000 : 200_000
+            let normalSeconds = measureCPU { for _ in 0..<rounds { StandardNormal.fill(floats, using: &generator) } }
+            print("StandardNormal.fill (Float): \(format(normalSeconds / Double(rounds * 768) * 1e9, digits: 2)) ns (CPU) per draw")
+            let doubles = quick ? 2_000_000 : 20_000_000
+            var total = 0.0
+            let doubleSeconds = measureCPU { for _ in 0..<doubles { total += StandardNormal.next(using: &generator) } }
+            print("StandardNormal.next (Double): \(format(doubleSeconds / Double(doubles) * 1e9, digits: 2)) ns (CPU) per draw (sum \(format(total)))")
+        }
+
+        // MARK: vMF sampler
+
+        let sampler = VonMisesFisherSampler(dimension: d)
+        let mean = Array(points.row(0))
+        for kappa in [250.0, 1700, 38_000] where runs("vmf") {
+            var proposals = 0
+            var cosineRNG = Philox4x32(seed: 3, stream: 0)
+            let draws = 100_000
+            for _ in 0..<draws { proposals += sampler.sampleCosineCountingProposals(kappa: kappa, using: &cosineRNG).proposals }
+            let acceptance = Double(draws) / Double(proposals)
+            var rates: [String] = []
+            for threads in [1, 2] {
+                let perThread = quick ? 100_000 : 500_000
+                nonisolated(unsafe) let cpuSeconds = UnsafeMutableBufferPointer<Double>.allocate(capacity: threads)
+                defer { cpuSeconds.deallocate() }
+                let seconds = measure {
+                    DispatchQueue.concurrentPerform(iterations: threads) { thread in
+                        var local = Philox4x32(seed: 4, stream: UInt64(thread))
+                        let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: d)
+                        defer { out.deallocate() }
+                        let start = threadCPUSeconds()
+                        mean.withUnsafeBufferPointer { m in
+                            for _ in 0..<perThread { sampler.sample(mean: m, kappa: kappa, into: out, using: &local) }
+                        }
+                        cpuSeconds[thread] = threadCPUSeconds() - start
+                    }
+                }
+                let perCPUSecond = Double(perThread) / (cpuSeconds.reduce(0, +) / Double(threads))
+                rates.append("\(threads) thread(s) \(format(Double(perThread * threads) / seconds / 1e6)) M/s wall (\(format(perCPUSecond / 1e6, digits: 2)) M per CPU-second per thread)")
+            }
+            print("vMF d = 768, κ = \(Int(kappa)): acceptance \(format(acceptance, digits: 3)); " + rates.joined(separator: ", "))
+        }
+    }
+}
+
+private func sgemmGFLOPS(m: Int, n: Int, k: Int, transposeB: Bool, repetitions: Int) -> Double {
+    var rng = Philox4x32(seed: 9, stream: UInt64(m))
+    var a = [Float](repeating: 0, count: m * k), b = [Float](repeating: 0, count: k * n)
+    var c = [Float](repeating: 0, count: m * n)
+    a.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &rng) }
+    b.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &rng) }
+    var best = Double.infinity
+    for _ in 0...repetitions {  // the first run warms up and is included only if fastest
+        let seconds = measure {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(transposeB ? k : n), 0, &c, Int32(n))
+        }
+        best = min(best, seconds)
+    }
+    return 2 * Double(m) * Double(n) * Double(k) / best / 1e9
+}
+
+private func measure(_ body: () -> Void) -> Double {
+    let start = ContinuousClock.now
+    body()
+    let elapsed = start.duration(to: .now)
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+}
+
+/// CPU time of the calling thread, so single-thread figures are not diluted by other processes.
+private func threadCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+private func measureCPU(_ body: () -> Void) -> Double {
+    let start = threadCPUSeconds()
+    body()
+    return threadCPUSeconds() - start
+}
+
+private func format(_ x: Double, digits: Int = 1) -> String {
+    let scale = (0..<digits).reduce(1.0) { acc, _ in acc * 10 }
+    let rounded = (x * scale).rounded() / scale
+    return "\(rounded)"
+}
+
+private func openblasConfig() -> String {
+    guard let config = openblas_get_config() else { return "unknown" }
+    return String(cString: config)
+}

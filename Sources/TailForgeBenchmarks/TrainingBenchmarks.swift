@@ -2,6 +2,7 @@ import COpenBLAS
 import Dispatch
 import Foundation
 import TailForgeNumerics
+import TailForgeStorage
 import TailForgeTraining
 
 /// Suite "training": speed of one loss+gradient pass against raw sgemm in the same run, then a full L-BFGS
@@ -9,10 +10,13 @@ import TailForgeTraining
 ///
 ///     tailforge-bench training [--rows 50000] [--dimension 768] [--classes 100] [--test-rows 10000]
 ///                              [--threads N] [--block-rows 1024] [--passes 5] [--l2 1e-4] [--tol 1e-5]
-///                              [--max-iter 500] [--no-fit]
+///                              [--max-iter 500] [--spread 8] [--no-fit]
+///                              [--write-data DIR] | [--train TRAIN.h5 --test TEST.h5]
 ///
 /// The data are synthetic unit-norm rows around random class means (the balanced CIFAR-100-LT shape by
-/// default: 50,000 × 768, 100 classes), generated in memory with a fixed seed.
+/// default: 50,000 × 768, 100 classes), generated in memory with a fixed seed; `--write-data` also saves them
+/// as DIR/train.h5 and DIR/test.h5 (for `tailforge train` and Scripts/sklearn-baseline.py). With `--train`
+/// and `--test` the suite runs on those files instead (e.g. the output of `tailforge balance`).
 enum TrainingBenchmarks {
     static func run(_ arguments: [String]) throws {
         var options = [String: String]()
@@ -36,21 +40,36 @@ enum TrainingBenchmarks {
             guard let v = Double(text), v >= 0 else { throw BenchmarkError.usage("--\(name) must be a non-negative number") }
             return v
         }
-        let rows = try int("rows", 50_000), dimension = try int("dimension", 768), classes = try int("classes", 100)
+        var rows = try int("rows", 50_000), dimension = try int("dimension", 768), classes = try int("classes", 100)
         let testRows = try int("test-rows", 10_000), passes = try int("passes", 5)
         let threads = try int("threads", ProcessInfo.processInfo.activeProcessorCount)
         let blockRows = try int("block-rows", 1024)
-        let spread = try double("spread", 1.0)
+        let spread = try double("spread", 8.0)
         var settings = TrainingSettings(l2: try double("l2", 1e-4))
         settings.optimizer.gradientTolerance = try double("tol", 1e-5)
         settings.optimizer.maxIterations = try int("max-iter", 500)
 
-        print("training benchmark: \(rows) × \(dimension), \(classes) classes, \(threads) threads, block \(blockRows) rows")
         var clock = Stopwatch()
-        let means = SyntheticClasses(classes: classes, dimension: dimension, seed: 2026)
-        let (train, trainLabels) = means.sample(rows: rows, spread: spread, seed: 1)
-        let (test, testLabels) = means.sample(rows: testRows, spread: spread, seed: 2)
-        print(String(format: "generated data in %.2f s", clock.lap()))
+        let train: Matrix, trainLabels: [Int32], test: Matrix, testLabels: [Int32]
+        if let trainPath = options["train"] {
+            guard let testPath = options["test"] else { throw BenchmarkError.usage("--train needs --test") }
+            let shard = try TrainingShard.load(path: trainPath), testShard = try TrainingShard.load(path: testPath)
+            (train, trainLabels, test, testLabels) = (shard.embeddings, shard.labels, testShard.embeddings, testShard.labels)
+            (rows, dimension) = (train.rows, train.columns)
+            classes = Int(max(trainLabels.max() ?? 0, testLabels.max() ?? 0)) + 1
+            print("loaded \(trainPath) and \(testPath) in " + String(format: "%.2f s", clock.lap()))
+        } else {
+            let means = SyntheticClasses(classes: classes, dimension: dimension, seed: 2026)
+            (train, trainLabels) = means.sample(rows: rows, spread: spread, seed: 1)
+            (test, testLabels) = means.sample(rows: testRows, spread: spread, seed: 2)
+            print(String(format: "generated data in %.2f s (spread %.2f)", clock.lap(), spread))
+            if let directory = options["write-data"] {
+                try writeLabeled(directory + "/train.h5", train, trainLabels)
+                try writeLabeled(directory + "/test.h5", test, testLabels)
+                print("wrote \(directory)/train.h5 and \(directory)/test.h5")
+            }
+        }
+        print("training benchmark: \(rows) × \(dimension), \(classes) classes, \(threads) threads, block \(blockRows) rows")
 
         let flops = 4.0 * Double(rows) * Double(dimension) * Double(classes)
         let raw = rawSGEMM(train, classes: classes, threads: threads)
@@ -128,6 +147,13 @@ enum TrainingBenchmarks {
             best = min(best, watch.lap())
         }
         return 2 * Double(n) * Double(n) * Double(n) / best / 1e9
+    }
+
+    static func writeLabeled(_ path: String, _ m: Matrix, _ labels: [Int32]) throws {
+        let writer = try AtomicHDF5Writer(path: path)
+        try writer.writeDataset("embeddings", values: m.storage, shape: [m.rows, m.columns], chunkRows: 4096)
+        try writer.writeDataset("labels", values: labels, shape: [labels.count])
+        try writer.commit()
     }
 
     static func accuracy(_ predicted: [Int32], _ labels: [Int32]) -> Double {

@@ -13,6 +13,7 @@ public struct Evaluation: Codable, Sendable, Equatable {
         }
     }
 
+    /// One class's test results (and its training count and group when known).
     public struct ClassResult: Codable, Sendable, Equatable {
         public var classId: Int
         public var name: String?
@@ -24,6 +25,7 @@ public struct Evaluation: Codable, Sendable, Equatable {
         public var group: ShotGroup?
     }
 
+    /// The test results of all classes in one shot group.
     public struct GroupResult: Codable, Sendable, Equatable {
         public var group: ShotGroup
         public var classes: Int

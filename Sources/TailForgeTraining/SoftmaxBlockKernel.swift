@@ -47,12 +47,9 @@ struct SoftmaxBlockKernel {
                             var m = row[0]
                             for k in 1 ..< c where row[k] > m { m = row[k] }
                             let labelLogit = row[label]
+                            for k in 0 ..< c { row[k] = fastExp(row[k] - m) }
                             var sum = 0.0
-                            for k in 0 ..< c {
-                                let e = expf(row[k] - m)
-                                row[k] = e
-                                sum += Double(e)
-                            }
+                            for k in 0 ..< c { sum += Double(row[k]) }
                             // Cross-entropy = log Σ exp(z − m) + m − z_y, in float64.
                             loss += weight * (Foundation.log(sum) + Double(m) - Double(labelLogit))
                             let scale = weight / sum

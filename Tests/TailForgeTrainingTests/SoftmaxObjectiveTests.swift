@@ -91,3 +91,19 @@ import TailForgeNumerics
         #expect(SoftmaxObjective.l2(scikitLearnC: 0.2, rows: 50_000) == 1e-4)
     }
 }
+
+@Suite struct FastExpTests {
+    @Test func fastExpIsWithinTwoUlpOfExpOnTheSoftmaxRange() {
+        // Every 1/1024 from −87 to 0, plus the ends: the range of z − max(z) that matters.
+        var worst = 0.0
+        for i in 0 ... 87 * 1024 {
+            let x = -Float(i) / 1024
+            let exact = Foundation.exp(Double(x))
+            worst = max(worst, abs(Double(fastExp(x)) - exact) / exact)
+        }
+        // 2 ulp of float32 relative: 2 · 2⁻²³ ≈ 2.4e-7.
+        #expect(worst <= 2.4e-7, "worst relative error \(worst)")
+        #expect(fastExp(0) == 1)
+        #expect(fastExp(-1000) < 1e-37 && fastExp(-.infinity) < 1e-37)
+    }
+}

@@ -4,6 +4,11 @@
 /// local implementation is ``LocalGradientSource`` (shards on threads); the distributed trainer implements it
 /// with remote workers. Implementations return plain sums (no normalisation, no L2 term); because
 /// ``LossAndGradient`` adds exactly, partial results may be combined in any order without changing a bit.
+///
+/// A remote implementation matches the local one bit for bit when each worker evaluates its shards with a
+/// ``LocalGradientSource`` built with the same `blockRows` and `firstGlobalRow` = the shard's first row in
+/// the global shard order, and returns the ``LossAndGradient`` exactly (see
+/// ``LossAndGradient/serialized()``); the trainer then adds the partials in any order.
 public protocol GradientSource: Sendable {
     var classCount: Int { get }
     var dimension: Int { get }

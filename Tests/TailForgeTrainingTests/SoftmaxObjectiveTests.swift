@@ -107,3 +107,16 @@ import TailForgeNumerics
         #expect(fastExp(-1000) < 1e-37 && fastExp(-.infinity) < 1e-37)
     }
 }
+
+@Suite struct LossAndGradientSerializationTests {
+    @Test func serializedPartialsDecodeToEqualValues() async throws {
+        let (data, labels) = clusteredProblem(rows: 50, dimension: 4, classCount: 3, spread: 1.0, seed: 30)
+        let x = ModelParameters(classCount: 3, dimension: 4, values: (0 ..< 15).map { Float($0 % 5) - 2 })
+        let partial = try await LocalGradientSource(shards: [shard(data, labels, 0 ..< 50)], classCount: 3).evaluate(x)
+        let bytes = partial.serialized()
+        #expect(LossAndGradient(serialized: bytes) == partial)
+        #expect(LossAndGradient(serialized: Array(bytes.dropLast())) == nil)
+        // Negative fixed-point values survive the two's-complement encoding.
+        #expect(partial.fixedPointGradient.contains { $0 < 0 })
+    }
+}

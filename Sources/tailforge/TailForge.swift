@@ -16,6 +16,7 @@ struct TailForge: AsyncParsableCommand {
             CancelCommand.self,
             CoordinatorCommand.self,
             WorkerCommand.self,
+            ReplayCommand.self,
         ]
     )
 }

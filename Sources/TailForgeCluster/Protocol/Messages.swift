@@ -10,9 +10,12 @@ public struct Hello: WireBody, Equatable {
     public var host: String
     public var processId: Int32
     public var threads: Int
-    public init(workerName: String, toolVersion: String, host: String, processId: Int32, threads: Int) {
+    /// The shard still computing from before this (re)registration, e.g. after a coordinator restart, so the
+    /// coordinator neither assigns the worker another shard nor recomputes this one elsewhere.
+    public var busyWith: ShardReference?
+    public init(workerName: String, toolVersion: String, host: String, processId: Int32, threads: Int, busyWith: ShardReference? = nil) {
         self.workerName = workerName; self.toolVersion = toolVersion; self.host = host
-        self.processId = processId; self.threads = threads
+        self.processId = processId; self.threads = threads; self.busyWith = busyWith
     }
 }
 

@@ -216,7 +216,10 @@ struct CoordinatorLoop {
         if workers[identity] != nil { liveness.heard(from: identity) }
         switch message.body {
         case let hello as Hello: register(identity, hello)
-        case is Heartbeat: requireRegistered(identity, message)
+        case let heartbeat as Heartbeat:
+            if requireRegistered(identity, message), let reference = heartbeat.busyWith, workers[identity]?.busyWith == nil {
+                adopt(identity, reference)
+            }
         case let progress as ShardProgress: requireRegistered(identity, message); _ = progress
         case let result as ShardResult: if requireRegistered(identity, message) { shardFinished(identity, result, payloads: message.payloads) }
         case let failure as ShardFailure: if requireRegistered(identity, message) { shardFailed(identity, failure.shard, failure.message) }
@@ -264,14 +267,34 @@ struct CoordinatorLoop {
             send(identity, WireMessage(Refuse(reason: reason)))
             return
         }
-        let id = "w\(nextWorkerNumber)-\(hello.workerName)"
-        nextWorkerNumber += 1
-        workers[identity] = WorkerRecord(id: id, name: hello.workerName, host: hello.host)
+        let id: String
+        if let existing = workers[identity] {
+            // A repeated hello on the same connection (its earlier welcome crossed a "not-registered" reply):
+            // keep the record, so a shard assigned in between is not forgotten and assigned twice.
+            id = existing.id
+        } else {
+            id = "w\(nextWorkerNumber)-\(hello.workerName)"
+            nextWorkerNumber += 1
+            workers[identity] = WorkerRecord(id: id, name: hello.workerName, host: hello.host)
+        }
         liveness.heard(from: identity)
         log.info("worker \(id) registered from \(hello.host) (pid \(hello.processId), \(hello.threads) threads)")
+        if let reference = hello.busyWith { adopt(identity, reference) }
         send(identity, WireMessage(Welcome(workerId: id, toolVersion: configuration.toolVersion,
                                            heartbeatIntervalMilliseconds: configuration.heartbeat.intervalMilliseconds,
                                            livenessMilliseconds: configuration.heartbeat.livenessMilliseconds)))
+    }
+
+    /// A (re)registered worker is still computing `reference`: it gets no other shard until it reports, and
+    /// if that shard attempt is pending here (a coordinator restart) its result is awaited instead of recomputed.
+    mutating func adopt(_ identity: [UInt8], _ reference: ShardReference) {
+        workers[identity]?.busyWith = reference
+        guard var job = jobs[reference.job], job.state == .running, job.stage == reference.stage,
+              job.shards.indices.contains(reference.shard), job.shards[reference.shard].state == .pending,
+              job.shards[reference.shard].attempt == reference.attempt else { return }
+        job.shards[reference.shard].state = .running(worker: identity, since: .now)
+        jobs[reference.job] = job
+        log.info("\(reference) is still running on \(workers[identity]?.id ?? "?"); awaiting its result")
     }
 
     mutating func workerLost(_ identity: [UInt8], reason: String) {

@@ -115,7 +115,7 @@ private struct WorkerLoop {
     mutating func sendHello() {
         let hello = Hello(workerName: configuration.name, toolVersion: configuration.toolVersion,
                           host: ProcessInfo.processInfo.hostName, processId: ProcessInfo.processInfo.processIdentifier,
-                          threads: configuration.threads)
+                          threads: configuration.threads, busyWith: current?.reference)
         send(WireMessage(hello))
         lastHello = .now
     }

@@ -29,6 +29,11 @@ public enum MessageType: UInt16, CaseIterable, Sendable, Codable {
     // MARK: Distributed L-BFGS (issue 4)
     case gradientRequest = 64
     case gradientReply = 65
+    case trainingOpen = 66
+    case trainingLoad = 67
+    case trainingShardLoaded = 68
+    case trainingFailure = 69
+    case trainingClose = 70
 
     /// The body type carried by messages of this type, used to validate every incoming header.
     var bodyType: any WireBody.Type {
@@ -56,6 +61,11 @@ public enum MessageType: UInt16, CaseIterable, Sendable, Codable {
         case .jobProgress: JobProgress.self
         case .gradientRequest: GradientRequest.self
         case .gradientReply: GradientReply.self
+        case .trainingOpen: TrainingOpen.self
+        case .trainingLoad: TrainingLoad.self
+        case .trainingShardLoaded: TrainingShardLoaded.self
+        case .trainingFailure: TrainingFailure.self
+        case .trainingClose: TrainingClose.self
         }
     }
 }

@@ -316,10 +316,13 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     }
 }
 
-// MARK: - Distributed L-BFGS (issue 4; reserved, not yet served)
+// MARK: - Distributed L-BFGS (issue 4; more bodies in Training/TrainingMessages.swift)
 
-/// Trainer → worker: evaluate loss and gradient on `shards` at the weights in the float32 payload frame
-/// (C×(d+1) values, weights row-major then bias).
+/// Trainer → coordinator → worker: evaluate the loss and gradient of `shards` at the weights in the first
+/// payload frame (float32, C×(d+1): weights row-major then bias); an optional second float32 frame holds one
+/// weight per class. `job` is the training session; `iteration` numbers the evaluation within it. The
+/// coordinator forwards to each worker only the shards it holds (same body, the matching subset of
+/// `shards`, `paths` and `firstGlobalRows`).
 public struct GradientRequest: WireBody, Equatable {
     public static let messageType = MessageType.gradientRequest
     public var job: String
@@ -327,13 +330,23 @@ public struct GradientRequest: WireBody, Equatable {
     public var shards: [Int]
     public var classCount: Int
     public var dimension: Int
-    public init(job: String, iteration: Int, shards: [Int], classCount: Int, dimension: Int) {
+    /// Path of each shard in `shards` (a worker that has not loaded it yet loads it from there).
+    public var paths: [String]?
+    /// Global index of the first row of each shard in `shards`: blocks are cut at multiples of `blockRows`
+    /// of the global row number, exactly as the local trainer cuts them.
+    public var firstGlobalRows: [Int]?
+    public var blockRows: Int?
+    public init(job: String, iteration: Int, shards: [Int], classCount: Int, dimension: Int,
+                paths: [String]? = nil, firstGlobalRows: [Int]? = nil, blockRows: Int? = nil) {
         self.job = job; self.iteration = iteration; self.shards = shards; self.classCount = classCount; self.dimension = dimension
+        self.paths = paths; self.firstGlobalRows = firstGlobalRows; self.blockRows = blockRows
     }
 }
 
-/// Worker → trainer: one shard's partial loss and row count, gradient in a float64 payload frame (float64 so
-/// the trainer's shard-order reduction is bit-identical to the local one).
+/// Worker → coordinator → trainer: one shard's partial loss and gradient sums. The payload frame holds the
+/// gradient in the exact fixed-point form of `LossAndGradient` (signed 128-bit little-endian integers, units
+/// of 2⁻³², C×(d+1) of them), and `fixedPointLoss` the loss likewise (decimal), so the trainer's reduction is
+/// exact and bit-identical to the local trainer's; `lossSum` is the same loss as a float64, for logs.
 public struct GradientReply: WireBody, Equatable {
     public static let messageType = MessageType.gradientReply
     public var job: String
@@ -341,7 +354,13 @@ public struct GradientReply: WireBody, Equatable {
     public var shard: Int
     public var lossSum: Double
     public var rows: Int
-    public init(job: String, iteration: Int, shard: Int, lossSum: Double, rows: Int) {
+    public var fixedPointLoss: String?
+    public var isFinite: Bool?
+    /// Seconds the worker spent computing this shard (for the benchmark's communication split).
+    public var seconds: Double?
+    public init(job: String, iteration: Int, shard: Int, lossSum: Double, rows: Int,
+                fixedPointLoss: String? = nil, isFinite: Bool? = nil, seconds: Double? = nil) {
         self.job = job; self.iteration = iteration; self.shard = shard; self.lossSum = lossSum; self.rows = rows
+        self.fixedPointLoss = fixedPointLoss; self.isFinite = isFinite; self.seconds = seconds
     }
 }

@@ -71,6 +71,7 @@ struct CoordinatorLoop {
     var nextWorkerNumber = 1
     var lastHeartbeat = ContinuousClock.now
     var lastProgress = ContinuousClock.now
+    var training = TrainingSessions()
 
     init(runtime: CoordinatorRuntime, router: ZMQSocket) throws {
         self.runtime = runtime
@@ -181,6 +182,7 @@ struct CoordinatorLoop {
                 for identity in workers.keys { send(identity, WireMessage(Heartbeat())) }
             }
             checkTimeouts(now)
+            tickTraining()
             schedule()
             if now - lastProgress >= .seconds(1) {
                 lastProgress = now
@@ -214,6 +216,7 @@ struct CoordinatorLoop {
             return
         }
         if workers[identity] != nil { liveness.heard(from: identity) }
+        if routeTraining(message, from: identity) { return }
         switch message.body {
         case let hello as Hello: register(identity, hello)
         case let heartbeat as Heartbeat:

@@ -43,6 +43,8 @@ public final class WorkerRuntime: Sendable {
     private let logger: Logger
     /// Messages the compute thread wants sent; drained by the network thread every loop turn.
     private let outbox = Mutex<[WorkerEvent]>([])
+    /// Training shards and gradient requests (distributed training), computed off the network thread.
+    let training: TrainingShardServer
 
     enum WorkerEvent: Sendable {
         case send(WireMessage)
@@ -53,6 +55,7 @@ public final class WorkerRuntime: Sendable {
         self.configuration = configuration
         self.executor = executor
         self.logger = logger
+        self.training = TrainingShardServer(threads: configuration.threads, workerName: configuration.name, logger: logger)
     }
 
     /// Runs until `stop` is set (then hands back any running shard with `goodbye`) or the coordinator refuses
@@ -65,7 +68,7 @@ public final class WorkerRuntime: Sendable {
         try loop.run(until: stop)
     }
 
-    fileprivate func post(_ event: WorkerEvent) {
+    func post(_ event: WorkerEvent) {
         outbox.withLock { $0.append(event) }
     }
 
@@ -181,6 +184,11 @@ private struct WorkerLoop {
         let message: WireMessage
         do { message = try WireMessage.decode(frames, limits: configuration.limits) } catch {
             reply(error)
+            return
+        }
+        if TrainingShardServer.handles(message) {
+            let runtime = self.runtime
+            runtime.training.submit(message) { runtime.post(.send($0)) }
             return
         }
         switch message.body {

@@ -1,0 +1,87 @@
+// Bodies of the distributed-training conversation (issue 4); `GradientRequest` and `GradientReply` are in
+// Protocol/Messages.swift. The conversation is described in cluster/PROTOCOL.md, "Distributed training".
+
+/// One shard of a training session: a balanced HDF5 file and, optionally, the worker that holds it.
+public struct TrainingShardSpec: Codable, Sendable, Equatable {
+    /// Where the file is: a path on a filesystem every worker reads (shared), or a path on `holder`.
+    public var path: String
+    /// Name of the worker that produced the shard and keeps it (`tailforge worker --name`); the shard is
+    /// served there while that worker lives, and reloaded from `path` by another worker if it dies (which
+    /// then needs `path` to be readable elsewhere).
+    public var holder: String?
+
+    public init(path: String, holder: String? = nil) {
+        self.path = path
+        self.holder = holder
+    }
+
+    /// Parses `PATH` or `PATH@WORKER` (the command-line form).
+    public init(argument: String) {
+        if let at = argument.lastIndex(of: "@"), at != argument.startIndex, argument.index(after: at) != argument.endIndex,
+           !argument[argument.index(after: at)...].contains("/") {
+            self.init(path: String(argument[..<at]), holder: String(argument[argument.index(after: at)...]))
+        } else {
+            self.init(path: argument)
+        }
+    }
+}
+
+/// Trainer → coordinator: open a training session over `shards` (in training order). The coordinator places
+/// the shards on live workers and sends each a `TrainingLoad`; the trainer then receives one
+/// `TrainingShardLoaded` per shard, or a `TrainingFailure`.
+public struct TrainingOpen: WireBody, Equatable {
+    public static let messageType = MessageType.trainingOpen
+    public var session: String
+    public var shards: [TrainingShardSpec]
+    public init(session: String, shards: [TrainingShardSpec]) { self.session = session; self.shards = shards }
+}
+
+/// Coordinator → worker: load these shards (index in the session, path) and keep them in memory.
+public struct TrainingLoad: WireBody, Equatable {
+    public static let messageType = MessageType.trainingLoad
+    public var session: String
+    public var shards: [Int]
+    public var paths: [String]
+    public init(session: String, shards: [Int], paths: [String]) { self.session = session; self.shards = shards; self.paths = paths }
+}
+
+/// Worker → coordinator → trainer: a shard is in memory; what the trainer needs to plan the global row order,
+/// the class count and the class weights.
+public struct TrainingShardLoaded: WireBody, Equatable {
+    public static let messageType = MessageType.trainingShardLoaded
+    public var session: String
+    public var shard: Int
+    public var rows: Int
+    public var dimension: Int
+    /// Rows per label, index = label, up to the largest label present.
+    public var labelCounts: [Int]
+    public var classNames: [String]?
+    /// SHA-256 (hex) of the shard file, recorded in the model file.
+    public var sha256: String
+    /// The worker that loaded it (for logs).
+    public var worker: String
+    public init(session: String, shard: Int, rows: Int, dimension: Int, labelCounts: [Int], classNames: [String]?,
+                sha256: String, worker: String) {
+        self.session = session; self.shard = shard; self.rows = rows; self.dimension = dimension
+        self.labelCounts = labelCounts; self.classNames = classNames; self.sha256 = sha256; self.worker = worker
+    }
+}
+
+/// Worker → coordinator → trainer, or coordinator → trainer: loading or evaluating a shard failed; the
+/// trainer stops with `message` (a bad file fails the same way on every worker, so it is not retried).
+public struct TrainingFailure: WireBody, Equatable {
+    public static let messageType = MessageType.trainingFailure
+    public var session: String
+    public var shard: Int?
+    public var message: String
+    public init(session: String, shard: Int?, message: String) { self.session = session; self.shard = shard; self.message = message }
+}
+
+/// Trainer → coordinator → workers: the session is over; workers drop its shards from memory.
+public struct TrainingClose: WireBody, Equatable {
+    public static let messageType = MessageType.trainingClose
+    public var session: String
+    /// Paths to drop (the coordinator fills them in for each worker).
+    public var paths: [String]
+    public init(session: String, paths: [String] = []) { self.session = session; self.paths = paths }
+}

@@ -1,0 +1,164 @@
+import Logging
+
+/// The coordinator's part in distributed training: it places each session's shards on live workers, relays
+/// gradient requests and replies between the trainer and the workers, and when a worker dies (heartbeat
+/// liveness, as for balancing shards) moves its shards to live workers and re-sends the current
+/// evaluation's missing shards there. It never looks inside weights or gradients.
+///
+/// Owned by the coordinator's network thread (a value in ``CoordinatorLoop``); every method returns the
+/// messages to send instead of sending them.
+struct TrainingSessions {
+    typealias Outgoing = [(to: [UInt8], message: WireMessage)]
+
+    struct Session {
+        var trainer: [UInt8]
+        var specs: [TrainingShardSpec]
+        /// The worker serving each shard, nil while no worker is alive to take it.
+        var owner: [[UInt8]?]
+        /// Shards whose `TrainingShardLoaded` reached the trainer.
+        var loaded: [Bool]
+        var evaluation: Evaluation?
+    }
+
+    /// The gradient request in flight and the shards whose replies are still missing.
+    struct Evaluation {
+        var request: GradientRequest
+        var payloads: [[UInt8]]
+        var pending: Set<Int>
+    }
+
+    private(set) var sessions: [String: Session] = [:]
+
+    /// Handles a training message (returns nil for any other message).
+    mutating func handle(_ message: WireMessage, from identity: [UInt8], workers: [[UInt8]: WorkerRecord], log: Logger) -> Outgoing? {
+        switch message.body {
+        case let open as TrainingOpen:
+            let session = Session(trainer: identity, specs: open.shards, owner: Array(repeating: nil, count: open.shards.count),
+                                  loaded: Array(repeating: false, count: open.shards.count), evaluation: nil)
+            sessions[open.session] = session
+            log.info("training session \(open.session): \(open.shards.count) shard(s) over \(workers.count) live worker(s)")
+            return place(open.session, workers: workers, log: log)
+        case let loaded as TrainingShardLoaded:
+            guard var session = sessions[loaded.session], session.loaded.indices.contains(loaded.shard) else { return [] }
+            session.loaded[loaded.shard] = true
+            sessions[loaded.session] = session
+            return [(session.trainer, message)]
+        case let failure as TrainingFailure:
+            guard let session = sessions[failure.session] else { return [] }
+            log.warning("training session \(failure.session): \(failure.message)")
+            return [(session.trainer, message)]
+        case let request as GradientRequest:
+            guard var session = sessions[request.job] else {
+                return [(identity, WireMessage(TrainingFailure(session: request.job, shard: nil,
+                                                                message: "the coordinator has no training session \(request.job) (it restarted?); restart the trainer, which resumes from its checkpoint")))]
+            }
+            let valid = request.shards.allSatisfy(session.specs.indices.contains)
+                && request.paths?.count == request.shards.count && request.firstGlobalRows?.count == request.shards.count
+            guard valid else {
+                return [(identity, WireMessage(TrainingFailure(session: request.job, shard: nil,
+                                                                message: "gradient request \(request.iteration) names shards outside the session or lacks their paths and first rows")))]
+            }
+            session.evaluation = Evaluation(request: request, payloads: message.payloads, pending: Set(request.shards))
+            sessions[request.job] = session
+            var outgoing: Outgoing = []
+            for (worker, shards) in group(request.shards, by: session.owner) {
+                outgoing.append((worker, forward(request, shards: shards, payloads: message.payloads)))
+            }
+            return outgoing
+        case let reply as GradientReply:
+            guard var session = sessions[reply.job], var evaluation = session.evaluation,
+                  evaluation.request.iteration == reply.iteration, evaluation.pending.remove(reply.shard) != nil else {
+                return []   // late or duplicate (the shard was reassigned and computed elsewhere too)
+            }
+            session.evaluation = evaluation
+            sessions[reply.job] = session
+            return [(session.trainer, message)]
+        case let close as TrainingClose:
+            guard let session = sessions.removeValue(forKey: close.session) else { return [] }
+            log.info("training session \(close.session) closed")
+            var byWorker: [[UInt8]: [String]] = [:]
+            for (index, owner) in session.owner.enumerated() {
+                if let owner { byWorker[owner, default: []].append(session.specs[index].path) }
+            }
+            return byWorker.map { ($0.key, WireMessage(TrainingClose(session: close.session, paths: $0.value))) }
+        default:
+            return nil
+        }
+    }
+
+    /// Moves shards whose worker is gone (or that never had one) to live workers, and re-sends to them what
+    /// they miss: the load, and the in-flight evaluation's request for those shards.
+    mutating func tick(workers: [[UInt8]: WorkerRecord], log: Logger) -> Outgoing {
+        guard !workers.isEmpty else { return [] }
+        var outgoing: Outgoing = []
+        for id in sessions.keys.sorted() {
+            let orphaned = sessions[id]!.owner.contains { owner in owner.map { workers[$0] == nil } ?? true }
+            if orphaned { outgoing += place(id, workers: workers, log: log) }
+        }
+        return outgoing
+    }
+
+    /// Assigns every shard without a live owner: to its holder when that worker is alive, otherwise to the
+    /// live worker serving the fewest shards; sends loads (and pending gradient work) to the new owners.
+    private mutating func place(_ id: String, workers: [[UInt8]: WorkerRecord], log: Logger) -> Outgoing {
+        guard var session = sessions[id], !workers.isEmpty else { return [] }
+        var load: [[UInt8]: Int] = Dictionary(uniqueKeysWithValues: workers.keys.map { ($0, 0) })
+        for other in sessions.values { for owner in other.owner { if let owner, load[owner] != nil { load[owner]! += 1 } } }
+        var moved: [Int] = []
+        for index in session.specs.indices {
+            if let owner = session.owner[index], workers[owner] != nil { continue }
+            let holder = session.specs[index].holder.flatMap { name in workers.first { $0.value.name == name }?.key }
+            let chosen = holder ?? load.min { a, b in a.value != b.value ? a.value < b.value : a.key.lexicographicallyPrecedes(b.key) }!.key
+            if let previous = session.owner[index] {
+                log.warning("training session \(id): shard \(index) moves from lost worker \(String(decoding: previous, as: UTF8.self)) to \(workers[chosen]!.id)")
+            }
+            session.owner[index] = chosen
+            load[chosen]! += 1
+            moved.append(index)
+        }
+        sessions[id] = session
+        var outgoing: Outgoing = []
+        let toLoad = moved.filter { !session.loaded[$0] }
+        for (worker, shards) in group(toLoad, by: session.owner) {
+            outgoing.append((worker, WireMessage(TrainingLoad(session: id, shards: shards, paths: shards.map { session.specs[$0].path }))))
+        }
+        if let evaluation = session.evaluation {
+            let missing = moved.filter(evaluation.pending.contains)
+            for (worker, shards) in group(missing, by: session.owner) {
+                outgoing.append((worker, forward(evaluation.request, shards: shards, payloads: evaluation.payloads)))
+            }
+        }
+        return outgoing
+    }
+
+    /// Shards grouped by their owner (shards without one are left out), each group in shard order.
+    private func group(_ shards: [Int], by owner: [[UInt8]?]) -> [(worker: [UInt8], shards: [Int])] {
+        var groups: [[UInt8]: [Int]] = [:]
+        for shard in shards { if let worker = owner[shard] { groups[worker, default: []].append(shard) } }
+        return groups.map { ($0.key, $0.value.sorted()) }.sorted { $0.shards[0] < $1.shards[0] }
+    }
+
+    /// The trainer's request cut down to `shards` (same weights, same payload frames).
+    private func forward(_ request: GradientRequest, shards: [Int], payloads: [[UInt8]]) -> WireMessage {
+        let positions = shards.map { shard in request.shards.firstIndex(of: shard)! }
+        var subset = request
+        subset.shards = shards
+        subset.paths = request.paths.map { paths in positions.map { paths[$0] } }
+        subset.firstGlobalRows = request.firstGlobalRows.map { rows in positions.map { rows[$0] } }
+        return WireMessage(subset, payloads: payloads)
+    }
+}
+
+extension CoordinatorLoop {
+    /// Routes a distributed-training message; false when `message` is not one.
+    mutating func routeTraining(_ message: WireMessage, from identity: [UInt8]) -> Bool {
+        guard let outgoing = training.handle(message, from: identity, workers: workers, log: log) else { return false }
+        for (to, message) in outgoing { send(to, message) }
+        return true
+    }
+
+    /// Reassigns the shards of lost workers (called every loop turn).
+    mutating func tickTraining() {
+        for (to, message) in training.tick(workers: workers, log: log) { send(to, message) }
+    }
+}

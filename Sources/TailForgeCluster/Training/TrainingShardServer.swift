@@ -1,0 +1,147 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+import TailForgeStorage
+import TailForgeTraining
+
+/// A worker's side of distributed training: keeps the training shards it was given in memory (one copy,
+/// loaded once per path) and answers gradient requests on them, on its own serial compute queue so the
+/// worker's network thread keeps heartbeating while a gradient is computed.
+///
+/// Each shard is evaluated by a ``LocalGradientSource`` over that shard alone, with the shard's global first
+/// row and the session's block size: the blocks (hence every bit of the partial sums) are the ones the
+/// single-node trainer computes for the same rows.
+public final class TrainingShardServer: Sendable {
+    /// A shard in memory, with what `TrainingShardLoaded` reports about it.
+    struct Loaded: Sendable {
+        var shard: TrainingShard
+        var labelCounts: [Int]
+        var classNames: [String]?
+        var sha256: String
+    }
+
+    private let threads: Int
+    private let workerName: String
+    private let logger: Logger
+    private let queue = DispatchQueue(label: "tailforge-training-compute")
+    /// Shards by path; shared by every session that names the path (a resumed trainer reuses them).
+    private let cache = Mutex<[String: Loaded]>([:])
+
+    public init(threads: Int, workerName: String, logger: Logger) {
+        self.threads = threads
+        self.workerName = workerName
+        self.logger = logger
+    }
+
+    /// True for the message types this server handles.
+    public static func handles(_ message: WireMessage) -> Bool {
+        message.body is TrainingLoad || message.body is GradientRequest || message.body is TrainingClose
+    }
+
+    /// Queues the work a message asks for; `send` is called (from the compute queue) with each reply.
+    public func submit(_ message: WireMessage, send: @escaping @Sendable (WireMessage) -> Void) {
+        switch message.body {
+        case let load as TrainingLoad:
+            queue.async { [self] in
+                for (shard, path) in zip(load.shards, load.paths) {
+                    do {
+                        let loaded = try self.load(path)
+                        send(WireMessage(TrainingShardLoaded(
+                            session: load.session, shard: shard, rows: loaded.shard.rowCount, dimension: loaded.shard.dimension,
+                            labelCounts: loaded.labelCounts, classNames: loaded.classNames, sha256: loaded.sha256, worker: workerName)))
+                    } catch {
+                        send(WireMessage(TrainingFailure(session: load.session, shard: shard,
+                                                         message: "worker \(workerName) cannot load training shard \(path): \(error)")))
+                    }
+                }
+            }
+        case let request as GradientRequest:
+            let payloads = message.payloads
+            queue.async { [self] in
+                for reply in evaluate(request, payloads: payloads) { send(reply) }
+            }
+        case let close as TrainingClose:
+            queue.async { [self] in
+                cache.withLock { cache in for path in close.paths { cache[path] = nil } }
+                logger.info("training session \(close.session) closed; \(close.paths.count) shard(s) released")
+            }
+        default:
+            break
+        }
+    }
+
+    /// Number of shards in memory (for tests and status).
+    public var loadedShardCount: Int { cache.withLock { $0.count } }
+
+    private func load(_ path: String) throws -> Loaded {
+        if let hit = cache.withLock({ $0[path] }) { return hit }
+        let started = ContinuousClock.now
+        let shard = try TrainingShard.load(path: path)
+        let classNames = try LabeledEmbeddingsFile(path: path).classNames
+        let sha256 = try SHA256.hexDigest(ofFileAt: path)
+        var counts = [Int](repeating: 0, count: Int(shard.labels.max() ?? 0) + 1)
+        for label in shard.labels { counts[Int(label)] += 1 }
+        let loaded = Loaded(shard: shard, labelCounts: counts, classNames: classNames, sha256: sha256)
+        cache.withLock { $0[path] = loaded }
+        logger.info("loaded training shard \(path): \(shard.rowCount) rows × \(shard.dimension) in \(ContinuousClock.now - started)")
+        return loaded
+    }
+
+    /// One reply per requested shard: its partial sums, or a failure.
+    private func evaluate(_ request: GradientRequest, payloads: [[UInt8]]) -> [WireMessage] {
+        let failure = { (shard: Int?, message: String) in
+            [WireMessage(TrainingFailure(session: request.job, shard: shard, message: "worker \(self.workerName): \(message)"))]
+        }
+        let count = request.classCount * (request.dimension + 1)
+        guard request.classCount > 0, request.dimension > 0, let paths = request.paths, let firsts = request.firstGlobalRows,
+              paths.count == request.shards.count, firsts.count == request.shards.count else {
+            return failure(nil, "gradient request \(request.iteration) lacks shard paths or first rows")
+        }
+        guard let values = payloads.first.flatMap(WireMessage.float32Values), values.count == count else {
+            return failure(nil, "gradient request \(request.iteration) has no float32 weight payload of \(count) values")
+        }
+        var classWeights: [Float]?
+        if payloads.count > 1 {
+            guard let weights = WireMessage.float32Values(payloads[1]), weights.count == request.classCount else {
+                return failure(nil, "gradient request \(request.iteration) has a class-weight payload of the wrong size")
+            }
+            classWeights = weights
+        }
+        let parameters = ModelParameters(classCount: request.classCount, dimension: request.dimension, values: values)
+        var replies: [WireMessage] = []
+        for (index, shard) in request.shards.enumerated() {
+            let started = ContinuousClock.now
+            do {
+                let loaded = try load(paths[index])
+                guard loaded.shard.dimension == request.dimension else {
+                    throw TrainingError.dimensionMismatch(shard: paths[index], expected: request.dimension, found: loaded.shard.dimension)
+                }
+                let source = try LocalGradientSource(shards: [loaded.shard], classCount: request.classCount, classWeights: classWeights,
+                                                     threads: threads, blockRows: request.blockRows ?? 1024,
+                                                     firstGlobalRow: firsts[index])
+                let sums = try Self.blockingEvaluate(source, parameters)
+                let elapsed = (ContinuousClock.now - started).components
+                replies.append(GradientReply.message(session: request.job, iteration: request.iteration, shard: shard, sums: sums,
+                                                     seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18))
+            } catch {
+                return failure(shard, "shard \(shard) (\(paths[index])): \(error)")
+            }
+        }
+        return replies
+    }
+
+    /// Runs the async evaluation from this (non-cooperative) compute thread; the source computes on threads
+    /// of its own, so waiting here blocks nothing the evaluation needs.
+    private static func blockingEvaluate(_ source: LocalGradientSource, _ parameters: ModelParameters) throws -> LossAndGradient {
+        let outcome = Mutex<Result<LossAndGradient, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            do { let sums = try await source.evaluate(parameters); outcome.withLock { $0 = .success(sums) } }
+            catch { outcome.withLock { $0 = .failure(error) } }
+            done.signal()
+        }
+        done.wait()
+        return try outcome.withLock { $0! }.get()
+    }
+}

@@ -7,6 +7,10 @@ public struct LBFGSState: Codable, Sendable, Equatable {
         public var s: [Double]
         public var y: [Double]
         public var rho: Double
+
+        public init(s: [Double], y: [Double], rho: Double) {
+            self.s = s; self.y = y; self.rho = rho
+        }
     }
 
     /// Completed iterations.
@@ -24,4 +28,12 @@ public struct LBFGSState: Codable, Sendable, Equatable {
     public var history: [Correction]
     /// Wall-clock seconds spent before this state was saved (so resumed runs report total time).
     public var seconds: Double
+
+    /// Rebuilds a state from its parts (for example from a checkpoint file).
+    public init(iteration: Int, evaluations: Int, x: [Double], loss: Double, previousLoss: Double?, gradient: [Double],
+                initialGradientNorm: Double, history: [Correction], seconds: Double) {
+        self.iteration = iteration; self.evaluations = evaluations; self.x = x; self.loss = loss
+        self.previousLoss = previousLoss; self.gradient = gradient; self.initialGradientNorm = initialGradientNorm
+        self.history = history; self.seconds = seconds
+    }
 }

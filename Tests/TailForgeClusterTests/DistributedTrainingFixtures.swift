@@ -1,0 +1,169 @@
+import Foundation
+import Logging
+import Synchronization
+import TailForgeStorage
+import TailForgeTraining
+@testable import TailForgeCluster
+
+/// A backend for coordinators that only serve training sessions.
+struct NoBalancingBackend: JobBackend {
+    struct Unsupported: Error {}
+    func prepare(_ manifest: JobManifest, shardCount: Int) throws -> PreparedJob { throw Unsupported() }
+    func resolveKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?) { throw Unsupported() }
+    func gather(_ manifest: JobManifest, _ job: PreparedJob, shardFiles: [String], fallback: Float?) throws -> GatherReport { throw Unsupported() }
+}
+
+/// SplitMix64, so the fixtures need nothing but the standard library.
+struct TestRNG: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A thread running a daemon loop until its stop signal is set.
+final class TestDaemon: Sendable {
+    let stop = StopSignal()
+    let finished = Mutex<String?>(nil)
+
+    init(name: String, _ body: @escaping @Sendable (StopSignal) throws -> Void) {
+        let thread = Thread { [self] in
+            do { try body(stop); finished.withLock { $0 = "stopped" } }
+            catch { finished.withLock { $0 = "\(error)" } }
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    func shutdown(seconds: Double = 10) {
+        stop.stop()
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline, finished.withLock({ $0 }) == nil { Thread.sleep(forTimeInterval: 0.01) }
+    }
+}
+
+/// A coordinator and workers on loopback threads, plus balanced shard files of a small separable-ish problem.
+struct TrainingCluster {
+    static let heartbeat = HeartbeatSettings(intervalMilliseconds: 100, livenessMilliseconds: 600)
+    let directory: String
+    let endpoint: String
+    let coordinator: TestDaemon
+    var workers: [TestDaemon] = []
+
+    init() throws {
+        directory = NSTemporaryDirectory() + "tailforge-distributed-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: directory, toolVersion: "9.9.9",
+                                                     heartbeat: Self.heartbeat)
+        let runtime = CoordinatorRuntime(configuration: configuration, backend: NoBalancingBackend(), logger: Logger(label: "test.coordinator"))
+        coordinator = TestDaemon(name: "coordinator") { stop in try runtime.run(until: stop) }
+        let file = CoordinatorRuntime.endpointFile(stateDirectory: directory)
+        var found: String?
+        let deadline = Date().addingTimeInterval(10)
+        while found == nil, Date() < deadline {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8), !text.isEmpty {
+                found = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+        guard let found else { throw CocoaError(.fileNoSuchFile) }
+        endpoint = found
+    }
+
+    mutating func addWorkers(_ count: Int, threads: Int = 1) {
+        for _ in 0 ..< count {
+            let name = "worker\(workers.count + 1)"
+            let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: directory, threads: threads, name: name,
+                                                    toolVersion: "9.9.9")
+            let runtime = WorkerRuntime(configuration: configuration, executor: NoShards(), logger: Logger(label: "test.\(name)"))
+            workers.append(TestDaemon(name: name) { stop in try runtime.run(until: stop) })
+        }
+    }
+
+    func shutdown() {
+        for worker in workers { worker.shutdown() }
+        coordinator.shutdown()
+    }
+
+    func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+
+    /// Writes `rowCounts.count` balanced-contract shard files of a 10-class, d = 32 problem (class means plus
+    /// noise, unit-normalised rows) and returns their paths.
+    func writeShards(rowCounts: [Int], seed: UInt64 = 7, classes: Int = 10, dimension: Int = 32) throws -> [String] {
+        var rng = TestRNG(state: seed)
+        func uniform() -> Float { Float(Double(rng.next() >> 11) * 0x1p-53) * 2 - 1 }
+        let means = (0 ..< classes).map { _ in (0 ..< dimension).map { _ in uniform() } }
+        var paths: [String] = []
+        for (index, rows) in rowCounts.enumerated() {
+            var embeddings: [Float] = []
+            var labels: [Int32] = []
+            for _ in 0 ..< rows {
+                let label = Int(rng.next() % UInt64(classes))
+                var row = means[label].map { $0 + 0.9 * uniform() }
+                let norm = row.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                row = row.map { $0 / norm }
+                embeddings += row
+                labels.append(Int32(label))
+            }
+            let path = self.path("shard-\(index).h5")
+            let writer = try BalancedDatasetWriter(path: path, dimension: dimension, totalRows: rows, attributes: [:],
+                                                   classNames: (0 ..< classes).map { "class-\($0)" })
+            try writer.append(embeddings: embeddings, labels: labels, isSynthetic: [UInt8](repeating: 0, count: rows),
+                              sourceIndex: (0 ..< rows).map(Int64.init), kappa: [Float](repeating: 0, count: rows))
+            try writer.commit()
+            paths.append(path)
+        }
+        return paths
+    }
+}
+
+/// Workers in these tests only train.
+struct NoShards: ShardExecutor {
+    struct Unsupported: Error {}
+    func execute(_ task: ShardTask, context: ShardContext) throws -> ShardOutcome { throw Unsupported() }
+}
+
+/// A worker that registers and serves training like a real one (same ``TrainingShardServer``) until it
+/// receives gradient request number `dieAtIteration`: then it falls silent at once — no reply, no heartbeat,
+/// no goodbye — like a machine that lost power mid-iteration. Only the coordinator's liveness window notices.
+final class DyingWorker: Sendable {
+    /// Set once the worker has gone silent.
+    let died = StopSignal()
+    private let daemon: TestDaemon
+
+    init(endpoint: String, name: String, dieAtIteration: Int) {
+        let died = self.died
+        daemon = TestDaemon(name: name) { stop in
+            let socket = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array(name.utf8))
+            let server = TrainingShardServer(threads: 1, workerName: name, logger: Logger(label: "test.\(name)"))
+            let outbox = Mutex<[WireMessage]>([])
+            try socket.send(WireMessage(Hello(workerName: name, toolVersion: "9.9.9", host: "localhost", processId: 0, threads: 1)).encode())
+            var lastBeat = ContinuousClock.now
+            while !stop.isStopped {
+                if try socket.waitForInput(timeoutMilliseconds: 10), let frames = try socket.receive() {
+                    let message = try WireMessage.decode(frames)
+                    if let request = message.body(as: GradientRequest.self), request.iteration >= dieAtIteration {
+                        died.stop()
+                        socket.close()
+                        return
+                    }
+                    if TrainingShardServer.handles(message) {
+                        server.submit(message) { reply in outbox.withLock { $0.append(reply) } }
+                    }
+                }
+                for message in outbox.withLock({ box in defer { box.removeAll() }; return box }) { try socket.send(message.encode()) }
+                if ContinuousClock.now - lastBeat > .milliseconds(100) {
+                    try socket.send(WireMessage(Heartbeat()).encode())
+                    lastBeat = .now
+                }
+            }
+        }
+    }
+
+    func shutdown() { daemon.shutdown() }
+}

@@ -135,12 +135,16 @@ import TailForgeTraining
         #expect(throws: DistributedTrainingError.self) { try TrainingCheckpoint.decode(Array(bytes.dropLast(9)), path: "memory") }
     }
 
-    @Test func int128PayloadsRoundTripExtremes() {
-        let values: [Int128] = [0, 1, -1, .max, .min, Int128(Int64.max) + 1, -(Int128(1) << 100)]
-        let bytes = WireMessage.int128Payload(values)
-        #expect(bytes.count == values.count * 16)
-        #expect(WireMessage.int128Values(bytes) == values)
-        #expect(WireMessage.int128Values(Array(bytes.dropLast())) == nil)
+    @Test func gradientRepliesCarryTheExactSums() throws {
+        var rng = TestRNG(state: 5)
+        let gradient = (0 ..< 2 * 4).map { _ in Int128(Int64(bitPattern: rng.next())) << 40 }
+        let sums = LossAndGradient(classCount: 2, dimension: 3, rows: 17, isFinite: true, fixedPointLoss: .max >> 3,
+                                   fixedPointGradient: gradient)
+        let message = GradientReply.message(session: "s", iteration: 4, shard: 1, sums: sums, seconds: 0.5)
+        let decoded = try WireMessage.decode(message.encode())
+        let reply = try #require(decoded.body(as: GradientReply.self))
+        #expect(reply.sums(payloads: decoded.payloads, classCount: 2, dimension: 3) == sums)
+        #expect(reply.sums(payloads: decoded.payloads, classCount: 2, dimension: 4) == nil)
     }
 
     @Test(arguments: [

@@ -52,6 +52,11 @@ import TailForgeEngine
             JobProgress(status: status),
             GradientRequest(job: "j1", iteration: 3, shards: [0, 2], classCount: 10, dimension: 4),
             GradientReply(job: "j1", iteration: 3, shard: 2, lossSum: 1.25, rows: 17),
+            TrainingOpen(session: "t1", shards: [TrainingShardSpec(path: "/data/a.h5", holder: "node2")]),
+            TrainingLoad(session: "t1", shards: [0], paths: ["/data/a.h5"]),
+            TrainingShardLoaded(session: "t1", shard: 0, rows: 5, dimension: 4, labelCounts: [2, 3], classNames: nil, sha256: "ab", worker: "w"),
+            TrainingFailure(session: "t1", shard: 0, message: "no such file"),
+            TrainingClose(session: "t1", paths: ["/data/a.h5"]),
         ]
         #expect(Set(bodies.map { type(of: $0).messageType }) == Set(MessageType.allCases))
         for body in bodies {

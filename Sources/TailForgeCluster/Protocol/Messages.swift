@@ -343,10 +343,10 @@ public struct GradientRequest: WireBody, Equatable {
     }
 }
 
-/// Worker → coordinator → trainer: one shard's partial loss and gradient sums. The payload frame holds the
-/// gradient in the exact fixed-point form of `LossAndGradient` (signed 128-bit little-endian integers, units
-/// of 2⁻³², C×(d+1) of them), and `fixedPointLoss` the loss likewise (decimal), so the trainer's reduction is
-/// exact and bit-identical to the local trainer's; `lossSum` is the same loss as a float64, for logs.
+/// Worker → coordinator → trainer: one shard's partial sums. The payload frame is the exact encoding of
+/// `LossAndGradient` (`serialized()`: the loss and C×(d+1) gradient entries as 128-bit fixed-point integers,
+/// units of 2⁻³²), so the trainer's reduction is exact and bit-identical to the local trainer's; `lossSum` is
+/// the same loss as a float64, for logs.
 public struct GradientReply: WireBody, Equatable {
     public static let messageType = MessageType.gradientReply
     public var job: String
@@ -354,13 +354,10 @@ public struct GradientReply: WireBody, Equatable {
     public var shard: Int
     public var lossSum: Double
     public var rows: Int
-    public var fixedPointLoss: String?
-    public var isFinite: Bool?
     /// Seconds the worker spent computing this shard (for the benchmark's communication split).
     public var seconds: Double?
-    public init(job: String, iteration: Int, shard: Int, lossSum: Double, rows: Int,
-                fixedPointLoss: String? = nil, isFinite: Bool? = nil, seconds: Double? = nil) {
+    public init(job: String, iteration: Int, shard: Int, lossSum: Double, rows: Int, seconds: Double? = nil) {
         self.job = job; self.iteration = iteration; self.shard = shard; self.lossSum = lossSum; self.rows = rows
-        self.fixedPointLoss = fixedPointLoss; self.isFinite = isFinite; self.seconds = seconds
+        self.seconds = seconds
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TailForgeCluster
 import TailForgeTraining
 
 struct TrainCommand: AsyncParsableCommand {
@@ -35,7 +36,34 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Worker threads for the loss and gradient.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Flag(help: "Compute the loss and gradient on cluster workers; an input may be PATH@WORKER for a shard that worker holds.")
+    var distributed = false
+
+    @Option(help: "The coordinator's endpoint for --distributed (tcp://HOST:5555).")
+    var coordinator: String?
+
+    @Option(help: "With --distributed: save the optimiser state to this file every --checkpoint-every iterations, and resume from it when it exists.")
+    var checkpoint: String?
+
+    @Option(help: "Iterations between checkpoints.")
+    var checkpointEvery: Int = 10
+
+    @Option(help: "With --distributed: resume from this checkpoint file.")
+    var resume: String?
+
+    @Option(help: "With --distributed: give up after this many seconds without progress from the cluster.")
+    var clusterTimeout: Double = 600
+
     func validate() throws {
+        if distributed {
+            guard coordinator != nil else { throw ValidationError("--distributed needs --coordinator tcp://HOST:5555") }
+        } else {
+            guard coordinator == nil, checkpoint == nil, resume == nil else {
+                throw ValidationError("--coordinator, --checkpoint and --resume apply to --distributed training only")
+            }
+        }
+        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
+        guard clusterTimeout > 0 else { throw ValidationError("--cluster-timeout must be positive") }
         guard !inputs.isEmpty else { throw ValidationError("give at least one balanced input file") }
         guard l2.isFinite, l2 >= 0 else { throw ValidationError("--l2 must be finite and non-negative") }
         guard maxIter >= 0 else { throw ValidationError("--max-iter must be non-negative") }
@@ -49,11 +77,22 @@ struct TrainCommand: AsyncParsableCommand {
         let settings = TrainingSettings(
             l2: l2, optimizer: LBFGSSettings(maxIterations: maxIter, gradientTolerance: tol, lossTolerance: lossTol),
             classWeighting: classWeight == "balanced" ? .balanced : .none)
-        let runner = TrainingRunner(inputs: inputs, output: output, settings: settings, threads: threads)
-        let summary = try await runner.run { i in
+        let progress = { (i: LBFGSIteration) in
             let line = String(format: "iter %4d  loss %.8f  |g| %.4e  step %.3e  evals %4d  %8.2f s\n",
                               i.iteration, i.loss, i.gradientNorm, i.step, i.evaluations, i.seconds)
             FileHandle.standardError.write(Data(line.utf8))
+        }
+        let summary: (report: LBFGSReport, rows: Int, dimension: Int, classCount: Int, loadSeconds: Double, trainSeconds: Double)
+        if distributed, let coordinator {
+            let runner = DistributedTrainingRunner(
+                coordinator: coordinator, shards: inputs.map(TrainingShardSpec.init(argument:)), output: output, settings: settings,
+                checkpointPath: checkpoint, checkpointEvery: checkpointEvery, resumePath: resume, timeoutSeconds: clusterTimeout,
+                logger: DaemonService.logger(label: "tailforge.train"))
+            let s = try await runner.run { progress($0) }
+            summary = (s.report, s.rows, s.dimension, s.classCount, s.openSeconds, s.trainSeconds)
+        } else {
+            let s = try await TrainingRunner(inputs: inputs, output: output, settings: settings, threads: threads).run(progress: progress)
+            summary = (s.report, s.rows, s.dimension, s.classCount, s.loadSeconds, s.trainSeconds)
         }
         let r = summary.report
         print("\(r.converged ? "converged" : "NOT converged"): \(r.reason)")

@@ -92,9 +92,21 @@ struct TrainingCluster {
 
     func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
 
+    func writeShards(rowCounts: [Int]) throws -> [String] {
+        try Self.writeShards(rowCounts: rowCounts, in: directory)
+    }
+
+    /// Shard files in a new temporary directory.
+    static func shardFiles(rowCounts: [Int]) throws -> (directory: String, paths: [String]) {
+        let directory = NSTemporaryDirectory() + "tailforge-distributed-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return (directory, try writeShards(rowCounts: rowCounts, in: directory))
+    }
+
     /// Writes `rowCounts.count` balanced-contract shard files of a 10-class, d = 32 problem (class means plus
     /// noise, unit-normalised rows) and returns their paths.
-    func writeShards(rowCounts: [Int], seed: UInt64 = 7, classes: Int = 10, dimension: Int = 32) throws -> [String] {
+    static func writeShards(rowCounts: [Int], in directory: String, seed: UInt64 = 7, classes: Int = 10,
+                            dimension: Int = 32) throws -> [String] {
         var rng = TestRNG(state: seed)
         func uniform() -> Float { Float(Double(rng.next() >> 11) * 0x1p-53) * 2 - 1 }
         let means = (0 ..< classes).map { _ in (0 ..< dimension).map { _ in uniform() } }
@@ -110,7 +122,7 @@ struct TrainingCluster {
                 embeddings += row
                 labels.append(Int32(label))
             }
-            let path = self.path("shard-\(index).h5")
+            let path = (directory as NSString).appendingPathComponent("shard-\(index).h5")
             let writer = try BalancedDatasetWriter(path: path, dimension: dimension, totalRows: rows, attributes: [:],
                                                    classNames: (0 ..< classes).map { "class-\($0)" })
             try writer.append(embeddings: embeddings, labels: labels, isSynthetic: [UInt8](repeating: 0, count: rows),

@@ -21,15 +21,22 @@ public final class TrainingShardServer: Sendable {
         var sha256: String
     }
 
+    /// Environment variable (milliseconds) that delays every gradient reply, so tests can kill a process
+    /// while an evaluation is in flight.
+    public static let testDelayVariable = "TAILFORGE_TEST_GRADIENT_DELAY_MS"
+
     private let threads: Int
+    private let delay: Duration?
     private let workerName: String
     private let logger: Logger
     private let queue = DispatchQueue(label: "tailforge-training-compute")
     /// Shards by path; shared by every session that names the path (a resumed trainer reuses them).
     private let cache = Mutex<[String: Loaded]>([:])
 
-    public init(threads: Int, workerName: String, logger: Logger) {
+    public init(threads: Int, workerName: String, logger: Logger,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.threads = threads
+        delay = environment[Self.testDelayVariable].flatMap(Int.init).map { .milliseconds($0) }
         self.workerName = workerName
         self.logger = logger
     }
@@ -59,6 +66,7 @@ public final class TrainingShardServer: Sendable {
         case let request as GradientRequest:
             let payloads = message.payloads
             queue.async { [self] in
+                if let delay { Thread.sleep(forTimeInterval: delay.seconds) }
                 for reply in evaluate(request, payloads: payloads) { send(reply) }
             }
         case let close as TrainingClose:

@@ -1,0 +1,129 @@
+import Foundation
+import Logging
+import Testing
+import TailForgeStorage
+import TailForgeTraining
+@testable import TailForgeCluster
+
+/// Distributed training with the coordinator, the workers and the trainer as real `tailforge` processes on
+/// loopback, killed with SIGKILL; every model is compared byte for byte with single-node `tailforge train`.
+@Suite(.serialized) struct DistributedTrainingProcessTests {
+    static let trainFlags = ["--l2", "1e-3", "--max-iter", "25", "--tol", "1e-6"]
+
+    struct Fixture {
+        let executable: String
+        let directory: String
+        let shards: [String]
+        let referenceSHA256: String
+
+        init() throws {
+            executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
+            let files = try TrainingCluster.shardFiles(rowCounts: DistributedTrainingTests.rowCounts)
+            directory = files.directory
+            shards = files.paths
+            let reference = (directory as NSString).appendingPathComponent("local.h5")
+            let status = try Self.run(executable, ["train"] + shards + ["--output", reference, "--threads", "2"] + trainFlags)
+            #expect(status == 0)
+            referenceSHA256 = try SHA256.hexDigest(ofFileAt: reference)
+        }
+
+        static func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
+            let process = try start(executable, arguments)
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+
+        static func start(_ executable: String, _ arguments: [String], log: String? = nil) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            if let log {
+                _ = FileManager.default.createFile(atPath: log, contents: nil)
+                process.standardError = FileHandle(forWritingAtPath: log)
+            } else {
+                process.standardError = FileHandle.nullDevice
+            }
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+
+        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+
+        func cluster(delayMilliseconds: Int? = nil) -> LocalCluster {
+            LocalCluster(executable: executable, directory: path("cluster"),
+                         environment: delayMilliseconds.map { [TrainingShardServer.testDelayVariable: "\($0)"] } ?? [:],
+                         heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
+        }
+
+        func distributedArguments(_ endpoint: String, output: String, extra: [String] = []) -> [String] {
+            ["train", "--distributed", "--coordinator", endpoint] + shards + ["--output", output] + trainFlags + extra
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    @Test func threeWorkerProcessesGiveTheSingleNodeModelBytes() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let cluster = fixture.cluster()
+        defer { cluster.stop() }
+        try cluster.start(workers: 3)
+        let output = fixture.path("distributed.h5")
+        #expect(try Fixture.run(fixture.executable, fixture.distributedArguments(cluster.endpoint, output: output)) == 0)
+        #expect(try SHA256.hexDigest(ofFileAt: output) == fixture.referenceSHA256)
+    }
+
+    @Test func aWorkerKilledMidTrainingLeavesTheModelUnchanged() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let cluster = fixture.cluster(delayMilliseconds: 30)
+        defer { cluster.stop() }
+        try cluster.start(workers: 3)
+        let output = fixture.path("distributed.h5")
+        let runner = DistributedTrainingRunner(
+            coordinator: cluster.endpoint, shards: fixture.shards.map { TrainingShardSpec(path: $0) }, output: output,
+            settings: DistributedTrainingTests.settings, timeoutSeconds: 30, logger: Logger(label: "test.trainer"))
+        // Killed right after iteration 4: the next gradient request reaches a dead worker, whose shard is
+        // recomputed elsewhere once the coordinator's liveness window expires.
+        _ = try await runner.run { iteration in
+            if iteration.iteration == 4 { cluster.crashWorker(1) }
+        }
+        #expect(cluster.workers[1].terminationReason == .uncaughtSignal)
+        #expect(try SHA256.hexDigest(ofFileAt: output) == fixture.referenceSHA256)
+        let log = try String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)
+        #expect(log.contains("-local1 lost"))
+        #expect(log.contains("moves from lost worker"))
+    }
+
+    @Test func aTrainerKilledWithSIGKILLResumesFromItsCheckpointToTheSameModel() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let cluster = fixture.cluster(delayMilliseconds: 40)
+        defer { cluster.stop() }
+        try cluster.start(workers: 3)
+        let output = fixture.path("distributed.h5")
+        let checkpoint = fixture.path("train.checkpoint")
+        let arguments = fixture.distributedArguments(cluster.endpoint, output: output,
+                                                     extra: ["--checkpoint", checkpoint, "--checkpoint-every", "2"])
+        let trainer = try Fixture.start(fixture.executable, arguments, log: fixture.path("trainer-1.log"))
+        var saved = 0
+        let deadline = Date().addingTimeInterval(60)
+        while saved < 4, trainer.isRunning, Date() < deadline {
+            saved = (try? TrainingCheckpoint.read(path: checkpoint).state.iteration) ?? 0
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        #expect(trainer.isRunning, "the trainer finished before it could be killed")
+        LocalCluster.signal(trainer, SIGKILL)
+        trainer.waitUntilExit()
+        #expect(trainer.terminationReason == .uncaughtSignal)
+        #expect(!FileManager.default.fileExists(atPath: output))
+
+        let resumed = try Fixture.start(fixture.executable, arguments, log: fixture.path("trainer-2.log"))
+        resumed.waitUntilExit()
+        #expect(resumed.terminationStatus == 0)
+        #expect(try SHA256.hexDigest(ofFileAt: output) == fixture.referenceSHA256)
+        let log = try String(contentsOfFile: fixture.path("trainer-2.log"), encoding: .utf8)
+        #expect(log.contains("resuming from \(checkpoint) at iteration"))
+    }
+}

@@ -17,7 +17,7 @@ enum NumericsBenchmarks {
         func runs(_ name: String) -> Bool { part == nil || part == name }
         let originalThreads = BLAS.threadCount
         defer { BLAS.setThreadCount(originalThreads) }
-        print("numerics benchmark (\(openblasConfig()), core \(String(cString: openblas_get_corename())), \(originalThreads) BLAS threads by default)")
+        print("numerics benchmark (\(openblasConfig()), core \(BLAS.coreName), \(originalThreads) BLAS threads by default)")
 
         // MARK: sgemm
 

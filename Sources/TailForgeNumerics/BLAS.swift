@@ -14,6 +14,14 @@ public enum BLAS {
     /// The number of threads OpenBLAS currently uses.
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 
+    /// The kernel family OpenBLAS chose for this CPU (e.g. "Haswell", "SkylakeX"). In some virtual machines
+    /// its detection falls back to "Prescott" (SSE3 kernels, several times slower); the environment variable
+    /// `OPENBLAS_CORETYPE` set before the process starts overrides the choice.
+    public static var coreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+
     /// C = op(A)·op(B) for row-major matrices, where op transposes when asked.
     public static func sgemm(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false) -> Matrix {
         let m = transposeA ? a.columns : a.rows, k = transposeA ? a.rows : a.columns

@@ -1,11 +1,14 @@
 import COpenBLAS
+import Dispatch
 
 /// Exact within-set k-nearest-neighbour search by cosine (inner product of unit-norm rows).
 ///
 /// Rows are processed in blocks: one `cblas_sgemm` computes a block's similarities to all n rows
 /// (memory O(blockRows × n), never n × n), then each row keeps a running top-k in a small heap, skipping
 /// candidates below the current k-th best with one compare (partial selection, no sort of n values).
-/// Self is excluded by index, so exact duplicates are found as neighbours with cosine 1.
+/// Self is excluded by index, so exact duplicates are found as neighbours with cosine 1. The selection runs
+/// on as many threads as BLAS is allowed (`BLAS.threadCount`), so a caller that pins BLAS to one thread
+/// keeps the whole search on its own thread.
 public enum NearestNeighbours {
     /// The `k` nearest rows to each row of `points` (rows assumed unit norm). `k` is capped at n − 1.
     public static func search(_ points: Matrix, k: Int, blockRows: Int = 512) -> NearestNeighbourResult {
@@ -28,14 +31,25 @@ public enum NearestNeighbours {
                             cblas_sgemm(
                                 CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n), Int32(d), 1,
                                 x.baseAddress! + start * d, Int32(d), x.baseAddress!, Int32(d), 0, s.baseAddress!, Int32(n))
-                            for r in 0..<rows {
-                                var heap = TopK(
-                                    cosines: outCosine.baseAddress! + (start + r) * k,
-                                    indices: outIndex.baseAddress! + (start + r) * k, capacity: k)
-                                let row = s.baseAddress! + r * n
-                                heap.scan(row, from: 0, to: start + r)
-                                heap.scan(row, from: start + r + 1, to: n)
-                                heap.sortDescending()
+                            let first = start
+                            // Scoped unsafe captures: each worker writes only its own rows' outputs.
+                            nonisolated(unsafe) let similarities = UnsafePointer(s.baseAddress!)
+                            nonisolated(unsafe) let cosineOut = outCosine.baseAddress!, indexOut = outIndex.baseAddress!
+                            let workers = min(BLAS.threadCount, rows)
+                            let select: @Sendable (Int) -> Void = { worker in
+                                for r in stride(from: worker, to: rows, by: workers) {
+                                    var heap = TopK(
+                                        cosines: cosineOut + (first + r) * k, indices: indexOut + (first + r) * k, capacity: k)
+                                    let row = similarities + r * n
+                                    heap.scan(row, from: 0, to: first + r)
+                                    heap.scan(row, from: first + r + 1, to: n)
+                                    heap.sortDescending()
+                                }
+                            }
+                            if workers > 1 {
+                                DispatchQueue.concurrentPerform(iterations: workers, execute: select)
+                            } else {
+                                select(0)
                             }
                             start += rows
                         }

@@ -27,6 +27,7 @@ public enum BLAS {
         let m = transposeA ? a.columns : a.rows, k = transposeA ? a.rows : a.columns
         let n = transposeB ? b.rows : b.columns, kb = transposeB ? b.columns : b.rows
         precondition(k == kb, "BLAS.sgemm: inner dimensions differ (\(k) vs \(kb))")
+        precondition([m, n, k, a.columns, b.columns].allSatisfy { $0 <= Int(Int32.max) }, "BLAS.sgemm: a dimension exceeds Int32.max")
         var c = Matrix(rows: m, columns: n)
         guard m > 0, n > 0 else { return c }
         a.storage.withUnsafeBufferPointer { pa in

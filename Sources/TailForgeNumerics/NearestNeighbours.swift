@@ -15,6 +15,7 @@ public enum NearestNeighbours {
         precondition(k >= 0, "NearestNeighbours: k must be ≥ 0, got \(k)")
         precondition(blockRows >= 1, "NearestNeighbours: blockRows must be ≥ 1, got \(blockRows)")
         let n = points.rows, d = points.columns
+        precondition(n <= Int(Int32.max), "NearestNeighbours: at most Int32.max rows (indices are Int32)")
         let k = min(k, max(n - 1, 0))
         guard k > 0 else { return NearestNeighbourResult(k: 0, indices: [], cosines: []) }
         let block = min(blockRows, n)

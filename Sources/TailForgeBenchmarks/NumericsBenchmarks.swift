@@ -17,6 +17,7 @@ enum NumericsBenchmarks {
         func runs(_ name: String) -> Bool { part == nil || part == name }
         let originalThreads = BLAS.threadCount
         defer { BLAS.setThreadCount(originalThreads) }
+        print("load average at start: \(loadAverage())")
         print("numerics benchmark (\(openblasConfig()), core \(BLAS.coreName), \(originalThreads) BLAS threads by default)")
 
         // MARK: sgemm
@@ -97,7 +98,7 @@ enum NumericsBenchmarks {
                     }
                 }
                 let perCPUSecond = Double(perThread) / (cpuSeconds.reduce(0, +) / Double(threads))
-                rates.append("\(threads) thread(s) \(format(Double(perThread * threads) / seconds / 1e6)) M/s wall (\(format(perCPUSecond / 1e6, digits: 2)) M per CPU-second per thread)")
+                rates.append("\(threads) thread(s) \(Int(Double(perThread * threads) / seconds)) samples/s wall (\(Int(perCPUSecond)) per CPU-second per thread)")
             }
             print("vMF d = 768, κ = \(Int(kappa)): acceptance \(format(acceptance, digits: 3)); " + rates.joined(separator: ", "))
         }
@@ -145,6 +146,12 @@ private func format(_ x: Double, digits: Int = 1) -> String {
     let scale = (0..<digits).reduce(1.0) { acc, _ in acc * 10 }
     let rounded = (x * scale).rounded() / scale
     return "\(rounded)"
+}
+
+private func loadAverage() -> String {
+    var loads = [Double](repeating: 0, count: 3)
+    guard getloadavg(&loads, 3) == 3 else { return "unknown" }
+    return loads.map { format($0, digits: 2) }.joined(separator: " ")
 }
 
 private func openblasConfig() -> String {

@@ -17,6 +17,7 @@ enum MethodBenchmarks {
         var maxIterations = 200
         var l2 = 1e-4
         var dimension: Int?
+        var geometry: [String: Double] = [:]
         var it = arguments.makeIterator()
         while let flag = it.next() {
             guard let value = it.next() else { throw BenchmarkError.usage("\(flag) needs a value") }
@@ -28,11 +29,19 @@ enum MethodBenchmarks {
             case "--max-iter": maxIterations = Int(value) ?? maxIterations
             case "--l2": l2 = Double(value) ?? l2
             case "--dimension": dimension = Int(value)
+            // Geometry overrides, for studying how hard the generated data is.
+            case "--class-kappa", "--mode-kappa", "--sample-kappa-low", "--sample-kappa-high", "--shared-weight":
+                geometry[flag] = Double(value)
             default: throw BenchmarkError.usage("unknown option \(flag)")
             }
         }
 
-        let config = preset.configuration(dimension: dimension)
+        var config = preset.configuration(dimension: dimension)
+        if let v = geometry["--class-kappa"] { config.classKappaPerDimension = v }
+        if let v = geometry["--mode-kappa"] { config.modeKappaPerDimension = v }
+        if let v = geometry["--shared-weight"] { config.sharedWeight = v }
+        let low = geometry["--sample-kappa-low"] ?? config.sampleKappaPerDimension.lowerBound
+        config.sampleKappaPerDimension = low...max(low, geometry["--sample-kappa-high"] ?? config.sampleKappaPerDimension.upperBound)
         let generator = SyntheticLatentGenerator(config, seed: seed)
         var clock = Date()
         let train = generator.split(counts: config.trainCounts, test: false, threads: threads)

@@ -9,6 +9,7 @@ public enum BalanceStage: String, Sendable {
     case kappa = "kappa"
     case synthesize = "synthesize+write"
     case commit = "commit"
+    case digest = "digest"
 }
 
 /// Runs a whole balancing job on one node: long-tailed HDF5 in, balanced HDF5 out, streamed class by class.
@@ -47,17 +48,11 @@ public struct BalanceRunner: Sendable {
         }
 
         // The digest runs beside the read: both are I/O over the same file.
-        let digest = Mutex<Result<String, StorageError>?>(nil)
         let path = input.path
-        let digestThread = Thread { digest.withLock { $0 = Result { () throws(StorageError) in try SHA256.hexDigest(ofFileAt: path) } } }
-        digestThread.start()
+        let digest = inBackground { () throws(StorageError) in try SHA256.hexDigest(ofFileAt: path) }
         let data = try BalanceInput.load(input) { progress(.read, $0, $1) }
-        while digest.withLock({ $0 == nil }) { Thread.sleep(forTimeInterval: 0.005) }
         let inputSHA256: String
-        switch digest.withLock({ $0! }) {
-        case .success(let hex): inputSHA256 = hex
-        case .failure(let error): throw .storage(error)
-        }
+        do { inputSHA256 = try digest().get() } catch { throw .storage(error) }
         lap(.read)
 
         // BLAS runs single-threaded inside our class-level parallelism: the thread count is ours, and results
@@ -109,8 +104,10 @@ public struct BalanceRunner: Sendable {
         lap(.synthesize)
 
         do { try writer.commit() } catch { throw .storage(error) }
-        let outputSHA256 = try? SHA256.hexDigest(ofFileAt: outputPath)
         lap(.commit)
+        // HDF5 does not write a file front to back, so the digest is a second read once it is in place.
+        let outputSHA256 = try? SHA256.hexDigest(ofFileAt: outputPath)
+        lap(.digest)
 
         let (sum, count) = cosineSum.withLock { $0 }
         let realKappas = zip(kappas, plan.classes).flatMap { k, e in e.realCount > 0 ? k : [] }
@@ -121,7 +118,7 @@ public struct BalanceRunner: Sendable {
             kappa: .init(realKappas), fallbackClasses: fallbackClasses,
             fallbackKappa: fallback.map(Double.init), meanSyntheticCosine: count > 0 ? sum / Double(count) : nil,
             inputSHA256: inputSHA256, outputSHA256: outputSHA256, stageSeconds: seconds,
-            stageOrder: [BalanceStage.read, .kappa, .synthesize, .commit].map(\.rawValue))
+            stageOrder: [BalanceStage.read, .kappa, .synthesize, .commit, .digest].map(\.rawValue))
     }
 
     /// Stage 1 over every class, in parallel, largest classes first. Entry c is class c's κ per real row.

@@ -99,3 +99,19 @@ func runOnThreads(_ count: Int, _ work: @escaping @Sendable () -> Void) {
     }
     group.wait()
 }
+
+/// Starts `work` on its own thread; the returned function waits for it and returns its result.
+func inBackground<T: Sendable, E: Error>(_ work: @escaping @Sendable () throws(E) -> T) -> () -> Result<T, E> {
+    let result = Mutex<Result<T, E>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Thread {
+        let value = Result { () throws(E) in try work() }
+        result.withLock { $0 = value }
+        done.signal()
+    }.start()
+    return {
+        done.wait()
+        done.signal()  // later calls return at once
+        return result.withLock { $0! }
+    }
+}

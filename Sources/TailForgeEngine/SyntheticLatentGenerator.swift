@@ -23,7 +23,7 @@ public struct SyntheticLatentGenerator: Sendable {
         /// Concentration of a class's modes around the class mean.
         public var modeKappaPerDimension = 3.0
         /// Concentration of samples around their mode, drawn per class in this range (× dimension).
-        public var sampleKappaPerDimension: ClosedRange<Double> = 0.45...0.9
+        public var sampleKappaPerDimension: ClosedRange<Double> = 0.3...0.6
 
         public var classes: Int { trainCounts.count }
 

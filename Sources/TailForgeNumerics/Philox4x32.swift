@@ -34,7 +34,13 @@ public struct Philox4x32: RandomNumberGenerator, Sendable {
     /// Writes the next `count` outputs to `words`: the same values, in the same order, as `count` calls of
     /// ``next()``, but whole groups of four blocks go straight to the destination.
     @inlinable
-    public mutating func fill(_ words: UnsafeMutablePointer<UInt64>, count: Int) {
+    public mutating func fill(_ words: UnsafeMutableBufferPointer<UInt64>) {
+        guard let base = words.baseAddress else { return }
+        fill(base, count: words.count)
+    }
+
+    @inlinable
+    mutating func fill(_ words: UnsafeMutablePointer<UInt64>, count: Int) {
         var i = 0
         while i < count && position < Self.bufferedWords {
             words[i] = buffer[position]

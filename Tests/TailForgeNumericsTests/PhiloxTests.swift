@@ -48,7 +48,7 @@ import Testing
             _ = single.next()
         }
         var words = [UInt64](repeating: 0, count: 37)
-        words.withUnsafeMutableBufferPointer { bulk.fill($0.baseAddress!, count: 37) }
+        words.withUnsafeMutableBufferPointer { bulk.fill($0) }
         #expect(words == (0..<37).map { _ in single.next() })
         #expect(bulk.next() == single.next())
     }

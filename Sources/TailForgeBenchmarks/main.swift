@@ -7,6 +7,7 @@ let suites: [String: ([String]) throws -> Void] = [
     "method": MethodBenchmarks.run,
     "numerics": NumericsBenchmarks.run,
     "training": TrainingBenchmarks.run,
+    "distributed": DistributedTrainingBenchmarks.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

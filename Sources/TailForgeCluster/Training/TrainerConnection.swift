@@ -5,7 +5,7 @@ import Synchronization
 /// Receives what arrives on a ``TrainerConnection`` (on its network thread).
 protocol TrainerMessageHandler: Sendable {
     func receive(_ message: WireMessage)
-    /// Called every network-loop turn (about every 20 ms) so waits can time out.
+    /// Called every network-loop turn (every few milliseconds) so waits can time out.
     func tick(now: ContinuousClock.Instant)
 }
 
@@ -38,7 +38,8 @@ final class TrainerConnection: Sendable {
             }
             ready.signal()
             while !stop.isStopped {
-                if (try? socket.waitForInput(timeoutMilliseconds: 20)) == true {
+                // A short wait: messages queued by other threads go out within 2 ms.
+                if (try? socket.waitForInput(timeoutMilliseconds: 2)) == true {
                     while let frames = (try? socket.receive(dontWait: true)) ?? nil {
                         do {
                             let message = try WireMessage.decode(frames, limits: limits)

@@ -60,6 +60,17 @@ import TailForgeTraining
             ["train", "--distributed", "--coordinator", endpoint] + shards + ["--output", output] + trainFlags + extra
         }
 
+        /// Starts a coordinator and `count` workers and waits until all are registered, so every worker gets shards.
+        func start(_ cluster: LocalCluster, workers count: Int) throws {
+            try cluster.start(workers: count)
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                if let status = try? ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 2).status(), status.workers.count == count { return }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            throw LocalCluster.StartError(description: "\(count) workers did not register")
+        }
+
         func remove() { try? FileManager.default.removeItem(atPath: directory) }
     }
 
@@ -68,7 +79,7 @@ import TailForgeTraining
         defer { fixture.remove() }
         let cluster = fixture.cluster()
         defer { cluster.stop() }
-        try cluster.start(workers: 3)
+        try fixture.start(cluster, workers: 3)
         let output = fixture.path("distributed.h5")
         #expect(try Fixture.run(fixture.executable, fixture.distributedArguments(cluster.endpoint, output: output)) == 0)
         #expect(try SHA256.hexDigest(ofFileAt: output) == fixture.referenceSHA256)
@@ -79,7 +90,7 @@ import TailForgeTraining
         defer { fixture.remove() }
         let cluster = fixture.cluster(delayMilliseconds: 30)
         defer { cluster.stop() }
-        try cluster.start(workers: 3)
+        try fixture.start(cluster, workers: 3)
         let output = fixture.path("distributed.h5")
         let runner = DistributedTrainingRunner(
             coordinator: cluster.endpoint, shards: fixture.shards.map { TrainingShardSpec(path: $0) }, output: output,
@@ -96,12 +107,41 @@ import TailForgeTraining
         #expect(log.contains("moves from lost worker"))
     }
 
+    @Test func aCoordinatorKilledMidEvaluationAndRestartedLeavesTheModelUnchanged() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let cluster = fixture.cluster(delayMilliseconds: 100)
+        defer { cluster.stop() }
+        try fixture.start(cluster, workers: 2)
+        let output = fixture.path("distributed.h5")
+        let runner = DistributedTrainingRunner(
+            coordinator: cluster.endpoint, shards: fixture.shards.map { TrainingShardSpec(path: $0) }, output: output,
+            settings: DistributedTrainingTests.settings, timeoutSeconds: 30, logger: Logger(label: "test.trainer"))
+        nonisolated(unsafe) let shared = cluster
+        let restarted = StopSignal()
+        _ = try await runner.run { iteration in
+            guard iteration.iteration == 3 else { return }
+            // While the next evaluation is in flight (each worker reply is delayed 100 ms).
+            Thread.detachNewThread {
+                Thread.sleep(forTimeInterval: 0.03)
+                let endpoint = shared.endpoint
+                shared.crashCoordinator()
+                try? shared.startCoordinator(bind: endpoint)
+                restarted.stop()
+            }
+        }
+        #expect(restarted.isStopped)
+        #expect(try SHA256.hexDigest(ofFileAt: output) == fixture.referenceSHA256)
+        let log = try String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)
+        #expect(log.contains("training session"))
+    }
+
     @Test func aTrainerKilledWithSIGKILLResumesFromItsCheckpointToTheSameModel() throws {
         let fixture = try Fixture()
         defer { fixture.remove() }
         let cluster = fixture.cluster(delayMilliseconds: 40)
         defer { cluster.stop() }
-        try cluster.start(workers: 3)
+        try fixture.start(cluster, workers: 3)
         let output = fixture.path("distributed.h5")
         let checkpoint = fixture.path("train.checkpoint")
         let arguments = fixture.distributedArguments(cluster.endpoint, output: output,

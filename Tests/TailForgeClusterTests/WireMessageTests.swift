@@ -57,6 +57,7 @@ import TailForgeEngine
             TrainingShardLoaded(session: "t1", shard: 0, rows: 5, dimension: 4, labelCounts: [2, 3], classNames: nil, sha256: "ab", worker: "w"),
             TrainingFailure(session: "t1", shard: 0, message: "no such file"),
             TrainingClose(session: "t1", paths: ["/data/a.h5"]),
+            TrainingPing(session: "t1"),
         ]
         #expect(Set(bodies.map { type(of: $0).messageType }) == Set(MessageType.allCases))
         for body in bodies {

@@ -34,6 +34,7 @@ public enum MessageType: UInt16, CaseIterable, Sendable, Codable {
     case trainingShardLoaded = 68
     case trainingFailure = 69
     case trainingClose = 70
+    case trainingPing = 71
 
     /// The body type carried by messages of this type, used to validate every incoming header.
     var bodyType: any WireBody.Type {
@@ -66,6 +67,7 @@ public enum MessageType: UInt16, CaseIterable, Sendable, Codable {
         case .trainingShardLoaded: TrainingShardLoaded.self
         case .trainingFailure: TrainingFailure.self
         case .trainingClose: TrainingClose.self
+        case .trainingPing: TrainingPing.self
         }
     }
 }

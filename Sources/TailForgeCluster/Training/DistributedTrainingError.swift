@@ -11,6 +11,8 @@ public enum DistributedTrainingError: Error, CustomStringConvertible {
     case malformedReply(String)
     /// Shards disagree with each other (dimension, class names).
     case inconsistentShards(String)
+    /// The coordinator no longer knows the session (it restarted); handled by reopening the session.
+    case sessionLost
     /// A checkpoint file that cannot be read, or one written for another run.
     case checkpoint(path: String, reason: String)
 
@@ -26,6 +28,7 @@ public enum DistributedTrainingError: Error, CustomStringConvertible {
         case .malformedReply(let message): "malformed reply: \(message)"
         case .inconsistentShards(let message): "the training shards disagree: \(message)"
         case .checkpoint(let path, let reason): "checkpoint \(path): \(reason)"
+        case .sessionLost: "the coordinator lost the training session repeatedly (it keeps restarting?); start the trainer again to resume from its checkpoint"
         }
     }
 }

@@ -34,6 +34,9 @@ public final class RemoteGradientSource: GradientSource {
     public let timeoutSeconds: Double
 
     private let connection: TrainerConnection
+    private let logger: Logger
+    /// Times a lost session (coordinator restart) is reopened within one evaluation before giving up.
+    static let maxReopens = 3
     private let nextIteration = Atomic<Int>(0)
     private let timings = Mutex<[EvaluationTiming]>([])
 
@@ -58,12 +61,7 @@ public final class RemoteGradientSource: GradientSource {
         let connection = try TrainerConnection(coordinator: coordinator, sockets: sockets, limits: limits, logger: logger)
         let session = "train-" + UUID().uuidString.prefix(8).lowercased()
         do {
-            let collector = ShardReplyCollector(session: session, coordinator: coordinator, what: "the shards to load",
-                                                expected: Set(shards.indices), timeoutSeconds: timeoutSeconds) { message in
-                (message.body as? TrainingShardLoaded).flatMap { $0.session == session ? $0.shard : nil }
-            }
-            let replies = try await collector.run(on: connection, sending: [WireMessage(TrainingOpen(session: session, shards: shards))])
-            let infos = shards.indices.map { replies[$0]!.body(as: TrainingShardLoaded.self)! }
+            let infos = try await load(session: session, shards: shards, on: connection, timeoutSeconds: timeoutSeconds)
             let dimension = infos[0].dimension
             var names: [String]?
             for (index, info) in infos.enumerated() {
@@ -89,7 +87,7 @@ public final class RemoteGradientSource: GradientSource {
                 connection: connection, session: session, shards: shards, classCount: classCount, dimension: dimension,
                 shardRows: infos.map(\.rows), firstGlobalRows: firsts, shardSHA256: infos.map(\.sha256), classNames: names,
                 classCounts: counts, classWeights: try classWeighting.weights(classCounts: counts), blockRows: blockRows,
-                timeoutSeconds: timeoutSeconds)
+                timeoutSeconds: timeoutSeconds, logger: logger)
         } catch {
             connection.send([WireMessage(TrainingClose(session: session))])
             connection.close()
@@ -97,9 +95,21 @@ public final class RemoteGradientSource: GradientSource {
         }
     }
 
+    /// Asks the coordinator to place `shards` for `session` and waits for every load report.
+    private static func load(session: String, shards: [TrainingShardSpec], on connection: TrainerConnection,
+                             timeoutSeconds: Double) async throws -> [TrainingShardLoaded] {
+        let collector = ShardReplyCollector(session: session, coordinator: connection.coordinator, what: "the shards to load",
+                                            expected: Set(shards.indices), timeoutSeconds: timeoutSeconds) { message in
+            (message.body as? TrainingShardLoaded).flatMap { $0.session == session ? $0.shard : nil }
+        }
+        let replies = try await collector.run(on: connection, sending: [WireMessage(TrainingOpen(session: session, shards: shards))])
+        return shards.indices.map { replies[$0]!.body(as: TrainingShardLoaded.self)! }
+    }
+
     private init(connection: TrainerConnection, session: String, shards: [TrainingShardSpec], classCount: Int, dimension: Int,
                  shardRows: [Int], firstGlobalRows: [Int], shardSHA256: [String], classNames: [String]?, classCounts: [Int],
-                 classWeights: [Float]?, blockRows: Int, timeoutSeconds: Double) {
+                 classWeights: [Float]?, blockRows: Int, timeoutSeconds: Double, logger: Logger) {
+        self.logger = logger
         self.connection = connection; self.session = session; self.shards = shards; self.classCount = classCount
         self.dimension = dimension; self.shardRows = shardRows; self.firstGlobalRows = firstGlobalRows
         self.shardSHA256 = shardSHA256; self.classNames = classNames; self.classCounts = classCounts
@@ -124,7 +134,15 @@ public final class RemoteGradientSource: GradientSource {
             (message.body as? GradientReply).flatMap { $0.job == session && $0.iteration == iteration ? $0.shard : nil }
         }
         let encoded = clock.now
-        let replies = try await collector.run(on: connection, sending: [WireMessage(request, payloads: payloads)])
+        var replies: [Int: WireMessage] = [:]
+        for attempt in 0 ... Self.maxReopens {
+            do {
+                replies = try await collector.run(on: connection, sending: [WireMessage(request, payloads: payloads)])
+                break
+            } catch DistributedTrainingError.sessionLost where attempt < Self.maxReopens {
+                try await reopen()
+            }
+        }
         let received = clock.now
         // Shard order; the sum is exact, so the order only matters for reproducing the same error message.
         var total = LossAndGradient(classCount: classCount, dimension: dimension)
@@ -149,6 +167,16 @@ public final class RemoteGradientSource: GradientSource {
         return total
     }
 
+    /// Opens the session again on a restarted coordinator; the workers still hold the shards (by path), so
+    /// this costs a round trip, not a reload. The shards must be unchanged.
+    private func reopen() async throws {
+        logger.warning("the coordinator at \(connection.coordinator) lost training session \(session) (restarted?); reopening it")
+        let infos = try await Self.load(session: session, shards: shards, on: connection, timeoutSeconds: timeoutSeconds)
+        for (index, info) in infos.enumerated() where info.rows != shardRows[index] || info.sha256 != shardSHA256[index] {
+            throw DistributedTrainingError.inconsistentShards("\(shards[index].path) changed while training (rows or SHA-256 differ after the coordinator restarted)")
+        }
+    }
+
     /// Timings of every evaluation so far (for the benchmark).
     public var evaluationTimings: [EvaluationTiming] { timings.withLock { $0 } }
 
@@ -169,8 +197,12 @@ final class ShardReplyCollector: TrainerMessageHandler {
         var replies: [Int: WireMessage] = [:]
         var missing: Set<Int>
         var lastProgress = ContinuousClock.now
-        var outcome: Result<[Int: WireMessage], any Error>?
+        var lastPing = ContinuousClock.now
+        var connection: TrainerConnection?
     }
+
+    /// Silence after which the collector asks the coordinator whether it still knows the session.
+    static let pingInterval = Duration.seconds(1)
 
     private let session: String
     private let coordinator: String
@@ -193,7 +225,9 @@ final class ShardReplyCollector: TrainerMessageHandler {
         return try await withCheckedThrowingContinuation { continuation in
             let early = state.withLock { state -> Result<[Int: WireMessage], any Error>? in
                 state.continuation = continuation
+                state.connection = connection
                 state.lastProgress = .now
+                state.lastPing = .now
                 return state.missing.isEmpty ? .success(state.replies) : nil
             }
             if let early { finish(early) } else { connection.send(messages) }
@@ -202,7 +236,8 @@ final class ShardReplyCollector: TrainerMessageHandler {
 
     func receive(_ message: WireMessage) {
         if let failure = message.body(as: TrainingFailure.self), failure.session == session {
-            finish(.failure(DistributedTrainingError.workerFailure(failure.message)))
+            finish(.failure(failure.code == TrainingFailure.unknownSession ? DistributedTrainingError.sessionLost
+                                                                           : DistributedTrainingError.workerFailure(failure.message)))
         } else if let error = message.body(as: ErrorReply.self) {
             finish(.failure(DistributedTrainingError.rejected(code: error.code, message: error.message)))
         } else if let shard = match(message) {
@@ -217,9 +252,14 @@ final class ShardReplyCollector: TrainerMessageHandler {
     }
 
     func tick(now: ContinuousClock.Instant) {
-        let stalled = state.withLock { state in
-            state.continuation != nil && now - state.lastProgress > .milliseconds(Int(timeoutSeconds * 1000)) ? state.missing : nil
+        let (stalled, ping) = state.withLock { state -> (Set<Int>?, TrainerConnection?) in
+            guard state.continuation != nil else { return (nil, nil) }
+            if now - state.lastProgress > .milliseconds(Int(timeoutSeconds * 1000)) { return (state.missing, nil) }
+            guard now - max(state.lastProgress, state.lastPing) > Self.pingInterval else { return (nil, nil) }
+            state.lastPing = now
+            return (nil, state.connection)
         }
+        ping?.send([WireMessage(TrainingPing(session: session))])
         if let stalled {
             finish(.failure(DistributedTrainingError.timeout(coordinator: coordinator, what: what, missingShards: stalled.sorted(),
                                                              seconds: timeoutSeconds)))
@@ -228,7 +268,7 @@ final class ShardReplyCollector: TrainerMessageHandler {
 
     private func finish(_ result: Result<[Int: WireMessage], any Error>) {
         let continuation = state.withLock { state in
-            defer { state.continuation = nil }
+            defer { state.continuation = nil; state.connection = nil }
             return state.continuation
         }
         continuation?.resume(with: result)

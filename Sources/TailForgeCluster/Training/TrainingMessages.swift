@@ -71,10 +71,25 @@ public struct TrainingShardLoaded: WireBody, Equatable {
 /// trainer stops with `message` (a bad file fails the same way on every worker, so it is not retried).
 public struct TrainingFailure: WireBody, Equatable {
     public static let messageType = MessageType.trainingFailure
+    /// `code` of a coordinator that does not know the session (it restarted): the trainer reopens it.
+    public static let unknownSession = "unknown-session"
+
     public var session: String
     public var shard: Int?
     public var message: String
-    public init(session: String, shard: Int?, message: String) { self.session = session; self.shard = shard; self.message = message }
+    public var code: String?
+    public init(session: String, shard: Int?, message: String, code: String? = nil) {
+        self.session = session; self.shard = shard; self.message = message; self.code = code
+    }
+}
+
+/// Trainer → coordinator, while waiting for replies: is the session still known? Unanswered when it is; a
+/// restarted coordinator answers `trainingFailure` with code `unknown-session`, and the trainer reopens the
+/// session and sends its request again.
+public struct TrainingPing: WireBody, Equatable {
+    public static let messageType = MessageType.trainingPing
+    public var session: String
+    public init(session: String) { self.session = session }
 }
 
 /// Trainer → coordinator → workers: the session is over; workers drop its shards from memory.

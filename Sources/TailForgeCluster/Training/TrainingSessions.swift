@@ -48,10 +48,9 @@ struct TrainingSessions {
             log.warning("training session \(failure.session): \(failure.message)")
             return [(session.trainer, message)]
         case let request as GradientRequest:
-            guard var session = sessions[request.job] else {
-                return [(identity, WireMessage(TrainingFailure(session: request.job, shard: nil,
-                                                                message: "the coordinator has no training session \(request.job) (it restarted?); restart the trainer, which resumes from its checkpoint")))]
-            }
+            guard var session = sessions[request.job] else { return [(identity, unknown(request.job))] }
+            // A trainer re-sending the request in flight (after reopening the session) changes nothing.
+            if session.evaluation?.request.iteration == request.iteration, session.trainer == identity { return [] }
             let valid = request.shards.allSatisfy(session.specs.indices.contains)
                 && request.paths?.count == request.shards.count && request.firstGlobalRows?.count == request.shards.count
             guard valid else {
@@ -73,6 +72,8 @@ struct TrainingSessions {
             session.evaluation = evaluation
             sessions[reply.job] = session
             return [(session.trainer, message)]
+        case let ping as TrainingPing:
+            return sessions[ping.session] == nil ? [(identity, unknown(ping.session))] : []
         case let close as TrainingClose:
             guard let session = sessions.removeValue(forKey: close.session) else { return [] }
             log.info("training session \(close.session) closed")
@@ -84,6 +85,11 @@ struct TrainingSessions {
         default:
             return nil
         }
+    }
+
+    private func unknown(_ session: String) -> WireMessage {
+        WireMessage(TrainingFailure(session: session, shard: nil, message: "the coordinator has no training session \(session) (it restarted)",
+                                    code: TrainingFailure.unknownSession))
     }
 
     /// Moves shards whose worker is gone (or that never had one) to live workers, and re-sends to them what

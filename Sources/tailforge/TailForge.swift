@@ -17,6 +17,7 @@ struct TailForge: AsyncParsableCommand {
             CoordinatorCommand.self,
             WorkerCommand.self,
             ReplayCommand.self,
+            DemoCommand.self,
         ]
     )
 }

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import TailForgeCluster
+import TailForgeEngine
+
+/// `tailforge demo`: the whole pipeline on generated data, on a loopback cluster.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Generate long-tailed data, balance it on a local coordinator and two workers, train on balanced and unbalanced data, and compare.")
+
+    @Option(help: "Data set shape: small, cifar100-lt or places-lt.")
+    var preset: String = SyntheticPreset.small.rawValue
+
+    @Option(help: "Embedding dimension (default: the preset's).")
+    var dimension: Int?
+
+    @Option(help: "Output directory for data, logs, balanced files and models.")
+    var out: String = "demo-out"
+
+    @Option(help: "Worker processes.")
+    var workers: Int = 2
+
+    @Option(help: "Seed of the generated data and of the balancing job.")
+    var seed: UInt64 = 1
+
+    func validate() throws {
+        guard SyntheticPreset(rawValue: preset) != nil else {
+            throw ValidationError("unknown --preset '\(preset)': expected one of \(SyntheticPreset.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        if let dimension, dimension < 2 { throw ValidationError("--dimension must be at least 2") }
+    }
+
+    func run() async throws {
+        guard let executable = LocalCluster.siblingExecutable() else {
+            throw ValidationError("cannot find the tailforge executable to start the daemons from")
+        }
+        let demo = ClusterDemo(executable: executable, outputDirectory: out, preset: SyntheticPreset(rawValue: preset)!,
+                               dimension: dimension, workers: workers, seed: seed)
+        let report = try await demo.run { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        print(report.render())
+    }
+}

@@ -4,6 +4,7 @@ import Glibc
 #endif
 
 let suites: [String: ([String]) throws -> Void] = [
+    "cluster": ClusterBenchmarks.run,
     "method": MethodBenchmarks.run,
     "numerics": NumericsBenchmarks.run,
     "training": TrainingBenchmarks.run,

@@ -1,0 +1,146 @@
+import Foundation
+import TailForgeCluster
+import TailForgeEngine
+import TailForgeStorage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tailforge-bench cluster [--preset places-lt] [--dimension D] [--workers 1,2,4] [--threads T] [--shards-per-worker S]
+/// [--stream-input] [--seed N] [--tailforge PATH]`
+///
+/// A balancing job on 1, 2 and 4 local worker processes against single-node `tailforge balance` on the same
+/// input in the same run: wall time, bytes moved over the sockets, coordinator CPU time, and the synthesis
+/// stage's slack per shard (scheduling, shard transfer and load imbalance), and whether every output has the
+/// reference's SHA-256.
+enum ClusterBenchmarks {
+    static func run(_ arguments: [String]) throws {
+        var preset = SyntheticPreset.placesLT
+        var dimension: Int?
+        var workerCounts = [1, 2, 4]
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        var threads = cores
+        var shardsPerWorker = 8
+        var streamInput = false
+        var seed: UInt64 = 1
+        var executable = LocalCluster.siblingExecutable()
+        var it = arguments.makeIterator()
+        while let flag = it.next() {
+            if flag == "--stream-input" { streamInput = true; continue }
+            guard let value = it.next() else { throw BenchmarkError.usage("\(flag) needs a value") }
+            switch flag {
+            case "--preset": preset = SyntheticPreset(rawValue: value) ?? preset
+            case "--dimension": dimension = Int(value)
+            case "--workers": workerCounts = value.split(separator: ",").compactMap { Int($0) }
+            case "--threads": threads = Int(value) ?? threads
+            case "--shards-per-worker": shardsPerWorker = Int(value) ?? shardsPerWorker
+            case "--seed": seed = UInt64(value) ?? seed
+            case "--tailforge": executable = value
+            default: throw BenchmarkError.usage("unknown option \(flag)")
+            }
+        }
+        guard let executable else { throw BenchmarkError.usage("cannot find the tailforge executable; pass --tailforge PATH") }
+
+        let work = NSTemporaryDirectory() + "tailforge-bench-cluster-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        func path(_ name: String) -> String { (work as NSString).appendingPathComponent(name) }
+
+        var clock = Date()
+        let (train, _) = try preset.write(to: path("data"), seed: seed, dimension: dimension, threads: threads)
+        let inputBytes = fileSize(train)
+        print(String(format: "cluster: preset %@, d = %d, input %@ (%.1f MiB), generated in %.1f s; %d cores; tailforge %@",
+                     preset.rawValue, preset.configuration(dimension: dimension).dimension, train, Double(inputBytes) / 1_048_576,
+                     Date().timeIntervalSince(clock), cores, executable))
+
+        // Reference: single-node balance, same input, same run.
+        let reference = path("single.h5")
+        clock = Date()
+        let cpuBefore = childrenCPUSeconds()
+        let balance = Process()
+        balance.executableURL = URL(fileURLWithPath: executable)
+        balance.arguments = ["balance", train, "--output", reference, "--seed", "\(seed)", "--threads", "\(threads)"]
+        balance.standardOutput = FileHandle.nullDevice
+        balance.standardError = FileHandle.nullDevice
+        try balance.run()
+        balance.waitUntilExit()
+        guard balance.terminationStatus == 0 else { throw BenchmarkError.usage("tailforge balance failed") }
+        let singleSeconds = Date().timeIntervalSince(clock)
+        let singleCPU = childrenCPUSeconds() - cpuBefore
+        let referenceSHA256 = try SHA256.hexDigest(ofFileAt: reference)
+        let outputBytes = fileSize(reference)
+        try? FileManager.default.removeItem(atPath: reference)
+        print(String(format: "single-node balance (%d threads): wall %.2f s, CPU %.2f s, output %.1f MiB, SHA-256 %@",
+                     threads, singleSeconds, singleCPU, Double(outputBytes) / 1_048_576, referenceSHA256))
+
+        print("workers  threads/worker  shards  wall s  vs single  plan s  κ s  synth s  gather s  coordinator CPU s  MiB moved  slack/shard ms  same bytes")
+        for count in workerCounts {
+            let perWorker = max(1, threads / count)
+            let cluster = LocalCluster(executable: executable, directory: path("cluster-\(count)"))
+            defer { cluster.stop() }
+            try cluster.start(workers: count, threadsPerWorker: perWorker)
+            let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 600)
+            // Let every worker register before the job is planned.
+            while (try client.status().workers.count) < count { Thread.sleep(forTimeInterval: 0.05) }
+            let output = path("cluster-\(count).h5")
+            let shards = count * shardsPerWorker
+            let manifest = JobManifest(name: "bench-\(count)", input: .init(path: train), output: output,
+                                       policy: BalanceSettings(seed: seed), sharding: .init(shards: shards),
+                                       transfer: .init(streamInput: streamInput))
+            let coordinatorPID = cluster.coordinator!.processIdentifier
+            let cpuStart = processCPUSeconds(coordinatorPID)
+            clock = Date()
+            let job = try client.submit(manifest)
+            let final = try client.watch(job: job) { _ in }
+            let wall = Date().timeIntervalSince(clock)
+            let coordinatorCPU = processCPUSeconds(coordinatorPID) - cpuStart
+            guard final.state == .committed else {
+                print("\(count) workers: job \(final.state.rawValue): \(final.error ?? "")")
+                continue
+            }
+            let resolved = try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: output))
+            let sha = try SHA256.hexDigest(ofFileAt: output)
+
+            // Bytes over the sockets: fetched shard files, κ both ways (4 bytes per real row), streamed input copies.
+            let jobDirectory = (cluster.stateDirectory as NSString).appendingPathComponent("jobs/\(job)")
+            let fetched = ((try? FileManager.default.contentsOfDirectory(atPath: jobDirectory)) ?? [])
+                .filter { $0.hasPrefix("shard-") }.reduce(Int64(0)) { $0 + fileSize((jobDirectory as NSString).appendingPathComponent($1)) }
+            let realRows = Int64(preset.configuration(dimension: dimension).trainCounts.reduce(0, +))
+            let copies = streamInput ? Int64(count) : 0
+            let moved = fetched + 2 * 4 * realRows + copies * inputBytes
+
+            let synthesis = resolved.stageSeconds["synthesis"] ?? 0
+            let busy = resolved.shards.reduce(0) { $0 + $1.seconds }
+            let slack = (synthesis * Double(count) - busy) / Double(max(1, resolved.shards.count))
+            print(String(format: "%7d  %14d  %6d  %6.2f  %8.2fx  %6.2f  %4.2f  %7.2f  %8.2f  %17.2f  %9.1f  %14.1f  %@",
+                         count, perWorker, resolved.shards.count, wall, singleSeconds / wall, resolved.stageSeconds["plan"] ?? 0,
+                         resolved.stageSeconds["concentrations"] ?? 0, synthesis, resolved.stageSeconds["gather"] ?? 0,
+                         coordinatorCPU, Double(moved) / 1_048_576, slack * 1000, sha == referenceSHA256 ? "yes" : "NO (\(sha))"))
+            cluster.stop()
+            try? FileManager.default.removeItem(atPath: output)
+            try? FileManager.default.removeItem(atPath: cluster.directory)
+        }
+    }
+
+    static func fileSize(_ path: String) -> Int64 {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+    }
+
+    /// User + system CPU seconds of a running process, from /proc/PID/stat (fields 14 and 15, in clock ticks).
+    static func processCPUSeconds(_ pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return .nan }
+        // Fields after the parenthesised command name start at field 3.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// User + system CPU seconds of every waited-for child so far.
+    static func childrenCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    }
+}

@@ -12,6 +12,9 @@ import TailForgeStorage
 @Suite(.serialized) struct ProcessClusterTests {
     static let slowShards = [EngineShardExecutor.testDelayVariable: "100"]
 
+    /// One input and reference for the whole suite: generating and balancing it is most of a test's time.
+    static let shared = Result { try Fixture() }
+
     /// A generated `small` input, its single-node `tailforge balance` output digest, and a scratch directory.
     struct Fixture {
         let directory: String
@@ -43,15 +46,13 @@ import TailForgeStorage
         }
 
         func cluster(environment: [String: String] = [:]) -> LocalCluster {
-            LocalCluster(executable: executable, directory: (directory as NSString).appendingPathComponent("cluster"),
+            LocalCluster(executable: executable, directory: (directory as NSString).appendingPathComponent("cluster-\(UUID().uuidString)"),
                          environment: environment, heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
         }
 
         func journal(_ cluster: LocalCluster) throws -> [JournalEntry] {
             try Journal(directory: cluster.stateDirectory).entries()
         }
-
-        func remove() { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     /// Polls the coordinator until the job ends.
@@ -69,12 +70,12 @@ import TailForgeStorage
     }
 
     @Test func threeWorkersWriteTheSameBytesAsSingleNodeBalanceAndReplayLocally() throws {
-        let fixture = try Fixture()
-        defer { fixture.remove() }
+        let fixture = try Self.shared.get()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
         try cluster.start(workers: 3)
-        let manifest = fixture.manifest(output: "three.h5", shards: 7)
+        var manifest = fixture.manifest(output: "three.h5", shards: 7)
+        manifest.transfer.streamInput = true  // workers fetch the input in checksummed chunks; shards come back the same way
         let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
         let final = try #require(try waitForJob(job, on: cluster.endpoint))
         #expect(final.state == .committed, "\(final.error ?? "")")
@@ -85,24 +86,27 @@ import TailForgeStorage
         #expect(resolved.outputSHA256 == fixture.referenceSHA256)
         #expect(resolved.shards.count == 7 && Set(resolved.shards.flatMap(\.classes)) == Set(0..<20))
 
-        let replay = Process()
-        replay.executableURL = URL(fileURLWithPath: fixture.executable)
-        replay.arguments = ["replay", resolvedPath, "--local", "--threads", "2"]
-        replay.standardOutput = FileHandle.nullDevice
-        replay.standardError = FileHandle.nullDevice
-        try replay.run()
-        replay.waitUntilExit()
-        #expect(replay.terminationStatus == 0)
-        #expect(try SHA256.hexDigest(ofFileAt: Replay.defaultOutput(for: manifest.output)) == fixture.referenceSHA256)
+        for (mode, name) in [(["--local", "--threads", "2"], "local.h5"), (["--coordinator", cluster.endpoint], "cluster.h5")] {
+            let replayed = (fixture.directory as NSString).appendingPathComponent("replay-" + name)
+            let replay = Process()
+            replay.executableURL = URL(fileURLWithPath: fixture.executable)
+            replay.arguments = ["replay", resolvedPath, "--output", replayed] + mode
+            replay.standardOutput = FileHandle.nullDevice
+            replay.standardError = FileHandle.nullDevice
+            try replay.run()
+            replay.waitUntilExit()
+            #expect(replay.terminationStatus == 0, "replay \(mode)")
+            #expect(try SHA256.hexDigest(ofFileAt: replayed) == fixture.referenceSHA256)
+        }
     }
 
     @Test func workerKilledMidShardStillGivesTheSameBytes() throws {
-        let fixture = try Fixture()
-        defer { fixture.remove() }
+        let fixture = try Self.shared.get()
         let cluster = fixture.cluster(environment: Self.slowShards)
         defer { cluster.stop() }
         try cluster.start(workers: 2)
-        let manifest = fixture.manifest(output: "killed-worker.h5", shards: 4)
+        var manifest = fixture.manifest(output: "killed-worker.h5", shards: 4)
+        manifest.transfer.sharedShardDirectory = (cluster.directory as NSString).appendingPathComponent("shared-shards")
         let client = try ClusterClient(coordinator: cluster.endpoint)
         let job = try client.submit(manifest)
 
@@ -124,8 +128,7 @@ import TailForgeStorage
     }
 
     @Test func coordinatorKilledAndRestartedResumesWithoutRedoingCommittedShards() throws {
-        let fixture = try Fixture()
-        defer { fixture.remove() }
+        let fixture = try Self.shared.get()
         let cluster = fixture.cluster(environment: Self.slowShards)
         defer { cluster.stop() }
         try cluster.start(workers: 2)
@@ -158,8 +161,7 @@ import TailForgeStorage
     }
 
     @Test func workerOfAnotherToolVersionIsRefusedAndExitsWithBothVersions() throws {
-        let fixture = try Fixture()
-        defer { fixture.remove() }
+        let fixture = try Self.shared.get()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
         try cluster.startCoordinator()
@@ -174,8 +176,7 @@ import TailForgeStorage
     }
 
     @Test func coordinatorProcessAnswersBadFramesAndKeepsServing() throws {
-        let fixture = try Fixture()
-        defer { fixture.remove() }
+        let fixture = try Self.shared.get()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
         try cluster.startCoordinator()

@@ -510,6 +510,11 @@ struct CoordinatorLoop {
             }
             jobs[id]?.state = .committed
             log.info("job \(id) committed: \(report.rows) rows, SHA-256 \(report.outputSHA256)")
+            // The output holds every row now; fetched copies of the shards are dead weight (shards in a shared
+            // directory belong to the user and stay).
+            for file in jobs[id]?.shards.compactMap(\.file) ?? [] where file.hasPrefix(jobs[id]!.directory + "/") {
+                try? FileManager.default.removeItem(atPath: file)
+            }
             publishProgress(id)
         case .prepared(let id, .failure(let error)), .resolved(let id, .failure(let error)), .gathered(let id, .failure(let error)):
             fail(id, error.message)

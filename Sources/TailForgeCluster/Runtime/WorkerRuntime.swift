@@ -346,6 +346,10 @@ private struct WorkerLoop {
             : ([], 0, "\(path) is not in the worker's work directory")
         send(WireMessage(DataChunk(requestId: request.requestId, resource: request.resource, offset: request.offset,
                                    totalBytes: total, error: error), payloads: error == nil ? [bytes] : []))
+        if error == nil, request.offset + Int64(bytes.count) == total {
+            // The coordinator now has the whole shard (it checks the digest); a lost copy is recomputed, not refetched.
+            try? FileManager.default.removeItem(atPath: standardized)
+        }
     }
 }
 

@@ -80,8 +80,6 @@ enum ClusterBenchmarks {
             defer { cluster.stop() }
             try cluster.start(workers: count, threadsPerWorker: perWorker)
             let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 600)
-            // Let every worker register before the job is planned.
-            while (try client.status().workers.count) < count { Thread.sleep(forTimeInterval: 0.05) }
             let output = path("cluster-\(count).h5")
             let shards = count * shardsPerWorker
             let manifest = JobManifest(name: "bench-\(count)", input: .init(path: train), output: output,

@@ -81,10 +81,23 @@ public final class LocalCluster {
         return index
     }
 
-    /// Starts the coordinator and `count` workers.
+    /// Starts the coordinator and `count` workers, and waits until every worker has registered (so the first
+    /// job or training session is spread over all of them).
     public func start(workers count: Int, threadsPerWorker: Int = 1) throws {
         try startCoordinator()
         for _ in 0..<count { try startWorker(threads: threadsPerWorker) }
+        try waitForWorkers(count)
+    }
+
+    /// Waits until the coordinator lists at least `count` registered workers.
+    public func waitForWorkers(_ count: Int, seconds: Double = 30) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let reply = try? ClusterClient(coordinator: endpoint, timeoutSeconds: 2).status(), reply.workers.count >= count { return }
+            if workers.contains(where: { !$0.isRunning }) { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw StartError(description: "\(count) worker(s) did not register with \(endpoint); see the logs in \(directory)")
     }
 
     /// The log file of a child (`coordinator`, `worker0`, …).

@@ -10,7 +10,7 @@ import TailForgeTraining
 ///
 ///     tailforge-bench training [--rows 50000] [--dimension 768] [--classes 100] [--test-rows 10000]
 ///                              [--threads N] [--block-rows 1024] [--passes 5] [--l2 1e-4] [--tol 1e-5]
-///                              [--max-iter 500] [--spread 8] [--no-fit]
+///                              [--max-iter 500] [--spread 8] [--raw-repeats 3] [--no-fit]
 ///                              [--write-data DIR] | [--train TRAIN.h5 --test TEST.h5]
 ///
 /// The data are synthetic unit-norm rows around random class means (the balanced CIFAR-100-LT shape by
@@ -72,7 +72,7 @@ enum TrainingBenchmarks {
         print("training benchmark: \(rows) × \(dimension), \(classes) classes, \(threads) threads, block \(blockRows) rows")
 
         let flops = 4.0 * Double(rows) * Double(dimension) * Double(classes)
-        let (raw, rawCPU) = rawSGEMM(train, classes: classes, threads: threads)
+        let (raw, rawCPU) = rawSGEMM(train, classes: classes, threads: threads, repeats: try int("raw-repeats", 3))
         print(String(format: "raw sgemm (OpenBLAS, %d threads, the pass's two GEMM shapes over all rows): %.3f s, %.1f GFLOP/s; %.3f CPU-s",
                      threads, raw, flops / raw / 1e9, rawCPU))
         let square = squareSGEMM(size: 2048, threads: threads)
@@ -119,7 +119,7 @@ enum TrainingBenchmarks {
 
     /// Wall and CPU seconds for the two GEMM shapes of one pass (X·Wᵀ and Gᵀ·X over all rows), OpenBLAS's
     /// own threads, best of three.
-    static func rawSGEMM(_ x: Matrix, classes c: Int, threads: Int) -> (Double, Double) {
+    static func rawSGEMM(_ x: Matrix, classes c: Int, threads: Int, repeats: Int) -> (Double, Double) {
         let n = x.rows, d = x.columns
         let previous = openblas_get_num_threads()
         openblas_set_num_threads(Int32(threads))
@@ -128,7 +128,7 @@ enum TrainingBenchmarks {
         var z = [Float](repeating: 0, count: n * c)
         var g = [Float](repeating: 0, count: c * d)
         var best = Double.infinity, bestCPU = Double.infinity
-        for _ in 0 ..< 3 {
+        for _ in 0 ..< repeats {
             var watch = Stopwatch()
             let cpu = processCPUSeconds()
             x.storage.withUnsafeBufferPointer { x in

@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+import TailForgeEngine
+import TailForgeStorage
+@testable import TailForgeCluster
+
+/// The engine backend and executor in one process: plan, both shard stages, gather — against single-node balance.
+@Suite struct EngineBackendTests {
+    struct Job {
+        let directory: String
+        let manifest: JobManifest
+        let prepared: PreparedJob
+        let shards: [ShardFile]
+        let fallback: Float?
+    }
+
+    static func runJob(shardCount: Int, seed: UInt64 = 3) throws -> Job {
+        let directory = NSTemporaryDirectory() + "tailforge-engine-backend-\(UUID().uuidString)"
+        let input = try SyntheticPreset.small.write(to: directory, seed: 2).train
+        let manifest = JobManifest(input: .init(path: input), output: (directory as NSString).appendingPathComponent("out.h5"),
+                                   policy: BalanceSettings(seed: seed))
+        let backend = EngineJobBackend()
+        let prepared = try backend.prepare(manifest, shardCount: shardCount)
+        let executor = EngineShardExecutor(environment: [:])
+        let context = ShardContext(threads: 2, isCancelled: { false }, progress: { _, _ in })
+        func task(_ index: Int, _ stage: ShardStage, kappas: [Float] = []) -> ShardTask {
+            ShardTask(assignment: AssignShard(shard: ShardReference(job: "test", shard: index, stage: stage, attempt: 0), job: manifest,
+                                              input: InputLocation(path: input, sha256: prepared.inputSHA256, byteCount: prepared.inputBytes, streamed: false),
+                                              classes: prepared.shards[index], sharedShardDirectory: nil),
+                      kappas: kappas, inputPath: input, outputDirectory: directory)
+        }
+        let stageOne = try prepared.shards.indices.map { index in
+            WireMessage.float32Values(try #require(try executor.execute(task(index, .concentrations), context: context).payload))!
+        }
+        let (kappas, fallback) = try backend.resolveKappas(manifest, prepared, stageOne: stageOne)
+        let shards = try prepared.shards.indices.map { index in
+            let outcome = try executor.execute(task(index, .synthesis, kappas: kappas[index]), context: context)
+            #expect(outcome.rowsPerClass == prepared.shards[index].map(\.outputCount))
+            return ShardFile(path: try #require(outcome.path), sha256: outcome.sha256)
+        }
+        return Job(directory: directory, manifest: manifest, prepared: prepared, shards: shards, fallback: fallback)
+    }
+
+    @Test(arguments: [1, 3, 8])
+    func gatheredShardsAreTheSingleNodeBytes(shardCount: Int) throws {
+        let job = try Self.runJob(shardCount: shardCount)
+        defer { try? FileManager.default.removeItem(atPath: job.directory) }
+        let report = try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, fallback: job.fallback)
+        let single = (job.directory as NSString).appendingPathComponent("single.h5")
+        let summary = try BalanceRunner(input: job.manifest.input.spec(), outputPath: single, settings: job.manifest.policy, threads: 2).run()
+        #expect(report.outputSHA256 == (try SHA256.hexDigest(ofFileAt: single)))
+        #expect(report.rows == summary.realRows + summary.syntheticRows)
+    }
+
+    @Test func aMissingShardIsNeverPublished() throws {
+        let job = try Self.runJob(shardCount: 3)
+        defer { try? FileManager.default.removeItem(atPath: job.directory) }
+        try FileManager.default.removeItem(atPath: job.shards[1].path)
+        #expect {
+            try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, fallback: job.fallback)
+        } throws: { error in
+            guard case .missingShard(let shard, _)? = error as? ClusterJobError else { return false }
+            return shard == 1
+        }
+        #expect(!FileManager.default.fileExists(atPath: job.manifest.output))
+    }
+
+    @Test func aShardWhoseBytesChangedIsRefused() throws {
+        let job = try Self.runJob(shardCount: 2)
+        defer { try? FileManager.default.removeItem(atPath: job.directory) }
+        var shards = job.shards
+        shards[0].sha256 = String(repeating: "0", count: 64)
+        #expect {
+            try EngineJobBackend().gather(job.manifest, job.prepared, shards: shards, fallback: job.fallback)
+        } throws: { error in
+            guard case .shardDigestMismatch(let shard, _, _, let actual)? = error as? ClusterJobError else { return false }
+            return shard == 0 && actual == job.shards[0].sha256
+        }
+        #expect(!FileManager.default.fileExists(atPath: job.manifest.output))
+    }
+
+    @Test func aJobPinnedToAnotherInputDigestIsRefused() throws {
+        let directory = NSTemporaryDirectory() + "tailforge-engine-backend-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let input = try SyntheticPreset.small.write(to: directory, seed: 2).train
+        let pinned = String(repeating: "a", count: 64)
+        let manifest = JobManifest(input: .init(path: input, sha256: pinned), output: directory + "/out.h5")
+        #expect {
+            try EngineJobBackend().prepare(manifest, shardCount: 2)
+        } throws: { error in
+            guard case .inputChanged(_, let expected, _)? = error as? ClusterJobError else { return false }
+            return expected == pinned
+        }
+    }
+
+    @Test func shardPlanCoversEveryClassOnceWithBalancedCosts() {
+        // Places-LT's class sizes: a few classes of thousands of rows and a long tail of a handful.
+        let sizes = LongTailProfile.placesLT
+        let plan = BalancePlan(classSizes: sizes, settings: BalanceSettings())
+        let (shards, costs) = ShardPlanner.shards(plan, dimension: 512, shardCount: 16)
+        #expect(shards.count == 16)
+        #expect(shards.flatMap { $0.map(\.classId) }.sorted() == Array(sizes.indices.filter { sizes[$0] > 0 }))
+        for shard in shards { #expect(shard.map(\.classId) == shard.map(\.classId).sorted()) }
+        // Greedy LPT: every shard is within one class's cost of the lightest one.
+        let largest = plan.classes.map { ShardPlanner.cost($0, dimension: 512) }.max()!
+        #expect(costs.max()! - costs.min()! <= largest)
+        #expect(zip(shards, costs).allSatisfy { shard, cost in
+            abs(shard.reduce(0) { $0 + ShardPlanner.cost(plan.classes[$1.classId], dimension: 512) } - cost) <= 1e-6 * cost
+        })
+    }
+
+    @Test func moreShardsThanClassesGivesOneClassPerShard() {
+        let plan = BalancePlan(classSizes: [5, 0, 3], settings: BalanceSettings())
+        let (shards, _) = ShardPlanner.shards(plan, dimension: 8, shardCount: 10)
+        #expect(shards.map { $0.map(\.classId) } == [[0], [2]])
+    }
+}

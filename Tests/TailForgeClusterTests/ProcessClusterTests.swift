@@ -127,6 +127,32 @@ import TailForgeStorage
         #expect(log.contains("-local\(index) lost"))
     }
 
+    @Test func workerStoppedWithSIGTERMHandsItsShardBackAndExitsCleanly() throws {
+        let fixture = try Self.shared.get()
+        let cluster = fixture.cluster(environment: Self.slowShards)
+        defer { cluster.stop() }
+        try cluster.start(workers: 2)
+        let manifest = fixture.manifest(output: "sigterm-worker.h5", shards: 4)
+        let client = try ClusterClient(coordinator: cluster.endpoint)
+        let job = try client.submit(manifest)
+        var busy: Int?
+        let deadline = Date().addingTimeInterval(30)
+        while busy == nil, Date() < deadline {
+            busy = try client.status(job: job).workers.first { $0.busyWith != nil }.flatMap { Int($0.name.dropFirst("local".count)) }
+            if busy == nil { Thread.sleep(forTimeInterval: 0.02) }
+        }
+        let index = try #require(busy)
+        LocalCluster.signal(cluster.workers[index], SIGTERM)
+        cluster.workers[index].waitUntilExit()
+        #expect(cluster.workers[index].terminationReason == .exit && cluster.workers[index].terminationStatus == 0)
+
+        let final = try #require(try waitForJob(job, on: cluster.endpoint))
+        #expect(final.state == .committed, "\(final.error ?? "")")
+        #expect(try SHA256.hexDigest(ofFileAt: manifest.output) == fixture.referenceSHA256)
+        let log = try String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)
+        #expect(log.contains("worker local\(index) leaving, returning 1 shard(s)"))
+    }
+
     @Test func coordinatorKilledAndRestartedResumesWithoutRedoingCommittedShards() throws {
         let fixture = try Self.shared.get()
         let cluster = fixture.cluster(environment: Self.slowShards)

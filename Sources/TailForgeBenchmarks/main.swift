@@ -1,4 +1,5 @@
 // `tailforge-bench SUITE [options]`: prints measured figures; see Scripts/benchmark. Each suite lives in its own file.
+import TailForgeNumerics
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,6 +12,7 @@ let suites: [String: ([String]) throws -> Void] = [
     "distributed": DistributedTrainingBenchmarks.run,
 ]
 
+BLASKernelSelection.reexecIfBeneficial()
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let name = arguments.first, let suite = suites[name] else {
     let names = suites.keys.sorted().joined(separator: ", ")

@@ -28,10 +28,21 @@ public enum ConcentrationEstimator {
             return [Float](repeating: Float(kappa), count: n)
         case .local:
             guard n > 1 else { return [.nan] }
+            // GEMM only chooses the neighbour. r = ‖x + y‖/2 is then recomputed in Double in a fixed order, so
+            // κ does not depend on which BLAS kernel (and so which rounding) the machine runs: the output
+            // stays bit-identical across machines unless two neighbours tie to the last bit.
             let neighbours = NearestNeighbours.search(classRows, k: 1)
-            return (0..<n).map { i in
-                let cosine = Double(neighbours.cosines[i * neighbours.k])
-                return Float(clamp(BanerjeeConcentration.kappa(nearestNeighbourCosine: min(max(cosine, -1), 1), dimension: d), settings))
+            return classRows.storage.withUnsafeBufferPointer { rows in
+                (0..<n).map { i in
+                    let j = Int(neighbours.indices[i * neighbours.k])
+                    var sum = 0.0
+                    for t in 0..<d {
+                        let v = Double(rows[i * d + t]) + Double(rows[j * d + t])
+                        sum += v * v
+                    }
+                    let r = min(sum.squareRoot() / 2, 1)
+                    return Float(clamp(BanerjeeConcentration.kappa(meanResultantLength: r, dimension: d), settings))
+                }
             }
         }
     }

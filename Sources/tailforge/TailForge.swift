@@ -1,4 +1,5 @@
 import ArgumentParser
+import TailForgeNumerics
 
 @main
 struct TailForge: AsyncParsableCommand {
@@ -20,4 +21,9 @@ struct TailForge: AsyncParsableCommand {
             DemoCommand.self,
         ]
     )
+
+    static func main() async {
+        BLASKernelSelection.reexecIfBeneficial()
+        await main(nil)
+    }
 }

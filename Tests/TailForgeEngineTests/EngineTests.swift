@@ -27,8 +27,9 @@ func clusteredRows(count: Int, dimension: Int, kappa: Double, seed: UInt64) -> M
         let nn = NearestNeighbours.search(rows, k: 1)
         for i in 0..<rows.rows {
             let expected = BanerjeeConcentration.kappa(nearestNeighbourCosine: Double(nn.cosines[i]), dimension: 16)
-            // κ is stored as Float: a relative tolerance of a few float ulps.
-            #expect(abs(Double(kappas[i]) - expected) <= 1e-5 * expected)
+            // κ is stored as Float and the engine recomputes r from the pair in Double while the search's
+            // cosine went through float32 GEMM: at κ ≈ 100, d = 16, a cosine error of 1e-7 moves κ by ~1e-4 relative.
+            #expect(abs(Double(kappas[i]) - expected) <= 1e-4 * expected)
         }
     }
 

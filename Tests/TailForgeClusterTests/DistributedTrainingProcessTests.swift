@@ -88,7 +88,7 @@ import TailForgeTraining
     @Test func aWorkerKilledMidTrainingLeavesTheModelUnchanged() async throws {
         let fixture = try Fixture()
         defer { fixture.remove() }
-        let cluster = fixture.cluster(delayMilliseconds: 30)
+        let cluster = fixture.cluster()
         defer { cluster.stop() }
         try fixture.start(cluster, workers: 3)
         let output = fixture.path("distributed.h5")
@@ -139,7 +139,7 @@ import TailForgeTraining
     @Test func aTrainerKilledWithSIGKILLResumesFromItsCheckpointToTheSameModel() throws {
         let fixture = try Fixture()
         defer { fixture.remove() }
-        let cluster = fixture.cluster(delayMilliseconds: 40)
+        let cluster = fixture.cluster(delayMilliseconds: 20)
         defer { cluster.stop() }
         try fixture.start(cluster, workers: 3)
         let output = fixture.path("distributed.h5")

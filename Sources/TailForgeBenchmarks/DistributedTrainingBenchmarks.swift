@@ -69,6 +69,8 @@ enum DistributedTrainingBenchmarks {
         for j in parameters.values.indices { parameters.values[j] = Float(rng.normal() * 0.05) }
         let at = parameters
 
+        codecCosts(parameters: at)
+
         let shards = try paths.map { try TrainingShard.load(path: $0) }
         let local = try LocalGradientSource(shards: shards, classCount: classes, threads: threads)
         var reference: LossAndGradient?
@@ -128,6 +130,33 @@ enum DistributedTrainingBenchmarks {
                          Double(gradientBytes * shardCount) / 1e6))
         }
         print("peak resident memory (VmHWM) of the trainer process: \(peakResidentMemory())")
+    }
+
+    /// CPU time of each message step of one evaluation, without sockets: what every hop costs whatever the network.
+    static func codecCosts(parameters: ModelParameters) {
+        let c = parameters.classCount, d = parameters.dimension
+        var rng = BenchmarkRandom(seed: 9)
+        let sums = LossAndGradient(classCount: c, dimension: d, rows: 1000, isFinite: true, fixedPointLoss: 1 << 40,
+                               fixedPointGradient: (0 ..< c * (d + 1)).map { _ in Int128(Int64(bitPattern: rng.next()) >> 8) })
+        func time(_ body: () -> Void) -> Double {
+            var best = Double.infinity
+            for _ in 0 ..< 5 { var watch = Stopwatch(); body(); best = min(best, watch.lap()) }
+            return best
+        }
+        var weightFrame: [UInt8] = [], gradientFrame: [UInt8] = [], frames: [[UInt8]] = []
+        let encodeWeights = time { weightFrame = WireMessage.float32Payload(parameters.values) }
+        let decodeWeights = time { _ = WireMessage.float32Values(weightFrame) }
+        let serialize = time { gradientFrame = sums.serialized() }
+        let deserialize = time { _ = LossAndGradient(serialized: gradientFrame) }
+        let crc = time { _ = CRC32C.checksum(gradientFrame) }
+        let reply = WireMessage(GradientReply(job: "s", iteration: 0, shard: 0, lossSum: 0, rows: 1000), payloads: [gradientFrame])
+        let envelope = time { frames = reply.encode() }
+        let validate = time { _ = try? WireMessage.decode(frames) }
+        print(String(format: "message costs (CPU, best of 5): weights float32 encode %.1f ms / decode %.1f ms; "
+                     + "gradient serialize %.1f ms / deserialize %.1f ms; CRC-32C of one gradient frame %.1f ms; "
+                     + "envelope encode %.1f ms / validate %.1f ms (the coordinator validates and re-encodes every relayed reply)",
+                     encodeWeights * 1e3, decodeWeights * 1e3, serialize * 1e3, deserialize * 1e3, crc * 1e3,
+                     envelope * 1e3, validate * 1e3))
     }
 
     static func median(_ values: [Double]) -> Double {

@@ -4,30 +4,50 @@ extension LossAndGradient {
     /// little-endian two's-complement integers. Decoding gives back an equal value, so remote partials add
     /// exactly like local ones.
     public func serialized() -> [UInt8] {
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(25 + 16 * (fixedPointGradient.count + 1))
-        for v in [Int64(classCount), Int64(dimension), Int64(rows)] { bytes += withUnsafeBytes(of: v.littleEndian, Array.init) }
-        bytes.append(isFinite ? 1 : 0)
-        bytes += withUnsafeBytes(of: fixedPointLoss.littleEndian, Array.init)
-        for v in fixedPointGradient { bytes += withUnsafeBytes(of: v.littleEndian, Array.init) }
-        return bytes
+        // One buffer written in place: 4.5 MB for Places-LT, sent once per shard per evaluation.
+        let count = fixedPointGradient.count
+        return [UInt8](unsafeUninitializedCapacity: 41 + 16 * count) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            raw.storeBytes(of: Int64(classCount).littleEndian, toByteOffset: 0, as: Int64.self)
+            raw.storeBytes(of: Int64(dimension).littleEndian, toByteOffset: 8, as: Int64.self)
+            raw.storeBytes(of: Int64(rows).littleEndian, toByteOffset: 16, as: Int64.self)
+            raw.storeBytes(of: UInt8(isFinite ? 1 : 0), toByteOffset: 24, as: UInt8.self)
+            func store(_ value: Int128, at offset: Int) {
+                let bits = UInt128(bitPattern: value)
+                raw.storeBytes(of: UInt64(truncatingIfNeeded: bits).littleEndian, toByteOffset: offset, as: UInt64.self)
+                raw.storeBytes(of: UInt64(truncatingIfNeeded: bits >> 64).littleEndian, toByteOffset: offset + 8, as: UInt64.self)
+            }
+            store(fixedPointLoss, at: 25)
+            fixedPointGradient.withUnsafeBufferPointer { gradient in
+                for i in 0 ..< count { store(gradient[i], at: 41 + 16 * i) }
+            }
+            initialized = 41 + 16 * count
+        }
     }
 
     /// Decodes ``serialized()``; nil when the bytes are not a complete, consistent encoding.
     public init?(serialized bytes: [UInt8]) {
         guard bytes.count >= 25 + 16 else { return nil }
-        func int64(at offset: Int) -> Int64 {
-            bytes[offset ..< offset + 8].reversed().reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        let decoded: LossAndGradient? = bytes.withUnsafeBytes { raw in
+            func int64(at offset: Int) -> Int64 { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)) }
+            func int128(at offset: Int) -> Int128 {
+                let low = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                let high = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
+                return Int128(bitPattern: UInt128(high) << 64 | UInt128(low))
+            }
+            let classCount = int64(at: 0), dimension = int64(at: 8), rows = int64(at: 16)
+            guard classCount > 0, dimension > 0, rows >= 0, raw[24] <= 1,
+                  classCount <= Int64(Int32.max), dimension <= Int64(Int32.max) else { return nil }
+            let count = Int(classCount) * (Int(dimension) + 1)
+            guard bytes.count == 25 + 16 * (count + 1) else { return nil }
+            let gradient = [Int128](unsafeUninitializedCapacity: count) { buffer, initialized in
+                for i in 0 ..< count { buffer[i] = int128(at: 41 + 16 * i) }
+                initialized = count
+            }
+            return LossAndGradient(classCount: Int(classCount), dimension: Int(dimension), rows: Int(rows), isFinite: raw[24] == 1,
+                                   fixedPointLoss: int128(at: 25), fixedPointGradient: gradient)
         }
-        func int128(at offset: Int) -> Int128 {
-            bytes[offset ..< offset + 16].reversed().reduce(Int128(0)) { $0 << 8 | Int128($1) }
-        }
-        let classCount = int64(at: 0), dimension = int64(at: 8), rows = int64(at: 16)
-        guard classCount > 0, dimension > 0, rows >= 0, bytes[24] <= 1,
-              classCount <= Int64(Int32.max), dimension <= Int64(Int32.max) else { return nil }
-        let count = Int(classCount) * (Int(dimension) + 1)
-        guard bytes.count == 25 + 16 * (count + 1) else { return nil }
-        self.init(classCount: Int(classCount), dimension: Int(dimension), rows: Int(rows), isFinite: bytes[24] == 1,
-                  fixedPointLoss: int128(at: 25), fixedPointGradient: (0 ..< count).map { int128(at: 41 + 16 * $0) })
+        guard let decoded else { return nil }
+        self = decoded
     }
 }

@@ -147,6 +147,18 @@ import TailForgeTraining
         #expect(reply.sums(payloads: decoded.payloads, classCount: 2, dimension: 4) == nil)
     }
 
+    @Test func gradientPayloadLayoutIsLittleEndianFixedPoint() throws {
+        let sums = LossAndGradient(classCount: 1, dimension: 1, rows: 3, isFinite: true, fixedPointLoss: -2,
+                                   fixedPointGradient: [Int128(1) << 64, -1])
+        let le64 = { (v: Int64) in withUnsafeBytes(of: v.littleEndian, Array.init) }
+        let expected = le64(1) + le64(1) + le64(3) + [1]
+            + [0xFE] + [UInt8](repeating: 0xFF, count: 15)
+            + [UInt8](repeating: 0, count: 8) + [1] + [UInt8](repeating: 0, count: 7)
+            + [UInt8](repeating: 0xFF, count: 16)
+        #expect(sums.serialized() == expected)
+        #expect(LossAndGradient(serialized: expected) == sums)
+    }
+
     @Test(arguments: [
         ("/data/shard-0.h5", "/data/shard-0.h5", nil),
         ("/data/shard-0.h5@node7", "/data/shard-0.h5", "node7"),

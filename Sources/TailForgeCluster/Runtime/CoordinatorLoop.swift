@@ -216,7 +216,7 @@ struct CoordinatorLoop {
             return
         }
         if workers[identity] != nil { liveness.heard(from: identity) }
-        if routeTraining(message, from: identity) { return }
+        if routeTraining(message, frames: Array(frames.dropFirst()), from: identity) { return }
         switch message.body {
         case let hello as Hello: register(identity, hello)
         case let heartbeat as Heartbeat:

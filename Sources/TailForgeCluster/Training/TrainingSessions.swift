@@ -8,7 +8,13 @@ import Logging
 /// Owned by the coordinator's network thread (a value in ``CoordinatorLoop``); every method returns the
 /// messages to send instead of sending them.
 struct TrainingSessions {
-    typealias Outgoing = [(to: [UInt8], message: WireMessage)]
+    /// A message to send: built here, or relayed as the frames it arrived in (no re-encoding, no second
+    /// CRC pass over a 4.5 MB gradient; the receiver validates it like any message).
+    enum Frames {
+        case message(WireMessage)
+        case relay([[UInt8]])
+    }
+    typealias Outgoing = [(to: [UInt8], frames: Frames)]
 
     struct Session {
         var trainer: [UInt8]
@@ -30,7 +36,9 @@ struct TrainingSessions {
     private(set) var sessions: [String: Session] = [:]
 
     /// Handles a training message (returns nil for any other message).
-    mutating func handle(_ message: WireMessage, from identity: [UInt8], workers: [[UInt8]: WorkerRecord], log: Logger) -> Outgoing? {
+    /// `frames` are the message's frames as received (without the ROUTER identity).
+    mutating func handle(_ message: WireMessage, frames: [[UInt8]], from identity: [UInt8], workers: [[UInt8]: WorkerRecord],
+                         log: Logger) -> Outgoing? {
         switch message.body {
         case let open as TrainingOpen:
             let session = Session(trainer: identity, specs: open.shards, owner: Array(repeating: nil, count: open.shards.count),
@@ -42,26 +50,26 @@ struct TrainingSessions {
             guard var session = sessions[loaded.session], session.loaded.indices.contains(loaded.shard) else { return [] }
             session.loaded[loaded.shard] = true
             sessions[loaded.session] = session
-            return [(session.trainer, message)]
+            return [(session.trainer, .relay(frames))]
         case let failure as TrainingFailure:
             guard let session = sessions[failure.session] else { return [] }
             log.warning("training session \(failure.session): \(failure.message)")
-            return [(session.trainer, message)]
+            return [(session.trainer, .relay(frames))]
         case let request as GradientRequest:
-            guard var session = sessions[request.job] else { return [(identity, unknown(request.job))] }
+            guard var session = sessions[request.job] else { return [(identity, .message(unknown(request.job)))] }
             // A trainer re-sending the request in flight (after reopening the session) changes nothing.
             if session.evaluation?.request.iteration == request.iteration, session.trainer == identity { return [] }
             let valid = request.shards.allSatisfy(session.specs.indices.contains)
                 && request.paths?.count == request.shards.count && request.firstGlobalRows?.count == request.shards.count
             guard valid else {
-                return [(identity, WireMessage(TrainingFailure(session: request.job, shard: nil,
-                                                                message: "gradient request \(request.iteration) names shards outside the session or lacks their paths and first rows")))]
+                return [(identity, .message(WireMessage(TrainingFailure(session: request.job, shard: nil,
+                                                                         message: "gradient request \(request.iteration) names shards outside the session or lacks their paths and first rows"))))]
             }
             session.evaluation = Evaluation(request: request, payloads: message.payloads, pending: Set(request.shards))
             sessions[request.job] = session
             var outgoing: Outgoing = []
             for (worker, shards) in group(request.shards, by: session.owner) {
-                outgoing.append((worker, forward(request, shards: shards, payloads: message.payloads)))
+                outgoing.append((worker, .message(forward(request, shards: shards, payloads: message.payloads))))
             }
             return outgoing
         case let reply as GradientReply:
@@ -71,9 +79,9 @@ struct TrainingSessions {
             }
             session.evaluation = evaluation
             sessions[reply.job] = session
-            return [(session.trainer, message)]
+            return [(session.trainer, .relay(frames))]
         case let ping as TrainingPing:
-            return sessions[ping.session] == nil ? [(identity, unknown(ping.session))] : []
+            return sessions[ping.session] == nil ? [(identity, .message(unknown(ping.session)))] : []
         case let close as TrainingClose:
             guard let session = sessions.removeValue(forKey: close.session) else { return [] }
             log.info("training session \(close.session) closed")
@@ -81,7 +89,7 @@ struct TrainingSessions {
             for (index, owner) in session.owner.enumerated() {
                 if let owner { byWorker[owner, default: []].append(session.specs[index].path) }
             }
-            return byWorker.map { ($0.key, WireMessage(TrainingClose(session: close.session, paths: $0.value))) }
+            return byWorker.map { ($0.key, .message(WireMessage(TrainingClose(session: close.session, paths: $0.value)))) }
         default:
             return nil
         }
@@ -126,12 +134,12 @@ struct TrainingSessions {
         var outgoing: Outgoing = []
         let toLoad = moved.filter { !session.loaded[$0] }
         for (worker, shards) in group(toLoad, by: session.owner) {
-            outgoing.append((worker, WireMessage(TrainingLoad(session: id, shards: shards, paths: shards.map { session.specs[$0].path }))))
+            outgoing.append((worker, .message(WireMessage(TrainingLoad(session: id, shards: shards, paths: shards.map { session.specs[$0].path })))))
         }
         if let evaluation = session.evaluation {
             let missing = moved.filter(evaluation.pending.contains)
             for (worker, shards) in group(missing, by: session.owner) {
-                outgoing.append((worker, forward(evaluation.request, shards: shards, payloads: evaluation.payloads)))
+                outgoing.append((worker, .message(forward(evaluation.request, shards: shards, payloads: evaluation.payloads))))
             }
         }
         return outgoing
@@ -156,15 +164,28 @@ struct TrainingSessions {
 }
 
 extension CoordinatorLoop {
-    /// Routes a distributed-training message; false when `message` is not one.
-    mutating func routeTraining(_ message: WireMessage, from identity: [UInt8]) -> Bool {
-        guard let outgoing = training.handle(message, from: identity, workers: workers, log: log) else { return false }
-        for (to, message) in outgoing { send(to, message) }
+    /// Routes a distributed-training message (`frames` as received, without the identity); false when
+    /// `message` is not one.
+    mutating func routeTraining(_ message: WireMessage, frames: [[UInt8]], from identity: [UInt8]) -> Bool {
+        guard let outgoing = training.handle(message, frames: frames, from: identity, workers: workers, log: log) else { return false }
+        send(outgoing)
         return true
     }
 
     /// Reassigns the shards of lost workers (called every loop turn).
     mutating func tickTraining() {
-        for (to, message) in training.tick(workers: workers, log: log) { send(to, message) }
+        send(training.tick(workers: workers, log: log))
+    }
+
+    private mutating func send(_ outgoing: TrainingSessions.Outgoing) {
+        for (to, frames) in outgoing {
+            switch frames {
+            case .message(let message): send(to, message)
+            case .relay(let frames):
+                do { try router.send([to] + frames) } catch {
+                    log.debug("relaying a training message failed (peer gone?): \(error)")
+                }
+            }
+        }
     }
 }

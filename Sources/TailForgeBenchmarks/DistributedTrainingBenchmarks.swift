@@ -154,7 +154,7 @@ enum DistributedTrainingBenchmarks {
         let validate = time { _ = try? WireMessage.decode(frames) }
         print(String(format: "message costs (CPU, best of 5): weights float32 encode %.1f ms / decode %.1f ms; "
                      + "gradient serialize %.1f ms / deserialize %.1f ms; CRC-32C of one gradient frame %.1f ms; "
-                     + "envelope encode %.1f ms / validate %.1f ms (the coordinator validates and re-encodes every relayed reply)",
+                     + "envelope encode %.1f ms / validate %.1f ms (the coordinator validates each relayed reply, the trainer validates and deserialises it)",
                      encodeWeights * 1e3, decodeWeights * 1e3, serialize * 1e3, deserialize * 1e3, crc * 1e3,
                      envelope * 1e3, validate * 1e3))
     }

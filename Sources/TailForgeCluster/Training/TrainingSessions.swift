@@ -24,6 +24,8 @@ struct TrainingSessions {
         /// Shards whose `TrainingShardLoaded` reached the trainer.
         var loaded: [Bool]
         var evaluation: Evaluation?
+        /// Last message from the trainer (it pings every second while it waits for replies).
+        var lastHeard: ContinuousClock.Instant
     }
 
     /// The gradient request in flight and the shards whose replies are still missing.
@@ -34,6 +36,10 @@ struct TrainingSessions {
     }
 
     private(set) var sessions: [String: Session] = [:]
+    /// A session whose trainer has been silent this long is closed and its shards released from the workers'
+    /// memory (the trainer was killed). A live trainer never is: it pings while it waits, and if it was only
+    /// slow it reopens the session on its next request.
+    var idleLimit: Duration = .seconds(120)
 
     /// Handles a training message (returns nil for any other message).
     /// `frames` are the message's frames as received (without the ROUTER identity).
@@ -42,7 +48,7 @@ struct TrainingSessions {
         switch message.body {
         case let open as TrainingOpen:
             let session = Session(trainer: identity, specs: open.shards, owner: Array(repeating: nil, count: open.shards.count),
-                                  loaded: Array(repeating: false, count: open.shards.count), evaluation: nil)
+                                  loaded: Array(repeating: false, count: open.shards.count), evaluation: nil, lastHeard: .now)
             sessions[open.session] = session
             log.info("training session \(open.session): \(open.shards.count) shard(s) over \(workers.count) live worker(s)")
             return place(open.session, workers: workers, log: log)
@@ -57,6 +63,8 @@ struct TrainingSessions {
             return [(session.trainer, .relay(frames))]
         case let request as GradientRequest:
             guard var session = sessions[request.job] else { return [(identity, .message(unknown(request.job)))] }
+            session.lastHeard = .now
+            sessions[request.job] = session
             // A trainer re-sending the request in flight (after reopening the session) changes nothing.
             if session.evaluation?.request.iteration == request.iteration, session.trainer == identity { return [] }
             let valid = request.shards.allSatisfy(session.specs.indices.contains)
@@ -81,18 +89,27 @@ struct TrainingSessions {
             sessions[reply.job] = session
             return [(session.trainer, .relay(frames))]
         case let ping as TrainingPing:
-            return sessions[ping.session] == nil ? [(identity, .message(unknown(ping.session)))] : []
+            guard sessions[ping.session] != nil else { return [(identity, .message(unknown(ping.session)))] }
+            sessions[ping.session]!.lastHeard = .now
+            return []
         case let close as TrainingClose:
-            guard let session = sessions.removeValue(forKey: close.session) else { return [] }
             log.info("training session \(close.session) closed")
-            var byWorker: [[UInt8]: [String]] = [:]
-            for (index, owner) in session.owner.enumerated() {
-                if let owner { byWorker[owner, default: []].append(session.specs[index].path) }
-            }
-            return byWorker.map { ($0.key, .message(WireMessage(TrainingClose(session: close.session, paths: $0.value)))) }
+            return self.close(close.session)
         default:
             return nil
         }
+    }
+
+    /// Forgets a session and tells each worker which shard paths to release (paths another session still uses
+    /// are kept).
+    private mutating func close(_ id: String) -> Outgoing {
+        guard let session = sessions.removeValue(forKey: id) else { return [] }
+        let inUse = Set(sessions.values.flatMap { $0.specs.map(\.path) })
+        var byWorker: [[UInt8]: [String]] = [:]
+        for (index, owner) in session.owner.enumerated() where !inUse.contains(session.specs[index].path) {
+            if let owner { byWorker[owner, default: []].append(session.specs[index].path) }
+        }
+        return byWorker.map { ($0.key, .message(WireMessage(TrainingClose(session: id, paths: $0.value)))) }
     }
 
     private func unknown(_ session: String) -> WireMessage {
@@ -102,9 +119,13 @@ struct TrainingSessions {
 
     /// Moves shards whose worker is gone (or that never had one) to live workers, and re-sends to them what
     /// they miss: the load, and the in-flight evaluation's request for those shards.
-    mutating func tick(workers: [[UInt8]: WorkerRecord], log: Logger) -> Outgoing {
-        guard !workers.isEmpty else { return [] }
+    mutating func tick(workers: [[UInt8]: WorkerRecord], log: Logger, now: ContinuousClock.Instant = .now) -> Outgoing {
         var outgoing: Outgoing = []
+        for (id, session) in sessions where now - session.lastHeard > idleLimit {
+            log.warning("training session \(id): no word from its trainer for \(idleLimit); closing it and releasing its shards")
+            outgoing += close(id)
+        }
+        guard !workers.isEmpty else { return outgoing }
         for id in sessions.keys.sorted() {
             let orphaned = sessions[id]!.owner.contains { owner in owner.map { workers[$0] == nil } ?? true }
             if orphaned { outgoing += place(id, workers: workers, log: log) }

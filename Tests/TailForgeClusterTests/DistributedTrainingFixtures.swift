@@ -25,7 +25,7 @@ struct TestRNG: RandomNumberGenerator {
     }
 }
 
-/// A thread running a daemon loop until its stop signal is set.
+/// A daemon loop (coordinator or worker runtime) on its own thread until its stop signal is set.
 final class TestDaemon: Sendable {
     let stop = StopSignal()
     let finished = Mutex<String?>(nil)
@@ -39,10 +39,19 @@ final class TestDaemon: Sendable {
         thread.start()
     }
 
+    /// "stopped", or the error the body threw; nil if it is still running after `seconds`.
+    func waitUntilFinished(seconds: Double = 10) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let result = finished.withLock({ $0 }) { return result }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return nil
+    }
+
     func shutdown(seconds: Double = 10) {
         stop.stop()
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline, finished.withLock({ $0 }) == nil { Thread.sleep(forTimeInterval: 0.01) }
+        _ = waitUntilFinished(seconds: seconds)
     }
 }
 

@@ -56,6 +56,12 @@ import TailForgeTraining
                          heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
         }
 
+        /// An in-process trainer with the command-line settings of `trainFlags`.
+        func runner(_ cluster: LocalCluster, output: String) -> DistributedTrainingRunner {
+            DistributedTrainingRunner(coordinator: cluster.endpoint, shards: shards.map { TrainingShardSpec(path: $0) }, output: output,
+                                      settings: DistributedTrainingTests.settings, timeoutSeconds: 30, logger: Logger(label: "test.trainer"))
+        }
+
         func distributedArguments(_ endpoint: String, output: String, extra: [String] = []) -> [String] {
             ["train", "--distributed", "--coordinator", endpoint] + shards + ["--output", output] + trainFlags + extra
         }
@@ -92,9 +98,7 @@ import TailForgeTraining
         defer { cluster.stop() }
         try fixture.start(cluster, workers: 3)
         let output = fixture.path("distributed.h5")
-        let runner = DistributedTrainingRunner(
-            coordinator: cluster.endpoint, shards: fixture.shards.map { TrainingShardSpec(path: $0) }, output: output,
-            settings: DistributedTrainingTests.settings, timeoutSeconds: 30, logger: Logger(label: "test.trainer"))
+        let runner = fixture.runner(cluster, output: output)
         // Killed right after iteration 4: the next gradient request reaches a dead worker, whose shard is
         // recomputed elsewhere once the coordinator's liveness window expires.
         _ = try await runner.run { iteration in
@@ -114,9 +118,7 @@ import TailForgeTraining
         defer { cluster.stop() }
         try fixture.start(cluster, workers: 2)
         let output = fixture.path("distributed.h5")
-        let runner = DistributedTrainingRunner(
-            coordinator: cluster.endpoint, shards: fixture.shards.map { TrainingShardSpec(path: $0) }, output: output,
-            settings: DistributedTrainingTests.settings, timeoutSeconds: 30, logger: Logger(label: "test.trainer"))
+        let runner = fixture.runner(cluster, output: output)
         nonisolated(unsafe) let shared = cluster
         let restarted = StopSignal()
         _ = try await runner.run { iteration in

@@ -51,29 +51,6 @@ private struct SlowToyExecutor: ShardExecutor {
     }
 }
 
-private final class Daemon: Sendable {
-    let stop = StopSignal()
-    let finished = Mutex<String?>(nil)
-
-    init(name: String, _ body: @escaping @Sendable (StopSignal) throws -> Void) {
-        let thread = Thread { [self] in
-            do { try body(stop); finished.withLock { $0 = "stopped" } }
-            catch { finished.withLock { $0 = "\(error)" } }
-        }
-        thread.name = name
-        thread.start()
-    }
-
-    func waitUntilFinished(seconds: Double = 10) -> String? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if let result = finished.withLock({ $0 }) { return result }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        return nil
-    }
-}
-
 @Suite(.serialized) struct RuntimeTests {
     private func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "tailforge-cluster-\(UUID().uuidString)"
@@ -81,11 +58,11 @@ private final class Daemon: Sendable {
         return path
     }
 
-    private func startCoordinator(state: String, heartbeat: HeartbeatSettings = HeartbeatSettings(intervalMilliseconds: 100, livenessMilliseconds: 600)) throws -> (Daemon, String) {
+    private func startCoordinator(state: String, heartbeat: HeartbeatSettings = HeartbeatSettings(intervalMilliseconds: 100, livenessMilliseconds: 600)) throws -> (TestDaemon, String) {
         let configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: state, toolVersion: "9.9.9",
                                                      heartbeat: heartbeat)
         let runtime = CoordinatorRuntime(configuration: configuration, backend: ToyBackend(), logger: Logger(label: "test.coordinator"))
-        let daemon = Daemon(name: "coordinator") { stop in try runtime.run(until: stop) }
+        let daemon = TestDaemon(name: "coordinator") { stop in try runtime.run(until: stop) }
         let file = CoordinatorRuntime.endpointFile(stateDirectory: state)
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
@@ -131,7 +108,7 @@ private final class Daemon: Sendable {
         defer { coordinator.stop.stop(); _ = coordinator.waitUntilFinished() }
         let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: state, threads: 1, name: "old", toolVersion: "0.0.1")
         let worker = WorkerRuntime(configuration: configuration, executor: SlowToyExecutor(seconds: 0), logger: Logger(label: "test.worker"))
-        let daemon = Daemon(name: "worker") { stop in try worker.run(until: stop) }
+        let daemon = TestDaemon(name: "worker") { stop in try worker.run(until: stop) }
         let outcome = try #require(daemon.waitUntilFinished())
         #expect(outcome.contains("refused"))
         #expect(outcome.contains("0.0.1") && outcome.contains("9.9.9"))
@@ -143,13 +120,13 @@ private final class Daemon: Sendable {
         // thread keep the workers registered.
         let (coordinator, endpoint) = try startCoordinator(state: state)
         defer { coordinator.stop.stop(); _ = coordinator.waitUntilFinished() }
-        var workers: [Daemon] = []
+        var workers: [TestDaemon] = []
         for index in 0..<2 {
             let work = (state as NSString).appendingPathComponent("worker\(index)")
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
             let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: work, threads: 1, name: "w\(index)", toolVersion: "9.9.9")
             let runtime = WorkerRuntime(configuration: configuration, executor: SlowToyExecutor(seconds: 1), logger: Logger(label: "test.worker"))
-            workers.append(Daemon(name: "worker") { stop in try runtime.run(until: stop) })
+            workers.append(TestDaemon(name: "worker") { stop in try runtime.run(until: stop) })
         }
         defer { for worker in workers { worker.stop.stop(); _ = worker.waitUntilFinished() } }
         let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))

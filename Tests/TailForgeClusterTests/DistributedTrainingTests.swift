@@ -41,6 +41,29 @@ import TailForgeTraining
         #expect(try SHA256.hexDigest(ofFileAt: output) == localDigest)
     }
 
+    @Test func balancedClassWeightsTravelWithTheWeightsAndGiveTheLocalModel() async throws {
+        var cluster = try TrainingCluster()
+        defer { cluster.shutdown() }
+        // Random labels: class counts differ by sampling noise, so the "balanced" weights are not all 1.
+        let shards = try cluster.writeShards(rowCounts: [700, 300])
+        cluster.addWorkers(2)
+        var settings = Self.settings
+        settings.classWeighting = .balanced
+        settings.optimizer.maxIterations = 10
+        let local = cluster.path("local.h5"), remote = cluster.path("distributed.h5")
+        _ = try await TrainingRunner(inputs: shards, output: local, settings: settings, threads: 2, blockRows: Self.blockRows).run()
+        var runner = runner(cluster, shards, output: remote)
+        runner.settings = settings
+        _ = try await runner.run()
+        #expect(try SHA256.hexDigest(ofFileAt: remote) == SHA256.hexDigest(ofFileAt: local))
+        let unweighted = cluster.path("unweighted.h5")
+        var plain = settings
+        plain.classWeighting = .none
+        _ = try await TrainingRunner(inputs: shards, output: unweighted, settings: plain, threads: 2, blockRows: Self.blockRows).run()
+        #expect(try SoftmaxModelFile.read(path: unweighted).model.weights != SoftmaxModelFile.read(path: remote).model.weights,
+                "the weighting must matter for this check to mean anything")
+    }
+
     @Test func aWorkerDyingMidIterationDoesNotChangeTheModel() async throws {
         var cluster = try TrainingCluster()
         defer { cluster.shutdown() }

@@ -54,20 +54,27 @@ enum NumericsBenchmarks {
         // MARK: random numbers
 
         if runs("rng") {
-            var generator = Philox4x32(seed: 2, stream: 0)
             let count = quick ? 20_000_000 : 100_000_000
+            var philox = Philox4x32(seed: 2, stream: 0)
             var sink: UInt64 = 0
-            let seconds = measureCPU { for _ in 0..<count { sink ^= generator.next() } }
-            print("Philox4x32-10: \(format(seconds / Double(count) * 1e9, digits: 2)) ns (CPU) per 64-bit output (checksum \(sink & 0xFF))")
+            let philoxSeconds = measureCPU { for _ in 0..<count { sink ^= philox.next() } }
+            print("Philox4x32-10: \(format(philoxSeconds / Double(count) * 1e9, digits: 2)) ns (CPU) per 64-bit output (checksum \(sink & 0xFF))")
+            var generator = Xoshiro256PlusPlus(seed: 2, stream: 0)
+            let xoshiroSeconds = measureCPU { for _ in 0..<count { sink ^= generator.next() } }
+            let words = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 384)
+            defer { words.deallocate() }
+            let fillSeconds = measureCPU { for _ in 0..<(count / 384) { generator.fill(words); sink ^= words[383] } }
+            print("xoshiro256++: next() \(format(xoshiroSeconds / Double(count) * 1e9, digits: 2)) ns (CPU), fill \(format(fillSeconds / Double(count / 384 * 384) * 1e9, digits: 2)) ns (CPU) per 64-bit output (checksum \(sink & 0xFF))")
             let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: 768)
             defer { floats.deallocate() }
             let rounds = quick ? 20_000 : 200_000
+            let philoxNormalSeconds = measureCPU { for _ in 0..<rounds { StandardNormal.fill(floats, using: &philox) } }
             let normalSeconds = measureCPU { for _ in 0..<rounds { StandardNormal.fill(floats, using: &generator) } }
-            print("StandardNormal.fill (Float): \(format(normalSeconds / Double(rounds * 768) * 1e9, digits: 2)) ns (CPU) per draw")
+            print("StandardNormal.fill (Float): \(format(normalSeconds / Double(rounds * 768) * 1e9, digits: 2)) ns (CPU) per draw on xoshiro256++, \(format(philoxNormalSeconds / Double(rounds * 768) * 1e9, digits: 2)) on Philox")
             let doubles = quick ? 2_000_000 : 20_000_000
             var total = 0.0
             let doubleSeconds = measureCPU { for _ in 0..<doubles { total += StandardNormal.next(using: &generator) } }
-            print("StandardNormal.next (Double): \(format(doubleSeconds / Double(doubles) * 1e9, digits: 2)) ns (CPU) per draw (sum \(format(total)))")
+            print("StandardNormal.next (Double): \(format(doubleSeconds / Double(doubles) * 1e9, digits: 2)) ns (CPU) per draw on xoshiro256++ (sum \(format(total)))")
         }
 
         // MARK: vMF sampler
@@ -76,9 +83,11 @@ enum NumericsBenchmarks {
         let mean = Array(points.row(0))
         for kappa in [250.0, 1700, 38_000] where runs("vmf") {
             var proposals = 0
-            var cosineRNG = Philox4x32(seed: 3, stream: 0)
+            var cosineRNG = Xoshiro256PlusPlus(seed: 3, stream: 0)
             let draws = 100_000
-            for _ in 0..<draws { proposals += sampler.sampleCosineCountingProposals(kappa: kappa, using: &cosineRNG).proposals }
+            let cosineSeconds = measureCPU {
+                for _ in 0..<draws { proposals += sampler.sampleCosineCountingProposals(kappa: kappa, using: &cosineRNG).proposals }
+            }
             let acceptance = Double(draws) / Double(proposals)
             var rates: [String] = []
             for threads in [1, 2] {
@@ -87,7 +96,7 @@ enum NumericsBenchmarks {
                 defer { cpuSeconds.deallocate() }
                 let seconds = measure {
                     DispatchQueue.concurrentPerform(iterations: threads) { thread in
-                        var local = Philox4x32(seed: 4, stream: UInt64(thread))
+                        var local = Xoshiro256PlusPlus(seed: 4, stream: UInt64(thread))
                         let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: d)
                         defer { out.deallocate() }
                         let start = threadCPUSeconds()
@@ -100,7 +109,7 @@ enum NumericsBenchmarks {
                 let perCPUSecond = Double(perThread) / (cpuSeconds.reduce(0, +) / Double(threads))
                 rates.append("\(threads) thread(s) \(Int(Double(perThread * threads) / seconds)) samples/s wall (\(Int(perCPUSecond)) per CPU-second per thread)")
             }
-            print("vMF d = 768, κ = \(Int(kappa)): acceptance \(format(acceptance, digits: 3)); " + rates.joined(separator: ", "))
+            print("vMF d = 768, κ = \(Int(kappa)): acceptance \(format(acceptance, digits: 3)), cosine \(format(cosineSeconds / Double(draws) * 1e9)) ns (CPU); " + rates.joined(separator: ", "))
         }
     }
 }

@@ -6,9 +6,9 @@ import TailForgeNumerics
 /// draws the class's synthetic rows from a generator keyed by (job seed, class id) alone — so a class's output
 /// is bit-identical whatever the thread count, class order or machine.
 public enum BalanceEngine {
-    /// The generator for one class's draws.
-    public static func generator(seed: UInt64, classId: Int) -> Philox4x32 {
-        Philox4x32(seed: seed, stream: UInt64(classId))
+    /// The generator for one class's draws, keyed by (job seed, class id) alone.
+    public static func generator(seed: UInt64, classId: Int) -> ClassRandomStream {
+        ClassRandomStream(seed: seed, stream: UInt64(classId))
     }
 
     /// Builds one class's output block: its kept real rows, then `entry.syntheticCount` synthetic rows.

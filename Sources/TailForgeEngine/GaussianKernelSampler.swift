@@ -8,7 +8,7 @@ struct GaussianKernelSampler: SyntheticSampler {
 
     func draw(
         count: Int, centres: Matrix, kappas: [Float], into out: inout [Float],
-        centreIndex: inout [Int32], kappaUsed: inout [Float], using rng: inout Philox4x32
+        centreIndex: inout [Int32], kappaUsed: inout [Float], using rng: inout ClassRandomStream
     ) {
         let d = dimension
         let start = out.count

@@ -44,8 +44,8 @@ public struct SyntheticLatentGenerator: Sendable {
 
     /// Streams: 0 shared geometry; 1<<32 + s superclass s; 2<<32 + c class c's geometry; 3<<32 + c train rows;
     /// 4<<32 + c test rows.
-    private func rng(_ domain: UInt64, _ index: Int) -> Philox4x32 {
-        Philox4x32(seed: seed, stream: domain << 32 | UInt64(index))
+    private func rng(_ domain: UInt64, _ index: Int) -> ClassRandomStream {
+        ClassRandomStream(seed: seed, stream: domain << 32 | UInt64(index))
     }
 
     /// The class's modes and sample concentration.
@@ -119,13 +119,13 @@ public struct SyntheticLatentGenerator: Sendable {
         return (Matrix(rows: labels.count, columns: configuration.dimension, storage: storage), labels)
     }
 
-    private func vmfDraw(_ vmf: VonMisesFisherSampler, around mean: [Float], kappa: Double, into out: inout [Float], using r: inout Philox4x32) {
+    private func vmfDraw(_ vmf: VonMisesFisherSampler, around mean: [Float], kappa: Double, into out: inout [Float], using r: inout ClassRandomStream) {
         mean.withUnsafeBufferPointer { m in
             out.withUnsafeMutableBufferPointer { o in vmf.sample(mean: m, kappa: kappa, into: o, using: &r) }
         }
     }
 
-    private func randomUnitVector(_ v: inout [Float], using r: inout Philox4x32) {
+    private func randomUnitVector(_ v: inout [Float], using r: inout ClassRandomStream) {
         repeat {
             v.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &r) }
         } while v.allSatisfy { $0 == 0 }

@@ -7,7 +7,7 @@ protocol SyntheticSampler {
     /// `centres` are the class's unit-norm real rows; `kappas` their κ (finite).
     func draw(
         count: Int, centres: Matrix, kappas: [Float], into out: inout [Float],
-        centreIndex: inout [Int32], kappaUsed: inout [Float], using rng: inout Philox4x32
+        centreIndex: inout [Int32], kappaUsed: inout [Float], using rng: inout ClassRandomStream
     )
 }
 

@@ -9,7 +9,7 @@ struct VMFKernelSampler: SyntheticSampler {
 
     func draw(
         count: Int, centres: Matrix, kappas: [Float], into out: inout [Float],
-        centreIndex: inout [Int32], kappaUsed: inout [Float], using rng: inout Philox4x32
+        centreIndex: inout [Int32], kappaUsed: inout [Float], using rng: inout ClassRandomStream
     ) {
         let d = centres.columns
         let start = out.count

@@ -32,33 +32,52 @@ public enum StandardNormal {
         let table = ZigguratTable.shared
         let scale = table.floatScale, limit = table.floatLimit
         let count = out.count
-        // Random words are taken a chunk at a time (in bulk from Philox), then turned into two draws each; the
-        // rare slow-path draws take further words from the generator. Every generator type consumes its
-        // stream in this same order, so results do not depend on which path produced the words.
+        // A chunk of random words is generated in bulk, then converted in a loop with no calls and no
+        // data-dependent branches: every draw is written as if it were in its layer's box, and the ~1% that
+        // are not are listed and redone afterwards (wedge, tail or a fresh draw, taking further words from the
+        // generator). Every generator type consumes its stream in this same order, so results do not depend
+        // on which path produced the words.
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: chunkWords) { chunk in
-            let words = chunk.baseAddress!
-            var i = 0
-            while i < count {
-                let pairs = min(chunkWords, (count - i + 1) / 2)
-                randomWords(words, count: pairs, using: &rng)
-                for w in 0..<pairs {
-                    let bits = words[w]
-                    base[i] = floatDraw(UInt32(truncatingIfNeeded: bits), scale: scale, limit: limit, table: table, using: &rng)
-                    if i + 1 < count {
-                        base[i + 1] = floatDraw(UInt32(truncatingIfNeeded: bits >> 32), scale: scale, limit: limit, table: table, using: &rng)
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * chunkWords) { misses in
+                let words = chunk.baseAddress!, missed = misses.baseAddress!
+                var i = 0
+                while i < count {
+                    let draws = min(2 * chunkWords, count - i)
+                    let pairs = (draws + 1) / 2
+                    randomWords(words, count: pairs, using: &rng)
+                    let target = base + i
+                    var missCount = 0
+                    for w in 0..<(draws / 2) {
+                        let bits = words[w]
+                        let k = 2 &* w
+                        target[k] = boxDraw(UInt32(truncatingIfNeeded: bits), scale: scale, limit: limit, index: k, missed: missed, missCount: &missCount)
+                        target[k &+ 1] = boxDraw(UInt32(truncatingIfNeeded: bits &>> 32), scale: scale, limit: limit, index: k &+ 1, missed: missed, missCount: &missCount)
                     }
-                    i += 2
+                    if draws & 1 == 1 {
+                        target[draws - 1] = boxDraw(UInt32(truncatingIfNeeded: words[pairs - 1]), scale: scale, limit: limit, index: draws - 1, missed: missed, missCount: &missCount)
+                    }
+                    for m in 0..<missCount {
+                        let k = Int(missed[m])
+                        target[k] = floatSlowDraw(UInt32(truncatingIfNeeded: words[k >> 1] &>> UInt64((k & 1) << 5)), table: table, using: &rng)
+                    }
+                    i += draws
                 }
             }
         }
     }
 
-    @usableFromInline static var chunkWords: Int { 64 }
+    /// Words per chunk of ``fill(_:using:)``: two draws each, so a 768-d vector takes three chunks.
+    @usableFromInline static var chunkWords: Int { 128 }
 
-    /// `count` outputs of `rng`; Philox writes them in bulk, any other generator one `next()` at a time.
+    /// `count` outputs of `rng`; Philox and xoshiro256++ write them in bulk, any other generator one `next()`
+    /// at a time. The type tests are resolved at compile time in specialised code.
     @inlinable @inline(__always)
     static func randomWords<G: RandomNumberGenerator>(_ words: UnsafeMutablePointer<UInt64>, count: Int, using rng: inout G) {
-        if G.self == Philox4x32.self {
+        if G.self == Xoshiro256PlusPlus.self {
+            withUnsafeMutablePointer(to: &rng) { p in
+                UnsafeMutableRawPointer(p).assumingMemoryBound(to: Xoshiro256PlusPlus.self).pointee.fill(words, count: count)
+            }
+        } else if G.self == Philox4x32.self {
             withUnsafeMutablePointer(to: &rng) { p in
                 UnsafeMutableRawPointer(p).assumingMemoryBound(to: Philox4x32.self).pointee.fill(words, count: count)
             }
@@ -67,19 +86,21 @@ public enum StandardNormal {
         }
     }
 
+    /// The draw for 32 random bits (7 layer bits, 1 sign bit, 24 position bits) assuming the point lies in its
+    /// layer's box; when it does not, `index` is appended to `missed` for ``floatSlowDraw(_:table:using:)``.
     @inlinable @inline(__always)
-    static func floatDraw(
+    static func boxDraw(
         _ bits: UInt32, scale: UnsafeMutablePointer<Float>, limit: UnsafeMutablePointer<UInt32>,
-        table: ZigguratTable, using rng: inout some RandomNumberGenerator
+        index: Int, missed: UnsafeMutablePointer<Int32>, missCount: inout Int
     ) -> Float {
         let layer = Int(truncatingIfNeeded: bits & 0x7F)
-        let position = bits >> 8
-        let x = Float(position) * scale[layer]
-        if _fastPath(position < limit[layer]) {
-            // The sign bit (bit 7) moves to bit 31 of the result.
-            return Float(bitPattern: x.bitPattern | ((bits & 0x80) << 24))
-        }
-        return floatSlowDraw(bits, table: table, using: &rng)
+        let position = bits &>> 8
+        // Through Int32 (exact below 2²⁴) so the conversion is a single signed-integer instruction.
+        let x = Float(Int32(bitPattern: position)) * scale[layer]
+        missed[missCount] = Int32(truncatingIfNeeded: index)
+        missCount &+= position < limit[layer] ? 0 : 1
+        // The sign bit (bit 7) moves to bit 31 of the result.
+        return Float(bitPattern: x.bitPattern | ((bits & 0x80) &<< 24))
     }
 
     /// Outside the box of the chosen layer: wedge test or tail, and on rejection a fresh exact draw.

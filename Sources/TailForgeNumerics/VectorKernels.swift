@@ -1,12 +1,13 @@
-/// Loops for the per-sample work of the samplers, sixteen Float lanes at a time with a scalar remainder.
+/// Loops for the per-sample work of the samplers, eight Float lanes at a time with a scalar remainder (eight,
+/// not sixteen: three sixteen-lane accumulators and their operands overflow SSE2's sixteen registers).
 ///
-/// Sums are kept per lane in Float and the lanes added in Double at the end: each lane adds only d/16 terms
-/// (48 at d = 768), so its relative rounding error stays below 48 · 2⁻²⁴ ≈ 3e-6 in the worst case and ~4e-7
+/// Sums are kept per lane in Float and the lanes added in Double at the end: each lane adds only d/8 terms
+/// (96 at d = 768), so its relative rounding error stays below 96 · 2⁻²⁴ ≈ 6e-6 in the worst case and ~6e-7
 /// typically, far inside what the samplers need (they re-normalise their Float output anyway), and the loop
 /// runs at the Float vector width instead of widening every element to Double.
 @usableFromInline
 enum VectorKernels {
-    @usableFromInline typealias Lanes = SIMD16<Float>
+    @usableFromInline typealias Lanes = SIMD8<Float>
 
     @inlinable @inline(__always)
     static func load(_ p: UnsafePointer<Float>, _ i: Int) -> Lanes {
@@ -21,11 +22,9 @@ enum VectorKernels {
     /// Σ of the lanes, added in Double.
     @inlinable @inline(__always)
     static func sum(_ v: Lanes) -> Double {
-        let low = SIMD8<Double>(
-            Double(v[0]), Double(v[1]), Double(v[2]), Double(v[3]), Double(v[4]), Double(v[5]), Double(v[6]), Double(v[7]))
-        let high = SIMD8<Double>(
-            Double(v[8]), Double(v[9]), Double(v[10]), Double(v[11]), Double(v[12]), Double(v[13]), Double(v[14]), Double(v[15]))
-        return (low + high).sum()
+        SIMD8<Double>(
+            Double(v[0]), Double(v[1]), Double(v[2]), Double(v[3]), Double(v[4]), Double(v[5]), Double(v[6]), Double(v[7])
+        ).sum()
     }
 
     /// (a·b, a·a, b·b) in one pass.

@@ -52,7 +52,7 @@ public struct VonMisesFisherSampler: Sendable {
             precondition(mm > 0 && mm.isFinite, "vMF sample: the mean direction must be non-zero and finite")
             let perpendicular = vv - mv * mv / mm
             // A normal vector nearly parallel to μ has no usable orthogonal part: redraw. The bound sits well
-            // above the Float-lane rounding of the dots (≤ 3e-6 relative); rejecting on the angle to μ alone
+            // above the Float-lane rounding of the dots (≤ 6e-6 relative); rejecting on the angle to μ alone
             // leaves the orthogonal direction uniform, and the chance is negligible (< 1% even at d = 2).
             guard perpendicular > 1e-4 * vv else { continue }
             let sine = (cosine.oneMinusW * cosine.onePlusW).squareRoot()

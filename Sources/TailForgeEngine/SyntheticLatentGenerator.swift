@@ -18,11 +18,15 @@ public struct SyntheticLatentGenerator: Sendable {
         public var superclassSize = 5
         /// Weight of the shared direction in each superclass centre (cosine between superclasses ≈ w²/(1+w²)).
         public var sharedWeight = 0.8
-        /// Concentration of class means around their superclass centre.
-        public var classKappaPerDimension = 1.6
+        /// Concentration of class means around their superclass centre (× dimension). 60·d puts sibling classes at
+        /// cosine ≈ 0.975: with the sample spread below, a linear classifier on the CIFAR-100-LT shape reaches
+        /// 56 % top-1 trained on the long-tailed set and 91.5 % once vMF-balanced (`tailforge-bench method`),
+        /// close to the paper's 89.0 % — data that is neither trivially separable nor hopeless.
+        public var classKappaPerDimension = 60.0
         /// Concentration of a class's modes around the class mean.
         public var modeKappaPerDimension = 3.0
-        /// Concentration of samples around their mode, drawn per class in this range (× dimension).
+        /// Concentration of samples around their mode, drawn per class in this range (× dimension); 0.3–0.6·d is a
+        /// mean cosine of about 0.28–0.5 to the mode.
         public var sampleKappaPerDimension: ClosedRange<Double> = 0.3...0.6
 
         public var classes: Int { trainCounts.count }

@@ -16,7 +16,7 @@ public struct ClusterDemo: Sendable {
     public var trainingThreads: Int
     public var seed: UInt64
 
-    public init(executable: String, outputDirectory: String, preset: SyntheticPreset = .small, dimension: Int? = nil,
+    public init(executable: String, outputDirectory: String, preset: SyntheticPreset = .cifar100LT, dimension: Int? = nil,
                 workers: Int = 2, threadsPerWorker: Int = 1, trainingThreads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 seed: UInt64 = 1) {
         self.executable = executable; self.outputDirectory = outputDirectory; self.preset = preset; self.dimension = dimension

@@ -100,9 +100,7 @@ enum ClusterBenchmarks {
             let sha = try SHA256.hexDigest(ofFileAt: output)
 
             // Bytes over the sockets: fetched shard files, κ both ways (4 bytes per real row), streamed input copies.
-            let jobDirectory = (cluster.stateDirectory as NSString).appendingPathComponent("jobs/\(job)")
-            let fetched = ((try? FileManager.default.contentsOfDirectory(atPath: jobDirectory)) ?? [])
-                .filter { $0.hasPrefix("shard-") }.reduce(Int64(0)) { $0 + fileSize((jobDirectory as NSString).appendingPathComponent($1)) }
+            let fetched = resolved.shards.reduce(Int64(0)) { $0 + ($1.bytes ?? 0) }
             let realRows = Int64(preset.configuration(dimension: dimension).trainCounts.reduce(0, +))
             let copies = streamInput ? Int64(count) : 0
             let moved = fetched + 2 * 4 * realRows + copies * inputBytes

@@ -10,6 +10,8 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
         public var estimatedCost: Double
         public var sha256: String
         public var seconds: Double
+        /// Size of the shard file (nil for a shard committed before a coordinator restart).
+        public var bytes: Int64?
     }
 
     public var job: String

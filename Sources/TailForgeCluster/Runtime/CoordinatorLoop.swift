@@ -18,6 +18,8 @@ struct ShardRecord {
     var file: String?
     var sha256: String?
     var seconds: Double = 0
+    /// Size of the shard file its worker reported.
+    var bytes: Int64?
 }
 
 /// A job and everything the coordinator knows about it.
@@ -425,6 +427,7 @@ struct CoordinatorLoop {
                 return
             }
             job.shards[reference.shard].seconds = result.seconds
+            job.shards[reference.shard].bytes = result.byteCount
             if let shared = job.manifest.transfer.sharedShardDirectory, let path = result.path, path.hasPrefix(shared) {
                 jobs[job.id] = job
                 commitShard(job.id, reference.shard, path: path, sha256: result.sha256)
@@ -721,7 +724,7 @@ struct CoordinatorLoop {
                 ResolvedManifest.Shard(index: index, classes: prepared.shards[index].map(\.classId),
                                        rows: prepared.shards[index].reduce(0) { $0 + $1.outputCount },
                                        estimatedCost: prepared.shardCosts[index], sha256: job.shards[index].sha256 ?? "",
-                                       seconds: job.shards[index].seconds)
+                                       seconds: job.shards[index].seconds, bytes: job.shards[index].bytes)
             },
             stageSeconds: job.stageSeconds, totalSeconds: Date().timeIntervalSince(job.started), submitted: job.started)
         do {

@@ -130,13 +130,24 @@ public enum StandardNormal {
         }
     }
 
-    /// Outside the box of the chosen layer: wedge test or tail, and on rejection a fresh exact draw.
+    /// Outside the box of the chosen layer: wedge test or tail, and on rejection a complete fresh draw from the
+    /// low 32 bits of the next word (the same 32-bit sampler, so the result stays exact; a rejection costs one
+    /// word rather than a full Double draw).
     @inlinable @inline(never)
     static func floatSlowDraw(_ bits: UInt32, table: ZigguratTable, using rng: inout some RandomNumberGenerator) -> Float {
-        let layer = Int(truncatingIfNeeded: bits & 0xFF)
-        let x = Double(bits >> 9) * table.x[layer] * 0x1p-23
-        let sample = edgeCase(layer: layer, x: x, table: table, using: &rng) ?? abs(next(using: &rng))
-        return Float(bits & 0x100 != 0 ? -sample : sample)
+        var bits = bits
+        while true {
+            let layer = Int(truncatingIfNeeded: bits & 0xFF)
+            let position = bits >> 9
+            let magnitude: Double?
+            if Int32(bitPattern: position) < table.floatLimit[layer] {
+                magnitude = Double(Float(Int32(bitPattern: position)) * table.floatScale[layer])
+            } else {
+                magnitude = edgeCase(layer: layer, x: Double(position) * table.x[layer] * 0x1p-23, table: table, using: &rng)
+            }
+            if let accepted = magnitude { return Float(bits & 0x100 != 0 ? -accepted : accepted) }
+            bits = UInt32(truncatingIfNeeded: rng.next())
+        }
     }
 
     /// For a point `x` of `layer` that fell outside the layer's box: the accepted magnitude, or nil to redraw.

@@ -171,8 +171,22 @@ public enum StandardNormal {
                 if b + b >= a * a { return r + a }
             }
         }
+        // The wedge: x in [x[i+1], x[i]), y uniform in [f[i], f[i+1]); accept when y < f(x). f is convex beyond
+        // 1 and concave below, so the chord and a tangent through the layer's corners bound it on each side and
+        // settle most points without the exponential (the squeeze of McFarland 2016, "A modified ziggurat
+        // algorithm"). In U's terms, y lies above the chord exactly when u > (x[i] − x)/(x[i] − x[i+1]).
+        let outer = table.x[layer], inner = table.x[layer + 1]
         let low = table.f[layer], high = table.f[layer + 1]
-        let y = low + UnitUniform.next(using: &rng) * (high - low)
+        let u = UnitUniform.next(using: &rng)
+        let y = low + u * (high - low)
+        let chord = (outer - x) / (outer - inner)
+        if inner >= 1 {
+            if u > chord { return nil }  // above the chord, which lies above convex f
+            if y < low * (1 + outer * (outer - x)) { return x }  // below the tangent at x[i], which lies below f
+        } else if outer <= 1 {
+            if u < chord { return x }  // below the chord, which lies below concave f
+            if y > high * (1 - inner * (x - inner)) { return nil }  // above the tangent at x[i+1], above f
+        }
         return y < exp(-0.5 * x * x) ? x : nil
     }
 }

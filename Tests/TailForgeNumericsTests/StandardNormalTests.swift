@@ -39,6 +39,57 @@ import Testing
         Self.checkNormal((0..<100_000).map { _ in StandardNormal.next(using: &rng) })
     }
 
+    /// Pearson's χ² over 160 bins of width 0.05 on [−4, 4) plus the two tails: the ziggurat's wedges are
+    /// thinner than any moment test sees, bins this fine would show a wrong wedge or squeeze. With 161 degrees
+    /// of freedom χ² has mean 161 and standard deviation √322 ≈ 18; the bound is the mean plus 5 of them.
+    static func checkHistogram(_ samples: [Double]) {
+        let n = Double(samples.count), width = 0.05, bins = 160
+        var counts = [Double](repeating: 0, count: bins + 2)
+        for z in samples {
+            let k = ((z + 4) / width).rounded(.down)
+            counts[k < 0 ? bins : (k >= Double(bins) ? bins + 1 : Int(k))] += 1
+        }
+        func below(_ t: Double) -> Double { 0.5 * erfc(-t / 2.0.squareRoot()) }
+        var chi2 = 0.0
+        for k in 0..<bins {
+            let expected = n * (below(-4 + Double(k + 1) * width) - below(-4 + Double(k) * width))
+            chi2 += (counts[k] - expected) * (counts[k] - expected) / expected
+        }
+        let tail = n * below(-4)
+        chi2 += (counts[bins] - tail) * (counts[bins] - tail) / tail + (counts[bins + 1] - tail) * (counts[bins + 1] - tail) / tail
+        #expect(chi2 < 161 + 5 * 322.0.squareRoot(), "χ² = \(chi2)")
+    }
+
+    @Test func floatFillMatchesNormalHistogram() {
+        var rng = Xoshiro256PlusPlus(seed: 31, stream: 0)
+        var buffer = [Float](repeating: .nan, count: 400_000)
+        buffer.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &rng) }
+        Self.checkHistogram(buffer.map(Double.init))
+    }
+
+    @Test func doubleNextMatchesNormalHistogram() {
+        var rng = Xoshiro256PlusPlus(seed: 32, stream: 0)
+        Self.checkHistogram((0..<400_000).map { _ in StandardNormal.next(using: &rng) })
+    }
+
+    /// The wedge test in isolation: for a point x of layer i outside the box, acceptance must have probability
+    /// exactly (f(x) − f[i]) / (f[i+1] − f[i]), whether the squeeze or the exponential decides it. Layers on
+    /// the convex side (x > 1), the concave side and layer 204, which straddles 1; bound 5 binomial standard errors.
+    @Test(arguments: [1, 20, 100, 180, 204, 230, 255])
+    func wedgeAcceptsWithTheExactProbability(layer: Int) {
+        let t = ZigguratTable.shared
+        var rng = Xoshiro256PlusPlus(seed: 41, stream: UInt64(layer))
+        let (outer, inner) = (t.x[layer], t.x[layer + 1])
+        let n = 4000
+        for step in 1...5 {
+            let x = inner + (outer - inner) * Double(step) / 6
+            let p = (exp(-0.5 * x * x) - t.f[layer]) / (t.f[layer + 1] - t.f[layer])
+            let accepted = (0..<n).filter { _ in StandardNormal.edgeCase(layer: layer, x: x, table: t, using: &rng) != nil }.count
+            #expect(abs(Double(accepted) / Double(n) - p) < 5 * (p * (1 - p) / Double(n)).squareRoot() + 1e-9,
+                    "layer \(layer) x \(x): accepted \(Double(accepted) / Double(n)), expected \(p)")
+        }
+    }
+
     /// The bulk paths (Philox, xoshiro256++) and the one-word-at-a-time path of any other generator consume
     /// the stream in the same order, so they give bit-identical normals.
     @Test func fillIsIdenticalThroughAnyGeneratorType() {

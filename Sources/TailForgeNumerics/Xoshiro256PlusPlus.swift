@@ -24,15 +24,20 @@ public struct Xoshiro256PlusPlus: RandomNumberGenerator, Sendable {
     }
 
     @inlinable @inline(__always)
-    public mutating func next() -> UInt64 {
-        let result = Self.rotl(s0 &+ s3, 23) &+ s0
-        let t = s1 &<< 17
-        s2 ^= s0
-        s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = Self.rotl(s3, 45)
+    public mutating func next() -> UInt64 { Self.step(&s0, &s1, &s2, &s3) }
+
+    /// One output and state update of the reference `next()`, on state held by the caller (``fill(_:)`` keeps
+    /// it in locals, hence registers, for a whole loop).
+    @inlinable @inline(__always)
+    static func step(_ a: inout UInt64, _ b: inout UInt64, _ c: inout UInt64, _ d: inout UInt64) -> UInt64 {
+        let result = rotl(a &+ d, 23) &+ a
+        let t = b &<< 17
+        c ^= a
+        d ^= b
+        b ^= c
+        a ^= d
+        c ^= t
+        d = rotl(d, 45)
         return result
     }
 
@@ -47,16 +52,7 @@ public struct Xoshiro256PlusPlus: RandomNumberGenerator, Sendable {
     @inlinable
     mutating func fill(_ words: UnsafeMutablePointer<UInt64>, count: Int) {
         var (a, b, c, d) = (s0, s1, s2, s3)
-        for i in 0..<count {
-            words[i] = Self.rotl(a &+ d, 23) &+ a
-            let t = b &<< 17
-            c ^= a
-            d ^= b
-            b ^= c
-            a ^= d
-            c ^= t
-            d = Self.rotl(d, 45)
-        }
+        for i in 0..<count { words[i] = Self.step(&a, &b, &c, &d) }
         (s0, s1, s2, s3) = (a, b, c, d)
     }
 

@@ -62,16 +62,8 @@ import Testing
         #expect(xa != (0..<100).map { _ in e.next() })
     }
 
-    /// Each output bit should be 1 half the time: 64 × 20,000 bits, bound 5 standard errors per bit position.
     @Test func outputBitsAreBalanced() {
         var rng = Philox4x32(seed: 1, stream: 2)
-        let n = 20_000
-        var ones = [Int](repeating: 0, count: 64)
-        for _ in 0..<n {
-            let x = rng.next()
-            for bit in 0..<64 where x >> bit & 1 == 1 { ones[bit] += 1 }
-        }
-        let bound = 5 * (Double(n) * 0.25).squareRoot()
-        for bit in 0..<64 { #expect(abs(Double(ones[bit]) - Double(n) / 2) < bound, "bit \(bit)") }
+        expectBalancedBits(&rng)
     }
 }

@@ -3,8 +3,8 @@
 ///
 /// Sums are kept per lane in Float and the lanes added in Double at the end: each lane adds only d/8 terms
 /// (96 at d = 768), so its relative rounding error stays below 96 · 2⁻²⁴ ≈ 6e-6 in the worst case and ~6e-7
-/// typically, far inside what the samplers need (they re-normalise their Float output anyway), and the loop
-/// runs at the Float vector width instead of widening every element to Double.
+/// typically, far inside what the samplers need, and the loop runs at the Float vector width instead of
+/// widening every element to Double.
 @usableFromInline
 enum VectorKernels {
     @usableFromInline typealias Lanes = SIMD8<Float>
@@ -50,38 +50,17 @@ enum VectorKernels {
         return (sab, saa, sbb)
     }
 
-    /// y[i] = α·m[i] + β·y[i], returning Σ y[i]² of the stored Float values.
+    /// y[i] = α·m[i] + β·y[i].
     @inlinable
-    static func combine(alpha: Float, _ m: UnsafePointer<Float>, beta: Float, _ y: UnsafeMutablePointer<Float>, count: Int) -> Double {
-        var acc = Lanes.zero
+    static func combine(alpha: Float, _ m: UnsafePointer<Float>, beta: Float, _ y: UnsafeMutablePointer<Float>, count: Int) {
         let va = Lanes(repeating: alpha), vb = Lanes(repeating: beta)
         var i = 0
         while i &+ Lanes.scalarCount <= count {
-            let r = va * load(m, i) + vb * load(UnsafePointer(y), i)
-            store(r, y, i)
-            acc += r * r
-            i &+= Lanes.scalarCount
-        }
-        var s = sum(acc)
-        while i < count {
-            let r = alpha * m[i] + beta * y[i]
-            y[i] = r
-            s += Double(r) * Double(r)
-            i &+= 1
-        }
-        return s
-    }
-
-    @inlinable
-    static func scale(_ y: UnsafeMutablePointer<Float>, by factor: Float, count: Int) {
-        let f = Lanes(repeating: factor)
-        var i = 0
-        while i &+ Lanes.scalarCount <= count {
-            store(load(UnsafePointer(y), i) * f, y, i)
+            store(va * load(m, i) + vb * load(UnsafePointer(y), i), y, i)
             i &+= Lanes.scalarCount
         }
         while i < count {
-            y[i] *= factor
+            y[i] = alpha * m[i] + beta * y[i]
             i &+= 1
         }
     }

@@ -19,6 +19,9 @@ struct BalanceCommand: ParsableCommand {
     @Option(help: "Worker threads.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Flag(name: .customLong("no-digest"), help: "Skip the output's SHA-256 (a second full read of the output).")
+    var noDigest = false
+
     @Flag(help: "Print the summary as JSON on stdout instead of a table.")
     var json = false
 
@@ -27,7 +30,8 @@ struct BalanceCommand: ParsableCommand {
     }
 
     func run() throws {
-        let runner = BalanceRunner(input: datasets.spec(path: input), outputPath: output, settings: try policy.settings(), threads: threads)
+        let runner = BalanceRunner(input: datasets.spec(path: input), outputPath: output, settings: try policy.settings(), threads: threads,
+                                   computeOutputDigest: !noDigest)
         let bar = ProgressBar()
         let summary = try runner.run { stage, done, total in bar.update(stage.rawValue, done: done, total: total) }
         if json {

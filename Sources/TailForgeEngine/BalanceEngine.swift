@@ -40,11 +40,11 @@ public enum BalanceEngine {
         var kappaColumn = [Float](repeating: 0, count: kept.count)
         var isSynthetic = [UInt8](repeating: 0, count: kept.count)
 
-        if entry.syntheticCount > 0, let sampler = settings.sampler.makeSampler(dimension: d, settings: settings) {
+        if entry.syntheticCount > 0, let sampler = settings.sampler.makeSampler(centres: classRows, settings: settings) {
             var centreIndex: [Int32] = []
             centreIndex.reserveCapacity(entry.syntheticCount)
             sampler.draw(
-                count: entry.syntheticCount, centres: classRows, kappas: kappas, into: &storage,
+                count: entry.syntheticCount, kappas: kappas, into: &storage,
                 centreIndex: &centreIndex, kappaUsed: &kappaColumn, using: &rng
             )
             sourceIndex.append(contentsOf: centreIndex.lazy.map { sourceRows[Int($0)] })

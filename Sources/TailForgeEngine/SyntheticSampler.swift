@@ -1,22 +1,44 @@
 import TailForgeNumerics
 
-/// Draws synthetic rows for one class around its real rows (the kernel centres). One per `SamplerKind`, all
-/// behind this interface so ablations swap only the kernel.
+/// A kernel that draws synthetic rows for one class around its real rows (the kernel centres). One per
+/// `SamplerKind`, all behind this interface so ablations swap only the kernel; choosing the centre and the
+/// bookkeeping are shared (``draw(count:kappas:into:centreIndex:kappaUsed:using:)``).
 protocol SyntheticSampler {
-    /// Appends `count` unit-norm rows to `out`, recording for each the local index of its centre and the κ used.
-    /// `centres` are the class's unit-norm real rows; `kappas` their κ (finite).
+    /// The class's unit-norm real rows.
+    var centres: Matrix { get }
+
+    /// Writes one unit-norm row drawn around row `centre` of ``centres`` into `dest`; returns the κ to record.
+    func drawOne(centre: Int, kappa: Float, into dest: UnsafeMutableBufferPointer<Float>, using rng: inout ClassRandomStream) -> Float
+}
+
+extension SyntheticSampler {
+    /// Appends `count` rows to `out`, each around a centre chosen uniformly, recording the centre's local
+    /// index and the κ used. `kappas` are the centres' κ (finite).
     func draw(
-        count: Int, centres: Matrix, kappas: [Float], into out: inout [Float],
+        count: Int, kappas: [Float], into out: inout [Float],
         centreIndex: inout [Int32], kappaUsed: inout [Float], using rng: inout ClassRandomStream
-    )
+    ) {
+        let d = centres.columns
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: count * d))
+        out.withUnsafeMutableBufferPointer { o in
+            for s in 0..<count {
+                let centre = uniformIndex(below: centres.rows, using: &rng)
+                let dest = UnsafeMutableBufferPointer(rebasing: o[start + s * d ..< start + (s + 1) * d])
+                kappaUsed.append(drawOne(centre: centre, kappa: kappas[centre], into: dest, using: &rng))
+                centreIndex.append(Int32(centre))
+            }
+        }
+    }
 }
 
 extension SamplerKind {
-    func makeSampler(dimension: Int, settings: BalanceSettings) -> (any SyntheticSampler)? {
+    /// The kernel for one class's centres, or nil for `.none`.
+    func makeSampler(centres: Matrix, settings: BalanceSettings) -> (any SyntheticSampler)? {
         switch self {
-        case .vmf: VMFKernelSampler(dimension: dimension)
-        case .gaussian: GaussianKernelSampler(dimension: dimension)
-        case .smote: SMOTESampler(neighbours: settings.smoteNeighbours)
+        case .vmf: VMFKernelSampler(centres: centres)
+        case .gaussian: GaussianKernelSampler(centres: centres)
+        case .smote: SMOTESampler(centres: centres, neighbours: settings.smoteNeighbours)
         case .none: nil
         }
     }

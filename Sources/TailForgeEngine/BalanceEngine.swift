@@ -11,6 +11,12 @@ public enum BalanceEngine {
         ClassRandomStream(seed: seed, stream: UInt64(classId))
     }
 
+    /// Builds the output block of class `entry.classId` of `data`, with `kappas` its real rows' κ.
+    public static func synthesize(entry: BalancePlan.ClassEntry, from data: BalanceInput, kappas: [Float], settings: BalanceSettings) -> ClassBlock {
+        synthesize(entry: entry, classRows: data.rows(ofClass: entry.classId),
+                   sourceRows: data.classMembers[entry.classId].map(Int64.init), kappas: kappas, settings: settings)
+    }
+
     /// Builds one class's output block: its kept real rows, then `entry.syntheticCount` synthetic rows.
     ///
     /// - Parameters:

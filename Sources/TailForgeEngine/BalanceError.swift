@@ -4,7 +4,6 @@ import TailForgeStorage
 public enum BalanceError: Error, CustomStringConvertible {
     case settings(BalanceSettingsError)
     case storage(StorageError)
-    case outputIsInput(path: String)
     case badRow(file: String, dataset: String, row: Int, reason: String)
     case labelOutOfRange(file: String, dataset: String, row: Int, label: Int, classCount: Int)
     case noKappaEstimable(file: String)
@@ -14,8 +13,6 @@ public enum BalanceError: Error, CustomStringConvertible {
         switch self {
         case .settings(let e): return e.description
         case .storage(let e): return "\(e)"
-        case .outputIsInput(let path):
-            return "the output path \(path) is the input file: choose another --output so the input is not overwritten"
         case .badRow(let file, let dataset, let row, let reason):
             return "\(file): \(dataset) row \(row) \(reason); every embedding must be a finite, non-zero vector — remove or fix that row"
         case .labelOutOfRange(let file, let dataset, let row, let label, let classCount):

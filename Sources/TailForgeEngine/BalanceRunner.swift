@@ -37,8 +37,7 @@ public struct BalanceRunner: Sendable {
     /// Checks the settings and the paths before any work, so bad input fails fast and leaves nothing behind.
     public func preflight() throws(BalanceError) {
         do { try settings.validate() } catch { throw .settings(error) }
-        if Self.samePath(input.path, outputPath) { throw .outputIsInput(path: outputPath) }
-        // Also compares device and inode, catching hard links and bind mounts the path comparison misses.
+        // Compares device and inode, so `./in.h5`, symlinks and hard links to the input are all refused.
         do { try AtomicHDF5Writer.checkWritable(path: outputPath, distinctFrom: [input.path]) } catch { throw .storage(error) }
     }
 
@@ -66,8 +65,9 @@ public struct BalanceRunner: Sendable {
         BLAS.setThreadCount(1)
         defer { BLAS.setThreadCount(previousBLASThreads) }
 
-        var kappas = try Self.estimateConcentrations(data, settings: settings, threads: threads) { progress(.kappa, $0, $1) }
-        let (fallback, fallbackClasses) = try ConcentrationEstimator.applyFallback(&kappas, file: input.path)
+        let (kappas, fallback, fallbackClasses) = try Self.concentrationsWithFallback(data, settings: settings, threads: threads) {
+            progress(.kappa, $0, $1)
+        }
         lap(.kappa)
 
         let plan = BalancePlan(classSizes: data.classSizes, settings: settings)
@@ -80,16 +80,13 @@ public struct BalanceRunner: Sendable {
         } catch { throw .storage(error) }
 
         let cosineSum = Mutex<(Double, Int)>((0, 0))
-        let frozenKappas = kappas
         let settings = self.settings
         var rowsWritten = 0
         do {
             try orderedPipeline(count: plan.classes.count, threads: threads, window: 2 * threads + 2, produce: { c in
                 let entry = plan.classes[c]
                 guard entry.realCount > 0 else { return nil }
-                let block = BalanceEngine.synthesize(
-                    entry: entry, classRows: data.rows(ofClass: c),
-                    sourceRows: data.classMembers[c].map(Int64.init), kappas: frozenKappas[c], settings: settings)
+                let block = BalanceEngine.synthesize(entry: entry, from: data, kappas: kappas[c], settings: settings)
                 let (sum, count) = Self.syntheticCosines(block, input: data)
                 cosineSum.withLock { $0.0 += sum; $0.1 += count }
                 return block
@@ -146,26 +143,31 @@ public struct BalanceRunner: Sendable {
         return (0..<data.classCount).map { map[$0] ?? [] }
     }
 
+    /// Stage 1 over every class with the single-sample fallback applied: what stage 2 needs.
+    static func concentrationsWithFallback(
+        _ data: BalanceInput, settings: BalanceSettings, threads: Int, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws(BalanceError) -> (kappas: [[Float]], fallback: Float?, fallbackClasses: [Int]) {
+        var kappas = try estimateConcentrations(data, settings: settings, threads: threads, progress: progress)
+        let (fallback, classes) = try ConcentrationEstimator.applyFallback(&kappas, file: data.spec.path)
+        return (kappas, fallback, classes)
+    }
+
     /// Balances an in-memory input without writing a file: every class's block, in class order.
     /// For experiments and benchmarks; jobs that write files use ``run(progress:)``, which streams.
     public static func balancedBlocks(_ data: BalanceInput, settings: BalanceSettings, threads: Int) throws(BalanceError) -> [ClassBlock] {
         do { try settings.validate() } catch { throw .settings(error) }
-        let previousBLASThreads = BLAS.threadCount
-        BLAS.setThreadCount(1)
-        defer { BLAS.setThreadCount(previousBLASThreads) }
-        var kappas = try estimateConcentrations(data, settings: settings, threads: threads)
-        _ = try ConcentrationEstimator.applyFallback(&kappas, file: data.spec.path)
-        let plan = BalancePlan(classSizes: data.classSizes, settings: settings)
-        let frozen = kappas
-        let blocks = Mutex<[Int: ClassBlock]>([:])
-        do {
-            try parallelForEach(plan.classes.filter { $0.realCount > 0 }.map(\.classId), threads: threads) { c in
-                let block = BalanceEngine.synthesize(entry: plan.classes[c], classRows: data.rows(ofClass: c),
-                                                     sourceRows: data.classMembers[c].map(Int64.init), kappas: frozen[c], settings: settings)
-                blocks.withLock { $0[c] = block }
-            }
-        } catch { fatalError("synthesis does not throw: \(error)") }
-        return blocks.withLock { all in all.keys.sorted().map { all[$0]! } }
+        return try BLAS.withThreadCount(1) { () throws(BalanceError) in
+            let kappas = try concentrationsWithFallback(data, settings: settings, threads: threads).kappas
+            let plan = BalancePlan(classSizes: data.classSizes, settings: settings)
+            let blocks = Mutex<[Int: ClassBlock]>([:])
+            do {
+                try parallelForEach(plan.classes.filter { $0.realCount > 0 }.map(\.classId), threads: threads) { c in
+                    let block = BalanceEngine.synthesize(entry: plan.classes[c], from: data, kappas: kappas[c], settings: settings)
+                    blocks.withLock { $0[c] = block }
+                }
+            } catch { fatalError("synthesis does not throw: \(error)") }
+            return blocks.withLock { all in all.keys.sorted().map { all[$0]! } }
+        }
     }
 
     /// Sum and count of cosines between each synthetic row and the real row it was drawn around.
@@ -184,12 +186,6 @@ public struct BalanceRunner: Sendable {
             }
         }
         return (sum, count)
-    }
-
-    static func samePath(_ a: String, _ b: String) -> Bool {
-        let ra = URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath().path
-        let rb = URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath().path
-        return ra == rb
     }
 }
 

@@ -14,6 +14,15 @@ public enum BLAS {
     /// The number of threads OpenBLAS currently uses.
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 
+    /// Runs `body` with OpenBLAS on `n` threads, then restores the previous count (process-wide: callers that
+    /// parallelise over classes or shards themselves pin BLAS to 1 so the thread count, and the results, are theirs).
+    public static func withThreadCount<T, E: Error>(_ n: Int, _ body: () throws(E) -> T) throws(E) -> T {
+        let previous = threadCount
+        setThreadCount(n)
+        defer { setThreadCount(previous) }
+        return try body()
+    }
+
     /// The kernel family OpenBLAS chose for this CPU (e.g. "Haswell", "SkylakeX"). In some virtual machines
     /// its detection falls back to "Prescott" (SSE3 kernels, several times slower); the environment variable
     /// `OPENBLAS_CORETYPE` set before the process starts overrides the choice.

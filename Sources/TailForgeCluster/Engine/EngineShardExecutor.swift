@@ -40,15 +40,13 @@ public final class EngineShardExecutor: ShardExecutor {
             }
         }
         // Class-level parallelism is ours; BLAS stays single-threaded, as in single-node balance.
-        let previousBLASThreads = BLAS.threadCount
-        BLAS.setThreadCount(1)
-        defer { BLAS.setThreadCount(previousBLASThreads) }
-
-        switch assignment.shard.stage {
-        case .concentrations:
-            return try concentrations(task, data: data, settings: settings, context: context)
-        case .synthesis:
-            return try synthesis(task, data: data, plan: plan, settings: settings, context: context)
+        return try BLAS.withThreadCount(1) { () throws -> ShardOutcome in
+            switch assignment.shard.stage {
+            case .concentrations:
+                return try concentrations(task, data: data, settings: settings, context: context)
+            case .synthesis:
+                return try synthesis(task, data: data, plan: plan, settings: settings, context: context)
+            }
         }
     }
 
@@ -130,8 +128,7 @@ public final class EngineShardExecutor: ShardExecutor {
                         let c = batch[i].classId
                         let k = kappaStart[offset + i]
                         blocks.set(i, BalanceEngine.synthesize(
-                            entry: plan.classes[c], classRows: data.rows(ofClass: c), sourceRows: data.classMembers[c].map(Int64.init),
-                            kappas: Array(kappas[k..<k + batch[i].realCount]), settings: settings))
+                            entry: plan.classes[c], from: data, kappas: Array(kappas[k..<k + batch[i].realCount]), settings: settings))
                     }
                     for block in blocks.values {
                         try writer.append(block!)

@@ -65,8 +65,8 @@ enum DistributedTrainingBenchmarks {
                      Double(weightBytes) / 1e6, Double(gradientBytes) / 1e6))
 
         var parameters = ModelParameters.zeros(classCount: classes, dimension: dimension)
-        var rng = BenchmarkRandom(seed: 3)
-        for j in parameters.values.indices { parameters.values[j] = Float(rng.normal() * 0.05) }
+        var rng = Xoshiro256PlusPlus(seed: 3, stream: 0)
+        for j in parameters.values.indices { parameters.values[j] = Float(StandardNormal.next(using: &rng) * 0.05) }
         let at = parameters
 
         codecCosts(parameters: at)
@@ -135,7 +135,7 @@ enum DistributedTrainingBenchmarks {
     /// CPU time of each message step of one evaluation, without sockets: what every hop costs whatever the network.
     static func codecCosts(parameters: ModelParameters) {
         let c = parameters.classCount, d = parameters.dimension
-        var rng = BenchmarkRandom(seed: 9)
+        var rng = Xoshiro256PlusPlus(seed: 9, stream: 0)
         let sums = LossAndGradient(classCount: c, dimension: d, rows: 1000, isFinite: true, fixedPointLoss: 1 << 40,
                                fixedPointGradient: (0 ..< c * (d + 1)).map { _ in Int128(Int64(bitPattern: rng.next()) >> 8) })
         func time(_ body: () -> Void) -> Double {

@@ -81,8 +81,8 @@ enum TrainingBenchmarks {
         let shard = try TrainingShard(name: "synthetic", embeddings: train, labels: trainLabels)
         let source = try LocalGradientSource(shards: [shard], classCount: classes, threads: threads, blockRows: blockRows)
         var parameters = ModelParameters.zeros(classCount: classes, dimension: dimension)
-        var rng = BenchmarkRandom(seed: 3)
-        for j in parameters.values.indices { parameters.values[j] = Float(rng.normal() * 0.05) }
+        var rng = Xoshiro256PlusPlus(seed: 3, stream: 0)
+        for j in parameters.values.indices { parameters.values[j] = Float(StandardNormal.next(using: &rng) * 0.05) }
         var times = [Double]()
         var cpuTimes = [Double]()
         let start = parameters
@@ -178,10 +178,10 @@ struct SyntheticClasses {
     let means: [Double]
 
     init(classes: Int, dimension: Int, seed: UInt64) {
-        var rng = BenchmarkRandom(seed: seed)
+        var rng = Xoshiro256PlusPlus(seed: seed, stream: 0)
         var means = [Double]()
         for _ in 0 ..< classes {
-            let v = (0 ..< dimension).map { _ in rng.normal() }
+            let v = (0 ..< dimension).map { _ in StandardNormal.next(using: &rng) }
             let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
             means += v.map { $0 / n }
         }
@@ -192,7 +192,7 @@ struct SyntheticClasses {
 
     /// Rows labelled round-robin; per-coordinate noise `spread/√d`, so `spread` is the noise-to-mean norm ratio.
     func sample(rows: Int, spread: Double, seed: UInt64) -> (Matrix, [Int32]) {
-        var rng = BenchmarkRandom(seed: seed)
+        var rng = Xoshiro256PlusPlus(seed: seed, stream: 0)
         var storage = [Float](repeating: 0, count: rows * dimension)
         var labels = [Int32](repeating: 0, count: rows)
         let sigma = spread / Double(dimension).squareRoot()
@@ -202,7 +202,7 @@ struct SyntheticClasses {
             labels[i] = Int32(c)
             var norm = 0.0
             for j in 0 ..< dimension {
-                v[j] = means[c * dimension + j] + sigma * rng.normal()
+                v[j] = means[c * dimension + j] + sigma * StandardNormal.next(using: &rng)
                 norm += v[j] * v[j]
             }
             norm = norm.squareRoot()
@@ -212,23 +212,6 @@ struct SyntheticClasses {
     }
 }
 
-/// SplitMix64 with a Box–Muller normal: the benchmark's fixed-seed generator.
-struct BenchmarkRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func normal() -> Double {
-        let u = Double(next() >> 11 | 1) * 0x1p-53, v = Double(next() >> 11) * 0x1p-53
-        return (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * Double.pi * v)
-    }
-}
 
 struct Stopwatch {
     private var start = DispatchTime.now().uptimeNanoseconds

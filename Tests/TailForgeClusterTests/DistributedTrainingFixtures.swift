@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import TailForgeNumerics
 import TailForgeStorage
 import TailForgeTraining
 @testable import TailForgeCluster
@@ -11,18 +12,6 @@ struct NoBalancingBackend: JobBackend {
     func prepare(_ manifest: JobManifest, shardCount: Int) throws -> PreparedJob { throw Unsupported() }
     func resolveKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?) { throw Unsupported() }
     func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport { throw Unsupported() }
-}
-
-/// SplitMix64, so the fixtures need nothing but the standard library.
-struct TestRNG: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// A daemon loop (coordinator or worker runtime) on its own thread until its stop signal is set.
@@ -116,7 +105,7 @@ struct TrainingCluster {
     /// noise, unit-normalised rows) and returns their paths.
     static func writeShards(rowCounts: [Int], in directory: String, seed: UInt64 = 7, classes: Int = 10,
                             dimension: Int = 32) throws -> [String] {
-        var rng = TestRNG(state: seed)
+        var rng = Xoshiro256PlusPlus(seed: seed, stream: 0)
         func uniform() -> Float { Float(Double(rng.next() >> 11) * 0x1p-53) * 2 - 1 }
         let means = (0 ..< classes).map { _ in (0 ..< dimension).map { _ in uniform() } }
         var paths: [String] = []

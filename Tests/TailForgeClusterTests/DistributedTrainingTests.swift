@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import TailForgeNumerics
 import TailForgeStorage
 import TailForgeTraining
 @testable import TailForgeCluster
@@ -138,7 +139,7 @@ import TailForgeTraining
 
 @Suite struct DistributedTrainingFormatTests {
     @Test func checkpointsRoundTripEveryBit() throws {
-        var rng = TestRNG(state: 3)
+        var rng = Xoshiro256PlusPlus(seed: 3, stream: 0)
         func values(_ n: Int) -> [Double] { (0 ..< n).map { _ in Double(bitPattern: rng.next() >> 2) } }
         let state = LBFGSState(iteration: 12, evaluations: 15, x: values(7), loss: 0.1 + 0.2, previousLoss: .pi, gradient: values(7),
                                initialGradientNorm: 1e-300, history: [.init(s: values(7), y: values(7), rho: -0.0),
@@ -159,7 +160,7 @@ import TailForgeTraining
     }
 
     @Test func gradientRepliesCarryTheExactSums() throws {
-        var rng = TestRNG(state: 5)
+        var rng = Xoshiro256PlusPlus(seed: 5, stream: 0)
         let gradient = (0 ..< 2 * 4).map { _ in Int128(Int64(bitPattern: rng.next())) << 40 }
         let sums = LossAndGradient(classCount: 2, dimension: 3, rows: 17, isFinite: true, fixedPointLoss: .max >> 3,
                                    fixedPointGradient: gradient)

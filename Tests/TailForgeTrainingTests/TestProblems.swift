@@ -2,33 +2,15 @@ import Foundation
 import TailForgeNumerics
 @testable import TailForgeTraining
 
-/// SplitMix64: a tiny seeded generator so every test problem is the same on every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-func standardNormal(using rng: inout some RandomNumberGenerator) -> Double {
-    let u = Double.random(in: Double.ulpOfOne ..< 1, using: &rng), v = Double.random(in: 0 ..< 1, using: &rng)
-    return (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * Double.pi * v)
-}
-
 /// Unit-norm rows around random class means: `spread` is the noise scale relative to the means.
 func clusteredProblem(rows: Int, dimension: Int, classCount: Int, spread: Double, seed: UInt64) -> (Matrix, [Int32]) {
-    var rng = SplitMix64(seed: seed)
-    let means = (0 ..< classCount).map { _ in (0 ..< dimension).map { _ in standardNormal(using: &rng) } }
+    var rng = Xoshiro256PlusPlus(seed: seed, stream: 0)
+    let means = (0 ..< classCount).map { _ in (0 ..< dimension).map { _ in StandardNormal.next(using: &rng) } }
     var storage = [Float]()
     var labels = [Int32]()
     for i in 0 ..< rows {
         let c = i % classCount
-        var v = means[c].map { $0 + spread * standardNormal(using: &rng) }
+        var v = means[c].map { $0 + spread * StandardNormal.next(using: &rng) }
         let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
         for j in v.indices { v[j] /= n }
         storage += v.map(Float.init)

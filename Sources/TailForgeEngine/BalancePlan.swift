@@ -26,8 +26,9 @@ public struct BalancePlan: Sendable, Equatable, Codable {
     public var syntheticRows: Int { classes.reduce(0) { $0 + $1.syntheticCount } }
 
     /// Plans a job over classes of the given sizes (`classSizes[c]` real rows of class c; 0 for an empty class).
-    public init(classSizes: [Int], settings: BalanceSettings) {
-        target = settings.target.resolve(classSizes: classSizes)
+    /// Throws when the target policy asks for more rows per class than ``TargetPolicy/maximumRowsPerClass``.
+    public init(classSizes: [Int], settings: BalanceSettings) throws(BalanceSettingsError) {
+        target = try settings.target.resolve(classSizes: classSizes)
         var entries: [ClassEntry] = []
         var offset = 0
         for (c, n) in classSizes.enumerated() {

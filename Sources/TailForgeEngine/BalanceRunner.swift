@@ -70,7 +70,8 @@ public struct BalanceRunner: Sendable {
         }
         lap(.kappa)
 
-        let plan = BalancePlan(classSizes: data.classSizes, settings: settings)
+        let plan: BalancePlan
+        do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: data.classSizes, settings: settings) } catch { throw .settings(error) }
         let attributes = BalanceAttributes.make(settings: settings, input: input, inputSHA256: inputSHA256, plan: plan,
                                                 dimension: data.dimension, fallbackKappa: fallback)
         let writer: BalancedDatasetWriter
@@ -158,7 +159,8 @@ public struct BalanceRunner: Sendable {
         do { try settings.validate() } catch { throw .settings(error) }
         return try BLAS.withThreadCount(1) { () throws(BalanceError) in
             let kappas = try concentrationsWithFallback(data, settings: settings, threads: threads).kappas
-            let plan = BalancePlan(classSizes: data.classSizes, settings: settings)
+            let plan: BalancePlan
+            do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: data.classSizes, settings: settings) } catch { throw .settings(error) }
             let blocks = Mutex<[Int: ClassBlock]>([:])
             do {
                 try parallelForEach(plan.classes.filter { $0.realCount > 0 }.map(\.classId), threads: threads) { c in

@@ -35,15 +35,30 @@ public struct BalanceSettings: Sendable, Equatable, Hashable, Codable {
         self.subsample = subsample
     }
 
-    /// Checks the ranges that parsing alone cannot.
+    /// Checks every value, so settings built in code or decoded from a manifest meet the same ranges as flags.
     public func validate() throws(BalanceSettingsError) {
-        guard kappaMin > 0, kappaMin.isFinite else { throw .invalid(setting: "kappa-min", value: "\(kappaMin)", expected: "a finite value > 0") }
-        guard kappaMax >= kappaMin, kappaMax.isFinite else { throw .invalid(setting: "kappa-max", value: "\(kappaMax)", expected: "a finite value ≥ kappa-min (\(kappaMin))") }
-        guard smoteNeighbours >= 1 else { throw .invalid(setting: "smote-k", value: "\(smoteNeighbours)", expected: "an integer ≥ 1") }
+        let range = KappaPolicy.supportedRange
+        let bounds = "from \(formatPolicyNumber(range.lowerBound)) to \(formatPolicyNumber(range.upperBound))"
+        try target.validate()
+        guard range.contains(kappaMin) else {
+            throw .invalid(setting: "kappa-min", value: formatPolicyNumber(kappaMin), expected: "a number \(bounds)")
+        }
+        guard range.contains(kappaMax), kappaMax >= kappaMin else {
+            throw .invalid(setting: "kappa-max", value: formatPolicyNumber(kappaMax),
+                           expected: "a number \(bounds), at least --kappa-min (\(formatPolicyNumber(kappaMin)))")
+        }
+        guard (1...Self.maximumSmoteNeighbours).contains(smoteNeighbours) else {
+            throw .invalid(setting: "smote-k", value: "\(smoteNeighbours)", expected: "an integer from 1 to \(Self.maximumSmoteNeighbours)")
+        }
         if case .fixed(let v) = kappa, !(kappaMin...kappaMax).contains(v) {
-            throw .invalid(setting: "kappa", value: kappa.description, expected: "a value within [kappa-min, kappa-max] = [\(kappaMin), \(kappaMax)]")
+            throw .invalid(setting: "kappa", value: kappa.description,
+                           expected: "a value within [kappa-min, kappa-max] = [\(formatPolicyNumber(kappaMin)), \(formatPolicyNumber(kappaMax))]")
         }
     }
+
+    /// SMOTE interpolates towards one of k nearest neighbours; k is capped by the class size anyway, and a
+    /// k beyond this is a typo (the neighbour search keeps k entries per row).
+    public static let maximumSmoteNeighbours = 1_000
 
     enum CodingKeys: String, CodingKey {
         case target, kappa, sampler, seed

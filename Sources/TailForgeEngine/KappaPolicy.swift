@@ -9,6 +9,10 @@ public enum KappaPolicy: Sendable, Equatable, Hashable {
     /// The same κ for every kernel.
     case fixed(Double)
 
+    /// Every κ the samplers accept: Wood's sampler is accurate from 1e-3 to 1e10 (see `VonMisesFisherSampler`),
+    /// and above about 1e9 at d = 768 a draw rounds to its seed in float32 anyway.
+    public static let supportedRange: ClosedRange<Double> = 1e-3 ... 1e10
+
     /// Parses `local`, `class`, or `fixed:VALUE`.
     public init(parsing text: String) throws(BalanceSettingsError) {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
@@ -16,11 +20,14 @@ public enum KappaPolicy: Sendable, Equatable, Hashable {
         case "local": self = .local
         case "class", "classwise": self = .classwise
         default:
-            if t.hasPrefix("fixed:"), let v = Double(t.dropFirst(6)), v > 0, v.isFinite {
-                self = .fixed(v)
-            } else {
-                throw .invalid(setting: "kappa", value: text, expected: "`local`, `class`, or `fixed:VALUE` with VALUE > 0 such as `fixed:500`")
+            guard t.hasPrefix("fixed:") else {
+                throw .invalid(setting: "kappa", value: text, expected: "`local`, `class`, or `fixed:VALUE` such as `fixed:500`")
             }
+            guard let v = Double(t.dropFirst(6)), Self.supportedRange.contains(v) else {
+                throw .invalid(setting: "kappa", value: text, expected: "`fixed:VALUE` with VALUE a number from "
+                               + "\(formatPolicyNumber(Self.supportedRange.lowerBound)) to \(formatPolicyNumber(Self.supportedRange.upperBound)), such as `fixed:500`")
+            }
+            self = .fixed(v)
         }
     }
 

@@ -93,10 +93,10 @@ import TailForgeStorage
         }
     }
 
-    @Test func shardPlanCoversEveryClassOnceWithBalancedCosts() {
+    @Test func shardPlanCoversEveryClassOnceWithBalancedCosts() throws {
         // Places-LT's class sizes: a few classes of thousands of rows and a long tail of a handful.
         let sizes = LongTailProfile.placesLT
-        let plan = BalancePlan(classSizes: sizes, settings: BalanceSettings())
+        let plan = try BalancePlan(classSizes: sizes, settings: BalanceSettings())
         let (shards, costs) = ShardPlanner.shards(plan, dimension: 512, shardCount: 16)
         #expect(shards.count == 16)
         #expect(shards.flatMap { $0.map(\.classId) }.sorted() == Array(sizes.indices.filter { sizes[$0] > 0 }))
@@ -109,8 +109,8 @@ import TailForgeStorage
         })
     }
 
-    @Test func moreShardsThanClassesGivesOneClassPerShard() {
-        let plan = BalancePlan(classSizes: [5, 0, 3], settings: BalanceSettings())
+    @Test func moreShardsThanClassesGivesOneClassPerShard() throws {
+        let plan = try BalancePlan(classSizes: [5, 0, 3], settings: BalanceSettings())
         let (shards, _) = ShardPlanner.shards(plan, dimension: 8, shardCount: 10)
         #expect(shards.map { $0.map(\.classId) } == [[0], [2]])
     }

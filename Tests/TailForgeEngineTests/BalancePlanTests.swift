@@ -2,8 +2,8 @@ import Testing
 @testable import TailForgeEngine
 
 @Suite struct BalancePlanTests {
-    @Test func topsUpEveryClassToTheLargestAndKeepsLargerClassesWhole() {
-        let plan = BalancePlan(classSizes: [10, 3, 0, 7], settings: BalanceSettings(target: .count(8)))
+    @Test func topsUpEveryClassToTheLargestAndKeepsLargerClassesWhole() throws {
+        let plan = try BalancePlan(classSizes: [10, 3, 0, 7], settings: BalanceSettings(target: .count(8)))
         #expect(plan.target == 8)
         #expect(plan.classes.map(\.keptCount) == [10, 3, 0, 7])
         #expect(plan.classes.map(\.syntheticCount) == [0, 5, 0, 1])
@@ -11,14 +11,14 @@ import Testing
         #expect(plan.totalRows == 26)
     }
 
-    @Test func subsamplingCutsLargeClassesToTheTarget() {
-        let plan = BalancePlan(classSizes: [10, 3], settings: BalanceSettings(target: .count(8), subsample: true))
+    @Test func subsamplingCutsLargeClassesToTheTarget() throws {
+        let plan = try BalancePlan(classSizes: [10, 3], settings: BalanceSettings(target: .count(8), subsample: true))
         #expect(plan.classes.map(\.keptCount) == [8, 3])
         #expect(plan.totalRows == 16)
     }
 
-    @Test func noneSamplerAddsNothing() {
-        let plan = BalancePlan(classSizes: [10, 3], settings: BalanceSettings(sampler: .none))
+    @Test func noneSamplerAddsNothing() throws {
+        let plan = try BalancePlan(classSizes: [10, 3], settings: BalanceSettings(sampler: .none))
         #expect(plan.syntheticRows == 0)
         #expect(plan.totalRows == 13)
     }

@@ -23,7 +23,8 @@ public struct EngineJobBackend: JobBackend {
             throw ClusterJobError.inputChanged(path: spec.path, expected: pinned, actual: sha256)
         }
         let (sizes, dimension) = try Self.classSizes(spec)
-        let plan = BalancePlan(classSizes: sizes, settings: settings)
+        let plan: BalancePlan
+        do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: sizes, settings: settings) } catch { throw ClusterJobError.settings(error) }
         let (shards, costs) = ShardPlanner.shards(plan, dimension: dimension, shardCount: shardCount)
         let bytes = (try? FileManager.default.attributesOfItem(atPath: spec.path)[.size] as? NSNumber)?.int64Value ?? 0
         return PreparedJob(inputSHA256: sha256, inputBytes: bytes, classCount: sizes.count, dimension: dimension,
@@ -120,7 +121,8 @@ public struct EngineJobBackend: JobBackend {
 
         var sizes = [Int](repeating: 0, count: job.classCount)
         for task in job.shards.joined() { sizes[task.classId] = task.realCount }
-        let plan = BalancePlan(classSizes: sizes, settings: manifest.policy)
+        let plan: BalancePlan
+        do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: sizes, settings: manifest.policy) } catch { throw ClusterJobError.settings(error) }
         guard plan.totalRows == job.totalRows else {
             throw ClusterJobError.planMismatch(reason: "the gathered plan has \(plan.totalRows) rows, the prepared job \(job.totalRows)")
         }

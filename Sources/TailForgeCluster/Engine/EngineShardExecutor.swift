@@ -29,7 +29,7 @@ public final class EngineShardExecutor: ShardExecutor {
         let assignment = task.assignment
         let settings = assignment.job.policy
         let data = try input(task)
-        let plan = BalancePlan(classSizes: data.classSizes, settings: settings)
+        let plan = try BalancePlan(classSizes: data.classSizes, settings: settings)
         for c in assignment.classes {
             guard c.classId < plan.classes.count else {
                 throw ClusterJobError.planMismatch(reason: "class \(c.classId) is beyond the input's \(plan.classes.count) classes")

@@ -82,7 +82,7 @@ enum ClusterBenchmarks {
             let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 600)
             let output = path("cluster-\(count).h5")
             let shards = count * shardsPerWorker
-            let manifest = JobManifest(name: "bench-\(count)", input: .init(path: train), output: output,
+            let manifest = JobManifest(name: "bench-\(count)", input: .init(path: train), output: output, overwrite: true,
                                        policy: BalanceSettings(seed: seed), sharding: .init(shards: shards),
                                        transfer: .init(streamInput: streamInput))
             let coordinatorPID = cluster.coordinator!.processIdentifier

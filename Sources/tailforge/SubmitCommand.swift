@@ -28,6 +28,9 @@ struct SubmitCommand: ParsableCommand {
     @Flag(help: "Stream the input to workers instead of letting them read it from a shared path.")
     var streamInput = false
 
+    @Flag(help: "Replace an existing output and its resolved manifest (the manifest's `overwrite: true`).")
+    var overwrite = false
+
     @Flag(help: "Follow the job with a progress bar and exit non-zero if it fails.")
     var wait = false
 
@@ -56,6 +59,9 @@ struct SubmitCommand: ParsableCommand {
         }
         if let shards { manifest.sharding.shards = shards }
         if streamInput { manifest.transfer.streamInput = true }
+        if overwrite { manifest.overwrite = true }
+        // The coordinator checks again (and checks the output); this catches a bad ad-hoc job without a round trip.
+        try manifest.validate(source: isManifest ? source : "the ad-hoc job")
 
         let client = try ClusterClient(coordinator: coordinator)
         let job = try client.submit(manifest)

@@ -58,7 +58,8 @@ public struct ClusterDemo: Sendable {
 
     /// The demo job: what `jobs/demo.yaml` describes, pointed at the generated data.
     public func manifest(input: String, output: String, sampler: SamplerKind) -> JobManifest {
-        JobManifest(name: "demo-\(sampler.rawValue)", input: .init(path: input), output: output,
+        // The demo's outputs are its own: a second run replaces them.
+        JobManifest(name: "demo-\(sampler.rawValue)", input: .init(path: input), output: output, overwrite: true,
                     policy: BalanceSettings(target: .max, kappa: .local, sampler: sampler, seed: seed),
                     sharding: .init(shards: 8, maxAttempts: 3, shardTimeoutSeconds: 600))
     }

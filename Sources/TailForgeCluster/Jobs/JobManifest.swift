@@ -2,15 +2,19 @@ import TailForgeEngine
 
 /// A balancing job as submitted: input, policies, output, sharding and fault-tolerance settings.
 ///
-/// Read from YAML or JSON (`jobs/*.yaml`); every field but `input.path` and `output` has a default, and the
-/// policies use the same string forms as `tailforge balance` (`max`, `1000`, `median*2`; `local`, `class`,
-/// `fixed:50`; `vmf`, `gaussian`, `smote`, `none`).
+/// Read from YAML or JSON (`jobs/*.yaml`, schema `jobs/manifest.schema.json`) by `ManifestLoader`; every key is
+/// snake_case, every field but `input.path` and `output` has a default, and the policies use the same string
+/// forms as `tailforge balance` (`max`, `1000`, `median*2`; `local`, `class`, `fixed:50`; `vmf`, `gaussian`,
+/// `smote`, `none`). `validate(source:)` checks every value's range; the coordinator runs it at submit and
+/// again on every job it resumes from its journal.
 public struct JobManifest: Codable, Sendable, Equatable {
     /// A human-readable name shown by `status`.
     public var name: String?
     public var input: Input
     /// Path of the balanced output file (as the coordinator sees it).
     public var output: String
+    /// Replace an existing output (and its resolved manifest); without it the coordinator refuses the job.
+    public var overwrite: Bool?
     /// The balancing settings, in the same string forms as `tailforge balance` (keys `target`, `kappa`,
     /// `sampler`, `seed`, `kappa_min`, `kappa_max`, `smote_k`, `subsample`; absent keys take the engine's defaults).
     public var policy: BalanceSettings
@@ -51,6 +55,20 @@ public struct JobManifest: Codable, Sendable, Equatable {
             guard let classNames else { return "class_names" }
             return classNames.isEmpty ? nil : classNames
         }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case path, sha256, embeddings, labels, classNames = "class_names", classes
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try LegacyKeyedContainer<CodingKeys>(decoder, legacy: [.classNames: "classNames"])
+            path = try c.decode(String.self, .path)
+            sha256 = try c.decodeIfPresent(String.self, .sha256)
+            embeddings = try c.decodeIfPresent(String.self, .embeddings)
+            labels = try c.decodeIfPresent(String.self, .labels)
+            classNames = try c.decodeIfPresent(String.self, .classNames)
+            classes = try c.decodeIfPresent(Int.self, .classes)
+        }
     }
 
     /// How classes are cut into shards and how failures are handled.
@@ -64,6 +82,17 @@ public struct JobManifest: Codable, Sendable, Equatable {
         public init(shards: Int? = nil, maxAttempts: Int? = nil, shardTimeoutSeconds: Double? = nil) {
             self.shards = shards; self.maxAttempts = maxAttempts; self.shardTimeoutSeconds = shardTimeoutSeconds
         }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case shards, maxAttempts = "max_attempts", shardTimeoutSeconds = "shard_timeout_seconds"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try LegacyKeyedContainer<CodingKeys>(decoder, legacy: [.maxAttempts: "maxAttempts", .shardTimeoutSeconds: "shardTimeoutSeconds"])
+            shards = try c.decodeIfPresent(Int.self, .shards)
+            maxAttempts = try c.decodeIfPresent(Int.self, .maxAttempts)
+            shardTimeoutSeconds = try c.decodeIfPresent(Double.self, .shardTimeoutSeconds)
+        }
     }
 
     /// How data moves: through a shared filesystem or streamed over the cluster's sockets.
@@ -75,23 +104,63 @@ public struct JobManifest: Codable, Sendable, Equatable {
         public init(streamInput: Bool? = nil, sharedShardDirectory: String? = nil) {
             self.streamInput = streamInput; self.sharedShardDirectory = sharedShardDirectory
         }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case streamInput = "stream_input", sharedShardDirectory = "shared_shard_directory"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try LegacyKeyedContainer<CodingKeys>(decoder, legacy: [.streamInput: "streamInput", .sharedShardDirectory: "sharedShardDirectory"])
+            streamInput = try c.decodeIfPresent(Bool.self, .streamInput)
+            sharedShardDirectory = try c.decodeIfPresent(String.self, .sharedShardDirectory)
+        }
     }
 
-    public init(name: String? = nil, input: Input, output: String, policy: BalanceSettings = BalanceSettings(),
+    public init(name: String? = nil, input: Input, output: String, overwrite: Bool? = nil, policy: BalanceSettings = BalanceSettings(),
                 sharding: Sharding = Sharding(), transfer: Transfer = Transfer()) {
-        self.name = name; self.input = input; self.output = output; self.policy = policy
+        self.name = name; self.input = input; self.output = output; self.overwrite = overwrite; self.policy = policy
         self.sharding = sharding; self.transfer = transfer
     }
 
-    private enum CodingKeys: String, CodingKey { case name, input, output, policy, sharding, transfer }
+    private enum CodingKeys: String, CodingKey { case name, input, output, overwrite, policy, sharding, transfer }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decodeIfPresent(String.self, forKey: .name)
         input = try container.decode(Input.self, forKey: .input)
         output = try container.decode(String.self, forKey: .output)
+        overwrite = try container.decodeIfPresent(Bool.self, forKey: .overwrite)
         policy = try container.decodeIfPresent(BalanceSettings.self, forKey: .policy) ?? BalanceSettings()
         sharding = try container.decodeIfPresent(Sharding.self, forKey: .sharding) ?? Sharding()
         transfer = try container.decodeIfPresent(Transfer.self, forKey: .transfer) ?? Transfer()
     }
+}
+
+/// Reads snake_case keys, falling back to the camelCase spelling journals and resolved manifests used before
+/// the keys were unified, so a coordinator resumes and `replay` reads what an earlier release wrote. Manifest
+/// files are strict instead: `ManifestLoader` refuses the old spelling and names the new one.
+struct LegacyKeyedContainer<Key: CodingKey> {
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+    private let container: KeyedDecodingContainer<AnyKey>
+    private let legacy: [String: String]
+
+    init(_ decoder: any Decoder, legacy: [Key: String]) throws where Key: Hashable {
+        container = try decoder.container(keyedBy: AnyKey.self)
+        self.legacy = Dictionary(uniqueKeysWithValues: legacy.map { ($0.key.stringValue, $0.value) })
+    }
+
+    private func key(_ key: Key) -> AnyKey {
+        let current = AnyKey(stringValue: key.stringValue)
+        if container.contains(current) { return current }
+        if let old = legacy[key.stringValue] { return AnyKey(stringValue: old) }
+        return current
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T { try container.decode(type, forKey: self.key(key)) }
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T? { try container.decodeIfPresent(type, forKey: self.key(key)) }
 }

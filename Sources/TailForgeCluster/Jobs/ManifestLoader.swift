@@ -1,32 +1,221 @@
 import Foundation
+import TailForgeEngine
 import Yams
 
-/// A manifest file that could not be used.
-public struct ManifestError: Error, CustomStringConvertible {
-    public var path: String
-    public var reason: String
-    public var description: String { "manifest \(path): \(reason)" }
-}
-
-/// Reads job manifests (YAML, or JSON, which YAML parses too) and resolves relative paths against the
-/// manifest's directory, so `jobs/demo.yaml` works from any working directory.
+/// Reads job manifests (YAML, or JSON, which YAML parses too) strictly: every key must be one of
+/// `ManifestKeys` (an unknown or misspelt key or section is refused with the nearest known key), every value
+/// must have its key's type and range, and errors are sentences naming the file, line, key and allowed values.
+/// Relative paths are resolved against the manifest's directory, so `jobs/demo.yaml` works from anywhere.
 public enum ManifestLoader {
     public static func load(path: String) throws(ManifestError) -> JobManifest {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ManifestError(path: path, reason: "cannot be read (\(error.localizedDescription))")
-        }
-        var manifest: JobManifest
-        do {
-            manifest = try YAMLDecoder().decode(JobManifest.self, from: text)
-        } catch {
-            throw ManifestError(path: path, reason: "is not a valid job manifest: \(error)")
+            let reason = FileManager.default.fileExists(atPath: path)
+                ? "cannot be read as UTF-8 text (\(error.localizedDescription))."
+                : "does not exist; pass the path of a job manifest such as jobs/demo.yaml."
+            throw ManifestError(source: path, reason: reason)
         }
         let base = (URL(fileURLWithPath: path).standardizedFileURL.path as NSString).deletingLastPathComponent
-        func absolute(_ p: String) -> String { p.hasPrefix("/") ? p : (base as NSString).appendingPathComponent(p) }
+        return try parse(text, source: path, baseDirectory: base)
+    }
+
+    /// Parses manifest text; relative paths are resolved against `baseDirectory`.
+    public static func parse(_ text: String, source: String, baseDirectory: String) throws(ManifestError) -> JobManifest {
+        var reader = ManifestReader(source: source)
+        var manifest = try reader.read(text)
+        func absolute(_ p: String) -> String {
+            URL(fileURLWithPath: p.hasPrefix("/") ? p : (baseDirectory as NSString).appendingPathComponent(p)).standardizedFileURL.path
+        }
         manifest.input.path = absolute(manifest.input.path)
         manifest.output = absolute(manifest.output)
         if let shared = manifest.transfer.sharedShardDirectory { manifest.transfer.sharedShardDirectory = absolute(shared) }
+        do { try manifest.validate(source: source) } catch {
+            var located = error
+            located.line = error.key.flatMap { reader.lines[$0] }
+            throw located
+        }
         return manifest
+    }
+}
+
+/// Walks the YAML node tree of one manifest, recording each key's line for later range errors.
+struct ManifestReader {
+    let source: String
+    /// Line of each dotted key seen (`policy.seed` → 9).
+    var lines: [String: Int] = [:]
+
+    init(source: String) { self.source = source }
+
+    func error(_ node: Node?, _ key: String?, _ reason: String) -> ManifestError {
+        ManifestError(source: source, line: node?.mark?.line, key: key, reason: reason)
+    }
+
+    mutating func read(_ text: String) throws(ManifestError) -> JobManifest {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch let error as YamlError {
+            throw Self.describe(error, source: source)
+        } catch {
+            throw ManifestError(source: source, reason: "is not valid YAML or JSON: \(error)")
+        }
+        guard let root, !isNull(root) else {
+            throw ManifestError(source: source, reason: "is empty; a manifest needs at least `input: {path: IN.h5}` and `output: OUT.h5` (see jobs/demo.yaml).")
+        }
+        let top = try mapping(root, section: "")
+
+        guard let inputNode = top["input"], !isNull(inputNode) else {
+            throw error(root, "input", "has no `input:` section; add `input:` with `path: IN.h5` (the input HDF5 file).")
+        }
+        let input = try mapping(inputNode, section: "input")
+        guard let path = try string(input["path"], "input.path") else {
+            throw error(inputNode, "input.path", "`input.path` is missing; it must be the path of the input HDF5 file.")
+        }
+        guard let output = try string(top["output"], "output") else {
+            throw error(root, "output", "`output` is missing; it must be the path of the balanced output file, such as `out/balanced.h5`.")
+        }
+        var manifest = JobManifest(
+            name: try string(top["name"], "name"),
+            input: .init(path: path, sha256: try string(input["sha256"], "input.sha256"),
+                         embeddings: try string(input["embeddings"], "input.embeddings"), labels: try string(input["labels"], "input.labels"),
+                         classNames: try string(input["class_names"], "input.class_names", allowEmpty: true),
+                         classes: try integer(input["classes"], "input.classes", allowed: JobManifest.Limits.classes)),
+            output: output, overwrite: try boolean(top["overwrite"], "overwrite"))
+
+        let policy = try mapping(top["policy"], section: "policy")
+        let defaults = BalanceSettings()
+        manifest.policy = BalanceSettings(
+            target: try parsed(policy["target"], "policy.target", TargetPolicy.init(parsing:)) ?? defaults.target,
+            kappa: try parsed(policy["kappa"], "policy.kappa", KappaPolicy.init(parsing:)) ?? defaults.kappa,
+            sampler: try parsed(policy["sampler"], "policy.sampler", SamplerKind.init(parsing:)) ?? defaults.sampler,
+            seed: try seed(policy["seed"]) ?? defaults.seed,
+            kappaMin: try number(policy["kappa_min"], "policy.kappa_min", allowed: "a finite number > 0") ?? defaults.kappaMin,
+            kappaMax: try number(policy["kappa_max"], "policy.kappa_max", allowed: "a finite number ≥ kappa_min") ?? defaults.kappaMax,
+            smoteNeighbours: try integer(policy["smote_k"], "policy.smote_k", allowed: 1...Int.max) ?? defaults.smoteNeighbours,
+            subsample: try boolean(policy["subsample"], "policy.subsample") ?? defaults.subsample)
+
+        let sharding = try mapping(top["sharding"], section: "sharding")
+        manifest.sharding = .init(
+            shards: try integer(sharding["shards"], "sharding.shards", allowed: JobManifest.Limits.shards),
+            maxAttempts: try integer(sharding["max_attempts"], "sharding.max_attempts", allowed: JobManifest.Limits.maxAttempts),
+            shardTimeoutSeconds: try number(sharding["shard_timeout_seconds"], "sharding.shard_timeout_seconds",
+                                            allowed: "a number of seconds from \(JobManifest.Limits.shardTimeoutSeconds.lowerBound) to \(Int(JobManifest.Limits.shardTimeoutSeconds.upperBound))"))
+
+        let transfer = try mapping(top["transfer"], section: "transfer")
+        manifest.transfer = .init(streamInput: try boolean(transfer["stream_input"], "transfer.stream_input"),
+                                  sharedShardDirectory: try string(transfer["shared_shard_directory"], "transfer.shared_shard_directory"))
+        return manifest
+    }
+
+    // MARK: - Nodes
+
+    func isNull(_ node: Node) -> Bool {
+        if case .scalar(let scalar) = node { return scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string) }
+        return false
+    }
+
+    func dotted(_ section: String, _ key: String) -> String { section.isEmpty ? key : "\(section).\(key)" }
+
+    /// The keys of a mapping node, refusing unknown, misspelt and repeated keys. A missing or null section is empty.
+    mutating func mapping(_ node: Node?, section: String) throws(ManifestError) -> [String: Node] {
+        guard let node, !isNull(node) else { return [:] }
+        let what = section.isEmpty ? "a manifest" : "`\(section):`"
+        guard case .mapping(let mapping) = node else {
+            throw error(node, section.isEmpty ? nil : section,
+                        "\(what) must be a mapping of keys to values (`key: value` lines)\(section.isEmpty ? "" : " under `\(section):`"), not \(describe(node)).")
+        }
+        var result: [String: Node] = [:]
+        let allowed = ManifestKeys.keys(in: section)
+        for (keyNode, value) in mapping {
+            guard case .scalar(let keyScalar) = keyNode else { throw error(keyNode, nil, "keys must be plain words such as `output`.") }
+            let key = keyScalar.string
+            let path = dotted(section, key)
+            guard allowed.contains(key) else {
+                let hint = ManifestKeys.suggestion(for: key, in: section).map { " \($0.prefix(1).uppercased() + $0.dropFirst())" } ?? ""
+                let place = section.isEmpty ? "at the top level" : "in `\(section):`"
+                throw error(keyNode, path, "`\(path)` is not a manifest key.\(hint.hasSuffix("?") || hint.isEmpty ? hint : hint + ".") The keys \(place) are \(allowed.map { "`\($0)`" }.joined(separator: ", ")).")
+            }
+            if let earlier = result[key] {
+                throw error(keyNode, path, "`\(path)` appears twice (first on line \(earlier.mark?.line ?? 0)); keep one.")
+            }
+            result[key] = value
+            lines[path] = keyNode.mark?.line
+        }
+        return result
+    }
+
+    func scalar(_ node: Node?, _ key: String, expected: String) throws(ManifestError) -> Node.Scalar? {
+        guard let node, !isNull(node) else { return nil }
+        guard case .scalar(let scalar) = node else { throw error(node, key, "`\(key)` must be \(expected), not \(describe(node)).") }
+        return scalar
+    }
+
+    func string(_ node: Node?, _ key: String, allowEmpty: Bool = false) throws(ManifestError) -> String? {
+        guard let scalar = try scalar(node, key, expected: "a string") else { return nil }
+        if scalar.string.isEmpty, !allowEmpty { throw error(node, key, "`\(key)` is empty; give a value or leave the key out.") }
+        return scalar.string
+    }
+
+    func boolean(_ node: Node?, _ key: String) throws(ManifestError) -> Bool? {
+        guard let scalar = try scalar(node, key, expected: "`true` or `false`") else { return nil }
+        guard let value = Bool.construct(from: scalar) else { throw error(node, key, "`\(key)` is `\(scalar.string)`; it must be `true` or `false`.") }
+        return value
+    }
+
+    func integer(_ node: Node?, _ key: String, allowed: ClosedRange<Int>) throws(ManifestError) -> Int? {
+        let range = allowed.upperBound == Int.max ? "an integer ≥ \(allowed.lowerBound)" : "an integer from \(allowed.lowerBound) to \(allowed.upperBound)"
+        guard let scalar = try scalar(node, key, expected: range) else { return nil }
+        guard scalar.style == .plain, let value = Int(scalar.string.replacingOccurrences(of: "_", with: "")), allowed.contains(value) else {
+            throw error(node, key, "`\(key)` is `\(scalar.string)`; it must be \(range).")
+        }
+        return value
+    }
+
+    func number(_ node: Node?, _ key: String, allowed: String) throws(ManifestError) -> Double? {
+        guard let scalar = try scalar(node, key, expected: allowed) else { return nil }
+        guard let value = Double.construct(from: scalar), value.isFinite else {
+            throw error(node, key, "`\(key)` is `\(scalar.string)`; it must be \(allowed).")
+        }
+        return value
+    }
+
+    func seed(_ node: Node?) throws(ManifestError) -> UInt64? {
+        let allowed = "an integer from 0 to \(UInt64.max)"
+        guard let scalar = try scalar(node, "policy.seed", expected: allowed) else { return nil }
+        guard scalar.style == .plain, let value = UInt64(scalar.string.replacingOccurrences(of: "_", with: "")) else {
+            throw error(node, "policy.seed", "`policy.seed` is `\(scalar.string)`; it must be \(allowed).")
+        }
+        return value
+    }
+
+    /// A policy string parsed with the same parser as `tailforge balance`, its error restated for the manifest.
+    func parsed<T>(_ node: Node?, _ key: String, _ parse: (String) throws(BalanceSettingsError) -> T) throws(ManifestError) -> T? {
+        guard let scalar = try scalar(node, key, expected: "a string") else { return nil }
+        do { return try parse(scalar.string) } catch {
+            guard case .invalid(_, _, let expected) = error else { throw self.error(node, key, "`\(key)`: \(error)") }
+            throw self.error(node, key, "`\(key)` is `\(scalar.string)`; it must be \(expected).")
+        }
+    }
+
+    func describe(_ node: Node) -> String {
+        switch node {
+        case .scalar(let scalar): "`\(scalar.string)`"
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        }
+    }
+
+    /// libyaml's errors as one sentence with the line, without its echo of the whole document.
+    static func describe(_ error: YamlError, source: String) -> ManifestError {
+        switch error {
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ManifestError(source: source, line: context.mark.line, key: duplicates.first,
+                                 reason: "\(duplicates.map { "`\($0)`" }.joined(separator: ", ")) appears more than once in one mapping; keep one.")
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let detail = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")
+            return ManifestError(source: source, line: mark.line, reason: "is not valid YAML or JSON: \(detail).")
+        default:
+            return ManifestError(source: source, reason: "is not valid YAML or JSON: \("\(error)".replacingOccurrences(of: "\n", with: " ")).")
+        }
     }
 }

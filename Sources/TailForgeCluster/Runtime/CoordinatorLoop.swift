@@ -116,6 +116,11 @@ struct CoordinatorLoop {
             }
         }
         for id in jobOrder where !(jobs[id]!.state.isTerminal) {
+            // A manifest journaled by a release with looser checks must fail its job, not trap on every restart.
+            do { try jobs[id]!.manifest.validate(source: "job \(id)") } catch {
+                fail(id, "its journaled manifest is invalid: \(error.reason)")
+                continue
+            }
             guard let prepared = jobs[id]!.prepared else {
                 log.info("resuming job \(id): planning")
                 startPreparing(id)
@@ -457,6 +462,14 @@ struct CoordinatorLoop {
     // MARK: - Job life cycle
 
     mutating func submitJob(_ client: [UInt8], _ manifest: JobManifest) {
+        let live = jobOrder.compactMap { jobs[$0] }.filter { !$0.state.isTerminal }.map { OutputCheck.LiveJob(job: $0.id, output: $0.manifest.output) }
+        do {
+            try manifest.validate(source: "the submitted manifest")
+            try OutputCheck.check(manifest, against: live)
+        } catch {
+            send(client, WireMessage(ErrorReply(code: "invalid-manifest", message: error.description)))
+            return
+        }
         let id = "job-" + String(UInt64(Date().timeIntervalSince1970 * 1000), radix: 36) + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 36)
         do {
             try journal.append(JournalEntry(event: .submitted, job: id, manifest: manifest))

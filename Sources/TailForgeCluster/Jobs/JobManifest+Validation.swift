@@ -1,0 +1,57 @@
+import Foundation
+import TailForgeEngine
+
+extension JobManifest {
+    /// The ranges `validate(source:)` enforces, also stated in `jobs/manifest.schema.json`.
+    public enum Limits {
+        /// Classes of an input without class names; far above any real label set, far below what would
+        /// exhaust memory in per-class bookkeeping before the first row is read.
+        public static let classes = 1...16_777_216
+        public static let shards = 1...65_536
+        public static let maxAttempts = 1...100
+        /// Seconds; a week is longer than any shard should take and keeps every deadline representable.
+        public static let shardTimeoutSeconds = 0.1...604_800.0
+    }
+
+    /// Checks every value's range and form. The coordinator runs this at submit and on each job it resumes
+    /// from its journal, so a bad value fails that job instead of trapping later (`1e300` seconds overflows a
+    /// `Duration`). `source` names the manifest in the error (a file path, or the job id).
+    public func validate(source: String) throws(ManifestError) {
+        func refuse(_ key: String, _ value: String, _ allowed: String) -> ManifestError {
+            ManifestError(source: source, key: key, reason: "`\(key)` is \(value); it must be \(allowed).")
+        }
+        if let name, name.trimmingCharacters(in: .whitespaces).isEmpty { throw refuse("name", "empty", "a non-empty name, or left out") }
+        if input.path.isEmpty { throw refuse("input.path", "empty", "the path of the input HDF5 file") }
+        if let sha256 = input.sha256, !(sha256.count == 64 && sha256.allSatisfy(\.isHexDigit)) {
+            throw refuse("input.sha256", "`\(sha256)`", "64 hexadecimal digits (the output of `sha256sum`), or left out")
+        }
+        for (key, value) in [("input.embeddings", input.embeddings), ("input.labels", input.labels)] where value?.isEmpty == true {
+            throw refuse(key, "empty", "the name of a dataset in the input file, or left out for the default")
+        }
+        if let classes = input.classes, !Limits.classes.contains(classes) {
+            throw refuse("input.classes", "\(classes)", "an integer from \(Limits.classes.lowerBound) to \(Limits.classes.upperBound)")
+        }
+        if output.isEmpty { throw refuse("output", "empty", "the path of the balanced output file") }
+        if URL(fileURLWithPath: output).standardizedFileURL.path == URL(fileURLWithPath: input.path).standardizedFileURL.path {
+            throw ManifestError(source: source, key: "output", reason: "`output` is the input file \(input.path); choose another path so the input is not overwritten.")
+        }
+        do { try policy.validate() } catch {
+            guard case .invalid(let setting, let value, let expected) = error else { throw refuse("policy", "invalid", "\(error)") }
+            let key = "policy." + setting.replacingOccurrences(of: "-", with: "_")
+            throw refuse(key, "`\(value)`", expected.replacingOccurrences(of: "kappa-m", with: "kappa_m"))
+        }
+        if let shards = sharding.shards, !Limits.shards.contains(shards) {
+            throw refuse("sharding.shards", "\(shards)", "an integer from \(Limits.shards.lowerBound) to \(Limits.shards.upperBound), or left out for four per worker")
+        }
+        if let attempts = sharding.maxAttempts, !Limits.maxAttempts.contains(attempts) {
+            throw refuse("sharding.max_attempts", "\(attempts)", "an integer from \(Limits.maxAttempts.lowerBound) to \(Limits.maxAttempts.upperBound)")
+        }
+        if let seconds = sharding.shardTimeoutSeconds, !Limits.shardTimeoutSeconds.contains(seconds) {
+            throw refuse("sharding.shard_timeout_seconds", "\(seconds)",
+                         "a number of seconds from \(Limits.shardTimeoutSeconds.lowerBound) to \(Int(Limits.shardTimeoutSeconds.upperBound)) (one week)")
+        }
+        if let shared = transfer.sharedShardDirectory, shared.isEmpty {
+            throw refuse("transfer.shared_shard_directory", "empty", "a directory every node can write, or left out to fetch shards from workers")
+        }
+    }
+}

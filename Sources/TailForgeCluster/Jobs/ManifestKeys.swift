@@ -1,0 +1,61 @@
+/// The keys a job manifest may hold, section by section: the loader refuses any other key, suggests the
+/// nearest one, and the tests check `jobs/manifest.schema.json` and the wire encoding against this table.
+///
+/// Every key is snake_case. The camelCase spellings of earlier releases (`maxAttempts`, `shardTimeoutSeconds`,
+/// `streamInput`, `sharedShardDirectory`, `classNames`) are refused in manifest files with the new name
+/// suggested; journals and resolved manifests written with them still read (see `LegacyKeyedContainer`).
+public enum ManifestKeys {
+    /// The top-level keys; the sections among them hold the keys of `sections`.
+    public static let topLevel = ["name", "input", "output", "overwrite", "policy", "sharding", "transfer"]
+
+    /// The keys of each section.
+    public static let sections: [String: [String]] = [
+        "input": ["path", "sha256", "embeddings", "labels", "class_names", "classes"],
+        "policy": ["target", "kappa", "sampler", "seed", "kappa_min", "kappa_max", "smote_k", "subsample"],
+        "sharding": ["shards", "max_attempts", "shard_timeout_seconds"],
+        "transfer": ["stream_input", "shared_shard_directory"],
+    ]
+
+    /// The keys allowed at `section` (`""` for the top level).
+    public static func keys(in section: String) -> [String] {
+        section.isEmpty ? topLevel : sections[section] ?? []
+    }
+
+    /// The suggestion for an unknown `key` in `section`: the same key in snake_case, a key of that section
+    /// within a small edit distance, or the section the key belongs to. Nil when nothing is close.
+    public static func suggestion(for key: String, in section: String) -> String? {
+        let allowed = keys(in: section)
+        func folded(_ s: String) -> String { s.lowercased().filter { $0 != "_" && $0 != "-" } }
+        if let same = allowed.first(where: { folded($0) == folded(key) }) {
+            return "did you mean `\(same)`? Manifest keys are snake_case"
+        }
+        let scored = allowed.map { ($0, editDistance(key.lowercased(), $0)) }.min { $0.1 < $1.1 }
+        if let (best, distance) = scored, distance <= max(1, min(3, best.count / 3)) {
+            return "did you mean `\(best)`?"
+        }
+        let elsewhere = ([""] + sections.keys.sorted()).filter { $0 != section && keys(in: $0).contains { folded($0) == folded(key) } }
+        if let home = elsewhere.first {
+            return home.isEmpty ? "`\(key)` belongs at the top level of the manifest" : "`\(key)` belongs in the `\(home):` section"
+        }
+        return nil
+    }
+
+    /// Optimal-string-alignment distance: insertions, deletions, substitutions and adjacent swaps each cost 1,
+    /// so `samplr`, `kapa_min` and `polcy` are each one edit from the key they misspell.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var d = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { d[i][0] = i }
+        for j in 0...b.count { d[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
+            }
+        }
+        return d[a.count][b.count]
+    }
+}

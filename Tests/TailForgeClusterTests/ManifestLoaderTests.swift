@@ -1,0 +1,194 @@
+import Foundation
+import Testing
+import TailForgeEngine
+import Yams
+@testable import TailForgeCluster
+
+/// Manifest files: snake_case keys only, unknown keys refused with a suggestion, every value range-checked,
+/// errors as sentences naming the file, line, key and allowed values; the shipped manifests and the JSON Schema
+/// agree with the loader.
+@Suite struct ManifestLoaderTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let jobsDirectory = (packageRoot as NSString).appendingPathComponent("jobs")
+
+    static let valid = """
+        name: t
+        input:
+          path: in.h5
+        output: out.h5
+        policy:
+          seed: 3
+        sharding:
+          shards: 4
+          max_attempts: 2
+          shard_timeout_seconds: 60
+        transfer:
+          stream_input: true
+        """
+
+    func load(_ text: String) throws(ManifestError) -> JobManifest {
+        try ManifestLoader.parse(text, source: "/jobs/t.yaml", baseDirectory: "/jobs")
+    }
+
+    func refusal(_ text: String) -> ManifestError? {
+        do { _ = try load(text); return nil } catch { return error }
+    }
+
+    @Test func everyShippedManifestLoads() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.jobsDirectory).filter { $0.hasSuffix(".yaml") }
+        #expect(files.count >= 2)
+        for file in files {
+            let manifest = try ManifestLoader.load(path: (Self.jobsDirectory as NSString).appendingPathComponent(file))
+            #expect(manifest.input.path.hasPrefix(Self.packageRoot + "/data/"), "\(file)")
+            #expect(manifest.sharding.maxAttempts == 3 && manifest.sharding.shardTimeoutSeconds != nil, "\(file): snake_case keys read")
+        }
+    }
+
+    @Test func aValidManifestReadsEveryKeyAndResolvesPathsAgainstItsDirectory() throws {
+        let manifest = try load(Self.valid)
+        #expect(manifest.input.path == "/jobs/in.h5" && manifest.output == "/jobs/out.h5")
+        #expect(manifest.policy.seed == 3 && manifest.sharding == .init(shards: 4, maxAttempts: 2, shardTimeoutSeconds: 60))
+        #expect(manifest.transfer.streamInput == true)
+        // JSON is YAML too.
+        let json = try load(#"{"input": {"path": "/d/in.h5"}, "output": "o.h5", "policy": {"target": 1000, "sampler": "smote"}}"#)
+        #expect(json.policy.target == .count(1000) && json.policy.sampler == .smote && json.output == "/jobs/o.h5")
+    }
+
+    static let misspelt: [(String, String, String)] = [
+        ("policy:\n  samplr: smote", "`policy.samplr` is not a manifest key. Did you mean `sampler`?", "line 5"),
+        ("policy:\n  kapa_min: 5", "Did you mean `kappa_min`?", "line 5"),
+        ("polcy:\n  seed: 7", "`polcy` is not a manifest key. Did you mean `policy`?", "line 4"),
+        ("sharding:\n  maxAttempts: 2", "Did you mean `max_attempts`? Manifest keys are snake_case.", "line 5"),
+        ("transfer:\n  streamInput: true", "Did you mean `stream_input`?", "line 5"),
+        ("seed: 4", "`seed` belongs in the `policy:` section.", "line 4"),
+        ("frobnicate: 1", "The keys at the top level are `name`, `input`, `output`", "line 4"),
+    ]
+
+    @Test(arguments: misspelt)
+    func anUnknownKeyIsRefusedWithTheFileLineAndTheNearestKey(_ yaml: String, _ message: String, _ line: String) throws {
+        let text = "input:\n  path: in.h5\noutput: out.h5\n" + yaml
+        let error = try #require(refusal(text))
+        #expect(error.description.contains(message), "\(error)")
+        #expect(error.description.hasPrefix("/jobs/t.yaml, \(line): "), "\(error)")
+    }
+
+    static let badValues: [(String, String)] = [
+        ("sharding:\n  shard_timeout_seconds: 1e300", "`sharding.shard_timeout_seconds` is 1e+300; it must be a number of seconds from 0.1 to 604800"),
+        ("sharding:\n  shard_timeout_seconds: .inf", "it must be a number of seconds from 0.1 to 604800"),
+        ("sharding:\n  shard_timeout_seconds: 0", "`sharding.shard_timeout_seconds` is 0.0; it must be a number of seconds from 0.1"),
+        ("sharding:\n  max_attempts: 0", "`sharding.max_attempts` is `0`; it must be an integer from 1 to 100."),
+        ("sharding:\n  max_attempts: three", "`sharding.max_attempts` is `three`; it must be an integer from 1 to 100."),
+        ("sharding:\n  max_attempts: 2.5", "it must be an integer from 1 to 100"),
+        ("sharding:\n  shards: 0", "`sharding.shards` is `0`; it must be an integer from 1 to 65536."),
+        ("sharding:\n  shards: [1, 2]", "`sharding.shards` must be an integer from 1 to 65536, not a list."),
+        ("sharding: 4", "`sharding:` must be a mapping of keys to values"),
+        ("input:\n  path: in.h5\n  classes: -1", "`input.classes` is `-1`; it must be an integer from 1 to 16777216."),
+        ("input:\n  path: in.h5\n  classes: 9223372036854775807", "`input.classes` is `9223372036854775807`"),
+        ("input:\n  path: in.h5\n  classes: 99999999999999999999999", "it must be an integer from 1 to 16777216"),
+        ("input:\n  path: in.h5\n  sha256: abc", "`input.sha256` is `abc`; it must be 64 hexadecimal digits"),
+        ("policy:\n  target: median*1e300", "`policy.target` is `median*1e300`; it must be `max`, a row count from 1 to 1000000000"),
+        ("policy:\n  target: 9223372036854775807", "`policy.target` is `9223372036854775807`"),
+        ("policy:\n  target: -3", "`policy.target` is `-3`"),
+        ("policy:\n  kappa: fixed:0", "`policy.kappa` is `fixed:0`; it must be `local`, `class`, or `fixed:VALUE`"),
+        ("policy:\n  kappa: fixed:5e7", "`policy.kappa` is `fixed:50000000`; it must be a value within [kappa_min, kappa_max]"),
+        ("policy:\n  sampler: vmff", "`policy.sampler` is `vmff`; it must be one of vmf, gaussian, smote, none."),
+        ("policy:\n  seed: -1", "`policy.seed` is `-1`; it must be an integer from 0 to 18446744073709551615."),
+        ("policy:\n  kappa_min: 0", "`policy.kappa_min` is `0.0`; it must be a finite value > 0."),
+        ("policy:\n  kappa_min: 10\n  kappa_max: 5", "`policy.kappa_max` is `5.0`; it must be a finite value ≥ kappa_min (10.0)."),
+        ("policy:\n  smote_k: 0", "`policy.smote_k` is `0`; it must be an integer ≥ 1."),
+        ("policy:\n  subsample: maybe", "`policy.subsample` is `maybe`; it must be `true` or `false`."),
+        ("transfer:\n  stream_input: 1.5", "`transfer.stream_input` is `1.5`; it must be `true` or `false`."),
+        ("overwrite: yes please", "`overwrite` is `yes please`; it must be `true` or `false`."),
+        ("output: in.h5", "`output` is the input file /jobs/in.h5"),
+        ("output:", "`output` is missing"),
+        ("input:\n  sha256: \(String(repeating: "a", count: 64))", "`input.path` is missing"),
+    ]
+
+    @Test(arguments: badValues)
+    func everyValueIsRangeCheckedWithASentence(_ yaml: String, _ message: String) throws {
+        // Later keys replace the defaults below, so each case can override input or output.
+        var lines = ["input:\n  path: in.h5", "output: out.h5"]
+        if yaml.hasPrefix("input:") { lines[0] = yaml } else if yaml.hasPrefix("output:") { lines[1] = yaml } else { lines.append(yaml) }
+        let error = try #require(refusal(lines.joined(separator: "\n")), "accepted: \(yaml)")
+        #expect(error.description.contains(message), "\(error)")
+        #expect(error.description.hasPrefix("/jobs/t.yaml"))
+        #expect(!error.description.contains("DecodingError") && !error.description.contains("typeMismatch"))
+    }
+
+    @Test func emptyRepeatedAndMalformedManifestsAreRefusedWithASentence() throws {
+        #expect(refusal("")?.reason.contains("is empty; a manifest needs at least") == true)
+        #expect(refusal("- a\n- b")?.reason.contains("a manifest must be a mapping of keys to values") == true)
+        #expect(refusal("input:\n  path: in.h5\noutput: a.h5\noutput: b.h5")?.description == "/jobs/t.yaml, line 3: `output` appears more than once in one mapping; keep one.")
+        #expect(refusal("input:\n  path: in.h5\noutput: a.h5\npolicy:\n  seed: 1\n  seed: 2")?.description.hasPrefix("/jobs/t.yaml, line 5: `seed` appears more than once") == true)
+        let broken = refusal("input: {path: [")
+        #expect(broken?.reason.hasPrefix("is not valid YAML or JSON: ") == true && broken?.line == 2, "\(String(describing: broken))")
+        let missing = "/nonexistent-\(UUID().uuidString).yaml"
+        #expect(throws: ManifestError.self) { try ManifestLoader.load(path: missing) }
+        do { _ = try ManifestLoader.load(path: missing) } catch { #expect(error.reason.contains("does not exist")) }
+    }
+
+    @Test func theWireAndJournalEncodingUsesTheManifestKeysAndStillReadsTheOldSpelling() throws {
+        let full = JobManifest(name: "n", input: .init(path: "/i.h5", sha256: String(repeating: "0", count: 64), embeddings: "e", labels: "l",
+                                                      classNames: "c", classes: 3),
+                               output: "/o.h5", overwrite: true, policy: BalanceSettings(seed: 9),
+                               sharding: .init(shards: 2, maxAttempts: 4, shardTimeoutSeconds: 5),
+                               transfer: .init(streamInput: true, sharedShardDirectory: "/s"))
+        let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(full)) as? [String: Any])
+        #expect(Set(object.keys) == Set(ManifestKeys.topLevel))
+        for (section, keys) in ManifestKeys.sections {
+            #expect(Set((object[section] as? [String: Any])?.keys ?? [:].keys) == Set(keys), "\(section)")
+        }
+        #expect(try JSONDecoder().decode(JobManifest.self, from: JSONEncoder().encode(full)) == full)
+        let legacy = #"{"input": {"path": "/i.h5", "classNames": ""}, "output": "/o.h5", "sharding": {"maxAttempts": 5, "shardTimeoutSeconds": 7}, "transfer": {"streamInput": true, "sharedShardDirectory": "/s"}}"#
+        let old = try JSONDecoder().decode(JobManifest.self, from: Data(legacy.utf8))
+        #expect(old.sharding == .init(maxAttempts: 5, shardTimeoutSeconds: 7) && old.transfer == .init(streamInput: true, sharedShardDirectory: "/s"))
+        #expect(old.input.classNamesDataset == nil)
+    }
+
+    @Test func theJSONSchemaDescribesExactlyTheLoadersKeys() throws {
+        let schemaPath = (Self.jobsDirectory as NSString).appendingPathComponent("manifest.schema.json")
+        let schema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: schemaPath))) as? [String: Any])
+        let properties = try #require(schema["properties"] as? [String: Any])
+        #expect(Set(properties.keys) == Set(ManifestKeys.topLevel))
+        #expect(schema["additionalProperties"] as? Bool == false)
+        for (section, keys) in ManifestKeys.sections {
+            let object = try #require(properties[section] as? [String: Any], "\(section)")
+            #expect(Set((object["properties"] as? [String: Any])?.keys ?? [:].keys) == Set(keys), "\(section)")
+            #expect(object["additionalProperties"] as? Bool == false, "\(section)")
+        }
+    }
+
+    /// The shipped manifests validate against the schema, and the schema refuses what the loader refuses
+    /// (with python's jsonschema, when it is installed).
+    @Test func theSchemaAcceptsTheShippedManifestsAndRefusesTyposWhenJsonschemaIsInstalled() throws {
+        guard Self.python(["-c", "import jsonschema"]) == 0 else { return }
+        let directory = NSTemporaryDirectory() + "tailforge-schema-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let shipped = try FileManager.default.contentsOfDirectory(atPath: Self.jobsDirectory).filter { $0.hasSuffix(".yaml") }
+            .map { try String(contentsOfFile: (Self.jobsDirectory as NSString).appendingPathComponent($0), encoding: .utf8) }
+        let typos = [Self.valid + "\n  samplr: vmf", Self.valid.replacingOccurrences(of: "max_attempts", with: "maxAttempts"),
+                     Self.valid.replacingOccurrences(of: "60", with: "1e300"), Self.valid.replacingOccurrences(of: "policy:", with: "polcy:")]
+        for (index, text) in (shipped + typos).enumerated() {
+            // YAML → JSON in Swift, so the check needs only jsonschema.
+            let object = try #require(try Yams.load(yaml: text))
+            let path = (directory as NSString).appendingPathComponent("\(index).json")
+            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+            let status = Self.python(["-c", "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
+                                      (Self.jobsDirectory as NSString).appendingPathComponent("manifest.schema.json"), path])
+            #expect((status == 0) == (index < shipped.count), "document \(index): jsonschema exit \(status)\n\(text)")
+            if index >= shipped.count { #expect(refusal(text) != nil, "the loader accepts typo \(index)") }
+        }
+    }
+
+    static func python(_ arguments: [String]) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}

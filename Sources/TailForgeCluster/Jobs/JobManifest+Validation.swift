@@ -38,7 +38,7 @@ extension JobManifest {
         do { try policy.validate() } catch {
             guard case .invalid(let setting, let value, let expected) = error else { throw refuse("policy", "invalid", "\(error)") }
             let key = "policy." + setting.replacingOccurrences(of: "-", with: "_")
-            throw refuse(key, "`\(value)`", expected.replacingOccurrences(of: "kappa-m", with: "kappa_m"))
+            throw refuse(key, "`\(value)`", expected.replacingOccurrences(of: "--kappa-", with: "kappa_").replacingOccurrences(of: "kappa-m", with: "kappa_m"))
         }
         if let shards = sharding.shards, !Limits.shards.contains(shards) {
             throw refuse("sharding.shards", "\(shards)", "an integer from \(Limits.shards.lowerBound) to \(Limits.shards.upperBound), or left out for four per worker")

@@ -82,14 +82,15 @@ struct ManifestReader {
 
         let policy = try mapping(top["policy"], section: "policy")
         let defaults = BalanceSettings()
+        let kappaBounds = "a number from \(KappaPolicy.supportedRange.lowerBound) to \(KappaPolicy.supportedRange.upperBound)"
         manifest.policy = BalanceSettings(
             target: try parsed(policy["target"], "policy.target", TargetPolicy.init(parsing:)) ?? defaults.target,
             kappa: try parsed(policy["kappa"], "policy.kappa", KappaPolicy.init(parsing:)) ?? defaults.kappa,
             sampler: try parsed(policy["sampler"], "policy.sampler", SamplerKind.init(parsing:)) ?? defaults.sampler,
             seed: try seed(policy["seed"]) ?? defaults.seed,
-            kappaMin: try number(policy["kappa_min"], "policy.kappa_min", allowed: "a finite number > 0") ?? defaults.kappaMin,
-            kappaMax: try number(policy["kappa_max"], "policy.kappa_max", allowed: "a finite number ≥ kappa_min") ?? defaults.kappaMax,
-            smoteNeighbours: try integer(policy["smote_k"], "policy.smote_k", allowed: 1...Int.max) ?? defaults.smoteNeighbours,
+            kappaMin: try number(policy["kappa_min"], "policy.kappa_min", allowed: kappaBounds) ?? defaults.kappaMin,
+            kappaMax: try number(policy["kappa_max"], "policy.kappa_max", allowed: kappaBounds + ", at least kappa_min") ?? defaults.kappaMax,
+            smoteNeighbours: try integer(policy["smote_k"], "policy.smote_k", allowed: 1...BalanceSettings.maximumSmoteNeighbours) ?? defaults.smoteNeighbours,
             subsample: try boolean(policy["subsample"], "policy.subsample") ?? defaults.subsample)
 
         let sharding = try mapping(top["sharding"], section: "sharding")

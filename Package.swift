@@ -49,7 +49,8 @@ let package = Package(
         ),
         .target(
             name: "TailForgeStorage",
-            dependencies: ["CHDF5"]
+            // Numerics for the row normalisation every embeddings read shares.
+            dependencies: ["CHDF5", "TailForgeNumerics"]
         ),
 
         // MARK: - The method
@@ -105,7 +106,7 @@ let package = Package(
         // MARK: - Tests
 
         .testTarget(name: "TailForgeNumericsTests", dependencies: ["TailForgeNumerics"]),
-        .testTarget(name: "TailForgeStorageTests", dependencies: ["TailForgeStorage"]),
+        .testTarget(name: "TailForgeStorageTests", dependencies: ["TailForgeStorage", "TailForgeNumerics"]),
         .testTarget(name: "TailForgeEngineTests", dependencies: ["TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),
         .testTarget(name: "TailForgeTrainingTests", dependencies: ["TailForgeTraining", "TailForgeNumerics", "TailForgeStorage"]),
         .testTarget(

@@ -4,7 +4,7 @@ import TailForgeStorage
 public enum BalanceError: Error, CustomStringConvertible {
     case settings(BalanceSettingsError)
     case storage(StorageError)
-    case badRow(file: String, dataset: String, row: Int, reason: String)
+    case invalidClassCount(file: String, count: Int, reason: String)
     case labelOutOfRange(file: String, dataset: String, row: Int, label: Int, classCount: Int)
     case noKappaEstimable(file: String)
     case emptyInput(file: String)
@@ -13,8 +13,8 @@ public enum BalanceError: Error, CustomStringConvertible {
         switch self {
         case .settings(let e): return e.description
         case .storage(let e): return "\(e)"
-        case .badRow(let file, let dataset, let row, let reason):
-            return "\(file): \(dataset) row \(row) \(reason); every embedding must be a finite, non-zero vector — remove or fix that row"
+        case .invalidClassCount(let file, let count, let reason):
+            return "\(file): \(count) classes: \(reason)"
         case .labelOutOfRange(let file, let dataset, let row, let label, let classCount):
             return "\(file): \(dataset) row \(row) has label \(label), outside [0, \(classCount)); fix the label or pass the right --classes"
         case .noKappaEstimable(let file):

@@ -12,6 +12,15 @@ public struct InputSpec: Sendable, Equatable, Hashable, Codable {
     /// The number of classes when there are no class names (default: largest label + 1).
     public var classCount: Int?
 
+    /// The most classes an input may have: every class carries bookkeeping whether or not it has rows, so a
+    /// stray label of 2 000 000 000 must be an error, not an allocation of billions of empty classes.
+    public static let maximumClassCount = 1 << 24
+
+    /// The dataset names, for the readers.
+    public var datasetNames: DatasetNames {
+        DatasetNames(embeddings: embeddingsDataset, labels: labelsDataset, classNames: classNamesDataset)
+    }
+
     public init(path: String, embeddingsDataset: String = "embeddings", labelsDataset: String = "labels",
                 classNamesDataset: String? = "class_names", classCount: Int? = nil) {
         self.path = path
@@ -27,7 +36,8 @@ public struct InputSpec: Sendable, Equatable, Hashable, Codable {
     }
 }
 
-/// A long-tailed input, loaded once: rows L2-normalised onto the unit sphere and grouped by class.
+/// A long-tailed input, loaded once: rows L2-normalised onto the unit sphere (as every command reads
+/// embeddings, see `EmbeddingsDataset.readUnitRows`) and grouped by class.
 public struct BalanceInput: Sendable {
     public var spec: InputSpec
     /// Every input row, unit-norm, in input order.
@@ -53,7 +63,14 @@ public struct BalanceInput: Sendable {
         let n = file.count, d = file.dimension
         guard n > 0 else { throw .emptyInput(file: spec.path) }
 
+        if let given = spec.classCount, !(1...InputSpec.maximumClassCount).contains(given) {
+            throw .invalidClassCount(file: spec.path, count: given, reason: "the class count must be from 1 to \(InputSpec.maximumClassCount)")
+        }
         let classCount = file.classNames?.count ?? spec.classCount ?? (Int(labels.max() ?? -1) + 1)
+        guard classCount <= InputSpec.maximumClassCount else {
+            throw .invalidClassCount(file: spec.path, count: classCount,
+                                     reason: "the largest label implies more than \(InputSpec.maximumClassCount) classes; renumber the classes densely from 0")
+        }
         var members = [[Int]](repeating: [], count: classCount)
         for (row, label) in labels.enumerated() {
             guard label >= 0, Int(label) < classCount else {
@@ -62,27 +79,24 @@ public struct BalanceInput: Sendable {
             members[Int(label)].append(row)
         }
 
-        var storage = [Float]()
-        storage.reserveCapacity(n * d)
         let block = max(1, (32 << 20) / max(1, d * 4))  // ~32 MiB per read
-        var start = 0
-        while start < n {
-            let end = min(n, start + block)
-            var chunk: Matrix
-            do { chunk = Matrix(rows: end - start, columns: d, storage: try file.readEmbeddings(rows: start..<end)) }
-            catch { throw .storage(error) }
-            do { try RowNormalization.normalizeRows(&chunk, firstRowIndex: start) } catch {
-                switch error {
-                case .zeroRow(let row):
-                    throw .badRow(file: spec.path, dataset: spec.embeddingsDataset, row: row, reason: "is all zeros (no direction to normalise)")
-                case .nonFiniteRow(let row, let column):
-                    throw .badRow(file: spec.path, dataset: spec.embeddingsDataset, row: row, reason: "has a NaN or infinite value at column \(column)")
+        var failure: StorageError?
+        let storage = [Float](unsafeUninitializedCapacity: n * d) { buffer, initialised in
+            var start = 0
+            while start < n {
+                let end = min(n, start + block)
+                do throws(StorageError) {
+                    try file.readUnitRows(rows: start..<end, into: UnsafeMutableBufferPointer(rebasing: buffer[start * d ..< end * d]))
+                } catch {
+                    failure = error
+                    return
                 }
+                start = end
+                progress(start, n)
             }
-            storage.append(contentsOf: chunk.storage)
-            start = end
-            progress(start, n)
+            initialised = n * d
         }
+        if let failure { throw .storage(failure) }
         return BalanceInput(spec: spec, embeddings: Matrix(rows: n, columns: d, storage: storage), labels: labels,
                             classCount: classCount, classNames: file.classNames, classMembers: members)
     }

@@ -1,6 +1,6 @@
-/// Reader of the input contract: /embeddings floating-point [N, d] (float16, float32 or float64 on disk,
-/// converted to Float on read), /labels integer [N], optional /class_names (strings). Dataset names are
-/// configurable. Opening checks the structure; `readLabels()` checks the values.
+/// Reader of the input contract: /embeddings floating-point [N, d] (float16, float32 or float64 on disk),
+/// /labels integer [N], optional /class_names (strings). Dataset names are configurable. Opening checks the
+/// structure; `readLabels()` checks the values.
 public struct LabeledEmbeddingsFile: Sendable {
     public let path: String
     public let embeddingsName: String
@@ -11,7 +11,8 @@ public struct LabeledEmbeddingsFile: Sendable {
     public let dimension: Int
     /// The class names, when the file has them (their count is the class count C).
     public let classNames: [String]?
-    let embeddings: HDF5Dataset
+    /// The embeddings, for reading rows as stored or as unit rows.
+    public let embeddings: EmbeddingsDataset
     let labels: HDF5Dataset
 
     /// Opens and validates the structure. `classNames` nil, or naming a dataset that does not exist, means
@@ -24,11 +25,10 @@ public struct LabeledEmbeddingsFile: Sendable {
         self.path = path
         embeddingsName = embeddings
         labelsName = labels
-        self.embeddings = try file.openDataset(embeddings, rank: 2, elementClass: .float)
+        self.embeddings = try EmbeddingsDataset(file: file, name: embeddings)
         self.labels = try file.openDataset(labels, rank: 1, elementClass: .integer)
-        count = self.embeddings.shape[0]
-        dimension = self.embeddings.shape[1]
-        guard dimension >= 2 else { throw .dimensionTooSmall(file: path, dataset: embeddings, dimension: dimension) }
+        count = self.embeddings.count
+        dimension = self.embeddings.dimension
         guard self.labels.rowCount == count else {
             throw .rowCountMismatch(
                 file: path, dataset: labels, rows: self.labels.rowCount, reference: embeddings, referenceRows: count)
@@ -40,14 +40,24 @@ public struct LabeledEmbeddingsFile: Sendable {
         }
     }
 
-    /// Reads rows `rows` of the embeddings, row-major, `rows.count × dimension` values.
-    public func readEmbeddings(rows: Range<Int>) throws(StorageError) -> [Float] {
-        try embeddings.read(rows: rows, as: Float.self)
+    /// Opens with the dataset names of `names`.
+    public init(path: String, names: DatasetNames) throws(StorageError) {
+        try self.init(path: path, embeddings: names.embeddings, labels: names.labels, classNames: names.classNames)
     }
 
-    /// Reads rows into caller-owned memory (`rows.count × dimension` values), for streaming.
+    /// Reads rows `rows` of the embeddings as stored, row-major, `rows.count × dimension` values.
+    public func readEmbeddings(rows: Range<Int>) throws(StorageError) -> [Float] {
+        try embeddings.read(rows: rows)
+    }
+
+    /// Reads rows as stored into caller-owned memory (`rows.count × dimension` values), for streaming.
     public func readEmbeddings(rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws(StorageError) {
         try embeddings.read(rows: rows, into: buffer)
+    }
+
+    /// Reads rows scaled to unit length (see ``EmbeddingsDataset/readUnitRows(rows:into:)``).
+    public func readUnitRows(rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws(StorageError) {
+        try embeddings.readUnitRows(rows: rows, into: buffer)
     }
 
     /// Reads all labels, checking each is ≥ 0 and below the number of class names (or fits Int32 when the

@@ -19,6 +19,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case negativeLabel(file: String, dataset: String, row: Int, value: Int64)
     /// A label is not below the number of classes (`classCount` nil: it does not fit in Int32).
     case labelOutOfRange(file: String, dataset: String, row: Int, value: Int64, classCount: Int?)
+    /// An embedding row cannot be scaled to unit length (all zeros, NaN or infinite); `reason` says which.
+    case badRow(file: String, dataset: String, row: Int, reason: String)
     /// A requested row range lies outside the dataset.
     case rowRangeOutOfBounds(file: String, dataset: String, range: Range<Int>, rows: Int)
     /// The directory that would hold the output does not exist.
@@ -77,6 +79,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             }
             return "\(file):/\(dataset) row \(row) has label \(value), which does not fit in Int32. "
                 + "Renumber the classes densely from 0."
+        case .badRow(let file, let dataset, let row, let reason):
+            return "\(file):/\(dataset) row \(row) \(reason); every embedding must be a finite, non-zero vector. "
+                + "Remove or fix that row."
         case .rowRangeOutOfBounds(let file, let dataset, let range, let rows):
             return "\(file):/\(dataset): rows \(range) requested but the dataset has \(rows) rows."
         case .outputDirectoryMissing(let path, let directory):

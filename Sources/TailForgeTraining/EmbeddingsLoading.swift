@@ -1,31 +1,23 @@
 import TailForgeNumerics
 import TailForgeStorage
 
-extension LabeledEmbeddingsFile {
-    /// Reads rows `rows` straight into a new matrix (one copy in memory, no staging array).
-    func readMatrix(rows: Range<Int>) throws(StorageError) -> Matrix {
-        var failure: StorageError?
-        let storage = [Float](unsafeUninitializedCapacity: rows.count * dimension) { buffer, initialised in
-            do throws(StorageError) {
-                try readEmbeddings(rows: rows, into: buffer)
-                initialised = rows.count * dimension
-            } catch {
-                failure = error
-            }
-        }
-        if let failure { throw failure }
-        return Matrix(rows: rows.count, columns: dimension, storage: storage)
+extension EmbeddingsDataset {
+    /// Reads rows `rows` as unit rows straight into a new matrix (one copy in memory, no staging array): the
+    /// model is trained on, and applied to, directions only, exactly as `balance` sees them.
+    func readUnitMatrix(rows: Range<Int>) throws(StorageError) -> Matrix {
+        Matrix(rows: rows.count, columns: dimension, storage: try readUnitRows(rows: rows))
     }
 }
 
 extension TrainingShard {
-    /// Loads a whole labelled-embeddings file (the balanced output contract, or any file with /embeddings
-    /// and /labels) as one shard, checking values and labels; the shard is named after the path.
-    public static func load(path: String) throws -> TrainingShard {
-        let file = try LabeledEmbeddingsFile(path: path)
+    /// Loads a whole labelled-embeddings file (the balanced output contract, or any file with embeddings and
+    /// labels) as one shard, rows scaled to unit length, checking values and labels; the shard is named after
+    /// the path.
+    public static func load(path: String, names: DatasetNames = .standard) throws -> TrainingShard {
+        let file = try LabeledEmbeddingsFile(path: path, names: names)
         guard file.count > 0 else { throw TrainingError.emptyShard(shard: path) }
         let labels = try file.readLabels()
-        return try TrainingShard(name: path, embeddings: file.readMatrix(rows: 0 ..< file.count), labels: labels)
+        return try TrainingShard(name: path, embeddings: file.embeddings.readUnitMatrix(rows: 0 ..< file.count), labels: labels)
     }
 }
 

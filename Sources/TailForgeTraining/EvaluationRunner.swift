@@ -1,17 +1,21 @@
 import TailForgeNumerics
 import TailForgeStorage
 
-/// `tailforge evaluate`: applies a model file to a labelled test file and scores it.
+/// `tailforge evaluate`: applies a model file to a labelled test file and scores it. Test rows are scaled to unit
+/// length first, as the model's training rows were.
 public struct EvaluationRunner: Sendable {
     public var model: String
     public var test: String
     /// The original long-tailed training file, for many/medium/few-shot groups.
     public var training: String?
+    /// Dataset names of the test file (and of the training file).
+    public var names: DatasetNames
 
-    public init(model: String, test: String, training: String? = nil) {
+    public init(model: String, test: String, training: String? = nil, names: DatasetNames = .standard) {
         self.model = model
         self.test = test
         self.training = training
+        self.names = names
     }
 
     /// Rows scored at a time, bounding memory for large test files.
@@ -20,46 +24,38 @@ public struct EvaluationRunner: Sendable {
     public func run() throws -> Evaluation {
         let loaded = try SoftmaxModelFile.read(path: model)
         let m = loaded.model
-        let file = try LabeledEmbeddingsFile(path: test)
+        let file = try LabeledEmbeddingsFile(path: test, names: names)
         guard file.dimension == m.dimension else {
-            throw TrainingError.dimensionMismatch(shard: test, expected: m.dimension, found: file.dimension)
+            throw ModelFileError.dimensionMismatch(model: model, modelDimension: m.dimension, data: test, dataDimension: file.dimension)
         }
         let labels = try file.readLabels()
         var trainingCounts: [Int]?
         if let training {
-            let trainingLabels = try LabeledEmbeddingsFile(path: training).readLabels()
+            let trainingLabels = try LabeledEmbeddingsFile(path: training, names: names).readLabels()
             var counts = [Int](repeating: 0, count: m.classCount)
             for (row, label) in trainingLabels.enumerated() {
                 guard Int(label) < m.classCount else {
-                    throw TrainingError.labelOutOfRange(shard: training, row: row, label: label, classCount: m.classCount)
+                    throw TrainingError.labelOutOfRange(shard: "training file \(training)", row: row, label: label, classCount: m.classCount)
                 }
                 counts[Int(label)] += 1
             }
             trainingCounts = counts
         }
-        let predictions = try predictInChunks(m, file)
+        let predictions = try predictInChunks(m, file.embeddings)
         return try Evaluation(predictions: predictions, labels: labels, classCount: m.classCount,
-                              trainingCounts: trainingCounts, classNames: loaded.classNames ?? file.classNames, source: test)
+                              trainingCounts: trainingCounts, classNames: loaded.classNames ?? file.classNames,
+                              source: "test file \(test)")
     }
 
-    private func predictInChunks(_ model: SoftmaxModel, _ file: LabeledEmbeddingsFile) throws -> [Int32] {
+    private func predictInChunks(_ model: SoftmaxModel, _ embeddings: EmbeddingsDataset) throws -> [Int32] {
         var predictions = [Int32]()
-        predictions.reserveCapacity(file.count)
+        predictions.reserveCapacity(embeddings.count)
         var start = 0
-        while start < file.count {
-            let rows = start ..< min(file.count, start + Self.chunkRows)
-            let chunk = try file.readMatrix(rows: rows)
-            try checkFinite(chunk, path: file.path, firstRow: start)
-            predictions += try model.predict(chunk, source: file.path)
+        while start < embeddings.count {
+            let rows = start ..< min(embeddings.count, start + Self.chunkRows)
+            predictions += try model.predict(try embeddings.readUnitMatrix(rows: rows), source: "test file \(test)")
             start = rows.upperBound
         }
         return predictions
-    }
-}
-
-/// Throws ``TrainingError/nonFiniteValue(shard:row:column:)`` naming the file's row.
-func checkFinite(_ chunk: TailForgeNumerics.Matrix, path: String, firstRow: Int) throws(TrainingError) {
-    if let bad = chunk.storage.firstIndex(where: { !$0.isFinite }) {
-        throw .nonFiniteValue(shard: path, row: firstRow + bad / chunk.columns, column: bad % chunk.columns)
     }
 }

@@ -6,6 +6,10 @@ public enum ModelFileError: Error, Sendable, Equatable, CustomStringConvertible 
     case unsupportedVersion(path: String, version: Int64)
     /// The file claims to be a model but its contents are inconsistent.
     case corrupt(path: String, reason: String)
+    /// The model was trained on embeddings of another width than the file it is applied to.
+    case dimensionMismatch(model: String, modelDimension: Int, data: String, dataDimension: Int)
+    /// The model records an input transformation this tailforge does not apply.
+    case unsupportedInputNormalization(path: String, value: String)
 
     public var description: String {
         switch self {
@@ -16,6 +20,11 @@ public enum ModelFileError: Error, Sendable, Equatable, CustomStringConvertible 
             return "\(path) is a TailForge model of format version \(version), newer than this tailforge understands (\(SoftmaxModelFile.formatVersion)): upgrade tailforge"
         case .corrupt(let path, let reason):
             return "\(path) is a damaged TailForge model (\(reason)): train it again"
+        case .dimensionMismatch(let model, let modelDimension, let data, let dataDimension):
+            return "\(data) has embeddings of dimension \(dataDimension), but the model \(model) was trained on dimension "
+                + "\(modelDimension): apply a model to embeddings from the same embedding model it was trained on"
+        case .unsupportedInputNormalization(let path, let value):
+            return "\(path) expects its inputs transformed as '\(value)', which this tailforge does not know: upgrade tailforge"
         }
     }
 }

@@ -1,7 +1,9 @@
 import TailForgeNumerics
 import TailForgeStorage
 
-/// `tailforge predict`: writes each row's most probable classes and their probabilities.
+/// `tailforge predict`: writes each row's most probable classes and their probabilities. Rows are scaled to unit
+/// length first, as the model's training rows were, so an embedding and any multiple of it get the same
+/// prediction.
 ///
 /// Output (HDF5): `/labels` int32 `[N]` (the top-1 class), `/top_k_labels` int32 `[N, k]` and
 /// `/top_k_probabilities` float32 `[N, k]` (most probable first), root attributes `format` =
@@ -12,12 +14,15 @@ public struct PredictionRunner: Sendable {
     public var input: String
     public var output: String
     public var k: Int
+    /// The embeddings dataset's name in `input` (labels are not read).
+    public var embeddingsDataset: String
 
-    public init(model: String, input: String, output: String, k: Int = 5) {
+    public init(model: String, input: String, output: String, k: Int = 5, embeddingsDataset: String = DatasetNames.standard.embeddings) {
         self.model = model
         self.input = input
         self.output = output
         self.k = k
+        self.embeddingsDataset = embeddingsDataset
     }
 
     /// Rows scored and written at a time.
@@ -27,14 +32,13 @@ public struct PredictionRunner: Sendable {
     @discardableResult
     public func run() throws -> Int {
         guard k >= 1 else { throw TrainingError.invalidSetting(name: "--top-k", value: "\(k)", expected: "at least 1") }
-        try AtomicHDF5Writer.checkWritable(path: output)
+        try AtomicHDF5Writer.checkWritable(path: output, distinctFrom: [model, input])
         let m = try SoftmaxModelFile.read(path: model).model
         // Only embeddings are needed: a file without labels can be predicted.
-        let file = try HDF5File.open(path: input)
-        let embeddings = try file.openDataset("embeddings", rank: 2, elementClass: .float)
-        let rows = embeddings.shape[0], dimension = embeddings.shape[1]
-        guard dimension == m.dimension else {
-            throw TrainingError.dimensionMismatch(shard: input, expected: m.dimension, found: dimension)
+        let embeddings = try EmbeddingsDataset(path: input, name: embeddingsDataset)
+        let rows = embeddings.count
+        guard embeddings.dimension == m.dimension else {
+            throw ModelFileError.dimensionMismatch(model: model, modelDimension: m.dimension, data: input, dataDimension: embeddings.dimension)
         }
         guard rows > 0 else { throw TrainingError.emptyShard(shard: input) }
         let k = min(self.k, m.classCount)
@@ -51,9 +55,7 @@ public struct PredictionRunner: Sendable {
         var start = 0
         while start < rows {
             let range = start ..< min(rows, start + Self.chunkRows)
-            let chunk = Matrix(rows: range.count, columns: dimension, storage: try embeddings.read(rows: range, as: Float.self))
-            try checkFinite(chunk, path: input, firstRow: start)
-            let top = try m.topK(chunk, k: k, source: input)
+            let top = try m.topK(try embeddings.readUnitMatrix(rows: range), k: k, source: input)
             try top1.write(top.top1, rows: range)
             try labels.write(top.labels, rows: range)
             try probabilities.write(top.probabilities, rows: range)

@@ -5,14 +5,19 @@ import TailForgeStorage
 /// `format` = `tailforge-softmax-model`, `format_version`, the training settings (`l2`, `class_weighting`,
 /// `max_iterations`, `gradient_tolerance`, `loss_tolerance`, `history_size`, `block_rows`), the outcome
 /// (`converged`, `stop_reason`, `iterations`, `evaluations`, `final_loss`, `gradient_norm`,
-/// `initial_gradient_norm`), `training_rows`, and the inputs (`input_files` basenames and `input_sha256`,
-/// newline-separated, in order).
+/// `initial_gradient_norm`), `training_rows`, the inputs (`input_files` basenames and `input_sha256`,
+/// newline-separated, in order), and `input_normalization` = `l2`: the model was trained on unit rows, and
+/// `evaluate` and `predict` scale every row to unit length before applying it, so an embedding and any
+/// multiple of it get the same prediction.
 ///
 /// Nothing machine- or time-dependent is stored (no wall times, thread counts or absolute paths), so the same
 /// training gives the same bytes.
 public enum SoftmaxModelFile {
     public static let format = "tailforge-softmax-model"
-    public static let formatVersion: Int64 = 1
+    /// 2: records `input_normalization` (version 1 models were trained on `balance` output, unit rows too).
+    public static let formatVersion: Int64 = 2
+    /// How rows are transformed before the model sees them: scaled to unit Euclidean length.
+    public static let inputNormalization = "l2"
 
     /// What the file records besides the weights.
     public struct Metadata: Sendable, Equatable {
@@ -63,6 +68,7 @@ public enum SoftmaxModelFile {
             "training_rows": .int(Int64(metadata.trainingRows)),
             "input_files": .string(metadata.inputFiles.joined(separator: "\n")),
             "input_sha256": .string(metadata.inputSHA256.joined(separator: "\n")),
+            "input_normalization": .string(inputNormalization),
         ])
         try writer.writeDataset("weights", values: model.weights, shape: [model.classCount, model.dimension])
         try writer.writeDataset("bias", values: model.bias, shape: [model.classCount])
@@ -88,6 +94,9 @@ public enum SoftmaxModelFile {
             throw ModelFileError.corrupt(path: path, reason: "no format_version attribute")
         }
         guard version <= formatVersion else { throw ModelFileError.unsupportedVersion(path: path, version: version) }
+        if let normalization = attributes["input_normalization"], normalization.stringValue != inputNormalization {
+            throw ModelFileError.unsupportedInputNormalization(path: path, value: normalization.stringValue ?? "\(normalization)")
+        }
         let weights = try file.readDataset("weights", as: Float.self)
         let bias = try file.readDataset("bias", as: Float.self)
         guard weights.shape.count == 2, bias.shape.count == 1, weights.shape[0] == bias.shape[0],

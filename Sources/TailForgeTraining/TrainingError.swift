@@ -1,4 +1,7 @@
 /// Everything the trainer refuses, each case naming what was wrong, where, and what to do about it.
+///
+/// `shard` is whatever holds the rows, as the user knows it: a file path, or a name such as "shard 3" for
+/// data built in memory; messages print it as is, so a test file is never called a shard.
 public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A shard has no rows.
     case emptyShard(shard: String)
@@ -26,21 +29,21 @@ public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .emptyShard(let shard):
-            return "shard \(shard) has no rows: remove it from the input list or regenerate it"
+            return "\(shard) has no rows: remove it from the inputs or regenerate it"
         case .dimensionMismatch(let shard, let expected, let found):
-            return "shard \(shard) has embeddings of dimension \(found) but \(expected) was expected: all shards (and the model) must come from the same embedding model"
+            return "\(shard) has embeddings of dimension \(found) but \(expected) was expected: every training file must come from the same embedding model"
         case .labelCountMismatch(let shard, let rows, let labels):
-            return "shard \(shard) has \(rows) embedding rows but \(labels) labels: the file is inconsistent, regenerate it"
+            return "\(shard) has \(rows) embedding rows but \(labels) labels: the data is inconsistent, regenerate it"
         case .labelOutOfRange(let shard, let row, let label, let classCount):
-            return "shard \(shard) row \(row) has label \(label), outside the model's classes 0..<\(classCount): use data labelled for this model"
+            return "\(shard) row \(row) has label \(label), outside the model's classes 0..<\(classCount): use data labelled for this model"
         case .nonFiniteValue(let shard, let row, let column):
-            return "shard \(shard) row \(row) column \(column) is NaN or infinite: clean or regenerate the embeddings"
+            return "\(shard) row \(row) column \(column) is NaN or infinite: clean or regenerate the embeddings"
         case .invalidSampleWeight(let shard, let row, let value):
-            return "shard \(shard) row \(row) has sample weight \(value): weights must be finite and non-negative"
+            return "\(shard) row \(row) has sample weight \(value): weights must be finite and non-negative"
         case .invalidClassWeights(let why):
             return "invalid class weights: \(why)"
         case .noShards:
-            return "no training shards were given: pass at least one balanced data file"
+            return "no training files were given: pass at least one balanced data file"
         case .invalidSetting(let name, let value, let expected):
             return "\(name) is \(value) but must be \(expected)"
         case .startMismatch(let expected, let found):

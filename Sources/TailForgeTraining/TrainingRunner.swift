@@ -1,21 +1,27 @@
 import Foundation
 import TailForgeStorage
 
-/// `tailforge train`: loads the shards, fits the model by L-BFGS on local threads and writes the model file.
+/// `tailforge train`: loads the training files (rows scaled to unit length, as `balance` does, so raw
+/// long-tailed input trains the same model as its normalised copy), fits the model by L-BFGS on local threads
+/// and writes the model file.
 public struct TrainingRunner: Sendable {
     public var inputs: [String]
     public var output: String
     public var settings: TrainingSettings
     public var threads: Int
     public var blockRows: Int
+    /// Dataset names, the same in every input.
+    public var names: DatasetNames
 
     public init(inputs: [String], output: String, settings: TrainingSettings,
-                threads: Int = ProcessInfo.processInfo.activeProcessorCount, blockRows: Int = 1024) {
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount, blockRows: Int = 1024,
+                names: DatasetNames = .standard) {
         self.inputs = inputs
         self.output = output
         self.settings = settings
         self.threads = threads
         self.blockRows = blockRows
+        self.names = names
     }
 
     /// What a run did.
@@ -32,11 +38,11 @@ public struct TrainingRunner: Sendable {
     public func run(progress: (LBFGSIteration) -> Void = { _ in }) async throws -> Summary {
         guard !inputs.isEmpty else { throw TrainingError.noShards }
         try settings.optimizer.validate()
-        try AtomicHDF5Writer.checkWritable(path: output)
+        try AtomicHDF5Writer.checkWritable(path: output, distinctFrom: inputs)
         let clock = ContinuousClock()
         let loadStart = clock.now
         // Open everything first so a bad shape anywhere fails before minutes of loading.
-        let files = try inputs.map { path throws in try LabeledEmbeddingsFile(path: path) }
+        let files = try inputs.map { path throws in try LabeledEmbeddingsFile(path: path, names: names) }
         for file in files {
             guard file.count > 0 else { throw TrainingError.emptyShard(shard: file.path) }
             guard file.dimension == files[0].dimension else {
@@ -44,7 +50,7 @@ public struct TrainingRunner: Sendable {
             }
         }
         let classNames = try Self.agreedClassNames(files)
-        let shards = try inputs.map { path throws in try TrainingShard.load(path: path) }
+        let shards = try inputs.map { path throws in try TrainingShard.load(path: path, names: names) }
         let classCount = classNames?.count ?? Int(shards.map { $0.labels.max() ?? 0 }.max() ?? 0) + 1
         let digests = try inputs.map { path throws in try SHA256.hexDigest(ofFileAt: path) }
         let classWeights = try settings.classWeighting.weights(

@@ -136,6 +136,35 @@ func writeInput(_ path: String, embeddings: [Float], labels: [Int32], dimension:
         #expect(dir.contents == ["in.h5"])
     }
 
+    /// float64 rows at 1e-50 and 1e39 were refused as "all zeros" and "infinite" when cast to Float before
+    /// normalising; normalised in Double they balance to the same rows as the data at scale 1.
+    @Test(arguments: [1e-50, 1e39])
+    func float64InputFarOutsideFloatRangeBalancesLikeScaleOne(scale: Double) throws {
+        let dir = TemporaryDirectory()
+        let rows = clusteredRows(count: 12, dimension: 8, kappa: 20, seed: 4)
+        let labels: [Int32] = (0 ..< 12).map { Int32($0 % 3) }
+        func write(_ name: String, _ factor: Double) throws -> String {
+            let w = try AtomicHDF5Writer(path: dir.file(name))
+            try w.writeDataset("embeddings", values: rows.storage.map { Double($0) * factor }, shape: [12, 8])
+            try w.writeDataset("labels", values: labels, shape: [12])
+            try w.commit()
+            return dir.file(name)
+        }
+        let reference = try BalanceInput.load(InputSpec(path: try write("one.h5", 1)))
+        let scaled = try BalanceInput.load(InputSpec(path: try write("scaled.h5", scale)))
+        // The scaled copy is within one Double ulp of the exact multiple, far below a Float ulp.
+        for (a, b) in zip(reference.embeddings.storage, scaled.embeddings.storage) { #expect(abs(a - b) <= a.ulp) }
+        _ = try BalanceRunner(input: InputSpec(path: dir.file("scaled.h5")), outputPath: dir.file("out.h5"), settings: BalanceSettings()).run()
+    }
+
+    @Test func classCountsOutOfRangeAreRefusedBeforeAllocating() throws {
+        let dir = TemporaryDirectory()
+        let input = dir.file("in.h5")
+        try writeInput(input, embeddings: clusteredRows(count: 2, dimension: 4, kappa: 5, seed: 1).storage, labels: [0, 2_000_000_000], dimension: 4)
+        #expect(throws: BalanceError.self) { try BalanceInput.load(InputSpec(path: input)) }
+        #expect(throws: BalanceError.self) { try BalanceInput.load(InputSpec(path: input, classCount: -5)) }
+    }
+
     @Test func labelsBeyondTheGivenClassCountAreRejected() throws {
         let dir = TemporaryDirectory()
         let input = dir.file("in.h5")

@@ -28,3 +28,62 @@ import Testing
         #expect(RowNormalizationError.zeroRow(row: 4).description.contains("row 4"))
     }
 }
+
+@Suite struct RowNormalizationFromDoubleTests {
+    /// A float32 row, its float64 copy scaled by `scale` (exactly, as the scales are powers of ten applied in
+    /// Double, within one Double ulp), and the float32 unit row both should give.
+    func unitRows(scale: Double) throws -> (expected: [Float], fromDouble: [Float]) {
+        let row: [Float] = [0.3, -1.7, 2.25, 0.001, -0.5, 4]
+        var expected = Matrix(rows: 1, columns: row.count, storage: row)
+        try RowNormalization.normalizeRows(&expected)
+        let wide = row.map { Double($0) * scale }
+        var out = [Float](repeating: .nan, count: row.count)
+        try wide.withUnsafeBufferPointer { source in
+            try out.withUnsafeMutableBufferPointer { try RowNormalization.normalizeRows(source, columns: row.count, into: $0) }
+        }
+        return (expected.storage, out)
+    }
+
+    /// Rows far outside float32's range are valid float64 embeddings: casting first would make them zeros or
+    /// infinities. The scaled copy differs from the original by at most one Double ulp per value, far below
+    /// half a Float ulp, so the unit rows agree to within one Float ulp (in practice exactly).
+    @Test(arguments: [1e-50, 1e39, 1e300, 1e-300, 1e-310, 20, 0.1])
+    func float64RowsAtAnyScaleNormaliseToTheSameUnitRow(scale: Double) throws {
+        let (expected, actual) = try unitRows(scale: scale)
+        for (e, a) in zip(expected, actual) { #expect(abs(e - a) <= e.ulp, "scale \(scale)") }
+    }
+
+    /// Without the rescue for huge rows, 1e300² overflows to +∞ and every value would come out 0.
+    @Test func hugeFloat64RowsAreNotZeroedByOverflow() throws {
+        let (_, actual) = try unitRows(scale: 1e300)
+        #expect(actual.allSatisfy { $0 != 0 && $0.isFinite })
+    }
+
+    /// Float rows take the same arithmetic through the buffer entry point as in place.
+    @Test func floatBufferPathIsBitIdenticalToInPlace() throws {
+        let values: [Float] = [3e38, -1e-45, 2, 7, 1e-20, -3e38, 0.5, 0.25]
+        var inPlace = Matrix(rows: 2, columns: 4, storage: values)
+        try RowNormalization.normalizeRows(&inPlace)
+        var out = [Float](repeating: 0, count: 8)
+        try values.withUnsafeBufferPointer { source in
+            try out.withUnsafeMutableBufferPointer { try RowNormalization.normalizeRows(source, columns: 4, into: $0) }
+        }
+        #expect(out == inPlace.storage)
+    }
+
+    @Test func badDoubleRowsAreReportedWithTheirRowNumbers() {
+        let zeros: [Double] = [1, 2, 0, 0]
+        var out = [Float](repeating: 0, count: 4)
+        #expect(throws: RowNormalizationError.zeroRow(row: 11)) {
+            try zeros.withUnsafeBufferPointer { source in
+                try out.withUnsafeMutableBufferPointer { try RowNormalization.normalizeRows(source, columns: 2, into: $0, firstRowIndex: 10) }
+            }
+        }
+        let infinite: [Double] = [1, .infinity]
+        #expect(throws: RowNormalizationError.nonFiniteRow(row: 0, column: 1)) {
+            try infinite.withUnsafeBufferPointer { source in
+                try out.withUnsafeMutableBufferPointer { try RowNormalization.normalizeRows(source, columns: 2, into: $0) }
+            }
+        }
+    }
+}

@@ -70,6 +70,36 @@ import Testing
         #expect(try LabeledEmbeddingsFile(path: path).readEmbeddings(rows: 0..<2) == values.map { Float($0) })
     }
 
+    /// float64 rows at 1e-50 and 1e39 are valid directions: they are normalised in Double and only then stored
+    /// as Float. Read as stored they are zeros and infinities, which is why every command reads unit rows.
+    @Test func float64RowsOutsideFloatRangeReadAsUnitRows() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("scaled.h5")
+        let row: [Double] = [3, -4, 0]
+        do {
+            let file = RawHDF5File(path: path)
+            file.doubles("embeddings", row.map { $0 * 1e-50 } + row.map { $0 * 1e39 } + row, shape: [3, 3])
+            file.integers("labels", [0, 1, 0], shape: [3])
+        }
+        let input = try LabeledEmbeddingsFile(path: path)
+        #expect(input.embeddings.isWiderThanFloat)
+        // 3-4-5 triangle: the unit row is exactly (0.6, -0.8, 0) in every case.
+        #expect(try input.embeddings.readUnitRows(rows: 0..<3) == [0.6, -0.8, 0, 0.6, -0.8, 0, 0.6, -0.8, 0])
+        #expect(try input.readEmbeddings(rows: 0..<2).contains { $0 == 0 || $0.isInfinite })
+    }
+
+    @Test func unitRowReadsNameTheBadRowInTheFile() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("bad.h5")
+        do {
+            let file = RawHDF5File(path: path)
+            file.floats("embeddings", [1, 0, 0, 0, 0, 1], shape: [3, 2])
+            file.integers("labels", [0, 1, 0], shape: [3])
+        }
+        #expect(storageError { try LabeledEmbeddingsFile(path: path).embeddings.readUnitRows(rows: 1..<3) }
+                == .badRow(file: path, dataset: "embeddings", row: 1, reason: "is all zeros (no direction to normalise)"))
+    }
+
     @Test(arguments: ["u8", "i16", "u32", "i64"])
     func acceptsAnyIntegerLabelType(_ typeName: String) throws {
         let fileType: hid_t = switch typeName {

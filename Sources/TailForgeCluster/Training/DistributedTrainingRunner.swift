@@ -50,7 +50,8 @@ public struct DistributedTrainingRunner: Sendable {
         guard checkpointEvery >= 1 else {
             throw TrainingError.invalidSetting(name: "checkpoint interval", value: "\(checkpointEvery)", expected: "at least 1 iteration")
         }
-        try AtomicHDF5Writer.checkWritable(path: output)
+        // The model must not replace a training file or the optimiser state it could resume from.
+        try AtomicHDF5Writer.checkWritable(path: output, distinctFrom: shards.map(\.path) + [checkpointPath, resumePath].compactMap { $0 })
         let clock = ContinuousClock()
         let openStart = clock.now
         let source = try await RemoteGradientSource.open(coordinator: coordinator, shards: shards, classWeighting: settings.classWeighting,

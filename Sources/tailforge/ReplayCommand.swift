@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TailForgeCluster
+import TailForgeEngine
 
 /// `tailforge replay`: reruns a committed job and checks the output is bit-identical.
 struct ReplayCommand: ParsableCommand {
@@ -23,19 +24,38 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Threads of a local rerun.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "With --coordinator: seconds to keep trying while the coordinator does not answer (a restart).")
+    var timeout: Double = 120
+
+    @Flag(help: "Keep the rerun's output when it differs from the recorded one (it is deleted otherwise).")
+    var keepOutput = false
+
     func validate() throws {
         guard (coordinator != nil) != local else { throw ValidationError("choose one of --coordinator ENDPOINT or --local") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
     func run() throws {
-        let mode: Replay.Mode = coordinator.map { .coordinator($0) } ?? .local(threads: threads)
-        let report = try Replay.run(manifestPath: manifest, output: output, mode: mode) { line in
-            FileHandle.standardError.write(Data("\r\(line)   ".utf8))
+        let mode: Replay.Mode = coordinator.map { .coordinator($0, timeoutSeconds: timeout) } ?? .local(threads: threads)
+        let bar = ProgressBar()
+        let jobBar = JobProgressBar()
+        let report: Replay.Report
+        do {
+            report = try Replay.run(manifestPath: manifest, output: output, mode: mode, keepMismatch: keepOutput) { progress in
+                switch progress {
+                case .verifyingInput(let path): bar.say("checking the input's SHA-256 before recomputing: \(path)")
+                case .stage(let stage, let done, let total): bar.update(stage.rawValue, done: done, total: total)
+                case .job(let status): jobBar.show(status)
+                }
+            }
+        } catch {
+            bar.close(); jobBar.bar.close()
+            throw CommandFailure("replay failed: \(error)")
         }
-        FileHandle.standardError.write(Data("\n".utf8))
+        bar.close(); jobBar.bar.close()
         print("recorded SHA-256 \(report.expectedSHA256)")
-        print("replayed SHA-256 \(report.actualSHA256)  (\(report.output))")
+        print("replayed SHA-256 \(report.actualSHA256)  (\(report.outputKept ? report.output : "deleted; --keep-output keeps it"))")
         if report.matches {
             print("replay of \(report.job) is bit-identical")
         } else {

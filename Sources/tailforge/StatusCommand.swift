@@ -15,14 +15,46 @@ struct StatusCommand: ParsableCommand {
     @Option(help: "The coordinator's endpoint.")
     var coordinator: String = "tcp://127.0.0.1:5555"
 
+    @Option(help: "Only jobs in these states, comma-separated: queued, running, gathering, committed, failed, cancelled, or live (the first three).")
+    var state: String?
+
+    @Flag(help: "Print the reply (jobs and workers) as one JSON object on stdout.")
+    var json = false
+
+    var states: Set<JobState>? {
+        get throws {
+            guard let state else { return nil }
+            var result = Set<JobState>()
+            for word in state.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
+                if word == "live" { result.formUnion([.queued, .running, .gathering]); continue }
+                guard let parsed = JobState(rawValue: word) else {
+                    throw ValidationError("unknown state '\(word)' in --state; use queued, running, gathering, committed, failed, cancelled or live")
+                }
+                result.insert(parsed)
+            }
+            return result
+        }
+    }
+
+    func validate() throws { _ = try states }
+
     func run() throws {
-        let reply = try ClusterClient(coordinator: coordinator).status(job: job)
+        var reply = try ClusterClient(coordinator: coordinator).status(job: job)
+        if let states = try states { reply.jobs = reply.jobs.filter { states.contains($0.state) } }
+        if json {
+            try JSONOutput.line(reply)
+            return
+        }
+        if reply.jobs.isEmpty { print(state == nil ? "no jobs" : "no jobs in state \(state!)") }
         for status in reply.jobs {
-            var line = "\(status.job)  \(status.state.rawValue)"
-            if let stage = status.stage { line += "  \(stage.rawValue)" }
-            line += "  shards \(status.shardsDone)/\(status.shardCount)  classes \(status.classesDone)/\(status.classCount)"
-            line += "  rows \(status.rowsWritten)/\(status.totalRows)  workers \(status.workers)"
-            line += String(format: "  %.1fs  → %@", status.elapsedSeconds, status.output)
+            let time = status.state.isTerminal ? "took \(JobProgressBar.seconds(status.elapsedSeconds))"
+                : "running for \(JobProgressBar.seconds(status.elapsedSeconds))"
+            var line = "\(status.job)  \(status.name == status.job ? "" : status.name + "  ")\(status.state.rawValue)"
+            if let stage = status.stage, !status.state.isTerminal { line += " (\(stage.rawValue))" }
+            line += "  \(time)  shards \(status.shardsDone)/\(status.shardCount)  classes \(status.classesDone)/\(status.classCount)"
+            line += "  rows \(status.rowsWritten)/\(status.totalRows)"
+            if !status.state.isTerminal { line += "  workers \(status.workers)" }
+            line += "  → \(status.output)"
             print(line)
             if let error = status.error { print("    error: \(error)") }
         }

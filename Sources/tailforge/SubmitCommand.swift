@@ -31,12 +31,19 @@ struct SubmitCommand: ParsableCommand {
     @Flag(help: "Replace an existing output and its resolved manifest (the manifest's `overwrite: true`).")
     var overwrite = false
 
-    @Flag(help: "Follow the job with a progress bar and exit non-zero if it fails.")
+    @Flag(help: "Follow the job to the end (as `tailforge wait` does) and exit non-zero unless it commits.")
     var wait = false
+
+    @Option(help: "With --wait: seconds to keep trying while the coordinator does not answer (a restart).")
+    var timeout: Double = 120
+
+    @Flag(help: "Print the job id (and with --wait the final status) as JSON lines on stdout.")
+    var json = false
 
     var isManifest: Bool { [".yaml", ".yml", ".json"].contains { source.lowercased().hasSuffix($0) } }
 
     func validate() throws {
+        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
         if !isManifest && output == nil {
             throw ValidationError("an ad-hoc job needs --output OUT.h5 (or pass a job manifest .yaml/.json)")
         }
@@ -63,38 +70,16 @@ struct SubmitCommand: ParsableCommand {
         // The coordinator checks again (and checks the output); this catches a bad ad-hoc job without a round trip.
         try manifest.validate(source: isManifest ? source : "the ad-hoc job")
 
-        let client = try ClusterClient(coordinator: coordinator)
-        let job = try client.submit(manifest)
-        print(job)
+        let job = try ClusterClient(coordinator: coordinator).submit(manifest)
+        // The id first and flushed, even into a pipe: whoever started the job can always find it again.
+        if json {
+            try JSONOutput.line(["job": job, "coordinator": coordinator])
+        } else {
+            print(job)
+            fflush(nil)  // all streams: `stdout` is not concurrency-safe to name
+        }
         guard wait else { return }
-        let bar = JobProgressBar()
-        let final = try client.watch(job: job) { bar.show($0) }
-        bar.finish(final)
-        if final.state != .committed {
-            throw ExitCode.failure
-        }
-    }
-}
-
-/// A one-line live progress report on stderr.
-struct JobProgressBar {
-    func show(_ status: JobStatus) {
-        let fraction = status.totalRows > 0 ? Double(status.rowsWritten) / Double(status.totalRows) : 0
-        let width = 30
-        let filled = Int(fraction * Double(width))
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let eta = fraction > 0 && fraction < 1 ? String(format: " ETA %.0fs", status.elapsedSeconds * (1 - fraction) / fraction) : ""
-        let line = String(format: "\r[%@] %@ %@ shards %d/%d classes %d/%d rows %d/%d workers %d%@   ",
-                          bar, status.state.rawValue, status.stage?.rawValue ?? "planning", status.shardsDone, status.shardCount,
-                          status.classesDone, status.classCount, status.rowsWritten, status.totalRows, status.workers, eta)
-        FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    func finish(_ status: JobStatus) {
-        show(status)
-        FileHandle.standardError.write(Data("\n".utf8))
-        if let error = status.error {
-            FileHandle.standardError.write(Data("job \(status.job) \(status.state.rawValue): \(error)\n".utf8))
-        }
+        let final = try WaitCommand.follow(job: job, coordinator: coordinator, timeout: timeout)
+        try WaitCommand.report(final, json: json)
     }
 }

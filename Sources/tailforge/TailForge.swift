@@ -13,6 +13,7 @@ struct TailForge: AsyncParsableCommand {
             EvaluateCommand.self,
             PredictCommand.self,
             SubmitCommand.self,
+            WaitCommand.self,
             StatusCommand.self,
             CancelCommand.self,
             CoordinatorCommand.self,

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TailForgeEngine
 import TailForgeStorage
@@ -107,5 +108,175 @@ extension ProcessClusterTests {
             cluster.stop()
         }
         #expect(try fixture.journal(cluster).map(\.event) == [.submitted, .failed])
+    }
+}
+
+// MARK: - Clients
+
+extension ProcessClusterTests {
+    /// A `tailforge` child with piped stdout and stderr, read as they arrive.
+    final class Child {
+        let process = Process()
+        let out = Pipe(), err = Pipe()
+        init(_ executable: String, _ arguments: [String]) throws {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+        }
+        /// Blocks until the child writes something to stdout (or closes it).
+        func firstOutput() -> String { String(decoding: out.fileHandleForReading.availableData, as: UTF8.self) }
+        func finish() -> (status: Int32, stdout: String, stderr: String) {
+            let stdout = out.fileHandleForReading.readDataToEndOfFile()
+            let stderr = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        }
+    }
+
+    @Test func submitWaitPrintsTheIdFirstRidesOutACoordinatorRestartAndStatusKeepsTheShardCounts() throws {
+        let fixture = try Self.shared.get()
+        let cluster = fixture.cluster(environment: Self.slowShards)
+        defer { cluster.stop() }
+        try cluster.start(workers: 2)
+        let endpoint = cluster.endpoint
+        let output = (cluster.directory as NSString).appendingPathComponent("waited.h5")
+        let submit = try Child(fixture.executable, ["submit", fixture.input, "--output", output, "--seed", "\(fixture.seed)", "--shards", "4",
+                                                    "--coordinator", endpoint, "--wait", "--timeout", "60"])
+        // The id arrives through a pipe while the job still runs: it was flushed, not buffered until exit.
+        let id = submit.firstOutput().trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(id.hasPrefix("job-") && submit.process.isRunning, "\(id)")
+        // Once it follows the job (a progress line), the coordinator dies and comes back on the same endpoint.
+        _ = submit.err.fileHandleForReading.availableData
+        cluster.crashCoordinator()
+        try cluster.startCoordinator(bind: endpoint)
+        let run = submit.finish()
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("job \(id) committed: \(output) (4000 rows"), "\(run.stdout)")
+        #expect(run.stderr.contains("reconnecting"), "\(run.stderr)")
+        // Not a terminal: plain lines, no carriage-return redraws.
+        #expect(!run.stderr.contains("\r") && run.stderr.contains("committed ["), "\(run.stderr)")
+        #expect(try SHA256.hexDigest(ofFileAt: output) == fixture.referenceSHA256)
+
+        // After another restart the finished job still shows its shards and a duration, and filters apply.
+        cluster.crashCoordinator()
+        try cluster.startCoordinator(bind: endpoint)
+        let committed = try Self.tailforge(fixture.executable, ["status", "--coordinator", endpoint, "--state", "committed", "--json"])
+        #expect(committed.status == 0, "\(committed.stderr)")
+        let reply = try JSONDecoder().decode(StatusReply.self, from: Data(committed.stdout.utf8))
+        let status = try #require(reply.jobs.first { $0.job == id })
+        #expect(status.state == .committed && status.shardsDone == 4 && status.shardCount == 4 && status.rowsWritten == 4000)
+        let running = try Self.tailforge(fixture.executable, ["status", "--coordinator", endpoint, "--state", "running,queued"])
+        #expect(running.stdout.hasPrefix("no jobs in state running,queued"), "\(running.stdout)")
+        let table = try Self.tailforge(fixture.executable, ["status", "--coordinator", endpoint])
+        #expect(table.stdout.contains("\(id)  committed  took "), "\(table.stdout)")
+        let waitAgain = try Self.tailforge(fixture.executable, ["wait", id, "--coordinator", endpoint, "--json"])
+        #expect(waitAgain.status == 0 && (try? JSONDecoder().decode(JobStatus.self, from: Data(waitAgain.stdout.utf8)))?.state == .committed)
+    }
+
+    @Test func ctrlCOnAWaitSaysTheJobKeepsRunningAndHowToFollowOrCancelIt() throws {
+        let fixture = try Self.shared.get()
+        let cluster = fixture.cluster(environment: Self.slowShards)
+        defer { cluster.stop() }
+        try cluster.start(workers: 1)
+        let client = try ClusterClient(coordinator: cluster.endpoint)
+        let job = try client.submit(fixture.manifest(output: "interrupted.h5", shards: 4))
+        let wait = try Child(fixture.executable, ["wait", job, "--coordinator", cluster.endpoint])
+        // The first progress line shows the wait is attached before it is interrupted.
+        _ = wait.err.fileHandleForReading.availableData
+        LocalCluster.signal(wait.process, SIGINT)
+        let run = wait.finish()
+        #expect(run.status == 130)
+        #expect(run.stderr.contains("interrupted: job \(job) keeps running on the coordinator."), "\(run.stderr)")
+        #expect(run.stderr.contains("tailforge wait \(job) --coordinator \(cluster.endpoint)"))
+        #expect(run.stderr.contains("tailforge cancel \(job) --coordinator \(cluster.endpoint)"))
+        #expect(try client.status(job: job).jobs.first?.state.isTerminal == false)
+        _ = try client.cancel(job: job)
+    }
+}
+
+// MARK: - Replay
+
+extension ProcessClusterTests {
+    /// A sealed resolved manifest for the fixture's single-node reference output (a replay of it is a local
+    /// `balance` with seed 11 over the fixture's input).
+    func resolvedManifest(_ fixture: Fixture, _ directory: String, edit: (inout ResolvedManifest) -> Void = { _ in }) throws -> String {
+        var resolved = ResolvedManifest(
+            job: "job-test", toolVersion: ToolVersion.current,
+            manifest: JobManifest(input: .init(path: fixture.input), output: (directory as NSString).appendingPathComponent("out.h5"),
+                                  policy: BalanceSettings(seed: fixture.seed)),
+            inputSHA256: try SHA256.hexDigest(ofFileAt: fixture.input), outputSHA256: fixture.referenceSHA256, fallbackKappa: nil,
+            shards: [.init(index: 0, classes: Array(0..<20), rows: 4000, estimatedCost: 1, sha256: String(repeating: "a", count: 64), seconds: 1, bytes: 10)],
+            stageSeconds: [:], totalSeconds: 1, submitted: Date(), manifestSHA256: nil)
+        edit(&resolved)
+        let path = (directory as NSString).appendingPathComponent("out.manifest.json")
+        try resolved.write(to: path)
+        return path
+    }
+
+    func replayFailure(_ path: String) -> String? {
+        do { _ = try Replay.run(manifestPath: path, mode: .local(threads: 1)); return nil } catch { return "\(error)" }
+    }
+
+    func replayFiles(_ directory: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".replay.") }
+    }
+
+    @Test func replayRefusesEditedOrOutOfRangeManifestsBeforeAnyWork() throws {
+        let fixture = try Self.shared.get()
+        let directory = (fixture.directory as NSString).appendingPathComponent("replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = try resolvedManifest(fixture, directory)
+        #expect(try Replay.check(manifestPath: path).job == "job-test")
+
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        for (from, to) in [("\"toolVersion\" : \"\(ToolVersion.current)\"", "\"toolVersion\" : \"0.0.1\""), ("19\n", "20\n"), ("\"rows\" : 4000", "\"rows\" : 4001")] {
+            #expect(text.contains(from), "\(from)")
+            try text.replacingOccurrences(of: from, with: to).write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(replayFailure(path)?.contains("was changed after the coordinator wrote it") == true, "edit \(from)")
+        }
+        _ = try resolvedManifest(fixture, directory) { $0.toolVersion = "0.0.1" }
+        #expect(replayFailure(path)?.contains("was written by TailForge 0.0.1 and this is TailForge \(ToolVersion.current)") == true)
+        // A target out of range does not even parse back: the error names the key, not a DecodingError.
+        try text.replacingOccurrences(of: "\"target\" : \"max\"", with: "\"target\" : \"median*1e+300\"").write(toFile: path, atomically: true, encoding: .utf8)
+        let target = replayFailure(path) ?? ""
+        #expect(target.contains("\(path): `manifest.policy.target`: invalid --target 'median*1e+300'") && !target.contains("DecodingError"), "\(target)")
+        _ = try resolvedManifest(fixture, directory) { $0.manifest.sharding.shardTimeoutSeconds = 1e300 }
+        #expect(replayFailure(path)?.contains("`sharding.shard_timeout_seconds` is 1e+300") == true)
+        _ = try resolvedManifest(fixture, directory) { $0.shards.append(.init(index: 1, classes: [3], rows: 1, estimatedCost: 1, sha256: String(repeating: "b", count: 64), seconds: 1)) }
+        #expect(replayFailure(path)?.contains("class 3 appears in more than one shard") == true)
+        try text.replacingOccurrences(of: "\"manifestSHA256\"", with: "\"unsealed\"").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(replayFailure(path)?.contains("has no `manifestSHA256`") == true)
+        #expect(try replayFiles(directory).isEmpty)
+    }
+
+    @Test func replayChecksTheInputDigestBeforeRecomputingAndDeletesAFailedOrDifferingOutput() throws {
+        let fixture = try Self.shared.get()
+        let directory = (fixture.directory as NSString).appendingPathComponent("replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // A changed input: refused after hashing, with no stage of the balance run started.
+        let changed = (directory as NSString).appendingPathComponent("changed.h5")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: fixture.input))
+        bytes[bytes.count - 1] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: changed))
+        let path = try resolvedManifest(fixture, directory) { $0.manifest.input.path = changed }
+        let stages = Mutex<[String]>([])
+        #expect(throws: Replay.Failure.self) {
+            try Replay.run(manifestPath: path, mode: .local(threads: 1)) { progress in
+                if case .stage(let stage, _, _) = progress { stages.withLock { $0.append(stage.rawValue) } }
+            }
+        }
+        #expect(replayFailure(path)?.contains("nothing was recomputed") == true)
+        #expect(stages.withLock { $0.isEmpty })
+        #expect(try replayFiles(directory).isEmpty)
+
+        // A run whose bytes differ from the record: reported, and the output is deleted unless kept.
+        let differing = try resolvedManifest(fixture, directory) { $0.outputSHA256 = String(repeating: "0", count: 64) }
+        let report = try Replay.run(manifestPath: differing, mode: .local(threads: 2))
+        #expect(!report.matches && !report.outputKept && report.actualSHA256 == fixture.referenceSHA256)
+        #expect(try replayFiles(directory).isEmpty)
+        // The replay output may not be the recorded output.
+        #expect(throws: Replay.Failure.self) { try Replay.run(manifestPath: differing, output: (directory as NSString).appendingPathComponent("out.h5"), mode: .local(threads: 1)) }
     }
 }

@@ -1,17 +1,34 @@
 import Foundation
 import TailForgeEngine
 import TailForgeStorage
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reruns a committed job from its resolved manifest (`OUT.manifest.json`) and checks the new output is
 /// bit-identical to the recorded one — on a cluster or on this machine, since the engine draws per
 /// (seed, class) and the bytes cannot depend on the number of workers.
+///
+/// Everything a rerun relies on is checked before any work: the manifest's seal (an edited `shards[]` or
+/// `toolVersion` is refused), the tool version, every setting's range, and — for a local rerun — the input's
+/// SHA-256. A failed or differing rerun leaves no output behind unless asked to keep it.
 public enum Replay {
     /// Where the rerun happens.
     public enum Mode: Sendable {
         /// Single-node `BalanceRunner` with this many threads.
         case local(threads: Int)
-        /// A coordinator at this endpoint.
-        case coordinator(String)
+        /// A coordinator at this endpoint; `timeoutSeconds` is how long a coordinator restart is ridden out.
+        case coordinator(String, timeoutSeconds: Double = 120)
+    }
+
+    /// What a rerun is doing, for a progress bar.
+    public enum Progress: Sendable {
+        /// Checking the input's SHA-256 before recomputing (bytes hashed so far of the total).
+        case verifyingInput(path: String)
+        /// A local rerun's stage.
+        case stage(BalanceStage, done: Int, total: Int)
+        /// A cluster rerun's job status.
+        case job(JobStatus)
     }
 
     /// The recorded and the new digest.
@@ -20,6 +37,8 @@ public enum Replay {
         public var output: String
         public var expectedSHA256: String
         public var actualSHA256: String
+        /// Whether the rerun's output was kept (always when it matches; on a mismatch only with `keepMismatch`).
+        public var outputKept: Bool
         public var matches: Bool { expectedSHA256 == actualSHA256 }
     }
 
@@ -33,38 +52,81 @@ public enum Replay {
         ((original as NSString).deletingPathExtension) + ".replay.h5"
     }
 
-    /// Reruns the job of the resolved manifest at `path`, writing to `output`; `progress` gets cluster job status
-    /// or `(stage, done, total)` text, for a progress line.
-    public static func run(manifestPath path: String, output: String? = nil, mode: Mode,
-                           progress: @escaping @Sendable (String) -> Void = { _ in }) throws -> Report {
+    /// Reads and checks the resolved manifest at `path` without running anything.
+    public static func check(manifestPath path: String, toolVersion: String = ToolVersion.current) throws -> ResolvedManifest {
         let resolved: ResolvedManifest
-        do { resolved = try ResolvedManifest.read(from: path) } catch {
-            throw Failure(description: "\(path) is not a resolved manifest (OUT.manifest.json written by the coordinator): \(error)")
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw Failure(description: "\(path) does not exist; pass the OUT.manifest.json a coordinator wrote beside a committed output")
         }
+        do { resolved = try ResolvedManifest.read(from: path) } catch {
+            throw Failure(description: ManifestError(source: path, decoding: error).description
+                          + " It must be the resolved manifest (OUT.manifest.json) a coordinator wrote beside a committed output.")
+        }
+        do { try resolved.verify(source: path, toolVersion: toolVersion) } catch { throw Failure(description: error.description) }
+        return resolved
+    }
+
+    /// Reruns the job of the resolved manifest at `path`, writing to `output`. On a mismatch the new output is
+    /// deleted unless `keepMismatch`; on any failure it is always deleted.
+    public static func run(manifestPath path: String, output: String? = nil, mode: Mode, keepMismatch: Bool = false,
+                           toolVersion: String = ToolVersion.current,
+                           progress: @escaping @Sendable (Progress) -> Void = { _ in }) throws -> Report {
+        let resolved = try check(manifestPath: path, toolVersion: toolVersion)
         var manifest = resolved.manifest
         manifest.output = URL(fileURLWithPath: output ?? defaultOutput(for: manifest.output)).standardizedFileURL.path
-        // The rerun must read the input the job read.
+        // The rerun's output is a scratch file it owns; it must never be the recorded output or the input.
+        for (other, what) in [(resolved.manifest.output, "the recorded output"), (manifest.input.path, "the input")]
+        where OutputCheck.canonical(manifest.output) == OutputCheck.canonical(other) || isSameFile(manifest.output, other) {
+            throw Failure(description: "the replay output \(manifest.output) is \(what); pass --output with another path")
+        }
+        manifest.overwrite = true
+        // The rerun must read the input the job read (a cluster checks the pinned digest before planning).
         manifest.input.sha256 = resolved.inputSHA256
         let actual: String
-        switch mode {
-        case .local(let threads):
-            let runner = BalanceRunner(input: manifest.input.spec(), outputPath: manifest.output, settings: manifest.policy, threads: threads)
-            let summary = try runner.run { stage, done, total in progress("\(stage.rawValue) \(done)/\(total)") }
-            guard summary.inputSHA256 == resolved.inputSHA256 else {
-                throw Failure(description: "input \(manifest.input.path) has SHA-256 \(summary.inputSHA256), the job read \(resolved.inputSHA256)")
+        do {
+            switch mode {
+            case .local(let threads):
+                progress(.verifyingInput(path: manifest.input.path))
+                let inputSHA256: String
+                do { inputSHA256 = try SHA256.hexDigest(ofFileAt: manifest.input.path) } catch {
+                    throw Failure(description: "cannot read the input \(manifest.input.path): \(error)")
+                }
+                guard inputSHA256 == resolved.inputSHA256 else {
+                    throw Failure(description: "the input \(manifest.input.path) has SHA-256 \(inputSHA256) but job \(resolved.job) read \(resolved.inputSHA256); replay needs the same input (nothing was recomputed)")
+                }
+                let runner = BalanceRunner(input: manifest.input.spec(), outputPath: manifest.output, settings: manifest.policy, threads: threads)
+                let summary = try runner.run { stage, done, total in progress(.stage(stage, done: done, total: total)) }
+                guard summary.inputSHA256 == resolved.inputSHA256 else {
+                    throw Failure(description: "the input \(manifest.input.path) changed during the replay (SHA-256 now \(summary.inputSHA256))")
+                }
+                actual = try summary.outputSHA256 ?? SHA256.hexDigest(ofFileAt: manifest.output)
+            case .coordinator(let endpoint, let timeout):
+                let job = try ClusterClient(coordinator: endpoint).submit(manifest)
+                let final = try ClusterClient.follow(job: job, coordinator: endpoint, timeoutSeconds: timeout) { progress(.job($0)) }
+                guard final.state == .committed else {
+                    throw Failure(description: "replay job \(job) \(final.state.rawValue): \(final.error ?? "no error reported")")
+                }
+                actual = try SHA256.hexDigest(ofFileAt: manifest.output)
             }
-            actual = try summary.outputSHA256 ?? SHA256.hexDigest(ofFileAt: manifest.output)
-        case .coordinator(let endpoint):
-            let client = try ClusterClient(coordinator: endpoint)
-            let job = try client.submit(manifest)
-            let final = try client.watch(job: job) { status in
-                progress("\(status.job) \(status.state.rawValue) shards \(status.shardsDone)/\(status.shardCount) rows \(status.rowsWritten)/\(status.totalRows)")
-            }
-            guard final.state == .committed else {
-                throw Failure(description: "replay job \(job) \(final.state.rawValue): \(final.error ?? "no error reported")")
-            }
-            actual = try SHA256.hexDigest(ofFileAt: manifest.output)
+        } catch {
+            removeOutput(manifest.output)
+            throw error
         }
-        return Report(job: resolved.job, output: manifest.output, expectedSHA256: resolved.outputSHA256, actualSHA256: actual)
+        let matches = actual == resolved.outputSHA256
+        if !matches && !keepMismatch { removeOutput(manifest.output) }
+        return Report(job: resolved.job, output: manifest.output, expectedSHA256: resolved.outputSHA256, actualSHA256: actual,
+                      outputKept: matches || keepMismatch)
+    }
+
+    /// Deletes a rerun's output and the resolved manifest a cluster rerun wrote beside it.
+    static func removeOutput(_ output: String) {
+        try? FileManager.default.removeItem(atPath: output)
+        try? FileManager.default.removeItem(atPath: ResolvedManifest.path(forOutput: output))
+    }
+
+    static func isSameFile(_ a: String, _ b: String) -> Bool {
+        var x = stat(), y = stat()
+        guard stat(a, &x) == 0, stat(b, &y) == 0 else { return false }
+        return x.st_dev == y.st_dev && x.st_ino == y.st_ino
     }
 }

@@ -283,6 +283,7 @@ public struct JobStatus: Codable, Sendable, Equatable {
     public var rowsWritten: Int
     public var totalRows: Int
     public var workers: Int
+    /// Seconds since submission while the job is live; its total duration once committed, failed or cancelled.
     public var elapsedSeconds: Double
     public var output: String
     public var error: String?

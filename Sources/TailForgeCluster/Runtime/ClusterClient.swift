@@ -76,14 +76,57 @@ public final class ClusterClient {
     }
 
     /// Follows a job until it ends, calling `update` with every progress report; returns the final status.
-    /// Silence longer than the timeout (no report arrives at least once a second while a job runs) is an error.
+    /// Silence longer than the timeout (no report arrives at least once a second while a job runs) is an error;
+    /// `follow` re-attaches instead.
     public func watch(job: String, update: (JobStatus) -> Void) throws(ClusterClientError) -> JobStatus {
-        do { try socket.send(WireMessage(WatchJob(job: job)).encode()) } catch { throw .transport(error) }
+        try startWatching(job: job)
         while true {
-            let message = try receive(timeoutSeconds: timeoutSeconds)
-            guard let progress = message.body(as: JobProgress.self) else { continue }
-            update(progress.status)
-            if progress.status.state.isTerminal { return progress.status }
+            let status = try nextProgress()
+            update(status)
+            if status.state.isTerminal { return status }
+        }
+    }
+
+    func startWatching(job: String) throws(ClusterClientError) {
+        do { try socket.send(WireMessage(WatchJob(job: job)).encode()) } catch { throw .transport(error) }
+    }
+
+    func nextProgress() throws(ClusterClientError) -> JobStatus {
+        while true {
+            if let progress = try receive(timeoutSeconds: timeoutSeconds).body(as: JobProgress.self) { return progress.status }
+        }
+    }
+
+    /// Follows `job` on `coordinator` until it ends, like `watch`, but rides out a coordinator restart: after
+    /// `silenceSeconds` without a report (the coordinator reports every second) it reconnects with a fresh socket
+    /// and watches again, and gives up only when the coordinator has been silent for `timeoutSeconds`.
+    /// `reconnecting` is told how long the coordinator has been silent before each new attempt.
+    public static func follow(job: String, coordinator: String, timeoutSeconds: Double, silenceSeconds: Double = 3,
+                              update: (JobStatus) -> Void, reconnecting: (Double) -> Void = { _ in }) throws(ClusterClientError) -> JobStatus {
+        var lastHeard = Date()
+        var client: ClusterClient?
+        while true {
+            do throws(ClusterClientError) {
+                if client == nil {
+                    let fresh = try ClusterClient(coordinator: coordinator, timeoutSeconds: min(silenceSeconds, max(0.1, timeoutSeconds)))
+                    try fresh.startWatching(job: job)
+                    client = fresh
+                }
+                let status = try client!.nextProgress()
+                lastHeard = Date()
+                update(status)
+                if status.state.isTerminal { return status }
+            } catch {
+                switch error {
+                case .noReply, .transport:
+                    let silent = Date().timeIntervalSince(lastHeard)
+                    if silent >= timeoutSeconds { throw .noReply(coordinator: coordinator, seconds: (silent * 10).rounded() / 10) }
+                    client = nil
+                    reconnecting(silent)
+                default:
+                    throw error
+                }
+            }
         }
     }
 }

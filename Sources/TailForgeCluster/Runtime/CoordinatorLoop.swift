@@ -35,6 +35,8 @@ struct JobRecord {
     var fallback: Float?
     var error: String?
     var started = Date()
+    /// When the job became committed, failed or cancelled (for `status`'s duration).
+    var finished: Date?
     var stageSeconds: [String: Double] = [:]
     var stageStarted = Date()
     var outputSHA256: String?
@@ -114,6 +116,7 @@ struct CoordinatorLoop {
             case .failed: jobs[entry.job]?.state = .failed; jobs[entry.job]?.error = entry.message
             case .cancelled: jobs[entry.job]?.state = .cancelled
             }
+            if [.committed, .failed, .cancelled].contains(entry.event) { jobs[entry.job]?.finished = entry.time }
         }
         for id in jobOrder where !(jobs[id]!.state.isTerminal) {
             // A manifest journaled by a release with looser checks must fail its job, not trap on every restart.
@@ -525,6 +528,7 @@ struct CoordinatorLoop {
                 log.error("cannot journal the commit of \(id): \(error)")
             }
             jobs[id]?.state = .committed
+            jobs[id]?.finished = Date()
             log.info("job \(id) committed: \(report.rows) rows, SHA-256 \(report.outputSHA256)")
             // The output holds every row now; fetched copies of the shards are dead weight (shards in a shared
             // directory belong to the user and stay).
@@ -576,6 +580,7 @@ struct CoordinatorLoop {
         log.error("job \(id) failed: \(message)")
         try? journal.append(JournalEntry(event: .failed, job: id, message: message))
         jobs[id]?.state = .failed
+        jobs[id]?.finished = Date()
         jobs[id]?.error = message
         stopWorkers(on: id)
         publishProgress(id)
@@ -592,6 +597,7 @@ struct CoordinatorLoop {
         }
         try? journal.append(JournalEntry(event: .cancelled, job: id))
         jobs[id]?.state = .cancelled
+        jobs[id]?.finished = Date()
         stopWorkers(on: id)
         log.info("job \(id) cancelled")
         send(client, WireMessage(CancelReply(job: id, cancelled: true, message: "job \(id) cancelled")))
@@ -620,10 +626,12 @@ struct CoordinatorLoop {
         let rowsDone = job.state == .committed ? (job.prepared?.totalRows ?? 0)
             : job.stage == .synthesis ? done.reduce(0) { $0 + classes[$1].reduce(0) { $0 + $1.outputCount } } : 0
         let busy = workers.values.filter { $0.busyWith?.job == id }.count
+        // A job finished before a restart has its plan but no shard records.
+        let shardCount = max(job.shards.count, classes.count)
         return JobStatus(job: id, name: job.manifest.name ?? id, state: job.state, stage: job.prepared == nil ? nil : job.stage,
-                         shardsDone: done.count, shardCount: job.shards.count, classesDone: classesDone,
+                         shardsDone: job.state == .committed ? shardCount : done.count, shardCount: shardCount, classesDone: classesDone,
                          classCount: job.prepared?.classCount ?? 0, rowsWritten: rowsDone, totalRows: job.prepared?.totalRows ?? 0,
-                         workers: busy, elapsedSeconds: Date().timeIntervalSince(job.started), output: job.manifest.output,
+                         workers: busy, elapsedSeconds: (job.finished ?? Date()).timeIntervalSince(job.started), output: job.manifest.output,
                          error: job.error)
     }
 

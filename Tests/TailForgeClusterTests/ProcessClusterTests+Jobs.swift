@@ -45,6 +45,9 @@ extension ProcessClusterTests {
             return manifest
         }
 
+        var noInput = manifest((scratch as NSString).appendingPathComponent("x.h5"))
+        noInput.input.path = (scratch as NSString).appendingPathComponent("missing.h5")
+        #expect(refusal(client, noInput)?.contains("the input \(noInput.input.path) does not exist on the coordinator") == true)
         let missing = (scratch as NSString).appendingPathComponent("nodir/out.h5")
         #expect(refusal(client, manifest(missing))?.contains("directory \(scratch)/nodir does not exist") == true)
         // The input under another spelling is the same inode.
@@ -181,7 +184,11 @@ extension ProcessClusterTests {
         defer { cluster.stop() }
         try cluster.start(workers: 1)
         let client = try ClusterClient(coordinator: cluster.endpoint)
-        let job = try client.submit(fixture.manifest(output: "interrupted.h5", shards: 4))
+        let submitted = try Self.tailforge(fixture.executable, ["submit", fixture.input, "--output", (cluster.directory as NSString).appendingPathComponent("interrupted.h5"),
+                                                                "--shards", "4", "--coordinator", cluster.endpoint, "--json"])
+        let accepted = try #require(try JSONSerialization.jsonObject(with: Data(submitted.stdout.utf8)) as? [String: String], "\(submitted)")
+        let job = try #require(accepted["job"])
+        #expect(accepted["coordinator"] == cluster.endpoint)
         let wait = try Child(fixture.executable, ["wait", job, "--coordinator", cluster.endpoint])
         // The first progress line shows the wait is attached before it is interrupted.
         _ = wait.err.fileHandleForReading.availableData
@@ -193,6 +200,23 @@ extension ProcessClusterTests {
         #expect(run.stderr.contains("tailforge cancel \(job) --coordinator \(cluster.endpoint)"))
         #expect(try client.status(job: job).jobs.first?.state.isTerminal == false)
         _ = try client.cancel(job: job)
+    }
+}
+
+// MARK: - Progress
+
+extension ProcessClusterTests {
+    @Test func progressOffATerminalIsPlainLinesAStagePerLineAndATenthAtATime() throws {
+        let fixture = try Self.shared.get()
+        let output = (fixture.directory as NSString).appendingPathComponent("progress-\(UUID().uuidString).h5")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let run = try Self.tailforge(fixture.executable, ["balance", fixture.input, "--output", output, "--seed", "\(fixture.seed)", "--threads", "2"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(!run.stderr.contains("\r") && !run.stderr.contains("\u{1B}"))
+        let synthesis = run.stderr.split(separator: "\n").filter { $0.hasPrefix("synthesize+write") }
+        // One line when the stage starts, then at most one per tenth (the bar is 4000 rows drawn class by class).
+        #expect((2...11).contains(synthesis.count), "\(synthesis)")
+        #expect(synthesis.last?.contains("100.0% 4000/4000") == true)
     }
 }
 

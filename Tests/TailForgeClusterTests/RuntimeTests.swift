@@ -131,7 +131,10 @@ private struct SlowToyExecutor: ShardExecutor {
         defer { for worker in workers { worker.stop.stop(); _ = worker.waitUntilFinished() } }
         let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
         let output = (state as NSString).appendingPathComponent("out.txt")
-        let manifest = JobManifest(input: .init(path: "/nowhere"), output: output, sharding: .init(shards: 3))
+        // The toy backend never opens the input, but the coordinator checks at submit that it is a readable file.
+        let input = (state as NSString).appendingPathComponent("toy-input")
+        FileManager.default.createFile(atPath: input, contents: Data())
+        let manifest = JobManifest(input: .init(path: input), output: output, sharding: .init(shards: 3))
         let accepted = try #require(try request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))
         var last: JobStatus?
         let deadline = Date().addingTimeInterval(30)

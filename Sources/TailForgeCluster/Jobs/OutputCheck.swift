@@ -4,9 +4,9 @@ import TailForgeStorage
 import Glibc
 #endif
 
-/// The checks a job's output passes at submit, on the coordinator (which writes it), so a bad output fails in
-/// milliseconds instead of after every shard is computed, and no job replaces another's output or resolved
-/// manifest by accident.
+/// The checks a job's paths pass at submit, on the coordinator (which reads the input and writes the output),
+/// so a bad path fails in milliseconds instead of after every shard is computed, and no job replaces another's
+/// output or resolved manifest by accident. Mostly about the output; the input only has to be a readable file.
 public enum OutputCheck {
     /// A job that still owns its output (queued, running or gathering).
     public struct LiveJob: Sendable {
@@ -19,6 +19,14 @@ public enum OutputCheck {
     /// or the input file itself (same inode, however spelt), a live job writes the same output or resolved
     /// manifest, or the output or its resolved manifest exists and `overwrite` is not `true`.
     public static func check(_ manifest: JobManifest, against live: [LiveJob], source: String = "the submitted manifest") throws(ManifestError) {
+        let input = manifest.input.path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), !isDirectory.boolValue,
+              FileManager.default.isReadableFile(atPath: input) else {
+            let problem = !FileManager.default.fileExists(atPath: input) ? "does not exist on the coordinator"
+                : isDirectory.boolValue ? "is a directory" : "cannot be read by the coordinator"
+            throw ManifestError(source: source, key: "input.path", reason: "the input \(input) \(problem); `input.path` must be an HDF5 file the coordinator can read.")
+        }
         let output = manifest.output
         func refuse(_ reason: String) -> ManifestError { ManifestError(source: source, key: "output", reason: reason) }
         do { try AtomicHDF5Writer.checkWritable(path: output, distinctFrom: [manifest.input.path]) } catch {

@@ -70,7 +70,14 @@ struct SubmitCommand: ParsableCommand {
         // The coordinator checks again (and checks the output); this catches a bad ad-hoc job without a round trip.
         try manifest.validate(source: isManifest ? source : "the ad-hoc job")
 
-        let job = try ClusterClient(coordinator: coordinator).submit(manifest)
+        let job: String
+        do { job = try ClusterClient(coordinator: coordinator).submit(manifest) } catch {
+            // The coordinator does not know the manifest's file name; put it back into its refusal.
+            guard case .rejected("invalid-manifest", let message) = error else { throw error }
+            let prefix = "the submitted manifest: "
+            let reason = message.hasPrefix(prefix) ? String(message.dropFirst(prefix.count)) : message
+            throw CommandFailure("the coordinator refused the job: \(isManifest ? source : "the ad-hoc job"): \(reason)")
+        }
         // The id first and flushed, even into a pipe: whoever started the job can always find it again.
         if json {
             try JSONOutput.line(["job": job, "coordinator": coordinator])

@@ -118,10 +118,10 @@ struct ManifestReader {
     /// The keys of a mapping node, refusing unknown, misspelt and repeated keys. A missing or null section is empty.
     mutating func mapping(_ node: Node?, section: String) throws(ManifestError) -> [String: Node] {
         guard let node, !isNull(node) else { return [:] }
-        let what = section.isEmpty ? "a manifest" : "`\(section):`"
         guard case .mapping(let mapping) = node else {
-            throw error(node, section.isEmpty ? nil : section,
-                        "\(what) must be a mapping of keys to values (`key: value` lines)\(section.isEmpty ? "" : " under `\(section):`"), not \(describe(node)).")
+            if section.isEmpty { throw error(node, nil, "a manifest must be a mapping of keys to values (`key: value` lines), not \(describe(node)).") }
+            let hint = section == "input" && node.scalar != nil ? " Write `input:` and, indented on the next line, `path: \(node.scalar!.string)`." : ""
+            throw error(node, section, "`\(section):` must hold indented `key: value` lines (a mapping), not \(describe(node)).\(hint)")
         }
         var result: [String: Node] = [:]
         let allowed = ManifestKeys.keys(in: section)

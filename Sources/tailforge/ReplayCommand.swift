@@ -46,6 +46,9 @@ struct ReplayCommand: ParsableCommand {
                 switch progress {
                 case .verifyingInput(let path): bar.say("checking the input's SHA-256 before recomputing: \(path)")
                 case .stage(let stage, let done, let total): bar.update(stage.rawValue, done: done, total: total)
+                case .submitted(let job, let coordinator):
+                    bar.say("replay job \(job) submitted to \(coordinator)")
+                    InterruptNotice.install(job: job, coordinator: coordinator)
                 case .job(let status): jobBar.show(status)
                 }
             }

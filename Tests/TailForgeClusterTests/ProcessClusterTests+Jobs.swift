@@ -203,6 +203,23 @@ extension ProcessClusterTests {
     }
 }
 
+extension ProcessClusterTests {
+    @Test func aWaitGivesUpAfterItsTimeoutOfSilenceAndSaysHowToReattach() throws {
+        let fixture = try Self.shared.get()
+        // Nothing listens on this port: every attempt is silent, and the wait reconnects until its timeout.
+        let nobody = "tcp://127.0.0.1:9"
+        var attempts = 0
+        #expect(throws: ClusterClientError.self) {
+            _ = try ClusterClient.follow(job: "job-x", coordinator: nobody, timeoutSeconds: 1, silenceSeconds: 0.2,
+                                         update: { _ in }, reconnecting: { _ in attempts += 1 })
+        }
+        #expect(attempts >= 2)
+        let run = try Self.tailforge(fixture.executable, ["wait", "job-x", "--coordinator", nobody, "--timeout", "1"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("no reply from the coordinator at \(nobody)") && run.stderr.contains("`tailforge wait job-x --coordinator \(nobody)` re-attaches"), "\(run.stderr)")
+    }
+}
+
 // MARK: - Progress
 
 extension ProcessClusterTests {

@@ -27,6 +27,8 @@ public enum Replay {
         case verifyingInput(path: String)
         /// A local rerun's stage.
         case stage(BalanceStage, done: Int, total: Int)
+        /// A cluster rerun was accepted as this job (it keeps running if the client goes away).
+        case submitted(job: String, coordinator: String)
         /// A cluster rerun's job status.
         case job(JobStatus)
     }
@@ -102,6 +104,7 @@ public enum Replay {
                 actual = try summary.outputSHA256 ?? SHA256.hexDigest(ofFileAt: manifest.output)
             case .coordinator(let endpoint, let timeout):
                 let job = try ClusterClient(coordinator: endpoint).submit(manifest)
+                progress(.submitted(job: job, coordinator: endpoint))
                 let final = try ClusterClient.follow(job: job, coordinator: endpoint, timeoutSeconds: timeout) { progress(.job($0)) }
                 guard final.state == .committed else {
                     throw Failure(description: "replay job \(job) \(final.state.rawValue): \(final.error ?? "no error reported")")

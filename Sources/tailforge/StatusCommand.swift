@@ -18,8 +18,13 @@ struct StatusCommand: ParsableCommand {
     @Option(help: "Only jobs in these states, comma-separated: queued, running, gathering, committed, failed, cancelled, or live (the first three).")
     var state: String?
 
+    @Flag(help: "List every finished job (by default: live jobs and the \(StatusCommand.recentFinished) most recent finished ones).")
+    var all = false
+
     @Flag(help: "Print the reply (jobs and workers) as one JSON object on stdout.")
     var json = false
+
+    static let recentFinished = 10
 
     var states: Set<JobState>? {
         get throws {
@@ -41,10 +46,19 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         var reply = try ClusterClient(coordinator: coordinator).status(job: job)
         if let states = try states { reply.jobs = reply.jobs.filter { states.contains($0.state) } }
+        // A coordinator keeps finished jobs for its retention period; the table shows the recent ones.
+        var older = 0
+        if !all, job == nil {
+            let finished = reply.jobs.indices.filter { reply.jobs[$0].state.isTerminal }
+            let hidden = Set(finished.dropLast(Self.recentFinished))
+            older = hidden.count
+            reply.jobs = reply.jobs.indices.filter { !hidden.contains($0) }.map { reply.jobs[$0] }
+        }
         if json {
             try JSONOutput.line(reply)
             return
         }
+        if older > 0 { print("… \(older) older finished job(s); --all lists them") }
         if reply.jobs.isEmpty { print(state == nil ? "no jobs" : "no jobs in state \(state!)") }
         for status in reply.jobs {
             let time = status.state.isTerminal ? "took \(JobProgressBar.seconds(status.elapsedSeconds))"

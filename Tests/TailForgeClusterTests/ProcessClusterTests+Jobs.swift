@@ -220,6 +220,25 @@ extension ProcessClusterTests {
     }
 }
 
+extension ProcessClusterTests {
+    @Test func statusShowsTheRecentFinishedJobsUnlessAskedForAll() throws {
+        let fixture = try Self.shared.get()
+        let cluster = fixture.cluster()
+        defer { cluster.stop() }
+        let journal = try Journal(directory: cluster.stateDirectory)
+        for index in 0..<12 {
+            try journal.append(JournalEntry(event: .submitted, job: "job-\(index)", manifest: fixture.manifest(output: "old-\(index).h5", shards: 1)))
+            try journal.append(JournalEntry(event: .cancelled, job: "job-\(index)"))
+        }
+        try cluster.startCoordinator()
+        let recent = try Self.tailforge(fixture.executable, ["status", "--coordinator", cluster.endpoint])
+        #expect(recent.stdout.hasPrefix("… 2 older finished job(s); --all lists them\n"), "\(recent.stdout)")
+        #expect(!recent.stdout.contains("job-1  ") && recent.stdout.contains("job-2  ") && recent.stdout.contains("job-11  old-11.h5  cancelled  took "))
+        let all = try Self.tailforge(fixture.executable, ["status", "--coordinator", cluster.endpoint, "--all", "--json"])
+        #expect(try JSONDecoder().decode(StatusReply.self, from: Data(all.stdout.utf8)).jobs.count == 12)
+    }
+}
+
 // MARK: - Progress
 
 extension ProcessClusterTests {

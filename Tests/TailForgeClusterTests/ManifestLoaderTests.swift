@@ -79,6 +79,8 @@ import Yams
         ("sharding:\n  max_attempts: 0", "`sharding.max_attempts` is `0`; it must be an integer from 1 to 100."),
         ("sharding:\n  max_attempts: three", "`sharding.max_attempts` is `three`; it must be an integer from 1 to 100."),
         ("sharding:\n  max_attempts: 2.5", "it must be an integer from 1 to 100"),
+        ("sharding:\n  shards: \"8\"", "`sharding.shards` is the quoted string \"8\" (write it without quotes); it must be an integer from 1 to 65536."),
+        ("sharding:\n\tshards: 8", "(YAML indents with spaces; a tab cannot start a line)"),
         ("sharding:\n  shards: 0", "`sharding.shards` is `0`; it must be an integer from 1 to 65536."),
         ("sharding:\n  shards: [1, 2]", "`sharding.shards` must be an integer from 1 to 65536, not a list."),
         ("sharding: 4", "`sharding:` must hold indented `key: value` lines (a mapping), not `4`."),

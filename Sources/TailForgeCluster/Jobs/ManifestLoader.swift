@@ -157,7 +157,7 @@ struct ManifestReader {
 
     func boolean(_ node: Node?, _ key: String) throws(ManifestError) -> Bool? {
         guard let scalar = try scalar(node, key, expected: "`true` or `false`") else { return nil }
-        guard let value = Bool.construct(from: scalar) else { throw error(node, key, "`\(key)` is `\(scalar.string)`; it must be `true` or `false`.") }
+        guard let value = Bool.construct(from: scalar) else { throw error(node, key, "`\(key)` is \(shown(scalar)); it must be `true` or `false`.") }
         return value
     }
 
@@ -165,7 +165,7 @@ struct ManifestReader {
         let range = allowed.upperBound == Int.max ? "an integer ≥ \(allowed.lowerBound)" : "an integer from \(allowed.lowerBound) to \(allowed.upperBound)"
         guard let scalar = try scalar(node, key, expected: range) else { return nil }
         guard scalar.style == .plain, let value = Int(scalar.string.replacingOccurrences(of: "_", with: "")), allowed.contains(value) else {
-            throw error(node, key, "`\(key)` is `\(scalar.string)`; it must be \(range).")
+            throw error(node, key, "`\(key)` is \(shown(scalar)); it must be \(range).")
         }
         return value
     }
@@ -173,7 +173,7 @@ struct ManifestReader {
     func number(_ node: Node?, _ key: String, allowed: String) throws(ManifestError) -> Double? {
         guard let scalar = try scalar(node, key, expected: allowed) else { return nil }
         guard let value = Double.construct(from: scalar), value.isFinite else {
-            throw error(node, key, "`\(key)` is `\(scalar.string)`; it must be \(allowed).")
+            throw error(node, key, "`\(key)` is \(shown(scalar)); it must be \(allowed).")
         }
         return value
     }
@@ -182,7 +182,7 @@ struct ManifestReader {
         let allowed = "an integer from 0 to \(UInt64.max)"
         guard let scalar = try scalar(node, "policy.seed", expected: allowed) else { return nil }
         guard scalar.style == .plain, let value = UInt64(scalar.string.replacingOccurrences(of: "_", with: "")) else {
-            throw error(node, "policy.seed", "`policy.seed` is `\(scalar.string)`; it must be \(allowed).")
+            throw error(node, "policy.seed", "`policy.seed` is \(shown(scalar)); it must be \(allowed).")
         }
         return value
     }
@@ -194,6 +194,11 @@ struct ManifestReader {
             guard case .invalid(_, _, let expected) = error else { throw self.error(node, key, "`\(key)`: \(error)") }
             throw self.error(node, key, "`\(key)` is `\(scalar.string)`; it must be \(expected).")
         }
+    }
+
+    /// A value as the user wrote it; a quoted number is a string to YAML and JSON, which is the usual surprise.
+    func shown(_ scalar: Node.Scalar) -> String {
+        scalar.style == .plain || scalar.style == .any ? "`\(scalar.string)`" : "the quoted string \"\(scalar.string)\" (write it without quotes)"
     }
 
     func describe(_ node: Node) -> String {
@@ -213,7 +218,8 @@ struct ManifestReader {
                                  reason: "\(duplicates.map { "`\($0)`" }.joined(separator: ", ")) appears more than once in one mapping; keep one.")
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
-            let detail = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")
+            var detail = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")
+            if problem.contains("cannot start any token") { detail += " (YAML indents with spaces; a tab cannot start a line)" }
             return ManifestError(source: source, line: mark.line, reason: "is not valid YAML or JSON: \(detail).")
         default:
             return ManifestError(source: source, reason: "is not valid YAML or JSON: \("\(error)".replacingOccurrences(of: "\n", with: " ")).")

@@ -17,12 +17,10 @@ struct JobProgressBar {
         bar.update(label, done: status.shardsDone, total: total, detail: detail)
     }
 
+    /// The last report; the outcome itself is printed by the command (`wait`'s final line, `replay`'s failure).
     func finish(_ status: JobStatus) {
         show(status)
         bar.close()
-        if let error = status.error {
-            FileHandle.standardError.write(Data("job \(status.job) \(status.state.rawValue): \(error)\n".utf8))
-        }
     }
 
     /// `42s`, `3m05s`, `2h07m`.

@@ -221,6 +221,20 @@ extension ProcessClusterTests {
 }
 
 extension ProcessClusterTests {
+    @Test func submitWaitOnAFailingJobExitsNonZeroWithTheReason() throws {
+        let fixture = try Self.shared.get()
+        let cluster = fixture.cluster()
+        defer { cluster.stop() }
+        try cluster.startCoordinator()
+        let notHDF5 = (cluster.directory as NSString).appendingPathComponent("not-hdf5.h5")
+        try "plain text".write(toFile: notHDF5, atomically: true, encoding: .utf8)
+        let run = try Self.tailforge(fixture.executable, ["submit", notHDF5, "--output", notHDF5 + ".out.h5", "--coordinator", cluster.endpoint, "--wait"])
+        #expect(run.status == 1)
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].hasPrefix("job-") && lines[1].hasPrefix("job \(lines[0]) failed after "), "\(run.stdout)")
+        #expect(run.stdout.contains(notHDF5), "the reason names the input: \(run.stdout)")
+    }
+
     @Test func statusShowsTheRecentFinishedJobsUnlessAskedForAll() throws {
         let fixture = try Self.shared.get()
         let cluster = fixture.cluster()

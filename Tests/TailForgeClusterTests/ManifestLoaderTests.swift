@@ -50,7 +50,7 @@ import Yams
         #expect(manifest.policy.seed == 3 && manifest.sharding == .init(shards: 4, maxAttempts: 2, shardTimeoutSeconds: 60))
         #expect(manifest.transfer.streamInput == true)
         // JSON is YAML too.
-        let json = try load(#"{"input": {"path": "/d/in.h5"}, "output": "o.h5", "policy": {"target": 1000, "sampler": "smote"}}"#)
+        let json = try load(#"{"$schema": "manifest.schema.json", "input": {"path": "/d/in.h5"}, "output": "o.h5", "policy": {"target": 1000, "sampler": "smote"}}"#)
         #expect(json.policy.target == .count(1000) && json.policy.sampler == .smote && json.output == "/jobs/o.h5")
     }
 
@@ -154,7 +154,7 @@ import Yams
         let schemaPath = (Self.jobsDirectory as NSString).appendingPathComponent("manifest.schema.json")
         let schema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: schemaPath))) as? [String: Any])
         let properties = try #require(schema["properties"] as? [String: Any])
-        #expect(Set(properties.keys) == Set(ManifestKeys.topLevel))
+        #expect(Set(properties.keys) == Set(ManifestKeys.topLevel + [ManifestKeys.schemaReference]))
         #expect(schema["additionalProperties"] as? Bool == false)
         for (section, keys) in ManifestKeys.sections {
             let object = try #require(properties[section] as? [String: Any], "\(section)")

@@ -8,6 +8,10 @@ public enum ManifestKeys {
     /// The top-level keys; the sections among them hold the keys of `sections`.
     public static let topLevel = ["name", "input", "output", "overwrite", "policy", "sharding", "transfer"]
 
+    /// A top-level key the loader ignores: a JSON manifest names its schema with it (`"$schema":
+    /// "manifest.schema.json"`), as YAML manifests do in a `yaml-language-server` comment.
+    public static let schemaReference = "$schema"
+
     /// The keys of each section.
     public static let sections: [String: [String]] = [
         "input": ["path", "sha256", "embeddings", "labels", "class_names", "classes"],

@@ -129,6 +129,8 @@ struct ManifestReader {
             guard case .scalar(let keyScalar) = keyNode else { throw error(keyNode, nil, "keys must be plain words such as `output`.") }
             let key = keyScalar.string
             let path = dotted(section, key)
+            // Editors find the schema of a JSON manifest through this key; it says nothing about the job.
+            if section.isEmpty, key == ManifestKeys.schemaReference { continue }
             guard allowed.contains(key) else {
                 let hint = ManifestKeys.suggestion(for: key, in: section).map { " \($0.prefix(1).uppercased() + $0.dropFirst())" } ?? ""
                 let place = section.isEmpty ? "at the top level" : "in `\(section):`"

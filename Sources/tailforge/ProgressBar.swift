@@ -5,7 +5,7 @@ import Synchronization
 /// redrawn in place at most ten times a second. Otherwise (a log file, a pipe): plain lines, one when the stage
 /// changes and one per tenth of the stage done, never a carriage return.
 final class ProgressBar: Sendable {
-    private struct State { var label = ""; var lastDraw = Date.distantPast; var lastTenth = -1; var open = false }
+    private struct State { var label = ""; var lastDraw = Date.distantPast; var lastTenth = -1; var open = false; var finished = false }
     private let state = Mutex(State())
     private let isTerminal: Bool
 
@@ -18,19 +18,21 @@ final class ProgressBar: Sendable {
             let now = Date()
             let newStage = s.label != label
             let finished = done >= total
+            // Reports come from worker threads and may arrive out of order: nothing redraws a finished stage.
+            if !newStage, s.finished { return nil }
             if isTerminal {
                 if !newStage, !finished, now.timeIntervalSince(s.lastDraw) < 0.1 { return nil }
             } else if !newStage, !finished, tenth <= s.lastTenth {
                 return nil
-            } else if !newStage, finished, s.lastTenth >= 10 {
-                return nil
             }
             let closePrevious = isTerminal && newStage && s.open ? "\n" : ""
-            s.label = label; s.lastDraw = now; s.lastTenth = tenth
+            s.label = label; s.lastDraw = now; s.lastTenth = tenth; s.finished = finished
             let width = 30
             let filled = Int(fraction * Double(width))
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            let text = String(format: "%-18@ [%@] %5.1f%% %d/%d %@", label as NSString, bar, fraction * 100, done, total, detail)
+            // `%-18@` does not pad on Linux's Foundation; pad by hand so the bars line up.
+            let padded = label.count < 16 ? label + String(repeating: " ", count: 16 - label.count) : label
+            let text = padded + String(format: " [%@] %5.1f%% %d/%d ", bar, fraction * 100, done, total) + detail
             guard isTerminal else { return text + "\n" }
             s.open = !finished
             return closePrevious + "\r" + text + "\u{1B}[K" + (finished ? "\n" : "")

@@ -159,7 +159,7 @@ extension ProcessClusterTests {
         #expect(run.stdout.contains("job \(id) committed: \(output) (4000 rows"), "\(run.stdout)")
         #expect(run.stderr.contains("reconnecting"), "\(run.stderr)")
         // Not a terminal: plain lines, no carriage-return redraws.
-        #expect(!run.stderr.contains("\r") && run.stderr.contains("committed ["), "\(run.stderr)")
+        #expect(!run.stderr.contains("\r") && run.stderr.contains("\ncommitted        [##############################] 100.0% 4/4 shards"), "\(run.stderr)")
         #expect(try SHA256.hexDigest(ofFileAt: output) == fixture.referenceSHA256)
 
         // After another restart the finished job still shows its shards and a duration, and filters apply.

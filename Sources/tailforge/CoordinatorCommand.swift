@@ -19,7 +19,21 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("liveness-ms"), help: "A worker silent for this many milliseconds is dead and its shards go to others.")
     var livenessMilliseconds = 5_000
 
+    @Option(name: .customLong("max-attempts"), help: "Attempts per shard stage before its job fails, when the manifest does not say.")
+    var maxAttempts = 3
+
+    @Option(name: .customLong("quarantine-after"), help: "A worker whose shards fail this many times in a row gets no more until it registers again.")
+    var quarantineAfter = 3
+
+    @Option(name: .customLong("retain-jobs"), help: "How long finished jobs stay in status and the journal before they are purged (90s, 30m, 12h, 7d).")
+    var retainJobs = "7d"
+
     func validate() throws {
+        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        guard quarantineAfter >= 1 else { throw ValidationError("--quarantine-after must be at least 1") }
+        guard RetentionPeriod.seconds(retainJobs) != nil else {
+            throw ValidationError("--retain-jobs takes a number with a unit s, m, h or d (for example 7d or 12h), not '\(retainJobs)'")
+        }
         guard heartbeatMilliseconds >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard livenessMilliseconds >= 2 * heartbeatMilliseconds else {
             throw ValidationError("--liveness-ms must be at least twice --heartbeat-ms")
@@ -31,6 +45,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let service = DaemonService.coordinator(
             bind: bind, stateDirectory: stateDir,
             heartbeat: HeartbeatSettings(intervalMilliseconds: heartbeatMilliseconds, livenessMilliseconds: livenessMilliseconds),
+            maxAttempts: maxAttempts, quarantineAfter: quarantineAfter, retainJobsSeconds: RetentionPeriod.seconds(retainJobs)!,
             logger: logger)
         try await DaemonService.runUntilSignalled([service], logger: logger)
     }

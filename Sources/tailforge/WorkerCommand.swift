@@ -17,17 +17,22 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Compute threads.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "Name shown by `tailforge status` (default: HOST-PID).")
+    @Option(help: "Name shown by `tailforge status` and in logs (default: HOST and a digest of the work directory, the same after a restart).")
     var name: String?
+
+    @Option(name: .customLong("cache-max-bytes"), help: "Streamed inputs kept in the work directory beyond this many bytes are deleted, least recently used first.")
+    var cacheMaxBytes: Int64 = WorkerConfiguration.defaultCacheMaxBytes
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard cacheMaxBytes >= 0 else { throw ValidationError("--cache-max-bytes must be 0 or more") }
     }
 
     func run() async throws {
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
         let logger = DaemonService.logger(label: "tailforge.worker")
-        let service = DaemonService.worker(connect: connect, workDirectory: workDir, threads: threads, name: name, logger: logger)
+        let service = DaemonService.worker(connect: connect, workDirectory: workDir, threads: threads, name: name,
+                                           cacheMaxBytes: cacheMaxBytes, logger: logger)
         try await DaemonService.runUntilSignalled([service], logger: logger)
     }
 }

@@ -107,7 +107,7 @@ import TailForgeTraining
         #expect(cluster.workers[1].terminationReason == .uncaughtSignal)
         #expect(try SHA256.hexDigest(ofFileAt: output) == fixture.referenceSHA256)
         let log = try String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)
-        #expect(log.contains("-local1 lost"))
+        #expect(log.contains("worker local1 lost"))
         #expect(log.contains("moves from lost worker"))
     }
 

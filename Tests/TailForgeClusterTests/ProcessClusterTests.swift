@@ -51,7 +51,7 @@ import TailForgeStorage
         }
 
         func journal(_ cluster: LocalCluster) throws -> [JournalEntry] {
-            try Journal(directory: cluster.stateDirectory).entries()
+            try Journal.entries(directory: cluster.stateDirectory)
         }
     }
 
@@ -124,7 +124,7 @@ import TailForgeStorage
         #expect(final.state == .committed, "\(final.error ?? "")")
         #expect(try SHA256.hexDigest(ofFileAt: manifest.output) == fixture.referenceSHA256)
         let log = try String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)
-        #expect(log.contains("-local\(index) lost"))
+        #expect(log.contains("worker local\(index) lost"))
     }
 
     @Test func workerStoppedWithSIGTERMHandsItsShardBackAndExitsCleanly() throws {
@@ -150,7 +150,8 @@ import TailForgeStorage
         #expect(final.state == .committed, "\(final.error ?? "")")
         #expect(try SHA256.hexDigest(ofFileAt: manifest.output) == fixture.referenceSHA256)
         let log = try String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)
-        #expect(log.contains("worker local\(index) leaving, returning 1 shard(s)"))
+        #expect(log.contains("worker local\(index) shut down gracefully, handing back 1 shard(s)"))
+        #expect(!log.contains("worker local\(index) lost"))
     }
 
     @Test func coordinatorKilledAndRestartedResumesWithoutRedoingCommittedShards() throws {

@@ -151,7 +151,7 @@ private struct SlowToyExecutor: ShardExecutor {
         let resolved = try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: output))
         #expect(resolved.shards.map(\.classes) == [[0, 3], [1, 4], [2, 5]])
         #expect(resolved.outputSHA256 == FileDigest.sha256(of: Array(text.utf8)))
-        let journal = try Journal(directory: state).entries().map(\.event)
+        let journal = try Journal.entries(directory: state).map(\.event)
         #expect(journal.first == .submitted && journal.last == .committed)
         #expect(journal.filter { $0 == .kappas }.count == 3 && journal.filter { $0 == .shard }.count == 3)
     }

@@ -13,12 +13,18 @@ public final class EngineShardExecutor: ShardExecutor {
     /// Environment variable (milliseconds) that makes every class of a shard take at least that long, so tests
     /// can kill a worker mid-shard. Never set it in production.
     public static let testDelayVariable = "TAILFORGE_TEST_SHARD_DELAY_MS"
+    /// Environment variable (a class id) that makes the worker process abort when a shard holds that class, as
+    /// a class that runs its worker out of memory would; tests use it for poison shards. Never set it in
+    /// production.
+    public static let testCrashClassVariable = "TAILFORGE_TEST_CRASH_ON_CLASS"
 
     private let cache = Mutex<(key: String, input: BalanceInput)?>(nil)
     private let delayPerClass: Duration?
+    private let crashClass: Int?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         delayPerClass = environment[Self.testDelayVariable].flatMap(Int.init).map { .milliseconds($0) }
+        crashClass = environment[Self.testCrashClassVariable].flatMap(Int.init)
     }
 
     struct Cancelled: Error, CustomStringConvertible {
@@ -27,6 +33,10 @@ public final class EngineShardExecutor: ShardExecutor {
 
     public func execute(_ task: ShardTask, context: ShardContext) throws -> ShardOutcome {
         let assignment = task.assignment
+        if let crashClass, assignment.classes.contains(where: { $0.classId == crashClass }) {
+            FileHandle.standardError.write(Data("test hook: class \(crashClass) kills this worker\n".utf8))
+            abort()
+        }
         let settings = assignment.job.policy
         let data = try input(task)
         let plan = try BalancePlan(classSizes: data.classSizes, settings: settings)
@@ -80,7 +90,7 @@ public final class EngineShardExecutor: ShardExecutor {
     func concentrations(_ task: ShardTask, data: BalanceInput, settings: BalanceSettings, context: ShardContext) throws -> ShardOutcome {
         let classes = task.assignment.classes
         let results = ConcurrentResults<[Float]>(count: classes.count)
-        try forEachBatch(classes.count, context: context) { i in
+        try forEachBatch(classes.count, context: context, reportProgress: true) { i in
             results.set(i, ConcentrationEstimator.concentrations(classRows: data.rows(ofClass: classes[i].classId), settings: settings))
         }
         let payload = WireMessage.float32Payload(results.values.flatMap { $0! })
@@ -151,7 +161,8 @@ public final class EngineShardExecutor: ShardExecutor {
     }
 
     /// Runs `body(0..<count)` on up to `threads` threads, after the test delay, stopping at a cancellation.
-    func forEachBatch(_ count: Int, context: ShardContext, _ body: @escaping @Sendable (Int) -> Void) throws {
+    /// With `reportProgress`, each batch is reported (the coordinator's shard timeout runs from the last report).
+    func forEachBatch(_ count: Int, context: ShardContext, reportProgress: Bool = false, _ body: @escaping @Sendable (Int) -> Void) throws {
         var first = 0
         let width = max(1, context.threads)
         while first < count {
@@ -161,6 +172,7 @@ public final class EngineShardExecutor: ShardExecutor {
             let base = first
             DispatchQueue.concurrentPerform(iterations: end - first) { body(base + $0) }
             first = end
+            if reportProgress { context.progress(first, 0) }
         }
     }
 }

@@ -15,6 +15,7 @@ public enum MessageType: UInt16, CaseIterable, Sendable, Codable {
     case cancelShard = 11
     case error = 12
     case goodbye = 13
+    case discardShardFile = 14
 
     // MARK: Client ↔ coordinator
     case submitJob = 32
@@ -52,6 +53,7 @@ public enum MessageType: UInt16, CaseIterable, Sendable, Codable {
         case .cancelShard: CancelShard.self
         case .error: ErrorReply.self
         case .goodbye: Goodbye.self
+        case .discardShardFile: DiscardShardFile.self
         case .submitJob: SubmitJob.self
         case .jobAccepted: JobAccepted.self
         case .statusRequest: StatusRequest.self

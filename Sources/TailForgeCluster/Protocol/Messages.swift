@@ -145,12 +145,18 @@ public struct ShardResult: WireBody, Equatable {
     }
 }
 
-/// Worker → coordinator: a stage failed; `message` is reported in the job's failure if retries run out.
+/// Worker → coordinator: a stage failed; `reason` decides whether it counts as an attempt and against the
+/// worker's health (absent: an execution failure with `message`).
 public struct ShardFailure: WireBody, Equatable {
     public static let messageType = MessageType.shardFailure
     public var shard: ShardReference
     public var message: String
-    public init(shard: ShardReference, message: String) { self.shard = shard; self.message = message }
+    public var reason: ShardFailureReason?
+    public init(shard: ShardReference, reason: ShardFailureReason) {
+        self.shard = shard; self.message = reason.description; self.reason = reason
+    }
+    /// The reason, or an execution failure for a message without one.
+    public var effectiveReason: ShardFailureReason { reason ?? .executionFailed(message) }
 }
 
 /// What a `DataRequest` asks for.
@@ -186,11 +192,21 @@ public struct DataChunk: WireBody, Equatable {
     }
 }
 
-/// Coordinator → worker: stop working on a job (cancelled or already done elsewhere).
+/// Coordinator → worker: stop working on a job (its attempt timed out, or the job ended). With `purge` the job
+/// is over: the worker also deletes every file it holds for it.
 public struct CancelShard: WireBody, Equatable {
     public static let messageType = MessageType.cancelShard
     public var job: String
-    public init(job: String) { self.job = job }
+    public var purge: Bool?
+    public init(job: String, purge: Bool = false) { self.job = job; self.purge = purge ? true : nil }
+}
+
+/// Coordinator → worker: delete a shard file the coordinator will never fetch (a stale or superseded attempt).
+public struct DiscardShardFile: WireBody, Equatable {
+    public static let messageType = MessageType.discardShardFile
+    public var shard: ShardReference
+    public var path: String
+    public init(shard: ShardReference, path: String) { self.shard = shard; self.path = path }
 }
 
 /// Either side, in reply to a message that could not be accepted.
@@ -311,9 +327,15 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     public var host: String
     public var busyWith: ShardReference?
     public var secondsSinceHeartbeat: Double
-    public init(workerId: String, name: String, host: String, busyWith: ShardReference?, secondsSinceHeartbeat: Double) {
+    /// Why the worker gets no shards until it registers again (K shard failures in a row), nil when healthy.
+    public var quarantined: String?
+    /// Shards that failed on this worker in a row.
+    public var consecutiveFailures: Int?
+    public init(workerId: String, name: String, host: String, busyWith: ShardReference?, secondsSinceHeartbeat: Double,
+                quarantined: String? = nil, consecutiveFailures: Int? = nil) {
         self.workerId = workerId; self.name = name; self.host = host; self.busyWith = busyWith
-        self.secondsSinceHeartbeat = secondsSinceHeartbeat
+        self.secondsSinceHeartbeat = secondsSinceHeartbeat; self.quarantined = quarantined
+        self.consecutiveFailures = consecutiveFailures
     }
 }
 

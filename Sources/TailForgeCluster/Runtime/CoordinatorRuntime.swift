@@ -14,12 +14,19 @@ public struct CoordinatorConfiguration: Sendable {
     public var maxAttempts: Int
     /// Bytes per `dataRequest` when fetching shard files from workers.
     public var chunkBytes: Int
+    /// A worker whose shards fail this many times in a row is quarantined until it registers again.
+    public var quarantineAfter: Int
+    /// Finished (committed, failed, cancelled) jobs are kept this long, then purged from the journal and disk.
+    public var retainJobsSeconds: Double
+
+    public static let defaultRetainJobsSeconds: Double = 7 * 86_400
 
     public init(bind: String, stateDirectory: String, toolVersion: String, heartbeat: HeartbeatSettings = HeartbeatSettings(),
                 sockets: SocketSettings = SocketSettings(), limits: WireLimits = WireLimits(), maxAttempts: Int = 3,
-                chunkBytes: Int = 4 << 20) {
+                chunkBytes: Int = 4 << 20, quarantineAfter: Int = 3, retainJobsSeconds: Double = defaultRetainJobsSeconds) {
         self.bind = bind; self.stateDirectory = stateDirectory; self.toolVersion = toolVersion; self.heartbeat = heartbeat
         self.sockets = sockets; self.limits = limits; self.maxAttempts = maxAttempts; self.chunkBytes = chunkBytes
+        self.quarantineAfter = quarantineAfter; self.retainJobsSeconds = retainJobsSeconds
     }
 }
 
@@ -35,6 +42,8 @@ public final class CoordinatorRuntime: Sendable {
         case prepared(job: String, Result<PreparedJob, JobStepError>)
         case resolved(job: String, Result<ResolvedKappas, JobStepError>)
         case gathered(job: String, Result<GatherReport, JobStepError>)
+        /// A fetched shard file was fsynced and moved into place (or could not be).
+        case stored(ShardFetcher.Fetch, Result<Void, JobStepError>)
     }
 
     struct ResolvedKappas: Sendable {
@@ -60,6 +69,9 @@ public final class CoordinatorRuntime: Sendable {
     /// Binds, resumes journaled jobs and serves until `stop` is set. Blocks the calling thread.
     public func run(until stop: StopSignal) throws {
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
+        // Before anything is bound or written: a second coordinator must not touch the first one's state.
+        let lock = try StateDirectoryLock(directory: configuration.stateDirectory)
+        defer { withExtendedLifetime(lock) {} }
         let context = try ZMQContext()
         let factory = SocketFactory(context: context, settings: configuration.sockets)
         let router = try factory.makeRouter(binding: configuration.bind)

@@ -48,18 +48,22 @@ public struct DaemonService: Service {
 
     /// The coordinator daemon with the balancing engine behind it.
     public static func coordinator(bind: String, stateDirectory: String, heartbeat: HeartbeatSettings = HeartbeatSettings(),
+                                   maxAttempts: Int = 3, quarantineAfter: Int = 3,
+                                   retainJobsSeconds: Double = CoordinatorConfiguration.defaultRetainJobsSeconds,
                                    logger: Logger) -> DaemonService {
         let configuration = CoordinatorConfiguration(bind: bind, stateDirectory: stateDirectory, toolVersion: ToolVersionOverride.current,
-                                                     heartbeat: heartbeat)
+                                                     heartbeat: heartbeat, maxAttempts: maxAttempts, quarantineAfter: quarantineAfter,
+                                                     retainJobsSeconds: retainJobsSeconds)
         let runtime = CoordinatorRuntime(configuration: configuration, backend: EngineJobBackend(), logger: logger)
         return DaemonService(name: "tailforge-coordinator") { try runtime.run(until: $0) }
     }
 
     /// The worker daemon with the balancing engine behind it.
-    public static func worker(connect: String, workDirectory: String, threads: Int, name: String? = nil, logger: Logger) -> DaemonService {
-        let name = name ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    public static func worker(connect: String, workDirectory: String, threads: Int, name: String? = nil,
+                              cacheMaxBytes: Int64 = WorkerConfiguration.defaultCacheMaxBytes, logger: Logger) -> DaemonService {
+        let name = name ?? WorkerConfiguration.defaultName(host: ProcessInfo.processInfo.hostName, workDirectory: workDirectory)
         let configuration = WorkerConfiguration(coordinator: connect, workDirectory: workDirectory, threads: threads, name: name,
-                                                toolVersion: ToolVersionOverride.current)
+                                                toolVersion: ToolVersionOverride.current, cacheMaxBytes: cacheMaxBytes)
         let runtime = WorkerRuntime(configuration: configuration, executor: EngineShardExecutor(), logger: logger)
         return DaemonService(name: "tailforge-worker") { try runtime.run(until: $0) }
     }

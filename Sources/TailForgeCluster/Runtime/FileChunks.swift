@@ -21,7 +21,7 @@ enum FileChunks {
 }
 
 /// A streamed copy of a job's input being assembled in the worker's work directory.
-struct InputDownload {
+struct InputDownload: Sendable {
     let assignment: AssignShard
     let kappas: [Float]
     let localPath: String
@@ -55,7 +55,14 @@ struct InputDownload {
         received += Int64(bytes.count)
     }
 
-    /// Checks the copy against the manifest's SHA-256 and moves it into place.
+    /// Gives the copy up: closes and deletes the partial file.
+    func abandon() {
+        try? handle.close()
+        try? FileManager.default.removeItem(atPath: partialPath)
+    }
+
+    /// Checks the copy against the manifest's SHA-256 and moves it into place. Reads the whole file: call it
+    /// off the network thread.
     func finish() throws {
         try handle.synchronize()
         try handle.close()

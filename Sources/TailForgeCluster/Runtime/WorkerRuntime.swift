@@ -13,12 +13,26 @@ public struct WorkerConfiguration: Sendable {
     public var limits: WireLimits
     /// Bytes per `dataRequest` when streaming the input from the coordinator.
     public var chunkBytes: Int
+    /// Streamed inputs kept in the work directory beyond this many bytes are deleted, least recently used
+    /// first (the input in use is never deleted).
+    public var cacheMaxBytes: Int64
+
+    public static let defaultCacheMaxBytes: Int64 = 8 << 30
 
     public init(coordinator: String, workDirectory: String, threads: Int, name: String, toolVersion: String,
-                sockets: SocketSettings = SocketSettings(), limits: WireLimits = WireLimits(), chunkBytes: Int = 4 << 20) {
+                sockets: SocketSettings = SocketSettings(), limits: WireLimits = WireLimits(), chunkBytes: Int = 4 << 20,
+                cacheMaxBytes: Int64 = defaultCacheMaxBytes) {
         self.coordinator = coordinator; self.workDirectory = workDirectory; self.threads = threads
         self.name = name; self.toolVersion = toolVersion; self.sockets = sockets; self.limits = limits
-        self.chunkBytes = chunkBytes
+        self.chunkBytes = chunkBytes; self.cacheMaxBytes = cacheMaxBytes
+    }
+
+    /// The name a worker registers with when none is given: the host and a digest of the absolute work
+    /// directory, so a restarted worker keeps its name (and two workers on one host with their own directories
+    /// do not share one).
+    public static func defaultName(host: String, workDirectory: String) -> String {
+        let absolute = URL(fileURLWithPath: workDirectory).standardizedFileURL.path
+        return "\(host)-\(FileDigest.sha256(of: Array(absolute.utf8)).prefix(6))"
     }
 }
 
@@ -49,6 +63,8 @@ public final class WorkerRuntime: Sendable {
     enum WorkerEvent: Sendable {
         case send(WireMessage)
         case finished(ShardReference)
+        /// A streamed input was fsynced and verified (or not) off the network thread.
+        case inputVerified(InputDownload, error: String?)
     }
 
     public init(configuration: WorkerConfiguration, executor: any ShardExecutor, logger: Logger) {
@@ -94,8 +110,11 @@ private struct WorkerLoop {
     var lastHeard = ContinuousClock.now
     var lastSent = ContinuousClock.now
     var lastHello = ContinuousClock.now
+    /// The attempt this worker holds, from assignment (including streaming and verifying its input) until it
+    /// reports; heartbeats carry it, and any other assignment meanwhile is answered "busy".
     var current: (reference: ShardReference, cancelled: StopSignal)?
     var download: InputDownload?
+    var lastDownloadProgress = ContinuousClock.now
     var nextRequestId = 1
 
     init(runtime: WorkerRuntime, factory: SocketFactory) {
@@ -134,6 +153,7 @@ private struct WorkerLoop {
     }
 
     mutating func run(until stop: StopSignal) throws(WorkerError) {
+        WorkDirectory.removeLeftovers(configuration.workDirectory, log: runtime.log)
         try connect()
         runtime.log.info("worker \(configuration.name) connecting to \(configuration.coordinator)")
         while !stop.isStopped {
@@ -150,6 +170,8 @@ private struct WorkerLoop {
                 case .send(let message): send(message)
                 case .finished(let reference):
                     if current?.reference == reference { current = nil }
+                case .inputVerified(let download, let error):
+                    inputVerified(download, error: error)
                 }
             }
             let now = ContinuousClock.now
@@ -171,6 +193,7 @@ private struct WorkerLoop {
         } else {
             send(WireMessage(Goodbye(returning: [])))
         }
+        runtime.log.info("worker \(configuration.name) shut down gracefully")
         socket?.close()
     }
 
@@ -204,8 +227,11 @@ private struct WorkerLoop {
         case let assign as AssignShard:
             accept(assign, payloads: message.payloads)
         case let cancel as CancelShard:
-            if let current, current.reference.job == cancel.job { current.cancelled.stop() }
-            if download?.assignment.shard.job == cancel.job { download = nil }
+            cancelJob(cancel)
+        case let discard as DiscardShardFile:
+            if let path = WorkDirectory.contained(discard.path, in: configuration.workDirectory) {
+                try? FileManager.default.removeItem(atPath: path)
+            }
         case let request as DataRequest:
             serve(request)
         case let chunk as DataChunk:
@@ -221,33 +247,56 @@ private struct WorkerLoop {
         }
     }
 
+    mutating func fail(_ reference: ShardReference, _ reason: ShardFailureReason) {
+        runtime.log.error("\(reference) failed: \(reason)")
+        send(WireMessage(ShardFailure(shard: reference, reason: reason)))
+    }
+
+    mutating func cancelJob(_ cancel: CancelShard) {
+        if let current, current.reference.job == cancel.job {
+            current.cancelled.stop()
+            if download?.assignment.shard.job == cancel.job {
+                // Nothing computes yet: the attempt ends here.
+                download?.abandon()
+                download = nil
+                self.current = nil
+            }
+        }
+        if cancel.purge == true {
+            let removed = Housekeeping.removeShardFiles(ofJob: cancel.job, in: configuration.workDirectory)
+            if !removed.isEmpty { runtime.log.info("job \(cancel.job) ended: removed \(removed.count) file(s)") }
+        }
+    }
+
     mutating func accept(_ assign: AssignShard, payloads: [[UInt8]]) {
         if let current {
-            send(WireMessage(ShardFailure(shard: assign.shard, message: "worker \(configuration.name) is busy with \(current.reference)")))
+            send(WireMessage(ShardFailure(shard: assign.shard, reason: .busy(with: current.reference))))
             return
         }
         var kappas: [Float] = []
         if assign.shard.stage == .synthesis {
             guard payloads.count == 1, let values = WireMessage.float32Values(payloads[0]) else {
-                send(WireMessage(ShardFailure(shard: assign.shard, message: "synthesis assignment without a float32 κ payload")))
+                fail(assign.shard, .invalidResult("synthesis assignment without a float32 κ payload"))
                 return
             }
             kappas = values
         }
+        current = (assign.shard, StopSignal())
         if assign.input.streamed {
             let local = InputDownload.localPath(workDirectory: configuration.workDirectory, sha256: assign.input.sha256)
-            if !FileManager.default.fileExists(atPath: local) {
+            if FileManager.default.fileExists(atPath: local) {
+                WorkDirectory.touch(local)
+                start(assign, kappas: kappas, inputPath: local)
+            } else {
                 startDownload(assign, kappas: kappas, localPath: local)
-                return
             }
-            start(assign, kappas: kappas, inputPath: local)
         } else {
             start(assign, kappas: kappas, inputPath: assign.input.path)
         }
     }
 
     mutating func start(_ assign: AssignShard, kappas: [Float], inputPath: String) {
-        let flag = StopSignal()
+        let flag = current?.cancelled ?? StopSignal()
         current = (assign.shard, flag)
         let directory = assign.sharedShardDirectory ?? configuration.workDirectory
         let task = ShardTask(assignment: assign, kappas: kappas, inputPath: inputPath, outputDirectory: directory)
@@ -265,12 +314,17 @@ private struct WorkerLoop {
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
                 let result = ShardResult(shard: reference, rowsPerClass: outcome.rowsPerClass, sha256: outcome.sha256,
                                          byteCount: outcome.byteCount, path: outcome.path, seconds: seconds)
-                if !flag.isStopped {
+                if flag.isStopped {
+                    // Cancelled after the last check: nobody wants the file.
+                    if let path = outcome.path { try? FileManager.default.removeItem(atPath: path) }
+                    runtime.post(.send(WireMessage(ShardFailure(shard: reference, reason: .cancelled))))
+                } else {
                     runtime.post(.send(WireMessage(result, payloads: outcome.payload.map { [$0] } ?? [])))
                 }
             } catch {
-                runtime.log.error("shard \(reference) failed: \(error)")
-                runtime.post(.send(WireMessage(ShardFailure(shard: reference, message: "\(error)"))))
+                let reason: ShardFailureReason = flag.isStopped ? .cancelled : .executionFailed("\(error)")
+                if !flag.isStopped { runtime.log.error("shard \(reference) failed: \(error)") }
+                runtime.post(.send(WireMessage(ShardFailure(shard: reference, reason: reason))))
             }
             runtime.post(.finished(reference))
         }
@@ -285,9 +339,14 @@ private struct WorkerLoop {
         do {
             download = try InputDownload(assignment: assign, kappas: kappas, localPath: localPath)
         } catch {
-            send(WireMessage(ShardFailure(shard: assign.shard, message: "cannot create \(localPath): \(error)")))
+            current = nil
+            fail(assign.shard, .inputUnavailable("cannot create \(localPath): \(error)"))
             return
         }
+        // Room for the new input before it arrives: older inputs go first.
+        WorkDirectory.evictInputs(configuration.workDirectory, keeping: [], budget: configuration.cacheMaxBytes - assign.input.byteCount,
+                                  log: runtime.log)
+        lastDownloadProgress = .now
         requestNextChunk()
     }
 
@@ -301,33 +360,71 @@ private struct WorkerLoop {
     }
 
     mutating func receive(_ chunk: DataChunk, payloads: [[UInt8]]) {
-        guard var current = download, chunk.resource == .input(job: current.assignment.shard.job),
-              chunk.offset == current.received else { return }
+        guard var active = download, chunk.resource == .input(job: active.assignment.shard.job),
+              chunk.offset == active.received else { return }
+        let reference = active.assignment.shard
         if let error = chunk.error {
-            send(WireMessage(ShardFailure(shard: current.assignment.shard, message: "streaming the input failed: \(error)")))
+            active.abandon()
             download = nil
+            current = nil
+            fail(reference, .inputUnavailable("streaming the input failed: \(error)"))
             return
         }
         do {
-            try current.append(payloads.first ?? [])
+            try active.append(payloads.first ?? [])
         } catch {
-            send(WireMessage(ShardFailure(shard: current.assignment.shard, message: "writing the streamed input failed: \(error)")))
+            active.abandon()
             download = nil
+            current = nil
+            fail(reference, .inputUnavailable("writing the streamed input failed: \(error)"))
             return
         }
-        if current.received < current.total {
-            download = current
+        if ContinuousClock.now - lastDownloadProgress >= .seconds(1) {
+            // Streaming is progress too: the coordinator's shard timeout must not fire during a large input.
+            lastDownloadProgress = .now
+            send(WireMessage(ShardProgress(shard: reference, classesDone: 0, rowsDone: 0)))
+        }
+        if active.received < active.total {
+            download = active
             requestNextChunk()
             return
         }
         download = nil
-        do {
-            try current.finish()
-        } catch {
-            send(WireMessage(ShardFailure(shard: current.assignment.shard, message: "\(error)")))
+        // fsync and SHA-256 of a multi-GB file take seconds: off this thread, which must keep heartbeating.
+        let runtime = self.runtime
+        let finished = active
+        let thread = Thread {
+            do {
+                try finished.finish()
+                runtime.post(.inputVerified(finished, error: nil))
+            } catch {
+                runtime.post(.inputVerified(finished, error: "\(error)"))
+            }
+        }
+        thread.name = "tailforge-verify-input"
+        thread.start()
+    }
+
+    mutating func inputVerified(_ download: InputDownload, error: String?) {
+        let reference = download.assignment.shard
+        guard let current, current.reference == reference else {
+            // Cancelled while verifying.
+            if error == nil { WorkDirectory.evictInputs(configuration.workDirectory, keeping: [], budget: configuration.cacheMaxBytes, log: runtime.log) }
             return
         }
-        start(current.assignment, kappas: current.kappas, inputPath: current.localPath)
+        if let error {
+            self.current = nil
+            fail(reference, .inputUnavailable(error))
+            return
+        }
+        if current.cancelled.isStopped {
+            self.current = nil
+            send(WireMessage(ShardFailure(shard: reference, reason: .cancelled)))
+            return
+        }
+        WorkDirectory.evictInputs(configuration.workDirectory, keeping: [download.localPath], budget: configuration.cacheMaxBytes,
+                                  log: runtime.log)
+        start(download.assignment, kappas: download.kappas, inputPath: download.localPath)
     }
 
     // MARK: Serving shard files to the coordinator
@@ -339,11 +436,12 @@ private struct WorkerLoop {
             return
         }
         // Only files this worker wrote into its own work directory are served.
-        let directory = URL(fileURLWithPath: configuration.workDirectory).standardizedFileURL.path + "/"
-        let standardized = URL(fileURLWithPath: path).standardizedFileURL.path
-        let (bytes, total, error) = standardized.hasPrefix(directory)
-            ? FileChunks.read(path: standardized, offset: request.offset, length: request.length)
-            : ([], 0, "\(path) is not in the worker's work directory")
+        guard let standardized = WorkDirectory.contained(path, in: configuration.workDirectory) else {
+            send(WireMessage(DataChunk(requestId: request.requestId, resource: request.resource, offset: request.offset,
+                                       totalBytes: 0, error: "\(path) is not in the worker's work directory")))
+            return
+        }
+        let (bytes, total, error) = FileChunks.read(path: standardized, offset: request.offset, length: request.length)
         send(WireMessage(DataChunk(requestId: request.requestId, resource: request.resource, offset: request.offset,
                                    totalBytes: total, error: error), payloads: error == nil ? [bytes] : []))
         if error == nil, request.offset + Int64(bytes.count) == total {
@@ -352,4 +450,3 @@ private struct WorkerLoop {
         }
     }
 }
-

@@ -188,14 +188,14 @@ extension CoordinatorLoop {
     /// Routes a distributed-training message (`frames` as received, without the identity); false when
     /// `message` is not one.
     mutating func routeTraining(_ message: WireMessage, frames: [[UInt8]], from identity: [UInt8]) -> Bool {
-        guard let outgoing = training.handle(message, frames: frames, from: identity, workers: workers, log: log) else { return false }
+        guard let outgoing = training.handle(message, frames: frames, from: identity, workers: registry.records, log: log) else { return false }
         send(outgoing)
         return true
     }
 
     /// Reassigns the shards of lost workers (called every loop turn).
     mutating func tickTraining() {
-        send(training.tick(workers: workers, log: log))
+        send(training.tick(workers: registry.records, log: log))
     }
 
     private mutating func send(_ outgoing: TrainingSessions.Outgoing) {

@@ -1,0 +1,30 @@
+import Foundation
+
+/// A job and everything the coordinator knows about it; owned by the coordinator's network thread.
+struct JobRecord {
+    var id: String
+    var manifest: JobManifest
+    var state: JobState = .queued
+    var prepared: PreparedJob?
+    var stage: ShardStage = .concentrations
+    /// The shards of the current stage (nil until planned).
+    var board: ShardBoard?
+    var stageOneKappas: [Int: [Float]] = [:]
+    var resolved: [[Float]]?
+    var fallback: Float?
+    var error: String?
+    var started = Date()
+    /// When the job reached its terminal state (the retention period runs from here).
+    var finished: Date?
+    var stageSeconds: [String: Double] = [:]
+    var stageStarted = Date()
+    var outputSHA256: String?
+    /// The job's directory in the coordinator's state directory (κ files, fetched shards).
+    var directory: String
+
+    /// A new board for `stage` over the prepared shards.
+    func makeBoard(_ stage: ShardStage, maxAttempts: Int) -> ShardBoard? {
+        guard let prepared else { return nil }
+        return ShardBoard(job: id, stage: stage, classes: prepared.shards.map { $0.map(\.classId) }, maxAttempts: maxAttempts)
+    }
+}

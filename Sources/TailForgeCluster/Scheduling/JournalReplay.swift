@@ -1,0 +1,78 @@
+import Foundation
+
+/// Rebuilds the coordinator's jobs from its journal records: a pure fold over the entries, so resumption is
+/// tested without files or sockets. What it recovers still has to be checked against the disk (κ files are
+/// re-verified by the caller).
+struct JournalReplay {
+    struct RecoveredJob: Equatable {
+        var id: String
+        var manifest: JobManifest
+        var submitted: Date
+        var prepared: PreparedJob?
+        var state: JobState = .queued
+        var error: String?
+        /// When the job reached its terminal state (for the retention period).
+        var finished: Date?
+        var kappaFiles: [Int: ShardFile] = [:]
+        var shardFiles: [Int: ShardFile] = [:]
+        var outputSHA256: String?
+    }
+
+    private(set) var jobs: [String: RecoveredJob] = [:]
+    private(set) var order: [String] = []
+    /// Records about jobs the journal never submitted (their submission record was damaged).
+    private(set) var orphans: [JournalEntry] = []
+
+    init(_ entries: [JournalEntry]) {
+        for entry in entries { apply(entry) }
+    }
+
+    private mutating func apply(_ entry: JournalEntry) {
+        if entry.event == .submitted {
+            guard let manifest = entry.manifest, jobs[entry.job] == nil else { return }
+            jobs[entry.job] = RecoveredJob(id: entry.job, manifest: manifest, submitted: entry.time)
+            order.append(entry.job)
+            return
+        }
+        guard var job = jobs[entry.job] else {
+            orphans.append(entry)
+            return
+        }
+        switch entry.event {
+        case .submitted:
+            break
+        case .prepared:
+            guard let prepared = entry.prepared else { break }
+            job.prepared = prepared
+            if !job.state.isTerminal { job.state = .running }
+        case .kappas:
+            if let shard = entry.shard, let path = entry.path, let sha256 = entry.sha256 {
+                job.kappaFiles[shard] = ShardFile(path: path, sha256: sha256)
+            }
+        case .shard:
+            if let shard = entry.shard, let path = entry.path, let sha256 = entry.sha256 {
+                job.shardFiles[shard] = ShardFile(path: path, sha256: sha256)
+            }
+        case .committed:
+            job.state = .committed
+            job.outputSHA256 = entry.sha256
+            job.finished = entry.time
+        case .failed:
+            job.state = .failed
+            job.error = entry.message
+            job.finished = entry.time
+        case .cancelled:
+            job.state = .cancelled
+            job.finished = entry.time
+        }
+        jobs[entry.job] = job
+    }
+
+    /// Jobs that finished more than `retention` before `now`: their state and files are purged.
+    func expired(now: Date, retention: TimeInterval) -> [String] {
+        order.filter { id in
+            guard let finished = jobs[id]?.finished else { return false }
+            return now.timeIntervalSince(finished) > retention
+        }
+    }
+}

@@ -85,6 +85,9 @@ import TailForgeStorage
         let resolved = try ResolvedManifest.read(from: resolvedPath)
         #expect(resolved.outputSHA256 == fixture.referenceSHA256)
         #expect(resolved.shards.count == 7 && Set(resolved.shards.flatMap(\.classes)) == Set(0..<20))
+        // Fetched shard copies and κ files are gone from the coordinator, served shards from the workers; the
+        // streamed input stays in each worker's cache.
+        #expect(ClusterFaultTests.waitForNoLeftovers(cluster).isEmpty, "\(ClusterFaultTests.leftovers(cluster))")
 
         for (mode, name) in [(["--local", "--threads", "2"], "local.h5"), (["--coordinator", cluster.endpoint], "cluster.h5")] {
             let replayed = (fixture.directory as NSString).appendingPathComponent("replay-" + name)

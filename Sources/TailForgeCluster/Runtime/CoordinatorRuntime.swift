@@ -76,10 +76,11 @@ public final class CoordinatorRuntime: Sendable {
         let factory = SocketFactory(context: context, settings: configuration.sockets)
         let router = try factory.makeRouter(binding: configuration.bind)
         let endpoint = try router.lastEndpoint
-        try Data((endpoint + "\n").utf8).write(to: URL(fileURLWithPath: Self.endpointFile(stateDirectory: configuration.stateDirectory)), options: .atomic)
-        logger.info("coordinator listening on \(endpoint), state in \(configuration.stateDirectory)")
         var loop = try CoordinatorLoop(runtime: self, router: router)
         try loop.resume()
+        // Written once the journal is replayed and the leftovers cleaned: the file means "ready".
+        try Data((endpoint + "\n").utf8).write(to: URL(fileURLWithPath: Self.endpointFile(stateDirectory: configuration.stateDirectory)), options: .atomic)
+        logger.info("coordinator listening on \(endpoint), state in \(configuration.stateDirectory)")
         try loop.run(until: stop)
     }
 

@@ -18,6 +18,8 @@ public final class LocalCluster {
     public var environment: [String: String]
     public var heartbeatMilliseconds: Int
     public var livenessMilliseconds: Int
+    /// Extra `tailforge coordinator` options (`--max-attempts`, `--quarantine-after`, `--retain-jobs`).
+    public var coordinatorArguments: [String] = []
     public private(set) var coordinator: Process?
     public private(set) var workers: [Process] = []
     /// The coordinator's endpoint once started (tcp://127.0.0.1:PORT).
@@ -58,7 +60,8 @@ public final class LocalCluster {
         let endpointFile = CoordinatorRuntime.endpointFile(stateDirectory: stateDirectory)
         try? FileManager.default.removeItem(atPath: endpointFile)
         coordinator = try spawn("coordinator", ["coordinator", "--bind", bind, "--state-dir", stateDirectory,
-                                                "--heartbeat-ms", "\(heartbeatMilliseconds)", "--liveness-ms", "\(livenessMilliseconds)"])
+                                                "--heartbeat-ms", "\(heartbeatMilliseconds)", "--liveness-ms", "\(livenessMilliseconds)"]
+                                                + coordinatorArguments)
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
             if let text = try? String(contentsOfFile: endpointFile, encoding: .utf8), text.hasSuffix("\n") {
@@ -99,6 +102,9 @@ public final class LocalCluster {
         }
         throw StartError(description: "\(count) worker(s) did not register with \(endpoint); see the logs in \(directory)")
     }
+
+    /// The work directory of worker `index`.
+    public func workDirectory(_ index: Int) -> String { (directory as NSString).appendingPathComponent("worker\(index)") }
 
     /// The log file of a child (`coordinator`, `worker0`, …).
     public func logPath(_ name: String) -> String { (directory as NSString).appendingPathComponent("\(name).log") }

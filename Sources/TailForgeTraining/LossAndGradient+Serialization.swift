@@ -1,8 +1,8 @@
 extension LossAndGradient {
     /// A compact exact encoding for sending a partial sum between processes: little-endian Int64 class count,
-    /// dimension and rows, one byte `isFinite`, then the loss and every gradient entry as 16-byte
-    /// little-endian two's-complement integers. Decoding gives back an equal value, so remote partials add
-    /// exactly like local ones.
+    /// dimension and rows, one ``Status-swift.enum`` byte (0 non-finite, 1 exact, 2 out of range), then the loss
+    /// and every gradient entry as 16-byte little-endian two's-complement integers. Decoding gives back an
+    /// equal value, so remote partials add exactly like local ones.
     public func serialized() -> [UInt8] {
         // One buffer written in place: 4.5 MB for Places-LT, sent once per shard per evaluation.
         let count = fixedPointGradient.count
@@ -11,7 +11,7 @@ extension LossAndGradient {
             raw.storeBytes(of: Int64(classCount).littleEndian, toByteOffset: 0, as: Int64.self)
             raw.storeBytes(of: Int64(dimension).littleEndian, toByteOffset: 8, as: Int64.self)
             raw.storeBytes(of: Int64(rows).littleEndian, toByteOffset: 16, as: Int64.self)
-            raw.storeBytes(of: UInt8(isFinite ? 1 : 0), toByteOffset: 24, as: UInt8.self)
+            raw.storeBytes(of: status.rawValue, toByteOffset: 24, as: UInt8.self)
             func store(_ value: Int128, at offset: Int) {
                 let bits = UInt128(bitPattern: value)
                 raw.storeBytes(of: UInt64(truncatingIfNeeded: bits).littleEndian, toByteOffset: offset, as: UInt64.self)
@@ -36,7 +36,7 @@ extension LossAndGradient {
                 return Int128(bitPattern: UInt128(high) << 64 | UInt128(low))
             }
             let classCount = int64(at: 0), dimension = int64(at: 8), rows = int64(at: 16)
-            guard classCount > 0, dimension > 0, rows >= 0, raw[24] <= 1,
+            guard classCount > 0, dimension > 0, rows >= 0, let status = Status(rawValue: raw[24]),
                   classCount <= Int64(Int32.max), dimension <= Int64(Int32.max) else { return nil }
             let count = Int(classCount) * (Int(dimension) + 1)
             guard bytes.count == 25 + 16 * (count + 1) else { return nil }
@@ -44,7 +44,7 @@ extension LossAndGradient {
                 for i in 0 ..< count { buffer[i] = int128(at: 41 + 16 * i) }
                 initialized = count
             }
-            return LossAndGradient(classCount: Int(classCount), dimension: Int(dimension), rows: Int(rows), isFinite: raw[24] == 1,
+            return LossAndGradient(classCount: Int(classCount), dimension: Int(dimension), rows: Int(rows), status: status,
                                    fixedPointLoss: int128(at: 25), fixedPointGradient: gradient)
         }
         guard let decoded else { return nil }

@@ -38,6 +38,8 @@ public struct SoftmaxObjective: DifferentiableObjective {
     public func evaluate(_ x: [Double]) async throws -> ObjectiveEvaluation {
         precondition(x.count == parameterCount, "SoftmaxObjective.evaluate: \(x.count) values for \(parameterCount) parameters")
         let sums = try await source.evaluate(parameters(from: x))
+        // Not a property of the point (a row's gradient is bounded by its weighted features): stop, naming it.
+        if sums.status == .outOfRange { throw TrainingError.gradientOutOfRange(rows: sums.rows) }
         let n = Double(source.rowCount)
         let weightCount = source.classCount * source.dimension
         var gradient = sums.gradient

@@ -25,6 +25,9 @@ public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
     case startMismatch(expected: Int, found: Int)
     /// The objective was not finite at the starting point.
     case nonFiniteStart(loss: Double)
+    /// A block of rows' gradient is beyond the range the exact fixed-point sums can hold
+    /// (``LossAndGradient/blockMagnitudeLimit``): the feature values or weights are far too large.
+    case gradientOutOfRange(rows: Int)
 
     public var description: String {
         switch self {
@@ -50,6 +53,9 @@ public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the starting point or checkpoint has \(found) parameters but the problem has \(expected): it belongs to a different problem"
         case .nonFiniteStart(let loss):
             return "the loss at the starting point is \(loss): check the starting weights and the data"
+        case .gradientOutOfRange(let rows):
+            return "the gradient over \(rows) training rows is too large to sum exactly (a block of rows adds more than 2^55 ≈ 3.6e16 to one entry): "
+                + "the embedding values or the sample/class weights are far too large; L2-normalise the embeddings (as balance does) or use smaller weights"
         }
     }
 }

@@ -6,6 +6,14 @@ import Foundation
 /// The run stops when the gradient norm falls below a tolerance *relative to its initial value*, when the
 /// relative loss decrease becomes negligible, at the iteration cap, or when no acceptable step exists; the
 /// ``LBFGSReport`` says which, and whether that counts as converged.
+///
+/// ## Float32 resolution
+/// An objective that rounds its parameters to float32 (``ParameterPrecision/float32``) cannot see steps
+/// below half a float32 ulp of every parameter: only a float64 penalty would still change, the curvature
+/// condition could never hold, and a line search would spend its whole budget there. So no trial step below
+/// that resolution is evaluated; when the search reaches it without an acceptable point, the run stops,
+/// "converged at float32 resolution". A step that leaves every float32 parameter as it was is never taken
+/// and never yields a correction pair (its y would be the penalty's alone, sᵀy/yᵀy = 1/λ).
 public struct LBFGS: Sendable {
     public var settings: LBFGSSettings
 
@@ -64,8 +72,9 @@ public struct LBFGS: Sendable {
         while true {
             if gradientNorm == 0 { reason = .zeroGradient; break }
             if gradientNorm <= settings.gradientTolerance * state.initialGradientNorm { reason = .gradientTolerance; break }
+            // Strict: with a tolerance of 0, a decrease of exactly 0 is not convergence.
             if let previousLoss = state.previousLoss,
-               (previousLoss - state.loss) / max(abs(previousLoss), abs(state.loss), 1) <= settings.lossTolerance {
+               (previousLoss - state.loss) / max(abs(previousLoss), abs(state.loss), 1) < settings.lossTolerance {
                 reason = .lossTolerance
                 break
             }
@@ -79,15 +88,18 @@ public struct LBFGS: Sendable {
                 direction = state.gradient.map { -$0 }
                 slope = -gradientNorm * gradientNorm
             }
+            let precision = objective.parameterPrecision
             var outcome = try await search.search(objective: objective, x: state.x, f0: state.loss, g0: state.gradient,
-                                                  direction: direction, initialStep: Self.initialStep(state, direction))
+                                                  direction: direction, initialStep: Self.initialStep(state, direction),
+                                                  resolutionStep: Self.resolutionStep(state.x, direction, precision))
             if case .failed(let evaluations) = outcome, !state.history.isEmpty {
                 // Retry once along steepest descent with a fresh memory before giving up.
                 state.evaluations += evaluations
                 state.history.removeAll()
                 direction = state.gradient.map { -$0 }
                 outcome = try await search.search(objective: objective, x: state.x, f0: state.loss, g0: state.gradient,
-                                                  direction: direction, initialStep: Self.initialStep(state, direction))
+                                                  direction: direction, initialStep: Self.initialStep(state, direction),
+                                                  resolutionStep: Self.resolutionStep(state.x, direction, precision))
             }
             let point: MoreThuenteLineSearch.Point
             switch outcome {
@@ -96,9 +108,18 @@ public struct LBFGS: Sendable {
                 point = p
             case .failed(let evaluations):
                 state.evaluations += evaluations
-                reason = .lineSearchFailed
                 state.seconds = elapsed()
-                return finish(state, reason: reason)
+                return finish(state, reason: .lineSearchFailed)
+            case .belowResolution(let evaluations):
+                state.evaluations += evaluations
+                state.seconds = elapsed()
+                return finish(state, reason: .float32Resolution)
+            }
+            if Self.seesTheSameParameters(point.x, state.x, precision) {
+                // Accepted on the penalty alone (a step just above resolution that rounded back): nothing the
+                // data term sees changed, so neither the point nor its pair carries information.
+                state.seconds = elapsed()
+                return finish(state, reason: .float32Resolution)
             }
 
             var s = point.x, y = point.evaluation.gradient
@@ -133,6 +154,26 @@ public struct LBFGS: Sendable {
                                  initialGradientNorm: state.initialGradientNorm, evaluations: state.evaluations,
                                  seconds: state.seconds)
         return Result(x: state.x, report: report, state: state)
+    }
+
+    /// The smallest step α at which some |α·dᵢ| reaches half an ulp of xᵢ in the objective's precision (every
+    /// smaller step is invisible to it); 0 for float64 objectives, which see every step.
+    static func resolutionStep(_ x: [Double], _ direction: [Double], _ precision: ParameterPrecision) -> Double {
+        guard precision == .float32 else { return 0 }
+        var step = Double.infinity
+        for i in x.indices where direction[i] != 0 {
+            let halfULP = Double(Float(x[i]).ulp) / 2
+            if halfULP.isFinite { step = min(step, halfULP / abs(direction[i])) }
+        }
+        return step
+    }
+
+    /// Whether the objective evaluates `a` and `b` at the same parameters.
+    static func seesTheSameParameters(_ a: [Double], _ b: [Double], _ precision: ParameterPrecision) -> Bool {
+        switch precision {
+        case .float64: a == b
+        case .float32: a.indices.allSatisfy { Float(a[$0]) == Float(b[$0]) }
+        }
     }
 
     /// Step 1 for quasi-Newton directions; without curvature memory, a step of unit length.

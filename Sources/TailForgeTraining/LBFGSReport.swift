@@ -1,4 +1,5 @@
-/// Why the optimiser stopped.
+/// Why the optimiser stopped. Its `description` is the one sentence to show a user: whether the run
+/// converged, and why it stopped.
 public enum LBFGSStopReason: String, Codable, Sendable, Equatable, CustomStringConvertible {
     /// ‖g‖ ≤ tolerance · ‖g₀‖.
     case gradientTolerance = "gradient-tolerance"
@@ -6,26 +7,30 @@ public enum LBFGSStopReason: String, Codable, Sendable, Equatable, CustomStringC
     case lossTolerance = "loss-tolerance"
     /// The gradient is exactly zero.
     case zeroGradient = "zero-gradient"
+    /// No step the objective can see is left along the search direction: every parameter would move by less
+    /// than half a float32 ulp (``ParameterPrecision/float32``). Converged as far as float32 parameters allow.
+    case float32Resolution = "float32-resolution"
     /// The iteration cap was reached first: **not converged**.
     case maxIterations = "max-iterations"
-    /// No step satisfying the Wolfe conditions was found even along the steepest descent: **not converged**
-    /// (usually the loss is at its float32 noise floor; look at the gradient norm).
+    /// No step lowering the loss enough was found even along the steepest descent, with steps still above
+    /// float32 resolution: **not converged** (look at the gradient norm).
     case lineSearchFailed = "line-search-failed"
 
     public var converged: Bool {
         switch self {
-        case .gradientTolerance, .lossTolerance, .zeroGradient: true
+        case .gradientTolerance, .lossTolerance, .zeroGradient, .float32Resolution: true
         case .maxIterations, .lineSearchFailed: false
         }
     }
 
     public var description: String {
         switch self {
-        case .gradientTolerance: "gradient norm reached its tolerance relative to the initial gradient"
-        case .lossTolerance: "relative loss decrease reached its tolerance"
-        case .zeroGradient: "gradient is zero"
-        case .maxIterations: "NOT CONVERGED: iteration limit reached"
-        case .lineSearchFailed: "NOT CONVERGED: the line search found no acceptable step"
+        case .gradientTolerance: "converged: the gradient norm fell to its tolerance relative to the initial gradient"
+        case .lossTolerance: "converged: the relative loss decrease fell below its tolerance"
+        case .zeroGradient: "converged: the gradient is zero"
+        case .float32Resolution: "converged at float32 resolution: a further step would move no weight by half a float32 ulp"
+        case .maxIterations: "not converged: the iteration limit was reached first"
+        case .lineSearchFailed: "not converged: the line search found no step that lowers the loss enough"
         }
     }
 }

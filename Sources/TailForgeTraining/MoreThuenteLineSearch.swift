@@ -27,11 +27,15 @@ struct MoreThuenteLineSearch {
         case sufficientDecrease(Point, evaluations: Int)
         /// No point with sufficient decrease was found.
         case failed(evaluations: Int)
+        /// The next trial step was below `resolutionStep` (no parameter would move by half an ulp of the
+        /// precision the objective sees) before any point with sufficient decrease was found.
+        case belowResolution(evaluations: Int)
     }
 
-    /// Searches from `x` (value `f0`, gradient `g0`) along `direction` starting with `initialStep`.
+    /// Searches from `x` (value `f0`, gradient `g0`) along `direction` starting with `initialStep`. Steps below
+    /// `resolutionStep` are never tried: at them the objective would see the same parameters as at `x`.
     func search(objective: some DifferentiableObjective, x: [Double], f0: Double, g0: [Double],
-                direction: [Double], initialStep: Double) async throws -> Outcome {
+                direction: [Double], initialStep: Double, resolutionStep: Double = 0) async throws -> Outcome {
         let dg0 = dot(g0, direction)
         precondition(dg0 < 0, "line search needs a descent direction")
         let gtest = sufficientDecrease * dg0
@@ -49,6 +53,10 @@ struct MoreThuenteLineSearch {
         var evaluations = 0
 
         while evaluations < maxEvaluations {
+            if step < resolutionStep {
+                if let best { return .sufficientDecrease(best, evaluations: evaluations) }
+                return .belowResolution(evaluations: evaluations)
+            }
             var trial = x
             for i in trial.indices { trial[i] += step * direction[i] }
             let evaluation = try await objective.evaluate(trial)

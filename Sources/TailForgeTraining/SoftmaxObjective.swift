@@ -24,6 +24,9 @@ public struct SoftmaxObjective: DifferentiableObjective {
 
     public var parameterCount: Int { source.classCount * (source.dimension + 1) }
 
+    /// The data term sees the parameters rounded to float32 (``parameters(from:)``).
+    public var parameterPrecision: ParameterPrecision { .float32 }
+
     /// scikit-learn's `C` for the same objective on `rows` rows.
     public static func scikitLearnC(l2: Double, rows: Int) -> Double { 1 / (l2 * Double(rows)) }
 

@@ -95,14 +95,14 @@ struct TrainCommand: AsyncParsableCommand {
             summary = (s.report, s.rows, s.dimension, s.classCount, s.loadSeconds, s.trainSeconds)
         }
         let r = summary.report
-        print("\(r.converged ? "converged" : "NOT converged"): \(r.reason)")
+        print(r.reason)
         print(String(format: "%d iterations, %d evaluations, final loss %.8f, gradient norm %.4e (%.2e of initial)",
                      r.iterations, r.evaluations, r.finalLoss, r.gradientNorm, r.gradientNorm / r.initialGradientNorm))
         print(String(format: "%d rows × %d dimensions, %d classes; load %.2f s, train %.2f s; model written to " + output,
                      summary.rows, summary.dimension, summary.classCount, summary.loadSeconds, summary.trainSeconds))
         if !r.converged {
-            let warning = "warning: training stopped WITHOUT converging (\(r.reason.rawValue)); the model was written anyway. "
-                + "Raise --max-iter or loosen --tol, and check the gradient norm above.\n"
+            let warning = "warning: the model was written although training did not converge; "
+                + "raise --max-iter or loosen --tol, and check the gradient norm above.\n"
             FileHandle.standardError.write(Data(warning.utf8))
         }
     }

@@ -101,16 +101,22 @@ extension ProcessClusterTests {
         var manifest = fixture.manifest(output: "journaled.h5", shards: 2)
         manifest.sharding.shardTimeoutSeconds = 1e300
         try Journal(directory: cluster.stateDirectory).append(JournalEntry(event: .submitted, job: "job-old", manifest: manifest))
+        // And a policy value this release cannot even parse back: the job fails, it does not vanish.
+        var unparsable = fixture.manifest(output: "unparsable.h5", shards: 2)
+        unparsable.policy.target = .medianMultiple(1e300)
+        try Journal(directory: cluster.stateDirectory).append(JournalEntry(event: .submitted, job: "job-unparsable", manifest: unparsable))
         for _ in 0..<2 {
             try cluster.startCoordinator()
             let status = try #require(try ClusterClient(coordinator: cluster.endpoint).status(job: "job-old").jobs.first)
             #expect(status.state == .failed)
             #expect(status.error?.contains("`sharding.shard_timeout_seconds` is 1e+300; it must be a number of seconds from 0.1 to 604800") == true,
                     "\(status.error ?? "")")
+            let other = try #require(try ClusterClient(coordinator: cluster.endpoint).status(job: "job-unparsable").jobs.first)
+            #expect(other.state == .failed && other.error?.contains("`manifest.policy.target`: invalid --target 'median*1e+300'") == true, "\(other.error ?? "")")
             #expect(cluster.coordinator?.isRunning == true)
             cluster.stop()
         }
-        #expect(try fixture.journal(cluster).map(\.event) == [.submitted, .failed])
+        #expect(try fixture.journal(cluster).map(\.event) == [.submitted, .submitted, .failed, .failed])
     }
 }
 

@@ -20,6 +20,7 @@ extension JobManifest {
         func refuse(_ key: String, _ value: String, _ allowed: String) -> ManifestError {
             ManifestError(source: source, key: key, reason: "`\(key)` is \(value); it must be \(allowed).")
         }
+        if let unreadablePolicy { throw ManifestError(source: source, key: "policy", reason: unreadablePolicy) }
         if let name, name.trimmingCharacters(in: .whitespaces).isEmpty { throw refuse("name", "empty", "a non-empty name, or left out") }
         if input.path.isEmpty { throw refuse("input.path", "empty", "the path of the input HDF5 file") }
         if let sha256 = input.sha256, !(sha256.count == 64 && sha256.allSatisfy(\.isHexDigit)) {

@@ -20,6 +20,10 @@ public struct JobManifest: Codable, Sendable, Equatable {
     public var policy: BalanceSettings
     public var sharding: Sharding
     public var transfer: Transfer
+    /// Why a stored manifest's `policy` could not be read (a journal or resolved manifest written by a release
+    /// that accepted a value this one refuses); the policy then holds defaults and `validate` refuses the job.
+    /// Never encoded: such a manifest fails its job instead of vanishing from the journal or running with defaults.
+    public var unreadablePolicy: String?
 
     /// The input file and the names of its datasets.
     public struct Input: Codable, Sendable, Equatable {
@@ -130,7 +134,10 @@ public struct JobManifest: Codable, Sendable, Equatable {
         input = try container.decode(Input.self, forKey: .input)
         output = try container.decode(String.self, forKey: .output)
         overwrite = try container.decodeIfPresent(Bool.self, forKey: .overwrite)
-        policy = try container.decodeIfPresent(BalanceSettings.self, forKey: .policy) ?? BalanceSettings()
+        do { policy = try container.decodeIfPresent(BalanceSettings.self, forKey: .policy) ?? BalanceSettings() } catch {
+            policy = BalanceSettings()
+            unreadablePolicy = ManifestError(source: "", decoding: error).reason
+        }
         sharding = try container.decodeIfPresent(Sharding.self, forKey: .sharding) ?? Sharding()
         transfer = try container.decodeIfPresent(Transfer.self, forKey: .transfer) ?? Transfer()
     }

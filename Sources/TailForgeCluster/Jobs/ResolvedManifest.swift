@@ -74,6 +74,8 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
     /// ranges, the digests' form, and that no class is in two of `shards[]`, whose indices, rows and digests must be consistent.
     public func verify(source: String, toolVersion current: String) throws(ManifestError) {
         func refuse(_ key: String?, _ reason: String) -> ManifestError { ManifestError(source: source, key: key, reason: reason) }
+        // Before the seal: an unreadable value is the real problem, not the digest it then fails.
+        if let problem = manifest.unreadablePolicy { throw refuse("manifest.policy", problem) }
         guard let recorded = manifestSHA256 else {
             throw refuse("manifestSHA256", "has no `manifestSHA256`, so it cannot be checked for edits (it was written by an earlier release or edited); rerun the job to get a replayable manifest.")
         }

@@ -75,8 +75,10 @@ struct StatusCommand: ParsableCommand {
         if job == nil {
             print("\(reply.workers.count) worker(s)")
             for worker in reply.workers {
-                let busy = worker.busyWith.map { "busy with \($0)" } ?? "idle"
-                print(String(format: "  %@ on %@: %@ (heard %.1fs ago)", worker.workerId, worker.host, busy, worker.secondsSinceHeartbeat))
+                var state = worker.busyWith.map { "busy with \($0)" } ?? "idle"
+                if let reason = worker.quarantined { state = "quarantined (gets no shards until it registers again): \(reason)" }
+                else if let failures = worker.consecutiveFailures, failures > 0 { state += ", \(failures) shard failure(s) in a row" }
+                print(String(format: "  %@ on %@: %@ (heard %.1fs ago)", worker.workerId, worker.host, state, worker.secondsSinceHeartbeat))
             }
         }
     }

@@ -76,6 +76,8 @@ import TailForgeStorage
         let workers = try client.status().workers
         #expect(workers.first { $0.name == "local0" }?.quarantined?.contains("no progress") == true)
         #expect(workers.first { $0.name == "local1" }?.quarantined == nil)
+        let table = try ProcessClusterTests.tailforge(fixture.executable, ["status", "--coordinator", cluster.endpoint])
+        #expect(table.stdout.contains("quarantined (gets no shards until it registers again): "), "\(table.stdout)")
         #expect(Self.waitForNoLeftovers(cluster).isEmpty, "\(Self.leftovers(cluster))")
     }
 

@@ -73,8 +73,8 @@ import Yams
     }
 
     static let badValues: [(String, String)] = [
-        ("sharding:\n  shard_timeout_seconds: 1e300", "`sharding.shard_timeout_seconds` is 1e+300; it must be a number of seconds from 0.1 to 604800"),
-        ("sharding:\n  shard_timeout_seconds: .inf", "it must be a number of seconds from 0.1 to 604800"),
+        ("sharding:\n  shard_timeout_seconds: 1e300", "`sharding.shard_timeout_seconds` is 1e+300; it must be a number of seconds from 0.1 to 2592000"),
+        ("sharding:\n  shard_timeout_seconds: .inf", "it must be a number of seconds from 0.1 to 2592000"),
         ("sharding:\n  shard_timeout_seconds: 0", "`sharding.shard_timeout_seconds` is 0.0; it must be a number of seconds from 0.1"),
         ("sharding:\n  max_attempts: 0", "`sharding.max_attempts` is `0`; it must be an integer from 1 to 100."),
         ("sharding:\n  max_attempts: three", "`sharding.max_attempts` is `three`; it must be an integer from 1 to 100."),

@@ -109,7 +109,7 @@ extension ProcessClusterTests {
             try cluster.startCoordinator()
             let status = try #require(try ClusterClient(coordinator: cluster.endpoint).status(job: "job-old").jobs.first)
             #expect(status.state == .failed)
-            #expect(status.error?.contains("`sharding.shard_timeout_seconds` is 1e+300; it must be a number of seconds from 0.1 to 604800") == true,
+            #expect(status.error?.contains("`sharding.shard_timeout_seconds` is 1e+300; it must be a number of seconds from 0.1 to 2592000") == true,
                     "\(status.error ?? "")")
             let other = try #require(try ClusterClient(coordinator: cluster.endpoint).status(job: "job-unparsable").jobs.first)
             #expect(other.state == .failed && other.error?.contains("`manifest.policy.target`: invalid --target 'median*1e+300'") == true, "\(other.error ?? "")")

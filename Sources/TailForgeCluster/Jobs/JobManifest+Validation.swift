@@ -9,8 +9,8 @@ extension JobManifest {
         public static let classes = 1...16_777_216
         public static let shards = 1...65_536
         public static let maxAttempts = 1...100
-        /// Seconds; a week is longer than any shard should take and keeps every deadline representable.
-        public static let shardTimeoutSeconds = 0.1...604_800.0
+        /// Seconds; the coordinator's longest shard window (30 days), which keeps every deadline representable.
+        public static let shardTimeoutSeconds = 0.1...ShardTimeout.maximumSeconds
     }
 
     /// Checks every value's range and form. The coordinator runs this at submit and on each job it resumes
@@ -49,7 +49,7 @@ extension JobManifest {
         }
         if let seconds = sharding.shardTimeoutSeconds, !Limits.shardTimeoutSeconds.contains(seconds) {
             throw refuse("sharding.shard_timeout_seconds", "\(seconds)",
-                         "a number of seconds from \(Limits.shardTimeoutSeconds.lowerBound) to \(Int(Limits.shardTimeoutSeconds.upperBound)) (one week)")
+                         "a number of seconds from \(Limits.shardTimeoutSeconds.lowerBound) to \(Int(Limits.shardTimeoutSeconds.upperBound))")
         }
         if let shared = transfer.sharedShardDirectory, shared.isEmpty {
             throw refuse("transfer.shared_shard_directory", "empty", "a directory every node can write, or left out to fetch shards from workers")

@@ -23,7 +23,7 @@ public enum Replay {
 
     /// What a rerun is doing, for a progress bar.
     public enum Progress: Sendable {
-        /// Checking the input's SHA-256 before recomputing (bytes hashed so far of the total).
+        /// Checking the input's SHA-256 before recomputing.
         case verifyingInput(path: String)
         /// A local rerun's stage.
         case stage(BalanceStage, done: Int, total: Int)

@@ -70,12 +70,14 @@ let package = Package(
             name: "TailForgeCluster",
             dependencies: [
                 "CZeroMQ",
+                "TailForgeNumerics",
                 "TailForgeEngine",
                 "TailForgeTraining",
                 "TailForgeStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -84,6 +86,7 @@ let package = Package(
         .executableTarget(
             name: "tailforge",
             dependencies: [
+                "TailForgeNumerics",
                 "TailForgeEngine",
                 "TailForgeTraining",
                 "TailForgeCluster",
@@ -106,12 +109,12 @@ let package = Package(
         // MARK: - Tests
 
         .testTarget(name: "TailForgeNumericsTests", dependencies: ["TailForgeNumerics"]),
-        .testTarget(name: "TailForgeStorageTests", dependencies: ["TailForgeStorage", "TailForgeNumerics"]),
+        .testTarget(name: "TailForgeStorageTests", dependencies: ["TailForgeStorage", "TailForgeNumerics", "CHDF5"]),
         .testTarget(name: "TailForgeEngineTests", dependencies: ["TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),
         .testTarget(name: "TailForgeTrainingTests", dependencies: ["TailForgeTraining", "TailForgeNumerics", "TailForgeStorage"]),
         .testTarget(
             name: "TailForgeClusterTests",
-            dependencies: ["TailForgeCluster", "TailForgeEngine", "TailForgeTraining", "TailForgeStorage"]
+            dependencies: ["CZeroMQ", "TailForgeCluster", "TailForgeNumerics", "TailForgeEngine", "TailForgeTraining", "TailForgeStorage"]
         ),
     ]
 )

@@ -15,19 +15,16 @@ enum NumericsBenchmarks {
         let quick = options.contains("--quick")
         let part = options.firstIndex(of: "--part").map { options[$0 + 1] }
         func runs(_ name: String) -> Bool { part == nil || part == name }
-        let originalThreads = BLAS.threadCount
-        defer { BLAS.setThreadCount(originalThreads) }
         print("load average at start: \(loadAverage())")
-        print("numerics benchmark (\(openblasConfig()), core \(BLAS.coreName), \(originalThreads) BLAS threads by default)")
+        print("numerics benchmark (\(openblasConfig()), core \(BLAS.coreName); sgemm with OpenBLAS's own threads, the rest on the compute pool)")
 
         // MARK: sgemm
 
         var sgemmAtBlockShape: [Int: Double] = [:]
         for threads in [1, 2] where runs("sgemm") || runs("nn") {
-            BLAS.setThreadCount(threads)
-            let block = sgemmGFLOPS(m: 512, n: 5000, k: 768, transposeB: true, repetitions: quick ? 3 : 8)
+            let block = sgemmGFLOPS(m: 512, n: 5000, k: 768, transposeB: true, repetitions: quick ? 3 : 8, threads: threads)
             sgemmAtBlockShape[threads] = block
-            let square = sgemmGFLOPS(m: 2048, n: 2048, k: 2048, transposeB: false, repetitions: quick ? 2 : 4)
+            let square = sgemmGFLOPS(m: 2048, n: 2048, k: 2048, transposeB: false, repetitions: quick ? 2 : 4, threads: threads)
             print("sgemm  \(threads) thread(s): 512×768 · (5000×768)ᵀ \(format(block)) GFLOP/s;  2048³ \(format(square)) GFLOP/s")
         }
 
@@ -36,21 +33,18 @@ enum NumericsBenchmarks {
         let n = 5000, d = 768
         var points = Matrix(rows: n, columns: d)
         var rng = Philox4x32(seed: 1, stream: 0)
-        points.storage.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &rng) }
+        points.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &rng) }
         try RowNormalization.normalizeRows(&points)
         for threads in [1, 2] where runs("nn") {
-            BLAS.setThreadCount(threads)
             var best = Double.infinity
             for _ in 0..<(quick ? 2 : 4) {
-                let seconds = measure { _ = NearestNeighbours.search(points, k: 10, blockRows: 512) }
+                let seconds = measure { _ = NearestNeighbours.search(points, k: 10, blockRows: 512, threads: threads) }
                 best = min(best, seconds)
             }
             let gflops = 2 * Double(n) * Double(n) * Double(d) / best / 1e9
             let fraction = gflops / sgemmAtBlockShape[threads]!
             print("NN     \(threads) thread(s): 5000×768, k = 10, blocks of 512: \(format(best * 1000)) ms, \(format(gflops)) GFLOP/s = \(format(100 * fraction))% of sgemm at the block shape")
         }
-        BLAS.setThreadCount(1)
-
         // MARK: random numbers
 
         if runs("rng") {
@@ -95,7 +89,7 @@ enum NumericsBenchmarks {
                 nonisolated(unsafe) let cpuSeconds = UnsafeMutableBufferPointer<Double>.allocate(capacity: threads)
                 defer { cpuSeconds.deallocate() }
                 let seconds = measure {
-                    DispatchQueue.concurrentPerform(iterations: threads) { thread in
+                    ComputePool.forEach(threads, width: threads) { thread in
                         var local = Xoshiro256PlusPlus(seed: 4, stream: UInt64(thread))
                         let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: d)
                         defer { out.deallocate() }
@@ -114,19 +108,21 @@ enum NumericsBenchmarks {
     }
 }
 
-private func sgemmGFLOPS(m: Int, n: Int, k: Int, transposeB: Bool, repetitions: Int) -> Double {
+private func sgemmGFLOPS(m: Int, n: Int, k: Int, transposeB: Bool, repetitions: Int, threads: Int) -> Double {
     var rng = Philox4x32(seed: 9, stream: UInt64(m))
     var a = [Float](repeating: 0, count: m * k), b = [Float](repeating: 0, count: k * n)
     var c = [Float](repeating: 0, count: m * n)
     a.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &rng) }
     b.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &rng) }
     var best = Double.infinity
-    for _ in 0...repetitions {  // the first run warms up and is included only if fastest
-        let seconds = measure {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(transposeB ? k : n), 0, &c, Int32(n))
+    withOpenBLASThreads(threads) {
+        for _ in 0...repetitions {  // the first run warms up and is included only if fastest
+            let seconds = measure {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(transposeB ? k : n), 0, &c, Int32(n))
+            }
+            best = min(best, seconds)
         }
-        best = min(best, seconds)
     }
     return 2 * Double(m) * Double(n) * Double(k) / best / 1e9
 }

@@ -121,14 +121,11 @@ enum TrainingBenchmarks {
     /// own threads, best of three.
     static func rawSGEMM(_ x: Matrix, classes c: Int, threads: Int, repeats: Int) -> (Double, Double) {
         let n = x.rows, d = x.columns
-        let previous = openblas_get_num_threads()
-        openblas_set_num_threads(Int32(threads))
-        defer { openblas_set_num_threads(previous) }
         let w = [Float](repeating: 0.01, count: c * d)
         var z = [Float](repeating: 0, count: n * c)
         var g = [Float](repeating: 0, count: c * d)
         var best = Double.infinity, bestCPU = Double.infinity
-        for _ in 0 ..< repeats {
+        withOpenBLASThreads(threads) { for _ in 0 ..< repeats {
             var watch = Stopwatch()
             let cpu = processCPUSeconds()
             x.storage.withUnsafeBufferPointer { x in
@@ -139,22 +136,21 @@ enum TrainingBenchmarks {
             }
             best = min(best, watch.lap())
             bestCPU = min(bestCPU, processCPUSeconds() - cpu)
-        }
+        } }
         return (best, bestCPU)
     }
 
     /// GFLOP/s of a square sgemm, OpenBLAS's own threads, best of three.
     static func squareSGEMM(size n: Int, threads: Int) -> Double {
-        let previous = openblas_get_num_threads()
-        openblas_set_num_threads(Int32(threads))
-        defer { openblas_set_num_threads(previous) }
         let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
         var c = [Float](repeating: 0, count: n * n)
         var best = Double.infinity
-        for _ in 0 ..< 3 {
-            var watch = Stopwatch()
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
-            best = min(best, watch.lap())
+        withOpenBLASThreads(threads) {
+            for _ in 0 ..< 3 {
+                var watch = Stopwatch()
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
+                best = min(best, watch.lap())
+            }
         }
         return 2 * Double(n) * Double(n) * Double(n) / best / 1e9
     }
@@ -228,6 +224,14 @@ enum BenchmarkError: Error, CustomStringConvertible {
     var description: String {
         switch self { case .usage(let why): "usage: \(why)" }
     }
+}
+
+/// Runs `body` with OpenBLAS on its own `threads` threads, then back to one: only benchmarks do this, to
+/// compare OpenBLAS's threading with the compute pool's (the library keeps BLAS on one thread throughout).
+func withOpenBLASThreads(_ threads: Int, _ body: () -> Void) {
+    openblas_set_num_threads(Int32(threads))
+    defer { BLAS.useOneThread(); openblas_set_num_threads(1) }
+    body()
 }
 
 /// Runs async library code from the synchronous suite entry point.

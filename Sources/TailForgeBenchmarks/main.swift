@@ -13,6 +13,7 @@ let suites: [String: ([String]) throws -> Void] = [
 ]
 
 BLASKernelSelection.reexecIfBeneficial()
+BLAS.useOneThread()
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let name = arguments.first, let suite = suites[name] else {
     let names = suites.keys.sorted().joined(separator: ", ")

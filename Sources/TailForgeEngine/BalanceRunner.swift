@@ -53,17 +53,13 @@ public struct BalanceRunner: Sendable {
 
         // The digest runs beside the read: both are I/O over the same file.
         let path = input.path
-        let digest = inBackground { () throws(StorageError) in try SHA256.hexDigest(ofFileAt: path) }
+        let digest = ComputePool.inBackground(named: "tailforge-input-digest") { () throws(StorageError) in
+            try SHA256.hexDigest(ofFileAt: path)
+        }
         let data = try BalanceInput.load(input) { progress(.read, $0, $1) }
         let inputSHA256: String
         do { inputSHA256 = try digest().get() } catch { throw .storage(error) }
         lap(.read)
-
-        // BLAS runs single-threaded inside our class-level parallelism: the thread count is ours, and results
-        // cannot depend on how BLAS splits work.
-        let previousBLASThreads = BLAS.threadCount
-        BLAS.setThreadCount(1)
-        defer { BLAS.setThreadCount(previousBLASThreads) }
 
         let (kappas, fallback, fallbackClasses) = try Self.concentrationsWithFallback(data, settings: settings, threads: threads) {
             progress(.kappa, $0, $1)
@@ -84,7 +80,7 @@ public struct BalanceRunner: Sendable {
         let settings = self.settings
         var rowsWritten = 0
         do {
-            try orderedPipeline(count: plan.classes.count, threads: threads, window: 2 * threads + 2, produce: { c in
+            try ComputePool.orderedPipeline(count: plan.classes.count, width: threads, window: 2 * threads + 2, produce: { c in
                 let entry = plan.classes[c]
                 guard entry.realCount > 0 else { return nil }
                 let block = BalanceEngine.synthesize(entry: entry, from: data, kappas: kappas[c], settings: settings)
@@ -97,12 +93,9 @@ public struct BalanceRunner: Sendable {
                 rowsWritten += block.count
                 progress(.synthesize, rowsWritten, plan.totalRows)
             })
-        } catch let error as StorageError {
-            writer.abandon()
-            throw .storage(error)
         } catch {
             writer.abandon()
-            throw .storage(StorageError.ioFailed(path: outputPath, operation: "balance", reason: "\(error)"))
+            throw .storage(error)
         }
         lap(.synthesize)
 
@@ -131,17 +124,13 @@ public struct BalanceRunner: Sendable {
     ) throws(BalanceError) -> [[Float]] {
         let wanted = classes ?? Array(0..<data.classCount)
         let order = wanted.sorted { (data.classMembers[$0].count, $1) > (data.classMembers[$1].count, $0) }
-        let results = Mutex<[Int: [Float]]>([:])
-        let done = Atomic<Int>(0)
-        do {
-            try parallelForEach(order, threads: threads) { c in
-                let k = ConcentrationEstimator.concentrations(classRows: data.rows(ofClass: c), settings: settings)
-                results.withLock { $0[c] = k }
-                progress(done.add(1, ordering: .relaxed).newValue, order.count)
-            }
-        } catch { fatalError("stage 1 does not throw: \(error)") }
-        let map = results.withLock { $0 }
-        return (0..<data.classCount).map { map[$0] ?? [] }
+        let results = ConcurrentResults<[Float]>(count: data.classCount)
+        ComputePool.forEach(order.count, width: threads) { i in
+            let c = order[i]
+            results.set(c, ConcentrationEstimator.concentrations(classRows: data.rows(ofClass: c), settings: settings))
+            progress(results.filledCount, order.count)
+        }
+        return results.values.map { $0 ?? [] }
     }
 
     /// Stage 1 over every class with the single-sample fallback applied: what stage 2 needs.
@@ -157,19 +146,15 @@ public struct BalanceRunner: Sendable {
     /// For experiments and benchmarks; jobs that write files use ``run(progress:)``, which streams.
     public static func balancedBlocks(_ data: BalanceInput, settings: BalanceSettings, threads: Int) throws(BalanceError) -> [ClassBlock] {
         do { try settings.validate() } catch { throw .settings(error) }
-        return try BLAS.withThreadCount(1) { () throws(BalanceError) in
-            let kappas = try concentrationsWithFallback(data, settings: settings, threads: threads).kappas
-            let plan: BalancePlan
-            do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: data.classSizes, settings: settings) } catch { throw .settings(error) }
-            let blocks = Mutex<[Int: ClassBlock]>([:])
-            do {
-                try parallelForEach(plan.classes.filter { $0.realCount > 0 }.map(\.classId), threads: threads) { c in
-                    let block = BalanceEngine.synthesize(entry: plan.classes[c], from: data, kappas: kappas[c], settings: settings)
-                    blocks.withLock { $0[c] = block }
-                }
-            } catch { fatalError("synthesis does not throw: \(error)") }
-            return blocks.withLock { all in all.keys.sorted().map { all[$0]! } }
+        let kappas = try concentrationsWithFallback(data, settings: settings, threads: threads).kappas
+        let plan: BalancePlan
+        do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: data.classSizes, settings: settings) } catch { throw .settings(error) }
+        let classes = plan.classes.filter { $0.realCount > 0 }.map(\.classId)
+        let blocks = ConcurrentResults<ClassBlock>(count: classes.count)
+        ComputePool.forEach(classes.count, width: threads) { i in
+            blocks.set(i, BalanceEngine.synthesize(entry: plan.classes[classes[i]], from: data, kappas: kappas[classes[i]], settings: settings))
         }
+        return blocks.values.map { $0! }
     }
 
     /// Sum and count of cosines between each synthetic row and the real row it was drawn around.

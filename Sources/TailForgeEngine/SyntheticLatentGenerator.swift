@@ -72,12 +72,13 @@ public struct SyntheticLatentGenerator: Sendable {
         var mean = [Float](repeating: 0, count: d)
         vmfDraw(vmf, around: superCentre, kappa: cfg.classKappaPerDimension * Double(d), into: &mean, using: &classRNG)
         let modeCount = 1 + uniformIndex(below: 3, using: &classRNG)
-        var modes = Matrix(rows: modeCount, columns: d)
-        for m in 0..<modeCount {
+        var modeRows = [Float]()
+        for _ in 0..<modeCount {
             var mode = [Float](repeating: 0, count: d)
             vmfDraw(vmf, around: mean, kappa: cfg.modeKappaPerDimension * Double(d), into: &mode, using: &classRNG)
-            modes.storage.replaceSubrange(m * d ..< (m + 1) * d, with: mode)
+            modeRows.append(contentsOf: mode)
         }
+        let modes = Matrix(rows: modeCount, columns: d, storage: modeRows)
         let r = cfg.sampleKappaPerDimension
         let sampleKappa = (r.lowerBound + (r.upperBound - r.lowerBound) * uniformUnit(using: &classRNG)) * Double(d)
         return (modes, sampleKappa)
@@ -91,7 +92,7 @@ public struct SyntheticLatentGenerator: Sendable {
         var r = rng(test ? 4 : 3, c)
         var out = Matrix(rows: count, columns: d)
         modes.storage.withUnsafeBufferPointer { m in
-            out.storage.withUnsafeMutableBufferPointer { o in
+            out.withUnsafeMutableBufferPointer { o in
                 for i in 0..<count {
                     let mode = uniformIndex(below: modes.rows, using: &r)
                     vmf.sample(mean: UnsafeBufferPointer(rebasing: m[mode * d ..< (mode + 1) * d]), kappa: kappa,
@@ -104,21 +105,14 @@ public struct SyntheticLatentGenerator: Sendable {
 
     /// A whole split, class-major: `counts[c]` rows of each class c, generated on `threads` threads.
     public func split(counts: [Int], test: Bool, threads: Int) -> (embeddings: Matrix, labels: [Int32]) {
-        let blocks = Mutex<[Int: Matrix]>([:])
-        do {
-            try parallelForEach(Array(counts.indices), threads: threads) { c in
-                let m = rows(ofClass: c, count: counts[c], test: test)
-                blocks.withLock { $0[c] = m }
-            }
-        } catch { fatalError("generation does not throw: \(error)") }
+        let blocks = ConcurrentResults<Matrix>(count: counts.count)
+        ComputePool.forEach(counts.count, width: threads) { c in blocks.set(c, rows(ofClass: c, count: counts[c], test: test)) }
         var storage = [Float]()
         storage.reserveCapacity(counts.reduce(0, +) * configuration.dimension)
         var labels = [Int32]()
-        blocks.withLock { all in
-            for c in counts.indices {
-                storage.append(contentsOf: all[c]!.storage)
-                labels.append(contentsOf: repeatElement(Int32(c), count: counts[c]))
-            }
+        for (c, block) in blocks.values.enumerated() {
+            storage.append(contentsOf: block!.storage)
+            labels.append(contentsOf: repeatElement(Int32(c), count: counts[c]))
         }
         return (Matrix(rows: labels.count, columns: configuration.dimension, storage: storage), labels)
     }

@@ -2,26 +2,19 @@ import COpenBLAS
 
 /// Thin helpers over OpenBLAS.
 ///
-/// OpenBLAS keeps its own thread pool; TailForge usually parallelises over classes or shards itself and pins
-/// BLAS to one thread, so the count is set explicitly rather than left to `OPENBLAS_NUM_THREADS`.
+/// OpenBLAS keeps its own thread pool, but TailForge always parallelises over classes, blocks or shards itself
+/// (``ComputePool``), so BLAS runs single-threaded inside each of those threads. The count is process-wide, so it
+/// is set once, at start-up (``useOneThread()``), and never toggled: a worker that balances while it serves
+/// gradients, or two test suites at once, would otherwise undo each other's setting.
 public enum BLAS {
-    /// Sets the number of threads OpenBLAS uses for every later call (process-wide).
-    public static func setThreadCount(_ n: Int) {
-        precondition(n >= 1, "BLAS thread count must be ≥ 1, got \(n)")
-        openblas_set_num_threads(Int32(n))
-    }
+    private static let pinned: Void = openblas_set_num_threads(1)
 
-    /// The number of threads OpenBLAS currently uses.
+    /// Pins OpenBLAS to one thread for the rest of the process (idempotent). Executables call it at start-up;
+    /// the compute pool calls it when first used, so library callers get the same setting.
+    public static func useOneThread() { pinned }
+
+    /// The number of threads OpenBLAS uses (1 once ``useOneThread()`` has run).
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
-
-    /// Runs `body` with OpenBLAS on `n` threads, then restores the previous count (process-wide: callers that
-    /// parallelise over classes or shards themselves pin BLAS to 1 so the thread count, and the results, are theirs).
-    public static func withThreadCount<T, E: Error>(_ n: Int, _ body: () throws(E) -> T) throws(E) -> T {
-        let previous = threadCount
-        setThreadCount(n)
-        defer { setThreadCount(previous) }
-        return try body()
-    }
 
     /// The kernel family OpenBLAS chose for this CPU (e.g. "Haswell", "SkylakeX"). In some virtual machines
     /// its detection falls back to "Prescott" (SSE3 kernels, several times slower); the environment variable

@@ -5,7 +5,9 @@
 public struct Matrix: Sendable, Equatable {
     public private(set) var rows: Int
     public let columns: Int
-    public var storage: [Float]
+    /// The elements, row-major. Read-only outside this module so no caller can change its length and break
+    /// `rows × columns`; elements are written through the subscript or ``withUnsafeMutableBufferPointer(_:)``.
+    public internal(set) var storage: [Float]
 
     public init(rows: Int, columns: Int, storage: [Float]) {
         precondition(rows >= 0 && columns >= 0 && storage.count == rows * columns, "Matrix shape does not match its storage")
@@ -21,6 +23,12 @@ public struct Matrix: Sendable, Equatable {
     public subscript(row: Int, column: Int) -> Float {
         get { storage[row * columns + column] }
         set { storage[row * columns + column] = newValue }
+    }
+
+    /// Mutable access to every element at once (for BLAS and fills); the buffer has a fixed length, so the
+    /// shape cannot change.
+    public mutating func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        try storage.withUnsafeMutableBufferPointer { try body($0) }
     }
 
     public func row(_ index: Int) -> ArraySlice<Float> {

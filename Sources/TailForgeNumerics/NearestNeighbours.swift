@@ -1,5 +1,4 @@
 import COpenBLAS
-import Dispatch
 
 /// Exact within-set k-nearest-neighbour search by cosine (inner product of unit-norm rows).
 ///
@@ -7,11 +6,11 @@ import Dispatch
 /// (memory O(blockRows × n), never n × n), then each row keeps a running top-k in a small heap, skipping
 /// candidates below the current k-th best with one compare (partial selection, no sort of n values).
 /// Self is excluded by index, so exact duplicates are found as neighbours with cosine 1. The selection runs
-/// on as many threads as BLAS is allowed (`BLAS.threadCount`), so a caller that pins BLAS to one thread
-/// keeps the whole search on its own thread.
+/// on `threads` ``ComputePool`` threads; the default, 1, keeps the whole search on the caller's thread (the
+/// engine already runs one class per thread).
 public enum NearestNeighbours {
     /// The `k` nearest rows to each row of `points` (rows assumed unit norm). `k` is capped at n − 1.
-    public static func search(_ points: Matrix, k: Int, blockRows: Int = 512) -> NearestNeighbourResult {
+    public static func search(_ points: Matrix, k: Int, blockRows: Int = 512, threads: Int = 1) -> NearestNeighbourResult {
         precondition(k >= 0, "NearestNeighbours: k must be ≥ 0, got \(k)")
         precondition(blockRows >= 1, "NearestNeighbours: blockRows must be ≥ 1, got \(blockRows)")
         let n = points.rows, d = points.columns
@@ -36,7 +35,7 @@ public enum NearestNeighbours {
                             // Scoped unsafe captures: each worker writes only its own rows' outputs.
                             nonisolated(unsafe) let similarities = UnsafePointer(s.baseAddress!)
                             nonisolated(unsafe) let cosineOut = outCosine.baseAddress!, indexOut = outIndex.baseAddress!
-                            let workers = min(BLAS.threadCount, rows)
+                            let workers = max(1, min(threads, rows))
                             let select: @Sendable (Int) -> Void = { worker in
                                 for r in stride(from: worker, to: rows, by: workers) {
                                     var heap = TopK(
@@ -47,11 +46,7 @@ public enum NearestNeighbours {
                                     heap.sortDescending()
                                 }
                             }
-                            if workers > 1 {
-                                DispatchQueue.concurrentPerform(iterations: workers, execute: select)
-                            } else {
-                                select(0)
-                            }
+                            ComputePool.forEach(workers, width: workers, select)
                             start += rows
                         }
                     }

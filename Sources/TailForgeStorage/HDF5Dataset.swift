@@ -17,14 +17,22 @@ public final class HDF5Dataset: @unchecked Sendable {
     private(set) var id: hid_t
     private let storedType: HDF5Datatype
 
+    /// Takes ownership of `id` whatever happens: if a later step throws, the id is closed here (a class whose
+    /// init throws never runs its `deinit`).
     init(file: HDF5File, name: String, owning id: hid_t) throws(StorageError) {
         HDF5Library.enter(); defer { HDF5Library.leave() }
         let context = "\(file.path):/\(name)"
-        self.id = try h5id(id, .openDataset, context)
+        let id = try h5id(id, .openDataset, context)
+        do {
+            storedType = try HDF5Datatype(owning: H5Dget_type(id), context: context)
+            shape = try HDF5Dataspace(owning: H5Dget_space(id), context: context).dimensions
+        } catch {
+            _ = H5Dclose(id)
+            throw error
+        }
+        self.id = id
         self.file = file
         self.name = name
-        storedType = try HDF5Datatype(owning: H5Dget_type(id), context: context)
-        shape = try HDF5Dataspace(owning: H5Dget_space(id), context: context).dimensions
         elementClass = storedType.typeClass
         elementSize = storedType.size
     }

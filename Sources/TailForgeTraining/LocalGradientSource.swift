@@ -2,7 +2,7 @@ import Foundation
 import TailForgeNumerics
 import Synchronization
 
-/// A ``GradientSource`` over in-memory shards, computed by a fixed pool of threads on this machine.
+/// A ``GradientSource`` over in-memory shards, computed on up to `threads` threads of this machine's ``ComputePool``.
 ///
 /// ## Work split and what is guaranteed
 /// Rows are numbered globally: shard 0's rows first (starting at `firstGlobalRow`), then shard 1's, and so
@@ -16,8 +16,7 @@ import Synchronization
 ///   where each process evaluates its shards with the matching `firstGlobalRow`;
 /// - for other splits only the blocks that straddle a boundary differ, by float32 rounding inside them;
 /// - all of this assumes the same OpenBLAS kernel (same CPU family): OpenBLAS picks its GEMM kernel by CPU.
-/// OpenBLAS is pinned to one thread during an evaluation (the thread count here is ours), and the previous
-/// setting is restored afterwards; the setting is process-wide, so run one evaluation at a time.
+/// The blocks run on ``ComputePool`` threads (which keep OpenBLAS single-threaded); the caller's task suspends.
 public struct LocalGradientSource: GradientSource {
     public let classCount: Int
     public let dimension: Int
@@ -80,60 +79,44 @@ public struct LocalGradientSource: GradientSource {
     public func evaluate(_ parameters: ModelParameters) async throws -> LossAndGradient {
         precondition(parameters.classCount == classCount && parameters.dimension == dimension,
                      "LocalGradientSource.evaluate: parameters are \(parameters.classCount)×\(parameters.dimension), data \(classCount)×\(dimension)")
-        let job = Job(source: self, parameters: parameters, threadCount: min(threads, blocks.count))
-        return await withCheckedContinuation { continuation in job.start(continuation) }
+        let width = min(threads, blocks.count)
+        let evaluation = Evaluation(source: self, parameters: parameters, width: width)
+        await ComputePool.forEach(width, width: width) { slot in evaluation.run(slot: slot) }
+        return evaluation.total()
     }
 
-    /// One evaluation: worker threads take blocks from `next` and each sums into its own accumulator.
-    private final class Job: Sendable {
+    /// One evaluation: each pool slot takes blocks from `next` and sums into its own accumulator.
+    private final class Evaluation: Sendable {
         let source: LocalGradientSource
         let parameters: ModelParameters
-        let threadCount: Int
         let next = Atomic<Int>(0)
-        let results: Mutex<(pending: Int, sums: [LossAndGradient?])>
-        let previousBLASThreads: Int
+        let sums: ConcurrentResults<LossAndGradient>
 
-        init(source: LocalGradientSource, parameters: ModelParameters, threadCount: Int) {
+        init(source: LocalGradientSource, parameters: ModelParameters, width: Int) {
             self.source = source
             self.parameters = parameters
-            self.threadCount = threadCount
-            results = Mutex((threadCount, [LossAndGradient?](repeating: nil, count: threadCount)))
-            previousBLASThreads = BLAS.threadCount
+            sums = ConcurrentResults(count: width)
         }
 
-        func start(_ continuation: CheckedContinuation<LossAndGradient, Never>) {
-            BLAS.setThreadCount(1)
-            for t in 0 ..< threadCount {
-                let thread = Thread { [self] in
-                    let sum = work()
-                    let finished: [LossAndGradient?]? = results.withLock { state in
-                        state.sums[t] = sum
-                        state.pending -= 1
-                        return state.pending == 0 ? state.sums : nil
-                    }
-                    if let finished {
-                        BLAS.setThreadCount(previousBLASThreads)
-                        var total = LossAndGradient(classCount: source.classCount, dimension: source.dimension)
-                        for partial in finished { total.add(partial!) }
-                        continuation.resume(returning: total)
-                    }
-                }
-                thread.name = "tailforge-gradient-\(t)"
-                thread.start()
-            }
-        }
-
-        private func work() -> LossAndGradient {
+        func run(slot: Int) {
             var sum = LossAndGradient(classCount: source.classCount, dimension: source.dimension)
             var kernel = SoftmaxBlockKernel(classCount: source.classCount, dimension: source.dimension,
                                             maxBlockRows: min(source.blockRows, source.blocks.map(\.count).max() ?? 1))
             while true {
                 let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard index < source.blocks.count else { return sum }
+                guard index < source.blocks.count else { break }
                 let block = source.blocks[index]
                 kernel.accumulate(shard: source.shards[block.shard], start: block.start, count: block.count,
                                   parameters: parameters, classWeights: source.classWeights, into: &sum)
             }
+            sums.set(slot, sum)
+        }
+
+        /// The exact sum of every slot's partial sums (fixed point, so the order does not matter).
+        func total() -> LossAndGradient {
+            var total = LossAndGradient(classCount: source.classCount, dimension: source.dimension)
+            for partial in sums.values { total.add(partial!) }
+            return total
         }
     }
 }

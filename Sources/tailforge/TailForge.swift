@@ -25,6 +25,8 @@ struct TailForge: AsyncParsableCommand {
 
     static func main() async {
         BLASKernelSelection.reexecIfBeneficial()
+        // Once, before any work: every parallel step runs on TailForge's own pool with BLAS single-threaded.
+        BLAS.useOneThread()
         await main(nil)
     }
 }

@@ -11,7 +11,7 @@ func clusteredRows(count: Int, dimension: Int, kappa: Double, seed: UInt64) -> M
     let vmf = VonMisesFisherSampler(dimension: dimension)
     var m = Matrix(rows: count, columns: dimension)
     mean.withUnsafeBufferPointer { mu in
-        m.storage.withUnsafeMutableBufferPointer { o in
+        m.withUnsafeMutableBufferPointer { o in
             for i in 0..<count {
                 vmf.sample(mean: mu, kappa: kappa, into: UnsafeMutableBufferPointer(rebasing: o[i * dimension ..< (i + 1) * dimension]), using: &rng)
             }
@@ -35,7 +35,7 @@ func clusteredRows(count: Int, dimension: Int, kappa: Double, seed: UInt64) -> M
 
     @Test func exactDuplicatesClampToKappaMax() {
         var rows = clusteredRows(count: 5, dimension: 8, kappa: 10, seed: 2)
-        rows.storage.replaceSubrange(8..<16, with: rows.storage[0..<8])  // row 1 = row 0
+        for j in 0..<8 { rows[1, j] = rows[0, j] }  // row 1 = row 0
         let kappas = ConcentrationEstimator.concentrations(classRows: rows, settings: BalanceSettings(kappaMax: 1e6))
         #expect(kappas[0] == 1e6 && kappas[1] == 1e6)
         #expect(kappas.allSatisfy { $0.isFinite })

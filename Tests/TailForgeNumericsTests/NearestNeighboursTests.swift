@@ -5,7 +5,7 @@ import Testing
     static func randomUnitRows(_ n: Int, _ d: Int, seed: UInt64) -> Matrix {
         var rng = Philox4x32(seed: seed, stream: 0)
         var m = Matrix(rows: n, columns: d)
-        m.storage.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &rng) }
+        m.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &rng) }
         try! RowNormalization.normalizeRows(&m)
         return m
     }

@@ -165,12 +165,4 @@ import Testing
         #expect(abs(variance - shape) < 5 * ((3 * shape * shape + 6 * shape - shape * shape) / Double(n)).squareRoot())
         #expect(samples.allSatisfy { $0 > 0 })
     }
-
-    @Test func betaHasItsMean() {
-        var rng = Philox4x32(seed: 14, stream: 0)
-        let (a, b) = (2.0, 5.0), n = 10_000
-        let mean = (0..<n).reduce(0.0) { acc, _ in acc + BetaDistribution.sample(alpha: a, beta: b, using: &rng) } / Double(n)
-        let variance = a * b / ((a + b) * (a + b) * (a + b + 1))
-        #expect(abs(mean - a / (a + b)) < 5 * (variance / Double(n)).squareRoot())
-    }
 }

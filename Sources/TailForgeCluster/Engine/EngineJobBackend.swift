@@ -1,6 +1,6 @@
-import Dispatch
 import Foundation
 import TailForgeEngine
+import TailForgeNumerics
 import TailForgeStorage
 
 /// The balancing method's coordinator side: plans shards from the input's labels, applies the κ fallback over
@@ -159,7 +159,7 @@ public struct EngineJobBackend: JobBackend {
     /// Every shard file's SHA-256 against the digest its worker reported, two files at a time.
     func verifyDigests(_ shards: [ShardFile]) throws {
         let failures = ConcurrentResults<ClusterJobError>(count: shards.count)
-        DispatchQueue.concurrentPerform(iterations: shards.count) { index in
+        ComputePool.forEach(shards.count, width: 2) { index in
             let shard = shards[index]
             do throws(StorageError) {
                 let actual = try SHA256.hexDigest(ofFileAt: shard.path)

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Synchronization
 import TailForgeEngine
@@ -49,14 +48,11 @@ public final class EngineShardExecutor: ShardExecutor {
                 throw ClusterJobError.planMismatch(reason: "class \(c.classId) has \(entry.realCount) real rows here, \(c.realCount) in the plan")
             }
         }
-        // Class-level parallelism is ours; BLAS stays single-threaded, as in single-node balance.
-        return try BLAS.withThreadCount(1) { () throws -> ShardOutcome in
-            switch assignment.shard.stage {
-            case .concentrations:
-                return try concentrations(task, data: data, settings: settings, context: context)
-            case .synthesis:
-                return try synthesis(task, data: data, plan: plan, settings: settings, context: context)
-            }
+        switch assignment.shard.stage {
+        case .concentrations:
+            return try concentrations(task, data: data, settings: settings, context: context)
+        case .synthesis:
+            return try synthesis(task, data: data, plan: plan, settings: settings, context: context)
         }
     }
 
@@ -160,7 +156,7 @@ public final class EngineShardExecutor: ShardExecutor {
         }
     }
 
-    /// Runs `body(0..<count)` on up to `threads` threads, after the test delay, stopping at a cancellation.
+    /// Runs `body(0..<count)` on up to `threads` pool threads, after the test delay, stopping at a cancellation.
     /// With `reportProgress`, each batch is reported (the coordinator's shard timeout runs from the last report).
     func forEachBatch(_ count: Int, context: ShardContext, reportProgress: Bool = false, _ body: @escaping @Sendable (Int) -> Void) throws {
         var first = 0
@@ -170,7 +166,7 @@ public final class EngineShardExecutor: ShardExecutor {
             let end = min(count, first + width)
             try pause(context, classes: end - first)
             let base = first
-            DispatchQueue.concurrentPerform(iterations: end - first) { body(base + $0) }
+            ComputePool.forEach(end - first, width: width) { body(base + $0) }
             first = end
             if reportProgress { context.progress(first, 0) }
         }

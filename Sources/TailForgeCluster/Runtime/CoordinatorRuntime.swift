@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import TailForgeNumerics
 
 /// Configuration of the coordinator daemon.
 public struct CoordinatorConfiguration: Sendable {
@@ -95,8 +96,6 @@ public final class CoordinatorRuntime: Sendable {
 
     /// Runs `work` on a background thread and posts its outcome.
     func background(_ work: @escaping @Sendable () -> CoordinatorEvent) {
-        let thread = Thread { [self] in post(work()) }
-        thread.name = "tailforge-coordinator-job"
-        thread.start()
+        ComputePool.startThread(named: "tailforge-coordinator-job") { [self] in post(work()) }
     }
 }

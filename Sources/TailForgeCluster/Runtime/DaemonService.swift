@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import TailForgeNumerics
 import TailForgeStorage
 import UnixSignals
 
@@ -22,11 +23,9 @@ public struct DaemonService: Service {
         let name = self.name
         try await withGracefulShutdownHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let thread = Thread {
+                ComputePool.startThread(named: name) {
                     do { try body(stop); continuation.resume() } catch { continuation.resume(throwing: error) }
                 }
-                thread.name = name
-                thread.start()
             }
         } onGracefulShutdown: {
             stop.stop()

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import TailForgeNumerics
 
 /// Configuration of a worker daemon.
 public struct WorkerConfiguration: Sendable {
@@ -50,13 +51,14 @@ public enum WorkerError: Error, CustomStringConvertible {
 }
 
 /// A worker daemon's network side: one thread owns the DEALER socket, registers, heartbeats, serves data
-/// requests and relays shard work to a separate compute thread, so compute never delays a heartbeat.
+/// requests and relays shard work to a separate compute thread, so compute never delays a heartbeat. Compute
+/// hands its messages back through a ``SocketMailbox``, which wakes the network thread the moment one is ready.
 public final class WorkerRuntime: Sendable {
     public let configuration: WorkerConfiguration
     private let executor: any ShardExecutor
     private let logger: Logger
-    /// Messages the compute thread wants sent; drained by the network thread every loop turn.
-    private let outbox = Mutex<[WorkerEvent]>([])
+    /// Messages the compute threads want sent, while `run` is running.
+    private let mailbox = Mutex<SocketMailbox<WorkerEvent>?>(nil)
     /// Training shards and gradient requests (distributed training), computed off the network thread.
     let training: TrainingShardServer
 
@@ -80,19 +82,21 @@ public final class WorkerRuntime: Sendable {
         let context: ZMQContext
         do { context = try ZMQContext() } catch { throw .transport(error) }
         let factory = SocketFactory(context: context, settings: configuration.sockets)
-        var loop = WorkerLoop(runtime: self, factory: factory)
+        let (outbox, wake): (SocketMailbox<WorkerEvent>, ZMQSocket)
+        do { (outbox, wake) = try SocketMailbox<WorkerEvent>.make(factory: factory) } catch { throw .transport(error) }
+        mailbox.withLock { $0 = outbox }
+        defer {
+            mailbox.withLock { $0 = nil }
+            outbox.close()
+            wake.close()
+        }
+        var loop = WorkerLoop(runtime: self, factory: factory, outbox: outbox, wake: wake)
         try loop.run(until: stop)
     }
 
+    /// Hands an event to the network thread (dropped once `run` has returned).
     func post(_ event: WorkerEvent) {
-        outbox.withLock { $0.append(event) }
-    }
-
-    fileprivate func drainOutbox() -> [WorkerEvent] {
-        outbox.withLock { events in
-            defer { events.removeAll() }
-            return events
-        }
+        mailbox.withLock { $0 }?.post(event)
     }
 
     fileprivate var log: Logger { logger }
@@ -103,6 +107,8 @@ public final class WorkerRuntime: Sendable {
 private struct WorkerLoop {
     let runtime: WorkerRuntime
     let factory: SocketFactory
+    let outbox: SocketMailbox<WorkerRuntime.WorkerEvent>
+    let wake: ZMQSocket
     var configuration: WorkerConfiguration { runtime.configuration }
     var socket: ZMQSocket?
     var heartbeat = HeartbeatSettings()
@@ -117,9 +123,11 @@ private struct WorkerLoop {
     var lastDownloadProgress = ContinuousClock.now
     var nextRequestId = 1
 
-    init(runtime: WorkerRuntime, factory: SocketFactory) {
+    init(runtime: WorkerRuntime, factory: SocketFactory, outbox: SocketMailbox<WorkerRuntime.WorkerEvent>, wake: ZMQSocket) {
         self.runtime = runtime
         self.factory = factory
+        self.outbox = outbox
+        self.wake = wake
     }
 
     mutating func connect() throws(WorkerError) {
@@ -157,15 +165,16 @@ private struct WorkerLoop {
         try connect()
         runtime.log.info("worker \(configuration.name) connecting to \(configuration.coordinator)")
         while !stop.isStopped {
-            let readable: Bool
-            do { readable = try socket!.waitForInput(timeoutMilliseconds: 20) } catch { throw .transport(error) }
-            if readable {
+            // The timeout only paces heartbeats and liveness checks; messages wake the poll at once.
+            let readable: [Bool]
+            do { readable = try ZMQSocket.poll([socket!, wake], timeoutMilliseconds: 20) } catch { throw .transport(error) }
+            if readable[0] {
                 // Drain everything queued so a burst of data chunks does not starve heartbeats.
                 while let frames = (try? socket!.receive(dontWait: true)) ?? nil {
                     try handle(frames)
                 }
             }
-            for event in runtime.drainOutbox() {
+            for event in outbox.drain(wake) {
                 switch event {
                 case .send(let message): send(message)
                 case .finished(let reference):
@@ -302,7 +311,7 @@ private struct WorkerLoop {
         let task = ShardTask(assignment: assign, kappas: kappas, inputPath: inputPath, outputDirectory: directory)
         let runtime = self.runtime
         let threads = configuration.threads
-        let thread = Thread {
+        ComputePool.startThread(named: "tailforge-compute") {
             let reference = assign.shard
             let context = ShardContext(threads: threads, isCancelled: { flag.isStopped }, progress: { classes, rows in
                 runtime.post(.send(WireMessage(ShardProgress(shard: reference, classesDone: classes, rowsDone: rows))))
@@ -328,8 +337,6 @@ private struct WorkerLoop {
             }
             runtime.post(.finished(reference))
         }
-        thread.name = "tailforge-compute"
-        thread.start()
         runtime.log.info("started \(assign.shard) (\(assign.classes.count) classes)")
     }
 

@@ -1,19 +1,24 @@
 import Foundation
 import Logging
 import Synchronization
+import TailForgeNumerics
 
 /// Receives what arrives on a ``TrainerConnection`` (on its network thread).
 protocol TrainerMessageHandler: Sendable {
     func receive(_ message: WireMessage)
-    /// Called every network-loop turn (every few milliseconds) so waits can time out.
+    /// Called at least every ``TrainerConnection/tickMilliseconds`` so waits can time out.
     func tick(now: ContinuousClock.Instant)
 }
 
 /// The trainer's DEALER connection to the coordinator. The socket lives on one network thread for its whole
-/// life; other threads hand it messages through `send` and get replies through the current handler.
+/// life; other threads hand it messages through `send` (a ``SocketMailbox``, which wakes the thread at once)
+/// and get replies through the current handler.
 final class TrainerConnection: Sendable {
+    /// The longest the network thread sleeps between handler ticks.
+    static let tickMilliseconds = 20
+
     let coordinator: String
-    private let outbox = Mutex<[WireMessage]>([])
+    private let mailbox = Mutex<SocketMailbox<WireMessage>?>(nil)
     private let handler = Mutex<(any TrainerMessageHandler)?>(nil)
     private let stop = StopSignal()
     private let finished = DispatchSemaphore(value: 0)
@@ -24,22 +29,23 @@ final class TrainerConnection: Sendable {
         let ready = DispatchSemaphore(value: 0)
         let setupError = Mutex<ZMQError?>(nil)
         // The thread keeps `self` alive until `close()` stops it.
-        let thread = Thread { [self] in
+        ComputePool.startThread(named: "tailforge-trainer-network") { [self] in
             defer { finished.signal() }
-            let socket: ZMQSocket
+            let socket: ZMQSocket, wake: ZMQSocket, outbox: SocketMailbox<WireMessage>
             do throws(ZMQError) {
-                let context = try ZMQContext()
-                socket = try SocketFactory(context: context, settings: sockets)
-                    .makeDealer(connecting: coordinator, identity: Array("trainer-\(UUID().uuidString)".utf8))
+                let factory = SocketFactory(context: try ZMQContext(), settings: sockets)
+                socket = try factory.makeDealer(connecting: coordinator, identity: Array("trainer-\(UUID().uuidString)".utf8))
+                (outbox, wake) = try SocketMailbox<WireMessage>.make(factory: factory)
             } catch {
                 setupError.withLock { $0 = error }
                 ready.signal()
                 return
             }
+            mailbox.withLock { $0 = outbox }
             ready.signal()
             while !stop.isStopped {
-                // A short wait: messages queued by other threads go out within 2 ms.
-                if (try? socket.waitForInput(timeoutMilliseconds: 2)) == true {
+                let readable = (try? ZMQSocket.poll([socket, wake], timeoutMilliseconds: Self.tickMilliseconds)) ?? [false, false]
+                if readable[0] {
                     while let frames = (try? socket.receive(dontWait: true)) ?? nil {
                         do {
                             let message = try WireMessage.decode(frames, limits: limits)
@@ -49,24 +55,27 @@ final class TrainerConnection: Sendable {
                         }
                     }
                 }
-                for message in outbox.withLock({ box in defer { box.removeAll() }; return box }) {
+                // Drained every turn, not only when `wake` is readable: a handler above may have queued replies.
+                for message in outbox.drain(wake) {
                     do { try socket.send(message.encode()) } catch {
                         logger.warning("trainer: sending \(message.type) to \(coordinator) failed: \(error)")
                     }
                 }
                 handler.withLock { $0 }?.tick(now: .now)
             }
+            // Whatever was queued before `close()` still goes out (the socket lingers to flush it).
+            outbox.close()
+            for message in outbox.drain(wake) { try? socket.send(message.encode(), dontWait: true) }
+            wake.close()
             socket.close()
         }
-        thread.name = "tailforge-trainer-network"
-        thread.start()
         ready.wait()
         if let error = setupError.withLock({ $0 }) { throw .transport(coordinator: coordinator, error) }
     }
 
-    /// Queues messages for the network thread.
+    /// Queues messages for the network thread and wakes it.
     func send(_ messages: [WireMessage]) {
-        outbox.withLock { $0.append(contentsOf: messages) }
+        mailbox.withLock { $0 }?.post(messages)
     }
 
     /// Routes received messages to `handler` from now on (nil drops them).
@@ -74,12 +83,12 @@ final class TrainerConnection: Sendable {
         handler.withLock { $0 = new }
     }
 
-    /// Must be called once done (the network thread holds the connection until then). Flushes queued messages, then stops the network thread and closes the socket (lingering briefly).
+    /// Must be called once done (the network thread holds the connection until then). Sends what is queued,
+    /// then stops the network thread and closes the socket (lingering briefly to flush).
     func close() {
         guard !stop.isStopped else { return }
-        let deadline = ContinuousClock.now + .seconds(1)
-        while !outbox.withLock({ $0.isEmpty }), ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.005) }
         stop.stop()
+        mailbox.withLock { $0 }?.wake()
         finished.wait()
     }
 }

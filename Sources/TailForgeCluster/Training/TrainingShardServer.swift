@@ -1,13 +1,14 @@
-import Dispatch
 import Foundation
 import Logging
 import Synchronization
+import TailForgeNumerics
 import TailForgeStorage
 import TailForgeTraining
 
 /// A worker's side of distributed training: keeps the training shards it was given in memory (one copy,
-/// loaded once per path) and answers gradient requests on them, on its own serial compute queue so the
-/// worker's network thread keeps heartbeating while a gradient is computed.
+/// loaded once per path) and answers gradient requests on them. Requests are handled one at a time, in arrival
+/// order, by one task; the blocking parts (loading a file, the blocks of an evaluation) run on ``ComputePool``
+/// threads, so the worker's network thread keeps heartbeating while a gradient is computed.
 ///
 /// Each shard is evaluated by a ``LocalGradientSource`` over that shard alone, with the shard's global first
 /// row and the session's block size: the blocks (hence every bit of the partial sums) are the ones the
@@ -25,11 +26,18 @@ public final class TrainingShardServer: Sendable {
     /// while an evaluation is in flight.
     public static let testDelayVariable = "TAILFORGE_TEST_GRADIENT_DELAY_MS"
 
+    /// Environment variable naming a directory, for tests that must act while an evaluation is in flight: while
+    /// `DIR/hold` exists, a gradient request is held before it is answered and `DIR/held-PID-ITERATION-SHARD`
+    /// is created to say so. Never set it in production.
+    public static let testGateVariable = "TAILFORGE_TEST_GRADIENT_GATE"
+
     private let threads: Int
     private let delay: Duration?
+    private let gate: String?
     private let workerName: String
     private let logger: Logger
-    private let queue = DispatchQueue(label: "tailforge-training-compute")
+    /// The serial work queue: one task runs the items in order.
+    private let work: AsyncStream<@Sendable () async -> Void>.Continuation
     /// Shards by path; shared by every session that names the path (a resumed trainer reuses them).
     private let cache = Mutex<[String: Loaded]>([:])
 
@@ -37,23 +45,29 @@ public final class TrainingShardServer: Sendable {
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.threads = threads
         delay = environment[Self.testDelayVariable].flatMap(Int.init).map { .milliseconds($0) }
+        gate = environment[Self.testGateVariable]
         self.workerName = workerName
         self.logger = logger
+        let (stream, work) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
+        self.work = work
+        Task { for await item in stream { await item() } }
     }
+
+    deinit { work.finish() }
 
     /// True for the message types this server handles.
     public static func handles(_ message: WireMessage) -> Bool {
         message.body is TrainingLoad || message.body is GradientRequest || message.body is TrainingClose
     }
 
-    /// Queues the work a message asks for; `send` is called (from the compute queue) with each reply.
+    /// Queues the work a message asks for; `send` is called (from another thread) with each reply.
     public func submit(_ message: WireMessage, send: @escaping @Sendable (WireMessage) -> Void) {
         switch message.body {
         case let load as TrainingLoad:
-            queue.async { [self] in
+            enqueue { [self] in
                 for (shard, path) in zip(load.shards, load.paths) {
                     do {
-                        let loaded = try self.load(path)
+                        let loaded = try await ComputePool.run { [self] in try self.load(path) }
                         send(WireMessage(TrainingShardLoaded(
                             session: load.session, shard: shard, rows: loaded.shard.rowCount, dimension: loaded.shard.dimension,
                             labelCounts: loaded.labelCounts, classNames: loaded.classNames, sha256: loaded.sha256, worker: workerName)))
@@ -65,18 +79,33 @@ public final class TrainingShardServer: Sendable {
             }
         case let request as GradientRequest:
             let payloads = message.payloads
-            queue.async { [self] in
-                if let delay { Thread.sleep(forTimeInterval: delay.seconds) }
-                for reply in evaluate(request, payloads: payloads) { send(reply) }
+            enqueue { [self] in
+                if let delay { try? await Task.sleep(for: delay) }
+                await holdWhileGated(request)
+                for reply in await evaluate(request, payloads: payloads) { send(reply) }
             }
         case let close as TrainingClose:
-            queue.async { [self] in
+            enqueue { [self] in
                 cache.withLock { cache in for path in close.paths { cache[path] = nil } }
                 logger.info("training session \(close.session) closed; \(close.paths.count) shard(s) released")
             }
         default:
             break
         }
+    }
+
+    private func enqueue(_ item: @escaping @Sendable () async -> Void) {
+        work.yield(item)
+    }
+
+    /// The test gate (see ``testGateVariable``).
+    private func holdWhileGated(_ request: GradientRequest) async {
+        guard let gate else { return }
+        let hold = (gate as NSString).appendingPathComponent("hold")
+        guard FileManager.default.fileExists(atPath: hold) else { return }
+        let marker = "held-\(ProcessInfo.processInfo.processIdentifier)-\(request.iteration)-\(request.shards.map(String.init).joined(separator: "_"))"
+        FileManager.default.createFile(atPath: (gate as NSString).appendingPathComponent(marker), contents: nil)
+        while FileManager.default.fileExists(atPath: hold) { try? await Task.sleep(for: .milliseconds(5)) }
     }
 
     /// Number of shards in memory (for tests and status).
@@ -97,7 +126,7 @@ public final class TrainingShardServer: Sendable {
     }
 
     /// One reply per requested shard: its partial sums, or a failure.
-    private func evaluate(_ request: GradientRequest, payloads: [[UInt8]]) -> [WireMessage] {
+    private func evaluate(_ request: GradientRequest, payloads: [[UInt8]]) async -> [WireMessage] {
         let failure = { (shard: Int?, message: String) in
             [WireMessage(TrainingFailure(session: request.job, shard: shard, message: "worker \(self.workerName): \(message)"))]
         }
@@ -121,14 +150,15 @@ public final class TrainingShardServer: Sendable {
         for (index, shard) in request.shards.enumerated() {
             let started = ContinuousClock.now
             do {
-                let loaded = try load(paths[index])
+                let path = paths[index]
+                let loaded = try await ComputePool.run { [self] in try load(path) }
                 guard loaded.shard.dimension == request.dimension else {
                     throw TrainingError.dimensionMismatch(shard: paths[index], expected: request.dimension, found: loaded.shard.dimension)
                 }
                 let source = try LocalGradientSource(shards: [loaded.shard], classCount: request.classCount, classWeights: classWeights,
                                                      threads: threads, blockRows: request.blockRows ?? 1024,
                                                      firstGlobalRow: firsts[index])
-                let sums = try Self.blockingEvaluate(source, parameters)
+                let sums = try await source.evaluate(parameters)
                 let elapsed = (ContinuousClock.now - started).components
                 replies.append(GradientReply.message(session: request.job, iteration: request.iteration, shard: shard, sums: sums,
                                                      seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18))
@@ -137,19 +167,5 @@ public final class TrainingShardServer: Sendable {
             }
         }
         return replies
-    }
-
-    /// Runs the async evaluation from this (non-cooperative) compute thread; the source computes on threads
-    /// of its own, so waiting here blocks nothing the evaluation needs.
-    private static func blockingEvaluate(_ source: LocalGradientSource, _ parameters: ModelParameters) throws -> LossAndGradient {
-        let outcome = Mutex<Result<LossAndGradient, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            do { let sums = try await source.evaluate(parameters); outcome.withLock { $0 = .success(sums) } }
-            catch { outcome.withLock { $0 = .failure(error) } }
-            done.signal()
-        }
-        done.wait()
-        return try outcome.withLock { $0! }.get()
     }
 }

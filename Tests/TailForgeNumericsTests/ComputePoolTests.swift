@@ -1,0 +1,107 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import TailForgeNumerics
+
+@Suite struct ComputePoolTests {
+    /// Counts how often each index ran.
+    final class Tally: Sendable {
+        let counts: Mutex<[Int]>
+        init(_ n: Int) { counts = Mutex([Int](repeating: 0, count: n)) }
+        func hit(_ i: Int) { counts.withLock { $0[i] += 1 } }
+        var values: [Int] { counts.withLock { $0 } }
+    }
+
+    struct Boom: Error, Equatable { let index: Int }
+
+    @Test(arguments: [(0, 3), (1, 1), (7, 1), (7, 3), (100, 4), (5, 64)])
+    func forEachRunsEveryIndexExactlyOnce(count: Int, width: Int) {
+        let tally = Tally(count)
+        ComputePool.forEach(count, width: width) { tally.hit($0) }
+        #expect(tally.values == [Int](repeating: 1, count: count))
+    }
+
+    @Test func forEachNeverRunsMoreThanWidthIndicesAtOnce() {
+        let running = Atomic<Int>(0), highest = Mutex(0)
+        ComputePool.forEach(64, width: 3) { _ in
+            let now = running.add(1, ordering: .relaxed).newValue
+            highest.withLock { $0 = max($0, now) }
+            for _ in 0..<10_000 { _ = running.load(ordering: .relaxed) }
+            running.subtract(1, ordering: .relaxed)
+        }
+        #expect(highest.withLock { $0 } <= 3)
+    }
+
+    @Test func nestedCallsFinishEvenWhenWiderThanThePool() {
+        // Every outer index runs a wide inner loop: the callers take part, so this cannot deadlock.
+        let tally = Tally(16 * 16)
+        ComputePool.forEach(16, width: 16) { outer in
+            ComputePool.forEach(16, width: 16) { inner in tally.hit(outer * 16 + inner) }
+        }
+        #expect(tally.values == [Int](repeating: 1, count: 256))
+    }
+
+    @Test func aThrowStopsNewIndicesAndRethrowsTheError() {
+        let ran = Atomic<Int>(0)
+        #expect(throws: Boom(index: 0)) {
+            try ComputePool.forEach(10_000, width: 1) { (i: Int) throws(Boom) in
+                ran.add(1, ordering: .relaxed)
+                if i == 0 { throw Boom(index: 0) }
+            }
+        }
+        #expect(ran.load(ordering: .relaxed) == 1)
+    }
+
+    @Test func asyncForEachSuspendsAndRunsEveryIndex() async throws {
+        let tally = Tally(50)
+        await ComputePool.forEach(50, width: 4) { tally.hit($0) }
+        #expect(tally.values == [Int](repeating: 1, count: 50))
+        await #expect(throws: Boom(index: 3)) {
+            try await ComputePool.forEach(4, width: 4) { (i: Int) throws(Boom) in if i == 3 { throw Boom(index: 3) } }
+        }
+    }
+
+    @Test func runReturnsTheResultOfBlockingWork() async throws {
+        #expect(await ComputePool.run { 6 * 7 } == 42)
+        await #expect(throws: Boom(index: 9)) { try await ComputePool.run { () throws(Boom) in throw Boom(index: 9) } }
+    }
+
+    @Test(arguments: [1, 2, 5])
+    func orderedPipelineDeliversInOrderWithinTheWindow(width: Int) throws {
+        let produced = Atomic<Int>(0)
+        var consumed: [Int] = []
+        var furthestAhead = 0
+        ComputePool.orderedPipeline(count: 200, width: width, window: 3, produce: { i in
+            produced.add(1, ordering: .relaxed)
+            return i * i
+        }, consume: { i, value in
+            furthestAhead = max(furthestAhead, produced.load(ordering: .relaxed) - i)
+            consumed.append(value)
+        })
+        #expect(consumed == (0..<200).map { $0 * $0 })
+        // At most `window` items beyond the one being consumed, plus the one each producer may be finishing.
+        #expect(furthestAhead <= 3 + 1 + width)
+    }
+
+    @Test func orderedPipelineStopsAtAConsumerError() {
+        let produced = Atomic<Int>(0)
+        #expect(throws: Boom(index: 5)) {
+            try ComputePool.orderedPipeline(count: 10_000, width: 2, window: 2, produce: { i in
+                produced.add(1, ordering: .relaxed)
+                return i
+            }, consume: { (i: Int, _: Int) throws(Boom) in if i == 5 { throw Boom(index: 5) } })
+        }
+        #expect(produced.load(ordering: .relaxed) < 100)
+    }
+
+    @Test func inBackgroundHandsBackTheResultEveryTime() throws {
+        let wait = ComputePool.inBackground(named: "test") { () throws(Boom) in 11 }
+        #expect(try wait().get() == 11)
+        #expect(try wait().get() == 11)
+    }
+
+    @Test func usingThePoolLeavesOpenBLASOnOneThread() {
+        ComputePool.forEach(2, width: 2) { _ in }
+        #expect(BLAS.threadCount == 1)
+    }
+}

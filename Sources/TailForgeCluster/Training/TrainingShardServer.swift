@@ -38,8 +38,9 @@ public final class TrainingShardServer: Sendable {
     private let logger: Logger
     /// The serial work queue: one task runs the items in order.
     private let work: AsyncStream<@Sendable () async -> Void>.Continuation
-    /// Shards by path; shared by every session that names the path (a resumed trainer reuses them).
-    private let cache = Mutex<[String: Loaded]>([:])
+    /// Shards by file identity; shared by every session that names the file, however spelt (a resumed trainer
+    /// reuses them).
+    private let cache = Mutex(TrainingShardCache<Loaded>())
 
     public init(threads: Int, workerName: String, logger: Logger,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -86,7 +87,7 @@ public final class TrainingShardServer: Sendable {
             }
         case let close as TrainingClose:
             enqueue { [self] in
-                cache.withLock { cache in for path in close.paths { cache[path] = nil } }
+                cache.withLock { cache in for path in close.paths { cache.release(path) } }
                 logger.info("training session \(close.session) closed; \(close.paths.count) shard(s) released")
             }
         default:
@@ -112,7 +113,9 @@ public final class TrainingShardServer: Sendable {
     public var loadedShardCount: Int { cache.withLock { $0.count } }
 
     private func load(_ path: String) throws -> Loaded {
-        if let hit = cache.withLock({ $0[path] }) { return hit }
+        // A file that cannot be stat'ed is not cached; loading it reports why.
+        let identity = FileIdentity(path: path)
+        if let identity, let hit = cache.withLock({ $0.lookup(path, identity: identity) }) { return hit }
         let started = ContinuousClock.now
         let shard = try TrainingShard.load(path: path)
         let classNames = try LabeledEmbeddingsFile(path: path).classNames
@@ -120,7 +123,7 @@ public final class TrainingShardServer: Sendable {
         var counts = [Int](repeating: 0, count: Int(shard.labels.max() ?? 0) + 1)
         for label in shard.labels { counts[Int(label)] += 1 }
         let loaded = Loaded(shard: shard, labelCounts: counts, classNames: classNames, sha256: sha256)
-        cache.withLock { $0[path] = loaded }
+        if let identity { cache.withLock { $0.insert(loaded, path: path, identity: identity) } }
         logger.info("loaded training shard \(path): \(shard.rowCount) rows × \(shard.dimension) in \(ContinuousClock.now - started)")
         return loaded
     }

@@ -400,7 +400,7 @@ private struct WorkerLoop {
         // fsync and SHA-256 of a multi-GB file take seconds: off this thread, which must keep heartbeating.
         let runtime = self.runtime
         let finished = active
-        let thread = Thread {
+        ComputePool.startThread(named: "tailforge-verify-input") {
             do {
                 try finished.finish()
                 runtime.post(.inputVerified(finished, error: nil))
@@ -408,8 +408,6 @@ private struct WorkerLoop {
                 runtime.post(.inputVerified(finished, error: "\(error)"))
             }
         }
-        thread.name = "tailforge-verify-input"
-        thread.start()
     }
 
     mutating func inputVerified(_ download: InputDownload, error: String?) {

@@ -28,7 +28,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("retain-jobs"), help: "How long finished jobs stay in status and the journal before they are purged (90s, 30m, 12h, 7d).")
     var retainJobs = "7d"
 
+    @Option(name: .customLong("worker-memory-bytes"), help: "Memory a worker may use for a shard; jobs whose largest class needs more fail at planning.")
+    var workerMemoryBytes: Int64 = CoordinatorConfiguration.defaultWorkerMemoryBytes
+
     func validate() throws {
+        guard workerMemoryBytes > 0 else { throw ValidationError("--worker-memory-bytes must be positive") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard quarantineAfter >= 1 else { throw ValidationError("--quarantine-after must be at least 1") }
         guard RetentionPeriod.seconds(retainJobs) != nil else {
@@ -46,6 +50,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             bind: bind, stateDirectory: stateDir,
             heartbeat: HeartbeatSettings(intervalMilliseconds: heartbeatMilliseconds, livenessMilliseconds: livenessMilliseconds),
             maxAttempts: maxAttempts, quarantineAfter: quarantineAfter, retainJobsSeconds: RetentionPeriod.seconds(retainJobs)!,
+            workerMemoryBytes: workerMemoryBytes,
             logger: logger)
         try await DaemonService.runUntilSignalled([service], logger: logger)
     }

@@ -334,3 +334,26 @@ import Testing
         _ = try StateDirectoryLock(directory: directory)
     }
 }
+
+@Suite struct PlanLimitsTests {
+    func plan(rows: Int, dimension: Int, inputBytes: Int64 = 1_000) -> PreparedJob {
+        PreparedJob(inputSHA256: "x", inputBytes: inputBytes, classCount: 2, dimension: dimension, totalRows: rows + 10,
+                    shards: [[ClassTask(classId: 0, realCount: 10, keptCount: 10, syntheticCount: 0)],
+                             [ClassTask(classId: 1, realCount: 5, keptCount: 5, syntheticCount: rows - 5)]], shardCosts: [1, 1])
+    }
+
+    @Test func aPlanThatFitsIsAccepted() {
+        #expect(PlanLimits.refusal(plan(rows: 1_000, dimension: 768), workerMemoryBytes: 64 << 30) == nil)
+    }
+
+    @Test func aClassTooLargeForAWorkerIsRefusedNamingItAndTheBound() throws {
+        // The case: a target of 2^31 - 1 rows at d = 768 is 6 TiB for one class.
+        let refusal = try #require(PlanLimits.refusal(plan(rows: Int(Int32.max), dimension: 768), workerMemoryBytes: 64 << 30))
+        #expect(refusal.contains("class 1 needs 6.0 TiB") && refusal.contains("64.0 GiB") && refusal.contains("--worker-memory-bytes"))
+    }
+
+    @Test func aSizeThatOverflowsIsRefusedInsteadOfTrapping() throws {
+        let refusal = try #require(PlanLimits.refusal(plan(rows: Int.max / 2, dimension: 1 << 20), workerMemoryBytes: .max))
+        #expect(refusal.contains("overflows"))
+    }
+}

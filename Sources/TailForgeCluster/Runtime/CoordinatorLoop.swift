@@ -441,6 +441,10 @@ struct CoordinatorLoop {
         switch event {
         case .prepared(let id, .success(let prepared)):
             guard var job = jobs[id], job.state == .queued else { return }
+            if let refusal = PlanLimits.refusal(prepared, workerMemoryBytes: configuration.workerMemoryBytes) {
+                fail(id, "the plan cannot run: \(refusal)")
+                return
+            }
             do { try journal.append(JournalEntry(event: .prepared, job: id, prepared: prepared)) } catch {
                 fail(id, "cannot journal the plan: \(error)")
                 return

@@ -19,15 +19,22 @@ public struct CoordinatorConfiguration: Sendable {
     public var quarantineAfter: Int
     /// Finished (committed, failed, cancelled) jobs are kept this long, then purged from the journal and disk.
     public var retainJobsSeconds: Double
+    /// Memory each worker may use for a shard: plans that need more (the input plus the largest class's block)
+    /// fail at planning, before any shard is assigned.
+    public var workerMemoryBytes: Int64
+
+    public static let defaultWorkerMemoryBytes: Int64 = 64 << 30
 
     public static let defaultRetainJobsSeconds: Double = 7 * 86_400
 
     public init(bind: String, stateDirectory: String, toolVersion: String, heartbeat: HeartbeatSettings = HeartbeatSettings(),
                 sockets: SocketSettings = SocketSettings(), limits: WireLimits = WireLimits(), maxAttempts: Int = 3,
-                chunkBytes: Int = 4 << 20, quarantineAfter: Int = 3, retainJobsSeconds: Double = defaultRetainJobsSeconds) {
+                chunkBytes: Int = 4 << 20, quarantineAfter: Int = 3, retainJobsSeconds: Double = defaultRetainJobsSeconds,
+                workerMemoryBytes: Int64 = defaultWorkerMemoryBytes) {
         self.bind = bind; self.stateDirectory = stateDirectory; self.toolVersion = toolVersion; self.heartbeat = heartbeat
         self.sockets = sockets; self.limits = limits; self.maxAttempts = maxAttempts; self.chunkBytes = chunkBytes
         self.quarantineAfter = quarantineAfter; self.retainJobsSeconds = retainJobsSeconds
+        self.workerMemoryBytes = workerMemoryBytes
     }
 }
 

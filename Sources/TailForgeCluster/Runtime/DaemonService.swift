@@ -49,10 +49,11 @@ public struct DaemonService: Service {
     public static func coordinator(bind: String, stateDirectory: String, heartbeat: HeartbeatSettings = HeartbeatSettings(),
                                    maxAttempts: Int = 3, quarantineAfter: Int = 3,
                                    retainJobsSeconds: Double = CoordinatorConfiguration.defaultRetainJobsSeconds,
+                                   workerMemoryBytes: Int64 = CoordinatorConfiguration.defaultWorkerMemoryBytes,
                                    logger: Logger) -> DaemonService {
         let configuration = CoordinatorConfiguration(bind: bind, stateDirectory: stateDirectory, toolVersion: ToolVersionOverride.current,
                                                      heartbeat: heartbeat, maxAttempts: maxAttempts, quarantineAfter: quarantineAfter,
-                                                     retainJobsSeconds: retainJobsSeconds)
+                                                     retainJobsSeconds: retainJobsSeconds, workerMemoryBytes: workerMemoryBytes)
         let runtime = CoordinatorRuntime(configuration: configuration, backend: EngineJobBackend(), logger: logger)
         return DaemonService(name: "tailforge-coordinator") { try runtime.run(until: $0) }
     }

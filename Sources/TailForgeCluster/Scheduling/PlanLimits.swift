@@ -1,0 +1,35 @@
+import Foundation
+
+/// Refuses a plan no worker could run before any shard is assigned: a class whose synthetic block would not fit
+/// in a worker's memory (or whose size overflows), instead of crashing every worker that takes it.
+enum PlanLimits {
+    /// Why `prepared` cannot run on workers with `workerMemoryBytes` each, or nil when it can. A worker holds
+    /// the job's input and, at least, the block of the largest class it synthesises (rows × dimension float32).
+    static func refusal(_ prepared: PreparedJob, workerMemoryBytes: Int64) -> String? {
+        let dimension = Int64(max(1, prepared.dimension))
+        for shard in prepared.shards {
+            for task in shard {
+                let rows = Int64(task.outputCount)
+                let (values, overflowA) = rows.multipliedReportingOverflow(by: dimension)
+                let (bytes, overflowB) = values.multipliedReportingOverflow(by: 4)
+                let (total, overflowC) = bytes.addingReportingOverflow(prepared.inputBytes)
+                guard !overflowA, !overflowB, !overflowC, rows >= 0 else {
+                    return "class \(task.classId) would need \(rows) output rows of dimension \(dimension): the size overflows; lower the target"
+                }
+                if total > workerMemoryBytes {
+                    return "class \(task.classId) needs \(format(total)) on a worker (\(rows) rows × \(dimension) float32 values plus the \(format(prepared.inputBytes)) input), "
+                        + "more than the workers' \(format(workerMemoryBytes)) (coordinator --worker-memory-bytes); lower the target or raise the bound"
+                }
+            }
+        }
+        return nil
+    }
+
+    static func format(_ bytes: Int64) -> String {
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+        return unit == 0 ? "\(bytes) bytes" : String(format: "%.1f %@", value, units[unit])
+    }
+}

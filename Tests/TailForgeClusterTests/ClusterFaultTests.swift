@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TailForgeEngine
 import TailForgeStorage
 @testable import TailForgeCluster
 
@@ -179,5 +180,27 @@ import TailForgeStorage
         // The output itself is the user's and stays.
         #expect(try SHA256.hexDigest(ofFileAt: manifest.output) == fixture.referenceSHA256)
         #expect(Self.waitForNoLeftovers(cluster).isEmpty, "\(Self.leftovers(cluster))")
+    }
+
+    @Test func theStreamedInputCacheKeepsWithinItsBoundLeastRecentlyUsedFirst() throws {
+        let fixture = try ProcessClusterTests.shared.get()
+        let other = try SyntheticPreset.small.write(to: (fixture.directory as NSString).appendingPathComponent("data-other"), seed: 6).train
+        let size = { (path: String) in (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0 }
+        let cluster = fixture.cluster()
+        // Room for the larger of the two inputs, not for both.
+        cluster.workerArguments = ["--cache-max-bytes", "\(max(try size(fixture.input), try size(other)) + 1)"]
+        defer { cluster.stop() }
+        try cluster.start(workers: 1)
+        let client = try ClusterClient(coordinator: cluster.endpoint)
+        let cached = { Self.files(cluster.workDirectory(0)).filter { $0.hasPrefix("input-") } }
+        for (index, input) in [fixture.input, other].enumerated() {
+            var manifest = fixture.manifest(output: "cache-\(index).h5", shards: 2)
+            manifest.input.path = input
+            manifest.transfer.streamInput = true
+            let job = try client.submit(manifest)
+            #expect(try waitForJob(job, on: cluster.endpoint)?.state == .committed)
+            #expect(cached() == ["input-\(try SHA256.hexDigest(ofFileAt: input)).h5"], "\(cached())")
+        }
+        #expect(log(cluster, "worker0").contains("least recently used"))
     }
 }

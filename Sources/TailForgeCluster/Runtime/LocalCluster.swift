@@ -20,6 +20,8 @@ public final class LocalCluster {
     public var livenessMilliseconds: Int
     /// Extra `tailforge coordinator` options (`--max-attempts`, `--quarantine-after`, `--retain-jobs`).
     public var coordinatorArguments: [String] = []
+    /// Extra `tailforge worker` options (`--cache-max-bytes`).
+    public var workerArguments: [String] = []
     public private(set) var coordinator: Process?
     public private(set) var workers: [Process] = []
     /// The coordinator's endpoint once started (tcp://127.0.0.1:PORT).
@@ -80,7 +82,7 @@ public final class LocalCluster {
         let index = workers.count
         let work = (directory as NSString).appendingPathComponent("worker\(index)")
         workers.append(try spawn("worker\(index)", ["worker", "--connect", endpoint, "--work-dir", work, "--threads", "\(threads)",
-                                                    "--name", "local\(index)"], extra: extra))
+                                                    "--name", "local\(index)"] + workerArguments, extra: extra))
         return index
     }
 

@@ -129,7 +129,7 @@ struct WorkerRegistry {
         worker.consecutiveFailures += 1
         let newlyQuarantined = worker.quarantine == nil && worker.consecutiveFailures >= quarantineAfter
         if newlyQuarantined {
-            worker.quarantine = "\(worker.consecutiveFailures) shards failed in a row, the last: \(reason)"
+            worker.quarantine = "\(worker.consecutiveFailures) shard\(worker.consecutiveFailures == 1 ? "" : "s") failed in a row, the last: \(reason)"
         }
         workers[identity] = worker
         return newlyQuarantined

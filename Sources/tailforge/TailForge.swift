@@ -20,6 +20,7 @@ struct TailForge: AsyncParsableCommand {
             WorkerCommand.self,
             ReplayCommand.self,
             DemoCommand.self,
+            KeygenCommand.self,
         ]
     )
 

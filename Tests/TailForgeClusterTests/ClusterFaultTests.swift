@@ -203,4 +203,33 @@ import TailForgeStorage
         }
         #expect(log(cluster, "worker0").contains("least recently used"))
     }
+
+    @Test func aFailedJournalWriteFailsOnlyItsJobAndLeavesTheJournalWhole() throws {
+        let fixture = try ProcessClusterTests.shared.get()
+        // Job A journals 7 records (submitted, prepared, 2 × κ, 2 × shard, committed); B's plan is the 9th.
+        let cluster = fixture.cluster(environment: [Journal.testFailAppendVariable: "9"])
+        defer { cluster.stop() }
+        try cluster.start(workers: 1)
+        let client = try ClusterClient(coordinator: cluster.endpoint)
+        var states: [JobState?] = []
+        var ids: [String] = []
+        for name in ["journal-a.h5", "journal-b.h5", "journal-c.h5"] {
+            let job = try client.submit(fixture.manifest(output: name, shards: 2))
+            ids.append(job)
+            states.append(try waitForJob(job, on: cluster.endpoint)?.state)
+        }
+        #expect(states == [.committed, .failed, .committed])
+        let failure = try client.status(job: ids[1]).jobs.first?.error ?? ""
+        #expect(failure.contains("cannot journal the plan") && failure.contains("No space left on device"), "\(failure)")
+        #expect(log(cluster).contains("job \(ids[1]) failed: cannot journal the plan"))
+
+        // The half-written record was cut off: after a restart every job reads back as it ended, nothing damaged.
+        cluster.crashCoordinator()
+        cluster.environment = [:]
+        try cluster.startCoordinator(bind: cluster.endpoint)
+        let after = try ClusterClient(coordinator: cluster.endpoint).status(job: nil).jobs
+        #expect(ids.map { id in after.first { $0.job == id }?.state } == [.committed, .failed, .committed])
+        #expect(!log(cluster).contains("skipped"))
+        #expect(try SHA256.hexDigest(ofFileAt: (fixture.directory as NSString).appendingPathComponent("journal-c.h5")) == fixture.referenceSHA256)
+    }
 }

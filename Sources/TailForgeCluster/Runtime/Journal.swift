@@ -60,10 +60,16 @@ public final class Journal {
 
     static let fileName = "journal.jsonl"
     static let tag = "TFJ1 "
+    /// Environment variable (N ≥ 1) that makes the coordinator's N-th journal append write half its record and
+    /// then fail with ENOSPC, as a full disk does; tests use it. Never set it in production.
+    public static let testFailAppendVariable = "TAILFORGE_TEST_JOURNAL_FAIL_APPEND"
+    private let failAppend: Int?
+    private var appends = 0
 
     public init(directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = (directory as NSString).appendingPathComponent(Self.fileName)
+        failAppend = ProcessInfo.processInfo.environment[Self.testFailAppendVariable].flatMap(Int.init)
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw JournalError(path: path, operation: "open", code: errno) }
         let data = (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()
@@ -128,9 +134,18 @@ public final class Journal {
     }
 
     private func write(_ line: [UInt8], at offset: Int) throws {
+        appends += 1
+        // The test hook: the disk "fills up" half-way through this record.
+        let room = appends == failAppend ? line.count / 2 : line.count
         var done = 0
         while done < line.count {
-            let count = line.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + done, $0.count - done, off_t(offset + done)) }
+            let count: Int
+            if done < room {
+                count = line.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + done, room - done, off_t(offset + done)) }
+            } else {
+                errno = ENOSPC
+                count = -1
+            }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else {
                 let code = count < 0 ? errno : ENOSPC

@@ -1,0 +1,84 @@
+import Foundation
+import Logging
+
+/// Serving the input to workers and fetching shard files from them.
+extension CoordinatorLoop {
+    mutating func serve(_ identity: Identity, _ request: DataRequest) {
+        guard case .input(let id) = request.resource, let job = jobs[id], !job.state.isTerminal else {
+            send(identity, WireMessage(DataChunk(requestId: request.requestId, resource: request.resource, offset: request.offset,
+                                                 totalBytes: 0, error: "the coordinator serves only the inputs of its live jobs")))
+            return
+        }
+        let length = min(request.length, configuration.chunkBytes)
+        let (bytes, total, error) = FileChunks.read(path: job.manifest.input.path, offset: request.offset, length: length)
+        send(identity, WireMessage(DataChunk(requestId: request.requestId, resource: request.resource, offset: request.offset,
+                                             totalBytes: total, error: error), payloads: error == nil ? [bytes] : []))
+    }
+
+    mutating func startFetch(_ reference: ShardReference, from worker: Identity, remotePath: String, sha256: String, total: Int64) {
+        guard let job = jobs[reference.job] else { return }
+        let localPath = (job.directory as NSString).appendingPathComponent("shard-\(reference.shard).h5")
+        let (fetch, request) = fetcher.start(reference, from: worker, remotePath: remotePath, localPath: localPath, sha256: sha256, total: total)
+        _ = FileManager.default.createFile(atPath: fetch.partialPath, contents: nil)
+        guard let handle = FileHandle(forWritingAtPath: fetch.partialPath) else {
+            _ = fetcher.cancel { $0.requestId == fetch.requestId }
+            fail(reference.job, "cannot write \(fetch.partialPath)")
+            return
+        }
+        fetchFiles[fetch.requestId] = handle
+        send(worker, WireMessage(request))
+    }
+
+    mutating func fetched(_ identity: Identity, _ chunk: DataChunk, payloads: [[UInt8]]) {
+        let bytes = payloads.first ?? []
+        switch fetcher.received(chunk, bytes: bytes.count, from: identity) {
+        case .ignore:
+            return
+        case .failed(let fetch, let reason):
+            dropFetchFile(fetch)
+            registry.reported(identity, fetch.reference)
+            attemptFailed(identity, fetch.reference, .fetchFailed(reason))
+        case .write(let fetch, let next):
+            do { try fetchFiles[fetch.requestId]?.write(contentsOf: bytes) } catch {
+                dropFetchFile(fetch)
+                _ = fetcher.cancel { $0.requestId == fetch.requestId }
+                fail(fetch.reference.job, "cannot write \(fetch.partialPath): \(error)")
+                return
+            }
+            if let next {
+                send(identity, WireMessage(next))
+                return
+            }
+            // Complete: fsync and rename off this thread (a multi-GB fsync must not stall heartbeats).
+            guard let handle = fetchFiles.removeValue(forKey: fetch.requestId) else { return }
+            jobs[fetch.reference.job]?.board?.storing(fetch.reference, worker: identity)
+            runtime.background {
+                do {
+                    try handle.synchronize()
+                    try handle.close()
+                    try? FileManager.default.removeItem(atPath: fetch.localPath)
+                    try FileManager.default.moveItem(atPath: fetch.partialPath, toPath: fetch.localPath)
+                    return .stored(fetch, .success(()))
+                } catch {
+                    try? handle.close()
+                    return .stored(fetch, .failure(.init(message: "\(error)")))
+                }
+            }
+        }
+    }
+
+    mutating func storedFetch(_ fetch: ShardFetcher.Fetch) {
+        guard let job = jobs[fetch.reference.job], job.state == .running, job.board?.isStoring(fetch.reference) == true else {
+            // The job ended (or the attempt was superseded) while the file was being stored.
+            try? FileManager.default.removeItem(atPath: fetch.localPath)
+            return
+        }
+        // The SHA-256 is verified at gather time, off this thread, with every other shard.
+        commitShard(fetch.reference.job, fetch.reference.shard, path: fetch.localPath, sha256: fetch.expectedSHA256)
+    }
+
+    mutating func dropFetchFile(_ fetch: ShardFetcher.Fetch) {
+        try? fetchFiles.removeValue(forKey: fetch.requestId)?.close()
+        try? FileManager.default.removeItem(atPath: fetch.partialPath)
+    }
+}

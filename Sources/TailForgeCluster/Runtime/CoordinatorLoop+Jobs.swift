@@ -1,0 +1,219 @@
+import Foundation
+import Logging
+
+/// A job's life: submission, planning, stages, gathering, failure and cancellation.
+extension CoordinatorLoop {
+    mutating func submitJob(_ client: Identity, _ manifest: JobManifest) {
+        let live = jobOrder.compactMap { jobs[$0] }.filter { !$0.state.isTerminal }.map { OutputCheck.LiveJob(job: $0.id, output: $0.manifest.output) }
+        do {
+            try manifest.validate(source: "the submitted manifest")
+            try OutputCheck.check(manifest, against: live)
+        } catch {
+            send(client, WireMessage(ErrorReply(code: "invalid-manifest", message: error.description)))
+            return
+        }
+        let id = "job-" + String(UInt64(Date().timeIntervalSince1970 * 1000), radix: 36) + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 36)
+        do {
+            try journal.append(JournalEntry(event: .submitted, job: id, manifest: manifest))
+        } catch {
+            log.error("refused a job: \(error)")
+            send(client, WireMessage(ErrorReply(code: "journal", message: "the coordinator cannot journal the job: \(error)")))
+            return
+        }
+        jobs[id] = JobRecord(id: id, manifest: manifest, directory: jobDirectory(id))
+        jobOrder.append(id)
+        log.info("job \(id) submitted: \(manifest.input.path) → \(manifest.output)")
+        send(client, WireMessage(JobAccepted(job: id)))
+        startPreparing(id)
+    }
+
+    func jobDirectory(_ job: String) -> String {
+        let path = (configuration.stateDirectory as NSString).appendingPathComponent("jobs/\(job)")
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    func maxAttempts(_ manifest: JobManifest) -> Int {
+        manifest.sharding.maxAttempts ?? configuration.maxAttempts
+    }
+
+    mutating func startPreparing(_ id: String) {
+        guard let manifest = jobs[id]?.manifest else { return }
+        let shardCount = manifest.sharding.shards ?? max(1, 4 * registry.workers.count)
+        let backend = runtime.backend
+        jobs[id]?.stageStarted = Date()
+        runtime.background {
+            do { return .prepared(job: id, .success(try backend.prepare(manifest, shardCount: shardCount))) }
+            catch { return .prepared(job: id, .failure(.init(message: "\(error)"))) }
+        }
+    }
+
+    mutating func startResolving(_ id: String) {
+        guard let job = jobs[id], let prepared = job.prepared else { return }
+        let stageOne = prepared.shards.indices.map { job.stageOneKappas[$0] ?? [] }
+        let backend = runtime.backend
+        let manifest = job.manifest
+        runtime.background {
+            do {
+                let (kappas, fallback) = try backend.resolveKappas(manifest, prepared, stageOne: stageOne)
+                return .resolved(job: id, .success(.init(kappas: kappas, fallback: fallback)))
+            } catch { return .resolved(job: id, .failure(.init(message: "\(error)"))) }
+        }
+    }
+
+    mutating func handle(_ event: CoordinatorRuntime.CoordinatorEvent) {
+        switch event {
+        case .prepared(let id, .success(let prepared)):
+            guard var job = jobs[id], job.state == .queued else { return }
+            if let refusal = PlanLimits.refusal(prepared, workerMemoryBytes: configuration.workerMemoryBytes) {
+                fail(id, "the plan cannot run: \(refusal)")
+                return
+            }
+            do { try journal.append(JournalEntry(event: .prepared, job: id, prepared: prepared)) } catch {
+                fail(id, "cannot journal the plan: \(error)")
+                return
+            }
+            job.prepared = prepared
+            job.board = job.makeBoard(.concentrations, maxAttempts: maxAttempts(job.manifest))
+            job.state = .running
+            jobs[id] = job
+            lap(id, "plan")
+            log.info("job \(id): \(prepared.shards.count) shards over \(prepared.classCount) classes, \(prepared.totalRows) output rows")
+            advance(id)
+        case .resolved(let id, .success(let resolved)):
+            guard jobs[id]?.state == .running else { return }
+            jobs[id]?.resolved = resolved.kappas
+            jobs[id]?.fallback = resolved.fallback
+            advance(id)
+        case .gathered(let id, .success(let report)):
+            guard jobs[id]?.state == .gathering else { return }
+            jobs[id]?.outputSHA256 = report.outputSHA256
+            lap(id, "gather")
+            writeResolvedManifest(id)
+            do { try journal.append(JournalEntry(event: .committed, job: id, sha256: report.outputSHA256, path: jobs[id]?.manifest.output)) } catch {
+                log.error("cannot journal the commit of \(id) (the output is published; after a restart the job gathers again): \(error)")
+            }
+            jobs[id]?.state = .committed
+            jobs[id]?.finished = Date()
+            log.info("job \(id) committed: \(report.rows) rows, SHA-256 \(report.outputSHA256)")
+            // The output holds every row now; the job's copies of shards and κ are dead weight (shards in a
+            // shared directory belong to the user and stay).
+            if let directory = jobs[id]?.directory { try? FileManager.default.removeItem(atPath: directory) }
+            publishProgress(id)
+        case .stored(let fetch, .success):
+            storedFetch(fetch)
+        case .stored(let fetch, .failure(let error)):
+            try? FileManager.default.removeItem(atPath: fetch.partialPath)
+            try? FileManager.default.removeItem(atPath: fetch.localPath)
+            fail(fetch.reference.job, "cannot store shard \(fetch.reference.shard) at \(fetch.localPath): \(error.message)")
+        case .prepared(let id, .failure(let error)), .resolved(let id, .failure(let error)), .gathered(let id, .failure(let error)):
+            fail(id, error.message)
+        }
+    }
+
+    mutating func lap(_ id: String, _ stage: String) {
+        guard let started = jobs[id]?.stageStarted else { return }
+        jobs[id]?.stageSeconds[stage] = Date().timeIntervalSince(started)
+        jobs[id]?.stageStarted = Date()
+    }
+
+    /// Moves a job to its next stage once every shard of the current one is done.
+    mutating func advance(_ id: String) {
+        guard var job = jobs[id], job.state == .running, let prepared = job.prepared, let board = job.board, board.allDone else { return }
+        switch job.stage {
+        case .concentrations:
+            lap(id, "concentrations")
+            job = jobs[id]!
+            job.stage = .synthesis
+            job.board = job.makeBoard(.synthesis, maxAttempts: maxAttempts(job.manifest))
+            jobs[id] = job
+            startResolving(id)
+        case .synthesis:
+            // Gathering needs the fallback κ (an output attribute): wait for it after a resume.
+            guard job.resolved != nil else { return }
+            lap(id, "synthesis")
+            jobs[id]?.state = .gathering
+            let files = board.slots.map { ShardFile(path: $0.file ?? "", sha256: $0.sha256 ?? "") }
+            let backend = runtime.backend
+            let manifest = job.manifest
+            let fallback = job.fallback
+            runtime.background {
+                do {
+                    return .gathered(job: id, .success(try backend.gather(manifest, prepared, shards: files, fallback: fallback)))
+                } catch { return .gathered(job: id, .failure(.init(message: "\(error)"))) }
+            }
+        }
+        publishProgress(id)
+    }
+
+    /// Fails one job (only that one): journals it if it can, stops its work everywhere and deletes its files.
+    mutating func fail(_ id: String, _ message: String) {
+        guard let job = jobs[id], !job.state.isTerminal else { return }
+        log.error("job \(id) failed: \(message)")
+        do { try journal.append(JournalEntry(event: .failed, job: id, message: message)) } catch {
+            log.error("cannot journal the failure of \(id) (after a restart it resumes): \(error)")
+        }
+        jobs[id]?.state = .failed
+        jobs[id]?.error = message
+        jobs[id]?.finished = Date()
+        endJob(id)
+        publishProgress(id)
+    }
+
+    mutating func cancelJob(_ client: Identity, _ id: String) {
+        guard let job = jobs[id] else {
+            send(client, WireMessage(CancelReply(job: id, cancelled: false, message: "no job \(id); `tailforge status` lists jobs")))
+            return
+        }
+        guard !job.state.isTerminal else {
+            send(client, WireMessage(CancelReply(job: id, cancelled: false, message: "job \(id) is already \(job.state.rawValue)")))
+            return
+        }
+        do { try journal.append(JournalEntry(event: .cancelled, job: id)) } catch {
+            log.error("cannot journal the cancellation of \(id) (after a restart it resumes): \(error)")
+        }
+        jobs[id]?.state = .cancelled
+        jobs[id]?.finished = Date()
+        endJob(id)
+        log.info("job \(id) cancelled")
+        send(client, WireMessage(CancelReply(job: id, cancelled: true, message: "job \(id) cancelled")))
+        publishProgress(id)
+    }
+
+    /// A cancelled or failed job: every worker stops it and deletes its files; the coordinator drops its fetches,
+    /// its directory and its attempts' files in a shared shard directory.
+    mutating func endJob(_ id: String) {
+        for worker in registry.holding(job: id) {
+            registry.abandoned(worker.identity, worker.activity.reference!)
+        }
+        for identity in registry.workers.keys {
+            send(identity, WireMessage(CancelShard(job: id, purge: true)))
+        }
+        for fetch in fetcher.cancel(where: { $0.reference.job == id }) { dropFetchFile(fetch) }
+        guard let job = jobs[id] else { return }
+        try? FileManager.default.removeItem(atPath: job.directory)
+        if let shared = job.manifest.transfer.sharedShardDirectory {
+            Housekeeping.removeShardFiles(ofJob: id, in: shared)
+        }
+    }
+
+
+    func writeResolvedManifest(_ id: String) {
+        guard let job = jobs[id], let prepared = job.prepared, let board = job.board else { return }
+        let resolved = ResolvedManifest(
+            job: id, toolVersion: configuration.toolVersion, manifest: job.manifest, inputSHA256: prepared.inputSHA256,
+            outputSHA256: job.outputSHA256 ?? "", fallbackKappa: job.fallback.map(Double.init),
+            shards: prepared.shards.indices.map { index in
+                ResolvedManifest.Shard(index: index, classes: prepared.shards[index].map(\.classId),
+                                       rows: prepared.shards[index].reduce(0) { $0 + $1.outputCount },
+                                       estimatedCost: prepared.shardCosts[index], sha256: board.slots[index].sha256 ?? "",
+                                       seconds: board.slots[index].seconds, bytes: board.slots[index].bytes)
+            },
+            stageSeconds: job.stageSeconds, totalSeconds: Date().timeIntervalSince(job.started), submitted: job.started)
+        do {
+            try resolved.write(to: ResolvedManifest.path(forOutput: job.manifest.output))
+        } catch {
+            log.error("cannot write the resolved manifest of \(id): \(error)")
+        }
+    }
+}

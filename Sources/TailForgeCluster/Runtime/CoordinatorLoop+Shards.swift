@@ -1,0 +1,168 @@
+import Foundation
+import Logging
+
+/// Assigning shards, their timeouts, results and failures: the state machines decide, this carries it out.
+extension CoordinatorLoop {
+    mutating func schedule(_ now: ContinuousClock.Instant) {
+        var candidates = registry.assignable
+        guard !candidates.isEmpty else { return }
+        let healthy = registry.healthyNames
+        for id in jobOrder {
+            guard let job = jobs[id], job.state == .running, let prepared = job.prepared, let board = job.board else { continue }
+            if job.stage == .synthesis && job.resolved == nil { continue }
+            for index in board.pending {
+                guard !candidates.isEmpty else { return }
+                guard let worker = board.pick(for: index, from: candidates, healthy: healthy) else { continue }
+                candidates.removeAll { $0.identity == worker.identity }
+                assign(id, shard: index, prepared: prepared, to: worker.identity, at: now)
+            }
+        }
+    }
+
+    mutating func assign(_ id: String, shard index: Int, prepared: PreparedJob, to identity: Identity, at now: ContinuousClock.Instant) {
+        guard var job = jobs[id], var board = job.board else { return }
+        let reference = board.assign(index, to: identity, at: now)
+        job.board = board
+        jobs[id] = job
+        let manifest = job.manifest
+        let input = InputLocation(path: manifest.input.path, sha256: prepared.inputSHA256, byteCount: prepared.inputBytes,
+                                  streamed: manifest.transfer.streamInput ?? false)
+        let assignment = AssignShard(shard: reference, job: manifest, input: input, classes: prepared.shards[index],
+                                     sharedShardDirectory: manifest.transfer.sharedShardDirectory)
+        let payloads = job.stage == .synthesis ? [WireMessage.float32Payload(job.resolved![index])] : []
+        registry.assigned(identity, reference)
+        log.info("assigned \(reference) to \(name(identity))")
+        send(identity, WireMessage(assignment, payloads: payloads))
+    }
+
+    /// The no-progress window of a shard of `job`.
+    func timeoutWindow(_ job: JobRecord, shard: Int) -> Duration {
+        guard let prepared = job.prepared else { return ShardTimeout.seconds(ShardTimeout.maximumSeconds) }
+        let streamed = job.manifest.transfer.streamInput == true ? prepared.inputBytes : 0
+        return ShardTimeout.window(manifestSeconds: job.manifest.sharding.shardTimeoutSeconds, classes: prepared.shards[shard],
+                                   dimension: prepared.dimension, streamedBytes: streamed)
+    }
+
+    mutating func checkTimeouts(_ now: ContinuousClock.Instant) {
+        for id in jobOrder {
+            guard let job = jobs[id], job.state == .running, let board = job.board else { continue }
+            for expired in board.expired(at: now, window: { timeoutWindow(job, shard: $0) }) {
+                let window = timeoutWindow(job, shard: expired.reference.shard)
+                let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) * 1e-18
+                // The worker keeps computing until it sees the cancel: it drains, and is not offered a shard it
+                // would refuse as busy.
+                send(expired.worker, WireMessage(CancelShard(job: id)))
+                registry.abandoned(expired.worker, expired.reference)
+                attemptFailed(expired.worker, expired.reference, .timedOut(seconds: seconds))
+            }
+        }
+    }
+
+    /// Applies a failure of the current attempt `reference` on `identity` to its board and the worker's health.
+    mutating func attemptFailed(_ identity: Identity, _ reference: ShardReference, _ reason: ShardFailureReason) {
+        guard var job = jobs[reference.job], job.state == .running, var board = job.board else { return }
+        let workerName = name(identity)
+        let outcome = board.failed(reference, worker: identity, name: workerName, reason: reason)
+        job.board = board
+        jobs[reference.job] = job
+        guard outcome != .stale else { return }
+        log.warning("\(reference) failed on \(workerName): \(reason)")
+        if registry.failed(identity, reason), let worker = registry[identity] {
+            log.error("worker \(worker.name) quarantined: \(worker.quarantine ?? ""); it gets no shards until it registers again")
+        }
+        if case .exhausted(let summary) = outcome { fail(reference.job, summary) }
+    }
+
+    mutating func shardFailed(_ identity: Identity, _ reference: ShardReference, _ reason: ShardFailureReason) {
+        if case .busy(let other) = reason {
+            // Not an attempt: the shard never started there. The worker drains what it is busy with.
+            registry.busy(identity, with: other)
+            guard var job = jobs[reference.job], var board = job.board else { return }
+            _ = board.failed(reference, worker: identity, name: name(identity), reason: reason)
+            job.board = board
+            jobs[reference.job] = job
+            return
+        }
+        registry.reported(identity, reference)
+        attemptFailed(identity, reference, reason)
+    }
+
+    mutating func shardFinished(_ identity: Identity, _ result: ShardResult, payloads: [[UInt8]]) {
+        let reference = result.shard
+        registry.reported(identity, reference)
+        guard var job = jobs[reference.job], job.state == .running, var board = job.board, let prepared = job.prepared,
+              board.isCurrent(reference, worker: identity) else {
+            discardStale(result, from: identity)
+            return
+        }
+        let classes = prepared.shards[reference.shard]
+        switch reference.stage {
+        case .concentrations:
+            let expected = classes.reduce(0) { $0 + $1.realCount }
+            guard payloads.count == 1, let kappas = WireMessage.float32Values(payloads[0]), kappas.count == expected,
+                  FileDigest.sha256(of: payloads[0]) == result.sha256 else {
+                attemptFailed(identity, reference, .invalidResult("expected \(expected) float32 κ values and a matching SHA-256"))
+                return
+            }
+            let path = (job.directory as NSString).appendingPathComponent("kappa-\(reference.shard).f32")
+            do {
+                try Data(payloads[0]).write(to: URL(fileURLWithPath: path), options: .atomic)
+                try journal.append(JournalEntry(event: .kappas, job: job.id, shard: reference.shard, sha256: result.sha256, path: path))
+            } catch {
+                fail(job.id, "cannot persist κ of shard \(reference.shard) in \(path): \(error)")
+                return
+            }
+            registry.succeeded(identity)
+            job.stageOneKappas[reference.shard] = kappas
+            board.recordResult(reference.shard, seconds: result.seconds, bytes: nil)
+            board.done(reference.shard)
+            job.board = board
+            jobs[job.id] = job
+            advance(job.id)
+        case .synthesis:
+            guard result.rowsPerClass == classes.map(\.outputCount) else {
+                attemptFailed(identity, reference, .invalidResult("rows \(result.rowsPerClass), the plan expects \(classes.map(\.outputCount))"))
+                return
+            }
+            board.recordResult(reference.shard, seconds: result.seconds, bytes: result.byteCount)
+            registry.succeeded(identity)
+            if let shared = job.manifest.transfer.sharedShardDirectory, let path = result.path, path.hasPrefix(shared) {
+                job.board = board
+                jobs[job.id] = job
+                commitShard(job.id, reference.shard, path: path, sha256: result.sha256)
+            } else if let path = result.path {
+                board.fetching(reference, worker: identity)
+                job.board = board
+                jobs[job.id] = job
+                startFetch(reference, from: identity, remotePath: path, sha256: result.sha256, total: result.byteCount)
+            } else {
+                job.board = board
+                jobs[job.id] = job
+                attemptFailed(identity, reference, .invalidResult("shard result without a file path"))
+            }
+        }
+    }
+
+    /// A result nobody waits for (a timed-out or superseded attempt, a finished job): its file is deleted where
+    /// it landed.
+    mutating func discardStale(_ result: ShardResult, from identity: Identity) {
+        guard let path = result.path else { return }
+        log.info("discarding the result of \(result.shard) from \(name(identity)): the attempt is no longer current")
+        if let shared = jobs[result.shard.job]?.manifest.transfer.sharedShardDirectory, path.hasPrefix(shared) {
+            try? FileManager.default.removeItem(atPath: path)
+        } else {
+            send(identity, WireMessage(DiscardShardFile(shard: result.shard, path: path)))
+        }
+    }
+
+    mutating func commitShard(_ id: String, _ shard: Int, path: String, sha256: String) {
+        do {
+            try journal.append(JournalEntry(event: .shard, job: id, shard: shard, sha256: sha256, path: path))
+        } catch {
+            fail(id, "cannot journal shard \(shard): \(error)")
+            return
+        }
+        jobs[id]?.board?.done(shard, file: path, sha256: sha256)
+        advance(id)
+    }
+}

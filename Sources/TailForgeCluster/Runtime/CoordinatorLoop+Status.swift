@@ -1,0 +1,43 @@
+import Foundation
+import Logging
+
+/// What `status` and `watch` report.
+extension CoordinatorLoop {
+    func status(_ id: String) -> JobStatus? {
+        guard let job = jobs[id] else { return nil }
+        let classes = job.prepared?.shards ?? []
+        let done = job.board?.slots.indices.filter { job.board!.slots[$0].isDone } ?? []
+        let synthesisDone = job.stage == .synthesis ? done : []
+        let committed = job.state == .committed
+        let classesDone = committed ? classes.reduce(0) { $0 + $1.count } : synthesisDone.reduce(0) { $0 + classes[$1].count }
+        let rowsDone = committed ? (job.prepared?.totalRows ?? 0)
+            : synthesisDone.reduce(0) { $0 + classes[$1].reduce(0) { $0 + $1.outputCount } }
+        let shardCount = job.board?.count ?? job.prepared?.shards.count ?? 0
+        return JobStatus(job: id, name: job.manifest.name ?? id, state: job.state, stage: job.prepared == nil ? nil : job.stage,
+                         shardsDone: committed ? shardCount : done.count, shardCount: shardCount, classesDone: classesDone,
+                         classCount: job.prepared?.classCount ?? 0, rowsWritten: rowsDone, totalRows: job.prepared?.totalRows ?? 0,
+                         workers: registry.holding(job: id).count,
+                         elapsedSeconds: (job.finished ?? Date()).timeIntervalSince(job.started), output: job.manifest.output,
+                         error: job.error)
+    }
+
+    mutating func sendStatus(_ client: Identity, _ id: String?) {
+        if let id, jobs[id] == nil {
+            send(client, WireMessage(ErrorReply(code: "unknown-job", message: "no job \(id); `tailforge status` lists jobs")))
+            return
+        }
+        let ids = id.map { [$0] } ?? jobOrder
+        let workerList = registry.workers.map { identity, worker in
+            WorkerStatus(workerId: worker.name, name: worker.name, host: worker.host, busyWith: worker.activity.reference,
+                         secondsSinceHeartbeat: liveness.silence(of: identity).map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 } ?? 0,
+                         quarantined: worker.quarantine, consecutiveFailures: worker.consecutiveFailures)
+        }.sorted { $0.workerId < $1.workerId }
+        send(client, WireMessage(StatusReply(jobs: ids.compactMap(status), workers: workerList)))
+    }
+
+    mutating func publishProgress(_ id: String) {
+        guard let clients = watchers[id], let status = status(id) else { return }
+        for client in clients { send(client, WireMessage(JobProgress(status: status))) }
+        if status.state.isTerminal { watchers[id] = nil }
+    }
+}

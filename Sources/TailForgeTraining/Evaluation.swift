@@ -43,6 +43,8 @@ public struct Evaluation: Codable, Sendable, Equatable {
     public var perClass: [ClassResult]
     /// Present when training counts were given.
     public var groups: [GroupResult]?
+    /// The logit adjustment τ applied to the model's scores (`train --calibrate`), nil when none was.
+    public var logitAdjustmentTau: Double? = nil
 
     /// - Parameters:
     ///   - predictions: predicted class per test row.
@@ -103,6 +105,9 @@ public struct Evaluation: Codable, Sendable, Equatable {
         }
         var lines = ["top-1 accuracy  \(percent(top1Accuracy)) %  (\(correct) / \(samples))",
                      "mean per class  \(percent(meanClassAccuracy)) %"]
+        if let logitAdjustmentTau {
+            lines.append("logit adjustment τ = \(logitAdjustmentTau) applied (--no-calibration for the raw scores)")
+        }
         for g in groups ?? [] {
             lines.append("\(g.group.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0))  \(percent(g.accuracy)) %  (\(g.correct) / \(g.samples), \(g.classes) classes)")
         }

@@ -10,12 +10,16 @@ public struct EvaluationRunner: Sendable {
     public var training: String?
     /// Dataset names of the test file (and of the training file).
     public var names: DatasetNames
+    /// Apply the model's logit adjustment (from `train --calibrate`) when it has one; false is `--no-calibration`.
+    public var applyCalibration: Bool
 
-    public init(model: String, test: String, training: String? = nil, names: DatasetNames = .standard) {
+    public init(model: String, test: String, training: String? = nil, names: DatasetNames = .standard,
+                applyCalibration: Bool = true) {
         self.model = model
         self.test = test
         self.training = training
         self.names = names
+        self.applyCalibration = applyCalibration
     }
 
     /// Rows scored at a time, bounding memory for large test files.
@@ -23,7 +27,7 @@ public struct EvaluationRunner: Sendable {
 
     public func run() throws -> Evaluation {
         let loaded = try SoftmaxModelFile.read(path: model)
-        let m = loaded.model
+        let m = try loaded.model(applyCalibration: applyCalibration)
         let file = try LabeledEmbeddingsFile(path: test, names: names)
         guard file.dimension == m.dimension else {
             throw ModelFileError.dimensionMismatch(model: model, modelDimension: m.dimension, data: test, dataDimension: file.dimension)
@@ -42,9 +46,11 @@ public struct EvaluationRunner: Sendable {
             trainingCounts = counts
         }
         let predictions = try predictInChunks(m, file.embeddings)
-        return try Evaluation(predictions: predictions, labels: labels, classCount: m.classCount,
-                              trainingCounts: trainingCounts, classNames: loaded.classNames ?? file.classNames,
-                              source: "test file \(test)")
+        var evaluation = try Evaluation(predictions: predictions, labels: labels, classCount: m.classCount,
+                                        trainingCounts: trainingCounts, classNames: loaded.classNames ?? file.classNames,
+                                        source: "test file \(test)")
+        evaluation.logitAdjustmentTau = applyCalibration ? loaded.calibration?.adjustment.tau : nil
+        return evaluation
     }
 
     private func predictInChunks(_ model: SoftmaxModel, _ embeddings: EmbeddingsDataset) throws -> [Int32] {

@@ -7,7 +7,8 @@ import TailForgeStorage
 ///
 /// Output (HDF5): `/labels` int32 `[N]` (the top-1 class), `/top_k_labels` int32 `[N, k]` and
 /// `/top_k_probabilities` float32 `[N, k]` (most probable first), root attributes `format` =
-/// `tailforge-predictions`, `k`, `model_sha256`, `input_sha256`.
+/// `tailforge-predictions`, `k`, `model_sha256`, `input_sha256`, and `logit_adjustment_tau` when the model's
+/// logit adjustment was applied (then labels and probabilities are the adjusted softmax's).
 public struct PredictionRunner: Sendable {
     public static let format = "tailforge-predictions"
     public var model: String
@@ -16,13 +17,17 @@ public struct PredictionRunner: Sendable {
     public var k: Int
     /// The embeddings dataset's name in `input` (labels are not read).
     public var embeddingsDataset: String
+    /// Apply the model's logit adjustment (from `train --calibrate`) when it has one; false is `--no-calibration`.
+    public var applyCalibration: Bool
 
-    public init(model: String, input: String, output: String, k: Int = 5, embeddingsDataset: String = DatasetNames.standard.embeddings) {
+    public init(model: String, input: String, output: String, k: Int = 5, embeddingsDataset: String = DatasetNames.standard.embeddings,
+                applyCalibration: Bool = true) {
         self.model = model
         self.input = input
         self.output = output
         self.k = k
         self.embeddingsDataset = embeddingsDataset
+        self.applyCalibration = applyCalibration
     }
 
     /// Rows scored and written at a time.
@@ -33,7 +38,9 @@ public struct PredictionRunner: Sendable {
     public func run() throws -> Int {
         guard k >= 1 else { throw TrainingError.invalidSetting(name: "--top-k", value: "\(k)", expected: "at least 1") }
         try AtomicHDF5Writer.checkWritable(path: output, distinctFrom: [model, input])
-        let m = try SoftmaxModelFile.read(path: model).model
+        let loaded = try SoftmaxModelFile.read(path: model)
+        let m = try loaded.model(applyCalibration: applyCalibration)
+        let appliedTau = applyCalibration ? loaded.calibration?.adjustment.tau : nil
         // Only embeddings are needed: a file without labels can be predicted.
         let embeddings = try EmbeddingsDataset(path: input, name: embeddingsDataset)
         let rows = embeddings.count
@@ -43,6 +50,7 @@ public struct PredictionRunner: Sendable {
         guard rows > 0 else { throw TrainingError.emptyShard(shard: input) }
         let k = min(self.k, m.classCount)
         let writer = try AtomicHDF5Writer(path: output)
+        if let appliedTau { try writer.writeAttributes(["logit_adjustment_tau": .double(appliedTau)]) }
         try writer.writeAttributes([
             "format": .string(Self.format),
             "k": .int(Int64(k)),

@@ -57,6 +57,15 @@ public struct SoftmaxModel: Sendable, Equatable {
         }
     }
 
+    /// The class scores `W·x + b` of each row, `[rows × classCount]` row-major.
+    public func logits(_ embeddings: Matrix, source: String = "input") throws(TrainingError) -> [Float] {
+        var out = [Float](repeating: 0, count: embeddings.rows * classCount)
+        try forEachLogitBlock(embeddings, source: source) { start, n, z in
+            for i in 0 ..< n * classCount { out[start * classCount + i] = z[i] }
+        }
+        return out
+    }
+
     /// The most probable class of each row (ties: lower class id).
     public func predict(_ embeddings: Matrix, source: String = "input") throws(TrainingError) -> [Int32] {
         var labels = [Int32](repeating: 0, count: embeddings.rows)

@@ -10,12 +10,23 @@ import TailForgeStorage
 /// `evaluate` and `predict` scale every row to unit length before applying it, so an embedding and any
 /// multiple of it get the same prediction.
 ///
+/// A model trained with `--calibrate` also has (format version 3) the logit adjustment ``LogitAdjustment``
+/// that `evaluate` and `predict` apply unless `--no-calibration`: attribute `logit_adjustment_tau`, dataset
+/// `/class_prior` float64 `[C]` (the real rows' class shares), and how τ was chosen: attributes
+/// `calibration_holdout_fraction`, `calibration_seed`, `calibration_holdout_rows`, `calibration_fit_rows`,
+/// `calibration_balanced_accuracy` (held-out, at τ), datasets `/calibration_tau_grid` and
+/// `/calibration_balanced_accuracies` float64 (the held-out balanced accuracy of every candidate τ). A model
+/// without them is written as version 2, as before, and read as unadjusted.
+///
 /// Nothing machine- or time-dependent is stored (no wall times, thread counts or absolute paths), so the same
 /// training gives the same bytes.
 public enum SoftmaxModelFile {
     public static let format = "tailforge-softmax-model"
     /// 2: records `input_normalization` (version 1 models were trained on `balance` output, unit rows too).
     public static let formatVersion: Int64 = 2
+    /// 3: carries a logit adjustment; written only then, so uncalibrated models stay readable by older
+    /// tailforge, and an older tailforge refuses a calibrated model instead of silently ignoring τ.
+    public static let calibratedFormatVersion: Int64 = 3
     /// How rows are transformed before the model sees them: scaled to unit Euclidean length.
     public static let inputNormalization = "l2"
 
@@ -29,9 +40,11 @@ public enum SoftmaxModelFile {
         public var inputFiles: [String]
         public var inputSHA256: [String]
         public var classNames: [String]?
+        /// The logit adjustment chosen by `--calibrate`, if any.
+        public var calibration: CalibrationRecord?
 
         public init(settings: TrainingSettings, report: LBFGSReport, trainingRows: Int, blockRows: Int,
-                    inputFiles: [String], inputSHA256: [String], classNames: [String]?) {
+                    inputFiles: [String], inputSHA256: [String], classNames: [String]?, calibration: CalibrationRecord? = nil) {
             self.settings = settings
             self.report = report
             self.trainingRows = trainingRows
@@ -39,6 +52,7 @@ public enum SoftmaxModelFile {
             self.inputFiles = inputFiles
             self.inputSHA256 = inputSHA256
             self.classNames = classNames
+            self.calibration = calibration
         }
     }
 
@@ -48,7 +62,7 @@ public enum SoftmaxModelFile {
         let s = metadata.settings, r = metadata.report
         try writer.writeAttributes([
             "format": .string(format),
-            "format_version": .int(formatVersion),
+            "format_version": .int(metadata.calibration == nil ? formatVersion : calibratedFormatVersion),
             "class_count": .int(Int64(model.classCount)),
             "dimension": .int(Int64(model.dimension)),
             "l2": .double(s.l2),
@@ -73,6 +87,20 @@ public enum SoftmaxModelFile {
         try writer.writeDataset("weights", values: model.weights, shape: [model.classCount, model.dimension])
         try writer.writeDataset("bias", values: model.bias, shape: [model.classCount])
         if let names = metadata.classNames { try writer.writeStrings("class_names", names) }
+        if let calibration = metadata.calibration {
+            try writer.writeAttributes([
+                "logit_adjustment_tau": .double(calibration.adjustment.tau),
+                "calibration_holdout_fraction": .double(calibration.holdOutFraction),
+                "calibration_seed": .int(Int64(bitPattern: calibration.seed)),
+                "calibration_holdout_rows": .int(Int64(calibration.heldOutRows)),
+                "calibration_fit_rows": .int(Int64(calibration.fitRows)),
+                "calibration_balanced_accuracy": .double(calibration.balancedAccuracy),
+            ])
+            try writer.writeDataset("class_prior", values: calibration.adjustment.prior, shape: [model.classCount])
+            try writer.writeDataset("calibration_tau_grid", values: calibration.tauGrid, shape: [calibration.tauGrid.count])
+            try writer.writeDataset("calibration_balanced_accuracies", values: calibration.balancedAccuracies,
+                                    shape: [calibration.balancedAccuracies.count])
+        }
         try writer.commit()
     }
 
@@ -81,6 +109,15 @@ public enum SoftmaxModelFile {
         public var model: SoftmaxModel
         public var attributes: [String: AttributeValue]
         public var classNames: [String]?
+        /// The stored logit adjustment (nil for a model trained without `--calibrate`, and for older files).
+        public var calibration: CalibrationRecord?
+
+        /// The model `evaluate` and `predict` apply: with the logit adjustment folded into the biases, unless
+        /// `applyCalibration` is false or there is none.
+        public func model(applyCalibration: Bool) throws -> SoftmaxModel {
+            guard applyCalibration, let calibration else { return model }
+            return try calibration.adjustment.adjusting(model)
+        }
     }
 
     /// Reads a model, refusing files that were not written by `tailforge train`.
@@ -93,7 +130,7 @@ public enum SoftmaxModelFile {
         guard let version = attributes["format_version"]?.intValue else {
             throw ModelFileError.corrupt(path: path, reason: "no format_version attribute")
         }
-        guard version <= formatVersion else { throw ModelFileError.unsupportedVersion(path: path, version: version) }
+        guard version <= calibratedFormatVersion else { throw ModelFileError.unsupportedVersion(path: path, version: version) }
         if let normalization = attributes["input_normalization"], normalization.stringValue != inputNormalization {
             throw ModelFileError.unsupportedInputNormalization(path: path, value: normalization.stringValue ?? "\(normalization)")
         }
@@ -118,6 +155,46 @@ public enum SoftmaxModelFile {
             }
         }
         return Loaded(model: SoftmaxModel(classCount: classCount, dimension: dimension, weights: weights.values, bias: bias.values),
-                      attributes: attributes, classNames: classNames)
+                      attributes: attributes, classNames: classNames,
+                      calibration: try readCalibration(file, path: path, attributes: attributes, classCount: classCount))
+    }
+
+    /// The logit adjustment, when the file has one; a partial or invalid one is damage, not absence.
+    static func readCalibration(_ file: HDF5File, path: String, attributes: [String: AttributeValue],
+                                classCount: Int) throws -> CalibrationRecord? {
+        guard let tauValue = attributes["logit_adjustment_tau"] else {
+            guard !file.contains("class_prior") else {
+                throw ModelFileError.corrupt(path: path, reason: "/class_prior without a logit_adjustment_tau attribute")
+            }
+            return nil
+        }
+        guard let tau = tauValue.doubleValue, file.contains("class_prior") else {
+            throw ModelFileError.corrupt(path: path, reason: "logit_adjustment_tau without /class_prior, or not a number")
+        }
+        let prior = try file.readDataset("class_prior", as: Double.self)
+        guard prior.shape == [classCount] else {
+            throw ModelFileError.corrupt(path: path, reason: "/class_prior has shape \(prior.shape) for \(classCount) classes")
+        }
+        let adjustment: LogitAdjustment
+        do {
+            adjustment = try LogitAdjustment(tau: tau, prior: prior.values)
+        } catch {
+            throw ModelFileError.corrupt(path: path, reason: "its logit adjustment is invalid (\(error))")
+        }
+        var grid = [tau], accuracies = [attributes["calibration_balanced_accuracy"]?.doubleValue ?? .nan]
+        if file.contains("calibration_tau_grid"), file.contains("calibration_balanced_accuracies") {
+            grid = try file.readDataset("calibration_tau_grid", as: Double.self).values
+            accuracies = try file.readDataset("calibration_balanced_accuracies", as: Double.self).values
+            guard grid.count == accuracies.count else {
+                throw ModelFileError.corrupt(path: path, reason: "\(grid.count) candidate τ values but \(accuracies.count) accuracies")
+            }
+        }
+        return CalibrationRecord(
+            adjustment: adjustment,
+            holdOutFraction: attributes["calibration_holdout_fraction"]?.doubleValue ?? .nan,
+            seed: UInt64(bitPattern: attributes["calibration_seed"]?.intValue ?? 0),
+            heldOutRows: Int(attributes["calibration_holdout_rows"]?.intValue ?? 0),
+            fitRows: Int(attributes["calibration_fit_rows"]?.intValue ?? 0),
+            tauGrid: grid, balancedAccuracies: accuracies)
     }
 }

@@ -12,16 +12,20 @@ public struct TrainingRunner: Sendable {
     public var blockRows: Int
     /// Dataset names, the same in every input.
     public var names: DatasetNames
+    /// When set (`--calibrate`), τ is chosen on held-out real rows before the final fit
+    /// (``LogitAdjustmentCalibrator``) and stored in the model file.
+    public var calibration: CalibrationSettings?
 
     public init(inputs: [String], output: String, settings: TrainingSettings,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount, blockRows: Int = 1024,
-                names: DatasetNames = .standard) {
+                names: DatasetNames = .standard, calibration: CalibrationSettings? = nil) {
         self.inputs = inputs
         self.output = output
         self.settings = settings
         self.threads = threads
         self.blockRows = blockRows
         self.names = names
+        self.calibration = calibration
     }
 
     /// What a run did.
@@ -32,12 +36,17 @@ public struct TrainingRunner: Sendable {
         public var rows: Int
         public var loadSeconds: Double
         public var trainSeconds: Double
+        /// What `--calibrate` chose, with the calibration fit's report and wall time.
+        public var calibration: CalibrationRecord?
+        public var calibrationReport: LBFGSReport?
     }
 
-    /// Runs the job; `progress` receives every iteration (the command prints one line each).
-    public func run(progress: (LBFGSIteration) -> Void = { _ in }) async throws -> Summary {
+    /// Runs the job; `progress` receives every iteration (the command prints one line each) and `phase` a line
+    /// when a fit starts (with `--calibrate` there are two).
+    public func run(progress: (LBFGSIteration) -> Void = { _ in }, phase: (String) -> Void = { _ in }) async throws -> Summary {
         guard !inputs.isEmpty else { throw TrainingError.noShards }
         try settings.optimizer.validate()
+        try calibration?.validate()
         try AtomicHDF5Writer.checkWritable(path: output, distinctFrom: inputs)
         let clock = ContinuousClock()
         let loadStart = clock.now
@@ -57,14 +66,25 @@ public struct TrainingRunner: Sendable {
             classCounts: SoftmaxTrainer.classCounts(of: shards, classCount: classCount))
         let source = try LocalGradientSource(shards: shards, classCount: classCount, classWeights: classWeights,
                                              threads: threads, blockRows: blockRows)
-        let loadSeconds = (clock.now - loadStart).seconds
+        var calibrated: (record: CalibrationRecord, fit: LBFGSReport)?
+        if let calibration {
+            let provenance = try zip(inputs, shards).map { path, shard throws in try RowProvenance.load(path: path, rows: shard.rowCount) }
+            phase(String(format: "calibration fit: holding out %.0f %% of each class's real rows (seed %llu) to choose the logit adjustment τ",
+                         calibration.holdOutFraction * 100, calibration.seed))
+            calibrated = try await LogitAdjustmentCalibrator.calibrate(
+                shards: shards, provenance: provenance, classCount: classCount, settings: settings, calibration: calibration,
+                threads: threads, blockRows: blockRows, progress: progress)
+            phase("final fit on all \(source.rowCount) rows")
+        }
+        let loadSeconds = (clock.now - loadStart).seconds - (calibrated?.fit.seconds ?? 0)
         let result = try await SoftmaxTrainer.train(source: source, settings: settings) { iteration, _ in progress(iteration) }
         let metadata = SoftmaxModelFile.Metadata(settings: settings, report: result.report, trainingRows: source.rowCount,
                                                  blockRows: blockRows, inputFiles: inputs.map(baseName),
-                                                 inputSHA256: digests, classNames: classNames)
+                                                 inputSHA256: digests, classNames: classNames, calibration: calibrated?.record)
         try SoftmaxModelFile.write(result.model, metadata: metadata, to: output)
         return Summary(report: result.report, classCount: classCount, dimension: source.dimension, rows: source.rowCount,
-                       loadSeconds: loadSeconds, trainSeconds: result.report.seconds)
+                       loadSeconds: loadSeconds, trainSeconds: result.report.seconds,
+                       calibration: calibrated?.record, calibrationReport: calibrated?.fit)
     }
 
     /// The class names the shards carry, which must agree where present.

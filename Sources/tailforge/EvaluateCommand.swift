@@ -19,8 +19,11 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Also write the report as JSON to this file.")
     var json: String?
 
+    @Flag(help: "Score with the raw logits, ignoring the logit adjustment stored by train --calibrate.")
+    var noCalibration = false
+
     func run() throws {
-        let evaluation = try EvaluationRunner(model: model, test: test, training: train).run()
+        let evaluation = try EvaluationRunner(model: model, test: test, training: train, applyCalibration: !noCalibration).run()
         print(evaluation.table())
         if let json {
             let encoder = JSONEncoder()

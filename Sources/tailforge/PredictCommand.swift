@@ -18,12 +18,15 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Number of most probable classes to keep per row.")
     var topK: Int = 5
 
+    @Flag(help: "Predict with the raw logits, ignoring the logit adjustment stored by train --calibrate.")
+    var noCalibration = false
+
     func validate() throws {
         guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }
     }
 
     func run() throws {
-        let rows = try PredictionRunner(model: model, input: embeddings, output: output, k: topK).run()
+        let rows = try PredictionRunner(model: model, input: embeddings, output: output, k: topK, applyCalibration: !noCalibration).run()
         print("\(rows) rows predicted, written to \(output)")
     }
 }

@@ -10,6 +10,13 @@ struct TrainCommand: AsyncParsableCommand {
         discussion: """
             The objective is mean cross-entropy + (l2/2)·‖W‖² (bias not penalised): scikit-learn's \
             LogisticRegression(C) is the same problem with C = 1/(l2·N), N the number of training rows.
+
+            --calibrate chooses the logit adjustment τ (class c scored logit_c − τ·log π_c, π the real rows' \
+            class shares) without test labels: it holds out --calibration-holdout of each class's real rows \
+            (and every synthetic row generated from them), fits on the rest, keeps the τ in 0, 0.05, …, 2 with \
+            the best held-out balanced accuracy (ties: smallest τ), then fits on all rows and stores τ and π in \
+            the model; evaluate and predict apply it unless --no-calibration. It costs one extra fit. On an \
+            unweighted long-tailed fit it is the classic post-hoc logit-adjustment baseline.
             """)
 
     @Argument(help: "Balanced HDF5 shards (/embeddings [N, d], /labels [N]), in a fixed order.")
@@ -32,6 +39,15 @@ struct TrainCommand: AsyncParsableCommand {
 
     @Option(help: "Class weights: none, or balanced (N/(C·n_c), as scikit-learn's class_weight=\"balanced\").")
     var classWeight: String = "none"
+
+    @Flag(help: "Choose the logit adjustment τ on held-out real rows and store it in the model (one extra fit).")
+    var calibrate = false
+
+    @Option(help: "With --calibrate: fraction of each class's real rows held out, 0.05 to 0.5 (default 0.2).")
+    var calibrationHoldout: Double?
+
+    @Option(help: "With --calibrate: seed of the stratified hold-out draw (default 0).")
+    var calibrationSeed: UInt64?
 
     @Option(help: "Worker threads for the loss and gradient.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -71,6 +87,16 @@ struct TrainCommand: AsyncParsableCommand {
         guard lossTol.isFinite, lossTol >= 0 else { throw ValidationError("--loss-tol must be finite and non-negative") }
         guard ["none", "balanced"].contains(classWeight) else { throw ValidationError("--class-weight must be none or balanced") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if calibrate {
+            guard !distributed else { throw ValidationError("--calibrate is not supported with --distributed yet: train locally, or drop --calibrate") }
+            if let calibrationHoldout, !(calibrationHoldout.isFinite && CalibrationSettings.holdOutRange.contains(calibrationHoldout)) {
+                throw ValidationError("--calibration-holdout must be between \(CalibrationSettings.holdOutRange.lowerBound) and \(CalibrationSettings.holdOutRange.upperBound)")
+            }
+        } else {
+            guard calibrationHoldout == nil, calibrationSeed == nil else {
+                throw ValidationError("--calibration-holdout and --calibration-seed apply only with --calibrate")
+            }
+        }
     }
 
     func run() async throws {
@@ -91,8 +117,18 @@ struct TrainCommand: AsyncParsableCommand {
             let s = try await runner.run { progress($0) }
             summary = (s.report, s.rows, s.dimension, s.classCount, s.openSeconds, s.trainSeconds)
         } else {
-            let s = try await TrainingRunner(inputs: inputs, output: output, settings: settings, threads: threads).run(progress: progress)
+            let calibration = calibrate
+                ? CalibrationSettings(holdOutFraction: calibrationHoldout ?? 0.2, seed: calibrationSeed ?? 0) : nil
+            let s = try await TrainingRunner(inputs: inputs, output: output, settings: settings, threads: threads,
+                                             calibration: calibration)
+                .run(progress: progress) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
             summary = (s.report, s.rows, s.dimension, s.classCount, s.loadSeconds, s.trainSeconds)
+            if let c = s.calibration, let fit = s.calibrationReport {
+                print(String(format: "logit adjustment τ = %.2f: held-out balanced accuracy %.2f %% (τ = 0: %.2f %%) on %d real rows; "
+                             + "calibration fit on %d rows, %.2f s; applied by evaluate and predict unless --no-calibration",
+                             c.adjustment.tau, c.balancedAccuracy * 100, (c.rawBalancedAccuracy ?? .nan) * 100, c.heldOutRows,
+                             c.fitRows, fit.seconds))
+            }
         }
         let r = summary.report
         print(r.reason)

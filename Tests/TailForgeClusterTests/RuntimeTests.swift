@@ -51,6 +51,21 @@ private struct SlowToyExecutor: ShardExecutor {
     }
 }
 
+/// Fast in stage 1; in stage 2 computes `seconds` without looking at cancellation, then writes its shard file
+/// (counted in `finished`), like a worker whose class is one long uninterruptible step.
+private struct LateSynthesisExecutor: ShardExecutor {
+    final class Counter: Sendable { let value = Atomic<Int>(0) }
+    var seconds: Double
+    let finished: Counter
+
+    func execute(_ task: ShardTask, context: ShardContext) throws -> ShardOutcome {
+        if task.assignment.shard.stage == .synthesis { Thread.sleep(forTimeInterval: seconds) }
+        let outcome = try SlowToyExecutor(seconds: 0).execute(task, context: context)
+        if task.assignment.shard.stage == .synthesis, seconds > 0 { finished.value.add(1, ordering: .relaxed) }
+        return outcome
+    }
+}
+
 @Suite(.serialized) struct RuntimeTests {
     private func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "tailforge-cluster-\(UUID().uuidString)"
@@ -154,5 +169,54 @@ private struct SlowToyExecutor: ShardExecutor {
         let journal = try Journal.entries(directory: state).map(\.event)
         #expect(journal.first == .submitted && journal.last == .committed)
         #expect(journal.filter { $0 == .kappas }.count == 3 && journal.filter { $0 == .shard }.count == 3)
+    }
+
+    @Test func aTimedOutAttemptThatFinishesAnywayLeavesNoFileOnItsWorker() throws {
+        let state = try temporaryDirectory()
+        let (coordinator, endpoint) = try startCoordinator(state: state)
+        defer { coordinator.stop.stop(); _ = coordinator.waitUntilFinished() }
+        // "a-slow" is picked first and synthesises 2 s without looking at cancellation, past the 1 s timeout.
+        var workers: [TestDaemon] = []
+        let slowFinished = LateSynthesisExecutor.Counter()
+        for (name, seconds) in [("a-slow", 2.0), ("b-fast", 0.0)] {
+            let work = (state as NSString).appendingPathComponent(name)
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+            let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: work, threads: 1, name: name, toolVersion: "9.9.9")
+            let runtime = WorkerRuntime(configuration: configuration, executor: LateSynthesisExecutor(seconds: seconds, finished: slowFinished),
+                                        logger: Logger(label: "test.\(name)"))
+            workers.append(TestDaemon(name: name) { stop in try runtime.run(until: stop) })
+        }
+        defer { for worker in workers { worker.stop.stop(); _ = worker.waitUntilFinished() } }
+        let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
+        var registered = 0
+        let deadline = Date().addingTimeInterval(10)
+        while registered < 2, Date() < deadline {
+            registered = try request(client, WireMessage(StatusRequest(job: nil)).encode()).body(as: StatusReply.self)?.workers.count ?? 0
+        }
+        let output = (state as NSString).appendingPathComponent("out.txt")
+        let input = (state as NSString).appendingPathComponent("toy-input")
+        FileManager.default.createFile(atPath: input, contents: Data())
+        let manifest = JobManifest(input: .init(path: input), output: output, sharding: .init(shards: 3, shardTimeoutSeconds: 1))
+        let accepted = try #require(try request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))
+        var last: JobStatus?
+        while Date() < deadline.addingTimeInterval(30) {
+            last = try request(client, WireMessage(StatusRequest(job: accepted.job)).encode()).body(as: StatusReply.self)?.jobs.first
+            if last?.state.isTerminal == true { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(last?.state == .committed, "\(String(describing: last))")
+        #expect(try String(contentsOfFile: output, encoding: .utf8) == [0, 3, 1, 4, 2, 5].map { "class \($0): 6 rows\n" }.joined())
+        // The slow worker's late shard file was written after its attempt timed out, then deleted where it landed.
+        let finishedBy = Date().addingTimeInterval(10)
+        while slowFinished.value.load(ordering: .relaxed) == 0, Date() < finishedBy { Thread.sleep(forTimeInterval: 0.02) }
+        try #require(slowFinished.value.load(ordering: .relaxed) > 0, "the slow worker never finished a synthesis shard")
+        let slow = (state as NSString).appendingPathComponent("a-slow")
+        var left = try FileManager.default.contentsOfDirectory(atPath: slow)
+        let settle = Date().addingTimeInterval(5)
+        while !left.isEmpty, Date() < settle {
+            Thread.sleep(forTimeInterval: 0.05)
+            left = try FileManager.default.contentsOfDirectory(atPath: slow)
+        }
+        #expect(left.isEmpty, "\(left)")
     }
 }

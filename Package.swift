@@ -20,6 +20,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -49,8 +50,9 @@ let package = Package(
         ),
         .target(
             name: "TailForgeStorage",
-            // Numerics for the row normalisation every embeddings read shares.
-            dependencies: ["CHDF5", "TailForgeNumerics"]
+            // Numerics for the row normalisation every embeddings read shares; Crypto (BoringSSL, SHA-NI where
+            // the CPU has it) for every SHA-256.
+            dependencies: ["CHDF5", "TailForgeNumerics", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         // MARK: - The method

@@ -6,6 +6,7 @@ import Glibc
 
 let suites: [String: ([String]) throws -> Void] = [
     "cluster": ClusterBenchmarks.run,
+    "digest": DigestBenchmarks.run,
     "method": MethodBenchmarks.run,
     "numerics": NumericsBenchmarks.run,
     "training": TrainingBenchmarks.run,

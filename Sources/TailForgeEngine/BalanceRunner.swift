@@ -19,8 +19,11 @@ public struct BalanceRunner: Sendable {
     public var settings: BalanceSettings
     public var threads: Int
     public var chunkRows: Int
-    /// Re-read the finished output for its SHA-256 (in the summary). At Places-LT scale this second pass over
-    /// 5.6 GB costs about twice the balancing itself, so callers that do not need it can skip it.
+    /// Re-read the finished output for its file SHA-256 (in the summary). The per-dataset content digests are
+    /// computed while writing whatever this says; the file digest is a second read because HDF5 does not write a
+    /// file front to back (it rewrites the superblock, object headers and chunk index at close), but with
+    /// swift-crypto's SHA-NI path and the file still in the page cache it costs seconds, not the minute the
+    /// hand-written SHA-256 took, so it stays on by default.
     public var computeOutputDigest: Bool
 
     public init(input: InputSpec, outputPath: String, settings: BalanceSettings,
@@ -101,7 +104,8 @@ public struct BalanceRunner: Sendable {
 
         do { try writer.commit() } catch { throw .storage(error) }
         lap(.commit)
-        // HDF5 does not write a file front to back, so the digest is a second read once it is in place.
+        // HDF5 does not write a file front to back, so the file digest is a second read once it is in place
+        // (the content digests were taken while writing).
         let outputSHA256 = computeOutputDigest ? try? SHA256.hexDigest(ofFileAt: outputPath) : nil
         lap(.digest)
 
@@ -113,7 +117,7 @@ public struct BalanceRunner: Sendable {
             realRows: plan.realRows, syntheticRows: plan.syntheticRows, settings: settings,
             kappa: .init(realKappas), fallbackClasses: fallbackClasses,
             fallbackKappa: fallback.map(Double.init), meanSyntheticCosine: count > 0 ? sum / Double(count) : nil,
-            inputSHA256: inputSHA256, outputSHA256: outputSHA256, stageSeconds: seconds,
+            inputSHA256: inputSHA256, outputSHA256: outputSHA256, outputContentSHA256: writer.contentDigests, stageSeconds: seconds,
             stageOrder: [BalanceStage.read, .kappa, .synthesize, .commit, .digest].map(\.rawValue))
     }
 

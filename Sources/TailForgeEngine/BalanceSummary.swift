@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeStorage
 
 /// What a balancing job did, for people (``render()``) and machines (Codable).
 public struct BalanceSummary: Sendable, Codable {
@@ -31,7 +32,10 @@ public struct BalanceSummary: Sendable, Codable {
     /// Mean cosine between a synthetic row and the real row it was drawn around.
     public var meanSyntheticCosine: Double?
     public var inputSHA256: String
+    /// SHA-256 of the output file (nil with `--no-digest`).
     public var outputSHA256: String?
+    /// SHA-256 of each output dataset's content, computed while writing (see `BalancedContentDigest`).
+    public var outputContentSHA256: [String: String]?
     /// Seconds per stage, in run order.
     public var stageSeconds: [String: Double]
     public var stageOrder: [String]
@@ -56,6 +60,11 @@ public struct BalanceSummary: Sendable, Codable {
         }
         lines.append("input sha256      \(inputSHA256)")
         if let o = outputSHA256 { lines.append("output sha256     \(o)") }
+        if let content = outputContentSHA256 {
+            for name in BalancedContentDigest.datasetNames {
+                if let digest = content[name] { lines.append("content sha256    \(digest)  /\(name)") }
+            }
+        }
         let total = stageOrder.reduce(0.0) { $0 + (stageSeconds[$1] ?? 0) }
         lines.append("time              " + stageOrder.map { String(format: "%@ %.2fs", $0, stageSeconds[$0] ?? 0) }.joined(separator: ", ")
                      + String(format: "; total %.2fs", total))

@@ -5,6 +5,9 @@
 /// The total row count is fixed up front. Rows may be appended in any batching; they are buffered and written
 /// one whole chunk at a time, in order, so the final bytes depend only on the rows and the attributes. The
 /// file appears at `path` only on `commit()`; otherwise the temporary sibling is removed.
+///
+/// Every appended row also feeds one SHA-256 per dataset, so the content digests (`BalancedContentDigest`) are
+/// ready at commit without reading the output back.
 public final class BalancedDatasetWriter {
     public let path: String
     public let dimension: Int
@@ -12,6 +15,8 @@ public final class BalancedDatasetWriter {
     public let chunkRows: Int
     /// Rows received so far.
     public private(set) var rowsAppended = 0
+    /// The content digest of each dataset (see `BalancedContentDigest`), set by a successful `commit()`.
+    public private(set) var contentDigests: [String: String]?
 
     private let output: AtomicHDF5Writer
     private let embeddings: HDF5Dataset
@@ -21,6 +26,21 @@ public final class BalancedDatasetWriter {
     private let kappa: HDF5Dataset
     private var rowsWritten = 0
     private var pending = Pending()
+    private var hashers = ContentHashers()
+
+    /// One running SHA-256 per dataset, fed in row order as rows arrive.
+    private struct ContentHashers {
+        var embeddings = SHA256()
+        var labels = SHA256()
+        var isSynthetic = SHA256()
+        var sourceIndex = SHA256()
+        var kappa = SHA256()
+
+        var digests: [String: String] {
+            ["embeddings": embeddings.hexDigest(), "labels": labels.hexDigest(), "is_synthetic": isSynthetic.hexDigest(),
+             "source_index": sourceIndex.hexDigest(), "kappa": kappa.hexDigest()]
+        }
+    }
 
     private struct Pending {
         var embeddings: [Float] = []
@@ -82,6 +102,11 @@ public final class BalancedDatasetWriter {
         guard rowsAppended + rows <= totalRows else {
             throw .wrongRowCount(path: path, expected: totalRows, actual: rowsAppended + rows)
         }
+        newEmbeddings.withUnsafeBufferPointer { hashers.embeddings.update(elementsOf: $0) }
+        newLabels.withUnsafeBufferPointer { hashers.labels.update(elementsOf: $0) }
+        newIsSynthetic.withUnsafeBufferPointer { hashers.isSynthetic.update(elementsOf: $0) }
+        newSourceIndex.withUnsafeBufferPointer { hashers.sourceIndex.update(elementsOf: $0) }
+        newKappa.withUnsafeBufferPointer { hashers.kappa.update(elementsOf: $0) }
         pending.embeddings += newEmbeddings
         pending.labels += newLabels
         pending.isSynthetic += newIsSynthetic
@@ -107,6 +132,7 @@ public final class BalancedDatasetWriter {
             pending = Pending()
         }
         try output.commit()
+        contentDigests = hashers.digests
     }
 
     /// Discards the output and removes the temporary file (also done when released uncommitted).

@@ -19,7 +19,7 @@ struct BalanceCommand: ParsableCommand {
     @Option(help: "Worker threads.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Flag(name: .customLong("no-digest"), help: "Skip the output's SHA-256 (a second full read of the output).")
+    @Flag(name: .customLong("no-digest"), help: "Skip the output file's SHA-256 (a second read of the output, from the page cache; seconds at Places-LT scale). The per-dataset content SHA-256s are computed while writing either way.")
     var noDigest = false
 
     @Flag(help: "Print the summary as JSON on stdout instead of a table.")

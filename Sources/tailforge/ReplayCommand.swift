@@ -59,10 +59,16 @@ struct ReplayCommand: ParsableCommand {
         bar.close(); jobBar.bar.close()
         print("recorded SHA-256 \(report.expectedSHA256)")
         print("replayed SHA-256 \(report.actualSHA256)  (\(report.outputKept ? report.output : "deleted; --keep-output keeps it"))")
+        if report.expectedContentSHA256 != nil {
+            let differing = report.differingDatasets
+            print(differing.isEmpty ? "content SHA-256 of every dataset matches"
+                  : "content SHA-256 differs for " + differing.map { "/" + $0 }.joined(separator: ", "))
+        }
         if report.matches {
             print("replay of \(report.job) is bit-identical")
         } else {
-            FileHandle.standardError.write(Data("replay of \(report.job) differs from the recorded output\n".utf8))
+            let what = report.fileMatches ? "its dataset contents differ" : report.contentMatches ? "the file differs" : "the file and the dataset contents differ"
+            FileHandle.standardError.write(Data("replay of \(report.job) differs from the recorded output (\(what))\n".utf8))
             throw ExitCode.failure
         }
     }

@@ -359,4 +359,28 @@ extension ProcessClusterTests {
         // The replay output may not be the recorded output.
         #expect(throws: Replay.Failure.self) { try Replay.run(manifestPath: differing, output: (directory as NSString).appendingPathComponent("out.h5"), mode: .local(threads: 1)) }
     }
+
+    @Test func replayVerifiesTheContentDigestsBesideTheFileDigest() throws {
+        let fixture = try Self.shared.get()
+        let directory = (fixture.directory as NSString).appendingPathComponent("replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let recorded = try BalancedContentDigest.compute(ofFileAt: (fixture.directory as NSString).appendingPathComponent("single.h5"))
+        let path = try resolvedManifest(fixture, directory) { $0.outputContentSHA256 = recorded }
+        let report = try Replay.run(manifestPath: path, mode: .local(threads: 2))
+        #expect(report.matches && report.outputKept && report.actualContentSHA256 == recorded)
+
+        // Same file digest, one dataset's content recorded differently: the replay names it and fails.
+        var edited = recorded
+        edited["kappa"] = String(repeating: "0", count: 64)
+        let differing = try resolvedManifest(fixture, directory) { $0.outputContentSHA256 = edited }
+        let mismatch = try Replay.run(manifestPath: differing, mode: .local(threads: 2))
+        #expect(mismatch.fileMatches && !mismatch.contentMatches && !mismatch.matches && !mismatch.outputKept)
+        #expect(mismatch.differingDatasets == ["kappa"])
+
+        // A malformed record is refused before any work.
+        var malformed = recorded
+        malformed["labels"] = nil
+        _ = try resolvedManifest(fixture, directory) { $0.outputContentSHA256 = malformed }
+        #expect(replayFailure(path)?.contains("`outputContentSHA256` has no digest for dataset `labels`") == true)
+    }
 }

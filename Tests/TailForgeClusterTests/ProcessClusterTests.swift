@@ -84,6 +84,9 @@ import TailForgeStorage
         let resolvedPath = ResolvedManifest.path(forOutput: manifest.output)
         let resolved = try ResolvedManifest.read(from: resolvedPath)
         #expect(resolved.outputSHA256 == fixture.referenceSHA256)
+        // The content digests the gather took while writing are those of the single-node output read back.
+        let singleNode = (fixture.directory as NSString).appendingPathComponent("single.h5")
+        #expect(resolved.outputContentSHA256 == (try BalancedContentDigest.compute(ofFileAt: singleNode)))
         #expect(resolved.shards.count == 7 && Set(resolved.shards.flatMap(\.classes)) == Set(0..<20))
         // Fetched shard copies and κ files are gone from the coordinator, served shards from the workers; the
         // streamed input stays in each worker's cache.
@@ -94,11 +97,14 @@ import TailForgeStorage
             let replay = Process()
             replay.executableURL = URL(fileURLWithPath: fixture.executable)
             replay.arguments = ["replay", resolvedPath, "--output", replayed] + mode
-            replay.standardOutput = FileHandle.nullDevice
+            let stdout = Pipe()
+            replay.standardOutput = stdout
             replay.standardError = FileHandle.nullDevice
             try replay.run()
+            let printed = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             replay.waitUntilExit()
             #expect(replay.terminationStatus == 0, "replay \(mode)")
+            #expect(printed.contains("content SHA-256 of every dataset matches"), "\(printed)")
             #expect(try SHA256.hexDigest(ofFileAt: replayed) == fixture.referenceSHA256)
         }
     }

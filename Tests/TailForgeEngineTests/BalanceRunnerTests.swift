@@ -101,6 +101,24 @@ func writeInput(_ path: String, embeddings: [Float], labels: [Int32], dimension:
         #expect(try SHA256.hexDigest(ofFileAt: other) != digests[0])
     }
 
+    @Test func summaryCarriesTheFileAndContentDigestsWithOrWithoutTheFileDigest() throws {
+        let dir = TemporaryDirectory()
+        let input = try Self.smallInput(in: dir)
+        let full = dir.file("full.h5"), quick = dir.file("quick.h5")
+        let summary = try BalanceRunner(input: InputSpec(path: input), outputPath: full, settings: BalanceSettings(seed: 9), threads: 2, chunkRows: 7).run()
+        #expect(summary.outputSHA256 == (try SHA256.hexDigest(ofFileAt: full)))
+        let content = try #require(summary.outputContentSHA256)
+        #expect(content == (try BalancedContentDigest.compute(ofFileAt: full)))
+        #expect(summary.render().contains("content sha256    \(content["embeddings"]!)  /embeddings"))
+        // `--no-digest` skips only the second read: the content digests come from the write itself. A different
+        // chunking gives a different file but the same content.
+        let skipped = try BalanceRunner(input: InputSpec(path: input), outputPath: quick, settings: BalanceSettings(seed: 9), threads: 1,
+                                        chunkRows: 5, computeOutputDigest: false).run()
+        #expect(skipped.outputSHA256 == nil)
+        #expect(skipped.outputContentSHA256 == content)
+        #expect(try SHA256.hexDigest(ofFileAt: quick) != summary.outputSHA256)
+    }
+
     @Test(arguments: [SamplerKind.gaussian, .smote, .none])
     func everySamplerProducesABalancedFile(sampler: SamplerKind) throws {
         let dir = TemporaryDirectory()

@@ -60,6 +60,67 @@ import Testing
         #expect(try SHA256.hexDigest(ofFileAt: directory.file("other.h5")) != digests[0])
     }
 
+    /// Little-endian bytes built element by element, independently of the writer's raw-memory hashing.
+    private static func littleEndianBytes<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
+        values.flatMap { value in (0..<(T.bitWidth / 8)).map { UInt8(truncatingIfNeeded: value.littleEndian >> (8 * $0)) } }
+    }
+
+    @Test func contentDigestsAreOfTheRowsAsHandedOverWhateverTheChunking() throws {
+        let directory = TemporaryDirectory()
+        let rows = SampleRows(dimension: 5, count: 37)
+        let expected = [
+            "embeddings": SHA256.hexDigest(of: Self.littleEndianBytes(rows.embeddings.map(\.bitPattern))),
+            "labels": SHA256.hexDigest(of: Self.littleEndianBytes(rows.labels)),
+            "is_synthetic": SHA256.hexDigest(of: rows.isSynthetic),
+            "source_index": SHA256.hexDigest(of: Self.littleEndianBytes(rows.sourceIndex)),
+            "kappa": SHA256.hexDigest(of: Self.littleEndianBytes(rows.kappa.map(\.bitPattern))),
+        ]
+        var fileDigests: Set<String> = []
+        for (chunkRows, batches) in [(8, [37]), (3, [3, 10, 0, 7, 17]), (37, Array(repeating: 1, count: 37))] {
+            let path = directory.file("out-\(chunkRows).h5")
+            let writer = try BalancedDatasetWriter(path: path, dimension: 5, totalRows: 37, attributes: Self.attributes,
+                                                   classNames: nil, chunkRows: chunkRows)
+            try append(rows, to: writer, batches: batches)
+            #expect(writer.contentDigests == nil, "only a committed output has digests")
+            try writer.commit()
+            #expect(writer.contentDigests == expected, "chunkRows \(chunkRows)")
+            // The same digests from the file as HDF5 stored it.
+            #expect(try BalancedContentDigest.compute(ofFileAt: path, blockRows: 4) == expected)
+            fileDigests.insert(try SHA256.hexDigest(ofFileAt: path))
+        }
+        // The chunking changes the file's bytes, so only the content digest can say these hold the same rows.
+        #expect(fileDigests.count == 3)
+        #expect(BalancedContentDigest.problem(in: expected) == nil)
+    }
+
+    @Test func contentDigestsTellDifferentRowsApart() throws {
+        let directory = TemporaryDirectory()
+        let rows = SampleRows(dimension: 5, count: 12)
+        let writer = try BalancedDatasetWriter(path: directory.file("a.h5"), dimension: 5, totalRows: 12, attributes: Self.attributes, classNames: nil)
+        try append(rows, to: writer, batches: [12])
+        try writer.commit()
+        var kappa = rows.kappa
+        kappa[11] = kappa[11].nextUp
+        let other = try BalancedDatasetWriter(path: directory.file("b.h5"), dimension: 5, totalRows: 12, attributes: Self.attributes, classNames: nil)
+        try other.append(embeddings: rows.embeddings, labels: rows.labels, isSynthetic: rows.isSynthetic, sourceIndex: rows.sourceIndex, kappa: kappa)
+        try other.commit()
+        let a = try #require(writer.contentDigests), b = try #require(other.contentDigests)
+        #expect(BalancedContentDigest.datasetNames.filter { a[$0] != b[$0] } == ["kappa"])
+    }
+
+    @Test func malformedContentDigestsAreNamed() {
+        let good = Dictionary(uniqueKeysWithValues: BalancedContentDigest.datasetNames.map { ($0, String(repeating: "0a", count: 32)) })
+        var missing = good
+        missing["kappa"] = nil
+        #expect(BalancedContentDigest.problem(in: missing)?.contains("no digest for dataset `kappa`") == true)
+        var unknown = good
+        unknown["weights"] = good["kappa"]
+        #expect(BalancedContentDigest.problem(in: unknown)?.contains("`weights`") == true)
+        var short = good
+        short["labels"] = "abc"
+        #expect(BalancedContentDigest.problem(in: short)?.contains("64 lower-case hexadecimal digits") == true)
+    }
+
     @Test func recordsNoObjectTimes() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("out.h5")

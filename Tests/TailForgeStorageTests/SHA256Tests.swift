@@ -37,6 +37,20 @@ import Testing
         }
     }
 
+    @Test func finalizeLeavesTheHasherUsable() {
+        var hasher = SHA256()
+        hasher.update(Array("ab".utf8))
+        #expect(hasher.hexDigest() == SHA256.hexDigest(of: Array("ab".utf8)))
+        hasher.update(Array("c".utf8))
+        #expect(hasher.hexDigest() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    @Test func typedElementsHashTheirLittleEndianBytes() {
+        var hasher = SHA256()
+        [Int32(1), 0x0102_0304].withUnsafeBufferPointer { hasher.update(elementsOf: $0) }
+        #expect(hasher.hexDigest() == SHA256.hexDigest(of: [1, 0, 0, 0, 4, 3, 2, 1] as [UInt8]))
+    }
+
     @Test func fileDigestMatchesSha256sum() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("blob.bin")

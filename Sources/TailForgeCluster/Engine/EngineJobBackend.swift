@@ -150,7 +150,8 @@ public struct EngineJobBackend: JobBackend {
                 writer.abandon()
                 throw error
             }
-            return GatherReport(outputSHA256: try SHA256.hexDigest(ofFileAt: manifest.output), rows: plan.totalRows, fallbackKappa: fallback)
+            return GatherReport(outputSHA256: try SHA256.hexDigest(ofFileAt: manifest.output), outputContentSHA256: writer.contentDigests,
+                                rows: plan.totalRows, fallbackKappa: fallback)
         } catch let error as StorageError {
             throw ClusterJobError.storage(error)
         }

@@ -20,10 +20,13 @@ public struct PreparedJob: Codable, Sendable, Equatable {
 /// What the gather step reports about the published output.
 public struct GatherReport: Codable, Sendable, Equatable {
     public var outputSHA256: String
+    /// Each output dataset's content digest, taken while writing (`BalancedContentDigest`); nil from a backend
+    /// that does not write a balanced file.
+    public var outputContentSHA256: [String: String]?
     public var rows: Int
     public var fallbackKappa: Float?
-    public init(outputSHA256: String, rows: Int, fallbackKappa: Float?) {
-        self.outputSHA256 = outputSHA256; self.rows = rows; self.fallbackKappa = fallbackKappa
+    public init(outputSHA256: String, outputContentSHA256: [String: String]? = nil, rows: Int, fallbackKappa: Float?) {
+        self.outputSHA256 = outputSHA256; self.outputContentSHA256 = outputContentSHA256; self.rows = rows; self.fallbackKappa = fallbackKappa
     }
 }
 

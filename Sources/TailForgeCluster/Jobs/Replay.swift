@@ -33,15 +33,25 @@ public enum Replay {
         case job(JobStatus)
     }
 
-    /// The recorded and the new digest.
+    /// The recorded and the new digests: of the file, and of each dataset's content when the job recorded them.
     public struct Report: Sendable, Equatable {
         public var job: String
         public var output: String
         public var expectedSHA256: String
         public var actualSHA256: String
+        /// The recorded content digests (nil for a manifest written before they existed: only the file is compared).
+        public var expectedContentSHA256: [String: String]?
+        public var actualContentSHA256: [String: String]?
         /// Whether the rerun's output was kept (always when it matches; on a mismatch only with `keepMismatch`).
         public var outputKept: Bool
-        public var matches: Bool { expectedSHA256 == actualSHA256 }
+        public var fileMatches: Bool { expectedSHA256 == actualSHA256 }
+        public var contentMatches: Bool { expectedContentSHA256 == nil || expectedContentSHA256 == actualContentSHA256 }
+        public var matches: Bool { fileMatches && contentMatches }
+        /// The datasets whose content digest differs, in file order.
+        public var differingDatasets: [String] {
+            guard let expected = expectedContentSHA256 else { return [] }
+            return BalancedContentDigest.datasetNames.filter { expected[$0] != actualContentSHA256?[$0] }
+        }
     }
 
     /// Why a replay could not run to a comparison.
@@ -85,6 +95,7 @@ public enum Replay {
         // The rerun must read the input the job read (a cluster checks the pinned digest before planning).
         manifest.input.sha256 = resolved.inputSHA256
         let actual: String
+        var actualContent: [String: String]?
         do {
             switch mode {
             case .local(let threads):
@@ -102,6 +113,7 @@ public enum Replay {
                     throw Failure(description: "the input \(manifest.input.path) changed during the replay (SHA-256 now \(summary.inputSHA256))")
                 }
                 actual = try summary.outputSHA256 ?? SHA256.hexDigest(ofFileAt: manifest.output)
+                actualContent = summary.outputContentSHA256
             case .coordinator(let endpoint, let timeout):
                 let job = try ClusterClient(coordinator: endpoint).submit(manifest)
                 progress(.submitted(job: job, coordinator: endpoint))
@@ -110,15 +122,24 @@ public enum Replay {
                     throw Failure(description: "replay job \(job) \(final.state.rawValue): \(final.error ?? "no error reported")")
                 }
                 actual = try SHA256.hexDigest(ofFileAt: manifest.output)
+                // The coordinator recorded the rerun's content digests while writing; a coordinator that did not
+                // (an older release) leaves them to one read of the output.
+                let rerun = try? ResolvedManifest.read(from: ResolvedManifest.path(forOutput: manifest.output))
+                if resolved.outputContentSHA256 != nil {
+                    actualContent = try rerun?.outputContentSHA256 ?? BalancedContentDigest.compute(ofFileAt: manifest.output)
+                }
             }
         } catch {
             removeOutput(manifest.output)
             throw error
         }
-        let matches = actual == resolved.outputSHA256
-        if !matches && !keepMismatch { removeOutput(manifest.output) }
-        return Report(job: resolved.job, output: manifest.output, expectedSHA256: resolved.outputSHA256, actualSHA256: actual,
-                      outputKept: matches || keepMismatch)
+        var report = Report(job: resolved.job, output: manifest.output, expectedSHA256: resolved.outputSHA256, actualSHA256: actual,
+                            expectedContentSHA256: resolved.outputContentSHA256, actualContentSHA256: actualContent, outputKept: true)
+        if !report.matches && !keepMismatch {
+            removeOutput(manifest.output)
+            report.outputKept = false
+        }
+        return report
     }
 
     /// Deletes a rerun's output and the resolved manifest a cluster rerun wrote beside it.

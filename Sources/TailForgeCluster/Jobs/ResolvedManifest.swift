@@ -2,7 +2,7 @@ import Foundation
 import TailForgeStorage
 
 /// What a committed job actually did, written next to its output as `OUT.manifest.json`; `tailforge replay`
-/// reruns `manifest` and compares the new output with `outputSHA256`.
+/// reruns `manifest` and compares the new output with `outputSHA256` and, when recorded, `outputContentSHA256`.
 ///
 /// The top-level keys keep their original camelCase spelling (the file format is a contract); the embedded
 /// `manifest` uses the snake_case manifest keys. `manifestSHA256` seals the file: `replay` refuses one whose
@@ -24,6 +24,9 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
     public var manifest: JobManifest
     public var inputSHA256: String
     public var outputSHA256: String
+    /// SHA-256 of each output dataset's content (`BalancedContentDigest`), independent of HDF5's file layout;
+    /// absent from manifests written before content digests existed (the seal still holds: nil is not encoded).
+    public var outputContentSHA256: [String: String]?
     public var fallbackKappa: Double?
     public var shards: [Shard]
     public var stageSeconds: [String: Double]
@@ -89,6 +92,9 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
         func isDigest(_ text: String) -> Bool { text.count == 64 && text.allSatisfy(\.isHexDigit) }
         for (key, value) in [("inputSHA256", inputSHA256), ("outputSHA256", outputSHA256)] where !isDigest(value) {
             throw refuse(key, "`\(key)` is `\(value)`; it must be 64 hexadecimal digits.")
+        }
+        if let content = outputContentSHA256, let problem = BalancedContentDigest.problem(in: content) {
+            throw refuse("outputContentSHA256", "`outputContentSHA256` \(problem).")
         }
         if let fallbackKappa, !(fallbackKappa.isFinite && fallbackKappa > 0) {
             throw refuse("fallbackKappa", "`fallbackKappa` is \(fallbackKappa); it must be a finite number > 0.")

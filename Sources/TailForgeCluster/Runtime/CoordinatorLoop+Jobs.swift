@@ -88,6 +88,7 @@ extension CoordinatorLoop {
         case .gathered(let id, .success(let report)):
             guard jobs[id]?.state == .gathering else { return }
             jobs[id]?.outputSHA256 = report.outputSHA256
+            jobs[id]?.outputContentSHA256 = report.outputContentSHA256
             lap(id, "gather")
             writeResolvedManifest(id)
             do { try journal.append(JournalEntry(event: .committed, job: id, sha256: report.outputSHA256, path: jobs[id]?.manifest.output)) } catch {
@@ -202,7 +203,7 @@ extension CoordinatorLoop {
         guard let job = jobs[id], let prepared = job.prepared, let board = job.board else { return }
         let resolved = ResolvedManifest(
             job: id, toolVersion: configuration.toolVersion, manifest: job.manifest, inputSHA256: prepared.inputSHA256,
-            outputSHA256: job.outputSHA256 ?? "", fallbackKappa: job.fallback.map(Double.init),
+            outputSHA256: job.outputSHA256 ?? "", outputContentSHA256: job.outputContentSHA256, fallbackKappa: job.fallback.map(Double.init),
             shards: prepared.shards.indices.map { index in
                 ResolvedManifest.Shard(index: index, classes: prepared.shards[index].map(\.classId),
                                        rows: prepared.shards[index].reduce(0) { $0 + $1.outputCount },

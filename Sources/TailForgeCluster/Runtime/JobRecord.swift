@@ -19,6 +19,8 @@ struct JobRecord {
     var stageSeconds: [String: Double] = [:]
     var stageStarted = Date()
     var outputSHA256: String?
+    /// The output's per-dataset content digests (nil for a job committed before a coordinator restart).
+    var outputContentSHA256: [String: String]?
     /// The job's directory in the coordinator's state directory (κ files, fetched shards).
     var directory: String
 

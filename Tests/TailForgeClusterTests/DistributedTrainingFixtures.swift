@@ -20,12 +20,10 @@ final class TestDaemon: Sendable {
     let finished = Mutex<String?>(nil)
 
     init(name: String, _ body: @escaping @Sendable (StopSignal) throws -> Void) {
-        let thread = Thread { [self] in
+        ComputePool.startThread(named: name) { [self] in
             do { try body(stop); finished.withLock { $0 = "stopped" } }
             catch { finished.withLock { $0 = "\(error)" } }
         }
-        thread.name = name
-        thread.start()
     }
 
     /// "stopped", or the error the body threw; nil if it is still running after `seconds`.
@@ -41,6 +39,17 @@ final class TestDaemon: Sendable {
     func shutdown(seconds: Double = 10) {
         stop.stop()
         _ = waitUntilFinished(seconds: seconds)
+    }
+
+    /// `runtime` on a daemon thread, once its endpoint file is written; the daemon and the endpoint.
+    static func coordinator(_ runtime: CoordinatorRuntime) throws -> (TestDaemon, String) {
+        let daemon = TestDaemon(name: "coordinator") { stop in try runtime.run(until: stop) }
+        guard let endpoint = CoordinatorRuntime.waitForEndpoint(stateDirectory: runtime.configuration.stateDirectory, seconds: 10,
+                                                                gaveUp: { daemon.finished.withLock { $0 != nil } }) else {
+            daemon.shutdown()
+            throw LocalCluster.StartError(description: "the in-process coordinator did not write its endpoint file")
+        }
+        return (daemon, endpoint)
     }
 }
 
@@ -58,19 +67,7 @@ struct TrainingCluster {
         let configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: directory, toolVersion: "9.9.9",
                                                      heartbeat: Self.heartbeat)
         let runtime = CoordinatorRuntime(configuration: configuration, backend: NoBalancingBackend(), logger: Logger(label: "test.coordinator"))
-        coordinator = TestDaemon(name: "coordinator") { stop in try runtime.run(until: stop) }
-        let file = CoordinatorRuntime.endpointFile(stateDirectory: directory)
-        var found: String?
-        let deadline = Date().addingTimeInterval(10)
-        while found == nil, Date() < deadline {
-            if let text = try? String(contentsOfFile: file, encoding: .utf8), !text.isEmpty {
-                found = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            } else {
-                Thread.sleep(forTimeInterval: 0.02)
-            }
-        }
-        guard let found else { throw CocoaError(.fileNoSuchFile) }
-        endpoint = found
+        (coordinator, endpoint) = try TestDaemon.coordinator(runtime)
     }
 
     mutating func addWorkers(_ count: Int, threads: Int = 1) {

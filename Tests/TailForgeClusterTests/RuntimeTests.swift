@@ -77,16 +77,7 @@ private struct LateSynthesisExecutor: ShardExecutor {
         let configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: state, toolVersion: "9.9.9",
                                                      heartbeat: heartbeat)
         let runtime = CoordinatorRuntime(configuration: configuration, backend: ToyBackend(), logger: Logger(label: "test.coordinator"))
-        let daemon = TestDaemon(name: "coordinator") { stop in try runtime.run(until: stop) }
-        let file = CoordinatorRuntime.endpointFile(stateDirectory: state)
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
-            if let text = try? String(contentsOfFile: file, encoding: .utf8), !text.isEmpty {
-                return (daemon, text.trimmingCharacters(in: .whitespacesAndNewlines))
-            }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        throw CocoaError(.fileNoSuchFile)
+        return try TestDaemon.coordinator(runtime)
     }
 
     private func request(_ socket: ZMQSocket, _ frames: [[UInt8]]) throws -> WireMessage {

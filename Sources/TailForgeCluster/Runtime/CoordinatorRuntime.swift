@@ -74,6 +74,22 @@ public final class CoordinatorRuntime: Sendable {
         (stateDirectory as NSString).appendingPathComponent("endpoint")
     }
 
+    /// Waits up to `seconds` for a coordinator with `stateDirectory` to write its endpoint file (complete lines
+    /// only: the file is written atomically, ending in a newline) and returns the endpoint; nil on timeout or
+    /// once `gaveUp()` is true (e.g. the coordinator process has exited).
+    public static func waitForEndpoint(stateDirectory: String, seconds: Double, gaveUp: () -> Bool = { false }) -> String? {
+        let file = endpointFile(stateDirectory: stateDirectory)
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8), text.hasSuffix("\n") {
+                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            if gaveUp() { return nil }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return nil
+    }
+
     /// Binds, resumes journaled jobs and serves until `stop` is set. Blocks the calling thread.
     public func run(until stop: StopSignal) throws {
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)

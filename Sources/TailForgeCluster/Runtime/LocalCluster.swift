@@ -64,14 +64,10 @@ public final class LocalCluster {
         coordinator = try spawn("coordinator", ["coordinator", "--bind", bind, "--state-dir", stateDirectory,
                                                 "--heartbeat-ms", "\(heartbeatMilliseconds)", "--liveness-ms", "\(livenessMilliseconds)"]
                                                 + coordinatorArguments)
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if let text = try? String(contentsOfFile: endpointFile, encoding: .utf8), text.hasSuffix("\n") {
-                endpoint = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                return
-            }
-            if coordinator?.isRunning == false { break }
-            Thread.sleep(forTimeInterval: 0.02)
+        let coordinator = self.coordinator
+        if let found = CoordinatorRuntime.waitForEndpoint(stateDirectory: stateDirectory, seconds: 20, gaveUp: { coordinator?.isRunning == false }) {
+            endpoint = found
+            return
         }
         throw StartError(description: "the coordinator did not start; see \(logPath("coordinator"))")
     }

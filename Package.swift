@@ -42,6 +42,9 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
 
+        // The one C target of our own: the signal handler that removes temporary files must be async-signal-safe.
+        .target(name: "CTailForgeInterrupt"),
+
         // MARK: - Numerics and storage
 
         .target(
@@ -51,8 +54,8 @@ let package = Package(
         .target(
             name: "TailForgeStorage",
             // Numerics for the row normalisation every embeddings read shares; Crypto (BoringSSL, SHA-NI where
-            // the CPU has it) for every SHA-256.
-            dependencies: ["CHDF5", "TailForgeNumerics", .product(name: "Crypto", package: "swift-crypto")]
+            // the CPU has it) for every SHA-256; the interrupt registry for temporary files.
+            dependencies: ["CHDF5", "TailForgeNumerics", "CTailForgeInterrupt", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         // MARK: - The method
@@ -89,6 +92,7 @@ let package = Package(
             name: "tailforge",
             dependencies: [
                 "TailForgeNumerics",
+                "TailForgeStorage",
                 "TailForgeEngine",
                 "TailForgeTraining",
                 "TailForgeCluster",
@@ -114,6 +118,11 @@ let package = Package(
         .testTarget(name: "TailForgeStorageTests", dependencies: ["TailForgeStorage", "TailForgeNumerics", "CHDF5"]),
         .testTarget(name: "TailForgeEngineTests", dependencies: ["TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),
         .testTarget(name: "TailForgeTrainingTests", dependencies: ["TailForgeTraining", "TailForgeNumerics", "TailForgeStorage"]),
+        // Runs the built `tailforge` executable as a user would: flags, exit statuses, signals.
+        .testTarget(
+            name: "TailForgeCLITests",
+            dependencies: ["TailForgeCluster", "TailForgeEngine", "TailForgeStorage"]
+        ),
         .testTarget(
             name: "TailForgeClusterTests",
             dependencies: ["CZeroMQ", "TailForgeCluster", "TailForgeNumerics", "TailForgeEngine", "TailForgeTraining", "TailForgeStorage"]
@@ -123,7 +132,7 @@ let package = Package(
 
 // MARK: - Language settings for every Swift target
 
-for target in package.targets where [.executable, .test, .regular].contains(target.type) {
+for target in package.targets where [.executable, .test, .regular].contains(target.type) && !target.name.hasPrefix("C") {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))

@@ -32,6 +32,10 @@ public enum SyntheticPreset: String, Sendable, CaseIterable {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let train = (directory as NSString).appendingPathComponent("train.h5")
         let test = (directory as NSString).appendingPathComponent("test.h5")
+        // Both outputs are checked before minutes of generation (a hard link between them would make one
+        // overwrite the other).
+        try AtomicHDF5Writer.checkWritable(path: train)
+        try AtomicHDF5Writer.checkWritable(path: test, distinctFrom: [train])
         try Self.writeSplit(generator, path: train, counts: generator.configuration.trainCounts, test: false, threads: threads, seed: seed)
         try Self.writeSplit(generator, path: test, counts: [Int](repeating: generator.configuration.testPerClass, count: generator.configuration.classes),
                             test: true, threads: threads, seed: seed)

@@ -8,7 +8,8 @@ import Darwin
 
 /// Writes an HDF5 file atomically: everything goes to a hidden temporary sibling (`.NAME.tmp-PID-N`), which
 /// `commit()` flushes, closes, fsyncs and renames into place. A writer released without committing (or
-/// `abandon()`ed) removes the temporary file, so a failed or interrupted job never leaves a partial output.
+/// `abandon()`ed) removes the temporary file, so a failed job never leaves a partial output; the file is in
+/// ``TemporaryFiles`` while it exists, so an interrupt (Ctrl-C, SIGTERM) removes it too.
 ///
 /// The file is created so that its bytes depend only on what is written and in which order: no object
 /// modification times, explicit format version bounds. The model and prediction files use this directly;
@@ -21,19 +22,23 @@ public final class AtomicHDF5Writer {
     let file: HDF5File
     private var datasets: [HDF5Dataset] = []
     private var state = State.open
+    private let registration: Int32
 
     private enum State { case open, committed, abandoned }
-
-    private static let sequence = Atomic<Int>(0)
 
     /// Checks the output location, then creates the temporary file.
     public init(path: String) throws(StorageError) {
         try Self.checkWritable(path: path)
         self.path = path
-        let serial = Self.sequence.add(1, ordering: .relaxed).newValue
-        temporaryPath = POSIXFile.directory(of: path) + "/." + POSIXFile.fileName(of: path)
-            + ".tmp-\(getpid())-\(serial)"
-        file = try Self.createTemporary(temporaryPath, for: path)
+        temporaryPath = TemporaryFiles.siblingPath(for: path)
+        // Registered before it exists, so there is no moment when an interrupt would leave it behind.
+        registration = TemporaryFiles.register(temporaryPath)
+        do throws(StorageError) {
+            file = try Self.createTemporary(temporaryPath, for: path)
+        } catch {
+            TemporaryFiles.forget(registration)
+            throw error
+        }
     }
 
     private static func createTemporary(_ temporaryPath: String, for path: String) throws(StorageError) -> HDF5File {
@@ -100,10 +105,16 @@ public final class AtomicHDF5Writer {
         try mapWriteFailure { () throws(StorageError) in try file.writeStrings(name, values) }
     }
 
+    /// Tests set this environment variable to hold every commit for so many milliseconds, so that a signal can
+    /// be sent to a real process while its temporary file exists.
+    public static let testCommitDelayVariable = "TAILFORGE_TEST_COMMIT_DELAY_MS"
+    private static let testCommitDelay: Int? = getenv(testCommitDelayVariable).flatMap { Int(String(cString: $0)) }
+
     /// Flushes, closes, fsyncs and renames the file into place. On failure the temporary file is removed
     /// and the error names the final path.
     public func commit() throws(StorageError) {
         guard state == .open else { throw .invalidArgument("commit of a writer for \(path) that is already closed") }
+        if let milliseconds = Self.testCommitDelay, milliseconds > 0 { POSIXFile.sleep(milliseconds: milliseconds) }
         do throws(StorageError) {
             try mapWriteFailure { () throws(StorageError) in
                 for dataset in datasets { try dataset.closeReportingErrors() }
@@ -113,8 +124,9 @@ public final class AtomicHDF5Writer {
             }
             try POSIXFile.sync(temporaryPath)
             try POSIXFile.move(temporaryPath, to: path)
-            try POSIXFile.sync(POSIXFile.directory(of: path))
             state = .committed
+            TemporaryFiles.forget(registration)
+            try POSIXFile.sync(POSIXFile.directory(of: path))
         } catch {
             abandon()
             throw error
@@ -133,6 +145,7 @@ public final class AtomicHDF5Writer {
         POSIXFile.truncate(temporaryPath)
         try? file.close()
         POSIXFile.remove(temporaryPath)
+        TemporaryFiles.forget(registration)
     }
 
     /// HDF5 failures while writing become `writeFailed` naming the final output path (typically disk full).

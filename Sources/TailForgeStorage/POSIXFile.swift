@@ -67,6 +67,33 @@ enum POSIXFile {
         _ = unlink(path)
     }
 
+    static func sleep(milliseconds: Int) {
+        var request = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    }
+
+    /// Writes all of `bytes` to a new file at `path` (which must not exist) and fsyncs it.
+    static func create(_ path: String, contents bytes: [UInt8]) throws(StorageError) {
+        let descriptor = retryingInterrupts { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
+        guard descriptor >= 0 else { throw .ioFailed(path: path, operation: "create", reason: errorText()) }
+        defer { _ = close(descriptor) }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { buffer in
+                Int32(truncatingIfNeeded: write(descriptor, buffer.baseAddress! + written, buffer.count - written))
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .ioFailed(path: path, operation: "write", reason: errorText())
+            }
+            written += Int(count)
+        }
+        guard retryingInterrupts({ fsync(descriptor) }) == 0 else {
+            throw .ioFailed(path: path, operation: "fsync", reason: errorText())
+        }
+    }
+
     static func retryingInterrupts(_ call: () -> Int32) -> Int32 {
         while true {
             let result = call()

@@ -1,3 +1,4 @@
+import Foundation
 import TailForgeNumerics
 import TailForgeStorage
 
@@ -12,20 +13,37 @@ public struct EvaluationRunner: Sendable {
     public var names: DatasetNames
     /// Apply the model's logit adjustment (from `train --calibrate`) when it has one; false is `--no-calibration`.
     public var applyCalibration: Bool
+    /// Where to write the report as JSON too (never over the model, test or training file).
+    public var jsonOutput: String?
 
     public init(model: String, test: String, training: String? = nil, names: DatasetNames = .standard,
-                applyCalibration: Bool = true) {
+                applyCalibration: Bool = true, jsonOutput: String? = nil) {
         self.model = model
         self.test = test
         self.training = training
         self.names = names
         self.applyCalibration = applyCalibration
+        self.jsonOutput = jsonOutput
     }
+
+    var inputs: [String] { [model, test] + (training.map { [$0] } ?? []) }
 
     /// Rows scored at a time, bounding memory for large test files.
     static let chunkRows = 65_536
 
     public func run() throws -> Evaluation {
+        // Before any work: a report path that is one of the inputs would destroy it.
+        if let jsonOutput { try AtomicHDF5Writer.checkWritable(path: jsonOutput, distinctFrom: inputs) }
+        let evaluation = try evaluate()
+        if let jsonOutput {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(Array(try encoder.encode(evaluation)), to: jsonOutput, distinctFrom: inputs)
+        }
+        return evaluation
+    }
+
+    private func evaluate() throws -> Evaluation {
         let loaded = try SoftmaxModelFile.read(path: model)
         let m = try loaded.model(applyCalibration: applyCalibration)
         let file = try LabeledEmbeddingsFile(path: test, names: names)

@@ -26,7 +26,7 @@ struct BalanceCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try CommandLimits.check("threads", threads, in: CommandLimits.threads)
     }
 
     func run() throws {

@@ -41,22 +41,21 @@ struct BalanceOptions: ParsableArguments {
     }
 }
 
-/// How the datasets of a long-tailed input file are named.
+/// The dataset names of a long-tailed input and the class count when it has no class names (`balance`, `submit`).
 struct InputDatasetOptions: ParsableArguments {
-    @Option(name: .customLong("embeddings-dataset"), help: "Dataset holding the [N, d] embeddings.")
-    var embeddingsDataset = "embeddings"
-
-    @Option(name: .customLong("labels-dataset"), help: "Dataset holding the [N] integer labels.")
-    var labelsDataset = "labels"
-
-    @Option(name: .customLong("class-names-dataset"), help: "Optional dataset of class names; its length fixes the class count.")
-    var classNamesDataset = "class_names"
+    @OptionGroup var names: DatasetNameOptions
 
     @Option(help: "Number of classes when the file has no class names (default: largest label + 1).")
     var classes: Int?
 
+    func validate() throws {
+        if let classes, !(1...InputSpec.maximumClassCount).contains(classes) {
+            throw ValidationError("--classes must be from 1 to \(InputSpec.maximumClassCount), got \(classes)")
+        }
+    }
+
     func spec(path: String) -> InputSpec {
-        InputSpec(path: path, embeddingsDataset: embeddingsDataset, labelsDataset: labelsDataset,
-                  classNamesDataset: classNamesDataset.isEmpty ? nil : classNamesDataset, classCount: classes)
+        InputSpec(path: path, embeddingsDataset: names.embeddingsDataset, labelsDataset: names.labelsDataset,
+                  classNamesDataset: names.classNamesDataset.isEmpty ? nil : names.classNamesDataset, classCount: classes)
     }
 }

@@ -38,7 +38,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         guard RetentionPeriod.seconds(retainJobs) != nil else {
             throw ValidationError("--retain-jobs takes a number with a unit s, m, h or d (for example 7d or 12h), not '\(retainJobs)'")
         }
-        guard heartbeatMilliseconds >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
+        // An hour and a day: far beyond any sensible setting, and twice either still fits in Int.
+        try CommandLimits.check("heartbeat-ms", heartbeatMilliseconds, in: 10...3_600_000)
+        try CommandLimits.check("liveness-ms", livenessMilliseconds, in: 20...86_400_000)
         guard livenessMilliseconds >= 2 * heartbeatMilliseconds else {
             throw ValidationError("--liveness-ms must be at least twice --heartbeat-ms")
         }

@@ -28,8 +28,8 @@ struct DemoCommand: AsyncParsableCommand {
         guard SyntheticPreset(rawValue: preset) != nil else {
             throw ValidationError("unknown --preset '\(preset)': expected one of \(SyntheticPreset.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
-        if let dimension, dimension < 2 { throw ValidationError("--dimension must be at least 2") }
+        try CommandLimits.check("workers", workers, in: CommandLimits.workers)
+        if let dimension { try CommandLimits.check("dimension", dimension, in: CommandLimits.dimension) }
     }
 
     func run() async throws {

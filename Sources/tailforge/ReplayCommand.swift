@@ -32,8 +32,8 @@ struct ReplayCommand: ParsableCommand {
 
     func validate() throws {
         guard (coordinator != nil) != local else { throw ValidationError("choose one of --coordinator ENDPOINT or --local") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
+        try CommandLimits.check("threads", threads, in: CommandLimits.threads)
+        try CommandLimits.check("timeout", timeout, in: 0.001...604_800, meaning: "a number of seconds above 0 and at most 604800 (a week)")
     }
 
     func run() throws {

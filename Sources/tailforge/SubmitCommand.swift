@@ -50,6 +50,7 @@ struct SubmitCommand: ParsableCommand {
         if isManifest && output != nil {
             throw ValidationError("--output is for ad-hoc jobs; a manifest names its own output")
         }
+        if let shards { try CommandLimits.check("shards", shards, in: JobManifest.Limits.shards) }
         if isManifest, (try? policy.settings()) != BalanceSettings() {
             throw ValidationError("the policy flags are for ad-hoc jobs; a manifest sets its own policy (edit its `policy:` section)")
         }

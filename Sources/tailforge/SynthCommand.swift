@@ -26,7 +26,8 @@ struct SynthCommand: ParsableCommand {
         guard SyntheticPreset(rawValue: preset) != nil else {
             throw ValidationError("unknown --preset '\(preset)': expected one of " + SyntheticPreset.allCases.map(\.rawValue).joined(separator: ", "))
         }
-        if let dimension, dimension < 2 { throw ValidationError("--dimension must be at least 2") }
+        if let dimension { try CommandLimits.check("dimension", dimension, in: CommandLimits.dimension) }
+        try CommandLimits.check("threads", threads, in: CommandLimits.threads)
     }
 
     func run() throws {

@@ -1,11 +1,14 @@
 import ArgumentParser
 import TailForgeNumerics
+import TailForgeStorage
 
 @main
 struct TailForge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tailforge",
         abstract: "Balance long-tailed embedding datasets with vMF synthetic samples and train linear classifiers on them.",
+        // The version every file records and workers compare with their coordinator's.
+        version: ToolVersion.current,
         subcommands: [
             SynthCommand.self,
             BalanceCommand.self,
@@ -28,6 +31,25 @@ struct TailForge: AsyncParsableCommand {
         BLASKernelSelection.reexecIfBeneficial()
         // Once, before any work: every parallel step runs on TailForge's own pool with BLAS single-threaded.
         BLAS.useOneThread()
-        await main(nil)
+        do {
+            var command = try parseAsRoot()
+            // One-shot commands: Ctrl-C or SIGTERM removes every temporary output file and exits with 130/143.
+            // The daemons instead stop gracefully (ServiceLifecycle) and finish what they are writing.
+            if !(command is any DaemonCommand) { TemporaryFiles.removeOnInterrupt() }
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
     }
+}
+
+/// A long-running daemon that handles SIGTERM and SIGINT itself.
+protocol DaemonCommand {}
+
+extension CoordinatorCommand: DaemonCommand {}
+extension WorkerCommand: DaemonCommand {
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TailForgeCluster
+import TailForgeStorage
 import TailForgeTraining
 
 struct TrainCommand: AsyncParsableCommand {
@@ -19,22 +20,24 @@ struct TrainCommand: AsyncParsableCommand {
             unweighted long-tailed fit it is the classic post-hoc logit-adjustment baseline.
             """)
 
-    @Argument(help: "Balanced HDF5 shards (/embeddings [N, d], /labels [N]), in a fixed order.")
+    @Argument(help: "Training HDF5 files (embeddings [N, d] and labels [N]; balance output or raw data, rows are scaled to unit length), in a fixed order.")
     var inputs: [String]
+
+    @OptionGroup var datasets: DatasetNameOptions
 
     @Option(name: .shortAndLong, help: "Model HDF5 file to write.")
     var output: String
 
-    @Option(help: "L2 penalty λ on the weights (scikit-learn C = 1/(λ·N)).")
+    @Option(help: "L2 penalty λ on the weights, from 0 to 1e6 (scikit-learn C = 1/(λ·N)).")
     var l2: Double = 1e-4
 
     @Option(help: "Maximum number of L-BFGS iterations.")
     var maxIter: Int = 500
 
-    @Option(help: "Stop when the gradient norm falls below this fraction of its initial value.")
+    @Option(help: "Stop when the gradient norm falls below this fraction (0 to below 1) of its initial value.")
     var tol: Double = 1e-5
 
-    @Option(help: "Stop when the relative loss decrease per iteration falls below this.")
+    @Option(help: "Stop when the relative loss decrease per iteration falls below this (0 to below 1).")
     var lossTol: Double = 1e-9
 
     @Option(help: "Class weights: none, or balanced (N/(C·n_c), as scikit-learn's class_weight=\"balanced\").")
@@ -67,7 +70,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "With --distributed: resume from this checkpoint file.")
     var resume: String?
 
-    @Option(help: "With --distributed: give up after this many seconds without progress from the cluster.")
+    @Option(help: "With --distributed: give up after this many seconds (up to a week) without progress from the cluster.")
     var clusterTimeout: Double = 600
 
     func validate() throws {
@@ -78,15 +81,19 @@ struct TrainCommand: AsyncParsableCommand {
                 throw ValidationError("--coordinator, --checkpoint and --resume apply to --distributed training only")
             }
         }
-        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
-        guard clusterTimeout > 0 else { throw ValidationError("--cluster-timeout must be positive") }
-        guard !inputs.isEmpty else { throw ValidationError("give at least one balanced input file") }
-        guard l2.isFinite, l2 >= 0 else { throw ValidationError("--l2 must be finite and non-negative") }
-        guard maxIter >= 0 else { throw ValidationError("--max-iter must be non-negative") }
-        guard tol.isFinite, tol >= 0 else { throw ValidationError("--tol must be finite and non-negative") }
-        guard lossTol.isFinite, lossTol >= 0 else { throw ValidationError("--loss-tol must be finite and non-negative") }
-        guard ["none", "balanced"].contains(classWeight) else { throw ValidationError("--class-weight must be none or balanced") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if distributed, datasets.names != .standard {
+            throw ValidationError("--distributed reads the standard dataset names (/embeddings, /labels, /class_names); "
+                                  + "rename the datasets, or train on this machine")
+        }
+        guard !inputs.isEmpty else { throw ValidationError("give at least one training file") }
+        try CommandLimits.check("checkpoint-every", checkpointEvery, in: 1...Int.max)
+        try CommandLimits.check("cluster-timeout", clusterTimeout, in: 0.001...604_800, meaning: "a number of seconds above 0 and at most 604800 (a week)")
+        try CommandLimits.check("l2", l2, in: 0...1e6, meaning: "a number from 0 to 1e6 (larger penalties leave every weight at zero)")
+        try CommandLimits.check("max-iter", maxIter, in: 0...Int.max)
+        try CommandLimits.check("tol", tol, in: 0...0.999_999, meaning: "a fraction from 0 to below 1 of the initial gradient norm (1 or more stops before the first step)")
+        try CommandLimits.check("loss-tol", lossTol, in: 0...0.999_999, meaning: "a relative decrease from 0 to below 1")
+        guard ["none", "balanced"].contains(classWeight) else { throw ValidationError("--class-weight must be none or balanced, got '\(classWeight)'") }
+        try CommandLimits.check("threads", threads, in: CommandLimits.threads)
         if calibrate {
             guard !distributed else { throw ValidationError("--calibrate is not supported with --distributed yet: train locally, or drop --calibrate") }
             if let calibrationHoldout, !(calibrationHoldout.isFinite && CalibrationSettings.holdOutRange.contains(calibrationHoldout)) {
@@ -120,7 +127,7 @@ struct TrainCommand: AsyncParsableCommand {
             let calibration = calibrate
                 ? CalibrationSettings(holdOutFraction: calibrationHoldout ?? 0.2, seed: calibrationSeed ?? 0) : nil
             let s = try await TrainingRunner(inputs: inputs, output: output, settings: settings, threads: threads,
-                                             calibration: calibration)
+                                             names: datasets.names, calibration: calibration)
                 .run(progress: progress) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
             summary = (s.report, s.rows, s.dimension, s.classCount, s.loadSeconds, s.trainSeconds)
             if let c = s.calibration, let fit = s.calibrationReport {
@@ -134,8 +141,9 @@ struct TrainCommand: AsyncParsableCommand {
         print(r.reason)
         print(String(format: "%d iterations, %d evaluations, final loss %.8f, gradient norm %.4e (%.2e of initial)",
                      r.iterations, r.evaluations, r.finalLoss, r.gradientNorm, r.gradientNorm / r.initialGradientNorm))
-        print(String(format: "%d rows × %d dimensions, %d classes; load %.2f s, train %.2f s; model written to " + output,
-                     summary.rows, summary.dimension, summary.classCount, summary.loadSeconds, summary.trainSeconds))
+        // The path is appended, never part of the format: a name such as model-%d.h5 must print as itself.
+        print(String(format: "%d rows × %d dimensions, %d classes; load %.2f s, train %.2f s; model written to ",
+                     summary.rows, summary.dimension, summary.classCount, summary.loadSeconds, summary.trainSeconds) + output)
         if !r.converged {
             let warning = "warning: the model was written although training did not converge; "
                 + "raise --max-iter or loosen --tol, and check the gradient norm above.\n"

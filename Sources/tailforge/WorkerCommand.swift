@@ -24,7 +24,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var cacheMaxBytes: Int64 = WorkerConfiguration.defaultCacheMaxBytes
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try CommandLimits.check("threads", threads, in: CommandLimits.threads)
         guard cacheMaxBytes >= 0 else { throw ValidationError("--cache-max-bytes must be 0 or more") }
     }
 

@@ -86,11 +86,13 @@ public enum Replay {
         let resolved = try check(manifestPath: path, toolVersion: toolVersion)
         var manifest = resolved.manifest
         manifest.output = URL(fileURLWithPath: output ?? defaultOutput(for: manifest.output)).standardizedFileURL.path
-        // The rerun's output is a scratch file it owns; it must never be the recorded output or the input.
+        // The rerun's output is a scratch file it owns; it must never be the recorded output, the input or the
+        // manifest: by name, and (storage's inode check) through any link.
         for (other, what) in [(resolved.manifest.output, "the recorded output"), (manifest.input.path, "the input")]
-        where OutputCheck.canonical(manifest.output) == OutputCheck.canonical(other) || isSameFile(manifest.output, other) {
+        where OutputCheck.canonical(manifest.output) == OutputCheck.canonical(other) {
             throw Failure(description: "the replay output \(manifest.output) is \(what); pass --output with another path")
         }
+        try AtomicHDF5Writer.checkWritable(path: manifest.output, distinctFrom: [path, resolved.manifest.output, manifest.input.path])
         manifest.overwrite = true
         // The rerun must read the input the job read (a cluster checks the pinned digest before planning).
         manifest.input.sha256 = resolved.inputSHA256
@@ -146,11 +148,5 @@ public enum Replay {
     static func removeOutput(_ output: String) {
         try? FileManager.default.removeItem(atPath: output)
         try? FileManager.default.removeItem(atPath: ResolvedManifest.path(forOutput: output))
-    }
-
-    static func isSameFile(_ a: String, _ b: String) -> Bool {
-        var x = stat(), y = stat()
-        guard stat(a, &x) == 0, stat(b, &y) == 0 else { return false }
-        return x.st_dev == y.st_dev && x.st_ino == y.st_ino
     }
 }

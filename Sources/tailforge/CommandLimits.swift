@@ -1,0 +1,26 @@
+import ArgumentParser
+
+/// Ranges of the numeric flags that are not policy settings (those are checked by the library types that own
+/// them). Each bound keeps the value representable where it is used and far beyond any sensible choice.
+enum CommandLimits {
+    /// Threads: each is a real OS thread with its own buffers.
+    static let threads = 1...1024
+    /// Embedding dimension of generated data.
+    static let dimension = 2...65_536
+    /// Local worker processes the demo starts.
+    static let workers = 1...64
+
+    /// Throws a `ValidationError` naming the flag unless `value` is in `range`.
+    static func check<T: Comparable>(_ flag: String, _ value: T, in range: ClosedRange<T>) throws {
+        guard range.contains(value) else {
+            throw ValidationError("--\(flag) must be from \(range.lowerBound) to \(range.upperBound), got \(value)")
+        }
+    }
+
+    /// Throws unless `value` is a finite number in `range` (NaN fails every comparison, so it is named).
+    static func check(_ flag: String, _ value: Double, in range: ClosedRange<Double>, meaning: String) throws {
+        guard value.isFinite, range.contains(value) else {
+            throw ValidationError("--\(flag) must be \(meaning), got \(value)")
+        }
+    }
+}

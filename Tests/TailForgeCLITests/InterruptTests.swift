@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+import TailForgeStorage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Ctrl-C (SIGINT) and SIGTERM sent to a real `tailforge` process while its output's temporary file exists:
+/// the file is removed and the process exits with 128 + signal (130, 143). Every commit is held back with
+/// `AtomicHDF5Writer.testCommitDelayVariable`, so the signal always arrives mid-write, whatever the machine's speed.
+@Suite(.serialized) struct InterruptTests {
+    static let shared = Result { try CLIFixture() }
+
+    struct Case: CustomTestStringConvertible, Sendable {
+        var name: String
+        var arguments: [String]
+        var signal: Int32
+        var testDescription: String { "\(name) + \(signal == SIGINT ? "SIGINT" : "SIGTERM")" }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "balance", arguments: ["balance", "data/train.h5", "-o", "out-balance/balanced.h5", "--threads", "1"], signal: SIGINT),
+        Case(name: "balance", arguments: ["balance", "data/train.h5", "-o", "out-balance/balanced.h5", "--threads", "1"], signal: SIGTERM),
+        Case(name: "synth", arguments: ["synth", "--out", "out-synth", "--dimension", "8", "--threads", "1"], signal: SIGTERM),
+        Case(name: "train", arguments: ["train", "data/train.h5", "-o", "out-train/model.h5", "--max-iter", "2", "--threads", "1"], signal: SIGINT),
+        Case(name: "predict", arguments: ["predict", "model.h5", "data/test.h5", "-o", "out-predict/predictions.h5"], signal: SIGTERM),
+        Case(name: "predict", arguments: ["predict", "model.h5", "data/test.h5", "-o", "out-predict/predictions.h5"], signal: SIGINT),
+    ]
+
+    @Test(arguments: cases)
+    func anInterruptMidWriteRemovesTheTemporaryFile(_ test: Case) throws {
+        let fixture = try Self.shared.get()
+        // tailforge, like coreutils, leaves a signal alone that was ignored when it started (a background job
+        // of a script ignores SIGINT), and children inherit ignored signals: when this test runner was started
+        // in the background, its children must still see SIGINT and SIGTERM, as from a terminal.
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+        let output = "out-" + test.name
+        try? FileManager.default.removeItem(atPath: fixture.path(output))
+        try FileManager.default.createDirectory(atPath: fixture.path(output), withIntermediateDirectories: true)
+        let (process, out, err) = try fixture.runner.start(test.arguments, in: fixture.directory,
+                                                           environment: [AtomicHDF5Writer.testCommitDelayVariable: "600000"])
+        // The commit waits ten minutes; the temporary file appears as soon as the writer is created.
+        let deadline = Date().addingTimeInterval(120)
+        var temporary: String?
+        while temporary == nil, process.isRunning, Date() < deadline {
+            temporary = fixture.contents(output).first { $0.hasPrefix(".") && $0.contains(".tmp-\(process.processIdentifier)-") }
+            if temporary == nil { usleep(20_000) }
+        }
+        guard temporary != nil else {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            let outcome = fixture.runner.finish(process, out, err)
+            Issue.record("no temporary file appeared in \(output): \(outcome.stderr)")
+            return
+        }
+        kill(process.processIdentifier, test.signal)
+        let outcome = fixture.runner.finish(process, out, err)
+        #expect(!outcome.killedBySignal, "the handler must exit, not die of the signal")
+        #expect(outcome.status == 128 + test.signal)
+        #expect(fixture.contents(output) == [], "left behind: \(fixture.contents(output))")
+    }
+}

@@ -19,4 +19,7 @@ static inline int tailforge_zmq_EADDRINUSE(void) { return EADDRINUSE; }
 static inline int tailforge_zmq_EPROTONOSUPPORT(void) { return EPROTONOSUPPORT; }
 static inline int tailforge_zmq_EMSGSIZE(void) { return EMSGSIZE; }
 
+// ZMQ_ZAP_ENFORCE_DOMAIN is in libzmq's draft section of zmq.h (stable since 4.3 in the library itself).
+static inline int tailforge_zmq_ZAP_ENFORCE_DOMAIN(void) { return 93; }
+
 #endif

@@ -14,8 +14,10 @@ struct CancelCommand: ParsableCommand {
     @Option(help: "The coordinator's endpoint.")
     var coordinator: String = "tcp://127.0.0.1:5555"
 
+    @OptionGroup var keys: PeerKeyOptions
+
     func run() throws {
-        let reply = try ClusterClient(coordinator: coordinator).cancel(job: job)
+        let reply = try ClusterClient(coordinator: coordinator, security: try keys.security()).cancel(job: job)
         print(reply.message)
         if !reply.cancelled { throw ExitCode.failure }
     }

@@ -7,8 +7,17 @@ struct CoordinatorCommand: AsyncParsableCommand {
         commandName: "coordinator",
         abstract: "Run the cluster coordinator daemon until SIGTERM or SIGINT.")
 
-    @Option(help: "ZeroMQ endpoint to bind (tcp://*:5555; port 0 or * picks a free port, written to STATE/endpoint).")
-    var bind: String = "tcp://*:5555"
+    @Option(help: "ZeroMQ endpoint to bind (tcp://*:5555 for every interface; port 0 or * picks a free port, written to STATE/endpoint).")
+    var bind: String = "tcp://127.0.0.1:5555"
+
+    @Option(help: "The coordinator's secret key file from `tailforge keygen` (CURVE on every connection).")
+    var key: String?
+
+    @Option(name: .customLong("allow-dir"), help: "Allowed public keys by role: DIR/workers/*.pub and DIR/clients/*.pub (re-read on SIGHUP).")
+    var allowDir: String?
+
+    @Flag(help: "Plain text without authentication: anyone who can reach --bind may submit, cancel, read jobs or pose as a worker.")
+    var insecure = false
 
     @Option(name: .customLong("state-dir"), help: "Directory for the job journal, κ results and fetched shards.")
     var stateDir: String
@@ -32,6 +41,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var workerMemoryBytes: Int64 = CoordinatorConfiguration.defaultWorkerMemoryBytes
 
     func validate() throws {
+        if insecure {
+            guard key == nil, allowDir == nil else { throw ValidationError("--insecure cannot be combined with --key or --allow-dir") }
+        } else {
+            guard key != nil, allowDir != nil else {
+                throw ValidationError("the coordinator needs --key FILE and --allow-dir DIR (see `tailforge keygen` and cluster/README.md, Security), or --insecure for plain text on a trusted network")
+            }
+        }
         guard workerMemoryBytes > 0 else { throw ValidationError("--worker-memory-bytes must be positive") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard quarantineAfter >= 1 else { throw ValidationError("--quarantine-after must be at least 1") }
@@ -48,11 +64,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = DaemonService.logger(label: "tailforge.coordinator")
+        let security: SocketSecurity = try key.map { .curveServer(try CurveKeyPair.load(secretKeyFile: $0)) } ?? .plaintext
+        if let allowDir { _ = try AllowList.load(directory: allowDir) }  // a typo fails here, before binding
         let service = DaemonService.coordinator(
             bind: bind, stateDirectory: stateDir,
             heartbeat: HeartbeatSettings(intervalMilliseconds: heartbeatMilliseconds, livenessMilliseconds: livenessMilliseconds),
             maxAttempts: maxAttempts, quarantineAfter: quarantineAfter, retainJobsSeconds: RetentionPeriod.seconds(retainJobs)!,
-            workerMemoryBytes: workerMemoryBytes,
+            workerMemoryBytes: workerMemoryBytes, security: security, allowDirectory: allowDir,
             logger: logger)
         try await DaemonService.runUntilSignalled([service], logger: logger)
     }

@@ -15,6 +15,8 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Rerun on the coordinator at this endpoint.")
     var coordinator: String?
 
+    @OptionGroup var keys: PeerKeyOptions
+
     @Flag(help: "Rerun on this machine with single-node balance.")
     var local = false
 
@@ -37,7 +39,7 @@ struct ReplayCommand: ParsableCommand {
     }
 
     func run() throws {
-        let mode: Replay.Mode = coordinator.map { .coordinator($0, timeoutSeconds: timeout) } ?? .local(threads: threads)
+        let mode: Replay.Mode = try coordinator.map { .coordinator($0, timeoutSeconds: timeout, security: try keys.security()) } ?? .local(threads: threads)
         let bar = ProgressBar()
         let jobBar = JobProgressBar()
         let report: Replay.Report

@@ -15,6 +15,8 @@ struct StatusCommand: ParsableCommand {
     @Option(help: "The coordinator's endpoint.")
     var coordinator: String = "tcp://127.0.0.1:5555"
 
+    @OptionGroup var keys: PeerKeyOptions
+
     @Option(help: "Only jobs in these states, comma-separated: queued, running, gathering, committed, failed, cancelled, or live (the first three).")
     var state: String?
 
@@ -44,7 +46,7 @@ struct StatusCommand: ParsableCommand {
     func validate() throws { _ = try states }
 
     func run() throws {
-        var reply = try ClusterClient(coordinator: coordinator).status(job: job)
+        var reply = try ClusterClient(coordinator: coordinator, security: try keys.security()).status(job: job)
         if let states = try states { reply.jobs = reply.jobs.filter { states.contains($0.state) } }
         // A coordinator keeps finished jobs for its retention period; the table shows the recent ones.
         var older = 0

@@ -16,6 +16,8 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "The coordinator's endpoint.")
     var coordinator: String = "tcp://127.0.0.1:5555"
 
+    @OptionGroup var keys: PeerKeyOptions
+
     @Option(help: "Output file of an ad-hoc job.")
     var output: String?
 
@@ -71,8 +73,9 @@ struct SubmitCommand: ParsableCommand {
         // The coordinator checks again (and checks the output); this catches a bad ad-hoc job without a round trip.
         try manifest.validate(source: isManifest ? source : "the ad-hoc job")
 
+        let security = try keys.security()
         let job: String
-        do { job = try ClusterClient(coordinator: coordinator).submit(manifest) } catch {
+        do { job = try ClusterClient(coordinator: coordinator, security: security).submit(manifest) } catch {
             // The coordinator does not know the manifest's file name; put it back into its refusal.
             guard case .rejected("invalid-manifest", let message) = error else { throw error }
             let prefix = "the submitted manifest: "
@@ -87,7 +90,7 @@ struct SubmitCommand: ParsableCommand {
             fflush(nil)  // all streams: `stdout` is not concurrency-safe to name
         }
         guard wait else { return }
-        let final = try WaitCommand.follow(job: job, coordinator: coordinator, timeout: timeout)
+        let final = try WaitCommand.follow(job: job, coordinator: coordinator, timeout: timeout, security: security)
         try WaitCommand.report(final, json: json)
     }
 }

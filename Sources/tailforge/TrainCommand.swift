@@ -61,6 +61,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "The coordinator's endpoint for --distributed (tcp://HOST:5555).")
     var coordinator: String?
 
+    @OptionGroup var keys: PeerKeyOptions
+
     @Option(help: "With --distributed: save the optimiser state to this file every --checkpoint-every iterations, and resume from it when it exists.")
     var checkpoint: String?
 
@@ -117,10 +119,11 @@ struct TrainCommand: AsyncParsableCommand {
         }
         let summary: (report: LBFGSReport, rows: Int, dimension: Int, classCount: Int, loadSeconds: Double, trainSeconds: Double)
         if distributed, let coordinator {
-            let runner = DistributedTrainingRunner(
+            var runner = DistributedTrainingRunner(
                 coordinator: coordinator, shards: inputs.map(TrainingShardSpec.init(argument:)), output: output, settings: settings,
                 checkpointPath: checkpoint, checkpointEvery: checkpointEvery, resumePath: resume, timeoutSeconds: clusterTimeout,
                 logger: DaemonService.logger(label: "tailforge.train"))
+            runner.security = try keys.security()
             let s = try await runner.run { progress($0) }
             summary = (s.report, s.rows, s.dimension, s.classCount, s.openSeconds, s.trainSeconds)
         } else {

@@ -15,6 +15,8 @@ struct WaitCommand: ParsableCommand {
     @Option(help: "The coordinator's endpoint.")
     var coordinator: String = "tcp://127.0.0.1:5555"
 
+    @OptionGroup var keys: PeerKeyOptions
+
     @Option(help: "Seconds to keep trying while the coordinator does not answer (a restart), before giving up.")
     var timeout: Double = 120
 
@@ -26,16 +28,16 @@ struct WaitCommand: ParsableCommand {
     }
 
     func run() throws {
-        let final = try Self.follow(job: job, coordinator: coordinator, timeout: timeout)
+        let final = try Self.follow(job: job, coordinator: coordinator, timeout: timeout, security: try keys.security())
         try Self.report(final, json: json)
     }
 
     /// Follows `job` with the common progress bar; Ctrl-C detaches with instructions.
-    static func follow(job: String, coordinator: String, timeout: Double) throws -> JobStatus {
+    static func follow(job: String, coordinator: String, timeout: Double, security: SocketSecurity) throws -> JobStatus {
         InterruptNotice.install(job: job, coordinator: coordinator)
         let bar = JobProgressBar()
         do {
-            let final = try ClusterClient.follow(job: job, coordinator: coordinator, timeoutSeconds: timeout, update: { bar.show($0) },
+            let final = try ClusterClient.follow(job: job, coordinator: coordinator, timeoutSeconds: timeout, security: security, update: { bar.show($0) },
                                                  reconnecting: { silent in
                                                      if silent >= 2 { bar.bar.say(String(format: "coordinator silent for %.0f s; reconnecting (up to --timeout %.0f s)", silent, timeout)) }
                                                  })

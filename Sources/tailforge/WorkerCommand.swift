@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import TailForgeCluster
 
 /// `tailforge worker`: the daemon that computes shards for a coordinator.
@@ -23,6 +24,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("cache-max-bytes"), help: "Streamed inputs kept in the work directory beyond this many bytes are deleted, least recently used first.")
     var cacheMaxBytes: Int64 = WorkerConfiguration.defaultCacheMaxBytes
 
+    @OptionGroup var keys: PeerKeyOptions
+
+    @Flag(help: "Connect in plain text without keys (only to a coordinator started with --insecure).")
+    var insecure = false
+
     func validate() throws {
         try CommandLimits.check("threads", threads, in: CommandLimits.threads)
         guard cacheMaxBytes >= 0 else { throw ValidationError("--cache-max-bytes must be 0 or more") }
@@ -31,8 +37,16 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
         let logger = DaemonService.logger(label: "tailforge.worker")
+        let security = try keys.security()
+        if security.isSecure && insecure { throw CommandFailure("--insecure cannot be combined with --key/--coordinator-key (or TAILFORGE_KEY)") }
+        if !security.isSecure {
+            guard insecure else {
+                throw CommandFailure("a worker needs --key FILE --coordinator-key FILE.pub (or TAILFORGE_KEY and TAILFORGE_COORDINATOR_KEY), or --insecure for a plain-text coordinator")
+            }
+            logger.warning("INSECURE: plain text, no authentication of the coordinator; anyone on the path can read shards or pose as the coordinator")
+        }
         let service = DaemonService.worker(connect: connect, workDirectory: workDir, threads: threads, name: name,
-                                           cacheMaxBytes: cacheMaxBytes, logger: logger)
+                                           cacheMaxBytes: cacheMaxBytes, security: security, logger: logger)
         try await DaemonService.runUntilSignalled([service], logger: logger)
     }
 }

@@ -76,12 +76,13 @@ public struct ClusterDemo: Sendable {
         let clusterDirectory = path("cluster")
         try? FileManager.default.removeItem(atPath: clusterDirectory)
         let cluster = LocalCluster(executable: executable, directory: clusterDirectory)
+        cluster.secure = true  // CURVE with generated keys, as a real cluster runs
         defer { cluster.stop() }
         try cluster.start(workers: workers, threadsPerWorker: threadsPerWorker)
-        say("coordinator on \(cluster.endpoint) with \(workers) workers (logs in \(clusterDirectory))")
+        say("coordinator on \(cluster.endpoint) with \(workers) workers, CURVE keys in \(cluster.keyDirectory) (logs in \(clusterDirectory))")
 
         let started = Date()
-        let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 60)
+        let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 60, security: try cluster.clientSecurity)
         var outputs: [SamplerKind: String] = [:]
         for sampler in [SamplerKind.vmf, .none] {
             let manifest = manifest(input: train, output: path(sampler == .none ? "unbalanced.h5" : "balanced.h5"), sampler: sampler)

@@ -18,7 +18,7 @@ public enum Replay {
         /// Single-node `BalanceRunner` with this many threads.
         case local(threads: Int)
         /// A coordinator at this endpoint; `timeoutSeconds` is how long a coordinator restart is ridden out.
-        case coordinator(String, timeoutSeconds: Double = 120)
+        case coordinator(String, timeoutSeconds: Double = 120, security: SocketSecurity = .plaintext)
     }
 
     /// What a rerun is doing, for a progress bar.
@@ -116,10 +116,10 @@ public enum Replay {
                 }
                 actual = try summary.outputSHA256 ?? SHA256.hexDigest(ofFileAt: manifest.output)
                 actualContent = summary.outputContentSHA256
-            case .coordinator(let endpoint, let timeout):
-                let job = try ClusterClient(coordinator: endpoint).submit(manifest)
+            case .coordinator(let endpoint, let timeout, let security):
+                let job = try ClusterClient(coordinator: endpoint, security: security).submit(manifest)
                 progress(.submitted(job: job, coordinator: endpoint))
-                let final = try ClusterClient.follow(job: job, coordinator: endpoint, timeoutSeconds: timeout) { progress(.job($0)) }
+                let final = try ClusterClient.follow(job: job, coordinator: endpoint, timeoutSeconds: timeout, security: security) { progress(.job($0)) }
                 guard final.state == .committed else {
                     throw Failure(description: "replay job \(job) \(final.state.rawValue): \(final.error ?? "no error reported")")
                 }

@@ -26,11 +26,11 @@ public final class ClusterClient {
     public let coordinator: String
     public var timeoutSeconds: Double
 
-    public init(coordinator: String, timeoutSeconds: Double = 10) throws(ClusterClientError) {
+    public init(coordinator: String, timeoutSeconds: Double = 10, security: SocketSecurity = .plaintext) throws(ClusterClientError) {
         self.coordinator = coordinator
         self.timeoutSeconds = timeoutSeconds
         do {
-            let factory = SocketFactory(context: try ZMQContext())
+            let factory = SocketFactory(context: try ZMQContext(), security: security)
             socket = try factory.makeDealer(connecting: coordinator, identity: Array("client-\(UUID().uuidString)".utf8))
         } catch { throw .transport(error) }
     }
@@ -102,13 +102,15 @@ public final class ClusterClient {
     /// and watches again, and gives up only when the coordinator has been silent for `timeoutSeconds`.
     /// `reconnecting` is told how long the coordinator has been silent before each new attempt.
     public static func follow(job: String, coordinator: String, timeoutSeconds: Double, silenceSeconds: Double = 3,
+                              security: SocketSecurity = .plaintext,
                               update: (JobStatus) -> Void, reconnecting: (Double) -> Void = { _ in }) throws(ClusterClientError) -> JobStatus {
         var lastHeard = Date()
         var client: ClusterClient?
         while true {
             do throws(ClusterClientError) {
                 if client == nil {
-                    let fresh = try ClusterClient(coordinator: coordinator, timeoutSeconds: min(silenceSeconds, max(0.1, timeoutSeconds)))
+                    let fresh = try ClusterClient(coordinator: coordinator, timeoutSeconds: min(silenceSeconds, max(0.1, timeoutSeconds)),
+                                                  security: security)
                     try fresh.startWatching(job: job)
                     client = fresh
                 }

@@ -40,8 +40,8 @@ struct CoordinatorLoop {
     mutating func run(until stop: StopSignal) throws {
         while !stop.isStopped {
             if try router.waitForInput(timeoutMilliseconds: 20) {
-                while let frames = try router.receive(dontWait: true) {
-                    handle(frames)
+                while let (frames, userId) = try router.receiveAuthenticated(dontWait: true) {
+                    handle(frames, role: configuration.security.isSecure ? PeerRole(userId: userId) : .unauthenticated)
                 }
             }
             for event in runtime.drainInbox() { handle(event) }
@@ -80,7 +80,8 @@ struct CoordinatorLoop {
         }
     }
 
-    mutating func handle(_ frames: [[UInt8]]) {
+    /// `role` nil: the connection carries no role the ZAP handler gave (cannot happen with ZAP enforced; refused).
+    mutating func handle(_ frames: [[UInt8]], role: PeerRole? = .unauthenticated) {
         guard frames.count >= 1 else { return }
         let identity = frames[0]
         let message: WireMessage
@@ -89,6 +90,12 @@ struct CoordinatorLoop {
         } catch {
             log.warning("rejected a message from peer \(hex(identity)): \(error)")
             send(identity, WireMessage(ErrorReply(code: error.code, message: error.description)))
+            return
+        }
+        guard let role, role.permits(message.type) else {
+            let reason = "a \(role?.rawValue ?? "unauthenticated") key may not send \(message.type); the coordinator's allow-list gives each key one role (workers/ or clients/)"
+            log.warning("refused a message from peer \(hex(identity)): \(reason)")
+            send(identity, WireMessage(ErrorReply(code: "forbidden", message: reason)))
             return
         }
         if registry[identity] != nil { liveness.heard(from: identity) }

@@ -23,6 +23,11 @@ public struct CoordinatorConfiguration: Sendable {
     /// fail at planning, before any shard is assigned.
     public var workerMemoryBytes: Int64
 
+    /// CURVE server keys, or `.plaintext` (`--insecure`).
+    public var security: SocketSecurity = .plaintext
+    /// With CURVE: the allow-list directory (`workers/*.pub`, `clients/*.pub`) the ZAP handler enforces.
+    public var allowDirectory: String?
+
     public static let defaultWorkerMemoryBytes: Int64 = 64 << 30
 
     public static let defaultRetainJobsSeconds: Double = 7 * 86_400
@@ -97,7 +102,20 @@ public final class CoordinatorRuntime: Sendable {
         let lock = try StateDirectoryLock(directory: configuration.stateDirectory)
         defer { withExtendedLifetime(lock) {} }
         let context = try ZMQContext()
-        let factory = SocketFactory(context: context, settings: configuration.sockets)
+        let factory = SocketFactory(context: context, settings: configuration.sockets, security: configuration.security)
+        if configuration.security.isSecure {
+            guard let allowDirectory = configuration.allowDirectory else {
+                throw KeyFileError.io(path: "--allow-dir", reason: "a CURVE coordinator needs an allow-list directory")
+            }
+            let allowList = try AllowList.load(directory: allowDirectory)
+            let handler = ZAPHandler(allowList: allowList, logger: logger)
+            zapHandler.withLock { $0 = handler }
+            // Bound before the ROUTER so no handshake can happen without the handler.
+            try handler.start(context: context, settings: configuration.sockets, stop: stop)
+            logger.info("CURVE on; allow-list \(allowDirectory): \(allowList.workerCount) worker key(s), \(allowList.clientCount) client key(s)")
+        } else {
+            logger.warning("INSECURE: plain text, no authentication; anyone who can reach \(configuration.bind) can submit, cancel and read jobs or pose as a worker")
+        }
         let router = try factory.makeRouter(binding: configuration.bind)
         let endpoint = try router.lastEndpoint
         var loop = try CoordinatorLoop(runtime: self, router: router)
@@ -106,6 +124,19 @@ public final class CoordinatorRuntime: Sendable {
         try Data((endpoint + "\n").utf8).write(to: URL(fileURLWithPath: Self.endpointFile(stateDirectory: configuration.stateDirectory)), options: .atomic)
         logger.info("coordinator listening on \(endpoint), state in \(configuration.stateDirectory)")
         try loop.run(until: stop)
+    }
+
+    private let zapHandler = Mutex<ZAPHandler?>(nil)
+
+    /// Re-reads the allow-list (SIGHUP): keys removed from it are refused at their next handshake.
+    public func reloadAllowList() {
+        guard let handler = zapHandler.withLock({ $0 }) else { return }
+        do {
+            let list = try handler.reload()
+            logger.info("allow-list reloaded: \(list.workerCount) worker key(s), \(list.clientCount) client key(s)")
+        } catch {
+            logger.error("allow-list reload failed, keeping the previous list: \(error)")
+        }
     }
 
     func post(_ event: CoordinatorEvent) { inbox.withLock { $0.append(event) } }

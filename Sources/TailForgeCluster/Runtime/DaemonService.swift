@@ -50,20 +50,29 @@ public struct DaemonService: Service {
                                    maxAttempts: Int = 3, quarantineAfter: Int = 3,
                                    retainJobsSeconds: Double = CoordinatorConfiguration.defaultRetainJobsSeconds,
                                    workerMemoryBytes: Int64 = CoordinatorConfiguration.defaultWorkerMemoryBytes,
+                                   security: SocketSecurity = .plaintext, allowDirectory: String? = nil,
                                    logger: Logger) -> DaemonService {
-        let configuration = CoordinatorConfiguration(bind: bind, stateDirectory: stateDirectory, toolVersion: ToolVersionOverride.current,
+        var configuration = CoordinatorConfiguration(bind: bind, stateDirectory: stateDirectory, toolVersion: ToolVersionOverride.current,
                                                      heartbeat: heartbeat, maxAttempts: maxAttempts, quarantineAfter: quarantineAfter,
                                                      retainJobsSeconds: retainJobsSeconds, workerMemoryBytes: workerMemoryBytes)
+        configuration.security = security
+        configuration.allowDirectory = allowDirectory
         let runtime = CoordinatorRuntime(configuration: configuration, backend: EngineJobBackend(), logger: logger)
+        // SIGHUP re-reads the allow-list (the operator removed or added a key); libzmq consults it per handshake.
+        Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) { runtime.reloadAllowList() }
+        }
         return DaemonService(name: "tailforge-coordinator") { try runtime.run(until: $0) }
     }
 
     /// The worker daemon with the balancing engine behind it.
     public static func worker(connect: String, workDirectory: String, threads: Int, name: String? = nil,
-                              cacheMaxBytes: Int64 = WorkerConfiguration.defaultCacheMaxBytes, logger: Logger) -> DaemonService {
+                              cacheMaxBytes: Int64 = WorkerConfiguration.defaultCacheMaxBytes, security: SocketSecurity = .plaintext,
+                              logger: Logger) -> DaemonService {
         let name = name ?? WorkerConfiguration.defaultName(host: ProcessInfo.processInfo.hostName, workDirectory: workDirectory)
-        let configuration = WorkerConfiguration(coordinator: connect, workDirectory: workDirectory, threads: threads, name: name,
+        var configuration = WorkerConfiguration(coordinator: connect, workDirectory: workDirectory, threads: threads, name: name,
                                                 toolVersion: ToolVersionOverride.current, cacheMaxBytes: cacheMaxBytes)
+        configuration.security = security
         let runtime = WorkerRuntime(configuration: configuration, executor: EngineShardExecutor(), logger: logger)
         return DaemonService(name: "tailforge-worker") { try runtime.run(until: $0) }
     }

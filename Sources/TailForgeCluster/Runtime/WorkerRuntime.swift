@@ -19,6 +19,8 @@ public struct WorkerConfiguration: Sendable {
     public var cacheMaxBytes: Int64
 
     public static let defaultCacheMaxBytes: Int64 = 8 << 30
+    /// CURVE client keys (its own pair and the coordinator's public key), or `.plaintext` (`--insecure`).
+    public var security: SocketSecurity = .plaintext
 
     public init(coordinator: String, workDirectory: String, threads: Int, name: String, toolVersion: String,
                 sockets: SocketSettings = SocketSettings(), limits: WireLimits = WireLimits(), chunkBytes: Int = 4 << 20,
@@ -81,7 +83,7 @@ public final class WorkerRuntime: Sendable {
     public func run(until stop: StopSignal) throws(WorkerError) {
         let context: ZMQContext
         do { context = try ZMQContext() } catch { throw .transport(error) }
-        let factory = SocketFactory(context: context, settings: configuration.sockets)
+        let factory = SocketFactory(context: context, settings: configuration.sockets, security: configuration.security)
         let (outbox, wake): (SocketMailbox<WorkerEvent>, ZMQSocket)
         do { (outbox, wake) = try SocketMailbox<WorkerEvent>.make(factory: factory) } catch { throw .transport(error) }
         mailbox.withLock { $0 = outbox }

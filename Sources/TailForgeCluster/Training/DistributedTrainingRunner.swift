@@ -21,6 +21,8 @@ public struct DistributedTrainingRunner: Sendable {
     /// Give up when the cluster makes no progress for this long.
     public var timeoutSeconds: Double
     public var logger: Logger
+    /// CURVE client keys for the connection to the coordinator, or `.plaintext`.
+    public var security: SocketSecurity = .plaintext
 
     public init(coordinator: String, shards: [TrainingShardSpec], output: String, settings: TrainingSettings,
                 blockRows: Int = 1024, checkpointPath: String? = nil, checkpointEvery: Int = 10, resumePath: String? = nil,
@@ -55,7 +57,8 @@ public struct DistributedTrainingRunner: Sendable {
         let clock = ContinuousClock()
         let openStart = clock.now
         let source = try await RemoteGradientSource.open(coordinator: coordinator, shards: shards, classWeighting: settings.classWeighting,
-                                                         blockRows: blockRows, timeoutSeconds: timeoutSeconds, logger: logger)
+                                                         blockRows: blockRows, timeoutSeconds: timeoutSeconds, security: security,
+                                                         logger: logger)
         defer { source.close() }
         let openSeconds = (clock.now - openStart).seconds
         let fingerprint = TrainingCheckpoint.Fingerprint(

@@ -55,10 +55,11 @@ public final class RemoteGradientSource: GradientSource {
     /// local trainer does.
     public static func open(coordinator: String, shards: [TrainingShardSpec], classWeighting: ClassWeighting = .none,
                             blockRows: Int = 1024, timeoutSeconds: Double = 600, sockets: SocketSettings = SocketSettings(),
+                            security: SocketSecurity = .plaintext,
                             limits: WireLimits = WireLimits(), logger: Logger) async throws -> RemoteGradientSource {
         guard !shards.isEmpty else { throw TrainingError.noShards }
         guard blockRows > 0 else { throw TrainingError.invalidSetting(name: "block rows", value: "\(blockRows)", expected: "at least 1") }
-        let connection = try TrainerConnection(coordinator: coordinator, sockets: sockets, limits: limits, logger: logger)
+        let connection = try TrainerConnection(coordinator: coordinator, sockets: sockets, security: security, limits: limits, logger: logger)
         let session = "train-" + UUID().uuidString.prefix(8).lowercased()
         do {
             let infos = try await load(session: session, shards: shards, on: connection, timeoutSeconds: timeoutSeconds)

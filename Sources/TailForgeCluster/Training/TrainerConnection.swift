@@ -24,7 +24,8 @@ final class TrainerConnection: Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     /// Connects (on a new network thread); throws when the socket cannot be created.
-    init(coordinator: String, sockets: SocketSettings, limits: WireLimits, logger: Logger) throws(DistributedTrainingError) {
+    init(coordinator: String, sockets: SocketSettings, security: SocketSecurity = .plaintext, limits: WireLimits,
+         logger: Logger) throws(DistributedTrainingError) {
         self.coordinator = coordinator
         let ready = DispatchSemaphore(value: 0)
         let setupError = Mutex<ZMQError?>(nil)
@@ -33,7 +34,7 @@ final class TrainerConnection: Sendable {
             defer { finished.signal() }
             let socket: ZMQSocket, wake: ZMQSocket, outbox: SocketMailbox<WireMessage>
             do throws(ZMQError) {
-                let factory = SocketFactory(context: try ZMQContext(), settings: sockets)
+                let factory = SocketFactory(context: try ZMQContext(), settings: sockets, security: security)
                 socket = try factory.makeDealer(connecting: coordinator, identity: Array("trainer-\(UUID().uuidString)".utf8))
                 (outbox, wake) = try SocketMailbox<WireMessage>.make(factory: factory)
             } catch {

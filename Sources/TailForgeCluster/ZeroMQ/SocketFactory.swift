@@ -27,10 +27,13 @@ public struct SocketFactory: Sendable {
     public let context: ZMQContext
     /// The options applied to each socket.
     public let settings: SocketSettings
+    /// CURVE keys for ROUTER and DEALER sockets (inproc PAIR sockets stay inside the process and need none).
+    public let security: SocketSecurity
 
-    public init(context: ZMQContext, settings: SocketSettings = SocketSettings()) {
+    public init(context: ZMQContext, settings: SocketSettings = SocketSettings(), security: SocketSecurity = .plaintext) {
         self.context = context
         self.settings = settings
+        self.security = security
     }
 
     /// A ROUTER bound to `endpoint` that fails loudly (`EHOSTUNREACH`) instead of silently dropping
@@ -38,7 +41,7 @@ public struct SocketFactory: Sendable {
     public func makeRouter(binding endpoint: String) throws(ZMQError) -> ZMQSocket {
         let socket = try make(.router)
         try socket.setOption(ZMQ_ROUTER_MANDATORY, Int32(1))
-        // CURVE server keys go here (ZMQ_CURVE_SERVER, ZMQ_CURVE_SECRETKEY) before bind.
+        try applySecurity(to: socket)
         try socket.bind(endpoint)
         return socket
     }
@@ -47,7 +50,7 @@ public struct SocketFactory: Sendable {
     public func makeDealer(connecting endpoint: String, identity: [UInt8]) throws(ZMQError) -> ZMQSocket {
         let socket = try make(.dealer)
         try socket.setOption(ZMQ_ROUTING_ID, bytes: identity)
-        // CURVE client keys go here (ZMQ_CURVE_SERVERKEY, ZMQ_CURVE_PUBLICKEY, ZMQ_CURVE_SECRETKEY) before connect.
+        try applySecurity(to: socket)
         try socket.connect(endpoint)
         return socket
     }
@@ -64,6 +67,24 @@ public struct SocketFactory: Sendable {
         let socket = try make(.pair)
         try socket.connect(endpoint)
         return socket
+    }
+
+    /// Keys go on before bind/connect: libzmq fixes a socket's mechanism when its first connection starts.
+    private func applySecurity(to socket: ZMQSocket) throws(ZMQError) {
+        switch security {
+        case .plaintext:
+            return
+        case .curveServer(let keys):
+            try socket.setOption(ZMQ_CURVE_SERVER, Int32(1))
+            try socket.setOption(ZMQ_CURVE_SECRETKEY, bytes: Array(keys.secretKey.utf8))
+            // Every handshake goes to the ZAP handler, and none is accepted when no handler is bound.
+            try socket.setOption(ZMQ_ZAP_DOMAIN, bytes: Array(ZAPHandler.domain.utf8))
+            try socket.setOption(tailforge_zmq_ZAP_ENFORCE_DOMAIN(), Int32(1))
+        case .curveClient(let keys, let serverPublicKey):
+            try socket.setOption(ZMQ_CURVE_SERVERKEY, bytes: Array(serverPublicKey.utf8))
+            try socket.setOption(ZMQ_CURVE_PUBLICKEY, bytes: Array(keys.publicKey.utf8))
+            try socket.setOption(ZMQ_CURVE_SECRETKEY, bytes: Array(keys.secretKey.utf8))
+        }
     }
 
     private func make(_ type: ZMQSocketType) throws(ZMQError) -> ZMQSocket {

@@ -5,6 +5,7 @@ public enum ZMQSocketType: Int32, Sendable {
     case router = 6   // ZMQ_ROUTER
     case dealer = 5   // ZMQ_DEALER
     case pair = 0     // ZMQ_PAIR
+    case rep = 4      // ZMQ_REP (the ZAP handler)
 }
 
 /// Owns one libzmq socket.
@@ -114,7 +115,14 @@ public final class ZMQSocket {
 
     /// Receives one whole multipart message, or nil when `dontWait` is set and nothing is queued.
     public func receive(dontWait: Bool = false) throws(ZMQError) -> [[UInt8]]? {
+        try receiveAuthenticated(dontWait: dontWait)?.frames
+    }
+
+    /// `receive`, plus the ZAP user id of the connection the message came on (`zmq_msg_gets "User-Id"`): the
+    /// role the coordinator's ZAP handler gave the peer's CURVE key, nil on a plain-text socket.
+    public func receiveAuthenticated(dontWait: Bool = false) throws(ZMQError) -> (frames: [[UInt8]], userId: String?)? {
         let socket = try live("receive")
+        var userId: String?
         var frames: [[UInt8]] = []
         var message = zmq_msg_t()
         zmq_msg_init(&message)
@@ -134,7 +142,8 @@ public final class ZMQSocket {
             } else {
                 frames.append([])
             }
-            if zmq_msg_more(&message) == 0 { return frames }
+            if userId == nil, let property = zmq_msg_gets(&message, "User-Id") { userId = String(cString: property) }
+            if zmq_msg_more(&message) == 0 { return (frames, userId) }
         }
     }
 

@@ -1,0 +1,37 @@
+/// What an authenticated peer may do, from the allow-list directory its public key sits in.
+///
+/// The ZAP handler names the role as the connection's ZAP user id; the coordinator reads it from every message
+/// (`zmq_msg_gets "User-Id"`) and checks it here before acting, so the rule lives in one pure table.
+public enum PeerRole: String, Sendable, CaseIterable {
+    /// `allow-dir/workers/*.pub`: may register, take shards, send results and serve gradients.
+    case worker
+    /// `allow-dir/clients/*.pub`: may submit, cancel, watch, read status and run distributed training.
+    case client
+    /// A coordinator started with `--insecure`: no authentication, so every peer may do everything.
+    case unauthenticated
+
+    /// Whether a peer of this role may send `type` to the coordinator.
+    public func permits(_ type: MessageType) -> Bool {
+        switch self {
+        case .unauthenticated: true
+        case .worker: Self.workerMessages.contains(type) || type == .error
+        case .client: Self.clientMessages.contains(type) || type == .error
+        }
+    }
+
+    static let workerMessages: Set<MessageType> = [
+        .hello, .heartbeat, .shardProgress, .shardResult, .shardFailure, .dataRequest, .dataChunk, .goodbye,
+        .gradientReply, .trainingShardLoaded, .trainingFailure,
+    ]
+
+    static let clientMessages: Set<MessageType> = [
+        .submitJob, .statusRequest, .cancelJob, .watchJob,
+        .trainingOpen, .gradientRequest, .trainingClose, .trainingPing,
+    ]
+
+    /// The role a ZAP user id names; nil (refuse) for anything else.
+    public init?(userId: String?) {
+        guard let userId, let role = PeerRole(rawValue: userId), role != .unauthenticated else { return nil }
+        self = role
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import Testing
+import TailForgeStorage
+@testable import TailForgeCluster
+
+/// CURVE and the role allow-list with real processes and real keys on loopback.
+@Suite(.serialized) struct SecurityProcessTests {
+    func secureCluster(_ fixture: ProcessClusterTests.Fixture) -> LocalCluster {
+        let cluster = fixture.cluster()
+        cluster.secure = true
+        return cluster
+    }
+
+    /// A keypair the coordinator has never heard of.
+    func rogueKeys(_ cluster: LocalCluster) throws -> String {
+        let directory = (cluster.directory as NSString).appendingPathComponent("rogue")
+        try CurveKeyPair.generate().write(to: directory, name: "rogue")
+        return directory + "/rogue.key"
+    }
+
+    func coordinatorPublicKey(_ cluster: LocalCluster) throws -> String {
+        try CurveKey.load(publicKeyFile: cluster.keyDirectory + "/coordinator.pub")
+    }
+
+    func client(_ cluster: LocalCluster, key: String) throws -> ClusterClient {
+        try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 1,
+                          security: .curveClient(try CurveKeyPair.load(secretKeyFile: key), serverPublicKey: try coordinatorPublicKey(cluster)))
+    }
+
+    func log(_ cluster: LocalCluster) -> String {
+        (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
+    }
+
+    func waitFor(seconds: Double = 20, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
+    @Test func workersWithoutAnAllowedKeyNeverJoinAndAKeyedWorkerRunsTheJob() throws {
+        let fixture = try ProcessClusterTests.shared.get()
+        let cluster = secureCluster(fixture)
+        defer { cluster.stop() }
+        try cluster.startCoordinator()
+        let rogueKey = try rogueKeys(cluster)
+        let intruders = [
+            try cluster.spawn("rogue", ["worker", "--connect", cluster.endpoint, "--work-dir", cluster.directory + "/rogue-work", "--threads", "1",
+                                        "--name", "rogue", "--key", rogueKey, "--coordinator-key", cluster.keyDirectory + "/coordinator.pub"]),
+            try cluster.spawn("keyless", ["worker", "--connect", cluster.endpoint, "--work-dir", cluster.directory + "/keyless-work", "--threads", "1",
+                                          "--name", "keyless", "--insecure"]),
+        ]
+        // SIGKILL: a worker that never completed a handshake does not yet stop on SIGTERM (a worker-runtime follow-up).
+        defer { for process in intruders where process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+        let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5, security: try cluster.clientSecurity)
+        let manifest = fixture.manifest(output: "secure.h5", shards: 3)
+        let job = try client.submit(manifest)
+        // The unknown key is refused at the handshake, logged by fingerprint.
+        let rogueRaw = try #require(CurveKey.bytes(try CurveKeyPair.load(secretKeyFile: rogueKey).publicKey))
+        #expect(waitFor { log(cluster).contains("public key \(CurveKey.fingerprint(raw: rogueRaw)) is not in the allow-list") }, "\(log(cluster))")
+        let before = try client.status(job: job)
+        #expect(before.workers.isEmpty)
+        #expect(before.jobs.first?.shardsDone == 0)
+        #expect(!log(cluster).contains("registered from"))
+
+        try cluster.startWorker()
+        var final: JobStatus?
+        #expect(waitFor(seconds: 60) {
+            final = try? client.status(job: job).jobs.first
+            return final?.state.isTerminal == true
+        })
+        #expect(final?.state == .committed, "\(final?.error ?? "")")
+        #expect(try SHA256.hexDigest(ofFileAt: manifest.output) == fixture.referenceSHA256)
+        #expect(try client.status().workers.map(\.name) == ["local0"])
+    }
+
+    @Test func onlyAClientKeyMaySubmitCancelOrReadStatus() throws {
+        let fixture = try ProcessClusterTests.shared.get()
+        let cluster = secureCluster(fixture)
+        defer { cluster.stop() }
+        try cluster.startCoordinator()
+        let manifest = fixture.manifest(output: "roles.h5", shards: 2)
+
+        // No key at all: plain text never completes the CURVE handshake, so nothing is answered.
+        // (A fresh client per request: a DEALER whose handshake failed has no pipe, and a second send would block.)
+        func plain() throws -> ClusterClient { try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 1) }
+        #expect(throws: ClusterClientError.self) { try plain().status() }
+        #expect(throws: ClusterClientError.self) { try plain().submit(manifest) }
+        // An unknown key: refused at the handshake.
+        let rogueKey = try rogueKeys(cluster)
+        #expect(throws: ClusterClientError.self) { try client(cluster, key: rogueKey).status() }
+        #expect(throws: ClusterClientError.self) { try client(cluster, key: rogueKey).cancel(job: "job-1") }
+        #expect(throws: ClusterClientError.self) { try client(cluster, key: rogueKey).submit(manifest) }
+
+        // A worker key: connected, but every client request is forbidden.
+        let worker = try client(cluster, key: cluster.keyDirectory + "/worker.key")
+        for request in [{ _ = try worker.submit(manifest) }, { _ = try worker.status() }, { _ = try worker.cancel(job: "job-1") }] as [() throws -> Void] {
+            do {
+                try request()
+                Issue.record("a worker key was allowed a client request")
+            } catch let error as ClusterClientError {
+                guard case .rejected(let code, _) = error else { Issue.record("expected a refusal, got \(error)"); continue }
+                #expect(code == "forbidden")
+            }
+        }
+        #expect(log(cluster).contains("a worker key may not send submitJob"))
+
+        // The client key may do all three.
+        let allowed = try client(cluster, key: cluster.keyDirectory + "/client.key")
+        let job = try allowed.submit(manifest)
+        #expect(try allowed.status(job: job).jobs.first?.job == job)
+        #expect(try allowed.cancel(job: job).cancelled)
+    }
+
+    @Test func aKeyRemovedFromTheAllowListIsRefusedAfterSIGHUP() throws {
+        let fixture = try ProcessClusterTests.shared.get()
+        let cluster = secureCluster(fixture)
+        defer { cluster.stop() }
+        try cluster.startCoordinator()
+        #expect(try client(cluster, key: cluster.keyDirectory + "/client.key").status().jobs.isEmpty)
+
+        try FileManager.default.removeItem(atPath: cluster.allowDirectory + "/clients/client.pub")
+        let coordinator = try #require(cluster.coordinator)
+        kill(coordinator.processIdentifier, SIGHUP)
+        #expect(waitFor { log(cluster).contains("allow-list reloaded: 1 worker key(s), 0 client key(s)") }, "\(log(cluster))")
+        #expect(coordinator.isRunning)
+        #expect(throws: ClusterClientError.self) { try client(cluster, key: cluster.keyDirectory + "/client.key").status() }
+    }
+
+    @Test func theCoordinatorRefusesToStartWithoutKeysOrInsecure() throws {
+        let fixture = try ProcessClusterTests.shared.get()
+        let state = (fixture.directory as NSString).appendingPathComponent("no-keys-\(UUID().uuidString)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: fixture.executable)
+        process.arguments = ["coordinator", "--bind", "tcp://127.0.0.1:*", "--state-dir", state]
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains("--key FILE and --allow-dir DIR"))
+        #expect(!FileManager.default.fileExists(atPath: CoordinatorRuntime.endpointFile(stateDirectory: state)))
+    }
+}
+
+/// The role rule and the ZAP decision as pure functions, without sockets.
+@Suite struct PeerRoleTests {
+    @Test(arguments: MessageType.allCases)
+    func eachMessageBelongsToExactlyTheRoleThatSendsIt(type: MessageType) {
+        let worker = PeerRole.worker.permits(type)
+        let client = PeerRole.client.permits(type)
+        #expect(PeerRole.unauthenticated.permits(type))
+        switch type {
+        case .submitJob, .cancelJob, .statusRequest, .watchJob, .trainingOpen, .gradientRequest, .trainingClose, .trainingPing:
+            #expect(client && !worker)
+        case .hello, .heartbeat, .shardResult, .shardFailure, .shardProgress, .goodbye, .dataChunk, .dataRequest,
+             .gradientReply, .trainingShardLoaded, .trainingFailure:
+            #expect(worker && !client)
+        case .error:
+            #expect(worker && client)
+        default:  // coordinator → peer messages: nobody may send them to the coordinator
+            #expect(!worker && !client)
+        }
+    }
+
+    @Test func onlyRealRolesComeFromAUserId() {
+        #expect(PeerRole(userId: "worker") == .worker)
+        #expect(PeerRole(userId: "client") == .client)
+        #expect(PeerRole(userId: "unauthenticated") == nil)
+        #expect(PeerRole(userId: nil) == nil)
+        #expect(PeerRole(userId: "") == nil)
+    }
+
+    func request(key: [UInt8], domain: String = ZAPHandler.domain, mechanism: String = "CURVE") -> [[UInt8]] {
+        [Array("1.0".utf8), Array("7".utf8), Array(domain.utf8), Array("127.0.0.1".utf8), [], Array(mechanism.utf8), key]
+    }
+
+    @Test func zapAcceptsAllowedKeysWithTheirRoleAndRefusesEverythingElse() throws {
+        let worker = try #require(CurveKey.bytes(try CurveKeyPair.generate().publicKey))
+        let client = try #require(CurveKey.bytes(try CurveKeyPair.generate().publicKey))
+        let stranger = try #require(CurveKey.bytes(try CurveKeyPair.generate().publicKey))
+        let handler = ZAPHandler(allowList: AllowList(directory: "/nonexistent", roles: [worker: .worker, client: .client]),
+                                 logger: DaemonService.logger(label: "test"))
+        let accepted = handler.reply(to: request(key: worker))
+        #expect(accepted[1] == Array("7".utf8) && accepted[2] == Array("200".utf8) && accepted[4] == Array("worker".utf8))
+        #expect(handler.reply(to: request(key: client))[4] == Array("client".utf8))
+        for refused in [request(key: stranger), request(key: worker, domain: "other"), request(key: worker, mechanism: "NULL"),
+                        Array(request(key: worker).prefix(3)), request(key: Array(worker.prefix(31)))] {
+            let reply = handler.reply(to: refused)
+            #expect(reply.count == 6 && reply[2] == Array("400".utf8) && reply[4].isEmpty)
+        }
+    }
+
+    @Test func allowListReadsRolesByFolderAndRejectsAKeyWithTwoRoles() throws {
+        let directory = NSTemporaryDirectory() + "tailforge-allow-\(UUID().uuidString)"
+        let pair = try CurveKeyPair.generate()
+        try pair.write(to: directory + "/keys", name: "w")
+        for folder in ["workers", "clients"] { try FileManager.default.createDirectory(atPath: directory + "/" + folder, withIntermediateDirectories: true) }
+        try FileManager.default.copyItem(atPath: directory + "/keys/w.pub", toPath: directory + "/workers/w.pub")
+        let list = try AllowList.load(directory: directory)
+        #expect(list.role(of: try #require(CurveKey.bytes(pair.publicKey))) == .worker && list.clientCount == 0)
+        try FileManager.default.copyItem(atPath: directory + "/keys/w.pub", toPath: directory + "/clients/w.pub")
+        #expect(throws: KeyFileError.self) { try AllowList.load(directory: directory) }
+        #expect(throws: KeyFileError.self) { try AllowList.load(directory: directory + "/missing") }
+    }
+}

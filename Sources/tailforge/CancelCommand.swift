@@ -11,13 +11,10 @@ struct CancelCommand: ParsableCommand {
     @Argument(help: "The job id (see `tailforge status`).")
     var job: String
 
-    @Option(help: "The coordinator's endpoint.")
-    var coordinator: String = "tcp://127.0.0.1:5555"
-
-    @OptionGroup var keys: PeerKeyOptions
+    @OptionGroup var connection: CoordinatorOptions
 
     func run() throws {
-        let reply = try ClusterClient(coordinator: coordinator, security: try keys.security()).cancel(job: job)
+        let reply = try connection.client().cancel(job: job)
         print(reply.message)
         if !reply.cancelled { throw ExitCode.failure }
     }

@@ -12,10 +12,7 @@ struct StatusCommand: ParsableCommand {
     @Argument(help: "A job id (default: all jobs).")
     var job: String?
 
-    @Option(help: "The coordinator's endpoint.")
-    var coordinator: String = "tcp://127.0.0.1:5555"
-
-    @OptionGroup var keys: PeerKeyOptions
+    @OptionGroup var connection: CoordinatorOptions
 
     @Option(help: "Only jobs in these states, comma-separated: queued, running, gathering, committed, failed, cancelled, or live (the first three).")
     var state: String?
@@ -28,26 +25,18 @@ struct StatusCommand: ParsableCommand {
 
     static let recentFinished = 10
 
-    var states: Set<JobState>? {
+    var filter: JobStateFilter? {
         get throws {
             guard let state else { return nil }
-            var result = Set<JobState>()
-            for word in state.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
-                if word == "live" { result.formUnion([.queued, .running, .gathering]); continue }
-                guard let parsed = JobState(rawValue: word) else {
-                    throw ValidationError("unknown state '\(word)' in --state; use queued, running, gathering, committed, failed, cancelled or live")
-                }
-                result.insert(parsed)
-            }
-            return result
+            do { return try JobStateFilter(parsing: state) } catch { throw ValidationError(error.description) }
         }
     }
 
-    func validate() throws { _ = try states }
+    func validate() throws { _ = try filter }
 
     func run() throws {
-        var reply = try ClusterClient(coordinator: coordinator, security: try keys.security()).status(job: job)
-        if let states = try states { reply.jobs = reply.jobs.filter { states.contains($0.state) } }
+        var reply = try connection.client().status(job: job)
+        if let filter = try filter { reply.jobs = reply.jobs.filter(filter.admits) }
         // A coordinator keeps finished jobs for its retention period; the table shows the recent ones.
         var older = 0
         if !all, job == nil {

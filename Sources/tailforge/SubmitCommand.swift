@@ -13,10 +13,7 @@ struct SubmitCommand: ParsableCommand {
     @Argument(help: "A job manifest (.yaml/.json) or an input HDF5 file for an ad-hoc job.")
     var source: String
 
-    @Option(help: "The coordinator's endpoint.")
-    var coordinator: String = "tcp://127.0.0.1:5555"
-
-    @OptionGroup var keys: PeerKeyOptions
+    @OptionGroup var connection: CoordinatorOptions
 
     @Option(help: "Output file of an ad-hoc job.")
     var output: String?
@@ -73,9 +70,9 @@ struct SubmitCommand: ParsableCommand {
         // The coordinator checks again (and checks the output); this catches a bad ad-hoc job without a round trip.
         try manifest.validate(source: isManifest ? source : "the ad-hoc job")
 
-        let security = try keys.security()
+        let security = try connection.keys.security()
         let job: String
-        do { job = try ClusterClient(coordinator: coordinator, security: security).submit(manifest) } catch {
+        do { job = try ClusterClient(coordinator: connection.coordinator, security: security).submit(manifest) } catch {
             // The coordinator does not know the manifest's file name; put it back into its refusal.
             guard case .rejected("invalid-manifest", let message) = error else { throw error }
             let prefix = "the submitted manifest: "
@@ -84,13 +81,13 @@ struct SubmitCommand: ParsableCommand {
         }
         // The id first and flushed, even into a pipe: whoever started the job can always find it again.
         if json {
-            try JSONOutput.line(["job": job, "coordinator": coordinator])
+            try JSONOutput.line(["job": job, "coordinator": connection.coordinator])
         } else {
             print(job)
             fflush(nil)  // all streams: `stdout` is not concurrency-safe to name
         }
         guard wait else { return }
-        let final = try WaitCommand.follow(job: job, coordinator: coordinator, timeout: timeout, security: security)
+        let final = try WaitCommand.follow(job: job, coordinator: connection.coordinator, timeout: timeout, security: security)
         try WaitCommand.report(final, json: json)
     }
 }

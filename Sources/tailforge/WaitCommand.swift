@@ -12,10 +12,7 @@ struct WaitCommand: ParsableCommand {
     @Argument(help: "The job id (printed by `tailforge submit`, listed by `tailforge status`).")
     var job: String
 
-    @Option(help: "The coordinator's endpoint.")
-    var coordinator: String = "tcp://127.0.0.1:5555"
-
-    @OptionGroup var keys: PeerKeyOptions
+    @OptionGroup var connection: CoordinatorOptions
 
     @Option(help: "Seconds to keep trying while the coordinator does not answer (a restart), before giving up.")
     var timeout: Double = 120
@@ -28,7 +25,7 @@ struct WaitCommand: ParsableCommand {
     }
 
     func run() throws {
-        let final = try Self.follow(job: job, coordinator: coordinator, timeout: timeout, security: try keys.security())
+        let final = try Self.follow(job: job, coordinator: connection.coordinator, timeout: timeout, security: try connection.keys.security())
         try Self.report(final, json: json)
     }
 

@@ -109,6 +109,7 @@ let package = Package(
                 "TailForgeTraining",
                 "TailForgeCluster",
                 "COpenBLAS",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -125,7 +126,8 @@ let package = Package(
         ),
         .testTarget(
             name: "TailForgeClusterTests",
-            dependencies: ["CZeroMQ", "TailForgeCluster", "TailForgeNumerics", "TailForgeEngine", "TailForgeTraining", "TailForgeStorage"]
+            dependencies: ["CZeroMQ", "TailForgeCluster", "TailForgeNumerics", "TailForgeEngine", "TailForgeTraining", "TailForgeStorage",
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
         ),
     ]
 )

@@ -149,7 +149,7 @@ enum DistributedTrainingBenchmarks {
         let serialize = time { gradientFrame = sums.serialized() }
         let deserialize = time { _ = LossAndGradient(serialized: gradientFrame) }
         let crc = time { _ = CRC32C.checksum(gradientFrame) }
-        let reply = WireMessage(GradientReply(job: "s", iteration: 0, shard: 0, lossSum: 0, rows: 1000), payloads: [gradientFrame])
+        let reply = WireMessage(GradientReply(session: "s", iteration: 0, shard: 0, lossSum: 0, rows: 1000), payloads: [gradientFrame])
         let envelope = time { frames = reply.encode() }
         let validate = time { _ = try? WireMessage.decode(frames) }
         print(String(format: "message costs (CPU, best of 5): weights float32 encode %.1f ms / decode %.1f ms; "

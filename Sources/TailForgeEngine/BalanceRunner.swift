@@ -3,15 +3,6 @@ import Synchronization
 import TailForgeNumerics
 import TailForgeStorage
 
-/// A stage of a balancing job, for progress reports.
-public enum BalanceStage: String, Sendable {
-    case read = "read"
-    case kappa = "kappa"
-    case synthesize = "synthesize+write"
-    case commit = "commit"
-    case digest = "digest"
-}
-
 /// Runs a whole balancing job on one node: long-tailed HDF5 in, balanced HDF5 out, streamed class by class.
 public struct BalanceRunner: Sendable {
     public var input: InputSpec
@@ -65,9 +56,9 @@ public struct BalanceRunner: Sendable {
         lap(.read)
 
         let (kappas, fallback, fallbackClasses) = try Self.concentrationsWithFallback(data, settings: settings, threads: threads) {
-            progress(.kappa, $0, $1)
+            progress(.concentrations, $0, $1)
         }
-        lap(.kappa)
+        lap(.concentrations)
 
         let plan: BalancePlan
         do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: data.classSizes, settings: settings) } catch { throw .settings(error) }
@@ -118,7 +109,7 @@ public struct BalanceRunner: Sendable {
             kappa: .init(realKappas), fallbackClasses: fallbackClasses,
             fallbackKappa: fallback.map(Double.init), meanSyntheticCosine: count > 0 ? sum / Double(count) : nil,
             inputSHA256: inputSHA256, outputSHA256: outputSHA256, outputContentSHA256: writer.contentDigests, stageSeconds: seconds,
-            stageOrder: [BalanceStage.read, .kappa, .synthesize, .commit, .digest].map(\.rawValue))
+            stageOrder: [BalanceStage.read, .concentrations, .synthesize, .commit, .digest].map(\.rawValue))
     }
 
     /// Stage 1 over every class, in parallel, largest classes first. Entry c is class c's κ per real row.

@@ -10,7 +10,7 @@ import TailForgeTraining
 struct NoBalancingBackend: JobBackend {
     struct Unsupported: Error {}
     func prepare(_ manifest: JobManifest, shardCount: Int) throws -> PreparedJob { throw Unsupported() }
-    func resolveKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?) { throw Unsupported() }
+    func synthesisKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?) { throw Unsupported() }
     func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport { throw Unsupported() }
 }
 

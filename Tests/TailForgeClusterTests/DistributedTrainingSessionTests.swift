@@ -30,7 +30,7 @@ import Testing
     }
 
     func request(iteration: Int) -> WireMessage {
-        WireMessage(GradientRequest(job: "s", iteration: iteration, shards: [0, 1, 2], classCount: 2, dimension: 3,
+        WireMessage(GradientRequest(session: "s", iteration: iteration, shards: [0, 1, 2], classCount: 2, dimension: 3,
                                     paths: ["/p0", "/p1", "/p2"], firstGlobalRows: [0, 10, 25], blockRows: 8),
                     payloads: [WireMessage.float32Payload([Float](repeating: 0.5, count: 8))])
     }
@@ -51,7 +51,7 @@ import Testing
         #expect(bodyB.shards == [2] && bodyB.paths == ["/p2"] && bodyB.firstGlobalRows == [25] && bodyB.blockRows == 8)
         #expect(toB.message.payloads == request(iteration: 0).payloads)
 
-        let reply = WireMessage(GradientReply(job: "s", iteration: 0, shard: 1, lossSum: 1, rows: 15), payloads: [[1, 2, 3]])
+        let reply = WireMessage(GradientReply(session: "s", iteration: 0, shard: 1, lossSum: 1, rows: 15), payloads: [[1, 2, 3]])
         let relayed = try handle(&sessions, reply, from: a, workers: workers)
         #expect(relayed.count == 1 && relayed[0].to == trainer && relayed[0].message.payloads == [[1, 2, 3]])
         #expect(try handle(&sessions, reply, from: a, workers: workers).isEmpty, "a duplicate is not relayed twice")

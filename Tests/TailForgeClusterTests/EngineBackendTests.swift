@@ -32,7 +32,7 @@ import TailForgeStorage
         let stageOne = try prepared.shards.indices.map { index in
             WireMessage.float32Values(try #require(try executor.execute(task(index, .concentrations), context: context).payload))!
         }
-        let (kappas, fallback) = try backend.resolveKappas(manifest, prepared, stageOne: stageOne)
+        let (kappas, fallback) = try backend.synthesisKappas(manifest, prepared, stageOne: stageOne)
         let shards = try prepared.shards.indices.map { index in
             let outcome = try executor.execute(task(index, .synthesis, kappas: kappas[index]), context: context)
             #expect(outcome.rowsPerClass == prepared.shards[index].map(\.outputCount))

@@ -13,7 +13,7 @@ private struct FileBackend: JobBackend {
                     shards: [[ClassTask(classId: 0, realCount: 1, keptCount: 1, syntheticCount: 0)]], shardCosts: [1])
     }
 
-    func resolveKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?) {
+    func synthesisKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?) {
         (stageOne, nil)
     }
 

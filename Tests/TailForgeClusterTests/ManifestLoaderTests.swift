@@ -133,8 +133,8 @@ import Yams
     }
 
     @Test func theWireAndJournalEncodingUsesTheManifestKeysAndStillReadsTheOldSpelling() throws {
-        let full = JobManifest(name: "n", input: .init(path: "/i.h5", sha256: String(repeating: "0", count: 64), embeddings: "e", labels: "l",
-                                                      classNames: "c", classes: 3),
+        let full = JobManifest(name: "n", input: .init(path: "/i.h5", sha256: String(repeating: "0", count: 64), embeddingsDataset: "e", labelsDataset: "l",
+                                                      classNamesDataset: "c", classes: 3),
                                output: "/o.h5", overwrite: true, policy: BalanceSettings(seed: 9),
                                sharding: .init(shards: 2, maxAttempts: 4, shardTimeoutSeconds: 5),
                                transfer: .init(streamInput: true, sharedShardDirectory: "/s"))
@@ -147,7 +147,7 @@ import Yams
         let legacy = #"{"input": {"path": "/i.h5", "classNames": ""}, "output": "/o.h5", "sharding": {"maxAttempts": 5, "shardTimeoutSeconds": 7}, "transfer": {"streamInput": true, "sharedShardDirectory": "/s"}}"#
         let old = try JSONDecoder().decode(JobManifest.self, from: Data(legacy.utf8))
         #expect(old.sharding == .init(maxAttempts: 5, shardTimeoutSeconds: 7) && old.transfer == .init(streamInput: true, sharedShardDirectory: "/s"))
-        #expect(old.input.classNamesDataset == nil)
+        #expect(old.input.classNamesDataset == "" && old.input.spec().classNamesDataset == nil)
     }
 
     @Test func theJSONSchemaDescribesExactlyTheLoadersKeys() throws {

@@ -13,7 +13,7 @@ private struct ToyBackend: JobBackend {
                            shards: shards, shardCosts: shards.map { Double($0.count) })
     }
 
-    func resolveKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?) {
+    func synthesisKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?) {
         (stageOne, 1)
     }
 

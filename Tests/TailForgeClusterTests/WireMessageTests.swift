@@ -54,8 +54,8 @@ import TailForgeEngine
             CancelReply(job: "j1", cancelled: true, message: "ok"),
             WatchJob(job: "j1"),
             JobProgress(status: status),
-            GradientRequest(job: "j1", iteration: 3, shards: [0, 2], classCount: 10, dimension: 4),
-            GradientReply(job: "j1", iteration: 3, shard: 2, lossSum: 1.25, rows: 17),
+            GradientRequest(session: "j1", iteration: 3, shards: [0, 2], classCount: 10, dimension: 4),
+            GradientReply(session: "j1", iteration: 3, shard: 2, lossSum: 1.25, rows: 17),
             TrainingOpen(session: "t1", shards: [TrainingShardSpec(path: "/data/a.h5", holder: "node2")]),
             TrainingLoad(session: "t1", shards: [0], paths: ["/data/a.h5"]),
             TrainingShardLoaded(session: "t1", shard: 0, rows: 5, dimension: 4, labelCounts: [2, 3], classNames: nil, sha256: "ab", worker: "w"),
@@ -72,6 +72,16 @@ import TailForgeEngine
             #expect(decoded.payloads == [payload, []])
             // Re-encoding the decoded body reproduces the bytes: nothing was lost or reordered.
             #expect(decoded.encode() == frames)
+        }
+    }
+
+    @Test func gradientMessagesCarryTheSessionUnderTheDocumentedJobKey() throws {
+        // PROTOCOL.md names the key `job`; the Swift name is `session`, which is what the value is.
+        for body in [WireMessage(GradientRequest(session: "t7", iteration: 1, shards: [0], classCount: 2, dimension: 3)),
+                     WireMessage(GradientReply(session: "t7", iteration: 1, shard: 0, lossSum: 0, rows: 1))] {
+            let header = try #require(try JSONSerialization.jsonObject(with: Data(body.encode()[2])) as? [String: Any])
+            let fields = try #require(header["body"] as? [String: Any])
+            #expect(fields["job"] as? String == "t7" && fields["session"] == nil)
         }
     }
 

@@ -54,7 +54,7 @@ public struct EngineJobBackend: JobBackend {
         }
     }
 
-    public func resolveKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?) {
+    public func synthesisKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?) {
         var perClass = [[Float]](repeating: [], count: job.classCount)
         for (shard, classes) in job.shards.enumerated() {
             let values = stageOne[shard]

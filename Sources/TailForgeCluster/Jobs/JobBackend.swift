@@ -45,7 +45,7 @@ public protocol JobBackend: Sendable {
     func prepare(_ manifest: JobManifest, shardCount: Int) throws -> PreparedJob
     /// Turns the stage-1 κ of every shard (class by class, NaN where a class needs the fallback) into the κ
     /// each shard synthesises with; returns the fallback used.
-    func resolveKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?)
+    func synthesisKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?)
     /// Verifies the shard files (in shard order) against their journaled digests and publishes the output
     /// atomically; refuses to publish when any shard is missing or does not match.
     func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport

@@ -26,7 +26,7 @@ extension JobManifest {
         if let sha256 = input.sha256, !(sha256.count == 64 && sha256.allSatisfy(\.isHexDigit)) {
             throw refuse("input.sha256", "`\(sha256)`", "64 hexadecimal digits (the output of `sha256sum`), or left out")
         }
-        for (key, value) in [("input.embeddings", input.embeddings), ("input.labels", input.labels)] where value?.isEmpty == true {
+        for (key, value) in [("input.embeddings", input.embeddingsDataset), ("input.labels", input.labelsDataset)] where value?.isEmpty == true {
             throw refuse(key, "empty", "the name of a dataset in the input file, or left out for the default")
         }
         if let classes = input.classes, !Limits.classes.contains(classes) {

@@ -1,4 +1,5 @@
 import TailForgeEngine
+import TailForgeStorage
 
 /// A balancing job as submitted: input, policies, output, sharding and fault-tolerance settings.
 ///
@@ -30,47 +31,46 @@ public struct JobManifest: Codable, Sendable, Equatable {
         public var path: String
         /// Expected SHA-256; the coordinator refuses the job if the file differs.
         public var sha256: String?
-        public var embeddings: String?
-        public var labels: String?
-        /// Name of the class-names dataset; the empty string means "none".
-        public var classNames: String?
+        /// Dataset names as the manifest spells them (`embeddings`, `labels`, `class_names`); nil means the
+        /// default name, and for class names the empty string means "the file has none".
+        public var embeddingsDataset: String?
+        public var labelsDataset: String?
+        public var classNamesDataset: String?
         /// The number of classes when the file has no class names (default: largest label + 1).
         public var classes: Int?
-        public init(path: String, sha256: String? = nil, embeddings: String? = nil, labels: String? = nil, classNames: String? = nil,
-                    classes: Int? = nil) {
-            self.path = path; self.sha256 = sha256; self.embeddings = embeddings; self.labels = labels; self.classNames = classNames
-            self.classes = classes
+        public init(path: String, sha256: String? = nil, embeddingsDataset: String? = nil, labelsDataset: String? = nil,
+                    classNamesDataset: String? = nil, classes: Int? = nil) {
+            self.path = path; self.sha256 = sha256; self.embeddingsDataset = embeddingsDataset; self.labelsDataset = labelsDataset
+            self.classNamesDataset = classNamesDataset; self.classes = classes
         }
 
-        /// The engine's description of this input, read from `path` (or from a local copy of it).
+        /// The engine's description of this input, read from `path` (or from a local copy of it), with the
+        /// default dataset names filled in.
         public func spec(path: String? = nil) -> InputSpec {
-            InputSpec(path: path ?? self.path, embeddingsDataset: embeddingsDataset, labelsDataset: labelsDataset,
-                      classNamesDataset: classNamesDataset, classCount: classes)
+            let classNames = classNamesDataset ?? DatasetNames.standard.classNames
+            return InputSpec(path: path ?? self.path, embeddingsDataset: embeddingsDataset ?? DatasetNames.standard.embeddings,
+                             labelsDataset: labelsDataset ?? DatasetNames.standard.labels,
+                             classNamesDataset: classNames?.isEmpty == true ? nil : classNames, classCount: classes)
         }
 
         /// The manifest form of an engine input description.
         public init(_ spec: InputSpec, sha256: String? = nil) {
-            self.init(path: spec.path, sha256: sha256, embeddings: spec.embeddingsDataset, labels: spec.labelsDataset,
-                      classNames: spec.classNamesDataset ?? "", classes: spec.classCount)
-        }
-        public var embeddingsDataset: String { embeddings ?? "embeddings" }
-        public var labelsDataset: String { labels ?? "labels" }
-        public var classNamesDataset: String? {
-            guard let classNames else { return "class_names" }
-            return classNames.isEmpty ? nil : classNames
+            self.init(path: spec.path, sha256: sha256, embeddingsDataset: spec.embeddingsDataset, labelsDataset: spec.labelsDataset,
+                      classNamesDataset: spec.classNamesDataset ?? "", classes: spec.classCount)
         }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case path, sha256, embeddings, labels, classNames = "class_names", classes
+            // The keys are the manifest's (a user contract); the Swift names say they are dataset names.
+            case path, sha256, embeddingsDataset = "embeddings", labelsDataset = "labels", classNamesDataset = "class_names", classes
         }
 
         public init(from decoder: any Decoder) throws {
-            let c = try LegacyKeyedContainer<CodingKeys>(decoder, legacy: [.classNames: "classNames"])
+            let c = try LegacyKeyedContainer<CodingKeys>(decoder, legacy: [.classNamesDataset: "classNames"])
             path = try c.decode(String.self, .path)
             sha256 = try c.decodeIfPresent(String.self, .sha256)
-            embeddings = try c.decodeIfPresent(String.self, .embeddings)
-            labels = try c.decodeIfPresent(String.self, .labels)
-            classNames = try c.decodeIfPresent(String.self, .classNames)
+            embeddingsDataset = try c.decodeIfPresent(String.self, .embeddingsDataset)
+            labelsDataset = try c.decodeIfPresent(String.self, .labelsDataset)
+            classNamesDataset = try c.decodeIfPresent(String.self, .classNamesDataset)
             classes = try c.decodeIfPresent(Int.self, .classes)
         }
     }

@@ -75,8 +75,9 @@ struct ManifestReader {
         var manifest = JobManifest(
             name: try string(top["name"], "name"),
             input: .init(path: path, sha256: try string(input["sha256"], "input.sha256"),
-                         embeddings: try string(input["embeddings"], "input.embeddings"), labels: try string(input["labels"], "input.labels"),
-                         classNames: try string(input["class_names"], "input.class_names", allowEmpty: true),
+                         embeddingsDataset: try string(input["embeddings"], "input.embeddings"),
+                         labelsDataset: try string(input["labels"], "input.labels"),
+                         classNamesDataset: try string(input["class_names"], "input.class_names", allowEmpty: true),
                          classes: try integer(input["classes"], "input.classes", allowed: JobManifest.Limits.classes)),
             output: output, overwrite: try boolean(top["overwrite"], "overwrite"))
 

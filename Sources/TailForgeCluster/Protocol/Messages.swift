@@ -343,12 +343,12 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
 
 /// Trainer → coordinator → worker: evaluate the loss and gradient of `shards` at the weights in the first
 /// payload frame (float32, C×(d+1): weights row-major then bias); an optional second float32 frame holds one
-/// weight per class. `job` is the training session; `iteration` numbers the evaluation within it. The
+/// weight per class. `session` is the training session; `iteration` numbers the evaluation within it. The
 /// coordinator forwards to each worker only the shards it holds (same body, the matching subset of
 /// `shards`, `paths` and `firstGlobalRows`).
 public struct GradientRequest: WireBody, Equatable {
     public static let messageType = MessageType.gradientRequest
-    public var job: String
+    public var session: String
     public var iteration: Int
     public var shards: [Int]
     public var classCount: Int
@@ -359,10 +359,15 @@ public struct GradientRequest: WireBody, Equatable {
     /// of the global row number, exactly as the local trainer cuts them.
     public var firstGlobalRows: [Int]?
     public var blockRows: Int?
-    public init(job: String, iteration: Int, shards: [Int], classCount: Int, dimension: Int,
+    public init(session: String, iteration: Int, shards: [Int], classCount: Int, dimension: Int,
                 paths: [String]? = nil, firstGlobalRows: [Int]? = nil, blockRows: Int? = nil) {
-        self.job = job; self.iteration = iteration; self.shards = shards; self.classCount = classCount; self.dimension = dimension
+        self.session = session; self.iteration = iteration; self.shards = shards; self.classCount = classCount; self.dimension = dimension
         self.paths = paths; self.firstGlobalRows = firstGlobalRows; self.blockRows = blockRows
+    }
+
+    // The wire key stays `job` (cluster/PROTOCOL.md, tool versions ≤ 0.2.0).
+    enum CodingKeys: String, CodingKey {
+        case session = "job", iteration, shards, classCount, dimension, paths, firstGlobalRows, blockRows
     }
 }
 
@@ -372,15 +377,21 @@ public struct GradientRequest: WireBody, Equatable {
 /// the same loss as a float64, for logs.
 public struct GradientReply: WireBody, Equatable {
     public static let messageType = MessageType.gradientReply
-    public var job: String
+    /// The training session.
+    public var session: String
     public var iteration: Int
     public var shard: Int
     public var lossSum: Double
     public var rows: Int
     /// Seconds the worker spent computing this shard (for the benchmark's communication split).
     public var seconds: Double?
-    public init(job: String, iteration: Int, shard: Int, lossSum: Double, rows: Int, seconds: Double? = nil) {
-        self.job = job; self.iteration = iteration; self.shard = shard; self.lossSum = lossSum; self.rows = rows
+    public init(session: String, iteration: Int, shard: Int, lossSum: Double, rows: Int, seconds: Double? = nil) {
+        self.session = session; self.iteration = iteration; self.shard = shard; self.lossSum = lossSum; self.rows = rows
         self.seconds = seconds
+    }
+
+    // The wire key stays `job` (cluster/PROTOCOL.md, tool versions ≤ 0.2.0).
+    enum CodingKeys: String, CodingKey {
+        case session = "job", iteration, shard, lossSum, rows, seconds
     }
 }

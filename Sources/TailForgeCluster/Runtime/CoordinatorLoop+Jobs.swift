@@ -48,16 +48,16 @@ extension CoordinatorLoop {
         }
     }
 
-    mutating func startResolving(_ id: String) {
+    mutating func startSynthesisKappas(_ id: String) {
         guard let job = jobs[id], let prepared = job.prepared else { return }
         let stageOne = prepared.shards.indices.map { job.stageOneKappas[$0] ?? [] }
         let backend = runtime.backend
         let manifest = job.manifest
         runtime.background {
             do {
-                let (kappas, fallback) = try backend.resolveKappas(manifest, prepared, stageOne: stageOne)
-                return .resolved(job: id, .success(.init(kappas: kappas, fallback: fallback)))
-            } catch { return .resolved(job: id, .failure(.init(message: "\(error)"))) }
+                let (kappas, fallback) = try backend.synthesisKappas(manifest, prepared, stageOne: stageOne)
+                return .synthesisKappas(job: id, .success(.init(kappas: kappas, fallback: fallback)))
+            } catch { return .synthesisKappas(job: id, .failure(.init(message: "\(error)"))) }
         }
     }
 
@@ -80,10 +80,10 @@ extension CoordinatorLoop {
             lap(id, "plan")
             log.info("job \(id): \(prepared.shards.count) shards over \(prepared.classCount) classes, \(prepared.totalRows) output rows")
             advance(id)
-        case .resolved(let id, .success(let resolved)):
+        case .synthesisKappas(let id, .success(let ready)):
             guard jobs[id]?.state == .running else { return }
-            jobs[id]?.resolved = resolved.kappas
-            jobs[id]?.fallback = resolved.fallback
+            jobs[id]?.synthesisKappas = ready.kappas
+            jobs[id]?.fallback = ready.fallback
             advance(id)
         case .gathered(let id, .success(let report)):
             guard jobs[id]?.state == .gathering else { return }
@@ -107,7 +107,7 @@ extension CoordinatorLoop {
             try? FileManager.default.removeItem(atPath: fetch.partialPath)
             try? FileManager.default.removeItem(atPath: fetch.localPath)
             fail(fetch.reference.job, "cannot store shard \(fetch.reference.shard) at \(fetch.localPath): \(error.message)")
-        case .prepared(let id, .failure(let error)), .resolved(let id, .failure(let error)), .gathered(let id, .failure(let error)):
+        case .prepared(let id, .failure(let error)), .synthesisKappas(let id, .failure(let error)), .gathered(let id, .failure(let error)):
             fail(id, error.message)
         }
     }
@@ -128,10 +128,10 @@ extension CoordinatorLoop {
             job.stage = .synthesis
             job.board = job.makeBoard(.synthesis, maxAttempts: maxAttempts(job.manifest))
             jobs[id] = job
-            startResolving(id)
+            startSynthesisKappas(id)
         case .synthesis:
             // Gathering needs the fallback κ (an output attribute): wait for it after a resume.
-            guard job.resolved != nil else { return }
+            guard job.synthesisKappas != nil else { return }
             lap(id, "synthesis")
             jobs[id]?.state = .gathering
             let files = board.slots.map { ShardFile(path: $0.file ?? "", sha256: $0.sha256 ?? "") }

@@ -60,7 +60,7 @@ extension CoordinatorLoop {
                 job.board = board
                 jobs[id] = job
                 log.info("resuming job \(id): synthesis, \(committed.count) of \(prepared.shards.count) shards committed")
-                startResolving(id)
+                startSynthesisKappas(id)
             } else {
                 job.stage = .concentrations
                 var board = job.makeBoard(.concentrations, maxAttempts: maxAttempts)!

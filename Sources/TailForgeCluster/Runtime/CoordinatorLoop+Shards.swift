@@ -9,7 +9,7 @@ extension CoordinatorLoop {
         let healthy = registry.healthyNames
         for id in jobOrder {
             guard let job = jobs[id], job.state == .running, let prepared = job.prepared, let board = job.board else { continue }
-            if job.stage == .synthesis && job.resolved == nil { continue }
+            if job.stage == .synthesis && job.synthesisKappas == nil { continue }
             for index in board.pending {
                 guard !candidates.isEmpty else { return }
                 guard let worker = board.pick(for: index, from: candidates, healthy: healthy) else { continue }
@@ -29,7 +29,7 @@ extension CoordinatorLoop {
                                   streamed: manifest.transfer.streamInput ?? false)
         let assignment = AssignShard(shard: reference, job: manifest, input: input, classes: prepared.shards[index],
                                      sharedShardDirectory: manifest.transfer.sharedShardDirectory)
-        let payloads = job.stage == .synthesis ? [WireMessage.float32Payload(job.resolved![index])] : []
+        let payloads = job.stage == .synthesis ? [WireMessage.float32Payload(job.synthesisKappas![index])] : []
         registry.assigned(identity, reference)
         log.info("assigned \(reference) to \(name(identity))")
         send(identity, WireMessage(assignment, payloads: payloads))

@@ -88,13 +88,13 @@ struct CoordinatorLoop {
         do {
             message = try WireMessage.decode(frames.dropFirst(), limits: configuration.limits)
         } catch {
-            log.warning("rejected a message from peer \(hex(identity)): \(error)")
+            log.warning("rejected a message from peer \(printable(identity)): \(error)")
             send(identity, WireMessage(ErrorReply(code: error.code, message: error.description)))
             return
         }
         guard let role, role.permits(message.type) else {
             let reason = "a \(role?.rawValue ?? "unauthenticated") key may not send \(message.type); the coordinator's allow-list gives each key one role (workers/ or clients/)"
-            log.warning("refused a message from peer \(hex(identity)): \(reason)")
+            log.warning("refused a message from peer \(printable(identity)): \(reason)")
             send(identity, WireMessage(ErrorReply(code: "forbidden", message: reason)))
             return
         }
@@ -119,7 +119,7 @@ struct CoordinatorLoop {
             log.info("worker \(name) shut down gracefully, handing back \(goodbye.returning.count) shard(s)")
             workerGone(identity, reason: .returned, note: nil)
         case let error as ErrorReply:
-            log.warning("peer \(hex(identity)) reported: \(error.code): \(error.message)")
+            log.warning("peer \(printable(identity)) reported: \(error.code): \(error.message)")
         case let submit as SubmitJob: submitJob(identity, submit.manifest)
         case let status as StatusRequest: sendStatus(identity, status.job)
         case let cancel as CancelJob: cancelJob(identity, cancel.job)
@@ -132,7 +132,7 @@ struct CoordinatorLoop {
             }
         default:
             let error = ProtocolError.unexpectedMessage(type: "\(message.type)", context: "by the coordinator")
-            log.warning("rejected a message from peer \(hex(identity)): \(error)")
+            log.warning("rejected a message from peer \(printable(identity)): \(error)")
             send(identity, WireMessage(ErrorReply(code: error.code, message: error.description)))
         }
     }
@@ -144,11 +144,13 @@ struct CoordinatorLoop {
         return false
     }
 
-    func hex(_ bytes: [UInt8]) -> String {
+    /// A peer identity for logs: its bytes as ASCII, each unprintable byte shown as `?` (identities are
+    /// usually names a worker or client chose, not random bytes worth hex-dumping).
+    func printable(_ bytes: [UInt8]) -> String {
         String(decoding: bytes.map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
     }
 
-    func name(_ identity: Identity) -> String { registry.name(of: identity) ?? hex(identity) }
+    func name(_ identity: Identity) -> String { registry.name(of: identity) ?? printable(identity) }
 
     // MARK: - Workers
 

@@ -53,13 +53,13 @@ public final class CoordinatorRuntime: Sendable {
 
     enum CoordinatorEvent: Sendable {
         case prepared(job: String, Result<PreparedJob, JobStepError>)
-        case resolved(job: String, Result<ResolvedKappas, JobStepError>)
+        case synthesisKappas(job: String, Result<SynthesisKappas, JobStepError>)
         case gathered(job: String, Result<GatherReport, JobStepError>)
         /// A fetched shard file was fsynced and moved into place (or could not be).
         case stored(ShardFetcher.Fetch, Result<Void, JobStepError>)
     }
 
-    struct ResolvedKappas: Sendable {
+    struct SynthesisKappas: Sendable {
         var kappas: [[Float]]
         var fallback: Float?
     }

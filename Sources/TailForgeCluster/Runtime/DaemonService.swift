@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TailForgeNumerics
-import TailForgeStorage
 import UnixSignals
 
 /// A coordinator or worker loop as a `Service`: the loop keeps its own thread (it owns a ZeroMQ socket for its
@@ -76,11 +75,4 @@ public struct DaemonService: Service {
         let runtime = WorkerRuntime(configuration: configuration, executor: EngineShardExecutor(), logger: logger)
         return DaemonService(name: "tailforge-worker") { try runtime.run(until: $0) }
     }
-}
-
-/// The tool version a daemon announces: the build's, unless `TAILFORGE_TEST_TOOL_VERSION` is set (tests use it to
-/// start a worker that looks like another release).
-public enum ToolVersionOverride {
-    public static let variable = "TAILFORGE_TEST_TOOL_VERSION"
-    public static var current: String { ProcessInfo.processInfo.environment[variable] ?? ToolVersion.current }
 }

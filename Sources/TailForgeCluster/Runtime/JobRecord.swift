@@ -10,7 +10,8 @@ struct JobRecord {
     /// The shards of the current stage (nil until planned).
     var board: ShardBoard?
     var stageOneKappas: [Int: [Float]] = [:]
-    var resolved: [[Float]]?
+    /// Stage two's κ per shard (stage one's with the job-wide fallback substituted), nil until computed.
+    var synthesisKappas: [[Float]]?
     var fallback: Float?
     var error: String?
     var started = Date()

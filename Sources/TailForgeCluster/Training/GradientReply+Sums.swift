@@ -3,7 +3,7 @@ import TailForgeTraining
 extension GradientReply {
     /// The reply carrying `sums` (one shard's partial result) exactly.
     static func message(session: String, iteration: Int, shard: Int, sums: LossAndGradient, seconds: Double) -> WireMessage {
-        let body = GradientReply(job: session, iteration: iteration, shard: shard, lossSum: sums.lossSum, rows: sums.rows,
+        let body = GradientReply(session: session, iteration: iteration, shard: shard, lossSum: sums.lossSum, rows: sums.rows,
                                  seconds: seconds)
         return WireMessage(body, payloads: [sums.serialized()])
     }

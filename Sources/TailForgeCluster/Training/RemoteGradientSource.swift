@@ -124,7 +124,7 @@ public final class RemoteGradientSource: GradientSource {
         let clock = ContinuousClock()
         let started = clock.now
         let iteration = nextIteration.wrappingAdd(1, ordering: .relaxed).oldValue
-        let request = GradientRequest(job: session, iteration: iteration, shards: Array(shards.indices), classCount: classCount,
+        let request = GradientRequest(session: session, iteration: iteration, shards: Array(shards.indices), classCount: classCount,
                                       dimension: dimension, paths: shards.map(\.path), firstGlobalRows: firstGlobalRows,
                                       blockRows: blockRows)
         var payloads = [WireMessage.float32Payload(parameters.values)]
@@ -132,7 +132,7 @@ public final class RemoteGradientSource: GradientSource {
         let session = self.session
         let collector = ShardReplyCollector(session: session, coordinator: connection.coordinator, what: "gradient \(iteration)",
                                             expected: Set(shards.indices), timeoutSeconds: timeoutSeconds) { message in
-            (message.body as? GradientReply).flatMap { $0.job == session && $0.iteration == iteration ? $0.shard : nil }
+            (message.body as? GradientReply).flatMap { $0.session == session && $0.iteration == iteration ? $0.shard : nil }
         }
         let encoded = clock.now
         var replies: [Int: WireMessage] = [:]

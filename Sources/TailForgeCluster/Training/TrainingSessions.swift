@@ -62,31 +62,31 @@ struct TrainingSessions {
             log.warning("training session \(failure.session): \(failure.message)")
             return [(session.trainer, .relay(frames))]
         case let request as GradientRequest:
-            guard var session = sessions[request.job] else { return [(identity, .message(unknown(request.job)))] }
+            guard var session = sessions[request.session] else { return [(identity, .message(unknown(request.session)))] }
             session.lastHeard = .now
-            sessions[request.job] = session
+            sessions[request.session] = session
             // A trainer re-sending the request in flight (after reopening the session) changes nothing.
             if session.evaluation?.request.iteration == request.iteration, session.trainer == identity { return [] }
             let valid = request.shards.allSatisfy(session.specs.indices.contains)
                 && request.paths?.count == request.shards.count && request.firstGlobalRows?.count == request.shards.count
             guard valid else {
-                return [(identity, .message(WireMessage(TrainingFailure(session: request.job, shard: nil,
+                return [(identity, .message(WireMessage(TrainingFailure(session: request.session, shard: nil,
                                                                          message: "gradient request \(request.iteration) names shards outside the session or lacks their paths and first rows"))))]
             }
             session.evaluation = Evaluation(request: request, payloads: message.payloads, pending: Set(request.shards))
-            sessions[request.job] = session
+            sessions[request.session] = session
             var outgoing: Outgoing = []
             for (worker, shards) in group(request.shards, by: session.owner) {
                 outgoing.append((worker, .message(forward(request, shards: shards, payloads: message.payloads))))
             }
             return outgoing
         case let reply as GradientReply:
-            guard var session = sessions[reply.job], var evaluation = session.evaluation,
+            guard var session = sessions[reply.session], var evaluation = session.evaluation,
                   evaluation.request.iteration == reply.iteration, evaluation.pending.remove(reply.shard) != nil else {
                 return []   // late or duplicate (the shard was reassigned and computed elsewhere too)
             }
             session.evaluation = evaluation
-            sessions[reply.job] = session
+            sessions[reply.session] = session
             return [(session.trainer, .relay(frames))]
         case let ping as TrainingPing:
             guard sessions[ping.session] != nil else { return [(identity, .message(unknown(ping.session)))] }

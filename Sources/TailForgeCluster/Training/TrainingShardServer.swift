@@ -131,7 +131,7 @@ public final class TrainingShardServer: Sendable {
     /// One reply per requested shard: its partial sums, or a failure.
     private func evaluate(_ request: GradientRequest, payloads: [[UInt8]]) async -> [WireMessage] {
         let failure = { (shard: Int?, message: String) in
-            [WireMessage(TrainingFailure(session: request.job, shard: shard, message: "worker \(self.workerName): \(message)"))]
+            [WireMessage(TrainingFailure(session: request.session, shard: shard, message: "worker \(self.workerName): \(message)"))]
         }
         let count = request.classCount * (request.dimension + 1)
         guard request.classCount > 0, request.dimension > 0, let paths = request.paths, let firsts = request.firstGlobalRows,
@@ -163,7 +163,7 @@ public final class TrainingShardServer: Sendable {
                                                      firstGlobalRow: firsts[index])
                 let sums = try await source.evaluate(parameters)
                 let elapsed = (ContinuousClock.now - started).components
-                replies.append(GradientReply.message(session: request.job, iteration: request.iteration, shard: shard, sums: sums,
+                replies.append(GradientReply.message(session: request.session, iteration: request.iteration, shard: shard, sums: sums,
                                                      seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18))
             } catch {
                 return failure(shard, "shard \(shard) (\(paths[index])): \(error)")

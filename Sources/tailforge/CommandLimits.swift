@@ -23,4 +23,15 @@ enum CommandLimits {
             throw ValidationError("--\(flag) must be \(meaning), got \(value)")
         }
     }
+
+    /// Throws unless `endpoint` is a ZeroMQ endpoint a worker can connect to. An empty one is what a daemon gets from
+    /// an unset variable (systemd's `${TAILFORGE_COORDINATOR}`), so the message says where the value comes from.
+    static func checkEndpoint(_ flag: String, _ endpoint: String, setBy source: String) throws {
+        if endpoint.allSatisfy(\.isWhitespace) {
+            throw ValidationError("--\(flag) is empty: give the coordinator's endpoint, for example tcp://coordinator.example:5555 (\(source))")
+        }
+        guard endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://") else {
+            throw ValidationError("--\(flag) must be a ZeroMQ endpoint such as tcp://HOST:5555, got '\(endpoint)' (\(source))")
+        }
+    }
 }

@@ -30,6 +30,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var insecure = false
 
     func validate() throws {
+        try CommandLimits.checkEndpoint("connect", connect, setBy: "under systemd: TAILFORGE_COORDINATOR in /etc/default/tailforge-worker")
         try CommandLimits.check("threads", threads, in: CommandLimits.threads)
         guard cacheMaxBytes >= 0 else { throw ValidationError("--cache-max-bytes must be 0 or more") }
     }

@@ -77,6 +77,7 @@ enum ClusterBenchmarks {
         for count in workerCounts {
             let perWorker = max(1, threads / count)
             let cluster = LocalCluster(executable: executable, directory: path("cluster-\(count)"))
+            cluster.dataRoots = [work]
             defer { cluster.stop() }
             try cluster.start(workers: count, threadsPerWorker: perWorker)
             let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 600)

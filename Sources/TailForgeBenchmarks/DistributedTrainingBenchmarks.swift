@@ -88,6 +88,7 @@ enum DistributedTrainingBenchmarks {
         for workers in workerCounts {
             let cluster = LocalCluster(executable: executable, directory: "\(directory)/cluster-\(workers)",
                                        heartbeatMilliseconds: 200, livenessMilliseconds: 30_000)
+            cluster.dataRoots = [directory]
             defer { cluster.stop() }
             try cluster.startCoordinator()
             let perWorker = max(1, threads / workers)

@@ -22,6 +22,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("state-dir"), help: "Directory for the job journal, κ results and fetched shards.")
     var stateDir: String
 
+    @Option(name: .customLong("data-root"), help: "A directory jobs may read inputs from and write outputs and shard directories in (repeatable; required, there is no default).")
+    var dataRoots: [String] = []
+
     @Option(name: .customLong("heartbeat-ms"), help: "Interval between heartbeats in milliseconds.")
     var heartbeatMilliseconds = 500
 
@@ -48,6 +51,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 throw ValidationError("the coordinator needs --key FILE and --allow-dir DIR (see `tailforge keygen` and cluster/README.md, Security), or --insecure for plain text on a trusted network")
             }
         }
+        guard !dataRoots.isEmpty else {
+            throw ValidationError("the coordinator needs at least one --data-root DIR: every job's input, output and shard directory must resolve inside one (see cluster/README.md, Security)")
+        }
         guard workerMemoryBytes > 0 else { throw ValidationError("--worker-memory-bytes must be positive") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard quarantineAfter >= 1 else { throw ValidationError("--quarantine-after must be at least 1") }
@@ -66,11 +72,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let logger = DaemonService.logger(label: "tailforge.coordinator")
         let security: SocketSecurity = try key.map { .curveServer(try CurveKeyPair.load(secretKeyFile: $0)) } ?? .plaintext
         if let allowDir { _ = try AllowList.load(directory: allowDir) }  // a typo fails here, before binding
+        let roots = try DataRoots(dataRoots)
         let service = DaemonService.coordinator(
             bind: bind, stateDirectory: stateDir,
             heartbeat: HeartbeatSettings(intervalMilliseconds: heartbeatMilliseconds, livenessMilliseconds: livenessMilliseconds),
             maxAttempts: maxAttempts, quarantineAfter: quarantineAfter, retainJobsSeconds: RetentionPeriod.seconds(retainJobs)!,
-            workerMemoryBytes: workerMemoryBytes, security: security, allowDirectory: allowDir,
+            workerMemoryBytes: workerMemoryBytes, security: security, allowDirectory: allowDir, dataRoots: roots,
             logger: logger)
         try await DaemonService.runUntilSignalled([service], logger: logger)
     }

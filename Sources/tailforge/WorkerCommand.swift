@@ -12,8 +12,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "The coordinator's endpoint (tcp://HOST:5555).")
     var connect: String
 
-    @Option(name: .customLong("work-dir"), help: "Directory for streamed inputs and shard files.")
+    @Option(name: .customLong("work-dir"), help: "Directory for streamed inputs and shard files; the worker writes nowhere else.")
     var workDir: String
+
+    @Option(name: .customLong("data-root"), help: "A directory of a shared filesystem the worker may also write shared shard directories in and read training shards from (repeatable).")
+    var dataRoots: [String] = []
 
     @Option(help: "Compute threads.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -47,7 +50,7 @@ struct WorkerCommand: AsyncParsableCommand {
             logger.warning("INSECURE: plain text, no authentication of the coordinator; anyone on the path can read shards or pose as the coordinator")
         }
         let service = DaemonService.worker(connect: connect, workDirectory: workDir, threads: threads, name: name,
-                                           cacheMaxBytes: cacheMaxBytes, security: security, logger: logger)
+                                           cacheMaxBytes: cacheMaxBytes, security: security, dataRoots: dataRoots, logger: logger)
         try await DaemonService.runUntilSignalled([service], logger: logger)
     }
 }

@@ -133,7 +133,7 @@ import TailForgeStorage
         let endpointBefore = try String(contentsOfFile: endpointFile, encoding: .utf8)
         let second = Process()
         second.executableURL = URL(fileURLWithPath: fixture.executable)
-        second.arguments = ["coordinator", "--bind", "tcp://127.0.0.1:*", "--state-dir", cluster.stateDirectory, "--insecure"]
+        second.arguments = ["coordinator", "--bind", "tcp://127.0.0.1:*", "--state-dir", cluster.stateDirectory, "--insecure", "--data-root", fixture.directory]
         let stderr = Pipe()
         second.standardError = stderr
         second.standardOutput = FileHandle.nullDevice

@@ -64,8 +64,9 @@ struct TrainingCluster {
     init() throws {
         directory = NSTemporaryDirectory() + "tailforge-distributed-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: directory, toolVersion: "9.9.9",
+        var configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: directory, toolVersion: "9.9.9",
                                                      heartbeat: Self.heartbeat)
+        configuration.dataRoots = try DataRoots([NSTemporaryDirectory()])
         let runtime = CoordinatorRuntime(configuration: configuration, backend: NoBalancingBackend(), logger: Logger(label: "test.coordinator"))
         (coordinator, endpoint) = try TestDaemon.coordinator(runtime)
     }
@@ -73,8 +74,9 @@ struct TrainingCluster {
     mutating func addWorkers(_ count: Int, threads: Int = 1) {
         for _ in 0 ..< count {
             let name = "worker\(workers.count + 1)"
-            let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: directory, threads: threads, name: name,
+            var configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: directory, threads: threads, name: name,
                                                     toolVersion: "9.9.9")
+            configuration.dataRoots = [NSTemporaryDirectory()]
             let runtime = WorkerRuntime(configuration: configuration, executor: NoShards(), logger: Logger(label: "test.\(name)"))
             workers.append(TestDaemon(name: name) { stop in try runtime.run(until: stop) })
         }
@@ -147,7 +149,8 @@ final class DyingWorker: Sendable {
         let died = self.died
         daemon = TestDaemon(name: name) { stop in
             let socket = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array(name.utf8))
-            let server = TrainingShardServer(threads: 1, workerName: name, logger: Logger(label: "test.\(name)"))
+            let server = TrainingShardServer(threads: 1, workerName: name, logger: Logger(label: "test.\(name)"),
+                                             readableRoots: [NSTemporaryDirectory()])
             let outbox = Mutex<[WireMessage]>([])
             try socket.send(WireMessage(Hello(workerName: name, toolVersion: "9.9.9", host: "localhost", processId: 0, threads: 1)).encode())
             var lastBeat = ContinuousClock.now

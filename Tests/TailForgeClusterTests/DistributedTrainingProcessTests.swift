@@ -52,8 +52,10 @@ import TailForgeTraining
         func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
 
         func cluster(environment: [String: String] = [:]) -> LocalCluster {
-            LocalCluster(executable: executable, directory: path("cluster"), environment: environment,
-                         heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
+            let cluster = LocalCluster(executable: executable, directory: path("cluster"), environment: environment,
+                                       heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
+            cluster.dataRoots = [directory]
+            return cluster
         }
 
         /// An in-process trainer with the command-line settings of `trainFlags`.

@@ -70,8 +70,9 @@ private struct CopyCheckingExecutor: ShardExecutor {
 
         // A 600 ms liveness window: hashing or fsyncing 1 GiB on the network thread would lose the worker.
         let heartbeat = HeartbeatSettings(intervalMilliseconds: 100, livenessMilliseconds: 600)
-        let configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: directory + "/state", toolVersion: "9.9.9",
+        var configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: directory + "/state", toolVersion: "9.9.9",
                                                      heartbeat: heartbeat)
+        configuration.dataRoots = try DataRoots([NSTemporaryDirectory()])
         let runtime = CoordinatorRuntime(configuration: configuration, backend: FileBackend(sha256: sha256, bytes: Self.inputBytes),
                                          logger: Logger(label: "test.coordinator"))
         let coordinator = TestDaemon(name: "coordinator") { stop in try runtime.run(until: stop) }

@@ -46,8 +46,10 @@ import TailForgeStorage
         }
 
         func cluster(environment: [String: String] = [:]) -> LocalCluster {
-            LocalCluster(executable: executable, directory: (directory as NSString).appendingPathComponent("cluster-\(UUID().uuidString)"),
-                         environment: environment, heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
+            let cluster = LocalCluster(executable: executable, directory: (directory as NSString).appendingPathComponent("cluster-\(UUID().uuidString)"),
+                                       environment: environment, heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
+            cluster.dataRoots = [directory]
+            return cluster
         }
 
         func journal(_ cluster: LocalCluster) throws -> [JournalEntry] {

@@ -74,8 +74,9 @@ private struct LateSynthesisExecutor: ShardExecutor {
     }
 
     private func startCoordinator(state: String, heartbeat: HeartbeatSettings = HeartbeatSettings(intervalMilliseconds: 100, livenessMilliseconds: 600)) throws -> (TestDaemon, String) {
-        let configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: state, toolVersion: "9.9.9",
+        var configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: state, toolVersion: "9.9.9",
                                                      heartbeat: heartbeat)
+        configuration.dataRoots = try DataRoots([NSTemporaryDirectory()])
         let runtime = CoordinatorRuntime(configuration: configuration, backend: ToyBackend(), logger: Logger(label: "test.coordinator"))
         return try TestDaemon.coordinator(runtime)
     }

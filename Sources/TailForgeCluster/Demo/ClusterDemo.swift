@@ -77,6 +77,7 @@ public struct ClusterDemo: Sendable {
         try? FileManager.default.removeItem(atPath: clusterDirectory)
         let cluster = LocalCluster(executable: executable, directory: clusterDirectory)
         cluster.secure = true  // CURVE with generated keys, as a real cluster runs
+        cluster.dataRoots = [out]  // the demo's data and outputs, nothing else
         defer { cluster.stop() }
         try cluster.start(workers: workers, threadsPerWorker: threadsPerWorker)
         say("coordinator on \(cluster.endpoint) with \(workers) workers, CURVE keys in \(cluster.keyDirectory) (logs in \(clusterDirectory))")

@@ -22,8 +22,9 @@ public enum ClusterJobError: Error, CustomStringConvertible {
         case .settings(let error): "\(error)"
         case .balance(let error): "\(error)"
         case .storage(let error): "\(error)"
-        case .inputChanged(let path, let expected, let actual):
-            "input \(path) has SHA-256 \(actual) but the manifest pins \(expected); restore the file or update input.sha256"
+        case .inputChanged(let path, let expected, _):
+            // The actual digest is not echoed: it would let anyone who can submit learn any file's SHA-256.
+            "input \(path) does not have the SHA-256 the manifest pins (\(expected)); restore the file or update input.sha256 (`sha256sum` on the coordinator computes it)"
         case .missingShard(let shard, let path):
             "shard \(shard) is missing (\(path.isEmpty ? "never received" : path)); refusing to publish a partial output — resubmit or replay the job"
         case .shardDigestMismatch(let shard, let path, let expected, let actual):

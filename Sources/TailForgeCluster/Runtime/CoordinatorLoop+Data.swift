@@ -3,16 +3,31 @@ import Logging
 
 /// Serving the input to workers and fetching shard files from them.
 extension CoordinatorLoop {
+    /// Streams a job's input, only to a registered worker that holds a current attempt of a shard of that job
+    /// and only while the input still resolves inside a data root. Every refusal reads the same, so a peer
+    /// learns nothing about which jobs or files exist.
     mutating func serve(_ identity: Identity, _ request: DataRequest) {
-        guard case .input(let id) = request.resource, let job = jobs[id], !job.state.isTerminal else {
-            send(identity, WireMessage(DataChunk(requestId: request.requestId, resource: request.resource, offset: request.offset,
-                                                 totalBytes: 0, error: "the coordinator serves only the inputs of its live jobs")))
-            return
+        func refuse(_ reason: String) {
+            log.warning("refused a data request from \(name(identity)) for \(request.resource): \(reason)")
+            send(identity, WireMessage(DataChunk(requestId: request.requestId, resource: request.resource, offset: request.offset, totalBytes: 0,
+                                                 error: "the coordinator serves a job's input only to the worker running a shard of it")))
         }
-        let length = min(request.length, configuration.chunkBytes)
-        let (bytes, total, error) = FileChunks.read(path: job.manifest.input.path, offset: request.offset, length: length)
+        guard case .input(let id) = request.resource, let job = jobs[id], job.state == .running else {
+            return refuse("not the input of a running job")
+        }
+        guard let reference = registry[identity]?.activity.reference, reference.job == id,
+              job.board?.isCurrent(reference, worker: identity) == true else {
+            return refuse(registry[identity] == nil ? "not a registered worker" : "the worker holds no current shard of \(id)")
+        }
+        guard let path = configuration.dataRoots.confine(job.manifest.input.path) else {
+            return refuse("\(job.manifest.input.path) no longer resolves inside a data root")
+        }
+        let length = min(max(0, request.length), configuration.chunkBytes)
+        let (bytes, total, error) = FileChunks.read(path: path, offset: request.offset, length: length)
+        if let error { log.warning("serving the input of \(id) to \(name(identity)) failed: \(error)") }
         send(identity, WireMessage(DataChunk(requestId: request.requestId, resource: request.resource, offset: request.offset,
-                                             totalBytes: total, error: error), payloads: error == nil ? [bytes] : []))
+                                             totalBytes: total, error: error.map { _ in "the coordinator cannot read the job's input; see its log" }),
+                                   payloads: error == nil ? [bytes] : []))
     }
 
     mutating func startFetch(_ reference: ShardReference, from worker: Identity, remotePath: String, sha256: String, total: Int64) {

@@ -7,8 +7,10 @@ extension CoordinatorLoop {
         let live = jobOrder.compactMap { jobs[$0] }.filter { !$0.state.isTerminal }.map { OutputCheck.LiveJob(job: $0.id, output: $0.manifest.output) }
         do {
             try manifest.validate(source: "the submitted manifest")
+            try DataRootCheck.check(manifest, roots: configuration.dataRoots, stateDirectory: configuration.stateDirectory)
             try OutputCheck.check(manifest, against: live)
         } catch {
+            log.warning("refused a job from peer \(hex(client)): \(error.description)")
             send(client, WireMessage(ErrorReply(code: "invalid-manifest", message: error.description)))
             return
         }
@@ -133,6 +135,12 @@ extension CoordinatorLoop {
             // Gathering needs the fallback κ (an output attribute): wait for it after a resume.
             guard job.synthesisKappas != nil else { return }
             lap(id, "synthesis")
+            // Checked again right before writing: a directory swapped for a link since the submit must not
+            // redirect the output outside the roots.
+            do { try DataRootCheck.check(job.manifest, roots: configuration.dataRoots, stateDirectory: configuration.stateDirectory, source: "job \(id)") } catch {
+                fail(id, error.description)
+                return
+            }
             jobs[id]?.state = .gathering
             let files = board.slots.map { ShardFile(path: $0.file ?? "", sha256: $0.sha256 ?? "") }
             let backend = runtime.backend

@@ -41,6 +41,13 @@ extension CoordinatorLoop {
                 fail(id, "its journaled manifest is invalid: \(error.reason)")
                 continue
             }
+            // Restarted with other data roots: a job outside them no longer runs.
+            do {
+                try DataRootCheck.check(jobs[id]!.manifest, roots: configuration.dataRoots, stateDirectory: configuration.stateDirectory, source: "job \(id)")
+            } catch {
+                fail(id, error.reason)
+                continue
+            }
             guard let prepared = jobs[id]!.prepared else {
                 log.info("resuming job \(id): planning")
                 _ = jobDirectory(id)

@@ -126,10 +126,10 @@ extension CoordinatorLoop {
             }
             board.recordResult(reference.shard, seconds: result.seconds, bytes: result.byteCount)
             registry.succeeded(identity)
-            if let shared = job.manifest.transfer.sharedShardDirectory, let path = result.path, path.hasPrefix(shared) {
+            if let path = result.path, let shared = sharedShardPath(job.manifest, path) {
                 job.board = board
                 jobs[job.id] = job
-                commitShard(job.id, reference.shard, path: path, sha256: result.sha256)
+                commitShard(job.id, reference.shard, path: shared, sha256: result.sha256)
             } else if let path = result.path {
                 board.fetching(reference, worker: identity)
                 job.board = board
@@ -148,11 +148,19 @@ extension CoordinatorLoop {
     mutating func discardStale(_ result: ShardResult, from identity: Identity) {
         guard let path = result.path else { return }
         log.info("discarding the result of \(result.shard) from \(name(identity)): the attempt is no longer current")
-        if let shared = jobs[result.shard.job]?.manifest.transfer.sharedShardDirectory, path.hasPrefix(shared) {
-            try? FileManager.default.removeItem(atPath: path)
+        if let manifest = jobs[result.shard.job]?.manifest, let shared = sharedShardPath(manifest, path) {
+            try? FileManager.default.removeItem(atPath: shared)
         } else {
             send(identity, WireMessage(DiscardShardFile(shard: result.shard, path: path)))
         }
+    }
+
+    /// A worker-reported shard path, resolved, when it lies in the job's shared shard directory (which must
+    /// still be inside a data root); nil otherwise. The coordinator reads and deletes only such paths.
+    func sharedShardPath(_ manifest: JobManifest, _ path: String) -> String? {
+        guard let shared = manifest.transfer.sharedShardDirectory, let directory = configuration.dataRoots.confine(shared),
+              let roots = try? DataRoots([directory]) else { return nil }
+        return roots.confine(path)
     }
 
     mutating func commitShard(_ id: String, _ shard: Int, path: String, sha256: String) {

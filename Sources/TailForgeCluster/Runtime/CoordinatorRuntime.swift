@@ -27,6 +27,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var security: SocketSecurity = .plaintext
     /// With CURVE: the allow-list directory (`workers/*.pub`, `clients/*.pub`) the ZAP handler enforces.
     public var allowDirectory: String?
+    /// Every input, output and shard directory of a job must resolve inside one of these (`--data-root`);
+    /// with none, every job is refused.
+    public var dataRoots: DataRoots = .none
 
     public static let defaultWorkerMemoryBytes: Int64 = 64 << 30
 
@@ -115,6 +118,10 @@ public final class CoordinatorRuntime: Sendable {
             logger.info("CURVE on; allow-list \(allowDirectory): \(allowList.workerCount) worker key(s), \(allowList.clientCount) client key(s)")
         } else {
             logger.warning("INSECURE: plain text, no authentication; anyone who can reach \(configuration.bind) can submit, cancel and read jobs or pose as a worker")
+        }
+        logger.info("data roots: \(configuration.dataRoots.list); jobs may read and write only inside them")
+        if configuration.dataRoots.resolved.contains("/") {
+            logger.warning("--data-root / confines nothing: jobs may read and write any file the coordinator can")
         }
         let router = try factory.makeRouter(binding: configuration.bind)
         let endpoint = try router.lastEndpoint

@@ -50,12 +50,13 @@ public struct DaemonService: Service {
                                    retainJobsSeconds: Double = CoordinatorConfiguration.defaultRetainJobsSeconds,
                                    workerMemoryBytes: Int64 = CoordinatorConfiguration.defaultWorkerMemoryBytes,
                                    security: SocketSecurity = .plaintext, allowDirectory: String? = nil,
-                                   logger: Logger) -> DaemonService {
+                                   dataRoots: DataRoots = .none, logger: Logger) -> DaemonService {
         var configuration = CoordinatorConfiguration(bind: bind, stateDirectory: stateDirectory, toolVersion: ToolVersionOverride.current,
                                                      heartbeat: heartbeat, maxAttempts: maxAttempts, quarantineAfter: quarantineAfter,
                                                      retainJobsSeconds: retainJobsSeconds, workerMemoryBytes: workerMemoryBytes)
         configuration.security = security
         configuration.allowDirectory = allowDirectory
+        configuration.dataRoots = dataRoots
         let runtime = CoordinatorRuntime(configuration: configuration, backend: EngineJobBackend(), logger: logger)
         // SIGHUP re-reads the allow-list (the operator removed or added a key); libzmq consults it per handshake.
         Task {
@@ -67,11 +68,12 @@ public struct DaemonService: Service {
     /// The worker daemon with the balancing engine behind it.
     public static func worker(connect: String, workDirectory: String, threads: Int, name: String? = nil,
                               cacheMaxBytes: Int64 = WorkerConfiguration.defaultCacheMaxBytes, security: SocketSecurity = .plaintext,
-                              logger: Logger) -> DaemonService {
+                              dataRoots: [String] = [], logger: Logger) -> DaemonService {
         let name = name ?? WorkerConfiguration.defaultName(host: ProcessInfo.processInfo.hostName, workDirectory: workDirectory)
         var configuration = WorkerConfiguration(coordinator: connect, workDirectory: workDirectory, threads: threads, name: name,
                                                 toolVersion: ToolVersionOverride.current, cacheMaxBytes: cacheMaxBytes)
         configuration.security = security
+        configuration.dataRoots = dataRoots
         let runtime = WorkerRuntime(configuration: configuration, executor: EngineShardExecutor(), logger: logger)
         return DaemonService(name: "tailforge-worker") { try runtime.run(until: $0) }
     }

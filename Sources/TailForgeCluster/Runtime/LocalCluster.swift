@@ -22,6 +22,9 @@ public final class LocalCluster {
     public var coordinatorArguments: [String] = []
     /// Extra `tailforge worker` options (`--cache-max-bytes`).
     public var workerArguments: [String] = []
+    /// The coordinator's `--data-root`s, also given to every worker (a shared filesystem on one machine):
+    /// jobs' inputs, outputs and shard directories must lie inside them. Default: `directory`.
+    public var dataRoots: [String]
     /// CURVE with keys generated under `directory/keys` (a coordinator, a worker and a client key, the last two
     /// in the allow-list `directory/allow`); false runs every daemon with `--insecure`.
     public var secure = false
@@ -69,7 +72,10 @@ public final class LocalCluster {
         self.environment = environment
         self.heartbeatMilliseconds = heartbeatMilliseconds
         self.livenessMilliseconds = livenessMilliseconds
+        self.dataRoots = [directory]
     }
+
+    private var dataRootArguments: [String] { dataRoots.flatMap { ["--data-root", $0] } }
 
     deinit { stop() }
 
@@ -95,9 +101,10 @@ public final class LocalCluster {
         let endpointFile = CoordinatorRuntime.endpointFile(stateDirectory: stateDirectory)
         try? FileManager.default.removeItem(atPath: endpointFile)
         if secure { try ensureKeys() }
+        for root in dataRoots { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) }
         coordinator = try spawn("coordinator", ["coordinator", "--bind", bind, "--state-dir", stateDirectory,
                                                 "--heartbeat-ms", "\(heartbeatMilliseconds)", "--liveness-ms", "\(livenessMilliseconds)"]
-                                                + securityArguments.coordinator + coordinatorArguments)
+                                                + securityArguments.coordinator + dataRootArguments + coordinatorArguments)
         let coordinator = self.coordinator
         if let found = CoordinatorRuntime.waitForEndpoint(stateDirectory: stateDirectory, seconds: 20, gaveUp: { coordinator?.isRunning == false }) {
             endpoint = found
@@ -112,7 +119,7 @@ public final class LocalCluster {
         let index = workers.count
         let work = (directory as NSString).appendingPathComponent("worker\(index)")
         workers.append(try spawn("worker\(index)", ["worker", "--connect", endpoint, "--work-dir", work, "--threads", "\(threads)",
-                                                    "--name", "local\(index)"] + securityArguments.worker + workerArguments, extra: extra))
+                                                    "--name", "local\(index)"] + securityArguments.worker + dataRootArguments + workerArguments, extra: extra))
         return index
     }
 

@@ -21,6 +21,12 @@ public struct WorkerConfiguration: Sendable {
     public static let defaultCacheMaxBytes: Int64 = 8 << 30
     /// CURVE client keys (its own pair and the coordinator's public key), or `.plaintext` (`--insecure`).
     public var security: SocketSecurity = .plaintext
+    /// Directories besides the work directory the worker may write shared shard directories in and read
+    /// training shards from (`--data-root`, a shared filesystem); it writes nowhere else.
+    public var dataRoots: [String] = []
+
+    /// The work directory and the data roots: everywhere a coordinator may make this worker write or read.
+    public var confinedRoots: [String] { [workDirectory] + dataRoots }
 
     public init(coordinator: String, workDirectory: String, threads: Int, name: String, toolVersion: String,
                 sockets: SocketSettings = SocketSettings(), limits: WireLimits = WireLimits(), chunkBytes: Int = 4 << 20,
@@ -75,7 +81,8 @@ public final class WorkerRuntime: Sendable {
         self.configuration = configuration
         self.executor = executor
         self.logger = logger
-        self.training = TrainingShardServer(threads: configuration.threads, workerName: configuration.name, logger: logger)
+        self.training = TrainingShardServer(threads: configuration.threads, workerName: configuration.name, logger: logger,
+                                            readableRoots: configuration.confinedRoots)
     }
 
     /// Runs until `stop` is set (then hands back any running shard with `goodbye`) or the coordinator refuses
@@ -310,6 +317,12 @@ private struct WorkerLoop {
         let flag = current?.cancelled ?? StopSignal()
         current = (assign.shard, flag)
         let directory = assign.sharedShardDirectory ?? configuration.workDirectory
+        // Workers write only inside their work directory and data roots, whatever a coordinator asks.
+        guard let roots = try? DataRoots(configuration.confinedRoots), roots.confine(directory) != nil else {
+            self.current = nil
+            fail(assign.shard, .executionFailed("the shared shard directory \(directory) is outside worker \(configuration.name)'s work directory and data roots (\(configuration.confinedRoots.joined(separator: ", "))); start the worker with --data-root for it"))
+            return
+        }
         let task = ShardTask(assignment: assign, kappas: kappas, inputPath: inputPath, outputDirectory: directory)
         let runtime = self.runtime
         let threads = configuration.threads

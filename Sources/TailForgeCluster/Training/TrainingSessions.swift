@@ -77,7 +77,7 @@ struct TrainingSessions {
             sessions[request.session] = session
             var outgoing: Outgoing = []
             for (worker, shards) in group(request.shards, by: session.owner) {
-                outgoing.append((worker, .message(forward(request, shards: shards, payloads: message.payloads))))
+                outgoing.append((worker, .message(forward(request, shards: shards, paths: session.specs.map(\.path), payloads: message.payloads))))
             }
             return outgoing
         case let reply as GradientReply:
@@ -160,7 +160,7 @@ struct TrainingSessions {
         if let evaluation = session.evaluation {
             let missing = moved.filter(evaluation.pending.contains)
             for (worker, shards) in group(missing, by: session.owner) {
-                outgoing.append((worker, .message(forward(evaluation.request, shards: shards, payloads: evaluation.payloads))))
+                outgoing.append((worker, .message(forward(evaluation.request, shards: shards, paths: session.specs.map(\.path), payloads: evaluation.payloads))))
             }
         }
         return outgoing
@@ -173,12 +173,13 @@ struct TrainingSessions {
         return groups.map { ($0.key, $0.value.sorted()) }.sorted { $0.shards[0] < $1.shards[0] }
     }
 
-    /// The trainer's request cut down to `shards` (same weights, same payload frames).
-    private func forward(_ request: GradientRequest, shards: [Int], payloads: [[UInt8]]) -> WireMessage {
+    /// The trainer's request cut down to `shards` (same weights, same payload frames), naming the paths the
+    /// session was opened with (checked against the data roots then), not whatever the request says.
+    private func forward(_ request: GradientRequest, shards: [Int], paths: [String], payloads: [[UInt8]]) -> WireMessage {
         let positions = shards.map { shard in request.shards.firstIndex(of: shard)! }
         var subset = request
         subset.shards = shards
-        subset.paths = request.paths.map { paths in positions.map { paths[$0] } }
+        subset.paths = shards.map { paths[$0] }
         subset.firstGlobalRows = request.firstGlobalRows.map { rows in positions.map { rows[$0] } }
         return WireMessage(subset, payloads: payloads)
     }
@@ -188,6 +189,14 @@ extension CoordinatorLoop {
     /// Routes a distributed-training message (`frames` as received, without the identity); false when
     /// `message` is not one.
     mutating func routeTraining(_ message: WireMessage, frames: [[UInt8]], from identity: [UInt8]) -> Bool {
+        // A trainer names files; the coordinator makes workers open only files inside its data roots.
+        if let open = message.body(as: TrainingOpen.self),
+           let outside = open.shards.first(where: { configuration.dataRoots.confine($0.path) == nil }) {
+            log.warning("refused training session \(open.session): \(outside.path) is outside the data roots")
+            send(identity, WireMessage(TrainingFailure(session: open.session, shard: nil,
+                                                       message: "\(outside.path) is outside the coordinator's data roots (\(configuration.dataRoots.list)) once `..` and symbolic links are resolved; put the shards under a data root")))
+            return true
+        }
         guard let outgoing = training.handle(message, frames: frames, from: identity, workers: registry.records, log: log) else { return false }
         send(outgoing)
         return true

@@ -36,15 +36,19 @@ public final class TrainingShardServer: Sendable {
     private let gate: String?
     private let workerName: String
     private let logger: Logger
+    /// The directories shard files may be read from (the work directory and `--data-root`s): a trainer names
+    /// paths, and a worker must not open, digest and report just any file for it.
+    private let readableRoots: [String]
     /// The serial work queue: one task runs the items in order.
     private let work: AsyncStream<@Sendable () async -> Void>.Continuation
     /// Shards by file identity; shared by every session that names the file, however spelt (a resumed trainer
     /// reuses them).
     private let cache = Mutex(TrainingShardCache<Loaded>())
 
-    public init(threads: Int, workerName: String, logger: Logger,
+    public init(threads: Int, workerName: String, logger: Logger, readableRoots: [String],
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.threads = threads
+        self.readableRoots = readableRoots
         delay = environment[Self.testDelayVariable].flatMap(Int.init).map { .milliseconds($0) }
         gate = environment[Self.testGateVariable]
         self.workerName = workerName
@@ -112,7 +116,19 @@ public final class TrainingShardServer: Sendable {
     /// Number of shards in memory (for tests and status).
     public var loadedShardCount: Int { cache.withLock { $0.count } }
 
+    struct OutsideRoots: Error, CustomStringConvertible {
+        var path: String
+        var roots: [String]
+        var description: String {
+            "\(path) is outside this worker's work directory and data roots (\(roots.joined(separator: ", "))); start the worker with --data-root for the shards' directory"
+        }
+    }
+
     private func load(_ path: String) throws -> Loaded {
+        // Resolved each time: a root may be created after the worker started.
+        guard let roots = try? DataRoots(readableRoots), roots.confine(path) != nil else {
+            throw OutsideRoots(path: path, roots: readableRoots)
+        }
         // A file that cannot be stat'ed is not cached; loading it reports why.
         let identity = FileIdentity(path: path)
         if let identity, let hit = cache.withLock({ $0.lookup(path, identity: identity) }) { return hit }

@@ -55,7 +55,7 @@ extension ProcessClusterTests {
         let alias = (scratch as NSString).appendingPathComponent("data-link")
         try FileManager.default.createSymbolicLink(atPath: alias, withDestinationPath: dataDirectory)
         let sameInput = (alias as NSString).appendingPathComponent((fixture.input as NSString).lastPathComponent)
-        #expect(refusal(client, manifest(sameInput))?.contains("writing it would destroy the input") == true)
+        #expect(refusal(client, manifest(sameInput))?.contains("would overwrite the input") == true)
         #expect(refusal(client, manifest(scratch))?.contains("it is a directory") == true)
 
         let existing = (scratch as NSString).appendingPathComponent("existing.h5")

@@ -137,9 +137,12 @@ private struct LateSynthesisExecutor: ShardExecutor {
         }
         defer { for worker in workers { worker.stop.stop(); _ = worker.waitUntilFinished() } }
         let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
-        let output = (state as NSString).appendingPathComponent("out.txt")
+        // Job files live beside the state directory: paths inside it are refused.
+        let data = state + "-data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let output = (data as NSString).appendingPathComponent("out.txt")
         // The toy backend never opens the input, but the coordinator checks at submit that it is a readable file.
-        let input = (state as NSString).appendingPathComponent("toy-input")
+        let input = (data as NSString).appendingPathComponent("toy-input")
         FileManager.default.createFile(atPath: input, contents: Data())
         let manifest = JobManifest(input: .init(path: input), output: output, sharding: .init(shards: 3))
         let accepted = try #require(try request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))
@@ -185,8 +188,10 @@ private struct LateSynthesisExecutor: ShardExecutor {
         while registered < 2, Date() < deadline {
             registered = try request(client, WireMessage(StatusRequest(job: nil)).encode()).body(as: StatusReply.self)?.workers.count ?? 0
         }
-        let output = (state as NSString).appendingPathComponent("out.txt")
-        let input = (state as NSString).appendingPathComponent("toy-input")
+        let data = state + "-data"  // outside the state directory, where job paths are refused
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let output = (data as NSString).appendingPathComponent("out.txt")
+        let input = (data as NSString).appendingPathComponent("toy-input")
         FileManager.default.createFile(atPath: input, contents: Data())
         let manifest = JobManifest(input: .init(path: input), output: output, sharding: .init(shards: 3, shardTimeoutSeconds: 1))
         let accepted = try #require(try request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))

@@ -149,6 +149,8 @@ private struct WorkerLoop {
         // A fresh connection restarts the liveness clock; saying hello again later does not.
         lastHeard = .now
         sendHello()
+        // The reply to a chunk request sent on the old socket is lost with it: ask again, or the download stalls.
+        if download != nil { requestNextChunk() }
     }
 
     mutating func sendHello() {

@@ -52,6 +52,20 @@ import TailForgeStorage
             return cluster
         }
 
+        /// Runs `tailforge ARGUMENTS` to its end; its exit status and standard error.
+        func runToExit(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            let errors = Pipe()
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = errors
+            try process.run()
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, text)
+        }
+
         func journal(_ cluster: LocalCluster) throws -> [JournalEntry] {
             try Journal.entries(directory: cluster.stateDirectory)
         }

@@ -132,16 +132,8 @@ import TailForgeStorage
     @Test func theCoordinatorRefusesToStartWithoutKeysOrInsecure() throws {
         let fixture = try ProcessClusterTests.shared.get()
         let state = (fixture.directory as NSString).appendingPathComponent("no-keys-\(UUID().uuidString)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: fixture.executable)
-        process.arguments = ["coordinator", "--bind", "tcp://127.0.0.1:*", "--state-dir", state]
-        let errors = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = errors
-        try process.run()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
+        let (status, text) = try fixture.runToExit(["coordinator", "--bind", "tcp://127.0.0.1:*", "--state-dir", state])
+        #expect(status != 0)
         #expect(text.contains("--key FILE and --allow-dir DIR"))
         #expect(!FileManager.default.fileExists(atPath: CoordinatorRuntime.endpointFile(stateDirectory: state)))
     }

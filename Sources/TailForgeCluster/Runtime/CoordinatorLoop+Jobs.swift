@@ -10,7 +10,7 @@ extension CoordinatorLoop {
             try DataRootCheck.check(manifest, roots: configuration.dataRoots, stateDirectory: configuration.stateDirectory)
             try OutputCheck.check(manifest, against: live)
         } catch {
-            log.warning("refused a job from peer \(hex(client)): \(error.description)")
+            log.warning("refused a job from peer \(printable(client)): \(error.description)")
             send(client, WireMessage(ErrorReply(code: "invalid-manifest", message: error.description)))
             return
         }

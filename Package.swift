@@ -4,7 +4,8 @@ import PackageDescription
 // Layers, each importing only those below it:
 //   C system libraries (CZeroMQ, CHDF5, COpenBLAS)
 //   → numerics (TailForgeNumerics) and storage (TailForgeStorage)
-//   → the method (TailForgeEngine: balancing; TailForgeTraining: logistic regression)
+//   → the method (TailForgeEngine: balancing; TailForgeTraining: logistic regression, which reads compact
+//     balanced files through the engine)
 //   → the cluster runtime (TailForgeCluster)
 //   → the thin CLI (`tailforge`) and the benchmark driver (`tailforge-bench`).
 
@@ -66,7 +67,8 @@ let package = Package(
         ),
         .target(
             name: "TailForgeTraining",
-            dependencies: ["TailForgeNumerics", "TailForgeStorage", "COpenBLAS"]
+            // The engine for reading compact balanced files: their synthetic rows are regenerated on load.
+            dependencies: ["TailForgeNumerics", "TailForgeStorage", "TailForgeEngine", "COpenBLAS"]
         ),
 
         // MARK: - Cluster runtime
@@ -118,7 +120,7 @@ let package = Package(
         .testTarget(name: "TailForgeNumericsTests", dependencies: ["TailForgeNumerics"]),
         .testTarget(name: "TailForgeStorageTests", dependencies: ["TailForgeStorage", "TailForgeNumerics", "CHDF5"]),
         .testTarget(name: "TailForgeEngineTests", dependencies: ["TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),
-        .testTarget(name: "TailForgeTrainingTests", dependencies: ["TailForgeTraining", "TailForgeNumerics", "TailForgeStorage"]),
+        .testTarget(name: "TailForgeTrainingTests", dependencies: ["TailForgeTraining", "TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),
         // Runs the built `tailforge` executable as a user would: flags, exit statuses, signals.
         .testTarget(
             name: "TailForgeCLITests",

@@ -5,11 +5,14 @@ import TailForgeStorage
 public enum BalanceAttributes {
     public static let format = "tailforge-balanced-v1"
 
+    /// The attributes written when the file is created. `layout` is recorded as `layout`; a compact file also
+    /// records `full_chunk_rows`, the chunking of the full file it stands for.
     public static func make(
         settings: BalanceSettings, input: InputSpec, inputSHA256: String, plan: BalancePlan,
-        dimension: Int, fallbackKappa: Float?
+        dimension: Int, fallbackKappa: Float?, layout: BalancedLayout = .full, fullChunkRows: Int = 4096
     ) -> [String: AttributeValue] {
         var a: [String: AttributeValue] = [
+            BalancedLayout.attributeName: .string(layout.rawValue),
             "format": .string(format),
             "tool_version": .string(ToolVersion.current),
             "seed": settings.seed <= UInt64(Int64.max) ? .int(Int64(settings.seed)) : .string(String(settings.seed)),
@@ -30,6 +33,13 @@ public enum BalanceAttributes {
             "synthetic_rows": .int(Int64(plan.syntheticRows)),
         ]
         if let f = fallbackKappa { a["fallback_kappa"] = .double(Double(f)) }
+        if layout == .compact { a["full_chunk_rows"] = .int(Int64(fullChunkRows)) }
         return a
+    }
+
+    /// The attributes written at commit, once every row is in: the set's identity (``BalancedSetIdentity``),
+    /// the same for both layouts of one set.
+    public static func identity(_ attributes: [String: AttributeValue], writer: BalancedDatasetWriter) -> [String: AttributeValue] {
+        [BalancedSetIdentity.attributeName: .string(BalancedSetIdentity.digest(attributes: attributes, realContent: writer.realContentDigests))]
     }
 }

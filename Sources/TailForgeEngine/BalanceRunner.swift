@@ -16,11 +16,15 @@ public struct BalanceRunner: Sendable {
     /// swift-crypto's SHA-NI path and the file still in the page cache it costs seconds, not the minute the
     /// hand-written SHA-256 took, so it stays on by default.
     public var computeOutputDigest: Bool
+    /// `full` writes every row; `compact` writes the real rows, their κ and the recipe, and no synthetic row
+    /// (``BalancedLayout``).
+    public var layout: BalancedLayout
 
     public init(input: InputSpec, outputPath: String, settings: BalanceSettings,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount, chunkRows: Int = 4096,
-                computeOutputDigest: Bool = true) {
+                computeOutputDigest: Bool = true, layout: BalancedLayout = .full) {
         self.computeOutputDigest = computeOutputDigest
+        self.layout = layout
         self.input = input
         self.outputPath = outputPath
         self.settings = settings
@@ -62,30 +66,43 @@ public struct BalanceRunner: Sendable {
 
         let plan: BalancePlan
         do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: data.classSizes, settings: settings) } catch { throw .settings(error) }
+        let layout = self.layout
         let attributes = BalanceAttributes.make(settings: settings, input: input, inputSHA256: inputSHA256, plan: plan,
-                                                dimension: data.dimension, fallbackKappa: fallback)
+                                                dimension: data.dimension, fallbackKappa: fallback, layout: layout, fullChunkRows: chunkRows)
+        let rowsToWrite = layout == .full ? plan.totalRows : plan.realRows
         let writer: BalancedDatasetWriter
         do {
-            writer = try BalancedDatasetWriter(path: outputPath, dimension: data.dimension, totalRows: plan.totalRows,
-                                               attributes: attributes, classNames: data.classNames, chunkRows: chunkRows)
+            writer = try BalancedDatasetWriter(path: outputPath, dimension: data.dimension, totalRows: rowsToWrite,
+                                               attributes: attributes, classNames: data.classNames, chunkRows: chunkRows, layout: layout,
+                                               classInputRows: data.classSizes.map(Int64.init))
         } catch { throw .storage(error) }
 
+        // A compact file records one class's synthetic rows by digest, so a reader whose sampler draws other bits
+        // is caught: the class with the fewest synthetic rows, the cheapest to draw here.
+        let probeClass = layout == .compact
+            ? plan.classes.filter { $0.syntheticCount > 0 }.min { ($0.syntheticCount, $0.classId) < ($1.syntheticCount, $1.classId) }?.classId
+            : nil
         let cosineSum = Mutex<(Double, Int)>((0, 0))
         let settings = self.settings
         var rowsWritten = 0
+        var probeSHA256: String?
         do {
             try ComputePool.orderedPipeline(count: plan.classes.count, width: threads, window: 2 * threads + 2, produce: { c in
                 let entry = plan.classes[c]
                 guard entry.realCount > 0 else { return nil }
+                if layout == .compact {
+                    return Self.compactBlock(entry: entry, data: data, kappas: kappas[c], settings: settings, probe: c == probeClass)
+                }
                 let block = BalanceEngine.synthesize(entry: entry, from: data, kappas: kappas[c], settings: settings)
                 let (sum, count) = Self.syntheticCosines(block, input: data)
                 cosineSum.withLock { $0.0 += sum; $0.1 += count }
-                return block
-            }, consume: { (_, block: ClassBlock?) throws(StorageError) in
-                guard let block else { return }
+                return (block, nil)
+            }, consume: { (_, produced: (block: ClassBlock, probe: String?)?) throws(StorageError) in
+                guard let (block, probe) = produced else { return }
+                if let probe { probeSHA256 = probe }
                 try writer.append(block)
                 rowsWritten += block.count
-                progress(.synthesize, rowsWritten, plan.totalRows)
+                progress(.synthesize, rowsWritten, rowsToWrite)
             })
         } catch {
             writer.abandon()
@@ -93,7 +110,13 @@ public struct BalanceRunner: Sendable {
         }
         lap(.synthesize)
 
-        do { try writer.commit() } catch { throw .storage(error) }
+        var closing = BalanceAttributes.identity(attributes, writer: writer)
+        if layout == .compact {
+            closing["real_kappa_sha256"] = .string(writer.appendedContentDigests[BalancedLayout.compact.rowDatasets.kappa]!)
+            closing["synthetic_probe_class"] = .int(Int64(probeClass ?? -1))
+            if let probeSHA256 { closing["synthetic_probe_sha256"] = .string(probeSHA256) }
+        }
+        do { try writer.commit(attributes: closing) } catch { throw .storage(error) }
         lap(.commit)
         // HDF5 does not write a file front to back, so the file digest is a second read once it is in place
         // (the content digests were taken while writing).
@@ -108,8 +131,32 @@ public struct BalanceRunner: Sendable {
             realRows: plan.realRows, syntheticRows: plan.syntheticRows, settings: settings,
             kappa: .init(realKappas), fallbackClasses: fallbackClasses,
             fallbackKappa: fallback.map(Double.init), meanSyntheticCosine: count > 0 ? sum / Double(count) : nil,
-            inputSHA256: inputSHA256, outputSHA256: outputSHA256, outputContentSHA256: writer.contentDigests, stageSeconds: seconds,
+            inputSHA256: inputSHA256, outputSHA256: outputSHA256, outputContentSHA256: writer.contentDigests,
+            layout: layout.rawValue, balancedSHA256: closing[BalancedSetIdentity.attributeName]?.stringValue, stageSeconds: seconds,
             stageOrder: [BalanceStage.read, .concentrations, .synthesize, .commit, .digest].map(\.rawValue))
+    }
+
+    /// One class of a compact file: its kept real rows with each one's κ (instead of the full layout's 0), and
+    /// for the probe class the digest of the synthetic rows the full layout would hold.
+    static func compactBlock(entry: BalancePlan.ClassEntry, data: BalanceInput, kappas: [Float], settings: BalanceSettings,
+                             probe: Bool) -> (ClassBlock, String?) {
+        var realOnly = entry
+        if !probe { realOnly.syntheticCount = 0 }
+        // Synthesis also makes the subsampling draw, so the kept rows are those the full layout keeps.
+        let drawn = BalanceEngine.synthesize(entry: realOnly, from: data, kappas: kappas, settings: settings)
+        let digest = probe ? BalancedSetRegenerator.syntheticDigest(drawn) : nil
+        let kept = entry.keptCount
+        let members = data.classMembers[entry.classId]
+        let realKappa: [Float] = kept == entry.realCount ? kappas : drawn.sourceIndex[0..<kept].map { source in
+            // Members are ascending, so the kept row's position is found by bisection.
+            var low = 0, high = members.count
+            while low < high { let mid = (low + high) / 2; if members[mid] < Int(source) { low = mid + 1 } else { high = mid } }
+            return kappas[low]
+        }
+        let block = ClassBlock(classId: entry.classId, embeddings: Matrix(rows: kept, columns: drawn.embeddings.columns,
+                                                                          storage: Array(drawn.embeddings.storage[0..<(kept * drawn.embeddings.columns)])),
+                               isSynthetic: [UInt8](repeating: 0, count: kept), sourceIndex: Array(drawn.sourceIndex[0..<kept]), kappa: realKappa)
+        return (block, digest)
     }
 
     /// Stage 1 over every class, in parallel, largest classes first. Entry c is class c's κ per real row.

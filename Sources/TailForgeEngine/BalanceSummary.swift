@@ -36,6 +36,10 @@ public struct BalanceSummary: Sendable, Codable {
     public var outputSHA256: String?
     /// SHA-256 of each output dataset's content, computed while writing (see `BalancedContentDigest`).
     public var outputContentSHA256: [String: String]?
+    /// `full` or `compact` (``BalancedLayout``); a compact output's synthetic rows are regenerated on reading.
+    public var layout: String = BalancedLayout.full.rawValue
+    /// The set's identity, the same for both layouts (``BalancedSetIdentity``).
+    public var balancedSHA256: String?
     /// Seconds per stage, in run order.
     public var stageSeconds: [String: Double]
     public var stageOrder: [String]
@@ -45,7 +49,8 @@ public struct BalanceSummary: Sendable, Codable {
         lines.append("classes           \(classes) (\(emptyClasses.count) empty\(emptyClasses.isEmpty ? "" : ": " + Self.list(emptyClasses)))")
         lines.append("dimension         \(dimension)")
         lines.append("target per class  \(target) (\(settings.target.description))")
-        lines.append("rows              \(realRows) real + \(syntheticRows) synthetic = \(realRows + syntheticRows) (input \(inputRows))")
+        lines.append("rows              \(realRows) real + \(syntheticRows) synthetic = \(realRows + syntheticRows) (input \(inputRows))"
+                     + (layout == BalancedLayout.compact.rawValue ? "; compact layout: real rows written, synthetic rows regenerated on reading" : ""))
         lines.append("sampler           \(settings.sampler.rawValue), κ policy \(settings.kappa.description), seed \(settings.seed)")
         if let k = kappa {
             lines.append(String(format: "κ                 min %.4g  p10 %.4g  median %.4g  p90 %.4g  max %.4g  (clamp [%g, %g])",
@@ -60,8 +65,9 @@ public struct BalanceSummary: Sendable, Codable {
         }
         lines.append("input sha256      \(inputSHA256)")
         if let o = outputSHA256 { lines.append("output sha256     \(o)") }
+        if let b = balancedSHA256 { lines.append("balanced sha256   \(b)  (the set's identity, both layouts)") }
         if let content = outputContentSHA256 {
-            for name in BalancedContentDigest.datasetNames {
+            for name in BalancedLayout(rawValue: layout).map({ $0.rowDatasets.all }) ?? BalancedContentDigest.datasetNames {
                 if let digest = content[name] { lines.append("content sha256    \(digest)  /\(name)") }
             }
         }

@@ -1,6 +1,8 @@
 /// Writes the balanced-output contract: /embeddings float32 [M, d], /labels int32 [M], /is_synthetic uint8 [M],
 /// /source_index int64 [M], /kappa float32 [M] (all chunked by `chunkRows` rows), optional /class_names, and
-/// root attributes.
+/// root attributes — or, for ``BalancedLayout/compact``, the real rows only under the compact names
+/// (`/real_embeddings`, `/real_labels`, `/real_source_index`, `/real_kappa` holding each real row's κ) and
+/// `/class_input_rows`.
 ///
 /// The total row count is fixed up front. Rows may be appended in any batching; they are buffered and written
 /// one whole chunk at a time, in order, so the final bytes depend only on the rows and the attributes. The
@@ -15,18 +17,20 @@ public final class BalancedDatasetWriter {
     public let chunkRows: Int
     /// Rows received so far.
     public private(set) var rowsAppended = 0
+    public let layout: BalancedLayout
     /// The content digest of each dataset (see `BalancedContentDigest`), set by a successful `commit()`.
     public private(set) var contentDigests: [String: String]?
 
     private let output: AtomicHDF5Writer
     private let embeddings: HDF5Dataset
     private let labels: HDF5Dataset
-    private let isSynthetic: HDF5Dataset
+    private let isSynthetic: HDF5Dataset?
     private let sourceIndex: HDF5Dataset
     private let kappa: HDF5Dataset
     private var rowsWritten = 0
     private var pending = Pending()
     private var hashers = ContentHashers()
+    private var realHashers = RealContentHashers()
 
     /// One running SHA-256 per dataset, fed in row order as rows arrive.
     private struct ContentHashers {
@@ -36,10 +40,27 @@ public final class BalancedDatasetWriter {
         var sourceIndex = SHA256()
         var kappa = SHA256()
 
-        var digests: [String: String] {
-            ["embeddings": embeddings.hexDigest(), "labels": labels.hexDigest(), "is_synthetic": isSynthetic.hexDigest(),
-             "source_index": sourceIndex.hexDigest(), "kappa": kappa.hexDigest()]
+        func digests(_ names: BalancedLayout.RowDatasets) -> [String: String] {
+            var result = [names.embeddings: embeddings.hexDigest(), names.labels: labels.hexDigest(),
+                          names.sourceIndex: sourceIndex.hexDigest(), names.kappa: kappa.hexDigest()]
+            if let name = names.isSynthetic { result[name] = isSynthetic.hexDigest() }
+            return result
         }
+    }
+
+    /// The real rows' digests (``BalancedSetIdentity/realContentKeys``), whatever the layout.
+    private struct RealContentHashers {
+        var embeddings = SHA256()
+        var labels = SHA256()
+        var sourceIndex = SHA256()
+    }
+
+    /// Digests of the real rows' embeddings, labels and source indices in output order (keys
+    /// ``BalancedSetIdentity/realContentKeys``): the same for the full and compact layouts of one set, so both
+    /// record the same ``BalancedSetIdentity``. Available as soon as every row is appended.
+    public var realContentDigests: [String: String] {
+        ["embeddings": realHashers.embeddings.hexDigest(), "labels": realHashers.labels.hexDigest(),
+         "source_index": realHashers.sourceIndex.hexDigest()]
     }
 
     private struct Pending {
@@ -65,25 +86,40 @@ public final class BalancedDatasetWriter {
         try AtomicHDF5Writer.checkWritable(path: path, distinctFrom: inputs)
     }
 
+    /// - Parameters:
+    ///   - totalRows: rows of the file (for the compact layout: the real rows).
+    ///   - classInputRows: the compact layout's `/class_input_rows`; required for it, ignored otherwise.
     public init(
         path: String, dimension: Int, totalRows: Int, attributes: [String: AttributeValue],
-        classNames: [String]?, chunkRows: Int = 4096
+        classNames: [String]?, chunkRows: Int = 4096, layout: BalancedLayout = .full, classInputRows: [Int64]? = nil
     ) throws(StorageError) {
         guard dimension >= 1, totalRows >= 0, chunkRows >= 1 else {
             throw .invalidArgument("dimension \(dimension), totalRows \(totalRows), chunkRows \(chunkRows)")
+        }
+        guard layout == .full || classInputRows != nil else {
+            throw .invalidArgument("a compact balanced file needs its class input row counts")
         }
         self.path = path
         self.dimension = dimension
         self.totalRows = totalRows
         self.chunkRows = min(chunkRows, max(totalRows, 1))
+        self.layout = layout
+        let names = layout.rowDatasets
         output = try AtomicHDF5Writer(path: path)
         try output.writeAttributes(attributes)
         if let classNames { try output.writeStrings("class_names", classNames) }
-        embeddings = try output.createDataset("embeddings", kind: .float32, shape: [totalRows, dimension], chunkRows: self.chunkRows)
-        labels = try output.createDataset("labels", kind: .int32, shape: [totalRows], chunkRows: self.chunkRows)
-        isSynthetic = try output.createDataset("is_synthetic", kind: .uint8, shape: [totalRows], chunkRows: self.chunkRows)
-        sourceIndex = try output.createDataset("source_index", kind: .int64, shape: [totalRows], chunkRows: self.chunkRows)
-        kappa = try output.createDataset("kappa", kind: .float32, shape: [totalRows], chunkRows: self.chunkRows)
+        if layout == .compact, let classInputRows {
+            try output.writeDataset(BalancedLayout.classInputRowsDataset, values: classInputRows, shape: [classInputRows.count])
+        }
+        embeddings = try output.createDataset(names.embeddings, kind: .float32, shape: [totalRows, dimension], chunkRows: self.chunkRows)
+        labels = try output.createDataset(names.labels, kind: .int32, shape: [totalRows], chunkRows: self.chunkRows)
+        if let name = names.isSynthetic {
+            isSynthetic = try output.createDataset(name, kind: .uint8, shape: [totalRows], chunkRows: self.chunkRows)
+        } else {
+            isSynthetic = nil
+        }
+        sourceIndex = try output.createDataset(names.sourceIndex, kind: .int64, shape: [totalRows], chunkRows: self.chunkRows)
+        kappa = try output.createDataset(names.kappa, kind: .float32, shape: [totalRows], chunkRows: self.chunkRows)
     }
 
     /// Appends rows (`labels.count` of them; `embeddings` row-major, `labels.count × dimension`). A write
@@ -102,9 +138,13 @@ public final class BalancedDatasetWriter {
         guard rowsAppended + rows <= totalRows else {
             throw .wrongRowCount(path: path, expected: totalRows, actual: rowsAppended + rows)
         }
+        guard layout == .full || !newIsSynthetic.contains(where: { $0 != 0 }) else {
+            throw .invalidArgument("append to \(path): a compact balanced file holds real rows only")
+        }
         newEmbeddings.withUnsafeBufferPointer { hashers.embeddings.update(elementsOf: $0) }
         newLabels.withUnsafeBufferPointer { hashers.labels.update(elementsOf: $0) }
         newIsSynthetic.withUnsafeBufferPointer { hashers.isSynthetic.update(elementsOf: $0) }
+        hashRealRows(embeddings: newEmbeddings, labels: newLabels, isSynthetic: newIsSynthetic, sourceIndex: newSourceIndex)
         newSourceIndex.withUnsafeBufferPointer { hashers.sourceIndex.update(elementsOf: $0) }
         newKappa.withUnsafeBufferPointer { hashers.kappa.update(elementsOf: $0) }
         pending.embeddings += newEmbeddings
@@ -121,9 +161,29 @@ public final class BalancedDatasetWriter {
         pending.removeFirst(wholeChunks * chunkRows, dimension: dimension)
     }
 
-    /// Writes the last partial chunk, then flushes, closes, fsyncs and renames the file into place.
+    /// The content digests of the rows appended so far (the same as ``contentDigests`` once all are in), for
+    /// attributes written at commit.
+    public var appendedContentDigests: [String: String] { hashers.digests(layout.rowDatasets) }
+
+    /// Feeds each run of consecutive real rows to the real-row digests (a class block is its real rows, then
+    /// its synthetic rows, so there is one run per class).
+    private func hashRealRows(embeddings: [Float], labels: [Int32], isSynthetic: [UInt8], sourceIndex: [Int64]) {
+        var start = 0
+        while start < labels.count {
+            guard isSynthetic[start] == 0 else { start += 1; continue }
+            var end = start + 1
+            while end < labels.count, isSynthetic[end] == 0 { end += 1 }
+            embeddings.withUnsafeBufferPointer { realHashers.embeddings.update(elementsOf: UnsafeBufferPointer(rebasing: $0[start * dimension ..< end * dimension])) }
+            labels.withUnsafeBufferPointer { realHashers.labels.update(elementsOf: UnsafeBufferPointer(rebasing: $0[start..<end])) }
+            sourceIndex.withUnsafeBufferPointer { realHashers.sourceIndex.update(elementsOf: UnsafeBufferPointer(rebasing: $0[start..<end])) }
+            start = end
+        }
+    }
+
+    /// Writes the last partial chunk and `attributes` (root attributes only known once every row is in, such
+    /// as ``BalancedSetIdentity``), then flushes, closes, fsyncs and renames the file into place.
     /// Throws `wrongRowCount` (leaving the writer open) if fewer than `totalRows` rows were appended.
-    public func commit() throws(StorageError) {
+    public func commit(attributes: [String: AttributeValue] = [:]) throws(StorageError) {
         guard rowsAppended == totalRows else {
             throw .wrongRowCount(path: path, expected: totalRows, actual: rowsAppended)
         }
@@ -131,8 +191,14 @@ public final class BalancedDatasetWriter {
             try writePending(from: 0, rows: pending.rows)
             pending = Pending()
         }
+        if !attributes.isEmpty {
+            do throws(StorageError) { try output.writeAttributes(attributes) } catch {
+                output.abandon()
+                throw error
+            }
+        }
         try output.commit()
-        contentDigests = hashers.digests
+        contentDigests = hashers.digests(layout.rowDatasets)
     }
 
     /// Discards the output and removes the temporary file (also done when released uncommitted).
@@ -146,7 +212,7 @@ public final class BalancedDatasetWriter {
             try output.mapWriteFailure { () throws(StorageError) in
                 try write(pending.embeddings, start * dimension, rows * dimension, to: embeddings, rows: target)
                 try write(pending.labels, start, rows, to: labels, rows: target)
-                try write(pending.isSynthetic, start, rows, to: isSynthetic, rows: target)
+                if let isSynthetic { try write(pending.isSynthetic, start, rows, to: isSynthetic, rows: target) }
                 try write(pending.sourceIndex, start, rows, to: sourceIndex, rows: target)
                 try write(pending.kappa, start, rows, to: kappa, rows: target)
             }

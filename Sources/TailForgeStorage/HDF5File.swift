@@ -34,7 +34,14 @@ public final class HDF5File: @unchecked Sendable {
         }
         let flags = writable ? tf_H5F_ACC_RDWR() : tf_H5F_ACC_RDONLY()
         let access = try fileAccessProperties(path: path)
-        let id = try h5id(H5Fopen(path, flags, access.id), .openFile, path)
+        let id: hid_t
+        do throws(StorageError) { id = try h5id(H5Fopen(path, flags, access.id), .openFile, path) } catch {
+            // HDF5 records the size it wrote in the superblock; a shorter file is an incomplete copy or write.
+            if case .hdf5(let underlying) = error, underlying.stack.contains("truncated file") {
+                throw .truncatedFile(path: path, bytes: Int64(status.st_size))
+            }
+            throw error
+        }
         return HDF5File(id: id, path: path)
     }
 

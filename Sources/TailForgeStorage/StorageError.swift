@@ -43,6 +43,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case wrongRowCount(path: String, expected: Int, actual: Int)
     /// A caller passed inconsistent arguments (array lengths, shapes); a programming error.
     case invalidArgument(String)
+    /// The file is shorter than the size HDF5 recorded when it was written: an interrupted copy or download.
+    case truncatedFile(path: String, bytes: Int64)
     /// A root attribute the contract requires is missing or has the wrong type.
     case missingAttribute(file: String, name: String)
     /// Any other HDF5 failure, with the library's error stack.
@@ -107,6 +109,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): the writer was told \(expected) rows but received \(actual); this is a bug in the caller."
         case .invalidArgument(let message):
             return "invalid argument: \(message)"
+        case .truncatedFile(let path, let bytes):
+            return "\(path) is truncated: it has \(bytes) bytes, fewer than HDF5 wrote (an interrupted copy or download?). "
+                + "Copy or re-create the file."
         case .missingAttribute(let file, let name):
             return "\(file): root attribute '\(name)' is missing or has the wrong type. Re-create the file with TailForge."
         case .hdf5(let error):

@@ -10,14 +10,11 @@ extension EmbeddingsDataset {
 }
 
 extension TrainingShard {
-    /// Loads a whole labelled-embeddings file (the balanced output contract, or any file with embeddings and
-    /// labels) as one shard, rows scaled to unit length, checking values and labels; the shard is named after
-    /// the path.
+    /// Loads a whole labelled-embeddings file (the balanced output contract in either layout — a compact file's
+    /// synthetic rows are regenerated — or any file with embeddings and labels) as one shard, rows scaled to unit
+    /// length, checking values and labels; the shard is named after the path.
     public static func load(path: String, names: DatasetNames = .standard) throws -> TrainingShard {
-        let file = try LabeledEmbeddingsFile(path: path, names: names)
-        guard file.count > 0 else { throw TrainingError.emptyShard(shard: path) }
-        let labels = try file.readLabels()
-        return try TrainingShard(name: path, embeddings: file.embeddings.readUnitMatrix(rows: 0 ..< file.count), labels: labels)
+        try TrainingInputFile(path: path, names: names).load().shard
     }
 }
 

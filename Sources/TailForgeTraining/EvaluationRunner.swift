@@ -53,7 +53,8 @@ public struct EvaluationRunner: Sendable {
         let labels = try file.readLabels()
         var trainingCounts: [Int]?
         if let training {
-            let trainingLabels = try LabeledEmbeddingsFile(path: training, names: names).readLabels()
+            // Either balanced layout gives the same counts (a compact file's from its plan).
+            let trainingLabels = try TrainingInputFile(path: training, names: names).labels()
             var counts = [Int](repeating: 0, count: m.classCount)
             for (row, label) in trainingLabels.enumerated() {
                 guard Int(label) < m.classCount else {

@@ -51,7 +51,7 @@ public struct TrainingRunner: Sendable {
         let clock = ContinuousClock()
         let loadStart = clock.now
         // Open everything first so a bad shape anywhere fails before minutes of loading.
-        let files = try inputs.map { path throws in try LabeledEmbeddingsFile(path: path, names: names) }
+        let files = try inputs.map { path throws in try TrainingInputFile(path: path, names: names) }
         for file in files {
             guard file.count > 0 else { throw TrainingError.emptyShard(shard: file.path) }
             guard file.dimension == files[0].dimension else {
@@ -59,16 +59,18 @@ public struct TrainingRunner: Sendable {
             }
         }
         let classNames = try Self.agreedClassNames(files)
-        let shards = try inputs.map { path throws in try TrainingShard.load(path: path, names: names) }
+        let loaded = try files.map { file throws in try file.load(threads: threads, provenance: calibration != nil) }
+        let shards = loaded.map(\.shard)
         let classCount = classNames?.count ?? Int(shards.map { $0.labels.max() ?? 0 }.max() ?? 0) + 1
-        let digests = try inputs.map { path throws in try SHA256.hexDigest(ofFileAt: path) }
+        // A balanced file's identity comes from its attributes (the same for both layouts: no second read).
+        let digests = files.map(\.identity)
         let classWeights = try settings.classWeighting.weights(
             classCounts: SoftmaxTrainer.classCounts(of: shards, classCount: classCount))
         let source = try LocalGradientSource(shards: shards, classCount: classCount, classWeights: classWeights,
                                              threads: threads, blockRows: blockRows)
         var calibrated: (record: CalibrationRecord, fit: LBFGSReport)?
         if let calibration {
-            let provenance = try zip(inputs, shards).map { path, shard throws in try RowProvenance.load(path: path, rows: shard.rowCount) }
+            let provenance = loaded.map { $0.provenance! }
             phase(String(format: "calibration fit: holding out %.0f %% of each class's real rows (seed %llu) to choose the logit adjustment τ",
                          calibration.holdOutFraction * 100, calibration.seed))
             calibrated = try await LogitAdjustmentCalibrator.calibrate(
@@ -88,7 +90,7 @@ public struct TrainingRunner: Sendable {
     }
 
     /// The class names the shards carry, which must agree where present.
-    static func agreedClassNames(_ files: [LabeledEmbeddingsFile]) throws -> [String]? {
+    static func agreedClassNames(_ files: [TrainingInputFile]) throws -> [String]? {
         var names: [String]?
         var from = ""
         for file in files {

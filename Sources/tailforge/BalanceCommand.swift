@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TailForgeEngine
+import TailForgeStorage
 
 struct BalanceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,6 +17,9 @@ struct BalanceCommand: ParsableCommand {
     @OptionGroup var policy: BalanceOptions
     @OptionGroup var datasets: InputDatasetOptions
 
+    @Option(help: "full (every row; what h5py and scikit-learn read) or compact (real rows, their κ and the recipe; TailForge regenerates the synthetic rows bit-exactly when it reads the file).")
+    var layout: String = BalancedLayout.full.rawValue
+
     @Option(help: "Worker threads.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -27,11 +31,12 @@ struct BalanceCommand: ParsableCommand {
 
     func validate() throws {
         try CommandLimits.check("threads", threads, in: CommandLimits.threads)
+        do { _ = try BalancedLayout(parsing: layout) } catch { throw ValidationError("--layout: \(error)") }
     }
 
     func run() throws {
         let runner = BalanceRunner(input: datasets.spec(path: input), outputPath: output, settings: try policy.settings(), threads: threads,
-                                   computeOutputDigest: !noDigest)
+                                   computeOutputDigest: !noDigest, layout: try BalancedLayout(parsing: layout))
         let bar = ProgressBar()
         let summary = try runner.run { stage, done, total in bar.update(stage.rawValue, done: done, total: total) }
         if json {

@@ -12,6 +12,7 @@ struct TailForge: AsyncParsableCommand {
         subcommands: [
             SynthCommand.self,
             BalanceCommand.self,
+            MaterializeCommand.self,
             TrainCommand.self,
             EvaluateCommand.self,
             PredictCommand.self,

@@ -48,4 +48,37 @@ import TailForgeStorage
         #expect(wrong.status != 0)
         #expect(wrong.stderr.contains("no dataset '/embeddings'") && wrong.stderr.contains("/features"), "\(wrong.stderr)")
     }
+
+    /// The user's path: `balance --layout compact`, `materialize` to the full file (the same bytes as
+    /// `balance --layout full`), `train` from either (the same model bytes); a full file, a truncated file and a
+    /// typo in the layout are refused with a message and no output.
+    @Test func compactBalanceMaterializesAndTrainsLikeTheFullFile() throws {
+        let fixture = try Self.shared.get()
+        let run = { (arguments: [String]) throws -> CommandRunner.Outcome in try fixture.runner.run(arguments, in: fixture.directory) }
+        for directory in ["layout-a", "layout-b"] { try FileManager.default.createDirectory(atPath: fixture.path(directory), withIntermediateDirectories: true) }
+        var outcome = try run(["balance", "data/train.h5", "-o", "layout-a/balanced.h5", "--seed", "4"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        outcome = try run(["balance", "data/train.h5", "-o", "layout-b/balanced.h5", "--seed", "4", "--layout", "compact"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("compact layout"), "\(outcome.stdout)")
+        outcome = try run(["materialize", "layout-b/balanced.h5", "-o", "layout-full.h5"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let full = try Data(contentsOf: URL(fileURLWithPath: fixture.path("layout-a/balanced.h5")))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.path("layout-full.h5"))) == full)
+        for directory in ["layout-a", "layout-b"] {
+            outcome = try run(["train", "\(directory)/balanced.h5", "-o", "\(directory)/model.h5", "--max-iter", "8"])
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.path("layout-a/model.h5")))
+                == Data(contentsOf: URL(fileURLWithPath: fixture.path("layout-b/model.h5"))))
+
+        outcome = try run(["materialize", "layout-a/balanced.h5", "-o", "layout-refused.h5"])
+        #expect(outcome.status != 0 && outcome.stderr.contains("is a full balanced file, not a compact one"), "\(outcome.stderr)")
+        try full.prefix(4096).write(to: URL(fileURLWithPath: fixture.path("layout-truncated.h5")))
+        outcome = try run(["train", "layout-truncated.h5", "-o", "layout-refused.h5"])
+        #expect(outcome.status != 0 && outcome.stderr.contains("is truncated"), "\(outcome.stderr)")
+        outcome = try run(["balance", "data/train.h5", "-o", "layout-refused.h5", "--layout", "compat"])
+        #expect(outcome.status != 0 && outcome.stderr.contains("expected one of full, compact"), "\(outcome.stderr)")
+        #expect(!fixture.contents().contains { $0.contains("layout-refused") }, "\(fixture.contents())")
+    }
 }

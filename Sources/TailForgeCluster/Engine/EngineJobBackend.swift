@@ -145,7 +145,8 @@ public struct EngineJobBackend: JobBackend {
                     try writer.append(embeddings: try files[shard].readEmbeddings(rows: rows), labels: Array(c.labels[rows]),
                                       isSynthetic: Array(c.isSynthetic[rows]), sourceIndex: Array(c.sourceIndex[rows]), kappa: Array(c.kappa[rows]))
                 }
-                try writer.commit()
+                // The identity, as single-node balance records it at commit.
+                try writer.commit(attributes: BalanceAttributes.identity(attributes, writer: writer))
             } catch {
                 writer.abandon()
                 throw error

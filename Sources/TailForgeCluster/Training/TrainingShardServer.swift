@@ -133,9 +133,11 @@ public final class TrainingShardServer: Sendable {
         let identity = FileIdentity(path: path)
         if let identity, let hit = cache.withLock({ $0.lookup(path, identity: identity) }) { return hit }
         let started = ContinuousClock.now
-        let shard = try TrainingShard.load(path: path)
-        let classNames = try LabeledEmbeddingsFile(path: path).classNames
-        let sha256 = try SHA256.hexDigest(ofFileAt: path)
+        // Either balanced layout (a compact file is regenerated); the digest is what `train` records for the file.
+        let file = try TrainingInputFile(path: path)
+        let shard = try file.load().shard
+        let classNames = file.classNames
+        let sha256 = file.identity
         var counts = [Int](repeating: 0, count: Int(shard.labels.max() ?? 0) + 1)
         for label in shard.labels { counts[Int(label)] += 1 }
         let loaded = Loaded(shard: shard, labelCounts: counts, classNames: classNames, sha256: sha256)

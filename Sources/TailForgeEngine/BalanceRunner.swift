@@ -77,11 +77,7 @@ public struct BalanceRunner: Sendable {
                                                classInputRows: data.classSizes.map(Int64.init))
         } catch { throw .storage(error) }
 
-        // A compact file records one class's synthetic rows by digest, so a reader whose sampler draws other bits
-        // is caught: the class with the fewest synthetic rows, the cheapest to draw here.
-        let probeClass = layout == .compact
-            ? plan.classes.filter { $0.syntheticCount > 0 }.min { ($0.syntheticCount, $0.classId) < ($1.syntheticCount, $1.classId) }?.classId
-            : nil
+        let probeClass = layout == .compact ? plan.compactProbeClass : nil
         let cosineSum = Mutex<(Double, Int)>((0, 0))
         let settings = self.settings
         var rowsWritten = 0
@@ -91,7 +87,7 @@ public struct BalanceRunner: Sendable {
                 let entry = plan.classes[c]
                 guard entry.realCount > 0 else { return nil }
                 if layout == .compact {
-                    return Self.compactBlock(entry: entry, data: data, kappas: kappas[c], settings: settings, probe: c == probeClass)
+                    return BalanceEngine.compactBlock(entry: entry, from: data, kappas: kappas[c], settings: settings, probe: c == probeClass)
                 }
                 let block = BalanceEngine.synthesize(entry: entry, from: data, kappas: kappas[c], settings: settings)
                 let (sum, count) = Self.syntheticCosines(block, input: data)
@@ -134,29 +130,6 @@ public struct BalanceRunner: Sendable {
             inputSHA256: inputSHA256, outputSHA256: outputSHA256, outputContentSHA256: writer.contentDigests,
             layout: layout.rawValue, balancedSHA256: closing[BalancedSetIdentity.attributeName]?.stringValue, stageSeconds: seconds,
             stageOrder: [BalanceStage.read, .concentrations, .synthesize, .commit, .digest].map(\.rawValue))
-    }
-
-    /// One class of a compact file: its kept real rows with each one's κ (instead of the full layout's 0), and
-    /// for the probe class the digest of the synthetic rows the full layout would hold.
-    static func compactBlock(entry: BalancePlan.ClassEntry, data: BalanceInput, kappas: [Float], settings: BalanceSettings,
-                             probe: Bool) -> (ClassBlock, String?) {
-        var realOnly = entry
-        if !probe { realOnly.syntheticCount = 0 }
-        // Synthesis also makes the subsampling draw, so the kept rows are those the full layout keeps.
-        let drawn = BalanceEngine.synthesize(entry: realOnly, from: data, kappas: kappas, settings: settings)
-        let digest = probe ? BalancedSetRegenerator.syntheticDigest(drawn) : nil
-        let kept = entry.keptCount
-        let members = data.classMembers[entry.classId]
-        let realKappa: [Float] = kept == entry.realCount ? kappas : drawn.sourceIndex[0..<kept].map { source in
-            // Members are ascending, so the kept row's position is found by bisection.
-            var low = 0, high = members.count
-            while low < high { let mid = (low + high) / 2; if members[mid] < Int(source) { low = mid + 1 } else { high = mid } }
-            return kappas[low]
-        }
-        let block = ClassBlock(classId: entry.classId, embeddings: Matrix(rows: kept, columns: drawn.embeddings.columns,
-                                                                          storage: Array(drawn.embeddings.storage[0..<(kept * drawn.embeddings.columns)])),
-                               isSynthetic: [UInt8](repeating: 0, count: kept), sourceIndex: Array(drawn.sourceIndex[0..<kept]), kappa: realKappa)
-        return (block, digest)
     }
 
     /// Stage 1 over every class, in parallel, largest classes first. Entry c is class c's κ per real row.

@@ -11,7 +11,10 @@ public enum BalancedContentDigest {
 
     /// Whether `digests` names exactly the digested datasets, each with a well-formed digest; nil when it does,
     /// otherwise what is wrong.
+    /// A compact file's digests name its own datasets (``BalancedLayout/rowDatasets``).
     public static func problem(in digests: [String: String]) -> String? {
+        let datasetNames = digests.keys.contains(BalancedLayout.compact.rowDatasets.embeddings)
+            ? BalancedLayout.compact.rowDatasets.all : Self.datasetNames
         let expected = Set(datasetNames)
         if let unknown = digests.keys.sorted().first(where: { !expected.contains($0) }) {
             return "names dataset `\(unknown)`; the content digests are of \(datasetNames.joined(separator: ", "))"
@@ -32,6 +35,18 @@ public enum BalancedContentDigest {
     /// recorded, and a way to digest a file written before content digests existed. Reads the embeddings in
     /// blocks of `blockRows` rows, so memory stays bounded.
     public static func compute(ofFileAt path: String, blockRows: Int = 4096) throws(StorageError) -> [String: String] {
+        let opened = try HDF5File.open(path: path)
+        if BalancedLayout(attributes: try opened.rootAttributes()) == .compact {
+            // Small: the real rows only.
+            let names = BalancedLayout.compact.rowDatasets
+            func digest<Element: HDF5Element & BitwiseCopyable>(_ name: String, _ type: Element.Type) throws(StorageError) -> String {
+                var hasher = SHA256()
+                try opened.openDataset(name).read(as: type).withUnsafeBufferPointer { hasher.update(elementsOf: $0) }
+                return hasher.hexDigest()
+            }
+            return [names.embeddings: try digest(names.embeddings, Float.self), names.labels: try digest(names.labels, Int32.self),
+                    names.sourceIndex: try digest(names.sourceIndex, Int64.self), names.kappa: try digest(names.kappa, Float.self)]
+        }
         let file = try BalancedDatasetFile(path: path)
         var embeddings = SHA256()
         var start = 0

@@ -14,11 +14,11 @@ import TailForgeStorage
         let fallback: Float?
     }
 
-    static func runJob(shardCount: Int, seed: UInt64 = 3) throws -> Job {
+    static func runJob(shardCount: Int, seed: UInt64 = 3, layout: BalancedLayout? = nil) throws -> Job {
         let directory = NSTemporaryDirectory() + "tailforge-engine-backend-\(UUID().uuidString)"
         let input = try SyntheticPreset.small.write(to: directory, seed: 2).train
         let manifest = JobManifest(input: .init(path: input), output: (directory as NSString).appendingPathComponent("out.h5"),
-                                   policy: BalanceSettings(seed: seed))
+                                   policy: BalanceSettings(seed: seed), layout: layout)
         let backend = EngineJobBackend()
         let prepared = try backend.prepare(manifest, shardCount: shardCount)
         let executor = EngineShardExecutor(environment: [:])
@@ -50,6 +50,27 @@ import TailForgeStorage
         let summary = try BalanceRunner(input: job.manifest.input.spec(), outputPath: single, settings: job.manifest.policy, threads: 2).run()
         #expect(report.outputSHA256 == (try SHA256.hexDigest(ofFileAt: single)))
         #expect(report.rows == summary.realRows + summary.syntheticRows)
+    }
+
+    /// A compact job: workers write compact shards (real rows and κ, the probe class's digest) and the gather
+    /// writes the file single-node `balance --layout compact` writes, byte for byte; it materializes to the full file.
+    @Test(arguments: [1, 3, 8])
+    func gatheredCompactShardsAreTheSingleNodeCompactBytes(shardCount: Int) throws {
+        let job = try Self.runJob(shardCount: shardCount, layout: .compact)
+        defer { try? FileManager.default.removeItem(atPath: job.directory) }
+        let fullRows = job.prepared.shards.joined().reduce(0) { $0 + $1.keptCount }
+        for shard in job.shards { #expect(!(try HDF5File.open(path: shard.path).contains("embeddings")), "a compact shard holds no synthetic rows") }
+        let report = try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, fallback: job.fallback)
+        #expect(report.rows == fullRows)
+        let single = (job.directory as NSString).appendingPathComponent("single.h5")
+        let summary = try BalanceRunner(input: job.manifest.input.spec(), outputPath: single, settings: job.manifest.policy, threads: 2,
+                                        layout: .compact).run()
+        #expect(report.outputSHA256 == (try SHA256.hexDigest(ofFileAt: single)))
+        #expect(report.outputContentSHA256 == summary.outputContentSHA256 && BalancedContentDigest.problem(in: report.outputContentSHA256!) == nil)
+        let full = (job.directory as NSString).appendingPathComponent("full.h5"), materialized = (job.directory as NSString).appendingPathComponent("m.h5")
+        _ = try BalanceRunner(input: job.manifest.input.spec(), outputPath: full, settings: job.manifest.policy, threads: 2).run()
+        _ = try CompactMaterializer(input: job.manifest.output, output: materialized).run()
+        #expect(try SHA256.hexDigest(ofFileAt: materialized) == SHA256.hexDigest(ofFileAt: full))
     }
 
     @Test func aMissingShardIsNeverPublished() throws {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TailForgeEngine
 import Yams
+import TailForgeStorage
 @testable import TailForgeCluster
 
 /// Manifest files: snake_case keys only, unknown keys refused with a suggestion, every value range-checked,
@@ -61,6 +62,7 @@ import Yams
         ("sharding:\n  maxAttempts: 2", "Did you mean `max_attempts`? Manifest keys are snake_case.", "line 5"),
         ("transfer:\n  streamInput: true", "Did you mean `stream_input`?", "line 5"),
         ("seed: 4", "`seed` belongs in the `policy:` section.", "line 4"),
+        ("layuot: compact", "`layuot` is not a manifest key. Did you mean `layout`?", "line 4"),
         ("frobnicate: 1", "The keys at the top level are `name`, `input`, `output`", "line 4"),
     ]
 
@@ -104,6 +106,7 @@ import Yams
         ("policy:\n  subsample: maybe", "`policy.subsample` is `maybe`; it must be `true` or `false`."),
         ("transfer:\n  stream_input: 1.5", "`transfer.stream_input` is `1.5`; it must be `true` or `false`."),
         ("overwrite: yes please", "`overwrite` is `yes please`; it must be `true` or `false`."),
+        ("layout: compat", "`layout` is `compat`; it must be one of full, compact."),
         ("output: in.h5", "`output` is the input file /jobs/in.h5"),
         ("output:", "`output` is missing"),
         ("input:\n  sha256: \(String(repeating: "a", count: 64))", "`input.path` is missing"),
@@ -137,7 +140,7 @@ import Yams
                                                       classNamesDataset: "c", classes: 3),
                                output: "/o.h5", overwrite: true, policy: BalanceSettings(seed: 9),
                                sharding: .init(shards: 2, maxAttempts: 4, shardTimeoutSeconds: 5),
-                               transfer: .init(streamInput: true, sharedShardDirectory: "/s"))
+                               transfer: .init(streamInput: true, sharedShardDirectory: "/s"), layout: .compact)
         let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(full)) as? [String: Any])
         #expect(Set(object.keys) == Set(ManifestKeys.topLevel))
         for (section, keys) in ManifestKeys.sections {

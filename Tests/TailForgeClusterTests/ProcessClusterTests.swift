@@ -125,6 +125,44 @@ import TailForgeStorage
         }
     }
 
+    /// `layout: compact` in a manifest: two worker processes, the committed file is single-node
+    /// `balance --layout compact`'s bytes, and `replay --local` reruns it compact and verifies both digests.
+    @Test func aCompactJobWritesTheSingleNodeCompactBytesAndReplays() throws {
+        let fixture = try Self.shared.get()
+        let cluster = fixture.cluster()
+        defer { cluster.stop() }
+        try cluster.start(workers: 2)
+        var manifest = fixture.manifest(output: "compact-job.h5", shards: 5)
+        manifest.layout = .compact
+        let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
+        let final = try #require(try waitForJob(job, on: cluster.endpoint))
+        #expect(final.state == .committed, "\(final.error ?? "")")
+        let single = (fixture.directory as NSString).appendingPathComponent("single-compact.h5")
+        let balance = Process()
+        balance.executableURL = URL(fileURLWithPath: fixture.executable)
+        balance.arguments = ["balance", fixture.input, "--output", single, "--seed", "\(fixture.seed)", "--layout", "compact"]
+        balance.standardOutput = FileHandle.nullDevice
+        balance.standardError = FileHandle.nullDevice
+        try balance.run()
+        balance.waitUntilExit()
+        #expect(try SHA256.hexDigest(ofFileAt: manifest.output) == SHA256.hexDigest(ofFileAt: single))
+        let resolvedPath = ResolvedManifest.path(forOutput: manifest.output)
+        #expect(try ResolvedManifest.read(from: resolvedPath).manifest.layout == .compact)
+
+        let replayed = (fixture.directory as NSString).appendingPathComponent("replay-compact.h5")
+        let replay = Process()
+        replay.executableURL = URL(fileURLWithPath: fixture.executable)
+        replay.arguments = ["replay", resolvedPath, "--output", replayed, "--local", "--threads", "2"]
+        let stdout = Pipe()
+        replay.standardOutput = stdout
+        replay.standardError = FileHandle.nullDevice
+        try replay.run()
+        let printed = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        replay.waitUntilExit()
+        #expect(replay.terminationStatus == 0 && printed.contains("content SHA-256 of every dataset matches"), "\(printed)")
+        #expect(try SHA256.hexDigest(ofFileAt: replayed) == SHA256.hexDigest(ofFileAt: single))
+    }
+
     @Test func workerKilledMidShardStillGivesTheSameBytes() throws {
         let fixture = try Self.shared.get()
         let cluster = fixture.cluster(environment: Self.slowShards)

@@ -83,6 +83,7 @@ public struct EngineJobBackend: JobBackend {
             throw ClusterJobError.missingShard(shard: index, path: shard.path)
         }
         try verifyDigests(shards)
+        if manifest.outputLayout == .compact { return try gatherCompact(manifest, job, shards: shards, fallback: fallback) }
 
         // Where each class's rows are: (shard, first row in that shard file).
         var location = [Int: (shard: Int, row: Int)]()
@@ -153,6 +154,91 @@ public struct EngineJobBackend: JobBackend {
             }
             return GatherReport(outputSHA256: try SHA256.hexDigest(ofFileAt: manifest.output), outputContentSHA256: writer.contentDigests,
                                 rows: plan.totalRows, fallbackKappa: fallback)
+        } catch let error as StorageError {
+            throw ClusterJobError.storage(error)
+        }
+    }
+
+    /// A compact job: the shards hold their classes' real rows and κ (and one of them the probe class's digest);
+    /// written class-major into the compact file single-node `balance --layout compact` writes, byte for byte.
+    func gatherCompact(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport {
+        let names = BalancedLayout.compact.rowDatasets
+        var sizes = [Int](repeating: 0, count: job.classCount)
+        for task in job.shards.joined() { sizes[task.classId] = task.realCount }
+        let plan: BalancePlan
+        do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: sizes, settings: manifest.policy) } catch { throw ClusterJobError.settings(error) }
+        let probeClass = plan.compactProbeClass
+        var location = [Int: (shard: Int, row: Int)]()
+        var columns: [(embeddings: HDF5Dataset, labels: [Int32], sourceIndex: [Int64], kappa: [Float])] = []
+        var probeSHA256: String?
+        for (index, shard) in shards.enumerated() {
+            let classes = job.shards[index]
+            do {
+                let file = try HDF5File.open(path: shard.path)
+                let attributes = try file.rootAttributes()
+                guard BalancedLayout(attributes: attributes) == .compact else {
+                    throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "is not a compact shard (a worker of another release?)")
+                }
+                if case .string(let digest)? = attributes["input_sha256"], digest != job.inputSHA256 {
+                    throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "computed from input \(digest), the job's is \(job.inputSHA256)")
+                }
+                let embeddings = try file.openDataset(names.embeddings, rank: 2, elementClass: .float)
+                let expected = classes.reduce(0) { $0 + $1.keptCount }
+                guard embeddings.shape == [expected, job.dimension] else {
+                    throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "shape \(embeddings.shape), the plan expects [\(expected), \(job.dimension)]")
+                }
+                let labels = try file.openDataset(names.labels, rank: 1, elementClass: .integer).read(as: Int32.self)
+                guard labels == classes.flatMap({ repeatElement(Int32($0.classId), count: $0.keptCount) }) else {
+                    throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "its labels do not follow the plan's classes and row counts")
+                }
+                columns.append((embeddings, labels, try file.openDataset(names.sourceIndex, rank: 1, elementClass: .integer).read(as: Int64.self),
+                                try file.openDataset(names.kappa, rank: 1, elementClass: .float).read(as: Float.self)))
+                if let probeClass, classes.contains(where: { $0.classId == probeClass }) {
+                    probeSHA256 = attributes["synthetic_probe_sha256"]?.stringValue
+                }
+            } catch let error as StorageError {
+                throw ClusterJobError.storage(error)
+            }
+            var row = 0
+            for task in classes {
+                location[task.classId] = (index, row)
+                row += task.keptCount
+            }
+        }
+        if probeClass != nil, probeSHA256 == nil {
+            throw ClusterJobError.planMismatch(reason: "no shard recorded the synthetic digest of probe class \(probeClass!)")
+        }
+        let spec = manifest.input.spec()
+        let attributes = BalanceAttributes.make(settings: manifest.policy, input: spec, inputSHA256: job.inputSHA256, plan: plan,
+                                                dimension: job.dimension, fallbackKappa: fallback, layout: .compact, fullChunkRows: chunkRows)
+        do {
+            let classNames = try LabeledEmbeddingsFile(path: spec.path, embeddings: spec.embeddingsDataset, labels: spec.labelsDataset,
+                                                       classNames: spec.classNamesDataset).classNames
+            let writer = try BalancedDatasetWriter(path: manifest.output, dimension: job.dimension, totalRows: plan.realRows,
+                                                   attributes: attributes, classNames: classNames, chunkRows: chunkRows, layout: .compact,
+                                                   classInputRows: sizes.map(Int64.init))
+            do {
+                for entry in plan.classes where entry.keptCount > 0 {
+                    guard let (shard, first) = location[entry.classId] else {
+                        throw ClusterJobError.planMismatch(reason: "class \(entry.classId) is in no shard")
+                    }
+                    let rows = first..<first + entry.keptCount
+                    let c = columns[shard]
+                    try writer.append(embeddings: try c.embeddings.read(rows: rows, as: Float.self), labels: Array(c.labels[rows]),
+                                      isSynthetic: [UInt8](repeating: 0, count: rows.count), sourceIndex: Array(c.sourceIndex[rows]),
+                                      kappa: Array(c.kappa[rows]))
+                }
+                var closing = BalanceAttributes.identity(attributes, writer: writer)
+                closing["real_kappa_sha256"] = .string(writer.appendedContentDigests[names.kappa]!)
+                closing["synthetic_probe_class"] = .int(Int64(probeClass ?? -1))
+                if let probeSHA256 { closing["synthetic_probe_sha256"] = .string(probeSHA256) }
+                try writer.commit(attributes: closing)
+            } catch {
+                writer.abandon()
+                throw error
+            }
+            return GatherReport(outputSHA256: try SHA256.hexDigest(ofFileAt: manifest.output), outputContentSHA256: writer.contentDigests,
+                                rows: plan.realRows, fallbackKappa: fallback)
         } catch let error as StorageError {
             throw ClusterJobError.storage(error)
         }

@@ -116,34 +116,46 @@ public final class EngineShardExecutor: ShardExecutor {
             "job": .string(reference.job),
             "shard": .int(Int64(reference.shard)),
             "input_sha256": .string(assignment.input.sha256),
+            BalancedLayout.attributeName: .string(assignment.job.outputLayout.rawValue),
         ]
-        let totalRows = classes.reduce(0) { $0 + $1.outputCount }
+        // A compact job's shard holds its classes' real rows and their κ; only the probe class is drawn here.
+        let layout = assignment.job.outputLayout
+        let probeClass = layout == .compact ? plan.compactProbeClass : nil
+        let totalRows = classes.reduce(0) { $0 + (layout == .compact ? $1.keptCount : $1.outputCount) }
         do {
             let writer = try BalancedDatasetWriter(path: path, dimension: data.dimension, totalRows: totalRows,
-                                                   attributes: attributes, classNames: nil)
+                                                   attributes: attributes, classNames: nil, layout: layout,
+                                                   classInputRows: plan.classes.map { Int64($0.realCount) })
             do {
                 var rowsDone = 0
+                var probeSHA256: String?
                 // Batches of `threads` classes keep memory at a few class blocks whatever the shard size.
                 var first = 0
                 while first < classes.count {
                     let batch = Array(classes[first..<min(classes.count, first + max(1, context.threads))])
-                    let blocks = ConcurrentResults<ClassBlock>(count: batch.count)
+                    let blocks = ConcurrentResults<(ClassBlock, String?)>(count: batch.count)
                     let kappas = task.kappas
                     let offset = first
                     try forEachBatch(batch.count, context: context) { i in
                         let c = batch[i].classId
                         let k = kappaStart[offset + i]
-                        blocks.set(i, BalanceEngine.synthesize(
-                            entry: plan.classes[c], from: data, kappas: Array(kappas[k..<k + batch[i].realCount]), settings: settings))
+                        let classKappas = Array(kappas[k..<k + batch[i].realCount])
+                        if layout == .compact {
+                            blocks.set(i, BalanceEngine.compactBlock(entry: plan.classes[c], from: data, kappas: classKappas, settings: settings,
+                                                                     probe: c == probeClass))
+                        } else {
+                            blocks.set(i, (BalanceEngine.synthesize(entry: plan.classes[c], from: data, kappas: classKappas, settings: settings), nil))
+                        }
                     }
-                    for block in blocks.values {
-                        try writer.append(block!)
-                        rowsDone += block!.count
+                    for (block, probe) in blocks.values.map({ $0! }) {
+                        try writer.append(block)
+                        rowsDone += block.count
+                        if let probe { probeSHA256 = probe }
                     }
                     first += batch.count
                     context.progress(first, rowsDone)
                 }
-                try writer.commit()
+                try writer.commit(attributes: probeSHA256.map { ["synthetic_probe_sha256": .string($0)] } ?? [:])
             } catch {
                 writer.abandon()
                 throw error

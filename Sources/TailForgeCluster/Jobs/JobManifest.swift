@@ -21,6 +21,9 @@ public struct JobManifest: Codable, Sendable, Equatable {
     public var policy: BalanceSettings
     public var sharding: Sharding
     public var transfer: Transfer
+    /// The output's layout (``BalancedLayout``): `full` (default) or `compact` (real rows, their κ and the
+    /// recipe; workers write compact shards and no synthetic row crosses the network).
+    public var layout: BalancedLayout?
     /// Why a stored manifest's `policy` could not be read (a journal or resolved manifest written by a release
     /// that accepted a value this one refuses); the policy then holds defaults and `validate` refuses the job.
     /// Never encoded: such a manifest fails its job instead of vanishing from the journal or running with defaults.
@@ -121,12 +124,15 @@ public struct JobManifest: Codable, Sendable, Equatable {
     }
 
     public init(name: String? = nil, input: Input, output: String, overwrite: Bool? = nil, policy: BalanceSettings = BalanceSettings(),
-                sharding: Sharding = Sharding(), transfer: Transfer = Transfer()) {
+                sharding: Sharding = Sharding(), transfer: Transfer = Transfer(), layout: BalancedLayout? = nil) {
         self.name = name; self.input = input; self.output = output; self.overwrite = overwrite; self.policy = policy
-        self.sharding = sharding; self.transfer = transfer
+        self.sharding = sharding; self.transfer = transfer; self.layout = layout
     }
 
-    private enum CodingKeys: String, CodingKey { case name, input, output, overwrite, policy, sharding, transfer }
+    /// The layout the job writes (full when the manifest says nothing).
+    public var outputLayout: BalancedLayout { layout ?? .full }
+
+    private enum CodingKeys: String, CodingKey { case name, input, output, overwrite, policy, sharding, transfer, layout }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -140,6 +146,7 @@ public struct JobManifest: Codable, Sendable, Equatable {
         }
         sharding = try container.decodeIfPresent(Sharding.self, forKey: .sharding) ?? Sharding()
         transfer = try container.decodeIfPresent(Transfer.self, forKey: .transfer) ?? Transfer()
+        layout = try container.decodeIfPresent(BalancedLayout.self, forKey: .layout)
     }
 }
 

@@ -6,7 +6,7 @@
 /// suggested; journals and resolved manifests written with them still read (see `LegacyKeyedContainer`).
 public enum ManifestKeys {
     /// The top-level keys; the sections among them hold the keys of `sections`.
-    public static let topLevel = ["name", "input", "output", "overwrite", "policy", "sharding", "transfer"]
+    public static let topLevel = ["name", "input", "output", "overwrite", "layout", "policy", "sharding", "transfer"]
 
     /// A top-level key the loader ignores: a JSON manifest names its schema with it (`"$schema":
     /// "manifest.schema.json"`), as YAML manifests do in a `yaml-language-server` comment.

@@ -1,5 +1,6 @@
 import Foundation
 import TailForgeEngine
+import TailForgeStorage
 import Yams
 
 /// Reads job manifests (YAML, or JSON, which YAML parses too) strictly: every key must be one of
@@ -80,6 +81,12 @@ struct ManifestReader {
                          classNamesDataset: try string(input["class_names"], "input.class_names", allowEmpty: true),
                          classes: try integer(input["classes"], "input.classes", allowed: JobManifest.Limits.classes)),
             output: output, overwrite: try boolean(top["overwrite"], "overwrite"))
+        if let scalar = try scalar(top["layout"], "layout", expected: "`full` or `compact`") {
+            guard let layout = BalancedLayout(rawValue: scalar.string) else {
+                throw error(top["layout"], "layout", "`layout` is \(shown(scalar)); it must be one of \(BalancedLayout.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            manifest.layout = layout
+        }
 
         let policy = try mapping(top["policy"], section: "policy")
         let defaults = BalanceSettings()

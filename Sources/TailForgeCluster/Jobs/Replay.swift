@@ -50,7 +50,7 @@ public enum Replay {
         /// The datasets whose content digest differs, in file order.
         public var differingDatasets: [String] {
             guard let expected = expectedContentSHA256 else { return [] }
-            return BalancedContentDigest.datasetNames.filter { expected[$0] != actualContentSHA256?[$0] }
+            return expected.keys.sorted().filter { expected[$0] != actualContentSHA256?[$0] }
         }
     }
 
@@ -109,7 +109,8 @@ public enum Replay {
                 guard inputSHA256 == resolved.inputSHA256 else {
                     throw Failure(description: "the input \(manifest.input.path) has SHA-256 \(inputSHA256) but job \(resolved.job) read \(resolved.inputSHA256); replay needs the same input (nothing was recomputed)")
                 }
-                let runner = BalanceRunner(input: manifest.input.spec(), outputPath: manifest.output, settings: manifest.policy, threads: threads)
+                let runner = BalanceRunner(input: manifest.input.spec(), outputPath: manifest.output, settings: manifest.policy, threads: threads,
+                                           layout: manifest.outputLayout)
                 let summary = try runner.run { stage, done, total in progress(.stage(stage, done: done, total: total)) }
                 guard summary.inputSHA256 == resolved.inputSHA256 else {
                     throw Failure(description: "the input \(manifest.input.path) changed during the replay (SHA-256 now \(summary.inputSHA256))")

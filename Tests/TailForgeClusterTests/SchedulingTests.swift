@@ -202,24 +202,51 @@ import Testing
         try handle.close()
 
         let journal = try Journal(directory: state)
-        #expect(journal.damage.count == 1 && journal.damage[0].reason.contains("torn"))
+        #expect(journal.tornTail?.line == 2)
         try journal.append(JournalEntry(event: .committed, job: "three"))
         #expect(try journal.entries().map(\.job) == ["one", "three"])
     }
 
-    @Test func aCorruptRecordIsReportedAndSkipped() throws {
+    /// A journal of three records with one byte of record `line` (1-based) changed inside its JSON.
+    func journalWithCorruptRecord(_ line: Int) throws -> (state: String, path: String, bytes: [UInt8]) {
         let state = try directory()
         let journal = try Journal(directory: state)
         for job in ["one", "two", "three"] { try journal.append(JournalEntry(event: .cancelled, job: job)) }
         let path = (state as NSString).appendingPathComponent("journal.jsonl")
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        let second = bytes.firstIndex(of: UInt8(ascii: "\n"))! + 1
-        let target = bytes[second...].firstIndex(of: UInt8(ascii: "t"))!  // inside "two"'s JSON
-        bytes[target] = UInt8(ascii: "T")
+        var start = 0
+        for _ in 1..<line { start = bytes[start...].firstIndex(of: UInt8(ascii: "\n"))! + 1 }
+        let target = bytes[start...].firstIndex(of: UInt8(ascii: "{"))! + 1  // inside the record's JSON
+        bytes[target] ^= 0x20
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        let reopened = try Journal(directory: state)
-        #expect(reopened.damage.map(\.reason) == ["checksum mismatch"] && reopened.damage[0].line == 2)
-        #expect(try reopened.entries().map(\.job) == ["one", "three"])
+        return (state, path, bytes)
+    }
+
+    @Test func aCorruptRecordBeforeIntactOnesIsAnErrorAndTheJournalIsLeftAsItWas() throws {
+        let (state, path, bytes) = try journalWithCorruptRecord(2)
+        let error = try #require(throws: JournalError.self) { try Journal(directory: state) }
+        guard case .damaged(let reported, let damage) = error else { Issue.record("\(error)"); return }
+        #expect(reported == path && damage.line == 2 && damage.reason == "checksum mismatch")
+        #expect(throws: JournalError.self) { try Journal.entries(directory: state) }
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) == bytes)
+    }
+
+    @Test func aCoordinatorRefusesToStartOnADamagedJournalAndLeavesItAsItWas() throws {
+        let (state, path, bytes) = try journalWithCorruptRecord(1)
+        let configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: state, toolVersion: "9.9.9")
+        let runtime = CoordinatorRuntime(configuration: configuration, backend: NoBalancingBackend(), logger: Logger(label: "test.coordinator"))
+        #expect(throws: JournalError.self) { try runtime.run(until: StopSignal()) }
+        #expect(!FileManager.default.fileExists(atPath: CoordinatorRuntime.endpointFile(stateDirectory: state)))
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) == bytes)
+    }
+
+    @Test func aCorruptLastRecordIsATornTailAndIsCutOff() throws {
+        let (state, path, bytes) = try journalWithCorruptRecord(3)
+        let journal = try Journal(directory: state)
+        #expect(journal.tornTail?.line == 3)
+        #expect(try journal.entries().map(\.job) == ["one", "two"])
+        let kept = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(kept.count < bytes.count && Array(bytes.prefix(kept.count)) == kept)
     }
 
     @Test func aPlainJSONLineFromAnOlderCoordinatorIsStillRead() throws {
@@ -230,7 +257,7 @@ import Testing
         try line.write(to: URL(fileURLWithPath: (state as NSString).appendingPathComponent("journal.jsonl")))
         let journal = try Journal(directory: state)
         try journal.append(JournalEntry(event: .cancelled, job: "new"))
-        #expect(journal.damage.isEmpty)
+        #expect(journal.tornTail == nil)
         #expect(try journal.entries().map(\.job) == ["old", "new"])
     }
 

@@ -5,8 +5,9 @@ extension CoordinatorLoop {
     /// Rebuilds unfinished jobs from the journal (committed shards are not redone), purges jobs past their
     /// retention and removes the temporary files an earlier life of this coordinator left.
     mutating func resume() throws {
-        for damage in journal.damage {
-            log.error("journal \(journal.path): \(damage)")
+        if let torn = journal.tornTail {
+            // What an interrupted append leaves; the job it belonged to acts as if it never happened.
+            log.warning("journal \(journal.path): \(torn)")
         }
         let replay = JournalReplay(try journal.entries())
         for orphan in replay.orphans {

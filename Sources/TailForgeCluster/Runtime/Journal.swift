@@ -27,20 +27,33 @@ public struct JournalEntry: Codable, Sendable, Equatable {
     }
 }
 
-/// A journal record that could not be read: reported, skipped, never merged with its neighbour.
+/// A journal record that could not be read.
 public struct JournalDamage: Sendable, Equatable, CustomStringConvertible {
     public var line: Int
     public var byteOffset: Int
     public var reason: String
-    public var description: String { "record at line \(line) (byte \(byteOffset)) skipped: \(reason)" }
+    public var description: String { "record at line \(line) (byte \(byteOffset)): \(reason)" }
 }
 
 /// Why a journal operation failed.
-public struct JournalError: Error, CustomStringConvertible {
-    public var path: String
-    public var operation: String
-    public var code: Int32
-    public var description: String { "cannot \(operation) the journal \(path): \(String(cString: strerror(code)))" }
+public enum JournalError: Error, Equatable, CustomStringConvertible {
+    /// A system call failed (`code` is its errno).
+    case io(path: String, operation: String, code: Int32)
+    /// A record that is not the last one does not verify. Only a torn tail is what an interrupted append
+    /// leaves; damage followed by intact records is something else (a disk error, an edit), and dropping the
+    /// record could silently lose a job or run a cancelled one again, so the journal is refused as a whole.
+    case damaged(path: String, JournalDamage)
+
+    public var description: String {
+        switch self {
+        case .io(let path, let operation, let code):
+            return "cannot \(operation) the journal \(path): \(String(cString: strerror(code)))"
+        case .damaged(let path, let damage):
+            return "the journal \(path) is damaged at line \(damage.line) (byte \(damage.byteOffset)): \(damage.reason), and intact records follow it. "
+                + "Only a torn last record is repaired on its own. Restore the journal from a backup, or move it aside "
+                + "(`mv \(path) \(path).damaged`) to start with no jobs; committed outputs stay where they are."
+        }
+    }
 }
 
 /// The coordinator's durable job state: append-only lines, each `TFJ1 CRC32C JSON` (CRC-32C of the JSON as 8
@@ -49,14 +62,16 @@ public struct JournalError: Error, CustomStringConvertible {
 ///
 /// A record is whole or absent: each append writes at the end of the last good record, and a failed write or
 /// fsync truncates back to it, so a torn record (disk full, power loss) is never glued to the next one. On open
-/// a torn tail is cut off; any record whose checksum or JSON does not verify is reported in `damage` and skipped.
+/// a torn tail (records after the last intact one that do not verify, or bytes without an end of line) is cut
+/// off and reported in `tornTail`; a record that does not verify with intact records after it is an error
+/// (``JournalError/damaged(path:_:)``), never skipped.
 public final class Journal {
     public let path: String
     private let descriptor: Int32
     /// Offset just past the last good record: where the next append starts.
     private var end: Int
-    /// What the open found wrong (torn tail, checksum mismatches).
-    public private(set) var damage: [JournalDamage] = []
+    /// The torn tail the open cut off, if there was one.
+    public private(set) var tornTail: JournalDamage?
 
     static let fileName = "journal.jsonl"
     static let tag = "TFJ1 "
@@ -70,15 +85,14 @@ public final class Journal {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = (directory as NSString).appendingPathComponent(Self.fileName)
         failAppend = ProcessInfo.processInfo.environment[Self.testFailAppendVariable].flatMap(Int.init)
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw JournalError(path: path, operation: "open", code: errno) }
         let data = (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()
-        let scan = Self.scan([UInt8](data))
+        // Checked before the file is opened for writing: a damaged journal is left exactly as it was found.
+        let scan = try Self.scan([UInt8](data), path: path)
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw JournalError.io(path: path, operation: "open", code: errno) }
         end = scan.end
-        damage = scan.damage
+        tornTail = scan.tornTail
         if end < data.count {
-            damage.append(JournalDamage(line: scan.lines + 1, byteOffset: end,
-                                        reason: "torn record (\(data.count - end) bytes without an end of line), cut off"))
             _ = ftruncate(descriptor, off_t(end))
             _ = fsync(descriptor)
         }
@@ -86,16 +100,16 @@ public final class Journal {
 
     deinit { close(descriptor) }
 
-    /// Every intact entry, in order.
+    /// Every entry, in order (a torn tail excluded).
     public func entries() throws -> [JournalEntry] {
         try Self.entries(directory: (path as NSString).deletingLastPathComponent)
     }
 
     /// Reads the journal in `directory` without opening it for writing (tools and tests, while a coordinator
-    /// runs).
+    /// runs: a record being appended reads as a torn tail and is left out).
     public static func entries(directory: String) throws -> [JournalEntry] {
         let data = try Data(contentsOf: URL(fileURLWithPath: (directory as NSString).appendingPathComponent(fileName)))
-        return scan([UInt8](data)).entries
+        return try scan([UInt8](data), path: (directory as NSString).appendingPathComponent(fileName)).entries
     }
 
     /// Appends one record and waits until it is on disk; on failure nothing of it stays in the file.
@@ -112,22 +126,22 @@ public final class Journal {
         for entry in entries { bytes += try Self.encode(entry) }
         let temporary = path + ".compact-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw JournalError(path: temporary, operation: "create", code: errno) }
+        guard fd >= 0 else { throw JournalError.io(path: temporary, operation: "create", code: errno) }
         defer { close(fd) }
         let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
         guard written == bytes.count, fsync(fd) == 0 else {
             let code = written < 0 ? errno : ENOSPC
             unlink(temporary)
-            throw JournalError(path: temporary, operation: "write", code: code)
+            throw JournalError.io(path: temporary, operation: "write", code: code)
         }
         guard rename(temporary, path) == 0 else {
             let code = errno
             unlink(temporary)
-            throw JournalError(path: path, operation: "replace", code: code)
+            throw JournalError.io(path: path, operation: "replace", code: code)
         }
         // The descriptor still names the old file; later appends go to a fresh descriptor on the new one.
         let fresh = open(path, O_RDWR | O_CLOEXEC)
-        guard fresh >= 0 else { throw JournalError(path: path, operation: "reopen", code: errno) }
+        guard fresh >= 0 else { throw JournalError.io(path: path, operation: "reopen", code: errno) }
         _ = dup2(fresh, descriptor)
         close(fresh)
         end = bytes.count
@@ -150,14 +164,14 @@ public final class Journal {
             guard count > 0 else {
                 let code = count < 0 ? errno : ENOSPC
                 _ = ftruncate(descriptor, off_t(offset))
-                throw JournalError(path: path, operation: "write", code: code)
+                throw JournalError.io(path: path, operation: "write", code: code)
             }
             done += count
         }
         guard fsync(descriptor) == 0 else {
             let code = errno
             _ = ftruncate(descriptor, off_t(offset))
-            throw JournalError(path: path, operation: "fsync", code: code)
+            throw JournalError.io(path: path, operation: "fsync", code: code)
         }
     }
 
@@ -170,12 +184,15 @@ public final class Journal {
         return Array(tag.utf8) + Array((String(repeating: "0", count: 8 - crc.count) + crc + " ").utf8) + json + [UInt8(ascii: "\n")]
     }
 
-    /// Splits `bytes` into records; `end` is the offset after the last complete line.
-    static func scan(_ bytes: [UInt8]) -> (entries: [JournalEntry], damage: [JournalDamage], end: Int, lines: Int) {
+    /// Splits `bytes` into records. `end` is the offset after the last intact record; anything after it (records
+    /// that do not verify, bytes without an end of line) is the torn tail. A record that does not verify before
+    /// an intact one throws.
+    static func scan(_ bytes: [UInt8], path: String) throws(JournalError) -> (entries: [JournalEntry], tornTail: JournalDamage?, end: Int) {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         var entries: [JournalEntry] = []
-        var damage: [JournalDamage] = []
+        var firstBad: JournalDamage?
+        var end = 0
         var start = 0
         var line = 0
         while let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
@@ -183,31 +200,46 @@ public final class Journal {
             let record = bytes[start..<newline]
             defer { start = newline + 1 }
             if record.isEmpty { continue }
-            let json: ArraySlice<UInt8>
-            if record.starts(with: tag.utf8) {
-                let header = record.dropFirst(tag.utf8.count)
-                guard header.count > 9, header[header.startIndex + 8] == UInt8(ascii: " "),
-                      let expected = UInt32(String(decoding: header.prefix(8), as: UTF8.self), radix: 16) else {
-                    damage.append(JournalDamage(line: line, byteOffset: start, reason: "malformed record header"))
-                    continue
-                }
-                json = header.dropFirst(9)
-                guard CRC32C.checksum(json) == expected else {
-                    damage.append(JournalDamage(line: line, byteOffset: start, reason: "checksum mismatch"))
-                    continue
-                }
-            } else if record.first == UInt8(ascii: "{") {
-                json = record  // a plain JSON line from a journal written before records were checksummed
-            } else {
-                damage.append(JournalDamage(line: line, byteOffset: start, reason: "not a journal record"))
-                continue
-            }
-            do {
-                entries.append(try decoder.decode(JournalEntry.self, from: Data(json)))
-            } catch {
-                damage.append(JournalDamage(line: line, byteOffset: start, reason: "unreadable JSON"))
+            switch decode(record, decoder) {
+            case .success(let entry):
+                if let firstBad { throw .damaged(path: path, firstBad) }
+                entries.append(entry)
+                end = newline + 1
+            case .failure(let reason):
+                if firstBad == nil { firstBad = JournalDamage(line: line, byteOffset: start, reason: reason.text) }
             }
         }
-        return (entries, damage, start, line)
+        if firstBad == nil && start < bytes.count {
+            firstBad = JournalDamage(line: line + 1, byteOffset: start, reason: "\(bytes.count - start) bytes without an end of line")
+        }
+        let tornTail = firstBad.map {
+            JournalDamage(line: $0.line, byteOffset: $0.byteOffset,
+                          reason: "torn last record (\($0.reason); \(bytes.count - end) bytes), cut off")
+        }
+        return (entries, tornTail, end)
+    }
+
+    private struct Unreadable: Error { var text: String }
+
+    /// One line without its end of line: `TFJ1 CRC JSON`, or a plain JSON line from a journal written before
+    /// records were checksummed.
+    private static func decode(_ record: ArraySlice<UInt8>, _ decoder: JSONDecoder) -> Result<JournalEntry, Unreadable> {
+        let json: ArraySlice<UInt8>
+        if record.starts(with: tag.utf8) {
+            let header = record.dropFirst(tag.utf8.count)
+            guard header.count > 9, header[header.startIndex + 8] == UInt8(ascii: " "),
+                  let expected = UInt32(String(decoding: header.prefix(8), as: UTF8.self), radix: 16) else {
+                return .failure(Unreadable(text: "malformed record header"))
+            }
+            json = header.dropFirst(9)
+            guard CRC32C.checksum(json) == expected else { return .failure(Unreadable(text: "checksum mismatch")) }
+        } else if record.first == UInt8(ascii: "{") {
+            json = record
+        } else {
+            return .failure(Unreadable(text: "not a journal record"))
+        }
+        do { return .success(try decoder.decode(JournalEntry.self, from: Data(json))) } catch {
+            return .failure(Unreadable(text: "unreadable JSON"))
+        }
     }
 }

@@ -8,8 +8,15 @@ import Logging
 struct CoordinatorLoop {
     typealias Identity = [UInt8]
 
+    /// How often the loop looks at its clocks (heartbeats, liveness, shard timeouts, progress) when nothing
+    /// arrives; messages and background outcomes wake it at once.
+    static let timerTickMilliseconds = 20
+
     let runtime: CoordinatorRuntime
     let router: ZMQSocket
+    /// Background outcomes (`runtime.post`); `wake` is readable when some are queued.
+    let inbox: SocketMailbox<CoordinatorRuntime.CoordinatorEvent>
+    let wake: ZMQSocket
     let journal: Journal
     var configuration: CoordinatorConfiguration { runtime.configuration }
     var log: Logger { runtime.logger }
@@ -26,9 +33,11 @@ struct CoordinatorLoop {
     var lastPurge = ContinuousClock.now
     var training = TrainingSessions()
 
-    init(runtime: CoordinatorRuntime, router: ZMQSocket) throws {
+    init(runtime: CoordinatorRuntime, router: ZMQSocket, inbox: SocketMailbox<CoordinatorRuntime.CoordinatorEvent>, wake: ZMQSocket) throws {
         self.runtime = runtime
         self.router = router
+        self.inbox = inbox
+        self.wake = wake
         self.journal = try Journal(directory: runtime.configuration.stateDirectory)
         self.liveness = LivenessTracker(livenessMilliseconds: runtime.configuration.heartbeat.livenessMilliseconds)
         self.registry = WorkerRegistry(quarantineAfter: runtime.configuration.quarantineAfter)
@@ -39,12 +48,12 @@ struct CoordinatorLoop {
 
     mutating func run(until stop: StopSignal) throws {
         while !stop.isStopped {
-            if try router.waitForInput(timeoutMilliseconds: 20) {
+            if try ZMQSocket.poll([router, wake], timeoutMilliseconds: Self.timerTickMilliseconds)[0] {
                 while let (frames, userId) = try router.receiveAuthenticated(dontWait: true) {
                     handle(frames, role: configuration.security.isSecure ? PeerRole(userId: userId) : .unauthenticated)
                 }
             }
-            for event in runtime.drainInbox() { handle(event) }
+            for event in inbox.drain(wake) { handle(event) }
             let now = ContinuousClock.now
             for dead in liveness.removeExpired(at: now) {
                 workerGone(dead, reason: .workerLost, note: "silent for more than \(configuration.heartbeat.livenessMilliseconds) ms")

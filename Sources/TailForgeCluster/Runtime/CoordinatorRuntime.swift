@@ -47,12 +47,14 @@ public struct CoordinatorConfiguration: Sendable {
 }
 
 /// The coordinator daemon: one thread owns the ROUTER socket and the whole job state; planning, the κ fallback
-/// and gathering run on background threads and report back through a queue, so heartbeats never wait on I/O.
+/// and gathering run on background threads and report back through a ``SocketMailbox``, which wakes the network
+/// thread the moment an outcome is ready, so heartbeats never wait on I/O and results never wait on a tick.
 public final class CoordinatorRuntime: Sendable {
     public let configuration: CoordinatorConfiguration
     let backend: any JobBackend
     let logger: Logger
-    private let inbox = Mutex<[CoordinatorEvent]>([])
+    /// Outcomes of background steps, for the network thread, while `run` is running.
+    private let inbox = Mutex<SocketMailbox<CoordinatorEvent>?>(nil)
 
     enum CoordinatorEvent: Sendable {
         case prepared(job: String, Result<PreparedJob, JobStepError>)
@@ -125,7 +127,15 @@ public final class CoordinatorRuntime: Sendable {
         }
         let router = try factory.makeRouter(binding: configuration.bind)
         let endpoint = try router.lastEndpoint
-        var loop = try CoordinatorLoop(runtime: self, router: router)
+        // Before the loop: resuming may already start background steps.
+        let (mailbox, wake) = try SocketMailbox<CoordinatorEvent>.make(factory: factory)
+        inbox.withLock { $0 = mailbox }
+        defer {
+            inbox.withLock { $0 = nil }
+            mailbox.close()
+            wake.close()
+        }
+        var loop = try CoordinatorLoop(runtime: self, router: router, inbox: mailbox, wake: wake)
         try loop.resume()
         // Written once the journal is replayed and the leftovers cleaned: the file means "ready".
         try Data((endpoint + "\n").utf8).write(to: URL(fileURLWithPath: Self.endpointFile(stateDirectory: configuration.stateDirectory)), options: .atomic)
@@ -146,14 +156,8 @@ public final class CoordinatorRuntime: Sendable {
         }
     }
 
-    func post(_ event: CoordinatorEvent) { inbox.withLock { $0.append(event) } }
-
-    func drainInbox() -> [CoordinatorEvent] {
-        inbox.withLock { events in
-            defer { events.removeAll() }
-            return events
-        }
-    }
+    /// Hands an outcome to the network thread and wakes it (dropped once `run` has returned).
+    func post(_ event: CoordinatorEvent) { inbox.withLock { $0 }?.post(event) }
 
     /// Runs `work` on a background thread and posts its outcome.
     func background(_ work: @escaping @Sendable () -> CoordinatorEvent) {

@@ -14,7 +14,7 @@ import Glibc
 /// stage's slack per shard (scheduling, shard transfer and load imbalance), and whether every output has the
 /// reference's SHA-256.
 enum ClusterBenchmarks {
-    static func run(_ arguments: [String]) throws {
+    static func run(_ arguments: [String]) async throws {
         var preset = SyntheticPreset.placesLT
         var dimension: Int?
         var workerCounts = [1, 2, 4]
@@ -79,7 +79,7 @@ enum ClusterBenchmarks {
             let cluster = LocalCluster(executable: executable, directory: path("cluster-\(count)"))
             cluster.dataRoots = [work]
             defer { cluster.stop() }
-            try cluster.start(workers: count, threadsPerWorker: perWorker)
+            try await cluster.start(workers: count, threadsPerWorker: perWorker)
             let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 600)
             let output = path("cluster-\(count).h5")
             let shards = count * shardsPerWorker

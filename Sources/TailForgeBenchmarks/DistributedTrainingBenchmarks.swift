@@ -16,7 +16,7 @@ import TailForgeTraining
 /// 4.49 MB of exact fixed-point gradient back per shard) on a subset of its 1.82 M rows; compute scales with
 /// rows, communication does not. Needs the `tailforge` executable beside `tailforge-bench`.
 enum DistributedTrainingBenchmarks {
-    static func run(_ arguments: [String]) throws {
+    static func run(_ arguments: [String]) async throws {
         var options = [String: String]()
         var i = 0
         while i < arguments.count {
@@ -77,7 +77,7 @@ enum DistributedTrainingBenchmarks {
         var localTimes: [Double] = []
         for _ in 0 ..< passes {
             var watch = Stopwatch()
-            reference = try blocking { try await local.evaluate(at) }
+            reference = try await local.evaluate(at)
             localTimes.append(watch.lap())
         }
         let localMedian = median(localTimes)
@@ -90,19 +90,16 @@ enum DistributedTrainingBenchmarks {
                                        heartbeatMilliseconds: 200, livenessMilliseconds: 30_000)
             cluster.dataRoots = [directory]
             defer { cluster.stop() }
-            try cluster.startCoordinator()
+            try await cluster.startCoordinator()
             let perWorker = max(1, threads / workers)
             let endpoint = cluster.endpoint
             for _ in 0 ..< workers { try cluster.startWorker(threads: perWorker) }
             var watch = Stopwatch()
-            let source = try blocking {
-                try await RemoteGradientSource.open(coordinator: endpoint, shards: specs,
-                                                    classWeighting: .none, timeoutSeconds: 600, logger: logger)
-            }
+            let source = try await RemoteGradientSource.open(coordinator: endpoint, shards: specs, classWeighting: .none, timeoutSeconds: 600, logger: logger)
             let openSeconds = watch.lap()
             var identical = true
             for _ in 0 ..< passes {
-                let sums = try blocking { try await source.evaluate(at) }
+                let sums = try await source.evaluate(at)
                 identical = identical && sums == reference
             }
             let timings = source.evaluationTimings
@@ -111,11 +108,8 @@ enum DistributedTrainingBenchmarks {
             let compute = median(timings.map { $0.shardSeconds.reduce(0, +) })
             let trainerSide = median(timings.map(\.trainerSeconds))
 
-            let nullSource = try blocking {
-                try await RemoteGradientSource.open(coordinator: endpoint, shards: nullSpecs,
-                                                    classWeighting: .none, timeoutSeconds: 600, logger: logger)
-            }
-            for _ in 0 ..< max(passes, 5) { _ = try blocking { try await nullSource.evaluate(at) } }
+            let nullSource = try await RemoteGradientSource.open(coordinator: endpoint, shards: nullSpecs, classWeighting: .none, timeoutSeconds: 600, logger: logger)
+            for _ in 0 ..< max(passes, 5) { _ = try await nullSource.evaluate(at) }
             let nullTimings = nullSource.evaluationTimings
             nullSource.close()
             let communication = median(nullTimings.map(\.wallSeconds))

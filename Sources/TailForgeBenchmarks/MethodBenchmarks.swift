@@ -9,7 +9,7 @@ import TailForgeTraining
 /// (`none`) and balanced by each kernel, and report top-1 overall and on many/medium/few-shot classes, with
 /// the time each stage took. Everything in memory; the same code paths as `balance` and `train`.
 enum MethodBenchmarks {
-    static func run(_ arguments: [String]) throws {
+    static func run(_ arguments: [String]) async throws {
         var preset = SyntheticPreset.cifar100LT
         var seed: UInt64 = 1
         var samplers: [SamplerKind] = [.none, .vmf, .gaussian, .smote]
@@ -68,7 +68,7 @@ enum MethodBenchmarks {
             var settings = TrainingSettings(l2: l2)
             settings.optimizer.maxIterations = maxIterations
             let frozenSettings = settings
-            let result = try blocking { try await SoftmaxTrainer.train(source: source, settings: frozenSettings) }
+            let result = try await SoftmaxTrainer.train(source: source, settings: frozenSettings)
             let trainSeconds = Date().timeIntervalSince(clock)
             let predictions = try result.model.predict(test.embeddings)
             let eval = try Evaluation(predictions: predictions, labels: test.labels, classCount: config.classes, trainingCounts: config.trainCounts)

@@ -18,7 +18,7 @@ import TailForgeTraining
 /// as DIR/train.h5 and DIR/test.h5 (for `tailforge train` and Scripts/sklearn-baseline.py). With `--train`
 /// and `--test` the suite runs on those files instead (e.g. the output of `tailforge balance`).
 enum TrainingBenchmarks {
-    static func run(_ arguments: [String]) throws {
+    static func run(_ arguments: [String]) async throws {
         var options = [String: String]()
         var flags = Set<String>()
         var i = 0
@@ -89,7 +89,7 @@ enum TrainingBenchmarks {
         for _ in 0 ..< passes {
             var watch = Stopwatch()
             let cpu = processCPUSeconds()
-            _ = try blocking { try await source.evaluate(start) }
+            _ = try await source.evaluate(start)
             times.append(watch.lap())
             cpuTimes.append(processCPUSeconds() - cpu)
         }
@@ -105,7 +105,7 @@ enum TrainingBenchmarks {
         if !flags.contains("--no-fit") {
             print("fit: l2 \(settings.l2) (scikit-learn C = \(SoftmaxObjective.scikitLearnC(l2: settings.l2, rows: rows))), tol \(settings.optimizer.gradientTolerance), max-iter \(settings.optimizer.maxIterations)")
             let fitSettings = settings
-            let result = try blocking { try await SoftmaxTrainer.train(source: source, settings: fitSettings) }
+            let result = try await SoftmaxTrainer.train(source: source, settings: fitSettings)
             let r = result.report
             print("fit: \(r.reason) after " + String(format: "%d iterations, %d evaluations, %.2f s (%.3f s/evaluation); loss %.6f, ‖g‖/‖g₀‖ %.2e",
                          r.iterations, r.evaluations, r.seconds, r.seconds / Double(r.evaluations),
@@ -232,25 +232,6 @@ func withOpenBLASThreads(_ threads: Int, _ body: () -> Void) {
     openblas_set_num_threads(Int32(threads))
     defer { BLAS.useOneThread(); openblas_set_num_threads(1) }
     body()
-}
-
-/// Runs async library code from the synchronous suite entry point.
-func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let semaphore = DispatchSemaphore(value: 0)
-    let box = ResultBox<T>()
-    Task.detached {
-        do { box.set(.success(try await body())) } catch { box.set(.failure(error)) }
-        semaphore.signal()
-    }
-    semaphore.wait()
-    return try box.get()
-}
-
-private final class ResultBox<T: Sendable>: @unchecked Sendable {
-    private var result: Result<T, any Error>?
-    // Written once by the task before it signals; read once after the wait.
-    func set(_ value: Result<T, any Error>) { result = value }
-    func get() throws -> T { try result!.get() }
 }
 
 /// User + system CPU seconds of the whole process so far.

@@ -4,7 +4,7 @@ import TailForgeNumerics
 import Glibc
 #endif
 
-let suites: [String: ([String]) throws -> Void] = [
+let suites: [String: ([String]) async throws -> Void] = [
     "cluster": ClusterBenchmarks.run,
     "digest": DigestBenchmarks.run,
     "method": MethodBenchmarks.run,
@@ -21,4 +21,4 @@ guard let name = arguments.first, let suite = suites[name] else {
     print("usage: tailforge-bench SUITE [options]   (suites: \(names))")
     exit(2)
 }
-try suite(Array(arguments.dropFirst()))
+try await suite(Array(arguments.dropFirst()))

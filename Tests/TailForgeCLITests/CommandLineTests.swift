@@ -3,18 +3,18 @@ import Testing
 import TailForgeStorage
 
 @Suite(.serialized) struct CommandLineTests {
-    static let shared = Result { try CLIFixture() }
+    static let sharedFixture = Task { try await CLIFixture() }
 
-    @Test func versionPrintsTheToolVersionWorkersCompare() throws {
-        let outcome = try CommandRunner().run(["--version"], in: NSTemporaryDirectory())
+    @Test func versionPrintsTheToolVersionWorkersCompare() async throws {
+        let outcome = try await CommandRunner().run(["--version"], in: NSTemporaryDirectory())
         #expect(outcome.status == 0)
         #expect(outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == ToolVersion.current)
     }
 
     /// The output path is printed as given, never used as a format string.
-    @Test func anOutputNameWithPercentSignsIsPrintedAsIs() throws {
-        let fixture = try Self.shared.get()
-        let outcome = try fixture.runner.run(["train", "data/train.h5", "-o", "model-%d-%s-%@.h5", "--max-iter", "2", "--threads", "1"],
+    @Test func anOutputNameWithPercentSignsIsPrintedAsIs() async throws {
+        let fixture = try await Self.sharedFixture.value
+        let outcome = try await fixture.runner.run(["train", "data/train.h5", "-o", "model-%d-%s-%@.h5", "--max-iter", "2", "--threads", "1"],
                                              in: fixture.directory)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.contains("model written to model-%d-%s-%@.h5\n"), "\(outcome.stdout)")
@@ -23,8 +23,8 @@ import TailForgeStorage
 
     /// Files whose datasets have other names are read by every command given `--embeddings-dataset` and
     /// `--labels-dataset`, and the error for a wrong name points at those options.
-    @Test func everyReadingCommandTakesTheDatasetNames() throws {
-        let fixture = try Self.shared.get()
+    @Test func everyReadingCommandTakesTheDatasetNames() async throws {
+        let fixture = try await Self.sharedFixture.value
         for split in ["train", "test"] {
             let source = try LabeledEmbeddingsFile(path: fixture.path("data/\(split).h5"))
             let writer = try AtomicHDF5Writer(path: fixture.path("renamed-\(split).h5"))
@@ -40,11 +40,11 @@ import TailForgeStorage
             ["predict", "renamed-model.h5", "renamed-test.h5", "-o", "renamed-predictions.h5"],
         ]
         for command in commands {
-            let outcome = try fixture.runner.run(command + names + ["--threads", "1"].filter { _ in command[0] != "evaluate" && command[0] != "predict" },
+            let outcome = try await fixture.runner.run(command + names + ["--threads", "1"].filter { _ in command[0] != "evaluate" && command[0] != "predict" },
                                                  in: fixture.directory)
             #expect(outcome.status == 0, "\(command): \(outcome.stderr)")
         }
-        let wrong = try fixture.runner.run(["evaluate", "renamed-model.h5", "renamed-test.h5"], in: fixture.directory)
+        let wrong = try await fixture.runner.run(["evaluate", "renamed-model.h5", "renamed-test.h5"], in: fixture.directory)
         #expect(wrong.status != 0)
         #expect(wrong.stderr.contains("no dataset '/embeddings'") && wrong.stderr.contains("/features"), "\(wrong.stderr)")
     }
@@ -52,32 +52,32 @@ import TailForgeStorage
     /// The user's path: `balance --layout compact`, `materialize` to the full file (the same bytes as
     /// `balance --layout full`), `train` from either (the same model bytes); a full file, a truncated file and a
     /// typo in the layout are refused with a message and no output.
-    @Test func compactBalanceMaterializesAndTrainsLikeTheFullFile() throws {
-        let fixture = try Self.shared.get()
-        let run = { (arguments: [String]) throws -> CommandRunner.Outcome in try fixture.runner.run(arguments, in: fixture.directory) }
+    @Test func compactBalanceMaterializesAndTrainsLikeTheFullFile() async throws {
+        let fixture = try await Self.sharedFixture.value
+        let run = { (arguments: [String]) async throws -> CommandRunner.Outcome in try await fixture.runner.run(arguments, in: fixture.directory) }
         for directory in ["layout-a", "layout-b"] { try FileManager.default.createDirectory(atPath: fixture.path(directory), withIntermediateDirectories: true) }
-        var outcome = try run(["balance", "data/train.h5", "-o", "layout-a/balanced.h5", "--seed", "4"])
+        var outcome = try await run(["balance", "data/train.h5", "-o", "layout-a/balanced.h5", "--seed", "4"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
-        outcome = try run(["balance", "data/train.h5", "-o", "layout-b/balanced.h5", "--seed", "4", "--layout", "compact"])
+        outcome = try await run(["balance", "data/train.h5", "-o", "layout-b/balanced.h5", "--seed", "4", "--layout", "compact"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.contains("compact layout"), "\(outcome.stdout)")
-        outcome = try run(["materialize", "layout-b/balanced.h5", "-o", "layout-full.h5"])
+        outcome = try await run(["materialize", "layout-b/balanced.h5", "-o", "layout-full.h5"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let full = try Data(contentsOf: URL(fileURLWithPath: fixture.path("layout-a/balanced.h5")))
         #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.path("layout-full.h5"))) == full)
         for directory in ["layout-a", "layout-b"] {
-            outcome = try run(["train", "\(directory)/balanced.h5", "-o", "\(directory)/model.h5", "--max-iter", "8"])
+            outcome = try await run(["train", "\(directory)/balanced.h5", "-o", "\(directory)/model.h5", "--max-iter", "8"])
             #expect(outcome.status == 0, "\(outcome.stderr)")
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.path("layout-a/model.h5")))
                 == Data(contentsOf: URL(fileURLWithPath: fixture.path("layout-b/model.h5"))))
 
-        outcome = try run(["materialize", "layout-a/balanced.h5", "-o", "layout-refused.h5"])
+        outcome = try await run(["materialize", "layout-a/balanced.h5", "-o", "layout-refused.h5"])
         #expect(outcome.status != 0 && outcome.stderr.contains("is a full balanced file, not a compact one"), "\(outcome.stderr)")
         try full.prefix(4096).write(to: URL(fileURLWithPath: fixture.path("layout-truncated.h5")))
-        outcome = try run(["train", "layout-truncated.h5", "-o", "layout-refused.h5"])
+        outcome = try await run(["train", "layout-truncated.h5", "-o", "layout-refused.h5"])
         #expect(outcome.status != 0 && outcome.stderr.contains("is truncated"), "\(outcome.stderr)")
-        outcome = try run(["balance", "data/train.h5", "-o", "layout-refused.h5", "--layout", "compat"])
+        outcome = try await run(["balance", "data/train.h5", "-o", "layout-refused.h5", "--layout", "compat"])
         #expect(outcome.status != 0 && outcome.stderr.contains("expected one of full, compact"), "\(outcome.stderr)")
         #expect(!fixture.contents().contains { $0.contains("layout-refused") }, "\(fixture.contents())")
     }

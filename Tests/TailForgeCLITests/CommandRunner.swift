@@ -39,8 +39,9 @@ struct CommandRunner {
         return (process, out, err)
     }
 
-    func finish(_ process: Process, _ out: String, _ err: String) -> Outcome {
-        process.waitUntilExit()
+    /// Waits (suspending, not blocking a thread) for the process to exit.
+    func finish(_ process: Process, _ out: String, _ err: String) async -> Outcome {
+        await LocalCluster.exited(process)
         defer {
             try? FileManager.default.removeItem(atPath: out)
             try? FileManager.default.removeItem(atPath: err)
@@ -51,9 +52,9 @@ struct CommandRunner {
     }
 
     /// Runs to the end.
-    func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> Outcome {
+    func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) async throws -> Outcome {
         let (process, out, err) = try start(arguments, in: directory, environment: environment)
-        return finish(process, out, err)
+        return await finish(process, out, err)
     }
 }
 
@@ -62,12 +63,12 @@ final class CLIFixture: @unchecked Sendable {
     let directory: String
     let runner: CommandRunner
 
-    init() throws {
+    init() async throws {
         runner = try CommandRunner()
         directory = NSTemporaryDirectory() + "tailforge-cli-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         _ = try SyntheticPreset.small.write(to: path("data"), seed: 3, dimension: 16)
-        let train = try runner.run(["train", "data/train.h5", "-o", "model.h5", "--max-iter", "5", "--threads", "1"], in: directory)
+        let train = try await runner.run(["train", "data/train.h5", "-o", "model.h5", "--max-iter", "5", "--threads", "1"], in: directory)
         #expect(train.status == 0, "\(train.stderr)")
     }
 

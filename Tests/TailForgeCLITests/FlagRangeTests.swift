@@ -58,13 +58,13 @@ import Testing
     ]
 
     @Test(arguments: flags)
-    func everyValueEndsInAMessageNeverASignal(_ flag: Flag) throws {
+    func everyValueEndsInAMessageNeverASignal(_ flag: Flag) async throws {
         let runner = try CommandRunner()
         let directory = NSTemporaryDirectory()
         for value in Self.values {
             // `--flag=-1`, so the value reaches the flag instead of being read as an option name.
             let argument = "--\(flag.flag)=" + flag.form.replacingOccurrences(of: "%", with: value)
-            let outcome = try runner.run(flag.command + [argument], in: directory)
+            let outcome = try await runner.run(flag.command + [argument], in: directory)
             let context = "\(flag.command.joined(separator: " ")) \(argument): status \(outcome.status), stderr: \(outcome.stderr)"
             #expect(!outcome.killedBySignal, "\(context)")
             #expect(outcome.status != 0, "\(context)")

@@ -10,7 +10,7 @@ import Glibc
 /// the file is removed and the process exits with 128 + signal (130, 143). Every commit is held back with
 /// `AtomicHDF5Writer.testCommitDelayVariable`, so the signal always arrives mid-write, whatever the machine's speed.
 @Suite(.serialized) struct InterruptTests {
-    static let shared = Result { try CLIFixture() }
+    static let sharedFixture = Task { try await CLIFixture() }
 
     struct Case: CustomTestStringConvertible, Sendable {
         var name: String
@@ -29,8 +29,8 @@ import Glibc
     ]
 
     @Test(arguments: cases)
-    func anInterruptMidWriteRemovesTheTemporaryFile(_ test: Case) throws {
-        let fixture = try Self.shared.get()
+    func anInterruptMidWriteRemovesTheTemporaryFile(_ test: Case) async throws {
+        let fixture = try await Self.sharedFixture.value
         // tailforge, like coreutils, leaves a signal alone that was ignored when it started (a background job
         // of a script ignores SIGINT), and children inherit ignored signals: when this test runner was started
         // in the background, its children must still see SIGINT and SIGTERM, as from a terminal.
@@ -42,20 +42,20 @@ import Glibc
         let (process, out, err) = try fixture.runner.start(test.arguments, in: fixture.directory,
                                                            environment: [AtomicHDF5Writer.testCommitDelayVariable: "600000"])
         // The commit waits ten minutes; the temporary file appears as soon as the writer is created.
-        let deadline = Date().addingTimeInterval(120)
+        let deadline = ContinuousClock.now + .seconds(120)
         var temporary: String?
-        while temporary == nil, process.isRunning, Date() < deadline {
+        while temporary == nil, process.isRunning, ContinuousClock.now < deadline {
             temporary = fixture.contents(output).first { $0.hasPrefix(".") && $0.contains(".tmp-\(process.processIdentifier)-") }
-            if temporary == nil { usleep(20_000) }
+            if temporary == nil { try await Task.sleep(for: .milliseconds(20)) }
         }
         guard temporary != nil else {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            let outcome = fixture.runner.finish(process, out, err)
+            let outcome = await fixture.runner.finish(process, out, err)
             Issue.record("no temporary file appeared in \(output): \(outcome.stderr)")
             return
         }
         kill(process.processIdentifier, test.signal)
-        let outcome = fixture.runner.finish(process, out, err)
+        let outcome = await fixture.runner.finish(process, out, err)
         #expect(!outcome.killedBySignal, "the handler must exit, not die of the signal")
         #expect(outcome.status == 128 + test.signal)
         #expect(fixture.contents(output) == [], "left behind: \(fixture.contents(output))")

@@ -14,40 +14,42 @@ struct NoBalancingBackend: JobBackend {
     func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport { throw Unsupported() }
 }
 
-/// A daemon loop (coordinator or worker runtime) on its own thread until its stop signal is set.
+/// A daemon loop (coordinator or worker runtime) on its own thread until its stop signal is set. Tests wait for
+/// it by suspending, never by blocking a thread of the cooperative pool.
 final class TestDaemon: Sendable {
     let stop = StopSignal()
-    let finished = Mutex<String?>(nil)
+    /// How the loop ended (nil while it runs).
+    let outcome = Mutex<Result<Void, any Error>?>(nil)
 
     init(name: String, _ body: @escaping @Sendable (StopSignal) throws -> Void) {
         ComputePool.startThread(named: name) { [self] in
-            do { try body(stop); finished.withLock { $0 = "stopped" } }
-            catch { finished.withLock { $0 = "\(error)" } }
+            let result = Result { try body(stop) }
+            outcome.withLock { $0 = result }
         }
     }
 
-    /// "stopped", or the error the body threw; nil if it is still running after `seconds`.
-    func waitUntilFinished(seconds: Double = 10) -> String? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if let result = finished.withLock({ $0 }) { return result }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        return nil
+    var isRunning: Bool { outcome.withLock { $0 == nil } }
+
+    /// How the loop ended; nil if it is still running after `seconds`.
+    func finished(seconds: Double = 10) async -> Result<Void, any Error>? {
+        await eventually(seconds: seconds, interval: .milliseconds(20)) { outcome.withLock { $0 } }
     }
 
-    func shutdown(seconds: Double = 10) {
+    /// Sets the stop signal and waits for the loop to end.
+    func shutdown(seconds: Double = 10) async {
         stop.stop()
-        _ = waitUntilFinished(seconds: seconds)
+        _ = await finished(seconds: seconds)
     }
 
     /// `runtime` on a daemon thread, once its endpoint file is written; the daemon and the endpoint.
-    static func coordinator(_ runtime: CoordinatorRuntime) throws -> (TestDaemon, String) {
+    static func coordinator(_ runtime: CoordinatorRuntime) async throws -> (TestDaemon, String) {
         let daemon = TestDaemon(name: "coordinator") { stop in try runtime.run(until: stop) }
-        guard let endpoint = CoordinatorRuntime.waitForEndpoint(stateDirectory: runtime.configuration.stateDirectory, seconds: 10,
-                                                                gaveUp: { daemon.finished.withLock { $0 != nil } }) else {
-            daemon.shutdown()
-            throw LocalCluster.StartError(description: "the in-process coordinator did not write its endpoint file")
+        guard let endpoint = await CoordinatorRuntime.waitForEndpoint(stateDirectory: runtime.configuration.stateDirectory, seconds: 10,
+                                                                      gaveUp: { !daemon.isRunning }) else {
+            let outcome = daemon.outcome.withLock { $0 }
+            await daemon.shutdown()
+            throw LocalCluster.StartError(description: "the in-process coordinator did not write its endpoint file within 10 s: "
+                                          + (outcome.map { "\($0)" } ?? "still starting"))
         }
         return (daemon, endpoint)
     }
@@ -61,14 +63,14 @@ struct TrainingCluster {
     let coordinator: TestDaemon
     var workers: [TestDaemon] = []
 
-    init() throws {
+    init() async throws {
         directory = NSTemporaryDirectory() + "tailforge-distributed-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: directory, toolVersion: "9.9.9",
                                                      heartbeat: Self.heartbeat)
         configuration.dataRoots = try DataRoots([NSTemporaryDirectory()])
         let runtime = CoordinatorRuntime(configuration: configuration, backend: NoBalancingBackend(), logger: Logger(label: "test.coordinator"))
-        (coordinator, endpoint) = try TestDaemon.coordinator(runtime)
+        (coordinator, endpoint) = try await TestDaemon.coordinator(runtime)
     }
 
     mutating func addWorkers(_ count: Int, threads: Int = 1) {
@@ -82,9 +84,10 @@ struct TrainingCluster {
         }
     }
 
-    func shutdown() {
-        for worker in workers { worker.shutdown() }
-        coordinator.shutdown()
+    /// Signals every daemon to stop (they finish on their own threads; nothing waits for them).
+    func stop() {
+        for worker in workers { worker.stop.stop() }
+        coordinator.stop.stop()
     }
 
     func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
@@ -148,14 +151,17 @@ final class DyingWorker: Sendable {
     init(endpoint: String, name: String, dieAtIteration: Int) {
         let died = self.died
         daemon = TestDaemon(name: name) { stop in
-            let socket = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array(name.utf8))
+            let factory = SocketFactory(context: try ZMQContext())
+            let socket = try factory.makeDealer(connecting: endpoint, identity: Array(name.utf8))
             let server = TrainingShardServer(threads: 1, workerName: name, logger: Logger(label: "test.\(name)"),
                                              readableRoots: [NSTemporaryDirectory()])
-            let outbox = Mutex<[WireMessage]>([])
+            // Replies come back on server threads: the same hand-off as the real worker's.
+            let (outbox, wake) = try SocketMailbox<WireMessage>.make(factory: factory)
+            defer { outbox.close(); wake.close() }
             try socket.send(WireMessage(Hello(workerName: name, toolVersion: "9.9.9", host: "localhost", processId: 0, threads: 1)).encode())
             var lastBeat = ContinuousClock.now
             while !stop.isStopped {
-                if try socket.waitForInput(timeoutMilliseconds: 10), let frames = try socket.receive() {
+                if try ZMQSocket.poll([socket, wake], timeoutMilliseconds: 50)[0], let frames = try socket.receive(dontWait: true) {
                     let message = try WireMessage.decode(frames)
                     if let request = message.body(as: GradientRequest.self), request.iteration >= dieAtIteration {
                         died.stop()
@@ -163,10 +169,10 @@ final class DyingWorker: Sendable {
                         return
                     }
                     if TrainingShardServer.handles(message) {
-                        server.submit(message) { reply in outbox.withLock { $0.append(reply) } }
+                        server.submit(message) { reply in outbox.post(reply) }
                     }
                 }
-                for message in outbox.withLock({ box in defer { box.removeAll() }; return box }) { try socket.send(message.encode()) }
+                for message in outbox.drain(wake) { try socket.send(message.encode()) }
                 if ContinuousClock.now - lastBeat > .milliseconds(100) {
                     try socket.send(WireMessage(Heartbeat()).encode())
                     lastBeat = .now
@@ -175,5 +181,5 @@ final class DyingWorker: Sendable {
         }
     }
 
-    func shutdown() { daemon.shutdown() }
+    func stop() { daemon.stop.stop() }
 }

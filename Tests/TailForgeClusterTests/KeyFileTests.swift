@@ -63,24 +63,17 @@ import Testing
         #expect(throws: KeyFileError.self) { try CurveKeyPair.generate().write(to: directory, name: "../escape") }
     }
 
-    @Test func keygenCommandWritesTheContractFiles() throws {
+    @Test func keygenCommandWritesTheContractFiles() async throws {
         let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
         let directory = try scratch() + "/missing/keys"
-        func keygen() throws -> Int32 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = ["keygen", "--out", directory, "--name", "coordinator"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus
+        func keygen() async throws -> Int32 {
+            try await Child.run(executable, ["keygen", "--out", directory, "--name", "coordinator"]).status
         }
-        #expect(try keygen() == 0)
+        #expect(try await keygen() == 0)
         #expect(try mode(directory + "/coordinator.key") == 0o600)
         let pair = try CurveKeyPair.load(secretKeyFile: directory + "/coordinator.key")
         #expect(try CurveKey.load(publicKeyFile: directory + "/coordinator.pub") == pair.publicKey)
-        #expect(try keygen() != 0)  // the same command twice refuses rather than replacing the key
+        #expect(try await keygen() != 0)  // the same command twice refuses rather than replacing the key
         #expect(try CurveKeyPair.load(secretKeyFile: directory + "/coordinator.key") == pair)
     }
 }

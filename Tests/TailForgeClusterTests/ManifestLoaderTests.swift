@@ -168,8 +168,8 @@ import TailForgeStorage
 
     /// The shipped manifests validate against the schema, and the schema refuses what the loader refuses
     /// (with python's jsonschema, when it is installed).
-    @Test func theSchemaAcceptsTheShippedManifestsAndRefusesTyposWhenJsonschemaIsInstalled() throws {
-        guard Self.python(["-c", "import jsonschema"]) == 0 else { return }
+    @Test func theSchemaAcceptsTheShippedManifestsAndRefusesTyposWhenJsonschemaIsInstalled() async throws {
+        guard await Self.python(["-c", "import jsonschema"]) == 0 else { return }
         let directory = NSTemporaryDirectory() + "tailforge-schema-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -182,21 +182,14 @@ import TailForgeStorage
             let object = try #require(try Yams.load(yaml: text))
             let path = (directory as NSString).appendingPathComponent("\(index).json")
             try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
-            let status = Self.python(["-c", "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
+            let status = await Self.python(["-c", "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
                                       (Self.jobsDirectory as NSString).appendingPathComponent("manifest.schema.json"), path])
             #expect((status == 0) == (index < shipped.count), "document \(index): jsonschema exit \(status)\n\(text)")
             if index >= shipped.count { #expect(refusal(text) != nil, "the loader accepts typo \(index)") }
         }
     }
 
-    static func python(_ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
+    static func python(_ arguments: [String]) async -> Int32 {
+        (try? await Child.run("/usr/bin/env", ["python3"] + arguments).status) ?? -1
     }
 }

@@ -7,22 +7,7 @@ import TailForgeStorage
 
 /// Submit-time checks and journal validation, against a real coordinator process (no workers needed: every
 /// refusal must come before any shard is computed).
-extension ProcessClusterTests {
-    /// Runs the `tailforge` executable; returns its exit status, stdout and stderr.
-    static func tailforge(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-    }
-
+extension ClusterProcessTests.ProcessClusterTests {
     func refusal(_ client: ClusterClient, _ manifest: JobManifest) -> String? {
         do { _ = try client.submit(manifest); return nil } catch {
             guard case .rejected(let code, let message) = error, code == "invalid-manifest" else { return "unexpected: \(error)" }
@@ -30,11 +15,11 @@ extension ProcessClusterTests {
         }
     }
 
-    @Test func badOutputsAreRefusedAtSubmitBeforeAnyWork() throws {
-        let fixture = try Self.shared.get()
+    @Test func badOutputsAreRefusedAtSubmitBeforeAnyWork() async throws {
+        let fixture = try await Self.shared()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
-        try cluster.startCoordinator()
+        try await cluster.startCoordinator()
         let client = try ClusterClient(coordinator: cluster.endpoint)
         let scratch = (cluster.directory as NSString).appendingPathComponent("outputs")
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
@@ -79,22 +64,22 @@ extension ProcessClusterTests {
         #expect(journaled == [first, replacing], "refused jobs must not be journaled")
     }
 
-    @Test func aManifestWithATypoIsRefusedByTheCLIWithASuggestionAndNothingIsJournaled() throws {
-        let fixture = try Self.shared.get()
+    @Test func aManifestWithATypoIsRefusedByTheCLIWithASuggestionAndNothingIsJournaled() async throws {
+        let fixture = try await Self.shared()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
-        try cluster.startCoordinator()
+        try await cluster.startCoordinator()
         let path = (cluster.directory as NSString).appendingPathComponent("typo.yaml")
         try "input:\n  path: \(fixture.input)\noutput: typo.h5\npolicy:\n  samplr: smote\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let run = try Self.tailforge(fixture.executable, ["submit", path, "--coordinator", cluster.endpoint])
+        let run = try await Child.run(fixture.executable, ["submit", path, "--coordinator", cluster.endpoint])
         #expect(run.status != 0)
         #expect(run.stderr.contains("\(path), line 5: `policy.samplr` is not a manifest key. Did you mean `sampler`?"), "\(run.stderr)")
         #expect(run.stdout.isEmpty)
         #expect(try fixture.journal(cluster).isEmpty)
     }
 
-    @Test func aBadJournaledManifestFailsItsJobOnResumeAndTheCoordinatorKeepsServing() throws {
-        let fixture = try Self.shared.get()
+    @Test func aBadJournaledManifestFailsItsJobOnResumeAndTheCoordinatorKeepsServing() async throws {
+        let fixture = try await Self.shared()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
         // What an earlier release accepted: a timeout that overflows a Duration when the shard is checked.
@@ -106,7 +91,7 @@ extension ProcessClusterTests {
         unparsable.policy.target = .medianMultiple(1e300)
         try Journal(directory: cluster.stateDirectory).append(JournalEntry(event: .submitted, job: "job-unparsable", manifest: unparsable))
         for _ in 0..<2 {
-            try cluster.startCoordinator()
+            try await cluster.startCoordinator()
             let status = try #require(try ClusterClient(coordinator: cluster.endpoint).status(job: "job-old").jobs.first)
             #expect(status.state == .failed)
             #expect(status.error?.contains("`sharding.shard_timeout_seconds` is 1e+300; it must be a number of seconds from 0.1 to 2592000") == true,
@@ -122,84 +107,62 @@ extension ProcessClusterTests {
 
 // MARK: - Clients
 
-extension ProcessClusterTests {
-    /// A `tailforge` child with piped stdout and stderr, read as they arrive.
-    final class Child {
-        let process = Process()
-        let out = Pipe(), err = Pipe()
-        init(_ executable: String, _ arguments: [String]) throws {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-        }
-        /// Blocks until the child writes something to stdout (or closes it).
-        func firstOutput() -> String { String(decoding: out.fileHandleForReading.availableData, as: UTF8.self) }
-        func finish() -> (status: Int32, stdout: String, stderr: String) {
-            let stdout = out.fileHandleForReading.readDataToEndOfFile()
-            let stderr = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-        }
-    }
-
-    @Test func submitWaitPrintsTheIdFirstRidesOutACoordinatorRestartAndStatusKeepsTheShardCounts() throws {
-        let fixture = try Self.shared.get()
+extension ClusterProcessTests.ProcessClusterTests {
+    @Test func submitWaitPrintsTheIdFirstRidesOutACoordinatorRestartAndStatusKeepsTheShardCounts() async throws {
+        let fixture = try await Self.shared()
         let cluster = fixture.cluster(environment: Self.slowShards)
         defer { cluster.stop() }
-        try cluster.start(workers: 2)
+        try await cluster.start(workers: 2)
         let endpoint = cluster.endpoint
         let output = (cluster.directory as NSString).appendingPathComponent("waited.h5")
         let submit = try Child(fixture.executable, ["submit", fixture.input, "--output", output, "--seed", "\(fixture.seed)", "--shards", "4",
                                                     "--coordinator", endpoint, "--wait", "--timeout", "60"])
-        // The id arrives through a pipe while the job still runs: it was flushed, not buffered until exit.
-        let id = submit.firstOutput().trimmingCharacters(in: .whitespacesAndNewlines)
+        // The id is in the output file while the job still runs: it was flushed, not buffered until exit.
+        let id = (await submit.firstOutput() ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(id.hasPrefix("job-") && submit.process.isRunning, "\(id)")
         // Once it follows the job (a progress line), the coordinator dies and comes back on the same endpoint.
-        _ = submit.err.fileHandleForReading.availableData
-        cluster.crashCoordinator()
-        try cluster.startCoordinator(bind: endpoint)
-        let run = submit.finish()
+        await submit.firstError()
+        await cluster.crashCoordinator()
+        try await cluster.startCoordinator(bind: endpoint)
+        let run = await submit.finish()
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("job \(id) committed: \(output) (4000 rows"), "\(run.stdout)")
-        #expect(run.stderr.contains("reconnecting"), "\(run.stderr)")
         // Not a terminal: plain lines, no carriage-return redraws.
         #expect(!run.stderr.contains("\r") && run.stderr.contains("\ncommitted        [##############################] 100.0% 4/4 shards"), "\(run.stderr)")
         #expect(try SHA256.hexDigest(ofFileAt: output) == fixture.referenceSHA256)
 
         // After another restart the finished job still shows its shards and a duration, and filters apply.
-        cluster.crashCoordinator()
-        try cluster.startCoordinator(bind: endpoint)
-        let committed = try Self.tailforge(fixture.executable, ["status", "--coordinator", endpoint, "--state", "committed", "--json"])
+        await cluster.crashCoordinator()
+        try await cluster.startCoordinator(bind: endpoint)
+        let committed = try await Child.run(fixture.executable, ["status", "--coordinator", endpoint, "--state", "committed", "--json"])
         #expect(committed.status == 0, "\(committed.stderr)")
         let reply = try JSONDecoder().decode(StatusReply.self, from: Data(committed.stdout.utf8))
         let status = try #require(reply.jobs.first { $0.job == id })
         #expect(status.state == .committed && status.shardsDone == 4 && status.shardCount == 4 && status.rowsWritten == 4000)
-        let running = try Self.tailforge(fixture.executable, ["status", "--coordinator", endpoint, "--state", "running,queued"])
+        let running = try await Child.run(fixture.executable, ["status", "--coordinator", endpoint, "--state", "running,queued"])
         #expect(running.stdout.hasPrefix("no jobs in state running,queued"), "\(running.stdout)")
-        let table = try Self.tailforge(fixture.executable, ["status", "--coordinator", endpoint])
+        let table = try await Child.run(fixture.executable, ["status", "--coordinator", endpoint])
         #expect(table.stdout.contains("\(id)  committed  took "), "\(table.stdout)")
-        let waitAgain = try Self.tailforge(fixture.executable, ["wait", id, "--coordinator", endpoint, "--json"])
+        let waitAgain = try await Child.run(fixture.executable, ["wait", id, "--coordinator", endpoint, "--json"])
         #expect(waitAgain.status == 0 && (try? JSONDecoder().decode(JobStatus.self, from: Data(waitAgain.stdout.utf8)))?.state == .committed)
     }
 
-    @Test func ctrlCOnAWaitSaysTheJobKeepsRunningAndHowToFollowOrCancelIt() throws {
-        let fixture = try Self.shared.get()
+    @Test func ctrlCOnAWaitSaysTheJobKeepsRunningAndHowToFollowOrCancelIt() async throws {
+        let fixture = try await Self.shared()
         let cluster = fixture.cluster(environment: Self.slowShards)
         defer { cluster.stop() }
-        try cluster.start(workers: 1)
+        try await cluster.start(workers: 1)
         let client = try ClusterClient(coordinator: cluster.endpoint)
-        let submitted = try Self.tailforge(fixture.executable, ["submit", fixture.input, "--output", (cluster.directory as NSString).appendingPathComponent("interrupted.h5"),
+        let submitted = try await Child.run(fixture.executable, ["submit", fixture.input, "--output", (cluster.directory as NSString).appendingPathComponent("interrupted.h5"),
                                                                 "--shards", "4", "--coordinator", cluster.endpoint, "--json"])
         let accepted = try #require(try JSONSerialization.jsonObject(with: Data(submitted.stdout.utf8)) as? [String: String], "\(submitted)")
         let job = try #require(accepted["job"])
         #expect(accepted["coordinator"] == cluster.endpoint)
         let wait = try Child(fixture.executable, ["wait", job, "--coordinator", cluster.endpoint])
         // The first progress line shows the wait is attached before it is interrupted.
-        _ = wait.err.fileHandleForReading.availableData
+        await wait.firstError()
         LocalCluster.signal(wait.process, SIGINT)
-        let run = wait.finish()
+        let run = await wait.finish()
         #expect(run.status == 130)
         #expect(run.stderr.contains("interrupted: job \(job) keeps running on the coordinator."), "\(run.stderr)")
         #expect(run.stderr.contains("tailforge wait \(job) --coordinator \(cluster.endpoint)"))
@@ -209,9 +172,9 @@ extension ProcessClusterTests {
     }
 }
 
-extension ProcessClusterTests {
-    @Test func aWaitGivesUpAfterItsTimeoutOfSilenceAndSaysHowToReattach() throws {
-        let fixture = try Self.shared.get()
+extension ClusterProcessTests.ProcessClusterTests {
+    @Test func aWaitGivesUpAfterItsTimeoutOfSilenceAndSaysHowToReattach() async throws {
+        let fixture = try await Self.shared()
         // Nothing listens on this port: every attempt is silent, and the wait reconnects until its timeout.
         let nobody = "tcp://127.0.0.1:9"
         var attempts = 0
@@ -220,29 +183,29 @@ extension ProcessClusterTests {
                                          update: { _ in }, reconnecting: { _ in attempts += 1 })
         }
         #expect(attempts >= 2)
-        let run = try Self.tailforge(fixture.executable, ["wait", "job-x", "--coordinator", nobody, "--timeout", "1"])
+        let run = try await Child.run(fixture.executable, ["wait", "job-x", "--coordinator", nobody, "--timeout", "1"])
         #expect(run.status == 1)
         #expect(run.stderr.contains("no reply from the coordinator at \(nobody)") && run.stderr.contains("`tailforge wait job-x --coordinator \(nobody)` re-attaches"), "\(run.stderr)")
     }
 }
 
-extension ProcessClusterTests {
-    @Test func submitWaitOnAFailingJobExitsNonZeroWithTheReason() throws {
-        let fixture = try Self.shared.get()
+extension ClusterProcessTests.ProcessClusterTests {
+    @Test func submitWaitOnAFailingJobExitsNonZeroWithTheReason() async throws {
+        let fixture = try await Self.shared()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
-        try cluster.startCoordinator()
+        try await cluster.startCoordinator()
         let notHDF5 = (cluster.directory as NSString).appendingPathComponent("not-hdf5.h5")
         try "plain text".write(toFile: notHDF5, atomically: true, encoding: .utf8)
-        let run = try Self.tailforge(fixture.executable, ["submit", notHDF5, "--output", notHDF5 + ".out.h5", "--coordinator", cluster.endpoint, "--wait"])
+        let run = try await Child.run(fixture.executable, ["submit", notHDF5, "--output", notHDF5 + ".out.h5", "--coordinator", cluster.endpoint, "--wait"])
         #expect(run.status == 1)
         let lines = run.stdout.split(separator: "\n")
         #expect(lines.count == 2 && lines[0].hasPrefix("job-") && lines[1].hasPrefix("job \(lines[0]) failed after "), "\(run.stdout)")
         #expect(run.stdout.contains(notHDF5), "the reason names the input: \(run.stdout)")
     }
 
-    @Test func statusShowsTheRecentFinishedJobsUnlessAskedForAll() throws {
-        let fixture = try Self.shared.get()
+    @Test func statusShowsTheRecentFinishedJobsUnlessAskedForAll() async throws {
+        let fixture = try await Self.shared()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
         let journal = try Journal(directory: cluster.stateDirectory)
@@ -250,23 +213,23 @@ extension ProcessClusterTests {
             try journal.append(JournalEntry(event: .submitted, job: "job-\(index)", manifest: fixture.manifest(output: "old-\(index).h5", shards: 1)))
             try journal.append(JournalEntry(event: .cancelled, job: "job-\(index)"))
         }
-        try cluster.startCoordinator()
-        let recent = try Self.tailforge(fixture.executable, ["status", "--coordinator", cluster.endpoint])
+        try await cluster.startCoordinator()
+        let recent = try await Child.run(fixture.executable, ["status", "--coordinator", cluster.endpoint])
         #expect(recent.stdout.hasPrefix("… 2 older finished job(s); --all lists them\n"), "\(recent.stdout)")
         #expect(!recent.stdout.contains("job-1  ") && recent.stdout.contains("job-2  ") && recent.stdout.contains("job-11  old-11.h5  cancelled  took "))
-        let all = try Self.tailforge(fixture.executable, ["status", "--coordinator", cluster.endpoint, "--all", "--json"])
+        let all = try await Child.run(fixture.executable, ["status", "--coordinator", cluster.endpoint, "--all", "--json"])
         #expect(try JSONDecoder().decode(StatusReply.self, from: Data(all.stdout.utf8)).jobs.count == 12)
     }
 }
 
 // MARK: - Progress
 
-extension ProcessClusterTests {
-    @Test func progressOffATerminalIsPlainLinesAStagePerLineAndATenthAtATime() throws {
-        let fixture = try Self.shared.get()
+extension ClusterProcessTests.ProcessClusterTests {
+    @Test func progressOffATerminalIsPlainLinesAStagePerLineAndATenthAtATime() async throws {
+        let fixture = try await Self.shared()
         let output = (fixture.directory as NSString).appendingPathComponent("progress-\(UUID().uuidString).h5")
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let run = try Self.tailforge(fixture.executable, ["balance", fixture.input, "--output", output, "--seed", "\(fixture.seed)", "--threads", "2"])
+        let run = try await Child.run(fixture.executable, ["balance", fixture.input, "--output", output, "--seed", "\(fixture.seed)", "--threads", "2"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(!run.stderr.contains("\r") && !run.stderr.contains("\u{1B}"))
         let synthesis = run.stderr.split(separator: "\n").filter { $0.hasPrefix("synthesize+write") }
@@ -278,7 +241,7 @@ extension ProcessClusterTests {
 
 // MARK: - Replay
 
-extension ProcessClusterTests {
+extension ClusterProcessTests.ProcessClusterTests {
     /// A sealed resolved manifest for the fixture's single-node reference output (a replay of it is a local
     /// `balance` with seed 11 over the fixture's input).
     func resolvedManifest(_ fixture: Fixture, _ directory: String, edit: (inout ResolvedManifest) -> Void = { _ in }) throws -> String {
@@ -303,8 +266,8 @@ extension ProcessClusterTests {
         try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".replay.") }
     }
 
-    @Test func replayRefusesEditedOrOutOfRangeManifestsBeforeAnyWork() throws {
-        let fixture = try Self.shared.get()
+    @Test func replayRefusesEditedOrOutOfRangeManifestsBeforeAnyWork() async throws {
+        let fixture = try await Self.shared()
         let directory = (fixture.directory as NSString).appendingPathComponent("replay-\(UUID().uuidString)")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = try resolvedManifest(fixture, directory)
@@ -331,8 +294,8 @@ extension ProcessClusterTests {
         #expect(try replayFiles(directory).isEmpty)
     }
 
-    @Test func replayChecksTheInputDigestBeforeRecomputingAndDeletesAFailedOrDifferingOutput() throws {
-        let fixture = try Self.shared.get()
+    @Test func replayChecksTheInputDigestBeforeRecomputingAndDeletesAFailedOrDifferingOutput() async throws {
+        let fixture = try await Self.shared()
         let directory = (fixture.directory as NSString).appendingPathComponent("replay-\(UUID().uuidString)")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // A changed input: refused after hashing, with no stage of the balance run started.
@@ -360,8 +323,8 @@ extension ProcessClusterTests {
         #expect(throws: Replay.Failure.self) { try Replay.run(manifestPath: differing, output: (directory as NSString).appendingPathComponent("out.h5"), mode: .local(threads: 1)) }
     }
 
-    @Test func replayVerifiesTheContentDigestsBesideTheFileDigest() throws {
-        let fixture = try Self.shared.get()
+    @Test func replayVerifiesTheContentDigestsBesideTheFileDigest() async throws {
+        let fixture = try await Self.shared()
         let directory = (fixture.directory as NSString).appendingPathComponent("replay-\(UUID().uuidString)")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let recorded = try BalancedContentDigest.compute(ofFileAt: (fixture.directory as NSString).appendingPathComponent("single.h5"))

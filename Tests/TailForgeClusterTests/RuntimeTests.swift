@@ -66,154 +66,155 @@ private struct LateSynthesisExecutor: ShardExecutor {
     }
 }
 
-@Suite(.serialized) struct RuntimeTests {
-    private func temporaryDirectory() throws -> String {
-        let path = NSTemporaryDirectory() + "tailforge-cluster-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
+extension ClusterThreadTests {
+    @Suite struct RuntimeTests {
+        private func temporaryDirectory() throws -> String {
+            let path = NSTemporaryDirectory() + "tailforge-cluster-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            return path
+        }
 
-    private func startCoordinator(state: String, heartbeat: HeartbeatSettings = HeartbeatSettings(intervalMilliseconds: 100, livenessMilliseconds: 600)) throws -> (TestDaemon, String) {
-        var configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: state, toolVersion: "9.9.9",
-                                                     heartbeat: heartbeat)
-        configuration.dataRoots = try DataRoots([NSTemporaryDirectory()])
-        let runtime = CoordinatorRuntime(configuration: configuration, backend: ToyBackend(), logger: Logger(label: "test.coordinator"))
-        return try TestDaemon.coordinator(runtime)
-    }
+        private func startCoordinator(state: String, heartbeat: HeartbeatSettings = HeartbeatSettings(intervalMilliseconds: 100, livenessMilliseconds: 600)) async throws -> (TestDaemon, String) {
+            var configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: state, toolVersion: "9.9.9",
+                                                         heartbeat: heartbeat)
+            configuration.dataRoots = try DataRoots([NSTemporaryDirectory()])
+            let runtime = CoordinatorRuntime(configuration: configuration, backend: ToyBackend(), logger: Logger(label: "test.coordinator"))
+            return try await TestDaemon.coordinator(runtime)
+        }
 
-    private func request(_ socket: ZMQSocket, _ frames: [[UInt8]]) throws -> WireMessage {
-        try socket.send(frames)
-        #expect(try socket.waitForInput(timeoutMilliseconds: 5_000))
-        return try WireMessage.decode(try #require(try socket.receive()))
-    }
+        /// Sends `frames` and waits (suspending) for the one reply.
+        private func request(_ socket: ZMQSocket, _ frames: [[UInt8]]) async throws -> WireMessage {
+            try socket.send(frames)
+            let reply = try await eventually(seconds: 5) { try socket.receive(dontWait: true) }
+            return try WireMessage.decode(try #require(reply, "no reply"))
+        }
 
-    @Test func coordinatorAnswersMalformedFramesWithErrorsAndKeepsServing() throws {
-        let (coordinator, endpoint) = try startCoordinator(state: try temporaryDirectory())
-        defer { coordinator.stop.stop(); _ = coordinator.waitUntilFinished() }
-        let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
-        let good = WireMessage(StatusRequest(job: nil)).encode()
-        let cases: [([[UInt8]], String)] = [
-            ([Array("hello".utf8)], "truncated"),
-            ([Array("GARBAGE".utf8), [0, 34], good[2]], "bad-magic"),
-            ([Array("TFRG".utf8) + [0, 7], [0, 34], good[2]], "unsupported-version"),
-            ([good[0], [0x55, 0x55], good[2]], "unknown-type"),
-            ([good[0], [0, 34], Array("{\"body\": [1,".utf8)], "malformed-header"),
-            (WireMessage(Heartbeat()).encode(), "not-registered"),
-            (WireMessage(Welcome(workerId: "x", toolVersion: "1", heartbeatIntervalMilliseconds: 1, livenessMilliseconds: 1)).encode(), "unexpected-message"),
-        ]
-        for (frames, code) in cases {
-            let reply = try request(client, frames)
-            #expect(reply.body(as: ErrorReply.self)?.code == code)
+        /// Polls the coordinator's status of `job` until it ends.
+        private func waitForJob(_ job: String, client: ZMQSocket, seconds: Double = 30) async throws -> JobStatus? {
+            let deadline = ContinuousClock.now + .seconds(seconds)
+            var last: JobStatus?
+            while ContinuousClock.now < deadline {
+                last = try await request(client, WireMessage(StatusRequest(job: job)).encode()).body(as: StatusReply.self)?.jobs.first
+                if last?.state.isTerminal == true { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return last
         }
-        let status = try request(client, good)
-        #expect(status.body(as: StatusReply.self) == StatusReply(jobs: [], workers: []))
-    }
 
-    @Test func workerWithAnotherToolVersionIsRefusedWithBothVersions() throws {
-        let state = try temporaryDirectory()
-        let (coordinator, endpoint) = try startCoordinator(state: state)
-        defer { coordinator.stop.stop(); _ = coordinator.waitUntilFinished() }
-        let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: state, threads: 1, name: "old", toolVersion: "0.0.1")
-        let worker = WorkerRuntime(configuration: configuration, executor: SlowToyExecutor(seconds: 0), logger: Logger(label: "test.worker"))
-        let daemon = TestDaemon(name: "worker") { stop in try worker.run(until: stop) }
-        let outcome = try #require(daemon.waitUntilFinished())
-        #expect(outcome.contains("refused"))
-        #expect(outcome.contains("0.0.1") && outcome.contains("9.9.9"))
-    }
+        /// The one bad-frames test: every malformed envelope of `WireMessageTests.malformed` (that a DEALER can send)
+        /// and two messages wrong for their sender each get an `ErrorReply` with the decoder's code, and the
+        /// coordinator keeps serving.
+        @Test func coordinatorAnswersMalformedFramesWithErrorsAndKeepsServing() async throws {
+            let (coordinator, endpoint) = try await startCoordinator(state: try temporaryDirectory())
+            defer { coordinator.stop.stop() }
+            let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
+            let oversizedHeader = [UInt8](repeating: UInt8(ascii: " "), count: WireLimits().maxHeaderBytes + 1)
+            let good = WireMessage(StatusRequest(job: nil)).encode()
+            let cases: [(String, [[UInt8]], String)] = WireMessageTests.malformed.filter { !$0.1.isEmpty } + [
+                ("oversized header", [good[0], good[1], oversizedHeader], "oversized"),
+                ("heartbeat before hello", WireMessage(Heartbeat()).encode(), "not-registered"),
+                ("a coordinator's message", WireMessage(Welcome(workerId: "x", toolVersion: "1", heartbeatIntervalMilliseconds: 1, livenessMilliseconds: 1)).encode(), "unexpected-message"),
+            ]
+            for (name, frames, code) in cases {
+                let reply = try await request(client, frames)
+                #expect(reply.body(as: ErrorReply.self)?.code == code, "\(name)")
+            }
+            let status = try await request(client, good)
+            #expect(status.body(as: StatusReply.self) == StatusReply(jobs: [], workers: []))
+            #expect(coordinator.isRunning)
+        }
 
-    @Test func busyWorkersStayAliveAndATwoStageJobCommitsInShardOrder() throws {
-        let state = try temporaryDirectory()
-        // Each shard computes for 1 s, longer than the 600 ms liveness window: only heartbeats from the network
-        // thread keep the workers registered.
-        let (coordinator, endpoint) = try startCoordinator(state: state)
-        defer { coordinator.stop.stop(); _ = coordinator.waitUntilFinished() }
-        var workers: [TestDaemon] = []
-        for index in 0..<2 {
-            let work = (state as NSString).appendingPathComponent("worker\(index)")
-            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-            let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: work, threads: 1, name: "w\(index)", toolVersion: "9.9.9")
-            let runtime = WorkerRuntime(configuration: configuration, executor: SlowToyExecutor(seconds: 1), logger: Logger(label: "test.worker"))
-            workers.append(TestDaemon(name: "worker") { stop in try runtime.run(until: stop) })
+        /// The one tool-version test: the refusal is the worker's typed outcome and names both releases.
+        @Test func workerWithAnotherToolVersionIsRefusedWithBothVersions() async throws {
+            let state = try temporaryDirectory()
+            let (coordinator, endpoint) = try await startCoordinator(state: state)
+            defer { coordinator.stop.stop() }
+            let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: state, threads: 1, name: "old", toolVersion: "0.0.1")
+            let worker = WorkerRuntime(configuration: configuration, executor: SlowToyExecutor(seconds: 0), logger: Logger(label: "test.worker"))
+            let daemon = TestDaemon(name: "worker") { stop in try worker.run(until: stop) }
+            defer { daemon.stop.stop() }
+            let outcome = try #require(await daemon.finished(), "the refused worker kept running")
+            guard case .failure(WorkerError.refused(let reason)) = outcome else { Issue.record("not refused: \(outcome)"); return }
+            #expect(reason.contains("0.0.1") && reason.contains("9.9.9"), "\(reason)")
         }
-        defer { for worker in workers { worker.stop.stop(); _ = worker.waitUntilFinished() } }
-        let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
-        // Job files live beside the state directory: paths inside it are refused.
-        let data = state + "-data"
-        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        let output = (data as NSString).appendingPathComponent("out.txt")
-        // The toy backend never opens the input, but the coordinator checks at submit that it is a readable file.
-        let input = (data as NSString).appendingPathComponent("toy-input")
-        FileManager.default.createFile(atPath: input, contents: Data())
-        let manifest = JobManifest(input: .init(path: input), output: output, sharding: .init(shards: 3))
-        let accepted = try #require(try request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))
-        var last: JobStatus?
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            let reply = try request(client, WireMessage(StatusRequest(job: accepted.job)).encode())
-            last = reply.body(as: StatusReply.self)?.jobs.first
-            if last?.state.isTerminal == true { break }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        #expect(last?.state == .committed, "\(String(describing: last))")
-        let text = try String(contentsOfFile: output, encoding: .utf8)
-        // Shard s holds classes c ≡ s (mod 3); the gather concatenates shards in shard order.
-        #expect(text == [0, 3, 1, 4, 2, 5].map { "class \($0): 6 rows\n" }.joined())
-        let resolved = try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: output))
-        #expect(resolved.shards.map(\.classes) == [[0, 3], [1, 4], [2, 5]])
-        #expect(resolved.outputSHA256 == FileDigest.sha256(of: Array(text.utf8)))
-        let journal = try Journal.entries(directory: state).map(\.event)
-        #expect(journal.first == .submitted && journal.last == .committed)
-        #expect(journal.filter { $0 == .kappas }.count == 3 && journal.filter { $0 == .shard }.count == 3)
-    }
 
-    @Test func aTimedOutAttemptThatFinishesAnywayLeavesNoFileOnItsWorker() throws {
-        let state = try temporaryDirectory()
-        let (coordinator, endpoint) = try startCoordinator(state: state)
-        defer { coordinator.stop.stop(); _ = coordinator.waitUntilFinished() }
-        // "a-slow" is picked first and synthesises 2 s without looking at cancellation, past the 1 s timeout.
-        var workers: [TestDaemon] = []
-        let slowFinished = LateSynthesisExecutor.Counter()
-        for (name, seconds) in [("a-slow", 2.0), ("b-fast", 0.0)] {
-            let work = (state as NSString).appendingPathComponent(name)
-            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-            let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: work, threads: 1, name: name, toolVersion: "9.9.9")
-            let runtime = WorkerRuntime(configuration: configuration, executor: LateSynthesisExecutor(seconds: seconds, finished: slowFinished),
-                                        logger: Logger(label: "test.\(name)"))
-            workers.append(TestDaemon(name: name) { stop in try runtime.run(until: stop) })
+        @Test func busyWorkersStayAliveAndATwoStageJobCommitsInShardOrder() async throws {
+            let state = try temporaryDirectory()
+            // Each shard computes for 1 s, longer than the 600 ms liveness window: only heartbeats from the network
+            // thread keep the workers registered.
+            let (coordinator, endpoint) = try await startCoordinator(state: state)
+            defer { coordinator.stop.stop() }
+            var workers: [TestDaemon] = []
+            for index in 0..<2 {
+                let work = (state as NSString).appendingPathComponent("worker\(index)")
+                try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+                let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: work, threads: 1, name: "w\(index)", toolVersion: "9.9.9")
+                let runtime = WorkerRuntime(configuration: configuration, executor: SlowToyExecutor(seconds: 1), logger: Logger(label: "test.worker"))
+                workers.append(TestDaemon(name: "worker") { stop in try runtime.run(until: stop) })
+            }
+            defer { for worker in workers { worker.stop.stop() } }
+            let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
+            // Job files live beside the state directory: paths inside it are refused.
+            let data = state + "-data"
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            let output = (data as NSString).appendingPathComponent("out.txt")
+            // The toy backend never opens the input, but the coordinator checks at submit that it is a readable file.
+            let input = (data as NSString).appendingPathComponent("toy-input")
+            FileManager.default.createFile(atPath: input, contents: Data())
+            let manifest = JobManifest(input: .init(path: input), output: output, sharding: .init(shards: 3))
+            let accepted = try #require(try await request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))
+            let last = try await waitForJob(accepted.job, client: client)
+            #expect(last?.state == .committed, "\(String(describing: last))")
+            let text = try String(contentsOfFile: output, encoding: .utf8)
+            // Shard s holds classes c ≡ s (mod 3); the gather concatenates shards in shard order.
+            #expect(text == [0, 3, 1, 4, 2, 5].map { "class \($0): 6 rows\n" }.joined())
+            let resolved = try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: output))
+            #expect(resolved.shards.map(\.classes) == [[0, 3], [1, 4], [2, 5]])
+            #expect(resolved.outputSHA256 == FileDigest.sha256(of: Array(text.utf8)))
+            let journal = try Journal.entries(directory: state).map(\.event)
+            #expect(journal.first == .submitted && journal.last == .committed)
+            #expect(journal.filter { $0 == .kappas }.count == 3 && journal.filter { $0 == .shard }.count == 3)
         }
-        defer { for worker in workers { worker.stop.stop(); _ = worker.waitUntilFinished() } }
-        let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
-        var registered = 0
-        let deadline = Date().addingTimeInterval(10)
-        while registered < 2, Date() < deadline {
-            registered = try request(client, WireMessage(StatusRequest(job: nil)).encode()).body(as: StatusReply.self)?.workers.count ?? 0
+
+        @Test func aTimedOutAttemptThatFinishesAnywayLeavesNoFileOnItsWorker() async throws {
+            let state = try temporaryDirectory()
+            let (coordinator, endpoint) = try await startCoordinator(state: state)
+            defer { coordinator.stop.stop() }
+            // "a-slow" is picked first and synthesises 2 s without looking at cancellation, past the 1 s timeout.
+            var workers: [TestDaemon] = []
+            let slowFinished = LateSynthesisExecutor.Counter()
+            for (name, seconds) in [("a-slow", 2.0), ("b-fast", 0.0)] {
+                let work = (state as NSString).appendingPathComponent(name)
+                try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+                let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: work, threads: 1, name: name, toolVersion: "9.9.9")
+                let runtime = WorkerRuntime(configuration: configuration, executor: LateSynthesisExecutor(seconds: seconds, finished: slowFinished),
+                                            logger: Logger(label: "test.\(name)"))
+                workers.append(TestDaemon(name: name) { stop in try runtime.run(until: stop) })
+            }
+            defer { for worker in workers { worker.stop.stop() } }
+            let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline,
+                  try await request(client, WireMessage(StatusRequest(job: nil)).encode()).body(as: StatusReply.self)?.workers.count ?? 0 < 2 {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let data = state + "-data"  // outside the state directory, where job paths are refused
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            let output = (data as NSString).appendingPathComponent("out.txt")
+            let input = (data as NSString).appendingPathComponent("toy-input")
+            FileManager.default.createFile(atPath: input, contents: Data())
+            let manifest = JobManifest(input: .init(path: input), output: output, sharding: .init(shards: 3, shardTimeoutSeconds: 1))
+            let accepted = try #require(try await request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))
+            let last = try await waitForJob(accepted.job, client: client)
+            #expect(last?.state == .committed, "\(String(describing: last))")
+            #expect(try String(contentsOfFile: output, encoding: .utf8) == [0, 3, 1, 4, 2, 5].map { "class \($0): 6 rows\n" }.joined())
+            // The slow worker's late shard file was written after its attempt timed out, then deleted where it landed.
+            _ = await eventually(seconds: 10) { slowFinished.value.load(ordering: .relaxed) > 0 }
+            try #require(slowFinished.value.load(ordering: .relaxed) > 0, "the slow worker never finished a synthesis shard")
+            let slow = (state as NSString).appendingPathComponent("a-slow")
+            _ = try await eventually(seconds: 5) { try FileManager.default.contentsOfDirectory(atPath: slow).isEmpty }
+            let left = try FileManager.default.contentsOfDirectory(atPath: slow)
+            #expect(left.isEmpty, "\(left)")
         }
-        let data = state + "-data"  // outside the state directory, where job paths are refused
-        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        let output = (data as NSString).appendingPathComponent("out.txt")
-        let input = (data as NSString).appendingPathComponent("toy-input")
-        FileManager.default.createFile(atPath: input, contents: Data())
-        let manifest = JobManifest(input: .init(path: input), output: output, sharding: .init(shards: 3, shardTimeoutSeconds: 1))
-        let accepted = try #require(try request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))
-        var last: JobStatus?
-        while Date() < deadline.addingTimeInterval(30) {
-            last = try request(client, WireMessage(StatusRequest(job: accepted.job)).encode()).body(as: StatusReply.self)?.jobs.first
-            if last?.state.isTerminal == true { break }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        #expect(last?.state == .committed, "\(String(describing: last))")
-        #expect(try String(contentsOfFile: output, encoding: .utf8) == [0, 3, 1, 4, 2, 5].map { "class \($0): 6 rows\n" }.joined())
-        // The slow worker's late shard file was written after its attempt timed out, then deleted where it landed.
-        let finishedBy = Date().addingTimeInterval(10)
-        while slowFinished.value.load(ordering: .relaxed) == 0, Date() < finishedBy { Thread.sleep(forTimeInterval: 0.02) }
-        try #require(slowFinished.value.load(ordering: .relaxed) > 0, "the slow worker never finished a synthesis shard")
-        let slow = (state as NSString).appendingPathComponent("a-slow")
-        var left = try FileManager.default.contentsOfDirectory(atPath: slow)
-        let settle = Date().addingTimeInterval(5)
-        while !left.isEmpty, Date() < settle {
-            Thread.sleep(forTimeInterval: 0.05)
-            left = try FileManager.default.contentsOfDirectory(atPath: slow)
-        }
-        #expect(left.isEmpty, "\(left)")
     }
 }

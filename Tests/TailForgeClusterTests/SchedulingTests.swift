@@ -314,13 +314,11 @@ import Testing
         #expect(RetentionPeriod.seconds(text) == nil)
     }
 
-    @Test func onlyTemporariesOfDeadWritersAreRemoved() throws {
+    @Test func onlyTemporariesOfDeadWritersAreRemoved() async throws {
         let directory = NSTemporaryDirectory() + "tailforge-tmp-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let finished = Process()
-        finished.executableURL = URL(fileURLWithPath: "/bin/true")
-        try finished.run()
-        finished.waitUntilExit()
+        let finished = try Child("/bin/true", []).process
+        await LocalCluster.exited(finished)
         let dead = "\(directory)/.out.h5.tmp-\(finished.processIdentifier)-3"
         let alive = "\(directory)/.out.h5.tmp-\(getpid())-1"
         let other = "\(directory)/.other.h5.tmp-\(finished.processIdentifier)-1"

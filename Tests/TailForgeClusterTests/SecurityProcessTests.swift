@@ -3,139 +3,128 @@ import Testing
 import TailForgeStorage
 @testable import TailForgeCluster
 
-/// CURVE and the role allow-list with real processes and real keys on loopback.
-@Suite(.serialized) struct SecurityProcessTests {
-    func secureCluster(_ fixture: ProcessClusterTests.Fixture) -> LocalCluster {
-        let cluster = fixture.cluster()
-        cluster.secure = true
-        return cluster
-    }
-
-    /// A keypair the coordinator has never heard of.
-    func rogueKeys(_ cluster: LocalCluster) throws -> String {
-        let directory = (cluster.directory as NSString).appendingPathComponent("rogue")
-        try CurveKeyPair.generate().write(to: directory, name: "rogue")
-        return directory + "/rogue.key"
-    }
-
-    func coordinatorPublicKey(_ cluster: LocalCluster) throws -> String {
-        try CurveKey.load(publicKeyFile: cluster.keyDirectory + "/coordinator.pub")
-    }
-
-    func client(_ cluster: LocalCluster, key: String) throws -> ClusterClient {
-        try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 1,
-                          security: .curveClient(try CurveKeyPair.load(secretKeyFile: key), serverPublicKey: try coordinatorPublicKey(cluster)))
-    }
-
-    func log(_ cluster: LocalCluster) -> String {
-        (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
-    }
-
-    func waitFor(seconds: Double = 20, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.05)
+extension ClusterProcessTests {
+    /// CURVE and the role allow-list with real processes and real keys on loopback.
+    @Suite struct SecurityProcessTests {
+        func secureCluster(_ fixture: ProcessClusterTests.Fixture) -> LocalCluster {
+            let cluster = fixture.cluster()
+            cluster.secure = true
+            return cluster
         }
-        return false
-    }
 
-    @Test func workersWithoutAnAllowedKeyNeverJoinAndAKeyedWorkerRunsTheJob() throws {
-        let fixture = try ProcessClusterTests.shared.get()
-        let cluster = secureCluster(fixture)
-        defer { cluster.stop() }
-        try cluster.startCoordinator()
-        let rogueKey = try rogueKeys(cluster)
-        let intruders = [
-            try cluster.spawn("rogue", ["worker", "--connect", cluster.endpoint, "--work-dir", cluster.directory + "/rogue-work", "--threads", "1",
-                                        "--name", "rogue", "--key", rogueKey, "--coordinator-key", cluster.keyDirectory + "/coordinator.pub"]),
-            try cluster.spawn("keyless", ["worker", "--connect", cluster.endpoint, "--work-dir", cluster.directory + "/keyless-work", "--threads", "1",
-                                          "--name", "keyless", "--insecure"]),
-        ]
-        // SIGKILL: a worker that never completed a handshake does not yet stop on SIGTERM (a worker-runtime follow-up).
-        defer { for process in intruders where process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
-        let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5, security: try cluster.clientSecurity)
-        let manifest = fixture.manifest(output: "secure.h5", shards: 3)
-        let job = try client.submit(manifest)
-        // The unknown key is refused at the handshake, logged by fingerprint.
-        let rogueRaw = try #require(CurveKey.bytes(try CurveKeyPair.load(secretKeyFile: rogueKey).publicKey))
-        #expect(waitFor { log(cluster).contains("public key \(CurveKey.fingerprint(raw: rogueRaw)) is not in the allow-list") }, "\(log(cluster))")
-        let before = try client.status(job: job)
-        #expect(before.workers.isEmpty)
-        #expect(before.jobs.first?.shardsDone == 0)
-        #expect(!log(cluster).contains("registered from"))
+        /// A keypair the coordinator has never heard of.
+        func rogueKeys(_ cluster: LocalCluster) throws -> String {
+            let directory = (cluster.directory as NSString).appendingPathComponent("rogue")
+            try CurveKeyPair.generate().write(to: directory, name: "rogue")
+            return directory + "/rogue.key"
+        }
 
-        try cluster.startWorker()
-        var final: JobStatus?
-        #expect(waitFor(seconds: 60) {
-            final = try? client.status(job: job).jobs.first
-            return final?.state.isTerminal == true
-        })
-        #expect(final?.state == .committed, "\(final?.error ?? "")")
-        #expect(try SHA256.hexDigest(ofFileAt: manifest.output) == fixture.referenceSHA256)
-        #expect(try client.status().workers.map(\.name) == ["local0"])
-    }
+        func coordinatorPublicKey(_ cluster: LocalCluster) throws -> String {
+            try CurveKey.load(publicKeyFile: cluster.keyDirectory + "/coordinator.pub")
+        }
 
-    @Test func onlyAClientKeyMaySubmitCancelOrReadStatus() throws {
-        let fixture = try ProcessClusterTests.shared.get()
-        let cluster = secureCluster(fixture)
-        defer { cluster.stop() }
-        try cluster.startCoordinator()
-        let manifest = fixture.manifest(output: "roles.h5", shards: 2)
+        func client(_ cluster: LocalCluster, key: String) throws -> ClusterClient {
+            try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 1,
+                              security: .curveClient(try CurveKeyPair.load(secretKeyFile: key), serverPublicKey: try coordinatorPublicKey(cluster)))
+        }
 
-        // No key at all: plain text never completes the CURVE handshake, so nothing is answered.
-        // (A fresh client per request: a DEALER whose handshake failed has no pipe, and a second send would block.)
-        func plain() throws -> ClusterClient { try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 1) }
-        #expect(throws: ClusterClientError.self) { try plain().status() }
-        #expect(throws: ClusterClientError.self) { try plain().submit(manifest) }
-        // An unknown key: refused at the handshake.
-        let rogueKey = try rogueKeys(cluster)
-        #expect(throws: ClusterClientError.self) { try client(cluster, key: rogueKey).status() }
-        #expect(throws: ClusterClientError.self) { try client(cluster, key: rogueKey).cancel(job: "job-1") }
-        #expect(throws: ClusterClientError.self) { try client(cluster, key: rogueKey).submit(manifest) }
+        func log(_ cluster: LocalCluster) -> String {
+            (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
+        }
 
-        // A worker key: connected, but every client request is forbidden.
-        let worker = try client(cluster, key: cluster.keyDirectory + "/worker.key")
-        for request in [{ _ = try worker.submit(manifest) }, { _ = try worker.status() }, { _ = try worker.cancel(job: "job-1") }] as [() throws -> Void] {
-            do {
-                try request()
-                Issue.record("a worker key was allowed a client request")
-            } catch let error as ClusterClientError {
-                guard case .rejected(let code, _) = error else { Issue.record("expected a refusal, got \(error)"); continue }
-                #expect(code == "forbidden")
+        @Test func workersWithoutAnAllowedKeyNeverJoinAndAKeyedWorkerRunsTheJob() async throws {
+            let fixture = try await ProcessClusterTests.shared()
+            let cluster = secureCluster(fixture)
+            defer { cluster.stop() }
+            try await cluster.startCoordinator()
+            let rogueKey = try rogueKeys(cluster)
+            let intruders = [
+                try cluster.spawn("rogue", ["worker", "--connect", cluster.endpoint, "--work-dir", cluster.directory + "/rogue-work", "--threads", "1",
+                                            "--name", "rogue", "--key", rogueKey, "--coordinator-key", cluster.keyDirectory + "/coordinator.pub"]),
+                try cluster.spawn("keyless", ["worker", "--connect", cluster.endpoint, "--work-dir", cluster.directory + "/keyless-work", "--threads", "1",
+                                              "--name", "keyless", "--insecure"]),
+            ]
+            // SIGKILL: a worker that never completed a handshake does not yet stop on SIGTERM (a worker-runtime follow-up).
+            defer { for process in intruders { LocalCluster.signal(process, SIGKILL) } }
+            let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5, security: try cluster.clientSecurity)
+            let manifest = fixture.manifest(output: "secure.h5", shards: 3)
+            let job = try client.submit(manifest)
+            // The unknown key is refused at the handshake; the operator finds it in the log by its fingerprint.
+            let rogueRaw = try #require(CurveKey.bytes(try CurveKeyPair.load(secretKeyFile: rogueKey).publicKey))
+            #expect(await eventually(seconds: 20) { log(cluster).contains(CurveKey.fingerprint(raw: rogueRaw)) }, "\(log(cluster))")
+            let before = try client.status(job: job)
+            #expect(before.workers.isEmpty)
+            #expect(before.jobs.first?.shardsDone == 0)
+
+            try cluster.startWorker()
+            let final = try await ProcessClusterTests.waitForJob(job, on: cluster.endpoint, security: try cluster.clientSecurity, seconds: 60)
+            #expect(final?.state == .committed, "\(final?.error ?? "")")
+            #expect(try SHA256.hexDigest(ofFileAt: manifest.output) == fixture.referenceSHA256)
+            #expect(try client.status().workers.map(\.name) == ["local0"])
+        }
+
+        @Test func onlyAClientKeyMaySubmitCancelOrReadStatus() async throws {
+            let fixture = try await ProcessClusterTests.shared()
+            let cluster = secureCluster(fixture)
+            defer { cluster.stop() }
+            try await cluster.startCoordinator()
+            let manifest = fixture.manifest(output: "roles.h5", shards: 2)
+
+            // No key at all: plain text never completes the CURVE handshake, so nothing is answered.
+            // (A fresh client per request: a DEALER whose handshake failed has no pipe, and a second send would block.)
+            func plain() throws -> ClusterClient { try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 1) }
+            #expect(throws: ClusterClientError.self) { try plain().status() }
+            #expect(throws: ClusterClientError.self) { try plain().submit(manifest) }
+            // An unknown key: refused at the handshake.
+            let rogueKey = try rogueKeys(cluster)
+            #expect(throws: ClusterClientError.self) { try client(cluster, key: rogueKey).status() }
+            #expect(throws: ClusterClientError.self) { try client(cluster, key: rogueKey).cancel(job: "job-1") }
+            #expect(throws: ClusterClientError.self) { try client(cluster, key: rogueKey).submit(manifest) }
+
+            // A worker key: connected, but every client request is forbidden.
+            let worker = try client(cluster, key: cluster.keyDirectory + "/worker.key")
+            for request in [{ _ = try worker.submit(manifest) }, { _ = try worker.status() }, { _ = try worker.cancel(job: "job-1") }] as [() throws -> Void] {
+                do {
+                    try request()
+                    Issue.record("a worker key was allowed a client request")
+                } catch let error as ClusterClientError {
+                    guard case .rejected(let code, _) = error else { Issue.record("expected a refusal, got \(error)"); continue }
+                    #expect(code == "forbidden")
+                }
             }
+
+            // The client key may do all three.
+            let allowed = try client(cluster, key: cluster.keyDirectory + "/client.key")
+            let job = try allowed.submit(manifest)
+            #expect(try allowed.status(job: job).jobs.first?.job == job)
+            #expect(try allowed.cancel(job: job).cancelled)
         }
-        #expect(log(cluster).contains("a worker key may not send submitJob"))
 
-        // The client key may do all three.
-        let allowed = try client(cluster, key: cluster.keyDirectory + "/client.key")
-        let job = try allowed.submit(manifest)
-        #expect(try allowed.status(job: job).jobs.first?.job == job)
-        #expect(try allowed.cancel(job: job).cancelled)
-    }
+        @Test func aKeyRemovedFromTheAllowListIsRefusedAfterSIGHUP() async throws {
+            let fixture = try await ProcessClusterTests.shared()
+            let cluster = secureCluster(fixture)
+            defer { cluster.stop() }
+            try await cluster.startCoordinator()
+            #expect(try client(cluster, key: cluster.keyDirectory + "/client.key").status().jobs.isEmpty)
 
-    @Test func aKeyRemovedFromTheAllowListIsRefusedAfterSIGHUP() throws {
-        let fixture = try ProcessClusterTests.shared.get()
-        let cluster = secureCluster(fixture)
-        defer { cluster.stop() }
-        try cluster.startCoordinator()
-        #expect(try client(cluster, key: cluster.keyDirectory + "/client.key").status().jobs.isEmpty)
+            try FileManager.default.removeItem(atPath: cluster.allowDirectory + "/clients/client.pub")
+            let coordinator = try #require(cluster.coordinator)
+            kill(coordinator.processIdentifier, SIGHUP)
+            // Refused once the reload has happened (each try is a fresh handshake); the coordinator stays up.
+            #expect(await eventually(seconds: 20, interval: .milliseconds(50)) {
+                (try? client(cluster, key: cluster.keyDirectory + "/client.key").status()) == nil
+            }, "\(log(cluster))")
+            #expect(coordinator.isRunning)
+        }
 
-        try FileManager.default.removeItem(atPath: cluster.allowDirectory + "/clients/client.pub")
-        let coordinator = try #require(cluster.coordinator)
-        kill(coordinator.processIdentifier, SIGHUP)
-        #expect(waitFor { log(cluster).contains("allow-list reloaded: 1 worker key(s), 0 client key(s)") }, "\(log(cluster))")
-        #expect(coordinator.isRunning)
-        #expect(throws: ClusterClientError.self) { try client(cluster, key: cluster.keyDirectory + "/client.key").status() }
-    }
-
-    @Test func theCoordinatorRefusesToStartWithoutKeysOrInsecure() throws {
-        let fixture = try ProcessClusterTests.shared.get()
-        let state = (fixture.directory as NSString).appendingPathComponent("no-keys-\(UUID().uuidString)")
-        let (status, text) = try fixture.runToExit(["coordinator", "--bind", "tcp://127.0.0.1:*", "--state-dir", state])
-        #expect(status != 0)
-        #expect(text.contains("--key FILE and --allow-dir DIR"))
-        #expect(!FileManager.default.fileExists(atPath: CoordinatorRuntime.endpointFile(stateDirectory: state)))
+        @Test func theCoordinatorRefusesToStartWithoutKeysOrInsecure() async throws {
+            let fixture = try await ProcessClusterTests.shared()
+            let state = (fixture.directory as NSString).appendingPathComponent("no-keys-\(UUID().uuidString)")
+            let (status, text) = try await fixture.runToExit(["coordinator", "--bind", "tcp://127.0.0.1:*", "--state-dir", state])
+            #expect(status != 0)
+            #expect(text.contains("--key FILE and --allow-dir DIR"), "\(text)")
+            #expect(!FileManager.default.fileExists(atPath: CoordinatorRuntime.endpointFile(stateDirectory: state)))
+        }
     }
 }
 
@@ -171,7 +160,7 @@ import TailForgeStorage
         [Array("1.0".utf8), Array("7".utf8), Array(domain.utf8), Array("127.0.0.1".utf8), [], Array(mechanism.utf8), key]
     }
 
-    @Test func zapAcceptsAllowedKeysWithTheirRoleAndRefusesEverythingElse() throws {
+    @Test func zapAcceptsAllowedKeysWithTheirRoleAndRefusesEverythingElse() async throws {
         let worker = try #require(CurveKey.bytes(try CurveKeyPair.generate().publicKey))
         let client = try #require(CurveKey.bytes(try CurveKeyPair.generate().publicKey))
         let stranger = try #require(CurveKey.bytes(try CurveKeyPair.generate().publicKey))
@@ -187,7 +176,7 @@ import TailForgeStorage
         }
     }
 
-    @Test func allowListReadsRolesByFolderAndRejectsAKeyWithTwoRoles() throws {
+    @Test func allowListReadsRolesByFolderAndRejectsAKeyWithTwoRoles() async throws {
         let directory = NSTemporaryDirectory() + "tailforge-allow-\(UUID().uuidString)"
         let pair = try CurveKeyPair.generate()
         try pair.write(to: directory + "/keys", name: "w")

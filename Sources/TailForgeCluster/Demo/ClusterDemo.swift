@@ -79,7 +79,7 @@ public struct ClusterDemo: Sendable {
         cluster.secure = true  // CURVE with generated keys, as a real cluster runs
         cluster.dataRoots = [out]  // the demo's data and outputs, nothing else
         defer { cluster.stop() }
-        try cluster.start(workers: workers, threadsPerWorker: threadsPerWorker)
+        try await cluster.start(workers: workers, threadsPerWorker: threadsPerWorker)
         say("coordinator on \(cluster.endpoint) with \(workers) workers, CURVE keys in \(cluster.keyDirectory) (logs in \(clusterDirectory))")
 
         let started = Date()

@@ -87,7 +87,7 @@ public final class CoordinatorRuntime: Sendable {
     /// Waits up to `seconds` for a coordinator with `stateDirectory` to write its endpoint file (complete lines
     /// only: the file is written atomically, ending in a newline) and returns the endpoint; nil on timeout or
     /// once `gaveUp()` is true (e.g. the coordinator process has exited).
-    public static func waitForEndpoint(stateDirectory: String, seconds: Double, gaveUp: () -> Bool = { false }) -> String? {
+    public static func waitForEndpoint(stateDirectory: String, seconds: Double, gaveUp: () -> Bool = { false }) async -> String? {
         let file = endpointFile(stateDirectory: stateDirectory)
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
@@ -95,7 +95,7 @@ public final class CoordinatorRuntime: Sendable {
                 return text.trimmingCharacters(in: .whitespacesAndNewlines)
             }
             if gaveUp() { return nil }
-            Thread.sleep(forTimeInterval: 0.02)
+            try? await Task.sleep(for: .milliseconds(20))
         }
         return nil
     }

@@ -1,11 +1,13 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A coordinator and workers on loopback, each a child process of the `tailforge` executable, with their logs
 /// in `directory`. Used by `tailforge demo`, the cluster tests and the cluster benchmark; `stop()` (or deinit)
-/// terminates every child it started.
+/// terminates every child it started. Every wait suspends instead of blocking its thread, so tests that run many
+/// clusters side by side do not starve Swift's cooperative pool.
 public final class LocalCluster {
     /// Why the cluster could not start.
     public struct StartError: Error, CustomStringConvertible {
@@ -97,16 +99,16 @@ public final class LocalCluster {
     }
 
     /// Starts the coordinator on `bind` (default: a free loopback port) and waits for its endpoint file.
-    public func startCoordinator(bind: String = "tcp://127.0.0.1:*") throws {
+    public func startCoordinator(bind: String = "tcp://127.0.0.1:*") async throws {
         let endpointFile = CoordinatorRuntime.endpointFile(stateDirectory: stateDirectory)
         try? FileManager.default.removeItem(atPath: endpointFile)
         if secure { try ensureKeys() }
         for root in dataRoots { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) }
-        coordinator = try spawn("coordinator", ["coordinator", "--bind", bind, "--state-dir", stateDirectory,
-                                                "--heartbeat-ms", "\(heartbeatMilliseconds)", "--liveness-ms", "\(livenessMilliseconds)"]
-                                                + securityArguments.coordinator + dataRootArguments + coordinatorArguments)
-        let coordinator = self.coordinator
-        if let found = CoordinatorRuntime.waitForEndpoint(stateDirectory: stateDirectory, seconds: 20, gaveUp: { coordinator?.isRunning == false }) {
+        let coordinator = try spawn("coordinator", ["coordinator", "--bind", bind, "--state-dir", stateDirectory,
+                                                    "--heartbeat-ms", "\(heartbeatMilliseconds)", "--liveness-ms", "\(livenessMilliseconds)"]
+                                                    + securityArguments.coordinator + dataRootArguments + coordinatorArguments)
+        self.coordinator = coordinator
+        if let found = await CoordinatorRuntime.waitForEndpoint(stateDirectory: stateDirectory, seconds: 20, gaveUp: { !coordinator.isRunning }) {
             endpoint = found
             return
         }
@@ -125,21 +127,31 @@ public final class LocalCluster {
 
     /// Starts the coordinator and `count` workers, and waits until every worker has registered (so the first
     /// job or training session is spread over all of them).
-    public func start(workers count: Int, threadsPerWorker: Int = 1) throws {
-        try startCoordinator()
+    public func start(workers count: Int, threadsPerWorker: Int = 1) async throws {
+        try await startCoordinator()
         for _ in 0..<count { try startWorker(threads: threadsPerWorker) }
-        try waitForWorkers(count)
+        try await waitForWorkers(count)
     }
 
     /// Waits until the coordinator lists at least `count` registered workers.
-    public func waitForWorkers(_ count: Int, seconds: Double = 30) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
+    public func waitForWorkers(_ count: Int, seconds: Double = 30) async throws {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
             if let reply = try? ClusterClient(coordinator: endpoint, timeoutSeconds: 2, security: clientSecurity).status(), reply.workers.count >= count { return }
             if workers.contains(where: { !$0.isRunning }) { break }
-            Thread.sleep(forTimeInterval: 0.02)
+            try await Task.sleep(for: .milliseconds(20))
         }
         throw StartError(description: "\(count) worker(s) did not register with \(endpoint); see the logs in \(directory)")
+    }
+
+    /// Suspends until `process` has exited (at once if it already has), without holding a thread.
+    public static func exited(_ process: Process) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let once = ResumeOnce(continuation)
+            process.terminationHandler = { _ in once.resume() }
+            // It may have exited before the handler was set.
+            if !process.isRunning { once.resume() }
+        }
     }
 
     /// The work directory of worker `index`.
@@ -174,15 +186,16 @@ public final class LocalCluster {
     }
 
     /// Kills the coordinator with SIGKILL and waits for it to be gone.
-    public func crashCoordinator() {
+    public func crashCoordinator() async {
+        guard let coordinator else { return }
         Self.signal(coordinator, SIGKILL)
-        coordinator?.waitUntilExit()
+        await Self.exited(coordinator)
     }
 
     /// Kills worker `index` with SIGKILL and waits for it to be gone.
-    public func crashWorker(_ index: Int) {
+    public func crashWorker(_ index: Int) async {
         Self.signal(workers[index], SIGKILL)
-        workers[index].waitUntilExit()
+        await Self.exited(workers[index])
     }
 
     /// SIGTERM to every child, then SIGKILL to any still running after `grace` seconds.
@@ -195,5 +208,17 @@ public final class LocalCluster {
             Self.signal(process, SIGKILL)
             process.waitUntilExit()
         }
+    }
+}
+
+/// Resumes a continuation once, whichever of the termination handler and the caller's check comes first.
+private final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Void, Never>?>
+    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = Mutex(continuation) }
+    func resume() {
+        continuation.withLock { pending in
+            defer { pending = nil }
+            return pending
+        }?.resume()
     }
 }

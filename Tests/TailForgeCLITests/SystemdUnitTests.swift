@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TailForgeCluster
 
 /// `cluster/systemd/*.service` as systemd reads them (`systemd-analyze verify`), and what a worker does when its
 /// environment file leaves `${TAILFORGE_COORDINATOR}` empty. No systemd runs as PID 1 in the test sandboxes, so
@@ -14,7 +15,7 @@ import Testing
 
     /// Runs `systemd-analyze verify` on copies of `units` in a scratch directory, with the installed binary's path
     /// pointing at the freshly built executable (verify checks that every Exec path is executable).
-    static func verify(_ units: [String: String]) throws -> (status: Int32, output: String) {
+    static func verify(_ units: [String: String]) async throws -> (status: Int32, output: String) {
         let runner = try CommandRunner()
         let directory = NSTemporaryDirectory() + "tailforge-units-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -28,12 +29,15 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try #require(systemdAnalyze))
         process.arguments = ["verify"] + paths
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        // To a file, not a pipe read to its end: the wait below suspends instead of blocking a thread.
+        let log = directory + "/verify.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
         try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        await LocalCluster.exited(process)
+        let output = try String(contentsOfFile: log, encoding: .utf8)
         return (process.terminationStatus, output)
     }
 
@@ -42,9 +46,9 @@ import Testing
     }
 
     @Test(.enabled(if: systemdAnalyze != nil, "systemd-analyze not found: install Debian's systemd package (Scripts/test-setup does)"))
-    func unitsPassSystemdAnalyzeVerifyWithoutWarnings() throws {
+    func unitsPassSystemdAnalyzeVerifyWithoutWarnings() async throws {
         let units = try Dictionary(uniqueKeysWithValues: Self.units.map { ($0, try Self.unitText($0)) })
-        let (status, output) = try Self.verify(units)
+        let (status, output) = try await Self.verify(units)
         #expect(status == 0, "systemd-analyze verify failed:\n\(output)")
         // verify exits 0 on an unknown key or an unparsable value (it only ignores them), so any line about our
         // units is a failure too.
@@ -54,9 +58,9 @@ import Testing
 
     /// The check above can fail: a misspelt directive in a copy of the worker unit is reported.
     @Test(.enabled(if: systemdAnalyze != nil, "systemd-analyze not found: install Debian's systemd package (Scripts/test-setup does)"))
-    func systemdAnalyzeReportsAMisspeltDirective() throws {
+    func systemdAnalyzeReportsAMisspeltDirective() async throws {
         let broken = try Self.unitText("tailforge-worker@.service").replacingOccurrences(of: "RestartPreventExitStatus=", with: "RestartPreventExitStats=")
-        let (_, output) = try Self.verify(["tailforge-worker@.service": broken])
+        let (_, output) = try await Self.verify(["tailforge-worker@.service": broken])
         #expect(output.contains("RestartPreventExitStats"), "\(output)")
     }
 
@@ -85,12 +89,12 @@ import Testing
     /// What systemd runs when TAILFORGE_COORDINATOR is missing from the environment file: `--connect ""`. It used to
     /// start and fail later with a ZeroMQ error, in a restart loop.
     @Test(arguments: [("", "is empty"), ("  ", "is empty"), ("coordinator.example:5555", "must be a ZeroMQ endpoint")])
-    func workerRefusesAnEmptyOrMalformedEndpoint(endpoint: String, message: String) throws {
+    func workerRefusesAnEmptyOrMalformedEndpoint(endpoint: String, message: String) async throws {
         let runner = try CommandRunner()
         let directory = NSTemporaryDirectory() + "tailforge-endpoint-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let outcome = try runner.run(["worker", "--connect", endpoint, "--work-dir", "work", "--insecure"], in: directory)
+        let outcome = try await runner.run(["worker", "--connect", endpoint, "--work-dir", "work", "--insecure"], in: directory)
         #expect(outcome.status == 64, "\(outcome.stderr)")
         #expect(!outcome.killedBySignal)
         #expect(outcome.stderr.contains("--connect \(message)"), "\(outcome.stderr)")

@@ -19,11 +19,11 @@ import TailForgeStorage
         return nil
     }
 
-    @Test func jobsNamingPathsOutsideEveryDataRootAreRefusedBeforeAnyWork() throws {
-        let fixture = try ProcessClusterTests.shared.get()
+    @Test func jobsNamingPathsOutsideEveryDataRootAreRefusedBeforeAnyWork() async throws {
+        let fixture = try await ClusterProcessTests.ProcessClusterTests.shared()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
-        try cluster.startCoordinator()
+        try await cluster.startCoordinator()
         let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5)
         var manifests: [(JobManifest, String)] = []
         var passwd = fixture.manifest(output: "passwd.h5", shards: 1)
@@ -58,17 +58,17 @@ import TailForgeStorage
         #expect(log.contains("refused a job") && log.contains("/etc/passwd"), "each refusal is logged")
     }
 
-    @Test func theCoordinatorRefusesToStartWithoutADataRoot() throws {
-        let fixture = try ProcessClusterTests.shared.get()
+    @Test func theCoordinatorRefusesToStartWithoutADataRoot() async throws {
+        let fixture = try await ClusterProcessTests.ProcessClusterTests.shared()
         let state = (fixture.directory as NSString).appendingPathComponent("no-root-\(UUID().uuidString)")
-        let (status, text) = try fixture.runToExit(["coordinator", "--bind", "tcp://127.0.0.1:*", "--state-dir", state, "--insecure"])
+        let (status, text) = try await fixture.runToExit(["coordinator", "--bind", "tcp://127.0.0.1:*", "--state-dir", state, "--insecure"])
         #expect(status != 0)
         #expect(text.contains("at least one --data-root DIR"), "\(text)")
         #expect(!FileManager.default.fileExists(atPath: CoordinatorRuntime.endpointFile(stateDirectory: state)))
     }
 
-    @Test func aWorkerRefusesToWriteASharedShardDirectoryOutsideItsRoots() throws {
-        let fixture = try ProcessClusterTests.shared.get()
+    @Test func aWorkerRefusesToWriteASharedShardDirectoryOutsideItsRoots() async throws {
+        let fixture = try await ClusterProcessTests.ProcessClusterTests.shared()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
         // The coordinator allows a second root the worker was not given.
@@ -76,13 +76,13 @@ import TailForgeStorage
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: elsewhere) }
         cluster.coordinatorArguments = ["--data-root", elsewhere]
-        try cluster.start(workers: 1)
+        try await cluster.start(workers: 1)
         var manifest = fixture.manifest(output: "elsewhere.h5", shards: 1)
         manifest.transfer.sharedShardDirectory = elsewhere + "/shards"
         manifest.sharding.maxAttempts = 1
         let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5)
         let job = try client.submit(manifest)
-        let status = try #require(try ProcessClusterTests().waitForJob(job, on: cluster.endpoint))
+        let status = try #require(try await ClusterProcessTests.ProcessClusterTests.waitForJob(job, on: cluster.endpoint))
         #expect(status.state == .failed)
         #expect(status.error?.contains("is outside worker local0's work directory and data roots") == true, "\(status.error ?? "")")
         #expect(!FileManager.default.fileExists(atPath: elsewhere + "/shards"), "the worker created nothing there")
@@ -97,22 +97,22 @@ import TailForgeStorage
         }
         func send(_ body: some WireBody) throws { try socket.send(WireMessage(body).encode()) }
         /// The next message of type `B`, skipping others (heartbeats), within `seconds`.
-        func next<B: WireBody>(_: B.Type, seconds: Double = 10) throws -> WireMessage? {
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
-                guard try socket.waitForInput(timeoutMilliseconds: 100), let frames = try socket.receive() else { continue }
-                let message = try WireMessage.decode(frames)
-                if message.body(as: B.self) != nil { return message }
+        func next<B: WireBody>(_: B.Type, seconds: Double = 10) async throws -> WireMessage? {
+            try await eventually(seconds: seconds, interval: .milliseconds(10)) { () throws -> WireMessage? in
+                while let frames = try socket.receive(dontWait: true) {
+                    let message = try WireMessage.decode(frames)
+                    if message.body(as: B.self) != nil { return message }
+                }
+                return nil
             }
-            return nil
         }
     }
 
-    @Test func theInputIsStreamedOnlyToTheWorkerRunningAShardOfItsJob() throws {
-        let fixture = try ProcessClusterTests.shared.get()
+    @Test func theInputIsStreamedOnlyToTheWorkerRunningAShardOfItsJob() async throws {
+        let fixture = try await ClusterProcessTests.ProcessClusterTests.shared()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
-        try cluster.startCoordinator()
+        try await cluster.startCoordinator()
         var manifest = fixture.manifest(output: "streamed.h5", shards: 1)
         manifest.transfer.streamInput = true
         let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5)
@@ -124,7 +124,7 @@ import TailForgeStorage
         let prober = try Peer(cluster.endpoint, name: "prober")
         for resource in [DataResource.input(job: job), .input(job: "job-none")] {
             try prober.send(DataRequest(requestId: 1, resource: resource, offset: 0, length: 64))
-            let reply = try #require(try prober.next(DataChunk.self))
+            let reply = try #require(try await prober.next(DataChunk.self))
             #expect(reply.body(as: DataChunk.self)?.error == refusal)
             #expect(reply.payloads.isEmpty)
         }
@@ -132,51 +132,51 @@ import TailForgeStorage
         // A registered worker, before and after it is given a shard of the job.
         let worker = try Peer(cluster.endpoint, name: "fake-worker")
         try worker.send(Hello(workerName: "fake", toolVersion: ToolVersion.current, host: "localhost", processId: 1, threads: 1))
-        #expect(try worker.next(Welcome.self) != nil)
-        let assignment = try #require(try worker.next(AssignShard.self)?.body(as: AssignShard.self))
+        #expect(try await worker.next(Welcome.self) != nil)
+        let assignment = try #require(try await worker.next(AssignShard.self)?.body(as: AssignShard.self))
         #expect(assignment.shard.job == job)
         try worker.send(request)
-        let served = try #require(try worker.next(DataChunk.self))
+        let served = try #require(try await worker.next(DataChunk.self))
         #expect(served.body(as: DataChunk.self)?.error == nil)
         let head = try #require(FileHandle(forReadingAtPath: fixture.input)?.readData(ofLength: 64))
         #expect(served.payloads == [[UInt8](head)])
         // The unregistered prober still gets nothing, and neither does the worker for another job's input.
         try prober.send(request)
-        #expect(try prober.next(DataChunk.self)?.body(as: DataChunk.self)?.error == refusal)
+        #expect(try await prober.next(DataChunk.self)?.body(as: DataChunk.self)?.error == refusal)
         try worker.send(DataRequest(requestId: 2, resource: .input(job: "job-none"), offset: 0, length: 64))
-        #expect(try worker.next(DataChunk.self)?.body(as: DataChunk.self)?.error == refusal)
+        #expect(try await worker.next(DataChunk.self)?.body(as: DataChunk.self)?.error == refusal)
 
         // A cancelled job's input is served to no one.
         _ = try client.cancel(job: job)
         try worker.send(request)
-        #expect(try worker.next(DataChunk.self)?.body(as: DataChunk.self)?.error == refusal)
+        #expect(try await worker.next(DataChunk.self)?.body(as: DataChunk.self)?.error == refusal)
         #expect(cluster.coordinator?.isRunning == true)
     }
 
-    @Test func aTrainingSessionNamingAFileOutsideTheDataRootsIsRefusedBeforeAnyWorkerOpensIt() throws {
-        let fixture = try ProcessClusterTests.shared.get()
+    @Test func aTrainingSessionNamingAFileOutsideTheDataRootsIsRefusedBeforeAnyWorkerOpensIt() async throws {
+        let fixture = try await ClusterProcessTests.ProcessClusterTests.shared()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
-        try cluster.start(workers: 1)
+        try await cluster.start(workers: 1)
         let trainer = try Peer(cluster.endpoint, name: "trainer")
         try trainer.send(TrainingOpen(session: "probe", shards: [TrainingShardSpec(path: fixture.input), TrainingShardSpec(path: "/etc/shadow")]))
-        let failure = try #require(try trainer.next(TrainingFailure.self)?.body(as: TrainingFailure.self))
+        let failure = try #require(try await trainer.next(TrainingFailure.self)?.body(as: TrainingFailure.self))
         #expect(failure.message.contains("/etc/shadow is outside the coordinator's data roots"), "\(failure.message)")
-        #expect(try trainer.next(TrainingShardLoaded.self, seconds: 1) == nil, "no worker was asked to load anything")
+        #expect(try await trainer.next(TrainingShardLoaded.self, seconds: 1) == nil, "no worker was asked to load anything")
         let workerLog = try String(contentsOfFile: cluster.logPath("worker0"), encoding: .utf8)
         #expect(!workerLog.contains("loaded training shard"))
     }
 
-    @Test func aPinnedDigestThatDiffersDoesNotEchoTheFilesDigest() throws {
-        let fixture = try ProcessClusterTests.shared.get()
+    @Test func aPinnedDigestThatDiffersDoesNotEchoTheFilesDigest() async throws {
+        let fixture = try await ClusterProcessTests.ProcessClusterTests.shared()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
-        try cluster.startCoordinator()
+        try await cluster.startCoordinator()
         var manifest = fixture.manifest(output: "pinned.h5", shards: 1)
         manifest.input.sha256 = String(repeating: "0", count: 64)
         let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5)
         let job = try client.submit(manifest)
-        let status = try #require(try ProcessClusterTests().waitForJob(job, on: cluster.endpoint))
+        let status = try #require(try await ClusterProcessTests.ProcessClusterTests.waitForJob(job, on: cluster.endpoint))
         #expect(status.state == .failed)
         let actual = try SHA256.hexDigest(ofFileAt: fixture.input)
         let error = status.error ?? ""

@@ -43,6 +43,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("worker-memory-bytes"), help: "Memory a worker may use for a shard; jobs whose largest class needs more fail at planning.")
     var workerMemoryBytes: Int64 = CoordinatorConfiguration.defaultWorkerMemoryBytes
 
+    @Option(name: .customLong("max-message-bytes"), help: "Largest message accepted from a peer (frames: at most 64 MiB each); bigger ones are refused and logged.")
+    var maxMessageBytes = WireLimits.defaultMaxMessageBytes
+
+    @Option(name: .customLong("max-workers"), help: "Workers beyond this many are refused at registration.")
+    var maxWorkers = CoordinatorConfiguration.defaultMaxWorkers
+
     func validate() throws {
         if insecure {
             guard key == nil, allowDir == nil else { throw ValidationError("--insecure cannot be combined with --key or --allow-dir") }
@@ -54,6 +60,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         guard !dataRoots.isEmpty else {
             throw ValidationError("the coordinator needs at least one --data-root DIR: every job's input, output and shard directory must resolve inside one (see cluster/README.md, Security)")
         }
+        try CommandLimits.check("max-message-bytes", maxMessageBytes, in: WireLimits.minimumMaxMessageBytes...(4 << 30))
+        try CommandLimits.check("max-workers", maxWorkers, in: 1...1_000_000)
         guard workerMemoryBytes > 0 else { throw ValidationError("--worker-memory-bytes must be positive") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard quarantineAfter >= 1 else { throw ValidationError("--quarantine-after must be at least 1") }
@@ -77,7 +85,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             bind: bind, stateDirectory: stateDir,
             heartbeat: HeartbeatSettings(intervalMilliseconds: heartbeatMilliseconds, livenessMilliseconds: livenessMilliseconds),
             maxAttempts: maxAttempts, quarantineAfter: quarantineAfter, retainJobsSeconds: RetentionPeriod.seconds(retainJobs)!,
-            workerMemoryBytes: workerMemoryBytes, security: security, allowDirectory: allowDir, dataRoots: roots,
+            workerMemoryBytes: workerMemoryBytes, security: security, allowDirectory: allowDir, dataRoots: roots, maxMessageBytes: maxMessageBytes, maxWorkers: maxWorkers,
             logger: logger)
         try await DaemonService.runUntilSignalled([service], logger: logger)
     }

@@ -32,9 +32,13 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Connect in plain text without keys (only to a coordinator started with --insecure).")
     var insecure = false
 
+    @Option(name: .customLong("max-message-bytes"), help: "Largest message accepted from the coordinator (frames: at most 64 MiB each).")
+    var maxMessageBytes = WireLimits.defaultMaxMessageBytes
+
     func validate() throws {
         try CommandLimits.checkEndpoint("connect", connect, setBy: "under systemd: TAILFORGE_COORDINATOR in /etc/default/tailforge-worker")
         try CommandLimits.check("threads", threads, in: CommandLimits.threads)
+        try CommandLimits.check("max-message-bytes", maxMessageBytes, in: WireLimits.minimumMaxMessageBytes...(4 << 30))
         guard cacheMaxBytes >= 0 else { throw ValidationError("--cache-max-bytes must be 0 or more") }
     }
 
@@ -50,7 +54,7 @@ struct WorkerCommand: AsyncParsableCommand {
             logger.warning("INSECURE: plain text, no authentication of the coordinator; anyone on the path can read shards or pose as the coordinator")
         }
         let service = DaemonService.worker(connect: connect, workDirectory: workDir, threads: threads, name: name,
-                                           cacheMaxBytes: cacheMaxBytes, security: security, dataRoots: dataRoots, logger: logger)
+                                           cacheMaxBytes: cacheMaxBytes, security: security, dataRoots: dataRoots, maxMessageBytes: maxMessageBytes, logger: logger)
         try await DaemonService.runUntilSignalled([service], logger: logger)
     }
 }

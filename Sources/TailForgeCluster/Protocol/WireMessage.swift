@@ -3,12 +3,16 @@ import Foundation
 /// Size limits applied to every incoming message before it is decoded.
 public struct WireLimits: Sendable, Equatable, Codable {
     /// The whole multipart message (all frames).
-    public var maxMessageBytes: Int = 256 << 20
+    public var maxMessageBytes: Int = WireLimits.defaultMaxMessageBytes
+    public static let defaultMaxMessageBytes = 256 << 20
+    /// The smallest `--max-message-bytes` a daemon accepts: a 4 MiB data chunk and its header must fit.
+    public static let minimumMaxMessageBytes = 8 << 20
     /// The JSON header frame.
     public var maxHeaderBytes: Int = 4 << 20
     /// Binary payload frames per message.
     public var maxPayloadFrames: Int = 16
     public init() {}
+    public init(maxMessageBytes: Int) { self.maxMessageBytes = maxMessageBytes }
 }
 
 /// One protocol message: a typed body plus raw binary payload frames.

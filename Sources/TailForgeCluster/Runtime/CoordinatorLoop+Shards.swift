@@ -124,6 +124,11 @@ extension CoordinatorLoop {
                 attemptFailed(identity, reference, .invalidResult("rows \(result.rowsPerClass), the plan expects \(classes.map(\.outputCount))"))
                 return
             }
+            let bound = PlanLimits.maximumShardFileBytes(classes, dimension: prepared.dimension)
+            guard (1...bound).contains(result.byteCount) else {
+                attemptFailed(identity, reference, .invalidResult("a shard file of \(result.byteCount) bytes, outside 1…\(bound) for its \(classes.reduce(0) { $0 + $1.outputCount }) rows"))
+                return
+            }
             board.recordResult(reference.shard, seconds: result.seconds, bytes: result.byteCount)
             registry.succeeded(identity)
             if let path = result.path, let shared = sharedShardPath(job.manifest, path) {

@@ -177,6 +177,13 @@ struct CoordinatorLoop {
             send(identity, WireMessage(Refuse(reason: reason)))
             return
         }
+        let known = registry.workers.values.contains { $0.name == hello.workerName }
+        guard known || registry.workers.count < configuration.maxWorkers else {
+            let reason = "the coordinator already has \(registry.workers.count) workers, its limit (coordinator --max-workers \(configuration.maxWorkers)); raise it or stop another worker"
+            log.warning("refused worker \(hello.workerName) on \(hello.host): \(reason)")
+            send(identity, WireMessage(Refuse(reason: reason)))
+            return
+        }
         // A worker restarted under the same name supersedes its old connection, whose shards are lost.
         if let previous = registry.workers.values.first(where: { $0.name == hello.workerName && $0.identity != identity }) {
             workerGone(previous.identity, reason: .workerLost, note: "it registered again (pid \(hello.processId))")

@@ -30,6 +30,9 @@ public struct CoordinatorConfiguration: Sendable {
     /// Every input, output and shard directory of a job must resolve inside one of these (`--data-root`);
     /// with none, every job is refused.
     public var dataRoots: DataRoots = .none
+    /// Registered workers beyond this many are refused at `hello`.
+    public var maxWorkers: Int = CoordinatorConfiguration.defaultMaxWorkers
+    public static let defaultMaxWorkers = 1_024
 
     public static let defaultWorkerMemoryBytes: Int64 = 64 << 30
 

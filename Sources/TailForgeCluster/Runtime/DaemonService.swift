@@ -50,13 +50,17 @@ public struct DaemonService: Service {
                                    retainJobsSeconds: Double = CoordinatorConfiguration.defaultRetainJobsSeconds,
                                    workerMemoryBytes: Int64 = CoordinatorConfiguration.defaultWorkerMemoryBytes,
                                    security: SocketSecurity = .plaintext, allowDirectory: String? = nil,
-                                   dataRoots: DataRoots = .none, logger: Logger) -> DaemonService {
+                                   dataRoots: DataRoots = .none, maxMessageBytes: Int = WireLimits.defaultMaxMessageBytes,
+                                   maxWorkers: Int = CoordinatorConfiguration.defaultMaxWorkers, logger: Logger) -> DaemonService {
         var configuration = CoordinatorConfiguration(bind: bind, stateDirectory: stateDirectory, toolVersion: ToolVersionOverride.current,
                                                      heartbeat: heartbeat, maxAttempts: maxAttempts, quarantineAfter: quarantineAfter,
                                                      retainJobsSeconds: retainJobsSeconds, workerMemoryBytes: workerMemoryBytes)
         configuration.security = security
         configuration.allowDirectory = allowDirectory
         configuration.dataRoots = dataRoots
+        configuration.limits = WireLimits(maxMessageBytes: maxMessageBytes)
+        configuration.sockets = SocketSettings(maxMessageBytes: maxMessageBytes)
+        configuration.maxWorkers = maxWorkers
         let runtime = CoordinatorRuntime(configuration: configuration, backend: EngineJobBackend(), logger: logger)
         // SIGHUP re-reads the allow-list (the operator removed or added a key); libzmq consults it per handshake.
         Task {
@@ -68,12 +72,15 @@ public struct DaemonService: Service {
     /// The worker daemon with the balancing engine behind it.
     public static func worker(connect: String, workDirectory: String, threads: Int, name: String? = nil,
                               cacheMaxBytes: Int64 = WorkerConfiguration.defaultCacheMaxBytes, security: SocketSecurity = .plaintext,
-                              dataRoots: [String] = [], logger: Logger) -> DaemonService {
+                              dataRoots: [String] = [], maxMessageBytes: Int = WireLimits.defaultMaxMessageBytes,
+                              logger: Logger) -> DaemonService {
         let name = name ?? WorkerConfiguration.defaultName(host: ProcessInfo.processInfo.hostName, workDirectory: workDirectory)
         var configuration = WorkerConfiguration(coordinator: connect, workDirectory: workDirectory, threads: threads, name: name,
                                                 toolVersion: ToolVersionOverride.current, cacheMaxBytes: cacheMaxBytes)
         configuration.security = security
         configuration.dataRoots = dataRoots
+        configuration.limits = WireLimits(maxMessageBytes: maxMessageBytes)
+        configuration.sockets = SocketSettings(maxMessageBytes: maxMessageBytes)
         let runtime = WorkerRuntime(configuration: configuration, executor: EngineShardExecutor(), logger: logger)
         return DaemonService(name: "tailforge-worker") { try runtime.run(until: $0) }
     }

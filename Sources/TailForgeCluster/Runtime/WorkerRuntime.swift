@@ -237,8 +237,13 @@ private struct WorkerLoop {
         switch message.body {
         case let welcome as Welcome:
             registered = true
-            heartbeat = HeartbeatSettings(intervalMilliseconds: welcome.heartbeatIntervalMilliseconds,
-                                          livenessMilliseconds: welcome.livenessMilliseconds)
+            if let settings = HeartbeatSettings.checked(intervalMilliseconds: welcome.heartbeatIntervalMilliseconds,
+                                                        livenessMilliseconds: welcome.livenessMilliseconds) {
+                heartbeat = settings
+            } else {
+                // A hostile or broken coordinator must not be able to overflow the worker's clocks.
+                runtime.log.error("the coordinator's welcome asks for a heartbeat every \(welcome.heartbeatIntervalMilliseconds) ms and a liveness window of \(welcome.livenessMilliseconds) ms, outside \(HeartbeatSettings.intervalRange) and \(HeartbeatSettings.livenessRange); keeping \(heartbeat.intervalMilliseconds) ms and \(heartbeat.livenessMilliseconds) ms")
+            }
             runtime.log.info("registered as \(welcome.workerId)")
         case let refuse as Refuse:
             throw .refused(reason: refuse.reason)
@@ -463,7 +468,8 @@ private struct WorkerLoop {
                                        totalBytes: 0, error: "\(path) is not in the worker's work directory")))
             return
         }
-        let (bytes, total, error) = FileChunks.read(path: standardized, offset: request.offset, length: request.length)
+        // At most one chunk per request, whatever the request says.
+        let (bytes, total, error) = FileChunks.read(path: standardized, offset: request.offset, length: min(max(0, request.length), configuration.chunkBytes))
         send(WireMessage(DataChunk(requestId: request.requestId, resource: request.resource, offset: request.offset,
                                    totalBytes: total, error: error), payloads: error == nil ? [bytes] : []))
         if error == nil, request.offset + Int64(bytes.count) == total {

@@ -25,6 +25,15 @@ enum PlanLimits {
         return nil
     }
 
+    /// The largest shard file a worker may report for `classes` (its declared size is what the coordinator
+    /// fetches and stores): each row's float32 embedding plus its label, flag, source index and κ (17 bytes),
+    /// a quarter more for HDF5's chunk indices, plus 16 MiB for attributes and class names.
+    static func maximumShardFileBytes(_ classes: [ClassTask], dimension: Int) -> Int64 {
+        let rows = classes.reduce(0.0) { $0 + Double(max(0, $1.outputCount)) }
+        let bytes = rows * (Double(max(1, dimension)) * 4 + 17) * 1.25 + Double(16 << 20)
+        return bytes >= Double(Int64.max) ? Int64.max : Int64(bytes)
+    }
+
     static func format(_ bytes: Int64) -> String {
         let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
         var value = Double(bytes)

@@ -31,6 +31,13 @@ public final class TrainingShardServer: Sendable {
     /// is created to say so. Never set it in production.
     public static let testGateVariable = "TAILFORGE_TEST_GRADIENT_GATE"
 
+    /// What a gradient request may ask for (the product of the first two stays far inside `Int`; the weights
+    /// payload must hold exactly classes × (dimension + 1) values anyway).
+    static let classCountRange = 1...16_777_216
+    static let dimensionRange = 1...1_048_576
+    static let maximumGlobalRow = 1 << 48
+    static let maximumBlockRows = 1 << 24
+
     private let threads: Int
     private let delay: Duration?
     private let gate: String?
@@ -151,10 +158,18 @@ public final class TrainingShardServer: Sendable {
         let failure = { (shard: Int?, message: String) in
             [WireMessage(TrainingFailure(session: request.session, shard: shard, message: "worker \(self.workerName): \(message)"))]
         }
+        // Checked before any arithmetic: a request with classCount 2^62 once overflowed and killed every worker.
+        guard Self.classCountRange.contains(request.classCount), Self.dimensionRange.contains(request.dimension) else {
+            return failure(nil, "gradient request \(request.iteration) has \(request.classCount) classes of dimension \(request.dimension); "
+                + "a worker accepts \(Self.classCountRange) classes and dimensions \(Self.dimensionRange)")
+        }
         let count = request.classCount * (request.dimension + 1)
-        guard request.classCount > 0, request.dimension > 0, let paths = request.paths, let firsts = request.firstGlobalRows,
+        guard let paths = request.paths, let firsts = request.firstGlobalRows,
               paths.count == request.shards.count, firsts.count == request.shards.count else {
             return failure(nil, "gradient request \(request.iteration) lacks shard paths or first rows")
+        }
+        guard firsts.allSatisfy({ (0...Self.maximumGlobalRow).contains($0) }), (1...Self.maximumBlockRows).contains(request.blockRows ?? 1024) else {
+            return failure(nil, "gradient request \(request.iteration) has a first row outside 0...\(Self.maximumGlobalRow) or block rows outside 1...\(Self.maximumBlockRows)")
         }
         guard let values = payloads.first.flatMap(WireMessage.float32Values), values.count == count else {
             return failure(nil, "gradient request \(request.iteration) has no float32 weight payload of \(count) values")

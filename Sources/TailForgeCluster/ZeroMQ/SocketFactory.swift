@@ -4,9 +4,12 @@ import CZeroMQ
 public struct SocketSettings: Sendable, Equatable, Codable {
     /// How long `close` waits to flush unsent messages, in milliseconds.
     public var lingerMilliseconds: Int32 = 200
-    /// libzmq drops a peer that sends a single frame larger than this (`ZMQ_MAXMSGSIZE`); the protocol
-    /// additionally rejects whole messages over `WireLimits.maxMessageBytes`.
-    public var maxFrameBytes: Int64 = 256 << 20
+    /// libzmq drops a peer that sends a single frame larger than this (`ZMQ_MAXMSGSIZE`) as soon as it reads
+    /// the frame's length, before buffering it; the protocol additionally rejects whole messages over
+    /// `WireLimits.maxMessageBytes`. The default is far above the largest frame TailForge sends (4 MiB data
+    /// chunks; a Places-LT gradient is 4.5 MB).
+    public var maxFrameBytes: Int64 = SocketSettings.defaultMaxFrameBytes
+    public static let defaultMaxFrameBytes: Int64 = 64 << 20
     /// ZMTP-level heartbeat between libzmq peers (`ZMQ_HEARTBEAT_IVL`), which detects dead TCP connections;
     /// the application heartbeats (worker liveness) are separate and run on their own thread.
     public var transportHeartbeatMilliseconds: Int32 = 2_000
@@ -14,10 +17,17 @@ public struct SocketSettings: Sendable, Equatable, Codable {
     public var transportHeartbeatTimeoutMilliseconds: Int32 = 10_000
     /// Accept IPv6 as well as IPv4 (`ZMQ_IPV6`).
     public var ipv6: Bool = false
-    /// Queue limits in messages (`ZMQ_SNDHWM`/`ZMQ_RCVHWM`).
-    public var highWaterMark: Int32 = 10_000
+    /// Queue limits in messages per peer (`ZMQ_SNDHWM`/`ZMQ_RCVHWM`): a peer that floods or stops reading
+    /// costs at most this many queued messages.
+    public var highWaterMark: Int32 = 1_000
 
     public init() {}
+
+    /// Settings for a daemon whose messages may be up to `maxMessageBytes` long: frames are capped at the
+    /// smaller of that and the default frame limit.
+    public init(maxMessageBytes: Int) {
+        maxFrameBytes = min(Int64(maxMessageBytes), Self.defaultMaxFrameBytes)
+    }
 }
 
 /// Creates and configures every socket TailForge opens, so security (ZeroMQ CURVE, a later issue) and

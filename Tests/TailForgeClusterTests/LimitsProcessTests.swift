@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+import TailForgeStorage
+@testable import TailForgeCluster
+
+/// The messages the loopback probe of issue 10 crashed daemons with, sent to real processes: each is refused
+/// (answered, logged, or dropped by libzmq) and the daemon keeps serving.
+@Suite(.serialized) struct LimitsProcessTests {
+    typealias Peer = ConfinementProcessTests.Peer
+
+    /// Frames of a message whose header is `json` as given (a hostile client's bytes, not our encoder's).
+    func frames(type: MessageType, bodyJSON: String) -> [[UInt8]] {
+        let good = WireMessage(StatusRequest(job: nil)).encode()
+        return [good[0], [UInt8(type.rawValue >> 8), UInt8(type.rawValue & 0xFF)], Array("{\"body\":\(bodyJSON),\"payloads\":[]}".utf8)]
+    }
+
+    @Test func theSixSubmitValuesThatCrashedTheCoordinatorAreRefusedAndItKeepsServing() throws {
+        let fixture = try ProcessClusterTests.shared.get()
+        let cluster = fixture.cluster()
+        defer { cluster.stop() }
+        try cluster.startCoordinator()
+        let client = try Peer(cluster.endpoint, name: "hostile")
+        for index in SubmitValueLimitTests.hostile.indices {
+            let json = try SubmitValueLimitTests.hostileManifestJSON(fixture.manifest(output: "hostile-\(index).h5", shards: 1), index)
+            try client.socket.send(frames(type: .submitJob, bodyJSON: "{\"manifest\":" + String(decoding: json, as: UTF8.self) + "}"))
+            let reply = try #require(try client.next(ErrorReply.self), "no answer to value \(index)")
+            let error = try #require(reply.body(as: ErrorReply.self))
+            #expect(error.code == "invalid-manifest", "\(error)")
+            #expect(error.message.contains(SubmitValueLimitTests.hostile[index].key), "\(error.message)")
+        }
+        #expect(cluster.coordinator?.isRunning == true)
+        #expect(try Journal.entries(directory: cluster.stateDirectory).isEmpty, "nothing refused is journaled, so a restart cannot loop on it")
+        #expect(try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5).status().jobs.isEmpty)
+    }
+
+    /// Peak resident memory of a process (kB), from /proc.
+    func peakResidentKilobytes(_ pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+    }
+
+    @Test func oversizedMessagesAreRefusedWithoutBeingBufferedAndTheCoordinatorKeepsServing() throws {
+        let fixture = try ProcessClusterTests.shared.get()
+        let cluster = fixture.cluster()
+        defer { cluster.stop() }
+        let limit = WireLimits.minimumMaxMessageBytes  // 8 MiB messages, so 8 MiB frames
+        cluster.coordinatorArguments = ["--max-message-bytes", "\(limit)"]
+        try cluster.startCoordinator()
+        let pid = try #require(cluster.coordinator?.processIdentifier)
+        let good = WireMessage(StatusRequest(job: nil)).encode()
+
+        // Every frame under the frame limit, the whole message over the message limit: decoded, refused, logged.
+        let sender = try Peer(cluster.endpoint, name: "many-frames")
+        let twoMiB = [UInt8](repeating: 7, count: 2 << 20)
+        try sender.socket.send(good + Array(repeating: twoMiB, count: 6))
+        let refusal = try #require(try sender.next(ErrorReply.self)?.body(as: ErrorReply.self))
+        #expect(refusal.code == "oversized", "\(refusal)")
+
+        // Frames over the frame limit (the probe's 6 × 200 MiB, scaled to the 8 MiB limit: 6 × 24 MiB): libzmq
+        // drops the connection at the first frame's length, so the coordinator never holds the 144 MiB.
+        let before = try #require(peakResidentKilobytes(pid))
+        let flooder = try Peer(cluster.endpoint, name: "big-frames")
+        let big = [UInt8](repeating: 9, count: 24 << 20)
+        try flooder.socket.send(good + Array(repeating: big, count: 6), dontWait: true)
+        #expect(try flooder.next(ErrorReply.self, seconds: 2) == nil, "nothing is decoded, so nothing is answered")
+        let after = try #require(peakResidentKilobytes(pid))
+        // Bound: one 24 MiB frame; buffering the message would have cost 144 MiB.
+        #expect(after - before < 24 << 10, "peak RSS grew by \(after - before) kB")
+
+        #expect(cluster.coordinator?.isRunning == true)
+        #expect(try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5).status().jobs.isEmpty)
+        let log = try String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)
+        #expect(log.contains("rejected a message from peer many-frames: message of \(6 * (2 << 20) + good.reduce(0) { $0 + $1.count }) bytes exceeds the limit of \(limit) bytes"), "the whole-message refusal is logged")
+    }
+
+    @Test func workersBeyondMaxWorkersAreRefusedAndExitNamingTheLimit() throws {
+        let fixture = try ProcessClusterTests.shared.get()
+        let cluster = fixture.cluster()
+        defer { cluster.stop() }
+        cluster.coordinatorArguments = ["--max-workers", "1"]
+        try cluster.startCoordinator()
+        try cluster.startWorker()
+        try cluster.waitForWorkers(1)
+        try cluster.startWorker()
+        let second = cluster.workers[1]
+        let deadline = Date().addingTimeInterval(20)
+        while second.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(!second.isRunning && second.terminationStatus != 0)
+        let log = try String(contentsOfFile: cluster.logPath("worker1"), encoding: .utf8)
+        #expect(log.contains("--max-workers 1"), "\(log)")
+        #expect(cluster.workers[0].isRunning)
+        #expect(try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5).status().workers.count == 1)
+    }
+
+    @Test func aWorkerSurvivesAHugeHeartbeatIntervalAndAGradientRequestFor2To62Classes() throws {
+        let fixture = try ProcessClusterTests.shared.get()
+        // A fake coordinator: the test binds the ROUTER and a real worker process connects to it.
+        let router = try SocketFactory(context: ZMQContext()).makeRouter(binding: "tcp://127.0.0.1:*")
+        let endpoint = try router.lastEndpoint
+        let directory = (fixture.directory as NSString).appendingPathComponent("fake-coordinator-\(UUID().uuidString)")
+        let cluster = LocalCluster(executable: fixture.executable, directory: directory)
+        defer { cluster.stop() }
+        let worker = try cluster.spawn("worker", ["worker", "--connect", endpoint, "--work-dir", directory + "/work", "--threads", "1",
+                                                  "--name", "probed", "--insecure"])
+        func next<B: WireBody>(_: B.Type) throws -> (identity: [UInt8], body: B)? {
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                guard try router.waitForInput(timeoutMilliseconds: 100), let frames = try router.receive() else { continue }
+                if let body = try? WireMessage.decode(frames.dropFirst()).body(as: B.self) { return (frames[0], body) }
+            }
+            return nil
+        }
+        let hello = try #require(try next(Hello.self))
+        try router.send([hello.identity] + WireMessage(Welcome(workerId: "probed", toolVersion: ToolVersion.current,
+                                                               heartbeatIntervalMilliseconds: Int.max, livenessMilliseconds: Int.max)).encode())
+        let weights = WireMessage.float32Payload([Float](repeating: 0, count: 8))
+        let request = GradientRequest(session: "probe", iteration: 1, shards: [0], classCount: 1 << 62, dimension: 3,
+                                      paths: [directory + "/none.h5"], firstGlobalRows: [0], blockRows: 1024)
+        try router.send([hello.identity] + WireMessage(request, payloads: [weights]).encode())
+        let failure = try #require(try next(TrainingFailure.self), "the worker answers instead of dying")
+        #expect(failure.body.message.contains("\(1 << 62) classes"), "\(failure.body.message)")
+        // Still alive and heartbeating at its own pace after both.
+        #expect(try next(Heartbeat.self) != nil)
+        #expect(worker.isRunning)
+        let log = try String(contentsOfFile: cluster.logPath("worker"), encoding: .utf8)
+        #expect(log.contains("keeping 500 ms"), "\(log)")
+    }
+}

@@ -50,16 +50,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var maxWorkers = CoordinatorConfiguration.defaultMaxWorkers
 
     func validate() throws {
-        if insecure {
-            guard key == nil, allowDir == nil else { throw ValidationError("--insecure cannot be combined with --key or --allow-dir") }
-        } else {
-            guard key != nil, allowDir != nil else {
-                throw ValidationError("the coordinator needs --key FILE and --allow-dir DIR (see `tailforge keygen` and cluster/README.md, Security), or --insecure for plain text on a trusted network")
-            }
-        }
-        guard !dataRoots.isEmpty else {
-            throw ValidationError("the coordinator needs at least one --data-root DIR: every job's input, output and shard directory must resolve inside one (see cluster/README.md, Security)")
-        }
         try CommandLimits.check("max-message-bytes", maxMessageBytes, in: WireLimits.minimumMaxMessageBytes...(4 << 30))
         try CommandLimits.check("max-workers", maxWorkers, in: 1...1_000_000)
         guard workerMemoryBytes > 0 else { throw ValidationError("--worker-memory-bytes must be positive") }
@@ -69,10 +59,21 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ValidationError("--retain-jobs takes a number with a unit s, m, h or d (for example 7d or 12h), not '\(retainJobs)'")
         }
         // An hour and a day: far beyond any sensible setting, and twice either still fits in Int.
-        try CommandLimits.check("heartbeat-ms", heartbeatMilliseconds, in: 10...3_600_000)
-        try CommandLimits.check("liveness-ms", livenessMilliseconds, in: 20...86_400_000)
+        try CommandLimits.check("heartbeat-ms", heartbeatMilliseconds, in: HeartbeatSettings.intervalRange)
+        try CommandLimits.check("liveness-ms", livenessMilliseconds, in: HeartbeatSettings.livenessRange)
         guard livenessMilliseconds >= 2 * heartbeatMilliseconds else {
             throw ValidationError("--liveness-ms must be at least twice --heartbeat-ms")
+        }
+        // Last: a bad value above is named even when the keys or roots are missing too.
+        if insecure {
+            guard key == nil, allowDir == nil else { throw ValidationError("--insecure cannot be combined with --key or --allow-dir") }
+        } else {
+            guard key != nil, allowDir != nil else {
+                throw ValidationError("the coordinator needs --key FILE and --allow-dir DIR (see `tailforge keygen` and cluster/README.md, Security), or --insecure for plain text on a trusted network")
+            }
+        }
+        guard !dataRoots.isEmpty else {
+            throw ValidationError("the coordinator needs at least one --data-root DIR: every job's input, output and shard directory must resolve inside one (see cluster/README.md, Security)")
         }
     }
 

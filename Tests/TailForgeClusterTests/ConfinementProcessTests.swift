@@ -124,8 +124,8 @@ import TailForgeStorage
         let prober = try Peer(cluster.endpoint, name: "prober")
         for resource in [DataResource.input(job: job), .input(job: "job-none")] {
             try prober.send(DataRequest(requestId: 1, resource: resource, offset: 0, length: 64))
-            let reply = try #require(try await prober.next(DataChunk.self))
-            #expect(reply.body(as: DataChunk.self)?.error == refusal)
+            let reply = try #require(try await prober.next(ErrorReply.self))
+            #expect(reply.body(as: ErrorReply.self) == ErrorReply(code: "not-registered", message: "say hello before dataRequest"))
             #expect(reply.payloads.isEmpty)
         }
 
@@ -142,7 +142,7 @@ import TailForgeStorage
         #expect(served.payloads == [[UInt8](head)])
         // The unregistered prober still gets nothing, and neither does the worker for another job's input.
         try prober.send(request)
-        #expect(try await prober.next(DataChunk.self)?.body(as: DataChunk.self)?.error == refusal)
+        #expect(try await prober.next(ErrorReply.self)?.body(as: ErrorReply.self)?.code == "not-registered")
         try worker.send(DataRequest(requestId: 2, resource: .input(job: "job-none"), offset: 0, length: 64))
         #expect(try await worker.next(DataChunk.self)?.body(as: DataChunk.self)?.error == refusal)
 

@@ -12,12 +12,19 @@ extension CoordinatorLoop {
             send(identity, WireMessage(DataChunk(requestId: request.requestId, resource: request.resource, offset: request.offset, totalBytes: 0,
                                                  error: "the coordinator serves a job's input only to the worker running a shard of it")))
         }
+        // A worker this coordinator forgot (declared lost under load, or before a restart) registers again and
+        // repeats the request; the answer names no job or file.
+        guard registry[identity] != nil else {
+            log.warning("refused a data request from unregistered peer \(printable(identity))")
+            send(identity, WireMessage(ErrorReply(code: "not-registered", message: "say hello before dataRequest")))
+            return
+        }
         guard case .input(let id) = request.resource, let job = jobs[id], job.state == .running else {
             return refuse("not the input of a running job")
         }
         guard let reference = registry[identity]?.activity.reference, reference.job == id,
               job.board?.isCurrent(reference, worker: identity) == true else {
-            return refuse(registry[identity] == nil ? "not a registered worker" : "the worker holds no current shard of \(id)")
+            return refuse("the worker holds no current shard of \(id)")
         }
         guard let path = configuration.dataRoots.confine(job.manifest.input.path) else {
             return refuse("\(job.manifest.input.path) no longer resolves inside a data root")

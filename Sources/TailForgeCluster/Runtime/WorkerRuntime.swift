@@ -262,9 +262,11 @@ private struct WorkerLoop {
         case let chunk as DataChunk:
             receive(chunk, payloads: message.payloads)
         case let error as ErrorReply where error.code == "not-registered":
-            // The coordinator restarted and forgot us.
+            // The coordinator restarted or declared us lost: register again (naming the attempt we hold), then
+            // repeat the chunk request it refused, or the download stalls.
             registered = false
             sendHello()
+            if download != nil { requestNextChunk() }
         case let error as ErrorReply:
             runtime.log.warning("coordinator reported an error: \(error.code): \(error.message)")
         default:

@@ -5,7 +5,8 @@ import TailForgeStorage
 
 /// The messages the loopback probe of issue 10 crashed daemons with, sent to real processes: each is refused
 /// (answered, logged, or dropped by libzmq) and the daemon keeps serving.
-@Suite(.serialized) struct LimitsProcessTests {
+extension ClusterProcessTests {
+@Suite struct LimitsProcessTests {
     typealias Peer = ConfinementProcessTests.Peer
 
     /// Frames of a message whose header is `json` as given (a hostile client's bytes, not our encoder's).
@@ -14,16 +15,16 @@ import TailForgeStorage
         return [good[0], [UInt8(type.rawValue >> 8), UInt8(type.rawValue & 0xFF)], Array("{\"body\":\(bodyJSON),\"payloads\":[]}".utf8)]
     }
 
-    @Test func theSixSubmitValuesThatCrashedTheCoordinatorAreRefusedAndItKeepsServing() throws {
-        let fixture = try ProcessClusterTests.shared.get()
+    @Test func theSixSubmitValuesThatCrashedTheCoordinatorAreRefusedAndItKeepsServing() async throws {
+        let fixture = try await ClusterProcessTests.ProcessClusterTests.shared()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
-        try cluster.startCoordinator()
+        try await cluster.startCoordinator()
         let client = try Peer(cluster.endpoint, name: "hostile")
         for index in SubmitValueLimitTests.hostile.indices {
             let json = try SubmitValueLimitTests.hostileManifestJSON(fixture.manifest(output: "hostile-\(index).h5", shards: 1), index)
             try client.socket.send(frames(type: .submitJob, bodyJSON: "{\"manifest\":" + String(decoding: json, as: UTF8.self) + "}"))
-            let reply = try #require(try client.next(ErrorReply.self), "no answer to value \(index)")
+            let reply = try #require(try await client.next(ErrorReply.self), "no answer to value \(index)")
             let error = try #require(reply.body(as: ErrorReply.self))
             #expect(error.code == "invalid-manifest", "\(error)")
             #expect(error.message.contains(SubmitValueLimitTests.hostile[index].key), "\(error.message)")
@@ -40,13 +41,13 @@ import TailForgeStorage
         return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
     }
 
-    @Test func oversizedMessagesAreRefusedWithoutBeingBufferedAndTheCoordinatorKeepsServing() throws {
-        let fixture = try ProcessClusterTests.shared.get()
+    @Test func oversizedMessagesAreRefusedWithoutBeingBufferedAndTheCoordinatorKeepsServing() async throws {
+        let fixture = try await ClusterProcessTests.ProcessClusterTests.shared()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
         let limit = WireLimits.minimumMaxMessageBytes  // 8 MiB messages, so 8 MiB frames
         cluster.coordinatorArguments = ["--max-message-bytes", "\(limit)"]
-        try cluster.startCoordinator()
+        try await cluster.startCoordinator()
         let pid = try #require(cluster.coordinator?.processIdentifier)
         let good = WireMessage(StatusRequest(job: nil)).encode()
 
@@ -54,7 +55,7 @@ import TailForgeStorage
         let sender = try Peer(cluster.endpoint, name: "many-frames")
         let twoMiB = [UInt8](repeating: 7, count: 2 << 20)
         try sender.socket.send(good + Array(repeating: twoMiB, count: 6))
-        let refusal = try #require(try sender.next(ErrorReply.self)?.body(as: ErrorReply.self))
+        let refusal = try #require(try await sender.next(ErrorReply.self)?.body(as: ErrorReply.self))
         #expect(refusal.code == "oversized", "\(refusal)")
 
         // Frames over the frame limit (the probe's 6 × 200 MiB, scaled to the 8 MiB limit: 6 × 24 MiB): libzmq
@@ -63,7 +64,7 @@ import TailForgeStorage
         let flooder = try Peer(cluster.endpoint, name: "big-frames")
         let big = [UInt8](repeating: 9, count: 24 << 20)
         try flooder.socket.send(good + Array(repeating: big, count: 6), dontWait: true)
-        #expect(try flooder.next(ErrorReply.self, seconds: 2) == nil, "nothing is decoded, so nothing is answered")
+        #expect(try await flooder.next(ErrorReply.self, seconds: 2) == nil, "nothing is decoded, so nothing is answered")
         let after = try #require(peakResidentKilobytes(pid))
         // Bound: one 24 MiB frame; buffering the message would have cost 144 MiB.
         #expect(after - before < 24 << 10, "peak RSS grew by \(after - before) kB")
@@ -74,18 +75,17 @@ import TailForgeStorage
         #expect(log.contains("rejected a message from peer many-frames: message of \(6 * (2 << 20) + good.reduce(0) { $0 + $1.count }) bytes exceeds the limit of \(limit) bytes"), "the whole-message refusal is logged")
     }
 
-    @Test func workersBeyondMaxWorkersAreRefusedAndExitNamingTheLimit() throws {
-        let fixture = try ProcessClusterTests.shared.get()
+    @Test func workersBeyondMaxWorkersAreRefusedAndExitNamingTheLimit() async throws {
+        let fixture = try await ClusterProcessTests.ProcessClusterTests.shared()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
         cluster.coordinatorArguments = ["--max-workers", "1"]
-        try cluster.startCoordinator()
+        try await cluster.startCoordinator()
         try cluster.startWorker()
-        try cluster.waitForWorkers(1)
+        try await cluster.waitForWorkers(1)
         try cluster.startWorker()
         let second = cluster.workers[1]
-        let deadline = Date().addingTimeInterval(20)
-        while second.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(await eventually(seconds: 20) { !second.isRunning })
         #expect(!second.isRunning && second.terminationStatus != 0)
         let log = try String(contentsOfFile: cluster.logPath("worker1"), encoding: .utf8)
         #expect(log.contains("--max-workers 1"), "\(log)")
@@ -93,8 +93,8 @@ import TailForgeStorage
         #expect(try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5).status().workers.count == 1)
     }
 
-    @Test func aWorkerSurvivesAHugeHeartbeatIntervalAndAGradientRequestFor2To62Classes() throws {
-        let fixture = try ProcessClusterTests.shared.get()
+    @Test func aWorkerSurvivesAHugeHeartbeatIntervalAndAGradientRequestFor2To62Classes() async throws {
+        let fixture = try await ClusterProcessTests.ProcessClusterTests.shared()
         // A fake coordinator: the test binds the ROUTER and a real worker process connects to it.
         let router = try SocketFactory(context: ZMQContext()).makeRouter(binding: "tcp://127.0.0.1:*")
         let endpoint = try router.lastEndpoint
@@ -103,27 +103,28 @@ import TailForgeStorage
         defer { cluster.stop() }
         let worker = try cluster.spawn("worker", ["worker", "--connect", endpoint, "--work-dir", directory + "/work", "--threads", "1",
                                                   "--name", "probed", "--insecure"])
-        func next<B: WireBody>(_: B.Type) throws -> (identity: [UInt8], body: B)? {
-            let deadline = Date().addingTimeInterval(10)
-            while Date() < deadline {
-                guard try router.waitForInput(timeoutMilliseconds: 100), let frames = try router.receive() else { continue }
-                if let body = try? WireMessage.decode(frames.dropFirst()).body(as: B.self) { return (frames[0], body) }
+        func next<B: WireBody>(_: B.Type) async throws -> (identity: [UInt8], body: B)? {
+            try await eventually(seconds: 10) { () throws -> (identity: [UInt8], body: B)? in
+                while let frames = try router.receive(dontWait: true) {
+                    if let body = try? WireMessage.decode(frames.dropFirst()).body(as: B.self) { return (frames[0], body) }
+                }
+                return nil
             }
-            return nil
         }
-        let hello = try #require(try next(Hello.self))
+        let hello = try #require(try await next(Hello.self))
         try router.send([hello.identity] + WireMessage(Welcome(workerId: "probed", toolVersion: ToolVersion.current,
                                                                heartbeatIntervalMilliseconds: Int.max, livenessMilliseconds: Int.max)).encode())
         let weights = WireMessage.float32Payload([Float](repeating: 0, count: 8))
         let request = GradientRequest(session: "probe", iteration: 1, shards: [0], classCount: 1 << 62, dimension: 3,
                                       paths: [directory + "/none.h5"], firstGlobalRows: [0], blockRows: 1024)
         try router.send([hello.identity] + WireMessage(request, payloads: [weights]).encode())
-        let failure = try #require(try next(TrainingFailure.self), "the worker answers instead of dying")
+        let failure = try #require(try await next(TrainingFailure.self), "the worker answers instead of dying")
         #expect(failure.body.message.contains("\(1 << 62) classes"), "\(failure.body.message)")
         // Still alive and heartbeating at its own pace after both.
-        #expect(try next(Heartbeat.self) != nil)
+        #expect(try await next(Heartbeat.self) != nil)
         #expect(worker.isRunning)
         let log = try String(contentsOfFile: cluster.logPath("worker"), encoding: .utf8)
         #expect(log.contains("keeping 500 ms"), "\(log)")
     }
+}
 }

@@ -44,7 +44,6 @@ extension ClusterProcessTests {
                 try cluster.spawn("keyless", ["worker", "--connect", cluster.endpoint, "--work-dir", cluster.directory + "/keyless-work", "--threads", "1",
                                               "--name", "keyless", "--insecure"]),
             ]
-            // SIGKILL: a worker that never completed a handshake does not yet stop on SIGTERM (a worker-runtime follow-up).
             defer { for process in intruders { LocalCluster.signal(process, SIGKILL) } }
             let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5, security: try cluster.clientSecurity)
             let manifest = fixture.manifest(output: "secure.h5", shards: 3)
@@ -61,6 +60,54 @@ extension ClusterProcessTests {
             #expect(final?.state == .committed, "\(final?.error ?? "")")
             #expect(try SHA256.hexDigest(ofFileAt: manifest.output) == fixture.referenceSHA256)
             #expect(try client.status().workers.map(\.name) == ["local0"])
+
+            // Refused workers still stop on SIGTERM (their sends never block on a connection that does not exist).
+            for process in intruders {
+                #expect(process.isRunning)
+                LocalCluster.signal(process, SIGTERM)
+                #expect(await eventually(seconds: 20) { !process.isRunning }, "a refused worker ignored SIGTERM")
+            }
+        }
+
+        @Test func aWorkerStartedWithAClientKeyExitsNamingTheRoleProblem() async throws {
+            let fixture = try await ProcessClusterTests.shared()
+            let cluster = secureCluster(fixture)
+            defer { cluster.stop() }
+            try await cluster.startCoordinator()
+            let worker = try cluster.spawn("misfiled", ["worker", "--connect", cluster.endpoint, "--work-dir", cluster.directory + "/misfiled-work",
+                                                        "--threads", "1", "--name", "misfiled", "--key", cluster.keyDirectory + "/client.key",
+                                                        "--coordinator-key", cluster.keyDirectory + "/coordinator.pub"])
+            defer { LocalCluster.signal(worker, SIGKILL) }
+            #expect(await eventually(seconds: 20) { !worker.isRunning }, "it must not say hello forever")
+            #expect(!worker.isRunning && worker.terminationStatus != 0)
+            let text = (try? String(contentsOfFile: cluster.logPath("misfiled"), encoding: .utf8)) ?? ""
+            #expect(text.contains("has this worker's key as a client, not a worker"), "\(text)")
+        }
+
+        @Test func aClientWhoseHandshakeFailedGetsAnErrorOnEveryRequestAndAKeylessOneAHint() async throws {
+            let fixture = try await ProcessClusterTests.shared()
+            let cluster = secureCluster(fixture)
+            defer { cluster.stop() }
+            try await cluster.startCoordinator()
+            // One client, several requests: each ends in an error within its timeout instead of blocking.
+            let rogue = try client(cluster, key: try rogueKeys(cluster))
+            for _ in 0..<3 {
+                #expect(throws: ClusterClientError.self) { try rogue.status() }
+            }
+            let plain = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 1)
+            for _ in 0..<2 {
+                do {
+                    _ = try plain.status()
+                    Issue.record("a keyless client was answered by a CURVE coordinator")
+                } catch {
+                    guard case .noReplyWithoutKeys = error else { Issue.record("expected the keyless hint, got \(error)"); continue }
+                    #expect("\(error)".contains("--key FILE --coordinator-key FILE.pub"))
+                }
+            }
+            // The command line says the same.
+            let (status, text) = try await fixture.runToExit(["status", "--coordinator", cluster.endpoint])
+            #expect(status != 0)
+            #expect(text.contains("connected in plain text without keys") && text.contains("TAILFORGE_KEY"), "\(text)")
         }
 
         @Test func onlyAClientKeyMaySubmitCancelOrReadStatus() async throws {
@@ -71,7 +118,6 @@ extension ClusterProcessTests {
             let manifest = fixture.manifest(output: "roles.h5", shards: 2)
 
             // No key at all: plain text never completes the CURVE handshake, so nothing is answered.
-            // (A fresh client per request: a DEALER whose handshake failed has no pipe, and a second send would block.)
             func plain() throws -> ClusterClient { try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 1) }
             #expect(throws: ClusterClientError.self) { try plain().status() }
             #expect(throws: ClusterClientError.self) { try plain().submit(manifest) }

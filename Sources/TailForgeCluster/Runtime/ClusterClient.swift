@@ -4,6 +4,8 @@ import Foundation
 public enum ClusterClientError: Error, CustomStringConvertible {
     case transport(ZMQError)
     case noReply(coordinator: String, seconds: Double)
+    /// No reply to a client without keys: most likely the coordinator runs CURVE and never completed the handshake.
+    case noReplyWithoutKeys(coordinator: String, seconds: Double)
     case rejected(code: String, message: String)
     case protocolViolation(ProtocolError)
     case unexpectedReply(MessageType)
@@ -12,7 +14,12 @@ public enum ClusterClientError: Error, CustomStringConvertible {
         switch self {
         case .transport(let error): "\(error)"
         case .noReply(let coordinator, let seconds):
-            "no reply from the coordinator at \(coordinator) within \(seconds) s; is `tailforge coordinator` running and reachable?"
+            "no reply from the coordinator at \(coordinator) within \(seconds) s; is `tailforge coordinator` running and reachable? "
+                + "It answers only keys in its allow-list: check that your .pub is in its clients/ directory and that --coordinator-key is its public key"
+        case .noReplyWithoutKeys(let coordinator, let seconds):
+            "no reply from the coordinator at \(coordinator) within \(seconds) s, and this command connected in plain text without keys: "
+                + "a coordinator started without --insecure speaks CURVE only, so pass --key FILE --coordinator-key FILE.pub "
+                + "(or set TAILFORGE_KEY and TAILFORGE_COORDINATOR_KEY); otherwise check that `tailforge coordinator` is running and reachable"
         case .rejected(let code, let message): "the coordinator refused the request (\(code)): \(message)"
         case .protocolViolation(let error): "the coordinator's reply was invalid: \(error)"
         case .unexpectedReply(let type): "the coordinator answered with an unexpected \(type) message"
@@ -25,20 +32,26 @@ public final class ClusterClient {
     private let socket: ZMQSocket
     public let coordinator: String
     public var timeoutSeconds: Double
+    /// Whether the socket speaks CURVE (for the hint when nothing answers).
+    private let secure: Bool
 
     public init(coordinator: String, timeoutSeconds: Double = 10, security: SocketSecurity = .plaintext) throws(ClusterClientError) {
         self.coordinator = coordinator
         self.timeoutSeconds = timeoutSeconds
+        secure = security.isSecure
         do {
             let factory = SocketFactory(context: try ZMQContext(), security: security)
-            socket = try factory.makeDealer(connecting: coordinator, identity: Array("client-\(UUID().uuidString)".utf8))
+            // A refused handshake leaves no connection to queue on: without a send timeout the second request
+            // would block forever.
+            socket = try factory.makeDealer(connecting: coordinator, identity: Array("client-\(UUID().uuidString)".utf8),
+                                            sendTimeoutMilliseconds: Int32(min(max(timeoutSeconds, 0.1), 3_600) * 1000))
         } catch { throw .transport(error) }
     }
 
     private func receive(timeoutSeconds: Double) throws(ClusterClientError) -> WireMessage {
         do {
             guard try socket.waitForInput(timeoutMilliseconds: Int(timeoutSeconds * 1000)), let frames = try socket.receive() else {
-                throw ClusterClientError.noReply(coordinator: coordinator, seconds: timeoutSeconds)
+                throw noReply(timeoutSeconds)
             }
             let message: WireMessage
             do { message = try WireMessage.decode(frames) } catch { throw ClusterClientError.protocolViolation(error) }
@@ -49,12 +62,24 @@ public final class ClusterClient {
         } catch let error as ZMQError {
             throw .transport(error)
         } catch {
-            throw .noReply(coordinator: coordinator, seconds: timeoutSeconds)
+            throw noReply(timeoutSeconds)
+        }
+    }
+
+    private func noReply(_ seconds: Double) -> ClusterClientError {
+        secure ? .noReply(coordinator: coordinator, seconds: seconds) : .noReplyWithoutKeys(coordinator: coordinator, seconds: seconds)
+    }
+
+    private func send(_ message: WireMessage) throws(ClusterClientError) {
+        do { try socket.send(message.encode()) } catch {
+            // The send timeout: nothing could be queued, so no connection exists (a refused handshake).
+            if error == .wouldBlock { throw noReply(timeoutSeconds) }
+            throw .transport(error)
         }
     }
 
     private func call<Reply: WireBody>(_ body: some WireBody, expecting _: Reply.Type) throws(ClusterClientError) -> Reply {
-        do { try socket.send(WireMessage(body).encode()) } catch { throw .transport(error) }
+        try send(WireMessage(body))
         let message = try receive(timeoutSeconds: timeoutSeconds)
         guard let reply = message.body(as: Reply.self) else { throw .unexpectedReply(message.type) }
         return reply
@@ -88,7 +113,7 @@ public final class ClusterClient {
     }
 
     func startWatching(job: String) throws(ClusterClientError) {
-        do { try socket.send(WireMessage(WatchJob(job: job)).encode()) } catch { throw .transport(error) }
+        try send(WireMessage(WatchJob(job: job)))
     }
 
     func nextProgress() throws(ClusterClientError) -> JobStatus {
@@ -120,7 +145,7 @@ public final class ClusterClient {
                 if status.state.isTerminal { return status }
             } catch {
                 switch error {
-                case .noReply, .transport:
+                case .noReply, .noReplyWithoutKeys, .transport:
                     let silent = Date().timeIntervalSince(lastHeard)
                     if silent >= timeoutSeconds { throw .noReply(coordinator: coordinator, seconds: (silent * 10).rounded() / 10) }
                     client = nil

@@ -161,13 +161,20 @@ private struct WorkerLoop {
         lastHello = .now
     }
 
+    /// Never blocks: with no connection to queue on (a handshake the coordinator refuses) a blocking send would
+    /// hang the network thread, and with it SIGTERM. A message that cannot be queued is dropped; hello and
+    /// heartbeats repeat, and the coordinator's shard timeout covers anything else.
     mutating func send(_ message: WireMessage) {
         guard let socket else { return }
         do {
-            try socket.send(message.encode())
+            try socket.send(message.encode(), dontWait: true)
             lastSent = .now
         } catch {
-            runtime.log.warning("send \(message.type) failed: \(error)")
+            if error == .wouldBlock {
+                runtime.log.debug("\(message.type) not sent: no connection to the coordinator yet")
+            } else {
+                runtime.log.warning("send \(message.type) failed: \(error)")
+            }
         }
     }
 
@@ -261,6 +268,10 @@ private struct WorkerLoop {
             serve(request)
         case let chunk as DataChunk:
             receive(chunk, payloads: message.payloads)
+        case let error as ErrorReply where error.code == "forbidden" && !registered:
+            // Its key is allow-listed, but as a client: saying hello forever would never work.
+            throw .refused(reason: "the coordinator's allow-list has this worker's key as a client, not a worker (\(error.message)); "
+                + "move its .pub from the allow-list's clients/ to workers/ and reload the coordinator (SIGHUP), or start the worker with a worker key")
         case let error as ErrorReply where error.code == "not-registered":
             // The coordinator restarted or declared us lost: register again (naming the attempt we hold), then
             // repeat the chunk request it refused, or the download stalls.

@@ -56,10 +56,13 @@ public struct SocketFactory: Sendable {
         return socket
     }
 
-    /// A DEALER with the given routing id connected to `endpoint`.
-    public func makeDealer(connecting endpoint: String, identity: [UInt8]) throws(ZMQError) -> ZMQSocket {
+    /// A DEALER with the given routing id connected to `endpoint`. With `sendTimeoutMilliseconds`, a send that
+    /// cannot be queued (no connection: a refused or never-completed handshake) fails with `EAGAIN` after that
+    /// long instead of blocking forever.
+    public func makeDealer(connecting endpoint: String, identity: [UInt8], sendTimeoutMilliseconds: Int32? = nil) throws(ZMQError) -> ZMQSocket {
         let socket = try make(.dealer)
         try socket.setOption(ZMQ_ROUTING_ID, bytes: identity)
+        if let sendTimeoutMilliseconds { try socket.setOption(ZMQ_SNDTIMEO, sendTimeoutMilliseconds) }
         try applySecurity(to: socket)
         try socket.connect(endpoint)
         return socket

@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "tailforge", targets: ["tailforge"]),
         .executable(name: "tailforge-bench", targets: ["TailForgeBenchmarks"]),
+        .executable(name: "tailforge-fuzz", targets: ["TailForgeFuzz"]),
         .library(name: "TailForgeEngine", targets: ["TailForgeEngine"]),
         .library(name: "TailForgeTraining", targets: ["TailForgeTraining"]),
         .library(name: "TailForgeCluster", targets: ["TailForgeCluster"]),
@@ -43,8 +44,10 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
 
-        // The one C target of our own: the signal handler that removes temporary files must be async-signal-safe.
+        // The C targets of our own: the signal handler that removes temporary files must be async-signal-safe;
+        // libFuzzer's driver entry point has no Swift declaration.
         .target(name: "CTailForgeInterrupt"),
+        .target(name: "CTailForgeFuzzer"),
 
         // MARK: - Numerics and storage
 
@@ -81,11 +84,22 @@ let package = Package(
                 "TailForgeEngine",
                 "TailForgeTraining",
                 "TailForgeStorage",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
+        ),
+
+        // MARK: - Fuzzing
+
+        // The fuzz targets (decoders fed arbitrary bytes) and the mutation engine, as a library so the test suite
+        // replays the seed corpus and every crash ever found; `tailforge-fuzz` runs them under libFuzzer
+        // (Scripts/fuzz) or, built plainly, once per input file.
+        .target(
+            name: "TailForgeFuzzTargets",
+            dependencies: ["TailForgeCluster", "TailForgeEngine", "TailForgeNumerics", "TailForgeStorage", "TailForgeTraining"]
         ),
 
         // MARK: - Executables
@@ -115,6 +129,11 @@ let package = Package(
             ]
         ),
 
+        .executableTarget(
+            name: "TailForgeFuzz",
+            dependencies: ["TailForgeFuzzTargets", "CTailForgeFuzzer"]
+        ),
+
         // MARK: - Tests
 
         .testTarget(name: "TailForgeNumericsTests", dependencies: ["TailForgeNumerics"]),
@@ -124,12 +143,13 @@ let package = Package(
         // Runs the built `tailforge` executable as a user would: flags, exit statuses, signals.
         .testTarget(
             name: "TailForgeCLITests",
-            dependencies: ["TailForgeCluster", "TailForgeEngine", "TailForgeStorage"]
+            dependencies: ["TailForgeCluster", "TailForgeEngine", "TailForgeNumerics", "TailForgeStorage", "TailForgeTraining"]
         ),
         .testTarget(
             name: "TailForgeClusterTests",
             dependencies: ["CZeroMQ", "TailForgeCluster", "TailForgeNumerics", "TailForgeEngine", "TailForgeTraining", "TailForgeStorage",
-                           .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+                           "TailForgeFuzzTargets"]
         ),
     ]
 )

@@ -39,7 +39,9 @@ extension LossAndGradient {
             guard classCount > 0, dimension > 0, rows >= 0, let status = Status(rawValue: raw[24]),
                   classCount <= Int64(Int32.max), dimension <= Int64(Int32.max) else { return nil }
             let count = Int(classCount) * (Int(dimension) + 1)
-            guard bytes.count == 25 + 16 * (count + 1) else { return nil }
+            // By division: 16 × count overflows Int for counts near 2⁶², which a forged header can claim (found by
+            // fuzzing; a relayed reply from any worker reaches the trainer's decoder).
+            guard (bytes.count - 41) % 16 == 0, (bytes.count - 41) / 16 == count else { return nil }
             let gradient = [Int128](unsafeUninitializedCapacity: count) { buffer, initialized in
                 for i in 0 ..< count { buffer[i] = int128(at: 41 + 16 * i) }
                 initialized = count

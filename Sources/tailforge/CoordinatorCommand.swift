@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import TailForgeCluster
 
 /// `tailforge coordinator`: the daemon that plans, schedules and gathers jobs.
@@ -12,6 +13,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @Option(help: "The coordinator's secret key file from `tailforge keygen` (CURVE on every connection).")
     var key: String?
+
+    @Option(name: .customLong("signing-key"),
+            help: "Ed25519 key that signs every resolved manifest (default: NAME.sign.key beside --key, when it exists).")
+    var signingKey: String?
 
     @Option(name: .customLong("allow-dir"), help: "Allowed public keys by role: DIR/workers/*.pub and DIR/clients/*.pub (re-read on SIGHUP).")
     var allowDir: String?
@@ -82,11 +87,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let security: SocketSecurity = try key.map { .curveServer(try CurveKeyPair.load(secretKeyFile: $0)) } ?? .plaintext
         if let allowDir { _ = try AllowList.load(directory: allowDir) }  // a typo fails here, before binding
         let roots = try DataRoots(dataRoots)
+        let signing = try SigningKeyPair.forCoordinator(signingKeyFile: signingKey, curveKeyFile: key)
+        if signing == nil {
+            logger.warning("no signing key (--signing-key, or NAME.sign.key beside --key): resolved manifests are sealed but not signed, so `replay --coordinator-signing-key` cannot vouch for them")
+        }
         let service = DaemonService.coordinator(
             bind: bind, stateDirectory: stateDir,
             heartbeat: HeartbeatSettings(intervalMilliseconds: heartbeatMilliseconds, livenessMilliseconds: livenessMilliseconds),
             maxAttempts: maxAttempts, quarantineAfter: quarantineAfter, retainJobsSeconds: RetentionPeriod.seconds(retainJobs)!,
             workerMemoryBytes: workerMemoryBytes, security: security, allowDirectory: allowDir, dataRoots: roots, maxMessageBytes: maxMessageBytes, maxWorkers: maxWorkers,
+            signingKey: signing,
             logger: logger)
         try await DaemonService.runUntilSignalled([service], logger: logger)
     }

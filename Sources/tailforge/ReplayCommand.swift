@@ -32,6 +32,10 @@ struct ReplayCommand: ParsableCommand {
     @Flag(help: "Keep the rerun's output when it differs from the recorded one (it is deleted otherwise).")
     var keepOutput = false
 
+    @Option(name: .customLong("coordinator-signing-key"),
+            help: "The coordinator's public signing key (NAME.sign.pub from `tailforge keygen`): refuse a manifest it did not sign as it is.")
+    var coordinatorSigningKey: String?
+
     func validate() throws {
         guard (coordinator != nil) != local else { throw ValidationError("choose one of --coordinator ENDPOINT or --local") }
         try CommandLimits.check("threads", threads, in: CommandLimits.threads)
@@ -40,11 +44,13 @@ struct ReplayCommand: ParsableCommand {
 
     func run() throws {
         let mode: Replay.Mode = try coordinator.map { .coordinator($0, timeoutSeconds: timeout, security: try keys.security()) } ?? .local(threads: threads)
+        let signingKey = try coordinatorSigningKey.map { path throws(KeyFileError) in try SigningPublicKey.load(publicKeyFile: path) }
         let bar = ProgressBar()
         let jobBar = JobProgressBar()
         let report: Replay.Report
         do {
-            report = try Replay.run(manifestPath: manifest, output: output, mode: mode, keepMismatch: keepOutput) { progress in
+            report = try Replay.run(manifestPath: manifest, output: output, mode: mode, keepMismatch: keepOutput,
+                                    signingKey: signingKey) { progress in
                 switch progress {
                 case .verifyingInput(let path): bar.say("checking the input's SHA-256 before recomputing: \(path)")
                 case .stage(let stage, let done, let total): bar.update(stage.rawValue, done: done, total: total)
@@ -59,6 +65,8 @@ struct ReplayCommand: ParsableCommand {
             throw CommandFailure("replay failed: \(error)")
         }
         bar.close(); jobBar.bar.close()
+        print(report.signatureVerifiedBy.map { "signature verified: signed by the coordinator key \($0)" }
+              ?? "signature not checked (pass --coordinator-signing-key NAME.sign.pub to check it); only the seal, which anyone can recompute, was checked")
         print("recorded SHA-256 \(report.expectedSHA256)")
         print("replayed SHA-256 \(report.actualSHA256)  (\(report.outputKept ? report.output : "deleted; --keep-output keeps it"))")
         if report.expectedContentSHA256 != nil {

@@ -86,6 +86,18 @@ import TailForgeNumerics
                                      fixedPointGradient: [-1, 0])).status == .outOfRange)
     }
 
+    /// Found by fuzzing (Fuzz/regressions/gradient-payload/size-overflow-16x-count): a header claiming
+    /// 1,717,912,577 classes × 452,984,833 columns made the length check's 16 × count overflow and trap.
+    @Test func aPayloadClaimingAHugeShapeIsRefusedNotATrap() {
+        let bytes: [UInt8] = [0x01, 0x44, 0x65, 0x66, 0, 0, 0, 0, 0, 0, 0, 0x1b, 0, 0, 0, 0, 0, 0, 0, 0xab, 0x91, 0x8c, 0x94, 0x66, 0x00, 0x21]
+            + [UInt8](repeating: 0, count: 23)
+        #expect(LossAndGradient(serialized: bytes) == nil)
+        var maximal = [UInt8](repeating: 0, count: 41)
+        for offset in [0, 8] { withUnsafeBytes(of: Int64(Int32.max).littleEndian) { maximal.replaceSubrange(offset..<offset + 8, with: $0) } }
+        maximal[24] = 1
+        #expect(LossAndGradient(serialized: maximal) == nil)
+    }
+
     @Test func theStatusSurvivesSerialization() {
         for status in [LossAndGradient.Status.exact, .nonFinite, .outOfRange] {
             let sums = LossAndGradient(classCount: 1, dimension: 2, rows: 5, status: status, fixedPointLoss: 3,

@@ -10,7 +10,8 @@ import Glibc
 /// (seed, class) and the bytes cannot depend on the number of workers.
 ///
 /// Everything a rerun relies on is checked before any work: the manifest's seal (an edited `shards[]` or
-/// `toolVersion` is refused), the tool version, every setting's range, and — for a local rerun — the input's
+/// `toolVersion` is refused), given the coordinator's public signing key its signature (an edited and resealed
+/// manifest is refused), the tool version, every setting's range, and — for a local rerun — the input's
 /// SHA-256. A failed or differing rerun leaves no output behind unless asked to keep it.
 public enum Replay {
     /// Where the rerun happens.
@@ -44,6 +45,9 @@ public enum Replay {
         public var actualContentSHA256: [String: String]?
         /// Whether the rerun's output was kept (always when it matches; on a mismatch only with `keepMismatch`).
         public var outputKept: Bool
+        /// The fingerprint of the coordinator signing key the manifest's signature was verified with; nil when no
+        /// key was given, so only the seal (which anyone can recompute) was checked.
+        public var signatureVerifiedBy: String?
         public var fileMatches: Bool { expectedSHA256 == actualSHA256 }
         public var contentMatches: Bool { expectedContentSHA256 == nil || expectedContentSHA256 == actualContentSHA256 }
         public var matches: Bool { fileMatches && contentMatches }
@@ -64,8 +68,10 @@ public enum Replay {
         ((original as NSString).deletingPathExtension) + ".replay.h5"
     }
 
-    /// Reads and checks the resolved manifest at `path` without running anything.
-    public static func check(manifestPath path: String, toolVersion: String = ToolVersion.current) throws -> ResolvedManifest {
+    /// Reads and checks the resolved manifest at `path` without running anything; with `signingKey` (the
+    /// coordinator's `NAME.sign.pub`) its signature too.
+    public static func check(manifestPath path: String, toolVersion: String = ToolVersion.current,
+                             signingKey: SigningPublicKey? = nil) throws -> ResolvedManifest {
         let resolved: ResolvedManifest
         guard FileManager.default.fileExists(atPath: path) else {
             throw Failure(description: "\(path) does not exist; pass the OUT.manifest.json a coordinator wrote beside a committed output")
@@ -74,16 +80,18 @@ public enum Replay {
             throw Failure(description: ManifestError(source: path, decoding: error).description
                           + " It must be the resolved manifest (OUT.manifest.json) a coordinator wrote beside a committed output.")
         }
-        do { try resolved.verify(source: path, toolVersion: toolVersion) } catch { throw Failure(description: error.description) }
+        do { try resolved.verify(source: path, toolVersion: toolVersion, signingKey: signingKey) } catch {
+            throw Failure(description: error.description)
+        }
         return resolved
     }
 
     /// Reruns the job of the resolved manifest at `path`, writing to `output`. On a mismatch the new output is
     /// deleted unless `keepMismatch`; on any failure it is always deleted.
     public static func run(manifestPath path: String, output: String? = nil, mode: Mode, keepMismatch: Bool = false,
-                           toolVersion: String = ToolVersion.current,
+                           toolVersion: String = ToolVersion.current, signingKey: SigningPublicKey? = nil,
                            progress: @escaping @Sendable (Progress) -> Void = { _ in }) throws -> Report {
-        let resolved = try check(manifestPath: path, toolVersion: toolVersion)
+        let resolved = try check(manifestPath: path, toolVersion: toolVersion, signingKey: signingKey)
         var manifest = resolved.manifest
         manifest.output = URL(fileURLWithPath: output ?? defaultOutput(for: manifest.output)).standardizedFileURL.path
         // The rerun's output is a scratch file it owns; it must never be the recorded output, the input or the
@@ -137,7 +145,8 @@ public enum Replay {
             throw error
         }
         var report = Report(job: resolved.job, output: manifest.output, expectedSHA256: resolved.outputSHA256, actualSHA256: actual,
-                            expectedContentSHA256: resolved.outputContentSHA256, actualContentSHA256: actualContent, outputKept: true)
+                            expectedContentSHA256: resolved.outputContentSHA256, actualContentSHA256: actualContent, outputKept: true,
+                            signatureVerifiedBy: signingKey?.fingerprint)
         if !report.matches && !keepMismatch {
             removeOutput(manifest.output)
             report.outputKept = false

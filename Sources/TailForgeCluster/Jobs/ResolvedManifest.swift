@@ -6,7 +6,8 @@ import TailForgeStorage
 ///
 /// The top-level keys keep their original camelCase spelling (the file format is a contract); the embedded
 /// `manifest` uses the snake_case manifest keys. `manifestSHA256` seals the file: `replay` refuses one whose
-/// content was changed after the coordinator wrote it (an edited `shards[]` or `toolVersion`).
+/// content was changed after the coordinator wrote it (an edited `shards[]` or `toolVersion`). A seal anyone can
+/// recompute; `signature`, the coordinator's Ed25519 signature of the seal, is what an editor cannot forge.
 public struct ResolvedManifest: Codable, Sendable, Equatable {
     public struct Shard: Codable, Sendable, Equatable {
         public var index: Int
@@ -17,6 +18,21 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
         public var seconds: Double
         /// Size of the shard file (nil for a shard committed before a coordinator restart).
         public var bytes: Int64?
+
+        public init(index: Int, classes: [Int], rows: Int, estimatedCost: Double, sha256: String, seconds: Double, bytes: Int64? = nil) {
+            self.index = index; self.classes = classes; self.rows = rows; self.estimatedCost = estimatedCost
+            self.sha256 = sha256; self.seconds = seconds; self.bytes = bytes
+        }
+    }
+
+    /// The coordinator's signature of `manifestSHA256` (see `signedMessage`).
+    public struct Signature: Codable, Sendable, Equatable {
+        /// Always `ed25519`; another value is refused, so a later scheme cannot be downgraded to this one silently.
+        public var algorithm: String
+        /// Fingerprint of the signing public key (`SigningPublicKey.fingerprint`), to name the key in errors.
+        public var key: String
+        /// The 64-byte signature, base64.
+        public var value: String
     }
 
     public var job: String
@@ -32,8 +48,19 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
     public var stageSeconds: [String: Double]
     public var totalSeconds: Double
     public var submitted: Date
-    /// SHA-256 of this file's canonical encoding without this field, set by `write(to:)`.
+    /// SHA-256 of this file's canonical encoding without this field and `signature`, set by `write(to:)`.
     public var manifestSHA256: String?
+    /// Set by `write(to:signingKey:)` when the coordinator has a signing key; absent from earlier releases' files.
+    public var signature: Signature?
+
+    public init(job: String, toolVersion: String, manifest: JobManifest, inputSHA256: String, outputSHA256: String,
+                outputContentSHA256: [String: String]? = nil, fallbackKappa: Double? = nil, shards: [Shard], stageSeconds: [String: Double],
+                totalSeconds: Double, submitted: Date, manifestSHA256: String? = nil, signature: Signature? = nil) {
+        self.job = job; self.toolVersion = toolVersion; self.manifest = manifest; self.inputSHA256 = inputSHA256
+        self.outputSHA256 = outputSHA256; self.outputContentSHA256 = outputContentSHA256; self.fallbackKappa = fallbackKappa
+        self.shards = shards; self.stageSeconds = stageSeconds; self.totalSeconds = totalSeconds; self.submitted = submitted
+        self.manifestSHA256 = manifestSHA256; self.signature = signature
+    }
 
     /// `OUT.manifest.json` for output `OUT.h5` (the extension is replaced).
     public static func path(forOutput output: String) -> String {
@@ -58,24 +85,66 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
     public func contentSHA256() throws -> String {
         var unsealed = self
         unsealed.manifestSHA256 = nil
+        unsealed.signature = nil
         let once = try Self.decoder().decode(ResolvedManifest.self, from: Self.encoder().encode(unsealed))
         return SHA256.hexDigest(of: try Self.encoder().encode(once))
     }
 
-    /// Writes the manifest sealed with its `manifestSHA256`.
-    public func write(to path: String) throws {
+    /// What the signature signs: a fixed context string (a signature made for anything else cannot be replayed
+    /// here) and the seal, which is the SHA-256 of the whole canonical content.
+    static func signedMessage(contentSHA256: String) -> [UInt8] {
+        Array("tailforge resolved manifest v1\n".utf8) + Array(contentSHA256.utf8)
+    }
+
+    /// The file's bytes: sealed with `manifestSHA256` and, given a key, signed.
+    public func sealedJSON(signingKey: SigningKeyPair? = nil) throws -> Data {
         var sealed = self
-        sealed.manifestSHA256 = try contentSHA256()
-        try Self.encoder().encode(sealed).write(to: URL(fileURLWithPath: path), options: .atomic)
+        let digest = try contentSHA256()
+        sealed.manifestSHA256 = digest
+        sealed.signature = signingKey.map { key in
+            Signature(algorithm: "ed25519", key: key.publicKey.fingerprint,
+                      value: Data(key.signature(for: Self.signedMessage(contentSHA256: digest))).base64EncodedString())
+        }
+        return try Self.encoder().encode(sealed)
+    }
+
+    /// Writes the manifest sealed with its `manifestSHA256` and, given the coordinator's key, signed.
+    public func write(to path: String, signingKey: SigningKeyPair? = nil) throws {
+        try sealedJSON(signingKey: signingKey).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     public static func read(from path: String) throws -> ResolvedManifest {
-        try decoder().decode(ResolvedManifest.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        try decode(Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// Decodes a resolved manifest's bytes (no checks beyond JSON shape: `verify` does those).
+    public static func decode(_ data: Data) throws -> ResolvedManifest {
+        try decoder().decode(ResolvedManifest.self, from: data)
+    }
+
+    /// Checks the coordinator's signature with its public signing key: refuses an unsigned manifest, one signed
+    /// by another key, and one whose content (recomputed here, not the recorded seal) is not what was signed.
+    public func verifySignature(publicKey: SigningPublicKey, source: String) throws(ManifestError) {
+        func refuse(_ reason: String) -> ManifestError { ManifestError(source: source, key: "signature", reason: reason) }
+        guard let signature else {
+            throw refuse("is not signed, so it cannot be checked against the coordinator's signing key (its coordinator had no signing key, or the signature was removed); replay without --coordinator-signing-key checks its seal only.")
+        }
+        guard signature.algorithm == "ed25519" else {
+            throw refuse("is signed with `\(signature.algorithm)`; this release checks only `ed25519` signatures.")
+        }
+        guard signature.key == publicKey.fingerprint else {
+            throw refuse("was signed by the key with fingerprint \(signature.key), not by the given key (fingerprint \(publicKey.fingerprint)); pass the NAME.sign.pub of the coordinator that wrote it.")
+        }
+        guard let value = Data(base64Encoded: signature.value), let digest = try? contentSHA256(),
+              publicKey.isValidSignature(Array(value), for: Self.signedMessage(contentSHA256: digest)) else {
+            throw refuse("does not match its content: the file was changed after the coordinator signed it, or the signature is forged. Restore the original or rerun the job.")
+        }
     }
 
     /// Checks every field a replay relies on before any work: the seal, the tool version, the manifest's
     /// ranges, the digests' form, and that no class is in two of `shards[]`, whose indices, rows and digests must be consistent.
-    public func verify(source: String, toolVersion current: String) throws(ManifestError) {
+    /// With `signingKey`, the signature is checked right after the seal, before any other field is trusted.
+    public func verify(source: String, toolVersion current: String, signingKey: SigningPublicKey? = nil) throws(ManifestError) {
         func refuse(_ key: String?, _ reason: String) -> ManifestError { ManifestError(source: source, key: key, reason: reason) }
         // Before the seal: an unreadable value is the real problem, not the digest it then fails.
         if let problem = manifest.unreadablePolicy { throw refuse("manifest.policy", problem) }
@@ -85,6 +154,7 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
         guard let actual = try? contentSHA256(), actual == recorded else {
             throw refuse("manifestSHA256", "was changed after the coordinator wrote it (its content no longer matches `manifestSHA256`); replay needs it exactly as written. Restore the original or rerun the job.")
         }
+        if let signingKey { try verifySignature(publicKey: signingKey, source: source) }
         guard toolVersion == current else {
             throw refuse("toolVersion", "was written by TailForge \(toolVersion) and this is TailForge \(current); outputs are only bit-identical within one release, so replay with TailForge \(toolVersion).")
         }

@@ -220,7 +220,7 @@ extension CoordinatorLoop {
             },
             stageSeconds: job.stageSeconds, totalSeconds: Date().timeIntervalSince(job.started), submitted: job.started)
         do {
-            try resolved.write(to: ResolvedManifest.path(forOutput: job.manifest.output))
+            try resolved.write(to: ResolvedManifest.path(forOutput: job.manifest.output), signingKey: configuration.signingKey)
         } catch {
             log.error("cannot write the resolved manifest of \(id): \(error)")
         }

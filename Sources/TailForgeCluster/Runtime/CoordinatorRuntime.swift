@@ -33,6 +33,8 @@ public struct CoordinatorConfiguration: Sendable {
     /// Registered workers beyond this many are refused at `hello`.
     public var maxWorkers: Int = CoordinatorConfiguration.defaultMaxWorkers
     public static let defaultMaxWorkers = 1_024
+    /// Signs every resolved manifest (`tailforge replay --coordinator-signing-key` checks it); nil writes them sealed only.
+    public var signingKey: SigningKeyPair?
 
     public static let defaultWorkerMemoryBytes: Int64 = 64 << 30
 

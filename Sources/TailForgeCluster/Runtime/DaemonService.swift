@@ -51,7 +51,8 @@ public struct DaemonService: Service {
                                    workerMemoryBytes: Int64 = CoordinatorConfiguration.defaultWorkerMemoryBytes,
                                    security: SocketSecurity = .plaintext, allowDirectory: String? = nil,
                                    dataRoots: DataRoots = .none, maxMessageBytes: Int = WireLimits.defaultMaxMessageBytes,
-                                   maxWorkers: Int = CoordinatorConfiguration.defaultMaxWorkers, logger: Logger) -> DaemonService {
+                                   maxWorkers: Int = CoordinatorConfiguration.defaultMaxWorkers, signingKey: SigningKeyPair? = nil,
+                                   logger: Logger) -> DaemonService {
         var configuration = CoordinatorConfiguration(bind: bind, stateDirectory: stateDirectory, toolVersion: ToolVersionOverride.current,
                                                      heartbeat: heartbeat, maxAttempts: maxAttempts, quarantineAfter: quarantineAfter,
                                                      retainJobsSeconds: retainJobsSeconds, workerMemoryBytes: workerMemoryBytes)
@@ -61,6 +62,7 @@ public struct DaemonService: Service {
         configuration.limits = WireLimits(maxMessageBytes: maxMessageBytes)
         configuration.sockets = SocketSettings(maxMessageBytes: maxMessageBytes)
         configuration.maxWorkers = maxWorkers
+        configuration.signingKey = signingKey
         let runtime = CoordinatorRuntime(configuration: configuration, backend: EngineJobBackend(), logger: logger)
         // SIGHUP re-reads the allow-list (the operator removed or added a key); libzmq consults it per handshake.
         Task {

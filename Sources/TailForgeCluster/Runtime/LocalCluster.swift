@@ -45,9 +45,9 @@ public final class LocalCluster {
         }
     }
 
-    private func ensureKeys() throws {
+    func ensureKeys() throws {
         guard !FileManager.default.fileExists(atPath: keyDirectory + "/coordinator.key") else { return }
-        for name in ["coordinator", "worker", "client"] { try CurveKeyPair.generate().write(to: keyDirectory, name: name) }
+        for name in ["coordinator", "worker", "client"] { try KeyGenerator.generate(directory: keyDirectory, name: name) }
         for (folder, name) in [("workers", "worker"), ("clients", "client")] {
             let target = (allowDirectory as NSString).appendingPathComponent(folder)
             try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)

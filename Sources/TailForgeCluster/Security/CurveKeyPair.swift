@@ -62,11 +62,7 @@ public struct CurveKeyPair: Sendable, Equatable {
 
     /// Reads a secret key file, refusing one whose mode lets group or others read or write it.
     public static func load(secretKeyFile path: String) throws(KeyFileError) -> CurveKeyPair {
-        var status = stat()
-        guard stat(path, &status) == 0 else {
-            throw .io(path: path, reason: "cannot read the secret key: \(String(cString: strerror(errno)))")
-        }
-        guard UInt32(status.st_mode) & 0o077 == 0 else { throw .tooOpen(path: path, mode: UInt32(status.st_mode)) }
+        try CurveKey.checkOwnerOnly(path)
         let secret = try CurveKey.readKey(path)
         var publicKey = [CChar](repeating: 0, count: 41)
         let derived = secret.withCString { zmq_curve_public(&publicKey, $0) }
@@ -108,19 +104,35 @@ public enum CurveKey {
         String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// Refuses a secret key file whose mode lets group or others read or write it.
+    static func checkOwnerOnly(_ path: String) throws(KeyFileError) {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw .io(path: path, reason: "cannot read the secret key: \(String(cString: strerror(errno)))")
+        }
+        guard UInt32(status.st_mode) & 0o077 == 0 else { throw .tooOpen(path: path, mode: UInt32(status.st_mode)) }
+    }
+
     static func readKey(_ path: String) throws(KeyFileError) -> String {
+        let tokens = try readTokens(path)
+        let key = tokens.first ?? ""
+        guard key.utf8.count == 40, bytes(key) != nil else {
+            let hint = key.hasPrefix("ed25519-") ? " (this is a signing key, NAME.sign.key or NAME.sign.pub; pass NAME.key or NAME.pub)" : ""
+            throw .malformed(path: path, reason: "expected one 40-character Z85 CURVE key\(hint)")
+        }
+        return key
+    }
+
+    /// The whitespace-separated words of a small key file (at most 256 bytes are read: keys are one short line).
+    static func readTokens(_ path: String) throws(KeyFileError) -> [String] {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw .io(path: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 128)
+        var buffer = [UInt8](repeating: 0, count: 256)
         let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         guard count >= 0 else { throw .io(path: path, reason: "cannot read: \(String(cString: strerror(errno)))") }
         let text = String(decoding: buffer.prefix(count), as: UTF8.self)
-        let key = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == " " }).first.map(String.init) ?? ""
-        guard key.utf8.count == 40, bytes(key) != nil else {
-            throw .malformed(path: path, reason: "expected one 40-character Z85 key, found \(count) bytes")
-        }
-        return key
+        return text.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == " " }).map(String.init)
     }
 
     static func create(_ path: String, contents: String, mode: mode_t) throws(KeyFileError) {

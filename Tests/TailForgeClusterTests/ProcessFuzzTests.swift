@@ -197,12 +197,7 @@ import TailForgeStorage
         try cluster.waitForWorkers(1)
         let client = try ClusterClient(coordinator: endpoint, timeoutSeconds: 5, security: try cluster.clientSecurity)
         let job = try client.submit(manifest)
-        var final: JobStatus?
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, final?.state.isTerminal != true {
-            final = try? client.status(job: job).jobs.first
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+        let final = client.finished(job: job)
         #expect(final?.state == .committed, "\(final?.error ?? "no final state")")
         #expect(try SHA256.hexDigest(ofFileAt: manifest.output) == fixture.referenceSHA256)
         #expect(try client.status().workers.map(\.name) == ["fuzzed"])

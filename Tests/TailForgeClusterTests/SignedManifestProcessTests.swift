@@ -48,12 +48,7 @@ import TailForgeStorage
         let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5, security: try cluster.clientSecurity)
         let manifest = fixture.manifest(output: "signed.h5", shards: 2)
         let job = try client.submit(manifest)
-        var final: JobStatus?
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, final?.state.isTerminal != true {
-            final = try? client.status(job: job).jobs.first
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+        let final = client.finished(job: job)
         #expect(final?.state == .committed, "\(final?.error ?? "")")
         let path = ResolvedManifest.path(forOutput: manifest.output)
         let signed = try ResolvedManifest.read(from: path)

@@ -5,9 +5,10 @@ import TailForgeFuzzTargets
 import TailForgeStorage
 @testable import TailForgeCluster
 
+extension ClusterProcessTests {
 /// Thousands of malformed messages at a real worker and a real coordinator (CURVE, real keys), after which both
 /// still serve a normal job with the single-node bytes, without their memory or open files having grown.
-@Suite(.serialized) struct ProcessFuzzTests {
+@Suite struct ProcessFuzzTests {
     /// Malformed messages per target process and role.
     static let messagesPerSocket = 2_500
     /// Growth allowed from after a warm-up of the same traffic to the end: measured +8 to +25 MiB in five runs (glibc
@@ -51,13 +52,20 @@ import TailForgeStorage
     }
 
     /// Receives what is waiting on `socket` until it has been quiet for `quietMilliseconds` (at most 10 s: a peer
-    /// that never stops talking cannot hang the test); returns the frames received.
-    @discardableResult
-    static func drain(_ socket: ZMQSocket, quietMilliseconds: Int = 0) throws -> [[[UInt8]]] {
+    /// that never stops talking cannot hang the test); suspends, never blocks, while it waits.
+    static func drain(_ socket: ZMQSocket, quietMilliseconds: Int = 0) async throws -> [[[UInt8]]] {
         var received: [[[UInt8]]] = []
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline, try socket.waitForInput(timeoutMilliseconds: quietMilliseconds), let frames = try socket.receive(dontWait: true) {
-            received.append(frames)
+        let deadline = ContinuousClock.now + .seconds(10)
+        var quietSince = ContinuousClock.now
+        while ContinuousClock.now < deadline {
+            if let frames = try socket.receive(dontWait: true) {
+                received.append(frames)
+                quietSince = .now
+            } else if ContinuousClock.now - quietSince >= .milliseconds(quietMilliseconds) {
+                break
+            } else {
+                try await Task.sleep(for: .milliseconds(1))
+            }
         }
         return received
     }
@@ -69,8 +77,8 @@ import TailForgeStorage
         }.count
     }
 
-    @Test func aWorkerAndACoordinatorSurviveThousandsOfMalformedMessagesAndStillServeAJob() throws {
-        let fixture = try ProcessClusterTests.shared.get()
+    @Test func aWorkerAndACoordinatorSurviveThousandsOfMalformedMessagesAndStillServeAJob() async throws {
+        let fixture = try await ProcessClusterTests.shared()
         let cluster = fixture.cluster()
         cluster.secure = true
         defer { cluster.stop() }
@@ -88,7 +96,7 @@ import TailForgeStorage
         let workerMessages = Self.malformed(Self.messagesPerSocket, seed: 1, wrongTypes: coordinatorBound)
         let endpoint: String
         var spawned: Process?
-        defer { if let spawned, spawned.isRunning { kill(spawned.processIdentifier, SIGKILL); spawned.waitUntilExit() } }
+        defer { LocalCluster.signal(spawned, SIGKILL) }
         do {
             let router = try ZMQSocket(context: try ZMQContext(), type: .router)
             try router.setOption(ZMQ_LINGER, Int32(0))
@@ -100,8 +108,7 @@ import TailForgeStorage
                                                          "--threads", "1", "--name", "fuzzed", "--key", keys + "/worker.key",
                                                          "--coordinator-key", keys + "/coordinator.pub"])
             spawned = worker
-            #expect(try router.waitForInput(timeoutMilliseconds: 20_000), "the worker never said hello")
-            let hello = try #require(try router.receive())
+            let hello = try #require(await eventually(seconds: 20) { try router.receive(dontWait: true) }, "the worker never said hello")
             let identity = hello[0]
             #expect(try WireMessage.decode(hello.dropFirst()).body(as: Hello.self)?.workerName == "fuzzed")
             let welcome = WireMessage(Welcome(workerId: "fuzzed", toolVersion: ToolVersion.current, heartbeatIntervalMilliseconds: 100,
@@ -110,7 +117,7 @@ import TailForgeStorage
             try router.send([identity] + welcome)
             var errors = 0, hellos = 0
             /// Sends `slice`, then waits until every message was answered (or nothing came for 3 s).
-            func blast(_ slice: ArraySlice<[[UInt8]]>) throws {
+            func blast(_ slice: ArraySlice<[[UInt8]]>) async throws {
                 let expected = errors + slice.count
                 func collect(_ replies: [[[UInt8]]]) {
                     errors += Self.errorReplies(replies)
@@ -124,21 +131,21 @@ import TailForgeStorage
                     // high-water mark (1,000), past which it would drop them silently.
                     guard index % 25 == 0 else { continue }
                     try router.send([identity] + heartbeat)
-                    collect(try Self.drain(router, quietMilliseconds: 1))
+                    collect(try await Self.drain(router, quietMilliseconds: 1))
                     let deadline = Date().addingTimeInterval(5)
-                    while index - (errors - start) > 200, Date() < deadline { collect(try Self.drain(router, quietMilliseconds: 20)) }
+                    while index - (errors - start) > 200, Date() < deadline { collect(try await Self.drain(router, quietMilliseconds: 20)) }
                 }
                 var lastProgress = Date()
                 while errors < expected, Date().timeIntervalSince(lastProgress) < 3 {
                     try router.send([identity] + heartbeat)
                     let before = errors
-                    collect(try Self.drain(router, quietMilliseconds: 100))
+                    collect(try await Self.drain(router, quietMilliseconds: 100))
                     if errors > before { lastProgress = Date() }
                 }
             }
-            try blast(workerMessages.prefix(300))  // warm-up: allocator pools, log buffers
+            try await blast(workerMessages.prefix(300))  // warm-up: allocator pools, log buffers
             let before = try Usage(worker.processIdentifier)
-            try blast(workerMessages.dropFirst(300))
+            try await blast(workerMessages.dropFirst(300))
             let after = try Usage(worker.processIdentifier)
             print("fuzzed worker: \(workerMessages.count) malformed messages, \(errors) error replies; before \(before), after \(after)")
             #expect(worker.isRunning)
@@ -149,11 +156,11 @@ import TailForgeStorage
             // A short liveness window from here: the worker notices the stand-in is gone and finds the real coordinator sooner.
             try router.send([identity] + WireMessage(Welcome(workerId: "fuzzed", toolVersion: ToolVersion.current,
                                                               heartbeatIntervalMilliseconds: 100, livenessMilliseconds: 500)).encode())
-            try Self.drain(router, quietMilliseconds: 50)
+            _ = try await Self.drain(router, quietMilliseconds: 50)
         }  // the stand-in's socket and context are gone: its port is free for the real coordinator
 
         // 2. The real coordinator on the same port; the fuzzed worker reconnects to it.
-        try cluster.startCoordinator(bind: endpoint)
+        try await cluster.startCoordinator(bind: endpoint)
         let coordinator = try #require(cluster.coordinator)
         let factory = { (key: String) in
             SocketFactory(context: try ZMQContext(), security: .curveClient(try CurveKeyPair.load(secretKeyFile: keys + "/\(key).key"),
@@ -166,25 +173,25 @@ import TailForgeStorage
              Self.malformed(Self.messagesPerSocket, seed: 3, wrongTypes: clientOnly)),
         ]
         var errors = 0
-        func blast(_ range: Range<Int>) throws {
+        func blast(_ range: Range<Int>) async throws {
             let errorsBefore = errors
             for (socket, messages) in sockets {
                 for index in range.clamped(to: 0..<messages.count) {
                     try socket.send(messages[index])
-                    if index % 25 == 0 { errors += Self.errorReplies(try Self.drain(socket, quietMilliseconds: 1)) }
+                    if index % 25 == 0 { errors += Self.errorReplies(try await Self.drain(socket, quietMilliseconds: 1)) }
                 }
             }
             let expected = sockets.map { range.clamped(to: 0..<$0.1.count).count }.reduce(errorsBefore, +)
             var lastProgress = Date()
             while errors < expected, Date().timeIntervalSince(lastProgress) < 3 {
                 let before = errors
-                for (socket, _) in sockets { errors += Self.errorReplies(try Self.drain(socket, quietMilliseconds: 100)) }
+                for (socket, _) in sockets { errors += Self.errorReplies(try await Self.drain(socket, quietMilliseconds: 100)) }
                 if errors > before { lastProgress = Date() }
             }
         }
-        try blast(0..<300)
+        try await blast(0..<300)
         let before = try Usage(coordinator.processIdentifier)
-        try blast(300..<Int.max)
+        try await blast(300..<Int.max)
         let after = try Usage(coordinator.processIdentifier)
         let sent = sockets.map(\.1.count).reduce(0, +)
         print("fuzzed coordinator: \(sent) malformed messages, \(errors) error replies; before \(before), after \(after)")
@@ -194,13 +201,14 @@ import TailForgeStorage
         #expect(after.fds - before.fds <= Self.fdGrowthBound, "coordinator \(before) → \(after)")
 
         // 3. Both still serve: the fuzzed worker runs a normal job on the fuzzed coordinator, with the single-node bytes.
-        try cluster.waitForWorkers(1)
+        try await cluster.waitForWorkers(1)
         let client = try ClusterClient(coordinator: endpoint, timeoutSeconds: 5, security: try cluster.clientSecurity)
         let job = try client.submit(manifest)
-        let final = client.finished(job: job)
+        let final = try await ProcessClusterTests.waitForJob(job, on: endpoint, security: try cluster.clientSecurity, seconds: 60)
         #expect(final?.state == .committed, "\(final?.error ?? "no final state")")
         #expect(try SHA256.hexDigest(ofFileAt: manifest.output) == fixture.referenceSHA256)
         #expect(try client.status().workers.map(\.name) == ["fuzzed"])
         #expect(spawned?.isRunning == true)
     }
+}
 }

@@ -54,9 +54,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-workers"), help: "Workers beyond this many are refused at registration.")
     var maxWorkers = CoordinatorConfiguration.defaultMaxWorkers
 
+    @Option(name: .customLong("max-jobs-per-client"), help: "Queued or running jobs one client key (with --insecure: one address) may have; more are refused.")
+    var maxJobsPerClient = CoordinatorConfiguration.defaultMaxJobsPerClient
+
     func validate() throws {
         try CommandLimits.check("max-message-bytes", maxMessageBytes, in: WireLimits.minimumMaxMessageBytes...(4 << 30))
         try CommandLimits.check("max-workers", maxWorkers, in: 1...1_000_000)
+        try CommandLimits.check("max-jobs-per-client", maxJobsPerClient, in: 1...100_000)
         guard workerMemoryBytes > 0 else { throw ValidationError("--worker-memory-bytes must be positive") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard quarantineAfter >= 1 else { throw ValidationError("--quarantine-after must be at least 1") }
@@ -96,7 +100,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             heartbeat: HeartbeatSettings(intervalMilliseconds: heartbeatMilliseconds, livenessMilliseconds: livenessMilliseconds),
             maxAttempts: maxAttempts, quarantineAfter: quarantineAfter, retainJobsSeconds: RetentionPeriod.seconds(retainJobs)!,
             workerMemoryBytes: workerMemoryBytes, security: security, allowDirectory: allowDir, dataRoots: roots, maxMessageBytes: maxMessageBytes, maxWorkers: maxWorkers,
-            signingKey: signing,
+            signingKey: signing, maxJobsPerClient: maxJobsPerClient,
             logger: logger)
         try await DaemonService.runUntilSignalled([service], logger: logger)
     }

@@ -52,6 +52,7 @@ import Testing
         Flag(command: ["coordinator", "--state-dir", "/dev/null/impossible"], flag: "quarantine-after"),
         Flag(command: ["coordinator", "--state-dir", "/dev/null/impossible"], flag: "max-message-bytes"),
         Flag(command: ["coordinator", "--state-dir", "/dev/null/impossible"], flag: "max-workers"),
+        Flag(command: ["coordinator", "--state-dir", "/dev/null/impossible"], flag: "max-jobs-per-client"),
         Flag(command: ["worker", "--connect", "tcp://127.0.0.1:1", "--work-dir", "/dev/null/impossible"], flag: "max-message-bytes"),
         Flag(command: ["worker", "--connect", "tcp://127.0.0.1:1", "--work-dir", "/dev/null/impossible"], flag: "threads"),
         Flag(command: ["worker", "--connect", "tcp://127.0.0.1:1", "--work-dir", "/dev/null/impossible"], flag: "cache-max-bytes", accepted: ["0"]),

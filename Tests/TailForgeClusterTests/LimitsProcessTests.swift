@@ -75,6 +75,31 @@ extension ClusterProcessTests {
         #expect(log.contains("rejected a message from peer many-frames: message of \(6 * (2 << 20) + good.reduce(0) { $0 + $1.count }) bytes exceeds the limit of \(limit) bytes"), "the whole-message refusal is logged")
     }
 
+    @Test func aClientBeyondItsLiveJobLimitIsRefusedUntilOneOfItsJobsEnds() async throws {
+        let fixture = try await ClusterProcessTests.ProcessClusterTests.shared()
+        let cluster = fixture.cluster()
+        defer { cluster.stop() }
+        cluster.secure = true
+        cluster.coordinatorArguments = ["--max-jobs-per-client", "1"]
+        try await cluster.startCoordinator()
+        // No workers: the first job stays live.
+        let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5, security: try cluster.clientSecurity)
+        let first = try client.submit(fixture.manifest(output: "first.h5", shards: 1))
+        do {
+            _ = try client.submit(fixture.manifest(output: "second.h5", shards: 1))
+            Issue.record("a second live job was accepted")
+        } catch {
+            guard case .rejected(let code, let message) = error else { Issue.record("\(error)"); return }
+            #expect(code == "too-many-jobs")
+            #expect(message.contains("--max-jobs-per-client 1"), "\(message)")
+        }
+        #expect(try client.status().jobs.map(\.job) == [first])
+        #expect(try client.cancel(job: first).cancelled)
+        #expect(try client.submit(fixture.manifest(output: "second.h5", shards: 1)).hasPrefix("job-"))
+        let log = try String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)
+        #expect(log.contains("refused a job from key "), "the refusal names the key's fingerprint")
+    }
+
     @Test func workersBeyondMaxWorkersAreRefusedAndExitNamingTheLimit() async throws {
         let fixture = try await ClusterProcessTests.ProcessClusterTests.shared()
         let cluster = fixture.cluster()

@@ -200,6 +200,10 @@ extension ClusterProcessTests {
         #expect(PeerRole(userId: "unauthenticated") == nil)
         #expect(PeerRole(userId: nil) == nil)
         #expect(PeerRole(userId: "") == nil)
+        #expect(PeerRole(userId: "client:0123456789abcdef") == .client)
+        #expect(PeerRole(userId: "unauthenticated:0123456789abcdef") == nil)
+        #expect(PeerRole.fingerprint(userId: "client:0123456789abcdef") == "0123456789abcdef")
+        #expect(PeerRole.fingerprint(userId: "client") == nil && PeerRole.fingerprint(userId: "client:") == nil)
     }
 
     func request(key: [UInt8], domain: String = ZAPHandler.domain, mechanism: String = "CURVE") -> [[UInt8]] {
@@ -213,8 +217,9 @@ extension ClusterProcessTests {
         let handler = ZAPHandler(allowList: AllowList(directory: "/nonexistent", roles: [worker: .worker, client: .client]),
                                  logger: DaemonService.logger(label: "test"))
         let accepted = handler.reply(to: request(key: worker))
-        #expect(accepted[1] == Array("7".utf8) && accepted[2] == Array("200".utf8) && accepted[4] == Array("worker".utf8))
-        #expect(handler.reply(to: request(key: client))[4] == Array("client".utf8))
+        #expect(accepted[1] == Array("7".utf8) && accepted[2] == Array("200".utf8)
+                && accepted[4] == Array("worker:\(CurveKey.fingerprint(raw: worker))".utf8))
+        #expect(handler.reply(to: request(key: client))[4] == Array("client:\(CurveKey.fingerprint(raw: client))".utf8))
         for refused in [request(key: stranger), request(key: worker, domain: "other"), request(key: worker, mechanism: "NULL"),
                         Array(request(key: worker).prefix(3)), request(key: Array(worker.prefix(31)))] {
             let reply = handler.reply(to: refused)

@@ -3,7 +3,14 @@ import Logging
 
 /// A job's life: submission, planning, stages, gathering, failure and cancellation.
 extension CoordinatorLoop {
-    mutating func submitJob(_ client: Identity, _ manifest: JobManifest) {
+    mutating func submitJob(_ client: Identity, _ manifest: JobManifest, principal: String = "unknown") {
+        let owned = jobs.values.filter { $0.owner == principal && !$0.state.isTerminal }.count
+        guard owned < configuration.maxJobsPerClient else {
+            let reason = "this client already has \(owned) queued or running jobs, the coordinator's limit per client (--max-jobs-per-client \(configuration.maxJobsPerClient)); wait for one to finish (`tailforge wait JOB`) or cancel one"
+            log.warning("refused a job from \(principal): \(reason)")
+            send(client, WireMessage(ErrorReply(code: "too-many-jobs", message: reason)))
+            return
+        }
         let live = jobOrder.compactMap { jobs[$0] }.filter { !$0.state.isTerminal }.map { OutputCheck.LiveJob(job: $0.id, output: $0.manifest.output) }
         do {
             try manifest.validate(source: "the submitted manifest")
@@ -22,7 +29,7 @@ extension CoordinatorLoop {
             send(client, WireMessage(ErrorReply(code: "journal", message: "the coordinator cannot journal the job: \(error)")))
             return
         }
-        jobs[id] = JobRecord(id: id, manifest: manifest, directory: jobDirectory(id))
+        jobs[id] = JobRecord(id: id, manifest: manifest, owner: principal, directory: jobDirectory(id))
         jobOrder.append(id)
         log.info("job \(id) submitted: \(manifest.input.path) → \(manifest.output)")
         send(client, WireMessage(JobAccepted(job: id)))

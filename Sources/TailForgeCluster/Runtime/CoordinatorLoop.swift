@@ -49,8 +49,11 @@ struct CoordinatorLoop {
     mutating func run(until stop: StopSignal) throws {
         while !stop.isStopped {
             if try ZMQSocket.poll([router, wake], timeoutMilliseconds: Self.timerTickMilliseconds)[0] {
-                while let (frames, userId) = try router.receiveAuthenticated(dontWait: true) {
-                    handle(frames, role: configuration.security.isSecure ? PeerRole(userId: userId) : .unauthenticated)
+                while let (frames, userId, address) = try router.receiveAuthenticated(dontWait: true) {
+                    let secure = configuration.security.isSecure
+                    // Per-client limits count by key, or by address where there are no keys (--insecure).
+                    let principal = (secure ? PeerRole.fingerprint(userId: userId).map { "key " + $0 } : address.map { "address " + $0 }) ?? "unknown"
+                    handle(frames, role: secure ? PeerRole(userId: userId) : .unauthenticated, principal: principal)
                 }
             }
             for event in inbox.drain(wake) { handle(event) }
@@ -90,7 +93,7 @@ struct CoordinatorLoop {
     }
 
     /// `role` nil: the connection carries no role the ZAP handler gave (cannot happen with ZAP enforced; refused).
-    mutating func handle(_ frames: [[UInt8]], role: PeerRole? = .unauthenticated) {
+    mutating func handle(_ frames: [[UInt8]], role: PeerRole? = .unauthenticated, principal: String = "unknown") {
         guard frames.count >= 1 else { return }
         let identity = frames[0]
         let message: WireMessage
@@ -129,7 +132,7 @@ struct CoordinatorLoop {
             workerGone(identity, reason: .returned, note: nil)
         case let error as ErrorReply:
             log.warning("peer \(printable(identity)) reported: \(error.code): \(error.message)")
-        case let submit as SubmitJob: submitJob(identity, submit.manifest)
+        case let submit as SubmitJob: submitJob(identity, submit.manifest, principal: principal)
         case let status as StatusRequest: sendStatus(identity, status.job)
         case let cancel as CancelJob: cancelJob(identity, cancel.job)
         case let watch as WatchJob:

@@ -35,6 +35,9 @@ public struct CoordinatorConfiguration: Sendable {
     public static let defaultMaxWorkers = 1_024
     /// Signs every resolved manifest (`tailforge replay --coordinator-signing-key` checks it); nil writes them sealed only.
     public var signingKey: SigningKeyPair?
+    /// Live (queued or running) jobs one client key (or, with `--insecure`, one address) may have.
+    public var maxJobsPerClient: Int = CoordinatorConfiguration.defaultMaxJobsPerClient
+    public static let defaultMaxJobsPerClient = 16
 
     public static let defaultWorkerMemoryBytes: Int64 = 64 << 30
 

@@ -4,6 +4,9 @@ import Foundation
 struct JobRecord {
     var id: String
     var manifest: JobManifest
+    /// Who submitted it (`key FINGERPRINT`, or `address IP` without keys), for per-client limits; nil for a job
+    /// resumed from the journal, which does not record it.
+    var owner: String?
     var state: JobState = .queued
     var prepared: PreparedJob?
     var stage: ShardStage = .concentrations

@@ -29,9 +29,16 @@ public enum PeerRole: String, Sendable, CaseIterable {
         .trainingOpen, .gradientRequest, .trainingClose, .trainingPing,
     ]
 
-    /// The role a ZAP user id names; nil (refuse) for anything else.
+    /// The role a ZAP user id (`ROLE` or `ROLE:FINGERPRINT`) names; nil (refuse) for anything else.
     public init?(userId: String?) {
-        guard let userId, let role = PeerRole(rawValue: userId), role != .unauthenticated else { return nil }
+        guard let userId, let role = PeerRole(rawValue: String(userId.prefix { $0 != ":" })), role != .unauthenticated else { return nil }
         self = role
+    }
+
+    /// The key fingerprint in a ZAP user id `ROLE:FINGERPRINT`, which names the peer for per-client limits.
+    public static func fingerprint(userId: String?) -> String? {
+        guard let userId, let colon = userId.firstIndex(of: ":") else { return nil }
+        let fingerprint = userId[userId.index(after: colon)...]
+        return fingerprint.isEmpty ? nil : String(fingerprint)
     }
 }

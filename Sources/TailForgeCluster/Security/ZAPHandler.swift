@@ -56,7 +56,8 @@ public final class ZAPHandler: Sendable {
             return Self.reply(requestId: requestId, status: "400", text: "key not allowed", userId: "")
         }
         logger.debug("accepted \(role.rawValue) key \(CurveKey.fingerprint(raw: key)) from \(address)")
-        return Self.reply(requestId: requestId, status: "200", text: "OK", userId: role.rawValue)
+        // The fingerprint rides along so the coordinator can hold each key to its own limits.
+        return Self.reply(requestId: requestId, status: "200", text: "OK", userId: role.rawValue + ":" + CurveKey.fingerprint(raw: key))
     }
 
     static func reply(requestId: [UInt8], status: String, text: String, userId: String) -> [[UInt8]] {

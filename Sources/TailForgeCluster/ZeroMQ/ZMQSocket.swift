@@ -120,9 +120,11 @@ public final class ZMQSocket {
 
     /// `receive`, plus the ZAP user id of the connection the message came on (`zmq_msg_gets "User-Id"`): the
     /// role the coordinator's ZAP handler gave the peer's CURVE key, nil on a plain-text socket.
-    public func receiveAuthenticated(dontWait: Bool = false) throws(ZMQError) -> (frames: [[UInt8]], userId: String?)? {
+    /// `peerAddress` is the connection's remote address (`Peer-Address`), which names a peer without a key.
+    public func receiveAuthenticated(dontWait: Bool = false) throws(ZMQError) -> (frames: [[UInt8]], userId: String?, peerAddress: String?)? {
         let socket = try live("receive")
         var userId: String?
+        var peerAddress: String?
         var frames: [[UInt8]] = []
         var message = zmq_msg_t()
         zmq_msg_init(&message)
@@ -142,8 +144,10 @@ public final class ZMQSocket {
             } else {
                 frames.append([])
             }
+            // A ROUTER's identity frame is made locally and carries no metadata; the peer's frames do.
             if userId == nil, let property = zmq_msg_gets(&message, "User-Id") { userId = String(cString: property) }
-            if zmq_msg_more(&message) == 0 { return (frames, userId) }
+            if peerAddress == nil, let property = zmq_msg_gets(&message, "Peer-Address") { peerAddress = String(cString: property) }
+            if zmq_msg_more(&message) == 0 { return (frames, userId, peerAddress) }
         }
     }
 

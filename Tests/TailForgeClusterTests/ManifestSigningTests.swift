@@ -90,6 +90,8 @@ import TailForgeStorage
         #expect(message { _ = try SigningPublicKey.load(publicKeyFile: written.curvePublic) }.contains("it holds a CURVE key"))
         #expect(message { _ = try SigningKeyPair.load(secretKeyFile: written.curveSecret) }.contains("pass the NAME.sign.key file"))
         #expect(message { _ = try CurveKey.load(publicKeyFile: written.signingPublic) }.contains("this is a signing key"))
+        // A public key given as the coordinator's signing key: named as the wrong kind, not as too open.
+        #expect(message { _ = try SigningKeyPair.load(secretKeyFile: written.signingPublic) }.contains("expected an Ed25519 signing secret key"))
         chmod(written.signingSecret, 0o644)
         #expect(throws: KeyFileError.tooOpen(path: written.signingSecret, mode: 0o100644)) { _ = try SigningKeyPair.load(secretKeyFile: written.signingSecret) }
         #expect(throws: KeyFileError.self) { _ = try SigningKeyPair.forCoordinator(signingKeyFile: directory + "/missing.sign.key", curveKeyFile: nil) }

@@ -67,8 +67,9 @@ public struct SigningKeyPair: Sendable {
 
     /// Reads a `NAME.sign.key` file, refusing one whose mode lets group or others read or write it.
     public static func load(secretKeyFile path: String) throws(KeyFileError) -> SigningKeyPair {
-        try CurveKey.checkOwnerOnly(path)
+        // The kind first: a public or CURVE key passed here needs another file, not `chmod 600`.
         let raw = try SigningPublicKey.read(path, tag: secretTag, what: "an Ed25519 signing secret key (NAME.sign.key)")
+        try CurveKey.checkOwnerOnly(path)
         guard let pair = SigningKeyPair(seed: raw) else {
             throw .malformed(path: path, reason: "expected an Ed25519 signing secret key (NAME.sign.key) of 32 bytes")
         }

@@ -80,7 +80,7 @@ extension ClusterThreadTests {
             defer { workerDaemon.stop.stop() }
 
             let client = try ClusterClient(coordinator: endpoint)
-            let registered = try await eventually(seconds: 10, interval: .milliseconds(20)) { try client.status().workers.contains { $0.name == "big" } }
+            let registered = try await LocalCluster.waitForWorkers(1, coordinator: endpoint, seconds: 10)
             try #require(registered)
             var manifest = JobManifest(input: .init(path: input), output: directory + "/out.txt", sharding: .init(shards: 1))
             manifest.transfer.streamInput = true

@@ -193,11 +193,7 @@ extension ClusterThreadTests {
             }
             defer { for worker in workers { worker.stop.stop() } }
             let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
-            let deadline = ContinuousClock.now + .seconds(10)
-            while ContinuousClock.now < deadline,
-                  try await request(client, WireMessage(StatusRequest(job: nil)).encode()).body(as: StatusReply.self)?.workers.count ?? 0 < 2 {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            try #require(try await LocalCluster.waitForWorkers(2, coordinator: endpoint, seconds: 10))
             let data = state + "-data"  // outside the state directory, where job paths are refused
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
             let output = (data as NSString).appendingPathComponent("out.txt")

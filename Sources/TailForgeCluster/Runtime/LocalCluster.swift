@@ -135,13 +135,26 @@ public final class LocalCluster {
 
     /// Waits until the coordinator lists at least `count` registered workers.
     public func waitForWorkers(_ count: Int, seconds: Double = 30) async throws {
+        let workers = self.workers
+        guard try await Self.waitForWorkers(count, coordinator: endpoint, security: clientSecurity, seconds: seconds,
+                                            gaveUp: { workers.contains { !$0.isRunning } }) else {
+            throw StartError(description: "\(count) worker(s) did not register with \(endpoint); see the logs in \(directory)")
+        }
+    }
+
+    /// Waits until the coordinator at `coordinator` lists at least `count` registered workers (any coordinator:
+    /// tests run them on threads too); false after `seconds`, or once `gaveUp()` is true.
+    public static func waitForWorkers(_ count: Int, coordinator: String, security: SocketSecurity = .plaintext, seconds: Double = 30,
+                                      gaveUp: () -> Bool = { false }) async throws -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
-            if let reply = try? ClusterClient(coordinator: endpoint, timeoutSeconds: 2, security: clientSecurity).status(), reply.workers.count >= count { return }
-            if workers.contains(where: { !$0.isRunning }) { break }
+            if let reply = try? ClusterClient(coordinator: coordinator, timeoutSeconds: 2, security: security).status(), reply.workers.count >= count {
+                return true
+            }
+            if gaveUp() { return false }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw StartError(description: "\(count) worker(s) did not register with \(endpoint); see the logs in \(directory)")
+        return false
     }
 
     /// Suspends until `process` has exited (at once if it already has), without holding a thread.

@@ -1,6 +1,7 @@
 """(b) Per-class test accuracy against long-tailed training count, two models side by side."""
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from .figure_output import GROUP_COLOURS, new_figure, shot_group
 from .tool_error import ToolError
@@ -28,6 +29,9 @@ def accuracy_figure(reports, names):
         for boundary in (20, 100):
             panel.axvline(boundary, color="#999999", linestyle=":", linewidth=1)
         panel.set_xscale("log")
+        panel.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        panel.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        panel.xaxis.set_minor_formatter(NullFormatter())
         panel.set_xlabel("long-tailed training rows of the class")
         few = report.few_shot_accuracy()
         title = f"{name}: top-1 {100 * report.top1:.1f} %"
@@ -38,6 +42,8 @@ def accuracy_figure(reports, names):
         panel.set_title(title)
         panel.set_ylim(-3, 103)
     axes[0].set_ylabel("test accuracy of the class (%)")
-    axes[0].legend(frameon=False, loc="lower right")
+    # Below the panels: inside, it would hide the points of one of them.
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, frameon=False, loc="lower center", ncols=3, bbox_to_anchor=(0.5, -0.11))
     figure.suptitle("Per-class accuracy against training count (lines: group means)", fontsize=11)
     return figure

@@ -98,6 +98,13 @@ class BalancedFile(LabeledEmbeddings):
     """`tailforge balance` output: class-major rows, each class's real rows first, then its synthetic ones."""
 
     def __init__(self, path):
+        file = open_hdf5(path, "balanced file")
+        compact = decode_attribute(file.attrs.get("layout")) == "compact" or "real_embeddings" in file
+        file.close()
+        if compact:
+            raise ToolError(f"{path} is a compact balanced file (balance --layout compact: real rows and the recipe "
+                            f"only), and the plots need its synthetic rows: write them with `tailforge materialize "
+                            f"{path} --output FULL.h5` and plot FULL.h5")
         super().__init__(path, role="balanced file")
         for name in ("is_synthetic", "kappa"):
             if name not in self.file:

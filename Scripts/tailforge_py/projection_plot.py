@@ -1,6 +1,6 @@
 """(d) A 2-D PCA projection of one few-shot class's real and synthetic rows among the real rows of its
-nearest classes (by cosine similarity of class means), optionally with the class's test rows: shows
-whether synthetic rows cover the class or drift into its neighbours."""
+nearest classes (by cosine similarity of class means), optionally with test rows: shows whether synthetic
+rows cover where the class's test rows lie or drift into its neighbours."""
 
 import numpy as np
 
@@ -57,28 +57,43 @@ def projection_figure(balanced, requested_class=None, neighbours=5, max_points=3
     real = balanced.read_rows(balanced.class_rows(c, synthetic=False))
     synthetic = balanced.read_rows(subsample(balanced.class_rows(c, synthetic=True), max_points, rng))
     others = [balanced.read_rows(subsample(balanced.class_rows(n, synthetic=False), max_points, rng)) for n in neighbour_ids]
-    test_rows = None
+    test_rows, neighbour_tests = None, [None] * len(neighbour_ids)
     if test is not None:
         if test.embeddings.shape[1] != balanced.embeddings.shape[1]:
             raise ToolError(f"test file {test.path} has dimension {test.embeddings.shape[1]}, {balanced.path} has "
                             f"{balanced.embeddings.shape[1]}")
-        rows = np.flatnonzero(test.labels == c)
-        test_rows = unit_rows(test.embeddings[rows].astype(np.float64)) if rows.size else None
 
-    # The axes come from real rows only, so they do not depend on how the synthetic rows were drawn.
-    fit = np.concatenate([real] + others)
-    centre = fit.mean(axis=0)
-    _, singular, basis = np.linalg.svd(fit - centre, full_matrices=False)
+        def test_rows_of(k):
+            rows = subsample(np.flatnonzero(test.labels == k), max_points, rng)
+            return unit_rows(test.embeddings[rows].astype(np.float64)) if rows.size else None
+
+        test_rows = test_rows_of(c)
+        neighbour_tests = [test_rows_of(n) for n in neighbour_ids]
+
+    # The axes are the principal directions of the shown classes' means: between-class structure. They come from
+    # the test rows when given (100 a class: accurate means, and independent of every training row drawn), else
+    # from the real rows. Axes fitted to the plotted rows favour the directions of their own noise and push
+    # exactly those rows outward (with 5 rows a class the effect is large), a picture of the fit, not the data.
+    tests = [test_rows] + neighbour_tests
+    from_test = all(t is not None and len(t) >= 2 for t in tests)
+    groups = tests if from_test else [real] + others
+    class_centres = np.array([g.mean(axis=0) for g in groups])
+    centre = class_centres.mean(axis=0)
+    _, singular, basis = np.linalg.svd(class_centres - centre, full_matrices=False)
     explained = singular[:2] ** 2 / np.sum(singular ** 2)
+    axes_source = "test-row" if from_test else "real-row"
 
     def project(x):
         return (x - centre) @ basis[:2].T
 
     figure, axes = new_figure(6.4, 5.2)
-    for n, rows, colour in zip(neighbour_ids, others, NEIGHBOUR_COLOURS * 4):
+    for n, rows, tests, colour in zip(neighbour_ids, others, neighbour_tests, NEIGHBOUR_COLOURS * 4):
         p = project(rows)
-        axes.scatter(p[:, 0], p[:, 1], s=12, color=colour, alpha=0.6, linewidths=0,
+        axes.scatter(p[:, 0], p[:, 1], s=14, color=colour, alpha=0.8, linewidths=0,
                      label=f"{balanced.name(n)} (real, cos {means[n] @ means[c]:.2f})")
+        if tests is not None:  # where the neighbour's class really lies, beyond its few real rows
+            p = project(tests)
+            axes.scatter(p[:, 0], p[:, 1], s=6, color=colour, alpha=0.3, linewidths=0, label=f"_{balanced.name(n)} test")
     if len(synthetic):
         p = project(synthetic)
         axes.scatter(p[:, 0], p[:, 1], s=9, color="#ff7f0e", alpha=0.55, linewidths=0,
@@ -90,9 +105,10 @@ def projection_figure(balanced, requested_class=None, neighbours=5, max_points=3
     p = project(real)
     axes.scatter(p[:, 0], p[:, 1], s=90, marker="*", color="#d62728", edgecolors="#000000", linewidths=0.6,
                  label=f"{balanced.name(c)}: real ({len(real)})", zorder=5)
-    axes.set_xlabel(f"PC 1 ({100 * explained[0]:.1f} % of real-row variance)")
-    axes.set_ylabel(f"PC 2 ({100 * explained[1]:.1f} %)")
+    axes.set_xlabel(f"PC 1 of the {axes_source} class means ({100 * explained[0]:.0f} % of their spread)")
+    axes.set_ylabel(f"PC 2 ({100 * explained[1]:.0f} %)")
     axes.set_title(f"{balanced.name(c)} (class {c}) among its {len(neighbour_ids)} nearest classes — "
                    f"{balanced.policy_label()}", loc="left")
-    axes.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    axes.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5),
+                title="small faint dots: neighbours' test rows" if test is not None else None, title_fontsize=7)
     return figure

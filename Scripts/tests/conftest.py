@@ -34,7 +34,7 @@ def run_tool(*args, check=True, **kwargs):
 
 class SmallRun:
     """Paths of the session's data: train.h5 (20 classes, 200 → 10 rows, d = 64), test.h5, local.h5 and
-    class.h5 (vMF-balanced with κ local and class), smote.h5, and plain.json / balanced.json reports (with
+    class.h5 (vMF-balanced with κ local and class), smote.h5, compact.h5 (κ local, --layout compact), and plain.json / balanced.json reports (with
     training counts) and nocounts.json (without)."""
 
     def __init__(self, directory, tailforge):
@@ -46,6 +46,8 @@ class SmallRun:
         run_tool(tailforge, "balance", self.train, "--output", self.local, "--seed", "1")
         run_tool(tailforge, "balance", self.train, "--output", self.klass, "--kappa", "class", "--seed", "1")
         run_tool(tailforge, "balance", self.train, "--output", self.smote, "--sampler", "smote", "--seed", "1")
+        self.compact = p("compact.h5")
+        run_tool(tailforge, "balance", self.train, "--output", self.compact, "--layout", "compact", "--seed", "1")
         self.plain_report, self.balanced_report, self.nocounts_report = p("plain.json"), p("balanced.json"), p("nocounts.json")
         for data, model in ((self.train, p("plain.model")), (self.local, p("balanced.model"))):
             run_tool(tailforge, "train", data, "--output", model, "--max-iter", "30")

@@ -204,3 +204,14 @@ def test_ctrl_c_leaves_no_output_and_exits_130(tmp_path):
     assert process.returncode == 130, stderr[-2000:]
     assert "interrupted" in stderr and "no output written" in stderr
     assert sorted(os.listdir(tmp_path)) == ["tree"]
+
+
+def test_weights_that_cannot_be_fetched_are_a_clear_error(tree, tmp_path):
+    # HF_HUB_OFFLINE makes the hub refuse at once, as a machine without access to it does after its retries.
+    output = tmp_path / "x.h5"
+    result = run_tool(sys.executable, EXTRACT, tree, "-o", output, "--backend", "timm", "--model", "resnet18",
+                      "--pretrained", "hub", "--device", "cpu", check=False, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 1, result.stderr
+    assert "cannot create timm resnet18 (hub)" in result.stderr
+    assert "pass its path as --pretrained" in result.stderr
+    assert "Traceback" not in result.stderr and not output.exists()

@@ -103,6 +103,7 @@ def test_projection_shows_the_smallest_few_shot_class_among_its_nearest_classes(
     assert series[synthetic_label] == min(50, int(np.sum(labels[synthetic] == smallest)))
     shown_neighbours = [k.split(" (real")[0] for k in series if "(real, cos" in k]
     assert shown_neighbours == nearest
+    assert "test-row class means" in figure.axes[0].get_xlabel()
 
 
 def test_projection_class_can_be_chosen_by_id_or_name_and_a_wrong_one_is_refused(small_run):
@@ -111,6 +112,7 @@ def test_projection_class_can_be_chosen_by_id_or_name_and_a_wrong_one_is_refused
     by_name = projection_figure(balanced, requested_class=balanced.name(3), neighbours=2)
     assert by_id.axes[0].get_title(loc="left") == by_name.axes[0].get_title(loc="left")
     assert "(class 3)" in by_id.axes[0].get_title(loc="left")
+    assert "real-row class means" in by_id.axes[0].get_xlabel()  # without a test file the axes come from real rows
     with pytest.raises(Exception, match="not a class id"):
         projection_figure(balanced, requested_class="no-such-class")
 
@@ -146,6 +148,7 @@ def test_each_subcommand_writes_its_png_and_replaces_an_existing_one(small_run, 
     (["counts", "missing.h5", "{local}"], r"input file missing\.h5 does not exist"),
     (["counts", "{train}", "{train}"], r"has no /is_synthetic: it is not a balanced file"),
     (["kappa", "{smote}"], r"no synthetic rows with a κ .*SMOTE"),
+    (["projection", "{compact}"], r"is a compact balanced file .*tailforge materialize"),
     (["accuracy", "{plain}", "{nocounts}"], r"has no training counts.*--train"),
     (["accuracy", "{plain}", "{train}"], r"is not readable JSON"),
     (["projection", "{local}", "--neighbours", "9"], r"--neighbours 9: allowed 1…8"),
@@ -153,7 +156,7 @@ def test_each_subcommand_writes_its_png_and_replaces_an_existing_one(small_run, 
     (["kappa", "{local}", "--names", "a", "b"], r"--names gives 2 names for 1 balanced files"),
 ])
 def test_bad_input_is_a_clear_error_with_status_1_and_no_output(small_run, tmp_path, args, message):
-    files = {"local": small_run.local, "train": small_run.train, "smote": small_run.smote,
+    files = {"local": small_run.local, "train": small_run.train, "smote": small_run.smote, "compact": small_run.compact,
              "plain": small_run.plain_report, "nocounts": small_run.nocounts_report}
     output = tmp_path / "figure.png"
     result = plots(*[a.format(**files) for a in args], "-o", output, check=False)

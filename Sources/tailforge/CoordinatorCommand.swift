@@ -57,6 +57,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-jobs-per-client"), help: "Queued or running jobs one client key (with --insecure: one address) may have; more are refused.")
     var maxJobsPerClient = CoordinatorConfiguration.defaultMaxJobsPerClient
 
+    @OptionGroup var logging: DaemonLogOptions
+
     func validate() throws {
         try CommandLimits.check("max-message-bytes", maxMessageBytes, in: WireLimits.minimumMaxMessageBytes...(4 << 30))
         try CommandLimits.check("max-workers", maxWorkers, in: 1...1_000_000)
@@ -87,7 +89,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = DaemonService.logger(label: "tailforge.coordinator")
+        let logger = logging.logger(label: "tailforge.coordinator")
         let security: SocketSecurity = try key.map { .curveServer(try CurveKeyPair.load(secretKeyFile: $0)) } ?? .plaintext
         if let allowDir { _ = try AllowList.load(directory: allowDir) }  // a typo fails here, before binding
         let roots = try DataRoots(dataRoots)

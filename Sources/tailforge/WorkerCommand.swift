@@ -35,6 +35,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-message-bytes"), help: "Largest message accepted from the coordinator (frames: at most 64 MiB each).")
     var maxMessageBytes = WireLimits.defaultMaxMessageBytes
 
+    @OptionGroup var logging: DaemonLogOptions
+
     func validate() throws {
         try CommandLimits.checkEndpoint("connect", connect, setBy: "under systemd: TAILFORGE_COORDINATOR in /etc/default/tailforge-worker")
         try CommandLimits.check("threads", threads, in: CommandLimits.threads)
@@ -44,7 +46,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-        let logger = DaemonService.logger(label: "tailforge.worker")
+        let logger = logging.logger(label: "tailforge.worker")
         let security = try keys.security()
         if security.isSecure && insecure { throw CommandFailure("--insecure cannot be combined with --key/--coordinator-key (or TAILFORGE_KEY)") }
         if !security.isSecure {

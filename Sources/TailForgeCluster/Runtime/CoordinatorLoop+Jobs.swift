@@ -31,7 +31,7 @@ extension CoordinatorLoop {
         }
         jobs[id] = JobRecord(id: id, manifest: manifest, owner: principal, directory: jobDirectory(id))
         jobOrder.append(id)
-        log.info("job \(id) submitted: \(manifest.input.path) → \(manifest.output)")
+        log.info("job \(id) submitted: \(manifest.input.path) → \(manifest.output)", metadata: LogMetadata.job(id))
         send(client, WireMessage(JobAccepted(job: id)))
         startPreparing(id)
     }
@@ -87,7 +87,7 @@ extension CoordinatorLoop {
             job.state = .running
             jobs[id] = job
             lap(id, "plan")
-            log.info("job \(id): \(prepared.shards.count) shards over \(prepared.classCount) classes, \(prepared.totalRows) output rows")
+            log.info("job \(id): \(prepared.shards.count) shards over \(prepared.classCount) classes, \(prepared.totalRows) output rows", metadata: LogMetadata.job(id))
             advance(id)
         case .synthesisKappas(let id, .success(let ready)):
             guard jobs[id]?.state == .running else { return }
@@ -101,11 +101,11 @@ extension CoordinatorLoop {
             lap(id, "gather")
             writeResolvedManifest(id)
             do { try journal.append(JournalEntry(event: .committed, job: id, sha256: report.outputSHA256, path: jobs[id]?.manifest.output)) } catch {
-                log.error("cannot journal the commit of \(id) (the output is published; after a restart the job gathers again): \(error)")
+                log.error("cannot journal the commit of \(id) (the output is published; after a restart the job gathers again): \(error)", metadata: LogMetadata.job(id))
             }
             jobs[id]?.state = .committed
             jobs[id]?.finished = Date()
-            log.info("job \(id) committed: \(report.rows) rows, SHA-256 \(report.outputSHA256)")
+            log.info("job \(id) committed: \(report.rows) rows, SHA-256 \(report.outputSHA256)", metadata: LogMetadata.job(id))
             // The output holds every row now; the job's copies of shards and κ are dead weight (shards in a
             // shared directory belong to the user and stay).
             if let directory = jobs[id]?.directory { try? FileManager.default.removeItem(atPath: directory) }
@@ -165,9 +165,9 @@ extension CoordinatorLoop {
     /// Fails one job (only that one): journals it if it can, stops its work everywhere and deletes its files.
     mutating func fail(_ id: String, _ message: String) {
         guard let job = jobs[id], !job.state.isTerminal else { return }
-        log.error("job \(id) failed: \(message)")
+        log.error("job \(id) failed: \(message)", metadata: LogMetadata.job(id))
         do { try journal.append(JournalEntry(event: .failed, job: id, message: message)) } catch {
-            log.error("cannot journal the failure of \(id) (after a restart it resumes): \(error)")
+            log.error("cannot journal the failure of \(id) (after a restart it resumes): \(error)", metadata: LogMetadata.job(id))
         }
         jobs[id]?.state = .failed
         jobs[id]?.error = message
@@ -186,12 +186,12 @@ extension CoordinatorLoop {
             return
         }
         do { try journal.append(JournalEntry(event: .cancelled, job: id)) } catch {
-            log.error("cannot journal the cancellation of \(id) (after a restart it resumes): \(error)")
+            log.error("cannot journal the cancellation of \(id) (after a restart it resumes): \(error)", metadata: LogMetadata.job(id))
         }
         jobs[id]?.state = .cancelled
         jobs[id]?.finished = Date()
         endJob(id)
-        log.info("job \(id) cancelled")
+        log.info("job \(id) cancelled", metadata: LogMetadata.job(id))
         send(client, WireMessage(CancelReply(job: id, cancelled: true, message: "job \(id) cancelled")))
         publishProgress(id)
     }
@@ -229,7 +229,7 @@ extension CoordinatorLoop {
         do {
             try resolved.write(to: ResolvedManifest.path(forOutput: job.manifest.output), signingKey: configuration.signingKey)
         } catch {
-            log.error("cannot write the resolved manifest of \(id): \(error)")
+            log.error("cannot write the resolved manifest of \(id): \(error)", metadata: LogMetadata.job(id))
         }
     }
 }

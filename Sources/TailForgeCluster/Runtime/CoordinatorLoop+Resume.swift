@@ -11,7 +11,7 @@ extension CoordinatorLoop {
         }
         let replay = JournalReplay(try journal.entries())
         for orphan in replay.orphans {
-            log.warning("journal \(journal.path): a \(orphan.event.rawValue) record of \(orphan.job) has no submission record; ignored")
+            log.warning("journal \(journal.path): a \(orphan.event.rawValue) record of \(orphan.job) has no submission record; ignored", metadata: LogMetadata.job(orphan.job))
         }
         for id in replay.order {
             let recovered = replay.jobs[id]!
@@ -50,7 +50,7 @@ extension CoordinatorLoop {
                 continue
             }
             guard let prepared = jobs[id]!.prepared else {
-                log.info("resuming job \(id): planning")
+                log.info("resuming job \(id): planning", metadata: LogMetadata.job(id))
                 _ = jobDirectory(id)
                 startPreparing(id)
                 continue
@@ -67,7 +67,7 @@ extension CoordinatorLoop {
                 }
                 job.board = board
                 jobs[id] = job
-                log.info("resuming job \(id): synthesis, \(committed.count) of \(prepared.shards.count) shards committed")
+                log.info("resuming job \(id): synthesis, \(committed.count) of \(prepared.shards.count) shards committed", metadata: LogMetadata.job(id))
                 startSynthesisKappas(id)
             } else {
                 job.stage = .concentrations
@@ -75,7 +75,7 @@ extension CoordinatorLoop {
                 for index in job.stageOneKappas.keys { board.done(index) }
                 job.board = board
                 jobs[id] = job
-                log.info("resuming job \(id): concentrations, \(job.stageOneKappas.count) of \(prepared.shards.count) shards committed")
+                log.info("resuming job \(id): concentrations, \(job.stageOneKappas.count) of \(prepared.shards.count) shards committed", metadata: LogMetadata.job(id))
                 advance(id)
             }
         }

@@ -31,7 +31,7 @@ extension CoordinatorLoop {
                                      sharedShardDirectory: manifest.transfer.sharedShardDirectory)
         let payloads = job.stage == .synthesis ? [WireMessage.float32Payload(job.synthesisKappas![index])] : []
         registry.assigned(identity, reference)
-        log.info("assigned \(reference) to \(name(identity))")
+        log.info("assigned \(reference) to \(name(identity))", metadata: LogMetadata.shard(reference, worker: name(identity)))
         send(identity, WireMessage(assignment, payloads: payloads))
     }
 
@@ -66,9 +66,9 @@ extension CoordinatorLoop {
         job.board = board
         jobs[reference.job] = job
         guard outcome != .stale else { return }
-        log.warning("\(reference) failed on \(workerName): \(reason)")
+        log.warning("\(reference) failed on \(workerName): \(reason)", metadata: LogMetadata.shard(reference, worker: workerName))
         if registry.failed(identity, reason), let worker = registry[identity] {
-            log.error("worker \(worker.name) quarantined: \(worker.quarantine ?? ""); it gets no shards until it registers again")
+            log.error("worker \(worker.name) quarantined: \(worker.quarantine ?? ""); it gets no shards until it registers again", metadata: LogMetadata.worker(worker.name))
         }
         if case .exhausted(let summary) = outcome { fail(reference.job, summary) }
     }
@@ -152,7 +152,7 @@ extension CoordinatorLoop {
     /// it landed.
     mutating func discardStale(_ result: ShardResult, from identity: Identity) {
         guard let path = result.path else { return }
-        log.info("discarding the result of \(result.shard) from \(name(identity)): the attempt is no longer current")
+        log.info("discarding the result of \(result.shard) from \(name(identity)): the attempt is no longer current", metadata: LogMetadata.shard(result.shard, worker: name(identity)))
         if let manifest = jobs[result.shard.job]?.manifest, let shared = sharedShardPath(manifest, path) {
             try? FileManager.default.removeItem(atPath: shared)
         } else {

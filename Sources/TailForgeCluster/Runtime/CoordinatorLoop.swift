@@ -128,7 +128,7 @@ struct CoordinatorLoop {
         case let chunk as DataChunk: fetched(identity, chunk, payloads: message.payloads)
         case let goodbye as Goodbye:
             guard let name = registry.name(of: identity) else { return }
-            log.info("worker \(name) shut down gracefully, handing back \(goodbye.returning.count) shard(s)")
+            log.info("worker \(name) shut down gracefully, handing back \(goodbye.returning.count) shard(s)", metadata: LogMetadata.worker(name))
             workerGone(identity, reason: .returned, note: nil)
         case let error as ErrorReply:
             log.warning("peer \(printable(identity)) reported: \(error.code): \(error.message)")
@@ -169,14 +169,14 @@ struct CoordinatorLoop {
     mutating func register(_ identity: Identity, _ hello: Hello) {
         guard hello.toolVersion == configuration.toolVersion else {
             let reason = "worker \(hello.workerName) on \(hello.host) runs TailForge \(hello.toolVersion) but the coordinator runs \(configuration.toolVersion); install the same release on every node"
-            log.warning("refused: \(reason)")
+            log.warning("refused: \(reason)", metadata: LogMetadata.worker(hello.workerName))
             send(identity, WireMessage(Refuse(reason: reason)))
             return
         }
         if let other = registry.workers.values.first(where: { $0.name == hello.workerName && $0.identity != identity }),
            other.host != hello.host {
             let reason = "a worker named \(hello.workerName) is already registered from \(other.host) (pid \(other.processId)); give each worker a distinct --name"
-            log.warning("refused: \(reason)")
+            log.warning("refused: \(reason)", metadata: LogMetadata.worker(hello.workerName))
             send(identity, WireMessage(Refuse(reason: reason)))
             return
         }
@@ -193,7 +193,7 @@ struct CoordinatorLoop {
         }
         switch registry.register(identity, hello) {
         case .registered(let name, _):
-            log.info("worker \(name) registered from \(hello.host) (pid \(hello.processId), \(hello.threads) threads)")
+            log.info("worker \(name) registered from \(hello.host) (pid \(hello.processId), \(hello.threads) threads)", metadata: LogMetadata.worker(name))
             if let reference = hello.busyWith { adopt(identity, reference) }
         case .repeated:
             // Its earlier welcome crossed a "not-registered" reply: keep the record, so a shard assigned in
@@ -214,7 +214,7 @@ struct CoordinatorLoop {
             return
         }
         jobs[reference.job] = job
-        log.info("\(reference) is still running on \(name(identity)); awaiting its result")
+        log.info("\(reference) is still running on \(name(identity)); awaiting its result", metadata: LogMetadata.shard(reference, worker: name(identity)))
     }
 
     /// A worker is gone: lost (counts as an attempt of each shard it held) or returned its work gracefully.
@@ -222,7 +222,7 @@ struct CoordinatorLoop {
         guard let worker = registry.remove(identity) else { return }
         liveness.forget(identity)
         if reason == .workerLost {
-            log.warning("worker \(worker.name) lost (\(note ?? "no reason")); its shards go back to the queue")
+            log.warning("worker \(worker.name) lost (\(note ?? "no reason")); its shards go back to the queue", metadata: LogMetadata.worker(worker.name))
         }
         for fetch in fetcher.cancel(where: { $0.worker == identity }) { dropFetchFile(fetch) }
         for id in jobOrder {
@@ -235,7 +235,7 @@ struct CoordinatorLoop {
                     fail(id, summary)
                     break
                 }
-                log.info("\(id): shard \(shard) back in the queue (\(reason))")
+                log.info("\(id): shard \(shard) back in the queue (\(reason))", metadata: LogMetadata.job(id).merging(["shard": "\(shard)", "worker": .string(worker.name)]) { $1 })
             }
         }
     }

@@ -31,9 +31,9 @@ public struct DaemonService: Service {
         }
     }
 
-    /// The logger the daemons use: human-readable lines on stderr.
-    public static func logger(label: String, level: Logger.Level = .info) -> Logger {
-        var logger = Logger(label: label, factory: { StreamLogHandler.standardError(label: $0) })
+    /// The logger the daemons use: lines on stderr, text (for people) or JSON (for collectors).
+    public static func logger(label: String, format: LogFormat = .text, level: Logger.Level = .info) -> Logger {
+        var logger = Logger(label: label, factory: { format.handler(label: $0) })
         logger.logLevel = level
         return logger
     }
@@ -84,6 +84,9 @@ public struct DaemonService: Service {
         configuration.dataRoots = dataRoots
         configuration.limits = WireLimits(maxMessageBytes: maxMessageBytes)
         configuration.sockets = SocketSettings(maxMessageBytes: maxMessageBytes)
+        // Every line of this worker names it, so the lines of many workers can be merged and filtered.
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(name)"
         let runtime = WorkerRuntime(configuration: configuration, executor: EngineShardExecutor(), logger: logger)
         return DaemonService(name: "tailforge-worker") { try runtime.run(until: $0) }
     }

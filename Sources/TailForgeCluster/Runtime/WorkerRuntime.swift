@@ -286,7 +286,7 @@ private struct WorkerLoop {
     }
 
     mutating func fail(_ reference: ShardReference, _ reason: ShardFailureReason) {
-        runtime.log.error("\(reference) failed: \(reason)")
+        runtime.log.error("\(reference) failed: \(reason)", metadata: LogMetadata.shard(reference))
         send(WireMessage(ShardFailure(shard: reference, reason: reason)))
     }
 
@@ -302,7 +302,7 @@ private struct WorkerLoop {
         }
         if cancel.purge == true {
             let removed = Housekeeping.removeShardFiles(ofJob: cancel.job, in: configuration.workDirectory)
-            if !removed.isEmpty { runtime.log.info("job \(cancel.job) ended: removed \(removed.count) file(s)") }
+            if !removed.isEmpty { runtime.log.info("job \(cancel.job) ended: removed \(removed.count) file(s)", metadata: LogMetadata.job(cancel.job)) }
         }
     }
 
@@ -367,12 +367,12 @@ private struct WorkerLoop {
                 }
             } catch {
                 let reason: ShardFailureReason = flag.isStopped ? .cancelled : .executionFailed("\(error)")
-                if !flag.isStopped { runtime.log.error("shard \(reference) failed: \(error)") }
+                if !flag.isStopped { runtime.log.error("shard \(reference) failed: \(error)", metadata: LogMetadata.shard(reference)) }
                 runtime.post(.send(WireMessage(ShardFailure(shard: reference, reason: reason))))
             }
             runtime.post(.finished(reference))
         }
-        runtime.log.info("started \(assign.shard) (\(assign.classes.count) classes)")
+        runtime.log.info("started \(assign.shard) (\(assign.classes.count) classes)", metadata: LogMetadata.shard(assign.shard))
     }
 
     // MARK: Streaming the input from the coordinator

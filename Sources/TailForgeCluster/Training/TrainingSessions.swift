@@ -50,7 +50,7 @@ struct TrainingSessions {
             let session = Session(trainer: identity, specs: open.shards, owner: Array(repeating: nil, count: open.shards.count),
                                   loaded: Array(repeating: false, count: open.shards.count), evaluation: nil, lastHeard: .now)
             sessions[open.session] = session
-            log.info("training session \(open.session): \(open.shards.count) shard(s) over \(workers.count) live worker(s)")
+            log.info("training session \(open.session): \(open.shards.count) shard(s) over \(workers.count) live worker(s)", metadata: LogMetadata.session(open.session))
             return place(open.session, workers: workers, log: log)
         case let loaded as TrainingShardLoaded:
             guard var session = sessions[loaded.session], session.loaded.indices.contains(loaded.shard) else { return [] }
@@ -59,7 +59,7 @@ struct TrainingSessions {
             return [(session.trainer, .relay(frames))]
         case let failure as TrainingFailure:
             guard let session = sessions[failure.session] else { return [] }
-            log.warning("training session \(failure.session): \(failure.message)")
+            log.warning("training session \(failure.session): \(failure.message)", metadata: LogMetadata.session(failure.session))
             return [(session.trainer, .relay(frames))]
         case let request as GradientRequest:
             guard var session = sessions[request.session] else { return [(identity, .message(unknown(request.session)))] }
@@ -93,7 +93,7 @@ struct TrainingSessions {
             sessions[ping.session]!.lastHeard = .now
             return []
         case let close as TrainingClose:
-            log.info("training session \(close.session) closed")
+            log.info("training session \(close.session) closed", metadata: LogMetadata.session(close.session))
             return self.close(close.session)
         default:
             return nil
@@ -122,7 +122,7 @@ struct TrainingSessions {
     mutating func tick(workers: [[UInt8]: WorkerRecord], log: Logger, now: ContinuousClock.Instant = .now) -> Outgoing {
         var outgoing: Outgoing = []
         for (id, session) in sessions where now - session.lastHeard > idleLimit {
-            log.warning("training session \(id): no word from its trainer for \(idleLimit); closing it and releasing its shards")
+            log.warning("training session \(id): no word from its trainer for \(idleLimit); closing it and releasing its shards", metadata: LogMetadata.session(id))
             outgoing += close(id)
         }
         guard !workers.isEmpty else { return outgoing }
@@ -145,7 +145,7 @@ struct TrainingSessions {
             let holder = session.specs[index].holder.flatMap { name in workers.first { $0.value.name == name }?.key }
             let chosen = holder ?? load.min { a, b in a.value != b.value ? a.value < b.value : a.key.lexicographicallyPrecedes(b.key) }!.key
             if let previous = session.owner[index] {
-                log.warning("training session \(id): shard \(index) moves from lost worker \(String(decoding: previous, as: UTF8.self)) to \(workers[chosen]!.id)")
+                log.warning("training session \(id): shard \(index) moves from lost worker \(String(decoding: previous, as: UTF8.self)) to \(workers[chosen]!.id)", metadata: LogMetadata.session(id))
             }
             session.owner[index] = chosen
             load[chosen]! += 1

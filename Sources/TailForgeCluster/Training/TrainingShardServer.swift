@@ -99,7 +99,7 @@ public final class TrainingShardServer: Sendable {
         case let close as TrainingClose:
             enqueue { [self] in
                 cache.withLock { cache in for path in close.paths { cache.release(path) } }
-                logger.info("training session \(close.session) closed; \(close.paths.count) shard(s) released")
+                logger.info("training session \(close.session) closed; \(close.paths.count) shard(s) released", metadata: LogMetadata.session(close.session))
             }
         default:
             break

@@ -48,12 +48,15 @@ let package = Package(
         // libFuzzer's driver entry point has no Swift declaration.
         .target(name: "CTailForgeInterrupt"),
         .target(name: "CTailForgeFuzzer"),
+        // The normal generator's two hot loops, cloned per instruction set and chosen at load time (Swift has
+        // no per-function target attribute): a portable binary that still uses AVX-512 where the CPU has it.
+        .target(name: "CTailForgeRandom"),
 
         // MARK: - Numerics and storage
 
         .target(
             name: "TailForgeNumerics",
-            dependencies: ["COpenBLAS"]
+            dependencies: ["COpenBLAS", "CTailForgeRandom"]
         ),
         .target(
             name: "TailForgeStorage",
@@ -136,7 +139,7 @@ let package = Package(
 
         // MARK: - Tests
 
-        .testTarget(name: "TailForgeNumericsTests", dependencies: ["TailForgeNumerics"]),
+        .testTarget(name: "TailForgeNumericsTests", dependencies: ["TailForgeNumerics", "CTailForgeRandom"]),
         .testTarget(name: "TailForgeStorageTests", dependencies: ["TailForgeStorage", "TailForgeNumerics", "CHDF5"]),
         .testTarget(name: "TailForgeEngineTests", dependencies: ["TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),
         .testTarget(name: "TailForgeTrainingTests", dependencies: ["TailForgeTraining", "TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),

@@ -59,12 +59,17 @@ enum NumericsBenchmarks {
             defer { words.deallocate() }
             let fillSeconds = measureCPU { for _ in 0..<(count / 384) { generator.fill(words); sink ^= words[383] } }
             print("xoshiro256++: next() \(format(xoshiroSeconds / Double(count) * 1e9, digits: 2)) ns (CPU), fill \(format(fillSeconds / Double(count / 384 * 384) * 1e9, digits: 2)) ns (CPU) per 64-bit output (checksum \(sink & 0xFF))")
+            var lanes = Xoshiro256PlusPlusLanes(seed: 2, stream: 0)
+            let lanesNextSeconds = measureCPU { for _ in 0..<count { sink ^= lanes.next() } }
+            let lanesFillSeconds = measureCPU { for _ in 0..<(count / 384) { lanes.fill(words); sink ^= words[383] } }
+            print("xoshiro256++ × 8 lanes (\(Xoshiro256PlusPlusLanes.instructionSet)): next() \(format(lanesNextSeconds / Double(count) * 1e9, digits: 2)) ns (CPU), fill \(format(lanesFillSeconds / Double(count / 384 * 384) * 1e9, digits: 2)) ns (CPU) per 64-bit output (checksum \(sink & 0xFF))")
             let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: 768)
             defer { floats.deallocate() }
             let rounds = quick ? 20_000 : 200_000
             let philoxNormalSeconds = measureCPU { for _ in 0..<rounds { StandardNormal.fill(floats, using: &philox) } }
             let normalSeconds = measureCPU { for _ in 0..<rounds { StandardNormal.fill(floats, using: &generator) } }
-            print("StandardNormal.fill (Float): \(format(normalSeconds / Double(rounds * 768) * 1e9, digits: 2)) ns (CPU) per draw on xoshiro256++, \(format(philoxNormalSeconds / Double(rounds * 768) * 1e9, digits: 2)) on Philox")
+            let lanesNormalSeconds = measureCPU { for _ in 0..<rounds { StandardNormal.fill(floats, using: &lanes) } }
+            print("StandardNormal.fill (Float): \(format(lanesNormalSeconds / Double(rounds * 768) * 1e9, digits: 2)) ns (CPU) per draw on xoshiro256++ × 8 lanes (the engine's stream), \(format(normalSeconds / Double(rounds * 768) * 1e9, digits: 2)) on scalar xoshiro256++, \(format(philoxNormalSeconds / Double(rounds * 768) * 1e9, digits: 2)) on Philox")
             let doubles = quick ? 2_000_000 : 20_000_000
             var total = 0.0
             let doubleSeconds = measureCPU { for _ in 0..<doubles { total += StandardNormal.next(using: &generator) } }
@@ -77,7 +82,7 @@ enum NumericsBenchmarks {
         let mean = Array(points.row(0))
         for kappa in [250.0, 1700, 38_000] where runs("vmf") {
             var proposals = 0
-            var cosineRNG = Xoshiro256PlusPlus(seed: 3, stream: 0)
+            var cosineRNG = Xoshiro256PlusPlusLanes(seed: 3, stream: 0)
             let draws = 100_000
             let cosineSeconds = measureCPU {
                 for _ in 0..<draws { proposals += sampler.sampleCosineCountingProposals(kappa: kappa, using: &cosineRNG).proposals }
@@ -90,7 +95,8 @@ enum NumericsBenchmarks {
                 defer { cpuSeconds.deallocate() }
                 let seconds = measure {
                     ComputePool.forEach(threads, width: threads) { thread in
-                        var local = Xoshiro256PlusPlus(seed: 4, stream: UInt64(thread))
+                        // The engine's per-class stream type.
+                        var local = Xoshiro256PlusPlusLanes(seed: 4, stream: UInt64(thread))
                         let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: d)
                         defer { out.deallocate() }
                         let start = threadCPUSeconds()

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CTailForgeRandom
 
 /// Standard normal draws by a 256-layer ziggurat: one table look-up, one multiply and one compare in 98.5%
 /// of draws.
@@ -33,34 +34,33 @@ public enum StandardNormal {
         let table = ZigguratTable.shared
         let scale = table.floatScale, limit = table.floatLimit
         let count = out.count
-        // A chunk of random words is generated in bulk, then converted four at a time in a loop with no
-        // calls: every draw is written as if it were in its layer's box, and the 1.5% that are not are listed
-        // and redone afterwards (wedge, tail or a fresh draw, taking further words from the
-        // generator). Every generator type consumes its stream in this same order, so results do not depend
-        // on which path produced the words.
+        // A chunk of random words is generated in bulk, then converted by one vectorised loop (C, cloned per
+        // instruction set, see `tailforge_random.h`) that writes every draw as if it were in its layer's box
+        // and flags the 1.5% that are not; those are redone afterwards in index order (wedge, tail or a fresh
+        // draw, taking further words from the generator). Every generator type consumes its stream in this same
+        // order, so results do not depend on which path produced the words.
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: chunkWords) { chunk in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * chunkWords) { misses in
-                let words = chunk.baseAddress!, missed = misses.baseAddress!
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: chunkWords / 4) { flags in
+                let words = chunk.baseAddress!
+                let missed = UnsafeMutableRawPointer(flags.baseAddress!).assumingMemoryBound(to: UInt8.self)
                 var i = 0
                 while i < count {
                     let draws = min(2 * chunkWords, count - i)
                     let pairs = (draws + 1) / 2
                     randomWords(words, count: pairs, using: &rng)
                     let target = base + i
-                    var missCount = 0
-                    var k = 0
-                    while k &+ 4 <= draws {
-                        boxDraw4(words[k &>> 1], words[k &>> 1 &+ 1], scale: scale, limit: limit, into: target, index: k, missed: missed, missCount: &missCount)
-                        k &+= 4
-                    }
-                    while k < draws {
-                        let bits = UInt32(truncatingIfNeeded: words[k &>> 1] &>> UInt64((k & 1) << 5))
-                        target[k] = boxDraw(bits, scale: scale, limit: limit, index: k, missed: missed, missCount: &missCount)
-                        k &+= 1
-                    }
-                    for m in 0..<missCount {
-                        let k = Int(missed[m])
-                        target[k] = floatSlowDraw(UInt32(truncatingIfNeeded: words[k >> 1] &>> UInt64((k & 1) << 5)), table: table, using: &rng)
+                    let missCount = tailforge_ziggurat_box(words, draws, scale, limit, target, missed)
+                    if missCount > 0 {
+                        // Eight flags per load; about one group in nine has a miss.
+                        let groups = flags.baseAddress!
+                        for g in 0..<(draws + 7) / 8 {
+                            var group = g * 8 + 8 <= draws ? UInt64(littleEndian: groups[g]) : partialGroup(missed + g * 8, count: draws - g * 8)
+                            while group != 0 {
+                                let k = g * 8 + group.trailingZeroBitCount / 8
+                                target[k] = floatSlowDraw(UInt32(truncatingIfNeeded: words[k >> 1] &>> UInt64((k & 1) << 5)), table: table, using: &rng)
+                                group &= group &- 1
+                            }
+                        }
                     }
                     i += draws
                 }
@@ -68,14 +68,26 @@ public enum StandardNormal {
         }
     }
 
+    /// The flags of a last group shorter than eight, as a word whose unused bytes are zero.
+    @inlinable @inline(__always)
+    static func partialGroup(_ flags: UnsafeMutablePointer<UInt8>, count: Int) -> UInt64 {
+        var group: UInt64 = 0
+        for j in 0..<count { group |= UInt64(flags[j]) << (8 * j) }
+        return group
+    }
+
     /// Words per chunk of ``fill(_:using:)``: two draws each, so a 768-d vector takes three chunks.
     @usableFromInline static var chunkWords: Int { 128 }
 
-    /// `count` outputs of `rng`; Philox and xoshiro256++ write them in bulk, any other generator one `next()`
+    /// `count` outputs of `rng`; Philox and xoshiro256++ (scalar and lanes) write them in bulk, any other generator one `next()`
     /// at a time. The type tests are resolved at compile time in specialised code.
     @inlinable @inline(__always)
     static func randomWords<G: RandomNumberGenerator>(_ words: UnsafeMutablePointer<UInt64>, count: Int, using rng: inout G) {
-        if G.self == Xoshiro256PlusPlus.self {
+        if G.self == Xoshiro256PlusPlusLanes.self {
+            withUnsafeMutablePointer(to: &rng) { p in
+                UnsafeMutableRawPointer(p).assumingMemoryBound(to: Xoshiro256PlusPlusLanes.self).pointee.fill(words, count: count)
+            }
+        } else if G.self == Xoshiro256PlusPlus.self {
             withUnsafeMutablePointer(to: &rng) { p in
                 UnsafeMutableRawPointer(p).assumingMemoryBound(to: Xoshiro256PlusPlus.self).pointee.fill(words, count: count)
             }
@@ -90,6 +102,7 @@ public enum StandardNormal {
 
     /// The draw for 32 random bits (8 layer bits, 1 sign bit, 23 position bits) assuming the point lies in its
     /// layer's box; when it does not, `index` is appended to `missed` for ``floatSlowDraw(_:table:using:)``.
+    /// The scalar statement of what `tailforge_ziggurat_box` computes in bulk (tests hold the two equal).
     @inlinable @inline(__always)
     static func boxDraw(
         _ bits: UInt32, scale: UnsafeMutablePointer<Float>, limit: UnsafeMutablePointer<Int32>,
@@ -103,40 +116,6 @@ public enum StandardNormal {
         missCount &+= position < limit[layer] ? 0 : 1
         // The sign bit (bit 8) moves to bit 31 of the result.
         return Float(bitPattern: x.bitPattern | ((bits & 0x100) &<< 23))
-    }
-
-    /// Four draws from two words at once (lanes: low then high half of each word, the scalar order), the table
-    /// look-ups done per lane; misses are appended to `missed` as in ``boxDraw(_:scale:limit:index:missed:missCount:)``.
-    @inlinable @inline(__always)
-    static func boxDraw4(
-        _ low: UInt64, _ high: UInt64, scale: UnsafeMutablePointer<Float>, limit: UnsafeMutablePointer<Int32>,
-        into out: UnsafeMutablePointer<Float>, index: Int, missed: UnsafeMutablePointer<Int32>, missCount: inout Int
-    ) {
-        let b0 = UInt32(truncatingIfNeeded: low), b1 = UInt32(truncatingIfNeeded: low &>> 32)
-        let b2 = UInt32(truncatingIfNeeded: high), b3 = UInt32(truncatingIfNeeded: high &>> 32)
-        let l0 = Int(truncatingIfNeeded: b0 & 0xFF), l1 = Int(truncatingIfNeeded: b1 & 0xFF)
-        let l2 = Int(truncatingIfNeeded: b2 & 0xFF), l3 = Int(truncatingIfNeeded: b3 & 0xFF)
-        let p0 = Int32(bitPattern: b0 &>> 9), p1 = Int32(bitPattern: b1 &>> 9)
-        let p2 = Int32(bitPattern: b2 &>> 9), p3 = Int32(bitPattern: b3 &>> 9)
-        let bits = SIMD4(b0, b1, b2, b3)
-        let x = SIMD4<Float>(SIMD4<Int32>(truncatingIfNeeded: bits &>> 9)) * SIMD4(scale[l0], scale[l1], scale[l2], scale[l3])
-        let signed = unsafeBitCast(x, to: SIMD4<UInt32>.self) | ((bits & 0x100) &<< 23)
-        UnsafeMutableRawPointer(out + index).storeBytes(of: signed, as: SIMD4<UInt32>.self)
-        // The box tests stay in general registers, where the halves already are: one combined branch, taken
-        // for about 6% of groups of four.
-        let m0 = p0 >= limit[l0], m1 = p1 >= limit[l1], m2 = p2 >= limit[l2], m3 = p3 >= limit[l3]
-        if _slowPath(m0 || m1 || m2 || m3) {
-            if m0 { record(index, missed, &missCount) }
-            if m1 { record(index &+ 1, missed, &missCount) }
-            if m2 { record(index &+ 2, missed, &missCount) }
-            if m3 { record(index &+ 3, missed, &missCount) }
-        }
-    }
-
-    @inlinable @inline(__always)
-    static func record(_ index: Int, _ missed: UnsafeMutablePointer<Int32>, _ missCount: inout Int) {
-        missed[missCount] = Int32(truncatingIfNeeded: index)
-        missCount &+= 1
     }
 
     /// Outside the box of the chosen layer: wedge test or tail, and on rejection a complete fresh draw from the

@@ -48,3 +48,57 @@ import Testing
         expectBalancedBits(&rng)
     }
 }
+
+@Suite struct XoshiroLanesTests {
+    static let states: [(UInt64, UInt64, UInt64, UInt64)] = (0..<8).map { l in
+        (XoshiroTests.mixedState.0 &+ UInt64(l), XoshiroTests.mixedState.1, XoshiroTests.mixedState.2 ^ UInt64(l << 7), XoshiroTests.mixedState.3)
+    }
+
+    /// Step s yields lane 0 … lane 7 in turn, each lane the reference generator from its own state (the scalar
+    /// generator is checked against the authors' C code above); lane 0 from (1, 2, 3, 4) gives the published outputs.
+    @Test func lanesAreReferenceGeneratorsReadStepMajor() {
+        var lanes = Xoshiro256PlusPlusLanes(states: Self.states)
+        var scalars = Self.states.map { Xoshiro256PlusPlus(state: $0) }
+        for _ in 0..<300 {
+            for l in 0..<8 { #expect(lanes.next() == scalars[l].next()) }
+        }
+        var fromOneTwoThreeFour = Xoshiro256PlusPlusLanes(states: [(1, 2, 3, 4)] + Array(Self.states.dropFirst()))
+        var lane0: [UInt64] = []
+        for _ in 0..<8 {
+            lane0.append(fromOneTwoThreeFour.next())
+            for _ in 1..<8 { _ = fromOneTwoThreeFour.next() }
+        }
+        #expect(lane0 == XoshiroTests.fromOneTwoThreeFour)
+    }
+
+    /// Bulk output equals the next() sequence from any position inside a step, and leaves the same state.
+    @Test(arguments: [0, 1, 5, 8, 64, 67])
+    func bulkFillEqualsRepeatedNext(count: Int) {
+        for offset in [0, 3] {
+            var bulk = Xoshiro256PlusPlusLanes(states: Self.states)
+            for _ in 0..<offset { _ = bulk.next() }
+            var single = bulk
+            var words = [UInt64](repeating: 0, count: count)
+            words.withUnsafeMutableBufferPointer { bulk.fill($0) }
+            #expect(words == (0..<count).map { _ in single.next() })
+            #expect((0..<20).map { _ in bulk.next() } == (0..<20).map { _ in single.next() })
+        }
+    }
+
+    /// Lane l's state is outputs 4l…4l+3 of Philox4x32(seed, stream), so streams are reproducible and distinct.
+    @Test func keyedStatesComeFromPhilox() {
+        var philox = Philox4x32(seed: 42, stream: 7)
+        let states = (0..<8).map { _ in (philox.next(), philox.next(), philox.next(), philox.next()) }
+        var keyed = Xoshiro256PlusPlusLanes(seed: 42, stream: 7), explicit = Xoshiro256PlusPlusLanes(states: states)
+        let xs = (0..<100).map { _ in keyed.next() }
+        #expect(xs == (0..<100).map { _ in explicit.next() })
+        var otherStream = Xoshiro256PlusPlusLanes(seed: 42, stream: 8), otherSeed = Xoshiro256PlusPlusLanes(seed: 43, stream: 7)
+        #expect(xs != (0..<100).map { _ in otherStream.next() })
+        #expect(xs != (0..<100).map { _ in otherSeed.next() })
+    }
+
+    @Test func outputBitsAreBalanced() {
+        var rng = Xoshiro256PlusPlusLanes(seed: 1, stream: 2)
+        expectBalancedBits(&rng)
+    }
+}

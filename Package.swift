@@ -50,13 +50,13 @@ let package = Package(
         .target(name: "CTailForgeFuzzer"),
         // The normal generator's two hot loops, cloned per instruction set and chosen at load time (Swift has
         // no per-function target attribute): a portable binary that still uses AVX-512 where the CPU has it.
-        .target(name: "CTailForgeRandom"),
+        .target(name: "CTailForgeKernels"),
 
         // MARK: - Numerics and storage
 
         .target(
             name: "TailForgeNumerics",
-            dependencies: ["COpenBLAS", "CTailForgeRandom"]
+            dependencies: ["COpenBLAS", "CTailForgeKernels"]
         ),
         .target(
             name: "TailForgeStorage",
@@ -139,7 +139,7 @@ let package = Package(
 
         // MARK: - Tests
 
-        .testTarget(name: "TailForgeNumericsTests", dependencies: ["TailForgeNumerics", "CTailForgeRandom"]),
+        .testTarget(name: "TailForgeNumericsTests", dependencies: ["TailForgeNumerics", "CTailForgeKernels"]),
         .testTarget(name: "TailForgeStorageTests", dependencies: ["TailForgeStorage", "TailForgeNumerics", "CHDF5"]),
         .testTarget(name: "TailForgeEngineTests", dependencies: ["TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),
         .testTarget(name: "TailForgeTrainingTests", dependencies: ["TailForgeTraining", "TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),

@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CTailForgeRandom
+import CTailForgeKernels
 
 /// Standard normal draws by a 256-layer ziggurat: one table look-up, one multiply and one compare in 98.5%
 /// of draws.
@@ -35,45 +35,29 @@ public enum StandardNormal {
         let scale = table.floatScale, limit = table.floatLimit
         let count = out.count
         // A chunk of random words is generated in bulk, then converted by one vectorised loop (C, cloned per
-        // instruction set, see `tailforge_random.h`) that writes every draw as if it were in its layer's box
+        // instruction set, see `tailforge_kernels.h`) that writes every draw as if it were in its layer's box
         // and flags the 1.5% that are not; those are redone afterwards in index order (wedge, tail or a fresh
         // draw, taking further words from the generator). Every generator type consumes its stream in this same
         // order, so results do not depend on which path produced the words.
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: chunkWords) { chunk in
-            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: chunkWords / 4) { flags in
-                let words = chunk.baseAddress!
-                let missed = UnsafeMutableRawPointer(flags.baseAddress!).assumingMemoryBound(to: UInt8.self)
-                var i = 0
-                while i < count {
-                    let draws = min(2 * chunkWords, count - i)
-                    let pairs = (draws + 1) / 2
-                    randomWords(words, count: pairs, using: &rng)
-                    let target = base + i
-                    let missCount = tailforge_ziggurat_box(words, draws, scale, limit, target, missed)
-                    if missCount > 0 {
-                        // Eight flags per load; about one group in nine has a miss.
-                        let groups = flags.baseAddress!
-                        for g in 0..<(draws + 7) / 8 {
-                            var group = g * 8 + 8 <= draws ? UInt64(littleEndian: groups[g]) : partialGroup(missed + g * 8, count: draws - g * 8)
-                            while group != 0 {
-                                let k = g * 8 + group.trailingZeroBitCount / 8
-                                target[k] = floatSlowDraw(UInt32(truncatingIfNeeded: words[k >> 1] &>> UInt64((k & 1) << 5)), table: table, using: &rng)
-                                group &= group &- 1
-                            }
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * chunkWords) { flags in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * chunkWords) { misses in
+                    let words = chunk.baseAddress!, missed = misses.baseAddress!
+                    var i = 0
+                    while i < count {
+                        let draws = min(2 * chunkWords, count - i)
+                        randomWords(words, count: (draws + 1) / 2, using: &rng)
+                        let target = base + i
+                        let missCount = tailforge_ziggurat_box(words, draws, scale, limit, target, flags.baseAddress!, missed)
+                        for m in 0..<missCount {
+                            let k = Int(missed[m])
+                            target[k] = floatSlowDraw(UInt32(truncatingIfNeeded: words[k >> 1] &>> UInt64((k & 1) << 5)), table: table, using: &rng)
                         }
+                        i += draws
                     }
-                    i += draws
                 }
             }
         }
-    }
-
-    /// The flags of a last group shorter than eight, as a word whose unused bytes are zero.
-    @inlinable @inline(__always)
-    static func partialGroup(_ flags: UnsafeMutablePointer<UInt8>, count: Int) -> UInt64 {
-        var group: UInt64 = 0
-        for j in 0..<count { group |= UInt64(flags[j]) << (8 * j) }
-        return group
     }
 
     /// Words per chunk of ``fill(_:using:)``: two draws each, so a 768-d vector takes three chunks.

@@ -10,7 +10,7 @@ import Darwin
 /// cancellation, b = (d−1)/(hypot(2κ, d−1) + 2κ), and every "1 − something close to 1" carried as its own
 /// quantity, so κ from 1e-3 to 1e10 at d up to 4096 gives finite, accurate draws. The direction is a standard
 /// normal vector made orthogonal to μ and normalised (no rotation matrix): x = Wμ + √(1−W²)v, written in one
-/// pass with coefficients from one fused pass of dot products, unit length to within 3e-6 (the dots' Float-lane
+/// pass with coefficients from one fused pass of dot products, unit length to within 1e-6 (the dots' Float-lane
 /// rounding bound). No allocation per sample: the caller owns `out`.
 public struct VonMisesFisherSampler: Sendable {
     public let dimension: Int
@@ -53,14 +53,14 @@ public struct VonMisesFisherSampler: Sendable {
             precondition(mm > 0 && mm.isFinite, "vMF sample: the mean direction must be non-zero and finite")
             let perpendicular = vv - mv * mv / mm
             // A normal vector nearly parallel to μ has no usable orthogonal part: redraw. The bound sits well
-            // above the Float-lane rounding of the dots (≤ 6e-6 relative); rejecting on the angle to μ alone
+            // above the Float-lane rounding of the dots (≤ 1.4e-6 relative); rejecting on the angle to μ alone
             // leaves the orthogonal direction uniform, and the chance is negligible (< 1% even at d = 2).
             guard perpendicular > 1e-4 * vv else { continue }
             let sine = (cosine.oneMinusW * cosine.onePlusW).squareRoot()
             let beta = sine / perpendicular.squareRoot()
             let alpha = cosine.w / mm.squareRoot() - beta * mv / mm
             // ‖αμ + βy‖ = 1 exactly for these dots, so one pass writes the unit result; its norm is off only
-            // by the dots' Float-lane rounding (≤ 6e-6 in ‖·‖², so ≤ 3e-6 in ‖·‖) and the Float stores.
+            // by the dots' Float-lane rounding (≤ 1.4e-6 in ‖·‖², so ≤ 7.2e-7 in ‖·‖), the combination's roundings and the Float stores.
             VectorKernels.combine(alpha: Float(alpha), m, beta: Float(beta), y, count: d)
             return
         }

@@ -1,4 +1,4 @@
-import CTailForgeRandom
+import CTailForgeKernels
 
 /// Eight independent xoshiro256++ generators advanced together, one per SIMD lane, read as one stream.
 ///
@@ -8,7 +8,7 @@ import CTailForgeRandom
 /// ``next()`` and ``fill(_:)`` return exactly that sequence, so a bulk consumer and a one-word-at-a-time
 /// consumer see the same numbers. Keyed like the scalar generator: lane l's state is outputs 4l…4l+3 of
 /// Philox4x32(seed, stream), so a stream is a pure function of (seed, stream) on every machine, whichever
-/// instruction set the loader picked for the lanes (see `tailforge_random.h`).
+/// instruction set the loader picked for the lanes (see `tailforge_kernels.h`).
 public struct Xoshiro256PlusPlusLanes: RandomNumberGenerator, Sendable {
     @usableFromInline static var lanes: Int { Int(TAILFORGE_XOSHIRO_LANES) }
 

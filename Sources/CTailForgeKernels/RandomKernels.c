@@ -1,18 +1,14 @@
-#include "tailforge_random.h"
+#include "tailforge_kernels.h"
+#include "clones.h"
 
 #include <string.h>
+
+#pragma clang fp contract(off)
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "tailforge_ziggurat_box reads a word's low half as the first draw, which assumes little-endian"
 #endif
 
-// Clone the loops for AVX-512 and AVX2 where the toolchain can dispatch at load time (x86-64 ELF); elsewhere
-// (arm64) the one baseline build is vectorised with NEON by the compiler anyway.
-#if defined(__x86_64__) && defined(__ELF__) && defined(__clang__)
-#define TAILFORGE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define TAILFORGE_CLONES
-#endif
 
 #define LANES TAILFORGE_XOSHIRO_LANES
 
@@ -50,8 +46,8 @@ void tailforge_xoshiro_lanes_fill(uint64_t *restrict state, uint64_t *restrict o
 
 TAILFORGE_CLONES
 size_t tailforge_ziggurat_box(const uint64_t *restrict words, size_t count, const float *restrict scale,
-                              const int32_t *restrict limit, float *restrict out, uint8_t *restrict miss) {
-    size_t misses = 0;
+                              const int32_t *restrict limit, float *restrict out, uint8_t *restrict flags,
+                              int32_t *restrict missed) {
     const unsigned char *bytes = (const unsigned char *)words;
     for (size_t k = 0; k < count; k++) {
         // Draw k is the 32-bit half k of the word array (low half first on this little-endian layout): a
@@ -66,9 +62,21 @@ size_t tailforge_ziggurat_box(const uint64_t *restrict words, size_t count, cons
         memcpy(&pattern, &x, sizeof pattern);
         pattern |= (bits & 0x100) << 23;  // the sign bit (bit 8) moves to bit 31
         memcpy(&out[k], &pattern, sizeof pattern);
-        uint8_t missed = position >= limit[layer];
-        miss[k] = missed;
-        misses += missed;
+        flags[k] = position >= limit[layer];
+    }
+    // The misses as a list, eight flags per load: about one group in nine holds one.
+    size_t misses = 0;
+    size_t k = 0;
+    for (; k + 8 <= count; k += 8) {
+        uint64_t group;
+        memcpy(&group, flags + k, sizeof group);
+        while (group != 0) {
+            missed[misses++] = (int32_t)(k + (size_t)__builtin_ctzll(group) / 8);
+            group &= group - 1;
+        }
+    }
+    for (; k < count; k++) {
+        if (flags[k]) missed[misses++] = (int32_t)k;
     }
     return misses;
 }

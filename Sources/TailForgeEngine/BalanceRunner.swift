@@ -153,7 +153,7 @@ public struct BalanceRunner: Sendable {
         _ data: BalanceInput, settings: BalanceSettings, threads: Int, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) throws(BalanceError) -> (kappas: [[Float]], fallback: Float?, fallbackClasses: [Int]) {
         var kappas = try estimateConcentrations(data, settings: settings, threads: threads, progress: progress)
-        let (fallback, classes) = try ConcentrationEstimator.applyFallback(&kappas, file: data.spec.path)
+        let (fallback, classes) = try ConcentrationEstimator.applyFallback(&kappas, policy: settings.kappa, file: data.spec.path)
         return (kappas, fallback, classes)
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import TailForgeNumerics
 
 /// Stage 1 of balancing: the vMF concentration κ of every real sample's kernel.
@@ -5,7 +6,7 @@ import TailForgeNumerics
 /// Deterministic (no random draws), so a cluster can compute it on any worker and ship only the κ values.
 public enum ConcentrationEstimator {
     /// κ for each row of `classRows` (unit-norm rows of one class), clamped to the settings' bounds.
-    /// Rows whose κ cannot be estimated (a class with a single sample under `local` or `class`) get NaN;
+    /// Rows whose κ cannot be estimated (a class with a single sample under `local`, `class` or `loo`) get NaN;
     /// the caller replaces them with ``fallbackKappa(_:)`` computed over all classes.
     public static func concentrations(classRows: Matrix, settings: BalanceSettings) -> [Float] {
         let n = classRows.rows
@@ -25,6 +26,11 @@ public enum ConcentrationEstimator {
             }
             let resultant = sum.reduce(0) { $0 + $1 * $1 }.squareRoot() / Double(n)
             let kappa = clamp(BanerjeeConcentration.kappa(meanResultantLength: min(resultant, 1), dimension: d), settings)
+            return [Float](repeating: Float(kappa), count: n)
+        case .leaveOneOut:
+            // The raw per-class value; small classes are shrunk toward the pooled one across classes afterwards.
+            guard n > 1 else { return [.nan] }
+            let kappa = LeaveOneOutConcentration.kappa(rows: classRows, range: settings.kappaMin...settings.kappaMax)
             return [Float](repeating: Float(kappa), count: n)
         case .local:
             guard n > 1 else { return [.nan] }
@@ -65,6 +71,39 @@ public enum ConcentrationEstimator {
 }
 
 extension ConcentrationEstimator {
+    /// Classes with at least this many real rows estimate the pooled leave-one-out κ.
+    public static let pooledLeaveOneOutMinimumRows = 20
+    /// The pooled value's weight in the shrinkage, in real rows (see ``shrinkLeaveOneOut(_:)``).
+    public static let leaveOneOutPriorRows = 10.0
+
+    /// The cross-class step of `--kappa loo`. A class of n real rows estimates its LOO κ̂ from n(n−1) pairs,
+    /// which is noisy for small n, so it is shrunk toward the pooled κ_pool — the median κ̂ of the classes with
+    /// at least ``pooledLeaveOneOutMinimumRows`` rows (of all estimable classes when none is that large) — in
+    /// log space, with the pooled value counting as ``leaveOneOutPriorRows`` rows:
+    /// log κ = (n·log κ̂ + 10·log κ_pool)/(n + 10). A 5-row class moves two thirds of the way to κ_pool, a
+    /// 100-row class 9 %. Single-row classes (no pair to leave out) are left NaN for the fallback, which then is
+    /// the median over all rows' κ.
+    public static func shrinkLeaveOneOut(_ perClass: inout [[Float]]) {
+        let estimated = perClass.indices.filter { perClass[$0].first?.isFinite == true }
+        let large = estimated.filter { perClass[$0].count >= pooledLeaveOneOutMinimumRows }
+        guard let pooled = fallbackKappa((large.isEmpty ? estimated : large).map { perClass[$0][0] }) else { return }
+        for c in estimated {
+            let n = Double(perClass[c].count)
+            let shrunk = exp((n * log(Double(perClass[c][0])) + leaveOneOutPriorRows * log(Double(pooled))) / (n + leaveOneOutPriorRows))
+            perClass[c] = [Float](repeating: Float(shrunk), count: perClass[c].count)
+        }
+    }
+
+    /// Replaces NaN κ (single-sample classes) by the fallback, the median of all finite κ of all classes,
+    /// after the leave-one-out shrinkage when `policy` is `loo`.
+    ///
+    /// - Returns: the fallback (nil when no κ at all is finite) and the classes that needed it.
+    /// - Throws: when some class needs the fallback but there is none.
+    public static func applyFallback(_ perClass: inout [[Float]], policy: KappaPolicy, file: String) throws(BalanceError) -> (fallback: Float?, classes: [Int]) {
+        if policy == .leaveOneOut { shrinkLeaveOneOut(&perClass) }
+        return try applyFallback(&perClass, file: file)
+    }
+
     /// Replaces NaN κ (single-sample classes) by the fallback, the median of all finite κ of all classes.
     ///
     /// - Returns: the fallback (nil when no κ at all is finite) and the classes that needed it.

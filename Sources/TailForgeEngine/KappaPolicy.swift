@@ -6,6 +6,10 @@ public enum KappaPolicy: Sendable, Equatable, Hashable {
     case local
     /// One κ per class, from the class's mean resultant length with Banerjee's approximation.
     case classwise
+    /// One κ per class: the vMF-KDE concentration maximising the leave-one-out likelihood of the class's own
+    /// real rows (``LeaveOneOutConcentration``), shrunk toward the pooled value for small classes
+    /// (``ConcentrationEstimator/shrinkLeaveOneOut(_:)``).
+    case leaveOneOut
     /// The same κ for every kernel.
     case fixed(Double)
 
@@ -13,15 +17,16 @@ public enum KappaPolicy: Sendable, Equatable, Hashable {
     /// and above about 1e9 at d = 768 a draw rounds to its seed in float32 anyway.
     public static let supportedRange: ClosedRange<Double> = 1e-3 ... 1e10
 
-    /// Parses `local`, `class`, or `fixed:VALUE`.
+    /// Parses `local`, `class`, `loo`, or `fixed:VALUE`.
     public init(parsing text: String) throws(BalanceSettingsError) {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
         switch t {
         case "local": self = .local
         case "class", "classwise": self = .classwise
+        case "loo": self = .leaveOneOut
         default:
             guard t.hasPrefix("fixed:") else {
-                throw .invalid(setting: "kappa", value: text, expected: "`local`, `class`, or `fixed:VALUE` such as `fixed:500`")
+                throw .invalid(setting: "kappa", value: text, expected: "`local`, `class`, `loo`, or `fixed:VALUE` such as `fixed:500`")
             }
             guard let v = Double(t.dropFirst(6)), Self.supportedRange.contains(v) else {
                 throw .invalid(setting: "kappa", value: text, expected: "`fixed:VALUE` with VALUE a number from "
@@ -35,6 +40,7 @@ public enum KappaPolicy: Sendable, Equatable, Hashable {
         switch self {
         case .local: "local"
         case .classwise: "class"
+        case .leaveOneOut: "loo"
         case .fixed(let v): "fixed:\(formatPolicyNumber(v))"
         }
     }

@@ -6,7 +6,7 @@ struct BalanceOptions: ParsableArguments {
     @Option(help: "Rows per class after balancing: max (the largest class), a count such as 1000, or median*F.")
     var target: String = "max"
 
-    @Option(help: "How κ is chosen: local (nearest neighbour, default), class (one per class), or fixed:VALUE.")
+    @Option(help: "How κ is chosen: local (nearest neighbour, default), class (one per class), loo (leave-one-out KDE bandwidth per class), or fixed:VALUE.")
     var kappa: String = "local"
 
     @Option(help: "Kernel for synthetic samples: vmf (default), gaussian, smote or none.")

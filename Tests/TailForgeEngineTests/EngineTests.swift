@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import TailForgeEngine
-import TailForgeNumerics
+@testable import TailForgeNumerics
 
 /// Unit-norm random rows around a direction, for engine-level tests.
 func clusteredRows(count: Int, dimension: Int, kappa: Double, seed: UInt64) -> Matrix {
@@ -60,6 +60,53 @@ func clusteredRows(count: Int, dimension: Int, kappa: Double, seed: UInt64) -> M
         #expect(Set(kappas).count == 1)
         // 200 draws from vMF(κ = 20): the estimate should land within a factor 1.5 of the truth (standard error of R̄ ≈ 1%).
         #expect(kappas[0] > 20 / 1.5 && kappas[0] < 20 * 1.5)
+    }
+}
+
+@Suite struct LeaveOneOutKappaTests {
+    /// For one vMF(κ) class in high dimension with n ≪ eᵈ members, two members differ by twice the spread a
+    /// member has around the mean, so the leave-one-out KDE bandwidth is κ/2: measured with numpy/scipy at
+    /// d = 768 (κ = 500, 2,000; n = 20, 100): 1.01–1.13 × κ/2, the nearest-neighbour weighting pulling it up
+    /// slowly with n. The bound [0.9, 1.3] × κ/2 holds that with room for sampling noise at n = 20, and a
+    /// test of the estimator returning κ itself (or the clamp, or local κ's 2–3× κ) fails it.
+    @Test(arguments: [(500.0, 20), (500, 100), (2000, 20), (2000, 100)])
+    func looKappaOfOneVMFClassIsHalfItsConcentration(kappa: Double, count: Int) {
+        let rows = clusteredRows(count: count, dimension: 768, kappa: kappa, seed: UInt64(count))
+        let kappas = ConcentrationEstimator.concentrations(classRows: rows, settings: BalanceSettings(kappa: .leaveOneOut))
+        #expect(Set(kappas).count == 1 && kappas.count == count)
+        let ratio = Double(kappas[0]) / (kappa / 2)
+        #expect(ratio > 0.9 && ratio < 1.3, "κ = \(kappa), n = \(count): loo κ \(kappas[0]) = \(ratio) × κ/2")
+    }
+
+    /// At the optimum the leave-one-out score is zero: the softmax-weighted mean cosine of each left-out row
+    /// to the others equals A_d(κ̂) (checked to the 4-digit rounding of κ̂ through the score's slope).
+    @Test func looKappaZeroesTheScore() {
+        let rows = clusteredRows(count: 60, dimension: 64, kappa: 80, seed: 4)
+        let kappa = LeaveOneOutConcentration.kappa(rows: rows, range: 1...1e6)
+        let objective = LeaveOneOutConcentration.Objective(cosines: BLAS.sgemm(rows, rows, transposeB: true), queries: Array(0..<60), dimension: 64)
+        #expect(objective.slope(kappa: kappa * 0.999) > 0 && objective.slope(kappa: kappa * 1.001) < 0, "κ̂ \(kappa)")
+    }
+
+    /// L rising across the whole range lands on the upper clamp (near-duplicates), falling on the lower (a
+    /// nearly uniform class at d = 32, whose optimum, about 6, lies below a lower clamp of 20).
+    @Test func looKappaRespectsTheClamp() {
+        var rows = clusteredRows(count: 6, dimension: 32, kappa: 1e5, seed: 5)
+        #expect(LeaveOneOutConcentration.kappa(rows: rows, range: 1...1000) == 1000)
+        rows = clusteredRows(count: 30, dimension: 32, kappa: 1e-3, seed: 6)
+        #expect(LeaveOneOutConcentration.kappa(rows: rows, range: 20...1e6) == 20)
+    }
+
+    /// The stated shrinkage: pooled = median κ̂ of classes with ≥ 20 rows; log κ = (n log κ̂ + 10 log pooled)/(n + 10);
+    /// single-row classes are left to the fallback.
+    @Test func smallClassesShrinkTowardThePooledValue() throws {
+        var perClass: [[Float]] = [[Float](repeating: 100, count: 5), [Float](repeating: 400, count: 30),
+                                   [Float](repeating: 600, count: 40), [.nan]]
+        let (fallback, classes) = try ConcentrationEstimator.applyFallback(&perClass, policy: .leaveOneOut, file: "x.h5")
+        func shrunk(_ k: Double, _ n: Double) -> Double { exp((n * log(k) + 10 * log(500)) / (n + 10)) }
+        #expect(abs(Double(perClass[0][0]) - shrunk(100, 5)) < 1e-3 * shrunk(100, 5))
+        #expect(abs(Double(perClass[1][0]) - shrunk(400, 30)) < 1e-3 * shrunk(400, 30))
+        #expect(abs(Double(perClass[2][0]) - shrunk(600, 40)) < 1e-3 * shrunk(600, 40))
+        #expect(classes == [3] && perClass[3][0] == fallback)
     }
 }
 

@@ -16,7 +16,7 @@ import Testing
         #expect(throws: BalanceSettingsError.self) { try TargetPolicy(parsing: text) }
     }
 
-    @Test(arguments: [("local", KappaPolicy.local), ("class", .classwise), ("fixed:500", .fixed(500)), ("fixed:0.5", .fixed(0.5))])
+    @Test(arguments: [("local", KappaPolicy.local), ("class", .classwise), ("loo", .leaveOneOut), ("fixed:500", .fixed(500)), ("fixed:0.5", .fixed(0.5))])
     func kappaPolicyParsesAndRoundTrips(text: String, expected: KappaPolicy) throws {
         let parsed = try KappaPolicy(parsing: text)
         #expect(parsed == expected)

@@ -68,7 +68,7 @@ public struct EngineJobBackend: JobBackend {
             }
         }
         let fallback: Float?
-        do { (fallback, _) = try ConcentrationEstimator.applyFallback(&perClass, file: manifest.input.path) } catch {
+        do { (fallback, _) = try ConcentrationEstimator.applyFallback(&perClass, policy: manifest.policy.kappa, file: manifest.input.path) } catch {
             throw ClusterJobError.balance(error)
         }
         let kappas = job.shards.map { classes in classes.flatMap { perClass[$0.classId] } }

@@ -48,7 +48,7 @@ let package = Package(
         // libFuzzer's driver entry point has no Swift declaration.
         .target(name: "CTailForgeInterrupt"),
         .target(name: "CTailForgeFuzzer"),
-        // The normal generator's two hot loops, cloned per instruction set and chosen at load time (Swift has
+        // The vMF sampler's hot loops (generator, ziggurat box step, dot products), cloned per instruction set and chosen at load time (Swift has
         // no per-function target attribute): a portable binary that still uses AVX-512 where the CPU has it.
         .target(name: "CTailForgeKernels"),
 

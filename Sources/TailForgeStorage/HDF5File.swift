@@ -47,23 +47,31 @@ public final class HDF5File: @unchecked Sendable {
 
     /// Creates (truncating) a file whose bytes depend only on what is written to it: no object modification
     /// times, explicit format bounds (1.8 … 1.10, all readable by h5py), and a close that fails rather than
-    /// silently deferring while objects are still open.
+    /// silently deferring while objects are still open. It takes no HDF5 file lock (see `fileAccessProperties`).
     static func createDeterministic(path: String) throws(StorageError) -> HDF5File {
         HDF5Library.enter(); defer { HDF5Library.leave() }
         let create = try HDF5PropertyList(class: tf_H5P_FILE_CREATE(), context: path)
         try h5check(H5Pset_obj_track_times(create.id, false), .propertyList, path)
-        let access = try fileAccessProperties(path: path)
+        let access = try fileAccessProperties(path: path, locking: false)
         try h5check(H5Pset_libver_bounds(access.id, H5F_LIBVER_V18, H5F_LIBVER_V110), .propertyList, path)
         try h5check(H5Pset_fclose_degree(access.id, H5F_CLOSE_SEMI), .propertyList, path)
         let id = try h5id(H5Fcreate(path, tf_H5F_ACC_TRUNC(), create.id, access.id), .createFile, path)
         return HDF5File(id: id, path: path)
     }
 
-    /// Keeps HDF5's file locking but tolerates file systems without it (NFS and other shared file systems the
-    /// cluster's workers read from), where HDF5 1.10 would otherwise refuse to open any file.
-    private static func fileAccessProperties(path: String) throws(StorageError) -> HDF5PropertyList {
+    /// Readers keep HDF5's file locking (a shared lock, so a tool writing the file in place makes the open fail
+    /// instead of reading half a file) but tolerate file systems without it (NFS and other shared file systems
+    /// the cluster's workers read from), where HDF5 1.10 would otherwise refuse to open any file.
+    ///
+    /// Files created here are never locked. They are only ever the private `.NAME.tmp-PID-N` of an atomic
+    /// writer, which nothing else opens before the rename, so the lock would guard nothing; and HDF5 locks with
+    /// `flock`, whose lock belongs to the open file description, which every child process started meanwhile
+    /// shares (Foundation's `Process` on Linux leaks descriptors another thread opens while it spawns, and any
+    /// child holds all of them until its exec). Such a child kept the writer's exclusive lock after the commit,
+    /// and readers of the finished file failed with "unable to lock file, errno = 11" until the child exited.
+    private static func fileAccessProperties(path: String, locking: Bool = true) throws(StorageError) -> HDF5PropertyList {
         let access = try HDF5PropertyList(class: tf_H5P_FILE_ACCESS(), context: path)
-        try h5check(H5Pset_file_locking(access.id, true, true), .propertyList, path)
+        try h5check(H5Pset_file_locking(access.id, locking, true), .propertyList, path)
         return access
     }
 

@@ -7,12 +7,12 @@ import Glibc
 #endif
 
 /// `tailforge-bench cluster [--preset places-lt] [--dimension D] [--workers 1,2,4] [--threads T] [--shards-per-worker S]
-/// [--stream-input] [--seed N] [--tailforge PATH]`
+/// [--stream-input] [--layout full|compact] [--seed N] [--tailforge PATH]`
 ///
 /// A balancing job on 1, 2 and 4 local worker processes against single-node `tailforge balance` on the same
 /// input in the same run: wall time, bytes moved over the sockets, coordinator CPU time, and the synthesis
 /// stage's slack per shard (scheduling, shard transfer and load imbalance), and whether every output has the
-/// reference's SHA-256.
+/// reference's SHA-256. With `--layout compact` the jobs and the reference write the compact layout.
 enum ClusterBenchmarks {
     static func run(_ arguments: [String]) async throws {
         var preset = SyntheticPreset.placesLT
@@ -23,6 +23,7 @@ enum ClusterBenchmarks {
         var shardsPerWorker = 8
         var streamInput = false
         var seed: UInt64 = 1
+        var layout = BalancedLayout.full
         var executable = LocalCluster.siblingExecutable()
         var it = arguments.makeIterator()
         while let flag = it.next() {
@@ -35,6 +36,7 @@ enum ClusterBenchmarks {
             case "--threads": threads = Int(value) ?? threads
             case "--shards-per-worker": shardsPerWorker = Int(value) ?? shardsPerWorker
             case "--seed": seed = UInt64(value) ?? seed
+            case "--layout": layout = BalancedLayout(rawValue: value) ?? layout
             case "--tailforge": executable = value
             default: throw BenchmarkError.usage("unknown option \(flag)")
             }
@@ -59,7 +61,7 @@ enum ClusterBenchmarks {
         let cpuBefore = childrenCPUSeconds()
         let balance = Process()
         balance.executableURL = URL(fileURLWithPath: executable)
-        balance.arguments = ["balance", train, "--output", reference, "--seed", "\(seed)", "--threads", "\(threads)"]
+        balance.arguments = ["balance", train, "--output", reference, "--seed", "\(seed)", "--threads", "\(threads)", "--layout", layout.rawValue]
         balance.standardOutput = FileHandle.nullDevice
         balance.standardError = FileHandle.nullDevice
         try balance.run()
@@ -70,8 +72,8 @@ enum ClusterBenchmarks {
         let referenceSHA256 = try SHA256.hexDigest(ofFileAt: reference)
         let outputBytes = fileSize(reference)
         try? FileManager.default.removeItem(atPath: reference)
-        print(String(format: "single-node balance (%d threads): wall %.2f s, CPU %.2f s, output %.1f MiB, SHA-256 %@",
-                     threads, singleSeconds, singleCPU, Double(outputBytes) / 1_048_576, referenceSHA256))
+        print(String(format: "single-node balance --layout %@ (%d threads): wall %.2f s, CPU %.2f s, output %.1f MiB, SHA-256 %@",
+                     layout.rawValue, threads, singleSeconds, singleCPU, Double(outputBytes) / 1_048_576, referenceSHA256))
 
         print("workers  threads/worker  shards  wall s  vs single  plan s  κ s  synth s  gather s  coordinator CPU s  MiB moved  slack/shard ms  same bytes")
         for count in workerCounts {
@@ -85,7 +87,7 @@ enum ClusterBenchmarks {
             let shards = count * shardsPerWorker
             let manifest = JobManifest(name: "bench-\(count)", input: .init(path: train), output: output, overwrite: true,
                                        policy: BalanceSettings(seed: seed), sharding: .init(shards: shards),
-                                       transfer: .init(streamInput: streamInput))
+                                       transfer: .init(streamInput: streamInput), layout: layout)
             let coordinatorPID = cluster.coordinator!.processIdentifier
             let cpuStart = processCPUSeconds(coordinatorPID)
             clock = Date()

@@ -13,6 +13,10 @@ public struct EmbeddingsDataset: Sendable {
 
     /// Opens `name` in an open file, checking it is a rank-2 floating-point dataset with d ≥ 2.
     public init(file: HDF5File, name: String) throws(StorageError) {
+        // A compact balanced file has no full-layout rows to read; say so instead of "no such dataset".
+        if !file.contains(name), BalancedLayout(attributes: (try? file.rootAttributes()) ?? [:]) == .compact {
+            throw .compactLayout(path: file.path)
+        }
         dataset = try file.openDataset(name, rank: 2, elementClass: .float)
         path = file.path
         self.name = name

@@ -45,6 +45,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidArgument(String)
     /// The file is shorter than the size HDF5 recorded when it was written: an interrupted copy or download.
     case truncatedFile(path: String, bytes: Int64)
+    /// A compact balanced file where rows are read directly (a test or prediction input, balancing input).
+    case compactLayout(path: String)
     /// A root attribute the contract requires is missing or has the wrong type.
     case missingAttribute(file: String, name: String)
     /// Any other HDF5 failure, with the library's error stack.
@@ -112,6 +114,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .truncatedFile(let path, let bytes):
             return "\(path) is truncated: it has \(bytes) bytes, fewer than HDF5 wrote (an interrupted copy or download?). "
                 + "Copy or re-create the file."
+        case .compactLayout(let path):
+            return "\(path) is a compact balanced file: it holds the real rows and the recipe, and only `train` and "
+                + "`evaluate --train` regenerate its synthetic rows. Write the full file with `tailforge materialize \(path) --output FULL.h5` to use it here."
         case .missingAttribute(let file, let name):
             return "\(file): root attribute '\(name)' is missing or has the wrong type. Re-create the file with TailForge."
         case .hdf5(let error):

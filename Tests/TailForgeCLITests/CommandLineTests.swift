@@ -77,6 +77,13 @@ import TailForgeStorage
         try full.prefix(4096).write(to: URL(fileURLWithPath: fixture.path("layout-truncated.h5")))
         outcome = try await run(["train", "layout-truncated.h5", "-o", "layout-refused.h5"])
         #expect(outcome.status != 0 && outcome.stderr.contains("is truncated"), "\(outcome.stderr)")
+        // Commands that read rows directly name the layout and the way out.
+        for arguments in [["predict", "layout-a/model.h5", "layout-b/balanced.h5", "-o", "layout-refused.h5"],
+                          ["balance", "layout-b/balanced.h5", "-o", "layout-refused.h5"]] {
+            outcome = try await run(arguments)
+            #expect(outcome.status != 0 && outcome.stderr.contains("is a compact balanced file") && outcome.stderr.contains("tailforge materialize"),
+                    "\(arguments): \(outcome.stderr)")
+        }
         outcome = try await run(["balance", "data/train.h5", "-o", "layout-refused.h5", "--layout", "compat"])
         #expect(outcome.status != 0 && outcome.stderr.contains("expected one of full, compact"), "\(outcome.stderr)")
         #expect(!fixture.contents().contains { $0.contains("layout-refused") }, "\(fixture.contents())")

@@ -104,7 +104,7 @@ public struct EngineJobBackend: JobBackend {
                     throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "computed from input \(digest), the job's is \(job.inputSHA256)")
                 }
                 let labels = try file.readLabels()
-                let expectedLabels = classes.flatMap { repeatElement(Int32($0.classId), count: $0.outputCount) }
+                let expectedLabels = ShardRows.labels(classes, rows: \.outputCount)
                 guard labels == expectedLabels else {
                     throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "its labels do not follow the plan's classes and row counts")
                 }
@@ -113,11 +113,7 @@ public struct EngineJobBackend: JobBackend {
             } catch let error as StorageError {
                 throw ClusterJobError.storage(error)
             }
-            var row = 0
-            for task in classes {
-                location[task.classId] = (index, row)
-                row += task.outputCount
-            }
+            ShardRows.record(classes, shard: index, rows: \.outputCount, in: &location)
         }
 
         var sizes = [Int](repeating: 0, count: job.classCount)
@@ -188,7 +184,7 @@ public struct EngineJobBackend: JobBackend {
                     throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "shape \(embeddings.shape), the plan expects [\(expected), \(job.dimension)]")
                 }
                 let labels = try file.openDataset(names.labels, rank: 1, elementClass: .integer).read(as: Int32.self)
-                guard labels == classes.flatMap({ repeatElement(Int32($0.classId), count: $0.keptCount) }) else {
+                guard labels == ShardRows.labels(classes, rows: \.keptCount) else {
                     throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "its labels do not follow the plan's classes and row counts")
                 }
                 columns.append((embeddings, labels, try file.openDataset(names.sourceIndex, rank: 1, elementClass: .integer).read(as: Int64.self),
@@ -199,11 +195,7 @@ public struct EngineJobBackend: JobBackend {
             } catch let error as StorageError {
                 throw ClusterJobError.storage(error)
             }
-            var row = 0
-            for task in classes {
-                location[task.classId] = (index, row)
-                row += task.keptCount
-            }
+            ShardRows.record(classes, shard: index, rows: \.keptCount, in: &location)
         }
         if probeClass != nil, probeSHA256 == nil {
             throw ClusterJobError.planMismatch(reason: "no shard recorded the synthetic digest of probe class \(probeClass!)")
@@ -259,5 +251,24 @@ public struct EngineJobBackend: JobBackend {
             }
         }
         if let first = failures.values.compactMap({ $0 }).first { throw first }
+    }
+}
+
+/// How a shard file lays out its classes: class-major, in plan order, `rows` rows each (all output rows in a full
+/// shard, the kept real rows in a compact one). One place for both gathers, so the two layouts cannot drift apart.
+enum ShardRows {
+    /// The labels the shard must hold.
+    static func labels(_ classes: [ClassTask], rows: KeyPath<ClassTask, Int>) -> [Int32] {
+        classes.flatMap { repeatElement(Int32($0.classId), count: $0[keyPath: rows]) }
+    }
+
+    /// Records, for every class of the shard, the shard index and the row its block starts at.
+    static func record(_ classes: [ClassTask], shard: Int, rows: KeyPath<ClassTask, Int>,
+                       in location: inout [Int: (shard: Int, row: Int)]) {
+        var row = 0
+        for task in classes {
+            location[task.classId] = (shard, row)
+            row += task[keyPath: rows]
+        }
     }
 }

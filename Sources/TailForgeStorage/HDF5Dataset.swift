@@ -18,7 +18,7 @@ public final class HDF5Dataset: @unchecked Sendable {
     private let storedType: HDF5Datatype
 
     /// Takes ownership of `id` whatever happens: if a later step throws, the id is closed here (a class whose
-    /// init throws never runs its `deinit`).
+    /// init throws before all its stored properties are set never runs its `deinit`).
     init(file: HDF5File, name: String, owning id: hid_t) throws(StorageError) {
         HDF5Library.enter(); defer { HDF5Library.leave() }
         let context = "\(file.path):/\(name)"

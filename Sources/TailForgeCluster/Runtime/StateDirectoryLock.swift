@@ -30,7 +30,12 @@ public final class StateDirectoryLock {
 
     public init(directory: String) throws(Failure) {
         path = (directory as NSString).appendingPathComponent("lock")
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        // Opened and locked through a local: once every stored property is set, a throwing init runs `deinit`,
+        // so closing here and again in `deinit` closed the number twice. In a process with other threads (the
+        // test runner, a coordinator's ZeroMQ I/O thread) the number may already be reused by then: libzmq
+        // aborts with "Invalid argument (src/epoll.cpp)" when its epoll descriptor is the one closed (the rare
+        // abort seen in full test runs under load; this is the double close found that explains it).
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw .unavailable(path: path, code: errno) }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
@@ -40,6 +45,7 @@ public final class StateDirectoryLock {
             if code == EWOULDBLOCK { throw .inUse(directory: directory, pid: owner) }
             throw .unavailable(path: path, code: code)
         }
+        self.descriptor = descriptor
         let text = Array("\(getpid())\n".utf8)
         _ = ftruncate(descriptor, 0)
         _ = text.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }

@@ -62,6 +62,9 @@ public final class LocalCluster {
     }
     public private(set) var coordinator: Process?
     public private(set) var workers: [Process] = []
+    /// Every child started, the coordinator and workers included and any other `spawn` (tests start rogue or
+    /// probed workers that way): `stop()` ends them all, so none outlives the cluster.
+    private var children: [Process] = []
     /// The coordinator's endpoint once started (tcp://127.0.0.1:PORT).
     public private(set) var endpoint: String = ""
 
@@ -189,6 +192,7 @@ public final class LocalCluster {
         do { try process.run() } catch {
             throw StartError(description: "cannot run \(executable): \(error)")
         }
+        children.append(process)
         return process
     }
 
@@ -211,9 +215,9 @@ public final class LocalCluster {
         await Self.exited(workers[index])
     }
 
-    /// SIGTERM to every child, then SIGKILL to any still running after `grace` seconds.
+    /// SIGTERM to every child, then SIGKILL to any still running after `grace` seconds; every one is reaped.
     public func stop(grace: Double = 5) {
-        let all = workers + [coordinator].compactMap { $0 }
+        let all = children
         for process in all { Self.signal(process, SIGTERM) }
         let deadline = Date().addingTimeInterval(grace)
         while all.contains(where: \.isRunning), Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }

@@ -12,6 +12,9 @@ import TailForgeStorage
         let prepared: PreparedJob
         let shards: [ShardFile]
         let fallback: Float?
+        /// Stage one's κ and the synthesis κ of each shard.
+        var stageOne: [[Float]] = []
+        var kappas: [[Float]] = []
     }
 
     static func runJob(shardCount: Int, seed: UInt64 = 3, layout: BalancedLayout? = nil) throws -> Job {
@@ -38,7 +41,7 @@ import TailForgeStorage
             #expect(outcome.rowsPerClass == prepared.shards[index].map(\.outputCount))
             return ShardFile(path: try #require(outcome.path), sha256: outcome.sha256)
         }
-        return Job(directory: directory, manifest: manifest, prepared: prepared, shards: shards, fallback: fallback)
+        return Job(directory: directory, manifest: manifest, prepared: prepared, shards: shards, fallback: fallback, stageOne: stageOne, kappas: kappas)
     }
 
     @Test(arguments: [1, 3, 8])

@@ -9,8 +9,26 @@ public struct EngineJobBackend: JobBackend {
     /// Rows per HDF5 chunk of the published output; must equal `BalanceRunner`'s for identical bytes.
     public var chunkRows: Int
 
+    /// The input rows of each class of the last input checked (provenance checks), keyed by path and digest.
+    private let members = ClassMembersCache()
+
     public init(chunkRows: Int = 4096) {
         self.chunkRows = chunkRows
+    }
+
+    public func checkConcentrations(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, kappas: [Float]) throws {
+        try validator(manifest, job, shard: shard, members: []).checkConcentrations(kappas)
+    }
+
+    public func checkShard(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, file: ShardFile, kappas: [Float]) throws {
+        try ShardFile.checkDigest(file)
+        let members = try members.members(manifest.input.spec(), sha256: job.inputSHA256, classCount: job.classCount)
+        try validator(manifest, job, shard: shard, members: members).checkFile(at: file.path, kappas: kappas)
+    }
+
+    func validator(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, members: [[Int]]) -> ShardResultValidator {
+        ShardResultValidator(classes: job.shards[shard], settings: manifest.policy, layout: manifest.outputLayout,
+                             dimension: job.dimension, members: members)
     }
 
     public func prepare(_ manifest: JobManifest, shardCount: Int) throws -> PreparedJob {

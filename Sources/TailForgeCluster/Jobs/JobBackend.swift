@@ -1,3 +1,5 @@
+import TailForgeStorage
+
 /// A job after planning: what the coordinator schedules and journals.
 public struct PreparedJob: Codable, Sendable, Equatable {
     public var inputSHA256: String
@@ -49,4 +51,30 @@ public protocol JobBackend: Sendable {
     /// Verifies the shard files (in shard order) against their journaled digests and publishes the output
     /// atomically; refuses to publish when any shard is missing or does not match.
     func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport
+    /// Refuses stage-1 values (the κ of shard `shard`'s real rows) that no honest worker returns. Cheap: runs on
+    /// the coordinator's network thread.
+    func checkConcentrations(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, kappas: [Float]) throws
+    /// Refuses a stage-2 shard file that is not the one its worker reported (`file.sha256`) or whose content no
+    /// honest worker writes; `kappas` are the synthesis κ the shard was sent. Runs off the network thread, before
+    /// the shard is accepted, so a refused shard is recomputed elsewhere instead of failing the gather.
+    func checkShard(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, file: ShardFile, kappas: [Float]) throws
+}
+
+extension JobBackend {
+    /// A method with nothing to check accepts every count-correct κ.
+    public func checkConcentrations(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, kappas: [Float]) throws {}
+
+    /// A method with nothing else to check verifies the file's digest only.
+    public func checkShard(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, file: ShardFile, kappas: [Float]) throws {
+        try ShardFile.checkDigest(file)
+    }
+}
+
+extension ShardFile {
+    /// The file's SHA-256 against the one its worker reported.
+    static func checkDigest(_ file: ShardFile) throws(ShardResultError) {
+        let actual: String
+        do { actual = try SHA256.hexDigest(ofFileAt: file.path) } catch { throw .unreadable("\(error)") }
+        guard actual == file.sha256 else { throw .digest(expected: file.sha256, actual: actual) }
+    }
 }

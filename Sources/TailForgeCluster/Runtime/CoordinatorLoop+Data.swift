@@ -39,7 +39,7 @@ extension CoordinatorLoop {
 
     mutating func startFetch(_ reference: ShardReference, from worker: Identity, remotePath: String, sha256: String, total: Int64) {
         guard let job = jobs[reference.job] else { return }
-        let localPath = (job.directory as NSString).appendingPathComponent("shard-\(reference.shard).h5")
+        let localPath = (job.directory as NSString).appendingPathComponent("shard-\(reference.shard)-attempt-\(reference.attempt).h5")
         let (fetch, request) = fetcher.start(reference, from: worker, remotePath: remotePath, localPath: localPath, sha256: sha256, total: total)
         _ = FileManager.default.createFile(atPath: fetch.partialPath, contents: nil)
         guard let handle = FileHandle(forWritingAtPath: fetch.partialPath) else {
@@ -95,8 +95,7 @@ extension CoordinatorLoop {
             try? FileManager.default.removeItem(atPath: fetch.localPath)
             return
         }
-        // The SHA-256 is verified at gather time, off this thread, with every other shard.
-        commitShard(fetch.reference.job, fetch.reference.shard, path: fetch.localPath, sha256: fetch.expectedSHA256)
+        startCheck(fetch.reference, from: fetch.worker, file: ShardFile(path: fetch.localPath, sha256: fetch.expectedSHA256))
     }
 
     mutating func dropFetchFile(_ fetch: ShardFetcher.Fetch) {

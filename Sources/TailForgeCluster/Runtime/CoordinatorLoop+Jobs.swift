@@ -110,6 +110,8 @@ extension CoordinatorLoop {
             // shared directory belong to the user and stay).
             if let directory = jobs[id]?.directory { try? FileManager.default.removeItem(atPath: directory) }
             publishProgress(id)
+        case .checked(let reference, let worker, let file, let outcome):
+            checked(reference, worker: worker, file, outcome)
         case .stored(let fetch, .success):
             storedFetch(fetch)
         case .stored(let fetch, .failure(let error)):

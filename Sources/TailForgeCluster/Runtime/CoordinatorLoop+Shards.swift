@@ -10,9 +10,11 @@ extension CoordinatorLoop {
         for id in jobOrder {
             guard let job = jobs[id], job.state == .running, let prepared = job.prepared, let board = job.board else { continue }
             if job.stage == .synthesis && job.synthesisKappas == nil { continue }
+            let allowed = candidates.filter { !job.excludes($0) }
             for index in board.pending {
                 guard !candidates.isEmpty else { return }
-                guard let worker = board.pick(for: index, from: candidates, healthy: healthy) else { continue }
+                guard let worker = board.pick(for: index, from: allowed.filter { c in candidates.contains { $0.identity == c.identity } },
+                                              healthy: healthy) else { continue }
                 candidates.removeAll { $0.identity == worker.identity }
                 assign(id, shard: index, prepared: prepared, to: worker.identity, at: now)
             }
@@ -104,6 +106,9 @@ extension CoordinatorLoop {
                 attemptFailed(identity, reference, .invalidResult("expected \(expected) float32 κ values and a matching SHA-256"))
                 return
             }
+            do { try runtime.backend.checkConcentrations(job.manifest, prepared, shard: reference.shard, kappas: kappas) } catch {
+                return rejectResult(identity, reference, "\(error)")
+            }
             let path = (job.directory as NSString).appendingPathComponent("kappa-\(reference.shard).f32")
             do {
                 try Data(payloads[0]).write(to: URL(fileURLWithPath: path), options: .atomic)
@@ -134,7 +139,7 @@ extension CoordinatorLoop {
             if let path = result.path, let shared = sharedShardPath(job.manifest, path) {
                 job.board = board
                 jobs[job.id] = job
-                commitShard(job.id, reference.shard, path: shared, sha256: result.sha256)
+                startCheck(reference, from: identity, file: ShardFile(path: shared, sha256: result.sha256))
             } else if let path = result.path {
                 board.fetching(reference, worker: identity)
                 job.board = board
@@ -146,6 +151,56 @@ extension CoordinatorLoop {
                 attemptFailed(identity, reference, .invalidResult("shard result without a file path"))
             }
         }
+    }
+
+    /// Checks a stage-2 shard file against its digest and the plan, off this thread; `checked` accepts or refuses it.
+    mutating func startCheck(_ reference: ShardReference, from identity: Identity, file: ShardFile) {
+        guard var job = jobs[reference.job], let prepared = job.prepared, let kappas = job.synthesisKappas?[reference.shard] else { return }
+        job.board?.checking(reference, worker: identity)
+        jobs[reference.job] = job
+        let backend = runtime.backend
+        let manifest = job.manifest
+        runtime.background {
+            do {
+                try backend.checkShard(manifest, prepared, shard: reference.shard, file: file, kappas: kappas)
+                return .checked(reference, worker: identity, file, .success(()))
+            } catch { return .checked(reference, worker: identity, file, .failure(.init(message: "\(error)"))) }
+        }
+    }
+
+    /// The outcome of `startCheck`: an accepted shard is committed, a refused one deleted and recomputed elsewhere.
+    mutating func checked(_ reference: ShardReference, worker identity: Identity, _ file: ShardFile, _ outcome: Result<Void, CoordinatorRuntime.JobStepError>) {
+        guard let job = jobs[reference.job], job.state == .running, job.board?.isChecking(reference, worker: identity) == true else {
+            // The job ended meanwhile; a fetched copy is ours to delete (shared-directory files go with the job).
+            if let directory = jobs[reference.job]?.directory, file.path.hasPrefix(directory + "/") {
+                try? FileManager.default.removeItem(atPath: file.path)
+            }
+            return
+        }
+        switch outcome {
+        case .success:
+            commitShard(reference.job, reference.shard, path: file.path, sha256: file.sha256)
+        case .failure(let error):
+            try? FileManager.default.removeItem(atPath: file.path)
+            rejectResult(identity, reference, error.message)
+        }
+    }
+
+    /// A result no honest worker returns (it contradicts the plan): the attempt fails and is recomputed on
+    /// another worker, and the worker is quarantined and excluded from the job at once — a fault of this kind
+    /// is not transient, and every further shard it returned would need checking again.
+    mutating func rejectResult(_ identity: Identity, _ reference: ShardReference, _ reason: String) {
+        let worker = registry[identity]
+        log.error("refused \(reference) from \(name(identity)) (\(worker?.principal ?? "unknown")): \(reason)",
+                  metadata: LogMetadata.shard(reference, worker: name(identity)))
+        if let worker {
+            jobs[reference.job]?.excluded.formUnion([worker.name, worker.principal])
+            if registry.quarantine(identity, because: "returned a result that contradicts the plan of \(reference): \(reason)") {
+                log.error("worker \(worker.name) (\(worker.principal)) quarantined: it returned a result that contradicts the plan; it gets no shards until it registers again, and none of job \(reference.job)",
+                          metadata: LogMetadata.worker(worker.name))
+            }
+        }
+        attemptFailed(identity, reference, .invalidResult(reason))
     }
 
     /// A result nobody waits for (a timed-out or superseded attempt, a finished job): its file is deleted where

@@ -113,7 +113,7 @@ struct CoordinatorLoop {
         if registry[identity] != nil { liveness.heard(from: identity) }
         if routeTraining(message, frames: Array(frames.dropFirst()), from: identity) { return }
         switch message.body {
-        case let hello as Hello: register(identity, hello)
+        case let hello as Hello: register(identity, hello, principal: principal)
         case let heartbeat as Heartbeat:
             if requireRegistered(identity, message), let adopted = registry.heartbeat(identity, busyWith: heartbeat.busyWith) {
                 adopt(identity, adopted)
@@ -166,7 +166,7 @@ struct CoordinatorLoop {
 
     // MARK: - Workers
 
-    mutating func register(_ identity: Identity, _ hello: Hello) {
+    mutating func register(_ identity: Identity, _ hello: Hello, principal: String = "unknown") {
         guard hello.toolVersion == configuration.toolVersion else {
             let reason = "worker \(hello.workerName) on \(hello.host) runs TailForge \(hello.toolVersion) but the coordinator runs \(configuration.toolVersion); install the same release on every node"
             log.warning("refused: \(reason)", metadata: LogMetadata.worker(hello.workerName))
@@ -191,7 +191,7 @@ struct CoordinatorLoop {
         if let previous = registry.workers.values.first(where: { $0.name == hello.workerName && $0.identity != identity }) {
             workerGone(previous.identity, reason: .workerLost, note: "it registered again (pid \(hello.processId))")
         }
-        switch registry.register(identity, hello) {
+        switch registry.register(identity, hello, principal: principal) {
         case .registered(let name, _):
             log.info("worker \(name) registered from \(hello.host) (pid \(hello.processId), \(hello.threads) threads)", metadata: LogMetadata.worker(name))
             if let reference = hello.busyWith { adopt(identity, reference) }

@@ -70,6 +70,8 @@ public final class CoordinatorRuntime: Sendable {
         case gathered(job: String, Result<GatherReport, JobStepError>)
         /// A fetched shard file was fsynced and moved into place (or could not be).
         case stored(ShardFetcher.Fetch, Result<Void, JobStepError>)
+        /// A stage-2 shard file was checked against its digest and the plan (or refused).
+        case checked(ShardReference, worker: [UInt8], ShardFile, Result<Void, JobStepError>)
     }
 
     struct SynthesisKappas: Sendable {

@@ -27,6 +27,15 @@ struct JobRecord {
     var outputContentSHA256: [String: String]?
     /// The job's directory in the coordinator's state directory (κ files, fetched shards).
     var directory: String
+    /// Workers caught returning a result no honest worker returns, by name and by principal (a worker key's
+    /// fingerprint): they get no more shards of this job, even after registering again under another name.
+    var excluded: Set<String> = []
+
+    /// True when `worker` may not take shards of this job. Without keys every loopback worker shares one
+    /// address, so only the name counts then.
+    func excludes(_ worker: WorkerRegistry.Worker) -> Bool {
+        excluded.contains(worker.name) || (worker.principal.hasPrefix("key ") && excluded.contains(worker.principal))
+    }
 
     /// A new board for `stage` over the prepared shards.
     func makeBoard(_ stage: ShardStage, maxAttempts: Int) -> ShardBoard? {

@@ -16,6 +16,9 @@ struct ShardBoard: Equatable {
         case fetching(worker: Identity, attempt: Int)
         /// The copy is complete and being made durable; the worker is no longer needed.
         case storing(attempt: Int)
+        /// The result is being checked against the plan (``ShardResultValidator``) before it is accepted; a refusal
+        /// is a failure of `worker`'s attempt, so the worker is remembered even though it is no longer needed.
+        case checking(worker: Identity, attempt: Int)
         case done
     }
 
@@ -79,9 +82,21 @@ struct ShardBoard: Equatable {
         switch slots[reference.shard].state {
         case .running(let owner, let attempt, _), .fetching(let owner, let attempt):
             return owner == worker && attempt == reference.attempt
-        case .pending, .storing, .done:
+        case .pending, .storing, .checking, .done:
             return false
         }
+    }
+
+    /// True while `worker`'s result of `reference` is being checked.
+    func isChecking(_ reference: ShardReference, worker: Identity) -> Bool {
+        guard reference.job == job, reference.stage == stage, slots.indices.contains(reference.shard) else { return false }
+        return slots[reference.shard].state == .checking(worker: worker, attempt: reference.attempt)
+    }
+
+    /// `worker`'s result of the current attempt (running, fetched, or stored) is being checked.
+    mutating func checking(_ reference: ShardReference, worker: Identity) {
+        guard isCurrent(reference, worker: worker) || isStoring(reference) else { return }
+        slots[reference.shard].state = .checking(worker: worker, attempt: reference.attempt)
     }
 
     /// True while the complete copy of `reference`'s file is being stored.
@@ -141,8 +156,9 @@ struct ShardBoard: Equatable {
     }
 
     /// The current attempt of `reference` failed on `worker` (named `name` in messages).
+    /// A result refused by its check counts here too.
     mutating func failed(_ reference: ShardReference, worker: Identity, name: String, reason: ShardFailureReason) -> Outcome {
-        guard isCurrent(reference, worker: worker) else { return .stale }
+        guard isCurrent(reference, worker: worker) || isChecking(reference, worker: worker) else { return .stale }
         return requeue(reference.shard, attempt: reference.attempt, name: name, reason: reason)
     }
 

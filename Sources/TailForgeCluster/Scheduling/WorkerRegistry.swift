@@ -32,6 +32,8 @@ struct WorkerRegistry {
         var host: String
         var processId: Int32
         var threads: Int
+        /// Who the worker is beyond the name it chose: `key FINGERPRINT` with CURVE, `address IP` without.
+        var principal: String = "unknown"
         var activity: Activity = .idle
         var consecutiveFailures = 0
         /// Set when quarantined: the failures that caused it.
@@ -58,14 +60,14 @@ struct WorkerRegistry {
 
     func name(of identity: Identity) -> String? { workers[identity]?.name }
 
-    mutating func register(_ identity: Identity, _ hello: Hello) -> Registration {
+    mutating func register(_ identity: Identity, _ hello: Hello, principal: String = "unknown") -> Registration {
         if let existing = workers[identity] { return .repeated(name: existing.name) }
         let replaced = workers.first { $0.value.name == hello.workerName }?.key
         if let replaced { workers[replaced] = nil }
         // A fresh registration is a fresh start: quarantine lifts when the worker comes back (restarted, its
         // disk fixed) and registers healthy.
         var worker = Worker(identity: identity, name: hello.workerName, host: hello.host, processId: hello.processId,
-                            threads: hello.threads)
+                            threads: hello.threads, principal: principal)
         if let busy = hello.busyWith { worker.activity = .computing(busy) }
         workers[identity] = worker
         return .registered(name: hello.workerName, replaced: replaced)
@@ -133,6 +135,13 @@ struct WorkerRegistry {
         }
         workers[identity] = worker
         return newlyQuarantined
+    }
+
+    /// Quarantines a worker at once (a result no honest worker returns); returns true when newly quarantined.
+    mutating func quarantine(_ identity: Identity, because reason: String) -> Bool {
+        guard let worker = workers[identity], worker.quarantine == nil else { return false }
+        workers[identity]?.quarantine = reason
+        return true
     }
 
     /// Workers that may take a shard now, by name (a stable order, so tests and logs are reproducible).

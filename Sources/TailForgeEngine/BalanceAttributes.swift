@@ -32,6 +32,11 @@ public enum BalanceAttributes {
             "real_rows": .int(Int64(plan.realRows)),
             "synthetic_rows": .int(Int64(plan.syntheticRows)),
         ]
+        // Only when on: unguarded sets keep the attributes, hence the identity, they had before the guard existed.
+        if let threshold = settings.driftGuard {
+            a["drift_guard_threshold"] = .double(threshold)
+            a["drift_guard_retries"] = .int(Int64(settings.driftRetries))
+        }
         if let f = fallbackKappa { a["fallback_kappa"] = .double(Double(f)) }
         if layout == .compact { a["full_chunk_rows"] = .int(Int64(fullChunkRows)) }
         return a

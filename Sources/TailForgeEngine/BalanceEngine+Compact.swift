@@ -14,11 +14,11 @@ extension BalanceEngine {
     /// One class of a compact file: its kept real rows with each one's κ (instead of the full layout's 0), and
     /// for the probe class the digest of the synthetic rows the full layout would hold.
     public static func compactBlock(entry: BalancePlan.ClassEntry, from data: BalanceInput, kappas: [Float], settings: BalanceSettings,
-                                    probe: Bool) -> (ClassBlock, String?) {
+                                    probe: Bool, driftGuard: DriftGuard? = nil) -> (ClassBlock, String?) {
         var realOnly = entry
         if !probe { realOnly.syntheticCount = 0 }
         // Synthesis also makes the subsampling draw, so the kept rows are those the full layout keeps.
-        let drawn = BalanceEngine.synthesize(entry: realOnly, from: data, kappas: kappas, settings: settings)
+        let drawn = BalanceEngine.synthesize(entry: realOnly, from: data, kappas: kappas, settings: settings, driftGuard: probe ? driftGuard : nil)
         let digest = probe ? BalancedSetRegenerator.syntheticDigest(drawn) : nil
         let kept = entry.keptCount
         let members = data.classMembers[entry.classId]

@@ -78,6 +78,9 @@ public struct BalanceRunner: Sendable {
         } catch { throw .storage(error) }
 
         let probeClass = layout == .compact ? plan.compactProbeClass : nil
+        // The guard needs every class's real rows and κ; a compact file's readers rebuild it from the same.
+        let driftGuard = DriftGuard(data: data, kappas: kappas, plan: plan, settings: settings)
+        var driftReports = [DriftGuardClassReport?](repeating: nil, count: plan.classes.count)
         let cosineSum = Mutex<(Double, Int)>((0, 0))
         let settings = self.settings
         var rowsWritten = 0
@@ -87,15 +90,17 @@ public struct BalanceRunner: Sendable {
                 let entry = plan.classes[c]
                 guard entry.realCount > 0 else { return nil }
                 if layout == .compact {
-                    return BalanceEngine.compactBlock(entry: entry, from: data, kappas: kappas[c], settings: settings, probe: c == probeClass)
+                    return BalanceEngine.compactBlock(entry: entry, from: data, kappas: kappas[c], settings: settings, probe: c == probeClass,
+                                                      driftGuard: driftGuard)
                 }
-                let block = BalanceEngine.synthesize(entry: entry, from: data, kappas: kappas[c], settings: settings)
+                let block = BalanceEngine.synthesize(entry: entry, from: data, kappas: kappas[c], settings: settings, driftGuard: driftGuard)
                 let (sum, count) = Self.syntheticCosines(block, input: data)
                 cosineSum.withLock { $0.0 += sum; $0.1 += count }
                 return (block, nil)
             }, consume: { (_, produced: (block: ClassBlock, probe: String?)?) throws(StorageError) in
                 guard let (block, probe) = produced else { return }
                 if let probe { probeSHA256 = probe }
+                driftReports[block.classId] = block.driftGuard
                 try writer.append(block)
                 rowsWritten += block.count
                 progress(.synthesize, rowsWritten, rowsToWrite)
@@ -128,6 +133,8 @@ public struct BalanceRunner: Sendable {
             kappa: .init(realKappas), fallbackClasses: fallbackClasses,
             fallbackKappa: fallback.map(Double.init), meanSyntheticCosine: count > 0 ? sum / Double(count) : nil,
             inputSHA256: inputSHA256, outputSHA256: outputSHA256, outputContentSHA256: writer.contentDigests,
+            driftGuard: driftGuard.map { DriftGuardSummary(threshold: $0.threshold, retries: $0.retries, perClass: driftReports,
+                                                           computedFor: layout == .full ? "all" : "probe") },
             layout: layout.rawValue, balancedSHA256: closing[BalancedSetIdentity.attributeName]?.stringValue, stageSeconds: seconds,
             stageOrder: [BalanceStage.read, .concentrations, .synthesize, .commit, .digest].map(\.rawValue))
     }
@@ -166,8 +173,10 @@ public struct BalanceRunner: Sendable {
         do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: data.classSizes, settings: settings) } catch { throw .settings(error) }
         let classes = plan.classes.filter { $0.realCount > 0 }.map(\.classId)
         let blocks = ConcurrentResults<ClassBlock>(count: classes.count)
+        let driftGuard = DriftGuard(data: data, kappas: kappas, plan: plan, settings: settings)
         ComputePool.forEach(classes.count, width: threads) { i in
-            blocks.set(i, BalanceEngine.synthesize(entry: plan.classes[classes[i]], from: data, kappas: kappas[classes[i]], settings: settings))
+            blocks.set(i, BalanceEngine.synthesize(entry: plan.classes[classes[i]], from: data, kappas: kappas[classes[i]], settings: settings,
+                                                   driftGuard: driftGuard))
         }
         return blocks.values.map { $0! }
     }

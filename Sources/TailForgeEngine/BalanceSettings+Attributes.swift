@@ -27,7 +27,9 @@ extension BalanceSettings {
         }
         self.init(target: try TargetPolicy(parsing: try text("target_policy")), kappa: try KappaPolicy(parsing: try text("kappa_policy")),
                   sampler: sampler, seed: seed, kappaMin: try number("kappa_min"), kappaMax: try number("kappa_max"),
-                  smoteNeighbours: Int(try integer("smote_k")), subsample: try integer("subsample") != 0)
+                  smoteNeighbours: Int(try integer("smote_k")), subsample: try integer("subsample") != 0,
+                  driftGuard: a["drift_guard_threshold"] == nil ? nil : try number("drift_guard_threshold"),
+                  driftRetries: a["drift_guard_retries"] == nil ? Self.defaultDriftRetries : Int(try integer("drift_guard_retries")))
         try validate()
     }
 }

@@ -16,15 +16,27 @@ public struct BalanceSettings: Sendable, Equatable, Hashable, Codable {
     public var smoteNeighbours: Int
     /// Subsample classes larger than the target down to it (off by default: larger classes are kept whole).
     public var subsample: Bool
+    /// The drift guard's posterior threshold (``DriftGuard``), nil when the guard is off: a synthetic row whose
+    /// class posterior under the real-row vMF-KDEs of all classes is below it is redrawn.
+    public var driftGuard: Double?
+    /// Rounds of redraws for rows the drift guard rejects before such a slot takes a copy of its seed row.
+    public var driftRetries: Int
 
     public static let defaultKappaMin = 1.0
     public static let defaultKappaMax = 1e6
+    /// The drift guard's default threshold: a synthetic row must be more likely its own class's than all others'.
+    public static let defaultDriftThreshold = 0.5
+    public static let defaultDriftRetries = 10
+    public static let maximumDriftRetries = 1_000
 
     public init(
         target: TargetPolicy = .max, kappa: KappaPolicy = .local, sampler: SamplerKind = .vmf, seed: UInt64 = 0,
         kappaMin: Double = BalanceSettings.defaultKappaMin, kappaMax: Double = BalanceSettings.defaultKappaMax,
-        smoteNeighbours: Int = 5, subsample: Bool = false
+        smoteNeighbours: Int = 5, subsample: Bool = false, driftGuard: Double? = nil,
+        driftRetries: Int = BalanceSettings.defaultDriftRetries
     ) {
+        self.driftGuard = driftGuard
+        self.driftRetries = driftRetries
         self.target = target
         self.kappa = kappa
         self.sampler = sampler
@@ -50,6 +62,12 @@ public struct BalanceSettings: Sendable, Equatable, Hashable, Codable {
         guard (1...Self.maximumSmoteNeighbours).contains(smoteNeighbours) else {
             throw .invalid(setting: "smote-k", value: "\(smoteNeighbours)", expected: "an integer from 1 to \(Self.maximumSmoteNeighbours)")
         }
+        if let p = driftGuard, !(p > 0 && p < 1) {
+            throw .invalid(setting: "drift-threshold", value: formatPolicyNumber(p), expected: "a posterior strictly between 0 and 1")
+        }
+        guard (0...Self.maximumDriftRetries).contains(driftRetries) else {
+            throw .invalid(setting: "drift-retries", value: "\(driftRetries)", expected: "an integer from 0 to \(Self.maximumDriftRetries)")
+        }
         if case .fixed(let v) = kappa, !(kappaMin...kappaMax).contains(v) {
             throw .invalid(setting: "kappa", value: kappa.description,
                            expected: "a value within [kappa-min, kappa-max] = [\(formatPolicyNumber(kappaMin)), \(formatPolicyNumber(kappaMax))]")
@@ -63,6 +81,7 @@ public struct BalanceSettings: Sendable, Equatable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case target, kappa, sampler, seed
         case kappaMin = "kappa_min", kappaMax = "kappa_max", smoteNeighbours = "smote_k", subsample
+        case driftGuard = "drift_guard", driftThreshold = "drift_threshold", driftRetries = "drift_retries"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -82,6 +101,10 @@ public struct BalanceSettings: Sendable, Equatable, Hashable, Codable {
         kappaMax = try c.decodeIfPresent(Double.self, forKey: .kappaMax) ?? defaults.kappaMax
         smoteNeighbours = try c.decodeIfPresent(Int.self, forKey: .smoteNeighbours) ?? defaults.smoteNeighbours
         subsample = try c.decodeIfPresent(Bool.self, forKey: .subsample) ?? defaults.subsample
+        let guarded = try c.decodeIfPresent(Bool.self, forKey: .driftGuard) ?? false
+        let threshold = try c.decodeIfPresent(Double.self, forKey: .driftThreshold)
+        driftGuard = guarded ? threshold ?? Self.defaultDriftThreshold : nil
+        driftRetries = try c.decodeIfPresent(Int.self, forKey: .driftRetries) ?? defaults.driftRetries
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -94,6 +117,12 @@ public struct BalanceSettings: Sendable, Equatable, Hashable, Codable {
         try c.encode(kappaMax, forKey: .kappaMax)
         try c.encode(smoteNeighbours, forKey: .smoteNeighbours)
         try c.encode(subsample, forKey: .subsample)
+        // Written only when on, so manifests and records of unguarded jobs keep their bytes.
+        if let driftGuard {
+            try c.encode(true, forKey: .driftGuard)
+            try c.encode(driftGuard, forKey: .driftThreshold)
+            try c.encode(driftRetries, forKey: .driftRetries)
+        }
     }
 }
 

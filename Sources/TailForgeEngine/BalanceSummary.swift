@@ -36,6 +36,8 @@ public struct BalanceSummary: Sendable, Codable {
     public var outputSHA256: String?
     /// SHA-256 of each output dataset's content, computed while writing (see `BalancedContentDigest`).
     public var outputContentSHA256: [String: String]?
+    /// What the drift guard did (nil when it was off).
+    public var driftGuard: DriftGuardSummary?
     /// `full` or `compact` (``BalancedLayout``); a compact output's synthetic rows are regenerated on reading.
     public var layout: String = BalancedLayout.full.rawValue
     /// The set's identity, the same for both layouts (``BalancedSetIdentity``).
@@ -63,6 +65,7 @@ public struct BalanceSummary: Sendable, Codable {
         if let c = meanSyntheticCosine {
             lines.append(String(format: "synthetic→seed    mean cosine %.4f", c))
         }
+        if let g = driftGuard { lines.append(g.render()) }
         lines.append("input sha256      \(inputSHA256)")
         if let o = outputSHA256 { lines.append("output sha256     \(o)") }
         if let b = balancedSHA256 { lines.append("balanced sha256   \(b)  (the set's identity, both layouts)") }
@@ -80,5 +83,42 @@ public struct BalanceSummary: Sendable, Codable {
     static func list(_ ids: [Int]) -> String {
         ids.count <= 12 ? ids.map(String.init).joined(separator: ", ")
             : ids.prefix(12).map(String.init).joined(separator: ", ") + ", … (\(ids.count))"
+    }
+}
+
+/// The drift guard's counts over a job (``DriftGuard``, ``DriftGuardClassReport``).
+public struct DriftGuardSummary: Sendable, Codable {
+    public var threshold: Double
+    public var retries: Int
+    /// Draws rejected (each redrawn, or replaced by its seed after the last round), per class id.
+    public var rejectedPerClass: [Int]
+    /// Synthetic slots holding a copy of their seed row because every round was rejected, per class id.
+    public var replacedBySeedPerClass: [Int]
+    /// `all` when every class was drawn; `probe` for a compact file, where only the probe class is drawn while
+    /// writing (the others are drawn, with the same guard, when the file is read), so the counts cover it alone.
+    public var computedFor: String
+
+    public var rejected: Int { rejectedPerClass.reduce(0, +) }
+    public var replacedBySeed: Int { replacedBySeedPerClass.reduce(0, +) }
+
+    public init(threshold: Double, retries: Int, perClass: [DriftGuardClassReport?], computedFor: String) {
+        self.threshold = threshold
+        self.retries = retries
+        rejectedPerClass = perClass.map { $0?.rejected ?? 0 }
+        replacedBySeedPerClass = perClass.map { $0?.replacedBySeed ?? 0 }
+        self.computedFor = computedFor
+    }
+
+    func render() -> String {
+        func classes(_ counts: [Int]) -> String {
+            let hit = counts.indices.filter { counts[$0] > 0 }.sorted { (counts[$0], $1) > (counts[$1], $0) }
+            let shown = hit.prefix(8).map { "\($0): \(counts[$0])" }.joined(separator: ", ")
+            return hit.isEmpty ? "" : " in \(hit.count) classes (\(shown)\(hit.count > 8 ? ", …" : ""))"
+        }
+        var lines = [String(format: "drift guard       class posterior ≥ %g, %d redraw rounds", threshold, retries)
+                     + (computedFor == "all" ? "" : "; counts for the probe class only (compact: the rest are drawn on reading)")]
+        lines.append("  rejected draws  \(rejected)\(classes(rejectedPerClass))")
+        lines.append("  seed copies     \(replacedBySeed)\(classes(replacedBySeedPerClass))")
+        return lines.joined(separator: "\n")
     }
 }

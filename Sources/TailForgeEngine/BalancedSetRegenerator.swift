@@ -10,8 +10,8 @@ import TailForgeStorage
 /// whose sampler draws different bits refuses the file instead of training on a different set.
 public enum BalancedSetRegenerator {
     /// Class `classId`'s block exactly as the full layout holds it: kept real rows (κ column 0), then the
-    /// synthetic rows.
-    public static func block(_ file: CompactBalancedFile, classId: Int) -> ClassBlock {
+    /// synthetic rows. `driftGuard` is `DriftGuard(compact: file)`, built once per file (nil when the set has none).
+    public static func block(_ file: CompactBalancedFile, classId: Int, driftGuard: DriftGuard?) -> ClassBlock {
         let entry = file.plan.classes[classId]
         let (rows, sources, kappas) = file.realRows(ofClass: classId)
         guard entry.syntheticCount > 0 else {
@@ -20,7 +20,8 @@ public enum BalancedSetRegenerator {
                               sourceIndex: sources, kappa: [Float](repeating: 0, count: rows.rows))
         }
         // A class with synthetic rows is below the target, so it kept every real row: the entry applies as planned.
-        return BalanceEngine.synthesize(entry: entry, classRows: rows, sourceRows: sources, kappas: kappas, settings: file.settings)
+        return BalanceEngine.synthesize(entry: entry, classRows: rows, sourceRows: sources, kappas: kappas, settings: file.settings,
+                                        driftGuard: driftGuard)
     }
 
     /// SHA-256 of a block's synthetic rows' embeddings: the probe `balance --layout compact` records.
@@ -47,8 +48,9 @@ public enum BalancedSetRegenerator {
         _ file: CompactBalancedFile, threads: Int, consume: (ClassBlock) throws -> Void
     ) throws {
         let classes = file.plan.classes.filter { $0.outputCount > 0 }.map(\.classId)
+        let driftGuard = DriftGuard(compact: file)
         try ComputePool.orderedPipeline(count: classes.count, width: threads, window: 2 * threads + 2, produce: { i in
-            block(file, classId: classes[i])
+            block(file, classId: classes[i], driftGuard: driftGuard)
         }, consume: { (_, block: ClassBlock) throws in
             try checkProbe(file, block)
             try consume(block)
@@ -75,11 +77,12 @@ public enum BalancedSetRegenerator {
         var sourceIndex = [Int64](repeating: 0, count: total)
         let failure = Mutex<CompactFileError?>(nil)
         let columns = ConcurrentResults<Provenance>(count: file.plan.classes.count)
+        let driftGuard = DriftGuard(compact: file)
         let storage = [Float](unsafeUninitializedCapacity: total * d) { buffer, initialised in
             let target = SendableBuffer(buffer: buffer)
             ComputePool.forEach(classes.count, width: threads) { i in
                 let entry = classes[i]
-                let block = block(file, classId: entry.classId)
+                let block = block(file, classId: entry.classId, driftGuard: driftGuard)
                 do throws(CompactFileError) { try checkProbe(file, block) } catch { failure.withLock { $0 = $0 ?? error } }
                 let region = UnsafeMutableBufferPointer(rebasing: target.buffer[entry.offset * d ..< (entry.offset + entry.outputCount) * d])
                 block.embeddings.storage.withUnsafeBufferPointer { source in

@@ -10,9 +10,14 @@ public struct ClassBlock: Sendable, Equatable {
     /// κ used for a synthetic row; 0 for a real row (and for SMOTE rows, which use no κ).
     public var kappa: [Float]
 
+    /// What the drift guard did to this class's synthetic rows (nil when it was off).
+    public var driftGuard: DriftGuardClassReport?
+
     public var count: Int { embeddings.rows }
 
-    public init(classId: Int, embeddings: Matrix, isSynthetic: [UInt8], sourceIndex: [Int64], kappa: [Float]) {
+    public init(classId: Int, embeddings: Matrix, isSynthetic: [UInt8], sourceIndex: [Int64], kappa: [Float],
+                driftGuard: DriftGuardClassReport? = nil) {
+        self.driftGuard = driftGuard
         precondition(isSynthetic.count == embeddings.rows && sourceIndex.count == embeddings.rows && kappa.count == embeddings.rows)
         self.classId = classId
         self.embeddings = embeddings

@@ -33,14 +33,9 @@ public enum BesselRatio {
         let m = Double(dimension - 1)
         if kappa == 0 { return 1 / Double(dimension) }
         if kappa == .infinity { return 0 }
-        if kappa >= max(30 * m, 100) {
-            // A = Σ aₙ κ⁻ⁿ with a₀ = 1, a₁ = −m/2, aₙ = ((n − 1 − m)aₙ₋₁ − Σᵢ₌₁ⁿ⁻¹ aᵢaₙ₋ᵢ)/2; A' = −Σ n aₙ κ⁻⁽ⁿ⁺¹⁾.
-            var a: [Double] = [1, -m / 2]
-            for n in 2...6 {
-                var convolution = 0.0
-                for i in 1..<n { convolution += a[i] * a[n - i] }
-                a.append((Double(n - 1) - m) * a[n - 1] / 2 - convolution / 2)
-            }
+        if kappa >= asymptoticThreshold(dimension: dimension) {
+            // A' = −Σ n aₙ κ⁻⁽ⁿ⁺¹⁾.
+            let a = asymptoticCoefficients(dimension: dimension)
             var variance = 0.0, power = 1 / (kappa * kappa)
             for n in 1...6 {
                 variance -= Double(n) * a[n] * power
@@ -50,6 +45,22 @@ public enum BesselRatio {
         }
         let a = meanCosine(kappa: kappa, dimension: dimension)
         return max(0, 1 - a * a - m * a / kappa)
+    }
+
+    /// Where the asymptotic series of A_d takes over from the continued fraction: max(30(d−1), 100).
+    public static func asymptoticThreshold(dimension: Int) -> Double { max(30 * Double(dimension - 1), 100) }
+
+    /// a₀…a₆ of A_d(κ) = Σ aₙ κ⁻ⁿ for large κ, from the Riccati equation A' = 1 − A² − (d−1)A/κ:
+    /// a₀ = 1, a₁ = −(d−1)/2, aₙ = ((n − 1 − (d−1))aₙ₋₁ − Σᵢ₌₁ⁿ⁻¹ aᵢaₙ₋ᵢ)/2.
+    public static func asymptoticCoefficients(dimension: Int) -> [Double] {
+        let m = Double(dimension - 1)
+        var a: [Double] = [1, -m / 2]
+        for n in 2...6 {
+            var convolution = 0.0
+            for i in 1..<n { convolution += a[i] * a[n - i] }
+            a.append((Double(n - 1) - m) * a[n - 1] / 2 - convolution / 2)
+        }
+        return a
     }
 
     /// Evaluates b₀ + a₁/(b₁ + a₂/(b₂ + …)) given (a_j, b_j) for j = 1, 2, …, by the modified Lentz method.

@@ -27,12 +27,23 @@ struct BalanceOptions: ParsableArguments {
     @Flag(help: "Subsample classes larger than the target down to it (default: keep them whole).")
     var subsample = false
 
+    @Flag(name: .customLong("drift-guard"), help: "Redraw synthetic rows whose class posterior under every class's real-row vMF density is below --drift-threshold.")
+    var driftGuard = false
+
+    @Option(name: .customLong("drift-threshold"), help: "The drift guard's minimum class posterior (equal class priors), strictly between 0 and 1.")
+    var driftThreshold: Double = BalanceSettings.defaultDriftThreshold
+
+    @Option(name: .customLong("drift-retries"), help: "Redraw rounds for rejected rows; a row rejected every round becomes a copy of its seed row.")
+    var driftRetries: Int = BalanceSettings.defaultDriftRetries
+
     func settings() throws -> BalanceSettings {
         let s = BalanceSettings(
             target: try TargetPolicy(parsing: target), kappa: try KappaPolicy(parsing: kappa),
             sampler: try SamplerKind(parsing: sampler), seed: seed, kappaMin: kappaMin, kappaMax: kappaMax,
-            smoteNeighbours: smoteK, subsample: subsample)
+            smoteNeighbours: smoteK, subsample: subsample, driftGuard: driftGuard ? driftThreshold : nil, driftRetries: driftRetries)
         try s.validate()
+        // Checked even when the guard is off, so a typo in a threshold is not silently ignored.
+        try BalanceSettings(driftGuard: driftThreshold, driftRetries: driftRetries).validate()
         return s
     }
 

@@ -17,11 +17,11 @@ import TailForgeStorage
         var kappas: [[Float]] = []
     }
 
-    static func runJob(shardCount: Int, seed: UInt64 = 3, layout: BalancedLayout? = nil) throws -> Job {
+    static func runJob(shardCount: Int, seed: UInt64 = 3, layout: BalancedLayout? = nil, policy: BalanceSettings? = nil) throws -> Job {
         let directory = NSTemporaryDirectory() + "tailforge-engine-backend-\(UUID().uuidString)"
         let input = try SyntheticPreset.small.write(to: directory, seed: 2).train
         let manifest = JobManifest(input: .init(path: input), output: (directory as NSString).appendingPathComponent("out.h5"),
-                                   policy: BalanceSettings(seed: seed), layout: layout)
+                                   policy: policy ?? BalanceSettings(seed: seed), layout: layout)
         let backend = EngineJobBackend()
         let prepared = try backend.prepare(manifest, shardCount: shardCount)
         let executor = EngineShardExecutor(environment: [:])
@@ -53,6 +53,20 @@ import TailForgeStorage
         let summary = try BalanceRunner(input: job.manifest.input.spec(), outputPath: single, settings: job.manifest.policy, threads: 2).run()
         #expect(report.outputSHA256 == (try SHA256.hexDigest(ofFileAt: single)))
         #expect(report.rows == summary.realRows + summary.syntheticRows)
+    }
+
+    /// A drift-guarded job: each worker builds the guard from every class (its own stage 1 over all of them), and
+    /// the gathered file is the single-node bytes in both layouts.
+    @Test(arguments: [(2, BalancedLayout.full), (3, .compact)])
+    func guardedJobsGatherTheSingleNodeBytes(shardCount: Int, layout: BalancedLayout) throws {
+        let policy = BalanceSettings(kappa: .fixed(40), seed: 4, driftGuard: 0.5, driftRetries: 2)
+        let job = try Self.runJob(shardCount: shardCount, layout: layout, policy: policy)
+        defer { try? FileManager.default.removeItem(atPath: job.directory) }
+        let report = try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, fallback: job.fallback)
+        let single = (job.directory as NSString).appendingPathComponent("single.h5")
+        let summary = try BalanceRunner(input: job.manifest.input.spec(), outputPath: single, settings: policy, threads: 2, layout: layout).run()
+        #expect(report.outputSHA256 == (try SHA256.hexDigest(ofFileAt: single)))
+        if layout == .full { #expect((summary.driftGuard?.rejected ?? 0) > 0, "the small preset's classes overlap at κ 40") }
     }
 
     /// A compact job: workers write compact shards (real rows and κ, the probe class's digest) and the gather

@@ -138,7 +138,7 @@ import TailForgeStorage
     @Test func theWireAndJournalEncodingUsesTheManifestKeysAndStillReadsTheOldSpelling() throws {
         let full = JobManifest(name: "n", input: .init(path: "/i.h5", sha256: String(repeating: "0", count: 64), embeddingsDataset: "e", labelsDataset: "l",
                                                       classNamesDataset: "c", classes: 3),
-                               output: "/o.h5", overwrite: true, policy: BalanceSettings(seed: 9),
+                               output: "/o.h5", overwrite: true, policy: BalanceSettings(seed: 9, driftGuard: 0.6, driftRetries: 4),
                                sharding: .init(shards: 2, maxAttempts: 4, shardTimeoutSeconds: 5),
                                transfer: .init(streamInput: true, sharedShardDirectory: "/s"), layout: .compact)
         let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(full)) as? [String: Any])
@@ -151,6 +151,15 @@ import TailForgeStorage
         let old = try JSONDecoder().decode(JobManifest.self, from: Data(legacy.utf8))
         #expect(old.sharding == .init(maxAttempts: 5, shardTimeoutSeconds: 7) && old.transfer == .init(streamInput: true, sharedShardDirectory: "/s"))
         #expect(old.input.classNamesDataset == "" && old.input.spec().classNamesDataset == nil)
+    }
+
+    @Test func theDriftGuardIsReadFromThePolicy() throws {
+        let on = try load("input:\n  path: in.h5\noutput: o.h5\npolicy:\n  drift_guard: true\n  drift_retries: 4\n")
+        #expect(on.policy.driftGuard == BalanceSettings.defaultDriftThreshold && on.policy.driftRetries == 4)
+        let threshold = try load("input:\n  path: in.h5\noutput: o.h5\npolicy:\n  drift_guard: true\n  drift_threshold: 0.7\n")
+        #expect(threshold.policy.driftGuard == 0.7)
+        #expect(refusal("input:\n  path: in.h5\noutput: o.h5\npolicy:\n  drift_threshold: 0.7")?.reason.contains("add `drift_guard: true`") == true)
+        #expect(refusal("input:\n  path: in.h5\noutput: o.h5\npolicy:\n  drift_guard: true\n  drift_threshold: 1")?.reason.contains("drift_threshold") == true)
     }
 
     @Test func theJSONSchemaDescribesExactlyTheLoadersKeys() throws {

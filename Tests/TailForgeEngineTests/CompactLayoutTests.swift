@@ -15,6 +15,8 @@ import TailForgeStorage
         BalanceSettings(kappa: .classwise, sampler: .gaussian, seed: 8),
         BalanceSettings(sampler: .none, seed: 9),
         BalanceSettings(target: .count(8), seed: 10, subsample: true),
+        BalanceSettings(kappa: .fixed(20), seed: 11, driftGuard: 0.5, driftRetries: 2),
+        BalanceSettings(target: .count(8), sampler: .smote, seed: 12, subsample: true, driftGuard: 0.7, driftRetries: 1),
     ]
 
     /// Balances the small input in both layouts; returns (full, compact) paths.

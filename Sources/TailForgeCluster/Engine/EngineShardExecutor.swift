@@ -18,6 +18,9 @@ public final class EngineShardExecutor: ShardExecutor {
     public static let testCrashClassVariable = "TAILFORGE_TEST_CRASH_ON_CLASS"
 
     private let cache = Mutex<(key: String, input: BalanceInput)?>(nil)
+    /// The drift guard of the cached input's job (every class's real rows and κ), built on the first guarded
+    /// synthesis shard of that job.
+    private let guardCache = Mutex<(key: String, driftGuard: DriftGuard)?>(nil)
     private let delayPerClass: Duration?
     private let crashClass: Int?
 
@@ -106,6 +109,18 @@ public final class EngineShardExecutor: ShardExecutor {
         for c in classes { starts.append(start); start += c.realCount }
         let kappaStart = starts
 
+        let driftGuard = try driftGuard(task, data: data, plan: plan, settings: settings, context: context)
+        if let driftGuard {
+            // The shard's κ came from the coordinator; the guard's were computed here. They are the same pure function.
+            // (Subsampled classes are left out: the guard holds only their kept rows.)
+            let whole = classes.indices.filter { classes[$0].keptCount == classes[$0].realCount }
+            let own = whole.flatMap { Array(driftGuard.classKappas(classes[$0].classId)) }
+            let given = whole.flatMap { i in task.kappas[kappaStart[i] ..< kappaStart[i] + classes[i].realCount].map(Double.init) }
+            guard own == given else {
+                throw ClusterJobError.planMismatch(reason: "the κ this worker computes for the drift guard differ from the job's for this shard's classes")
+            }
+        }
+
         let reference = assignment.shard
         let name = "\(reference.job)-shard-\(reference.shard)-attempt-\(reference.attempt).h5"
         let path = (task.outputDirectory as NSString).appendingPathComponent(name)
@@ -142,9 +157,10 @@ public final class EngineShardExecutor: ShardExecutor {
                         let classKappas = Array(kappas[k..<k + batch[i].realCount])
                         if layout == .compact {
                             blocks.set(i, BalanceEngine.compactBlock(entry: plan.classes[c], from: data, kappas: classKappas, settings: settings,
-                                                                     probe: c == probeClass))
+                                                                     probe: c == probeClass, driftGuard: driftGuard))
                         } else {
-                            blocks.set(i, (BalanceEngine.synthesize(entry: plan.classes[c], from: data, kappas: classKappas, settings: settings), nil))
+                            blocks.set(i, (BalanceEngine.synthesize(entry: plan.classes[c], from: data, kappas: classKappas, settings: settings,
+                                                                    driftGuard: driftGuard), nil))
                         }
                     }
                     for (block, probe) in blocks.values.map({ $0! }) {
@@ -166,6 +182,23 @@ public final class EngineShardExecutor: ShardExecutor {
         } catch let error as StorageError {
             throw ClusterJobError.storage(error)
         }
+    }
+
+    /// The drift guard of a guarded job (nil otherwise). It needs every class's κ, not only the shard's, so the
+    /// worker runs stage 1 over all classes itself (deterministic: the values the coordinator gathered) once
+    /// per job and input.
+    func driftGuard(_ task: ShardTask, data: BalanceInput, plan: BalancePlan, settings: BalanceSettings,
+                    context: ShardContext) throws -> DriftGuard? {
+        guard settings.driftGuard != nil else { return nil }
+        let key = task.assignment.shard.job + "#" + task.assignment.input.sha256
+        if let cached = guardCache.withLock({ $0 }), cached.key == key { return cached.driftGuard }
+        guardCache.withLock { $0 = nil }
+        if context.isCancelled() { throw Cancelled() }
+        var kappas = try BalanceRunner.estimateConcentrations(data, settings: settings, threads: max(1, context.threads))
+        _ = try ConcentrationEstimator.applyFallback(&kappas, policy: settings.kappa, file: task.inputPath)
+        guard let built = DriftGuard(data: data, kappas: kappas, plan: plan, settings: settings) else { return nil }
+        guardCache.withLock { $0 = (key, built) }
+        return built
     }
 
     /// Runs `body(0..<count)` on up to `threads` pool threads, after the test delay, stopping at a cancellation.

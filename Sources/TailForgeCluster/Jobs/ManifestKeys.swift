@@ -15,7 +15,7 @@ public enum ManifestKeys {
     /// The keys of each section.
     public static let sections: [String: [String]] = [
         "input": ["path", "sha256", "embeddings", "labels", "class_names", "classes"],
-        "policy": ["target", "kappa", "sampler", "seed", "kappa_min", "kappa_max", "smote_k", "subsample"],
+        "policy": ["target", "kappa", "sampler", "seed", "kappa_min", "kappa_max", "smote_k", "subsample", "drift_guard", "drift_threshold", "drift_retries"],
         "sharding": ["shards", "max_attempts", "shard_timeout_seconds"],
         "transfer": ["stream_input", "shared_shard_directory"],
     ]

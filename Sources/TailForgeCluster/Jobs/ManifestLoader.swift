@@ -99,7 +99,15 @@ struct ManifestReader {
             kappaMin: try number(policy["kappa_min"], "policy.kappa_min", allowed: kappaBounds) ?? defaults.kappaMin,
             kappaMax: try number(policy["kappa_max"], "policy.kappa_max", allowed: kappaBounds + ", at least kappa_min") ?? defaults.kappaMax,
             smoteNeighbours: try integer(policy["smote_k"], "policy.smote_k", allowed: 1...BalanceSettings.maximumSmoteNeighbours) ?? defaults.smoteNeighbours,
-            subsample: try boolean(policy["subsample"], "policy.subsample") ?? defaults.subsample)
+            subsample: try boolean(policy["subsample"], "policy.subsample") ?? defaults.subsample,
+            driftGuard: try boolean(policy["drift_guard"], "policy.drift_guard") == true
+                ? try number(policy["drift_threshold"], "policy.drift_threshold", allowed: "a posterior strictly between 0 and 1")
+                    ?? BalanceSettings.defaultDriftThreshold : nil,
+            driftRetries: try integer(policy["drift_retries"], "policy.drift_retries", allowed: 0...BalanceSettings.maximumDriftRetries)
+                ?? defaults.driftRetries)
+        if manifest.policy.driftGuard == nil, let node = policy["drift_threshold"] ?? policy["drift_retries"] {
+            throw error(node, "policy", "`policy.drift_threshold` and `policy.drift_retries` apply to the drift guard; add `drift_guard: true` to the policy or remove them.")
+        }
 
         let sharding = try mapping(top["sharding"], section: "sharding")
         manifest.sharding = .init(

@@ -14,7 +14,8 @@ import TailForgeStorage
 ///   input order, each synthetic row its seed; κ exactly what the coordinator derived for the row's source
 ///   (the values it sent the worker, so inside the clamp range): 0 for a full shard's real rows and for SMOTE
 ///   rows, the source's κ for a vMF or Gaussian synthetic row and for every row of a compact shard (which holds
-///   the real rows and their κ; its synthetic rows are regenerated from them when read).
+///   the real rows and their κ; its synthetic rows are regenerated from them when read), or 0 for a drift-guarded
+///   job's seed copies.
 ///
 /// What it cannot see: a forged row that is unit-length, labelled right and says it was drawn around a real row
 /// of its class. Spot verification (`verify: spot`) recomputes a sample of shards elsewhere for that.
@@ -118,7 +119,9 @@ struct ShardResultValidator {
                 if expected != 0, !kappaRange.contains(value) {
                     throw .kappa(row: row, value: value, reason: "lies outside the clamp range \(kappaRange.lowerBound)…\(kappaRange.upperBound)")
                 }
-                guard value == expected else {
+                // The drift guard turns a slot it rejected in every round into a copy of its seed, recorded with κ 0.
+                let seedCopy = synthetic && value == 0 && settings.driftGuard != nil
+                guard value == expected || seedCopy else {
                     throw .kappa(row: row, value: value, reason: "is not \(expected), the κ the plan gives input row \(source)")
                 }
                 row += 1

@@ -8,6 +8,10 @@ public enum BalanceError: Error, CustomStringConvertible {
     case labelOutOfRange(file: String, dataset: String, row: Int, label: Int, classCount: Int)
     case noKappaEstimable(file: String)
     case emptyInput(file: String)
+    /// A part of a balanced set was asked for with κ that do not fit the plan (``BalancedRowRange``).
+    case kappaMismatch(classId: Int, expected: Int, found: Int)
+    /// A regenerated row cannot be scaled to unit length.
+    case regeneratedRow(String)
 
     public var description: String {
         switch self {
@@ -21,6 +25,10 @@ public enum BalanceError: Error, CustomStringConvertible {
             return "\(file): every class has a single sample, so no nearest-neighbour κ exists to fall back on; pass --kappa fixed:VALUE"
         case .emptyInput(let file):
             return "\(file): the input has no rows"
+        case .kappaMismatch(let classId, let expected, let found):
+            return "class \(classId) has \(expected) real rows but \(found) κ values were given; the κ do not belong to this input and settings"
+        case .regeneratedRow(let reason):
+            return "a regenerated row cannot be scaled to unit length: \(reason)"
         }
     }
 }

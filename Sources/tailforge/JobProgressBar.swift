@@ -7,6 +7,12 @@ struct JobProgressBar {
     let bar = ProgressBar()
 
     func show(_ status: JobStatus) {
+        if status.state == .training, let training = status.training {
+            let loss = training.loss.map { String(format: "loss %.6f", $0) } ?? "regenerating the rows"
+            bar.update("training", done: training.iteration, total: max(1, training.maxIterations),
+                       detail: "L-BFGS iterations · \(loss) · \(training.parts) part(s) · \(Self.seconds(status.elapsedSeconds))")
+            return
+        }
         let label = status.state.isTerminal || status.state == .gathering || status.stage == nil
             ? status.state == .queued ? "planning" : status.state.rawValue
             : status.stage!.rawValue

@@ -14,7 +14,7 @@ struct StatusCommand: ParsableCommand {
 
     @OptionGroup var connection: CoordinatorOptions
 
-    @Option(help: "Only jobs in these states, comma-separated: queued, running, gathering, committed, failed, cancelled, or live (the first three).")
+    @Option(help: "Only jobs in these states, comma-separated: queued, running, gathering, training, committed, failed, cancelled, or live (the first four).")
     var state: String?
 
     @Flag(help: "List every finished job (by default: live jobs and the \(StatusCommand.recentFinished) most recent finished ones).")

@@ -3,7 +3,7 @@ import TailForgeCluster
 
 @Suite struct JobStateFilterTests {
     @Test func liveMeansEveryUnfinishedStateAndWordsAreTrimmedAndCaseBlind() throws {
-        #expect(try JobStateFilter(parsing: "live").states == [.queued, .running, .gathering])
+        #expect(try JobStateFilter(parsing: "live").states == [.queued, .running, .gathering, .training])
         #expect(try JobStateFilter(parsing: " Failed ,cancelled").states == [.failed, .cancelled])
     }
 

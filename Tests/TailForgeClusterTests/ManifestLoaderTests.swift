@@ -3,6 +3,7 @@ import Testing
 import TailForgeEngine
 import Yams
 import TailForgeStorage
+import TailForgeTraining
 @testable import TailForgeCluster
 
 /// Manifest files: snake_case keys only, unknown keys refused with a suggestion, every value range-checked,
@@ -64,6 +65,11 @@ import TailForgeStorage
         ("seed: 4", "`seed` belongs in the `policy:` section.", "line 4"),
         ("layuot: compact", "`layuot` is not a manifest key. Did you mean `layout`?", "line 4"),
         ("frobnicate: 1", "The keys at the top level are `name`, `input`, `output`", "line 4"),
+        ("train:\n  max_iter: 50", "`train.max_iter` is not a manifest key. Did you mean `max_iterations`? (`train:` spells `tailforge train`'s flags out in full)", "line 5"),
+        ("train:\n  tol: 1e-6", "Did you mean `tolerance`?", "line 5"),
+        ("train:\n  class_weights: balanced", "Did you mean `class_weight`?", "line 5"),
+        ("trian:\n  l2: 1", "Did you mean `train`?", "line 4"),
+        ("l2: 0.001", "`l2` belongs in the `train:` section.", "line 4"),
     ]
 
     @Test(arguments: misspelt)
@@ -109,6 +115,15 @@ import TailForgeStorage
         ("layout: compat", "`layout` is `compat`; it must be one of full, compact."),
         ("output: in.h5", "`output` is the input file /jobs/in.h5"),
         ("output:", "`output` is missing"),
+        ("train:\n  l2: -1", "`train.l2` is -1.0; it must be a number from 0 to 1e6"),
+        ("train:\n  l2: 1e7", "`train.l2` is 10000000.0; it must be a number from 0 to 1e6"),
+        ("train:\n  max_iterations: -5", "`train.max_iterations` is `-5`; it must be an integer from 0 to 1000000."),
+        ("train:\n  tolerance: 1", "`train.tolerance` is 1.0; it must be a fraction from 0 to below 1 of the initial gradient norm."),
+        ("train:\n  loss_tolerance: -0.1", "`train.loss_tolerance` is -0.1; it must be a relative decrease from 0 to below 1."),
+        ("train:\n  class_weight: balance", "`train.class_weight` is `balance`; it must be one of none, balanced."),
+        ("train:\n  balanced_output: out.h5", "`train.balanced_output` is the job's model output"),
+        ("train:\n  balanced_output: in.h5", "`train.balanced_output` is the job's input"),
+        ("train: 5", "`train:` must hold indented `key: value` lines (a mapping), not `5`."),
         ("input:\n  sha256: \(String(repeating: "a", count: 64))", "`input.path` is missing"),
     ]
 
@@ -121,6 +136,21 @@ import TailForgeStorage
         #expect(error.description.contains(message), "\(error)")
         #expect(error.description.hasPrefix("/jobs/t.yaml"))
         #expect(!error.description.contains("DecodingError") && !error.description.contains("typeMismatch"))
+    }
+
+    @Test func aTrainSectionReadsTrainsSettingsAndMakesTheJobCompact() throws {
+        let manifest = try load("input:\n  path: in.h5\noutput: model.h5\ntrain:\n  l2: 0.01\n  max_iterations: 40\n  tolerance: 1e-6\n"
+            + "  loss_tolerance: 0\n  class_weight: balanced\n  balanced_output: b/balanced.h5")
+        let train = try #require(manifest.train)
+        #expect(train.settings == TrainingSettings(l2: 0.01, optimizer: LBFGSSettings(maxIterations: 40, gradientTolerance: 1e-6, lossTolerance: 0),
+                                                   classWeighting: .balanced))
+        #expect(train.balancedOutput == "/jobs/b/balanced.h5" && train.balancedName == "balanced.h5")
+        #expect(manifest.outputLayout == .compact && manifest.balancedOutput == "/jobs/b/balanced.h5")
+        let empty = try load("input:\n  path: in.h5\noutput: model.h5\ntrain:\nlayout: full")
+        #expect(empty.train == JobManifest.Train() && empty.train?.balancedName == "balanced.h5")
+        #expect(empty.outputLayout == .compact && empty.balancedOutput == nil, "no balanced file is published: only the recipe is kept")
+        #expect(try load(Self.valid).outputLayout == .full && load(Self.valid).train == nil)
+        #expect(try JSONDecoder().decode(JobManifest.self, from: JSONEncoder().encode(manifest)) == manifest)
     }
 
     @Test func emptyRepeatedAndMalformedManifestsAreRefusedWithASentence() throws {
@@ -140,7 +170,8 @@ import TailForgeStorage
                                                       classNamesDataset: "c", classes: 3),
                                output: "/o.h5", overwrite: true, policy: BalanceSettings(seed: 9, driftGuard: 0.6, driftRetries: 4),
                                sharding: .init(shards: 2, maxAttempts: 4, shardTimeoutSeconds: 5),
-                               transfer: .init(streamInput: true, sharedShardDirectory: "/s"), layout: .compact)
+                               transfer: .init(streamInput: true, sharedShardDirectory: "/s"), layout: .compact,
+                               train: .init(settings: TrainingSettings(l2: 0.5), balancedOutput: "/b.h5"))
         let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(full)) as? [String: Any])
         #expect(Set(object.keys) == Set(ManifestKeys.topLevel))
         for (section, keys) in ManifestKeys.sections {

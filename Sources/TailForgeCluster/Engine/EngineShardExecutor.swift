@@ -17,7 +17,8 @@ public final class EngineShardExecutor: ShardExecutor {
     /// production.
     public static let testCrashClassVariable = "TAILFORGE_TEST_CRASH_ON_CLASS"
 
-    private let cache = Mutex<(key: String, input: BalanceInput)?>(nil)
+    /// The job's input in memory; the worker's training server shares it.
+    public let inputs = JobInputCache()
     /// The drift guard of the cached input's job (every class's real rows and κ), built on the first guarded
     /// synthesis shard of that job.
     private let guardCache = Mutex<(key: String, driftGuard: DriftGuard)?>(nil)
@@ -61,20 +62,7 @@ public final class EngineShardExecutor: ShardExecutor {
 
     /// The job's input, normalised, from the cache or the file; the file must be the one the job planned with.
     func input(_ task: ShardTask) throws -> BalanceInput {
-        let key = task.inputPath + "#" + task.assignment.input.sha256
-        if let cached = cache.withLock({ $0 }), cached.key == key { return cached.input }
-        cache.withLock { $0 = nil }  // free the previous job's input before loading the next
-        let actual: String
-        do throws(StorageError) { actual = try SHA256.hexDigest(ofFileAt: task.inputPath) } catch { throw ClusterJobError.storage(error) }
-        guard actual == task.assignment.input.sha256 else {
-            throw ClusterJobError.inputChanged(path: task.inputPath, expected: task.assignment.input.sha256, actual: actual)
-        }
-        let data: BalanceInput
-        do throws(BalanceError) { data = try BalanceInput.load(task.assignment.job.input.spec(path: task.inputPath)) } catch {
-            throw ClusterJobError.balance(error)
-        }
-        cache.withLock { $0 = (key, data) }
-        return data
+        try inputs.input(path: task.inputPath, sha256: task.assignment.input.sha256, input: task.assignment.job.input)
     }
 
     func pause(_ context: ShardContext, classes: Int) throws {

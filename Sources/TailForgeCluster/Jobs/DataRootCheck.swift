@@ -35,5 +35,11 @@ public enum DataRootCheck {
         if let shared = manifest.transfer.sharedShardDirectory {
             _ = try confined("transfer.shared_shard_directory", shared)
         }
+        if let balanced = manifest.train?.balancedOutput {
+            let real = try confined("train.balanced_output", balanced)
+            if real == input || real == output || real == resolvedManifest || real.hasSuffix(".manifest.json") {
+                throw ManifestError(source: source, key: "train.balanced_output", reason: "`train.balanced_output` \(balanced) would overwrite the job's input, model or resolved manifest; choose another path.")
+            }
+        }
     }
 }

@@ -27,6 +27,8 @@ public struct GatherReport: Codable, Sendable, Equatable {
     public var outputContentSHA256: [String: String]?
     public var rows: Int
     public var fallbackKappa: Float?
+    /// The balanced set's identity (`balanced_sha256`), read back for a training job's model.
+    public var balancedIdentity: String?
     public init(outputSHA256: String, outputContentSHA256: [String: String]? = nil, rows: Int, fallbackKappa: Float?) {
         self.outputSHA256 = outputSHA256; self.outputContentSHA256 = outputContentSHA256; self.rows = rows; self.fallbackKappa = fallbackKappa
     }

@@ -1,5 +1,6 @@
 import Foundation
 import TailForgeEngine
+import TailForgeTraining
 
 extension JobManifest {
     /// The ranges `validate(source:)` enforces, also stated in `jobs/manifest.schema.json`.
@@ -50,6 +51,29 @@ extension JobManifest {
         if let seconds = sharding.shardTimeoutSeconds, !Limits.shardTimeoutSeconds.contains(seconds) {
             throw refuse("sharding.shard_timeout_seconds", "\(seconds)",
                          "a number of seconds from \(Limits.shardTimeoutSeconds.lowerBound) to \(Int(Limits.shardTimeoutSeconds.upperBound))")
+        }
+        if let train {
+            let settings = train.settings, limits = Train.Limits.self
+            if !(settings.l2.isFinite && limits.l2.contains(settings.l2)) {
+                throw refuse("train.l2", "\(settings.l2)", "a number from 0 to 1e6 (larger penalties leave every weight at zero)")
+            }
+            if !limits.maxIterations.contains(settings.optimizer.maxIterations) {
+                throw refuse("train.max_iterations", "\(settings.optimizer.maxIterations)", "an integer from 0 to \(limits.maxIterations.upperBound)")
+            }
+            for (key, value, meaning) in [("train.tolerance", settings.optimizer.gradientTolerance, "a fraction from 0 to below 1 of the initial gradient norm"),
+                                          ("train.loss_tolerance", settings.optimizer.lossTolerance, "a relative decrease from 0 to below 1")]
+            where !(value.isFinite && limits.tolerance.contains(value)) {
+                throw refuse(key, "\(value)", meaning)
+            }
+            if case .custom = settings.classWeighting { throw refuse("train.class_weight", "custom", "none or balanced") }
+            if let balanced = train.balancedOutput {
+                let path = URL(fileURLWithPath: balanced).standardizedFileURL.path
+                if balanced.isEmpty { throw refuse("train.balanced_output", "empty", "the path of the balanced file to publish, or left out") }
+                if path == URL(fileURLWithPath: input.path).standardizedFileURL.path || path == URL(fileURLWithPath: output).standardizedFileURL.path {
+                    throw ManifestError(source: source, key: "train.balanced_output",
+                                        reason: "`train.balanced_output` is the job's \(path == URL(fileURLWithPath: output).standardizedFileURL.path ? "model output" : "input") \(balanced); choose another path.")
+                }
+            }
         }
         if let shared = transfer.sharedShardDirectory, shared.isEmpty {
             throw refuse("transfer.shared_shard_directory", "empty", "a directory every node can write, or left out to fetch shards from workers")

@@ -24,6 +24,8 @@ public struct JobManifest: Codable, Sendable, Equatable {
     /// The output's layout (``BalancedLayout``): `full` (default) or `compact` (real rows, their κ and the
     /// recipe; workers write compact shards and no synthetic row crosses the network).
     public var layout: BalancedLayout?
+    /// Balance *and* train (see ``Train``): `output` is then the model file.
+    public var train: Train?
     /// Why a stored manifest's `policy` could not be read (a journal or resolved manifest written by a release
     /// that accepted a value this one refuses); the policy then holds defaults and `validate` refuses the job.
     /// Never encoded: such a manifest fails its job instead of vanishing from the journal or running with defaults.
@@ -124,15 +126,24 @@ public struct JobManifest: Codable, Sendable, Equatable {
     }
 
     public init(name: String? = nil, input: Input, output: String, overwrite: Bool? = nil, policy: BalanceSettings = BalanceSettings(),
-                sharding: Sharding = Sharding(), transfer: Transfer = Transfer(), layout: BalancedLayout? = nil) {
+                sharding: Sharding = Sharding(), transfer: Transfer = Transfer(), layout: BalancedLayout? = nil, train: Train? = nil) {
         self.name = name; self.input = input; self.output = output; self.overwrite = overwrite; self.policy = policy
-        self.sharding = sharding; self.transfer = transfer; self.layout = layout
+        self.sharding = sharding; self.transfer = transfer; self.layout = layout; self.train = train
     }
 
-    /// The layout the job writes (full when the manifest says nothing).
-    public var outputLayout: BalancedLayout { layout ?? .full }
+    /// The layout the job writes its balanced set in: what the manifest says, else full for a balancing job and
+    /// compact for a job that trains (its workers regenerate the rows; nobody reads a full file). A training job
+    /// that publishes no balanced file keeps only the compact recipe, whatever `layout` says.
+    public var outputLayout: BalancedLayout {
+        guard let train else { return layout ?? .full }
+        return train.balancedOutput == nil ? .compact : layout ?? .compact
+    }
 
-    private enum CodingKeys: String, CodingKey { case name, input, output, overwrite, policy, sharding, transfer, layout }
+    /// Where the balanced set is published: `output` for a balancing job, `train.balanced_output` (or nowhere)
+    /// for a job that trains.
+    public var balancedOutput: String? { train == nil ? output : train?.balancedOutput }
+
+    private enum CodingKeys: String, CodingKey { case name, input, output, overwrite, policy, sharding, transfer, layout, train }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -147,6 +158,7 @@ public struct JobManifest: Codable, Sendable, Equatable {
         sharding = try container.decodeIfPresent(Sharding.self, forKey: .sharding) ?? Sharding()
         transfer = try container.decodeIfPresent(Transfer.self, forKey: .transfer) ?? Transfer()
         layout = try container.decodeIfPresent(BalancedLayout.self, forKey: .layout)
+        train = try container.decodeIfPresent(Train.self, forKey: .train)
     }
 }
 

@@ -8,14 +8,14 @@ public struct JobStateFilter: Sendable, Equatable {
     public struct UnknownState: Error, CustomStringConvertible {
         public var word: String
         public var description: String {
-            "unknown state '\(word)' in --state; use queued, running, gathering, committed, failed, cancelled or live"
+            "unknown state '\(word)' in --state; use queued, running, gathering, training, committed, failed, cancelled or live"
         }
     }
 
     public init(parsing text: String) throws(UnknownState) {
         var states = Set<JobState>()
         for word in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
-            if word == "live" { states.formUnion([.queued, .running, .gathering]); continue }
+            if word == "live" { states.formUnion([.queued, .running, .gathering, .training]); continue }
             guard let state = JobState(rawValue: word) else { throw UnknownState(word: word) }
             states.insert(state)
         }

@@ -1,3 +1,4 @@
+import Foundation
 /// The keys a job manifest may hold, section by section: the loader refuses any other key, suggests the
 /// nearest one, and the tests check `jobs/manifest.schema.json` and the wire encoding against this table.
 ///
@@ -6,7 +7,7 @@
 /// suggested; journals and resolved manifests written with them still read (see `LegacyKeyedContainer`).
 public enum ManifestKeys {
     /// The top-level keys; the sections among them hold the keys of `sections`.
-    public static let topLevel = ["name", "input", "output", "overwrite", "layout", "policy", "sharding", "transfer"]
+    public static let topLevel = ["name", "input", "output", "overwrite", "layout", "policy", "sharding", "transfer", "train"]
 
     /// A top-level key the loader ignores: a JSON manifest names its schema with it (`"$schema":
     /// "manifest.schema.json"`), as YAML manifests do in a `yaml-language-server` comment.
@@ -18,6 +19,13 @@ public enum ManifestKeys {
         "policy": ["target", "kappa", "sampler", "seed", "kappa_min", "kappa_max", "smote_k", "subsample", "drift_guard", "drift_threshold", "drift_retries"],
         "sharding": ["shards", "max_attempts", "shard_timeout_seconds"],
         "transfer": ["stream_input", "shared_shard_directory"],
+        "train": ["l2", "max_iterations", "tolerance", "loss_tolerance", "class_weight", "balanced_output"],
+    ]
+
+    /// `tailforge train`'s flag spellings, which users carry over into a `train:` section.
+    static let flagSpellings: [String: String] = [
+        "max_iter": "max_iterations", "tol": "tolerance", "loss_tol": "loss_tolerance", "class_weights": "class_weight",
+        "gradient_tolerance": "tolerance",
     ]
 
     /// The keys allowed at `section` (`""` for the top level).
@@ -29,6 +37,9 @@ public enum ManifestKeys {
     /// within a small edit distance, or the section the key belongs to. Nil when nothing is close.
     public static func suggestion(for key: String, in section: String) -> String? {
         let allowed = keys(in: section)
+        if section == "train", let key = flagSpellings[key.replacingOccurrences(of: "-", with: "_")] {
+            return "did you mean `\(key)`? (`train:` spells `tailforge train`'s flags out in full)"
+        }
         func folded(_ s: String) -> String { s.lowercased().filter { $0 != "_" && $0 != "-" } }
         if let same = allowed.first(where: { folded($0) == folded(key) }) {
             return "did you mean `\(same)`? Manifest keys are snake_case"

@@ -1,6 +1,7 @@
 import Foundation
 import TailForgeEngine
 import TailForgeStorage
+import TailForgeTraining
 import Yams
 
 /// Reads job manifests (YAML, or JSON, which YAML parses too) strictly: every key must be one of
@@ -30,6 +31,7 @@ public enum ManifestLoader {
         manifest.input.path = absolute(manifest.input.path)
         manifest.output = absolute(manifest.output)
         if let shared = manifest.transfer.sharedShardDirectory { manifest.transfer.sharedShardDirectory = absolute(shared) }
+        if let balanced = manifest.train?.balancedOutput { manifest.train?.balancedOutput = absolute(balanced) }
         do { try manifest.validate(source: source) } catch {
             var located = error
             located.line = error.key.flatMap { reader.lines[$0] }
@@ -119,7 +121,30 @@ struct ManifestReader {
         let transfer = try mapping(top["transfer"], section: "transfer")
         manifest.transfer = .init(streamInput: try boolean(transfer["stream_input"], "transfer.stream_input"),
                                   sharedShardDirectory: try string(transfer["shared_shard_directory"], "transfer.shared_shard_directory"))
+        manifest.train = try train(top["train"])
         return manifest
+    }
+
+    /// The `train:` section (nil when absent; `train: {}` trains with `tailforge train`'s defaults).
+    mutating func train(_ node: Node?) throws(ManifestError) -> JobManifest.Train? {
+        guard let node else { return nil }
+        let train = try mapping(node, section: "train")
+        var settings = TrainingSettings()
+        let limits = JobManifest.Train.Limits.self
+        settings.l2 = try number(train["l2"], "train.l2", allowed: "a number from 0 to 1e6 (larger penalties leave every weight at zero)") ?? settings.l2
+        settings.optimizer.maxIterations = try integer(train["max_iterations"], "train.max_iterations", allowed: limits.maxIterations)
+            ?? settings.optimizer.maxIterations
+        settings.optimizer.gradientTolerance = try number(train["tolerance"], "train.tolerance",
+                                                          allowed: "a fraction from 0 to below 1 of the initial gradient norm") ?? settings.optimizer.gradientTolerance
+        settings.optimizer.lossTolerance = try number(train["loss_tolerance"], "train.loss_tolerance",
+                                                      allowed: "a relative decrease from 0 to below 1") ?? settings.optimizer.lossTolerance
+        if let scalar = try scalar(train["class_weight"], "train.class_weight", expected: "`none` or `balanced`") {
+            guard let weighting = JobManifest.Train.classWeighting(scalar.string) else {
+                throw error(train["class_weight"], "train.class_weight", "`train.class_weight` is \(shown(scalar)); it must be one of none, balanced.")
+            }
+            settings.classWeighting = weighting
+        }
+        return JobManifest.Train(settings: settings, balancedOutput: try string(train["balanced_output"], "train.balanced_output"))
     }
 
     // MARK: - Nodes

@@ -44,8 +44,17 @@ public enum OutputCheck {
                 throw refuse("job \(other.job) writes \(other.output), whose resolved manifest \(resolved) this job would replace; choose an output with another base name.")
             }
         }
+        if let balanced = manifest.train?.balancedOutput {
+            do { try AtomicHDF5Writer.checkWritable(path: balanced, distinctFrom: [manifest.input.path, output]) } catch {
+                let text = "\(error)"
+                throw ManifestError(source: source, key: "train.balanced_output", reason: "`train.balanced_output` cannot be used: " + text + (text.hasSuffix(".") ? "" : "."))
+            }
+            for other in live where canonical(other.output) == canonical(balanced) {
+                throw ManifestError(source: source, key: "train.balanced_output", reason: "job \(other.job) is already writing \(balanced); choose another path.")
+            }
+        }
         guard manifest.overwrite != true else { return }
-        for existing in [output, resolved] where FileManager.default.fileExists(atPath: existing) {
+        for existing in [output, resolved] + [manifest.train?.balancedOutput].compactMap({ $0 }) where FileManager.default.fileExists(atPath: existing) {
             throw refuse("\(existing) exists; set `overwrite: true` in the manifest (or pass `--overwrite`) to replace the output and its resolved manifest, or choose another output.")
         }
     }

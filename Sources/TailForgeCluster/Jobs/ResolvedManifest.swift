@@ -25,6 +25,40 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
         }
     }
 
+    /// What a job with a `train:` section trained: its output (`outputSHA256`) is then the model file.
+    public struct Training: Codable, Sendable, Equatable {
+        /// The balanced set's identity (`balanced_sha256`), which the model records as its input.
+        public var balancedSHA256: String
+        /// The published balanced file and its SHA-256, when `train.balanced_output` asked for one.
+        public var balancedOutput: String?
+        public var balancedOutputSHA256: String?
+        /// Global rows `[first, end)` of each part the workers served.
+        public var parts: [[Int]]
+        public var rows: Int
+        public var classes: Int
+        public var dimension: Int
+        public var iterations: Int
+        public var evaluations: Int
+        public var finalLoss: Double
+        public var gradientNorm: Double
+        public var converged: Bool
+        public var stopReason: String
+        /// Opening the session (the workers regenerating their parts) and the L-BFGS run, in seconds.
+        public var openSeconds: Double
+        public var trainSeconds: Double
+        /// Bytes of training messages the coordinator sent to and received from workers (weights, κ, sums).
+        public var networkBytes: Int64?
+
+        public init(balancedSHA256: String, balancedOutput: String?, balancedOutputSHA256: String?, parts: [[Int]], rows: Int, classes: Int,
+                    dimension: Int, iterations: Int, evaluations: Int, finalLoss: Double, gradientNorm: Double, converged: Bool,
+                    stopReason: String, openSeconds: Double, trainSeconds: Double, networkBytes: Int64?) {
+            self.balancedSHA256 = balancedSHA256; self.balancedOutput = balancedOutput; self.balancedOutputSHA256 = balancedOutputSHA256
+            self.parts = parts; self.rows = rows; self.classes = classes; self.dimension = dimension; self.iterations = iterations
+            self.evaluations = evaluations; self.finalLoss = finalLoss; self.gradientNorm = gradientNorm; self.converged = converged
+            self.stopReason = stopReason; self.openSeconds = openSeconds; self.trainSeconds = trainSeconds; self.networkBytes = networkBytes
+        }
+    }
+
     /// The coordinator's signature of `manifestSHA256` (see `signedMessage`).
     public struct Signature: Codable, Sendable, Equatable {
         /// Always `ed25519`; another value is refused, so a later scheme cannot be downgraded to this one silently.
@@ -48,6 +82,8 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
     public var stageSeconds: [String: Double]
     public var totalSeconds: Double
     public var submitted: Date
+    /// A job with a `train:` section: what it trained (absent for a balancing job).
+    public var training: Training?
     /// SHA-256 of this file's canonical encoding without this field and `signature`, set by `write(to:)`.
     public var manifestSHA256: String?
     /// Set by `write(to:signingKey:)` when the coordinator has a signing key; absent from earlier releases' files.
@@ -55,11 +91,11 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
 
     public init(job: String, toolVersion: String, manifest: JobManifest, inputSHA256: String, outputSHA256: String,
                 outputContentSHA256: [String: String]? = nil, fallbackKappa: Double? = nil, shards: [Shard], stageSeconds: [String: Double],
-                totalSeconds: Double, submitted: Date, manifestSHA256: String? = nil, signature: Signature? = nil) {
+                totalSeconds: Double, submitted: Date, training: Training? = nil, manifestSHA256: String? = nil, signature: Signature? = nil) {
         self.job = job; self.toolVersion = toolVersion; self.manifest = manifest; self.inputSHA256 = inputSHA256
         self.outputSHA256 = outputSHA256; self.outputContentSHA256 = outputContentSHA256; self.fallbackKappa = fallbackKappa
         self.shards = shards; self.stageSeconds = stageSeconds; self.totalSeconds = totalSeconds; self.submitted = submitted
-        self.manifestSHA256 = manifestSHA256; self.signature = signature
+        self.training = training; self.manifestSHA256 = manifestSHA256; self.signature = signature
     }
 
     /// `OUT.manifest.json` for output `OUT.h5` (the extension is replaced).

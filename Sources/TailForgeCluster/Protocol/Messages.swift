@@ -303,19 +303,34 @@ public struct JobStatus: Codable, Sendable, Equatable {
     public var elapsedSeconds: Double
     public var output: String
     public var error: String?
+    /// A job with a `train:` section, while and after it trains: the optimiser's progress.
+    public var training: TrainingProgress?
     public init(job: String, name: String, state: JobState, stage: ShardStage?, shardsDone: Int, shardCount: Int,
                 classesDone: Int, classCount: Int, rowsWritten: Int, totalRows: Int, workers: Int,
-                elapsedSeconds: Double, output: String, error: String?) {
+                elapsedSeconds: Double, output: String, error: String?, training: TrainingProgress? = nil) {
         self.job = job; self.name = name; self.state = state; self.stage = stage; self.shardsDone = shardsDone
         self.shardCount = shardCount; self.classesDone = classesDone; self.classCount = classCount
         self.rowsWritten = rowsWritten; self.totalRows = totalRows; self.workers = workers
-        self.elapsedSeconds = elapsedSeconds; self.output = output; self.error = error
+        self.elapsedSeconds = elapsedSeconds; self.output = output; self.error = error; self.training = training
+    }
+}
+
+/// Where a training job's L-BFGS is: its last iteration, of at most `maxIterations`, and the loss there.
+public struct TrainingProgress: Codable, Sendable, Equatable {
+    public var iteration: Int
+    public var maxIterations: Int
+    public var loss: Double?
+    /// The parts of the balanced set the workers serve.
+    public var parts: Int
+    public init(iteration: Int, maxIterations: Int, loss: Double?, parts: Int) {
+        self.iteration = iteration; self.maxIterations = maxIterations; self.loss = loss; self.parts = parts
     }
 }
 
 /// Life cycle of a job.
 public enum JobState: String, Codable, Sendable, Equatable {
-    case queued, running, gathering, committed, failed, cancelled
+    /// `training`: a job with a `train:` section has published its balanced set's recipe and drives L-BFGS.
+    case queued, running, gathering, training, committed, failed, cancelled
     /// True when the job will not change any more.
     public var isTerminal: Bool { self == .committed || self == .failed || self == .cancelled }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TailForgeStorage
 
 /// A job's life: submission, planning, stages, gathering, failure and cancellation.
 extension CoordinatorLoop {
@@ -11,7 +12,10 @@ extension CoordinatorLoop {
             send(client, WireMessage(ErrorReply(code: "too-many-jobs", message: reason)))
             return
         }
-        let live = jobOrder.compactMap { jobs[$0] }.filter { !$0.state.isTerminal }.map { OutputCheck.LiveJob(job: $0.id, output: $0.manifest.output) }
+        let live = jobOrder.compactMap { jobs[$0] }.filter { !$0.state.isTerminal }.flatMap { job in
+            // A training job writes its model and, when asked, its balanced set.
+            ([job.manifest.output] + [job.manifest.train?.balancedOutput].compactMap { $0 }).map { OutputCheck.LiveJob(job: job.id, output: $0) }
+        }
         do {
             try manifest.validate(source: "the submitted manifest")
             try DataRootCheck.check(manifest, roots: configuration.dataRoots, stateDirectory: configuration.stateDirectory)
@@ -94,6 +98,10 @@ extension CoordinatorLoop {
             jobs[id]?.synthesisKappas = ready.kappas
             jobs[id]?.fallback = ready.fallback
             advance(id)
+        case .gathered(let id, .success(let report)) where jobs[id]?.manifest.train != nil:
+            guard jobs[id]?.state == .gathering else { return }
+            lap(id, "gather")
+            startTraining(id, balanced: report)
         case .gathered(let id, .success(let report)):
             guard jobs[id]?.state == .gathering else { return }
             jobs[id]?.outputSHA256 = report.outputSHA256
@@ -112,6 +120,13 @@ extension CoordinatorLoop {
             publishProgress(id)
         case .checked(let reference, let worker, let file, let outcome):
             checked(reference, worker: worker, file, outcome)
+        case .trainerMessages(let identity, let messages):
+            for message in messages { routeLocalTrainer(message, from: identity) }
+        case .trainingProgress(let id, let progress):
+            guard jobs[id]?.state == .training else { return }
+            jobs[id]?.training = progress
+        case .trained(let id, let outcome):
+            trained(id, outcome)
         case .stored(let fetch, .success):
             storedFetch(fetch)
         case .stored(let fetch, .failure(let error)):
@@ -153,11 +168,19 @@ extension CoordinatorLoop {
             jobs[id]?.state = .gathering
             let files = board.slots.map { ShardFile(path: $0.file ?? "", sha256: $0.sha256 ?? "") }
             let backend = runtime.backend
-            let manifest = job.manifest
+            var target = job.manifest
+            // A training job gathers its balanced set where it is published, or into its own directory.
+            target.output = job.balancedPath
+            let manifest = target
+            let trains = manifest.train != nil
             let fallback = job.fallback
             runtime.background {
                 do {
-                    return .gathered(job: id, .success(try backend.gather(manifest, prepared, shards: files, fallback: fallback)))
+                    var report = try backend.gather(manifest, prepared, shards: files, fallback: fallback)
+                    if trains {
+                        report.balancedIdentity = try HDF5File.open(path: manifest.output).rootAttributes()[BalancedSetIdentity.attributeName]?.stringValue
+                    }
+                    return .gathered(job: id, .success(report))
                 } catch { return .gathered(job: id, .failure(.init(message: "\(error)"))) }
             }
         }
@@ -201,6 +224,9 @@ extension CoordinatorLoop {
     /// A cancelled or failed job: every worker stops it and deletes its files; the coordinator drops its fetches,
     /// its directory and its attempts' files in a shared shard directory.
     mutating func endJob(_ id: String) {
+        if let trainer = trainers.removeValue(forKey: id) {
+            trainer.abort(ClusterJobError.planMismatch(reason: "job \(id) ended while training"))
+        }
         for worker in registry.holding(job: id) {
             registry.abandoned(worker.identity, worker.activity.reference!)
         }
@@ -227,7 +253,8 @@ extension CoordinatorLoop {
                                        estimatedCost: prepared.shardCosts[index], sha256: board.slots[index].sha256 ?? "",
                                        seconds: board.slots[index].seconds, bytes: board.slots[index].bytes)
             },
-            stageSeconds: job.stageSeconds, totalSeconds: Date().timeIntervalSince(job.started), submitted: job.started)
+            stageSeconds: job.stageSeconds, totalSeconds: Date().timeIntervalSince(job.started), submitted: job.started,
+            training: job.trainingRecord)
         do {
             try resolved.write(to: ResolvedManifest.path(forOutput: job.manifest.output), signingKey: configuration.signingKey)
         } catch {

@@ -18,7 +18,7 @@ extension CoordinatorLoop {
                          classCount: job.prepared?.classCount ?? 0, rowsWritten: rowsDone, totalRows: job.prepared?.totalRows ?? 0,
                          workers: registry.holding(job: id).count,
                          elapsedSeconds: (job.finished ?? Date()).timeIntervalSince(job.started), output: job.manifest.output,
-                         error: job.error)
+                         error: job.error, training: job.training)
     }
 
     mutating func sendStatus(_ client: Identity, _ id: String?) {

@@ -32,6 +32,8 @@ struct CoordinatorLoop {
     var lastProgress = ContinuousClock.now
     var lastPurge = ContinuousClock.now
     var training = TrainingSessions()
+    /// The trainers of jobs in their training stage, by job.
+    var trainers: [String: LocalTrainerLink] = [:]
 
     init(runtime: CoordinatorRuntime, router: ZMQSocket, inbox: SocketMailbox<CoordinatorRuntime.CoordinatorEvent>, wake: ZMQSocket) throws {
         self.runtime = runtime

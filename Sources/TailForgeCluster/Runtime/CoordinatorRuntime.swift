@@ -72,6 +72,12 @@ public final class CoordinatorRuntime: Sendable {
         case stored(ShardFetcher.Fetch, Result<Void, JobStepError>)
         /// A stage-2 shard file was checked against its digest and the plan (or refused).
         case checked(ShardReference, worker: [UInt8], ShardFile, Result<Void, JobStepError>)
+        /// Messages from a job's own trainer (``LocalTrainerLink``), as if from `identity`.
+        case trainerMessages([UInt8], [WireMessage])
+        /// A training job's trainer finished an iteration.
+        case trainingProgress(job: String, TrainingProgress)
+        /// A training job's model is written (or training failed).
+        case trained(job: String, Result<JobTrainer.Outcome, JobStepError>)
     }
 
     struct SynthesisKappas: Sendable {

@@ -37,6 +37,20 @@ struct JobRecord {
         excluded.contains(worker.name) || (worker.principal.hasPrefix("key ") && excluded.contains(worker.principal))
     }
 
+    /// A training job's gathered balanced set: its identity, and the file digests when it was published.
+    var balanced: GatherReport?
+    /// A training job's optimiser progress, then what its training did (for the resolved manifest).
+    var training: TrainingProgress?
+    var trainingRecord: ResolvedManifest.Training?
+    /// ``TrainingSessions/workerBytes`` when the job's training started.
+    var trainingBytesAtStart: Int64?
+
+    /// Where the gather writes: the balanced output, or (a training job that publishes no balanced file) a file
+    /// in the job's directory that lives until the job ends.
+    var balancedPath: String {
+        manifest.balancedOutput ?? (directory as NSString).appendingPathComponent("balanced.h5")
+    }
+
     /// A new board for `stage` over the prepared shards.
     func makeBoard(_ stage: ShardStage, maxAttempts: Int) -> ShardBoard? {
         guard let prepared else { return nil }

@@ -82,7 +82,9 @@ public final class WorkerRuntime: Sendable {
         self.executor = executor
         self.logger = logger
         self.training = TrainingShardServer(threads: configuration.threads, workerName: configuration.name, logger: logger,
-                                            readableRoots: configuration.confinedRoots)
+                                            readableRoots: configuration.confinedRoots,
+                                            inputs: (executor as? EngineShardExecutor)?.inputs ?? JobInputCache(),
+                                            workDirectory: configuration.workDirectory)
     }
 
     /// Runs until `stop` is set (then hands back any running shard with `goodbye`) or the coordinator refuses

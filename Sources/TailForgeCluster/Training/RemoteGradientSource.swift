@@ -33,7 +33,9 @@ public final class RemoteGradientSource: GradientSource {
     public let session: String
     public let timeoutSeconds: Double
 
-    private let connection: TrainerConnection
+    private let connection: any TrainerTransport
+    /// κ of each recipe shard (sent again when the session is reopened).
+    private let shardPayloads: [[UInt8]]
     private let logger: Logger
     /// Times a lost session (coordinator restart) is reopened within one evaluation before giving up.
     static let maxReopens = 3
@@ -60,9 +62,18 @@ public final class RemoteGradientSource: GradientSource {
         guard !shards.isEmpty else { throw TrainingError.noShards }
         guard blockRows > 0 else { throw TrainingError.invalidSetting(name: "block rows", value: "\(blockRows)", expected: "at least 1") }
         let connection = try TrainerConnection(coordinator: coordinator, sockets: sockets, security: security, limits: limits, logger: logger)
-        let session = "train-" + UUID().uuidString.prefix(8).lowercased()
+        return try await open(transport: connection, session: "train-" + UUID().uuidString.prefix(8).lowercased(), shards: shards,
+                              classWeighting: classWeighting, blockRows: blockRows, timeoutSeconds: timeoutSeconds, logger: logger)
+    }
+
+    /// Opens a session over `transport`; `shardPayloads` (one per shard, empty for files) carry each recipe
+    /// shard's κ.
+    static func open(transport connection: any TrainerTransport, session: String, shards: [TrainingShardSpec], shardPayloads: [[UInt8]]? = nil,
+                     classWeighting: ClassWeighting, blockRows: Int, timeoutSeconds: Double, logger: Logger) async throws -> RemoteGradientSource {
+        guard !shards.isEmpty else { throw TrainingError.noShards }
+        let shardPayloads = shardPayloads ?? []
         do {
-            let infos = try await load(session: session, shards: shards, on: connection, timeoutSeconds: timeoutSeconds)
+            let infos = try await load(session: session, shards: shards, payloads: shardPayloads, on: connection, timeoutSeconds: timeoutSeconds)
             let dimension = infos[0].dimension
             var names: [String]?
             for (index, info) in infos.enumerated() {
@@ -85,7 +96,7 @@ public final class RemoteGradientSource: GradientSource {
             var total = 0
             for info in infos { firsts.append(total); total += info.rows }
             return RemoteGradientSource(
-                connection: connection, session: session, shards: shards, classCount: classCount, dimension: dimension,
+                connection: connection, shardPayloads: shardPayloads, session: session, shards: shards, classCount: classCount, dimension: dimension,
                 shardRows: infos.map(\.rows), firstGlobalRows: firsts, shardSHA256: infos.map(\.sha256), classNames: names,
                 classCounts: counts, classWeights: try classWeighting.weights(classCounts: counts), blockRows: blockRows,
                 timeoutSeconds: timeoutSeconds, logger: logger)
@@ -97,21 +108,21 @@ public final class RemoteGradientSource: GradientSource {
     }
 
     /// Asks the coordinator to place `shards` for `session` and waits for every load report.
-    private static func load(session: String, shards: [TrainingShardSpec], on connection: TrainerConnection,
+    private static func load(session: String, shards: [TrainingShardSpec], payloads: [[UInt8]], on connection: any TrainerTransport,
                              timeoutSeconds: Double) async throws -> [TrainingShardLoaded] {
         let collector = ShardReplyCollector(session: session, coordinator: connection.coordinator, what: "the shards to load",
                                             expected: Set(shards.indices), timeoutSeconds: timeoutSeconds) { message in
             (message.body as? TrainingShardLoaded).flatMap { $0.session == session ? $0.shard : nil }
         }
-        let replies = try await collector.run(on: connection, sending: [WireMessage(TrainingOpen(session: session, shards: shards))])
+        let replies = try await collector.run(on: connection, sending: [WireMessage(TrainingOpen(session: session, shards: shards), payloads: payloads)])
         return shards.indices.map { replies[$0]!.body(as: TrainingShardLoaded.self)! }
     }
 
-    private init(connection: TrainerConnection, session: String, shards: [TrainingShardSpec], classCount: Int, dimension: Int,
+    private init(connection: any TrainerTransport, shardPayloads: [[UInt8]], session: String, shards: [TrainingShardSpec], classCount: Int, dimension: Int,
                  shardRows: [Int], firstGlobalRows: [Int], shardSHA256: [String], classNames: [String]?, classCounts: [Int],
                  classWeights: [Float]?, blockRows: Int, timeoutSeconds: Double, logger: Logger) {
         self.logger = logger
-        self.connection = connection; self.session = session; self.shards = shards; self.classCount = classCount
+        self.connection = connection; self.shardPayloads = shardPayloads; self.session = session; self.shards = shards; self.classCount = classCount
         self.dimension = dimension; self.shardRows = shardRows; self.firstGlobalRows = firstGlobalRows
         self.shardSHA256 = shardSHA256; self.classNames = classNames; self.classCounts = classCounts
         self.classWeights = classWeights; self.blockRows = blockRows; self.timeoutSeconds = timeoutSeconds
@@ -172,7 +183,7 @@ public final class RemoteGradientSource: GradientSource {
     /// this costs a round trip, not a reload. The shards must be unchanged.
     private func reopen() async throws {
         logger.warning("the coordinator at \(connection.coordinator) lost training session \(session) (restarted?); reopening it")
-        let infos = try await Self.load(session: session, shards: shards, on: connection, timeoutSeconds: timeoutSeconds)
+        let infos = try await Self.load(session: session, shards: shards, payloads: shardPayloads, on: connection, timeoutSeconds: timeoutSeconds)
         for (index, info) in infos.enumerated() where info.rows != shardRows[index] || info.sha256 != shardSHA256[index] {
             throw DistributedTrainingError.inconsistentShards("\(shards[index].path) changed while training (rows or SHA-256 differ after the coordinator restarted)")
         }
@@ -199,7 +210,7 @@ final class ShardReplyCollector: TrainerMessageHandler {
         var missing: Set<Int>
         var lastProgress = ContinuousClock.now
         var lastPing = ContinuousClock.now
-        var connection: TrainerConnection?
+        var connection: (any TrainerTransport)?
     }
 
     /// Silence after which the collector asks the coordinator whether it still knows the session.
@@ -220,7 +231,7 @@ final class ShardReplyCollector: TrainerMessageHandler {
     }
 
     /// Sends `messages` and waits for every expected shard.
-    func run(on connection: TrainerConnection, sending messages: [WireMessage]) async throws -> [Int: WireMessage] {
+    func run(on connection: any TrainerTransport, sending messages: [WireMessage]) async throws -> [Int: WireMessage] {
         connection.setHandler(self)
         defer { connection.setHandler(nil) }
         return try await withCheckedThrowingContinuation { continuation in
@@ -253,7 +264,7 @@ final class ShardReplyCollector: TrainerMessageHandler {
     }
 
     func tick(now: ContinuousClock.Instant) {
-        let (stalled, ping) = state.withLock { state -> (Set<Int>?, TrainerConnection?) in
+        let (stalled, ping) = state.withLock { state -> (Set<Int>?, (any TrainerTransport)?) in
             guard state.continuation != nil else { return (nil, nil) }
             if now - state.lastProgress > .milliseconds(Int(timeoutSeconds * 1000)) { return (state.missing, nil) }
             guard now - max(state.lastProgress, state.lastPing) > Self.pingInterval else { return (nil, nil) }
@@ -265,6 +276,10 @@ final class ShardReplyCollector: TrainerMessageHandler {
             finish(.failure(DistributedTrainingError.timeout(coordinator: coordinator, what: what, missingShards: stalled.sorted(),
                                                              seconds: timeoutSeconds)))
         }
+    }
+
+    func abort(_ error: any Error) {
+        finish(.failure(error))
     }
 
     private func finish(_ result: Result<[Int: WireMessage], any Error>) {

@@ -8,12 +8,24 @@ protocol TrainerMessageHandler: Sendable {
     func receive(_ message: WireMessage)
     /// Called at least every ``TrainerConnection/tickMilliseconds`` so waits can time out.
     func tick(now: ContinuousClock.Instant)
+    /// The transport gave up (a job's trainer whose job was cancelled): fail the wait with `error`.
+    func abort(_ error: any Error)
+}
+
+/// How a trainer reaches the coordinator: a ZeroMQ connection (``TrainerConnection``, `train --distributed`), or
+/// the coordinator's own loop for the trainer of a job with a `train:` section (``LocalTrainerLink``).
+protocol TrainerTransport: Sendable {
+    /// The coordinator's endpoint, for messages.
+    var coordinator: String { get }
+    func send(_ messages: [WireMessage])
+    func setHandler(_ new: (any TrainerMessageHandler)?)
+    func close()
 }
 
 /// The trainer's DEALER connection to the coordinator. The socket lives on one network thread for its whole
 /// life; other threads hand it messages through `send` (a ``SocketMailbox``, which wakes the thread at once)
 /// and get replies through the current handler.
-final class TrainerConnection: Sendable {
+final class TrainerConnection: TrainerTransport {
     /// The longest the network thread sleeps between handler ticks.
     static let tickMilliseconds = 20
 

@@ -10,9 +10,14 @@ public struct TrainingShardSpec: Codable, Sendable, Equatable {
     /// then needs `path` to be readable elsewhere).
     public var holder: String?
 
-    public init(path: String, holder: String? = nil) {
+    /// For a part of a balancing job's set (a job with a `train:` section): what the worker regenerates the
+    /// rows from instead of reading `path`, which is then only the part's name.
+    public var recipe: TrainingRecipe?
+
+    public init(path: String, holder: String? = nil, recipe: TrainingRecipe? = nil) {
         self.path = path
         self.holder = holder
+        self.recipe = recipe
     }
 
     /// Parses `PATH` or `PATH@WORKER` (the command-line form).
@@ -36,13 +41,45 @@ public struct TrainingOpen: WireBody, Equatable {
     public init(session: String, shards: [TrainingShardSpec]) { self.session = session; self.shards = shards }
 }
 
-/// Coordinator → worker: load these shards (index in the session, path) and keep them in memory.
+/// Coordinator → worker: load these shards (index in the session, path) and keep them in memory. A shard with
+/// a recipe (`recipes[i]` non-nil) is regenerated instead of read; the one payload frame then holds the float32
+/// κ of every recipe's classes, recipe after recipe, `kappaCount` values each.
 public struct TrainingLoad: WireBody, Equatable {
     public static let messageType = MessageType.trainingLoad
     public var session: String
     public var shards: [Int]
     public var paths: [String]
-    public init(session: String, shards: [Int], paths: [String]) { self.session = session; self.shards = shards; self.paths = paths }
+    public var recipes: [TrainingRecipe?]?
+    public init(session: String, shards: [Int], paths: [String], recipes: [TrainingRecipe?]? = nil) {
+        self.session = session; self.shards = shards; self.paths = paths; self.recipes = recipes
+    }
+}
+
+/// Global rows `firstRow ..< endRow` of a job's balanced set, as a worker regenerates them: the job's input
+/// (by path, or the worker's verified streamed copy) and balancing settings, and the κ of `classes`' real rows
+/// (sent beside it as float32). The parts of a training job are cut at multiples of the block size, so each
+/// worker's blocks — hence its exact partial sums — are the single-node trainer's.
+public struct TrainingRecipe: Codable, Sendable, Equatable {
+    public var job: String
+    /// The job's manifest: its input (path, dataset names, whether it is streamed) and policy.
+    public var manifest: JobManifest
+    public var inputSHA256: String
+    public var firstRow: Int
+    public var endRow: Int
+    /// The classes with rows in the part, ascending; the κ payload holds their real rows' κ in this order.
+    public var classes: [Int]
+    public var kappaCount: Int
+    /// The balanced set's identity (`balanced_sha256`), reported as the part's digest.
+    public var identity: String
+
+    public init(job: String, manifest: JobManifest, inputSHA256: String, firstRow: Int, endRow: Int, classes: [Int],
+                kappaCount: Int, identity: String) {
+        self.job = job; self.manifest = manifest; self.inputSHA256 = inputSHA256; self.firstRow = firstRow; self.endRow = endRow
+        self.classes = classes; self.kappaCount = kappaCount; self.identity = identity
+    }
+
+    /// The part's name, used where a file shard has its path (logs, the session's shard list, the workers' cache).
+    public var name: String { "\(job)#rows-\(firstRow)-\(endRow)" }
 }
 
 /// Worker → coordinator → trainer: a shard is in memory; what the trainer needs to plan the global row order,

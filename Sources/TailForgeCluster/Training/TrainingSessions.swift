@@ -19,6 +19,9 @@ struct TrainingSessions {
     struct Session {
         var trainer: [UInt8]
         var specs: [TrainingShardSpec]
+        /// κ of each recipe shard's classes (the open message's payload frames, one per shard; empty for files),
+        /// kept to send with every (re)load: a worker that replaces a dead one regenerates the same rows.
+        var kappas: [[UInt8]]
         /// The worker serving each shard, nil while no worker is alive to take it.
         var owner: [[UInt8]?]
         /// Shards whose `TrainingShardLoaded` reached the trainer.
@@ -36,6 +39,9 @@ struct TrainingSessions {
     }
 
     private(set) var sessions: [String: Session] = [:]
+    /// Bytes of training messages sent to and received from workers (payloads and headers, as framed), for the
+    /// resolved manifest of a training job and the benchmark.
+    var workerBytes: Int64 = 0
     /// A session whose trainer has been silent this long is closed and its shards released from the workers'
     /// memory (the trainer was killed). A live trainer never is: it pings while it waits, and if it was only
     /// slow it reopens the session on its next request.
@@ -47,7 +53,9 @@ struct TrainingSessions {
                          log: Logger) -> Outgoing? {
         switch message.body {
         case let open as TrainingOpen:
-            let session = Session(trainer: identity, specs: open.shards, owner: Array(repeating: nil, count: open.shards.count),
+            let session = Session(trainer: identity, specs: open.shards,
+                                  kappas: message.payloads.count == open.shards.count ? message.payloads : Array(repeating: [], count: open.shards.count),
+                                  owner: Array(repeating: nil, count: open.shards.count),
                                   loaded: Array(repeating: false, count: open.shards.count), evaluation: nil, lastHeard: .now)
             sessions[open.session] = session
             log.info("training session \(open.session): \(open.shards.count) shard(s) over \(workers.count) live worker(s)", metadata: LogMetadata.session(open.session))
@@ -155,7 +163,7 @@ struct TrainingSessions {
         var outgoing: Outgoing = []
         let toLoad = moved.filter { !session.loaded[$0] }
         for (worker, shards) in group(toLoad, by: session.owner) {
-            outgoing.append((worker, .message(WireMessage(TrainingLoad(session: id, shards: shards, paths: shards.map { session.specs[$0].path })))))
+            outgoing.append((worker, .message(loadMessage(session, id: id, shards: shards))))
         }
         if let evaluation = session.evaluation {
             let missing = moved.filter(evaluation.pending.contains)
@@ -164,6 +172,15 @@ struct TrainingSessions {
             }
         }
         return outgoing
+    }
+
+    /// The load message for `shards` of a session: paths, and for recipe shards the recipes and their κ.
+    private func loadMessage(_ session: Session, id: String, shards: [Int]) -> WireMessage {
+        let paths = shards.map { session.specs[$0].path }
+        let recipes = shards.map { session.specs[$0].recipe }
+        guard recipes.contains(where: { $0 != nil }) else { return WireMessage(TrainingLoad(session: id, shards: shards, paths: paths)) }
+        let kappas = shards.filter { session.specs[$0].recipe != nil }.flatMap { session.kappas[$0] }
+        return WireMessage(TrainingLoad(session: id, shards: shards, paths: paths, recipes: recipes), payloads: [kappas])
     }
 
     /// Shards grouped by their owner (shards without one are left out), each group in shard order.
@@ -190,6 +207,13 @@ extension CoordinatorLoop {
     /// `message` is not one.
     mutating func routeTraining(_ message: WireMessage, frames: [[UInt8]], from identity: [UInt8]) -> Bool {
         // A trainer names files; the coordinator makes workers open only files inside its data roots.
+        if let open = message.body(as: TrainingOpen.self), open.shards.contains(where: { $0.recipe != nil }) {
+            // Recipes name a job's input and make workers regenerate rows: only a job's own trainer opens those.
+            log.warning("refused training session \(open.session): a peer sent shard recipes")
+            send(identity, WireMessage(TrainingFailure(session: open.session, shard: nil,
+                                                       message: "shard recipes are opened only by the coordinator's own training jobs; submit a manifest with a `train:` section")))
+            return true
+        }
         if let open = message.body(as: TrainingOpen.self),
            let outside = open.shards.first(where: { configuration.dataRoots.confine($0.path) == nil }) {
             log.warning("refused training session \(open.session): \(outside.path) is outside the data roots")
@@ -198,6 +222,7 @@ extension CoordinatorLoop {
             return true
         }
         guard let outgoing = training.handle(message, frames: frames, from: identity, workers: registry.records, log: log) else { return false }
+        if registry[identity] != nil { training.workerBytes += Int64(frames.reduce(0) { $0 + $1.count }) }
         send(outgoing)
         return true
     }
@@ -207,10 +232,29 @@ extension CoordinatorLoop {
         send(training.tick(workers: registry.records, log: log))
     }
 
+    /// A message from a job's own trainer: the same state machine as a remote trainer's, without the socket.
+    mutating func routeLocalTrainer(_ message: WireMessage, from identity: [UInt8]) {
+        guard let outgoing = training.handle(message, frames: [], from: identity, workers: registry.records, log: log) else { return }
+        send(outgoing)
+    }
+
     private mutating func send(_ outgoing: TrainingSessions.Outgoing) {
         for (to, frames) in outgoing {
+            if LocalTrainerLink.isLocal(to) {
+                guard let link = trainers.values.first(where: { $0.identity == to }) else { continue }
+                switch frames {
+                case .message(let message): link.deliver(message)
+                case .relay(let frames):
+                    do { link.deliver(try WireMessage.decode(frames, limits: configuration.limits)) } catch {
+                        log.warning("a worker's reply to a job's trainer does not decode: \(error)")
+                    }
+                }
+                continue
+            }
             switch frames {
-            case .message(let message): send(to, message)
+            case .message(let message):
+                if registry[to] != nil { training.workerBytes += Int64(message.payloads.reduce(0) { $0 + $1.count }) }
+                send(to, message)
             case .relay(let frames):
                 do { try router.send([to] + frames) } catch {
                     log.debug("relaying a training message failed (peer gone?): \(error)")

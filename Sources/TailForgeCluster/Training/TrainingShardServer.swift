@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import TailForgeEngine
 import TailForgeNumerics
 import TailForgeStorage
 import TailForgeTraining
@@ -51,11 +52,19 @@ public final class TrainingShardServer: Sendable {
     /// Shards by file identity; shared by every session that names the file, however spelt (a resumed trainer
     /// reuses them).
     private let cache = Mutex(TrainingShardCache<Loaded>())
+    /// Parts of training jobs' balanced sets (regenerated, not read), by part name.
+    private let parts = Mutex<[String: Loaded]>([:])
+    /// The job input parts are regenerated from (shared with the shard executor).
+    private let inputs: JobInputCache
+    /// Where a streamed input's verified copy lives (`input-SHA256.h5`); nil: this server reads only shared paths.
+    private let workDirectory: String?
 
-    public init(threads: Int, workerName: String, logger: Logger, readableRoots: [String],
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(threads: Int, workerName: String, logger: Logger, readableRoots: [String], inputs: JobInputCache = JobInputCache(),
+                workDirectory: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.threads = threads
         self.readableRoots = readableRoots
+        self.inputs = inputs
+        self.workDirectory = workDirectory
         delay = environment[Self.testDelayVariable].flatMap(Int.init).map { .milliseconds($0) }
         gate = environment[Self.testGateVariable]
         self.workerName = workerName
@@ -76,10 +85,20 @@ public final class TrainingShardServer: Sendable {
     public func submit(_ message: WireMessage, send: @escaping @Sendable (WireMessage) -> Void) {
         switch message.body {
         case let load as TrainingLoad:
+            let kappaPayload = message.payloads.first.flatMap(WireMessage.float32Values) ?? []
             enqueue { [self] in
-                for (shard, path) in zip(load.shards, load.paths) {
+                var kappaStart = 0
+                for (index, (shard, path)) in zip(load.shards, load.paths).enumerated() {
+                    let recipe = load.recipes.flatMap { $0.indices.contains(index) ? $0[index] : nil }
+                    let kappas = recipe.map { recipe in
+                        let slice = kappaPayload.count >= kappaStart + recipe.kappaCount ? Array(kappaPayload[kappaStart ..< kappaStart + recipe.kappaCount]) : []
+                        kappaStart += recipe.kappaCount
+                        return slice
+                    }
                     do {
-                        let loaded = try await ComputePool.run { [self] in try self.load(path) }
+                        let loaded = try await ComputePool.run { [self] in
+                            if let recipe, let kappas { try self.regenerate(recipe, kappas: kappas, name: path) } else { try self.load(path) }
+                        }
                         send(WireMessage(TrainingShardLoaded(
                             session: load.session, shard: shard, rows: loaded.shard.rowCount, dimension: loaded.shard.dimension,
                             labelCounts: loaded.labelCounts, classNames: loaded.classNames, sha256: loaded.sha256, worker: workerName)))
@@ -99,6 +118,7 @@ public final class TrainingShardServer: Sendable {
         case let close as TrainingClose:
             enqueue { [self] in
                 cache.withLock { cache in for path in close.paths { cache.release(path) } }
+                parts.withLock { parts in for path in close.paths { parts[path] = nil } }
                 logger.info("training session \(close.session) closed; \(close.paths.count) shard(s) released", metadata: LogMetadata.session(close.session))
             }
         default:
@@ -121,7 +141,57 @@ public final class TrainingShardServer: Sendable {
     }
 
     /// Number of shards in memory (for tests and status).
-    public var loadedShardCount: Int { cache.withLock { $0.count } }
+    public var loadedShardCount: Int { cache.withLock { $0.count } + parts.withLock { $0.count } }
+
+    struct RecipeRefused: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Regenerates a part of a training job's balanced set from the job's input and the κ sent with the load, and
+    /// keeps it under `name` (a part is the same rows wherever it is regenerated, so a reload is skipped).
+    private func regenerate(_ recipe: TrainingRecipe, kappas: [Float], name: String) throws -> Loaded {
+        if let hit = parts.withLock({ $0[name] }) { return hit }
+        let started = ContinuousClock.now
+        let manifest = recipe.manifest
+        let path: String
+        if manifest.transfer.streamInput == true {
+            guard let workDirectory else { throw RecipeRefused(description: "job \(recipe.job) streams its input and this worker keeps no copies") }
+            path = InputDownload.localPath(workDirectory: workDirectory, sha256: recipe.inputSHA256)
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw RecipeRefused(description: "job \(recipe.job) streams its input and this worker holds no verified copy of it (it ran none of the job's shards); "
+                    + "give the workers the input on a shared filesystem (transfer.stream_input: false) for training jobs that must survive such a worker")
+            }
+        } else {
+            path = manifest.input.path
+        }
+        let data = try inputs.input(path: path, sha256: recipe.inputSHA256, input: manifest.input)
+        let plan = try BalancePlan(classSizes: data.classSizes, settings: manifest.policy)
+        let range = recipe.firstRow ..< recipe.endRow
+        guard recipe.firstRow >= 0, recipe.firstRow < recipe.endRow, recipe.endRow <= plan.totalRows,
+              recipe.classes == BalancedRowRange.classes(overlapping: range, plan: plan) else {
+            throw RecipeRefused(description: "rows \(range) and classes \(recipe.classes) do not fit the plan of job \(recipe.job) (\(plan.totalRows) rows) on this input")
+        }
+        var byClass: [Int: [Float]] = [:]
+        var start = 0
+        for c in recipe.classes {
+            let count = plan.classes[c].realCount
+            guard start + count <= kappas.count else { break }
+            byClass[c] = Array(kappas[start ..< start + count])
+            start += count
+        }
+        guard start == kappas.count, start == recipe.kappaCount else {
+            throw RecipeRefused(description: "\(kappas.count) κ values came with part \(name), its classes have \(start) real rows")
+        }
+        let rows = try BalancedRowRange.regenerate(range, plan: plan, data: data, kappas: byClass, settings: manifest.policy, threads: threads)
+        let shard = try TrainingShard(name: name, embeddings: rows.embeddings, labels: rows.labels)
+        var counts = [Int](repeating: 0, count: Int(shard.labels.max() ?? 0) + 1)
+        for label in shard.labels { counts[Int(label)] += 1 }
+        let loaded = Loaded(shard: shard, labelCounts: counts, classNames: data.classNames, sha256: recipe.identity)
+        parts.withLock { $0[name] = loaded }
+        logger.info("regenerated training part \(name) of job \(recipe.job): \(shard.rowCount) rows × \(shard.dimension) over \(recipe.classes.count) classes in \(ContinuousClock.now - started)",
+                    metadata: LogMetadata.job(recipe.job))
+        return loaded
+    }
 
     struct OutsideRoots: Error, CustomStringConvertible {
         var path: String
@@ -132,6 +202,7 @@ public final class TrainingShardServer: Sendable {
     }
 
     private func load(_ path: String) throws -> Loaded {
+        if let part = parts.withLock({ $0[path] }) { return part }
         // Resolved each time: a root may be created after the worker started.
         guard let roots = try? DataRoots(readableRoots), roots.confine(path) != nil else {
             throw OutsideRoots(path: path, roots: readableRoots)

@@ -1,0 +1,76 @@
+import Foundation
+import TailForgeTraining
+
+extension JobManifest {
+    /// The `train:` section: the job balances *and* trains. Workers keep the balanced rows in memory (each
+    /// regenerates its part of the set from the input and the κ the job computed) and serve the loss and gradient;
+    /// the coordinator drives L-BFGS and writes the model to `output`. The settings are `tailforge train`'s.
+    public struct Train: Codable, Sendable, Equatable {
+        /// `train`'s settings (`l2`, `max_iterations`, `tolerance`, `loss_tolerance`, `class_weight`).
+        public var settings: TrainingSettings
+        /// Also publish the balanced set here (in the job's `layout`, compact unless it says `full`); nil keeps
+        /// it out of the data roots (only its recipe and identity are recorded).
+        public var balancedOutput: String?
+
+        public init(settings: TrainingSettings = TrainingSettings(), balancedOutput: String? = nil) {
+            self.settings = settings
+            self.balancedOutput = balancedOutput
+        }
+
+        /// The balanced file's name as the model records it (`input_files`): the published file's name, else
+        /// `balanced.h5`. A single-node `balance` + `train` gives the same model bytes when its balanced file has
+        /// this name (a model records the names of the files it was trained on).
+        public var balancedName: String {
+            balancedOutput.map { ($0 as NSString).lastPathComponent } ?? Self.defaultBalancedName
+        }
+        public static let defaultBalancedName = "balanced.h5"
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case l2, maxIterations = "max_iterations", tolerance, lossTolerance = "loss_tolerance", classWeight = "class_weight",
+                 balancedOutput = "balanced_output"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            var settings = TrainingSettings()
+            settings.l2 = try c.decodeIfPresent(Double.self, forKey: .l2) ?? settings.l2
+            settings.optimizer.maxIterations = try c.decodeIfPresent(Int.self, forKey: .maxIterations) ?? settings.optimizer.maxIterations
+            settings.optimizer.gradientTolerance = try c.decodeIfPresent(Double.self, forKey: .tolerance) ?? settings.optimizer.gradientTolerance
+            settings.optimizer.lossTolerance = try c.decodeIfPresent(Double.self, forKey: .lossTolerance) ?? settings.optimizer.lossTolerance
+            if let name = try c.decodeIfPresent(String.self, forKey: .classWeight) {
+                guard let weighting = Self.classWeighting(name) else {
+                    throw DecodingError.dataCorruptedError(forKey: .classWeight, in: c, debugDescription: "`train.class_weight` is `\(name)`; it must be none or balanced")
+                }
+                settings.classWeighting = weighting
+            }
+            self.settings = settings
+            balancedOutput = try c.decodeIfPresent(String.self, forKey: .balancedOutput)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(settings.l2, forKey: .l2)
+            try c.encode(settings.optimizer.maxIterations, forKey: .maxIterations)
+            try c.encode(settings.optimizer.gradientTolerance, forKey: .tolerance)
+            try c.encode(settings.optimizer.lossTolerance, forKey: .lossTolerance)
+            try c.encode(settings.classWeighting.name, forKey: .classWeight)
+            try c.encodeIfPresent(balancedOutput, forKey: .balancedOutput)
+        }
+
+        /// `none` or `balanced`, as `train --class-weight` spells them.
+        public static func classWeighting(_ name: String) -> ClassWeighting? {
+            switch name {
+            case "none": ClassWeighting.none
+            case "balanced": ClassWeighting.balanced
+            default: nil
+            }
+        }
+
+        /// The ranges `train`'s flags have (`--l2`, `--max-iter`, `--tol`, `--loss-tol`).
+        public enum Limits {
+            public static let l2 = 0.0...1e6
+            public static let maxIterations = 0...1_000_000
+            public static let tolerance = 0.0...0.999_999
+        }
+    }
+}

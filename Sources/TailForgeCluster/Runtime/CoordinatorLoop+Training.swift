@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+import TailForgeTraining
+
+/// The training stage of a job with a `train:` section: after the gather, the coordinator's own trainer drives
+/// L-BFGS over the workers (``JobTrainer``); the job commits when the model is written.
+extension CoordinatorLoop {
+    mutating func startTraining(_ id: String, balanced: GatherReport) {
+        guard var job = jobs[id], let train = job.manifest.train, let prepared = job.prepared, let kappas = job.synthesisKappas else { return }
+        guard let identity = balanced.balancedIdentity else {
+            fail(id, "the gathered balanced set at \(job.balancedPath) has no \("balanced_sha256") identity")
+            return
+        }
+        job.state = .training
+        job.balanced = balanced
+        // One part per live worker; a worker that joins later takes parts only when one is orphaned.
+        let partCount = max(1, registry.workers.count)
+        let trainer = JobTrainer(job: id, manifest: job.manifest, train: train, prepared: prepared, kappas: kappas, identity: identity,
+                                 partCount: partCount)
+        job.training = TrainingProgress(iteration: 0, maxIterations: train.settings.optimizer.maxIterations, loss: nil, parts: partCount)
+        jobs[id] = job
+        let runtime = self.runtime
+        let link = LocalTrainerLink(job: id, coordinator: configuration.bind) { identity, messages in
+            runtime.post(.trainerMessages(identity, messages))
+        }
+        trainers[id] = link
+        jobs[id]?.trainingBytesAtStart = training.workerBytes
+        log.info("job \(id): training on \(partCount) part(s) of \(prepared.totalRows) rows (balanced set \(identity))", metadata: LogMetadata.job(id))
+        let logger = log
+        let maxIterations = train.settings.optimizer.maxIterations
+        Task.detached {
+            do {
+                let outcome = try await trainer.run(transport: link, logger: logger) { iteration in
+                    runtime.post(.trainingProgress(job: id, TrainingProgress(iteration: iteration.iteration, maxIterations: maxIterations,
+                                                                             loss: iteration.loss, parts: partCount)))
+                }
+                runtime.post(.trained(job: id, .success(outcome)))
+            } catch {
+                runtime.post(.trained(job: id, .failure(.init(message: "training failed: \(error)"))))
+            }
+            link.close()
+        }
+        publishProgress(id)
+    }
+
+    mutating func trained(_ id: String, _ result: Result<JobTrainer.Outcome, CoordinatorRuntime.JobStepError>) {
+        trainers[id] = nil
+        guard let job = jobs[id], job.state == .training else { return }
+        let bytes = job.trainingBytesAtStart.map { training.workerBytes - $0 }
+        switch result {
+        case .failure(let error):
+            fail(id, error.message)
+        case .success(let outcome):
+            lap(id, "training")
+            let report = outcome.report
+            jobs[id]?.outputSHA256 = outcome.modelSHA256
+            jobs[id]?.outputContentSHA256 = nil
+            jobs[id]?.trainingRecord = ResolvedManifest.Training(
+                balancedSHA256: job.balanced?.balancedIdentity ?? "", balancedOutput: job.manifest.train?.balancedOutput,
+                balancedOutputSHA256: job.manifest.train?.balancedOutput == nil ? nil : job.balanced?.outputSHA256,
+                parts: outcome.parts.map { [$0.lowerBound, $0.upperBound] }, rows: outcome.rows, classes: outcome.classCount,
+                dimension: outcome.dimension, iterations: report.iterations, evaluations: report.evaluations, finalLoss: report.finalLoss,
+                gradientNorm: report.gradientNorm, converged: report.converged, stopReason: report.reason.rawValue,
+                openSeconds: outcome.openSeconds, trainSeconds: report.seconds, networkBytes: bytes)
+            writeResolvedManifest(id)
+            do { try journal.append(JournalEntry(event: .committed, job: id, sha256: outcome.modelSHA256, path: job.manifest.output)) } catch {
+                log.error("cannot journal the commit of \(id) (the model is written; after a restart the job trains again): \(error)", metadata: LogMetadata.job(id))
+            }
+            jobs[id]?.state = .committed
+            jobs[id]?.finished = Date()
+            log.info("job \(id) committed: model \(job.manifest.output) after \(report.iterations) iterations (\(report.reason.rawValue)), loss \(report.finalLoss), SHA-256 \(outcome.modelSHA256)",
+                     metadata: LogMetadata.job(id))
+            try? FileManager.default.removeItem(atPath: job.directory)
+            publishProgress(id)
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+import TailForgeEngine
+import TailForgeStorage
+import TailForgeTraining
+
+/// The trainer of a job with a `train:` section, run by the coordinator once the job's κ are final and its
+/// balanced set's recipe is gathered: it opens a training session over the set's parts (``TrainingRecipe``:
+/// each worker regenerates its rows from the input and the κ sent here), drives the same L-BFGS as `tailforge
+/// train` (``SoftmaxTrainer``) and writes the model — byte-identical to single-node `balance` + `train` with the
+/// same settings, because the parts are cut on block boundaries and partial sums add exactly.
+struct JobTrainer: Sendable {
+    var job: String
+    var manifest: JobManifest
+    var train: JobManifest.Train
+    var prepared: PreparedJob
+    /// Stage two's κ per shard (fallback applied), class by class in shard order.
+    var kappas: [[Float]]
+    /// The balanced set's identity (`balanced_sha256` of the gathered recipe), which the model records.
+    var identity: String
+    var partCount: Int
+    var timeoutSeconds: Double = 600
+
+    struct Outcome: Sendable {
+        var report: LBFGSReport
+        var rows: Int
+        var classCount: Int
+        var dimension: Int
+        var parts: [Range<Int>]
+        var modelSHA256: String
+        var openSeconds: Double
+    }
+
+    /// The parts as session shards, each with its recipe, and their κ payloads.
+    func specs() throws -> (specs: [TrainingShardSpec], payloads: [[UInt8]], parts: [Range<Int>]) {
+        var sizes = [Int](repeating: 0, count: prepared.classCount)
+        var byClass = [[Float]](repeating: [], count: prepared.classCount)
+        for (shard, classes) in prepared.shards.enumerated() {
+            var start = 0
+            for task in classes {
+                sizes[task.classId] = task.realCount
+                guard kappas.indices.contains(shard), start + task.realCount <= kappas[shard].count else {
+                    throw ClusterJobError.planMismatch(reason: "shard \(shard) has fewer κ values than its classes' real rows")
+                }
+                byClass[task.classId] = Array(kappas[shard][start ..< start + task.realCount])
+                start += task.realCount
+            }
+        }
+        let plan: BalancePlan
+        do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: sizes, settings: manifest.policy) } catch { throw ClusterJobError.settings(error) }
+        let parts = TrainingPartition.parts(totalRows: plan.totalRows, count: partCount)
+        var specs: [TrainingShardSpec] = [], payloads: [[UInt8]] = []
+        for range in parts {
+            let classes = BalancedRowRange.classes(overlapping: range, plan: plan)
+            let values = classes.flatMap { byClass[$0] }
+            let recipe = TrainingRecipe(job: job, manifest: manifest, inputSHA256: prepared.inputSHA256, firstRow: range.lowerBound,
+                                        endRow: range.upperBound, classes: classes, kappaCount: values.count, identity: identity)
+            specs.append(TrainingShardSpec(path: recipe.name, recipe: recipe))
+            payloads.append(WireMessage.float32Payload(values))
+        }
+        return (specs, payloads, parts)
+    }
+
+    /// Trains over `transport` and writes the model to the job's output; `progress` gets every iteration.
+    func run(transport: any TrainerTransport, logger: Logger, progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> Outcome {
+        let (specs, payloads, parts) = try specs()
+        let clock = ContinuousClock()
+        let opened = clock.now
+        let source = try await RemoteGradientSource.open(
+            transport: transport, session: "\(job)-train", shards: specs, shardPayloads: payloads,
+            classWeighting: train.settings.classWeighting, blockRows: TrainingPartition.blockRows, timeoutSeconds: timeoutSeconds, logger: logger)
+        defer { source.close() }
+        let openSeconds = (clock.now - opened).seconds
+        let result = try await SoftmaxTrainer.train(source: source, settings: train.settings) { iteration, _ in
+            try Task.checkCancellation()
+            progress(iteration)
+        }
+        // What `tailforge train BALANCED.h5` records for the same set: its name and identity.
+        let metadata = SoftmaxModelFile.Metadata(
+            settings: train.settings, report: result.report, trainingRows: source.rowCount, blockRows: TrainingPartition.blockRows,
+            inputFiles: [train.balancedName], inputSHA256: [identity], classNames: source.classNames)
+        try SoftmaxModelFile.write(result.model, metadata: metadata, to: manifest.output)
+        return Outcome(report: result.report, rows: source.rowCount, classCount: source.classCount, dimension: source.dimension,
+                       parts: parts, modelSHA256: try SHA256.hexDigest(ofFileAt: manifest.output), openSeconds: openSeconds)
+    }
+}

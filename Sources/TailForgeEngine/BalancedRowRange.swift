@@ -1,0 +1,64 @@
+import Synchronization
+import TailForgeNumerics
+
+/// Rows `range` of a full balanced set, regenerated from the input and the κ of the classes they belong to —
+/// what a cluster worker holds to train on its part of a job's set without any row crossing the network.
+///
+/// Each class's block is drawn whole with ``BalanceEngine/synthesize(entry:from:kappas:settings:)`` (its own
+/// random stream, so the bits do not depend on which worker draws it) and the rows inside `range` are scaled to
+/// unit length exactly as `train` reads a balanced file (``RowNormalization``), so the part is bit-identical to
+/// the same rows of `train`'s matrix for the full or compact file of this set. A part that starts or ends
+/// inside a class draws that whole class and keeps its slice: parts are cut at training block boundaries, not
+/// class boundaries, which is what keeps the gradient sums identical to single-node training.
+public enum BalancedRowRange {
+    /// The classes with rows in `range`, ascending.
+    public static func classes(overlapping range: Range<Int>, plan: BalancePlan) -> [Int] {
+        plan.classes.filter { $0.outputCount > 0 && $0.offset < range.upperBound && $0.offset + $0.outputCount > range.lowerBound }.map(\.classId)
+    }
+
+    /// The unit rows of `range` and their labels. `kappas[c]` is κ of class `c`'s real rows (fallback applied),
+    /// for every class of ``classes(overlapping:plan:)``.
+    public static func regenerate(_ range: Range<Int>, plan: BalancePlan, data: BalanceInput, kappas: [Int: [Float]],
+                                  settings: BalanceSettings, threads: Int) throws(BalanceError) -> (embeddings: Matrix, labels: [Int32]) {
+        let d = data.dimension
+        let classes = classes(overlapping: range, plan: plan)
+        for c in classes where kappas[c]?.count != plan.classes[c].realCount {
+            throw .kappaMismatch(classId: c, expected: plan.classes[c].realCount, found: kappas[c]?.count ?? 0)
+        }
+        var labels = [Int32](repeating: 0, count: range.count)
+        let failure = Mutex<RowNormalizationError?>(nil)
+        let storage = [Float](unsafeUninitializedCapacity: range.count * d) { buffer, initialised in
+            let target = RowRangeBuffer(buffer: buffer)
+            // Largest classes first, so one big class does not finish last on its own.
+            let order = classes.sorted { (plan.classes[$0].outputCount, $1) > (plan.classes[$1].outputCount, $0) }
+            ComputePool.forEach(order.count, width: max(1, threads)) { i in
+                let entry = plan.classes[order[i]]
+                let block = BalanceEngine.synthesize(entry: entry, from: data, kappas: kappas[entry.classId]!, settings: settings)
+                let lower = max(range.lowerBound, entry.offset), upper = min(range.upperBound, entry.offset + entry.outputCount)
+                let region = UnsafeMutableBufferPointer(rebasing: target.buffer[(lower - range.lowerBound) * d ..< (upper - range.lowerBound) * d])
+                block.embeddings.storage.withUnsafeBufferPointer { source in
+                    let slice = UnsafeBufferPointer(rebasing: source[(lower - entry.offset) * d ..< (upper - entry.offset) * d])
+                    do throws(RowNormalizationError) {
+                        try RowNormalization.normalizeRows(slice, columns: d, into: region, firstRowIndex: lower)
+                    } catch {
+                        failure.withLock { $0 = $0 ?? error }
+                    }
+                }
+            }
+            initialised = range.count * d
+        }
+        if let error = failure.withLock({ $0 }) { throw .regeneratedRow("\(error)") }
+        for c in classes {
+            let entry = plan.classes[c]
+            for row in max(range.lowerBound, entry.offset) ..< min(range.upperBound, entry.offset + entry.outputCount) {
+                labels[row - range.lowerBound] = Int32(c)
+            }
+        }
+        return (Matrix(rows: range.count, columns: d, storage: storage), labels)
+    }
+}
+
+/// A buffer each pool thread writes a disjoint region of.
+private struct RowRangeBuffer: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Float>
+}

@@ -1,0 +1,176 @@
+import Foundation
+import Logging
+import Testing
+import TailForgeEngine
+import TailForgeNumerics
+import TailForgeStorage
+import TailForgeTraining
+@testable import TailForgeCluster
+
+/// Jobs with a `train:` section: the balanced set is cut into block-aligned parts that workers regenerate from
+/// the input and κ, the coordinator's trainer drives L-BFGS, and the model is byte-identical to single-node
+/// `balance` + `train`.
+@Suite struct TrainingJobTests {
+    static func temporaryDirectory() throws -> String {
+        let directory = NSTemporaryDirectory() + "tailforge-trainjob-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    @Test(arguments: [(1, 1), (5000, 1), (5000, 2), (5000, 3), (4096, 4), (1025, 8), (300, 3)])
+    func partsAreBlockAlignedContiguousAndCoverEveryRow(rows: Int, count: Int) {
+        let parts = TrainingPartition.parts(totalRows: rows, count: count)
+        #expect(parts.first?.lowerBound == 0 && parts.last?.upperBound == rows)
+        #expect(zip(parts, parts.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+        #expect(parts.allSatisfy { !$0.isEmpty && $0.lowerBound % TrainingPartition.blockRows == 0 })
+        #expect(parts.count == min(count, (rows + 1023) / 1024))
+    }
+
+    /// Any row range regenerated from the input and κ is the same bits `train` reads for those rows of the
+    /// balanced file, whatever class boundaries it cuts.
+    @Test(arguments: [BalanceSettings(seed: 5), BalanceSettings(target: .count(150), seed: 6, subsample: true),
+                      BalanceSettings(kappa: .classwise, sampler: .gaussian, seed: 7)])
+    func aRegeneratedRowRangeIsTheRowsTrainReadsFromTheBalancedFile(settings: BalanceSettings) throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let input = try SyntheticPreset.small.write(to: directory, seed: 4, dimension: 16).train
+        let full = (directory as NSString).appendingPathComponent("full.h5")
+        _ = try BalanceRunner(input: InputSpec(path: input), outputPath: full, settings: settings, threads: 2).run()
+        let expected = try TrainingInputFile(path: full).load().shard
+        let data = try BalanceInput.load(InputSpec(path: input))
+        let plan = try BalancePlan(classSizes: data.classSizes, settings: settings)
+        var kappas = data.classMembers.indices.map { ConcentrationEstimator.concentrations(classRows: data.rows(ofClass: $0), settings: settings) }
+        _ = try ConcentrationEstimator.applyFallback(&kappas, policy: settings.kappa, file: input)
+        let byClass = Dictionary(uniqueKeysWithValues: kappas.enumerated().map { ($0.offset, $0.element) })
+        let total = plan.totalRows, d = data.dimension
+        for range in [0 ..< total, 0 ..< 100, 37 ..< 250, total - 50 ..< total, 1024 ..< min(total, 2048)] where !range.isEmpty {
+            let part = try BalancedRowRange.regenerate(range, plan: plan, data: data, kappas: byClass, settings: settings, threads: 3)
+            #expect(part.embeddings.storage == Array(expected.embeddings.storage[range.lowerBound * d ..< range.upperBound * d]), "\(range)")
+            #expect(part.labels == Array(expected.labels[range]), "\(range)")
+        }
+    }
+
+    /// A recipe shard's κ travel with every load of it, so the worker that replaces a lost one regenerates the
+    /// same rows; a recipe opened from the socket (not a job's own trainer) is refused.
+    @Test func recipeShardsCarryTheirKappaOnEveryLoadAndReload() throws {
+        let log = Logger(label: "test.recipes")
+        let a = Array("a".utf8), b = Array("b".utf8)
+        let workers: [[UInt8]: WorkerRecord] = [a: WorkerRecord(id: "a", name: "a", host: "h"), b: WorkerRecord(id: "b", name: "b", host: "h")]
+        let trainer: [UInt8] = [0] + Array("tailforge-job-trainer/job-1".utf8)
+        #expect(LocalTrainerLink.isLocal(trainer) && !LocalTrainerLink.isLocal(Array("trainer-1".utf8)))
+        let manifest = JobManifest(input: .init(path: "/in.h5"), output: "/model.h5", train: .init())
+        let recipes = [TrainingRecipe(job: "job-1", manifest: manifest, inputSHA256: String(repeating: "a", count: 64), firstRow: 0, endRow: 1024,
+                                      classes: [0, 1], kappaCount: 3, identity: "id"),
+                       TrainingRecipe(job: "job-1", manifest: manifest, inputSHA256: String(repeating: "a", count: 64), firstRow: 1024, endRow: 1500,
+                                      classes: [1, 2], kappaCount: 2, identity: "id")]
+        let kappas: [[Float]] = [[1, 2, 3], [4, 5]]
+        var sessions = TrainingSessions()
+        let open = WireMessage(TrainingOpen(session: "s", shards: recipes.map { TrainingShardSpec(path: $0.name, recipe: $0) }),
+                               payloads: kappas.map(WireMessage.float32Payload))
+        let handled = sessions.handle(open, frames: [], from: trainer, workers: workers, log: log)
+        let loads = try #require(handled)
+        var byWorker: [[UInt8]: WireMessage] = [:]
+        for (to, frames) in loads { if case .message(let message) = frames { byWorker[to] = message } }
+        #expect(byWorker.count == 2)
+        for (_, message) in byWorker {
+            let load = try #require(message.body(as: TrainingLoad.self))
+            #expect(load.recipes?.count == 1)
+            let index = load.shards[0]
+            #expect(load.recipes?[0] == recipes[index] && load.paths == [recipes[index].name])
+            #expect(message.payloads.count == 1 && WireMessage.float32Values(message.payloads[0]) == kappas[index])
+            // The message survives the wire as it is.
+            let decoded = try WireMessage.decode(message.encode())
+            #expect(decoded.body(as: TrainingLoad.self) == load && decoded.payloads == message.payloads)
+        }
+        // a dies: its part moves to b with the same recipe and κ.
+        let lostShard = try #require(byWorker[a]?.body(as: TrainingLoad.self)?.shards.first)
+        let moved = sessions.tick(workers: [b: workers[b]!], log: log)
+        #expect(moved.count == 1 && moved[0].to == b)
+        guard case .message(let reload) = moved[0].frames else { Issue.record("not a message"); return }
+        #expect(reload.body(as: TrainingLoad.self)?.recipes?[0] == recipes[lostShard])
+        #expect(WireMessage.float32Values(reload.payloads[0]) == kappas[lostShard])
+    }
+
+    /// The status of `job` once it has ended (polled; nothing blocks a thread of the test's pool for long).
+    static func finished(_ job: String, endpoint: String, seconds: Double = 120) async throws -> JobStatus? {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if let status = try ClusterClient(coordinator: endpoint).status(job: job).jobs.first, status.state.isTerminal { return status }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+
+    static func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+
+    /// A coordinator with the real backend and `count` real workers, in this process.
+    static func cluster(_ directory: String, workers count: Int) async throws -> (coordinator: TestDaemon, workers: [TestDaemon], endpoint: String) {
+        var configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: directory + "/state", toolVersion: "9.9.9",
+                                                     heartbeat: HeartbeatSettings(intervalMilliseconds: 100, livenessMilliseconds: 1_000))
+        configuration.dataRoots = try DataRoots([directory])
+        let runtime = CoordinatorRuntime(configuration: configuration, backend: EngineJobBackend(), logger: Logger(label: "test.coordinator"))
+        let (coordinator, endpoint) = try await TestDaemon.coordinator(runtime)
+        var workers: [TestDaemon] = []
+        for index in 0 ..< count {
+            var worker = WorkerConfiguration(coordinator: endpoint, workDirectory: directory + "/worker\(index)", threads: 1, name: "w\(index)",
+                                             toolVersion: "9.9.9")
+            worker.dataRoots = [directory]
+            try FileManager.default.createDirectory(atPath: worker.workDirectory, withIntermediateDirectories: true)
+            let runtime = WorkerRuntime(configuration: worker, executor: EngineShardExecutor(), logger: Logger(label: "test.w\(index)"))
+            workers.append(TestDaemon(name: "w\(index)") { stop in try runtime.run(until: stop) })
+        }
+        try await LocalCluster.waitForWorkers(count, coordinator: endpoint)
+        return (coordinator, workers, endpoint)
+    }
+
+    @Test func aJobThatTrainsWritesTheModelOfSingleNodeBalanceAndTrainByteForByte() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let input = try SyntheticPreset.small.write(to: directory + "/data", seed: 8, dimension: 16).train
+        let policy = BalanceSettings(seed: 3)
+        let settings = TrainingSettings(l2: 1e-3, optimizer: LBFGSSettings(maxIterations: 25), classWeighting: .balanced)
+        // Single node: balance (compact: the same set as full, and what the job publishes) then train.
+        try FileManager.default.createDirectory(atPath: directory + "/single", withIntermediateDirectories: true)
+        _ = try BalanceRunner(input: InputSpec(path: input), outputPath: directory + "/single/balanced.h5", settings: policy, threads: 2,
+                              layout: .compact).run()
+        _ = try await TrainingRunner(inputs: [directory + "/single/balanced.h5"], output: directory + "/single/model.h5", settings: settings,
+                                     threads: 2).run()
+        let reference = try #require(Self.bytes(directory + "/single/model.h5"))
+
+        let (coordinator, workers, endpoint) = try await Self.cluster(directory, workers: 2)
+        defer { for daemon in workers + [coordinator] { daemon.stop.stop() } }
+        try FileManager.default.createDirectory(atPath: directory + "/job", withIntermediateDirectories: true)
+        let manifest = JobManifest(input: .init(path: input), output: directory + "/job/model.h5", policy: policy, sharding: .init(shards: 5),
+                                   train: .init(settings: settings, balancedOutput: directory + "/job/balanced.h5"))
+        let job = try ClusterClient(coordinator: endpoint).submit(manifest)
+        let status = try #require(try await Self.finished(job, endpoint: endpoint))
+        #expect(status.state == .committed, "\(status.error ?? "")")
+        #expect(status.training?.iteration ?? 0 > 0)
+        #expect(Self.bytes(directory + "/job/model.h5") == reference, "the job's model differs from single-node balance + train")
+        #expect(Self.bytes(directory + "/job/balanced.h5") == Self.bytes(directory + "/single/balanced.h5"), "the published recipe is the compact file")
+
+        let resolved = try ResolvedManifest.read(from: directory + "/job/model.manifest.json")
+        let training = try #require(resolved.training)
+        #expect(resolved.outputSHA256 == SHA256.hexDigest(of: reference) && resolved.outputContentSHA256 == nil)
+        #expect(training.parts.count == 2 && training.parts.first?.first == 0 && training.rows == training.parts.last?.last)
+        #expect(training.balancedOutputSHA256 == (try SHA256.hexDigest(ofFileAt: directory + "/single/balanced.h5")))
+        #expect(training.iterations > 0 && (training.networkBytes ?? 0) > 0)
+        let model = try SoftmaxModelFile.read(path: directory + "/job/model.h5")
+        #expect(model.attributes["input_sha256"]?.stringValue == training.balancedSHA256)
+
+        // The same job again: refused before any work, naming what exists.
+        #expect(throws: ClusterClientError.self) { _ = try ClusterClient(coordinator: endpoint).submit(manifest) }
+        do { _ = try ClusterClient(coordinator: endpoint).submit(manifest) } catch {
+            #expect("\(error)".contains("exists; set `overwrite: true`"), "\(error)")
+        }
+
+        // Without a published balanced file: the recipe stays in the job's directory and the model is the same.
+        var unpublished = manifest
+        unpublished.output = directory + "/job/model2.h5"
+        unpublished.train?.balancedOutput = nil
+        let second = try ClusterClient(coordinator: endpoint).submit(unpublished)
+        #expect(try await Self.finished(second, endpoint: endpoint)?.state == .committed)
+        #expect(Self.bytes(directory + "/job/model2.h5") == reference)
+        #expect(!FileManager.default.fileExists(atPath: directory + "/state/jobs/\(second)"), "the job's copy of the recipe is gone")
+    }
+}

@@ -82,8 +82,12 @@ import TailForgeTraining
             let decoded = try WireMessage.decode(message.encode())
             #expect(decoded.body(as: TrainingLoad.self) == load && decoded.payloads == message.payloads)
         }
-        // a dies: its part moves to b with the same recipe and κ.
+        // a loads its part, then dies: the part moves to b with the same recipe and κ (a loaded part is reloaded
+        // from its recipe, where a file shard would be read from its path).
         let lostShard = try #require(byWorker[a]?.body(as: TrainingLoad.self)?.shards.first)
+        let loaded = WireMessage(TrainingShardLoaded(session: "s", shard: lostShard, rows: 1024, dimension: 4, labelCounts: [1], classNames: nil,
+                                                     sha256: "id", worker: "a"))
+        _ = sessions.handle(loaded, frames: loaded.encode(), from: a, workers: workers, log: log)
         let moved = sessions.tick(workers: [b: workers[b]!], log: log)
         #expect(moved.count == 1 && moved[0].to == b)
         guard case .message(let reload) = moved[0].frames else { Issue.record("not a message"); return }

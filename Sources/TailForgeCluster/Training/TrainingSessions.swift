@@ -161,7 +161,8 @@ struct TrainingSessions {
         }
         sessions[id] = session
         var outgoing: Outgoing = []
-        let toLoad = moved.filter { !session.loaded[$0] }
+        // A file shard is loaded from its path by whoever evaluates it; a recipe shard must be regenerated first.
+        let toLoad = moved.filter { !session.loaded[$0] || session.specs[$0].recipe != nil }
         for (worker, shards) in group(toLoad, by: session.owner) {
             outgoing.append((worker, .message(loadMessage(session, id: id, shards: shards))))
         }

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+import TailForgeEngine
+import TailForgeStorage
+@testable import TailForgeCluster
+
+extension ClusterProcessTests {
+    /// A job with a `train:` section on real `tailforge` processes: a worker killed with SIGKILL while an
+    /// evaluation is in flight is replaced by one that regenerates its part from the recipe (no shard file
+    /// exists to reload), and the model is byte-identical to single-node `tailforge balance` + `tailforge train`.
+    @Suite struct TrainingJobProcessTests {
+        @Test func aWorkerKilledMidTrainingIsReplacedFromTheRecipeAndTheModelIsTheSingleNodeOne() async throws {
+            let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
+            let directory = NSTemporaryDirectory() + "tailforge-trainjob-process-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+            let input = try SyntheticPreset.small.write(to: path("data"), seed: 11, dimension: 16).train
+            try FileManager.default.createDirectory(atPath: path("single"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: path("job"), withIntermediateDirectories: true)
+
+            // Single node, as a user runs it.
+            let balance = try await Child.run(executable, ["balance", input, "--output", path("single/balanced.h5"), "--seed", "4", "--layout", "compact"])
+            #expect(balance.status == 0, "\(balance.stderr)")
+            let train = try await Child.run(executable, ["train", path("single/balanced.h5"), "--output", path("single/model.h5"),
+                                                         "--l2", "1e-3", "--max-iter", "30", "--tol", "1e-6", "--class-weight", "balanced"])
+            #expect(train.status == 0, "\(train.stderr)")
+
+            // The workers hold each gradient request while `gate/hold` exists and say so with a `held-PID-…` file.
+            let gate = path("gate"), hold = path("gate/hold")
+            try FileManager.default.createDirectory(atPath: gate, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: hold, contents: nil)
+            let cluster = LocalCluster(executable: executable, directory: path("cluster"), environment: [TrainingShardServer.testGateVariable: gate],
+                                       heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
+            cluster.dataRoots = [directory]
+            defer { cluster.stop() }
+            try await cluster.start(workers: 3)
+
+            let manifest = path("job/train.yaml")
+            try """
+                input:
+                  path: ../data/train.h5
+                output: model.h5
+                policy:
+                  seed: 4
+                sharding:
+                  shards: 6
+                train:
+                  l2: 0.001
+                  max_iterations: 30
+                  tolerance: 0.000001
+                  class_weight: balanced
+                """.write(toFile: manifest, atomically: true, encoding: .utf8)
+            let submit = try Child(executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
+
+            // The first evaluation is in flight on every part: kill one worker that holds a part, then let the rest answer.
+            let held = await eventually(seconds: 60) { () -> [String]? in
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: gate).filter { $0.hasPrefix("held-") }) ?? []
+                return names.count >= 3 ? names : nil
+            }
+            let markers = try #require(held, "no evaluation reached the workers: \(submit.stderr)")
+            let victim = try #require(cluster.workers.firstIndex { worker in markers.contains { $0.hasPrefix("held-\(worker.processIdentifier)-") } })
+            await cluster.crashWorker(victim)
+            try FileManager.default.removeItem(atPath: hold)
+
+            let finished = await submit.finish()
+            #expect(finished.status == 0, "\(finished.stdout)\n\(finished.stderr)")
+            #expect(cluster.workers[victim].terminationReason == .uncaughtSignal)
+            #expect(FileManager.default.contents(atPath: path("job/model.h5")) == FileManager.default.contents(atPath: path("single/model.h5")),
+                    "the job's model differs from single-node balance + train")
+            // Nothing but the recipe existed to replace the dead worker's part from: no shard files were kept.
+            let resolved = try ResolvedManifest.read(from: path("job/model.manifest.json"))
+            #expect(resolved.training?.parts.count == 3)
+            #expect(resolved.outputSHA256 == (try SHA256.hexDigest(ofFileAt: path("single/model.h5"))))
+            let log = (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
+            #expect(log.contains("moves from lost worker"), "the dead worker's part was never moved")
+        }
+    }
+}

@@ -17,7 +17,7 @@ struct ReplayCommand: ParsableCommand {
 
     @OptionGroup var keys: PeerKeyOptions
 
-    @Flag(help: "Rerun on this machine with single-node balance.")
+    @Flag(help: "Rerun on this machine with single-node balance (and train, for a job that trains).")
     var local = false
 
     @Option(name: .shortAndLong, help: "Where the rerun writes (default: OUT.replay.h5 beside the original output).")
@@ -58,6 +58,7 @@ struct ReplayCommand: ParsableCommand {
                     bar.say("replay job \(job) submitted to \(coordinator)")
                     InterruptNotice.install(job: job, coordinator: coordinator)
                 case .job(let status): jobBar.show(status)
+                case .training(let iteration, let of): bar.update("training", done: iteration, total: max(1, of))
                 }
             }
         } catch {

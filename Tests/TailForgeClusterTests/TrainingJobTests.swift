@@ -107,6 +107,13 @@ import TailForgeTraining
 
     static func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
 
+    /// Runs blocking work (a replay waits for its job) on its own thread, so no thread of the test pool is held.
+    static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            ComputePool.startThread(named: "test-replay") { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
     /// A coordinator with the real backend and `count` real workers, in this process.
     static func cluster(_ directory: String, workers count: Int) async throws -> (coordinator: TestDaemon, workers: [TestDaemon], endpoint: String) {
         var configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: directory + "/state", toolVersion: "9.9.9",
@@ -162,6 +169,19 @@ import TailForgeTraining
         let model = try SoftmaxModelFile.read(path: directory + "/job/model.h5")
         #expect(model.attributes["input_sha256"]?.stringValue == training.balancedSHA256)
 
+        // Replay reproduces the model bytes and verifies them: on this machine (balance + train) and on the cluster.
+        let manifestPath = directory + "/job/model.manifest.json"
+        let local = try await Self.onThread { try Replay.run(manifestPath: manifestPath, output: directory + "/job/local.h5", mode: .local(threads: 2), toolVersion: "9.9.9") }
+        #expect(local.matches && local.expectedSHA256 == local.actualSHA256 && Self.bytes(directory + "/job/local.h5") == reference)
+        #expect(Self.bytes(directory + "/job/local.balanced/balanced.h5") == Self.bytes(directory + "/single/balanced.h5"),
+                "the local rerun publishes its balanced set under the recorded name, beside its own output")
+        let remote = try await Self.onThread {
+            try Replay.run(manifestPath: manifestPath, output: directory + "/job/remote.h5", mode: .coordinator(endpoint, timeoutSeconds: 60), toolVersion: "9.9.9")
+        }
+        #expect(remote.matches && Self.bytes(directory + "/job/remote.h5") == reference)
+        #expect(Self.bytes(directory + "/job/remote.balanced/balanced.h5") == Self.bytes(directory + "/single/balanced.h5"),
+                "the cluster rerun publishes its balanced set under the recorded name, beside its own output")
+
         // The same job again: refused before any work, naming what exists.
         #expect(throws: ClusterClientError.self) { _ = try ClusterClient(coordinator: endpoint).submit(manifest) }
         do { _ = try ClusterClient(coordinator: endpoint).submit(manifest) } catch {
@@ -176,5 +196,11 @@ import TailForgeTraining
         #expect(try await Self.finished(second, endpoint: endpoint)?.state == .committed)
         #expect(Self.bytes(directory + "/job/model2.h5") == reference)
         #expect(!FileManager.default.fileExists(atPath: directory + "/state/jobs/\(second)"), "the job's copy of the recipe is gone")
+        let replayed = try await Self.onThread {
+            try Replay.run(manifestPath: directory + "/job/model2.manifest.json", mode: .local(threads: 2), toolVersion: "9.9.9")
+        }
+        #expect(replayed.matches && replayed.output == directory + "/job/model2.replay.h5")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/job").filter { $0.contains(".balanced-") }.isEmpty,
+                "the local rerun's scratch balanced set is deleted")
     }
 }

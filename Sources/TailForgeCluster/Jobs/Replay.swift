@@ -1,6 +1,8 @@
 import Foundation
 import TailForgeEngine
+import TailForgeNumerics
 import TailForgeStorage
+import TailForgeTraining
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,6 +34,8 @@ public enum Replay {
         case submitted(job: String, coordinator: String)
         /// A cluster rerun's job status.
         case job(JobStatus)
+        /// A local rerun of a job that trains: L-BFGS iteration `iteration` of at most `of`.
+        case training(iteration: Int, of: Int)
     }
 
     /// The recorded and the new digests: of the file, and of each dataset's content when the job recorded them.
@@ -104,6 +108,12 @@ public enum Replay {
         manifest.overwrite = true
         // The rerun must read the input the job read (a cluster checks the pinned digest before planning).
         manifest.input.sha256 = resolved.inputSHA256
+        // A job that trains publishes its balanced set only if asked: a rerun writes it beside its own output, under
+        // the same name (the model records the name).
+        let balancedDirectory = manifest.train?.balancedOutput == nil ? nil : (manifest.output as NSString).deletingPathExtension + ".balanced"
+        if let balancedDirectory, let name = manifest.train?.balancedName {
+            manifest.train?.balancedOutput = (balancedDirectory as NSString).appendingPathComponent(name)
+        }
         let actual: String
         var actualContent: [String: String]?
         do {
@@ -117,6 +127,11 @@ public enum Replay {
                 guard inputSHA256 == resolved.inputSHA256 else {
                     throw Failure(description: "the input \(manifest.input.path) has SHA-256 \(inputSHA256) but job \(resolved.job) read \(resolved.inputSHA256); replay needs the same input (nothing was recomputed)")
                 }
+                if let train = manifest.train {
+                    actual = try trainLocally(manifest, train: train, balancedDirectory: balancedDirectory, inputSHA256: resolved.inputSHA256,
+                                              threads: threads, progress: progress)
+                    break
+                }
                 let runner = BalanceRunner(input: manifest.input.spec(), outputPath: manifest.output, settings: manifest.policy, threads: threads,
                                            layout: manifest.outputLayout)
                 let summary = try runner.run { stage, done, total in progress(.stage(stage, done: done, total: total)) }
@@ -126,6 +141,7 @@ public enum Replay {
                 actual = try summary.outputSHA256 ?? SHA256.hexDigest(ofFileAt: manifest.output)
                 actualContent = summary.outputContentSHA256
             case .coordinator(let endpoint, let timeout, let security):
+                if let balancedDirectory { try FileManager.default.createDirectory(atPath: balancedDirectory, withIntermediateDirectories: true) }
                 let job = try ClusterClient(coordinator: endpoint, security: security).submit(manifest)
                 progress(.submitted(job: job, coordinator: endpoint))
                 let final = try ClusterClient.follow(job: job, coordinator: endpoint, timeoutSeconds: timeout, security: security) { progress(.job($0)) }
@@ -141,22 +157,54 @@ public enum Replay {
                 }
             }
         } catch {
-            removeOutput(manifest.output)
+            removeOutput(manifest.output, balancedDirectory: balancedDirectory)
             throw error
         }
         var report = Report(job: resolved.job, output: manifest.output, expectedSHA256: resolved.outputSHA256, actualSHA256: actual,
                             expectedContentSHA256: resolved.outputContentSHA256, actualContentSHA256: actualContent, outputKept: true,
                             signatureVerifiedBy: signingKey?.fingerprint)
         if !report.matches && !keepMismatch {
-            removeOutput(manifest.output)
+            removeOutput(manifest.output, balancedDirectory: balancedDirectory)
             report.outputKept = false
         }
         return report
     }
 
-    /// Deletes a rerun's output and the resolved manifest a cluster rerun wrote beside it.
-    static func removeOutput(_ output: String) {
+    /// Deletes a rerun's output and the resolved manifest a cluster rerun wrote beside it (and the balanced set a
+    /// rerun of a job that trains published).
+    static func removeOutput(_ output: String, balancedDirectory: String? = nil) {
         try? FileManager.default.removeItem(atPath: output)
         try? FileManager.default.removeItem(atPath: ResolvedManifest.path(forOutput: output))
+        if let balancedDirectory { try? FileManager.default.removeItem(atPath: balancedDirectory) }
+    }
+
+    /// A job that trains, on this machine: `balance --layout compact` into a scratch directory under the name the
+    /// model records, then `train` on it with the job's settings; the model's SHA-256.
+    static func trainLocally(_ manifest: JobManifest, train: JobManifest.Train, balancedDirectory: String?, inputSHA256: String, threads: Int,
+                             progress: @escaping @Sendable (Progress) -> Void) throws -> String {
+        let scratch = balancedDirectory ?? (manifest.output as NSString).deletingPathExtension + ".balanced-\(getpid())"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { if balancedDirectory == nil { try? FileManager.default.removeItem(atPath: scratch) } }
+        let balanced = (scratch as NSString).appendingPathComponent(train.balancedName)
+        let summary = try BalanceRunner(input: manifest.input.spec(), outputPath: balanced, settings: manifest.policy, threads: threads,
+                                        layout: manifest.outputLayout).run { stage, done, total in progress(.stage(stage, done: done, total: total)) }
+        guard summary.inputSHA256 == inputSHA256 else {
+            throw Failure(description: "the input \(manifest.input.path) changed during the replay (SHA-256 now \(summary.inputSHA256))")
+        }
+        let runner = TrainingRunner(inputs: [balanced], output: manifest.output, settings: train.settings, threads: threads)
+        let maxIterations = train.settings.optimizer.maxIterations
+        // `train` is async (its blocks run on the compute pool); replay is a plain command: wait on this thread.
+        let outcome = ConcurrentResults<Result<Void, any Error>>(count: 1)
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            do {
+                _ = try await runner.run(progress: { progress(.training(iteration: $0.iteration, of: maxIterations)) })
+                outcome.set(0, .success(()))
+            } catch { outcome.set(0, .failure(error)) }
+            done.signal()
+        }
+        done.wait()
+        try outcome.values[0]!.get()
+        return try SHA256.hexDigest(ofFileAt: manifest.output)
     }
 }

@@ -17,9 +17,11 @@ public enum BalancedRowRange {
     }
 
     /// The unit rows of `range` and their labels. `kappas[c]` is κ of class `c`'s real rows (fallback applied),
-    /// for every class of ``classes(overlapping:plan:)``.
+    /// for every class of ``classes(overlapping:plan:)``; `driftGuard` is the job's (built from every class's κ),
+    /// nil when its settings have none.
     public static func regenerate(_ range: Range<Int>, plan: BalancePlan, data: BalanceInput, kappas: [Int: [Float]],
-                                  settings: BalanceSettings, threads: Int) throws(BalanceError) -> (embeddings: Matrix, labels: [Int32]) {
+                                  settings: BalanceSettings, driftGuard: DriftGuard? = nil,
+                                  threads: Int) throws(BalanceError) -> (embeddings: Matrix, labels: [Int32]) {
         let d = data.dimension
         let classes = classes(overlapping: range, plan: plan)
         for c in classes where kappas[c]?.count != plan.classes[c].realCount {
@@ -33,7 +35,8 @@ public enum BalancedRowRange {
             let order = classes.sorted { (plan.classes[$0].outputCount, $1) > (plan.classes[$1].outputCount, $0) }
             ComputePool.forEach(order.count, width: max(1, threads)) { i in
                 let entry = plan.classes[order[i]]
-                let block = BalanceEngine.synthesize(entry: entry, from: data, kappas: kappas[entry.classId]!, settings: settings)
+                let block = BalanceEngine.synthesize(entry: entry, from: data, kappas: kappas[entry.classId]!, settings: settings,
+                                                     driftGuard: driftGuard)
                 let lower = max(range.lowerBound, entry.offset), upper = min(range.upperBound, entry.offset + entry.outputCount)
                 let region = UnsafeMutableBufferPointer(rebasing: target.buffer[(lower - range.lowerBound) * d ..< (upper - range.lowerBound) * d])
                 block.embeddings.storage.withUnsafeBufferPointer { source in

@@ -29,7 +29,7 @@ import TailForgeTraining
     /// Any row range regenerated from the input and κ is the same bits `train` reads for those rows of the
     /// balanced file, whatever class boundaries it cuts.
     @Test(arguments: [BalanceSettings(seed: 5), BalanceSettings(target: .count(150), seed: 6, subsample: true),
-                      BalanceSettings(kappa: .classwise, sampler: .gaussian, seed: 7)])
+                      BalanceSettings(kappa: .classwise, sampler: .gaussian, seed: 7), BalanceSettings(seed: 8, driftGuard: 0.5)])
     func aRegeneratedRowRangeIsTheRowsTrainReadsFromTheBalancedFile(settings: BalanceSettings) throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -44,7 +44,8 @@ import TailForgeTraining
         let byClass = Dictionary(uniqueKeysWithValues: kappas.enumerated().map { ($0.offset, $0.element) })
         let total = plan.totalRows, d = data.dimension
         for range in [0 ..< total, 0 ..< 100, 37 ..< 250, total - 50 ..< total, 1024 ..< min(total, 2048)] where !range.isEmpty {
-            let part = try BalancedRowRange.regenerate(range, plan: plan, data: data, kappas: byClass, settings: settings, threads: 3)
+            let part = try BalancedRowRange.regenerate(range, plan: plan, data: data, kappas: byClass, settings: settings,
+                                                       driftGuard: DriftGuard(data: data, kappas: kappas, plan: plan, settings: settings), threads: 3)
             #expect(part.embeddings.storage == Array(expected.embeddings.storage[range.lowerBound * d ..< range.upperBound * d]), "\(range)")
             #expect(part.labels == Array(expected.labels[range]), "\(range)")
         }
@@ -202,5 +203,26 @@ import TailForgeTraining
         #expect(replayed.matches && replayed.output == directory + "/job/model2.replay.h5")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/job").filter { $0.contains(".balanced-") }.isEmpty,
                 "the local rerun's scratch balanced set is deleted")
+    }
+
+    /// A drift-guarded set: each worker rebuilds the job's guard from every class's κ sent with its part.
+    @Test func aDriftGuardedJobThatTrainsWritesTheSingleNodeModel() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let input = try SyntheticPreset.small.write(to: directory + "/data", seed: 9, dimension: 16).train
+        let policy = BalanceSettings(seed: 5, driftGuard: 0.5)
+        let settings = TrainingSettings(l2: 1e-3, optimizer: LBFGSSettings(maxIterations: 15))
+        try FileManager.default.createDirectory(atPath: directory + "/single", withIntermediateDirectories: true)
+        _ = try BalanceRunner(input: InputSpec(path: input), outputPath: directory + "/single/balanced.h5", settings: policy, threads: 2).run()
+        _ = try await TrainingRunner(inputs: [directory + "/single/balanced.h5"], output: directory + "/single/model.h5", settings: settings,
+                                     threads: 2).run()
+        let (coordinator, workers, endpoint) = try await Self.cluster(directory, workers: 2)
+        defer { for daemon in workers + [coordinator] { daemon.stop.stop() } }
+        let manifest = JobManifest(input: .init(path: input), output: directory + "/model.h5", policy: policy, sharding: .init(shards: 3),
+                                   train: .init(settings: settings))
+        let job = try ClusterClient(coordinator: endpoint).submit(manifest)
+        let status = try #require(try await Self.finished(job, endpoint: endpoint))
+        #expect(status.state == .committed, "\(status.error ?? "")")
+        #expect(Self.bytes(directory + "/model.h5") == Self.bytes(directory + "/single/model.h5"))
     }
 }

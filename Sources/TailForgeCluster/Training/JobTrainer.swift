@@ -49,12 +49,14 @@ struct JobTrainer: Sendable {
         let plan: BalancePlan
         do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: sizes, settings: manifest.policy) } catch { throw ClusterJobError.settings(error) }
         let parts = TrainingPartition.parts(totalRows: plan.totalRows, count: partCount)
+        // Every class's κ go with each part (4 bytes per real row): a drift-guarded set needs all of them to
+        // regenerate any class, and they are small next to one gradient.
+        let values = byClass.flatMap { $0 }
         var specs: [TrainingShardSpec] = [], payloads: [[UInt8]] = []
         for range in parts {
-            let classes = BalancedRowRange.classes(overlapping: range, plan: plan)
-            let values = classes.flatMap { byClass[$0] }
             let recipe = TrainingRecipe(job: job, manifest: manifest, inputSHA256: prepared.inputSHA256, firstRow: range.lowerBound,
-                                        endRow: range.upperBound, classes: classes, kappaCount: values.count, identity: identity)
+                                        endRow: range.upperBound, classes: BalancedRowRange.classes(overlapping: range, plan: plan),
+                                        kappaCount: values.count, identity: identity)
             specs.append(TrainingShardSpec(path: recipe.name, recipe: recipe))
             payloads.append(WireMessage.float32Payload(values))
         }

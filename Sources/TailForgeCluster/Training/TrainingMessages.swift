@@ -66,8 +66,9 @@ public struct TrainingRecipe: Codable, Sendable, Equatable {
     public var inputSHA256: String
     public var firstRow: Int
     public var endRow: Int
-    /// The classes with rows in the part, ascending; the κ payload holds their real rows' κ in this order.
+    /// The classes with rows in the part, ascending (checked against the plan on the worker's input).
     public var classes: [Int]
+    /// κ values sent with the recipe: every class's real rows, class by class (a drift-guarded set needs them all).
     public var kappaCount: Int
     /// The balanced set's identity (`balanced_sha256`), reported as the part's digest.
     public var identity: String

@@ -54,6 +54,8 @@ public final class TrainingShardServer: Sendable {
     private let cache = Mutex(TrainingShardCache<Loaded>())
     /// Parts of training jobs' balanced sets (regenerated, not read), by part name.
     private let parts = Mutex<[String: Loaded]>([:])
+    /// The drift guard of the last guarded training job whose parts this worker regenerated.
+    private let driftGuards = Mutex<(key: String, driftGuard: DriftGuard)?>(nil)
     /// The job input parts are regenerated from (shared with the shard executor).
     private let inputs: JobInputCache
     /// Where a streamed input's verified copy lives (`input-SHA256.h5`); nil: this server reads only shared paths.
@@ -147,6 +149,16 @@ public final class TrainingShardServer: Sendable {
         var description: String
     }
 
+    /// The drift guard of a guarded job's set (every class's kept real rows and κ), built once per job.
+    private func guardOf(_ recipe: TrainingRecipe, data: BalanceInput, kappas: [[Float]], plan: BalancePlan) throws -> DriftGuard? {
+        guard recipe.manifest.policy.driftGuard != nil else { return nil }
+        let key = recipe.job + "#" + recipe.inputSHA256
+        if let cached = driftGuards.withLock({ $0 }), cached.key == key { return cached.driftGuard }
+        let built = DriftGuard(data: data, kappas: kappas, plan: plan, settings: recipe.manifest.policy)
+        if let built { driftGuards.withLock { $0 = (key, built) } }
+        return built
+    }
+
     /// Regenerates a part of a training job's balanced set from the job's input and the κ sent with the load, and
     /// keeps it under `name` (a part is the same rows wherever it is regenerated, so a reload is skipped).
     private func regenerate(_ recipe: TrainingRecipe, kappas: [Float], name: String) throws -> Loaded {
@@ -171,18 +183,20 @@ public final class TrainingShardServer: Sendable {
               recipe.classes == BalancedRowRange.classes(overlapping: range, plan: plan) else {
             throw RecipeRefused(description: "rows \(range) and classes \(recipe.classes) do not fit the plan of job \(recipe.job) (\(plan.totalRows) rows) on this input")
         }
-        var byClass: [Int: [Float]] = [:]
+        let realRows = plan.classes.reduce(0) { $0 + $1.realCount }
+        guard kappas.count == realRows, recipe.kappaCount == realRows else {
+            throw RecipeRefused(description: "\(kappas.count) κ values came with part \(name), the set has \(realRows) real rows")
+        }
+        var perClass: [[Float]] = []
         var start = 0
-        for c in recipe.classes {
-            let count = plan.classes[c].realCount
-            guard start + count <= kappas.count else { break }
-            byClass[c] = Array(kappas[start ..< start + count])
-            start += count
+        for entry in plan.classes {
+            perClass.append(Array(kappas[start ..< start + entry.realCount]))
+            start += entry.realCount
         }
-        guard start == kappas.count, start == recipe.kappaCount else {
-            throw RecipeRefused(description: "\(kappas.count) κ values came with part \(name), its classes have \(start) real rows")
-        }
-        let rows = try BalancedRowRange.regenerate(range, plan: plan, data: data, kappas: byClass, settings: manifest.policy, threads: threads)
+        let byClass = Dictionary(uniqueKeysWithValues: recipe.classes.map { ($0, perClass[$0]) })
+        let driftGuard = try guardOf(recipe, data: data, kappas: perClass, plan: plan)
+        let rows = try BalancedRowRange.regenerate(range, plan: plan, data: data, kappas: byClass, settings: manifest.policy,
+                                                   driftGuard: driftGuard, threads: threads)
         let shard = try TrainingShard(name: name, embeddings: rows.embeddings, labels: rows.labels)
         var counts = [Int](repeating: 0, count: Int(shard.labels.max() ?? 0) + 1)
         for label in shard.labels { counts[Int(label)] += 1 }

@@ -57,12 +57,18 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-jobs-per-client"), help: "Queued or running jobs one client key (with --insecure: one address) may have; more are refused.")
     var maxJobsPerClient = CoordinatorConfiguration.defaultMaxJobsPerClient
 
+    @Option(name: .customLong("verify-fraction"), help: "Fraction (0 to 1) of the shards of each `verify: spot` job recomputed on another worker and compared; 0 refuses such jobs.")
+    var verifyFraction = CoordinatorConfiguration.defaultVerifyFraction
+
     @OptionGroup var logging: DaemonLogOptions
 
     func validate() throws {
         try CommandLimits.check("max-message-bytes", maxMessageBytes, in: WireLimits.minimumMaxMessageBytes...(4 << 30))
         try CommandLimits.check("max-workers", maxWorkers, in: 1...1_000_000)
         try CommandLimits.check("max-jobs-per-client", maxJobsPerClient, in: 1...100_000)
+        guard verifyFraction.isFinite, (0...1).contains(verifyFraction) else {
+            throw ValidationError("--verify-fraction takes a number from 0 to 1 (0.1 recomputes a tenth of a `verify: spot` job's shards), not \(verifyFraction)")
+        }
         guard workerMemoryBytes > 0 else { throw ValidationError("--worker-memory-bytes must be positive") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard quarantineAfter >= 1 else { throw ValidationError("--quarantine-after must be at least 1") }
@@ -102,7 +108,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             heartbeat: HeartbeatSettings(intervalMilliseconds: heartbeatMilliseconds, livenessMilliseconds: livenessMilliseconds),
             maxAttempts: maxAttempts, quarantineAfter: quarantineAfter, retainJobsSeconds: RetentionPeriod.seconds(retainJobs)!,
             workerMemoryBytes: workerMemoryBytes, security: security, allowDirectory: allowDir, dataRoots: roots, maxMessageBytes: maxMessageBytes, maxWorkers: maxWorkers,
-            signingKey: signing, maxJobsPerClient: maxJobsPerClient,
+            signingKey: signing, maxJobsPerClient: maxJobsPerClient, verifyFraction: verifyFraction,
             logger: logger)
         try await DaemonService.runUntilSignalled([service], logger: logger)
     }

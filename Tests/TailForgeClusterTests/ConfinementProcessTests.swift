@@ -92,8 +92,8 @@ import TailForgeStorage
     /// A raw DEALER on the coordinator, for messages no real peer would send.
     struct Peer {
         let socket: ZMQSocket
-        init(_ endpoint: String, name: String) throws {
-            socket = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array(name.utf8))
+        init(_ endpoint: String, name: String, security: SocketSecurity = .plaintext) throws {
+            socket = try SocketFactory(context: ZMQContext(), security: security).makeDealer(connecting: endpoint, identity: Array(name.utf8))
         }
         func send(_ body: some WireBody) throws { try socket.send(WireMessage(body).encode()) }
         /// The next message of type `B`, skipping others (heartbeats), within `seconds`.

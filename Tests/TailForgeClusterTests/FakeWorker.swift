@@ -13,12 +13,16 @@ final class FakeWorker {
     let executor = EngineShardExecutor(environment: [:])
     /// Turns the honest outcome of an assignment into the one reported (identity by default).
     var alter: (AssignShard, ShardOutcome) throws -> ShardOutcome
+    /// Turns an assignment into the one computed (identity by default): a liar computes with another seed, so its
+    /// synthesis shards pass every plan check (unit rows, labels, provenance, κ) with other synthetic rows.
+    var rewrite: (AssignShard) -> AssignShard = { $0 }
     /// Every assignment received, in order.
     private(set) var assignments: [ShardReference] = []
     private var lastHeartbeat = ContinuousClock.now
 
-    init(endpoint: String, name: String, alter: @escaping (AssignShard, ShardOutcome) throws -> ShardOutcome = { $1 }) throws {
-        peer = try ConfinementProcessTests.Peer(endpoint, name: name)
+    init(endpoint: String, name: String, security: SocketSecurity = .plaintext,
+         alter: @escaping (AssignShard, ShardOutcome) throws -> ShardOutcome = { $1 }) throws {
+        peer = try ConfinementProcessTests.Peer(endpoint, name: name, security: security)
         self.name = name
         self.alter = alter
     }
@@ -52,7 +56,7 @@ final class FakeWorker {
         assignments.append(assignment.shard)
         let directory = try #require(assignment.sharedShardDirectory, "the fake worker writes to the shared shard directory")
         let kappas = payloads.first.flatMap(WireMessage.float32Values) ?? []
-        let task = ShardTask(assignment: assignment, kappas: kappas, inputPath: assignment.input.path, outputDirectory: directory)
+        let task = ShardTask(assignment: rewrite(assignment), kappas: kappas, inputPath: assignment.input.path, outputDirectory: directory)
         let context = ShardContext(threads: 1, isCancelled: { false }, progress: { _, _ in })
         let outcome = try alter(assignment, try executor.execute(task, context: context))
         let result = ShardResult(shard: assignment.shard, rowsPerClass: outcome.rowsPerClass, sha256: outcome.sha256,

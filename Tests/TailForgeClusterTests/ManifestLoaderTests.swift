@@ -64,6 +64,7 @@ import TailForgeTraining
         ("transfer:\n  streamInput: true", "Did you mean `stream_input`?", "line 5"),
         ("seed: 4", "`seed` belongs in the `policy:` section.", "line 4"),
         ("layuot: compact", "`layuot` is not a manifest key. Did you mean `layout`?", "line 4"),
+        ("verfy: spot", "`verfy` is not a manifest key. Did you mean `verify`?", "line 4"),
         ("frobnicate: 1", "The keys at the top level are `name`, `input`, `output`", "line 4"),
         ("train:\n  max_iter: 50", "`train.max_iter` is not a manifest key. Did you mean `max_iterations`? (`train:` spells `tailforge train`'s flags out in full)", "line 5"),
         ("train:\n  tol: 1e-6", "Did you mean `tolerance`?", "line 5"),
@@ -71,6 +72,12 @@ import TailForgeTraining
         ("trian:\n  l2: 1", "Did you mean `train`?", "line 4"),
         ("l2: 0.001", "`l2` belongs in the `train:` section.", "line 4"),
     ]
+
+    @Test func verifyIsNoneUnlessTheManifestAsksForSpot() throws {
+        #expect(try load(Self.valid).verify == nil)
+        #expect(try load(Self.valid + "\nverify: spot").verify == .spot)
+        #expect(try load(Self.valid + "\nverify: none").verify == VerifyMode.none)
+    }
 
     @Test(arguments: misspelt)
     func anUnknownKeyIsRefusedWithTheFileLineAndTheNearestKey(_ yaml: String, _ message: String, _ line: String) throws {
@@ -113,6 +120,9 @@ import TailForgeTraining
         ("transfer:\n  stream_input: 1.5", "`transfer.stream_input` is `1.5`; it must be `true` or `false`."),
         ("overwrite: yes please", "`overwrite` is `yes please`; it must be `true` or `false`."),
         ("layout: compat", "`layout` is `compat`; it must be one of full, compact."),
+        ("verify: spto", "`verify` is `spto`; it must be one of none, spot (spot: recompute a sample of the shards on other workers and compare)."),
+        ("verify: true", "`verify` is `true`; it must be one of none, spot"),
+        ("verify: [spot]", "`verify` must be `none` or `spot`, not a list."),
         ("output: in.h5", "`output` is the input file /jobs/in.h5"),
         ("output:", "`output` is missing"),
         ("train:\n  l2: -1", "`train.l2` is -1.0; it must be a number from 0 to 1e6"),
@@ -171,7 +181,7 @@ import TailForgeTraining
                                output: "/o.h5", overwrite: true, policy: BalanceSettings(seed: 9, driftGuard: 0.6, driftRetries: 4),
                                sharding: .init(shards: 2, maxAttempts: 4, shardTimeoutSeconds: 5),
                                transfer: .init(streamInput: true, sharedShardDirectory: "/s"), layout: .compact,
-                               train: .init(settings: TrainingSettings(l2: 0.5), balancedOutput: "/b.h5"))
+                               train: .init(settings: TrainingSettings(l2: 0.5), balancedOutput: "/b.h5"), verify: .spot)
         let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(full)) as? [String: Any])
         #expect(Set(object.keys) == Set(ManifestKeys.topLevel))
         for (section, keys) in ManifestKeys.sections {

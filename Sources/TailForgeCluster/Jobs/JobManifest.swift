@@ -26,6 +26,8 @@ public struct JobManifest: Codable, Sendable, Equatable {
     public var layout: BalancedLayout?
     /// Balance *and* train (see ``Train``): `output` is then the model file.
     public var train: Train?
+    /// `spot`: recompute a sample of the shards on other workers and compare (``VerifyMode``); nil is `none`.
+    public var verify: VerifyMode?
     /// Why a stored manifest's `policy` could not be read (a journal or resolved manifest written by a release
     /// that accepted a value this one refuses); the policy then holds defaults and `validate` refuses the job.
     /// Never encoded: such a manifest fails its job instead of vanishing from the journal or running with defaults.
@@ -126,9 +128,10 @@ public struct JobManifest: Codable, Sendable, Equatable {
     }
 
     public init(name: String? = nil, input: Input, output: String, overwrite: Bool? = nil, policy: BalanceSettings = BalanceSettings(),
-                sharding: Sharding = Sharding(), transfer: Transfer = Transfer(), layout: BalancedLayout? = nil, train: Train? = nil) {
+                sharding: Sharding = Sharding(), transfer: Transfer = Transfer(), layout: BalancedLayout? = nil, train: Train? = nil,
+                verify: VerifyMode? = nil) {
         self.name = name; self.input = input; self.output = output; self.overwrite = overwrite; self.policy = policy
-        self.sharding = sharding; self.transfer = transfer; self.layout = layout; self.train = train
+        self.sharding = sharding; self.transfer = transfer; self.layout = layout; self.train = train; self.verify = verify
     }
 
     /// The layout the job writes its balanced set in: what the manifest says, else full for a balancing job and
@@ -143,7 +146,7 @@ public struct JobManifest: Codable, Sendable, Equatable {
     /// for a job that trains.
     public var balancedOutput: String? { train == nil ? output : train?.balancedOutput }
 
-    private enum CodingKeys: String, CodingKey { case name, input, output, overwrite, policy, sharding, transfer, layout, train }
+    private enum CodingKeys: String, CodingKey { case name, input, output, overwrite, policy, sharding, transfer, layout, train, verify }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -159,6 +162,7 @@ public struct JobManifest: Codable, Sendable, Equatable {
         transfer = try container.decodeIfPresent(Transfer.self, forKey: .transfer) ?? Transfer()
         layout = try container.decodeIfPresent(BalancedLayout.self, forKey: .layout)
         train = try container.decodeIfPresent(Train.self, forKey: .train)
+        verify = try container.decodeIfPresent(VerifyMode.self, forKey: .verify)
     }
 }
 

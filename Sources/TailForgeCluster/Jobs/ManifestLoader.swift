@@ -89,6 +89,12 @@ struct ManifestReader {
             }
             manifest.layout = layout
         }
+        if let scalar = try scalar(top["verify"], "verify", expected: "`none` or `spot`") {
+            guard let verify = VerifyMode(rawValue: scalar.string) else {
+                throw error(top["verify"], "verify", "`verify` is \(shown(scalar)); it must be one of \(VerifyMode.allCases.map(\.rawValue).joined(separator: ", ")) (spot: recompute a sample of the shards on other workers and compare).")
+            }
+            manifest.verify = verify
+        }
 
         let policy = try mapping(top["policy"], section: "policy")
         let defaults = BalanceSettings()

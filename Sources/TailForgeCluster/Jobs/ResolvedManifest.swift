@@ -69,6 +69,22 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
         public var value: String
     }
 
+    /// Spot verification (`verify: spot`): the fraction and seed that chose the shards, each check's workers and
+    /// outcome, and the workers caught lying (excluded from the job). Absent for other jobs.
+    public struct Verification: Codable, Sendable, Equatable {
+        public struct Check: Codable, Sendable, Equatable {
+            public var stage: String
+            public var shard: Int
+            public var workers: [String]
+            /// `agreed`, `liar: NAME`, `unverified: no other worker`.
+            public var outcome: String
+        }
+        public var fraction: Double
+        public var seed: UInt64
+        public var checks: [Check]
+        public var excluded: [String]
+    }
+
     public var job: String
     public var toolVersion: String
     public var manifest: JobManifest
@@ -88,6 +104,7 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
     public var manifestSHA256: String?
     /// Set by `write(to:signingKey:)` when the coordinator has a signing key; absent from earlier releases' files.
     public var signature: Signature?
+    public var verification: Verification?
 
     public init(job: String, toolVersion: String, manifest: JobManifest, inputSHA256: String, outputSHA256: String,
                 outputContentSHA256: [String: String]? = nil, fallbackKappa: Double? = nil, shards: [Shard], stageSeconds: [String: Double],

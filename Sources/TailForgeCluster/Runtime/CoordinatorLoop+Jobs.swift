@@ -25,15 +25,25 @@ extension CoordinatorLoop {
             send(client, WireMessage(ErrorReply(code: "invalid-manifest", message: error.description)))
             return
         }
+        if manifest.verify == .spot, configuration.verifyFraction == 0 {
+            let reason = "`verify: spot`: this coordinator runs with --verify-fraction 0 (spot verification off); remove `verify: spot` from the manifest, or ask its operator for a fraction above 0"
+            log.warning("refused a job from peer \(printable(client)): \(reason)")
+            send(client, WireMessage(ErrorReply(code: "invalid-manifest", message: reason)))
+            return
+        }
         let id = "job-" + String(UInt64(Date().timeIntervalSince1970 * 1000), radix: 36) + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 36)
+        // From the system generator on purpose: a worker that could predict the seed would know which of its
+        // shards are checked and lie on the others.
+        let verification = manifest.verify == .spot ? JournalEntry.Verification(fraction: configuration.verifyFraction, seed: UInt64.random(in: .min ... .max)) : nil
         do {
-            try journal.append(JournalEntry(event: .submitted, job: id, manifest: manifest))
+            try journal.append(JournalEntry(event: .submitted, job: id, manifest: manifest, verification: verification))
         } catch {
             log.error("refused a job: \(error)")
             send(client, WireMessage(ErrorReply(code: "journal", message: "the coordinator cannot journal the job: \(error)")))
             return
         }
-        jobs[id] = JobRecord(id: id, manifest: manifest, owner: principal, directory: jobDirectory(id))
+        jobs[id] = JobRecord(id: id, manifest: manifest, owner: principal, directory: jobDirectory(id),
+                             spot: verification.map { SpotCheck(fraction: $0.fraction, seed: $0.seed) })
         jobOrder.append(id)
         log.info("job \(id) submitted: \(manifest.input.path) → \(manifest.output)", metadata: LogMetadata.job(id))
         send(client, WireMessage(JobAccepted(job: id)))
@@ -244,7 +254,7 @@ extension CoordinatorLoop {
 
     func writeResolvedManifest(_ id: String) {
         guard let job = jobs[id], let prepared = job.prepared, let board = job.board else { return }
-        let resolved = ResolvedManifest(
+        var resolved = ResolvedManifest(
             job: id, toolVersion: configuration.toolVersion, manifest: job.manifest, inputSHA256: prepared.inputSHA256,
             outputSHA256: job.outputSHA256 ?? "", outputContentSHA256: job.outputContentSHA256, fallbackKappa: job.fallback.map(Double.init),
             shards: prepared.shards.indices.map { index in
@@ -255,6 +265,11 @@ extension CoordinatorLoop {
             },
             stageSeconds: job.stageSeconds, totalSeconds: Date().timeIntervalSince(job.started), submitted: job.started,
             training: job.trainingRecord)
+        resolved.verification = job.spot.map { spot in
+            ResolvedManifest.Verification(fraction: spot.fraction, seed: spot.seed,
+                                          checks: spot.records.map { .init(stage: $0.stage.rawValue, shard: $0.shard, workers: $0.workers, outcome: $0.outcome) },
+                                          excluded: job.liars)
+        }
         do {
             try resolved.write(to: ResolvedManifest.path(forOutput: job.manifest.output), signingKey: configuration.signingKey)
         } catch {

@@ -22,6 +22,7 @@ extension CoordinatorLoop {
             job.error = recovered.error
             job.finished = recovered.finished
             job.outputSHA256 = recovered.outputSHA256
+            job.spot = recovered.verification.map { SpotCheck(fraction: $0.fraction, seed: $0.seed) }
             if let prepared = recovered.prepared, !job.state.isTerminal {
                 // Only κ whose file still matches its journaled digest count as done.
                 for (shard, file) in recovered.kappaFiles where prepared.shards.indices.contains(shard) {

@@ -11,6 +11,7 @@ extension CoordinatorLoop {
             guard let job = jobs[id], job.state == .running, let prepared = job.prepared, let board = job.board else { continue }
             if job.stage == .synthesis && job.synthesisKappas == nil { continue }
             let allowed = candidates.filter { !job.excludes($0) }
+            if job.spot != nil, !spotCheckable(id, at: now) { continue }
             for index in board.pending {
                 guard !candidates.isEmpty else { return }
                 guard let worker = board.pick(for: index, from: allowed.filter { c in candidates.contains { $0.identity == c.identity } },
@@ -109,21 +110,12 @@ extension CoordinatorLoop {
             do { try runtime.backend.checkConcentrations(job.manifest, prepared, shard: reference.shard, kappas: kappas) } catch {
                 return rejectResult(identity, reference, "\(error)")
             }
-            let path = (job.directory as NSString).appendingPathComponent("kappa-\(reference.shard).f32")
-            do {
-                try Data(payloads[0]).write(to: URL(fileURLWithPath: path), options: .atomic)
-                try journal.append(JournalEntry(event: .kappas, job: job.id, shard: reference.shard, sha256: result.sha256, path: path))
-            } catch {
-                fail(job.id, "cannot persist κ of shard \(reference.shard) in \(path): \(error)")
-                return
-            }
             registry.succeeded(identity)
-            job.stageOneKappas[reference.shard] = kappas
             board.recordResult(reference.shard, seconds: result.seconds, bytes: nil)
-            board.done(reference.shard)
+            board.checking(reference, worker: identity)
             job.board = board
             jobs[job.id] = job
-            advance(job.id)
+            decide(reference, from: identity, spotResult(identity, sha256: result.sha256, file: nil, payload: payloads[0]))
         case .synthesis:
             guard result.rowsPerClass == classes.map(\.outputCount) else {
                 attemptFailed(identity, reference, .invalidResult("rows \(result.rowsPerClass), the plan expects \(classes.map(\.outputCount))"))
@@ -179,7 +171,7 @@ extension CoordinatorLoop {
         }
         switch outcome {
         case .success:
-            commitShard(reference.job, reference.shard, path: file.path, sha256: file.sha256)
+            decide(reference, from: identity, spotResult(identity, sha256: file.sha256, file: file.path, payload: nil))
         case .failure(let error):
             try? FileManager.default.removeItem(atPath: file.path)
             rejectResult(identity, reference, error.message)
@@ -223,14 +215,144 @@ extension CoordinatorLoop {
         return roots.confine(path)
     }
 
-    mutating func commitShard(_ id: String, _ shard: Int, path: String, sha256: String) {
+    mutating func commitShard(_ id: String, _ shard: Int, path: String, sha256: String, producer: String? = nil) {
         do {
             try journal.append(JournalEntry(event: .shard, job: id, shard: shard, sha256: sha256, path: path))
         } catch {
             fail(id, "cannot journal shard \(shard): \(error)")
             return
         }
-        jobs[id]?.board?.done(shard, file: path, sha256: sha256)
+        jobs[id]?.board?.done(shard, file: path, sha256: sha256, producer: producer)
         advance(id)
+    }
+
+    /// Stage one's κ of `shard`, made durable and counted.
+    mutating func commitKappas(_ id: String, _ shard: Int, payload: [UInt8], sha256: String, producer: String?) {
+        guard let directory = jobs[id]?.directory, let kappas = WireMessage.float32Values(payload) else { return }
+        let path = (directory as NSString).appendingPathComponent("kappa-\(shard).f32")
+        do {
+            try Data(payload).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try journal.append(JournalEntry(event: .kappas, job: id, shard: shard, sha256: sha256, path: path))
+        } catch {
+            fail(id, "cannot persist κ of shard \(shard) in \(path): \(error)")
+            return
+        }
+        jobs[id]?.stageOneKappas[shard] = kappas
+        jobs[id]?.board?.done(shard, producer: producer)
+        advance(id)
+    }
+
+    // MARK: - Spot verification
+
+    func spotResult(_ identity: Identity, sha256: String, file: String?, payload: [UInt8]?) -> SpotCheck.Result {
+        SpotCheck.Result(worker: name(identity), principal: registry[identity]?.principal ?? "unknown", sha256: sha256, file: file, payload: payload)
+    }
+
+    /// A plan-checked result of the current stage: accepted, or held for spot verification (``SpotCheck``).
+    mutating func decide(_ reference: ShardReference, from identity: Identity, _ result: SpotCheck.Result) {
+        guard var job = jobs[reference.job] else { return }
+        if job.excluded.contains(result.worker) {
+            // Computed before its worker was caught lying: worth nothing now, and not a vote.
+            removeResultFile(reference.job, result)
+            attemptFailed(identity, reference, .invalidResult("the worker was excluded from the job while this result was on its way"))
+            return
+        }
+        let decision = job.spot?.accepted(reference.stage, reference.shard, result) ?? .accept(result, verified: false)
+        jobs[reference.job] = job
+        carryOut(reference.job, reference.stage, reference.shard, decision)
+    }
+
+    mutating func carryOut(_ id: String, _ stage: ShardStage, _ shard: Int, _ decision: SpotCheck.Decision) {
+        switch decision {
+        case .accept(let result, let verified):
+            commit(id, stage, shard, result, producer: verified ? nil : result.worker)
+        case .recompute(let avoid):
+            log.info("\(id): spot-verifying \(stage.rawValue) of shard \(shard): computing it again on a worker other than \(avoid.sorted().joined(separator: ", "))",
+                     metadata: LogMetadata.job(id))
+            jobs[id]?.board?.recompute(shard, avoid: avoid)
+        case .settled(let winner, let liars, let discard):
+            for result in discard where result.file != winner.file { removeResultFile(id, result) }
+            log.info("\(id): spot verification of \(stage.rawValue) of shard \(shard): \(liars.isEmpty ? "the results agree" : "\(winner.worker)'s result confirmed; \(liars.map(\.worker).joined(separator: ", ")) returned another")",
+                     metadata: LogMetadata.job(id))
+            commit(id, stage, shard, winner, producer: nil)
+            for liar in liars { caughtLying(id, liar, stage: stage, shard: shard) }
+        case .undecidable(let message):
+            fail(id, message)
+        }
+    }
+
+    mutating func commit(_ id: String, _ stage: ShardStage, _ shard: Int, _ result: SpotCheck.Result, producer: String?) {
+        if let payload = result.payload {
+            commitKappas(id, shard, payload: payload, sha256: result.sha256, producer: producer)
+        } else if let file = result.file {
+            commitShard(id, shard, path: file, sha256: result.sha256, producer: producer)
+        }
+    }
+
+    /// Deletes a stage-2 result file the coordinator does not keep (its fetched copy, or the worker's file in the
+    /// shared shard directory).
+    func removeResultFile(_ id: String, _ result: SpotCheck.Result) {
+        guard let file = result.file, let job = jobs[id] else { return }
+        if file.hasPrefix(job.directory + "/") || sharedShardPath(job.manifest, file) != nil {
+            try? FileManager.default.removeItem(atPath: file)
+        }
+    }
+
+    /// Spot verification found `liar`'s result of `shard` different from what two other workers agree on: it
+    /// is quarantined and excluded from the job (by name and key), and every result of the current stage it
+    /// produced without a second opinion is withdrawn (journaled) and recomputed.
+    mutating func caughtLying(_ id: String, _ liar: SpotCheck.Result, stage: ShardStage, shard: Int) {
+        guard var job = jobs[id] else { return }
+        job.excluded.formUnion([liar.worker, liar.principal])
+        let named = "\(liar.worker) (\(liar.principal))"
+        if !job.liars.contains(named) { job.liars.append(named) }
+        let withdrawn = job.board?.requeueDone(producedBy: liar.worker) ?? []
+        for (index, _) in withdrawn where stage == .concentrations { job.stageOneKappas[index] = nil }
+        let dropped = job.spot?.forget(worker: liar.worker) ?? []
+        jobs[id] = job
+        log.error("\(id): worker \(liar.worker) (\(liar.principal)) returned \(stage.rawValue) of shard \(shard) with SHA-256 \(liar.sha256), which two other workers contradict; it gets no more shards of this job, and its \(withdrawn.count) other unconfirmed result(s) are recomputed",
+                  metadata: LogMetadata.job(id).merging(["worker": .string(liar.worker)]) { $1 })
+        if let worker = registry.workers.values.first(where: { $0.name == liar.worker }),
+           registry.quarantine(worker.identity, because: "spot verification of \(id) caught it returning a result two other workers contradict") {
+            log.error("worker \(liar.worker) (\(liar.principal)) quarantined: it gets no shards until it registers again, and none of job \(id)",
+                      metadata: LogMetadata.worker(liar.worker))
+        }
+        for (index, file) in withdrawn {
+            do { try journal.append(JournalEntry(event: .rejected, job: id, shard: index, message: stage.rawValue)) } catch {
+                fail(id, "cannot journal the withdrawal of shard \(index): \(error)")
+                return
+            }
+            if let file { removeResultFile(id, SpotCheck.Result(worker: liar.worker, principal: liar.principal, sha256: "", file: file)) }
+        }
+        for result in dropped { removeResultFile(id, result) }
+    }
+
+    /// How long a shard held for spot verification waits for a worker that has not computed it (one may be
+    /// registering, or restarting) before it is decided without one.
+    var spotWait: Duration { .milliseconds(max(10_000, 2 * configuration.heartbeat.livenessMilliseconds)) }
+
+    /// False when a pending shard held for spot verification has had no worker left to recompute it (every other
+    /// one excluded, quarantined or gone) for `spotWait`: then it is decided without one (accepted unverified,
+    /// or the job fails on a disagreement), and the scheduler skips the job this round.
+    mutating func spotCheckable(_ id: String, at now: ContinuousClock.Instant) -> Bool {
+        guard let job = jobs[id], let board = job.board else { return true }
+        let eligible = Set(registry.workers.values.filter { $0.quarantine == nil && !job.excludes($0) }.map(\.name))
+        for index in board.pending where !board.slots[index].avoid.isEmpty {
+            let avoid = board.slots[index].avoid
+            guard eligible.subtracting(avoid).isEmpty else {
+                jobs[id]?.spotAlone[index] = nil
+                continue
+            }
+            let since = job.spotAlone[index] ?? now
+            jobs[id]?.spotAlone[index] = since
+            guard now - since >= spotWait, var spot = jobs[id]?.spot, let decision = spot.noOtherWorker(board.stage, index) else { continue }
+            jobs[id]?.spot = spot
+            jobs[id]?.spotAlone[index] = nil
+            log.warning("\(id): for \(spotWait) no worker other than \(avoid.sorted().joined(separator: ", ")) could recompute \(board.stage.rawValue) of shard \(index) for spot verification",
+                        metadata: LogMetadata.job(id))
+            carryOut(id, board.stage, index, decision)
+            return false
+        }
+        return true
     }
 }

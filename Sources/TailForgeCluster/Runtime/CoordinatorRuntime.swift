@@ -38,6 +38,10 @@ public struct CoordinatorConfiguration: Sendable {
     /// Live (queued or running) jobs one client key (or, with `--insecure`, one address) may have.
     public var maxJobsPerClient: Int = CoordinatorConfiguration.defaultMaxJobsPerClient
     public static let defaultMaxJobsPerClient = 16
+    /// The fraction of a `verify: spot` job's shards recomputed on a second worker (`--verify-fraction`); 0 refuses
+    /// such jobs rather than accept them unverified.
+    public var verifyFraction: Double = CoordinatorConfiguration.defaultVerifyFraction
+    public static let defaultVerifyFraction = 0.1
 
     public static let defaultWorkerMemoryBytes: Int64 = 64 << 30
 

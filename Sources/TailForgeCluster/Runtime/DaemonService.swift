@@ -52,7 +52,8 @@ public struct DaemonService: Service {
                                    security: SocketSecurity = .plaintext, allowDirectory: String? = nil,
                                    dataRoots: DataRoots = .none, maxMessageBytes: Int = WireLimits.defaultMaxMessageBytes,
                                    maxWorkers: Int = CoordinatorConfiguration.defaultMaxWorkers, signingKey: SigningKeyPair? = nil,
-                                   maxJobsPerClient: Int = CoordinatorConfiguration.defaultMaxJobsPerClient, logger: Logger) -> DaemonService {
+                                   maxJobsPerClient: Int = CoordinatorConfiguration.defaultMaxJobsPerClient,
+                                   verifyFraction: Double = CoordinatorConfiguration.defaultVerifyFraction, logger: Logger) -> DaemonService {
         var configuration = CoordinatorConfiguration(bind: bind, stateDirectory: stateDirectory, toolVersion: ToolVersionOverride.current,
                                                      heartbeat: heartbeat, maxAttempts: maxAttempts, quarantineAfter: quarantineAfter,
                                                      retainJobsSeconds: retainJobsSeconds, workerMemoryBytes: workerMemoryBytes)
@@ -64,6 +65,7 @@ public struct DaemonService: Service {
         configuration.maxWorkers = maxWorkers
         configuration.signingKey = signingKey
         configuration.maxJobsPerClient = maxJobsPerClient
+        configuration.verifyFraction = verifyFraction
         let runtime = CoordinatorRuntime(configuration: configuration, backend: EngineJobBackend(), logger: logger)
         // SIGHUP re-reads the allow-list (the operator removed or added a key); libzmq consults it per handshake.
         Task {

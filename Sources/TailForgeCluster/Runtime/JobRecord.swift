@@ -30,6 +30,12 @@ struct JobRecord {
     /// Workers caught returning a result no honest worker returns, by name and by principal (a worker key's
     /// fingerprint): they get no more shards of this job, even after registering again under another name.
     var excluded: Set<String> = []
+    /// Spot verification (`verify: spot`), nil when the job does not ask for it.
+    var spot: SpotCheck?
+    /// Workers caught lying by spot verification or the plan checks, with their principal, for the resolved manifest.
+    var liars: [String] = []
+    /// Since when each shard held for spot verification has had no worker left to recompute it.
+    var spotAlone: [Int: ContinuousClock.Instant] = [:]
 
     /// True when `worker` may not take shards of this job. Without keys every loopback worker shares one
     /// address, so only the name counts then.
@@ -51,9 +57,11 @@ struct JobRecord {
         manifest.balancedOutput ?? (directory as NSString).appendingPathComponent("balanced.h5")
     }
 
-    /// A new board for `stage` over the prepared shards.
-    func makeBoard(_ stage: ShardStage, maxAttempts: Int) -> ShardBoard? {
+    /// A new board for `stage` over the prepared shards; spot verification picks that stage's shards to check.
+    mutating func makeBoard(_ stage: ShardStage, maxAttempts: Int) -> ShardBoard? {
         guard let prepared else { return nil }
+        spot?.select(stage, count: prepared.shards.count)
+        spotAlone = [:]
         return ShardBoard(job: id, stage: stage, classes: prepared.shards.map { $0.map(\.classId) }, maxAttempts: maxAttempts)
     }
 }

@@ -9,6 +9,14 @@ import Darwin
 public struct JournalEntry: Codable, Sendable, Equatable {
     public enum Event: String, Codable, Sendable {
         case submitted, prepared, kappas, shard, committed, failed, cancelled
+        /// A committed κ or shard result was withdrawn (its worker was caught lying): `shard` of stage `message`.
+        case rejected
+    }
+    /// Spot verification's fraction and seed, journaled with the submission so a restart checks the same shards.
+    public struct Verification: Codable, Sendable, Equatable {
+        public var fraction: Double
+        public var seed: UInt64
+        public init(fraction: Double, seed: UInt64) { self.fraction = fraction; self.seed = seed }
     }
     public var event: Event
     public var job: String
@@ -19,11 +27,12 @@ public struct JournalEntry: Codable, Sendable, Equatable {
     public var sha256: String?
     public var path: String?
     public var message: String?
+    public var verification: Verification?
 
     public init(event: Event, job: String, manifest: JobManifest? = nil, prepared: PreparedJob? = nil, shard: Int? = nil,
-                sha256: String? = nil, path: String? = nil, message: String? = nil, time: Date = Date()) {
+                sha256: String? = nil, path: String? = nil, message: String? = nil, verification: Verification? = nil, time: Date = Date()) {
         self.event = event; self.job = job; self.time = time; self.manifest = manifest; self.prepared = prepared
-        self.shard = shard; self.sha256 = sha256; self.path = path; self.message = message
+        self.shard = shard; self.sha256 = sha256; self.path = path; self.message = message; self.verification = verification
     }
 }
 

@@ -16,6 +16,7 @@ struct JournalReplay {
         var kappaFiles: [Int: ShardFile] = [:]
         var shardFiles: [Int: ShardFile] = [:]
         var outputSHA256: String?
+        var verification: JournalEntry.Verification?
     }
 
     private(set) var jobs: [String: RecoveredJob] = [:]
@@ -30,7 +31,7 @@ struct JournalReplay {
     private mutating func apply(_ entry: JournalEntry) {
         if entry.event == .submitted {
             guard let manifest = entry.manifest, jobs[entry.job] == nil else { return }
-            jobs[entry.job] = RecoveredJob(id: entry.job, manifest: manifest, submitted: entry.time)
+            jobs[entry.job] = RecoveredJob(id: entry.job, manifest: manifest, submitted: entry.time, verification: entry.verification)
             order.append(entry.job)
             return
         }
@@ -52,6 +53,10 @@ struct JournalReplay {
         case .shard:
             if let shard = entry.shard, let path = entry.path, let sha256 = entry.sha256 {
                 job.shardFiles[shard] = ShardFile(path: path, sha256: sha256)
+            }
+        case .rejected:
+            if let shard = entry.shard {
+                if entry.message == ShardStage.concentrations.rawValue { job.kappaFiles[shard] = nil } else { job.shardFiles[shard] = nil }
             }
         case .committed:
             job.state = .committed

@@ -37,6 +37,10 @@ struct ShardBoard: Equatable {
         var seconds: Double = 0
         /// Size of the shard file its worker reported.
         var bytes: Int64?
+        /// Workers that must not compute this shard again (spot verification wants a different one).
+        var avoid: Set<String> = []
+        /// The worker whose result was accepted without a second opinion (nil once verified, or not done).
+        var producer: String?
 
         /// Failures that use up attempts.
         var countedFailures: [Failure] { failures.filter(\.reason.countsAsAttempt) }
@@ -148,11 +152,35 @@ struct ShardBoard: Equatable {
         slots[shard].bytes = bytes
     }
 
-    /// The shard's result is durable (journaled).
-    mutating func done(_ shard: Int, file: String? = nil, sha256: String? = nil) {
+    /// The shard's result is durable (journaled); `producer` names its worker when no other worker confirmed it.
+    mutating func done(_ shard: Int, file: String? = nil, sha256: String? = nil, producer: String? = nil) {
         slots[shard].state = .done
         slots[shard].file = file
         slots[shard].sha256 = sha256
+        slots[shard].producer = producer
+        slots[shard].avoid = []
+    }
+
+    /// A result is kept aside for spot verification: the shard is computed again, by none of `avoid`. Not a
+    /// failure: no attempt is used up.
+    mutating func recompute(_ shard: Int, avoid: Set<String>) {
+        slots[shard].state = .pending
+        slots[shard].avoid = avoid
+    }
+
+    /// The done shards `worker` produced unconfirmed go back to the queue (it was caught lying); returns them
+    /// with the files they had.
+    mutating func requeueDone(producedBy worker: String) -> [(shard: Int, file: String?)] {
+        var requeued: [(Int, String?)] = []
+        for index in slots.indices where slots[index].isDone && slots[index].producer == worker {
+            requeued.append((index, slots[index].file))
+            slots[index].state = .pending
+            slots[index].file = nil
+            slots[index].sha256 = nil
+            slots[index].producer = nil
+            slots[index].avoid = [worker]
+        }
+        return requeued
     }
 
     /// The current attempt of `reference` failed on `worker` (named `name` in messages).
@@ -216,7 +244,11 @@ struct ShardBoard: Equatable {
     /// The worker to give pending shard `shard`, from the assignable `candidates` (in preference order): one it
     /// has not failed on; if every candidate has failed it while another healthy worker has not, nil (wait
     /// for that one); if it failed on every healthy worker, any candidate.
+    /// Workers in the shard's `avoid` set are never picked.
     func pick(for shard: Int, from candidates: [WorkerRegistry.Worker], healthy: Set<String>) -> WorkerRegistry.Worker? {
+        let avoid = slots[shard].avoid
+        let candidates = candidates.filter { !avoid.contains($0.name) }
+        let healthy = healthy.subtracting(avoid)
         let failedOn = slots[shard].failedOn
         if let fresh = candidates.first(where: { !failedOn.contains($0.name) }) { return fresh }
         if !healthy.subtracting(failedOn).isEmpty { return nil }

@@ -26,6 +26,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Observability: metric values (swift-metrics), their Prometheus text (swift-prometheus), and the one HTTP
+        // server per daemon that serves them and the coordinator's status page (Hummingbird, without the
+        // swift-configuration trait, which nothing here uses).
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        // Already built for Hummingbird; named for the bound port and the bind error's errno.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // MARK: - C system libraries
@@ -92,6 +100,22 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        // The daemons' HTTP listeners (metrics, the status page) on Hummingbird, apart from the runtime so that only
+        // the executable links SwiftNIO: with NIO's C modules in a target's build graph, Glibc's `struct stat` and
+        // `timespec` are attributed to CDispatch and every target using them would need to import it.
+        .target(
+            name: "TailForgeObservability",
+            dependencies: [
+                "TailForgeCluster",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -115,6 +139,7 @@ let package = Package(
                 "TailForgeEngine",
                 "TailForgeTraining",
                 "TailForgeCluster",
+                "TailForgeObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -152,6 +177,7 @@ let package = Package(
             name: "TailForgeClusterTests",
             dependencies: ["CZeroMQ", "TailForgeCluster", "TailForgeNumerics", "TailForgeEngine", "TailForgeTraining", "TailForgeStorage",
                            .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+                           .product(name: "CoreMetrics", package: "swift-metrics"),
                            "TailForgeFuzzTargets"]
         ),
     ]

@@ -66,6 +66,7 @@ public enum FuzzSeeds {
             WireMessage(TrainingFailure(session: "s", shard: nil, message: "no training session", code: TrainingFailure.unknownSession)),
             WireMessage(TrainingClose(session: "s", paths: ["/a.h5"])),
             WireMessage(TrainingPing(session: "s")),
+            WireMessage(TrainerProgress(session: "s", iteration: 2, loss: 1.5, gradientNorm: 0.25, evaluations: 3, seconds: 0.5)),
         ]
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TailForgeCluster
 
 /// Ranges of the numeric flags that are not policy settings (those are checked by the library types that own
 /// them). Each bound keeps the value representable where it is used and far beyond any sensible choice.
@@ -33,5 +34,11 @@ enum CommandLimits {
         guard endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://") else {
             throw ValidationError("--\(flag) must be a ZeroMQ endpoint such as tcp://HOST:5555, got '\(endpoint)' (\(source))")
         }
+    }
+
+    /// Parses an optional `--metrics-bind` / `--http-bind` value, as a `ValidationError` (usage, exit 64) when it is not HOST:PORT.
+    static func bindAddress(_ value: String?, flag: String) throws -> HTTPBindAddress? {
+        guard let value else { return nil }
+        do { return try HTTPBindAddress(parsing: value, flag: flag) } catch { throw ValidationError(error.description) }
     }
 }

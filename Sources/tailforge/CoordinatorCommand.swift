@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import TailForgeCluster
+import TailForgeObservability
 
 /// `tailforge coordinator`: the daemon that plans, schedules and gathers jobs.
 struct CoordinatorCommand: AsyncParsableCommand {
@@ -60,6 +61,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("verify-fraction"), help: "Fraction (0 to 1) of the shards of each `verify: spot` job recomputed on another worker and compared; 0 refuses such jobs.")
     var verifyFraction = CoordinatorConfiguration.defaultVerifyFraction
 
+    @Option(name: .customLong("metrics-bind"), help: "Serve Prometheus metrics at http://HOST:PORT/metrics (a bare PORT means 127.0.0.1; port 0 picks one, written to STATE/metrics-endpoint); off by default.")
+    var metricsBind: String?
+
+    @Option(name: .customLong("http-bind"), help: "Serve the status page, /api/status and /metrics at HOST:PORT (a bare PORT means 127.0.0.1; port 0 picks one, written to STATE/http-endpoint); off by default.")
+    var httpBind: String?
+
+    @Option(name: .customLong("http-token-file"), help: "File (mode 600) holding the token every status-page request must carry; required when --http-bind is not a loopback address.")
+    var httpTokenFile: String?
+
     @OptionGroup var logging: DaemonLogOptions
 
     func validate() throws {
@@ -80,6 +90,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
         try CommandLimits.check("liveness-ms", livenessMilliseconds, in: HeartbeatSettings.livenessRange)
         guard livenessMilliseconds >= 2 * heartbeatMilliseconds else {
             throw ValidationError("--liveness-ms must be at least twice --heartbeat-ms")
+        }
+        let page = try CommandLimits.bindAddress(httpBind, flag: "--http-bind")
+        _ = try CommandLimits.bindAddress(metricsBind, flag: "--metrics-bind")
+        if let page, !page.isLoopback, httpTokenFile == nil {
+            throw ValidationError("--http-bind \(page) serves the status page beyond this machine: give --http-token-file FILE (a secret every request must carry; see cluster/README.md, Status page) or bind to 127.0.0.1")
+        }
+        if httpTokenFile != nil, page == nil {
+            throw ValidationError("--http-token-file protects the status page: give --http-bind too")
         }
         // Last: a bad value above is named even when the keys or roots are missing too.
         if insecure {
@@ -103,13 +121,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
         if signing == nil {
             logger.warning("no signing key (--signing-key, or NAME.sign.key beside --key): resolved manifests are sealed but not signed, so `replay --coordinator-signing-key` cannot vouch for them")
         }
-        let service = DaemonService.coordinator(
+        let token = try httpTokenFile.map { try HTTPToken.load(file: $0) }
+        let (daemon, listeners) = DaemonService.coordinator(
             bind: bind, stateDirectory: stateDir,
             heartbeat: HeartbeatSettings(intervalMilliseconds: heartbeatMilliseconds, livenessMilliseconds: livenessMilliseconds),
             maxAttempts: maxAttempts, quarantineAfter: quarantineAfter, retainJobsSeconds: RetentionPeriod.seconds(retainJobs)!,
             workerMemoryBytes: workerMemoryBytes, security: security, allowDirectory: allowDir, dataRoots: roots, maxMessageBytes: maxMessageBytes, maxWorkers: maxWorkers,
             signingKey: signing, maxJobsPerClient: maxJobsPerClient, verifyFraction: verifyFraction,
+            metricsBind: try CommandLimits.bindAddress(metricsBind, flag: "--metrics-bind"),
+            httpBind: try CommandLimits.bindAddress(httpBind, flag: "--http-bind"), httpToken: token,
             logger: logger)
-        try await DaemonService.runUntilSignalled([service], logger: logger)
+        try await DaemonService.runUntilSignalled([daemon] + ObservabilityServer.services(listeners, logger: logger), logger: logger)
     }
 }

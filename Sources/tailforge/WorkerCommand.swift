@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TailForgeCluster
+import TailForgeObservability
 
 /// `tailforge worker`: the daemon that computes shards for a coordinator.
 struct WorkerCommand: AsyncParsableCommand {
@@ -35,6 +36,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-message-bytes"), help: "Largest message accepted from the coordinator (frames: at most 64 MiB each).")
     var maxMessageBytes = WireLimits.defaultMaxMessageBytes
 
+    @Option(name: .customLong("metrics-bind"), help: "Serve Prometheus metrics at http://HOST:PORT/metrics (a bare PORT means 127.0.0.1; port 0 picks one, written to WORK-DIR/metrics-endpoint); off by default.")
+    var metricsBind: String?
+
     @OptionGroup var logging: DaemonLogOptions
 
     func validate() throws {
@@ -42,6 +46,7 @@ struct WorkerCommand: AsyncParsableCommand {
         try CommandLimits.check("threads", threads, in: CommandLimits.threads)
         try CommandLimits.check("max-message-bytes", maxMessageBytes, in: WireLimits.minimumMaxMessageBytes...(4 << 30))
         guard cacheMaxBytes >= 0 else { throw ValidationError("--cache-max-bytes must be 0 or more") }
+        _ = try CommandLimits.bindAddress(metricsBind, flag: "--metrics-bind")
     }
 
     func run() async throws {
@@ -55,8 +60,9 @@ struct WorkerCommand: AsyncParsableCommand {
             }
             logger.warning("INSECURE: plain text, no authentication of the coordinator; anyone on the path can read shards or pose as the coordinator")
         }
-        let service = DaemonService.worker(connect: connect, workDirectory: workDir, threads: threads, name: name,
-                                           cacheMaxBytes: cacheMaxBytes, security: security, dataRoots: dataRoots, maxMessageBytes: maxMessageBytes, logger: logger)
-        try await DaemonService.runUntilSignalled([service], logger: logger)
+        let (daemon, listeners) = DaemonService.worker(connect: connect, workDirectory: workDir, threads: threads, name: name,
+                                            cacheMaxBytes: cacheMaxBytes, security: security, dataRoots: dataRoots, maxMessageBytes: maxMessageBytes,
+                                            metricsBind: try CommandLimits.bindAddress(metricsBind, flag: "--metrics-bind"), logger: logger)
+        try await DaemonService.runUntilSignalled([daemon] + ObservabilityServer.services(listeners, logger: logger), logger: logger)
     }
 }

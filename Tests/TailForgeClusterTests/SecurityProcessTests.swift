@@ -182,7 +182,7 @@ extension ClusterProcessTests {
         let client = PeerRole.client.permits(type)
         #expect(PeerRole.unauthenticated.permits(type))
         switch type {
-        case .submitJob, .cancelJob, .statusRequest, .watchJob, .trainingOpen, .gradientRequest, .trainingClose, .trainingPing:
+        case .submitJob, .cancelJob, .statusRequest, .watchJob, .trainingOpen, .gradientRequest, .trainingClose, .trainingPing, .trainerProgress:
             #expect(client && !worker)
         case .hello, .heartbeat, .shardResult, .shardFailure, .shardProgress, .goodbye, .dataChunk, .dataRequest,
              .gradientReply, .trainingShardLoaded, .trainingFailure:

@@ -62,6 +62,7 @@ import TailForgeEngine
             TrainingFailure(session: "t1", shard: 0, message: "no such file"),
             TrainingClose(session: "t1", paths: ["/data/a.h5"]),
             TrainingPing(session: "t1"),
+            TrainerProgress(session: "t1", iteration: 4, loss: 0.75, gradientNorm: 0.125, evaluations: 5, seconds: 1.5),
         ]
         #expect(Set(bodies.map { type(of: $0).messageType }) == Set(MessageType.allCases))
         for body in bodies {

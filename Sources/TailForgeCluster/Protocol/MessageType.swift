@@ -36,6 +36,7 @@ public enum MessageType: UInt16, CaseIterable, Sendable, Codable {
     case trainingFailure = 69
     case trainingClose = 70
     case trainingPing = 71
+    case trainerProgress = 72
 
     /// The body type carried by messages of this type, used to validate every incoming header.
     var bodyType: any WireBody.Type {
@@ -70,6 +71,7 @@ public enum MessageType: UInt16, CaseIterable, Sendable, Codable {
         case .trainingFailure: TrainingFailure.self
         case .trainingClose: TrainingClose.self
         case .trainingPing: TrainingPing.self
+        case .trainerProgress: TrainerProgress.self
         }
     }
 }

@@ -328,7 +328,7 @@ public struct TrainingProgress: Codable, Sendable, Equatable {
 }
 
 /// Life cycle of a job.
-public enum JobState: String, Codable, Sendable, Equatable {
+public enum JobState: String, Codable, Sendable, Equatable, CaseIterable {
     /// `training`: a job with a `train:` section has published its balanced set's recipe and drives L-BFGS.
     case queued, running, gathering, training, committed, failed, cancelled
     /// True when the job will not change any more.

@@ -21,6 +21,21 @@ public enum ShardFailureReason: Codable, Sendable, Hashable, CustomStringConvert
     /// The coordinator stopped the attempt (job cancelled, failed or the attempt was superseded).
     case cancelled
 
+    /// The case's name without its values: a bounded label for metrics (`timedOut`, `workerLost`, …).
+    public var kind: String {
+        switch self {
+        case .busy: "busy"
+        case .inputUnavailable: "inputUnavailable"
+        case .executionFailed: "executionFailed"
+        case .invalidResult: "invalidResult"
+        case .fetchFailed: "fetchFailed"
+        case .timedOut: "timedOut"
+        case .workerLost: "workerLost"
+        case .returned: "returned"
+        case .cancelled: "cancelled"
+        }
+    }
+
     /// True when the attempt counts toward the shard's attempt cap.
     public var countsAsAttempt: Bool {
         switch self {

@@ -9,6 +9,7 @@ extension CoordinatorLoop {
     mutating func serve(_ identity: Identity, _ request: DataRequest) {
         func refuse(_ reason: String) {
             log.warning("refused a data request from \(name(identity)) for \(request.resource): \(reason)")
+            runtime.metrics?.refused("data-request")
             send(identity, WireMessage(DataChunk(requestId: request.requestId, resource: request.resource, offset: request.offset, totalBytes: 0,
                                                  error: "the coordinator serves a job's input only to the worker running a shard of it")))
         }
@@ -32,6 +33,7 @@ extension CoordinatorLoop {
         let length = min(max(0, request.length), configuration.chunkBytes)
         let (bytes, total, error) = FileChunks.read(path: path, offset: request.offset, length: length)
         if let error { log.warning("serving the input of \(id) to \(name(identity)) failed: \(error)") }
+        runtime.metrics?.moved(error == nil ? bytes.count : 0, direction: "sent", what: "input")
         send(identity, WireMessage(DataChunk(requestId: request.requestId, resource: request.resource, offset: request.offset,
                                              totalBytes: total, error: error.map { _ in "the coordinator cannot read the job's input; see its log" }),
                                    payloads: error == nil ? [bytes] : []))
@@ -61,6 +63,7 @@ extension CoordinatorLoop {
             registry.reported(identity, fetch.reference)
             attemptFailed(identity, fetch.reference, .fetchFailed(reason))
         case .write(let fetch, let next):
+            runtime.metrics?.moved(bytes.count, direction: "received", what: "shard")
             do { try fetchFiles[fetch.requestId]?.write(contentsOf: bytes) } catch {
                 dropFetchFile(fetch)
                 _ = fetcher.cancel { $0.requestId == fetch.requestId }

@@ -9,6 +9,7 @@ extension CoordinatorLoop {
         guard owned < configuration.maxJobsPerClient else {
             let reason = "this client already has \(owned) queued or running jobs, the coordinator's limit per client (--max-jobs-per-client \(configuration.maxJobsPerClient)); wait for one to finish (`tailforge wait JOB`) or cancel one"
             log.warning("refused a job from \(principal): \(reason)")
+            runtime.metrics?.refused("too-many-jobs")
             send(client, WireMessage(ErrorReply(code: "too-many-jobs", message: reason)))
             return
         }
@@ -22,6 +23,7 @@ extension CoordinatorLoop {
             try OutputCheck.check(manifest, against: live)
         } catch {
             log.warning("refused a job from peer \(printable(client)): \(error.description)")
+            runtime.metrics?.refused("invalid-manifest")
             send(client, WireMessage(ErrorReply(code: "invalid-manifest", message: error.description)))
             return
         }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 
@@ -69,6 +70,8 @@ extension CoordinatorLoop {
         job.board = board
         jobs[reference.job] = job
         guard outcome != .stale else { return }
+        runtime.metrics?.attemptFailed(reason)
+        if outcome == .requeued { runtime.metrics?.retries.increment() }
         log.warning("\(reference) failed on \(workerName): \(reason)", metadata: LogMetadata.shard(reference, worker: workerName))
         if registry.failed(identity, reason), let worker = registry[identity] {
             log.error("worker \(worker.name) quarantined: \(worker.quarantine ?? ""); it gets no shards until it registers again", metadata: LogMetadata.worker(worker.name))
@@ -223,6 +226,8 @@ extension CoordinatorLoop {
             return
         }
         jobs[id]?.board?.done(shard, file: path, sha256: sha256, producer: producer)
+        runtime.metrics?.shardsCompleted.increment()
+        runtime.metrics?.rowsGenerated.increment(by: jobs[id]?.prepared?.shards[shard].reduce(0) { $0 + $1.outputCount } ?? 0)
         advance(id)
     }
 
@@ -239,6 +244,7 @@ extension CoordinatorLoop {
         }
         jobs[id]?.stageOneKappas[shard] = kappas
         jobs[id]?.board?.done(shard, producer: producer)
+        runtime.metrics?.shardsCompleted.increment()
         advance(id)
     }
 

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 
@@ -31,6 +32,10 @@ struct CoordinatorLoop {
     var lastHeartbeat = ContinuousClock.now
     var lastProgress = ContinuousClock.now
     var lastPurge = ContinuousClock.now
+    /// The ROUTER's bound endpoint (a wildcard port resolved), for the status page.
+    var endpoint: String
+    /// Long enough ago that the first turn publishes a snapshot.
+    var lastSnapshot = ContinuousClock.now - .seconds(60)
     var training = TrainingSessions()
     /// The trainers of jobs in their training stage, by job.
     var trainers: [String: LocalTrainerLink] = [:]
@@ -40,10 +45,12 @@ struct CoordinatorLoop {
         self.router = router
         self.inbox = inbox
         self.wake = wake
+        self.endpoint = (try? router.lastEndpoint) ?? runtime.configuration.bind
         self.journal = try Journal(directory: runtime.configuration.stateDirectory)
         self.liveness = LivenessTracker(livenessMilliseconds: runtime.configuration.heartbeat.livenessMilliseconds)
         self.registry = WorkerRegistry(quarantineAfter: runtime.configuration.quarantineAfter)
         self.fetcher = ShardFetcher(chunkBytes: runtime.configuration.chunkBytes)
+        self.training.metrics = runtime.metrics
     }
 
     // MARK: - Loop
@@ -74,6 +81,7 @@ struct CoordinatorLoop {
                 lastProgress = now
                 for job in watchers.keys { publishProgress(job) }
             }
+            publishSnapshotIfDue(now)
             if now - lastPurge >= .seconds(60) {
                 lastPurge = now
                 purgeExpiredJobs()
@@ -103,12 +111,14 @@ struct CoordinatorLoop {
             message = try WireMessage.decode(frames.dropFirst(), limits: configuration.limits)
         } catch {
             log.warning("rejected a message from peer \(printable(identity)): \(error)")
+            runtime.metrics?.refused("malformed-message")
             send(identity, WireMessage(ErrorReply(code: error.code, message: error.description)))
             return
         }
         guard let role, role.permits(message.type) else {
             let reason = "a \(role?.rawValue ?? "unauthenticated") key may not send \(message.type); the coordinator's allow-list gives each key one role (workers/ or clients/)"
             log.warning("refused a message from peer \(printable(identity)): \(reason)")
+            runtime.metrics?.refused("forbidden")
             send(identity, WireMessage(ErrorReply(code: "forbidden", message: reason)))
             return
         }
@@ -172,6 +182,7 @@ struct CoordinatorLoop {
         guard hello.toolVersion == configuration.toolVersion else {
             let reason = "worker \(hello.workerName) on \(hello.host) runs TailForge \(hello.toolVersion) but the coordinator runs \(configuration.toolVersion); install the same release on every node"
             log.warning("refused: \(reason)", metadata: LogMetadata.worker(hello.workerName))
+            runtime.metrics?.refused("version-mismatch")
             send(identity, WireMessage(Refuse(reason: reason)))
             return
         }
@@ -179,6 +190,7 @@ struct CoordinatorLoop {
            other.host != hello.host {
             let reason = "a worker named \(hello.workerName) is already registered from \(other.host) (pid \(other.processId)); give each worker a distinct --name"
             log.warning("refused: \(reason)", metadata: LogMetadata.worker(hello.workerName))
+            runtime.metrics?.refused("duplicate-worker-name")
             send(identity, WireMessage(Refuse(reason: reason)))
             return
         }
@@ -186,6 +198,7 @@ struct CoordinatorLoop {
         guard known || registry.workers.count < configuration.maxWorkers else {
             let reason = "the coordinator already has \(registry.workers.count) workers, its limit (coordinator --max-workers \(configuration.maxWorkers)); raise it or stop another worker"
             log.warning("refused worker \(hello.workerName) on \(hello.host): \(reason)")
+            runtime.metrics?.refused("max-workers")
             send(identity, WireMessage(Refuse(reason: reason)))
             return
         }
@@ -233,6 +246,8 @@ struct CoordinatorLoop {
             job.board = board
             jobs[id] = job
             for (shard, outcome) in outcomes {
+                runtime.metrics?.attemptFailed(reason)
+                if outcome == .requeued, reason.countsAsAttempt { runtime.metrics?.retries.increment() }
                 if case .exhausted(let summary) = outcome {
                     fail(id, summary)
                     break

@@ -45,6 +45,15 @@ public struct CoordinatorConfiguration: Sendable {
 
     public static let defaultWorkerMemoryBytes: Int64 = 64 << 30
 
+    /// Where `/metrics` is served (`--metrics-bind`); nil: not served there.
+    public var metricsBind: HTTPBindAddress?
+    /// Where the status page, `/api/status` and `/metrics` are served (`--http-bind`); nil: no page.
+    public var httpBind: HTTPBindAddress?
+    /// Every request to the status page must carry it (`--http-token-file`); required off loopback.
+    public var httpToken: HTTPToken?
+    /// True when something serves metrics or the page: only then does the network thread build snapshots.
+    public var isObserved: Bool { metricsBind != nil || httpBind != nil }
+
     public static let defaultRetainJobsSeconds: Double = 7 * 86_400
 
     public init(bind: String, stateDirectory: String, toolVersion: String, heartbeat: HeartbeatSettings = HeartbeatSettings(),
@@ -67,6 +76,9 @@ public final class CoordinatorRuntime: Sendable {
     let logger: Logger
     /// Outcomes of background steps, for the network thread, while `run` is running.
     private let inbox = Mutex<SocketMailbox<CoordinatorEvent>?>(nil)
+    /// The metrics and the state the HTTP server shows (nil when nothing serves them: no cost at all then).
+    let metrics: CoordinatorMetrics?
+    let snapshots: SnapshotBox?
 
     enum CoordinatorEvent: Sendable {
         case prepared(job: String, Result<PreparedJob, JobStepError>)
@@ -97,6 +109,8 @@ public final class CoordinatorRuntime: Sendable {
         self.configuration = configuration
         self.backend = backend
         self.logger = logger
+        metrics = configuration.isObserved ? CoordinatorMetrics() : nil
+        snapshots = configuration.isObserved ? SnapshotBox(.empty(version: configuration.toolVersion, endpoint: configuration.bind)) : nil
     }
 
     /// The file in the state directory holding the bound endpoint (wildcard ports resolved), for scripts and tests.
@@ -164,6 +178,24 @@ public final class CoordinatorRuntime: Sendable {
     }
 
     private let zapHandler = Mutex<ZAPHandler?>(nil)
+
+    /// The HTTP listeners its configuration asks for: `--http-bind` (page, `/api/status`, `/metrics`, behind the
+    /// token when one is set) and `--metrics-bind` (`/metrics` only); one listener when both name the same address.
+    public func httpListeners() -> [HTTPListener] {
+        guard let metrics, let snapshots else { return [] }
+        var listeners: [HTTPListener] = []
+        let directory = configuration.stateDirectory
+        if let page = configuration.httpBind {
+            listeners.append(HTTPListener(address: page, flag: "--http-bind", metrics: metrics.registry, snapshots: snapshots,
+                                          token: configuration.httpToken, directory: directory))
+        }
+        // Port 0 twice means two listeners, each on a free port.
+        if let bind = configuration.metricsBind, bind != configuration.httpBind || bind.port == 0 {
+            listeners.append(HTTPListener(address: bind, flag: "--metrics-bind", metrics: metrics.registry, snapshots: nil, token: nil,
+                                          directory: directory))
+        }
+        return listeners
+    }
 
     /// Re-reads the allow-list (SIGHUP): keys removed from it are refused at their next handshake.
     public func reloadAllowList() {

@@ -21,10 +21,15 @@ public struct DaemonService: Service {
         let body = self.body
         let name = self.name
         try await withGracefulShutdownHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                ComputePool.startThread(named: name) {
-                    do { try body(stop); continuation.resume() } catch { continuation.resume(throwing: error) }
+            // Cancelled when another service of the group failed (an HTTP listener that cannot bind): stop too.
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    ComputePool.startThread(named: name) {
+                        do { try body(stop); continuation.resume() } catch { continuation.resume(throwing: error) }
+                    }
                 }
+            } onCancel: {
+                stop.stop()
             }
         } onGracefulShutdown: {
             stop.stop()
@@ -39,7 +44,7 @@ public struct DaemonService: Service {
     }
 
     /// Runs `services` in a `ServiceGroup` until they finish, stopping them gracefully on SIGTERM or SIGINT.
-    public static func runUntilSignalled(_ services: [DaemonService], logger: Logger) async throws {
+    public static func runUntilSignalled(_ services: [any Service], logger: Logger) async throws {
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -53,7 +58,10 @@ public struct DaemonService: Service {
                                    dataRoots: DataRoots = .none, maxMessageBytes: Int = WireLimits.defaultMaxMessageBytes,
                                    maxWorkers: Int = CoordinatorConfiguration.defaultMaxWorkers, signingKey: SigningKeyPair? = nil,
                                    maxJobsPerClient: Int = CoordinatorConfiguration.defaultMaxJobsPerClient,
-                                   verifyFraction: Double = CoordinatorConfiguration.defaultVerifyFraction, logger: Logger) -> DaemonService {
+                                   verifyFraction: Double = CoordinatorConfiguration.defaultVerifyFraction,
+                                   metricsBind: HTTPBindAddress? = nil, httpBind: HTTPBindAddress? = nil, httpToken: HTTPToken? = nil,
+                                   logger: Logger) -> (daemon: DaemonService, listeners: [HTTPListener]) {
+
         var configuration = CoordinatorConfiguration(bind: bind, stateDirectory: stateDirectory, toolVersion: ToolVersionOverride.current,
                                                      heartbeat: heartbeat, maxAttempts: maxAttempts, quarantineAfter: quarantineAfter,
                                                      retainJobsSeconds: retainJobsSeconds, workerMemoryBytes: workerMemoryBytes)
@@ -66,19 +74,22 @@ public struct DaemonService: Service {
         configuration.signingKey = signingKey
         configuration.maxJobsPerClient = maxJobsPerClient
         configuration.verifyFraction = verifyFraction
+        configuration.metricsBind = metricsBind
+        configuration.httpBind = httpBind
+        configuration.httpToken = httpToken
         let runtime = CoordinatorRuntime(configuration: configuration, backend: EngineJobBackend(), logger: logger)
         // SIGHUP re-reads the allow-list (the operator removed or added a key); libzmq consults it per handshake.
         Task {
             for await _ in await UnixSignalsSequence(trapping: .sighup) { runtime.reloadAllowList() }
         }
-        return DaemonService(name: "tailforge-coordinator") { try runtime.run(until: $0) }
+        return (DaemonService(name: "tailforge-coordinator") { try runtime.run(until: $0) }, runtime.httpListeners())
     }
 
     /// The worker daemon with the balancing engine behind it.
     public static func worker(connect: String, workDirectory: String, threads: Int, name: String? = nil,
                               cacheMaxBytes: Int64 = WorkerConfiguration.defaultCacheMaxBytes, security: SocketSecurity = .plaintext,
                               dataRoots: [String] = [], maxMessageBytes: Int = WireLimits.defaultMaxMessageBytes,
-                              logger: Logger) -> DaemonService {
+                              metricsBind: HTTPBindAddress? = nil, logger: Logger) -> (daemon: DaemonService, listeners: [HTTPListener]) {
         let name = name ?? WorkerConfiguration.defaultName(host: ProcessInfo.processInfo.hostName, workDirectory: workDirectory)
         var configuration = WorkerConfiguration(coordinator: connect, workDirectory: workDirectory, threads: threads, name: name,
                                                 toolVersion: ToolVersionOverride.current, cacheMaxBytes: cacheMaxBytes)
@@ -86,10 +97,16 @@ public struct DaemonService: Service {
         configuration.dataRoots = dataRoots
         configuration.limits = WireLimits(maxMessageBytes: maxMessageBytes)
         configuration.sockets = SocketSettings(maxMessageBytes: maxMessageBytes)
+        configuration.metricsBind = metricsBind
         // Every line of this worker names it, so the lines of many workers can be merged and filtered.
         var logger = logger
         logger[metadataKey: "worker"] = "\(name)"
         let runtime = WorkerRuntime(configuration: configuration, executor: EngineShardExecutor(), logger: logger)
-        return DaemonService(name: "tailforge-worker") { try runtime.run(until: $0) }
+        var listeners: [HTTPListener] = []
+        if let metricsBind, let registry = runtime.metricsRegistry {
+            listeners.append(HTTPListener(address: metricsBind, flag: "--metrics-bind", metrics: registry, snapshots: nil, token: nil,
+                                          directory: workDirectory))
+        }
+        return (DaemonService(name: "tailforge-worker") { try runtime.run(until: $0) }, listeners)
     }
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import Synchronization
@@ -27,6 +28,8 @@ public struct WorkerConfiguration: Sendable {
 
     /// The work directory and the data roots: everywhere a coordinator may make this worker write or read.
     public var confinedRoots: [String] { [workDirectory] + dataRoots }
+    /// Where `/metrics` is served (`--metrics-bind`); nil: no metrics are kept at all.
+    public var metricsBind: HTTPBindAddress?
 
     public init(coordinator: String, workDirectory: String, threads: Int, name: String, toolVersion: String,
                 sockets: SocketSettings = SocketSettings(), limits: WireLimits = WireLimits(), chunkBytes: Int = 4 << 20,
@@ -69,6 +72,8 @@ public final class WorkerRuntime: Sendable {
     private let mailbox = Mutex<SocketMailbox<WorkerEvent>?>(nil)
     /// Training shards and gradient requests (distributed training), computed off the network thread.
     let training: TrainingShardServer
+    /// Nil unless served (`--metrics-bind`).
+    let metrics: WorkerMetrics?
 
     enum WorkerEvent: Sendable {
         case send(WireMessage)
@@ -85,6 +90,7 @@ public final class WorkerRuntime: Sendable {
                                             readableRoots: configuration.confinedRoots,
                                             inputs: (executor as? EngineShardExecutor)?.inputs ?? JobInputCache(),
                                             workDirectory: configuration.workDirectory)
+        self.metrics = configuration.metricsBind == nil ? nil : WorkerMetrics()
     }
 
     /// Runs until `stop` is set (then hands back any running shard with `goodbye`) or the coordinator refuses
@@ -109,6 +115,9 @@ public final class WorkerRuntime: Sendable {
     func post(_ event: WorkerEvent) {
         mailbox.withLock { $0 }?.post(event)
     }
+
+    /// The metrics registry the worker's `--metrics-bind` listener serves.
+    var metricsRegistry: MetricsRegistry? { metrics?.registry }
 
     fileprivate var log: Logger { logger }
     fileprivate var shardExecutor: any ShardExecutor { executor }
@@ -196,7 +205,12 @@ private struct WorkerLoop {
             }
             for event in outbox.drain(wake) {
                 switch event {
-                case .send(let message): send(message)
+                case .send(let message):
+                    if let metrics = runtime.metrics, let reply = message.body(as: GradientReply.self) {
+                        metrics.gradientCompute.recordNanoseconds(Int64((reply.seconds ?? 0) * 1e9))
+                        metrics.moved(message.payloads.reduce(0) { $0 + $1.count }, direction: "sent", what: "gradient")
+                    }
+                    send(message)
                 case .finished(let reference):
                     if current?.reference == reference { current = nil }
                 case .inputVerified(let download, let error):
@@ -204,6 +218,11 @@ private struct WorkerLoop {
                 }
             }
             let now = ContinuousClock.now
+            if let metrics = runtime.metrics {
+                metrics.coordinatorSilence.record((now - lastHeard).seconds)
+                metrics.registered.record(registered ? 1 : 0)
+                metrics.busy.record(current == nil ? 0 : 1)
+            }
             if registered, now - lastSent >= .milliseconds(heartbeat.intervalMilliseconds) {
                 send(WireMessage(Heartbeat(busyWith: current?.reference)))
             }
@@ -239,6 +258,7 @@ private struct WorkerLoop {
             return
         }
         if TrainingShardServer.handles(message) {
+            if message.type == .gradientRequest { runtime.metrics?.gradientRequests.increment() }
             let runtime = self.runtime
             runtime.training.submit(message) { runtime.post(.send($0)) }
             return
@@ -288,6 +308,7 @@ private struct WorkerLoop {
     }
 
     mutating func fail(_ reference: ShardReference, _ reason: ShardFailureReason) {
+        runtime.metrics?.failed(reason)
         runtime.log.error("\(reference) failed: \(reason)", metadata: LogMetadata.shard(reference))
         send(WireMessage(ShardFailure(shard: reference, reason: reason)))
     }
@@ -360,6 +381,10 @@ private struct WorkerLoop {
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
                 let result = ShardResult(shard: reference, rowsPerClass: outcome.rowsPerClass, sha256: outcome.sha256,
                                          byteCount: outcome.byteCount, path: outcome.path, seconds: seconds)
+                if !flag.isStopped, let metrics = runtime.metrics {
+                    metrics.completed(reference.stage)
+                    if reference.stage == .synthesis { metrics.rowsGenerated.increment(by: outcome.rowsPerClass.reduce(0, +)) }
+                }
                 if flag.isStopped {
                     // Cancelled after the last check: nobody wants the file.
                     if let path = outcome.path { try? FileManager.default.removeItem(atPath: path) }
@@ -369,6 +394,7 @@ private struct WorkerLoop {
                 }
             } catch {
                 let reason: ShardFailureReason = flag.isStopped ? .cancelled : .executionFailed("\(error)")
+                runtime.metrics?.failed(reason)
                 if !flag.isStopped { runtime.log.error("shard \(reference) failed: \(error)", metadata: LogMetadata.shard(reference)) }
                 runtime.post(.send(WireMessage(ShardFailure(shard: reference, reason: reason))))
             }
@@ -416,6 +442,7 @@ private struct WorkerLoop {
         }
         do {
             try active.append(payloads.first ?? [])
+            runtime.metrics?.moved(payloads.first?.count ?? 0, direction: "received", what: "input")
         } catch {
             active.abandon()
             download = nil
@@ -487,6 +514,7 @@ private struct WorkerLoop {
         let (bytes, total, error) = FileChunks.read(path: standardized, offset: request.offset, length: min(max(0, request.length), configuration.chunkBytes))
         send(WireMessage(DataChunk(requestId: request.requestId, resource: request.resource, offset: request.offset,
                                    totalBytes: total, error: error), payloads: error == nil ? [bytes] : []))
+        if error == nil { runtime.metrics?.moved(bytes.count, direction: "sent", what: "shard") }
         if error == nil, request.offset + Int64(bytes.count) == total {
             // The coordinator now has the whole shard (it checks the digest); a lost copy is recomputed, not refetched.
             try? FileManager.default.removeItem(atPath: standardized)

@@ -20,6 +20,25 @@ struct ShardBoard: Equatable {
         /// is a failure of `worker`'s attempt, so the worker is remembered even though it is no longer needed.
         case checking(worker: Identity, attempt: Int)
         case done
+
+        /// The state's name for metrics and the status page.
+        var name: String {
+            switch self {
+            case .pending: "pending"
+            case .running: "running"
+            case .fetching: "fetching"
+            case .storing: "storing"
+            case .checking: "checking"
+            case .done: "done"
+            }
+        }
+    }
+
+    static let stateNames = ["pending", "running", "fetching", "storing", "checking", "done"]
+
+    /// How many shards are in each state (by ``State/name``).
+    var stateCounts: [String: Int] {
+        slots.reduce(into: [:]) { $0[$1.state.name, default: 0] += 1 }
     }
 
     struct Failure: Equatable {

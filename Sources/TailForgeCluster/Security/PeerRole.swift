@@ -26,7 +26,7 @@ public enum PeerRole: String, Sendable, CaseIterable {
 
     static let clientMessages: Set<MessageType> = [
         .submitJob, .statusRequest, .cancelJob, .watchJob,
-        .trainingOpen, .gradientRequest, .trainingClose, .trainingPing,
+        .trainingOpen, .gradientRequest, .trainingClose, .trainingPing, .trainerProgress,
     ]
 
     /// The role a ZAP user id (`ROLE` or `ROLE:FINGERPRINT`) names; nil (refuse) for anything else.

@@ -80,6 +80,7 @@ public struct DistributedTrainingRunner: Sendable {
                 try TrainingCheckpoint(fingerprint: fingerprint, state: state).write(to: checkpointPath)
                 logger.debug("checkpoint at iteration \(iteration.iteration) written to \(checkpointPath)")
             }
+            source.reportProgress(iteration)
             try await onIteration(iteration)
         }
         let metadata = SoftmaxModelFile.Metadata(

@@ -75,6 +75,7 @@ struct JobTrainer: Sendable {
         let openSeconds = (clock.now - opened).seconds
         let result = try await SoftmaxTrainer.train(source: source, settings: train.settings) { iteration, _ in
             try Task.checkCancellation()
+            source.reportProgress(iteration)
             progress(iteration)
         }
         // What `tailforge train BALANCED.h5` records for the same set: its name and identity.

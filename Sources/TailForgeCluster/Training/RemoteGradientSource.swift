@@ -189,6 +189,15 @@ public final class RemoteGradientSource: GradientSource {
         }
     }
 
+    /// Tells the coordinator where the optimiser is (its metrics and status page show the loss curve); fire and
+    /// forget, and only finite values (JSON has no NaN).
+    public func reportProgress(_ iteration: LBFGSIteration) {
+        guard iteration.loss.isFinite, iteration.gradientNorm.isFinite else { return }
+        connection.send([WireMessage(TrainerProgress(session: session, iteration: iteration.iteration, loss: iteration.loss,
+                                                      gradientNorm: iteration.gradientNorm, evaluations: iteration.evaluations,
+                                                      seconds: iteration.seconds))])
+    }
+
     /// Timings of every evaluation so far (for the benchmark).
     public var evaluationTimings: [EvaluationTiming] { timings.withLock { $0 } }
 

@@ -138,3 +138,22 @@ public struct TrainingClose: WireBody, Equatable {
     public var paths: [String]
     public init(session: String, paths: [String] = []) { self.session = session; self.paths = paths }
 }
+
+/// Trainer → coordinator, after each L-BFGS iteration: where the optimiser is, for the coordinator's metrics and
+/// status page (the coordinator relays gradients without looking inside them, so it cannot know the loss
+/// otherwise). Never answered; a lost one only leaves a gap in the loss curve.
+public struct TrainerProgress: WireBody, Equatable {
+    public static let messageType = MessageType.trainerProgress
+    public var session: String
+    public var iteration: Int
+    public var loss: Double
+    public var gradientNorm: Double
+    /// Objective evaluations so far.
+    public var evaluations: Int
+    /// Seconds since the run started (including time before a resume).
+    public var seconds: Double
+    public init(session: String, iteration: Int, loss: Double, gradientNorm: Double, evaluations: Int, seconds: Double) {
+        self.session = session; self.iteration = iteration; self.loss = loss; self.gradientNorm = gradientNorm
+        self.evaluations = evaluations; self.seconds = seconds
+    }
+}

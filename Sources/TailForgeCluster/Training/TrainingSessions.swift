@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 
 /// The coordinator's part in distributed training: it places each session's shards on live workers, relays
@@ -29,6 +30,10 @@ struct TrainingSessions {
         var evaluation: Evaluation?
         /// Last message from the trainer (it pings every second while it waits for replies).
         var lastHeard: ContinuousClock.Instant
+        /// Gradient requests relayed.
+        var evaluations = 0
+        /// What the trainer reported after each L-BFGS iteration (for the status page and the gauges).
+        var losses: [ClusterSnapshot.LossPoint] = []
     }
 
     /// The gradient request in flight and the shards whose replies are still missing.
@@ -36,12 +41,19 @@ struct TrainingSessions {
         var request: GradientRequest
         var payloads: [[UInt8]]
         var pending: Set<Int>
+        /// When the request arrived: its latency runs until the last shard's reply is relayed.
+        var started: ContinuousClock.Instant = .now
     }
 
     private(set) var sessions: [String: Session] = [:]
     /// Bytes of training messages sent to and received from workers (payloads and headers, as framed), for the
     /// resolved manifest of a training job and the benchmark.
     var workerBytes: Int64 = 0
+    /// The last few closed sessions, newest last, kept for their loss curves.
+    private(set) var closed: [(id: String, session: Session)] = []
+    static let closedKept = 5
+    /// Gradient requests and their latency are counted here when set.
+    var metrics: CoordinatorMetrics?
     /// A session whose trainer has been silent this long is closed and its shards released from the workers'
     /// memory (the trainer was killed). A live trainer never is: it pings while it waits, and if it was only
     /// slow it reopens the session on its next request.
@@ -82,7 +94,9 @@ struct TrainingSessions {
                                                                          message: "gradient request \(request.iteration) names shards outside the session or lacks their paths and first rows"))))]
             }
             session.evaluation = Evaluation(request: request, payloads: message.payloads, pending: Set(request.shards))
+            session.evaluations += 1
             sessions[request.session] = session
+            metrics?.gradientRequests.increment()
             var outgoing: Outgoing = []
             for (worker, shards) in group(request.shards, by: session.owner) {
                 outgoing.append((worker, .message(forward(request, shards: shards, paths: session.specs.map(\.path), payloads: message.payloads))))
@@ -95,7 +109,15 @@ struct TrainingSessions {
             }
             session.evaluation = evaluation
             sessions[reply.session] = session
+            if evaluation.pending.isEmpty { metrics?.gradientLatency.recordNanoseconds(Int64((ContinuousClock.now - evaluation.started).seconds * 1e9)) }
             return [(session.trainer, .relay(frames))]
+        case let progress as TrainerProgress:
+            guard sessions[progress.session] != nil else { return [] }
+            sessions[progress.session]!.lastHeard = .now
+            sessions[progress.session]!.losses.append(ClusterSnapshot.LossPoint(iteration: progress.iteration, loss: progress.loss,
+                                                                               gradientNorm: progress.gradientNorm))
+            if sessions[progress.session]!.losses.count > ClusterSnapshot.maximumLossPoints { sessions[progress.session]!.losses.removeFirst() }
+            return []
         case let ping as TrainingPing:
             guard sessions[ping.session] != nil else { return [(identity, .message(unknown(ping.session)))] }
             sessions[ping.session]!.lastHeard = .now
@@ -112,12 +134,24 @@ struct TrainingSessions {
     /// are kept).
     private mutating func close(_ id: String) -> Outgoing {
         guard let session = sessions.removeValue(forKey: id) else { return [] }
+        closed.append((id, session))
+        if closed.count > Self.closedKept { closed.removeFirst() }
         let inUse = Set(sessions.values.flatMap { $0.specs.map(\.path) })
         var byWorker: [[UInt8]: [String]] = [:]
         for (index, owner) in session.owner.enumerated() where !inUse.contains(session.specs[index].path) {
             if let owner { byWorker[owner, default: []].append(session.specs[index].path) }
         }
         return byWorker.map { ($0.key, .message(WireMessage(TrainingClose(session: id, paths: $0.value)))) }
+    }
+
+    /// Open sessions (by id), then the recently closed ones, for the status page.
+    var snapshot: [ClusterSnapshot.Training] {
+        func entry(_ id: String, _ session: Session, open: Bool) -> ClusterSnapshot.Training {
+            ClusterSnapshot.Training(session: id, open: open, shards: session.specs.count, loadedShards: session.loaded.filter { $0 }.count,
+                                     evaluations: session.evaluations, losses: session.losses)
+        }
+        return sessions.keys.sorted().map { entry($0, sessions[$0]!, open: true) }
+            + closed.reversed().filter { sessions[$0.id] == nil }.map { entry($0.id, $0.session, open: false) }
     }
 
     private func unknown(_ session: String) -> WireMessage {
@@ -218,6 +252,7 @@ extension CoordinatorLoop {
         if let open = message.body(as: TrainingOpen.self),
            let outside = open.shards.first(where: { configuration.dataRoots.confine($0.path) == nil }) {
             log.warning("refused training session \(open.session): \(outside.path) is outside the data roots")
+            runtime.metrics?.refused("training-outside-data-roots")
             send(identity, WireMessage(TrainingFailure(session: open.session, shard: nil,
                                                        message: "\(outside.path) is outside the coordinator's data roots (\(configuration.dataRoots.list)) once `..` and symbolic links are resolved; put the shards under a data root")))
             return true
@@ -255,8 +290,10 @@ extension CoordinatorLoop {
             switch frames {
             case .message(let message):
                 if registry[to] != nil { training.workerBytes += Int64(message.payloads.reduce(0) { $0 + $1.count }) }
+                if message.type == .gradientRequest { runtime.metrics?.moved(message.payloads.reduce(0) { $0 + $1.count }, direction: "relayed", what: "gradient") }
                 send(to, message)
             case .relay(let frames):
+                runtime.metrics?.moved(frames.reduce(0) { $0 + $1.count }, direction: "relayed", what: "gradient")
                 do { try router.send([to] + frames) } catch {
                     log.debug("relaying a training message failed (peer gone?): \(error)")
                 }

@@ -97,6 +97,7 @@ import Testing
         #expect(text.value("tailforge_refusals_total", ["reason": "forbidden"]) == 1)
         #expect(text.value("tailforge_shard_failures_total", ["reason": "timedOut"]) == 1)
         #expect(text.value("tailforge_training_iteration", ["session": "s1"]) == 7)
+        #expect(text.value("tailforge_training_sessions") == 1)
         #expect(text.value("tailforge_training_loss", ["session": "s1"]) == 0.5)
         #expect(text.value("tailforge_training_gradient_norm", ["session": "s1"]) == 0.01)
         #expect(text.types["tailforge_gradient_request_seconds"] == "histogram")
@@ -108,6 +109,7 @@ import Testing
         #expect(text.value("tailforge_worker_heartbeat_age_seconds", ["worker": "w1"]) != nil)
         #expect(text.value("tailforge_jobs", ["state": "running"]) == 0)
         #expect(text.value("tailforge_training_loss", ["session": "s1"]) == nil)
+        #expect(text.value("tailforge_training_sessions") == 0)
     }
 
     @Test func trainingProgressAndGradientLatencyAreRecordedPerSession() throws {

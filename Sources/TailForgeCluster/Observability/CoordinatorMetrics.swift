@@ -62,7 +62,7 @@ final class CoordinatorMetrics: Sendable {
         workersQuarantined.record(snapshot.workers.filter { $0.quarantined != nil }.count)
         registry.setGauges("tailforge_worker_heartbeat_age_seconds", label: "worker",
                            Dictionary(snapshot.workers.map { ($0.name, $0.heartbeatAgeSeconds) }, uniquingKeysWith: max))
-        trainingSessions.record(snapshot.training.count)
+        trainingSessions.record(snapshot.training.filter(\.open).count)
         let progressed = snapshot.training.filter { !$0.losses.isEmpty }
         registry.setGauges("tailforge_training_iteration", label: "session",
                            Dictionary(uniqueKeysWithValues: progressed.map { ($0.session, Double($0.losses.last!.iteration)) }))

@@ -6,6 +6,7 @@ import Glibc
 
 let suites: [String: ([String]) async throws -> Void] = [
     "cluster": ClusterBenchmarks.run,
+    "job": JobBenchmarks.run,
     "digest": DigestBenchmarks.run,
     "method": MethodBenchmarks.run,
     "numerics": NumericsBenchmarks.run,

@@ -74,5 +74,31 @@ extension ClusterProcessTests {
             let log = (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
             #expect(log.contains("moves from lost worker"), "the dead worker's part was never moved")
         }
+    
+        /// `tailforge worker --work-dir w --data-root .` with relative paths (as a user types them in a shell) runs
+        /// shards: the paths are made absolute before the confinement checks compare them.
+        @Test func aWorkerStartedWithARelativeWorkDirectoryRunsShards() async throws {
+            let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
+            let directory = NSTemporaryDirectory() + "tailforge-relative-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let input = try SyntheticPreset.small.write(to: directory + "/data", seed: 2, dimension: 8).train
+            let cluster = LocalCluster(executable: executable, directory: directory + "/cluster", heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
+            cluster.dataRoots = [directory]
+            defer { cluster.stop() }
+            try await cluster.startCoordinator()
+            let worker = Process()
+            worker.executableURL = URL(fileURLWithPath: executable)
+            worker.currentDirectoryURL = URL(fileURLWithPath: directory)
+            worker.arguments = ["worker", "--connect", cluster.endpoint, "--work-dir", "w", "--data-root", ".", "--name", "relative", "--insecure"]
+            worker.standardOutput = FileHandle.nullDevice
+            worker.standardError = FileHandle.nullDevice
+            try worker.run()
+            defer { LocalCluster.signal(worker, SIGKILL) }
+            try await cluster.waitForWorkers(1)
+            let job = try ClusterClient(coordinator: cluster.endpoint).submit(JobManifest(input: .init(path: input), output: directory + "/balanced.h5",
+                                                                                          sharding: .init(shards: 2)))
+            let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint, seconds: 60))
+            #expect(status.state == .committed, "\(status.error ?? "")")
+        }
     }
 }

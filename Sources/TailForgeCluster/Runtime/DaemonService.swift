@@ -90,6 +90,10 @@ public struct DaemonService: Service {
                               cacheMaxBytes: Int64 = WorkerConfiguration.defaultCacheMaxBytes, security: SocketSecurity = .plaintext,
                               dataRoots: [String] = [], maxMessageBytes: Int = WireLimits.defaultMaxMessageBytes,
                               metricsBind: HTTPBindAddress? = nil, logger: Logger) -> (daemon: DaemonService, listeners: [HTTPListener]) {
+        // Absolute from the start: the confinement checks compare resolved paths, and `--work-dir w1` once refused
+        // every shard ("the shared shard directory w1 is outside worker w1's work directory").
+        let workDirectory = URL(fileURLWithPath: workDirectory).standardizedFileURL.path
+        let dataRoots = dataRoots.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let name = name ?? WorkerConfiguration.defaultName(host: ProcessInfo.processInfo.hostName, workDirectory: workDirectory)
         var configuration = WorkerConfiguration(coordinator: connect, workDirectory: workDirectory, threads: threads, name: name,
                                                 toolVersion: ToolVersionOverride.current, cacheMaxBytes: cacheMaxBytes)

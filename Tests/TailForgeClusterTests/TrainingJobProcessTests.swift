@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TailForgeEngine
 import TailForgeStorage
+import TailForgeTraining
 @testable import TailForgeCluster
 
 extension ClusterProcessTests {
@@ -99,6 +100,43 @@ extension ClusterProcessTests {
                                                                                           sharding: .init(shards: 2)))
             let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint, seconds: 60))
             #expect(status.state == .committed, "\(status.error ?? "")")
+        }
+    
+        /// A coordinator killed while an evaluation is in flight resumes the job from its journal: it gathers the
+        /// recipe again and trains from the start under a new session, the replies workers still owed the old one
+        /// are dropped, and the model is the single-node one.
+        @Test func aCoordinatorKilledMidTrainingResumesTheJobToTheSingleNodeModel() async throws {
+            let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
+            let directory = NSTemporaryDirectory() + "tailforge-trainjob-restart-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+            let input = try SyntheticPreset.small.write(to: path("data"), seed: 12, dimension: 16).train
+            try FileManager.default.createDirectory(atPath: path("single"), withIntermediateDirectories: true)
+            #expect(try await Child.run(executable, ["balance", input, "--output", path("single/balanced.h5"), "--seed", "6"]).status == 0)
+            #expect(try await Child.run(executable, ["train", path("single/balanced.h5"), "--output", path("single/model.h5"), "--max-iter", "20"]).status == 0)
+
+            let gate = path("gate"), hold = path("gate/hold")
+            try FileManager.default.createDirectory(atPath: gate, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: hold, contents: nil)
+            let cluster = LocalCluster(executable: executable, directory: path("cluster"), environment: [TrainingShardServer.testGateVariable: gate],
+                                       heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
+            cluster.dataRoots = [directory]
+            defer { cluster.stop() }
+            try await cluster.start(workers: 2)
+            let manifest = JobManifest(input: .init(path: input), output: path("model.h5"), policy: BalanceSettings(seed: 6),
+                                       train: .init(settings: TrainingSettings(optimizer: LBFGSSettings(maxIterations: 20))))
+            let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
+            let held = await eventually(seconds: 60) {
+                ((try? FileManager.default.contentsOfDirectory(atPath: gate).filter { $0.hasPrefix("held-") }) ?? []).count >= 2
+            }
+            #expect(held, "no evaluation reached the workers")
+            let endpoint = cluster.endpoint
+            await cluster.crashCoordinator()
+            try await cluster.startCoordinator(bind: endpoint)
+            try FileManager.default.removeItem(atPath: hold)
+            let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))
+            #expect(status.state == .committed, "\(status.error ?? "")")
+            #expect(FileManager.default.contents(atPath: path("model.h5")) == FileManager.default.contents(atPath: path("single/model.h5")))
         }
     }
 }

@@ -69,7 +69,9 @@ struct JobTrainer: Sendable {
         let clock = ContinuousClock()
         let opened = clock.now
         let source = try await RemoteGradientSource.open(
-            transport: transport, session: "\(job)-train", shards: specs, shardPayloads: payloads,
+            // A new session id per run: replies a worker still owes a session of an earlier coordinator life (same job,
+            // same evaluation numbers) must never be taken for this one's.
+            transport: transport, session: "\(job)-train-" + UUID().uuidString.prefix(8).lowercased(), shards: specs, shardPayloads: payloads,
             classWeighting: train.settings.classWeighting, blockRows: TrainingPartition.blockRows, timeoutSeconds: timeoutSeconds, logger: logger)
         defer { source.close() }
         let openSeconds = (clock.now - opened).seconds

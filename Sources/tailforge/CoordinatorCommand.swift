@@ -55,8 +55,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-workers"), help: "Workers beyond this many are refused at registration.")
     var maxWorkers = CoordinatorConfiguration.defaultMaxWorkers
 
-    @Option(name: .customLong("max-jobs-per-client"), help: "Queued or running jobs one client key (with --insecure: one address) may have; more are refused.")
+    @Option(name: .customLong("max-jobs-per-client"), help: "Running jobs one client key (with --insecure: one address) may have; its further jobs wait in its queue.")
     var maxJobsPerClient = CoordinatorConfiguration.defaultMaxJobsPerClient
+
+    @Option(name: .customLong("max-queued-jobs-per-client"), help: "Jobs one client may have waiting for one of its running jobs to end; more are refused.")
+    var maxQueuedJobsPerClient = CoordinatorConfiguration.defaultMaxQueuedJobsPerClient
 
     @Option(name: .customLong("verify-fraction"), help: "Fraction (0 to 1) of the shards of each `verify: spot` job recomputed on another worker and compared; 0 refuses such jobs.")
     var verifyFraction = CoordinatorConfiguration.defaultVerifyFraction
@@ -76,6 +79,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         try CommandLimits.check("max-message-bytes", maxMessageBytes, in: WireLimits.minimumMaxMessageBytes...(4 << 30))
         try CommandLimits.check("max-workers", maxWorkers, in: 1...1_000_000)
         try CommandLimits.check("max-jobs-per-client", maxJobsPerClient, in: 1...100_000)
+        try CommandLimits.check("max-queued-jobs-per-client", maxQueuedJobsPerClient, in: 0...100_000)
         guard verifyFraction.isFinite, (0...1).contains(verifyFraction) else {
             throw ValidationError("--verify-fraction takes a number from 0 to 1 (0.1 recomputes a tenth of a `verify: spot` job's shards), not \(verifyFraction)")
         }
@@ -127,7 +131,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             heartbeat: HeartbeatSettings(intervalMilliseconds: heartbeatMilliseconds, livenessMilliseconds: livenessMilliseconds),
             maxAttempts: maxAttempts, quarantineAfter: quarantineAfter, retainJobsSeconds: RetentionPeriod.seconds(retainJobs)!,
             workerMemoryBytes: workerMemoryBytes, security: security, allowDirectory: allowDir, dataRoots: roots, maxMessageBytes: maxMessageBytes, maxWorkers: maxWorkers,
-            signingKey: signing, maxJobsPerClient: maxJobsPerClient, verifyFraction: verifyFraction,
+            signingKey: signing, maxJobsPerClient: maxJobsPerClient, maxQueuedJobsPerClient: maxQueuedJobsPerClient, verifyFraction: verifyFraction,
             metricsBind: try CommandLimits.bindAddress(metricsBind, flag: "--metrics-bind"),
             httpBind: try CommandLimits.bindAddress(httpBind, flag: "--http-bind"), httpToken: token,
             logger: logger)

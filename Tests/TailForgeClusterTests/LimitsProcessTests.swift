@@ -75,27 +75,52 @@ extension ClusterProcessTests {
         #expect(log.contains("rejected a message from peer many-frames: message of \(6 * (2 << 20) + good.reduce(0) { $0 + $1.count }) bytes exceeds the limit of \(limit) bytes"), "the whole-message refusal is logged")
     }
 
-    @Test func aClientBeyondItsLiveJobLimitIsRefusedUntilOneOfItsJobsEnds() async throws {
+    @Test func aClientsJobsBeyondItsRunningLimitQueueBeyondItsQueueAreRefusedAndARestartKeepsCountingThem() async throws {
         let fixture = try await ClusterProcessTests.ProcessClusterTests.shared()
         let cluster = fixture.cluster()
         defer { cluster.stop() }
         cluster.secure = true
-        cluster.coordinatorArguments = ["--max-jobs-per-client", "1"]
+        cluster.coordinatorArguments = ["--max-jobs-per-client", "1", "--max-queued-jobs-per-client", "1"]
         try await cluster.startCoordinator()
-        // No workers: the first job stays live.
+        // No workers: the running job stays running.
         let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5, security: try cluster.clientSecurity)
-        let first = try client.submit(fixture.manifest(output: "first.h5", shards: 1))
-        do {
-            _ = try client.submit(fixture.manifest(output: "second.h5", shards: 1))
-            Issue.record("a second live job was accepted")
-        } catch {
-            guard case .rejected(let code, let message) = error else { Issue.record("\(error)"); return }
-            #expect(code == "too-many-jobs")
-            #expect(message.contains("--max-jobs-per-client 1"), "\(message)")
+        func refusal(_ name: String) throws -> String? {
+            do { _ = try client.submit(fixture.manifest(output: name, shards: 1)) } catch {
+                guard case .rejected(let code, let message) = error, code == "too-many-jobs" else { return "unexpected: \(error)" }
+                return message
+            }
+            return nil
         }
-        #expect(try client.status().jobs.map(\.job) == [first])
+        func states() throws -> [String: JobState] {
+            Dictionary(uniqueKeysWithValues: try client.status().jobs.map { ($0.job, $0.state) })
+        }
+        let first = try client.submit(fixture.manifest(output: "first.h5", shards: 1))
+        let second = try client.submit(fixture.manifest(output: "second.h5", shards: 1))
+        let message = try #require(try refusal("third.h5"), "a third live job was accepted")
+        #expect(message.contains("--max-jobs-per-client 1") && message.contains("--max-queued-jobs-per-client 1"), "\(message)")
+        #expect(await eventually(seconds: 10) { (try? states()) == [first: .running, second: .queued] }, "\(String(describing: try? states()))")
+
+        // The running job ends: the queued one starts, and the queue has room again.
         #expect(try client.cancel(job: first).cancelled)
-        #expect(try client.submit(fixture.manifest(output: "second.h5", shards: 1)).hasPrefix("job-"))
+        #expect(await eventually(seconds: 10) { (try? states())?[second] == .running }, "\(String(describing: try? states()))")
+        let third = try client.submit(fixture.manifest(output: "third.h5", shards: 1))
+        #expect(try states()[third] == .queued)
+
+        // After a restart both are the same client's again: still one running, one queued, and no room.
+        await cluster.crashCoordinator()
+        try await cluster.startCoordinator()
+        let again = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5, security: try cluster.clientSecurity)
+        #expect(await eventually(seconds: 10) { (try? again.status().jobs.filter { !$0.state.isTerminal }.map { [$0.job: $0.state] }) == [[second: .running], [third: .queued]] },
+                "\(String(describing: try? again.status().jobs))")
+        do {
+            _ = try again.submit(fixture.manifest(output: "fourth.h5", shards: 1))
+            Issue.record("a restart reset the client's allowance")
+        } catch {
+            guard case .rejected(let code, _) = error else { Issue.record("\(error)"); return }
+            #expect(code == "too-many-jobs")
+        }
+        #expect(try again.cancel(job: second).cancelled)
+        #expect(await eventually(seconds: 10) { (try? again.status(job: third).jobs.first?.state) == .running })
         let log = try String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)
         #expect(log.contains("refused a job from key "), "the refusal names the key's fingerprint")
     }

@@ -157,3 +157,33 @@ import Testing
         #expect(Set(job.kappaFiles.keys) == [0] && job.shardFiles.isEmpty)
     }
 }
+
+/// The per-client limits as a decision: start, queue, refuse; and how many queued jobs may start.
+@Suite struct ClientJobLimitsTests {
+    @Test(arguments: [(0, 0, ClientJobLimits.Admission.start), (1, 0, .start), (2, 0, .queue), (2, 2, .queue), (2, 3, .refuse), (5, 0, .queue),
+                      (1, 1, .queue)])
+    func aJobStartsUnderTheRunningLimitQueuesUnderTheQueueLimitAndIsRefusedBeyond(running: Int, queued: Int, expected: ClientJobLimits.Admission) {
+        // (1 running, 1 queued): room to run, but the queued job is older and goes first.
+        #expect(ClientJobLimits(maxRunning: 2, maxQueued: 3).admission(running: running, queued: queued) == expected)
+    }
+
+    @Test func withNoQueueAJobBeyondTheRunningLimitIsRefused() {
+        #expect(ClientJobLimits(maxRunning: 1, maxQueued: 0).admission(running: 1, queued: 0) == .refuse)
+    }
+
+    @Test func queuedJobsStartUpToTheRunningLimit() {
+        let limits = ClientJobLimits(maxRunning: 3, maxQueued: 10)
+        #expect(limits.startable(running: 3, queued: 4) == 0)
+        #expect(limits.startable(running: 1, queued: 4) == 2)
+        #expect(limits.startable(running: 0, queued: 1) == 1)
+        #expect(limits.startable(running: 5, queued: 1) == 0, "a lowered limit after a restart starts nothing")
+    }
+
+    @Test func theJournalRemembersWhoSubmittedAJob() throws {
+        let manifest = JobManifest(input: .init(path: "/in.h5"), output: "/out.h5")
+        let replay = JournalReplay([JournalEntry(event: .submitted, job: "j", manifest: manifest, owner: "key 0123456789abcdef"),
+                                    JournalEntry(event: .submitted, job: "old", manifest: manifest)])
+        #expect(replay.jobs["j"]?.owner == "key 0123456789abcdef")
+        #expect(replay.jobs["old"]?.owner == nil, "journals of earlier releases recorded no owner")
+    }
+}

@@ -5,9 +5,10 @@ import TailForgeStorage
 /// A job's life: submission, planning, stages, gathering, failure and cancellation.
 extension CoordinatorLoop {
     mutating func submitJob(_ client: Identity, _ manifest: JobManifest, principal: String = "unknown") {
-        let owned = jobs.values.filter { $0.owner == principal && !$0.state.isTerminal }.count
-        guard owned < configuration.maxJobsPerClient else {
-            let reason = "this client already has \(owned) queued or running jobs, the coordinator's limit per client (--max-jobs-per-client \(configuration.maxJobsPerClient)); wait for one to finish (`tailforge wait JOB`) or cancel one"
+        let (running, queued) = liveJobs(of: principal)
+        let admission = configuration.clientJobLimits.admission(running: running, queued: queued)
+        guard admission != .refuse else {
+            let reason = "this client already has \(running) running job\(running == 1 ? "" : "s") (coordinator --max-jobs-per-client \(configuration.maxJobsPerClient)) and \(queued) queued (--max-queued-jobs-per-client \(configuration.maxQueuedJobsPerClient)); wait for one to finish (`tailforge wait JOB`) or cancel one"
             log.warning("refused a job from \(principal): \(reason)")
             runtime.metrics?.refused("too-many-jobs")
             send(client, WireMessage(ErrorReply(code: "too-many-jobs", message: reason)))
@@ -38,7 +39,7 @@ extension CoordinatorLoop {
         // shards are checked and lie on the others.
         let verification = manifest.verify == .spot ? JournalEntry.Verification(fraction: configuration.verifyFraction, seed: UInt64.random(in: .min ... .max)) : nil
         do {
-            try journal.append(JournalEntry(event: .submitted, job: id, manifest: manifest, verification: verification))
+            try journal.append(JournalEntry(event: .submitted, job: id, manifest: manifest, verification: verification, owner: principal))
         } catch {
             log.error("refused a job: \(error)")
             send(client, WireMessage(ErrorReply(code: "journal", message: "the coordinator cannot journal the job: \(error)")))
@@ -49,7 +50,33 @@ extension CoordinatorLoop {
         jobOrder.append(id)
         log.info("job \(id) submitted: \(manifest.input.path) → \(manifest.output)", metadata: LogMetadata.job(id))
         send(client, WireMessage(JobAccepted(job: id)))
-        startPreparing(id)
+        if admission == .start {
+            jobs[id]?.admitted = true
+            startPreparing(id)
+        } else {
+            log.info("job \(id) queued: its client already runs \(running) job\(running == 1 ? "" : "s") (--max-jobs-per-client \(configuration.maxJobsPerClient)); it starts when one ends",
+                     metadata: LogMetadata.job(id))
+        }
+    }
+
+    /// A client's started and waiting live jobs.
+    func liveJobs(of owner: String) -> (running: Int, queued: Int) {
+        let live = jobs.values.filter { $0.owner == owner && !$0.state.isTerminal }
+        let running = live.filter(\.admitted).count
+        return (running, live.count - running)
+    }
+
+    /// Starts the oldest queued jobs of `id`'s client while it is under its running limit (a job of it ended).
+    mutating func admitQueued(after id: String) {
+        guard !resuming, let owner = jobs[id]?.owner else { return }
+        let (running, queued) = liveJobs(of: owner)
+        let startable = configuration.clientJobLimits.startable(running: running, queued: queued)
+        let next = jobOrder.filter { jobs[$0]?.owner == owner && jobs[$0]?.admitted == false && jobs[$0]?.state.isTerminal == false }.prefix(startable)
+        for queuedID in next {
+            jobs[queuedID]?.admitted = true
+            log.info("job \(queuedID) leaves its client's queue: \(id) ended", metadata: LogMetadata.job(queuedID))
+            startPreparing(queuedID)
+        }
     }
 
     func jobDirectory(_ job: String) -> String {
@@ -130,6 +157,7 @@ extension CoordinatorLoop {
             // shared directory belong to the user and stay).
             if let directory = jobs[id]?.directory { try? FileManager.default.removeItem(atPath: directory) }
             publishProgress(id)
+            admitQueued(after: id)
         case .checked(let reference, let worker, let file, let outcome):
             checked(reference, worker: worker, file, outcome)
         case .trainerMessages(let identity, let messages):
@@ -211,6 +239,7 @@ extension CoordinatorLoop {
         jobs[id]?.finished = Date()
         endJob(id)
         publishProgress(id)
+        admitQueued(after: id)
     }
 
     mutating func cancelJob(_ client: Identity, _ id: String) {
@@ -231,6 +260,7 @@ extension CoordinatorLoop {
         log.info("job \(id) cancelled", metadata: LogMetadata.job(id))
         send(client, WireMessage(CancelReply(job: id, cancelled: true, message: "job \(id) cancelled")))
         publishProgress(id)
+        admitQueued(after: id)
     }
 
     /// A cancelled or failed job: every worker stops it and deletes its files; the coordinator drops its fetches,

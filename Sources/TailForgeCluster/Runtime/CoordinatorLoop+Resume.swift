@@ -23,6 +23,9 @@ extension CoordinatorLoop {
             job.finished = recovered.finished
             job.outputSHA256 = recovered.outputSHA256
             job.spot = recovered.verification.map { SpotCheck(fraction: $0.fraction, seed: $0.seed) }
+            job.owner = recovered.owner
+            // A planned job had started; one that was not may have been queued: admitted below, within its limits.
+            job.admitted = recovered.prepared != nil || recovered.owner == nil
             if let prepared = recovered.prepared, !job.state.isTerminal {
                 // Only κ whose file still matches its journaled digest count as done.
                 for (shard, file) in recovered.kappaFiles where prepared.shards.indices.contains(shard) {
@@ -37,6 +40,8 @@ extension CoordinatorLoop {
         }
         removeOwnTemporaries()
         purgeExpiredJobs()
+        resuming = true
+        defer { resuming = false }
         for id in jobOrder where !(jobs[id]!.state.isTerminal) {
             // A manifest journaled by a release with looser checks must fail its job, not trap on every restart.
             do { try jobs[id]!.manifest.validate(source: "job \(id)") } catch {
@@ -51,8 +56,17 @@ extension CoordinatorLoop {
                 continue
             }
             guard let prepared = jobs[id]!.prepared else {
-                log.info("resuming job \(id): planning", metadata: LogMetadata.job(id))
                 _ = jobDirectory(id)
+                if let owner = jobs[id]!.owner, !jobs[id]!.admitted {
+                    // Counted against its client like a new submission, in journal order.
+                    let (running, _) = liveJobs(of: owner)
+                    guard running < configuration.maxJobsPerClient else {
+                        log.info("resuming job \(id): queued behind \(running) running job(s) of its client", metadata: LogMetadata.job(id))
+                        continue
+                    }
+                    jobs[id]!.admitted = true
+                }
+                log.info("resuming job \(id): planning", metadata: LogMetadata.job(id))
                 startPreparing(id)
                 continue
             }

@@ -72,6 +72,7 @@ extension CoordinatorLoop {
                      metadata: LogMetadata.job(id))
             try? FileManager.default.removeItem(atPath: job.directory)
             publishProgress(id)
+            admitQueued(after: id)
         }
     }
 }

@@ -37,6 +37,8 @@ struct CoordinatorLoop {
     /// Long enough ago that the first turn publishes a snapshot.
     var lastSnapshot = ContinuousClock.now - .seconds(60)
     var training = TrainingSessions()
+    /// True while `resume` rebuilds the jobs: it admits queued jobs itself, in journal order.
+    var resuming = false
     /// The trainers of jobs in their training stage, by job.
     var trainers: [String: LocalTrainerLink] = [:]
 

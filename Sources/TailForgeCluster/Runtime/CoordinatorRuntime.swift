@@ -35,9 +35,14 @@ public struct CoordinatorConfiguration: Sendable {
     public static let defaultMaxWorkers = 1_024
     /// Signs every resolved manifest (`tailforge replay --coordinator-signing-key` checks it); nil writes them sealed only.
     public var signingKey: SigningKeyPair?
-    /// Live (queued or running) jobs one client key (or, with `--insecure`, one address) may have.
+    /// Running (planned, computing or gathering) jobs one client key (or, with `--insecure`, one address) may
+    /// have; its further jobs wait in its queue.
     public var maxJobsPerClient: Int = CoordinatorConfiguration.defaultMaxJobsPerClient
     public static let defaultMaxJobsPerClient = 16
+    /// Jobs one client may have waiting for one of its running jobs to end; more are refused.
+    public var maxQueuedJobsPerClient: Int = CoordinatorConfiguration.defaultMaxQueuedJobsPerClient
+    public static let defaultMaxQueuedJobsPerClient = 16
+    var clientJobLimits: ClientJobLimits { ClientJobLimits(maxRunning: maxJobsPerClient, maxQueued: maxQueuedJobsPerClient) }
     /// The fraction of a `verify: spot` job's shards recomputed on a second worker (`--verify-fraction`); 0 refuses
     /// such jobs rather than accept them unverified.
     public var verifyFraction: Double = CoordinatorConfiguration.defaultVerifyFraction

@@ -58,6 +58,7 @@ public struct DaemonService: Service {
                                    dataRoots: DataRoots = .none, maxMessageBytes: Int = WireLimits.defaultMaxMessageBytes,
                                    maxWorkers: Int = CoordinatorConfiguration.defaultMaxWorkers, signingKey: SigningKeyPair? = nil,
                                    maxJobsPerClient: Int = CoordinatorConfiguration.defaultMaxJobsPerClient,
+                                   maxQueuedJobsPerClient: Int = CoordinatorConfiguration.defaultMaxQueuedJobsPerClient,
                                    verifyFraction: Double = CoordinatorConfiguration.defaultVerifyFraction,
                                    metricsBind: HTTPBindAddress? = nil, httpBind: HTTPBindAddress? = nil, httpToken: HTTPToken? = nil,
                                    logger: Logger) -> (daemon: DaemonService, listeners: [HTTPListener]) {
@@ -73,6 +74,7 @@ public struct DaemonService: Service {
         configuration.maxWorkers = maxWorkers
         configuration.signingKey = signingKey
         configuration.maxJobsPerClient = maxJobsPerClient
+        configuration.maxQueuedJobsPerClient = maxQueuedJobsPerClient
         configuration.verifyFraction = verifyFraction
         configuration.metricsBind = metricsBind
         configuration.httpBind = httpBind

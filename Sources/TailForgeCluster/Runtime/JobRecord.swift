@@ -7,6 +7,8 @@ struct JobRecord {
     /// Who submitted it (`key FINGERPRINT`, or `address IP` without keys), for per-client limits; nil for a job
     /// resumed from the journal, which does not record it.
     var owner: String?
+    /// False while the job waits in its client's queue (``ClientJobLimits``): it is journaled but not planned.
+    var admitted = false
     var state: JobState = .queued
     var prepared: PreparedJob?
     var stage: ShardStage = .concentrations

@@ -28,11 +28,15 @@ public struct JournalEntry: Codable, Sendable, Equatable {
     public var path: String?
     public var message: String?
     public var verification: Verification?
+    /// Who submitted the job (`key FINGERPRINT` or `address IP`), so the per-client limits hold across a restart.
+    public var owner: String?
 
     public init(event: Event, job: String, manifest: JobManifest? = nil, prepared: PreparedJob? = nil, shard: Int? = nil,
-                sha256: String? = nil, path: String? = nil, message: String? = nil, verification: Verification? = nil, time: Date = Date()) {
+                sha256: String? = nil, path: String? = nil, message: String? = nil, verification: Verification? = nil,
+                owner: String? = nil, time: Date = Date()) {
         self.event = event; self.job = job; self.time = time; self.manifest = manifest; self.prepared = prepared
         self.shard = shard; self.sha256 = sha256; self.path = path; self.message = message; self.verification = verification
+        self.owner = owner
     }
 }
 

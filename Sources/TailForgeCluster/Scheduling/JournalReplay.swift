@@ -17,6 +17,7 @@ struct JournalReplay {
         var shardFiles: [Int: ShardFile] = [:]
         var outputSHA256: String?
         var verification: JournalEntry.Verification?
+        var owner: String?
     }
 
     private(set) var jobs: [String: RecoveredJob] = [:]
@@ -31,7 +32,7 @@ struct JournalReplay {
     private mutating func apply(_ entry: JournalEntry) {
         if entry.event == .submitted {
             guard let manifest = entry.manifest, jobs[entry.job] == nil else { return }
-            jobs[entry.job] = RecoveredJob(id: entry.job, manifest: manifest, submitted: entry.time, verification: entry.verification)
+            jobs[entry.job] = RecoveredJob(id: entry.job, manifest: manifest, submitted: entry.time, verification: entry.verification, owner: entry.owner)
             order.append(entry.job)
             return
         }

@@ -47,6 +47,12 @@ final class Child: Sendable {
         try process.run()
     }
 
+    /// A child a test killed or left to its cluster's teardown never reaches `finish()`: its output files go with it.
+    deinit {
+        try? FileManager.default.removeItem(atPath: stdoutPath)
+        try? FileManager.default.removeItem(atPath: stderrPath)
+    }
+
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
     var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 

@@ -16,6 +16,7 @@ struct TailForge: AsyncParsableCommand {
             TrainCommand.self,
             EvaluateCommand.self,
             PredictCommand.self,
+            AblateCommand.self,
             SubmitCommand.self,
             WaitCommand.self,
             StatusCommand.self,

@@ -60,4 +60,35 @@ import Glibc
         #expect(outcome.status == 128 + test.signal)
         #expect(fixture.contents(output) == [], "left behind: \(fixture.contents(output))")
     }
+
+    /// `ablate --json`: Ctrl-C while the first recipe's model is being written leaves no report at all (it is
+    /// written whole after each recipe) and no temporary file in the work directory.
+    @Test func anInterruptedAblationLeavesNoPartialReport() async throws {
+        let fixture = try await Self.sharedFixture.value
+        signal(SIGINT, SIG_DFL)
+        let output = "out-ablate"
+        try? FileManager.default.removeItem(atPath: fixture.path(output))
+        try FileManager.default.createDirectory(atPath: fixture.path(output), withIntermediateDirectories: true)
+        let (process, out, err) = try fixture.runner.start(
+            ["ablate", "data/train.h5", "data/test.h5", "--recipes", "unweighted", "--json", output + "/ablation.json", "--max-iter", "2",
+             "--threads", "1"], in: fixture.directory, environment: [AtomicHDF5Writer.testCommitDelayVariable: "600000"])
+        let work = output + "/ablation.json.work"
+        let deadline = ContinuousClock.now + .seconds(120)
+        var temporary: String?
+        while temporary == nil, process.isRunning, ContinuousClock.now < deadline {
+            temporary = fixture.contents(work).first { $0.hasPrefix(".") && $0.contains(".tmp-\(process.processIdentifier)-") }
+            if temporary == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        guard temporary != nil else {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            let outcome = await fixture.runner.finish(process, out, err)
+            Issue.record("no temporary file appeared in \(work): \(outcome.stderr)")
+            return
+        }
+        kill(process.processIdentifier, SIGINT)
+        let outcome = await fixture.runner.finish(process, out, err)
+        #expect(!outcome.killedBySignal && outcome.status == 130)
+        #expect(fixture.contents(output) == ["ablation.json.work"], "left behind: \(fixture.contents(output))")
+        #expect(fixture.contents(work).allSatisfy { !$0.hasPrefix(".") }, "left behind: \(fixture.contents(work))")
+    }
 }

@@ -1,0 +1,70 @@
+import Foundation
+import TailForgeEngine
+
+/// One training set and weighting of `tailforge ablate`'s grid. Each recipe is fitted once with `--calibrate`
+/// (the final fit is the uncalibrated model, unchanged), so it gives two rows: raw argmax and logit-adjusted.
+///
+/// Names: `unweighted`, `class-weight` (the long-tailed file as is), and the balancing policies `vmf-local` (the
+/// paper's recipe), `vmf-class`, `vmf-loo`, `gaussian` (local κ), `smote`, each also with `+guard` (the drift
+/// guard at its defaults). Class weights on a balanced set are left out: every class already has the same count.
+public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
+    public enum TrainingSet: Sendable, Equatable {
+        case longTailed(ClassWeighting)
+        case balanced(sampler: SamplerKind, kappa: KappaPolicy, driftGuard: Bool)
+    }
+
+    public var trainingSet: TrainingSet
+
+    public init(_ trainingSet: TrainingSet) { self.trainingSet = trainingSet }
+
+    /// Every recipe, in table order.
+    public static let all: [AblationRecipe] = {
+        var recipes = [AblationRecipe(.longTailed(.none)), AblationRecipe(.longTailed(.balanced))]
+        let policies: [(SamplerKind, KappaPolicy)] = [(.vmf, .local), (.vmf, .classwise), (.vmf, .leaveOneOut), (.gaussian, .local), (.smote, .local)]
+        for guarded in [false, true] {
+            for (sampler, kappa) in policies { recipes.append(AblationRecipe(.balanced(sampler: sampler, kappa: kappa, driftGuard: guarded))) }
+        }
+        return recipes
+    }()
+
+    public var description: String {
+        switch trainingSet {
+        case .longTailed(let weighting): weighting == .balanced ? "class-weight" : "unweighted"
+        case .balanced(let sampler, let kappa, let driftGuard):
+            (sampler == .vmf ? "vmf-" + kappa.description : sampler.rawValue) + (driftGuard ? "+guard" : "")
+        }
+    }
+
+    /// The recipe named `name` (see the type's documentation).
+    public init(parsing name: String) throws(AblationError) {
+        let wanted = name.trimmingCharacters(in: .whitespaces).lowercased()
+        guard let found = Self.all.first(where: { $0.description == wanted }) else {
+            throw .unknownRecipe(name, known: Self.all.map(\.description))
+        }
+        self = found
+    }
+
+    /// The `balance` settings of a balanced recipe (nil for the long-tailed file).
+    public func balanceSettings(seed: UInt64) -> BalanceSettings? {
+        guard case .balanced(let sampler, let kappa, let driftGuard) = trainingSet else { return nil }
+        return BalanceSettings(kappa: kappa, sampler: sampler, seed: seed,
+                               driftGuard: driftGuard ? BalanceSettings.defaultDriftThreshold : nil)
+    }
+
+    public var classWeighting: ClassWeighting {
+        if case .longTailed(let weighting) = trainingSet { return weighting }
+        return .none
+    }
+
+    /// What the table calls the recipe's two rows.
+    public func rowName(calibrated: Bool) -> String {
+        switch (trainingSet, calibrated) {
+        case (.longTailed(.none), true): "logit adjustment (unweighted + calibrate)"
+        case (.longTailed(.none), false): "unweighted"
+        case (.longTailed, false): "class weights"
+        case (.longTailed, true): "class weights + calibrate"
+        case (.balanced, false): description + (description == "vmf-local" ? " (paper)" : "")
+        case (.balanced, true): description + " + calibrate"
+        }
+    }
+}

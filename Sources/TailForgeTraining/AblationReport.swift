@@ -1,0 +1,97 @@
+import Foundation
+import TailForgeEngine
+import TailForgeStorage
+
+/// `tailforge ablate`'s results: one entry per recipe, each with the settings that produced it (a re-run skips a
+/// recipe whose recorded settings equal the new ones) and its two rows (raw and logit-adjusted).
+public struct AblationReport: Codable, Sendable, Equatable {
+    public static let format = "tailforge-ablation-v1"
+
+    /// Everything that decides a recipe's numbers; a recipe is reused only when all of it is equal.
+    public struct Settings: Codable, Sendable, Equatable {
+        public var recipe: String
+        public var trainSHA256: String
+        public var testSHA256: String
+        public var balance: BalanceSettings?
+        public var training: TrainingSettings
+        public var calibrationHoldout: Double
+        public var calibrationSeed: UInt64
+        public var toolVersion: String
+    }
+
+    /// One row of the table.
+    public struct Row: Codable, Sendable, Equatable {
+        public var name: String
+        public var calibrated: Bool
+        /// τ applied (nil for a raw row).
+        public var tau: Double?
+        public var top1: Double
+        public var many: Double?
+        public var medium: Double?
+        public var few: Double?
+        public var meanClassAccuracy: Double
+        /// Wall seconds to produce this row: balancing, loading and the final fit, plus the calibration fit for a
+        /// calibrated row.
+        public var seconds: Double
+    }
+
+    public struct Entry: Codable, Sendable, Equatable {
+        public var settings: Settings
+        public var balanceSeconds: Double
+        public var calibrationFitSeconds: Double
+        public var finalFitSeconds: Double
+        public var trainingRows: Int
+        public var rows: [Row]
+    }
+
+    public var format = AblationReport.format
+    public var train: String
+    public var test: String
+    public var entries: [Entry]
+
+    public init(train: String, test: String, entries: [Entry] = []) {
+        self.train = train
+        self.test = test
+        self.entries = entries
+    }
+
+    /// The report at `path`, or nil when there is none.
+    public static func read(path: String) throws(AblationError) -> AblationReport? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw .unreadableResults(path: path, reason: "\(error.localizedDescription)")
+        }
+        let report: AblationReport
+        do { report = try JSONDecoder().decode(AblationReport.self, from: data) } catch {
+            throw .unreadableResults(path: path, reason: "it does not decode as one: \(error)")
+        }
+        guard report.format == format else { throw .unreadableResults(path: path, reason: "its format is '\(report.format)', expected '\(format)'") }
+        return report
+    }
+
+    /// Writes the report whole under a temporary name and renames it into place: an interrupt leaves the
+    /// previous report or the new one, never a part.
+    public func write(path: String, distinctFrom inputs: [String]) throws(StorageError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let bytes: Data
+        do { bytes = try encoder.encode(self) } catch { throw .invalidArgument("the ablation report does not encode: \(error)") }
+        try AtomicFile.write(Array(bytes), to: path, distinctFrom: inputs)
+    }
+
+    /// The table: one line per row, accuracies in per cent.
+    public func table() -> String {
+        let rows = entries.flatMap(\.rows)
+        let width = max(30, rows.map(\.name.count).max() ?? 0)
+        func cell(_ value: Double?) -> String { value.map { String(format: "%7.2f", $0 * 100) } ?? "      –" }
+        var lines = ["recipe".padding(toLength: width, withPad: " ", startingAt: 0) + "     τ    top-1    many  medium     few   wall s"]
+        for row in rows {
+            lines.append(row.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                         + (row.tau.map { String(format: "  %4.2f", $0) } ?? "     –")
+                         + "  " + cell(row.top1) + " " + cell(row.many) + " " + cell(row.medium) + " " + cell(row.few)
+                         + String(format: " %8.1f", row.seconds))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import TailForgeEngine
+import TailForgeStorage
+
+/// `tailforge ablate TRAIN TEST`: fits every recipe of the grid (``AblationRecipe``) on the long-tailed
+/// training file — balancing it first where the recipe says so — and scores each on the test file, raw and with
+/// the calibrated logit adjustment, many/medium/few-shot groups from the training file's counts.
+///
+/// Resumable: after each recipe the whole report is rewritten (``AblationReport/write(path:distinctFrom:)``),
+/// and a re-run with the same report path skips every recipe whose recorded settings — input digests, balance,
+/// training and calibration settings, tool version — equal this run's; a recipe whose settings changed is
+/// fitted again and replaces its old entry. Balanced sets and models go to `workDirectory` (balanced sets in the
+/// compact layout: the real rows and κ, the synthetic rows regenerated bit-exactly on load).
+public struct AblationRunner: Sendable {
+    public var train: String
+    public var test: String
+    public var recipes: [AblationRecipe]
+    /// Seed of every balancing draw.
+    public var seed: UInt64
+    public var training: TrainingSettings
+    public var calibration: CalibrationSettings
+    public var threads: Int
+    /// Where the report is kept (and resumed from); nil keeps it in memory only.
+    public var resultsPath: String?
+    public var workDirectory: String
+
+    public init(train: String, test: String, recipes: [AblationRecipe] = AblationRecipe.all, seed: UInt64 = 0,
+                training: TrainingSettings = TrainingSettings(), calibration: CalibrationSettings = CalibrationSettings(),
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount, resultsPath: String? = nil, workDirectory: String) {
+        self.train = train
+        self.test = test
+        self.recipes = recipes
+        self.seed = seed
+        self.training = training
+        self.calibration = calibration
+        self.threads = max(1, threads)
+        self.resultsPath = resultsPath
+        self.workDirectory = workDirectory
+    }
+
+    /// What happened to one recipe, for progress lines.
+    public enum Event: Sendable {
+        case reused(AblationRecipe)
+        case started(AblationRecipe, index: Int, of: Int)
+        case finished(AblationRecipe, AblationReport.Entry)
+    }
+
+    /// Where a recipe's balanced set and model go.
+    public func balancedPath(_ recipe: AblationRecipe) -> String { (workDirectory as NSString).appendingPathComponent("\(recipe).balanced.h5") }
+    public func modelPath(_ recipe: AblationRecipe) -> String { (workDirectory as NSString).appendingPathComponent("\(recipe).model.h5") }
+
+    /// Checks the inputs and settings before any work.
+    public func preflight() throws {
+        guard !recipes.isEmpty else { throw AblationError.noRecipes }
+        try calibration.validate()
+        for recipe in recipes { try recipe.balanceSettings(seed: seed)?.validate() }
+        for path in [train, test] where !FileManager.default.isReadableFile(atPath: path) {
+            throw StorageError.invalidArgument("\(path) does not exist or cannot be read")
+        }
+        if let resultsPath {
+            try AtomicHDF5Writer.checkWritable(path: resultsPath, distinctFrom: [train, test])
+            _ = try AblationReport.read(path: resultsPath)
+        }
+    }
+
+    /// Runs every recipe not already in the report; returns the report with this run's recipes in grid order.
+    public func run(event: (Event) -> Void = { _ in }) async throws -> AblationReport {
+        try preflight()
+        try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
+        let trainSHA256 = try SHA256.hexDigest(ofFileAt: train), testSHA256 = try SHA256.hexDigest(ofFileAt: test)
+        let previous = try resultsPath.flatMap { path throws(AblationError) in try AblationReport.read(path: path) }
+        var report = AblationReport(train: train, test: test, entries: previous?.entries ?? [])
+        for (index, recipe) in recipes.enumerated() {
+            let settings = AblationReport.Settings(
+                recipe: recipe.description, trainSHA256: trainSHA256, testSHA256: testSHA256, balance: recipe.balanceSettings(seed: seed),
+                training: trainingSettings(recipe), calibrationHoldout: calibration.holdOutFraction, calibrationSeed: calibration.seed,
+                toolVersion: ToolVersion.current)
+            if report.entries.contains(where: { $0.settings == settings }) {
+                event(.reused(recipe))
+                continue
+            }
+            event(.started(recipe, index: index, of: recipes.count))
+            let entry = try await fit(recipe, settings: settings)
+            report.entries.removeAll { $0.settings.recipe == settings.recipe }
+            report.entries.append(entry)
+            report.entries.sort { Self.order($0.settings.recipe) < Self.order($1.settings.recipe) }
+            if let resultsPath { try report.write(path: resultsPath, distinctFrom: [train, test]) }
+            event(.finished(recipe, entry))
+        }
+        // Only this run's recipes are shown; the file keeps every entry.
+        var shown = report
+        shown.entries = report.entries.filter { entry in recipes.contains { $0.description == entry.settings.recipe } }
+        return shown
+    }
+
+    static func order(_ name: String) -> Int { AblationRecipe.all.firstIndex { $0.description == name } ?? Int.max }
+
+    func trainingSettings(_ recipe: AblationRecipe) -> TrainingSettings {
+        var s = training
+        s.classWeighting = recipe.classWeighting
+        return s
+    }
+
+    /// Balances (when the recipe says so), fits once with calibration and scores the model raw and adjusted.
+    func fit(_ recipe: AblationRecipe, settings: AblationReport.Settings) async throws -> AblationReport.Entry {
+        let clock = ContinuousClock()
+        var trainingFile = train
+        var balanceSeconds = 0.0
+        if let balance = settings.balance {
+            let start = clock.now
+            _ = try BalanceRunner(input: InputSpec(path: train), outputPath: balancedPath(recipe), settings: balance, threads: threads,
+                                            computeOutputDigest: false, layout: .compact).run()
+            balanceSeconds = (clock.now - start).seconds
+            trainingFile = balancedPath(recipe)
+        }
+        let model = modelPath(recipe)
+        let summary = try await TrainingRunner(inputs: [trainingFile], output: model, settings: settings.training, threads: threads,
+                                               calibration: calibration).run()
+        let calibrationSeconds = summary.calibrationReport?.seconds ?? 0
+        var rows: [AblationReport.Row] = []
+        for calibrated in [false, true] {
+            let evaluation = try EvaluationRunner(model: model, test: test, training: train, applyCalibration: calibrated).run()
+            func group(_ g: Evaluation.ShotGroup) -> Double? { evaluation.groups?.first { $0.group == g }?.accuracy }
+            rows.append(AblationReport.Row(
+                name: recipe.rowName(calibrated: calibrated), calibrated: calibrated, tau: evaluation.logitAdjustmentTau,
+                top1: evaluation.top1Accuracy, many: group(.many), medium: group(.medium), few: group(.few),
+                meanClassAccuracy: evaluation.meanClassAccuracy,
+                seconds: balanceSeconds + summary.loadSeconds + summary.trainSeconds + (calibrated ? calibrationSeconds : 0)))
+        }
+        return AblationReport.Entry(settings: settings, balanceSeconds: balanceSeconds, calibrationFitSeconds: calibrationSeconds,
+                                    finalFitSeconds: summary.trainSeconds, trainingRows: summary.rows, rows: rows)
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+import TailForgeEngine
+import TailForgeStorage
+@testable import TailForgeTraining
+
+/// `tailforge ablate`: the grid's rows are real fits (the raw row is `train` + `evaluate --no-calibration`), the
+/// report resumes recipes whose settings are unchanged and refits those whose settings changed.
+@Suite struct AblationTests {
+    struct Data {
+        let directory: String
+        let train: String
+        let test: String
+    }
+
+    static func data() throws -> Data {
+        let directory = NSTemporaryDirectory() + "tailforge-ablate-\(UUID().uuidString)"
+        let (train, test) = try SyntheticPreset.small.write(to: directory, seed: 4, dimension: 16)
+        return Data(directory: directory, train: train, test: test)
+    }
+
+    static func runner(_ data: Data, recipes: [String], maxIterations: Int = 15, json: Bool = true) throws -> AblationRunner {
+        var training = TrainingSettings()
+        training.optimizer.maxIterations = maxIterations
+        return AblationRunner(train: data.train, test: data.test, recipes: try recipes.map { name throws(AblationError) in try AblationRecipe(parsing: name) },
+                              seed: 2, training: training, threads: 2, resultsPath: json ? data.directory + "/ablation.json" : nil,
+                              workDirectory: data.directory + "/work")
+    }
+
+    @Test func eachRecipeGivesARawAndACalibratedRowFromRealFits() async throws {
+        let data = try Self.data()
+        defer { try? FileManager.default.removeItem(atPath: data.directory) }
+        let report = try await Self.runner(data, recipes: ["unweighted", "vmf-local+guard"]).run()
+        #expect(report.entries.map(\.settings.recipe) == ["unweighted", "vmf-local+guard"])
+        let rows = report.entries.flatMap(\.rows)
+        #expect(rows.map(\.name) == ["unweighted", "logit adjustment (unweighted + calibrate)", "vmf-local+guard", "vmf-local+guard + calibrate"])
+        #expect(rows.map(\.calibrated) == [false, true, false, true])
+        #expect(rows.allSatisfy { (0...1).contains($0.top1) && $0.few != nil && $0.many != nil })
+        #expect(rows[0].tau == nil && rows[1].tau != nil)
+        #expect(report.entries[1].settings.balance?.driftGuard == 0.5 && report.entries[0].settings.balance == nil)
+        #expect(report.entries[1].trainingRows == 4_000, "the small preset balanced to its largest class, 200 × 20")
+
+        // The raw row is exactly what train and evaluate --no-calibration give on the long-tailed file.
+        var training = TrainingSettings()
+        training.optimizer.maxIterations = 15
+        let model = data.directory + "/plain.h5"
+        _ = try await TrainingRunner(inputs: [data.train], output: model, settings: training, threads: 2).run()
+        let plain = try EvaluationRunner(model: model, test: data.test, training: data.train, applyCalibration: false).run()
+        #expect(rows[0].top1 == plain.top1Accuracy)
+        #expect(report.table().split(separator: "\n").count == 5)
+    }
+
+    @Test func aRerunSkipsUnchangedRecipesAndRefitsChangedOnes() async throws {
+        let data = try Self.data()
+        defer { try? FileManager.default.removeItem(atPath: data.directory) }
+        let first = try await Self.runner(data, recipes: ["unweighted", "class-weight"], maxIterations: 10).run()
+        let path = data.directory + "/ablation.json"
+        let bytes = try Foundation.Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(try AblationReport.read(path: path) == first)
+
+        var reused: [String] = [], fitted: [String] = []
+        let again = try await Self.runner(data, recipes: ["unweighted", "class-weight"], maxIterations: 10).run { event in
+            switch event {
+            case .reused(let r): reused.append(r.description)
+            case .started(let r, _, _): fitted.append(r.description)
+            case .finished: break
+            }
+        }
+        #expect(reused == ["unweighted", "class-weight"] && fitted.isEmpty)
+        let bytesAgain = try Foundation.Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(again == first && bytesAgain == bytes)
+
+        // A changed training setting invalidates every recipe it applies to; a new recipe is added in grid order.
+        reused = []; fitted = []
+        let changed = try await Self.runner(data, recipes: ["smote", "unweighted"], maxIterations: 11).run { event in
+            switch event {
+            case .reused(let r): reused.append(r.description)
+            case .started(let r, _, _): fitted.append(r.description)
+            case .finished: break
+            }
+        }
+        #expect(reused.isEmpty && fitted == ["smote", "unweighted"])
+        #expect(changed.entries.map(\.settings.recipe) == ["unweighted", "smote"])
+        let stored = try #require(try AblationReport.read(path: path))
+        #expect(stored.entries.map(\.settings.recipe) == ["unweighted", "class-weight", "smote"], "the file keeps the other recipes")
+        #expect(stored.entries[0].settings.training.optimizer.maxIterations == 11 && stored.entries[1].settings.training.optimizer.maxIterations == 10)
+    }
+
+    @Test func badInputIsRefusedBeforeAnyWork() async throws {
+        let data = try Self.data()
+        defer { try? FileManager.default.removeItem(atPath: data.directory) }
+        #expect(throws: AblationError.self) { try AblationRecipe(parsing: "vmf-lcoal") }
+        let path = data.directory + "/ablation.json"
+        try Foundation.Data("not json".utf8).write(to: URL(fileURLWithPath: path))
+        await #expect(throws: AblationError.self) { try await Self.runner(data, recipes: ["unweighted"]).run() }
+        #expect(!FileManager.default.fileExists(atPath: data.directory + "/work"), "nothing is done before the report is known")
+        var missing = try Self.runner(data, recipes: ["unweighted"], json: false)
+        missing.test = data.directory + "/nope.h5"
+        await #expect(throws: StorageError.self) { try await missing.run() }
+        var overInput = try Self.runner(data, recipes: ["unweighted"])
+        overInput.resultsPath = data.train
+        await #expect(throws: StorageError.self) { try await overInput.run() }
+    }
+}

@@ -4,6 +4,7 @@ float64 objective of its solution and of TailForge models on that data.
 
 Usage: Scripts/sklearn-baseline.py TRAIN.h5 TEST.h5 [--l2 1e-4] [--tol 1e-6] [--max-iter 500]
                                    [--model NAME=MODEL.h5 ...] [--json OUT.json]
+                                   [--class-weight none|balanced] [--unit-rows]
 
 Run it through Scripts/benchmark-training (or with a Python that has numpy, scipy, h5py, scikit-learn and
 threadpoolctl; the wrapper installs them into .build-venv). Both files need /embeddings [N, d] and /labels [N].
@@ -77,36 +78,58 @@ def main():
     parser.add_argument("--max-iter", type=int, default=500)
     parser.add_argument("--model", action="append", default=[], help="NAME=PATH of a TailForge model to score")
     parser.add_argument("--json", help="write the figures to this file too")
+    parser.add_argument("--class-weight", choices=["none", "balanced"], default="none",
+                        help="scikit-learn's class_weight (balanced: N/(C·n_c), as tailforge train --class-weight balanced); "
+                             "the objective check and --model apply to the unweighted problem only")
+    parser.add_argument("--unit-rows", action="store_true",
+                        help="scale every row to unit length first, as every tailforge command does")
     args = parser.parse_args()
 
     started = time.perf_counter()
     x, y = load(args.train)
     xt, yt = load(args.test)
+    if args.unit_rows:
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        xt /= np.linalg.norm(xt, axis=1, keepdims=True)
     load_seconds = time.perf_counter() - started
     n, d = x.shape
+    weighted = args.class_weight == "balanced"
+    if weighted and args.model:
+        parser.error("--model compares objectives of the unweighted problem; drop --class-weight or --model")
     classes = int(max(y.max(), yt.max())) + 1
     c = 1.0 / (args.l2 * n)
     print(f"scikit-learn: {n} × {d}, {classes} classes; C = {c:.6g} (= 1/(l2·N), l2 {args.l2}), tol {args.tol:g}, "
           f"max_iter {args.max_iter}; BLAS: {blas_info()}", flush=True)
 
-    model = LogisticRegression(solver="lbfgs", C=c, tol=args.tol, max_iter=args.max_iter)
+    model = LogisticRegression(solver="lbfgs", C=c, tol=args.tol, max_iter=args.max_iter,
+                               class_weight="balanced" if weighted else None)
     start = time.perf_counter()
     model.fit(x, y)
     seconds = time.perf_counter() - start
     iterations = int(np.max(model.n_iter_))
     w, b = model.coef_, model.intercept_
     reference = objective(w, b, x, y, args.l2)
-    own = sklearn_objective(w, b, x, y, c)
-    test_accuracy = float((model.predict(xt) == yt).mean())
+    own = None if weighted else sklearn_objective(w, b, x, y, c)
+    predicted = model.predict(xt)
+    test_accuracy = float((predicted == yt).mean())
+    # Many (> 100 training rows), medium (20–100) and few (< 20) shot classes, as tailforge evaluate --train.
+    counts = np.bincount(y, minlength=classes)
+    groups = {}
+    for name, members in (("many", counts > 100), ("medium", (counts >= 20) & (counts <= 100)), ("few", counts < 20)):
+        rows = members[yt]
+        if rows.any():
+            groups[name] = float((predicted[rows] == yt[rows]).mean())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1048576
     print(f"scikit-learn: load {load_seconds:.2f} s, fit {seconds:.2f} s, {iterations} iterations; objective "
-          f"{reference:.10f}; test accuracy {100 * test_accuracy:.2f}%; peak RSS {peak:.2f} GiB")
+          f"{reference:.10f}{' (unweighted definition; the fit was class-weighted)' if weighted else ''}; test accuracy "
+          f"{100 * test_accuracy:.2f}% (" + ", ".join(f"{k} {100 * v:.2f}%" for k, v in groups.items()) + f"); peak RSS {peak:.2f} GiB")
     if own is not None:
         # Same definition ⇔ the two agree to float64 rounding at any point.
         print(f"objective check: scikit-learn's own objective {own:.12f} vs TailForge's definition {reference:.12f} "
               f"(relative difference {abs(own - reference) / abs(reference):.1e})")
     figures = {"seconds": seconds, "load_seconds": load_seconds, "iterations": iterations, "objective": reference,
-               "test_accuracy": test_accuracy, "C": c, "tol": args.tol, "peak_rss_gib": peak, "blas": blas_info(),
+               "test_accuracy": test_accuracy, "group_accuracy": groups, "class_weight": args.class_weight,
+               "unit_rows": args.unit_rows, "C": c, "tol": args.tol, "peak_rss_gib": peak, "blas": blas_info(),
                "models": {}}
     for spec in args.model:
         name, _, path = spec.partition("=")

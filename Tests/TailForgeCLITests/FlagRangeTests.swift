@@ -21,6 +21,7 @@ import Testing
 
     static let balance = ["balance", "missing.h5", "-o", "out.h5"]
     static let train = ["train", "missing.h5", "-o", "model.h5"]
+    static let ablate = ["ablate", "missing.h5", "missing-test.h5"]
     static let flags: [Flag] = [
         Flag(command: balance, flag: "target"),
         Flag(command: balance, flag: "target", form: "median*%"),
@@ -31,6 +32,14 @@ import Testing
         Flag(command: balance, flag: "seed", accepted: ["0"]),
         Flag(command: balance, flag: "threads"),
         Flag(command: balance, flag: "classes"),
+        Flag(command: balance, flag: "drift-threshold"),
+        Flag(command: balance, flag: "drift-retries", accepted: ["0"]),
+        Flag(command: ablate, flag: "l2", accepted: ["0"]),
+        Flag(command: ablate, flag: "max-iter", accepted: ["0"]),
+        Flag(command: ablate, flag: "calibration-holdout"),
+        Flag(command: ablate, flag: "threads"),
+        Flag(command: ablate, flag: "seed", accepted: ["0"]),
+        Flag(command: ablate, flag: "calibration-seed", accepted: ["0"]),
         Flag(command: ["synth", "--out", "/dev/null/impossible"], flag: "dimension"),
         Flag(command: ["synth", "--out", "/dev/null/impossible"], flag: "threads"),
         Flag(command: ["synth", "--out", "/dev/null/impossible"], flag: "seed", accepted: ["0"]),

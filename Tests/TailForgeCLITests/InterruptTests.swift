@@ -42,13 +42,7 @@ import Glibc
         let (process, out, err) = try fixture.runner.start(test.arguments, in: fixture.directory,
                                                            environment: [AtomicHDF5Writer.testCommitDelayVariable: "600000"])
         // The commit waits ten minutes; the temporary file appears as soon as the writer is created.
-        let deadline = ContinuousClock.now + .seconds(120)
-        var temporary: String?
-        while temporary == nil, process.isRunning, ContinuousClock.now < deadline {
-            temporary = fixture.contents(output).first { $0.hasPrefix(".") && $0.contains(".tmp-\(process.processIdentifier)-") }
-            if temporary == nil { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        guard temporary != nil else {
+        guard try await Self.temporaryFileAppears(in: output, of: process, fixture) else {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             let outcome = await fixture.runner.finish(process, out, err)
             Issue.record("no temporary file appeared in \(output): \(outcome.stderr)")
@@ -59,6 +53,16 @@ import Glibc
         #expect(!outcome.killedBySignal, "the handler must exit, not die of the signal")
         #expect(outcome.status == 128 + test.signal)
         #expect(fixture.contents(output) == [], "left behind: \(fixture.contents(output))")
+    }
+
+    /// Waits up to two minutes for `process`'s temporary output file in `directory`; false when none appeared.
+    static func temporaryFileAppears(in directory: String, of process: Process, _ fixture: CLIFixture) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(120)
+        while process.isRunning, ContinuousClock.now < deadline {
+            if fixture.contents(directory).contains(where: { $0.hasPrefix(".") && $0.contains(".tmp-\(process.processIdentifier)-") }) { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
     }
 
     /// `ablate --json`: Ctrl-C while the first recipe's model is being written leaves no report at all (it is
@@ -73,13 +77,7 @@ import Glibc
             ["ablate", "data/train.h5", "data/test.h5", "--recipes", "unweighted", "--json", output + "/ablation.json", "--max-iter", "2",
              "--threads", "1"], in: fixture.directory, environment: [AtomicHDF5Writer.testCommitDelayVariable: "600000"])
         let work = output + "/ablation.json.work"
-        let deadline = ContinuousClock.now + .seconds(120)
-        var temporary: String?
-        while temporary == nil, process.isRunning, ContinuousClock.now < deadline {
-            temporary = fixture.contents(work).first { $0.hasPrefix(".") && $0.contains(".tmp-\(process.processIdentifier)-") }
-            if temporary == nil { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        guard temporary != nil else {
+        guard try await Self.temporaryFileAppears(in: work, of: process, fixture) else {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             let outcome = await fixture.runner.finish(process, out, err)
             Issue.record("no temporary file appeared in \(work): \(outcome.stderr)")

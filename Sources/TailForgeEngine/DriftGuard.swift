@@ -27,6 +27,9 @@ public struct DriftGuard: Sendable {
     let logNormalizer: [Double]
     /// Rows of each class in ``rows``.
     public let classRanges: [Range<Int>]
+    /// The classes with at least one row, and log n_k of each class (the KDE's 1/n_k), fixed per guard.
+    let occupiedClasses: [Int]
+    let logClassSize: [Double]
     /// A candidate passes when its own-class posterior is at least this.
     public let threshold: Double
     /// Rounds of redraws for the candidates that failed, before a slot falls back to its seed row.
@@ -48,6 +51,8 @@ public struct DriftGuard: Sendable {
         self.classRanges = classRanges
         self.threshold = threshold
         self.retries = retries
+        occupiedClasses = classRanges.indices.filter { !classRanges[$0].isEmpty }
+        logClassSize = classRanges.map { log(Double($0.count)) }
         let normalizer = VonMisesFisherNormalizer(dimension: max(2, rows.columns))
         var cache: [Float: Double] = [:]
         kappa = kappas.map(Double.init)
@@ -108,7 +113,6 @@ public struct DriftGuard: Sendable {
         BLAS.useOneThread()
         let cosines = BLAS.sgemm(batch, rows, transposeB: true)
         let n = rows.rows
-        let occupied = classRanges.indices.filter { !classRanges[$0].isEmpty }
         var terms = [Double](repeating: 0, count: n)
         var classMax = [Double](repeating: 0, count: classRanges.count)
         return cosines.storage.withUnsafeBufferPointer { c in
@@ -117,17 +121,17 @@ public struct DriftGuard: Sendable {
                 for j in 0..<n { terms[j] = kappa[j] * Double(c[row + j]) + logNormalizer[j] }
                 // log p_k up to the shared log-sum-exp: first each class's largest term, less log n_k.
                 var best = -Double.infinity
-                for k in occupied {
+                for k in occupiedClasses {
                     var m = -Double.infinity
                     for j in classRanges[k] where terms[j] > m { m = terms[j] }
-                    classMax[k] = m - log(Double(classRanges[k].count))
+                    classMax[k] = m - logClassSize[k]
                     best = max(best, classMax[k])
                 }
                 guard !classRanges[classId].isEmpty, classMax[classId] >= best - Self.negligibleNats else { return 0 }
                 var total = 0.0, own = 0.0
-                for k in occupied where classMax[k] >= best - Self.negligibleNats {
+                for k in occupiedClasses where classMax[k] >= best - Self.negligibleNats {
                     var sum = 0.0
-                    let m = classMax[k] + log(Double(classRanges[k].count))
+                    let m = classMax[k] + logClassSize[k]
                     for j in classRanges[k] { sum += exp(terms[j] - m) }
                     // exp(log p_k − best), with log p_k = m + log Σ − log n_k.
                     let scaled = exp(classMax[k] - best) * sum

@@ -118,8 +118,9 @@ public struct AblationRunner: Sendable {
                                                calibration: calibration).run()
         let calibrationSeconds = summary.calibrationReport?.seconds ?? 0
         var rows: [AblationReport.Row] = []
-        for calibrated in [false, true] {
-            let evaluation = try EvaluationRunner(model: model, test: test, training: train, applyCalibration: calibrated).run()
+        let calibrations = [false, true]
+        let evaluations = try EvaluationRunner(model: model, test: test, training: train).evaluations(calibrations: calibrations)
+        for (calibrated, evaluation) in zip(calibrations, evaluations) {
             func group(_ g: Evaluation.ShotGroup) -> Double? { evaluation.groups?.first { $0.group == g }?.accuracy }
             rows.append(AblationReport.Row(
                 name: recipe.rowName(calibrated: calibrated), calibrated: calibrated, tau: evaluation.logitAdjustmentTau,

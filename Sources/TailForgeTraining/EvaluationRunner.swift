@@ -34,7 +34,7 @@ public struct EvaluationRunner: Sendable {
     public func run() throws -> Evaluation {
         // Before any work: a report path that is one of the inputs would destroy it.
         if let jsonOutput { try AtomicHDF5Writer.checkWritable(path: jsonOutput, distinctFrom: inputs) }
-        let evaluation = try evaluate()
+        let evaluation = try evaluations(calibrations: [applyCalibration])[0]
         if let jsonOutput {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -43,9 +43,13 @@ public struct EvaluationRunner: Sendable {
         return evaluation
     }
 
-    private func evaluate() throws -> Evaluation {
+    /// The model scored once per entry of `calibrations` (true: with its logit adjustment, as ``applyCalibration``),
+    /// reading the model, test and training files once for all of them: `ablate` scores every model raw and
+    /// adjusted. Writes no report (``run()`` does).
+    public func evaluations(calibrations: [Bool]) throws -> [Evaluation] {
         let loaded = try SoftmaxModelFile.read(path: model)
-        let m = try loaded.model(applyCalibration: applyCalibration)
+        let models = try calibrations.map { try loaded.model(applyCalibration: $0) }
+        guard let m = models.first else { return [] }
         let file = try LabeledEmbeddingsFile(path: test, names: names)
         guard file.dimension == m.dimension else {
             throw ModelFileError.dimensionMismatch(model: model, modelDimension: m.dimension, data: test, dataDimension: file.dimension)
@@ -64,21 +68,25 @@ public struct EvaluationRunner: Sendable {
             }
             trainingCounts = counts
         }
-        let predictions = try predictInChunks(m, file.embeddings)
-        var evaluation = try Evaluation(predictions: predictions, labels: labels, classCount: m.classCount,
-                                        trainingCounts: trainingCounts, classNames: loaded.classNames ?? file.classNames,
-                                        source: "test file \(test)")
-        evaluation.logitAdjustmentTau = applyCalibration ? loaded.calibration?.adjustment.tau : nil
-        return evaluation
+        let predictions = try predictInChunks(models, file.embeddings)
+        return try zip(calibrations, predictions).map { calibrated, predictions in
+            var evaluation = try Evaluation(predictions: predictions, labels: labels, classCount: m.classCount,
+                                            trainingCounts: trainingCounts, classNames: loaded.classNames ?? file.classNames,
+                                            source: "test file \(test)")
+            evaluation.logitAdjustmentTau = calibrated ? loaded.calibration?.adjustment.tau : nil
+            return evaluation
+        }
     }
 
-    private func predictInChunks(_ model: SoftmaxModel, _ embeddings: EmbeddingsDataset) throws -> [Int32] {
-        var predictions = [Int32]()
-        predictions.reserveCapacity(embeddings.count)
+    /// Each model's predictions for every test row; each chunk of rows is read and scaled once for all models.
+    private func predictInChunks(_ models: [SoftmaxModel], _ embeddings: EmbeddingsDataset) throws -> [[Int32]] {
+        var predictions = [[Int32]](repeating: [], count: models.count)
+        for i in predictions.indices { predictions[i].reserveCapacity(embeddings.count) }
         var start = 0
         while start < embeddings.count {
             let rows = start ..< min(embeddings.count, start + Self.chunkRows)
-            predictions += try model.predict(try embeddings.readUnitMatrix(rows: rows), source: "test file \(test)")
+            let chunk = try embeddings.readUnitMatrix(rows: rows)
+            for (i, model) in models.enumerated() { predictions[i] += try model.predict(chunk, source: "test file \(test)") }
             start = rows.upperBound
         }
         return predictions

@@ -179,6 +179,8 @@ func vmfLongTail(counts: [Int], dimension: Int, kappa: Double, seed: UInt64) -> 
         #expect(calibrated.logitAdjustmentTau == record.adjustment.tau && uncalibrated.logitAdjustmentTau == nil)
         // On a balanced test set the adjusted rule is the better one.
         #expect(calibrated.top1Accuracy > uncalibrated.top1Accuracy)
+        // Both scorings from one read of the files (ablate's two rows) are the two runs' reports.
+        #expect(try EvaluationRunner(model: model, test: test).evaluations(calibrations: [false, true]) == [uncalibrated, calibrated])
 
         try PredictionRunner(model: model, input: test, output: dir.file("on.h5"), k: 2).run()
         try PredictionRunner(model: model, input: test, output: dir.file("off.h5"), k: 2, applyCalibration: false).run()

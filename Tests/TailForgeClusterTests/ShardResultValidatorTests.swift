@@ -22,7 +22,10 @@ import TailForgeStorage
         }
     }
 
-    static func honest(layout: BalancedLayout = .full, sampler: SamplerKind = .vmf, kappa: KappaPolicy = .local) throws -> Honest {
+    /// `driftGuard`: a guard no synthetic row passes and no redraw rounds, so every synthetic slot becomes a copy of
+    /// its seed (κ 0), as a real guard does to a slot it rejected in every round.
+    static func honest(layout: BalancedLayout = .full, sampler: SamplerKind = .vmf, kappa: KappaPolicy = .local,
+                       driftGuard: Bool = false) throws -> Honest {
         let sizes = [5, 2, 1], d = 6
         var rng = Xoshiro256PlusPlus(seed: 7, stream: 0)
         // Rows of the three classes interleaved, so a class's input rows are not contiguous.
@@ -34,16 +37,17 @@ import TailForgeStorage
             storage += row.map { $0 / norm }
         }
         let input = BalanceInput(normalizedEmbeddings: Matrix(rows: labels.count, columns: d, storage: storage), labels: labels, classCount: 3)
-        let settings = BalanceSettings(kappa: kappa, sampler: sampler, seed: 11)
+        let settings = BalanceSettings(kappa: kappa, sampler: sampler, seed: 11, driftGuard: driftGuard ? 0.999_999 : nil, driftRetries: 0)
         let plan = try BalancePlan(classSizes: sizes, settings: settings)
         var perClass = sizes.indices.map { ConcentrationEstimator.concentrations(classRows: input.rows(ofClass: $0), settings: settings) }
         let stageOne = perClass.flatMap { $0 }
         _ = try ConcentrationEstimator.applyFallback(&perClass, policy: kappa, file: "test")
         let probe = plan.compactProbeClass
+        let guardAll = DriftGuard(data: input, kappas: perClass, plan: plan, settings: settings)
         let blocks = plan.classes.map { entry in
             layout == .compact
                 ? BalanceEngine.compactBlock(entry: entry, from: input, kappas: perClass[entry.classId], settings: settings, probe: entry.classId == probe).0
-                : BalanceEngine.synthesize(entry: entry, from: input, kappas: perClass[entry.classId], settings: settings)
+                : BalanceEngine.synthesize(entry: entry, from: input, kappas: perClass[entry.classId], settings: settings, driftGuard: guardAll)
         }
         let tasks = plan.classes.map { ClassTask(classId: $0.classId, realCount: $0.realCount, keptCount: $0.keptCount, syntheticCount: $0.syntheticCount) }
         let validator = ShardResultValidator(classes: tasks, settings: settings, layout: layout, dimension: d, members: input.classMembers)
@@ -63,6 +67,17 @@ import TailForgeStorage
         try honest.check()
         try honest.validator.checkConcentrations(honest.stageOne)
         #expect(honest.stageOne.contains { $0.isNaN }, "the one-row class is left for the fallback, and that is honest")
+    }
+
+    @Test(arguments: [SamplerKind.vmf, .gaussian, .smote])
+    func aDriftGuardedShardWhoseSlotsBecameSeedCopiesPasses(sampler: SamplerKind) throws {
+        let honest = try Self.honest(sampler: sampler, driftGuard: true)
+        #expect(honest.columns.kappa[Self.syntheticRow] == 0, "the guard rejected every draw: the slot is a seed copy")
+        try honest.check()
+        // κ 0 is a seed copy's only: a guarded synthetic row with another κ than the one sent is still refused.
+        var other = honest
+        other.columns.kappa[Self.syntheticRow] = Float(other.validator.settings.kappaMin) + 1
+        #expect(throws: ShardResultError.self) { try other.check() }
     }
 
     @Test func nanRowsAreRefused() throws {

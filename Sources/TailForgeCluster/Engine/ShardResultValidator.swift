@@ -112,18 +112,7 @@ struct ShardResultValidator {
                     throw .provenance(row: row, source: source, classId: task.classId)
                 }
                 if !synthetic { previousReal = position }
-                let value = columns.kappa[row]
-                let expected: Float = synthetic ? (settings.sampler == .smote ? 0 : kappas[kappaStart + position])
-                    : (layout == .compact ? kappas[kappaStart + position] : 0)
-                guard value.isFinite else { throw .kappa(row: row, value: value, reason: "is not finite") }
-                if expected != 0, !kappaRange.contains(value) {
-                    throw .kappa(row: row, value: value, reason: "lies outside the clamp range \(kappaRange.lowerBound)…\(kappaRange.upperBound)")
-                }
-                // The drift guard turns a slot it rejected in every round into a copy of its seed, recorded with κ 0.
-                let seedCopy = synthetic && value == 0 && settings.driftGuard != nil
-                guard value == expected || seedCopy else {
-                    throw .kappa(row: row, value: value, reason: "is not \(expected), the κ the plan gives input row \(source)")
-                }
+                try checkKappa(columns.kappa[row], row: row, synthetic: synthetic, sent: kappas[kappaStart + position], source: source)
                 row += 1
             }
             kappaStart += task.realCount
@@ -138,6 +127,21 @@ struct ShardResultValidator {
             try Self.checkUnitRows(values, dimension: dimension, firstRow: first)
             first = range.upperBound
         }
+    }
+
+    /// A stage-2 row's κ against the one an honest worker records: `sent` (the κ the coordinator sent for the row's
+    /// source) for a vMF or Gaussian synthetic row and for a compact shard's real row, 0 for a full shard's real row
+    /// and a SMOTE row — and 0 for any synthetic row of a drift-guarded job, which the guard turns into a copy of its
+    /// seed when it rejected the slot in every round. Only a refused value is diagnosed further, for its message.
+    private func checkKappa(_ value: Float, row: Int, synthetic: Bool, sent: Float, source: Int64) throws(ShardResultError) {
+        let expected: Float = synthetic ? (settings.sampler == .smote ? 0 : sent) : (layout == .compact ? sent : 0)
+        let seedCopy = synthetic && settings.driftGuard != nil && value == 0
+        if value == expected || seedCopy { return }
+        guard value.isFinite else { throw .kappa(row: row, value: value, reason: "is not finite") }
+        if expected != 0, !kappaRange.contains(value) {
+            throw .kappa(row: row, value: value, reason: "lies outside the clamp range \(kappaRange.lowerBound)…\(kappaRange.upperBound)")
+        }
+        throw .kappa(row: row, value: value, reason: "is not \(expected), the κ the plan gives input row \(source)")
     }
 
     /// Every row of `values` (row-major, `dimension` wide) finite and of norm 1 within ``unitNormTolerance``.

@@ -358,6 +358,26 @@ import Testing
         // Released with its owner: the next coordinator may start.
         _ = try StateDirectoryLock(directory: directory)
     }
+
+    @Test func aStateDirectoryThatCannotBeCreatedIsRefusedNamingItAndWhy() throws {
+        let directory = NSTemporaryDirectory() + "tailforge-lock-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Missing parents are created.
+        _ = try StateDirectoryLock(directory: directory + "/a/b/state")
+        #expect(FileManager.default.fileExists(atPath: directory + "/a/b/state/lock"))
+        let file = directory + "/a/file"
+        FileManager.default.createFile(atPath: file, contents: Data())
+        #expect {
+            _ = try StateDirectoryLock(directory: file)
+        } throws: { error in
+            "\(error)" == "cannot use \(file) as the state directory: it is a file; give --state-dir a directory this user can create or write"
+        }
+        #expect {
+            _ = try StateDirectoryLock(directory: file + "/state")
+        } throws: { error in
+            "\(error)".hasPrefix("cannot use \(file)/state as the state directory: Not a directory;")
+        }
+    }
 }
 
 @Suite struct PlanLimitsTests {

@@ -141,8 +141,8 @@ public final class CoordinatorRuntime: Sendable {
 
     /// Binds, resumes journaled jobs and serves until `stop` is set. Blocks the calling thread.
     public func run(until stop: StopSignal) throws {
-        try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
-        // Before anything is bound or written: a second coordinator must not touch the first one's state.
+        // Before anything is bound or written: a second coordinator must not touch the first one's state. The lock
+        // creates the directory.
         let lock = try StateDirectoryLock(directory: configuration.stateDirectory)
         defer { withExtendedLifetime(lock) {} }
         let context = try ZMQContext()

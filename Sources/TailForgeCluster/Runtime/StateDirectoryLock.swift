@@ -8,11 +8,14 @@ import Darwin
 /// An exclusive `flock` on the coordinator's state directory, held for the life of the process, so a second
 /// coordinator on the same directory refuses to start instead of sharing the journal and overwriting `endpoint`.
 /// The lock file holds the owner's PID for the refusal message; the kernel releases the lock when the owner dies.
+/// Taking it creates the directory (and missing parents), so an unusable `--state-dir` is reported here, once.
 public final class StateDirectoryLock {
     /// Why the lock could not be taken.
     public enum Failure: Error, CustomStringConvertible {
         case inUse(directory: String, pid: Int32?)
         case unavailable(path: String, code: Int32)
+        /// The directory cannot be created (a file stands in its path, or a parent is not writable).
+        case cannotCreate(directory: String, reason: String)
 
         public var description: String {
             switch self {
@@ -21,6 +24,8 @@ public final class StateDirectoryLock {
                     + (pid.map { " (PID \($0))" } ?? "") + "; stop it first or give this one another --state-dir"
             case .unavailable(let path, let code):
                 "cannot lock \(path): \(String(cString: strerror(code)))"
+            case .cannotCreate(let directory, let reason):
+                "cannot use \(directory) as the state directory: \(reason); give --state-dir a directory this user can create or write"
             }
         }
     }
@@ -29,6 +34,7 @@ public final class StateDirectoryLock {
     private let descriptor: Int32
 
     public init(directory: String) throws(Failure) {
+        try Self.create(directory)
         path = (directory as NSString).appendingPathComponent("lock")
         // Opened and locked through a local: once every stored property is set, a throwing init runs `deinit`,
         // so closing here and again in `deinit` closed the number twice. In a process with other threads (the
@@ -52,4 +58,18 @@ public final class StateDirectoryLock {
     }
 
     deinit { close(descriptor) }
+
+    /// Creates `directory` with its missing parents.
+    private static func create(_ directory: String) throws(Failure) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw .cannotCreate(directory: directory, reason: "it is a file") }
+            return
+        }
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            // Foundation's own text names no cause ("Code=512 (null)"); the POSIX error beneath it does.
+            let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? any Error).map { ($0 as NSError).code }
+            throw .cannotCreate(directory: directory, reason: code.map { String(cString: strerror(Int32($0))) } ?? "\(error)")
+        }
+    }
 }

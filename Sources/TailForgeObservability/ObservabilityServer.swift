@@ -25,6 +25,10 @@ public struct ObservabilityServer: Service {
     }
 
     public func run() async throws {
+        if let gate = listener.startsAfter {
+            // A daemon that fails or is stopped before it is up (its state directory in use) never listens.
+            do { try await cancelWhenGracefulShutdown { try await gate.wait() } } catch { return }
+        }
         let router = Router()
         if let token = listener.token { router.add(middleware: TokenMiddleware(token: token)) }
         let metrics = listener.metrics
@@ -48,11 +52,11 @@ public struct ObservabilityServer: Service {
         }
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .warning)
-        let listening = StopSignal()
+        let listening = Latch()
         let address = listener.address, endpointFile = listener.endpointFile, logger = self.logger, pages = listener.snapshots != nil
         let app = Application(router: router, configuration: .init(address: .hostname(address.host, port: address.port), serverName: "tailforge"),
                               onServerRunning: { channel in
-                                  listening.stop()
+                                  listening.open()
                                   let port = channel.localAddress?.port ?? address.port
                                   let url = "http://\(HTTPBindAddress(host: address.host, port: port))"
                                   try? Data((url + "\n").utf8).write(to: URL(fileURLWithPath: endpointFile), options: .atomic)
@@ -60,7 +64,7 @@ public struct ObservabilityServer: Service {
                               }, logger: quiet)
         do {
             try await app.run()
-        } catch where !listening.isStopped {
+        } catch where !listening.isOpen {
             throw ObservabilityServerError(flag: listener.flag, address: address, underlying: error)
         }
         try? FileManager.default.removeItem(atPath: endpointFile)

@@ -140,6 +140,24 @@ extension ClusterProcessTests {
             #expect(open.stderr.contains("--http-token-file"), "\(open.stderr)")
         }
 
+        @Test func aSecondCoordinatorOnTheSameStateDirectoryLeavesTheFirstOnesPageAlone() async throws {
+            let fixture = try await ProcessClusterTests.shared()
+            let cluster = fixture.cluster()
+            cluster.coordinatorArguments = ["--http-bind", "127.0.0.1:0"]
+            defer { cluster.stop() }
+            try await cluster.startCoordinator()
+            let file = HTTPListener.endpointFile(directory: cluster.stateDirectory, flag: "--http-bind")
+            let page = try #require(await Self.endpoint(file))
+            let second = try await Child.run(fixture.executable, ["coordinator", "--insecure", "--bind", "tcp://127.0.0.1:*", "--state-dir",
+                                                                  cluster.stateDirectory, "--data-root", fixture.directory, "--http-bind", "127.0.0.1:0"])
+            #expect(second.status != 0)
+            #expect(second.stderr.contains("is in use by another coordinator"), "\(second.stderr)")
+            #expect(!second.stderr.contains("status page"), "the refused coordinator served a page: \(second.stderr)")
+            // Its listener neither replaced nor, on its way out, removed the running coordinator's endpoint file.
+            #expect((try? String(contentsOfFile: file, encoding: .utf8)) == page + "\n")
+            #expect(try await httpGet(page + "/api/status").status == 200)
+        }
+
         @Test func aTokenGuardsThePageAndItsData() async throws {
             let fixture = try await ProcessClusterTests.shared()
             let cluster = fixture.cluster()

@@ -13,9 +13,13 @@ public struct HTTPListener: Sendable {
     public let token: HTTPToken?
     /// Gets `http://HOST:PORT` once listening (the port a `:0` bind picked); removed when the listener stops.
     public let endpointFile: String
+    /// Binds only once this opens (the coordinator holds its state directory, where `endpointFile` goes); nil: at once.
+    public let startsAfter: Latch?
 
-    init(address: HTTPBindAddress, flag: String, metrics: MetricsRegistry, snapshots: SnapshotBox?, token: HTTPToken?, directory: String) {
+    init(address: HTTPBindAddress, flag: String, metrics: MetricsRegistry, snapshots: SnapshotBox?, token: HTTPToken?, directory: String,
+         startsAfter: Latch? = nil) {
         self.address = address; self.flag = flag; self.metrics = metrics; self.snapshots = snapshots; self.token = token
+        self.startsAfter = startsAfter
         self.endpointFile = Self.endpointFile(directory: directory, flag: flag)
     }
 

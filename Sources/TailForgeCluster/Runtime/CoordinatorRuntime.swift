@@ -84,6 +84,9 @@ public final class CoordinatorRuntime: Sendable {
     /// The metrics and the state the HTTP server shows (nil when nothing serves them: no cost at all then).
     let metrics: CoordinatorMetrics?
     let snapshots: SnapshotBox?
+    /// Opened once `run` holds the state directory's lock: the HTTP listeners wait for it, so a second coordinator
+    /// refused for the directory never writes (and on exit removes) the first one's `http-endpoint`.
+    let stateDirectoryHeld = Latch()
 
     enum CoordinatorEvent: Sendable {
         case prepared(job: String, Result<PreparedJob, JobStepError>)
@@ -145,6 +148,7 @@ public final class CoordinatorRuntime: Sendable {
         // creates the directory.
         let lock = try StateDirectoryLock(directory: configuration.stateDirectory)
         defer { withExtendedLifetime(lock) {} }
+        stateDirectoryHeld.open()
         let context = try ZMQContext()
         let factory = SocketFactory(context: context, settings: configuration.sockets, security: configuration.security)
         if configuration.security.isSecure {
@@ -192,12 +196,12 @@ public final class CoordinatorRuntime: Sendable {
         let directory = configuration.stateDirectory
         if let page = configuration.httpBind {
             listeners.append(HTTPListener(address: page, flag: "--http-bind", metrics: metrics.registry, snapshots: snapshots,
-                                          token: configuration.httpToken, directory: directory))
+                                          token: configuration.httpToken, directory: directory, startsAfter: stateDirectoryHeld))
         }
         // Port 0 twice means two listeners, each on a free port.
         if let bind = configuration.metricsBind, bind != configuration.httpBind || bind.port == 0 {
             listeners.append(HTTPListener(address: bind, flag: "--metrics-bind", metrics: metrics.registry, snapshots: nil, token: nil,
-                                          directory: directory))
+                                          directory: directory, startsAfter: stateDirectoryHeld))
         }
         return listeners
     }

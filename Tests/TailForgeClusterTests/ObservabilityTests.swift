@@ -62,6 +62,29 @@ import Testing
         #expect(throws: HTTPTokenError.self) { try HTTPToken.load(file: (directory as NSString).appendingPathComponent("missing")) }
     }
 
+    @Test func aTokenFileThatIsADirectoryMissingOrTooLongSaysWhatIsWrong() throws {
+        let directory = NSTemporaryDirectory() + "tailforge-token-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func failure(_ path: String) -> String {
+            do { _ = try HTTPToken.load(file: path); return "" } catch { return error.description }
+        }
+        // A directory got `chmod 600` advice (or, at mode 700, "cannot read: Is a directory").
+        chmod(directory, 0o755)
+        #expect(failure(directory).contains("is a directory; give the file holding the token"), "\(failure(directory))")
+        #expect(!failure(directory).contains("chmod"))
+        let missing = (directory as NSString).appendingPathComponent("missing")
+        #expect(failure(missing).contains("cannot read the token: No such file"), "\(failure(missing))")
+        // A token longer than the reader reads was cut short and then refused every request with 401.
+        let long = (directory as NSString).appendingPathComponent("long")
+        try (String(repeating: "a", count: 300) + "\n").write(toFile: long, atomically: true, encoding: .utf8)
+        chmod(long, 0o600)
+        #expect(failure(long).contains("one word of 16 to 255 ASCII characters"), "\(failure(long))")
+        try (String(repeating: "b", count: 255) + "\n").write(toFile: long, atomically: true, encoding: .utf8)
+        chmod(long, 0o600)
+        #expect(try HTTPToken.load(file: long).matches(String(repeating: "b", count: 255)))
+    }
+
     static func snapshot(workers: [String], jobs: [(String, JobState)], losses: [ClusterSnapshot.LossPoint] = []) -> ClusterSnapshot {
         var snapshot = ClusterSnapshot.empty(version: "test", endpoint: "tcp://127.0.0.1:1")
         snapshot.workers = workers.map {

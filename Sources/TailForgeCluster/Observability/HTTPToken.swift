@@ -4,14 +4,17 @@ public struct HTTPToken: Sendable, Equatable {
     let value: String
 
     public static let minimumLength = 16
+    /// One less than the key-file reader reads: a word that fills its whole read may have been cut short, and the
+    /// shortened token would then refuse every request.
+    public static let maximumLength = CurveKey.readLimit - 1
 
     init(value: String) { self.value = value }
 
-    /// Reads the token file: owner-only (like a secret key), one word of at least ``minimumLength`` characters.
+    /// Reads the token file: owner-only (like a secret key), one word of ``minimumLength`` to ``maximumLength`` characters.
     public static func load(file path: String) throws(HTTPTokenError) -> HTTPToken {
         let words: [String]
         do {
-            try CurveKey.checkOwnerOnly(path)
+            try CurveKey.checkOwnerOnly(path, holding: "the token")
             words = try CurveKey.readTokens(path)
         } catch .tooOpen(_, let mode) {
             throw HTTPTokenError(path: path, reason: "mode \(String(mode & 0o777, radix: 8)) lets others read or write it; run `chmod 600 \(path)` (and make a new token if others could read it)")
@@ -20,9 +23,9 @@ public struct HTTPToken: Sendable, Equatable {
         } catch {
             throw HTTPTokenError(path: path, reason: "\(error)")
         }
-        guard words.count == 1, let word = words.first, word.count >= minimumLength,
+        guard words.count == 1, let word = words.first, (minimumLength...maximumLength).contains(word.count),
               word.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
-            throw HTTPTokenError(path: path, reason: "a token file holds one word of at least \(minimumLength) ASCII characters; make one with `openssl rand -hex 32 > \(path) && chmod 600 \(path)`")
+            throw HTTPTokenError(path: path, reason: "a token file holds one word of \(minimumLength) to \(maximumLength) ASCII characters; make one with `openssl rand -hex 32 > \(path) && chmod 600 \(path)`")
         }
         return HTTPToken(value: word)
     }

@@ -104,14 +104,19 @@ public enum CurveKey {
         String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// Refuses a secret key file whose mode lets group or others read or write it.
-    static func checkOwnerOnly(_ path: String) throws(KeyFileError) {
+    /// Refuses a secret file (`what` names it in the error) whose mode lets group or others read or write it.
+    static func checkOwnerOnly(_ path: String, holding what: String = "the secret key") throws(KeyFileError) {
         var status = stat()
         guard stat(path, &status) == 0 else {
-            throw .io(path: path, reason: "cannot read the secret key: \(String(cString: strerror(errno)))")
+            throw .io(path: path, reason: "cannot read \(what): \(String(cString: strerror(errno)))")
         }
+        // Before the mode: `chmod 600` is the wrong advice for a directory given where the file belongs.
+        guard status.st_mode & S_IFMT != S_IFDIR else { throw .io(path: path, reason: "is a directory; give the file holding \(what)") }
         guard UInt32(status.st_mode) & 0o077 == 0 else { throw .tooOpen(path: path, mode: UInt32(status.st_mode)) }
     }
+
+    /// What ``readTokens(_:)`` reads of a file: keys and tokens are one short line, and a longer file is not read whole.
+    static let readLimit = 256
 
     static func readKey(_ path: String) throws(KeyFileError) -> String {
         let tokens = try readTokens(path)
@@ -123,12 +128,12 @@ public enum CurveKey {
         return key
     }
 
-    /// The whitespace-separated words of a small key file (at most 256 bytes are read: keys are one short line).
+    /// The whitespace-separated words of a small key file (at most ``readLimit`` bytes are read).
     static func readTokens(_ path: String) throws(KeyFileError) -> [String] {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw .io(path: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 256)
+        var buffer = [UInt8](repeating: 0, count: readLimit)
         let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         guard count >= 0 else { throw .io(path: path, reason: "cannot read: \(String(cString: strerror(errno)))") }
         let text = String(decoding: buffer.prefix(count), as: UTF8.self)

@@ -71,7 +71,7 @@ public struct ObservabilityServer: Service {
     }
 }
 
-/// A listener that could not start (port in use, an address not on this machine).
+/// A listener that could not start (port in use, an address not on this machine, a host name that does not resolve).
 public struct ObservabilityServerError: Error, CustomStringConvertible {
     public var flag: String
     public var address: HTTPBindAddress
@@ -83,6 +83,9 @@ public struct ObservabilityServerError: Error, CustomStringConvertible {
         }
         if let io = underlying as? IOError, io.errnoCode == EADDRNOTAVAIL {
             return "\(flag) \(address): \(address.host) is not an address of this machine; use 127.0.0.1, 0.0.0.0 or one of its interfaces' addresses"
+        }
+        if underlying is SocketAddressError.UnknownHost {
+            return "\(flag) \(address): \(address.host) is not a host name this machine can resolve; check its spelling, or use 127.0.0.1, 0.0.0.0 or one of its interfaces' addresses"
         }
         return "\(flag) \(address): cannot listen there: \(underlying)"
     }

@@ -135,6 +135,10 @@ extension ClusterProcessTests {
             let bad = try await Child.run(fixture.executable, base + ["--metrics-bind", "localhost:prometheus"])
             #expect(bad.status == 64)
             #expect(bad.stderr.contains("--metrics-bind 'localhost:prometheus': 'prometheus' is not a port"), "\(bad.stderr)")
+            // A misspelt host passes the syntax check; binding it fails with a message about the name, not NIO's error type.
+            let typo = try await Child.run(fixture.executable, base + ["--metrics-bind", "lcalhost.invalid:0"])
+            #expect(typo.status != 0)
+            #expect(typo.stderr.contains("--metrics-bind lcalhost.invalid:0: lcalhost.invalid is not a host name this machine can resolve"), "\(typo.stderr)")
             let open = try await Child.run(fixture.executable, base + ["--http-bind", "0.0.0.0:0"])
             #expect(open.status == 64)
             #expect(open.stderr.contains("--http-token-file"), "\(open.stderr)")

@@ -7,17 +7,6 @@ extension ClusterProcessTests {
     /// Results a worker key holder forges, against a real coordinator process: refused before they are accepted,
     /// the worker quarantined, the shard recomputed by an honest worker, the output the single-node bytes.
     @Suite struct ForgedResultProcessTests {
-        typealias Fixture = ProcessClusterTests.Fixture
-
-        func manifest(_ fixture: Fixture, _ name: String, shards: Int, layout: BalancedLayout? = nil) throws -> JobManifest {
-            var manifest = fixture.manifest(output: name, shards: shards)
-            let shared = (fixture.directory as NSString).appendingPathComponent("shared-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
-            manifest.transfer.sharedShardDirectory = shared
-            manifest.layout = layout
-            return manifest
-        }
-
         @Test func anAllNaNShardWithTheRightLabelsIsRefusedAndRecomputedAndTheJobCommitsTheSingleNodeBytes() async throws {
             let fixture = try await ProcessClusterTests.shared()
             let cluster = fixture.cluster()
@@ -28,7 +17,7 @@ extension ClusterProcessTests {
                 try FakeWorker.allNaN(assignment, outcome)
             }
             try await forger.register()
-            let manifest = try manifest(fixture, "forged.h5", shards: 2)
+            let manifest = try fixture.manifestWithSharedShards(output: "forged.h5", shards: 2)
             let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5)
             let job = try client.submit(manifest)
             let refused = try await forger.serve(seconds: 60) {

@@ -41,6 +41,16 @@ extension ClusterProcessTests {
                             policy: BalanceSettings(seed: seed), sharding: .init(shards: shards))
             }
 
+            /// `manifest(output:shards:)` whose workers write their shards into a new shared shard directory, where
+            /// the coordinator reads (and checks) them in place instead of fetching copies.
+            func manifestWithSharedShards(output name: String, shards: Int) throws -> JobManifest {
+                var manifest = manifest(output: name, shards: shards)
+                let shared = (directory as NSString).appendingPathComponent("shared-\(UUID().uuidString)")
+                try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+                manifest.transfer.sharedShardDirectory = shared
+                return manifest
+            }
+
             func cluster(environment: [String: String] = [:]) -> LocalCluster {
                 let cluster = LocalCluster(executable: executable, directory: (directory as NSString).appendingPathComponent("cluster-\(UUID().uuidString)"),
                                            environment: environment, heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)

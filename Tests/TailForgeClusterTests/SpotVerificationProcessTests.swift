@@ -29,10 +29,7 @@ extension ClusterProcessTests {
                 return other
             }
             try await liar.register()
-            var manifest = fixture.manifest(output: "spot.h5", shards: 3)
-            let shared = (fixture.directory as NSString).appendingPathComponent("spot-shards-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
-            manifest.transfer.sharedShardDirectory = shared
+            var manifest = try fixture.manifestWithSharedShards(output: "spot.h5", shards: 3)
             manifest.verify = .spot
             let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5, security: try cluster.clientSecurity)
             let job = try client.submit(manifest)

@@ -11,12 +11,10 @@ extension CoordinatorLoop {
         for id in jobOrder {
             guard let job = jobs[id], job.state == .running, let prepared = job.prepared, let board = job.board else { continue }
             if job.stage == .synthesis && job.synthesisKappas == nil { continue }
-            let allowed = candidates.filter { !job.excludes($0) }
             if job.spot != nil, !spotCheckable(id, at: now) { continue }
             for index in board.pending {
                 guard !candidates.isEmpty else { return }
-                guard let worker = board.pick(for: index, from: allowed.filter { c in candidates.contains { $0.identity == c.identity } },
-                                              healthy: healthy) else { continue }
+                guard let worker = board.pick(for: index, from: candidates.filter { !job.excludes($0) }, healthy: healthy) else { continue }
                 candidates.removeAll { $0.identity == worker.identity }
                 assign(id, shard: index, prepared: prepared, to: worker.identity, at: now)
             }

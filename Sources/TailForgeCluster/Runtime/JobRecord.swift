@@ -4,8 +4,8 @@ import Foundation
 struct JobRecord {
     var id: String
     var manifest: JobManifest
-    /// Who submitted it (`key FINGERPRINT`, or `address IP` without keys), for per-client limits; nil for a job
-    /// resumed from the journal, which does not record it.
+    /// Who submitted it (`key FINGERPRINT`, or `address IP` without keys), for per-client limits; journaled with
+    /// the submission, so nil only for a job journaled by a release before the limits.
     var owner: String?
     /// False while the job waits in its client's queue (``ClientJobLimits``): it is journaled but not planned.
     var admitted = false

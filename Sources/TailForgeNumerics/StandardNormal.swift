@@ -84,24 +84,6 @@ public enum StandardNormal {
         }
     }
 
-    /// The draw for 32 random bits (8 layer bits, 1 sign bit, 23 position bits) assuming the point lies in its
-    /// layer's box; when it does not, `index` is appended to `missed` for ``floatSlowDraw(_:table:using:)``.
-    /// The scalar statement of what `tailforge_ziggurat_box` computes in bulk (tests hold the two equal).
-    @inlinable @inline(__always)
-    static func boxDraw(
-        _ bits: UInt32, scale: UnsafeMutablePointer<Float>, limit: UnsafeMutablePointer<Int32>,
-        index: Int, missed: UnsafeMutablePointer<Int32>, missCount: inout Int
-    ) -> Float {
-        let layer = Int(truncatingIfNeeded: bits & 0xFF)
-        // Through Int32 (exact below 2²³) so the conversion is a single signed-integer instruction.
-        let position = Int32(bitPattern: bits &>> 9)
-        let x = Float(position) * scale[layer]
-        missed[missCount] = Int32(truncatingIfNeeded: index)
-        missCount &+= position < limit[layer] ? 0 : 1
-        // The sign bit (bit 8) moves to bit 31 of the result.
-        return Float(bitPattern: x.bitPattern | ((bits & 0x100) &<< 23))
-    }
-
     /// Outside the box of the chosen layer: wedge test or tail, and on rejection a complete fresh draw from the
     /// low 32 bits of the next word (the same 32-bit sampler, so the result stays exact; a rejection costs one
     /// word rather than a full Double draw).

@@ -200,3 +200,23 @@ import Testing
         #expect(samples.allSatisfy { $0 > 0 })
     }
 }
+
+extension StandardNormal {
+    /// The box step for one draw, written plainly: the oracle `tailforge_ziggurat_box` (the bulk C loop
+    /// `fill(_:using:)` runs) is held equal to. 32 random bits (8 layer bits, 1 sign bit, 23 position bits) give
+    /// ±position·scale[layer] assuming the point lies in its layer's box; when it does not, `index` is appended
+    /// to `missed` for ``floatSlowDraw(_:table:using:)``.
+    static func boxDraw(
+        _ bits: UInt32, scale: UnsafeMutablePointer<Float>, limit: UnsafeMutablePointer<Int32>,
+        index: Int, missed: UnsafeMutablePointer<Int32>, missCount: inout Int
+    ) -> Float {
+        let layer = Int(truncatingIfNeeded: bits & 0xFF)
+        // Through Int32 (exact below 2²³), as the C loop converts.
+        let position = Int32(bitPattern: bits &>> 9)
+        let x = Float(position) * scale[layer]
+        missed[missCount] = Int32(truncatingIfNeeded: index)
+        missCount &+= position < limit[layer] ? 0 : 1
+        // The sign bit (bit 8) moves to bit 31 of the result.
+        return Float(bitPattern: x.bitPattern | ((bits & 0x100) &<< 23))
+    }
+}

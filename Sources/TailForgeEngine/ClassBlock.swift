@@ -7,7 +7,8 @@ public struct ClassBlock: Sendable, Equatable {
     public var isSynthetic: [UInt8]
     /// For a real row its input row; for a synthetic row the input row of the real sample it was drawn around.
     public var sourceIndex: [Int64]
-    /// κ used for a synthetic row; 0 for a real row (and for SMOTE rows, which use no κ).
+    /// κ used for a synthetic row; 0 for a real row (and for SMOTE rows, which use no κ, and for the drift guard's
+    /// seed copies: a slot rejected in every round holds its seed row, a kernel of no width).
     public var kappa: [Float]
 
     /// What the drift guard did to this class's synthetic rows (nil when it was off).

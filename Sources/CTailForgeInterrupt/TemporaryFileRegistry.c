@@ -1,33 +1,94 @@
 #include "tailforge_interrupt.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 
 enum { slot_count = 256, path_capacity = 4096 };
-enum { slot_free = 0, slot_claimed = 1, slot_live = 2 };
+/// A live slot holds a temporary file, or a scratch directory removed with its contents after the files.
+enum { slot_free = 0, slot_claimed = 1, slot_live = 2, slot_live_directory = 3 };
 
 static _Atomic int states[slot_count];
 static char paths[slot_count][path_capacity];
 static atomic_flag installed = ATOMIC_FLAG_INIT;
 
-int tailforge_temporary_register(const char *path) {
+static int claim(const char *path, int kind) {
     size_t length = strlen(path);
     if (length >= path_capacity) return -1;
     for (int slot = 0; slot < slot_count; slot++) {
         int expected = slot_free;
         if (atomic_compare_exchange_strong(&states[slot], &expected, slot_claimed)) {
             memcpy(paths[slot], path, length + 1);
-            atomic_store(&states[slot], slot_live);
+            atomic_store(&states[slot], kind);
             return slot;
         }
     }
     return -1;
 }
 
+int tailforge_temporary_register(const char *path) { return claim(path, slot_live); }
+
+int tailforge_scratch_directory_register(const char *path) { return claim(path, slot_live_directory); }
+
 void tailforge_temporary_unregister(int slot) {
     if (slot >= 0 && slot < slot_count) atomic_store(&states[slot], slot_free);
+}
+
+#if defined(__linux__)
+/// One record of getdents64 (the kernel's struct linux_dirent64, which glibc does not declare).
+struct directory_record {
+    uint64_t inode;
+    int64_t offset;
+    unsigned short length;
+    unsigned char type;
+    char name[];
+};
+
+/// Removes everything in the directory open as `directory`, and in its subdirectories down to `depth` more
+/// levels, with system calls only (opendir and nftw allocate, which a signal handler must not). Entries removed
+/// while the directory is being listed can make the listing skip others, so it is listed again until a pass
+/// removes nothing.
+static void empty_directory(int directory, int depth) {
+    char buffer[4096] __attribute__((aligned(8)));
+    for (int pass = 0; pass < 8; pass++) {
+        int removed = 0;
+        lseek(directory, 0, SEEK_SET);
+        long size;
+        while ((size = syscall(SYS_getdents64, directory, buffer, sizeof buffer)) > 0) {
+            for (long at = 0; at < size;) {
+                const struct directory_record *record = (const struct directory_record *)(buffer + at);
+                at += record->length;
+                const char *name = record->name;
+                if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+                if (unlinkat(directory, name, 0) == 0) { removed++; continue; }
+                if (depth == 0) continue;
+                int child = openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (child < 0) continue;
+                empty_directory(child, depth - 1);
+                close(child);
+                if (unlinkat(directory, name, AT_REMOVEDIR) == 0) removed++;
+            }
+        }
+        if (removed == 0) return;
+    }
+}
+#endif
+
+static void remove_directory(const char *path) {
+#if defined(__linux__)
+    int directory = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (directory >= 0) {
+        empty_directory(directory, 4);
+        close(directory);
+    }
+#endif
+    rmdir(path);
 }
 
 int tailforge_temporary_live_count(void) {
@@ -41,6 +102,9 @@ int tailforge_temporary_live_count(void) {
 static void remove_and_exit(int signal_number) {
     for (int slot = 0; slot < slot_count; slot++) {
         if (atomic_load(&states[slot]) == slot_live) unlink(paths[slot]);
+    }
+    for (int slot = 0; slot < slot_count; slot++) {
+        if (atomic_load(&states[slot]) == slot_live_directory) remove_directory(paths[slot]);
     }
     _exit(128 + signal_number);
 }

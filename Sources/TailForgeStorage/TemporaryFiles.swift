@@ -28,6 +28,17 @@ public enum TemporaryFiles {
         tailforge_temporary_unregister(token)
     }
 
+    /// Records a directory this process created for scratch files of its own (`ablate`'s temporary work
+    /// directory, which can hold gigabytes of balanced sets): an interrupt removes it and everything in it.
+    /// Pass the token to ``forgetScratchDirectory(_:)`` once the directory was removed.
+    public static func registerScratchDirectory(_ path: String) -> Int32 {
+        tailforge_scratch_directory_register(path)
+    }
+
+    public static func forgetScratchDirectory(_ token: Int32) {
+        forget(token)
+    }
+
     /// From now on SIGINT, SIGTERM and SIGHUP remove every registered temporary file and end the process with
     /// status 128 + signal (130, 143, 129). One-shot commands call this first; the daemons do not, as they
     /// shut down gracefully and finish what they are writing.

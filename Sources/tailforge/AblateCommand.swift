@@ -32,7 +32,7 @@ struct AblateCommand: AsyncParsableCommand {
     @Option(help: "Write the report as JSON to this file after every recipe; an existing report is resumed.")
     var json: String?
 
-    @Option(help: "Directory for the balanced sets (compact layout) and models (default: FILE.work beside --json, else a temporary directory removed at the end).")
+    @Option(help: "Directory for the balanced sets (compact layout) and models (default: FILE.work beside --json, else a temporary directory removed at the end or on Ctrl-C).")
     var workDir: String?
 
     @Option(help: "Draw the pictures into this directory with Scripts/plots when python3 with numpy, h5py and matplotlib is present.")
@@ -73,7 +73,14 @@ struct AblateCommand: AsyncParsableCommand {
     func run() async throws {
         let temporary = workDir == nil && json == nil
         let work = workDir ?? json.map { $0 + ".work" } ?? NSTemporaryDirectory() + "tailforge-ablate-\(getpid())"
-        defer { if temporary { try? FileManager.default.removeItem(atPath: work) } }
+        // A temporary work directory goes at the end, and on Ctrl-C too (the interrupt handler removes it).
+        let scratch = temporary ? TemporaryFiles.registerScratchDirectory(work) : nil
+        defer {
+            if let scratch {
+                try? FileManager.default.removeItem(atPath: work)
+                TemporaryFiles.forgetScratchDirectory(scratch)
+            }
+        }
         var training = TrainingSettings(l2: l2)
         training.optimizer.maxIterations = maxIter
         let runner = AblationRunner(train: train, test: test, recipes: try selectedRecipes(), seed: seed, training: training,

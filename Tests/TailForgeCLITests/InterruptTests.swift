@@ -57,9 +57,15 @@ import Glibc
 
     /// Waits up to two minutes for `process`'s temporary output file in `directory`; false when none appeared.
     static func temporaryFileAppears(in directory: String, of process: Process, _ fixture: CLIFixture) async throws -> Bool {
+        try await entryAppears(in: directory, of: process, fixture) { $0.hasPrefix(".") && $0.contains(".tmp-\(process.processIdentifier)-") }
+    }
+
+    /// Waits up to two minutes, while `process` runs, for an entry of `directory` that satisfies `wanted`.
+    static func entryAppears(in directory: String, of process: Process, _ fixture: CLIFixture,
+                             where wanted: (String) -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + .seconds(120)
         while process.isRunning, ContinuousClock.now < deadline {
-            if fixture.contents(directory).contains(where: { $0.hasPrefix(".") && $0.contains(".tmp-\(process.processIdentifier)-") }) { return true }
+            if fixture.contents(directory).contains(where: wanted) { return true }
             try await Task.sleep(for: .milliseconds(20))
         }
         return false
@@ -88,5 +94,31 @@ import Glibc
         #expect(!outcome.killedBySignal && outcome.status == 130)
         #expect(fixture.contents(output) == ["ablation.json.work"], "left behind: \(fixture.contents(output))")
         #expect(fixture.contents(work).allSatisfy { !$0.hasPrefix(".") }, "left behind: \(fixture.contents(work))")
+    }
+
+    /// `ablate` without --json or --work-dir works in a temporary directory (TMPDIR/tailforge-ablate-PID):
+    /// Ctrl-C removes it with everything in it — the recipes already fitted, the one being written — as the end
+    /// of a run does.
+    @Test func anInterruptedAblationRemovesItsTemporaryWorkDirectory() async throws {
+        let fixture = try await Self.sharedFixture.value
+        signal(SIGINT, SIG_DFL)
+        let temporary = "out-ablate-tmpdir"
+        try? FileManager.default.removeItem(atPath: fixture.path(temporary))
+        try FileManager.default.createDirectory(atPath: fixture.path(temporary), withIntermediateDirectories: true)
+        // The whole grid: once the first recipe's model is committed, eleven recipes are left to interrupt.
+        let (process, out, err) = try fixture.runner.start(
+            ["ablate", "data/train.h5", "data/test.h5", "--max-iter", "300", "--threads", "1"], in: fixture.directory,
+            environment: ["TMPDIR": fixture.path(temporary) + "/"])
+        let work = temporary + "/tailforge-ablate-\(process.processIdentifier)"
+        guard try await Self.entryAppears(in: work, of: process, fixture, where: { $0 == "unweighted.model.h5" }) else {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            let outcome = await fixture.runner.finish(process, out, err)
+            Issue.record("no model appeared in \(work): \(outcome.stderr)")
+            return
+        }
+        kill(process.processIdentifier, SIGINT)
+        let outcome = await fixture.runner.finish(process, out, err)
+        #expect(!outcome.killedBySignal && outcome.status == 130)
+        #expect(fixture.contents(temporary) == [], "left behind: \(fixture.contents(temporary)) \(fixture.contents(work))")
     }
 }

@@ -3,6 +3,7 @@ ToolError and interrupts into a message and an exit status instead of a tracebac
 
 import importlib
 import os
+import signal
 import sys
 
 from .atomic_output import Interrupted
@@ -25,6 +26,11 @@ def require(modules, requirements):
 def run(main, argv):
     """Runs `main(argv)`: ToolError → message, exit 1; Ctrl-C → exit 130 (SIGTERM 143, SIGHUP 129)."""
     try:
+        # A launcher's thread that blocks signals (a thread pool's worker) passes its mask on through exec: a Ctrl-C
+        # would stay pending until the tool had written its output. Unblock them, as tailforge's own
+        # TemporaryFileRegistry.c does; a signal a parent set to ignored stays ignored (Python keeps it so, as
+        # tailforge does), as `cmd &` in a script asks for.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
         main(argv)
     except ToolError as error:
         print(f"error: {error}", file=sys.stderr)

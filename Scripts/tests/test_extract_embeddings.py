@@ -3,6 +3,7 @@ downloaded here): the output is the input contract and the real tailforge binary
 bad trees, unreadable images, existing outputs and Ctrl-C are handled. Skipped, with the reason, when torch
 and timm (or open_clip) cannot be imported: Scripts/test installs them only with TAILFORGE_TEST_TORCH=1."""
 
+import contextlib
 import importlib
 import os
 import re
@@ -182,12 +183,34 @@ def test_unavailable_device_model_or_weights_are_clear_errors(tree, tmp_path):
     assert not output.exists()
 
 
-def test_ctrl_c_leaves_no_output_and_exits_130(tmp_path):
+@contextlib.contextmanager
+def sigint_at_its_default_in_children():
+    """Children started in the block get SIGINT at its default, as a terminal's foreground job does, even when pytest
+    itself was started with SIGINT ignored: a background job of a shell without job control is (`Scripts/test &`
+    in a script, `(cmd &)`), exec passes SIG_IGN on, and Python then keeps it ignored. A handled signal is reset to
+    the default by exec, so handling it here for the moment of the fork is enough."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# A launcher may start the tool from a thread that blocks SIGINT (a thread pool's worker): the tool unblocks it.
+BLOCKING_LAUNCHER = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT]); "
+                     "os.execv(sys.executable, [sys.executable] + sys.argv[1:])"]
+
+
+@pytest.mark.parametrize("launcher", [[], BLOCKING_LAUNCHER], ids=["from-a-terminal", "from-a-thread-blocking-sigint"])
+def test_ctrl_c_leaves_no_output_and_exits_130(tmp_path, launcher):
     root = make_tree(tmp_path / "tree", classes={"a": 150, "b": 150}, size=(8, 8))
     output = tmp_path / "x.h5"
-    process = subprocess.Popen([sys.executable, EXTRACT, root, "-o", output, "--backend", "timm", "--model", "resnet18",
-                                "--pretrained", "none", "--device", "cpu", "--batch-size", "1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with sigint_at_its_default_in_children():
+        process = subprocess.Popen([sys.executable, *launcher, EXTRACT, root, "-o", output, "--backend", "timm",
+                                    "--model", "resnet18", "--pretrained", "none", "--device", "cpu", "--batch-size", "1"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Interrupt once the first image is embedded (the progress bar shows 1/300 or more); the temporary file exists then.
     seen = ""
     deadline = time.monotonic() + 600

@@ -73,18 +73,7 @@ public struct EngineJobBackend: JobBackend {
     }
 
     public func synthesisKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?) {
-        var perClass = [[Float]](repeating: [], count: job.classCount)
-        for (shard, classes) in job.shards.enumerated() {
-            let values = stageOne[shard]
-            guard values.count == classes.reduce(0, { $0 + $1.realCount }) else {
-                throw ClusterJobError.planMismatch(reason: "shard \(shard) returned \(values.count) κ values for \(classes.reduce(0) { $0 + $1.realCount }) real rows")
-            }
-            var start = 0
-            for task in classes {
-                perClass[task.classId] = Array(values[start..<start + task.realCount])
-                start += task.realCount
-            }
-        }
+        var perClass = try job.kappasByClass(stageOne)
         let fallback: Float?
         do { (fallback, _) = try ConcentrationEstimator.applyFallback(&perClass, policy: manifest.policy.kappa, file: manifest.input.path) } catch {
             throw ClusterJobError.balance(error)
@@ -134,10 +123,7 @@ public struct EngineJobBackend: JobBackend {
             ShardRows.record(classes, shard: index, rows: \.outputCount, in: &location)
         }
 
-        var sizes = [Int](repeating: 0, count: job.classCount)
-        for task in job.shards.joined() { sizes[task.classId] = task.realCount }
-        let plan: BalancePlan
-        do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: sizes, settings: manifest.policy) } catch { throw ClusterJobError.settings(error) }
+        let plan = try job.plan(manifest.policy)
         guard plan.totalRows == job.totalRows else {
             throw ClusterJobError.planMismatch(reason: "the gathered plan has \(plan.totalRows) rows, the prepared job \(job.totalRows)")
         }
@@ -177,10 +163,7 @@ public struct EngineJobBackend: JobBackend {
     /// written class-major into the compact file single-node `balance --layout compact` writes, byte for byte.
     func gatherCompact(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport {
         let names = BalancedLayout.compact.rowDatasets
-        var sizes = [Int](repeating: 0, count: job.classCount)
-        for task in job.shards.joined() { sizes[task.classId] = task.realCount }
-        let plan: BalancePlan
-        do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: sizes, settings: manifest.policy) } catch { throw ClusterJobError.settings(error) }
+        let plan = try job.plan(manifest.policy)
         let probeClass = plan.compactProbeClass
         var location = [Int: (shard: Int, row: Int)]()
         var columns: [(embeddings: HDF5Dataset, labels: [Int32], sourceIndex: [Int64], kappa: [Float])] = []
@@ -226,7 +209,7 @@ public struct EngineJobBackend: JobBackend {
                                                        classNames: spec.classNamesDataset).classNames
             let writer = try BalancedDatasetWriter(path: manifest.output, dimension: job.dimension, totalRows: plan.realRows,
                                                    attributes: attributes, classNames: classNames, chunkRows: chunkRows, layout: .compact,
-                                                   classInputRows: sizes.map(Int64.init))
+                                                   classInputRows: job.classSizes.map(Int64.init))
             do {
                 for entry in plan.classes where entry.keptCount > 0 {
                     guard let (shard, first) = location[entry.classId] else {

@@ -33,21 +33,8 @@ struct JobTrainer: Sendable {
 
     /// The parts as session shards, each with its recipe, and their κ payloads.
     func specs() throws -> (specs: [TrainingShardSpec], payloads: [[UInt8]], parts: [Range<Int>]) {
-        var sizes = [Int](repeating: 0, count: prepared.classCount)
-        var byClass = [[Float]](repeating: [], count: prepared.classCount)
-        for (shard, classes) in prepared.shards.enumerated() {
-            var start = 0
-            for task in classes {
-                sizes[task.classId] = task.realCount
-                guard kappas.indices.contains(shard), start + task.realCount <= kappas[shard].count else {
-                    throw ClusterJobError.planMismatch(reason: "shard \(shard) has fewer κ values than its classes' real rows")
-                }
-                byClass[task.classId] = Array(kappas[shard][start ..< start + task.realCount])
-                start += task.realCount
-            }
-        }
-        let plan: BalancePlan
-        do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: sizes, settings: manifest.policy) } catch { throw ClusterJobError.settings(error) }
+        let byClass = try prepared.kappasByClass(kappas)
+        let plan = try prepared.plan(manifest.policy)
         let parts = TrainingPartition.parts(totalRows: plan.totalRows, count: partCount)
         // Every class's κ go with each part (4 bytes per real row): a drift-guarded set needs all of them to
         // regenerate any class, and they are small next to one gradient.

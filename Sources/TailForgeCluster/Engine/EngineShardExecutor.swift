@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import TailForgeEngine
 import TailForgeNumerics
 import TailForgeStorage
@@ -17,11 +16,8 @@ public final class EngineShardExecutor: ShardExecutor {
     /// production.
     public static let testCrashClassVariable = "TAILFORGE_TEST_CRASH_ON_CLASS"
 
-    /// The job's input in memory; the worker's training server shares it.
+    /// The job's input (and drift guard) in memory; the worker's training server shares it.
     public let inputs = JobInputCache()
-    /// The drift guard of the cached input's job (every class's real rows and κ), built on the first guarded
-    /// synthesis shard of that job.
-    private let guardCache = Mutex<(key: String, driftGuard: DriftGuard)?>(nil)
     private let delayPerClass: Duration?
     private let crashClass: Int?
 
@@ -178,15 +174,12 @@ public final class EngineShardExecutor: ShardExecutor {
     func driftGuard(_ task: ShardTask, data: BalanceInput, plan: BalancePlan, settings: BalanceSettings,
                     context: ShardContext) throws -> DriftGuard? {
         guard settings.driftGuard != nil else { return nil }
-        let key = task.assignment.shard.job + "#" + task.assignment.input.sha256
-        if let cached = guardCache.withLock({ $0 }), cached.key == key { return cached.driftGuard }
-        guardCache.withLock { $0 = nil }
-        if context.isCancelled() { throw Cancelled() }
-        var kappas = try BalanceRunner.estimateConcentrations(data, settings: settings, threads: max(1, context.threads))
-        _ = try ConcentrationEstimator.applyFallback(&kappas, policy: settings.kappa, file: task.inputPath)
-        guard let built = DriftGuard(data: data, kappas: kappas, plan: plan, settings: settings) else { return nil }
-        guardCache.withLock { $0 = (key, built) }
-        return built
+        return try inputs.driftGuard(job: task.assignment.shard.job, sha256: task.assignment.input.sha256) {
+            if context.isCancelled() { throw Cancelled() }
+            var kappas = try BalanceRunner.estimateConcentrations(data, settings: settings, threads: max(1, context.threads))
+            _ = try ConcentrationEstimator.applyFallback(&kappas, policy: settings.kappa, file: task.inputPath)
+            return DriftGuard(data: data, kappas: kappas, plan: plan, settings: settings)
+        }
     }
 
     /// Runs `body(0..<count)` on up to `threads` pool threads, after the test delay, stopping at a cancellation.

@@ -3,11 +3,13 @@ import Synchronization
 import TailForgeEngine
 import TailForgeStorage
 
-/// A worker's copy of the job input in memory, normalised, checked against the job's SHA-256 when loaded:
-/// shared by the shard executor (every shard of a job reads the same file) and the training server (which
-/// regenerates a training job's rows from it), so the input is read and held once.
+/// A worker's copy of the job input in memory, normalised, checked against the job's SHA-256 when loaded, and
+/// the drift guard of a guarded job on it: shared by the shard executor (every shard of a job reads the same
+/// file) and the training server (which regenerates a training job's rows from it), so the input is read and
+/// held once and the guard — a copy of every class's kept rows — built and held once per job.
 public final class JobInputCache: Sendable {
     private let cached = Mutex<(key: String, input: BalanceInput)?>(nil)
+    private let cachedGuard = Mutex<(key: String, driftGuard: DriftGuard)?>(nil)
 
     public init() {}
 
@@ -15,7 +17,9 @@ public final class JobInputCache: Sendable {
     public func input(path: String, sha256: String, input: JobManifest.Input) throws -> BalanceInput {
         let key = path + "#" + sha256
         if let hit = cached.withLock({ $0 }), hit.key == key { return hit.input }
-        cached.withLock { $0 = nil }  // free the previous job's input before loading the next
+        // Free the previous job's input (and the guard built from it) before loading the next.
+        cached.withLock { $0 = nil }
+        cachedGuard.withLock { $0 = nil }
         let actual: String
         do throws(StorageError) { actual = try SHA256.hexDigest(ofFileAt: path) } catch { throw ClusterJobError.storage(error) }
         guard actual == sha256 else { throw ClusterJobError.inputChanged(path: path, expected: sha256, actual: actual) }
@@ -23,5 +27,16 @@ public final class JobInputCache: Sendable {
         do throws(BalanceError) { data = try BalanceInput.load(input.spec(path: path)) } catch { throw ClusterJobError.balance(error) }
         cached.withLock { $0 = (key, data) }
         return data
+    }
+
+    /// The drift guard of `job` on the input with SHA-256 `sha256`: the one built earlier for that job, or what
+    /// `build` returns (nil: the job has none).
+    func driftGuard(job: String, sha256: String, build: () throws -> DriftGuard?) rethrows -> DriftGuard? {
+        let key = job + "#" + sha256
+        if let hit = cachedGuard.withLock({ $0 }), hit.key == key { return hit.driftGuard }
+        cachedGuard.withLock { $0 = nil }  // free the previous job's guard before building the next
+        guard let built = try build() else { return nil }
+        cachedGuard.withLock { $0 = (key, built) }
+        return built
     }
 }

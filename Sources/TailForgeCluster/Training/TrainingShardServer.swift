@@ -54,9 +54,7 @@ public final class TrainingShardServer: Sendable {
     private let cache = Mutex(TrainingShardCache<Loaded>())
     /// Parts of training jobs' balanced sets (regenerated, not read), by part name.
     private let parts = Mutex<[String: Loaded]>([:])
-    /// The drift guard of the last guarded training job whose parts this worker regenerated.
-    private let driftGuards = Mutex<(key: String, driftGuard: DriftGuard)?>(nil)
-    /// The job input parts are regenerated from (shared with the shard executor).
+    /// The job input parts are regenerated from, and its drift guard (shared with the shard executor).
     private let inputs: JobInputCache
     /// Where a streamed input's verified copy lives (`input-SHA256.h5`); nil: this server reads only shared paths.
     private let workDirectory: String?
@@ -149,16 +147,6 @@ public final class TrainingShardServer: Sendable {
         var description: String
     }
 
-    /// The drift guard of a guarded job's set (every class's kept real rows and κ), built once per job.
-    private func guardOf(_ recipe: TrainingRecipe, data: BalanceInput, kappas: [[Float]], plan: BalancePlan) throws -> DriftGuard? {
-        guard recipe.manifest.policy.driftGuard != nil else { return nil }
-        let key = recipe.job + "#" + recipe.inputSHA256
-        if let cached = driftGuards.withLock({ $0 }), cached.key == key { return cached.driftGuard }
-        let built = DriftGuard(data: data, kappas: kappas, plan: plan, settings: recipe.manifest.policy)
-        if let built { driftGuards.withLock { $0 = (key, built) } }
-        return built
-    }
-
     /// Regenerates a part of a training job's balanced set from the job's input and the κ sent with the load, and
     /// keeps it under `name` (a part is the same rows wherever it is regenerated, so a reload is skipped).
     private func regenerate(_ recipe: TrainingRecipe, kappas: [Float], name: String) throws -> Loaded {
@@ -194,7 +182,11 @@ public final class TrainingShardServer: Sendable {
             start += entry.realCount
         }
         let byClass = Dictionary(uniqueKeysWithValues: recipe.classes.map { ($0, perClass[$0]) })
-        let driftGuard = try guardOf(recipe, data: data, kappas: perClass, plan: plan)
+        // Built once per job on this worker: by the shard executor if it ran a synthesis shard of the job (from the κ
+        // it computes itself, the same pure function), else here from the κ sent.
+        let driftGuard = recipe.manifest.policy.driftGuard == nil ? nil : inputs.driftGuard(job: recipe.job, sha256: recipe.inputSHA256) {
+            DriftGuard(data: data, kappas: perClass, plan: plan, settings: manifest.policy)
+        }
         let rows = try BalancedRowRange.regenerate(range, plan: plan, data: data, kappas: byClass, settings: manifest.policy,
                                                    driftGuard: driftGuard, threads: threads)
         let shard = try TrainingShard(name: name, embeddings: rows.embeddings, labels: rows.labels)

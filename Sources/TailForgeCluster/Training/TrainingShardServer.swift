@@ -21,6 +21,12 @@ public final class TrainingShardServer: Sendable {
         var labelCounts: [Int]
         var classNames: [String]?
         var sha256: String
+
+        init(shard: TrainingShard, classNames: [String]?, sha256: String) {
+            var counts = [Int](repeating: 0, count: Int(shard.labels.max() ?? 0) + 1)
+            for label in shard.labels { counts[Int(label)] += 1 }
+            self.shard = shard; labelCounts = counts; self.classNames = classNames; self.sha256 = sha256
+        }
     }
 
     /// Environment variable (milliseconds) that delays every gradient reply, so tests can kill a process
@@ -190,9 +196,7 @@ public final class TrainingShardServer: Sendable {
         let rows = try BalancedRowRange.regenerate(range, plan: plan, data: data, kappas: byClass, settings: manifest.policy,
                                                    driftGuard: driftGuard, threads: threads)
         let shard = try TrainingShard(name: name, embeddings: rows.embeddings, labels: rows.labels)
-        var counts = [Int](repeating: 0, count: Int(shard.labels.max() ?? 0) + 1)
-        for label in shard.labels { counts[Int(label)] += 1 }
-        let loaded = Loaded(shard: shard, labelCounts: counts, classNames: data.classNames, sha256: recipe.identity)
+        let loaded = Loaded(shard: shard, classNames: data.classNames, sha256: recipe.identity)
         parts.withLock { $0[name] = loaded }
         logger.info("regenerated training part \(name) of job \(recipe.job): \(shard.rowCount) rows × \(shard.dimension) over \(recipe.classes.count) classes in \(ContinuousClock.now - started)",
                     metadata: LogMetadata.job(recipe.job))
@@ -222,9 +226,7 @@ public final class TrainingShardServer: Sendable {
         let shard = try file.load().shard
         let classNames = file.classNames
         let sha256 = file.identity
-        var counts = [Int](repeating: 0, count: Int(shard.labels.max() ?? 0) + 1)
-        for label in shard.labels { counts[Int(label)] += 1 }
-        let loaded = Loaded(shard: shard, labelCounts: counts, classNames: classNames, sha256: sha256)
+        let loaded = Loaded(shard: shard, classNames: classNames, sha256: sha256)
         if let identity { cache.withLock { $0.insert(loaded, path: path, identity: identity) } }
         logger.info("loaded training shard \(path): \(shard.rowCount) rows × \(shard.dimension) in \(ContinuousClock.now - started)")
         return loaded

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
+import TailForgeCluster
 import TailForgeStorage
+import TailForgeTraining
 
 #if canImport(Glibc)
 import Glibc
@@ -69,6 +71,37 @@ import Glibc
             try await Task.sleep(for: .milliseconds(20))
         }
         return false
+    }
+
+    /// `replay --local` of a job that trains balances into a scratch directory beside its output, then trains:
+    /// Ctrl-C while the balanced set is being written leaves neither the set nor the directory.
+    @Test func anInterruptedReplayOfATrainingJobLeavesNoScratchDirectory() async throws {
+        let fixture = try await Self.sharedFixture.value
+        signal(SIGINT, SIG_DFL)
+        let output = "out-replay"
+        try? FileManager.default.removeItem(atPath: fixture.path(output))
+        try FileManager.default.createDirectory(atPath: fixture.path(output), withIntermediateDirectories: true)
+        // What a coordinator records for such a job (the rerun never gets as far as comparing the model's digest).
+        let input = fixture.path("data/train.h5")
+        let job = JobManifest(input: .init(path: input), output: fixture.path(output + "/model.h5"),
+                              train: .init(settings: TrainingSettings(optimizer: LBFGSSettings(maxIterations: 2))))
+        let digest = String(repeating: "0", count: 64)
+        try ResolvedManifest(job: "job-1", toolVersion: ToolVersion.current, manifest: job, inputSHA256: try SHA256.hexDigest(ofFileAt: input),
+                             outputSHA256: digest, shards: [.init(index: 0, classes: [0], rows: 1, estimatedCost: 1, sha256: digest, seconds: 0)],
+                             stageSeconds: [:], totalSeconds: 0, submitted: Date()).write(to: fixture.path(output + "/model.manifest.json"))
+        let (process, out, err) = try fixture.runner.start(["replay", output + "/model.manifest.json", "--local", "--threads", "1"],
+                                                           in: fixture.directory, environment: [AtomicHDF5Writer.testCommitDelayVariable: "600000"])
+        let scratch = output + "/model.replay.balanced-\(process.processIdentifier)"
+        guard try await Self.temporaryFileAppears(in: scratch, of: process, fixture) else {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            let outcome = await fixture.runner.finish(process, out, err)
+            Issue.record("no temporary file appeared in \(scratch): \(outcome.stderr)")
+            return
+        }
+        kill(process.processIdentifier, SIGINT)
+        let outcome = await fixture.runner.finish(process, out, err)
+        #expect(!outcome.killedBySignal && outcome.status == 130)
+        #expect(fixture.contents(output) == ["model.manifest.json"], "left behind: \(fixture.contents(output))")
     }
 
     /// `ablate --json`: Ctrl-C while the first recipe's model is being written leaves no report at all (it is

@@ -184,7 +184,15 @@ public enum Replay {
                              progress: @escaping @Sendable (Progress) -> Void) throws -> String {
         let scratch = balancedDirectory ?? (manifest.output as NSString).deletingPathExtension + ".balanced-\(getpid())"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        defer { if balancedDirectory == nil { try? FileManager.default.removeItem(atPath: scratch) } }
+        // Ctrl-C must not leave the scratch directory and its balanced set (possibly gigabytes) behind; a
+        // directory the user named (`--balanced-dir`) keeps whatever else it holds.
+        let token = balancedDirectory == nil ? TemporaryFiles.registerScratchDirectory(scratch) : nil
+        defer {
+            if let token {
+                try? FileManager.default.removeItem(atPath: scratch)
+                TemporaryFiles.forgetScratchDirectory(token)
+            }
+        }
         let balanced = (scratch as NSString).appendingPathComponent(train.balancedName)
         let summary = try BalanceRunner(input: manifest.input.spec(), outputPath: balanced, settings: manifest.policy, threads: threads,
                                         layout: manifest.outputLayout).run { stage, done, total in progress(.stage(stage, done: done, total: total)) }

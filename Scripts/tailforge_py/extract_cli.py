@@ -2,6 +2,8 @@
 
 import argparse
 
+from .cli_support import require
+
 EPILOG = """The paper's embeddings (OpenCLIP ViT-L/14, 768-d; weights are fetched from the Hugging Face hub on
 first use, or give a local file to --pretrained):
   Scripts/extract-embeddings cifar100-lt/train -o train.h5 --model ViT-L-14 --pretrained laion2b_s32b_b82k --device cuda
@@ -36,11 +38,12 @@ def parser():
 
 def main(argv):
     args = parser().parse_args(argv)
-    from .cli_support import require
+    # The checks that need no model come before torch is imported, which takes seconds: a typo fails at once.
+    require(["numpy", "h5py"], "requirements-extract.txt")
     from .extraction_inputs import prepare
 
     folder = prepare(args.root, args.output, args.batch_size, args.workers, args.overwrite, args.class_names_from)
-    require(["torch", args.backend], "requirements-extract.txt")  # only now: importing torch takes seconds
+    require(["PIL", "torch", args.backend], "requirements-extract.txt")
     from .embedding_extraction import extract_embeddings
 
     extract_embeddings(args.root, args.output, args.backend, args.model, args.pretrained, args.device, args.batch_size,

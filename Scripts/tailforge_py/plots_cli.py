@@ -3,6 +3,7 @@
 import argparse
 import os
 
+from .cli_support import require
 from .tool_error import ToolError
 
 EPILOG = """examples (after `tailforge synth --preset cifar100-lt --seed 1 --out data/` and the README's flow):
@@ -65,6 +66,7 @@ def add_projection_options(p):
 def main(argv):
     args = parser().parse_args(argv)
     # Imported after parsing so that --help works without matplotlib and h5py installed.
+    require(["numpy", "h5py", "matplotlib"], "requirements-plots.txt")
     from .accuracy_plot import accuracy_figure
     from .atomic_output import check_output_path
     from .class_count_plot import class_count_figure

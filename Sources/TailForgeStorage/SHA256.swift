@@ -39,8 +39,7 @@ public struct SHA256: @unchecked Sendable {
 
     /// The 32-byte digest of everything fed so far (the hasher itself is left unchanged).
     public func finalize() -> [UInt8] {
-        var copy = hasher
-        return Array(copy.finalize())
+        Array(hasher.finalize())  // swift-crypto's finalize() leaves the hasher as it was
     }
 
     /// Lower-case hexadecimal digest.

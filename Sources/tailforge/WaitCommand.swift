@@ -55,12 +55,11 @@ struct WaitCommand: ParsableCommand {
             try JSONOutput.line(final)
         } else {
             let took = JobProgressBar.seconds(final.elapsedSeconds)
-            switch final.state {
-            case .committed where final.training != nil:
-                let training = final.training!
+            switch (final.state, final.training) {
+            case (.committed, let training?):
                 print("job \(final.job) committed: model \(final.output) (trained on \(final.totalRows) balanced rows in \(training.parts) part(s): "
                       + "\(training.iteration) iterations, loss \(training.loss.map { String(format: "%.6f", $0) } ?? "n/a"), \(took))")
-            case .committed: print("job \(final.job) committed: \(final.output) (\(final.totalRows) rows, \(took))")
+            case (.committed, nil): print("job \(final.job) committed: \(final.output) (\(final.totalRows) rows, \(took))")
             default: print("job \(final.job) \(final.state.rawValue) after \(took)\(final.error.map { ": \($0)" } ?? "")")
             }
         }

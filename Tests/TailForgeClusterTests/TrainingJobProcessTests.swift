@@ -26,15 +26,9 @@ extension ClusterProcessTests {
                                                          "--l2", "1e-3", "--max-iter", "30", "--tol", "1e-6", "--class-weight", "balanced"])
             #expect(train.status == 0, "\(train.stderr)")
 
-            // The workers hold each gradient request while `gate/hold` exists and say so with a `held-PID-…` file.
-            let gate = path("gate"), hold = path("gate/hold")
-            try FileManager.default.createDirectory(atPath: gate, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: hold, contents: nil)
-            let cluster = LocalCluster(executable: executable, directory: path("cluster"), environment: [TrainingShardServer.testGateVariable: gate],
-                                       heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
-            cluster.dataRoots = [directory]
+            let gated = try await GatedCluster(executable: executable, directory: directory, workers: 3)
+            let cluster = gated.cluster
             defer { cluster.stop() }
-            try await cluster.start(workers: 3)
 
             let manifest = path("job/train.yaml")
             try """
@@ -55,13 +49,13 @@ extension ClusterProcessTests {
 
             // The first evaluation is in flight on every part: kill one worker that holds a part, then let the rest answer.
             let held = await eventually(seconds: 60) { () -> [String]? in
-                let names = (try? FileManager.default.contentsOfDirectory(atPath: gate).filter { $0.hasPrefix("held-") }) ?? []
+                let names = gated.heldRequests()
                 return names.count >= 3 ? names : nil
             }
             let markers = try #require(held, "no evaluation reached the workers: \(submit.stderr)")
             let victim = try #require(cluster.workers.firstIndex { worker in markers.contains { $0.hasPrefix("held-\(worker.processIdentifier)-") } })
             await cluster.crashWorker(victim)
-            try FileManager.default.removeItem(atPath: hold)
+            try gated.release()
 
             let finished = await submit.finish()
             #expect(finished.status == 0, "\(finished.stdout)\n\(finished.stderr)")
@@ -115,28 +109,52 @@ extension ClusterProcessTests {
             #expect(try await Child.run(executable, ["balance", input, "--output", path("single/balanced.h5"), "--seed", "6"]).status == 0)
             #expect(try await Child.run(executable, ["train", path("single/balanced.h5"), "--output", path("single/model.h5"), "--max-iter", "20"]).status == 0)
 
-            let gate = path("gate"), hold = path("gate/hold")
-            try FileManager.default.createDirectory(atPath: gate, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: hold, contents: nil)
-            let cluster = LocalCluster(executable: executable, directory: path("cluster"), environment: [TrainingShardServer.testGateVariable: gate],
-                                       heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
-            cluster.dataRoots = [directory]
+            let gated = try await GatedCluster(executable: executable, directory: directory, workers: 2)
+            let cluster = gated.cluster
             defer { cluster.stop() }
-            try await cluster.start(workers: 2)
             let manifest = JobManifest(input: .init(path: input), output: path("model.h5"), policy: BalanceSettings(seed: 6),
                                        train: .init(settings: TrainingSettings(optimizer: LBFGSSettings(maxIterations: 20))))
             let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
-            let held = await eventually(seconds: 60) {
-                ((try? FileManager.default.contentsOfDirectory(atPath: gate).filter { $0.hasPrefix("held-") }) ?? []).count >= 2
-            }
+            let held = await eventually(seconds: 60) { gated.heldRequests().count >= 2 }
             #expect(held, "no evaluation reached the workers")
             let endpoint = cluster.endpoint
             await cluster.crashCoordinator()
             try await cluster.startCoordinator(bind: endpoint)
-            try FileManager.default.removeItem(atPath: hold)
+            try gated.release()
             let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))
             #expect(status.state == .committed, "\(status.error ?? "")")
             #expect(FileManager.default.contents(atPath: path("model.h5")) == FileManager.default.contents(atPath: path("single/model.h5")))
         }
+    }
+}
+
+/// A local cluster (fast heartbeats, `directory` as data root) whose workers hold every gradient request while
+/// `GATE/hold` exists, each saying so with a `held-PID-…` file in `GATE` (TrainingShardServer's test gate), so a
+/// test can act while an evaluation is in flight.
+struct GatedCluster {
+    let cluster: LocalCluster
+    let gate: String
+
+    init(executable: String, directory: String, workers: Int) async throws {
+        gate = (directory as NSString).appendingPathComponent("gate")
+        try FileManager.default.createDirectory(atPath: gate, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: (gate as NSString).appendingPathComponent("hold"), contents: nil)
+        cluster = LocalCluster(executable: executable, directory: (directory as NSString).appendingPathComponent("cluster"),
+                               environment: [TrainingShardServer.testGateVariable: gate], heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
+        cluster.dataRoots = [directory]
+        do { try await cluster.start(workers: workers) } catch {
+            cluster.stop()
+            throw error
+        }
+    }
+
+    /// The markers of the gradient requests the workers hold now.
+    func heldRequests() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: gate)) ?? []).filter { $0.hasPrefix("held-") }
+    }
+
+    /// Lets the held requests and every later one through.
+    func release() throws {
+        try FileManager.default.removeItem(atPath: (gate as NSString).appendingPathComponent("hold"))
     }
 }

@@ -5,7 +5,7 @@ import Testing
 @testable import TailForgeCluster
 
 /// A backend with a toy method: class c has c + 1 real rows, κ = c, and a shard file lists its classes.
-private struct ToyBackend: JobBackend {
+struct ToyBackend: JobBackend {
     func prepare(_ manifest: JobManifest, shardCount: Int) throws -> PreparedJob {
         let classes = (0..<6).map { ClassTask(classId: $0, realCount: $0 + 1, keptCount: $0 + 1, syntheticCount: 6 - ($0 + 1)) }
         let shards = (0..<shardCount).map { s in classes.filter { $0.classId % shardCount == s } }
@@ -29,7 +29,7 @@ private struct ToyBackend: JobBackend {
 }
 
 /// Computes the toy method slowly, to prove heartbeats do not wait for compute.
-private struct SlowToyExecutor: ShardExecutor {
+struct SlowToyExecutor: ShardExecutor {
     var seconds: Double
 
     func execute(_ task: ShardTask, context: ShardContext) throws -> ShardOutcome {

@@ -278,8 +278,11 @@ extension CoordinatorLoop {
             for result in discard where result.file != winner.file { removeResultFile(id, result) }
             log.info("\(id): spot verification of \(stage.rawValue) of shard \(shard): \(liars.isEmpty ? "the results agree" : "\(winner.worker)'s result confirmed; \(liars.map(\.worker).joined(separator: ", ")) returned another")",
                      metadata: LogMetadata.job(id))
-            commit(id, stage, shard, winner, producer: nil)
+            // The liars' unconfirmed results are withdrawn first: committing the winner may complete the stage,
+            // and the next stage (or the gather) must not start with them.
             for liar in liars { caughtLying(id, liar, stage: stage, shard: shard) }
+            guard jobs[id]?.state == .running else { return }
+            commit(id, stage, shard, winner, producer: nil)
         case .undecidable(let message):
             fail(id, message)
         }

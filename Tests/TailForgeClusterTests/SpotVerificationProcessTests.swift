@@ -74,6 +74,37 @@ extension ClusterProcessTests {
             #expect(await ClusterFaultTests.waitForNoLeftovers(cluster).isEmpty, "\(ClusterFaultTests.leftovers(cluster))")
         }
 
+        /// A coordinator killed with SIGKILL mid job and started again on its state directory: the checks decided
+        /// before the kill stay in the resolved manifest (journaled with the results they accepted), no shard is
+        /// checked twice, and the output is the single-node bytes.
+        @Test func aCoordinatorKilledMidJobKeepsTheChecksItDecidedBefore() async throws {
+            let fixture = try await ProcessClusterTests.shared()
+            let cluster = fixture.cluster(environment: ProcessClusterTests.slowShards)
+            defer { cluster.stop() }
+            cluster.coordinatorArguments = ["--verify-fraction", "1"]
+            try await cluster.start(workers: 2)
+            var manifest = fixture.manifest(output: "spot-restarted.h5", shards: 8)
+            manifest.verify = .spot
+            let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
+
+            _ = try await eventually(seconds: 30) { try fixture.journal(cluster).filter { $0.check != nil }.count >= 2 }
+            await cluster.crashCoordinator()
+            let entries = try fixture.journal(cluster)
+            let before = entries.compactMap(\.check)
+            try #require(before.count >= 2 && !entries.contains { $0.event == .committed }, "killed too late: \(before.count) checks")
+
+            try await cluster.startCoordinator(bind: cluster.endpoint)
+            let final = try #require(try await ProcessClusterTests.waitForJob(job, on: cluster.endpoint, seconds: 60))
+            #expect(final.state == .committed, "\(final.error ?? "")")
+            #expect(try SHA256.hexDigest(ofFileAt: manifest.output) == fixture.referenceSHA256)
+            let verification = try #require(try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: manifest.output)).verification)
+            #expect(Array(verification.checks.prefix(before.count)) == before, "the checks decided before the kill come first: \(verification.checks)")
+            for stage in ["concentrations", "synthesis"] {
+                #expect(verification.checks.filter { $0.stage == stage }.map(\.shard).sorted() == Array(0..<8), "each \(stage) shard checked once: \(verification.checks)")
+            }
+            #expect(verification.checks.allSatisfy { $0.outcome == "agreed" && Set($0.workers) == ["local0", "local1"] }, "\(verification.checks)")
+        }
+
         @Test func aSpotJobIsRefusedByACoordinatorWithVerificationOff() async throws {
             let fixture = try await ProcessClusterTests.shared()
             let cluster = fixture.cluster()

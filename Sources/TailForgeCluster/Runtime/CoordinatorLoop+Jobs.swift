@@ -299,7 +299,7 @@ extension CoordinatorLoop {
             training: job.trainingRecord)
         resolved.verification = job.spot.map { spot in
             ResolvedManifest.Verification(fraction: spot.fraction, seed: spot.seed,
-                                          checks: spot.records.map { .init(stage: $0.stage.rawValue, shard: $0.shard, workers: $0.workers, outcome: $0.outcome) },
+                                          checks: spot.records.map(\.check),
                                           excluded: job.liars)
         }
         do {

@@ -22,7 +22,9 @@ extension CoordinatorLoop {
             job.error = recovered.error
             job.finished = recovered.finished
             job.outputSHA256 = recovered.outputSHA256
-            job.spot = recovered.verification.map { SpotCheck(fraction: $0.fraction, seed: $0.seed) }
+            job.spot = recovered.verification.map { SpotCheck(fraction: $0.fraction, seed: $0.seed, records: recovered.checks) }
+            job.excluded = recovered.excluded
+            job.liars = recovered.liars
             job.owner = recovered.owner
             // A planned job had started; one that was not may have been queued: admitted below, within its limits.
             job.admitted = recovered.prepared != nil || recovered.owner == nil
@@ -72,13 +74,14 @@ extension CoordinatorLoop {
             }
             _ = jobDirectory(id)
             var job = jobs[id]!
-            let committed = replay.jobs[id]!.shardFiles
+            let recovered = replay.jobs[id]!
+            let committed = recovered.shardFiles
             let maxAttempts = maxAttempts(job.manifest)
             if job.stageOneKappas.count == prepared.shards.count {
                 job.stage = .synthesis
                 var board = job.makeBoard(.synthesis, maxAttempts: maxAttempts)!
                 for (index, file) in committed where prepared.shards.indices.contains(index) {
-                    board.done(index, file: file.path, sha256: file.sha256)
+                    board.done(index, file: file.path, sha256: file.sha256, producer: recovered.shardProducers[index])
                 }
                 job.board = board
                 jobs[id] = job
@@ -87,7 +90,8 @@ extension CoordinatorLoop {
             } else {
                 job.stage = .concentrations
                 var board = job.makeBoard(.concentrations, maxAttempts: maxAttempts)!
-                for index in job.stageOneKappas.keys { board.done(index) }
+                // A producer named here still has these κ withdrawn if it is caught lying later in the stage.
+                for index in job.stageOneKappas.keys { board.done(index, producer: recovered.kappaProducers[index]) }
                 job.board = board
                 jobs[id] = job
                 log.info("resuming job \(id): concentrations, \(job.stageOneKappas.count) of \(prepared.shards.count) shards committed", metadata: LogMetadata.job(id))

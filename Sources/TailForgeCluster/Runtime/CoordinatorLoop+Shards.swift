@@ -187,7 +187,7 @@ extension CoordinatorLoop {
         log.error("refused \(reference) from \(name(identity)) (\(worker?.principal ?? "unknown")): \(reason)",
                   metadata: LogMetadata.shard(reference, worker: name(identity)))
         if let worker {
-            jobs[reference.job]?.excluded.formUnion([worker.name, worker.principal])
+            exclude(reference.job, worker: worker.name, principal: worker.principal)
             if registry.quarantine(identity, because: "returned a result that contradicts the plan of \(reference): \(reason)") {
                 log.error("worker \(worker.name) (\(worker.principal)) quarantined: it returned a result that contradicts the plan; it gets no shards until it registers again, and none of job \(reference.job)",
                           metadata: LogMetadata.worker(worker.name))
@@ -216,9 +216,10 @@ extension CoordinatorLoop {
         return roots.confine(path)
     }
 
-    mutating func commitShard(_ id: String, _ shard: Int, path: String, sha256: String, producer: String? = nil) {
+    /// `producer`: the worker, when no other worker confirmed the result; `check`: the spot check that accepted it.
+    mutating func commitShard(_ id: String, _ shard: Int, path: String, sha256: String, producer: String? = nil, check: SpotCheck.Record? = nil) {
         do {
-            try journal.append(JournalEntry(event: .shard, job: id, shard: shard, sha256: sha256, path: path))
+            try journal.append(JournalEntry(event: .shard, job: id, shard: shard, sha256: sha256, path: path, producer: producer, check: check?.check))
         } catch {
             fail(id, "cannot journal shard \(shard): \(error)")
             return
@@ -230,12 +231,12 @@ extension CoordinatorLoop {
     }
 
     /// Stage one's κ of `shard`, made durable and counted.
-    mutating func commitKappas(_ id: String, _ shard: Int, payload: [UInt8], sha256: String, producer: String?) {
+    mutating func commitKappas(_ id: String, _ shard: Int, payload: [UInt8], sha256: String, producer: String?, check: SpotCheck.Record?) {
         guard let directory = jobs[id]?.directory, let kappas = WireMessage.float32Values(payload) else { return }
         let path = (directory as NSString).appendingPathComponent("kappa-\(shard).f32")
         do {
             try Data(payload).write(to: URL(fileURLWithPath: path), options: .atomic)
-            try journal.append(JournalEntry(event: .kappas, job: id, shard: shard, sha256: sha256, path: path))
+            try journal.append(JournalEntry(event: .kappas, job: id, shard: shard, sha256: sha256, path: path, producer: producer, check: check?.check))
         } catch {
             fail(id, "cannot persist κ of shard \(shard) in \(path): \(error)")
             return
@@ -267,9 +268,11 @@ extension CoordinatorLoop {
     }
 
     mutating func carryOut(_ id: String, _ stage: ShardStage, _ shard: Int, _ decision: SpotCheck.Decision) {
+        // Every decision that accepts a checked shard has just recorded its check; it is journaled with the result.
+        let check = jobs[id]?.spot?.records.last.flatMap { $0.stage == stage && $0.shard == shard ? $0 : nil }
         switch decision {
         case .accept(let result, let verified):
-            commit(id, stage, shard, result, producer: verified ? nil : result.worker)
+            commit(id, stage, shard, result, producer: verified ? nil : result.worker, check: check)
         case .recompute(let avoid):
             log.info("\(id): spot-verifying \(stage.rawValue) of shard \(shard): computing it again on a worker other than \(avoid.sorted().joined(separator: ", "))",
                      metadata: LogMetadata.job(id))
@@ -282,17 +285,17 @@ extension CoordinatorLoop {
             // and the next stage (or the gather) must not start with them.
             for liar in liars { caughtLying(id, liar, stage: stage, shard: shard) }
             guard jobs[id]?.state == .running else { return }
-            commit(id, stage, shard, winner, producer: nil)
+            commit(id, stage, shard, winner, producer: nil, check: check)
         case .undecidable(let message):
             fail(id, message)
         }
     }
 
-    mutating func commit(_ id: String, _ stage: ShardStage, _ shard: Int, _ result: SpotCheck.Result, producer: String?) {
+    mutating func commit(_ id: String, _ stage: ShardStage, _ shard: Int, _ result: SpotCheck.Result, producer: String?, check: SpotCheck.Record?) {
         if let payload = result.payload {
-            commitKappas(id, shard, payload: payload, sha256: result.sha256, producer: producer)
+            commitKappas(id, shard, payload: payload, sha256: result.sha256, producer: producer, check: check)
         } else if let file = result.file {
-            commitShard(id, shard, path: file, sha256: result.sha256, producer: producer)
+            commitShard(id, shard, path: file, sha256: result.sha256, producer: producer, check: check)
         }
     }
 
@@ -309,10 +312,7 @@ extension CoordinatorLoop {
     /// is quarantined and excluded from the job (by name and key), and every result of the current stage it
     /// produced without a second opinion is withdrawn (journaled) and recomputed.
     mutating func caughtLying(_ id: String, _ liar: SpotCheck.Result, stage: ShardStage, shard: Int) {
-        guard var job = jobs[id] else { return }
-        job.excluded.formUnion([liar.worker, liar.principal])
-        let named = "\(liar.worker) (\(liar.principal))"
-        if !job.liars.contains(named) { job.liars.append(named) }
+        guard exclude(id, worker: liar.worker, principal: liar.principal), var job = jobs[id] else { return }
         let withdrawn = job.board?.requeueDone(producedBy: liar.worker) ?? []
         for (index, _) in withdrawn where stage == .concentrations { job.stageOneKappas[index] = nil }
         let dropped = job.spot?.forget(worker: liar.worker) ?? []
@@ -332,6 +332,22 @@ extension CoordinatorLoop {
             if let file { removeResultFile(id, SpotCheck.Result(worker: liar.worker, principal: liar.principal, sha256: "", file: file)) }
         }
         for result in dropped { removeResultFile(id, result) }
+    }
+
+    /// Keeps a worker caught lying out of job `id` from now on, by name and principal, and names it in the
+    /// resolved manifest. Journaled first, so a restarted coordinator keeps it out too; false when that write
+    /// failed (the job failed with it).
+    @discardableResult
+    mutating func exclude(_ id: String, worker: String, principal: String) -> Bool {
+        guard let job = jobs[id], !job.excluded.contains(worker) else { return true }
+        let named = "\(worker) (\(principal))"
+        do { try journal.append(JournalEntry(event: .excluded, job: id, message: named, excluded: [worker, principal])) } catch {
+            fail(id, "cannot journal the exclusion of worker \(named): \(error)")
+            return false
+        }
+        jobs[id]?.excluded.formUnion([worker, principal])
+        jobs[id]?.liars.append(named)
+        return true
     }
 
     /// How long a shard held for spot verification waits for a worker that has not computed it (one may be

@@ -224,9 +224,11 @@ struct CoordinatorLoop {
     }
 
     /// A (re)registered worker is still computing `reference`: if that shard is pending here (a coordinator
-    /// restart) its result is awaited instead of recomputed; otherwise the worker drains it.
+    /// restart) its result is awaited instead of recomputed; otherwise (or when the worker is excluded from the
+    /// job: its result would be refused) the worker drains it.
     mutating func adopt(_ identity: Identity, _ reference: ShardReference) {
-        guard var job = jobs[reference.job], job.state == .running, job.board?.adopt(reference, worker: identity, at: .now) == true else {
+        guard var job = jobs[reference.job], job.state == .running, let worker = registry[identity], !job.excludes(worker),
+              job.board?.adopt(reference, worker: identity, at: .now) == true else {
             registry.abandoned(identity, reference)
             return
         }

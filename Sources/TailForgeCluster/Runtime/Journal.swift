@@ -11,6 +11,9 @@ public struct JournalEntry: Codable, Sendable, Equatable {
         case submitted, prepared, kappas, shard, committed, failed, cancelled
         /// A committed κ or shard result was withdrawn (its worker was caught lying): `shard` of stage `message`.
         case rejected
+        /// A worker caught lying (by spot verification or the plan checks) is kept out of the job: `excluded` holds
+        /// its name and principal, `message` names it as the resolved manifest does (`NAME (PRINCIPAL)`).
+        case excluded
     }
     /// Spot verification's fraction and seed, journaled with the submission so a restart checks the same shards.
     public struct Verification: Codable, Sendable, Equatable {
@@ -30,13 +33,22 @@ public struct JournalEntry: Codable, Sendable, Equatable {
     public var verification: Verification?
     /// Who submitted the job (`key FINGERPRINT` or `address IP`), so the per-client limits hold across a restart.
     public var owner: String?
+    /// On `kappas` and `shard`: the worker whose result was accepted without a second opinion (nil once another
+    /// worker confirmed it), so a liar caught after a restart still has those results withdrawn.
+    public var producer: String?
+    /// On `kappas` and `shard`: the spot check that accepted the result, written with it so that a restart lists
+    /// exactly the checks of committed results, never one twice.
+    public var check: ResolvedManifest.Verification.Check?
+    /// On `excluded`: the worker's name and principal, each refused from then on.
+    public var excluded: [String]?
 
     public init(event: Event, job: String, manifest: JobManifest? = nil, prepared: PreparedJob? = nil, shard: Int? = nil,
                 sha256: String? = nil, path: String? = nil, message: String? = nil, verification: Verification? = nil,
-                owner: String? = nil, time: Date = Date()) {
+                owner: String? = nil, producer: String? = nil, check: ResolvedManifest.Verification.Check? = nil,
+                excluded: [String]? = nil, time: Date = Date()) {
         self.event = event; self.job = job; self.time = time; self.manifest = manifest; self.prepared = prepared
         self.shard = shard; self.sha256 = sha256; self.path = path; self.message = message; self.verification = verification
-        self.owner = owner
+        self.owner = owner; self.producer = producer; self.check = check; self.excluded = excluded
     }
 }
 

@@ -18,6 +18,15 @@ struct JournalReplay {
         var outputSHA256: String?
         var verification: JournalEntry.Verification?
         var owner: String?
+        /// The worker of each κ or shard result accepted without a second opinion (withdrawn if it is caught lying).
+        var kappaProducers: [Int: String] = [:]
+        var shardProducers: [Int: String] = [:]
+        /// The spot checks that accepted committed results, in journal order (a withdrawn result's check stays:
+        /// it happened, and the live coordinator keeps it too).
+        var checks: [SpotCheck.Record] = []
+        /// Workers kept out of the job, by name and principal, and as the resolved manifest names them.
+        var excluded: Set<String> = []
+        var liars: [String] = []
     }
 
     private(set) var jobs: [String: RecoveredJob] = [:]
@@ -50,15 +59,28 @@ struct JournalReplay {
         case .kappas:
             if let shard = entry.shard, let path = entry.path, let sha256 = entry.sha256 {
                 job.kappaFiles[shard] = ShardFile(path: path, sha256: sha256)
+                job.kappaProducers[shard] = entry.producer
+                if let check = entry.check.flatMap(SpotCheck.Record.init) { job.checks.append(check) }
             }
         case .shard:
             if let shard = entry.shard, let path = entry.path, let sha256 = entry.sha256 {
                 job.shardFiles[shard] = ShardFile(path: path, sha256: sha256)
+                job.shardProducers[shard] = entry.producer
+                if let check = entry.check.flatMap(SpotCheck.Record.init) { job.checks.append(check) }
             }
         case .rejected:
             if let shard = entry.shard {
-                if entry.message == ShardStage.concentrations.rawValue { job.kappaFiles[shard] = nil } else { job.shardFiles[shard] = nil }
+                if entry.message == ShardStage.concentrations.rawValue {
+                    job.kappaFiles[shard] = nil
+                    job.kappaProducers[shard] = nil
+                } else {
+                    job.shardFiles[shard] = nil
+                    job.shardProducers[shard] = nil
+                }
             }
+        case .excluded:
+            job.excluded.formUnion(entry.excluded ?? [])
+            if let named = entry.message, !job.liars.contains(named) { job.liars.append(named) }
         case .committed:
             job.state = .committed
             job.outputSHA256 = entry.sha256

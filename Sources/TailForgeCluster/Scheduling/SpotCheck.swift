@@ -47,6 +47,11 @@ struct SpotCheck: Equatable {
         var workers: [String]
         /// `agreed`, `liar: NAME…` or `unverified: no other worker`.
         var outcome: String
+
+        /// As the journal and the resolved manifest write it.
+        var check: ResolvedManifest.Verification.Check {
+            .init(stage: stage.rawValue, shard: shard, workers: workers, outcome: outcome)
+        }
     }
 
     let fraction: Double
@@ -63,9 +68,13 @@ struct SpotCheck: Equatable {
     /// Results a decision needs before a mismatch is settled by majority.
     static let maximumResults = 3
 
-    init(fraction: Double, seed: UInt64) {
+    /// `records`: the checks an earlier life of the coordinator journaled with the results they accepted. Their
+    /// shards resume done, so only a selected shard without a committed result reaches `accepted` (and is checked)
+    /// again.
+    init(fraction: Double, seed: UInt64, records: [Record] = []) {
         self.fraction = fraction
         self.seed = seed
+        self.records = records
     }
 
     /// How many of `count` shards a fraction checks: none for 0, else at least one (a positive fraction of a
@@ -141,5 +150,13 @@ struct SpotCheck: Equatable {
 
     private func disagreement(_ stage: ShardStage, _ shard: Int, _ results: [Result]) -> String {
         "spot verification of \(stage.rawValue) of shard \(shard): workers " + results.map { "\($0.worker) (\($0.principal)) returned \($0.sha256.prefix(16))…" }.joined(separator: ", ")
+    }
+}
+
+extension SpotCheck.Record {
+    /// A check as the journal wrote it; nil for a stage this release does not know.
+    init?(_ check: ResolvedManifest.Verification.Check) {
+        guard let stage = ShardStage(rawValue: check.stage) else { return nil }
+        self.init(stage: stage, shard: check.shard, workers: check.workers, outcome: check.outcome)
     }
 }

@@ -62,6 +62,7 @@ struct StatusCommand: ParsableCommand {
             line += "  → \(status.output)"
             print(line)
             if let error = status.error { print("    error: \(error)") }
+            if let verification = status.verification { print("    \(verification)") }
         }
         if job == nil {
             print("\(reply.workers.count) worker(s)")

@@ -100,6 +100,23 @@ import Testing
         #expect(message.contains("no third worker"), "\(message)")
     }
 
+    @Test func theSummaryCountsConfirmedAndUnverifiedChecksAndNamesTheExcluded() {
+        var spot = everything()
+        _ = spot.accepted(.synthesis, 0, result("a", "d"))
+        _ = spot.accepted(.synthesis, 0, result("b", "d"))  // agreed
+        _ = spot.accepted(.synthesis, 1, result("liar", "x"))
+        _ = spot.accepted(.synthesis, 1, result("a", "y"))
+        _ = spot.accepted(.synthesis, 1, result("b", "y"))  // liar caught: two workers agreed
+        _ = spot.accepted(.synthesis, 2, result("a", "d"))
+        _ = spot.noOtherWorker(.synthesis, 2)  // unverified
+        let summary = spot.summary(excluded: ["liar (key liar-fp)"])
+        #expect(summary == SpotSummary(confirmed: 2, unverified: 1, excluded: ["liar (key liar-fp)"]))
+        #expect(summary.needsAttention)
+        #expect(summary.description == "spot verification: 2 check(s) confirmed by a second worker, 1 shard(s) accepted unverified (no other worker was available); excluded for returning wrong results: liar (key liar-fp)")
+        let clean = SpotSummary(confirmed: 4, unverified: 0, excluded: [])
+        #expect(!clean.needsAttention && clean.description == "spot verification: 4 check(s) confirmed by a second worker")
+    }
+
     @Test func aLiarsPendingResultsAreForgotten() {
         var spot = everything()
         _ = spot.accepted(.synthesis, 0, result("liar", "x"))

@@ -121,6 +121,7 @@ extension ClusterThreadTests {
             let verification = try #require(try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: setup.manifest.output)).verification)
             #expect(verification.excluded.count == 1 && verification.excluded[0].hasPrefix("liar ("), "\(verification.excluded)")
             #expect(verification.checks.contains { $0.stage == "synthesis" && $0.shard == 0 && $0.outcome == "liar: liar" }, "\(verification.checks)")
+            #expect(final?.verification?.excluded == verification.excluded, "status names the excluded worker too")
         }
 
         /// Without a restart: the liar computes every shard first (the checked shard 0 is held, shards 1 and 2 are
@@ -177,6 +178,7 @@ extension ClusterThreadTests {
             #expect(try String(contentsOfFile: setup.manifest.output, encoding: .utf8) == Self.honestOutput)
             let verification = try #require(try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: setup.manifest.output)).verification)
             #expect(verification.excluded == ["liar (address 127.0.0.1)"])
+            #expect(final?.verification == SpotSummary(confirmed: 1, unverified: 0, excluded: ["liar (address 127.0.0.1)"]))
         }
     }
 }

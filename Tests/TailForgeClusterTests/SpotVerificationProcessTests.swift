@@ -71,6 +71,10 @@ extension ClusterProcessTests {
             // Half of 4 shards per stage, each computed on both workers (fetched copies, no shared directory).
             #expect(verification.checks.count == 4 && verification.checks.allSatisfy { $0.outcome == "agreed" && Set($0.workers) == ["local0", "local1"] },
                     "\(verification.checks)")
+            let status = try await Child.run(fixture.executable, ["status", job, "--coordinator", cluster.endpoint])
+            #expect(status.stdout.contains("    spot verification: 4 check(s) confirmed by a second worker\n"), "\(status.stdout)")
+            let wait = try await Child.run(fixture.executable, ["wait", job, "--coordinator", cluster.endpoint])
+            #expect(wait.status == 0 && !wait.stderr.contains("spot verification"), "nothing to look at: \(wait.stderr)")
             #expect(await ClusterFaultTests.waitForNoLeftovers(cluster).isEmpty, "\(ClusterFaultTests.leftovers(cluster))")
         }
 

@@ -305,13 +305,41 @@ public struct JobStatus: Codable, Sendable, Equatable {
     public var error: String?
     /// A job with a `train:` section, while and after it trains: the optimiser's progress.
     public var training: TrainingProgress?
+    /// A `verify: spot` job: its spot checks so far (absent for other jobs, and from earlier coordinators).
+    public var verification: SpotSummary?
     public init(job: String, name: String, state: JobState, stage: ShardStage?, shardsDone: Int, shardCount: Int,
                 classesDone: Int, classCount: Int, rowsWritten: Int, totalRows: Int, workers: Int,
-                elapsedSeconds: Double, output: String, error: String?, training: TrainingProgress? = nil) {
+                elapsedSeconds: Double, output: String, error: String?, training: TrainingProgress? = nil,
+                verification: SpotSummary? = nil) {
         self.job = job; self.name = name; self.state = state; self.stage = stage; self.shardsDone = shardsDone
         self.shardCount = shardCount; self.classesDone = classesDone; self.classCount = classCount
         self.rowsWritten = rowsWritten; self.totalRows = totalRows; self.workers = workers
         self.elapsedSeconds = elapsedSeconds; self.output = output; self.error = error; self.training = training
+        self.verification = verification
+    }
+}
+
+/// Spot verification of a job so far, for `status` and `wait` (the resolved manifest lists every check): a job
+/// can commit with checks that found no second worker, and an operator who asked for verification is told.
+public struct SpotSummary: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// Checks where a second worker's result matched (two workers agreed, also when a third was caught lying).
+    public var confirmed: Int
+    /// Checked shards accepted on one worker's word: no other worker was available.
+    public var unverified: Int
+    /// Workers excluded from the job, `NAME (PRINCIPAL)`.
+    public var excluded: [String]
+    public init(confirmed: Int, unverified: Int, excluded: [String]) {
+        self.confirmed = confirmed; self.unverified = unverified; self.excluded = excluded
+    }
+
+    /// True when the operator should look: a check went unverified, or a worker lied.
+    public var needsAttention: Bool { unverified > 0 || !excluded.isEmpty }
+
+    public var description: String {
+        var text = "spot verification: \(confirmed) check(s) confirmed by a second worker"
+        if unverified > 0 { text += ", \(unverified) shard(s) accepted unverified (no other worker was available)" }
+        if !excluded.isEmpty { text += "; excluded for returning wrong results: " + excluded.joined(separator: ", ") }
+        return text
     }
 }
 

@@ -18,7 +18,7 @@ extension CoordinatorLoop {
                          classCount: job.prepared?.classCount ?? 0, rowsWritten: rowsDone, totalRows: job.prepared?.totalRows ?? 0,
                          workers: registry.holding(job: id).count,
                          elapsedSeconds: (job.finished ?? Date()).timeIntervalSince(job.started), output: job.manifest.output,
-                         error: job.error, training: job.training)
+                         error: job.error, training: job.training, verification: job.spot?.summary(excluded: job.liars))
     }
 
     mutating func sendStatus(_ client: Identity, _ id: String?) {

@@ -130,12 +130,21 @@ struct SpotCheck: Equatable {
         guard let earlier = pending[key], !earlier.isEmpty else { return nil }
         pending[key] = nil
         if earlier.count == 1 {
-            records.append(Record(stage: stage, shard: shard, workers: [earlier[0].worker], outcome: "unverified: no other worker"))
+            records.append(Record(stage: stage, shard: shard, workers: [earlier[0].worker], outcome: Self.unverifiedOutcome))
             return .accept(earlier[0], verified: false)
         }
         records.append(Record(stage: stage, shard: shard, workers: earlier.map(\.worker), outcome: "undecided"))
         return .undecidable(disagreement(stage, shard, earlier) + "; no third worker is available to decide which is honest")
     }
+
+    /// What `status` reports: the checks so far, and `excluded` (the job's excluded workers, as named).
+    func summary(excluded: [String]) -> SpotSummary {
+        SpotSummary(confirmed: records.filter { $0.outcome == "agreed" || $0.outcome.hasPrefix("liar: ") }.count,
+                    unverified: records.filter { $0.outcome == Self.unverifiedOutcome }.count, excluded: excluded)
+    }
+
+    /// The outcome of a check decided without a second worker.
+    static let unverifiedOutcome = "unverified: no other worker"
 
     /// Drops every pending result of `worker` (found lying elsewhere); returns them, for their files.
     mutating func forget(worker: String) -> [Result] {

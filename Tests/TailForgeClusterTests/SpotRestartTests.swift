@@ -134,7 +134,9 @@ extension ClusterThreadTests {
             let lies = LyingToyExecutor.Counter()
             var workers = [try startWorker("liar", endpoint: endpoint, state: setup.state, executor: LyingToyExecutor(computed: lies))]
             defer { for worker in workers { worker.stop.stop() } }
-            try #require(await eventually(seconds: 10) { lies.value.load(ordering: .relaxed) >= Self.shards }, "the liar computed \(lies.value.load(ordering: .relaxed)) shards")
+            // Shards 1 and 2 committed (journaled), shard 0 held: only then may the honest workers come.
+            let committed = { (try? Journal.entries(directory: setup.state).filter { $0.event == .shard }.compactMap(\.shard)) ?? [] }
+            try #require(await eventually(seconds: 10) { committed().sorted() == [1, 2] }, "the liar committed \(committed()) (computed \(lies.value.load(ordering: .relaxed)))")
             for name in ["a", "b"] {
                 workers.append(try startWorker(name, endpoint: endpoint, state: setup.state, executor: SlowToyExecutor(seconds: 0)))
             }

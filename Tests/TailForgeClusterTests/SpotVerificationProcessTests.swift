@@ -107,6 +107,7 @@ extension ClusterProcessTests {
                 #expect(verification.checks.filter { $0.stage == stage }.map(\.shard).sorted() == Array(0..<8), "each \(stage) shard checked once: \(verification.checks)")
             }
             #expect(verification.checks.allSatisfy { $0.outcome == "agreed" && Set($0.workers) == ["local0", "local1"] }, "\(verification.checks)")
+            #expect(await ClusterFaultTests.waitForNoLeftovers(cluster).isEmpty, "\(ClusterFaultTests.leftovers(cluster))")
         }
 
         @Test func aSpotJobIsRefusedByACoordinatorWithVerificationOff() async throws {

@@ -27,6 +27,9 @@ struct SubmitCommand: ParsableCommand {
     @Flag(help: "Stream the input to workers instead of letting them read it from a shared path.")
     var streamInput = false
 
+    @Option(help: "none, or spot: the coordinator recomputes a sample of the shards (its --verify-fraction) on other workers and compares them (the manifest's `verify`; default: the manifest's, else none).")
+    var verify: VerifyMode?
+
     @Flag(help: "Replace an existing output and its resolved manifest (the manifest's `overwrite: true`).")
     var overwrite = false
 
@@ -66,6 +69,7 @@ struct SubmitCommand: ParsableCommand {
         }
         if let shards { manifest.sharding.shards = shards }
         if streamInput { manifest.transfer.streamInput = true }
+        if let verify { manifest.verify = verify }
         if overwrite { manifest.overwrite = true }
         // The coordinator checks again (and checks the output); this catches a bad ad-hoc job without a round trip.
         try manifest.validate(source: isManifest ? source : "the ad-hoc job")
@@ -91,3 +95,5 @@ struct SubmitCommand: ParsableCommand {
         try WaitCommand.report(final, json: json)
     }
 }
+
+extension VerifyMode: ExpressibleByArgument {}

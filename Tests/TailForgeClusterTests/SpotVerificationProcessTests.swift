@@ -61,13 +61,18 @@ extension ClusterProcessTests {
             defer { cluster.stop() }
             cluster.coordinatorArguments = ["--verify-fraction", "0.5"]
             try await cluster.start(workers: 2)
-            var manifest = fixture.manifest(output: "spot-honest.h5", shards: 4)
-            manifest.verify = .spot
-            let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
+            let manifest = fixture.manifest(output: "spot-honest.h5", shards: 4)
+            // Ad hoc from the command line: `--verify spot` stands for the manifest's `verify: spot`.
+            let submitted = try await Child.run(fixture.executable, ["submit", fixture.input, "--output", manifest.output, "--seed", "\(fixture.seed)",
+                                                                     "--shards", "4", "--verify", "spot", "--coordinator", cluster.endpoint])
+            #expect(submitted.status == 0, "\(submitted.stderr)")
+            let job = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             let final = try #require(try await ProcessClusterTests.waitForJob(job, on: cluster.endpoint, seconds: 60))
             #expect(final.state == .committed, "\(final.error ?? "")")
             #expect(try SHA256.hexDigest(ofFileAt: manifest.output) == fixture.referenceSHA256)
-            let verification = try #require(try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: manifest.output)).verification)
+            let resolved = try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: manifest.output))
+            #expect(resolved.manifest.verify == .spot)
+            let verification = try #require(resolved.verification)
             // Half of 4 shards per stage, each computed on both workers (fetched copies, no shared directory).
             #expect(verification.checks.count == 4 && verification.checks.allSatisfy { $0.outcome == "agreed" && Set($0.workers) == ["local0", "local1"] },
                     "\(verification.checks)")

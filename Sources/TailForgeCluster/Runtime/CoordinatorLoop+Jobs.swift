@@ -29,7 +29,7 @@ extension CoordinatorLoop {
             return
         }
         if manifest.verify == .spot, configuration.verifyFraction == 0 {
-            let reason = "`verify: spot`: this coordinator runs with --verify-fraction 0 (spot verification off); remove `verify: spot` from the manifest, or ask its operator for a fraction above 0"
+            let reason = "`verify: spot`: this coordinator runs with --verify-fraction 0 (spot verification off); remove `verify: spot` from the manifest (or `--verify spot` from `submit`), or ask its operator for a fraction above 0"
             log.warning("refused a job from peer \(printable(client)): \(reason)")
             send(client, WireMessage(ErrorReply(code: "invalid-manifest", message: reason)))
             return

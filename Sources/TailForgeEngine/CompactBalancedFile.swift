@@ -47,7 +47,7 @@ public struct CompactBalancedFile: Sendable {
         do { file = try HDF5File.open(path: path); attributes = try file.rootAttributes() } catch { throw .storage(error) }
         let layout = attributes[BalancedLayout.attributeName]?.stringValue
         guard layout == BalancedLayout.compact.rawValue else {
-            let described = layout ?? (attributes["format"]?.stringValue == BalanceAttributes.format ? "full" : "non-")
+            let described = layout ?? (attributes["format"]?.stringValue == BalanceAttributes.format ? BalancedLayout.full.rawValue : nil)
             throw .notCompact(path: path, layout: described)
         }
         guard attributes["format"]?.stringValue == BalanceAttributes.format else {

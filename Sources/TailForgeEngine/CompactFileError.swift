@@ -2,8 +2,9 @@ import TailForgeStorage
 
 /// Why a compact balanced file cannot be read or regenerated, saying what, where and what to do.
 public enum CompactFileError: Error, CustomStringConvertible {
-    /// The file is a full balanced file (or not a balanced file at all) where a compact one is needed.
-    case notCompact(path: String, layout: String)
+    /// The file is a full balanced file (`layout` "full"), or not a balanced file at all (`layout` nil), where a
+    /// compact one is needed.
+    case notCompact(path: String, layout: String?)
     /// An attribute or dataset does not fit the compact contract; `reason` says which and how.
     case malformed(path: String, reason: String)
     /// The recorded identity (`balanced_sha256`) or κ digest does not match the settings, input digest or rows
@@ -16,9 +17,12 @@ public enum CompactFileError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .notCompact(let path, let layout):
+        case .notCompact(let path, let layout?):
             return "\(path) is a \(layout) balanced file, not a compact one; it already holds every row "
                 + "(read it directly, or run `balance --layout compact` for a compact file)"
+        case .notCompact(let path, nil):
+            return "\(path) is not a balanced file (no `balance` format attribute; an input file?), so not a compact one: "
+                + "run `tailforge balance \(path) --layout compact --output FILE` first"
         case .malformed(let path, let reason):
             return "\(path) is not a valid compact balanced file: \(reason). Re-create it with `tailforge balance --layout compact`."
         case .digestMismatch(let path, let what, let recorded, let computed):

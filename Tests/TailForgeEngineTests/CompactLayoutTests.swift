@@ -151,6 +151,19 @@ import TailForgeStorage
         #expect(!dir.contents.contains { $0.contains("out") })
     }
 
+    /// An input file (not `balance`'s output at all) is named as such, with the command that makes a compact file.
+    @Test func anInputFileGivenToMaterializeIsRefusedAsNotBalanced() throws {
+        let dir = TemporaryDirectory()
+        let input = try BalanceRunnerTests.smallInput(in: dir)
+        #expect {
+            try CompactMaterializer(input: input, output: dir.file("out.h5")).run()
+        } throws: { error in
+            guard case CompactFileError.notCompact(_, nil) = error else { return false }
+            return "\(error)".contains("is not a balanced file") && "\(error)".contains("balance \(input) --layout compact")
+        }
+        #expect(!dir.contents.contains { $0.contains("out") })
+    }
+
     @Test func aTruncatedCompactFileIsRefused() throws {
         let dir = TemporaryDirectory()
         let (_, compact) = try Self.balanceBoth(dir, BalanceSettings(seed: 5))

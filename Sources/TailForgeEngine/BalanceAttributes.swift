@@ -45,6 +45,12 @@ public enum BalanceAttributes {
     /// The attributes written at commit, once every row is in: the set's identity (``BalancedSetIdentity``),
     /// the same for both layouts of one set.
     public static func identity(_ attributes: [String: AttributeValue], writer: BalancedDatasetWriter) -> [String: AttributeValue] {
-        [BalancedSetIdentity.attributeName: .string(BalancedSetIdentity.digest(attributes: attributes, realContent: writer.realContentDigests))]
+        identity(attributes, realContent: writer.realContentDigests)
+    }
+
+    /// The identity attributes from the real rows' content digests (``BalancedContentHasher``): what a virtual
+    /// publish, which writes no rows, records.
+    public static func identity(_ attributes: [String: AttributeValue], realContent: [String: String]) -> [String: AttributeValue] {
+        [BalancedSetIdentity.attributeName: .string(BalancedSetIdentity.digest(attributes: attributes, realContent: realContent))]
     }
 }

@@ -29,39 +29,12 @@ public final class BalancedDatasetWriter {
     private let kappa: HDF5Dataset
     private var rowsWritten = 0
     private var pending = Pending()
-    private var hashers = ContentHashers()
-    private var realHashers = RealContentHashers()
-
-    /// One running SHA-256 per dataset, fed in row order as rows arrive.
-    private struct ContentHashers {
-        var embeddings = SHA256()
-        var labels = SHA256()
-        var isSynthetic = SHA256()
-        var sourceIndex = SHA256()
-        var kappa = SHA256()
-
-        func digests(_ names: BalancedLayout.RowDatasets) -> [String: String] {
-            var result = [names.embeddings: embeddings.hexDigest(), names.labels: labels.hexDigest(),
-                          names.sourceIndex: sourceIndex.hexDigest(), names.kappa: kappa.hexDigest()]
-            if let name = names.isSynthetic { result[name] = isSynthetic.hexDigest() }
-            return result
-        }
-    }
-
-    /// The real rows' digests (``BalancedSetIdentity/realContentKeys``), whatever the layout.
-    private struct RealContentHashers {
-        var embeddings = SHA256()
-        var labels = SHA256()
-        var sourceIndex = SHA256()
-    }
+    private var hasher: BalancedContentHasher
 
     /// Digests of the real rows' embeddings, labels and source indices in output order (keys
     /// ``BalancedSetIdentity/realContentKeys``): the same for the full and compact layouts of one set, so both
     /// record the same ``BalancedSetIdentity``. Available as soon as every row is appended.
-    public var realContentDigests: [String: String] {
-        ["embeddings": realHashers.embeddings.hexDigest(), "labels": realHashers.labels.hexDigest(),
-         "source_index": realHashers.sourceIndex.hexDigest()]
-    }
+    public var realContentDigests: [String: String] { hasher.realContentDigests }
 
     private struct Pending {
         var embeddings: [Float] = []
@@ -104,6 +77,7 @@ public final class BalancedDatasetWriter {
         self.totalRows = totalRows
         self.chunkRows = min(chunkRows, max(totalRows, 1))
         self.layout = layout
+        hasher = BalancedContentHasher(dimension: dimension)
         let names = layout.rowDatasets
         output = try AtomicHDF5Writer(path: path)
         try output.writeAttributes(attributes)
@@ -141,12 +115,8 @@ public final class BalancedDatasetWriter {
         guard layout == .full || !newIsSynthetic.contains(where: { $0 != 0 }) else {
             throw .invalidArgument("append to \(path): a compact balanced file holds real rows only")
         }
-        newEmbeddings.withUnsafeBufferPointer { hashers.embeddings.update(elementsOf: $0) }
-        newLabels.withUnsafeBufferPointer { hashers.labels.update(elementsOf: $0) }
-        newIsSynthetic.withUnsafeBufferPointer { hashers.isSynthetic.update(elementsOf: $0) }
-        hashRealRows(embeddings: newEmbeddings, labels: newLabels, isSynthetic: newIsSynthetic, sourceIndex: newSourceIndex)
-        newSourceIndex.withUnsafeBufferPointer { hashers.sourceIndex.update(elementsOf: $0) }
-        newKappa.withUnsafeBufferPointer { hashers.kappa.update(elementsOf: $0) }
+        hasher.update(embeddings: newEmbeddings, labels: newLabels, isSynthetic: newIsSynthetic, sourceIndex: newSourceIndex,
+                      kappa: newKappa)
         pending.embeddings += newEmbeddings
         pending.labels += newLabels
         pending.isSynthetic += newIsSynthetic
@@ -163,22 +133,7 @@ public final class BalancedDatasetWriter {
 
     /// The content digests of the rows appended so far (the same as ``contentDigests`` once all are in), for
     /// attributes written at commit.
-    public var appendedContentDigests: [String: String] { hashers.digests(layout.rowDatasets) }
-
-    /// Feeds each run of consecutive real rows to the real-row digests (a class block is its real rows, then
-    /// its synthetic rows, so there is one run per class).
-    private func hashRealRows(embeddings: [Float], labels: [Int32], isSynthetic: [UInt8], sourceIndex: [Int64]) {
-        var start = 0
-        while start < labels.count {
-            guard isSynthetic[start] == 0 else { start += 1; continue }
-            var end = start + 1
-            while end < labels.count, isSynthetic[end] == 0 { end += 1 }
-            embeddings.withUnsafeBufferPointer { realHashers.embeddings.update(elementsOf: UnsafeBufferPointer(rebasing: $0[start * dimension ..< end * dimension])) }
-            labels.withUnsafeBufferPointer { realHashers.labels.update(elementsOf: UnsafeBufferPointer(rebasing: $0[start..<end])) }
-            sourceIndex.withUnsafeBufferPointer { realHashers.sourceIndex.update(elementsOf: UnsafeBufferPointer(rebasing: $0[start..<end])) }
-            start = end
-        }
-    }
+    public var appendedContentDigests: [String: String] { hasher.digests(layout.rowDatasets) }
 
     /// Writes the last partial chunk and `attributes` (root attributes only known once every row is in, such
     /// as ``BalancedSetIdentity``), then flushes, closes, fsyncs and renames the file into place.
@@ -198,7 +153,7 @@ public final class BalancedDatasetWriter {
             }
         }
         try output.commit()
-        contentDigests = hashers.digests(layout.rowDatasets)
+        contentDigests = hasher.digests(layout.rowDatasets)
     }
 
     /// Discards the output and removes the temporary file (also done when released uncommitted).

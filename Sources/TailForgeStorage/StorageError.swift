@@ -35,6 +35,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case shardMismatch(output: String, shard: String, reason: String)
     /// A virtual dataset maps a source file that is gone; reading it would silently return fill values.
     case missingVirtualSource(file: String, dataset: String, source: String)
+    /// A virtual dataset's source file is there but does not hold the rows mapped from it (replaced, truncated,
+    /// not HDF5); `reason` says how. Reading it would show fill values for the missing rows.
+    case virtualSourceMismatch(file: String, dataset: String, source: String, reason: String)
     /// Writing the output failed part-way (typically the disk is full); the temporary file was removed.
     case writeFailed(path: String, underlying: HDF5Error)
     /// A POSIX call on a file failed.
@@ -101,7 +104,11 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             return "cannot publish \(output): shard \(shard) \(reason). Recompute the shard with the same job."
         case .missingVirtualSource(let file, let dataset, let source):
             return "\(file):/\(dataset) is a virtual dataset over \(source), which is missing; its rows would read as "
-                + "fill values. Restore the shard file next to \(file)."
+                + "fill values. Restore the shard file next to \(file) (a virtual file and its shard directory are moved "
+                + "and deleted together), or publish the job again."
+        case .virtualSourceMismatch(let file, let dataset, let source, let reason):
+            return "\(file):/\(dataset) is a virtual dataset over \(source), which \(reason); its rows would read as "
+                + "fill values. Restore the shard file the job published, or publish the job again."
         case .writeFailed(let path, let underlying):
             return "writing \(path) failed (is the disk full?); nothing was left behind. Free space or choose "
                 + "another location. Details: \(underlying.stack)"

@@ -79,4 +79,57 @@ import Testing
         #expect(storageError { try BalancedDatasetFile(path: path) }
             == .missingVirtualSource(file: path, dataset: "embeddings", source: shards[1]))
     }
+
+    @Test func mapsBlocksOfShardsInTheGivenOrder() throws {
+        // The cluster's layout: classes interleave across shards, so the output takes blocks in class order.
+        let directory = TemporaryDirectory()
+        let shards = try makeShards(in: directory, counts: [6, 4])
+        let path = directory.file("out.h5")
+        let blocks = [VirtualBalancedDataset.Block(shard: shards[0], rows: 0..<2), .init(shard: shards[1], rows: 0..<4),
+                      .init(shard: shards[0], rows: 2..<3), .init(shard: shards[0], rows: 3..<6)]
+        #expect(try VirtualBalancedDataset.publish(path: path, blocks: blocks, attributes: [:], classNames: nil) == 10)
+        let first = SampleRows(dimension: 3, count: 6), second = SampleRows(dimension: 3, count: 4)
+        let output = try BalancedDatasetFile(path: path)
+        let expected = Array(first.embeddings[0..<6]) + second.embeddings.map { $0 + 100 } + Array(first.embeddings[6...])
+        #expect(try output.readEmbeddings(rows: 0..<10) == expected)
+        #expect(try output.readSourceIndex() == Array(first.sourceIndex[0..<2]) + second.sourceIndex.map { $0 + 1000 } + Array(first.sourceIndex[2...]))
+        // Adjacent blocks of one shard are one mapping: three here, not four.
+        let file = try HDF5File.open(path: path)
+        #expect(try file.openDataset("labels").virtualMappings.count == 3)
+    }
+
+    @Test func refusesABlockBeyondItsShard() throws {
+        let directory = TemporaryDirectory()
+        let shards = try makeShards(in: directory, counts: [3])
+        let path = directory.file("out.h5")
+        #expect(storageError {
+            try VirtualBalancedDataset.publish(path: path, blocks: [.init(shard: shards[0], rows: 1..<5)], attributes: [:], classNames: nil)
+        } == .shardMismatch(output: path, shard: shards[0], reason: "has 3 rows, and the output maps its rows 1..<5"))
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test func readingAfterAShardWasReplacedByAShorterOneIsRefused() throws {
+        let directory = TemporaryDirectory()
+        let shards = try makeShards(in: directory, counts: [3, 4])
+        let path = directory.file("out.h5")
+        try VirtualBalancedDataset.publish(path: path, shards: shards, attributes: [:], classNames: nil)
+        try FileManager.default.removeItem(atPath: directory.file(shards[1]))
+        _ = try writeShard(directory.file(shards[1]), index: 1, count: 2)
+        #expect(storageError { try BalancedDatasetFile(path: path) }
+            == .virtualSourceMismatch(file: path, dataset: "embeddings", source: shards[1], reason: "has 2 rows in /embeddings, and 4 are mapped from it"))
+    }
+
+    @Test func holesReadAsValuesNoBalancedFileHolds() throws {
+        // What a reader that skips the check (h5py) sees for a missing shard: NaN and −1, never plausible zeros.
+        let directory = TemporaryDirectory()
+        let shards = try makeShards(in: directory, counts: [3, 4])
+        let path = directory.file("out.h5")
+        try VirtualBalancedDataset.publish(path: path, shards: shards, attributes: [:], classNames: nil)
+        try FileManager.default.removeItem(atPath: directory.file(shards[1]))
+        let file = try HDF5File.open(path: path)
+        #expect(try file.openDataset("embeddings").read(rows: 3..<7, as: Float.self).allSatisfy(\.isNaN))
+        #expect(try file.openDataset("labels").read(as: Int32.self).suffix(4) == [-1, -1, -1, -1])
+        #expect(try file.openDataset("is_synthetic").read(as: UInt8.self).suffix(4) == [255, 255, 255, 255])
+        #expect(try file.openDataset("source_index").read(as: Int64.self).suffix(4) == [-1, -1, -1, -1])
+    }
 }

@@ -70,13 +70,16 @@ struct ReplayCommand: ParsableCommand {
               ?? "signature not checked (pass --coordinator-signing-key NAME.sign.pub to check it); only the seal, which anyone can recompute, was checked")
         print("recorded SHA-256 \(report.expectedSHA256)")
         print("replayed SHA-256 \(report.actualSHA256)  (\(report.outputKept ? report.output : "deleted; --keep-output keeps it"))")
+        if !report.fileCompared {
+            print("file SHA-256 not compared: the job published a virtual file (publish: virtual), whose bytes name its shard files; its rows are compared by content SHA-256")
+        }
         if report.expectedContentSHA256 != nil {
             let differing = report.differingDatasets
             print(differing.isEmpty ? "content SHA-256 of every dataset matches"
                   : "content SHA-256 differs for " + differing.map { "/" + $0 }.joined(separator: ", "))
         }
         if report.matches {
-            print("replay of \(report.job) is bit-identical")
+            print(report.fileCompared ? "replay of \(report.job) is bit-identical" : "replay of \(report.job) has bit-identical rows (every dataset's content)")
         } else {
             let what = report.fileMatches ? "its dataset contents differ" : report.contentMatches ? "the file differs" : "the file and the dataset contents differ"
             FileHandle.standardError.write(Data("replay of \(report.job) differs from the recorded output (\(what))\n".utf8))

@@ -55,6 +55,39 @@ import TailForgeStorage
         #expect(report.rows == summary.realRows + summary.syntheticRows)
     }
 
+    /// `publish: virtual`: the shards placed beside the output (``PublishedShardDirectory``, twice: idempotent) and
+    /// mapped class by class give the rows, attributes and content digests of the copied file, in a few KiB.
+    @Test func aVirtualGatherMapsTheRowsOfTheCopiedFile() throws {
+        let job = try Self.runJob(shardCount: 3)
+        defer { try? FileManager.default.removeItem(atPath: job.directory) }
+        let copied = try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, fallback: job.fallback)
+        var manifest = job.manifest
+        manifest.output = (job.directory as NSString).appendingPathComponent("virtual.h5")
+        manifest.publish = .virtual
+        let placement = PublishedShardDirectory(output: manifest.output, job: "job-test")
+        _ = try placement.place(job.shards)
+        let placed = try placement.place(job.shards)
+        #expect(placed.map(\.path) == (0..<3).map { (job.directory as NSString).appendingPathComponent("virtual.shards/job-test/shard-\($0).h5") })
+        let report = try EngineJobBackend().gather(manifest, job.prepared, shards: placed, fallback: job.fallback)
+        #expect(report.outputContentSHA256 == copied.outputContentSHA256 && report.rows == copied.rows)
+        #expect(try BalancedContentDigest.compute(ofFileAt: manifest.output) == copied.outputContentSHA256)
+        #expect(try BalancedDatasetFile(path: manifest.output).attributes == BalancedDatasetFile(path: job.manifest.output).attributes)
+
+        // A placed shard changed before the publish: refused by its journaled digest, nothing published.
+        try? FileManager.default.removeItem(atPath: manifest.output)
+        let handle = try #require(FileHandle(forWritingAtPath: placed[1].path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data([0]))
+        try handle.close()
+        #expect(throws: (any Error).self) { try EngineJobBackend().gather(manifest, job.prepared, shards: placed, fallback: job.fallback) }
+        do { _ = try EngineJobBackend().gather(manifest, job.prepared, shards: placed, fallback: job.fallback) } catch {
+            #expect("\(error)".contains("shard 1 at \(placed[1].path) has SHA-256"), "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: manifest.output))
+        placement.remove()
+        #expect(!FileManager.default.fileExists(atPath: VirtualBalancedDataset.shardDirectory(forOutput: manifest.output)))
+    }
+
     /// A drift-guarded job: each worker builds the guard from every class (its own stage 1 over all of them), and
     /// the gathered file is the single-node bytes in both layouts.
     @Test(arguments: [(2, BalancedLayout.full), (3, .compact)])

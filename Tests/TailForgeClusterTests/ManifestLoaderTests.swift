@@ -65,6 +65,7 @@ import TailForgeTraining
         ("seed: 4", "`seed` belongs in the `policy:` section.", "line 4"),
         ("layuot: compact", "`layuot` is not a manifest key. Did you mean `layout`?", "line 4"),
         ("verfy: spot", "`verfy` is not a manifest key. Did you mean `verify`?", "line 4"),
+        ("publsh: virtual", "`publsh` is not a manifest key. Did you mean `publish`?", "line 4"),
         ("frobnicate: 1", "The keys at the top level are `name`, `input`, `output`", "line 4"),
         ("train:\n  max_iter: 50", "`train.max_iter` is not a manifest key. Did you mean `max_iterations`? (`train:` spells `tailforge train`'s flags out in full)", "line 5"),
         ("train:\n  tol: 1e-6", "Did you mean `tolerance`?", "line 5"),
@@ -72,6 +73,15 @@ import TailForgeTraining
         ("trian:\n  l2: 1", "Did you mean `train`?", "line 4"),
         ("l2: 0.001", "`l2` belongs in the `train:` section.", "line 4"),
     ]
+
+    @Test func publishIsCopyUnlessTheManifestAsksForVirtual() throws {
+        #expect(try load(Self.valid).publish == nil && load(Self.valid).publishMode == .copy)
+        #expect(try load(Self.valid + "\npublish: virtual").publishMode == .virtual)
+        #expect(try load(Self.valid + "\npublish: copy").publishMode == .copy)
+        // A job that trains may publish its full balanced set virtually.
+        let trains = try load("input:\n  path: in.h5\noutput: model.h5\nlayout: full\npublish: virtual\ntrain:\n  balanced_output: b.h5\n")
+        #expect(trains.publishMode == .virtual && trains.outputLayout == .full)
+    }
 
     @Test func verifyIsNoneUnlessTheManifestAsksForSpot() throws {
         #expect(try load(Self.valid).verify == nil)
@@ -120,6 +130,11 @@ import TailForgeTraining
         ("transfer:\n  stream_input: 1.5", "`transfer.stream_input` is `1.5`; it must be `true` or `false`."),
         ("overwrite: yes please", "`overwrite` is `yes please`; it must be `true` or `false`."),
         ("layout: compat", "`layout` is `compat`; it must be one of full, compact."),
+        ("publish: virtul", "`publish` is `virtul`; it must be one of copy, virtual — did you mean `virtual`? (copy: one self-contained file;"),
+        ("publish: link", "`publish` is `link`; it must be one of copy, virtual (copy:"),
+        ("publish: [virtual]", "`publish` must be `copy` or `virtual`, not a list."),
+        ("layout: compact\npublish: virtual", "`publish: virtual` maps the full layout's rows, but this job's balanced set is compact; set `layout: full`, or remove `publish`"),
+        ("train: {}\npublish: virtual", "`publish: virtual` maps the full layout's rows, but this job's balanced set is not published; add `train.balanced_output` and `layout: full`"),
         ("verify: spto", "`verify` is `spto`; it must be one of none, spot (spot: recompute a sample of the shards on other workers and compare)."),
         ("verify: true", "`verify` is `true`; it must be one of none, spot"),
         ("verify: [spot]", "`verify` must be `none` or `spot`, not a list."),
@@ -181,7 +196,7 @@ import TailForgeTraining
                                output: "/o.h5", overwrite: true, policy: BalanceSettings(seed: 9, driftGuard: 0.6, driftRetries: 4),
                                sharding: .init(shards: 2, maxAttempts: 4, shardTimeoutSeconds: 5),
                                transfer: .init(streamInput: true, sharedShardDirectory: "/s"), layout: .compact,
-                               train: .init(settings: TrainingSettings(l2: 0.5), balancedOutput: "/b.h5"), verify: .spot)
+                               train: .init(settings: TrainingSettings(l2: 0.5), balancedOutput: "/b.h5"), verify: .spot, publish: .virtual)
         let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(full)) as? [String: Any])
         #expect(Set(object.keys) == Set(ManifestKeys.topLevel))
         for (section, keys) in ManifestKeys.sections {

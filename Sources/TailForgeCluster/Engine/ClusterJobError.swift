@@ -16,6 +16,8 @@ public enum ClusterJobError: Error, CustomStringConvertible {
     case shardRowsMismatch(shard: Int, path: String, reason: String)
     /// A worker's view of the input disagrees with the coordinator's plan (different file behind the same path?).
     case planMismatch(reason: String)
+    /// A virtual publish could not place the shard files beside the output (``PublishedShardDirectory``).
+    case publish(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -33,6 +35,8 @@ public enum ClusterJobError: Error, CustomStringConvertible {
             "shard \(shard) at \(path) does not match the plan: \(reason)"
         case .planMismatch(let reason):
             "the worker's input does not match the job's plan: \(reason); check every node reads the same input file"
+        case .publish(let path, let reason):
+            "cannot publish the virtual output's shard file \(path): \(reason); check the output's directory is writable, or publish with `publish: copy`"
         }
     }
 }

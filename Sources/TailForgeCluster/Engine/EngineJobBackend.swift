@@ -133,6 +133,10 @@ public struct EngineJobBackend: JobBackend {
         do {
             let classNames = try LabeledEmbeddingsFile(path: spec.path, embeddings: spec.embeddingsDataset, labels: spec.labelsDataset,
                                                        classNames: spec.classNamesDataset).classNames
+            if manifest.publishMode == .virtual {
+                return try publishVirtual(manifest, plan: plan, attributes: attributes, classNames: classNames, shards: shards, files: files,
+                                          columns: columns, location: location, fallback: fallback)
+            }
             let writer = try BalancedDatasetWriter(path: manifest.output, dimension: job.dimension, totalRows: plan.totalRows,
                                                    attributes: attributes, classNames: classNames, chunkRows: chunkRows)
             do {
@@ -157,6 +161,39 @@ public struct EngineJobBackend: JobBackend {
         } catch let error as StorageError {
             throw ClusterJobError.storage(error)
         }
+    }
+
+    /// `publish: virtual`: the output maps each class's block of rows in its shard file (the files as given, which
+    /// the coordinator placed beside the output), in class order, instead of copying them. The rows are still
+    /// read once, for the content digests and the set's identity, so both equal a copied file's.
+    func publishVirtual(_ manifest: JobManifest, plan: BalancePlan, attributes: [String: AttributeValue], classNames: [String]?,
+                        shards: [ShardFile], files: [BalancedDatasetFile],
+                        columns: [(labels: [Int32], isSynthetic: [UInt8], sourceIndex: [Int64], kappa: [Float])],
+                        location: [Int: (shard: Int, row: Int)], fallback: Float?) throws -> GatherReport {
+        let directory = (manifest.output as NSString).deletingLastPathComponent + "/"
+        var hasher = BalancedContentHasher(dimension: files.first?.dimension ?? 1)
+        var blocks: [VirtualBalancedDataset.Block] = []
+        for entry in plan.classes where entry.outputCount > 0 {
+            guard let (shard, first) = location[entry.classId] else {
+                throw ClusterJobError.planMismatch(reason: "class \(entry.classId) is in no shard")
+            }
+            let rows = first..<first + entry.outputCount
+            let c = columns[shard]
+            hasher.update(embeddings: try files[shard].readEmbeddings(rows: rows), labels: Array(c.labels[rows]),
+                          isSynthetic: Array(c.isSynthetic[rows]), sourceIndex: Array(c.sourceIndex[rows]), kappa: Array(c.kappa[rows]))
+            // Relative to the output's directory, so the output and its shard directory move together.
+            let path = shards[shard].path
+            blocks.append(.init(shard: path.hasPrefix(directory) ? String(path.dropFirst(directory.count)) : path, rows: rows))
+        }
+        var complete = attributes
+        complete.merge(BalanceAttributes.identity(attributes, realContent: hasher.realContentDigests)) { $1 }
+        let rows = try VirtualBalancedDataset.publish(path: manifest.output, blocks: blocks, attributes: complete, classNames: classNames)
+        guard rows == plan.totalRows else {
+            try? FileManager.default.removeItem(atPath: manifest.output)
+            throw ClusterJobError.planMismatch(reason: "the virtual output maps \(rows) rows, the plan has \(plan.totalRows)")
+        }
+        return GatherReport(outputSHA256: try SHA256.hexDigest(ofFileAt: manifest.output),
+                            outputContentSHA256: hasher.digests(BalancedLayout.full.rowDatasets), rows: rows, fallbackKappa: fallback)
     }
 
     /// A compact job: the shards hold their classes' real rows and κ (and one of them the probe class's digest);

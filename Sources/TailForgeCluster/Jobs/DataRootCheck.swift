@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeStorage
 
 /// The coordinator's confinement of a job's paths, checked at submit (and on resume) before anything is read:
 /// the input, the output (and its resolved manifest) and the shared shard directory must resolve inside a
@@ -34,6 +35,10 @@ public enum DataRootCheck {
         }
         if let shared = manifest.transfer.sharedShardDirectory {
             _ = try confined("transfer.shared_shard_directory", shared)
+        }
+        if manifest.publishMode == .virtual, let balanced = manifest.balancedOutput {
+            // The coordinator creates and links into this directory when it publishes.
+            _ = try confined("publish", VirtualBalancedDataset.shardDirectory(forOutput: balanced))
         }
         if let balanced = manifest.train?.balancedOutput {
             let real = try confined("train.balanced_output", balanced)

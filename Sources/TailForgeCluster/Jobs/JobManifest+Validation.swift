@@ -1,5 +1,6 @@
 import Foundation
 import TailForgeEngine
+import TailForgeStorage
 import TailForgeTraining
 
 extension JobManifest {
@@ -74,6 +75,13 @@ extension JobManifest {
                                         reason: "`train.balanced_output` is the job's \(path == URL(fileURLWithPath: output).standardizedFileURL.path ? "model output" : "input") \(balanced); choose another path.")
                 }
             }
+        }
+        if publishMode == .virtual, outputLayout != .full {
+            let fix = train != nil && train?.balancedOutput == nil
+                ? "add `train.balanced_output` and `layout: full` to publish the balanced set as a virtual file, or remove `publish`"
+                : "set `layout: full`, or remove `publish` (a compact output holds no synthetic rows to map)"
+            throw ManifestError(source: source, key: "publish",
+                                reason: "`publish: virtual` maps the full layout's rows, but this job's balanced set is \(train != nil && train?.balancedOutput == nil ? "not published" : "compact"); \(fix).")
         }
         if let shared = transfer.sharedShardDirectory, shared.isEmpty {
             throw refuse("transfer.shared_shard_directory", "empty", "a directory every node can write, or left out to fetch shards from workers")

@@ -28,6 +28,8 @@ public struct JobManifest: Codable, Sendable, Equatable {
     public var train: Train?
     /// `spot`: recompute a sample of the shards on other workers and compare (``VerifyMode``); nil is `none`.
     public var verify: VerifyMode?
+    /// How a full balanced output is published (``PublishMode``): nil is `copy`.
+    public var publish: PublishMode?
     /// Why a stored manifest's `policy` could not be read (a journal or resolved manifest written by a release
     /// that accepted a value this one refuses); the policy then holds defaults and `validate` refuses the job.
     /// Never encoded: such a manifest fails its job instead of vanishing from the journal or running with defaults.
@@ -129,9 +131,10 @@ public struct JobManifest: Codable, Sendable, Equatable {
 
     public init(name: String? = nil, input: Input, output: String, overwrite: Bool? = nil, policy: BalanceSettings = BalanceSettings(),
                 sharding: Sharding = Sharding(), transfer: Transfer = Transfer(), layout: BalancedLayout? = nil, train: Train? = nil,
-                verify: VerifyMode? = nil) {
+                verify: VerifyMode? = nil, publish: PublishMode? = nil) {
         self.name = name; self.input = input; self.output = output; self.overwrite = overwrite; self.policy = policy
         self.sharding = sharding; self.transfer = transfer; self.layout = layout; self.train = train; self.verify = verify
+        self.publish = publish
     }
 
     /// The layout the job writes its balanced set in: what the manifest says, else full for a balancing job and
@@ -146,7 +149,10 @@ public struct JobManifest: Codable, Sendable, Equatable {
     /// for a job that trains.
     public var balancedOutput: String? { train == nil ? output : train?.balancedOutput }
 
-    private enum CodingKeys: String, CodingKey { case name, input, output, overwrite, policy, sharding, transfer, layout, train, verify }
+    /// How the balanced output is published: what the manifest says, else `copy`.
+    public var publishMode: PublishMode { publish ?? .copy }
+
+    private enum CodingKeys: String, CodingKey { case name, input, output, overwrite, policy, sharding, transfer, layout, train, verify, publish }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -163,6 +169,7 @@ public struct JobManifest: Codable, Sendable, Equatable {
         layout = try container.decodeIfPresent(BalancedLayout.self, forKey: .layout)
         train = try container.decodeIfPresent(Train.self, forKey: .train)
         verify = try container.decodeIfPresent(VerifyMode.self, forKey: .verify)
+        publish = try container.decodeIfPresent(PublishMode.self, forKey: .publish)
     }
 }
 

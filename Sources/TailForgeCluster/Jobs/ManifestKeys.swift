@@ -7,7 +7,7 @@ import Foundation
 /// suggested; journals and resolved manifests written with them still read (see `LegacyKeyedContainer`).
 public enum ManifestKeys {
     /// The top-level keys; the sections among them hold the keys of `sections`.
-    public static let topLevel = ["name", "input", "output", "overwrite", "layout", "verify", "policy", "sharding", "transfer", "train"]
+    public static let topLevel = ["name", "input", "output", "overwrite", "layout", "publish", "verify", "policy", "sharding", "transfer", "train"]
 
     /// A top-level key the loader ignores: a JSON manifest names its schema with it (`"$schema":
     /// "manifest.schema.json"`), as YAML manifests do in a `yaml-language-server` comment.

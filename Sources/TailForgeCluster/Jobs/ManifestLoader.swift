@@ -89,6 +89,15 @@ struct ManifestReader {
             }
             manifest.layout = layout
         }
+        if let scalar = try scalar(top["publish"], "publish", expected: "`copy` or `virtual`") {
+            guard let publish = PublishMode(rawValue: scalar.string) else {
+                let close = PublishMode.allCases.map(\.rawValue).first { ManifestKeys.editDistance(scalar.string.lowercased(), $0) <= 2 }
+                throw error(top["publish"], "publish", "`publish` is \(shown(scalar)); it must be one of \(PublishMode.allCases.map(\.rawValue).joined(separator: ", "))"
+                            + (close.map { " — did you mean `\($0)`?" } ?? "")
+                            + " (copy: one self-contained file; virtual: a small file of HDF5 virtual datasets over the shard files, kept beside it in OUT.shards/).")
+            }
+            manifest.publish = publish
+        }
         if let scalar = try scalar(top["verify"], "verify", expected: "`none` or `spot`") {
             guard let verify = VerifyMode(rawValue: scalar.string) else {
                 throw error(top["verify"], "verify", "`verify` is \(shown(scalar)); it must be one of \(VerifyMode.allCases.map(\.rawValue).joined(separator: ", ")) (spot: recompute a sample of the shards on other workers and compare).")

@@ -53,6 +53,13 @@ public enum OutputCheck {
                 throw ManifestError(source: source, key: "train.balanced_output", reason: "job \(other.job) is already writing \(balanced); choose another path.")
             }
         }
+        if manifest.publishMode == .virtual, let balanced = manifest.balancedOutput {
+            let shards = VirtualBalancedDataset.shardDirectory(forOutput: balanced)
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: shards, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw ManifestError(source: source, key: "publish", reason: "`publish: virtual` keeps the shard files in \(shards), which exists and is not a directory; move it away or choose another output.")
+            }
+        }
         guard manifest.overwrite != true else { return }
         for existing in [output, resolved] + [manifest.train?.balancedOutput].compactMap({ $0 }) where FileManager.default.fileExists(atPath: existing) {
             throw refuse("\(existing) exists; set `overwrite: true` in the manifest (or pass `--overwrite`) to replace the output and its resolved manifest, or choose another output.")

@@ -52,9 +52,12 @@ public enum Replay {
         /// The fingerprint of the coordinator signing key the manifest's signature was verified with; nil when no
         /// key was given, so only the seal (which anyone can recompute) was checked.
         public var signatureVerifiedBy: String?
+        /// False when the job published a virtual file (`publish: virtual`): its bytes name the job's shard
+        /// files, so no rerun writes the same file; its rows are compared by their content digests instead.
+        public var fileCompared = true
         public var fileMatches: Bool { expectedSHA256 == actualSHA256 }
         public var contentMatches: Bool { expectedContentSHA256 == nil || expectedContentSHA256 == actualContentSHA256 }
-        public var matches: Bool { fileMatches && contentMatches }
+        public var matches: Bool { (fileMatches || !fileCompared) && contentMatches }
         /// The datasets whose content digest differs, in file order.
         public var differingDatasets: [String] {
             guard let expected = expectedContentSHA256 else { return [] }
@@ -163,6 +166,7 @@ public enum Replay {
         var report = Report(job: resolved.job, output: manifest.output, expectedSHA256: resolved.outputSHA256, actualSHA256: actual,
                             expectedContentSHA256: resolved.outputContentSHA256, actualContentSHA256: actualContent, outputKept: true,
                             signatureVerifiedBy: signingKey?.fingerprint)
+        report.fileCompared = !(resolved.manifest.train == nil && resolved.manifest.publishMode == .virtual && resolved.outputContentSHA256 != nil)
         if !report.matches && !keepMismatch {
             removeOutput(manifest.output, balancedDirectory: balancedDirectory)
             report.outputKept = false
@@ -174,6 +178,8 @@ public enum Replay {
     /// rerun of a job that trains published).
     static func removeOutput(_ output: String, balancedDirectory: String? = nil) {
         try? FileManager.default.removeItem(atPath: output)
+        // A cluster rerun of a `publish: virtual` job keeps its shard files beside its output.
+        try? FileManager.default.removeItem(atPath: VirtualBalancedDataset.shardDirectory(forOutput: output))
         try? FileManager.default.removeItem(atPath: ResolvedManifest.path(forOutput: output))
         if let balancedDirectory { try? FileManager.default.removeItem(atPath: balancedDirectory) }
     }

@@ -142,7 +142,15 @@ extension CoordinatorLoop {
             lap(id, "gather")
             startTraining(id, balanced: report)
         case .gathered(let id, .success(let report)):
-            guard jobs[id]?.state == .gathering else { return }
+            guard jobs[id]?.state == .gathering else {
+                // Cancelled or failed while publishing: a virtual output's shard directory went with the job, so the
+                // file just published maps nothing; it goes too.
+                if let job = jobs[id], job.manifest.publishMode == .virtual, job.balanced == nil {
+                    try? FileManager.default.removeItem(atPath: job.balancedPath)
+                    PublishedShardDirectory(output: job.balancedPath, job: id).remove()
+                }
+                return
+            }
             jobs[id]?.outputSHA256 = report.outputSHA256
             jobs[id]?.outputContentSHA256 = report.outputContentSHA256
             lap(id, "gather")
@@ -214,9 +222,20 @@ extension CoordinatorLoop {
             let manifest = target
             let trains = manifest.train != nil
             let fallback = job.fallback
+            // A virtual publish maps shard files placed beside the output; a failed one leaves no directory behind.
+            let placement = manifest.publishMode == .virtual && manifest.outputLayout == .full
+                ? PublishedShardDirectory(output: manifest.output, job: id) : nil
             runtime.background {
                 do {
-                    var report = try backend.gather(manifest, prepared, shards: files, fallback: fallback)
+                    var report: GatherReport
+                    do {
+                        report = try backend.gather(manifest, prepared, shards: try placement?.place(files) ?? files, fallback: fallback)
+                    } catch {
+                        placement?.remove()
+                        throw error
+                    }
+                    // The output replaced any earlier one: an earlier virtual output's shard files are dead now.
+                    PublishedShardDirectory.removeReplaced(output: manifest.output, keeping: placement?.job)
                     if trains {
                         report.balancedIdentity = try HDF5File.open(path: manifest.output).rootAttributes()[BalancedSetIdentity.attributeName]?.stringValue
                     }
@@ -278,6 +297,10 @@ extension CoordinatorLoop {
         for fetch in fetcher.cancel(where: { $0.reference.job == id }) { dropFetchFile(fetch) }
         guard let job = jobs[id] else { return }
         try? FileManager.default.removeItem(atPath: job.directory)
+        // A virtual publish that did not finish (a training job's published balanced set stays, with its shards).
+        if job.manifest.publishMode == .virtual, job.balanced == nil {
+            PublishedShardDirectory(output: job.balancedPath, job: id).remove()
+        }
         if let shared = job.manifest.transfer.sharedShardDirectory {
             Housekeeping.removeShardFiles(ofJob: id, in: shared)
         }

@@ -7,12 +7,15 @@ import Glibc
 #endif
 
 /// `tailforge-bench cluster [--preset places-lt] [--dimension D] [--workers 1,2,4] [--threads T] [--shards-per-worker S]
-/// [--stream-input] [--layout full|compact] [--seed N] [--tailforge PATH]`
+/// [--stream-input] [--layout full|compact] [--publish copy,virtual] [--shared-shards] [--seed N] [--tailforge PATH]`
 ///
 /// A balancing job on 1, 2 and 4 local worker processes against single-node `tailforge balance` on the same
 /// input in the same run: wall time, bytes moved over the sockets, coordinator CPU time, and the synthesis
 /// stage's slack per shard (scheduling, shard transfer and load imbalance), and whether every output has the
 /// reference's SHA-256. With `--layout compact` the jobs and the reference write the compact layout.
+/// `--publish copy,virtual` runs each worker count once per publish mode (``PublishMode``) and adds the output's
+/// size; a virtual output is compared with the reference by content digests (its file bytes differ by design).
+/// `--shared-shards` has workers write shards into a shared shard directory (always so for `virtual`).
 enum ClusterBenchmarks {
     static func run(_ arguments: [String]) async throws {
         var preset = SyntheticPreset.placesLT
@@ -24,10 +27,13 @@ enum ClusterBenchmarks {
         var streamInput = false
         var seed: UInt64 = 1
         var layout = BalancedLayout.full
+        var publishModes = [PublishMode.copy]
+        var sharedShards = false
         var executable = LocalCluster.siblingExecutable()
         var it = arguments.makeIterator()
         while let flag = it.next() {
             if flag == "--stream-input" { streamInput = true; continue }
+            if flag == "--shared-shards" { sharedShards = true; continue }
             guard let value = it.next() else { throw BenchmarkError.usage("\(flag) needs a value") }
             switch flag {
             case "--preset": preset = SyntheticPreset(rawValue: value) ?? preset
@@ -37,6 +43,7 @@ enum ClusterBenchmarks {
             case "--shards-per-worker": shardsPerWorker = Int(value) ?? shardsPerWorker
             case "--seed": seed = UInt64(value) ?? seed
             case "--layout": layout = BalancedLayout(rawValue: value) ?? layout
+            case "--publish": publishModes = value.split(separator: ",").compactMap { PublishMode(rawValue: String($0)) }
             case "--tailforge": executable = value
             default: throw BenchmarkError.usage("unknown option \(flag)")
             }
@@ -70,24 +77,28 @@ enum ClusterBenchmarks {
         let singleSeconds = Date().timeIntervalSince(clock)
         let singleCPU = childrenCPUSeconds() - cpuBefore
         let referenceSHA256 = try SHA256.hexDigest(ofFileAt: reference)
+        let referenceContent = publishModes.contains(.virtual) ? try BalancedContentDigest.compute(ofFileAt: reference) : nil
         let outputBytes = fileSize(reference)
         try? FileManager.default.removeItem(atPath: reference)
         print(String(format: "single-node balance --layout %@ (%d threads): wall %.2f s, CPU %.2f s, output %.1f MiB, SHA-256 %@",
                      layout.rawValue, threads, singleSeconds, singleCPU, Double(outputBytes) / 1_048_576, referenceSHA256))
 
-        print("workers  threads/worker  shards  wall s  vs single  plan s  κ s  synth s  gather s  coordinator CPU s  MiB moved  slack/shard ms  same bytes")
-        for count in workerCounts {
+        print("workers  threads/worker  shards  publish  wall s  vs single  plan s  κ s  synth s  gather s  coordinator CPU s  MiB moved  output MiB  slack/shard ms  same bytes")
+        for (count, publish) in workerCounts.flatMap({ count in publishModes.map { (count, $0) } }) {
             let perWorker = max(1, threads / count)
-            let cluster = LocalCluster(executable: executable, directory: path("cluster-\(count)"))
+            let cluster = LocalCluster(executable: executable, directory: path("cluster-\(count)-\(publish.rawValue)"))
             cluster.dataRoots = [work]
             defer { cluster.stop() }
             try await cluster.start(workers: count, threadsPerWorker: perWorker)
             let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 600)
             let output = path("cluster-\(count).h5")
             let shards = count * shardsPerWorker
+            let shared = sharedShards || publish == .virtual ? path("shared-\(count)-\(publish.rawValue)") : nil
+            if let shared { try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true) }
             let manifest = JobManifest(name: "bench-\(count)", input: .init(path: train), output: output, overwrite: true,
                                        policy: BalanceSettings(seed: seed), sharding: .init(shards: shards),
-                                       transfer: .init(streamInput: streamInput), layout: layout)
+                                       transfer: .init(streamInput: streamInput, sharedShardDirectory: shared), layout: layout,
+                                       publish: publish)
             let coordinatorPID = cluster.coordinator!.processIdentifier
             let cpuStart = processCPUSeconds(coordinatorPID)
             clock = Date()
@@ -101,6 +112,8 @@ enum ClusterBenchmarks {
             }
             let resolved = try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: output))
             let sha = try SHA256.hexDigest(ofFileAt: output)
+            let same = publish == .virtual ? (resolved.outputContentSHA256 == referenceContent ? "yes (content)" : "NO (content)")
+                : sha == referenceSHA256 ? "yes" : "NO (\(sha))"
 
             // Bytes over the sockets: fetched shard files, κ both ways (4 bytes per real row), streamed input copies.
             let fetched = resolved.shards.reduce(Int64(0)) { $0 + ($1.bytes ?? 0) }
@@ -111,12 +124,14 @@ enum ClusterBenchmarks {
             let synthesis = resolved.stageSeconds["synthesis"] ?? 0
             let busy = resolved.shards.reduce(0) { $0 + $1.seconds }
             let slack = (synthesis * Double(count) - busy) / Double(max(1, resolved.shards.count))
-            print(String(format: "%7d  %14d  %6d  %6.2f  %8.2fx  %6.2f  %4.2f  %7.2f  %8.2f  %17.2f  %9.1f  %14.1f  %@",
-                         count, perWorker, resolved.shards.count, wall, singleSeconds / wall, resolved.stageSeconds["plan"] ?? 0,
+            print(String(format: "%7d  %14d  %6d  %7@  %6.2f  %8.2fx  %6.2f  %4.2f  %7.2f  %8.2f  %17.2f  %9.1f  %10.3f  %14.1f  %@",
+                         count, perWorker, resolved.shards.count, publish.rawValue, wall, singleSeconds / wall, resolved.stageSeconds["plan"] ?? 0,
                          resolved.stageSeconds["concentrations"] ?? 0, synthesis, resolved.stageSeconds["gather"] ?? 0,
-                         coordinatorCPU, Double(moved) / 1_048_576, slack * 1000, sha == referenceSHA256 ? "yes" : "NO (\(sha))"))
+                         coordinatorCPU, Double(moved) / 1_048_576, Double(fileSize(output)) / 1_048_576, slack * 1000, same))
             cluster.stop()
             try? FileManager.default.removeItem(atPath: output)
+            try? FileManager.default.removeItem(atPath: VirtualBalancedDataset.shardDirectory(forOutput: output))
+            if let shared { try? FileManager.default.removeItem(atPath: shared) }
             try? FileManager.default.removeItem(atPath: cluster.directory)
         }
     }

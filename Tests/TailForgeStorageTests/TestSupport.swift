@@ -28,7 +28,13 @@ final class RawHDF5File {
 
     init(path: String) {
         HDF5Library.enter(); defer { HDF5Library.leave() }
-        id = H5Fcreate(path, tf_H5F_ACC_TRUNC(), tf_H5P_DEFAULT(), tf_H5P_DEFAULT())
+        // Unlocked, as TailForge's own writers create files (`HDF5File.createDeterministic`): a child process
+        // another test spawns while this file is open inherits its descriptor, and with it HDF5's exclusive flock,
+        // so the reader under test failed "unable to lock file, errno = 11" (a full-suite flake).
+        let access = H5Pcreate(tf_H5P_FILE_ACCESS())
+        defer { _ = H5Pclose(access) }
+        _ = H5Pset_file_locking(access, false, true)
+        id = H5Fcreate(path, tf_H5F_ACC_TRUNC(), tf_H5P_DEFAULT(), access)
         precondition(id >= 0, "cannot create \(path)")
     }
 

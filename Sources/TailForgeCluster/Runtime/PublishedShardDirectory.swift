@@ -36,7 +36,7 @@ public struct PublishedShardDirectory: Sendable {
         return try shards.enumerated().map { index, shard in
             let target = (path as NSString).appendingPathComponent("shard-\(index).h5")
             if Self.isSameFile(target, shard.path) { return ShardFile(path: target, sha256: shard.sha256) }
-            if FileManager.default.fileExists(atPath: target) || POSIXStat.lexists(target) { try FileManager.default.removeItem(atPath: target) }
+            if POSIXStat.lexists(target) { try FileManager.default.removeItem(atPath: target) }
             if link(shard.path, target) != 0 {
                 let error = errno
                 guard error == EXDEV || error == EPERM || error == EMLINK else {

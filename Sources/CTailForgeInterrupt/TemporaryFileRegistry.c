@@ -99,7 +99,7 @@ int tailforge_temporary_live_count(void) {
 
 // Runs on whichever thread the signal lands on, possibly mid-write: unlink() leaves an open descriptor valid,
 // and _exit() skips atexit handlers (HDF5's would flush the very file being removed, from another thread).
-static void remove_and_exit(int signal_number) {
+_Noreturn void tailforge_temporary_remove_and_exit(int signal_number) {
     for (int slot = 0; slot < slot_count; slot++) {
         if (atomic_load(&states[slot]) == slot_live) unlink(paths[slot]);
     }
@@ -107,6 +107,19 @@ static void remove_and_exit(int signal_number) {
         if (atomic_load(&states[slot]) == slot_live_directory) remove_directory(paths[slot]);
     }
     _exit(128 + signal_number);
+}
+
+/// Where the handler forwards signals instead of acting on them (-1: nowhere).
+static _Atomic int forward_descriptor = -1;
+
+void tailforge_temporary_forward_interrupts(int descriptor) { atomic_store(&forward_descriptor, descriptor); }
+
+static void handle_interrupt(int signal_number) {
+    int descriptor = atomic_load(&forward_descriptor);
+    unsigned char number = (unsigned char)signal_number;
+    // write() is async-signal-safe; if the byte cannot be written, nobody will act on it: act here.
+    if (descriptor >= 0 && write(descriptor, &number, 1) == 1) return;
+    tailforge_temporary_remove_and_exit(signal_number);
 }
 
 void tailforge_temporary_remove_on_interrupt(void) {
@@ -125,7 +138,7 @@ void tailforge_temporary_remove_on_interrupt(void) {
         if (sigaction(signals[i], NULL, &previous) == 0 && previous.sa_handler == SIG_IGN) continue;
         struct sigaction action;
         memset(&action, 0, sizeof action);
-        action.sa_handler = remove_and_exit;
+        action.sa_handler = handle_interrupt;
         sigemptyset(&action.sa_mask);
         for (size_t j = 0; j < sizeof signals / sizeof signals[0]; j++) sigaddset(&action.sa_mask, signals[j]);
         sigaction(signals[i], &action, NULL);

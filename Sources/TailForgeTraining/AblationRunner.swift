@@ -10,7 +10,9 @@ import TailForgeStorage
 /// and a re-run with the same report path skips every recipe whose recorded settings — input digests, balance,
 /// training and calibration settings, tool version — equal this run's; a recipe whose settings changed is
 /// fitted again and replaces its old entry. Balanced sets and models go to `workDirectory` (balanced sets in the
-/// compact layout: the real rows and κ, the synthetic rows regenerated bit-exactly on load).
+/// compact layout: the real rows and κ, the synthetic rows regenerated bit-exactly on load). `balancer` says where
+/// the balancing runs (this machine, or a cluster); it writes the same bytes either way, so where a recipe was
+/// balanced is not part of its recorded settings.
 public struct AblationRunner: Sendable {
     public var train: String
     public var test: String
@@ -23,10 +25,13 @@ public struct AblationRunner: Sendable {
     /// Where the report is kept (and resumed from); nil keeps it in memory only.
     public var resultsPath: String?
     public var workDirectory: String
+    /// Where the recipes are balanced (default: on `threads` local threads).
+    public var balancer: any AblationBalancer
 
     public init(train: String, test: String, recipes: [AblationRecipe] = AblationRecipe.all, seed: UInt64 = 0,
                 training: TrainingSettings = TrainingSettings(), calibration: CalibrationSettings = CalibrationSettings(),
-                threads: Int = ProcessInfo.processInfo.activeProcessorCount, resultsPath: String? = nil, workDirectory: String) {
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount, resultsPath: String? = nil, workDirectory: String,
+                balancer: (any AblationBalancer)? = nil) {
         self.train = train
         self.test = test
         self.recipes = recipes
@@ -36,6 +41,7 @@ public struct AblationRunner: Sendable {
         self.threads = max(1, threads)
         self.resultsPath = resultsPath
         self.workDirectory = workDirectory
+        self.balancer = balancer ?? LocalAblationBalancer(threads: threads)
     }
 
     /// What happened to one recipe, for progress lines.
@@ -70,22 +76,33 @@ public struct AblationRunner: Sendable {
         let trainSHA256 = try SHA256.hexDigest(ofFileAt: train), testSHA256 = try SHA256.hexDigest(ofFileAt: test)
         let previous = try resultsPath.flatMap { path throws(AblationError) in try AblationReport.read(path: path) }
         var report = AblationReport(train: train, test: test, entries: previous?.entries ?? [])
-        for (index, recipe) in recipes.enumerated() {
-            let settings = AblationReport.Settings(
+        let settings = recipes.map { recipe in
+            AblationReport.Settings(
                 recipe: recipe.description, trainSHA256: trainSHA256, testSHA256: testSHA256, balance: recipe.balanceSettings(seed: seed),
                 training: trainingSettings(recipe), calibrationHoldout: calibration.holdOutFraction, calibrationSeed: calibration.seed,
                 toolVersion: ToolVersion.current)
-            if report.entries.contains(where: { $0.settings == settings }) {
-                event(.reused(recipe))
-                continue
+        }
+        let reused = settings.map { these in report.entries.contains { $0.settings == these } }
+        try await balancer.start(recipes.indices.compactMap { index in
+            reused[index] ? nil : balancing(recipes[index], settings: settings[index])
+        })
+        do {
+            for (index, recipe) in recipes.enumerated() {
+                if reused[index] {
+                    event(.reused(recipe))
+                    continue
+                }
+                event(.started(recipe, index: index, of: recipes.count))
+                let entry = try await fit(recipe, settings: settings[index])
+                report.entries.removeAll { $0.settings.recipe == settings[index].recipe }
+                report.entries.append(entry)
+                report.entries.sort { Self.order($0.settings.recipe) < Self.order($1.settings.recipe) }
+                if let resultsPath { try report.write(path: resultsPath, distinctFrom: [train, test]) }
+                event(.finished(recipe, entry))
             }
-            event(.started(recipe, index: index, of: recipes.count))
-            let entry = try await fit(recipe, settings: settings)
-            report.entries.removeAll { $0.settings.recipe == settings.recipe }
-            report.entries.append(entry)
-            report.entries.sort { Self.order($0.settings.recipe) < Self.order($1.settings.recipe) }
-            if let resultsPath { try report.write(path: resultsPath, distinctFrom: [train, test]) }
-            event(.finished(recipe, entry))
+        } catch {
+            balancer.abandon()
+            throw error
         }
         // Only this run's recipes are shown; the file keeps every entry.
         var shown = report
@@ -101,17 +118,18 @@ public struct AblationRunner: Sendable {
         return s
     }
 
+    /// The balancing a recipe needs (nil for the long-tailed file).
+    func balancing(_ recipe: AblationRecipe, settings: AblationReport.Settings) -> AblationBalancing? {
+        settings.balance.map { AblationBalancing(recipe: recipe.description, input: train, output: balancedPath(recipe), settings: $0) }
+    }
+
     /// Balances (when the recipe says so), fits once with calibration and scores the model raw and adjusted.
     func fit(_ recipe: AblationRecipe, settings: AblationReport.Settings) async throws -> AblationReport.Entry {
-        let clock = ContinuousClock()
         var trainingFile = train
         var balanceSeconds = 0.0
-        if let balance = settings.balance {
-            let start = clock.now
-            _ = try BalanceRunner(input: InputSpec(path: train), outputPath: balancedPath(recipe), settings: balance, threads: threads,
-                                            computeOutputDigest: false, layout: .compact).run()
-            balanceSeconds = (clock.now - start).seconds
-            trainingFile = balancedPath(recipe)
+        if let balancing = balancing(recipe, settings: settings) {
+            balanceSeconds = try await balancer.finish(balancing)
+            trainingFile = balancing.output
         }
         let model = modelPath(recipe)
         let summary = try await TrainingRunner(inputs: [trainingFile], output: model, settings: settings.training, threads: threads,

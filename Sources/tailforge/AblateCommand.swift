@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TailForgeCluster
 import TailForgeStorage
 import TailForgeTraining
 
@@ -15,6 +16,12 @@ struct AblateCommand: AsyncParsableCommand {
             With --json the report is rewritten after each recipe, and running the same command again skips the \
             recipes whose recorded settings (input digests, balance, training and calibration settings, tool \
             version) are unchanged.
+
+            With --coordinator, every balanced recipe's balancing is a job on that cluster (submitted before the \
+            first fit, compact layout, the same bytes as balance --layout compact), and the fits stay on this \
+            machine (they are calibrated, which a job's train: section does not do): the report is the one a local \
+            run gives. The coordinator and its workers must read TRAIN and the work directory at the paths this \
+            machine uses (a shared filesystem, inside the coordinator's --data-root). Ctrl-C cancels the jobs.
             """)
 
     @Argument(help: "The long-tailed training file (also gives the many/medium/few-shot groups).")
@@ -53,6 +60,14 @@ struct AblateCommand: AsyncParsableCommand {
     @Option(help: "Worker threads.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "Balance each recipe as a job on this coordinator (e.g. tcp://HOST:5555), which must read TRAIN and the work directory at these paths.")
+    var coordinator: String?
+
+    @OptionGroup var keys: PeerKeyOptions
+
+    @Option(help: "With --coordinator: seconds to keep trying while the coordinator does not answer (a restart).")
+    var timeout: Double = 120
+
     func validate() throws {
         try CommandLimits.check("threads", threads, in: CommandLimits.threads)
         try CommandLimits.check("l2", l2, in: 0...1e6, meaning: "a number from 0 to 1e6")
@@ -61,6 +76,10 @@ struct AblateCommand: AsyncParsableCommand {
             throw ValidationError("--calibration-holdout must be between \(CalibrationSettings.holdOutRange.lowerBound) and \(CalibrationSettings.holdOutRange.upperBound)")
         }
         do { _ = try selectedRecipes() } catch { throw ValidationError("--recipes: \(error)") }
+        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
+        if coordinator == nil, keys.key != nil || keys.coordinatorKey != nil {
+            throw ValidationError("--key and --coordinator-key are for --coordinator; add --coordinator tcp://HOST:PORT or leave them out")
+        }
     }
 
     func selectedRecipes() throws -> [AblationRecipe] {
@@ -83,9 +102,28 @@ struct AblateCommand: AsyncParsableCommand {
         }
         var training = TrainingSettings(l2: l2)
         training.optimizer.maxIterations = maxIter
+        let cluster = try coordinator.map { endpoint in
+            ClusterAblationBalancer(coordinator: endpoint, security: try keys.security(), timeoutSeconds: timeout) { balancing, job in
+                FileHandle.standardError.write(Data("\(balancing.recipe): balancing job \(job) submitted to \(endpoint)\n".utf8))
+            }
+        }
+        // Ctrl-C cancels the jobs still queued or running before the usual cleanup: nobody else would collect them.
+        let hook = try cluster.map { cluster in
+            try InterruptHook { _ in
+                for (outstanding, cancelled) in cluster.cancelOutstanding() {
+                    let line = cancelled ? "interrupted: cancelled job \(outstanding.job) (\(outstanding.balancing.recipe))"
+                        : "interrupted: job \(outstanding.job) (\(outstanding.balancing.recipe)) may still run: tailforge cancel \(outstanding.job) --coordinator \(cluster.coordinator)"
+                    FileHandle.standardError.write(Data((line + "\n").utf8))
+                }
+            }
+        }
+        defer { hook?.remove() }
+        if let coordinator, try selectedRecipes().allSatisfy({ $0.balanceSettings(seed: seed) == nil }) {
+            FileHandle.standardError.write(Data("no selected recipe is balanced: nothing to run on \(coordinator)\n".utf8))
+        }
         let runner = AblationRunner(train: train, test: test, recipes: try selectedRecipes(), seed: seed, training: training,
                                     calibration: CalibrationSettings(holdOutFraction: calibrationHoldout, seed: calibrationSeed),
-                                    threads: threads, resultsPath: json, workDirectory: work)
+                                    threads: threads, resultsPath: json, workDirectory: work, balancer: cluster)
         let plotter = plots.map { directory in AblationPlots(script: AblationPlots.locateScript() ?? "Scripts/plots", outputDirectory: directory) }
         let report = try await runner.run { event in
             let line: String = switch event {

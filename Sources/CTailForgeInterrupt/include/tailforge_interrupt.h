@@ -23,6 +23,16 @@ void tailforge_temporary_unregister(int slot);
 /// ignored). Idempotent.
 void tailforge_temporary_remove_on_interrupt(void);
 
+/// Does now what the handler does: removes every registered file and scratch directory and ends the process
+/// with status 128 + `signal_number`.
+_Noreturn void tailforge_temporary_remove_and_exit(int signal_number);
+
+/// From now on the handler writes the signal's number (one byte) to `descriptor` and returns, instead of removing
+/// and exiting, so that a thread reading the other end can first do what a signal handler may not (tell a
+/// coordinator to cancel this process's jobs) and then call `tailforge_temporary_remove_and_exit`. -1 restores
+/// the handler's own removal; so does a write that fails.
+void tailforge_temporary_forward_interrupts(int descriptor);
+
 /// How many temporary files are registered (for tests; scratch directories are not counted).
 int tailforge_temporary_live_count(void);
 

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+import TailForgeEngine
+import TailForgeStorage
+import TailForgeTraining
+@testable import TailForgeCluster
+
+extension ClusterProcessTests {
+    /// `tailforge ablate --coordinator`: the balanced recipes are balanced as jobs on a real cluster (a coordinator and
+    /// two workers, processes on loopback), the fits stay local, and the report and models are the local run's.
+    @Suite struct AblationProcessTests {
+        struct Data {
+            let directory: String
+            let executable: String
+            let train: String
+            let test: String
+            func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+        }
+
+        static func data() throws -> Data {
+            let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
+            let directory = NSTemporaryDirectory() + "tailforge-ablate-cluster-\(UUID().uuidString)"
+            let (train, test) = try SyntheticPreset.small.write(to: (directory as NSString).appendingPathComponent("data"), seed: 4, dimension: 16)
+            return Data(directory: directory, executable: executable, train: train, test: test)
+        }
+
+        static let recipes = "unweighted,vmf-local,vmf-loo+guard,smote"
+
+        static func ablate(_ data: Data, json: String, _ extra: [String] = []) -> [String] {
+            ["ablate", data.train, data.test, "--recipes", recipes, "--json", data.path(json), "--max-iter", "15", "--seed", "2",
+             "--threads", "2"] + extra
+        }
+
+        /// The report without its wall times, which are all that may differ.
+        static func withoutTimes(_ report: AblationReport) -> AblationReport {
+            var report = report
+            for e in report.entries.indices {
+                report.entries[e].balanceSeconds = 0
+                report.entries[e].calibrationFitSeconds = 0
+                report.entries[e].finalFitSeconds = 0
+                for r in report.entries[e].rows.indices { report.entries[e].rows[r].seconds = 0 }
+            }
+            return report
+        }
+
+        static func cluster(_ data: Data, environment: [String: String] = [:]) -> LocalCluster {
+            let cluster = LocalCluster(executable: data.executable, directory: data.path("cluster"), environment: environment,
+                                       heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
+            cluster.dataRoots = [data.directory]
+            return cluster
+        }
+
+        @Test func theClusterBalancesTheRecipesAndTheReportAndModelsAreTheLocalOnes() async throws {
+            let data = try Self.data()
+            defer { try? FileManager.default.removeItem(atPath: data.directory) }
+            let local = try await Child.run(data.executable, Self.ablate(data, json: "local.json"))
+            #expect(local.status == 0, "\(local.stderr)")
+
+            let cluster = Self.cluster(data)
+            defer { cluster.stop() }
+            try await cluster.start(workers: 2)
+            let remote = try await Child.run(data.executable, Self.ablate(data, json: "cluster.json", ["--coordinator", cluster.endpoint]))
+            #expect(remote.status == 0, "\(remote.stderr)")
+            #expect(remote.stdout.split(separator: "\n").count == 9, "the table: a header and two rows per recipe")
+
+            let localReport = try #require(try AblationReport.read(path: data.path("local.json")))
+            let clusterReport = try #require(try AblationReport.read(path: data.path("cluster.json")))
+            #expect(clusterReport.entries.map(\.settings.recipe) == ["unweighted", "vmf-local", "smote", "vmf-loo+guard"])
+            #expect(Self.withoutTimes(clusterReport) == Self.withoutTimes(localReport))
+            for recipe in ["unweighted", "vmf-local", "smote", "vmf-loo+guard"] {
+                let model = { (json: String) in try SHA256.hexDigest(ofFileAt: data.path("\(json).work/\(recipe).model.h5")) }
+                #expect(try model("cluster.json") == model("local.json"), "\(recipe)'s model bytes")
+            }
+            // The three balanced recipes were jobs on the cluster, committed into the work directory.
+            let jobs = try ClusterClient(coordinator: cluster.endpoint).status().jobs
+            #expect(Set(jobs.map(\.name)) == ["ablate vmf-local", "ablate vmf-loo+guard", "ablate smote"])
+            #expect(jobs.allSatisfy { $0.state == .committed && $0.output.hasPrefix(data.path("cluster.json.work")) })
+
+            // Resume: the same command again reuses every recipe and submits nothing; so does a local run on that report.
+            let again = try await Child.run(data.executable, Self.ablate(data, json: "cluster.json", ["--coordinator", cluster.endpoint]))
+            #expect(again.status == 0 && again.stderr.components(separatedBy: "reusing the recorded result").count == 5, "\(again.stderr)")
+            #expect(try ClusterClient(coordinator: cluster.endpoint).status().jobs.count == 3)
+            let locally = try await Child.run(data.executable, Self.ablate(data, json: "cluster.json"))
+            #expect(locally.status == 0 && locally.stderr.components(separatedBy: "reusing the recorded result").count == 5, "\(locally.stderr)")
+
+            // A training file the coordinator may not read (outside its data roots): refused before any work, no report.
+            let outside = NSTemporaryDirectory() + "tailforge-ablate-outside-\(UUID().uuidString).h5"
+            defer { try? FileManager.default.removeItem(atPath: outside) }
+            try FileManager.default.copyItem(atPath: data.train, toPath: outside)
+            let refused = try await Child.run(data.executable, ["ablate", outside, data.test, "--recipes", Self.recipes, "--json", data.path("refused.json"),
+                                                                "--max-iter", "15", "--threads", "2", "--coordinator", cluster.endpoint])
+            #expect(refused.status != 0 && refused.stdout.isEmpty)
+            #expect(refused.stderr.contains("refused recipe vmf-local's balancing job") && refused.stderr.contains("outside the coordinator's data roots")
+                    && refused.stderr.contains("a filesystem they share"), "\(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: data.path("refused.json")))
+        }
+
+        /// Ctrl-C while the cluster balances: the jobs are cancelled, the process ends with 130 and leaves no report.
+        @Test func anInterruptCancelsTheJobsAndLeavesNoReport() async throws {
+            let data = try Self.data()
+            defer { try? FileManager.default.removeItem(atPath: data.directory) }
+            // 100 ms per class: the small preset's 20 classes keep each job running for seconds.
+            let cluster = Self.cluster(data, environment: [EngineShardExecutor.testDelayVariable: "100"])
+            defer { cluster.stop() }
+            try await cluster.start(workers: 2)
+            let child = try Child(data.executable, ["ablate", data.train, data.test, "--recipes", "vmf-local,smote", "--json", data.path("ablation.json"),
+                                                    "--max-iter", "15", "--threads", "2", "--coordinator", cluster.endpoint])
+            let submitted = await eventually(seconds: 30) { child.stderr.components(separatedBy: "balancing job").count == 3 }
+            #expect(submitted, "\(child.stderr)")
+            kill(child.process.processIdentifier, SIGINT)
+            let outcome = await child.finish()
+            #expect(outcome.status == 130, "\(outcome.stderr)")
+            #expect(outcome.stderr.components(separatedBy: "interrupted: cancelled job").count == 3, "\(outcome.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
+            let jobs = try ClusterClient(coordinator: cluster.endpoint).status().jobs
+            #expect(jobs.count == 2 && jobs.allSatisfy { $0.state == .cancelled }, "\(jobs.map { ($0.name, $0.state) })")
+        }
+
+        /// No coordinator at the endpoint: a clear error within --timeout, non-zero exit, no report and no table.
+        @Test func anUnreachableCoordinatorIsAClearErrorAndNoReport() async throws {
+            let data = try Self.data()
+            defer { try? FileManager.default.removeItem(atPath: data.directory) }
+            let endpoint = "tcp://127.0.0.1:9"  // the discard port: nothing listens on loopback
+            let run = try await Child.run(data.executable, Self.ablate(data, json: "ablation.json", ["--coordinator", endpoint, "--timeout", "1"]))
+            #expect(run.status != 0 && run.stdout.isEmpty)
+            #expect(run.stderr.contains("cannot submit recipe vmf-local's balancing job to \(endpoint)") && run.stderr.contains("no reply")
+                    && run.stderr.contains("leave out --coordinator"), "\(run.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
+            #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json.work/unweighted.model.h5")), "no recipe was fitted")
+        }
+    }
+}

@@ -86,6 +86,46 @@ import TailForgeStorage
         #expect(stored.entries[0].settings.training.optimizer.maxIterations == 11 && stored.entries[1].settings.training.optimizer.maxIterations == 10)
     }
 
+    /// Records what the runner asks of its balancer, balancing locally, and fails the balancing of `failing`.
+    final class RecordingBalancer: AblationBalancer, @unchecked Sendable {
+        let local = LocalAblationBalancer(threads: 2)
+        let failing: String?
+        var started: [[String]] = [], finished: [String] = [], abandoned = 0
+        init(failing: String? = nil) { self.failing = failing }
+        func start(_ balancings: [AblationBalancing]) async throws { started.append(balancings.map(\.recipe)) }
+        func finish(_ balancing: AblationBalancing) async throws -> Double {
+            finished.append(balancing.recipe)
+            if balancing.recipe == failing { throw AblationError.noRecipes }
+            return try await local.finish(balancing)
+        }
+        func abandon() { abandoned += 1 }
+    }
+
+    /// The balancer is told every balancing the run needs before the first fit (none for a recipe the report
+    /// already has), collects each when its recipe is fitted, and is told to abandon the rest when the run fails.
+    @Test func theBalancerStartsEveryNeededBalancingFirstAndIsAbandonedOnFailure() async throws {
+        let data = try Self.data()
+        defer { try? FileManager.default.removeItem(atPath: data.directory) }
+        var runner = try Self.runner(data, recipes: ["unweighted", "smote", "vmf-local"], maxIterations: 5)
+        let balancer = RecordingBalancer()
+        runner.balancer = balancer
+        let first = try await runner.run()
+        #expect(balancer.started == [["smote", "vmf-local"]] && balancer.finished == ["smote", "vmf-local"] && balancer.abandoned == 0)
+
+        // The same rows as a run with the default (local) balancer in another work directory.
+        var plain = try Self.runner(data, recipes: ["unweighted", "smote", "vmf-local"], maxIterations: 5, json: false)
+        plain.workDirectory = data.directory + "/plain-work"
+        #expect(try await plain.run().entries.map { $0.rows.map(\.top1) } == first.entries.map { $0.rows.map(\.top1) })
+
+        // Resumed: nothing to balance; a new recipe whose balancing fails abandons the others and keeps the report.
+        let failing = RecordingBalancer(failing: "gaussian")
+        runner.recipes = try ["vmf-local", "gaussian", "vmf-class"].map { name throws(AblationError) in try AblationRecipe(parsing: name) }
+        runner.balancer = failing
+        await #expect(throws: AblationError.self) { try await runner.run() }
+        #expect(failing.started == [["gaussian", "vmf-class"]] && failing.finished == ["gaussian"] && failing.abandoned == 1)
+        #expect(try AblationReport.read(path: data.directory + "/ablation.json")?.entries.map(\.settings.recipe) == ["unweighted", "vmf-local", "smote"])
+    }
+
     @Test func badInputIsRefusedBeforeAnyWork() async throws {
         let data = try Self.data()
         defer { try? FileManager.default.removeItem(atPath: data.directory) }

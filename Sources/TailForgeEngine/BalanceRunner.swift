@@ -14,7 +14,7 @@ public struct BalanceRunner: Sendable {
     /// computed while writing whatever this says; the file digest is a second read because HDF5 does not write a
     /// file front to back (it rewrites the superblock, object headers and chunk index at close), but with
     /// swift-crypto's SHA-NI path and the file still in the page cache it costs seconds, not the minute the
-    /// hand-written SHA-256 took, so it stays on by default.
+    /// hand-written SHA-256 took, and it runs while the commit's fsync waits for the disk, so it stays on by default.
     public var computeOutputDigest: Bool
     /// `full` writes every row; `compact` writes the real rows, their κ and the recipe, and no synthetic row
     /// (``BalancedLayout``).
@@ -117,11 +117,12 @@ public struct BalanceRunner: Sendable {
             closing["synthetic_probe_class"] = .int(Int64(probeClass ?? -1))
             if let probeSHA256 { closing["synthetic_probe_sha256"] = .string(probeSHA256) }
         }
-        do { try writer.commit(attributes: closing) } catch { throw .storage(error) }
+        // HDF5 does not write a file front to back, so the file digest is a second read (the content digests were
+        // taken while writing); it runs beside the commit's fsync, and `digest` times only what it takes beyond.
+        let fileDigest: () -> String?
+        do { fileDigest = try writer.commit(attributes: closing, digestingFile: computeOutputDigest) } catch { throw .storage(error) }
         lap(.commit)
-        // HDF5 does not write a file front to back, so the file digest is a second read once it is in place
-        // (the content digests were taken while writing).
-        let outputSHA256 = computeOutputDigest ? try? SHA256.hexDigest(ofFileAt: outputPath) : nil
+        let outputSHA256 = fileDigest()
         lap(.digest)
 
         let (sum, count) = cosineSum.withLock { $0 }

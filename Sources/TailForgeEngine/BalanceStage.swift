@@ -6,6 +6,8 @@ public enum BalanceStage: String, Sendable {
     /// κ of every real row (the cluster's stage `concentrations`).
     case concentrations = "kappa"
     case synthesize = "synthesize+write"
+    /// Closing the file, fsync and rename; the output file digest is read meanwhile.
     case commit = "commit"
+    /// What the output file digest takes after the commit (it starts when the file is closed, beside the fsync).
     case digest = "digest"
 }

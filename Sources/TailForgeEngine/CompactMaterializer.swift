@@ -61,8 +61,9 @@ public struct CompactMaterializer: Sendable {
             writer.abandon()
             throw .digestMismatch(path: input, what: "the identity of the regenerated set", recorded: recorded, computed: identity)
         }
-        do { try writer.commit(attributes: closing) } catch { throw .storage(error) }
-        let outputSHA256 = computeOutputDigest ? try? SHA256.hexDigest(ofFileAt: output) : nil
+        let fileDigest: () -> String?
+        do { fileDigest = try writer.commit(attributes: closing, digestingFile: computeOutputDigest) } catch { throw .storage(error) }
+        let outputSHA256 = fileDigest()
         return Summary(rows: compact.fullRows, realRows: compact.plan.realRows, syntheticRows: compact.plan.syntheticRows,
                        balancedSHA256: identity, outputSHA256: outputSHA256, outputContentSHA256: writer.contentDigests ?? [:],
                        seconds: Date().timeIntervalSince(start))

@@ -1,4 +1,5 @@
 import Synchronization
+import TailForgeNumerics
 
 #if canImport(Glibc)
 import Glibc
@@ -112,15 +113,31 @@ public final class AtomicHDF5Writer {
 
     /// Flushes, closes, fsyncs and renames the file into place. On failure the temporary file is removed
     /// and the error names the final path.
-    public func commit() throws(StorageError) {
+    ///
+    /// With `digestingFile`, the file's SHA-256 is read on a thread of its own from the moment HDF5 has closed
+    /// the file (its bytes are final then) while the fsync waits for the disk: HDF5 does not write a file front
+    /// to back, so the digest is a second read, but it need not come after the slowest step. The returned
+    /// function waits for it; it gives nil when no digest was asked for or the read failed.
+    @discardableResult
+    public func commit(digestingFile: Bool = false) throws(StorageError) -> () -> String? {
         guard state == .open else { throw .invalidArgument("commit of a writer for \(path) that is already closed") }
         if let milliseconds = Self.testCommitDelay, milliseconds > 0 { POSIXFile.sleep(milliseconds: milliseconds) }
+        var digest: () -> String? = { nil }
         do throws(StorageError) {
             try mapWriteFailure { () throws(StorageError) in
                 for dataset in datasets { try dataset.closeReportingErrors() }
                 datasets.removeAll()
                 try file.flush()
                 try file.close()
+            }
+            // Opened here, before the rename, so the reader has the file whatever happens to its name.
+            if digestingFile, let descriptor = try? SHA256.openForDigest(temporaryPath) {
+                let path = self.path
+                let reading = ComputePool.inBackground(named: "tailforge-output-digest") { () throws(StorageError) in
+                    defer { _ = close(descriptor) }
+                    return try SHA256.hexDigest(ofOpenFile: descriptor, path: path)
+                }
+                digest = { try? reading().get() }
             }
             try POSIXFile.sync(temporaryPath)
             try POSIXFile.move(temporaryPath, to: path)
@@ -131,6 +148,7 @@ public final class AtomicHDF5Writer {
             abandon()
             throw error
         }
+        return digest
     }
 
     /// Discards the output: closes everything and removes the temporary file. Idempotent.

@@ -158,7 +158,10 @@ public final class BalancedDatasetWriter {
     /// Writes the last partial chunk and `attributes` (root attributes only known once every row is in, such
     /// as ``BalancedSetIdentity``), then flushes, closes, fsyncs and renames the file into place.
     /// Throws `wrongRowCount` (leaving the writer open) if fewer than `totalRows` rows were appended.
-    public func commit(attributes: [String: AttributeValue] = [:]) throws(StorageError) {
+    /// With `digestingFile`, the returned function gives the file's SHA-256, read beside the fsync
+    /// (``AtomicHDF5Writer/commit(digestingFile:)``).
+    @discardableResult
+    public func commit(attributes: [String: AttributeValue] = [:], digestingFile: Bool = false) throws(StorageError) -> () -> String? {
         guard rowsAppended == totalRows else {
             throw .wrongRowCount(path: path, expected: totalRows, actual: rowsAppended)
         }
@@ -173,8 +176,9 @@ public final class BalancedDatasetWriter {
                 throw error
             }
         }
-        try output.commit()
+        let fileDigest = try output.commit(digestingFile: digestingFile)
         contentDigests = hasher.digests(layout.rowDatasets)
+        return fileDigest
     }
 
     /// Discards the output and removes the temporary file (also done when released uncommitted).

@@ -63,12 +63,24 @@ public struct SHA256: @unchecked Sendable {
 
     /// Digest of a file's contents, read in 1 MiB blocks.
     public static func hexDigest(ofFileAt path: String) throws(StorageError) -> String {
+        let descriptor = try openForDigest(path)
+        defer { _ = close(descriptor) }
+        return try hexDigest(ofOpenFile: descriptor, path: path)
+    }
+
+    /// Opens `path` for ``hexDigest(ofOpenFile:path:)``.
+    static func openForDigest(_ path: String) throws(StorageError) -> Int32 {
         let descriptor = POSIXFile.retryingInterrupts { open(path, O_RDONLY) }
         guard descriptor >= 0 else {
             if errno == ENOENT { throw .missingFile(path: path) }
             throw .ioFailed(path: path, operation: "open", reason: POSIXFile.errorText())
         }
-        defer { _ = close(descriptor) }
+        return descriptor
+    }
+
+    /// Digest of an open file read from its current offset to the end (`path` names it in errors); the caller
+    /// closes it. A file renamed or removed meanwhile is still read whole.
+    static func hexDigest(ofOpenFile descriptor: Int32, path: String) throws(StorageError) -> String {
         var hasher = SHA256()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }

@@ -47,7 +47,10 @@ import Testing
     @Test func bytesDoNotDependOnHowAppendsAreBatched() throws {
         let directory = TemporaryDirectory()
         let rows = SampleRows(dimension: 5, count: 37)
-        let batchings: [[Int]] = [[37], Array(repeating: 1, count: 37), [3, 10, 0, 7, 17], [8, 8, 8, 8, 5], [20, 17]]
+        // Whole chunks are written straight from an append, heads and tails through the pending buffer: batches
+        // that complete a pending chunk and then hold whole chunks and a tail ([5, 19, 13]) exercise all three.
+        let batchings: [[Int]] = [[37], Array(repeating: 1, count: 37), [3, 10, 0, 7, 17], [8, 8, 8, 8, 5], [20, 17],
+                                  [5, 19, 13], [16, 21], [7, 1, 24, 5]]
         var digests: [String] = []
         for (index, batches) in batchings.enumerated() {
             let path = directory.file("out\(index).h5")
@@ -58,6 +61,21 @@ import Testing
         // Different data must give a different file, or the comparison above proves nothing.
         try write(SampleRows(dimension: 5, count: 37), to: directory.file("other.h5"), batches: [37], classNames: ["x", "b", "c"])
         #expect(try SHA256.hexDigest(ofFileAt: directory.file("other.h5")) != digests[0])
+    }
+
+    @Test func commitDigestsTheFileItPutsInPlaceWhenAsked() throws {
+        let directory = TemporaryDirectory()
+        let rows = SampleRows(dimension: 5, count: 37)
+        for digesting in [true, false] {
+            let path = directory.file("out-\(digesting).h5")
+            let writer = try BalancedDatasetWriter(path: path, dimension: 5, totalRows: 37, attributes: Self.attributes,
+                                                   classNames: nil, chunkRows: 8)
+            try append(rows, to: writer, batches: [37])
+            let digest = try writer.commit(attributes: ["late": .string("known at commit")], digestingFile: digesting)()
+            let expected = try digesting ? SHA256.hexDigest(ofFileAt: path) : nil
+            #expect(digest == expected)
+        }
+        #expect(directory.contents == ["out-false.h5", "out-true.h5"])
     }
 
     /// Little-endian bytes built element by element, independently of the writer's raw-memory hashing.

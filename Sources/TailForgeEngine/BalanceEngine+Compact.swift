@@ -28,8 +28,10 @@ extension BalanceEngine {
             while low < high { let mid = (low + high) / 2; if members[mid] < Int(source) { low = mid + 1 } else { high = mid } }
             return kappas[low]
         }
-        let block = ClassBlock(classId: entry.classId, embeddings: Matrix(rows: kept, columns: drawn.embeddings.columns,
-                                                                          storage: Array(drawn.embeddings.storage[0..<(kept * drawn.embeddings.columns)])),
+        // Only the probe class has synthetic rows to drop; the others' rows are the block as drawn (no copy).
+        let realRows = drawn.count == kept ? drawn.embeddings
+            : Matrix(rows: kept, columns: drawn.embeddings.columns, storage: Array(drawn.embeddings.storage[0..<(kept * drawn.embeddings.columns)]))
+        let block = ClassBlock(classId: entry.classId, embeddings: realRows,
                                isSynthetic: [UInt8](repeating: 0, count: kept), sourceIndex: Array(drawn.sourceIndex[0..<kept]), kappa: realKappa)
         return (block, digest)
     }

@@ -50,7 +50,8 @@ public enum BalanceEngine {
         // Kept real rows (all of them unless subsampling), in input order.
         let kept = keptRows(entry: entry, using: &rng)
         var storage = kept.count == entry.realCount ? classRows.storage : classRows.gatherRows(kept).storage
-        storage.reserveCapacity(entry.outputCount * d)
+        // Only when rows are to be added: reserving copies the class's rows even when nothing is (they are shared).
+        if entry.outputCount > kept.count { storage.reserveCapacity(entry.outputCount * d) }
         var sourceIndex = kept.map { sourceRows[$0] }
         var kappaColumn = [Float](repeating: 0, count: kept.count)
         var isSynthetic = [UInt8](repeating: 0, count: kept.count)

@@ -124,8 +124,8 @@ enum ClusterBenchmarks {
             let synthesis = resolved.stageSeconds["synthesis"] ?? 0
             let busy = resolved.shards.reduce(0) { $0 + $1.seconds }
             let slack = (synthesis * Double(count) - busy) / Double(max(1, resolved.shards.count))
-            print(String(format: "%7d  %14d  %6d  %7@  %6.2f  %8.2fx  %6.2f  %4.2f  %7.2f  %8.2f  %17.2f  %9.1f  %10.3f  %14.1f  %@",
-                         count, perWorker, resolved.shards.count, publish.rawValue, wall, singleSeconds / wall, resolved.stageSeconds["plan"] ?? 0,
+            print(String(format: "%7d  %14d  %6d  %@  %6.2f  %8.2fx  %6.2f  %4.2f  %7.2f  %8.2f  %17.2f  %9.1f  %10.3f  %14.1f  %@",
+                         count, perWorker, resolved.shards.count, publish.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0), wall, singleSeconds / wall, resolved.stageSeconds["plan"] ?? 0,
                          resolved.stageSeconds["concentrations"] ?? 0, synthesis, resolved.stageSeconds["gather"] ?? 0,
                          coordinatorCPU, Double(moved) / 1_048_576, Double(fileSize(output)) / 1_048_576, slack * 1000, same))
             cluster.stop()

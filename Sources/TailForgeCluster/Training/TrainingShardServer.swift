@@ -142,7 +142,7 @@ public final class TrainingShardServer: Sendable {
         let hold = (gate as NSString).appendingPathComponent("hold")
         guard FileManager.default.fileExists(atPath: hold) else { return }
         let marker = "held-\(ProcessInfo.processInfo.processIdentifier)-\(request.iteration)-\(request.shards.map(String.init).joined(separator: "_"))"
-        FileManager.default.createFile(atPath: (gate as NSString).appendingPathComponent(marker), contents: nil)
+        _ = FileManager.default.createFile(atPath: (gate as NSString).appendingPathComponent(marker), contents: nil)
         while FileManager.default.fileExists(atPath: hold) { try? await Task.sleep(for: .milliseconds(5)) }
     }
 

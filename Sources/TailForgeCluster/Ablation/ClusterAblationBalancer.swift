@@ -80,8 +80,13 @@ public final class ClusterAblationBalancer: AblationBalancer {
     }
 
     public func finish(_ balancing: AblationBalancing) async throws -> Double {
-        guard let job = state.withLock({ $0.outstanding.first { $0.balancing == balancing }?.job }) else {
-            preconditionFailure("ClusterAblationBalancer.finish: \(balancing.recipe) was not started")
+        let (started, abandonedBefore) = state.withLock { ($0.outstanding.first { $0.balancing == balancing }?.job, $0.abandoned) }
+        guard let job = started else {
+            // Ctrl-C between the submissions and this call: the interrupt's thread took every outstanding job to cancel
+            // it and is about to end the process with 130 (this was a precondition failure, a crash with SIGILL).
+            guard abandonedBefore else { preconditionFailure("ClusterAblationBalancer.finish: \(balancing.recipe) was not started") }
+            try? await Task.sleep(for: .seconds(30))
+            throw CancellationError()
         }
         let final: JobStatus
         do {

@@ -114,11 +114,15 @@ static _Atomic int forward_descriptor = -1;
 
 void tailforge_temporary_forward_interrupts(int descriptor) { atomic_store(&forward_descriptor, descriptor); }
 
+/// Set by the first forwarded signal: the cleanup it started may hang (a coordinator that does not answer), so a
+/// second Ctrl-C acts at once, as a user pressing it again expects.
+static atomic_flag forwarded = ATOMIC_FLAG_INIT;
+
 static void handle_interrupt(int signal_number) {
     int descriptor = atomic_load(&forward_descriptor);
     unsigned char number = (unsigned char)signal_number;
     // write() is async-signal-safe; if the byte cannot be written, nobody will act on it: act here.
-    if (descriptor >= 0 && write(descriptor, &number, 1) == 1) return;
+    if (descriptor >= 0 && !atomic_flag_test_and_set(&forwarded) && write(descriptor, &number, 1) == 1) return;
     tailforge_temporary_remove_and_exit(signal_number);
 }
 

@@ -116,6 +116,30 @@ extension ClusterProcessTests {
             #expect(jobs.count == 2 && jobs.allSatisfy { $0.state == .cancelled }, "\(jobs.map { ($0.name, $0.state) })")
         }
 
+        /// A second Ctrl-C while the first one's cancelling hangs (the coordinator stopped answering) ends the
+        /// process at once: exit 130, no report, and no word of cancelled jobs (each cancel would wait 2 s first).
+        @Test func aSecondInterruptEndsTheProcessWhileTheCancelHangs() async throws {
+            let data = try Self.data()
+            defer { try? FileManager.default.removeItem(atPath: data.directory) }
+            let cluster = Self.cluster(data, environment: [EngineShardExecutor.testDelayVariable: "100"])
+            defer { cluster.stop() }
+            try await cluster.start(workers: 2)
+            let child = try Child(data.executable, ["ablate", data.train, data.test, "--recipes", "vmf-local,smote", "--json", data.path("ablation.json"),
+                                                    "--max-iter", "15", "--threads", "2", "--coordinator", cluster.endpoint])
+            let submitted = await eventually(seconds: 30) { child.stderr.components(separatedBy: "balancing job").count == 3 }
+            #expect(submitted, "\(child.stderr)")
+            let coordinator = try #require(cluster.coordinator).processIdentifier
+            kill(coordinator, SIGSTOP)
+            defer { kill(coordinator, SIGCONT) }
+            kill(child.process.processIdentifier, SIGINT)
+            try await Task.sleep(for: .milliseconds(100))
+            kill(child.process.processIdentifier, SIGINT)
+            let outcome = await child.finish()
+            #expect(outcome.status == 130, "\(outcome.stderr)")
+            #expect(!outcome.stderr.contains("interrupted: cancelled job") && !outcome.stderr.contains("may still run"), "\(outcome.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
+        }
+
         /// No coordinator at the endpoint: a clear error within --timeout, non-zero exit, no report and no table.
         @Test func anUnreachableCoordinatorIsAClearErrorAndNoReport() async throws {
             let data = try Self.data()

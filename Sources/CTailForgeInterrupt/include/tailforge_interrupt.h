@@ -30,7 +30,8 @@ _Noreturn void tailforge_temporary_remove_and_exit(int signal_number);
 /// From now on the handler writes the signal's number (one byte) to `descriptor` and returns, instead of removing
 /// and exiting, so that a thread reading the other end can first do what a signal handler may not (tell a
 /// coordinator to cancel this process's jobs) and then call `tailforge_temporary_remove_and_exit`. -1 restores
-/// the handler's own removal; so does a write that fails.
+/// the handler's own removal; so does a write that fails. Only the first signal is forwarded: a second one (Ctrl-C
+/// pressed again while the forwarded work hangs) removes and exits at once.
 void tailforge_temporary_forward_interrupts(int descriptor);
 
 /// How many temporary files are registered (for tests; scratch directories are not counted).

@@ -103,10 +103,7 @@ extension ClusterProcessTests {
             let cluster = Self.cluster(data, environment: [EngineShardExecutor.testDelayVariable: "100"])
             defer { cluster.stop() }
             try await cluster.start(workers: 2)
-            let child = try Child(data.executable, ["ablate", data.train, data.test, "--recipes", "vmf-local,smote", "--json", data.path("ablation.json"),
-                                                    "--max-iter", "15", "--threads", "2", "--coordinator", cluster.endpoint])
-            let submitted = await eventually(seconds: 30) { child.stderr.components(separatedBy: "balancing job").count == 3 }
-            #expect(submitted, "\(child.stderr)")
+            let child = try await Self.ablationWithBothJobsSubmitted(data, cluster)
             kill(child.process.processIdentifier, SIGINT)
             let outcome = await child.finish()
             #expect(outcome.status == 130, "\(outcome.stderr)")
@@ -114,6 +111,15 @@ extension ClusterProcessTests {
             #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
             let jobs = try ClusterClient(coordinator: cluster.endpoint).status().jobs
             #expect(jobs.count == 2 && jobs.allSatisfy { $0.state == .cancelled }, "\(jobs.map { ($0.name, $0.state) })")
+        }
+
+        /// `ablate --recipes vmf-local,smote --coordinator` on `cluster`, once it has submitted both balancing jobs.
+        static func ablationWithBothJobsSubmitted(_ data: Data, _ cluster: LocalCluster) async throws -> Child {
+            let child = try Child(data.executable, ["ablate", data.train, data.test, "--recipes", "vmf-local,smote", "--json", data.path("ablation.json"),
+                                                    "--max-iter", "15", "--threads", "2", "--coordinator", cluster.endpoint])
+            let submitted = await eventually(seconds: 30) { child.stderr.components(separatedBy: "balancing job").count == 3 }
+            #expect(submitted, "\(child.stderr)")
+            return child
         }
 
         /// A second Ctrl-C while the first one's cancelling hangs (the coordinator stopped answering) ends the
@@ -124,10 +130,7 @@ extension ClusterProcessTests {
             let cluster = Self.cluster(data, environment: [EngineShardExecutor.testDelayVariable: "100"])
             defer { cluster.stop() }
             try await cluster.start(workers: 2)
-            let child = try Child(data.executable, ["ablate", data.train, data.test, "--recipes", "vmf-local,smote", "--json", data.path("ablation.json"),
-                                                    "--max-iter", "15", "--threads", "2", "--coordinator", cluster.endpoint])
-            let submitted = await eventually(seconds: 30) { child.stderr.components(separatedBy: "balancing job").count == 3 }
-            #expect(submitted, "\(child.stderr)")
+            let child = try await Self.ablationWithBothJobsSubmitted(data, cluster)
             let coordinator = try #require(cluster.coordinator).processIdentifier
             kill(coordinator, SIGSTOP)
             defer { kill(coordinator, SIGCONT) }

@@ -38,26 +38,64 @@ public struct CalibrationHoldOut: Sendable, Equatable {
                 realByClass[Int(label)].append((file, row))
             }
         }
-        var rng = Xoshiro256PlusPlus(seed: seed, stream: 0xCA11_B8A7E)
         var heldOutGroups = Set<Group>()
         var heldOut = [[Int]](repeating: [], count: labels.count)
-        for var members in realByClass where members.count >= 2 {
-            let n = members.count
-            let take = min(n - 1, max(1, Int((fraction * Double(n)).rounded())))
-            // Partial Fisher–Yates: the first `take` members become a uniform sample without replacement.
-            for i in 0 ..< take {
-                let j = i + Int(UInt64.random(in: 0 ..< UInt64(n - i), using: &rng))
-                members.swapAt(i, j)
-                heldOut[members[i].file].append(members[i].row)
-                heldOutGroups.insert(group(members[i].file, members[i].row))
+        for (c, positions) in try Self.heldOutPositions(realCounts: realByClass.map(\.count), fraction: fraction, seed: seed).enumerated() {
+            for p in positions {
+                let member = realByClass[c][p]
+                heldOut[member.file].append(member.row)
+                heldOutGroups.insert(group(member.file, member.row))
             }
         }
-        guard heldOut.contains(where: { !$0.isEmpty }) else { throw .nothingToHoldOut }
         self.heldOut = heldOut.map { $0.sorted() }
         fit = labels.indices.map { file in
             labels[file].indices.filter { !heldOutGroups.contains(group(file, $0)) }
         }
         realCounts = realByClass.map(\.count)
+    }
+
+    /// The hold-out of rows of one contiguous part of a single balanced set, computed from that part alone —
+    /// what a cluster worker serving the part knows — and equal to the single-file split restricted to the part.
+    /// - Parameters:
+    ///   - labels, provenance: the part's rows (a balanced set's rows always have provenance).
+    ///   - classRealSources: for every class with rows in the part, the source index of each of the class's real
+    ///     rows in set order (the whole class, also outside the part: the draw is over the class's real rows).
+    ///   - realCounts: real rows per class over the whole set (the part's neighbours' classes shape the draw too).
+    public init(part labels: [Int32], provenance: RowProvenance, classRealSources: [Int: [Int64]], realCounts: [Int],
+                fraction: Double, seed: UInt64) throws(CalibrationError) {
+        precondition(provenance.isSynthetic?.count == labels.count, "CalibrationHoldOut(part:): a balanced part has provenance for every row")
+        let positions = try Self.heldOutPositions(realCounts: realCounts, fraction: fraction, seed: seed)
+        var heldOutSources = Set<Int64>()
+        for (c, sources) in classRealSources {
+            precondition(sources.count == realCounts[c], "CalibrationHoldOut(part:): class \(c) has \(sources.count) real sources, \(realCounts[c]) real rows")
+            for p in positions[c] { heldOutSources.insert(sources[p]) }
+        }
+        let synthetic = provenance.isSynthetic!, sources = provenance.sourceIndex!
+        // Synthetic rows are drawn around real rows of their own class, so every group a part's rows fall in is
+        // one of the part's classes' real rows: no other class's draw can reach them.
+        heldOut = [labels.indices.filter { !synthetic[$0] && heldOutSources.contains(sources[$0]) }]
+        fit = [labels.indices.filter { !heldOutSources.contains(sources[$0]) }]
+        self.realCounts = realCounts
+    }
+
+    /// The draw itself, shared by the whole-file and the part hold-outs: per class, the positions (among the
+    /// class's real rows, in file order) held out, `round(fraction·n)` clamped to `1 ... n − 1` for classes with
+    /// n ≥ 2 real rows, by a partial Fisher–Yates over one stream seeded by `seed`, classes in order.
+    public static func heldOutPositions(realCounts: [Int], fraction: Double, seed: UInt64) throws(CalibrationError) -> [[Int]] {
+        var rng = Xoshiro256PlusPlus(seed: seed, stream: 0xCA11_B8A7E)
+        var positions = [[Int]](repeating: [], count: realCounts.count)
+        for (c, n) in realCounts.enumerated() where n >= 2 {
+            var members = Array(0 ..< n)
+            let take = min(n - 1, max(1, Int((fraction * Double(n)).rounded())))
+            // Partial Fisher–Yates: the first `take` members become a uniform sample without replacement.
+            for i in 0 ..< take {
+                let j = i + Int(UInt64.random(in: 0 ..< UInt64(n - i), using: &rng))
+                members.swapAt(i, j)
+                positions[c].append(members[i])
+            }
+        }
+        guard positions.contains(where: { !$0.isEmpty }) else { throw .nothingToHoldOut }
+        return positions
     }
 
     public var heldOutRows: Int { heldOut.reduce(0) { $0 + $1.count } }

@@ -6,45 +6,37 @@ import TailForgeNumerics
 /// adjusted argmax has the highest balanced accuracy (mean per-class recall) on the held-out rows — the
 /// accuracy a uniform test prior rewards, as the many/medium/few-shot test splits do. Ties go to the
 /// smallest τ (the least change). The cost is one extra fit on `1 − fraction` of the rows; scoring the grid
-/// is one GEMM of the held-out rows.
+/// is one GEMM of the held-out rows per block. Both are cut on the final fit's blocks (``CalibrationBlocks``)
+/// and the scores are integer tallies (``HeldOutTally``), so a cluster job with a `train:` section computes
+/// the same bits from its workers' parts.
 public enum LogitAdjustmentCalibrator {
-    /// Mean over classes with at least one row of the share of that class's rows predicted right.
-    public static func balancedAccuracy(predictions: [Int32], labels: [Int32], classCount: Int) -> Double {
-        var rows = [Int](repeating: 0, count: classCount), right = [Int](repeating: 0, count: classCount)
-        for (p, y) in zip(predictions, labels) {
-            rows[Int(y)] += 1
-            if p == y { right[Int(y)] += 1 }
-        }
-        var sum = 0.0, classes = 0
-        for c in 0 ..< classCount where rows[c] > 0 {
-            sum += Double(right[c]) / Double(rows[c])
-            classes += 1
-        }
-        return classes > 0 ? sum / Double(classes) : 0
-    }
-
     /// The held-out balanced accuracy of every τ in `grid`, and the index of the best (first on ties).
     /// `logits` is `[labels.count × classCount]`.
     public static func scoreGrid(logits: [Float], labels: [Int32], classCount: Int, prior: [Double],
                                  grid: [Double]) -> (best: Int, accuracies: [Double]) {
-        precondition(logits.count == labels.count * classCount && prior.count == classCount, "scoreGrid: shapes disagree")
-        let logPrior = prior.map { Foundation.log($0) }
-        var accuracies: [Double] = []
-        var predictions = [Int32](repeating: 0, count: labels.count)
-        for tau in grid {
-            for i in labels.indices {
-                var best = 0, bestScore = -Double.infinity
-                for c in 0 ..< classCount {
-                    let score = Double(logits[i * classCount + c]) - tau * logPrior[c]
-                    if score > bestScore { best = c; bestScore = score }
-                }
-                predictions[i] = Int32(best)
-            }
-            accuracies.append(balancedAccuracy(predictions: predictions, labels: labels, classCount: classCount))
-        }
+        var tally = HeldOutTally(classCount: classCount, gridCount: grid.count)
+        tally.add(logits: logits, labels: labels, prior: prior, grid: grid)
+        let accuracies = tally.balancedAccuracies
+        return (best(accuracies), accuracies)
+    }
+
+    /// The index of the highest accuracy, the first (smallest τ) on ties.
+    static func best(_ accuracies: [Double]) -> Int {
         var best = 0
         for i in accuracies.indices where accuracies[i] > accuracies[best] { best = i }
-        return (best, accuracies)
+        return best
+    }
+
+    /// What the calibration chose from the held-out rows' tally: the best τ of the grid and how it scored.
+    /// `prior` is the real rows' class prior (``LogitAdjustment/prior(classCounts:)`` of the hold-out's `realCounts`).
+    public static func record(tally: HeldOutTally, prior: [Double], calibration: CalibrationSettings,
+                              fitRows: Int) throws(TrainingError) -> CalibrationRecord {
+        let accuracies = tally.balancedAccuracies
+        return CalibrationRecord(
+            adjustment: try LogitAdjustment(tau: calibration.tauGrid[best(accuracies)], prior: prior),
+            holdOutFraction: calibration.holdOutFraction, seed: calibration.seed,
+            heldOutRows: tally.rowCount, fitRows: fitRows,
+            tauGrid: calibration.tauGrid, balancedAccuracies: accuracies)
     }
 
     /// Holds out, fits once on the rest (reporting its iterations to `progress`), and scores the grid.
@@ -59,32 +51,22 @@ public enum LogitAdjustmentCalibrator {
         }
         let split = try CalibrationHoldOut(labels: shards.map(\.labels), provenance: provenance, classCount: classCount,
                                            fraction: calibration.holdOutFraction, seed: calibration.seed)
-        var fitShards: [TrainingShard] = []
-        for (index, shard) in shards.enumerated() where !split.fit[index].isEmpty {
-            let rows = split.fit[index]
-            fitShards.append(try TrainingShard(name: shard.name, embeddings: shard.embeddings.gatherRows(rows),
-                                               labels: rows.map { shard.labels[$0] },
-                                               sampleWeights: shard.sampleWeights.map { w in rows.map { w[$0] } }))
+        // Cut on the final fit's blocks (``CalibrationBlocks``), so a cluster job's workers compute the same sums.
+        var blocks: [CalibrationBlocks] = []
+        var firstGlobalRow = 0
+        for (index, shard) in shards.enumerated() {
+            blocks.append(try CalibrationBlocks(shard: shard, firstGlobalRow: firstGlobalRow, blockRows: blockRows,
+                                                fitRows: split.fit[index], heldOutRows: split.heldOut[index]))
+            firstGlobalRow += shard.rowCount
         }
-        guard !fitShards.isEmpty else { throw CalibrationError.nothingToHoldOut }
-        let classWeights = try settings.classWeighting.weights(classCounts: SoftmaxTrainer.classCounts(of: fitShards, classCount: classCount))
-        let source = try LocalGradientSource(shards: fitShards, classCount: classCount, classWeights: classWeights,
-                                             threads: threads, blockRows: blockRows)
+        let fitBlocks = blocks.flatMap(\.fit)
+        guard !fitBlocks.isEmpty else { throw CalibrationError.nothingToHoldOut }
+        let classWeights = try settings.classWeighting.weights(classCounts: SoftmaxTrainer.classCounts(of: fitBlocks, classCount: classCount))
+        let source = try CalibrationBlocks.fitSource(fitBlocks, classCount: classCount, classWeights: classWeights, threads: threads)
         let fitted = try await SoftmaxTrainer.train(source: source, settings: settings) { iteration, _ in progress(iteration) }
-        var heldOutLogits: [Float] = [], heldOutLabels: [Int32] = []
-        for (index, shard) in shards.enumerated() where !split.heldOut[index].isEmpty {
-            let rows = split.heldOut[index]
-            heldOutLogits += try fitted.model.logits(shard.embeddings.gatherRows(rows), source: shard.name)
-            heldOutLabels += rows.map { shard.labels[$0] }
-        }
         let prior = LogitAdjustment.prior(classCounts: split.realCounts)
-        let scored = scoreGrid(logits: heldOutLogits, labels: heldOutLabels, classCount: classCount, prior: prior,
-                               grid: calibration.tauGrid)
-        let record = CalibrationRecord(
-            adjustment: try LogitAdjustment(tau: calibration.tauGrid[scored.best], prior: prior),
-            holdOutFraction: calibration.holdOutFraction, seed: calibration.seed,
-            heldOutRows: split.heldOutRows, fitRows: split.fitRows,
-            tauGrid: calibration.tauGrid, balancedAccuracies: scored.accuracies)
+        let tally = try CalibrationBlocks.tally(blocks.flatMap(\.heldOut), model: fitted.model, prior: prior, grid: calibration.tauGrid)
+        let record = try record(tally: tally, prior: prior, calibration: calibration, fitRows: source.rowCount)
         return (record, fitted.report)
     }
 }

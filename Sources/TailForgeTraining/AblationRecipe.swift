@@ -7,6 +7,9 @@ import TailForgeEngine
 /// Names: `unweighted`, `class-weight` (the long-tailed file as is), and the balancing policies `vmf-local` (the
 /// paper's recipe), `vmf-class`, `vmf-loo`, `gaussian` (local κ), `smote`, each also with `+guard` (the drift
 /// guard at its defaults). Class weights on a balanced set are left out: every class already has the same count.
+/// `unweighted+l2-auto` and `class-weight+l2-auto` choose λ with τ on the held-out rows (`train --l2 auto
+/// --calibrate`); the balanced recipes keep the given λ (a search there costs one fit of the balanced set per
+/// candidate).
 public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
     public enum TrainingSet: Sendable, Equatable {
         case longTailed(ClassWeighting)
@@ -14,12 +17,18 @@ public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var trainingSet: TrainingSet
+    /// Whether λ is chosen on the held-out rows (from the runner's λ grid) instead of given.
+    public var l2Search: Bool
 
-    public init(_ trainingSet: TrainingSet) { self.trainingSet = trainingSet }
+    public init(_ trainingSet: TrainingSet, l2Search: Bool = false) {
+        self.trainingSet = trainingSet
+        self.l2Search = l2Search
+    }
 
     /// Every recipe, in table order.
     public static let all: [AblationRecipe] = {
-        var recipes = [AblationRecipe(.longTailed(.none)), AblationRecipe(.longTailed(.balanced))]
+        var recipes = [AblationRecipe(.longTailed(.none)), AblationRecipe(.longTailed(.balanced)),
+                       AblationRecipe(.longTailed(.none), l2Search: true), AblationRecipe(.longTailed(.balanced), l2Search: true)]
         let policies: [(SamplerKind, KappaPolicy)] = [(.vmf, .local), (.vmf, .classwise), (.vmf, .leaveOneOut), (.gaussian, .local), (.smote, .local)]
         for guarded in [false, true] {
             for (sampler, kappa) in policies { recipes.append(AblationRecipe(.balanced(sampler: sampler, kappa: kappa, driftGuard: guarded))) }
@@ -28,11 +37,12 @@ public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
     }()
 
     public var description: String {
-        switch trainingSet {
+        let base = switch trainingSet {
         case .longTailed(let weighting): weighting == .balanced ? "class-weight" : "unweighted"
         case .balanced(let sampler, let kappa, let driftGuard):
             (sampler == .vmf ? "vmf-" + kappa.description : sampler.rawValue) + (driftGuard ? "+guard" : "")
         }
+        return base + (l2Search ? "+l2-auto" : "")
     }
 
     /// The recipe named `name` (see the type's documentation).
@@ -58,6 +68,10 @@ public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
 
     /// What the table calls the recipe's two rows.
     public func rowName(calibrated: Bool) -> String {
+        baseRowName(calibrated: calibrated) + (l2Search ? ", λ auto" : "")
+    }
+
+    private func baseRowName(calibrated: Bool) -> String {
         switch (trainingSet, calibrated) {
         case (.longTailed(.none), true): "logit adjustment (unweighted + calibrate)"
         case (.longTailed(.none), false): "unweighted"

@@ -16,6 +16,8 @@ public struct AblationReport: Codable, Sendable, Equatable {
         public var training: TrainingSettings
         public var calibrationHoldout: Double
         public var calibrationSeed: UInt64
+        /// The λ candidates of a `+l2-auto` recipe (nil otherwise, and in older reports).
+        public var l2Grid: [Double]?
         public var toolVersion: String
     }
 
@@ -25,6 +27,11 @@ public struct AblationReport: Codable, Sendable, Equatable {
         public var calibrated: Bool
         /// τ applied (nil for a raw row).
         public var tau: Double?
+        /// λ of the final fit: the given one, or the one a `+l2-auto` recipe chose (nil in older reports).
+        public var l2: Double?
+        /// Balanced accuracy of this row's decision rule (raw or adjusted) on the held-out real rows of the
+        /// calibration fit at the final λ: what a user without test labels can rank recipes by (nil in older reports).
+        public var heldOutBalancedAccuracy: Double?
         public var top1: Double
         public var many: Double?
         public var medium: Double?
@@ -80,17 +87,37 @@ public struct AblationReport: Codable, Sendable, Equatable {
         try AtomicFile.write(Array(bytes), to: path, distinctFrom: inputs)
     }
 
-    /// The table: one line per row, accuracies in per cent.
+    /// The row a user without test labels would pick: the highest held-out balanced accuracy (ties: the first
+    /// in table order); nil when no row has one. The held-out rows are drawn alike for every recipe (same
+    /// fraction and seed over each class's real rows), so the scores are comparable.
+    public var chosenRow: Row? {
+        var best: Row?
+        for row in entries.flatMap(\.rows) {
+            guard let score = row.heldOutBalancedAccuracy else { continue }
+            if best == nil || score > best!.heldOutBalancedAccuracy! { best = row }
+        }
+        return best
+    }
+
+    /// The table: one line per row, accuracies in per cent, the automatically chosen row marked with `*`.
     public func table() -> String {
         let rows = entries.flatMap(\.rows)
         let width = max(30, rows.map(\.name.count).max() ?? 0)
+        let chosen = chosenRow
         func cell(_ value: Double?) -> String { value.map { String(format: "%7.2f", $0 * 100) } ?? "      –" }
-        var lines = ["recipe".padding(toLength: width, withPad: " ", startingAt: 0) + "     τ    top-1    many  medium     few   wall s"]
+        var lines = ["  " + "recipe".padding(toLength: width, withPad: " ", startingAt: 0)
+                     + "        λ     τ  held-out   top-1    many  medium     few   wall s"]
         for row in rows {
-            lines.append(row.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            lines.append((row == chosen ? "* " : "  ") + row.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                         + (row.l2.map { String(format: " %8.1e", $0) } ?? "        –")
                          + (row.tau.map { String(format: "  %4.2f", $0) } ?? "     –")
-                         + "  " + cell(row.top1) + " " + cell(row.many) + " " + cell(row.medium) + " " + cell(row.few)
+                         + "   " + cell(row.heldOutBalancedAccuracy)
+                         + " " + cell(row.top1) + " " + cell(row.many) + " " + cell(row.medium) + " " + cell(row.few)
                          + String(format: " %8.1f", row.seconds))
+        }
+        if let chosen {
+            lines.append(String(format: "* chosen without test labels (highest held-out balanced accuracy, %.2f %%): ",
+                                (chosen.heldOutBalancedAccuracy ?? 0) * 100) + chosen.name)
         }
         return lines.joined(separator: "\n")
     }

@@ -4,7 +4,9 @@ import TailForgeStorage
 
 /// `tailforge ablate TRAIN TEST`: fits every recipe of the grid (``AblationRecipe``) on the long-tailed
 /// training file — balancing it first where the recipe says so — and scores each on the test file, raw and with
-/// the calibrated logit adjustment, many/medium/few-shot groups from the training file's counts.
+/// the calibrated logit adjustment, many/medium/few-shot groups from the training file's counts. Every row also
+/// carries its held-out balanced accuracy, by which the report picks the recipe a user without test labels
+/// would choose (``AblationReport/chosenRow``).
 ///
 /// Resumable: after each recipe the whole report is rewritten (``AblationReport/write(path:distinctFrom:)``),
 /// and a re-run with the same report path skips every recipe whose recorded settings — input digests, balance,
@@ -21,6 +23,8 @@ public struct AblationRunner: Sendable {
     public var seed: UInt64
     public var training: TrainingSettings
     public var calibration: CalibrationSettings
+    /// The λ candidates of the `+l2-auto` recipes.
+    public var l2Grid: [Double]
     public var threads: Int
     /// Where the report is kept (and resumed from); nil keeps it in memory only.
     public var resultsPath: String?
@@ -30,7 +34,7 @@ public struct AblationRunner: Sendable {
 
     public init(train: String, test: String, recipes: [AblationRecipe] = AblationRecipe.all, seed: UInt64 = 0,
                 training: TrainingSettings = TrainingSettings(), calibration: CalibrationSettings = CalibrationSettings(),
-                threads: Int = ProcessInfo.processInfo.activeProcessorCount, resultsPath: String? = nil, workDirectory: String,
+                l2Grid: [Double] = CalibrationSettings.standardL2Grid, threads: Int = ProcessInfo.processInfo.activeProcessorCount, resultsPath: String? = nil, workDirectory: String,
                 balancer: (any AblationBalancer)? = nil) {
         self.train = train
         self.test = test
@@ -38,6 +42,7 @@ public struct AblationRunner: Sendable {
         self.seed = seed
         self.training = training
         self.calibration = calibration
+        self.l2Grid = l2Grid
         self.threads = max(1, threads)
         self.resultsPath = resultsPath
         self.workDirectory = workDirectory
@@ -58,7 +63,7 @@ public struct AblationRunner: Sendable {
     /// Checks the inputs and settings before any work.
     public func preflight() throws {
         guard !recipes.isEmpty else { throw AblationError.noRecipes }
-        try calibration.validate()
+        for recipe in recipes { try calibrationSettings(recipe).validate() }
         for recipe in recipes { try recipe.balanceSettings(seed: seed)?.validate() }
         for path in [train, test] where !FileManager.default.isReadableFile(atPath: path) {
             throw StorageError.invalidArgument("\(path) does not exist or cannot be read")
@@ -80,7 +85,7 @@ public struct AblationRunner: Sendable {
             AblationReport.Settings(
                 recipe: recipe.description, trainSHA256: trainSHA256, testSHA256: testSHA256, balance: recipe.balanceSettings(seed: seed),
                 training: trainingSettings(recipe), calibrationHoldout: calibration.holdOutFraction, calibrationSeed: calibration.seed,
-                toolVersion: ToolVersion.current)
+                l2Grid: calibrationSettings(recipe).l2Grid, toolVersion: ToolVersion.current)
         }
         let reused = settings.map { these in report.entries.contains { $0.settings == these } }
         try await balancer.start(recipes.indices.compactMap { index in
@@ -118,6 +123,13 @@ public struct AblationRunner: Sendable {
         return s
     }
 
+    /// The calibration of a recipe's fit: the runner's, with the λ grid for a `+l2-auto` recipe.
+    func calibrationSettings(_ recipe: AblationRecipe) -> CalibrationSettings {
+        var c = calibration
+        c.l2Grid = recipe.l2Search ? l2Grid : nil
+        return c
+    }
+
     /// The balancing a recipe needs (nil for the long-tailed file).
     func balancing(_ recipe: AblationRecipe, settings: AblationReport.Settings) -> AblationBalancing? {
         settings.balance.map { AblationBalancing(recipe: recipe.description, input: train, output: balancedPath(recipe), settings: $0) }
@@ -133,8 +145,8 @@ public struct AblationRunner: Sendable {
         }
         let model = modelPath(recipe)
         let summary = try await TrainingRunner(inputs: [trainingFile], output: model, settings: settings.training, threads: threads,
-                                               calibration: calibration).run()
-        let calibrationSeconds = summary.calibrationReport?.seconds ?? 0
+                                               calibration: calibrationSettings(recipe)).run()
+        let calibrationSeconds = summary.calibrationSeconds
         var rows: [AblationReport.Row] = []
         let calibrations = [false, true]
         let evaluations = try EvaluationRunner(model: model, test: test, training: train).evaluations(calibrations: calibrations)
@@ -142,6 +154,8 @@ public struct AblationRunner: Sendable {
             func group(_ g: Evaluation.ShotGroup) -> Double? { evaluation.groups?.first { $0.group == g }?.accuracy }
             rows.append(AblationReport.Row(
                 name: recipe.rowName(calibrated: calibrated), calibrated: calibrated, tau: evaluation.logitAdjustmentTau,
+                l2: summary.settings.l2,
+                heldOutBalancedAccuracy: calibrated ? summary.calibration?.balancedAccuracy : summary.calibration?.rawBalancedAccuracy,
                 top1: evaluation.top1Accuracy, many: group(.many), medium: group(.medium), few: group(.few),
                 meanClassAccuracy: evaluation.meanClassAccuracy,
                 seconds: balanceSeconds + summary.loadSeconds + summary.trainSeconds + (calibrated ? calibrationSeconds : 0)))

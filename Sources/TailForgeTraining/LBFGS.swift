@@ -32,6 +32,10 @@ public struct LBFGS: Sendable {
     /// Where a run starts.
     public enum Start: Sendable {
         case point([Double])
+        /// A point near the minimum (the solution of a nearby problem: a warm start), with the gradient norm
+        /// the relative gradient test is taken against — that of the usual start, so the warm run stops at the
+        /// same gradient norm as a cold one would instead of a tolerance relative to an already small gradient.
+        case warm([Double], initialGradientNorm: Double)
         case checkpoint(LBFGSState)
     }
 
@@ -44,14 +48,16 @@ public struct LBFGS: Sendable {
         let began = clock.now
         var state: LBFGSState
         switch start {
-        case .point(let x):
+        case .point(let x), .warm(let x, _):
             guard x.count == objective.parameterCount else {
                 throw TrainingError.startMismatch(expected: objective.parameterCount, found: x.count)
             }
             let first = try await objective.evaluate(x)
             guard first.value.isFinite else { throw TrainingError.nonFiniteStart(loss: first.value) }
+            var reference = norm(first.gradient)
+            if case .warm(_, let given) = start { reference = given }
             state = LBFGSState(iteration: 0, evaluations: 1, x: x, loss: first.value, previousLoss: nil, gradient: first.gradient,
-                               initialGradientNorm: norm(first.gradient), history: [], seconds: 0)
+                               initialGradientNorm: reference, history: [], seconds: 0)
         case .checkpoint(let saved):
             guard saved.x.count == objective.parameterCount, saved.gradient.count == objective.parameterCount,
                   saved.history.allSatisfy({ $0.s.count == objective.parameterCount }) else {

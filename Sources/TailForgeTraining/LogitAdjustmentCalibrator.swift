@@ -8,7 +8,8 @@ import TailForgeNumerics
 /// smallest τ (the least change). The cost is one extra fit on `1 − fraction` of the rows; scoring the grid
 /// is one GEMM of the held-out rows per block. Both are cut on the final fit's blocks (``CalibrationBlocks``)
 /// and the scores are integer tallies (``HeldOutTally``), so a cluster job with a `train:` section computes
-/// the same bits from its workers' parts.
+/// the same bits from its workers' parts. With a λ grid (`train --l2 auto`) there is one calibration fit per
+/// candidate λ and the best (λ, τ) pair wins (``choose(tallies:prior:calibration:fitRows:)``).
 public enum LogitAdjustmentCalibrator {
     /// The held-out balanced accuracy of every τ in `grid`, and the index of the best (first on ties).
     /// `logits` is `[labels.count × classCount]`.
@@ -31,20 +32,53 @@ public enum LogitAdjustmentCalibrator {
     /// `prior` is the real rows' class prior (``LogitAdjustment/prior(classCounts:)`` of the hold-out's `realCounts`).
     public static func record(tally: HeldOutTally, prior: [Double], calibration: CalibrationSettings,
                               fitRows: Int) throws(TrainingError) -> CalibrationRecord {
-        let accuracies = tally.balancedAccuracies
-        return CalibrationRecord(
-            adjustment: try LogitAdjustment(tau: calibration.tauGrid[best(accuracies)], prior: prior),
-            holdOutFraction: calibration.holdOutFraction, seed: calibration.seed,
-            heldOutRows: tally.rowCount, fitRows: fitRows,
-            tauGrid: calibration.tauGrid, balancedAccuracies: accuracies)
+        try choose(tallies: [tally], prior: prior, calibration: calibration, fitRows: fitRows).record
     }
 
-    /// Holds out, fits once on the rest (reporting its iterations to `progress`), and scores the grid.
-    /// `shards[i]` must have `provenance[i]`'s rows; labels must be in range.
+    /// What the calibration chose from the held-out rows' tallies, one per candidate λ of `calibration.l2Grid`
+    /// in its order (one, at the run's λ, without a grid): the best (λ, τ) pair, ties going to the earlier —
+    /// larger — λ, then the smaller τ; `l2Index` is the chosen λ's position in the grid.
+    public static func choose(tallies: [HeldOutTally], prior: [Double], calibration: CalibrationSettings,
+                              fitRows: Int) throws(TrainingError) -> (record: CalibrationRecord, l2Index: Int) {
+        precondition(tallies.count == (calibration.l2Grid?.count ?? 1) && !tallies.isEmpty, "choose: one tally per candidate λ")
+        let scores = tallies.map(\.balancedAccuracies)
+        var l2Index = 0
+        // Strictly better only: ties keep the earlier, larger λ.
+        for i in scores.indices where scores[i][best(scores[i])] > scores[l2Index][best(scores[l2Index])] { l2Index = i }
+        let accuracies = scores[l2Index]
+        let candidates = calibration.l2Grid.map { grid in
+            zip(grid, scores).map { CalibrationRecord.L2Candidate(l2: $0, balancedAccuracies: $1) }
+        } ?? []
+        let record = CalibrationRecord(
+            adjustment: try LogitAdjustment(tau: calibration.tauGrid[best(accuracies)], prior: prior),
+            holdOutFraction: calibration.holdOutFraction, seed: calibration.seed,
+            heldOutRows: tallies[l2Index].rowCount, fitRows: fitRows,
+            tauGrid: calibration.tauGrid, balancedAccuracies: accuracies, l2Candidates: candidates)
+        return (record, l2Index)
+    }
+
+    /// What ``calibrate(shards:provenance:classCount:settings:calibration:threads:blockRows:phase:progress:)`` chose.
+    public struct Outcome: Sendable {
+        public var record: CalibrationRecord
+        /// The settings of the final fit on all rows: the run's, with the chosen λ.
+        public var settings: TrainingSettings
+        /// The calibration fits, one per candidate λ in the order fitted (one when λ was given).
+        public var fits: [LBFGSReport]
+
+        /// Wall seconds of all calibration fits.
+        public var seconds: Double { fits.reduce(0) { $0 + $1.seconds } }
+    }
+
+    /// Holds out, fits on the rest (once, or once per candidate λ of `calibration.l2Grid`), and scores the τ
+    /// grid for each fit; the best (λ, τ) pair wins, ties going to the larger λ, then the smaller τ. The λ
+    /// candidates are fitted largest first, each warm-started from the previous solution (the objective is
+    /// convex, so the start changes the result only within the optimiser's tolerance; the stopping test stays
+    /// relative to the gradient norm at zero, which λ does not change). `phase` gets a line per fit, `progress`
+    /// every iteration. `shards[i]` must have `provenance[i]`'s rows; labels must be in range.
     public static func calibrate(shards: [TrainingShard], provenance: [RowProvenance], classCount: Int,
                                  settings: TrainingSettings, calibration: CalibrationSettings,
-                                 threads: Int, blockRows: Int,
-                                 progress: (LBFGSIteration) -> Void = { _ in }) async throws -> (record: CalibrationRecord, fit: LBFGSReport) {
+                                 threads: Int, blockRows: Int, phase: (String) -> Void = { _ in },
+                                 progress: (LBFGSIteration) -> Void = { _ in }) async throws -> Outcome {
         try calibration.validate()
         for (shard, rows) in zip(shards, provenance) where rows.isSynthetic != nil && rows.isSynthetic?.count != shard.rowCount {
             throw CalibrationError.provenanceLength(file: shard.name, dataset: "is_synthetic", rows: shard.rowCount, found: rows.isSynthetic?.count ?? 0)
@@ -63,10 +97,28 @@ public enum LogitAdjustmentCalibrator {
         guard !fitBlocks.isEmpty else { throw CalibrationError.nothingToHoldOut }
         let classWeights = try settings.classWeighting.weights(classCounts: SoftmaxTrainer.classCounts(of: fitBlocks, classCount: classCount))
         let source = try CalibrationBlocks.fitSource(fitBlocks, classCount: classCount, classWeights: classWeights, threads: threads)
-        let fitted = try await SoftmaxTrainer.train(source: source, settings: settings) { iteration, _ in progress(iteration) }
         let prior = LogitAdjustment.prior(classCounts: split.realCounts)
-        let tally = try CalibrationBlocks.tally(blocks.flatMap(\.heldOut), model: fitted.model, prior: prior, grid: calibration.tauGrid)
-        let record = try record(tally: tally, prior: prior, calibration: calibration, fitRows: source.rowCount)
-        return (record, fitted.report)
+        let candidates = calibration.l2Grid ?? [settings.l2]
+        var fits: [LBFGSReport] = [], tallies: [HeldOutTally] = []
+        var previous: SoftmaxTrainer.Result?
+        for (index, l2) in candidates.enumerated() {
+            if calibration.l2Grid != nil {
+                phase(String(format: "calibration fit %d of %d: λ = %g", index + 1, candidates.count, l2)
+                      + (previous == nil ? "" : ", warm-started from the previous λ"))
+            }
+            var candidateSettings = settings
+            candidateSettings.l2 = l2
+            let warmStart = previous.map { LBFGS.Start.warm($0.state.x, initialGradientNorm: fits[0].initialGradientNorm) }
+            let fitted = try await SoftmaxTrainer.train(source: source, settings: candidateSettings, warmStart: warmStart) { iteration, _ in
+                progress(iteration)
+            }
+            tallies.append(try CalibrationBlocks.tally(blocks.flatMap(\.heldOut), model: fitted.model, prior: prior, grid: calibration.tauGrid))
+            fits.append(fitted.report)
+            previous = fitted
+        }
+        let chosen = try choose(tallies: tallies, prior: prior, calibration: calibration, fitRows: source.rowCount)
+        var finalSettings = settings
+        finalSettings.l2 = candidates[chosen.l2Index]
+        return Outcome(record: chosen.record, settings: finalSettings, fits: fits)
     }
 }

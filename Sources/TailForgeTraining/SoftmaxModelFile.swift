@@ -18,6 +18,12 @@ import TailForgeStorage
 /// `/calibration_balanced_accuracies` float64 (the held-out balanced accuracy of every candidate τ). A model
 /// without them is written as version 2, as before, and read as unadjusted.
 ///
+/// A model whose λ was chosen by `--l2 auto` (still version 3: the search changes nothing `evaluate` applies,
+/// so older readers lose no meaning) also has datasets `/calibration_l2_grid` float64 `[L]` (the candidates in
+/// the order fitted, largest first) and `/calibration_l2_balanced_accuracies` float64 `[L, T]` (held-out
+/// balanced accuracy of every candidate λ and τ); the chosen λ is the `l2` attribute. Without `--calibrate` the
+/// τ grid is {0}, so the adjustment is the identity.
+///
 /// Nothing machine- or time-dependent is stored (no wall times, thread counts or absolute paths), so the same
 /// training gives the same bytes.
 public enum SoftmaxModelFile {
@@ -100,6 +106,12 @@ public enum SoftmaxModelFile {
             try writer.writeDataset("calibration_tau_grid", values: calibration.tauGrid, shape: [calibration.tauGrid.count])
             try writer.writeDataset("calibration_balanced_accuracies", values: calibration.balancedAccuracies,
                                     shape: [calibration.balancedAccuracies.count])
+            if !calibration.l2Candidates.isEmpty {
+                let candidates = calibration.l2Candidates
+                try writer.writeDataset("calibration_l2_grid", values: candidates.map(\.l2), shape: [candidates.count])
+                try writer.writeDataset("calibration_l2_balanced_accuracies", values: candidates.flatMap(\.balancedAccuracies),
+                                        shape: [candidates.count, calibration.tauGrid.count])
+            }
         }
         try writer.commit()
     }
@@ -195,6 +207,25 @@ public enum SoftmaxModelFile {
             seed: UInt64(bitPattern: attributes["calibration_seed"]?.intValue ?? 0),
             heldOutRows: Int(attributes["calibration_holdout_rows"]?.intValue ?? 0),
             fitRows: Int(attributes["calibration_fit_rows"]?.intValue ?? 0),
-            tauGrid: grid, balancedAccuracies: accuracies)
+            tauGrid: grid, balancedAccuracies: accuracies,
+            l2Candidates: try readL2Candidates(file, path: path, tauCount: grid.count))
+    }
+
+    /// The λ search's candidates and scores (none for a model trained at a given λ, and for older files).
+    static func readL2Candidates(_ file: HDF5File, path: String, tauCount: Int) throws -> [CalibrationRecord.L2Candidate] {
+        let hasGrid = file.contains("calibration_l2_grid"), hasScores = file.contains("calibration_l2_balanced_accuracies")
+        guard hasGrid || hasScores else { return [] }
+        guard hasGrid, hasScores else {
+            throw ModelFileError.corrupt(path: path, reason: "it has one of /calibration_l2_grid and /calibration_l2_balanced_accuracies but not the other")
+        }
+        let grid = try file.readDataset("calibration_l2_grid", as: Double.self)
+        let scores = try file.readDataset("calibration_l2_balanced_accuracies", as: Double.self)
+        guard grid.shape.count == 1, scores.shape == [grid.shape[0], tauCount] else {
+            throw ModelFileError.corrupt(path: path, reason: "/calibration_l2_balanced_accuracies has shape \(scores.shape) "
+                                         + "for \(grid.values.count) candidate λ values and \(tauCount) τ values")
+        }
+        return grid.values.indices.map { i in
+            CalibrationRecord.L2Candidate(l2: grid.values[i], balancedAccuracies: Array(scores.values[i * tauCount ..< (i + 1) * tauCount]))
+        }
     }
 }

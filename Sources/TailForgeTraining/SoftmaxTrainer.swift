@@ -7,13 +7,16 @@ public enum SoftmaxTrainer {
         public var state: LBFGSState
     }
 
-    /// Minimises ``SoftmaxObjective`` from zero weights, or from `checkpoint` when given.
+    /// Minimises ``SoftmaxObjective`` from zero weights, from `checkpoint`, or from `warmStart` (see
+    /// ``LBFGS/Start/warm(_:initialGradientNorm:)``) when given.
     /// `settings.classWeighting` is not applied here: it belongs to the source (see
     /// ``LocalGradientSource/init(shards:classCount:classWeights:threads:blockRows:firstGlobalRow:)``).
     public static func train(source: any GradientSource, settings: TrainingSettings, checkpoint: LBFGSState? = nil,
+                             warmStart: LBFGS.Start? = nil,
                              onIteration: (LBFGSIteration, LBFGSState) async throws -> Void = { _, _ in }) async throws -> Result {
+        precondition(checkpoint == nil || warmStart == nil, "SoftmaxTrainer.train: a checkpoint or a warm start, not both")
         let objective = try SoftmaxObjective(source: source, l2: settings.l2)
-        let start: LBFGS.Start = checkpoint.map { .checkpoint($0) }
+        let start: LBFGS.Start = checkpoint.map { .checkpoint($0) } ?? warmStart
             ?? .point([Double](repeating: 0, count: objective.parameterCount))
         let result = try await LBFGS(settings: settings.optimizer).minimize(objective, from: start, onIteration: onIteration)
         return Result(model: SoftmaxModel(parameters: objective.parameters(from: result.x)),

@@ -12,8 +12,8 @@ public struct TrainingRunner: Sendable {
     public var blockRows: Int
     /// Dataset names, the same in every input.
     public var names: DatasetNames
-    /// When set (`--calibrate`), τ is chosen on held-out real rows before the final fit
-    /// (``LogitAdjustmentCalibrator``) and stored in the model file.
+    /// When set (`--calibrate`, `--l2 auto`), τ — and with an `l2Grid` λ — are chosen on held-out real rows
+    /// before the final fit (``LogitAdjustmentCalibrator``) and stored in the model file.
     public var calibration: CalibrationSettings?
 
     public init(inputs: [String], output: String, settings: TrainingSettings,
@@ -31,18 +31,22 @@ public struct TrainingRunner: Sendable {
     /// What a run did.
     public struct Summary: Sendable {
         public var report: LBFGSReport
+        /// The final fit's settings: the run's, with the λ `--l2 auto` chose.
+        public var settings: TrainingSettings
         public var classCount: Int
         public var dimension: Int
         public var rows: Int
         public var loadSeconds: Double
         public var trainSeconds: Double
-        /// What `--calibrate` chose, with the calibration fit's report and wall time.
+        /// What `--calibrate` (or `--l2 auto`) chose, with the calibration fits' reports (one per candidate λ).
         public var calibration: CalibrationRecord?
-        public var calibrationReport: LBFGSReport?
+        public var calibrationReports: [LBFGSReport]
+        /// Wall seconds of all calibration fits.
+        public var calibrationSeconds: Double { calibrationReports.reduce(0) { $0 + $1.seconds } }
     }
 
     /// Runs the job; `progress` receives every iteration (the command prints one line each) and `phase` a line
-    /// when a fit starts (with `--calibrate` there are two).
+    /// when a fit starts (with `--calibrate` there are two, with `--l2 auto` one more per extra candidate λ).
     public func run(progress: (LBFGSIteration) -> Void = { _ in }, phase: (String) -> Void = { _ in }) async throws -> Summary {
         guard !inputs.isEmpty else { throw TrainingError.noShards }
         try settings.optimizer.validate()
@@ -68,25 +72,29 @@ public struct TrainingRunner: Sendable {
             classCounts: SoftmaxTrainer.classCounts(of: shards, classCount: classCount))
         let source = try LocalGradientSource(shards: shards, classCount: classCount, classWeights: classWeights,
                                              threads: threads, blockRows: blockRows)
-        var calibrated: (record: CalibrationRecord, fit: LBFGSReport)?
+        var calibrated: LogitAdjustmentCalibrator.Outcome?
         if let calibration {
             let provenance = loaded.map { $0.provenance! }
-            phase(String(format: "calibration fit: holding out %.0f %% of each class's real rows (seed %llu) to choose the logit adjustment τ",
-                         calibration.holdOutFraction * 100, calibration.seed))
+            let what = calibration.l2Grid == nil ? "to choose the logit adjustment τ"
+                : calibration.tauGrid == [0] ? "to choose λ" : "to choose λ and the logit adjustment τ"
+            phase(String(format: "calibration: holding out %.0f %% of each class's real rows (seed %llu) ",
+                         calibration.holdOutFraction * 100, calibration.seed) + what)
             calibrated = try await LogitAdjustmentCalibrator.calibrate(
                 shards: shards, provenance: provenance, classCount: classCount, settings: settings, calibration: calibration,
-                threads: threads, blockRows: blockRows, progress: progress)
-            phase("final fit on all \(source.rowCount) rows")
+                threads: threads, blockRows: blockRows, phase: phase, progress: progress)
+            phase("final fit on all \(source.rowCount) rows" + (calibration.l2Grid == nil ? "" : String(format: " at λ = %g", calibrated!.settings.l2)))
         }
-        let loadSeconds = (clock.now - loadStart).seconds - (calibrated?.fit.seconds ?? 0)
-        let result = try await SoftmaxTrainer.train(source: source, settings: settings) { iteration, _ in progress(iteration) }
-        let metadata = SoftmaxModelFile.Metadata(settings: settings, report: result.report, trainingRows: source.rowCount,
+        // The final fit starts from zero as a plain `train --l2 λ` does, so the chosen model can be reproduced.
+        let finalSettings = calibrated?.settings ?? settings
+        let loadSeconds = (clock.now - loadStart).seconds - (calibrated?.seconds ?? 0)
+        let result = try await SoftmaxTrainer.train(source: source, settings: finalSettings) { iteration, _ in progress(iteration) }
+        let metadata = SoftmaxModelFile.Metadata(settings: finalSettings, report: result.report, trainingRows: source.rowCount,
                                                  blockRows: blockRows, inputFiles: inputs.map(baseName),
                                                  inputSHA256: digests, classNames: classNames, calibration: calibrated?.record)
         try SoftmaxModelFile.write(result.model, metadata: metadata, to: output)
-        return Summary(report: result.report, classCount: classCount, dimension: source.dimension, rows: source.rowCount,
-                       loadSeconds: loadSeconds, trainSeconds: result.report.seconds,
-                       calibration: calibrated?.record, calibrationReport: calibrated?.fit)
+        return Summary(report: result.report, settings: finalSettings, classCount: classCount, dimension: source.dimension,
+                       rows: source.rowCount, loadSeconds: loadSeconds, trainSeconds: result.report.seconds,
+                       calibration: calibrated?.record, calibrationReports: calibrated?.fits ?? [])
     }
 
     /// The class names the shards carry, which must agree where present.

@@ -18,6 +18,15 @@ struct TrainCommand: AsyncParsableCommand {
             the best held-out balanced accuracy (ties: smallest τ), then fits on all rows and stores τ and π in \
             the model; evaluate and predict apply it unless --no-calibration. It costs one extra fit. On an \
             unweighted long-tailed fit it is the classic post-hoc logit-adjustment baseline.
+
+            --l2 auto chooses λ the same way, on the same hold-out: one calibration fit per candidate of \
+            --l2-grid (default 1e-4,3e-5,1e-5,3e-6,1e-6), largest first, each warm-started from the previous \
+            one; every (λ, τ) pair is scored by held-out balanced accuracy and the best wins (ties: the larger λ, \
+            then the smaller τ). With --calibrate the τ grid is searched too; without it τ stays 0 (the model \
+            stores the search and an identity adjustment). The final fit on all rows starts from zero, so it is \
+            the same model as train --l2 CHOSEN. It costs one fit per candidate (the warm-started ones are \
+            cheaper) plus the final fit. The chosen λ and every candidate's held-out score are printed and \
+            stored in the model.
             """)
 
     @Argument(help: "Training HDF5 files (embeddings [N, d] and labels [N]; balance output or raw data, rows are scaled to unit length), in a fixed order.")
@@ -28,8 +37,11 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Model HDF5 file to write.")
     var output: String
 
-    @Option(help: "L2 penalty λ on the weights, from 0 to 1e6 (scikit-learn C = 1/(λ·N)).")
-    var l2: Double = 1e-4
+    @Option(help: "L2 penalty λ on the weights, from 0 to 1e6 (scikit-learn C = 1/(λ·N)), or auto to choose it on held-out real rows.")
+    var l2: String = "1e-4"
+
+    @Option(help: "With --l2 auto: the candidate λ values, comma-separated (default 1e-4,3e-5,1e-5,3e-6,1e-6).")
+    var l2Grid: String?
 
     @Option(help: "Maximum number of L-BFGS iterations.")
     var maxIter: Int = 500
@@ -46,10 +58,10 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(help: "Choose the logit adjustment τ on held-out real rows and store it in the model (one extra fit).")
     var calibrate = false
 
-    @Option(help: "With --calibrate: fraction of each class's real rows held out, 0.05 to 0.5 (default 0.2).")
+    @Option(help: "With --calibrate or --l2 auto: fraction of each class's real rows held out, 0.05 to 0.5 (default 0.2).")
     var calibrationHoldout: Double?
 
-    @Option(help: "With --calibrate: seed of the stratified hold-out draw (default 0).")
+    @Option(help: "With --calibrate or --l2 auto: seed of the stratified hold-out draw (default 0).")
     var calibrationSeed: UInt64?
 
     @Option(help: "Worker threads for the loss and gradient.")
@@ -90,7 +102,10 @@ struct TrainCommand: AsyncParsableCommand {
         guard !inputs.isEmpty else { throw ValidationError("give at least one training file") }
         try CommandLimits.check("checkpoint-every", checkpointEvery, in: 1...Int.max)
         try CommandLimits.check("cluster-timeout", clusterTimeout, in: 0.001...604_800, meaning: "a number of seconds above 0 and at most 604800 (a week)")
-        try CommandLimits.check("l2", l2, in: 0...1e6, meaning: "a number from 0 to 1e6 (larger penalties leave every weight at zero)")
+        let grid = try l2Candidates()
+        if grid != nil, distributed {
+            throw ValidationError("--l2 auto is not supported with --distributed yet: train locally, or give --l2 a number")
+        }
         try CommandLimits.check("max-iter", maxIter, in: 0...Int.max)
         try CommandLimits.check("tol", tol, in: 0...0.999_999, meaning: "a fraction from 0 to below 1 of the initial gradient norm (1 or more stops before the first step)")
         try CommandLimits.check("loss-tol", lossTol, in: 0...0.999_999, meaning: "a relative decrease from 0 to below 1")
@@ -98,19 +113,42 @@ struct TrainCommand: AsyncParsableCommand {
         try CommandLimits.check("threads", threads, in: CommandLimits.threads)
         if calibrate {
             guard !distributed else { throw ValidationError("--calibrate is not supported with --distributed yet: train locally, or drop --calibrate") }
-            if let calibrationHoldout, !(calibrationHoldout.isFinite && CalibrationSettings.holdOutRange.contains(calibrationHoldout)) {
-                throw ValidationError("--calibration-holdout must be between \(CalibrationSettings.holdOutRange.lowerBound) and \(CalibrationSettings.holdOutRange.upperBound)")
-            }
-        } else {
+        } else if grid == nil {
             guard calibrationHoldout == nil, calibrationSeed == nil else {
-                throw ValidationError("--calibration-holdout and --calibration-seed apply only with --calibrate")
+                throw ValidationError("--calibration-holdout and --calibration-seed apply only with --calibrate or --l2 auto")
             }
+        }
+        if let calibrationHoldout, !(calibrationHoldout.isFinite && CalibrationSettings.holdOutRange.contains(calibrationHoldout)) {
+            throw ValidationError("--calibration-holdout must be between \(CalibrationSettings.holdOutRange.lowerBound) and \(CalibrationSettings.holdOutRange.upperBound)")
         }
     }
 
+    /// The fixed λ of `--l2 NUMBER` (nil for auto).
+    func fixedL2() -> Double? { Double(l2.trimmingCharacters(in: .whitespaces)) }
+
+    /// The candidates of `--l2 auto` (nil for a fixed λ), largest first.
+    func l2Candidates() throws -> [Double]? {
+        let value = l2.trimmingCharacters(in: .whitespaces)
+        if value.lowercased() == "auto" {
+            do {
+                return try l2Grid.map { text throws(TrainingError) in try CalibrationSettings.l2Grid(parsing: text) }
+                    ?? CalibrationSettings.standardL2Grid
+            } catch { throw ValidationError(error.description) }
+        }
+        guard let number = Double(value) else {
+            throw ValidationError("--l2 must be a number from 0 to 1e6, or auto to choose it on held-out rows; got '\(l2)'")
+        }
+        try CommandLimits.check("l2", number, in: CalibrationSettings.l2Range, meaning: "a number from 0 to 1e6 (larger penalties leave every weight at zero), or auto")
+        guard l2Grid == nil else {
+            throw ValidationError("--l2-grid lists the candidates of --l2 auto; give --l2 auto with it, or drop --l2-grid to train at --l2 \(l2)")
+        }
+        return nil
+    }
+
     func run() async throws {
+        let grid = try l2Candidates()
         let settings = TrainingSettings(
-            l2: l2, optimizer: LBFGSSettings(maxIterations: maxIter, gradientTolerance: tol, lossTolerance: lossTol),
+            l2: fixedL2() ?? grid?.first ?? 1e-4, optimizer: LBFGSSettings(maxIterations: maxIter, gradientTolerance: tol, lossTolerance: lossTol),
             classWeighting: classWeight == "balanced" ? .balanced : .none)
         let progress = { (i: LBFGSIteration) in
             let line = String(format: "iter %4d  loss %.8f  |g| %.4e  step %.3e  evals %4d  %8.2f s\n",
@@ -127,17 +165,33 @@ struct TrainCommand: AsyncParsableCommand {
             let s = try await runner.run { progress($0) }
             summary = (s.report, s.rows, s.dimension, s.classCount, s.openSeconds, s.trainSeconds)
         } else {
-            let calibration = calibrate
-                ? CalibrationSettings(holdOutFraction: calibrationHoldout ?? 0.2, seed: calibrationSeed ?? 0) : nil
+            var calibration: CalibrationSettings?
+            if calibrate {
+                calibration = CalibrationSettings(holdOutFraction: calibrationHoldout ?? 0.2, seed: calibrationSeed ?? 0, l2Grid: grid)
+            } else if let grid {
+                calibration = .l2SearchOnly(holdOutFraction: calibrationHoldout ?? 0.2, seed: calibrationSeed ?? 0, l2Grid: grid)
+            }
             let s = try await TrainingRunner(inputs: inputs, output: output, settings: settings, threads: threads,
                                              names: datasets.names, calibration: calibration)
                 .run(progress: progress) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
             summary = (s.report, s.rows, s.dimension, s.classCount, s.loadSeconds, s.trainSeconds)
-            if let c = s.calibration, let fit = s.calibrationReport {
-                print(String(format: "logit adjustment τ = %.2f: held-out balanced accuracy %.2f %% (τ = 0: %.2f %%) on %d real rows; "
-                             + "calibration fit on %d rows, %.2f s; applied by evaluate and predict unless --no-calibration",
-                             c.adjustment.tau, c.balancedAccuracy * 100, (c.rawBalancedAccuracy ?? .nan) * 100, c.heldOutRows,
-                             c.fitRows, fit.seconds))
+            if let c = s.calibration {
+                for candidate in c.l2Candidates {
+                    let best = candidate.balancedAccuracies.indices.max { candidate.balancedAccuracies[$0] < candidate.balancedAccuracies[$1] } ?? 0
+                    print(String(format: "λ = %-7g held-out balanced accuracy %.2f %%", candidate.l2, candidate.bestBalancedAccuracy * 100)
+                          + (calibrate ? String(format: " at τ = %.2f", c.tauGrid[best]) : "")
+                          + (candidate.l2 == s.settings.l2 ? "  ← chosen" : ""))
+                }
+                if !c.l2Candidates.isEmpty {
+                    print(String(format: "chosen λ = %g of %d candidates (ties go to the larger λ): %d calibration fits on %d rows, %.2f s",
+                                 s.settings.l2, c.l2Candidates.count, s.calibrationReports.count, c.fitRows, s.calibrationSeconds))
+                }
+                if calibrate {
+                    print(String(format: "logit adjustment τ = %.2f: held-out balanced accuracy %.2f %% (τ = 0: %.2f %%) on %d real rows; "
+                                 + "calibration fit on %d rows, %.2f s; applied by evaluate and predict unless --no-calibration",
+                                 c.adjustment.tau, c.balancedAccuracy * 100, (c.rawBalancedAccuracy ?? .nan) * 100, c.heldOutRows,
+                                 c.fitRows, s.calibrationSeconds))
+                }
             }
         }
         let r = summary.report

@@ -142,3 +142,50 @@ import TailForgeStorage
         await #expect(throws: StorageError.self) { try await overInput.run() }
     }
 }
+
+extension AblationTests {
+    /// The `+l2-auto` recipes choose λ from the runner's grid; every row carries its λ and held-out balanced
+    /// accuracy, and the report picks the row with the best held-out score — never by test accuracy.
+    @Test func autoLambdaRecipesRecordTheirLambdaAndTheBestHeldOutRowIsChosen() async throws {
+        let data = try Self.data()
+        defer { try? FileManager.default.removeItem(atPath: data.directory) }
+        var runner = try Self.runner(data, recipes: ["class-weight", "unweighted+l2-auto", "class-weight+l2-auto"], maxIterations: 15)
+        runner.l2Grid = [1e-1, 1e-4]
+        let report = try await runner.run()
+        #expect(report.entries.map(\.settings.recipe) == ["class-weight", "unweighted+l2-auto", "class-weight+l2-auto"])
+        #expect(report.entries.map(\.settings.l2Grid) == [nil, [1e-1, 1e-4], [1e-1, 1e-4]])
+        let rows = report.entries.flatMap(\.rows)
+        #expect(rows[2].name == "unweighted, λ auto" && rows[5].name == "class weights + calibrate, λ auto")
+        #expect(rows[0].l2 == 1e-4 && rows[1].l2 == 1e-4)
+        #expect(rows[2...].allSatisfy { [1e-1, 1e-4].contains($0.l2 ?? -1) })
+        #expect(rows.allSatisfy { $0.heldOutBalancedAccuracy != nil })
+        let best = rows.map { $0.heldOutBalancedAccuracy ?? -1 }.max()
+        #expect(report.chosenRow?.heldOutBalancedAccuracy == best && report.chosenRow == rows.first { $0.heldOutBalancedAccuracy == best })
+        #expect(report.table().contains("* chosen without test labels"))
+        // The model behind an auto row is the plain fit at its λ: its raw row matches train --l2 λ + evaluate.
+        var training = TrainingSettings(l2: try #require(rows[4].l2), classWeighting: .balanced)
+        training.optimizer.maxIterations = 15
+        _ = try await TrainingRunner(inputs: [data.train], output: data.directory + "/plain.h5", settings: training, threads: 2).run()
+        let plain = try EvaluationRunner(model: data.directory + "/plain.h5", test: data.test, training: data.train, applyCalibration: false).run()
+        #expect(rows[4].top1 == plain.top1Accuracy)
+    }
+
+    @Test func aReportWithoutTheNewFieldsStillReads() throws {
+        // A report written before λ search: no l2Grid, l2 or heldOutBalancedAccuracy keys.
+        let directory = NSTemporaryDirectory() + "tailforge-ablate-old-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let json = """
+            {"format": "tailforge-ablation-v1", "train": "t.h5", "test": "e.h5", "entries": [{"settings": {"recipe": "unweighted",
+             "trainSHA256": "a", "testSHA256": "b", "training": {"l2": 0.0001, "optimizer": {"historySize": 10, "maxIterations": 5,
+             "gradientTolerance": 1e-05, "lossTolerance": 1e-09, "maxLineSearchEvaluations": 20, "sufficientDecrease": 0.0001,
+             "curvature": 0.9}, "classWeighting": {"none": {}}}, "calibrationHoldout": 0.2, "calibrationSeed": 0, "toolVersion": "x"},
+             "balanceSeconds": 0, "calibrationFitSeconds": 1, "finalFitSeconds": 1, "trainingRows": 10,
+             "rows": [{"name": "unweighted", "calibrated": false, "top1": 0.5, "meanClassAccuracy": 0.5, "seconds": 1}]}]}
+            """
+        try Foundation.Data(json.utf8).write(to: URL(fileURLWithPath: directory + "/old.json"))
+        let report = try #require(try AblationReport.read(path: directory + "/old.json"))
+        #expect(report.entries[0].settings.l2Grid == nil && report.entries[0].rows[0].l2 == nil && report.chosenRow == nil)
+        #expect(report.table().contains("unweighted"))
+    }
+}

@@ -61,7 +61,7 @@ extension ClusterProcessTests {
             try await cluster.start(workers: 2)
             let remote = try await Child.run(data.executable, Self.ablate(data, json: "cluster.json", ["--coordinator", cluster.endpoint]))
             #expect(remote.status == 0, "\(remote.stderr)")
-            #expect(remote.stdout.split(separator: "\n").count == 9, "the table: a header and two rows per recipe")
+            #expect(remote.stdout.split(separator: "\n").count == 10, "the table: a header, two rows per recipe and the chosen row")
 
             let localReport = try #require(try AblationReport.read(path: data.path("local.json")))
             let clusterReport = try #require(try AblationReport.read(path: data.path("cluster.json")))

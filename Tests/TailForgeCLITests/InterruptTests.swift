@@ -26,6 +26,8 @@ import Glibc
         Case(name: "balance", arguments: ["balance", "data/train.h5", "-o", "out-balance/balanced.h5", "--threads", "1"], signal: SIGTERM),
         Case(name: "synth", arguments: ["synth", "--out", "out-synth", "--dimension", "8", "--threads", "1"], signal: SIGTERM),
         Case(name: "train", arguments: ["train", "data/train.h5", "-o", "out-train/model.h5", "--max-iter", "2", "--threads", "1"], signal: SIGINT),
+        Case(name: "train-l2-auto", arguments: ["train", "data/train.h5", "-o", "out-train-l2-auto/model.h5", "--l2", "auto", "--calibrate",
+                                                "--max-iter", "2", "--threads", "1"], signal: SIGINT),
         Case(name: "predict", arguments: ["predict", "model.h5", "data/test.h5", "-o", "out-predict/predictions.h5"], signal: SIGTERM),
         Case(name: "predict", arguments: ["predict", "model.h5", "data/test.h5", "-o", "out-predict/predictions.h5"], signal: SIGINT),
     ]

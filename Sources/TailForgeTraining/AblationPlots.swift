@@ -7,7 +7,7 @@ import TailForgeStorage
 ///
 /// Pictures: class counts and κ of the best balanced recipe's set (materialized from the compact work file:
 /// the script reads the full layout), per-class accuracy of the baseline against the best row, and the PCA of
-/// one few-shot class's real and synthetic rows.
+/// one few-shot class's real and synthetic rows. The "best row" is the one chosen by held-out balanced accuracy.
 public struct AblationPlots: Sendable {
     public var script: String
     public var outputDirectory: String
@@ -45,7 +45,10 @@ public struct AblationPlots: Sendable {
     /// Draws the pictures for `report` (from `runner`'s work files); returns the paths written.
     public func draw(_ report: AblationReport, runner: AblationRunner) throws -> [String] {
         let rows = report.entries.flatMap { entry in entry.rows.map { (entry, $0) } }
-        guard let best = rows.max(by: { $0.1.top1 < $1.1.top1 }) else { return [] }
+        // The row the report chooses without test labels (``AblationReport/chosenRow``); reports from before
+        // held-out scores were recorded fall back to the best test accuracy.
+        let chosen = report.chosenRow
+        guard let best = rows.first(where: { chosen != nil && $0.1 == chosen }) ?? rows.max(by: { $0.1.top1 < $1.1.top1 }) else { return [] }
         // The baseline: class weights when in the run, else the unweighted fit, else the best's raw row.
         let baseline = rows.first { $0.0.settings.recipe == "class-weight" && !$0.1.calibrated }
             ?? rows.first { $0.0.settings.recipe == "unweighted" && !$0.1.calibrated } ?? rows.first { $0.0 == best.0 && !$0.1.calibrated }!

@@ -120,6 +120,8 @@ public struct AblationRunner: Sendable {
     func trainingSettings(_ recipe: AblationRecipe) -> TrainingSettings {
         var s = training
         s.classWeighting = recipe.classWeighting
+        // A searched λ comes from the grid, so `--l2` does not decide (or invalidate) an `+l2-auto` recipe.
+        if recipe.l2Search { s.l2 = l2Grid.first ?? s.l2 }
         return s
     }
 

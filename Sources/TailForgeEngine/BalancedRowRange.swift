@@ -16,12 +16,24 @@ public enum BalancedRowRange {
         plan.classes.filter { $0.outputCount > 0 && $0.offset < range.upperBound && $0.offset + $0.outputCount > range.lowerBound }.map(\.classId)
     }
 
+    /// Rows of a balanced set regenerated for a part, with the provenance `--calibrate` holds rows out by.
+    public struct Part: Sendable {
+        public var embeddings: Matrix
+        public var labels: [Int32]
+        /// Per row of the part: synthetic or real, and its source (a real row's input row, a synthetic row's seed).
+        public var isSynthetic: [Bool]
+        public var sourceIndex: [Int64]
+        /// For every class with rows in the part, the sources of all of the class's real rows in set order (also
+        /// those outside the part): the hold-out draw is over a class's real rows.
+        public var classRealSources: [Int: [Int64]]
+    }
+
     /// The unit rows of `range` and their labels. `kappas[c]` is κ of class `c`'s real rows (fallback applied),
     /// for every class of ``classes(overlapping:plan:)``; `driftGuard` is the job's (built from every class's κ),
     /// nil when its settings have none.
     public static func regenerate(_ range: Range<Int>, plan: BalancePlan, data: BalanceInput, kappas: [Int: [Float]],
                                   settings: BalanceSettings, driftGuard: DriftGuard? = nil,
-                                  threads: Int) throws(BalanceError) -> (embeddings: Matrix, labels: [Int32]) {
+                                  threads: Int) throws(BalanceError) -> Part {
         let d = data.dimension
         let classes = classes(overlapping: range, plan: plan)
         for c in classes where kappas[c]?.count != plan.classes[c].realCount {
@@ -29,6 +41,7 @@ public enum BalancedRowRange {
         }
         var labels = [Int32](repeating: 0, count: range.count)
         let failure = Mutex<RowNormalizationError?>(nil)
+        let provenance = Mutex<[Int: (isSynthetic: [UInt8], sourceIndex: [Int64])]>([:])
         let storage = [Float](unsafeUninitializedCapacity: range.count * d) { buffer, initialised in
             let target = RowRangeBuffer(buffer: buffer)
             // Largest classes first, so one big class does not finish last on its own.
@@ -38,6 +51,7 @@ public enum BalancedRowRange {
                 let block = BalanceEngine.synthesize(entry: entry, from: data, kappas: kappas[entry.classId]!, settings: settings,
                                                      driftGuard: driftGuard)
                 let lower = max(range.lowerBound, entry.offset), upper = min(range.upperBound, entry.offset + entry.outputCount)
+                provenance.withLock { $0[entry.classId] = (block.isSynthetic, block.sourceIndex) }
                 let region = UnsafeMutableBufferPointer(rebasing: target.buffer[(lower - range.lowerBound) * d ..< (upper - range.lowerBound) * d])
                 block.embeddings.storage.withUnsafeBufferPointer { source in
                     let slice = UnsafeBufferPointer(rebasing: source[(lower - entry.offset) * d ..< (upper - entry.offset) * d])
@@ -51,13 +65,20 @@ public enum BalancedRowRange {
             initialised = range.count * d
         }
         if let error = failure.withLock({ $0 }) { throw .regeneratedRow("\(error)") }
+        var isSynthetic = [Bool](repeating: false, count: range.count), sourceIndex = [Int64](repeating: 0, count: range.count)
+        var classRealSources: [Int: [Int64]] = [:]
+        let blocks = provenance.withLock { $0 }
         for c in classes {
-            let entry = plan.classes[c]
+            let entry = plan.classes[c], block = blocks[c]!
+            classRealSources[c] = Array(block.sourceIndex.prefix(entry.keptCount))
             for row in max(range.lowerBound, entry.offset) ..< min(range.upperBound, entry.offset + entry.outputCount) {
                 labels[row - range.lowerBound] = Int32(c)
+                isSynthetic[row - range.lowerBound] = block.isSynthetic[row - entry.offset] != 0
+                sourceIndex[row - range.lowerBound] = block.sourceIndex[row - entry.offset]
             }
         }
-        return (Matrix(rows: range.count, columns: d, storage: storage), labels)
+        return Part(embeddings: Matrix(rows: range.count, columns: d, storage: storage), labels: labels, isSynthetic: isSynthetic,
+                    sourceIndex: sourceIndex, classRealSources: classRealSources)
     }
 }
 

@@ -67,6 +67,7 @@ public enum FuzzSeeds {
             WireMessage(TrainingClose(session: "s", paths: ["/a.h5"])),
             WireMessage(TrainingPing(session: "s")),
             WireMessage(TrainerProgress(session: "s", iteration: 2, loss: 1.5, gradientNorm: 0.25, evaluations: 3, seconds: 0.5)),
+            WireMessage(HeldOutTallyReply(session: "s", iteration: 4, shard: 0, rows: 3), payloads: [HeldOutTally(classCount: 2, gridCount: 1).serialized()]),
         ]
     }
 

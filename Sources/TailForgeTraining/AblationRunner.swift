@@ -134,21 +134,34 @@ public struct AblationRunner: Sendable {
 
     /// The balancing a recipe needs (nil for the long-tailed file).
     func balancing(_ recipe: AblationRecipe, settings: AblationReport.Settings) -> AblationBalancing? {
-        settings.balance.map { AblationBalancing(recipe: recipe.description, input: train, output: balancedPath(recipe), settings: $0) }
+        settings.balance.map {
+            AblationBalancing(recipe: recipe.description, input: train, output: balancedPath(recipe), settings: $0, model: modelPath(recipe),
+                              training: settings.training, calibration: calibrationSettings(recipe))
+        }
     }
 
-    /// Balances (when the recipe says so), fits once with calibration and scores the model raw and adjusted.
+    /// Balances (when the recipe says so), fits once with calibration (unless the balancer did, on a cluster) and
+    /// scores the model raw and adjusted.
     func fit(_ recipe: AblationRecipe, settings: AblationReport.Settings) async throws -> AblationReport.Entry {
         var trainingFile = train
-        var balanceSeconds = 0.0
+        var balanced = AblationBalanced(balanceSeconds: 0)
         if let balancing = balancing(recipe, settings: settings) {
-            balanceSeconds = try await balancer.finish(balancing)
+            balanced = try await balancer.finish(balancing)
             trainingFile = balancing.output
         }
         let model = modelPath(recipe)
-        let summary = try await TrainingRunner(inputs: [trainingFile], output: model, settings: settings.training, threads: threads,
-                                               calibration: calibrationSettings(recipe)).run()
-        let calibrationSeconds = summary.calibrationSeconds
+        let fitted: AblationBalanced.Fit
+        var loadSeconds = 0.0
+        if let fit = balanced.fit {
+            fitted = fit
+        } else {
+            let summary = try await TrainingRunner(inputs: [trainingFile], output: model, settings: settings.training, threads: threads,
+                                                   calibration: calibrationSettings(recipe)).run()
+            fitted = AblationBalanced.Fit(rows: summary.rows, l2: summary.settings.l2, calibration: summary.calibration,
+                                          calibrationFitSeconds: summary.calibrationSeconds, finalFitSeconds: summary.trainSeconds)
+            loadSeconds = summary.loadSeconds
+        }
+        let balanceSeconds = balanced.balanceSeconds, calibrationSeconds = fitted.calibrationFitSeconds
         var rows: [AblationReport.Row] = []
         let calibrations = [false, true]
         let evaluations = try EvaluationRunner(model: model, test: test, training: train).evaluations(calibrations: calibrations)
@@ -156,13 +169,13 @@ public struct AblationRunner: Sendable {
             func group(_ g: Evaluation.ShotGroup) -> Double? { evaluation.groups?.first { $0.group == g }?.accuracy }
             rows.append(AblationReport.Row(
                 name: recipe.rowName(calibrated: calibrated), calibrated: calibrated, tau: evaluation.logitAdjustmentTau,
-                l2: summary.settings.l2,
-                heldOutBalancedAccuracy: calibrated ? summary.calibration?.balancedAccuracy : summary.calibration?.rawBalancedAccuracy,
+                l2: fitted.l2,
+                heldOutBalancedAccuracy: calibrated ? fitted.calibration?.balancedAccuracy : fitted.calibration?.rawBalancedAccuracy,
                 top1: evaluation.top1Accuracy, many: group(.many), medium: group(.medium), few: group(.few),
                 meanClassAccuracy: evaluation.meanClassAccuracy,
-                seconds: balanceSeconds + summary.loadSeconds + summary.trainSeconds + (calibrated ? calibrationSeconds : 0)))
+                seconds: balanceSeconds + loadSeconds + fitted.finalFitSeconds + (calibrated ? calibrationSeconds : 0)))
         }
         return AblationReport.Entry(settings: settings, balanceSeconds: balanceSeconds, calibrationFitSeconds: calibrationSeconds,
-                                    finalFitSeconds: summary.trainSeconds, trainingRows: summary.rows, rows: rows)
+                                    finalFitSeconds: fitted.finalFitSeconds, trainingRows: fitted.rows, rows: rows)
     }
 }

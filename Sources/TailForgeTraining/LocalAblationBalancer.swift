@@ -2,7 +2,8 @@ import Foundation
 import TailForgeEngine
 import TailForgeStorage
 
-/// Balances each recipe when it is fitted, on this machine's threads (`balance --layout compact`).
+/// Balances each recipe when it is fitted, on this machine's threads (`balance --layout compact`); the fit is the
+/// caller's.
 public struct LocalAblationBalancer: AblationBalancer {
     public var threads: Int
 
@@ -10,11 +11,11 @@ public struct LocalAblationBalancer: AblationBalancer {
 
     public func start(_ balancings: [AblationBalancing]) async throws {}
 
-    public func finish(_ balancing: AblationBalancing) async throws -> Double {
+    public func finish(_ balancing: AblationBalancing) async throws -> AblationBalanced {
         let start = ContinuousClock.now
         _ = try BalanceRunner(input: InputSpec(path: balancing.input), outputPath: balancing.output, settings: balancing.settings,
                               threads: threads, computeOutputDigest: false, layout: .compact).run()
-        return (ContinuousClock.now - start).seconds
+        return AblationBalanced(balanceSeconds: (ContinuousClock.now - start).seconds)
     }
 
     public func abandon() {}

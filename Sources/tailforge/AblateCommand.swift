@@ -20,11 +20,13 @@ struct AblateCommand: AsyncParsableCommand {
             recipes whose recorded settings (input digests, balance, training and calibration settings, tool \
             version) are unchanged.
 
-            With --coordinator, every balanced recipe's balancing is a job on that cluster (submitted before the \
-            first fit, compact layout, the same bytes as balance --layout compact), and the fits stay on this \
-            machine (they are calibrated, which a job's train: section does not do): the report is the one a local \
-            run gives. The coordinator and its workers must read TRAIN and the work directory at the paths this \
-            machine uses (a shared filesystem, inside the coordinator's --data-root). Ctrl-C cancels the jobs.
+            With --coordinator, every balanced recipe is one job on that cluster that balances and fits (submitted \
+            before the first result is scored; a train: section with calibrate: true; the same bytes as balance \
+            --layout compact + train --calibrate), so the report is the one a local run gives; the long-tailed \
+            recipes are fitted here. The coordinator and its workers must read TRAIN and the work directory at the \
+            paths this machine uses (a shared filesystem, inside the coordinator's --data-root), and run this \
+            TailForge version (checked before anything is submitted; --allow-version-mismatch skips the check). \
+            Ctrl-C cancels the jobs.
             """)
 
     @Argument(help: "The long-tailed training file (also gives the many/medium/few-shot groups).")
@@ -66,13 +68,16 @@ struct AblateCommand: AsyncParsableCommand {
     @Option(help: "Worker threads.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "Balance each recipe as a job on this coordinator (e.g. tcp://HOST:5555), which must read TRAIN and the work directory at these paths.")
+    @Option(help: "Balance and fit each balanced recipe as a job on this coordinator (e.g. tcp://HOST:5555), which must read TRAIN and the work directory at these paths.")
     var coordinator: String?
 
     @OptionGroup var keys: PeerKeyOptions
 
     @Option(help: "With --coordinator: seconds to keep trying while the coordinator does not answer (a restart).")
     var timeout: Double = 120
+
+    @Flag(help: "With --coordinator: submit even when the coordinator runs another TailForge version (its models may differ from a local run's).")
+    var allowVersionMismatch = false
 
     func validate() throws {
         try CommandLimits.check("threads", threads, in: CommandLimits.threads)
@@ -86,6 +91,9 @@ struct AblateCommand: AsyncParsableCommand {
         guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
         if coordinator == nil, keys.key != nil || keys.coordinatorKey != nil {
             throw ValidationError("--key and --coordinator-key are for --coordinator; add --coordinator tcp://HOST:PORT or leave them out")
+        }
+        if coordinator == nil, allowVersionMismatch {
+            throw ValidationError("--allow-version-mismatch is for --coordinator; add --coordinator tcp://HOST:PORT or leave it out")
         }
     }
 
@@ -116,8 +124,9 @@ struct AblateCommand: AsyncParsableCommand {
         var training = TrainingSettings(l2: l2)
         training.optimizer.maxIterations = maxIter
         let cluster = try coordinator.map { endpoint in
-            ClusterAblationBalancer(coordinator: endpoint, security: try keys.security(), timeoutSeconds: timeout) { balancing, job in
-                FileHandle.standardError.write(Data("\(balancing.recipe): balancing job \(job) submitted to \(endpoint)\n".utf8))
+            ClusterAblationBalancer(coordinator: endpoint, security: try keys.security(), timeoutSeconds: timeout,
+                                    allowOtherVersion: allowVersionMismatch) { balancing, job in
+                FileHandle.standardError.write(Data("\(balancing.recipe): job \(job) (balance and calibrated fit) submitted to \(endpoint)\n".utf8))
             }
         }
         // Ctrl-C cancels the jobs still queued or running before the usual cleanup: nobody else would collect them.

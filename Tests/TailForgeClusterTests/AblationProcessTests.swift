@@ -6,8 +6,8 @@ import TailForgeTraining
 @testable import TailForgeCluster
 
 extension ClusterProcessTests {
-    /// `tailforge ablate --coordinator`: the balanced recipes are balanced as jobs on a real cluster (a coordinator and
-    /// two workers, processes on loopback), the fits stay local, and the report and models are the local run's.
+    /// `tailforge ablate --coordinator`: the balanced recipes are balanced and fitted (calibrated) as jobs on a real
+    /// cluster (a coordinator and two workers, processes on loopback), and the report and models are the local run's.
     @Suite struct AblationProcessTests {
         struct Data {
             let directory: String
@@ -71,10 +71,18 @@ extension ClusterProcessTests {
                 let model = { (json: String) in try SHA256.hexDigest(ofFileAt: data.path("\(json).work/\(recipe).model.h5")) }
                 #expect(try model("cluster.json") == model("local.json"), "\(recipe)'s model bytes")
             }
-            // The three balanced recipes were jobs on the cluster, committed into the work directory.
+            // The three balanced recipes were jobs on the cluster that balanced and fitted, committed into the work
+            // directory: the model and the compact balanced set a local run writes, and the calibration on the workers.
             let jobs = try ClusterClient(coordinator: cluster.endpoint).status().jobs
             #expect(Set(jobs.map(\.name)) == ["ablate vmf-local", "ablate vmf-loo+guard", "ablate smote"])
-            #expect(jobs.allSatisfy { $0.state == .committed && $0.output.hasPrefix(data.path("cluster.json.work")) })
+            #expect(jobs.allSatisfy { $0.state == .committed && $0.output.hasPrefix(data.path("cluster.json.work")) && $0.output.hasSuffix(".model.h5") })
+            #expect(remote.stderr.components(separatedBy: "(balance and calibrated fit) submitted").count == 4, "\(remote.stderr)")
+            for recipe in ["vmf-local", "smote", "vmf-loo+guard"] {
+                let resolved = try ResolvedManifest.read(from: data.path("cluster.json.work/\(recipe).model.manifest.json"))
+                #expect(resolved.training?.calibration != nil && resolved.manifest.train?.calibration == CalibrationSettings(), "\(recipe)")
+                #expect(FileManager.default.contents(atPath: data.path("cluster.json.work/\(recipe).balanced.h5"))
+                        == FileManager.default.contents(atPath: data.path("local.json.work/\(recipe).balanced.h5")), "\(recipe)'s balanced set")
+            }
 
             // Resume: the same command again reuses every recipe and submits nothing; so does a local run on that report.
             let again = try await Child.run(data.executable, Self.ablate(data, json: "cluster.json", ["--coordinator", cluster.endpoint]))
@@ -90,7 +98,7 @@ extension ClusterProcessTests {
             let refused = try await Child.run(data.executable, ["ablate", outside, data.test, "--recipes", Self.recipes, "--json", data.path("refused.json"),
                                                                 "--max-iter", "15", "--threads", "2", "--coordinator", cluster.endpoint])
             #expect(refused.status != 0 && refused.stdout.isEmpty)
-            #expect(refused.stderr.contains("refused recipe vmf-local's balancing job") && refused.stderr.contains("outside the coordinator's data roots")
+            #expect(refused.stderr.contains("refused recipe vmf-local's job") && refused.stderr.contains("outside the coordinator's data roots")
                     && refused.stderr.contains("a filesystem they share"), "\(refused.stderr)")
             #expect(!FileManager.default.fileExists(atPath: data.path("refused.json")))
         }
@@ -117,7 +125,7 @@ extension ClusterProcessTests {
         static func ablationWithBothJobsSubmitted(_ data: Data, _ cluster: LocalCluster) async throws -> Child {
             let child = try Child(data.executable, ["ablate", data.train, data.test, "--recipes", "vmf-local,smote", "--json", data.path("ablation.json"),
                                                     "--max-iter", "15", "--threads", "2", "--coordinator", cluster.endpoint])
-            let submitted = await eventually(seconds: 30) { child.stderr.components(separatedBy: "balancing job").count == 3 }
+            let submitted = await eventually(seconds: 30) { child.stderr.components(separatedBy: "(balance and calibrated fit) submitted").count == 3 }
             #expect(submitted, "\(child.stderr)")
             return child
         }
@@ -143,6 +151,30 @@ extension ClusterProcessTests {
             #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
         }
 
+        /// A coordinator (and so its workers) of another TailForge version: refused before anything is submitted, saying
+        /// what to do; `--allow-version-mismatch` submits anyway.
+        @Test func aCoordinatorOfAnotherVersionIsRefusedUnlessAllowed() async throws {
+            let data = try Self.data()
+            defer { try? FileManager.default.removeItem(atPath: data.directory) }
+            let cluster = Self.cluster(data, environment: [ToolVersionOverride.variable: "0.1.9"])
+            defer { cluster.stop() }
+            try await cluster.start(workers: 1)
+            let arguments = ["ablate", data.train, data.test, "--recipes", "unweighted,vmf-local", "--json", data.path("ablation.json"),
+                             "--max-iter", "5", "--threads", "2", "--coordinator", cluster.endpoint]
+            let refused = try await Child.run(data.executable, arguments)
+            #expect(refused.status != 0 && refused.stdout.isEmpty)
+            #expect(refused.stderr.contains("the coordinator at \(cluster.endpoint) runs TailForge 0.1.9") && refused.stderr.contains("this ablate is TailForge \(ToolVersion.current)")
+                    && refused.stderr.contains("Nothing was submitted") && refused.stderr.contains("--allow-version-mismatch"), "\(refused.stderr)")
+            #expect(try ClusterClient(coordinator: cluster.endpoint).status().jobs.isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
+
+            let allowed = try await Child.run(data.executable, arguments + ["--allow-version-mismatch"])
+            #expect(allowed.status == 0, "\(allowed.stderr)")
+            #expect(try ClusterClient(coordinator: cluster.endpoint).status().jobs.map(\.name) == ["ablate vmf-local"])
+            let usage = try await Child.run(data.executable, ["ablate", data.train, data.test, "--allow-version-mismatch"])
+            #expect(usage.status != 0 && usage.stderr.contains("--allow-version-mismatch is for --coordinator"), "\(usage.stderr)")
+        }
+
         /// No coordinator at the endpoint: a clear error within --timeout, non-zero exit, no report and no table.
         @Test func anUnreachableCoordinatorIsAClearErrorAndNoReport() async throws {
             let data = try Self.data()
@@ -150,7 +182,7 @@ extension ClusterProcessTests {
             let endpoint = "tcp://127.0.0.1:9"  // the discard port: nothing listens on loopback
             let run = try await Child.run(data.executable, Self.ablate(data, json: "ablation.json", ["--coordinator", endpoint, "--timeout", "1"]))
             #expect(run.status != 0 && run.stdout.isEmpty)
-            #expect(run.stderr.contains("cannot submit recipe vmf-local's balancing job to \(endpoint)") && run.stderr.contains("no reply")
+            #expect(run.stderr.contains("cannot submit recipe vmf-local's job to \(endpoint)") && run.stderr.contains("no reply")
                     && run.stderr.contains("leave out --coordinator"), "\(run.stderr)")
             #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
             #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json.work/unweighted.model.h5")), "no recipe was fitted")

@@ -72,6 +72,9 @@ import TailForgeTraining
         ("train:\n  class_weights: balanced", "Did you mean `class_weight`?", "line 5"),
         ("trian:\n  l2: 1", "Did you mean `train`?", "line 4"),
         ("l2: 0.001", "`l2` belongs in the `train:` section.", "line 4"),
+        ("train:\n  calibrat: true", "`train.calibrat` is not a manifest key. Did you mean `calibrate`?", "line 5"),
+        ("train:\n  calibrate: true\n  calibration-holdout: 0.3", "Did you mean `calibration_holdout`? Manifest keys are snake_case", "line 6"),
+        ("calibrate: true", "`calibrate` belongs in the `train:` section.", "line 4"),
     ]
 
     @Test func publishIsCopyUnlessTheManifestAsksForVirtual() throws {
@@ -149,6 +152,12 @@ import TailForgeTraining
         ("train:\n  balanced_output: out.h5", "`train.balanced_output` is the job's model output"),
         ("train:\n  balanced_output: in.h5", "`train.balanced_output` is the job's input"),
         ("train: 5", "`train:` must hold indented `key: value` lines (a mapping), not `5`."),
+        ("train:\n  calibrate: true\n  calibration_holdout: 0.9", "`train.calibration_holdout` is 0.9; it must be a fraction of each class's real rows from 0.05 to 0.5."),
+        ("train:\n  calibrate: true\n  calibration_holdout: 0.01", "`train.calibration_holdout` is 0.01; it must be a fraction of each class's real rows from 0.05 to 0.5."),
+        ("train:\n  calibration_holdout: 0.3", "`train.calibration_holdout` applies only with `calibrate: true` (as `--calibration-holdout` only with `train --calibrate`); add `calibrate: true` or remove it."),
+        ("train:\n  calibrate: false\n  calibration_seed: 3", "`train.calibration_seed` applies only with `calibrate: true`"),
+        ("train:\n  calibrate: yes please", "`train.calibrate` is `yes please`; it must be `true` or `false`."),
+        ("train:\n  calibrate: true\n  calibration_seed: -1", "`train.calibration_seed` is `-1`; it must be an integer ≥ 0"),
         ("input:\n  sha256: \(String(repeating: "a", count: 64))", "`input.path` is missing"),
     ]
 
@@ -176,6 +185,15 @@ import TailForgeTraining
         #expect(empty.outputLayout == .compact && empty.balancedOutput == nil, "no balanced file is published: only the recipe is kept")
         #expect(try load(Self.valid).outputLayout == .full && load(Self.valid).train == nil)
         #expect(try JSONDecoder().decode(JobManifest.self, from: JSONEncoder().encode(manifest)) == manifest)
+        #expect(train.calibration == nil)
+
+        // `calibrate: true` is `train --calibrate`, with its defaults unless the two settings are given.
+        let calibrated = try load("input:\n  path: in.h5\noutput: model.h5\ntrain:\n  calibrate: true\n  calibration_holdout: 0.3\n  calibration_seed: 9")
+        #expect(calibrated.train?.calibration == CalibrationSettings(holdOutFraction: 0.3, seed: 9))
+        #expect(try load("input:\n  path: in.h5\noutput: model.h5\ntrain:\n  calibrate: true").train?.calibration == CalibrationSettings())
+        #expect(try JSONDecoder().decode(JobManifest.self, from: JSONEncoder().encode(calibrated)) == calibrated)
+        // An uncalibrated job's encoding has no calibration keys (its resolved manifests seal as before).
+        #expect(!(String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self).contains("calibrat")))
     }
 
     @Test func emptyRepeatedAndMalformedManifestsAreRefusedWithASentence() throws {
@@ -196,7 +214,9 @@ import TailForgeTraining
                                output: "/o.h5", overwrite: true, policy: BalanceSettings(seed: 9, driftGuard: 0.6, driftRetries: 4),
                                sharding: .init(shards: 2, maxAttempts: 4, shardTimeoutSeconds: 5),
                                transfer: .init(streamInput: true, sharedShardDirectory: "/s"), layout: .compact,
-                               train: .init(settings: TrainingSettings(l2: 0.5), balancedOutput: "/b.h5"), verify: .spot, publish: .virtual)
+                               train: .init(settings: TrainingSettings(l2: 0.5), balancedOutput: "/b.h5",
+                                            calibration: CalibrationSettings(holdOutFraction: 0.3, seed: 7)),
+                               verify: .spot, publish: .virtual)
         let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(full)) as? [String: Any])
         #expect(Set(object.keys) == Set(ManifestKeys.topLevel))
         for (section, keys) in ManifestKeys.sections {

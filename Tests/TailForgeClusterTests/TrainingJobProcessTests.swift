@@ -70,6 +70,71 @@ extension ClusterProcessTests {
             #expect(log.contains("moves from lost worker"), "the dead worker's part was never moved")
         }
     
+        /// `calibrate: true` on real processes: a worker killed with SIGKILL while the calibration fit's first evaluation
+        /// is in flight is replaced (its calibration part is cut again, from rows regenerated from the recipe), and the
+        /// model — τ, π and the record of the choice — is single-node `balance` + `train --calibrate`'s byte for byte;
+        /// `tailforge replay` reproduces and verifies it.
+        @Test func aWorkerKilledDuringTheCalibrationFitStillGivesTheSingleNodeCalibratedModel() async throws {
+            let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
+            let directory = NSTemporaryDirectory() + "tailforge-calibrated-job-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+            let input = try SyntheticPreset.small.write(to: path("data"), seed: 12, dimension: 16).train
+            try FileManager.default.createDirectory(atPath: path("single"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: path("job"), withIntermediateDirectories: true)
+
+            let balance = try await Child.run(executable, ["balance", input, "--output", path("single/balanced.h5"), "--seed", "4", "--layout", "compact"])
+            #expect(balance.status == 0, "\(balance.stderr)")
+            let train = try await Child.run(executable, ["train", path("single/balanced.h5"), "--output", path("single/model.h5"), "--l2", "1e-3",
+                                                         "--max-iter", "25", "--calibrate", "--calibration-holdout", "0.25", "--calibration-seed", "3"])
+            #expect(train.status == 0, "\(train.stderr)")
+
+            let gated = try await GatedCluster(executable: executable, directory: directory, workers: 3)
+            let cluster = gated.cluster
+            defer { cluster.stop() }
+            let manifest = path("job/train.yaml")
+            try """
+                input:
+                  path: ../data/train.h5
+                output: model.h5
+                policy:
+                  seed: 4
+                train:
+                  l2: 0.001
+                  max_iterations: 25
+                  calibrate: true
+                  calibration_holdout: 0.25
+                  calibration_seed: 3
+                """.write(toFile: manifest, atomically: true, encoding: .utf8)
+            let submit = try Child(executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
+
+            // The first request the gate holds is the calibration fit's first gradient (the calibration runs first).
+            let held = await eventually(seconds: 60) { () -> [String]? in
+                let names = gated.heldRequests()
+                return names.count >= 3 ? names : nil
+            }
+            let markers = try #require(held, "no evaluation reached the workers: \(submit.stderr)")
+            let log = { (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? "" }
+            #expect(log().contains("calibration fit holding out 25 %") && !log().contains("calibration chose τ"), "not in the calibration fit")
+            let victim = try #require(cluster.workers.firstIndex { worker in markers.contains { $0.hasPrefix("held-\(worker.processIdentifier)-") } })
+            await cluster.crashWorker(victim)
+            try gated.release()
+
+            let finished = await submit.finish()
+            #expect(finished.status == 0, "\(finished.stdout)\n\(finished.stderr)")
+            #expect(cluster.workers[victim].terminationReason == .uncaughtSignal)
+            #expect(FileManager.default.contents(atPath: path("job/model.h5")) == FileManager.default.contents(atPath: path("single/model.h5")),
+                    "the calibrated job's model differs from single-node balance + train --calibrate")
+            #expect(log().contains("moves from lost worker"), "the dead worker's part was never moved")
+            let resolved = try ResolvedManifest.read(from: path("job/model.manifest.json"))
+            let model = try SoftmaxModelFile.read(path: path("single/model.h5"))
+            #expect(resolved.training?.calibration?.tau == model.calibration?.adjustment.tau)
+
+            let replay = try await Child.run(executable, ["replay", path("job/model.manifest.json"), "--local"])
+            #expect(replay.status == 0, "\(replay.stdout)\n\(replay.stderr)")
+            #expect(FileManager.default.contents(atPath: path("job/model.replay.h5")) == FileManager.default.contents(atPath: path("single/model.h5")))
+        }
+
         /// `tailforge worker --work-dir w --data-root .` with relative paths (as a user types them in a shell) runs
         /// shards: the paths are made absolute before the confinement checks compare them.
         @Test func aWorkerStartedWithARelativeWorkDirectoryRunsShards() async throws {

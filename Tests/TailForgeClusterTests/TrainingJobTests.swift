@@ -225,4 +225,49 @@ import TailForgeTraining
         #expect(status.state == .committed, "\(status.error ?? "")")
         #expect(Self.bytes(directory + "/model.h5") == Self.bytes(directory + "/single/model.h5"))
     }
+
+    /// `calibrate: true`: the calibration fit and the held-out tally run on the workers' parts, and the model (τ, π
+    /// and the record of how τ was chosen) is single-node `balance` + `train --calibrate`'s, byte for byte; replay
+    /// reproduces it on this machine. Subsampled classes (fewer real rows kept than read) and class weights
+    /// computed from the calibration fit's rows are the cases where a part's view could drift from the whole.
+    @Test(arguments: [(BalanceSettings(seed: 3), ClassWeighting.balanced, 3),
+                      (BalanceSettings(target: .count(150), seed: 6, subsample: true), ClassWeighting.none, 2)])
+    func aCalibratedJobWritesTheModelOfSingleNodeTrainCalibrateByteForByte(policy: BalanceSettings, weighting: ClassWeighting, workers count: Int) async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let input = try SyntheticPreset.small.write(to: directory + "/data", seed: 8, dimension: 16).train
+        let settings = TrainingSettings(l2: 1e-3, optimizer: LBFGSSettings(maxIterations: 20), classWeighting: weighting)
+        let calibration = CalibrationSettings(holdOutFraction: 0.3, seed: 5)
+        try FileManager.default.createDirectory(atPath: directory + "/single", withIntermediateDirectories: true)
+        _ = try BalanceRunner(input: InputSpec(path: input), outputPath: directory + "/single/balanced.h5", settings: policy, threads: 2,
+                              layout: .compact).run()
+        let single = try await TrainingRunner(inputs: [directory + "/single/balanced.h5"], output: directory + "/single/model.h5", settings: settings,
+                                              threads: 2, calibration: calibration).run()
+        let reference = try #require(Self.bytes(directory + "/single/model.h5"))
+        let record = try #require(single.calibration)
+
+        let (coordinator, workers, endpoint) = try await Self.cluster(directory, workers: count)
+        defer { for daemon in workers + [coordinator] { daemon.stop.stop() } }
+        try FileManager.default.createDirectory(atPath: directory + "/job", withIntermediateDirectories: true)
+        let manifest = JobManifest(input: .init(path: input), output: directory + "/job/model.h5", policy: policy, sharding: .init(shards: 4),
+                                   train: .init(settings: settings, calibration: calibration))
+        let job = try ClusterClient(coordinator: endpoint).submit(manifest)
+        let status = try #require(try await Self.finished(job, endpoint: endpoint))
+        #expect(status.state == .committed, "\(status.error ?? "")")
+        #expect(Self.bytes(directory + "/job/model.h5") == reference, "the calibrated job's model differs from single-node balance + train --calibrate")
+        let loaded = try SoftmaxModelFile.read(path: directory + "/job/model.h5")
+        #expect(loaded.calibration == record)
+        let resolved = try ResolvedManifest.read(from: directory + "/job/model.manifest.json")
+        let training = try #require(resolved.training)
+        #expect(training.parts.count == count)
+        #expect(training.calibration == ResolvedManifest.Training.Calibration(
+            tau: record.adjustment.tau, balancedAccuracy: record.balancedAccuracy, heldOutRows: record.heldOutRows, fitRows: record.fitRows,
+            iterations: single.calibrationReport?.iterations ?? -1, seconds: training.calibration?.seconds ?? -1))
+        #expect(resolved.manifest.train?.calibration == calibration)
+
+        let replayed = try await Self.onThread {
+            try Replay.run(manifestPath: directory + "/job/model.manifest.json", mode: .local(threads: 2), toolVersion: "9.9.9")
+        }
+        #expect(replayed.matches && Self.bytes(replayed.output) == reference)
+    }
 }

@@ -63,6 +63,7 @@ import TailForgeEngine
             TrainingClose(session: "t1", paths: ["/data/a.h5"]),
             TrainingPing(session: "t1"),
             TrainerProgress(session: "t1", iteration: 4, loss: 0.75, gradientNorm: 0.125, evaluations: 5, seconds: 1.5),
+            HeldOutTallyReply(session: "t1", iteration: 6, shard: 1, rows: 40),
         ]
         #expect(Set(bodies.map { type(of: $0).messageType }) == Set(MessageType.allCases))
         for body in bodies {

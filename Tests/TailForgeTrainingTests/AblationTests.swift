@@ -94,7 +94,7 @@ import TailForgeStorage
         var started: [[String]] = [], finished: [String] = [], abandoned = 0
         init(failing: String? = nil) { self.failing = failing }
         func start(_ balancings: [AblationBalancing]) async throws { started.append(balancings.map(\.recipe)) }
-        func finish(_ balancing: AblationBalancing) async throws -> Double {
+        func finish(_ balancing: AblationBalancing) async throws -> AblationBalanced {
             finished.append(balancing.recipe)
             if balancing.recipe == failing { throw AblationError.noRecipes }
             return try await local.finish(balancing)

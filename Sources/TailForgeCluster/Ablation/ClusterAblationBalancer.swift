@@ -4,14 +4,15 @@ import TailForgeEngine
 import TailForgeStorage
 import TailForgeTraining
 
-/// `tailforge ablate --coordinator`: each recipe's balancing is a job on the cluster (`layout: compact`, the
-/// recipe's `balance` settings, output in ablate's work directory), so the file it commits is byte for byte the
-/// one single-node `balance --layout compact` writes, and the training that follows on this machine gives the
-/// same model. All jobs are submitted before the first fit: a refusal comes before any work, and the cluster
-/// balances later recipes while earlier ones are fitted here.
+/// `tailforge ablate --coordinator`: each balanced recipe is one job on the cluster that balances and fits — the
+/// recipe's `balance` settings, and a `train:` section with ablate's training settings and `calibrate: true` —
+/// publishing the compact balanced set (`balanced_output`) and writing the model in ablate's work directory: byte
+/// for byte what single-node `balance --layout compact` + `train --calibrate` write, so the report is a local
+/// run's. All jobs are submitted before the first result is collected: a refusal comes before any work, and the
+/// cluster runs later recipes while earlier ones are scored here.
 ///
-/// The training stays on this machine: every ablate fit is calibrated (`train --calibrate`: a hold-out fit, then
-/// the final fit), which a job's `train:` section does not do.
+/// The coordinator must run this TailForge's version (its workers run the coordinator's, which it enforces):
+/// another release may draw or fit other bits, so ``start(_:)`` refuses it unless `allowOtherVersion`.
 ///
 /// Shared-filesystem assumption: the coordinator and its workers read the training file, and the coordinator
 /// writes the balanced set, at the absolute paths this machine uses (a shared disk, inside the coordinator's
@@ -24,6 +25,10 @@ public final class ClusterAblationBalancer: AblationBalancer {
     public let timeoutSeconds: Double
     /// Told each job's id once it was accepted.
     public let submitted: @Sendable (AblationBalancing, String) -> Void
+    /// Submit to a coordinator of another TailForge version anyway (`--allow-version-mismatch`).
+    public let allowOtherVersion: Bool
+    /// The version this run's local fits and reports are made with.
+    public let toolVersion: String
 
     /// A job submitted and not yet collected by `finish`.
     public struct Outstanding: Sendable, Equatable {
@@ -37,20 +42,30 @@ public final class ClusterAblationBalancer: AblationBalancer {
     }
     private let state = Mutex(State())
 
-    public init(coordinator: String, security: SocketSecurity = .plaintext, timeoutSeconds: Double = 120,
-                submitted: @escaping @Sendable (AblationBalancing, String) -> Void = { _, _ in }) {
+    public init(coordinator: String, security: SocketSecurity = .plaintext, timeoutSeconds: Double = 120, allowOtherVersion: Bool = false,
+                toolVersion: String = ToolVersion.current, submitted: @escaping @Sendable (AblationBalancing, String) -> Void = { _, _ in }) {
         self.coordinator = coordinator
         self.security = security
         self.timeoutSeconds = timeoutSeconds
+        self.allowOtherVersion = allowOtherVersion
+        self.toolVersion = toolVersion
         self.submitted = submitted
     }
 
-    /// The job that balances `balancing`: paths made absolute, as the coordinator requires; `overwrite`, as a local
-    /// re-run replaces the work directory's balanced set too.
+    /// The job that balances and fits `balancing`: paths made absolute, as the coordinator requires; `overwrite`, as
+    /// a local re-run replaces the work directory's files too. The balanced set is published under the name a local
+    /// run gives it, which the model records. A `+l2-auto` recipe (a λ search, which a `train:` section does not
+    /// run) is only balanced there, and fitted by the caller.
     public static func manifest(for balancing: AblationBalancing) -> JobManifest {
         let absolute = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL.path }
+        guard balancing.calibration.l2Grid == nil else {
+            return JobManifest(name: "ablate \(balancing.recipe)", input: .init(InputSpec(path: absolute(balancing.input))),
+                               output: absolute(balancing.output), overwrite: true, policy: balancing.settings, layout: .compact)
+        }
         return JobManifest(name: "ablate \(balancing.recipe)", input: .init(InputSpec(path: absolute(balancing.input))),
-                           output: absolute(balancing.output), overwrite: true, policy: balancing.settings, layout: .compact)
+                           output: absolute(balancing.model), overwrite: true, policy: balancing.settings, layout: .compact,
+                           train: .init(settings: balancing.training, balancedOutput: absolute(balancing.output),
+                                        calibration: balancing.calibration))
     }
 
     public func start(_ balancings: [AblationBalancing]) async throws {
@@ -59,6 +74,15 @@ public final class ClusterAblationBalancer: AblationBalancer {
             let client: ClusterClient
             do { client = try ClusterClient(coordinator: coordinator, timeoutSeconds: min(10, timeoutSeconds), security: security) } catch {
                 throw ClusterAblationError.unreachable(recipe: balancings[0].recipe, coordinator: coordinator, error: error)
+            }
+            if !allowOtherVersion {
+                let theirs: String?
+                do { theirs = try client.status().toolVersion } catch {
+                    throw ClusterAblationError.unreachable(recipe: balancings[0].recipe, coordinator: coordinator, error: error)
+                }
+                guard theirs == toolVersion else {
+                    throw ClusterAblationError.otherVersion(coordinator: coordinator, theirs: theirs, ours: toolVersion)
+                }
             }
             for balancing in balancings {
                 let manifest = Self.manifest(for: balancing)
@@ -79,7 +103,7 @@ public final class ClusterAblationBalancer: AblationBalancer {
         }
     }
 
-    public func finish(_ balancing: AblationBalancing) async throws -> Double {
+    public func finish(_ balancing: AblationBalancing) async throws -> AblationBalanced {
         let (started, abandonedBefore) = state.withLock { ($0.outstanding.first { $0.balancing == balancing }?.job, $0.abandoned) }
         guard let job = started else {
             // Ctrl-C between the submissions and this call: the interrupt's thread took every outstanding job to cancel
@@ -106,7 +130,19 @@ public final class ClusterAblationBalancer: AblationBalancer {
         guard final.state == .committed else {
             throw ClusterAblationError.jobEnded(recipe: balancing.recipe, coordinator: coordinator, job: job, state: final.state, error: final.error)
         }
-        return final.elapsedSeconds
+        let manifest = Self.manifest(for: balancing)
+        guard manifest.train != nil else { return AblationBalanced(balanceSeconds: final.elapsedSeconds) }
+        // The job's record of its fits (beside the model, on the shared disk), and the calibration the model stores.
+        let manifestPath = ResolvedManifest.path(forOutput: manifest.output)
+        guard let training = (try? ResolvedManifest.read(from: manifestPath))?.training, let calibration = training.calibration,
+              let record = (try? SoftmaxModelFile.read(path: manifest.output))?.calibration else {
+            throw ClusterAblationError.jobEnded(recipe: balancing.recipe, coordinator: coordinator, job: job, state: final.state,
+                                               error: "its resolved manifest \(manifestPath) or model \(manifest.output) records no calibrated training")
+        }
+        let fitSeconds = training.openSeconds + calibration.seconds + training.trainSeconds
+        return AblationBalanced(balanceSeconds: max(0, final.elapsedSeconds - fitSeconds),
+                                fit: .init(rows: training.rows, l2: balancing.training.l2, calibration: record,
+                                           calibrationFitSeconds: calibration.seconds, finalFitSeconds: training.trainSeconds))
     }
 
     public func abandon() { _ = cancelOutstanding() }

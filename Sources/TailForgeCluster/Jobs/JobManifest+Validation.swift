@@ -67,6 +67,15 @@ extension JobManifest {
                 throw refuse(key, "\(value)", meaning)
             }
             if case .custom = settings.classWeighting { throw refuse("train.class_weight", "custom", "none or balanced") }
+            if let calibration = train.calibration {
+                guard calibration.holdOutFraction.isFinite, limits.calibrationHoldout.contains(calibration.holdOutFraction) else {
+                    throw refuse("train.calibration_holdout", "\(calibration.holdOutFraction)",
+                                 "a fraction of each class's real rows from \(limits.calibrationHoldout.lowerBound) to \(limits.calibrationHoldout.upperBound)")
+                }
+                guard calibration.tauGrid == CalibrationSettings.standardGrid else {
+                    throw refuse("train.calibrate", "a τ grid of \(calibration.tauGrid.count) values", "the standard grid of `train --calibrate`")
+                }
+            }
             if let balanced = train.balancedOutput {
                 let path = URL(fileURLWithPath: balanced).standardizedFileURL.path
                 if balanced.isEmpty { throw refuse("train.balanced_output", "empty", "the path of the balanced file to publish, or left out") }

@@ -19,7 +19,8 @@ public enum ManifestKeys {
         "policy": ["target", "kappa", "sampler", "seed", "kappa_min", "kappa_max", "smote_k", "subsample", "drift_guard", "drift_threshold", "drift_retries"],
         "sharding": ["shards", "max_attempts", "shard_timeout_seconds"],
         "transfer": ["stream_input", "shared_shard_directory"],
-        "train": ["l2", "max_iterations", "tolerance", "loss_tolerance", "class_weight", "balanced_output"],
+        "train": ["l2", "max_iterations", "tolerance", "loss_tolerance", "class_weight", "balanced_output", "calibrate", "calibration_holdout",
+                  "calibration_seed"],
     ]
 
     /// `tailforge train`'s flag spellings, which users carry over into a `train:` section.

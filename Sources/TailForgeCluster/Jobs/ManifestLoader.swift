@@ -159,7 +159,19 @@ struct ManifestReader {
             }
             settings.classWeighting = weighting
         }
-        return JobManifest.Train(settings: settings, balancedOutput: try string(train["balanced_output"], "train.balanced_output"))
+        let holdout = try number(train["calibration_holdout"], "train.calibration_holdout",
+                                 allowed: "a fraction of each class's real rows from \(limits.calibrationHoldout.lowerBound) to \(limits.calibrationHoldout.upperBound)")
+        let seed = try integer(train["calibration_seed"], "train.calibration_seed", allowed: 0 ... Int.max)
+        var calibration: CalibrationSettings?
+        if try boolean(train["calibrate"], "train.calibrate") == true {
+            let defaults = CalibrationSettings()
+            calibration = CalibrationSettings(holdOutFraction: holdout ?? defaults.holdOutFraction, seed: seed.map(UInt64.init) ?? defaults.seed)
+        } else if holdout != nil || seed != nil {
+            let key = holdout != nil ? "calibration_holdout" : "calibration_seed"
+            throw error(train[key], "train.\(key)", "`train.\(key)` applies only with `calibrate: true` (as `--\(key.replacingOccurrences(of: "_", with: "-"))` only with `train --calibrate`); add `calibrate: true` or remove it.")
+        }
+        return JobManifest.Train(settings: settings, balancedOutput: try string(train["balanced_output"], "train.balanced_output"),
+                                 calibration: calibration)
     }
 
     // MARK: - Nodes

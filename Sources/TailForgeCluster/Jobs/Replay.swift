@@ -205,7 +205,8 @@ public enum Replay {
         guard summary.inputSHA256 == inputSHA256 else {
             throw Failure(description: "the input \(manifest.input.path) changed during the replay (SHA-256 now \(summary.inputSHA256))")
         }
-        let runner = TrainingRunner(inputs: [balanced], output: manifest.output, settings: train.settings, threads: threads)
+        let runner = TrainingRunner(inputs: [balanced], output: manifest.output, settings: train.settings, threads: threads,
+                                    calibration: train.calibration)
         let maxIterations = train.settings.optimizer.maxIterations
         // `train` is async (its blocks run on the compute pool); replay is a plain command: wait on this thread.
         let outcome = ConcurrentResults<Result<Void, any Error>>(count: 1)

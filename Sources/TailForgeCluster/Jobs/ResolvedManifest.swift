@@ -48,14 +48,32 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
         public var trainSeconds: Double
         /// Bytes of training messages the coordinator sent to and received from workers (weights, κ, sums).
         public var networkBytes: Int64?
+        /// What `calibrate: true` chose (the model file holds the same), nil for a job without it.
+        public var calibration: Calibration?
+
+        /// The calibration's outcome: τ, the rows it used, and its fit.
+        public struct Calibration: Codable, Sendable, Equatable {
+            public var tau: Double
+            /// Held-out balanced accuracy at τ.
+            public var balancedAccuracy: Double
+            public var heldOutRows: Int
+            public var fitRows: Int
+            public var iterations: Int
+            public var seconds: Double
+            public init(tau: Double, balancedAccuracy: Double, heldOutRows: Int, fitRows: Int, iterations: Int, seconds: Double) {
+                self.tau = tau; self.balancedAccuracy = balancedAccuracy; self.heldOutRows = heldOutRows; self.fitRows = fitRows
+                self.iterations = iterations; self.seconds = seconds
+            }
+        }
 
         public init(balancedSHA256: String, balancedOutput: String?, balancedOutputSHA256: String?, parts: [[Int]], rows: Int, classes: Int,
                     dimension: Int, iterations: Int, evaluations: Int, finalLoss: Double, gradientNorm: Double, converged: Bool,
-                    stopReason: String, openSeconds: Double, trainSeconds: Double, networkBytes: Int64?) {
+                    stopReason: String, openSeconds: Double, trainSeconds: Double, networkBytes: Int64?, calibration: Calibration? = nil) {
             self.balancedSHA256 = balancedSHA256; self.balancedOutput = balancedOutput; self.balancedOutputSHA256 = balancedOutputSHA256
             self.parts = parts; self.rows = rows; self.classes = classes; self.dimension = dimension; self.iterations = iterations
             self.evaluations = evaluations; self.finalLoss = finalLoss; self.gradientNorm = gradientNorm; self.converged = converged
             self.stopReason = stopReason; self.openSeconds = openSeconds; self.trainSeconds = trainSeconds; self.networkBytes = networkBytes
+            self.calibration = calibration
         }
     }
 

@@ -11,10 +11,16 @@ extension JobManifest {
         /// Also publish the balanced set here (in the job's `layout`, compact unless it says `full`); nil keeps
         /// it out of the data roots (only its recipe and identity are recorded).
         public var balancedOutput: String?
+        /// `calibrate: true` (with `calibration_holdout`, `calibration_seed`): what `train --calibrate` does — a
+        /// calibration fit without the held-out real rows and their synthetic copies, τ chosen by held-out balanced
+        /// accuracy, τ and π stored in the model. Each worker holds out its own rows (the draw is a pure function of
+        /// the settings and the class counts); only weights, gradient sums and per-class counts cross the network.
+        public var calibration: CalibrationSettings?
 
-        public init(settings: TrainingSettings = TrainingSettings(), balancedOutput: String? = nil) {
+        public init(settings: TrainingSettings = TrainingSettings(), balancedOutput: String? = nil, calibration: CalibrationSettings? = nil) {
             self.settings = settings
             self.balancedOutput = balancedOutput
+            self.calibration = calibration
         }
 
         /// The balanced file's name as the model records it (`input_files`): the published file's name, else
@@ -27,7 +33,7 @@ extension JobManifest {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case l2, maxIterations = "max_iterations", tolerance, lossTolerance = "loss_tolerance", classWeight = "class_weight",
-                 balancedOutput = "balanced_output"
+                 balancedOutput = "balanced_output", calibrate, calibrationHoldout = "calibration_holdout", calibrationSeed = "calibration_seed"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -45,6 +51,11 @@ extension JobManifest {
             }
             self.settings = settings
             balancedOutput = try c.decodeIfPresent(String.self, forKey: .balancedOutput)
+            if try c.decodeIfPresent(Bool.self, forKey: .calibrate) == true {
+                let defaults = CalibrationSettings()
+                calibration = CalibrationSettings(holdOutFraction: try c.decodeIfPresent(Double.self, forKey: .calibrationHoldout) ?? defaults.holdOutFraction,
+                                                  seed: try c.decodeIfPresent(UInt64.self, forKey: .calibrationSeed) ?? defaults.seed)
+            }
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -55,6 +66,12 @@ extension JobManifest {
             try c.encode(settings.optimizer.lossTolerance, forKey: .lossTolerance)
             try c.encode(settings.classWeighting.name, forKey: .classWeight)
             try c.encodeIfPresent(balancedOutput, forKey: .balancedOutput)
+            // Only when calibrating: the encoding (and so the seal) of an uncalibrated job's manifest is unchanged.
+            if let calibration {
+                try c.encode(true, forKey: .calibrate)
+                try c.encode(calibration.holdOutFraction, forKey: .calibrationHoldout)
+                try c.encode(calibration.seed, forKey: .calibrationSeed)
+            }
         }
 
         /// `none` or `balanced`, as `train --class-weight` spells them.
@@ -66,8 +83,9 @@ extension JobManifest {
             }
         }
 
-        /// The ranges `train`'s flags have (`--l2`, `--max-iter`, `--tol`, `--loss-tol`).
+        /// `train`'s flags have (`--l2`, `--max-iter`, `--tol`, `--loss-tol`, `--calibration-holdout`).
         public enum Limits {
+            public static let calibrationHoldout = CalibrationSettings.holdOutRange
             public static let l2 = 0.0...1e6
             public static let maxIterations = 0...1_000_000
             public static let tolerance = 0.0...0.999_999

@@ -37,6 +37,7 @@ public enum MessageType: UInt16, CaseIterable, Sendable, Codable {
     case trainingClose = 70
     case trainingPing = 71
     case trainerProgress = 72
+    case heldOutTally = 73
 
     /// The body type carried by messages of this type, used to validate every incoming header.
     var bodyType: any WireBody.Type {
@@ -72,6 +73,7 @@ public enum MessageType: UInt16, CaseIterable, Sendable, Codable {
         case .trainingClose: TrainingClose.self
         case .trainingPing: TrainingPing.self
         case .trainerProgress: TrainerProgress.self
+        case .heldOutTally: HeldOutTallyReply.self
         }
     }
 }

@@ -253,7 +253,12 @@ public struct StatusReply: WireBody, Equatable {
     public static let messageType = MessageType.statusReply
     public var jobs: [JobStatus]
     public var workers: [WorkerStatus]
-    public init(jobs: [JobStatus], workers: [WorkerStatus]) { self.jobs = jobs; self.workers = workers }
+    /// The coordinator's TailForge version (its workers run the same: it refuses any other); nil from releases
+    /// before it was reported.
+    public var toolVersion: String?
+    public init(jobs: [JobStatus], workers: [WorkerStatus], toolVersion: String? = nil) {
+        self.jobs = jobs; self.workers = workers; self.toolVersion = toolVersion
+    }
 }
 
 /// Client → coordinator: stop a job.
@@ -402,15 +407,18 @@ public struct GradientRequest: WireBody, Equatable {
     /// of the global row number, exactly as the local trainer cuts them.
     public var firstGlobalRows: [Int]?
     public var blockRows: Int?
+    /// Set to ask calibration parts for their held-out tally at these weights (answered by `HeldOutTallyReply`)
+    /// instead of their gradient.
+    public var heldOutScore: HeldOutScoring?
     public init(session: String, iteration: Int, shards: [Int], classCount: Int, dimension: Int,
-                paths: [String]? = nil, firstGlobalRows: [Int]? = nil, blockRows: Int? = nil) {
+                paths: [String]? = nil, firstGlobalRows: [Int]? = nil, blockRows: Int? = nil, heldOutScore: HeldOutScoring? = nil) {
         self.session = session; self.iteration = iteration; self.shards = shards; self.classCount = classCount; self.dimension = dimension
-        self.paths = paths; self.firstGlobalRows = firstGlobalRows; self.blockRows = blockRows
+        self.paths = paths; self.firstGlobalRows = firstGlobalRows; self.blockRows = blockRows; self.heldOutScore = heldOutScore
     }
 
     // The wire key stays `job` (cluster/PROTOCOL.md, tool versions ≤ 0.2.0).
     enum CodingKeys: String, CodingKey {
-        case session = "job", iteration, shards, classCount, dimension, paths, firstGlobalRows, blockRows
+        case session = "job", iteration, shards, classCount, dimension, paths, firstGlobalRows, blockRows, heldOutScore
     }
 }
 

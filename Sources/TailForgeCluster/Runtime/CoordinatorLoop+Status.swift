@@ -32,7 +32,7 @@ extension CoordinatorLoop {
                          secondsSinceHeartbeat: liveness.silence(of: identity).map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 } ?? 0,
                          quarantined: worker.quarantine, consecutiveFailures: worker.consecutiveFailures)
         }.sorted { $0.workerId < $1.workerId }
-        send(client, WireMessage(StatusReply(jobs: ids.compactMap(status), workers: workerList)))
+        send(client, WireMessage(StatusReply(jobs: ids.compactMap(status), workers: workerList, toolVersion: configuration.toolVersion)))
     }
 
     mutating func publishProgress(_ id: String) {

@@ -61,7 +61,13 @@ extension CoordinatorLoop {
                 parts: outcome.parts.map { [$0.lowerBound, $0.upperBound] }, rows: outcome.rows, classes: outcome.classCount,
                 dimension: outcome.dimension, iterations: report.iterations, evaluations: report.evaluations, finalLoss: report.finalLoss,
                 gradientNorm: report.gradientNorm, converged: report.converged, stopReason: report.reason.rawValue,
-                openSeconds: outcome.openSeconds, trainSeconds: report.seconds, networkBytes: bytes)
+                openSeconds: outcome.openSeconds, trainSeconds: report.seconds, networkBytes: bytes,
+                calibration: outcome.calibration.map { record in
+                    ResolvedManifest.Training.Calibration(tau: record.adjustment.tau, balancedAccuracy: record.balancedAccuracy,
+                                                          heldOutRows: record.heldOutRows, fitRows: record.fitRows,
+                                                          iterations: outcome.calibrationReport?.iterations ?? 0,
+                                                          seconds: outcome.calibrationReport?.seconds ?? 0)
+                })
             writeResolvedManifest(id)
             do { try journal.append(JournalEntry(event: .committed, job: id, sha256: outcome.modelSHA256, path: job.manifest.output)) } catch {
                 log.error("cannot journal the commit of \(id) (the model is written; after a restart the job trains again): \(error)", metadata: LogMetadata.job(id))

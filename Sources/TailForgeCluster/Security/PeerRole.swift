@@ -21,7 +21,7 @@ public enum PeerRole: String, Sendable, CaseIterable {
 
     static let workerMessages: Set<MessageType> = [
         .hello, .heartbeat, .shardProgress, .shardResult, .shardFailure, .dataRequest, .dataChunk, .goodbye,
-        .gradientReply, .trainingShardLoaded, .trainingFailure,
+        .gradientReply, .trainingShardLoaded, .trainingFailure, .heldOutTally,
     ]
 
     static let clientMessages: Set<MessageType> = [

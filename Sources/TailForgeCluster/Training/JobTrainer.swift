@@ -29,6 +29,9 @@ struct JobTrainer: Sendable {
         var parts: [Range<Int>]
         var modelSHA256: String
         var openSeconds: Double
+        /// What `calibrate: true` chose, and its calibration fit's report.
+        var calibration: CalibrationRecord?
+        var calibrationReport: LBFGSReport?
     }
 
     /// The parts as session shards, each with its recipe, and their κ payloads.
@@ -50,18 +53,25 @@ struct JobTrainer: Sendable {
         return (specs, payloads, parts)
     }
 
-    /// Trains over `transport` and writes the model to the job's output; `progress` gets every iteration.
+    /// Trains over `transport` and writes the model to the job's output; `progress` gets every iteration (of the
+    /// calibration fit first, with `calibrate: true`).
     func run(transport: any TrainerTransport, logger: Logger, progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> Outcome {
         let (specs, payloads, parts) = try specs()
         let clock = ContinuousClock()
         let opened = clock.now
+        // A new session id per run: replies a worker still owes a session of an earlier coordinator life (same job,
+        // same evaluation numbers) must never be taken for this one's.
+        let run = UUID().uuidString.prefix(8).lowercased()
         let source = try await RemoteGradientSource.open(
-            // A new session id per run: replies a worker still owes a session of an earlier coordinator life (same job,
-            // same evaluation numbers) must never be taken for this one's.
-            transport: transport, session: "\(job)-train-" + UUID().uuidString.prefix(8).lowercased(), shards: specs, shardPayloads: payloads,
+            transport: transport, session: "\(job)-train-\(run)", shards: specs, shardPayloads: payloads,
             classWeighting: train.settings.classWeighting, blockRows: TrainingPartition.blockRows, timeoutSeconds: timeoutSeconds, logger: logger)
         defer { source.close() }
         let openSeconds = (clock.now - opened).seconds
+        var calibrated: (record: CalibrationRecord, fit: LBFGSReport)?
+        if let calibration = train.calibration {
+            calibrated = try await calibrate(calibration, specs: specs, payloads: payloads, workers: source.shardWorkers, run: String(run),
+                                             transport: transport, logger: logger, progress: progress)
+        }
         let result = try await SoftmaxTrainer.train(source: source, settings: train.settings) { iteration, _ in
             try Task.checkCancellation()
             source.reportProgress(iteration)
@@ -70,9 +80,46 @@ struct JobTrainer: Sendable {
         // What `tailforge train BALANCED.h5` records for the same set: its name and identity.
         let metadata = SoftmaxModelFile.Metadata(
             settings: train.settings, report: result.report, trainingRows: source.rowCount, blockRows: TrainingPartition.blockRows,
-            inputFiles: [train.balancedName], inputSHA256: [identity], classNames: source.classNames)
+            inputFiles: [train.balancedName], inputSHA256: [identity], classNames: source.classNames, calibration: calibrated?.record)
         try SoftmaxModelFile.write(result.model, metadata: metadata, to: manifest.output)
         return Outcome(report: result.report, rows: source.rowCount, classCount: source.classCount, dimension: source.dimension,
-                       parts: parts, modelSHA256: try SHA256.hexDigest(ofFileAt: manifest.output), openSeconds: openSeconds)
+                       parts: parts, modelSHA256: try SHA256.hexDigest(ofFileAt: manifest.output), openSeconds: openSeconds,
+                       calibration: calibrated?.record, calibrationReport: calibrated?.fit)
+    }
+
+    /// `train --calibrate`'s calibration over the parts the final fit's session holds: a second session of calibration
+    /// parts (each placed on the worker holding its rows, which cuts it without regenerating), the calibration fit
+    /// by the same L-BFGS, and the held-out tally of the fitted model summed over the parts — the single-node
+    /// calibration's blocks and counts (``CalibrationBlocks``), so the same τ and record.
+    func calibrate(_ calibration: CalibrationSettings, specs: [TrainingShardSpec], payloads: [[UInt8]], workers: [String], run: String,
+                   transport: any TrainerTransport, logger: Logger,
+                   progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> (record: CalibrationRecord, fit: LBFGSReport) {
+        try calibration.validate()
+        let cut = TrainingRecipe.Calibration(holdOutFraction: calibration.holdOutFraction, seed: calibration.seed)
+        let calibrationSpecs = zip(specs, workers).map { spec, worker in
+            var recipe = spec.recipe!
+            recipe.calibration = cut
+            return TrainingShardSpec(path: recipe.name, holder: worker, recipe: recipe)
+        }
+        let realCounts = try prepared.plan(manifest.policy).classes.map(\.keptCount)
+        // What `CalibrationHoldOut` refuses on one machine is refused here before any worker cuts a part.
+        _ = try CalibrationHoldOut.heldOutPositions(realCounts: realCounts, fraction: calibration.holdOutFraction, seed: calibration.seed)
+        logger.info("job \(job): calibration fit holding out \(Int((calibration.holdOutFraction * 100).rounded())) % of each class's real rows (seed \(calibration.seed))",
+                    metadata: LogMetadata.job(job))
+        let source = try await RemoteGradientSource.open(
+            transport: transport, session: "\(job)-calibrate-\(run)", shards: calibrationSpecs, shardPayloads: payloads,
+            classWeighting: train.settings.classWeighting, blockRows: TrainingPartition.blockRows, timeoutSeconds: timeoutSeconds, logger: logger)
+        defer { source.close() }
+        let fitted = try await SoftmaxTrainer.train(source: source, settings: train.settings) { iteration, _ in
+            try Task.checkCancellation()
+            source.reportProgress(iteration)
+            progress(iteration)
+        }
+        let prior = LogitAdjustment.prior(classCounts: realCounts)
+        let tally = try await source.heldOutTally(fitted.model, grid: calibration.tauGrid, prior: prior)
+        let record = try LogitAdjustmentCalibrator.record(tally: tally, prior: prior, calibration: calibration, fitRows: source.rowCount)
+        logger.info("job \(job): calibration chose τ = \(record.adjustment.tau) (held-out balanced accuracy \(record.balancedAccuracy) over \(record.heldOutRows) rows)",
+                    metadata: LogMetadata.job(job))
+        return (record, fitted.report)
     }
 }

@@ -25,6 +25,8 @@ public final class RemoteGradientSource: GradientSource {
     public let shardRows: [Int]
     public let firstGlobalRows: [Int]
     public let shardSHA256: [String]
+    /// The worker that loaded each shard (`tailforge worker --name`), as it reported.
+    public let shardWorkers: [String]
     public let classNames: [String]?
     /// Rows per class over all shards.
     public let classCounts: [Int]
@@ -97,7 +99,7 @@ public final class RemoteGradientSource: GradientSource {
             for info in infos { firsts.append(total); total += info.rows }
             return RemoteGradientSource(
                 connection: connection, shardPayloads: shardPayloads, session: session, shards: shards, classCount: classCount, dimension: dimension,
-                shardRows: infos.map(\.rows), firstGlobalRows: firsts, shardSHA256: infos.map(\.sha256), classNames: names,
+                shardRows: infos.map(\.rows), firstGlobalRows: firsts, shardSHA256: infos.map(\.sha256), shardWorkers: infos.map(\.worker), classNames: names,
                 classCounts: counts, classWeights: try classWeighting.weights(classCounts: counts), blockRows: blockRows,
                 timeoutSeconds: timeoutSeconds, logger: logger)
         } catch {
@@ -119,43 +121,20 @@ public final class RemoteGradientSource: GradientSource {
     }
 
     private init(connection: any TrainerTransport, shardPayloads: [[UInt8]], session: String, shards: [TrainingShardSpec], classCount: Int, dimension: Int,
-                 shardRows: [Int], firstGlobalRows: [Int], shardSHA256: [String], classNames: [String]?, classCounts: [Int],
+                 shardRows: [Int], firstGlobalRows: [Int], shardSHA256: [String], shardWorkers: [String], classNames: [String]?, classCounts: [Int],
                  classWeights: [Float]?, blockRows: Int, timeoutSeconds: Double, logger: Logger) {
         self.logger = logger
         self.connection = connection; self.shardPayloads = shardPayloads; self.session = session; self.shards = shards; self.classCount = classCount
         self.dimension = dimension; self.shardRows = shardRows; self.firstGlobalRows = firstGlobalRows
-        self.shardSHA256 = shardSHA256; self.classNames = classNames; self.classCounts = classCounts
+        self.shardSHA256 = shardSHA256; self.shardWorkers = shardWorkers; self.classNames = classNames; self.classCounts = classCounts
         self.classWeights = classWeights; self.blockRows = blockRows; self.timeoutSeconds = timeoutSeconds
         self.rowCount = shardRows.reduce(0, +)
     }
 
     public func evaluate(_ parameters: ModelParameters) async throws -> LossAndGradient {
-        precondition(parameters.classCount == classCount && parameters.dimension == dimension,
-                     "RemoteGradientSource.evaluate: parameters are \(parameters.classCount)×\(parameters.dimension), data \(classCount)×\(dimension)")
         let clock = ContinuousClock()
         let started = clock.now
-        let iteration = nextIteration.wrappingAdd(1, ordering: .relaxed).oldValue
-        let request = GradientRequest(session: session, iteration: iteration, shards: Array(shards.indices), classCount: classCount,
-                                      dimension: dimension, paths: shards.map(\.path), firstGlobalRows: firstGlobalRows,
-                                      blockRows: blockRows)
-        var payloads = [WireMessage.float32Payload(parameters.values)]
-        if let classWeights { payloads.append(WireMessage.float32Payload(classWeights)) }
-        let session = self.session
-        let collector = ShardReplyCollector(session: session, coordinator: connection.coordinator, what: "gradient \(iteration)",
-                                            expected: Set(shards.indices), timeoutSeconds: timeoutSeconds) { message in
-            (message.body as? GradientReply).flatMap { $0.session == session && $0.iteration == iteration ? $0.shard : nil }
-        }
-        let encoded = clock.now
-        var replies: [Int: WireMessage] = [:]
-        for attempt in 0 ... Self.maxReopens {
-            do {
-                replies = try await collector.run(on: connection, sending: [WireMessage(request, payloads: payloads)])
-                break
-            } catch DistributedTrainingError.sessionLost where attempt < Self.maxReopens {
-                try await reopen()
-            }
-        }
-        let received = clock.now
+        let (_, replies, encoded, received) = try await request(parameters, heldOutScore: nil)
         // Shard order; the sum is exact, so the order only matters for reproducing the same error message.
         var total = LossAndGradient(classCount: classCount, dimension: dimension)
         var shardSeconds: [Double] = []
@@ -175,6 +154,55 @@ public final class RemoteGradientSource: GradientSource {
         timings.withLock {
             $0.append(EvaluationTiming(wallSeconds: (finished - started).seconds, shardSeconds: shardSeconds,
                                        trainerSeconds: (encoded - started).seconds + (finished - received).seconds))
+        }
+        return total
+    }
+
+    /// Sends one request for every shard at `parameters` (a gradient, or with `heldOutScore` a held-out tally of
+    /// calibration parts) and waits for every shard's answer, reopening the session on a restarted coordinator.
+    private func request(_ parameters: ModelParameters, heldOutScore: HeldOutScoring?) async throws
+        -> (iteration: Int, replies: [Int: WireMessage], encoded: ContinuousClock.Instant, received: ContinuousClock.Instant) {
+        precondition(parameters.classCount == classCount && parameters.dimension == dimension,
+                     "RemoteGradientSource: parameters are \(parameters.classCount)×\(parameters.dimension), data \(classCount)×\(dimension)")
+        let iteration = nextIteration.wrappingAdd(1, ordering: .relaxed).oldValue
+        let request = GradientRequest(session: session, iteration: iteration, shards: Array(shards.indices), classCount: classCount,
+                                      dimension: dimension, paths: shards.map(\.path), firstGlobalRows: firstGlobalRows,
+                                      blockRows: blockRows, heldOutScore: heldOutScore)
+        var payloads = [WireMessage.float32Payload(parameters.values)]
+        if let classWeights { payloads.append(WireMessage.float32Payload(classWeights)) }
+        let session = self.session, tally = heldOutScore != nil
+        let collector = ShardReplyCollector(session: session, coordinator: connection.coordinator,
+                                            what: tally ? "held-out tally \(iteration)" : "gradient \(iteration)",
+                                            expected: Set(shards.indices), timeoutSeconds: timeoutSeconds) { message in
+            if tally { return (message.body as? HeldOutTallyReply).flatMap { $0.session == session && $0.iteration == iteration ? $0.shard : nil } }
+            return (message.body as? GradientReply).flatMap { $0.session == session && $0.iteration == iteration ? $0.shard : nil }
+        }
+        let encoded = ContinuousClock.now
+        var replies: [Int: WireMessage] = [:]
+        for attempt in 0 ... Self.maxReopens {
+            do {
+                replies = try await collector.run(on: connection, sending: [WireMessage(request, payloads: payloads)])
+                break
+            } catch DistributedTrainingError.sessionLost where attempt < Self.maxReopens {
+                try await reopen()
+            }
+        }
+        return (iteration, replies, encoded, ContinuousClock.now)
+    }
+
+    /// The held-out tally of a calibration session's parts under `model`, summed over the parts (exact integers).
+    public func heldOutTally(_ model: SoftmaxModel, grid: [Double], prior: [Double]) async throws -> HeldOutTally {
+        let parameters = ModelParameters(classCount: model.classCount, dimension: model.dimension, values: model.weights + model.bias)
+        let (_, replies, _, _) = try await request(parameters, heldOutScore: HeldOutScoring(tauGrid: grid, prior: prior))
+        var total = HeldOutTally(classCount: classCount, gridCount: grid.count)
+        for shard in shards.indices {
+            let message = replies[shard]!
+            guard let reply = message.body(as: HeldOutTallyReply.self), message.payloads.count == 1,
+                  let tally = HeldOutTally(serialized: message.payloads[0], classCount: classCount, gridCount: grid.count),
+                  tally.rowCount == reply.rows else {
+                throw DistributedTrainingError.malformedReply("shard \(shard)'s held-out tally is not an exact count table of \(classCount) classes × \(grid.count) τ values")
+            }
+            total.add(tally)
         }
         return total
     }

@@ -72,15 +72,51 @@ public struct TrainingRecipe: Codable, Sendable, Equatable {
     public var kappaCount: Int
     /// The balanced set's identity (`balanced_sha256`), reported as the part's digest.
     public var identity: String
+    /// Set for the calibration session of a job with `calibrate: true`: the worker serves the calibration fit's
+    /// rows of the part (those whose source row is not held out) and tallies its held-out real rows.
+    public var calibration: Calibration?
+
+    /// The hold-out a calibration part is cut by (`train.calibration_holdout`, `train.calibration_seed`).
+    public struct Calibration: Codable, Sendable, Equatable {
+        public var holdOutFraction: Double
+        public var seed: UInt64
+        public init(holdOutFraction: Double, seed: UInt64) { self.holdOutFraction = holdOutFraction; self.seed = seed }
+    }
 
     public init(job: String, manifest: JobManifest, inputSHA256: String, firstRow: Int, endRow: Int, classes: [Int],
-                kappaCount: Int, identity: String) {
+                kappaCount: Int, identity: String, calibration: Calibration? = nil) {
         self.job = job; self.manifest = manifest; self.inputSHA256 = inputSHA256; self.firstRow = firstRow; self.endRow = endRow
-        self.classes = classes; self.kappaCount = kappaCount; self.identity = identity
+        self.classes = classes; self.kappaCount = kappaCount; self.identity = identity; self.calibration = calibration
     }
 
     /// The part's name, used where a file shard has its path (logs, the session's shard list, the workers' cache).
-    public var name: String { "\(job)#rows-\(firstRow)-\(endRow)" }
+    public var name: String {
+        partName + (calibration.map { "#calibration-\($0.holdOutFraction)-\($0.seed)" } ?? "")
+    }
+    /// The name of the part's rows, with or without a calibration view of them (a worker regenerates them once).
+    public var partName: String { "\(job)#rows-\(firstRow)-\(endRow)" }
+}
+
+/// What a held-out score request (a `GradientRequest` with `heldOutScore`) asks of a calibration part: tally its
+/// held-out rows under the request's weights for every τ of `tauGrid`, with the set's class prior.
+public struct HeldOutScoring: Codable, Sendable, Equatable {
+    public var tauGrid: [Double]
+    public var prior: [Double]
+    public init(tauGrid: [Double], prior: [Double]) { self.tauGrid = tauGrid; self.prior = prior }
+}
+
+/// Worker → coordinator → trainer: one calibration part's held-out tally (``HeldOutTally``, exact integer
+/// counts, in the payload frame) for the score request `iteration` of the session.
+public struct HeldOutTallyReply: WireBody, Equatable {
+    public static let messageType = MessageType.heldOutTally
+    public var session: String
+    public var iteration: Int
+    public var shard: Int
+    /// Held-out rows tallied.
+    public var rows: Int
+    public init(session: String, iteration: Int, shard: Int, rows: Int) {
+        self.session = session; self.iteration = iteration; self.shard = shard; self.rows = rows
+    }
 }
 
 /// Worker → coordinator → trainer: a shard is in memory; what the trainer needs to plan the global row order,

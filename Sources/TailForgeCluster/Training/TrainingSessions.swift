@@ -103,14 +103,9 @@ struct TrainingSessions {
             }
             return outgoing
         case let reply as GradientReply:
-            guard var session = sessions[reply.session], var evaluation = session.evaluation,
-                  evaluation.request.iteration == reply.iteration, evaluation.pending.remove(reply.shard) != nil else {
-                return []   // late or duplicate (the shard was reassigned and computed elsewhere too)
-            }
-            session.evaluation = evaluation
-            sessions[reply.session] = session
-            if evaluation.pending.isEmpty { metrics?.gradientLatency.recordNanoseconds(Int64((ContinuousClock.now - evaluation.started).seconds * 1e9)) }
-            return [(session.trainer, .relay(frames))]
+            return relayReply(session: reply.session, iteration: reply.iteration, shard: reply.shard, frames: frames)
+        case let reply as HeldOutTallyReply:
+            return relayReply(session: reply.session, iteration: reply.iteration, shard: reply.shard, frames: frames)
         case let progress as TrainerProgress:
             guard sessions[progress.session] != nil else { return [] }
             sessions[progress.session]!.lastHeard = .now
@@ -128,6 +123,18 @@ struct TrainingSessions {
         default:
             return nil
         }
+    }
+
+    /// Relays a worker's answer to the evaluation in flight (a gradient or a held-out tally) to the trainer.
+    private mutating func relayReply(session id: String, iteration: Int, shard: Int, frames: [[UInt8]]) -> Outgoing {
+        guard var session = sessions[id], var evaluation = session.evaluation,
+              evaluation.request.iteration == iteration, evaluation.pending.remove(shard) != nil else {
+            return []   // late or duplicate (the shard was reassigned and computed elsewhere too)
+        }
+        session.evaluation = evaluation
+        sessions[id] = session
+        if evaluation.pending.isEmpty { metrics?.gradientLatency.recordNanoseconds(Int64((ContinuousClock.now - evaluation.started).seconds * 1e9)) }
+        return [(session.trainer, .relay(frames))]
     }
 
     /// Forgets a session and tells each worker which shard paths to release (paths another session still uses

@@ -21,12 +21,20 @@ public final class TrainingShardServer: Sendable {
         var labelCounts: [Int]
         var classNames: [String]?
         var sha256: String
+        /// A regenerated part's provenance and real rows per class of its set, from which a calibration view of it is cut.
+        var part: (provenance: RowProvenance, classRealSources: [Int: [Int64]], realCounts: [Int])?
+        /// A calibration part (``TrainingRecipe/calibration``): `shard`'s calibration fit and held-out rows, cut on
+        /// the final fit's blocks; its gradients are of the fit rows.
+        var calibration: CalibrationBlocks?
 
         init(shard: TrainingShard, classNames: [String]?, sha256: String) {
             var counts = [Int](repeating: 0, count: Int(shard.labels.max() ?? 0) + 1)
             for label in shard.labels { counts[Int(label)] += 1 }
             self.shard = shard; labelCounts = counts; self.classNames = classNames; self.sha256 = sha256
         }
+
+        /// Rows the part's gradients sum over.
+        var rowCount: Int { calibration?.fitRowCount ?? shard.rowCount }
     }
 
     /// Environment variable (milliseconds) that delays every gradient reply, so tests can kill a process
@@ -106,7 +114,7 @@ public final class TrainingShardServer: Sendable {
                             if let recipe, let kappas { try self.regenerate(recipe, kappas: kappas, name: path) } else { try self.load(path) }
                         }
                         send(WireMessage(TrainingShardLoaded(
-                            session: load.session, shard: shard, rows: loaded.shard.rowCount, dimension: loaded.shard.dimension,
+                            session: load.session, shard: shard, rows: loaded.rowCount, dimension: loaded.shard.dimension,
                             labelCounts: loaded.labelCounts, classNames: loaded.classNames, sha256: loaded.sha256, worker: workerName)))
                     } catch {
                         send(WireMessage(TrainingFailure(session: load.session, shard: shard,
@@ -154,9 +162,34 @@ public final class TrainingShardServer: Sendable {
     }
 
     /// Regenerates a part of a training job's balanced set from the job's input and the κ sent with the load, and
-    /// keeps it under `name` (a part is the same rows wherever it is regenerated, so a reload is skipped).
+    /// keeps it under `name` (a part is the same rows wherever it is regenerated, so a reload is skipped). A
+    /// calibration part is cut from the part's rows, which this worker usually holds already for the job's final
+    /// fit (the trainer places both on one worker); otherwise they are regenerated for it alone.
     private func regenerate(_ recipe: TrainingRecipe, kappas: [Float], name: String) throws -> Loaded {
         if let hit = parts.withLock({ $0[name] }) { return hit }
+        guard let calibration = recipe.calibration else {
+            let loaded = try regeneratePart(recipe, kappas: kappas, name: name)
+            parts.withLock { $0[name] = loaded }
+            return loaded
+        }
+        var whole = recipe
+        whole.calibration = nil
+        var loaded = try parts.withLock({ $0[whole.name] }) ?? regeneratePart(whole, kappas: kappas, name: whole.name)
+        let part = loaded.part!
+        let split = try CalibrationHoldOut(part: loaded.shard.labels, provenance: part.provenance, classRealSources: part.classRealSources,
+                                           realCounts: part.realCounts, fraction: calibration.holdOutFraction, seed: calibration.seed)
+        let blocks = try CalibrationBlocks(shard: loaded.shard, firstGlobalRow: recipe.firstRow, blockRows: TrainingPartition.blockRows,
+                                           fitRows: split.fit[0], heldOutRows: split.heldOut[0])
+        loaded.calibration = blocks
+        loaded.labelCounts = blocks.fitLabelCounts
+        loaded.part = nil
+        parts.withLock { $0[name] = loaded }
+        logger.info("cut calibration part \(name): \(blocks.fitRowCount) fit rows, \(blocks.heldOutRowCount) held-out real rows",
+                    metadata: LogMetadata.job(recipe.job))
+        return loaded
+    }
+
+    private func regeneratePart(_ recipe: TrainingRecipe, kappas: [Float], name: String) throws -> Loaded {
         let started = ContinuousClock.now
         let manifest = recipe.manifest
         let path: String
@@ -196,8 +229,9 @@ public final class TrainingShardServer: Sendable {
         let rows = try BalancedRowRange.regenerate(range, plan: plan, data: data, kappas: byClass, settings: manifest.policy,
                                                    driftGuard: driftGuard, threads: threads)
         let shard = try TrainingShard(name: name, embeddings: rows.embeddings, labels: rows.labels)
-        let loaded = Loaded(shard: shard, classNames: data.classNames, sha256: recipe.identity)
-        parts.withLock { $0[name] = loaded }
+        var loaded = Loaded(shard: shard, classNames: data.classNames, sha256: recipe.identity)
+        loaded.part = (RowProvenance(isSynthetic: rows.isSynthetic, sourceIndex: rows.sourceIndex), rows.classRealSources,
+                       plan.classes.map(\.keptCount))
         logger.info("regenerated training part \(name) of job \(recipe.job): \(shard.rowCount) rows × \(shard.dimension) over \(recipe.classes.count) classes in \(ContinuousClock.now - started)",
                     metadata: LogMetadata.job(recipe.job))
         return loaded
@@ -230,6 +264,27 @@ public final class TrainingShardServer: Sendable {
         if let identity { cache.withLock { $0.insert(loaded, path: path, identity: identity) } }
         logger.info("loaded training shard \(path): \(shard.rowCount) rows × \(shard.dimension) in \(ContinuousClock.now - started)")
         return loaded
+    }
+
+    struct NotACalibrationPart: Error, CustomStringConvertible {
+        var path: String
+        var description: String { "\(path) is not a calibration part; only a job's calibration session asks for held-out tallies" }
+    }
+
+    /// A calibration part's held-out tally at the request's weights.
+    private func tally(_ loaded: Loaded, scoring: HeldOutScoring, parameters: ModelParameters, request: GradientRequest, shard: Int,
+                       path: String) async throws -> WireMessage {
+        guard let blocks = loaded.calibration else { throw NotACalibrationPart(path: path) }
+        guard scoring.prior.count == request.classCount, !scoring.tauGrid.isEmpty, scoring.tauGrid.count <= 10_000 else {
+            throw TrainingError.invalidSetting(name: "held-out score request", value: "\(scoring.prior.count) prior values, \(scoring.tauGrid.count) τ values",
+                                               expected: "one prior value per class and 1 to 10000 τ values")
+        }
+        let prior = try LogitAdjustment(tau: 0, prior: scoring.prior).prior
+        let tally = try await ComputePool.run {
+            try CalibrationBlocks.tally(blocks.heldOut, model: SoftmaxModel(parameters: parameters), prior: prior, grid: scoring.tauGrid)
+        }
+        return WireMessage(HeldOutTallyReply(session: request.session, iteration: request.iteration, shard: shard, rows: tally.rowCount),
+                           payloads: [tally.serialized()])
     }
 
     /// One reply per requested shard: its partial sums, or a failure.
@@ -270,10 +325,22 @@ public final class TrainingShardServer: Sendable {
                 guard loaded.shard.dimension == request.dimension else {
                     throw TrainingError.dimensionMismatch(shard: paths[index], expected: request.dimension, found: loaded.shard.dimension)
                 }
-                let source = try LocalGradientSource(shards: [loaded.shard], classCount: request.classCount, classWeights: classWeights,
-                                                     threads: threads, blockRows: request.blockRows ?? 1024,
-                                                     firstGlobalRow: firsts[index])
-                let sums = try await source.evaluate(parameters)
+                if let scoring = request.heldOutScore {
+                    replies.append(try await tally(loaded, scoring: scoring, parameters: parameters, request: request, shard: shard, path: paths[index]))
+                    continue
+                }
+                let sums: LossAndGradient
+                if let blocks = loaded.calibration {
+                    // A part can lose every row to the hold-out (its rows all share held-out sources): it adds nothing.
+                    sums = blocks.fit.isEmpty ? LossAndGradient(classCount: request.classCount, dimension: request.dimension)
+                        : try await CalibrationBlocks.fitSource(blocks.fit, classCount: request.classCount, classWeights: classWeights,
+                                                                threads: threads).evaluate(parameters)
+                } else {
+                    let source = try LocalGradientSource(shards: [loaded.shard], classCount: request.classCount, classWeights: classWeights,
+                                                         threads: threads, blockRows: request.blockRows ?? 1024,
+                                                         firstGlobalRow: firsts[index])
+                    sums = try await source.evaluate(parameters)
+                }
                 let elapsed = (ContinuousClock.now - started).components
                 replies.append(GradientReply.message(session: request.session, iteration: request.iteration, shard: shard, sums: sums,
                                                      seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18))

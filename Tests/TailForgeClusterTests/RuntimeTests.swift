@@ -120,7 +120,7 @@ extension ClusterThreadTests {
                 #expect(reply.body(as: ErrorReply.self)?.code == code, "\(name)")
             }
             let status = try await request(client, good)
-            #expect(status.body(as: StatusReply.self) == StatusReply(jobs: [], workers: []))
+            #expect(status.body(as: StatusReply.self) == StatusReply(jobs: [], workers: [], toolVersion: "9.9.9"), "the status names the coordinator's version")
             #expect(coordinator.isRunning)
         }
 

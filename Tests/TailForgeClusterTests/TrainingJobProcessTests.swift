@@ -48,14 +48,7 @@ extension ClusterProcessTests {
             let submit = try Child(executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
 
             // The first evaluation is in flight on every part: kill one worker that holds a part, then let the rest answer.
-            let held = await eventually(seconds: 60) { () -> [String]? in
-                let names = gated.heldRequests()
-                return names.count >= 3 ? names : nil
-            }
-            let markers = try #require(held, "no evaluation reached the workers: \(submit.stderr)")
-            let victim = try #require(cluster.workers.firstIndex { worker in markers.contains { $0.hasPrefix("held-\(worker.processIdentifier)-") } })
-            await cluster.crashWorker(victim)
-            try gated.release()
+            let victim = try await gated.crashAWorkerHoldingAnEvaluation(parts: 3, submitted: submit)
 
             let finished = await submit.finish()
             #expect(finished.status == 0, "\(finished.stdout)\n\(finished.stderr)")
@@ -109,16 +102,10 @@ extension ClusterProcessTests {
             let submit = try Child(executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
 
             // The first request the gate holds is the calibration fit's first gradient (the calibration runs first).
-            let held = await eventually(seconds: 60) { () -> [String]? in
-                let names = gated.heldRequests()
-                return names.count >= 3 ? names : nil
-            }
-            let markers = try #require(held, "no evaluation reached the workers: \(submit.stderr)")
             let log = { (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? "" }
-            #expect(log().contains("calibration fit holding out 25 %") && !log().contains("calibration chose τ"), "not in the calibration fit")
-            let victim = try #require(cluster.workers.firstIndex { worker in markers.contains { $0.hasPrefix("held-\(worker.processIdentifier)-") } })
-            await cluster.crashWorker(victim)
-            try gated.release()
+            let victim = try await gated.crashAWorkerHoldingAnEvaluation(parts: 3, submitted: submit) {
+                #expect(log().contains("calibration fit holding out 25 %") && !log().contains("calibration chose τ"), "not in the calibration fit")
+            }
 
             let finished = await submit.finish()
             #expect(finished.status == 0, "\(finished.stdout)\n\(finished.stderr)")
@@ -216,6 +203,21 @@ struct GatedCluster {
     /// The markers of the gradient requests the workers hold now.
     func heldRequests() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: gate)) ?? []).filter { $0.hasPrefix("held-") }
+    }
+
+    /// Waits until `parts` gradient requests are held, runs `whileHeld`, kills one worker holding a request with SIGKILL
+    /// and lets every request through; the killed worker's index.
+    func crashAWorkerHoldingAnEvaluation(parts: Int, submitted submit: Child, whileHeld: () -> Void = {}) async throws -> Int {
+        let held = await eventually(seconds: 60) { () -> [String]? in
+            let names = heldRequests()
+            return names.count >= parts ? names : nil
+        }
+        let markers = try #require(held, "no evaluation reached the workers: \(submit.stderr)")
+        whileHeld()
+        let victim = try #require(cluster.workers.firstIndex { worker in markers.contains { $0.hasPrefix("held-\(worker.processIdentifier)-") } })
+        await cluster.crashWorker(victim)
+        try release()
+        return victim
     }
 
     /// Lets the held requests and every later one through.

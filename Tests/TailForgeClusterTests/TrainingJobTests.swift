@@ -262,7 +262,7 @@ import TailForgeTraining
         #expect(training.parts.count == count)
         #expect(training.calibration == ResolvedManifest.Training.Calibration(
             tau: record.adjustment.tau, balancedAccuracy: record.balancedAccuracy, heldOutRows: record.heldOutRows, fitRows: record.fitRows,
-            iterations: single.calibrationReport?.iterations ?? -1, seconds: training.calibration?.seconds ?? -1))
+            iterations: single.calibrationReports.first?.iterations ?? -1, seconds: training.calibration?.seconds ?? -1))
         #expect(resolved.manifest.train?.calibration == calibration)
 
         let replayed = try await Self.onThread {

@@ -72,6 +72,9 @@ extension JobManifest {
                     throw refuse("train.calibration_holdout", "\(calibration.holdOutFraction)",
                                  "a fraction of each class's real rows from \(limits.calibrationHoldout.lowerBound) to \(limits.calibrationHoldout.upperBound)")
                 }
+                guard calibration.l2Grid == nil else {
+                    throw refuse("train.calibrate", "with a λ grid", "without one: a `train:` section does not search λ yet (`train --l2 auto` does)")
+                }
                 guard calibration.tauGrid == CalibrationSettings.standardGrid else {
                     throw refuse("train.calibrate", "a τ grid of \(calibration.tauGrid.count) values", "the standard grid of `train --calibrate`")
                 }

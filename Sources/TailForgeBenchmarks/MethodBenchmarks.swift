@@ -3,16 +3,21 @@ import TailForgeEngine
 import TailForgeNumerics
 import TailForgeTraining
 
-/// `tailforge-bench method [--preset P] [--seed S] [--samplers none,vmf,gaussian,smote] [--threads T] [--max-iter N] [--l2 λ]`
+/// `tailforge-bench method [--preset P] [--seed S] [--samplers none,vmf,gaussian,smote,oracle] [--threads T] [--max-iter N] [--l2 λ]`
 ///
 /// The paper's comparison on generated data: train the linear classifier on the long-tailed set as is
 /// (`none`) and balanced by each kernel, and report top-1 overall and on many/medium/few-shot classes, with
 /// the time each stage took. Everything in memory; the same code paths as `balance` and `train`.
+///
+/// `oracle` is the ceiling of every balancing method: each class is topped up to the largest class with further
+/// true draws from the generator (the class's train stream continued, so its first rows are the long-tailed
+/// rows), i.e. what a perfect sampler of the class's real distribution would add.
 enum MethodBenchmarks {
     static func run(_ arguments: [String]) async throws {
         var preset = SyntheticPreset.cifar100LT
         var seed: UInt64 = 1
         var samplers: [SamplerKind] = [.none, .vmf, .gaussian, .smote]
+        var oracle = false
         var threads = ProcessInfo.processInfo.activeProcessorCount
         var maxIterations = 200
         var l2 = 1e-4
@@ -24,7 +29,10 @@ enum MethodBenchmarks {
             switch flag {
             case "--preset": preset = SyntheticPreset(rawValue: value) ?? preset
             case "--seed": seed = UInt64(value) ?? seed
-            case "--samplers": samplers = try value.split(separator: ",").map { try SamplerKind(parsing: String($0)) }
+            case "--samplers":
+                let names = value.split(separator: ",").map(String.init)
+                oracle = names.contains("oracle")
+                samplers = try names.filter { $0 != "oracle" }.map { try SamplerKind(parsing: $0) }
             case "--threads": threads = Int(value) ?? threads
             case "--max-iter": maxIterations = Int(value) ?? maxIterations
             case "--l2": l2 = Double(value) ?? l2
@@ -51,17 +59,24 @@ enum MethodBenchmarks {
                      config.trainCounts.last ?? 0, test.labels.count, Date().timeIntervalSince(clock)))
         let input = BalanceInput(normalizedEmbeddings: train.embeddings, labels: train.labels, classCount: config.classes)
         print("sampler   rows       balance_s  train_s  iters  top1    many    medium  few")
-        for sampler in samplers {
+        let target = config.trainCounts.max() ?? 0
+        for sampler in samplers.map(Optional.some) + (oracle ? [nil] : []) {
             clock = Date()
-            let blocks = try BalanceRunner.balancedBlocks(input, settings: BalanceSettings(sampler: sampler, seed: seed), threads: threads)
             var storage = [Float]()
             var labels = [Int32]()
-            for b in blocks {
-                storage.append(contentsOf: b.embeddings.storage)
-                labels.append(contentsOf: repeatElement(Int32(b.classId), count: b.count))
+            if let sampler {
+                for b in try BalanceRunner.balancedBlocks(input, settings: BalanceSettings(sampler: sampler, seed: seed), threads: threads) {
+                    storage.append(contentsOf: b.embeddings.storage)
+                    labels.append(contentsOf: repeatElement(Int32(b.classId), count: b.count))
+                }
+            } else {
+                let truth = generator.split(counts: [Int](repeating: target, count: config.classes), test: false, threads: threads)
+                storage = truth.embeddings.storage
+                labels = truth.labels
             }
+            let name = sampler?.rawValue ?? "oracle"
             let balanceSeconds = Date().timeIntervalSince(clock)
-            let shard = try TrainingShard(name: sampler.rawValue, embeddings: Matrix(rows: labels.count, columns: config.dimension, storage: storage), labels: labels)
+            let shard = try TrainingShard(name: name, embeddings: Matrix(rows: labels.count, columns: config.dimension, storage: storage), labels: labels)
             storage = []
             let source = try LocalGradientSource(shards: [shard], classCount: config.classes, threads: threads)
             clock = Date()
@@ -76,7 +91,7 @@ enum MethodBenchmarks {
                 guard let a = eval.groups?.first(where: { $0.group == g })?.accuracy else { return "  -   " }
                 return String(format: "%5.1f%%", a * 100)
             }
-            print(sampler.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: "%-10d %-10.2f %-8.1f %-6d %5.1f%%  %@  %@  %@", labels.count,
+            print(name.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: "%-10d %-10.2f %-8.1f %-6d %5.1f%%  %@  %@  %@", labels.count,
                          balanceSeconds, trainSeconds, result.report.iterations, eval.top1Accuracy * 100,
                          group(.many), group(.medium), group(.few)))
         }

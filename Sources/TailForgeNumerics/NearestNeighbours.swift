@@ -2,9 +2,12 @@ import COpenBLAS
 
 /// Exact within-set k-nearest-neighbour search by cosine (inner product of unit-norm rows).
 ///
-/// Rows are processed in blocks: one `cblas_sgemm` computes a block's similarities to all n rows
-/// (memory O(blockRows × n), never n × n), then each row keeps a running top-k in a small heap, skipping
-/// candidates below the current k-th best with one compare (partial selection, no sort of n values).
+/// Rows are processed in blocks: one `cblas_sgemm` computes a block's similarities to the rows from the block's
+/// first on (memory O(blockRows × n), never n × n; each pair once, so half the flops of n × n), then each row
+/// keeps a running top-k in a small heap, offered its candidates in index order (those below its block from
+/// the earlier blocks' columns), skipping candidates below the current k-th best with one compare (partial
+/// selection, no sort of n values). Which neighbours win depends only on the similarities' bits; the GEMM
+/// kernel computes the (i, j) and (j, i) products alike, so computing each pair once changes none.
 /// Self is excluded by index, so exact duplicates are found as neighbours with cosine 1. The selection runs
 /// on `threads` ``ComputePool`` threads; the default, 1, keeps the whole search on the caller's thread (the
 /// engine already runs one class per thread).
@@ -20,34 +23,53 @@ public enum NearestNeighbours {
         let block = min(blockRows, n)
         var indices = [Int32](repeating: 0, count: n * k)
         var cosines = [Float](repeating: 0, count: n * k)
+        // Candidates each row's heap holds so far: a row's heap is filled over several blocks.
+        var filled = [Int](repeating: 0, count: n)
         var similarities = [Float](repeating: 0, count: block * n)
         points.storage.withUnsafeBufferPointer { x in
             similarities.withUnsafeMutableBufferPointer { s in
                 indices.withUnsafeMutableBufferPointer { outIndex in
                     cosines.withUnsafeMutableBufferPointer { outCosine in
-                        var start = 0
-                        while start < n {
-                            let rows = min(block, n - start)
-                            cblas_sgemm(
-                                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n), Int32(d), 1,
-                                x.baseAddress! + start * d, Int32(d), x.baseAddress!, Int32(d), 0, s.baseAddress!, Int32(n))
-                            let first = start
-                            // Scoped unsafe captures: each worker writes only its own rows' outputs.
-                            nonisolated(unsafe) let similarities = UnsafePointer(s.baseAddress!)
-                            nonisolated(unsafe) let cosineOut = outCosine.baseAddress!, indexOut = outIndex.baseAddress!
-                            let workers = max(1, min(threads, rows))
-                            let select: @Sendable (Int) -> Void = { worker in
-                                for r in stride(from: worker, to: rows, by: workers) {
-                                    var heap = TopK(
-                                        cosines: cosineOut + (first + r) * k, indices: indexOut + (first + r) * k, capacity: k)
-                                    let row = similarities + r * n
-                                    heap.scan(row, from: 0, to: first + r)
-                                    heap.scan(row, from: first + r + 1, to: n)
-                                    heap.sortDescending()
+                        filled.withUnsafeMutableBufferPointer { outFilled in
+                            var start = 0
+                            while start < n {
+                                let rows = min(block, n - start)
+                                // The similarity of rows i < j is computed once, in the block of i: each block
+                                // multiplies its rows by the rows from its own first on (half the flops of all n).
+                                // Row j gets i as a candidate from block i's column j, in index order as before.
+                                let columns = n - start
+                                cblas_sgemm(
+                                    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(d), 1,
+                                    x.baseAddress! + start * d, Int32(d), x.baseAddress! + start * d, Int32(d), 0,
+                                    s.baseAddress!, Int32(columns))
+                                let first = start
+                                // Scoped unsafe captures: each worker writes only its own rows' outputs.
+                                nonisolated(unsafe) let similarities = UnsafePointer(s.baseAddress!)
+                                nonisolated(unsafe) let cosineOut = outCosine.baseAddress!, indexOut = outIndex.baseAddress!
+                                nonisolated(unsafe) let filledOut = outFilled.baseAddress!
+                                let workers = max(1, min(threads, columns))
+                                let select: @Sendable (Int) -> Void = { worker in
+                                    // This block's rows: their candidates below `first` came from earlier blocks;
+                                    // after these the row is complete.
+                                    for r in stride(from: worker, to: rows, by: workers) {
+                                        let i = first + r
+                                        var heap = TopK(cosines: cosineOut + i * k, indices: indexOut + i * k, capacity: k, count: filledOut[i])
+                                        let row = similarities + r * columns
+                                        heap.scan(row, from: 0, to: r, firstIndex: first)
+                                        heap.scan(row, from: r + 1, to: columns, firstIndex: first)
+                                        heap.sortDescending()
+                                    }
+                                    // Later rows: this block's rows as candidates, in index order.
+                                    for c in stride(from: rows + worker, to: columns, by: workers) {
+                                        let j = first + c
+                                        var heap = TopK(cosines: cosineOut + j * k, indices: indexOut + j * k, capacity: k, count: filledOut[j])
+                                        for r in 0..<rows { heap.offer(similarities[r * columns + c], Int32(first + r)) }
+                                        filledOut[j] = heap.count
+                                    }
                                 }
+                                ComputePool.forEach(workers, width: workers, select)
+                                start += rows
                             }
-                            ComputePool.forEach(workers, width: workers, select)
-                            start += rows
                         }
                     }
                 }
@@ -63,12 +85,14 @@ struct TopK {
     let cosines: UnsafeMutablePointer<Float>
     let indices: UnsafeMutablePointer<Int32>
     let capacity: Int
-    var count = 0
+    var count: Int
 
-    init(cosines: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>, capacity: Int) {
+    /// A heap over storage that already holds `count` candidates (0: empty).
+    init(cosines: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>, capacity: Int, count: Int = 0) {
         self.cosines = cosines
         self.indices = indices
         self.capacity = capacity
+        self.count = count
     }
 
     @inline(__always)
@@ -76,12 +100,22 @@ struct TopK {
         cosines[i] < cosines[j] || (cosines[i] == cosines[j] && indices[i] > indices[j])
     }
 
-    /// Offers candidates `row[lower..<upper]` in index order. A candidate equal to the current worst is never
-    /// better (its index is higher), so a strict compare against the root suffices.
-    mutating func scan(_ row: UnsafePointer<Float>, from lower: Int, to upper: Int) {
+    /// Offers one candidate; candidates come in increasing index order, so one equal to the current worst is
+    /// never better (its index is higher) and a strict compare against the root suffices.
+    mutating func offer(_ cosine: Float, _ index: Int32) {
+        if count < capacity {
+            push(cosine, index)
+        } else if cosine > cosines[0] {
+            replaceRoot(cosine, index)
+        }
+    }
+
+    /// Offers candidates `row[lower..<upper]` in index order, `row[j]` being the candidate of index
+    /// `firstIndex + j` (see ``offer(_:_:)``).
+    mutating func scan(_ row: UnsafePointer<Float>, from lower: Int, to upper: Int, firstIndex: Int = 0) {
         var j = lower
         while j < upper && count < capacity {
-            push(row[j], Int32(j))
+            push(row[j], Int32(firstIndex + j))
             j += 1
         }
         guard j < upper else { return }
@@ -91,7 +125,7 @@ struct TopK {
         while j < upper {
             let c = row[j]
             if c > threshold {
-                replaceRoot(c, Int32(j))
+                replaceRoot(c, Int32(firstIndex + j))
                 threshold = cosines[0]
             }
             j += 1

@@ -41,6 +41,20 @@ import Testing
         }
     }
 
+    /// Each pair's similarity is computed once, in the block of its lower row. With a single block every pair
+    /// is computed both ways, each row taking its own GEMM row (as the search did before it computed pairs
+    /// once): the results must be the same bits, cosines included, at the engine's shape (d = 768) and with
+    /// several selection threads, or κ and every synthetic row downstream would change.
+    @Test func pairsComputedOnceGiveTheBitsOfEveryPairBothWays() {
+        let m = Self.randomUnitRows(700, 768, seed: 11)
+        let bothWays = NearestNeighbours.search(m, k: 3, blockRows: 700)
+        for (blockRows, threads) in [(512, 1), (64, 2), (100, 1)] {
+            let once = NearestNeighbours.search(m, k: 3, blockRows: blockRows, threads: threads)
+            #expect(once.indices == bothWays.indices, "blocks of \(blockRows)")
+            #expect(once.cosines.map(\.bitPattern) == bothWays.cosines.map(\.bitPattern), "blocks of \(blockRows)")
+        }
+    }
+
     @Test func duplicatesAreNeighboursWithCosineOne() {
         var m = Self.randomUnitRows(50, 32, seed: 9)
         // Row 40 becomes an exact copy of row 3.

@@ -5,10 +5,6 @@
 
 #pragma clang fp contract(off)
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "tailforge_ziggurat_box reads a word's low half as the first draw, which assumes little-endian"
-#endif
-
 
 #define LANES TAILFORGE_XOSHIRO_LANES
 
@@ -44,48 +40,31 @@ void tailforge_xoshiro_lanes_fill(uint64_t *restrict state, uint64_t *restrict o
     }
 }
 
-TAILFORGE_CLONES
-size_t tailforge_ziggurat_box(const uint64_t *restrict words, size_t count, const float *restrict scale,
-                              const int32_t *restrict limit, float *restrict out, uint8_t *restrict flags,
-                              int32_t *restrict missed) {
-    const unsigned char *bytes = (const unsigned char *)words;
-    for (size_t k = 0; k < count; k++) {
-        // Draw k is the 32-bit half k of the word array (low half first on this little-endian layout): a
-        // plain contiguous load, where splitting words[k/2] made the compiler gather (twice as slow).
-        uint32_t bits;
-        memcpy(&bits, bytes + 4 * k, sizeof bits);
-        uint32_t layer = bits & 0xFF;
-        // Through int32 (exact below 2^23): one signed conversion instruction, as the Swift scalar path does.
-        int32_t position = (int32_t)(bits >> 9);
-        float x = (float)position * scale[layer];
-        uint32_t pattern;
-        memcpy(&pattern, &x, sizeof pattern);
-        pattern |= (bits & 0x100) << 23;  // the sign bit (bit 8) moves to bit 31
-        memcpy(&out[k], &pattern, sizeof pattern);
-        flags[k] = position >= limit[layer];
-    }
-    // The misses as a list, eight flags per load: about one group in nine holds one.
-    size_t misses = 0;
-    size_t k = 0;
-    for (; k + 8 <= count; k += 8) {
-        uint64_t group;
-        memcpy(&group, flags + k, sizeof group);
-        while (group != 0) {
-            missed[misses++] = (int32_t)(k + (size_t)__builtin_ctzll(group) / 8);
-            group &= group - 1;
-        }
-    }
-    for (; k < count; k++) {
-        if (flags[k]) missed[misses++] = (int32_t)k;
-    }
-    return misses;
+void tailforge_xoshiro_lanes_refill(tailforge_xoshiro_lanes *generator) {
+    tailforge_xoshiro_lanes_fill(generator->state, generator->buffer, 4);
+    generator->position = 0;
 }
 
-int tailforge_random_isa_level(void) {
-#if defined(__x86_64__) && defined(__clang__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4")) return 4;
-    if (__builtin_cpu_supports("x86-64-v3")) return 3;
-#endif
-    return 1;
+void tailforge_xoshiro_lanes_words(tailforge_xoshiro_lanes *generator, uint64_t *out, size_t count) {
+    // Block copies of the buffer (through a local position: `out` may alias the buffer as far as the compiler
+    // knows, so a field updated per word would be stored and reloaded every time).
+    size_t position = (size_t)generator->position;
+    size_t buffered = TAILFORGE_XOSHIRO_LANES_BUFFERED - position;
+    size_t first = count < buffered ? count : buffered;
+    memcpy(out, generator->buffer + position, first * sizeof *out);
+    size_t i = first;
+    position += first;
+    size_t steps = (count - i) / LANES;
+    if (steps > 0) {
+        tailforge_xoshiro_lanes_fill(generator->state, out + i, steps);
+        i += steps * LANES;
+    }
+    if (i < count) {
+        tailforge_xoshiro_lanes_fill(generator->state, generator->buffer, 4);
+        position = count - i;
+        memcpy(out + i, generator->buffer, position * sizeof *out);
+    }
+    generator->position = (int64_t)position;
 }
+
+int tailforge_random_isa_level(void) { return tailforge_isa_level(); }

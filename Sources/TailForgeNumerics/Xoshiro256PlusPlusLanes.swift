@@ -12,14 +12,12 @@ import CTailForgeKernels
 public struct Xoshiro256PlusPlusLanes: RandomNumberGenerator, Sendable {
     @usableFromInline static var lanes: Int { Int(TAILFORGE_XOSHIRO_LANES) }
 
-    /// s0 of lanes 0…7, then s1, s2, s3: the layout the C loop reads.
-    @usableFromInline var state: (SIMD8<UInt64>, SIMD8<UInt64>, SIMD8<UInt64>, SIMD8<UInt64>)
-    /// The next four steps' outputs, handed out by ``next()`` from `position` (four steps per refill so the
-    /// call into the vector loop is paid once per 32 words).
-    @usableFromInline var buffer: (SIMD8<UInt64>, SIMD8<UInt64>, SIMD8<UInt64>, SIMD8<UInt64>)
-    @usableFromInline var position: Int
+    /// The lanes' state and the next four steps' outputs, handed out by ``next()`` from the buffer's position
+    /// (four steps per refill so the call into the vector loop is paid once per 32 words); a C struct, so that
+    /// the normal generator's C loop draws further words from it in place.
+    @usableFromInline var generator: tailforge_xoshiro_lanes
 
-    @usableFromInline static var bufferedWords: Int { 4 * lanes }
+    @usableFromInline static var bufferedWords: Int { Int(TAILFORGE_XOSHIRO_LANES_BUFFERED) }
 
     /// Which build of the lanes loop the loader chose on this CPU ("AVX-512", "AVX2" or "baseline"), for reports.
     public static var instructionSet: String {
@@ -33,13 +31,15 @@ public struct Xoshiro256PlusPlusLanes: RandomNumberGenerator, Sendable {
     /// Starts from explicit lane states (lane l gets `states[l]`); none may be all zero, the fixed point.
     public init(states: [(UInt64, UInt64, UInt64, UInt64)]) {
         precondition(states.count == Self.lanes, "xoshiro256++ lanes: need \(Self.lanes) states, got \(states.count)")
-        state = (.zero, .zero, .zero, .zero)
-        for (l, s) in states.enumerated() {
-            precondition(s != (0, 0, 0, 0), "xoshiro256++ state of lane \(l) must not be all zero")
-            (state.0[l], state.1[l], state.2[l], state.3[l]) = s
+        generator = tailforge_xoshiro_lanes()
+        generator.position = Int64(Self.bufferedWords)
+        withUnsafeMutableBytes(of: &generator.state) { raw in
+            let state = raw.bindMemory(to: UInt64.self)
+            for (l, s) in states.enumerated() {
+                precondition(s != (0, 0, 0, 0), "xoshiro256++ state of lane \(l) must not be all zero")
+                (state[l], state[Self.lanes + l], state[2 * Self.lanes + l], state[3 * Self.lanes + l]) = s
+            }
         }
-        buffer = (.zero, .zero, .zero, .zero)
-        position = Self.bufferedWords
     }
 
     /// Lane l's state is the next four outputs of Philox4x32(seed, stream) after lanes 0…l−1 took theirs
@@ -57,10 +57,12 @@ public struct Xoshiro256PlusPlusLanes: RandomNumberGenerator, Sendable {
 
     @inlinable @inline(__always)
     public mutating func next() -> UInt64 {
-        if position == Self.bufferedWords { refill() }
-        // A load at a computed offset: indexing a SIMD8 with a variable goes through the stack element by element.
-        let value = withUnsafeBytes(of: &buffer) { $0.load(fromByteOffset: position &* 8, as: UInt64.self) }
-        position &+= 1
+        if generator.position == Self.bufferedWords { tailforge_xoshiro_lanes_refill(&generator) }
+        let position = Int(truncatingIfNeeded: generator.position)
+        // A load at a computed offset: indexing the imported C array (a tuple) with a variable goes through the
+        // stack element by element.
+        let value = withUnsafeBytes(of: &generator.buffer) { $0.load(fromByteOffset: position &* 8, as: UInt64.self) }
+        generator.position &+= 1
         return value
     }
 
@@ -73,32 +75,6 @@ public struct Xoshiro256PlusPlusLanes: RandomNumberGenerator, Sendable {
 
     @inlinable
     mutating func fill(_ words: UnsafeMutablePointer<UInt64>, count: Int) {
-        var i = 0
-        while i < count && position < Self.bufferedWords {
-            words[i] = next()
-            i &+= 1
-        }
-        let steps = (count - i) / Self.lanes
-        if steps > 0 {
-            withUnsafeMutableBytes(of: &state) { s in
-                tailforge_xoshiro_lanes_fill(s.baseAddress!.assumingMemoryBound(to: UInt64.self), words + i, steps)
-            }
-            i &+= steps * Self.lanes
-        }
-        while i < count {
-            words[i] = next()
-            i &+= 1
-        }
-    }
-
-    /// Advances every lane four steps into the buffer.
-    @usableFromInline
-    mutating func refill() {
-        withUnsafeMutableBytes(of: &state) { s in
-            withUnsafeMutableBytes(of: &buffer) { b in
-                tailforge_xoshiro_lanes_fill(s.baseAddress!.assumingMemoryBound(to: UInt64.self), b.baseAddress!.assumingMemoryBound(to: UInt64.self), 4)
-            }
-        }
-        position = 0
+        tailforge_xoshiro_lanes_words(&generator, words, count)
     }
 }

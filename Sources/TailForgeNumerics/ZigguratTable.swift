@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CTailForgeKernels
 
 /// The 256-layer ziggurat for the standard normal (Marsaglia & Tsang 2000), in the "x-table" form.
 ///
@@ -25,19 +26,19 @@ final class ZigguratTable: @unchecked Sendable {
     @usableFromInline let x: UnsafeMutablePointer<Double>
     /// f(x[i]), f(x[256]) = 1.
     @usableFromInline let f: UnsafeMutablePointer<Double>
-    /// x[i] · 2⁻²³: turns a 23-bit integer into a point of layer i.
-    @usableFromInline let floatScale: UnsafeMutablePointer<Float>
-    /// A 23-bit draw j is inside the box of layer i (no wedge test needed) when j < floatLimit[i].
-    @usableFromInline let floatLimit: UnsafeMutablePointer<Int32>
+    /// The boxes for 32-bit draws: scale = x[i] · 2⁻²³ turns a 23-bit integer j into the point j·scale of
+    /// layer i, inside the box (no wedge test needed) when j < limit.
+    @usableFromInline let layerBoxes: UnsafeMutablePointer<tailforge_ziggurat_layer>
     /// x[i] · 2⁻⁵³ for the 53-bit Double path.
     @usableFromInline let doubleScale: UnsafeMutablePointer<Double>
+    /// x, f and the boxes as the C loops take them.
+    @usableFromInline let kernelTables: UnsafeMutablePointer<tailforge_ziggurat>
 
     private init() {
         let n = Self.layers
         x = .allocate(capacity: n + 1)
         f = .allocate(capacity: n + 1)
-        floatScale = .allocate(capacity: n)
-        floatLimit = .allocate(capacity: n)
+        layerBoxes = .allocate(capacity: n)
         doubleScale = .allocate(capacity: n)
         let r = Self.tailStart
         let v = r * exp(-0.5 * r * r) + (Double.pi / 2).squareRoot() * erfc(r / 2.0.squareRoot())
@@ -49,9 +50,10 @@ final class ZigguratTable: @unchecked Sendable {
         x[n] = 0
         for i in 0...n { f[i] = exp(-0.5 * x[i] * x[i]) }
         for i in 0..<n {
-            floatScale[i] = Float(x[i] * 0x1p-23)
-            floatLimit[i] = Int32((x[i + 1] / x[i] * 0x1p23).rounded(.up))
+            layerBoxes[i] = tailforge_ziggurat_layer(scale: Float(x[i] * 0x1p-23), limit: Int32((x[i + 1] / x[i] * 0x1p23).rounded(.up)))
             doubleScale[i] = x[i] * 0x1p-53
         }
+        kernelTables = .allocate(capacity: 1)
+        kernelTables.initialize(to: tailforge_ziggurat(x: x, f: f, layers: layerBoxes))
     }
 }

@@ -146,31 +146,37 @@ import Testing
         check { Xoshiro256PlusPlusLanes(seed: 21, stream: 2) }
     }
 
-    /// The vectorised box step (whichever instruction set the loader chose) is the scalar one, draw for draw,
-    /// misses included (layer 255 always misses, layer 0 with the top position bits set lies beyond r), for
-    /// odd and even counts.
+    /// The vectorised box step, in every build this CPU can run (the hand-written AVX-512 one, the compiler's
+    /// AVX2 and baseline ones) and as the loader chose it, is the scalar one, draw for draw, misses included
+    /// (layer 255 always misses, layer 0 with the top position bits set lies beyond r), for odd and even counts,
+    /// counts that are not a multiple of the AVX-512 build's sixteen, and the chunk of 256.
     @Test func vectorisedConversionEqualsScalar() {
         let table = ZigguratTable.shared
         var rng = Xoshiro256PlusPlus(seed: 8, stream: 1)
         let special: [UInt64] = [0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FE00_FFFF_FE00, 0x0000_00FF_8000_01FF, 0]
-        for count in [1, 2, 7, 255, 256] {
+        let levels = [1, 3, 4].filter { $0 <= tailforge_random_isa_level() }
+        for count in [1, 2, 7, 15, 16, 17, 33, 255, 256] {
             for round in 0..<40 {
                 let words = (0..<(count + 1) / 2).map { w in round == 0 && w < special.count ? special[w] : rng.next() }
-                var vector = [Float](repeating: .nan, count: count), scalar = vector
-                var flags = [UInt8](repeating: 9, count: count)
-                var missedVector = [Int32](repeating: -1, count: count), missedScalar = missedVector
+                var scalar = [Float](repeating: .nan, count: count)
+                var missedScalar = [Int32](repeating: -1, count: count)
                 var scalarCount = 0
-                let vectorCount = tailforge_ziggurat_box(words, count, table.floatScale, table.floatLimit, &vector, &flags, &missedVector)
                 missedScalar.withUnsafeMutableBufferPointer { m in
                     for k in 0..<count {
                         let bits = UInt32(truncatingIfNeeded: words[k / 2] >> UInt64(32 * (k % 2)))
-                        scalar[k] = StandardNormal.boxDraw(bits, scale: table.floatScale, limit: table.floatLimit,
-                                                           index: k, missed: m.baseAddress!, missCount: &scalarCount)
+                        scalar[k] = StandardNormal.boxDraw(bits, layers: table.layerBoxes, index: k, missed: m.baseAddress!, missCount: &scalarCount)
                     }
                 }
-                #expect(vector.map(\.bitPattern) == scalar.map(\.bitPattern))
-                #expect(vectorCount == scalarCount)
-                #expect(Array(missedVector.prefix(vectorCount)) == Array(missedScalar.prefix(scalarCount)))
+                for level in levels + [0] {  // 0: the build the loader chose
+                    var vector = [Float](repeating: .nan, count: count)
+                    var missedVector = [Int32](repeating: -1, count: count)
+                    let vectorCount = level == 0
+                        ? tailforge_ziggurat_box(words, count, table.layerBoxes, &vector, &missedVector)
+                        : tailforge_ziggurat_box_at_level(Int32(level), words, count, table.layerBoxes, &vector, &missedVector)
+                    #expect(vector.map(\.bitPattern) == scalar.map(\.bitPattern), "level \(level), \(count) draws")
+                    #expect(vectorCount == scalarCount, "level \(level), \(count) draws")
+                    #expect(Array(missedVector.prefix(vectorCount)) == Array(missedScalar.prefix(scalarCount)), "level \(level)")
+                }
             }
         }
     }
@@ -205,17 +211,17 @@ extension StandardNormal {
     /// The box step for one draw, written plainly: the oracle `tailforge_ziggurat_box` (the bulk C loop
     /// `fill(_:using:)` runs) is held equal to. 32 random bits (8 layer bits, 1 sign bit, 23 position bits) give
     /// ±position·scale[layer] assuming the point lies in its layer's box; when it does not, `index` is appended
-    /// to `missed` for ``floatSlowDraw(_:table:using:)``.
+    /// to `missed` (to be redone outside the box).
     static func boxDraw(
-        _ bits: UInt32, scale: UnsafeMutablePointer<Float>, limit: UnsafeMutablePointer<Int32>,
+        _ bits: UInt32, layers: UnsafeMutablePointer<tailforge_ziggurat_layer>,
         index: Int, missed: UnsafeMutablePointer<Int32>, missCount: inout Int
     ) -> Float {
-        let layer = Int(truncatingIfNeeded: bits & 0xFF)
+        let layer = layers[Int(truncatingIfNeeded: bits & 0xFF)]
         // Through Int32 (exact below 2²³), as the C loop converts.
         let position = Int32(bitPattern: bits &>> 9)
-        let x = Float(position) * scale[layer]
+        let x = Float(position) * layer.scale
         missed[missCount] = Int32(truncatingIfNeeded: index)
-        missCount &+= position < limit[layer] ? 0 : 1
+        missCount &+= position < layer.limit ? 0 : 1
         // The sign bit (bit 8) moves to bit 31 of the result.
         return Float(bitPattern: x.bitPattern | ((bits & 0x100) &<< 23))
     }

@@ -115,8 +115,10 @@ enum ClusterBenchmarks {
             let same = publish == .virtual ? (resolved.outputContentSHA256 == referenceContent ? "yes (content)" : "NO (content)")
                 : sha == referenceSHA256 ? "yes" : "NO (\(sha))"
 
-            // Bytes over the sockets: fetched shard files, κ both ways (4 bytes per real row), streamed input copies.
-            let fetched = resolved.shards.reduce(Int64(0)) { $0 + ($1.bytes ?? 0) }
+            // Bytes over the sockets: fetched shard files (none for a compact job: its shards never leave the workers,
+            // as the coordinator's `tailforge_bytes_moved_total{what="shard"}` shows), κ both ways (4 bytes per real
+            // row), streamed input copies.
+            let fetched = layout == .compact ? 0 : resolved.shards.reduce(Int64(0)) { $0 + ($1.bytes ?? 0) }
             let realRows = Int64(preset.configuration(dimension: dimension).trainCounts.reduce(0, +))
             let copies = streamInput ? Int64(count) : 0
             let moved = fetched + 2 * 4 * realRows + copies * inputBytes

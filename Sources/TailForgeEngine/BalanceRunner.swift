@@ -64,6 +64,49 @@ public struct BalanceRunner: Sendable {
         }
         lap(.concentrations)
 
+        let written = try write(data, inputSHA256: inputSHA256, kappas: kappas, fallback: fallback, progress: progress, stageDone: lap)
+        let plan = written.plan
+        let layout = self.layout
+
+        let (sum, count) = written.syntheticCosines
+        let realKappas = zip(kappas, plan.classes).flatMap { k, e in e.realCount > 0 ? k : [] }
+        return BalanceSummary(
+            classes: plan.classes.count, emptyClasses: plan.classes.filter { $0.realCount == 0 }.map(\.classId),
+            dimension: data.dimension, target: plan.target, inputRows: data.embeddings.rows,
+            realRows: plan.realRows, syntheticRows: plan.syntheticRows, settings: settings,
+            kappa: .init(realKappas), fallbackClasses: fallbackClasses,
+            fallbackKappa: fallback.map(Double.init), meanSyntheticCosine: count > 0 ? sum / Double(count) : nil,
+            inputSHA256: inputSHA256, outputSHA256: written.outputSHA256, outputContentSHA256: written.contentDigests,
+            driftGuard: written.driftGuard.map { DriftGuardSummary(threshold: $0.threshold, retries: $0.retries, perClass: written.driftReports,
+                                                                   computedFor: layout == .full ? "all" : "probe") },
+            layout: layout.rawValue, balancedSHA256: written.balancedSHA256, stageSeconds: seconds,
+            stageOrder: [BalanceStage.read, .concentrations, .synthesize, .commit, .digest].map(\.rawValue))
+    }
+
+    /// What ``write(_:inputSHA256:kappas:fallback:progress:stageDone:)`` wrote and measured.
+    public struct Written: Sendable {
+        public var plan: BalancePlan
+        /// The set's identity (`balanced_sha256`).
+        public var balancedSHA256: String?
+        /// The output file's SHA-256 (nil when ``computeOutputDigest`` is off).
+        public var outputSHA256: String?
+        /// Each dataset's content digest, taken while writing.
+        public var contentDigests: [String: String]?
+        var driftGuard: DriftGuard?
+        var driftReports: [DriftGuardClassReport?]
+        /// Sum and count of the cosines between synthetic rows and their kernel centres (full layout only).
+        var syntheticCosines: (Double, Int)
+    }
+
+    /// Stage 2 and the commit: every class's block drawn (compact: its real rows and their κ, and the probe
+    /// class's digest) from the loaded input `data` and its κ per class (the single-sample fallback applied), and
+    /// written atomically to ``outputPath``. `run` calls it after stage 1; a cluster coordinator calls it with the
+    /// κ its workers computed (a compact job's file is derived from the input it already has, so no shard rows
+    /// travel), which makes both files these bytes by construction. `stageDone` is told when the rows are written
+    /// (`synthesize`), committed (`commit`) and digested (`digest`).
+    public func write(_ data: BalanceInput, inputSHA256: String, kappas: [[Float]], fallback: Float?,
+                      progress: @escaping @Sendable (BalanceStage, Int, Int) -> Void = { _, _, _ in },
+                      stageDone: (BalanceStage) -> Void = { _ in }) throws(BalanceError) -> Written {
         let plan: BalancePlan
         do throws(BalanceSettingsError) { plan = try BalancePlan(classSizes: data.classSizes, settings: settings) } catch { throw .settings(error) }
         let layout = self.layout
@@ -109,7 +152,7 @@ public struct BalanceRunner: Sendable {
             writer.abandon()
             throw .storage(error)
         }
-        lap(.synthesize)
+        stageDone(.synthesize)
 
         var closing = BalanceAttributes.identity(attributes, writer: writer)
         if layout == .compact {
@@ -121,23 +164,13 @@ public struct BalanceRunner: Sendable {
         // taken while writing); it runs beside the commit's fsync, and `digest` times only what it takes beyond.
         let fileDigest: () -> String?
         do { fileDigest = try writer.commit(attributes: closing, digestingFile: computeOutputDigest) } catch { throw .storage(error) }
-        lap(.commit)
+        stageDone(.commit)
         let outputSHA256 = fileDigest()
-        lap(.digest)
+        stageDone(.digest)
 
-        let (sum, count) = cosineSum.withLock { $0 }
-        let realKappas = zip(kappas, plan.classes).flatMap { k, e in e.realCount > 0 ? k : [] }
-        return BalanceSummary(
-            classes: plan.classes.count, emptyClasses: plan.classes.filter { $0.realCount == 0 }.map(\.classId),
-            dimension: data.dimension, target: plan.target, inputRows: data.embeddings.rows,
-            realRows: plan.realRows, syntheticRows: plan.syntheticRows, settings: settings,
-            kappa: .init(realKappas), fallbackClasses: fallbackClasses,
-            fallbackKappa: fallback.map(Double.init), meanSyntheticCosine: count > 0 ? sum / Double(count) : nil,
-            inputSHA256: inputSHA256, outputSHA256: outputSHA256, outputContentSHA256: writer.contentDigests,
-            driftGuard: driftGuard.map { DriftGuardSummary(threshold: $0.threshold, retries: $0.retries, perClass: driftReports,
-                                                           computedFor: layout == .full ? "all" : "probe") },
-            layout: layout.rawValue, balancedSHA256: closing[BalancedSetIdentity.attributeName]?.stringValue, stageSeconds: seconds,
-            stageOrder: [BalanceStage.read, .concentrations, .synthesize, .commit, .digest].map(\.rawValue))
+        return Written(plan: plan, balancedSHA256: closing[BalancedSetIdentity.attributeName]?.stringValue, outputSHA256: outputSHA256,
+                       contentDigests: writer.contentDigests, driftGuard: driftGuard, driftReports: driftReports,
+                       syntheticCosines: cosineSum.withLock { $0 })
     }
 
     /// Stage 1 over every class, in parallel, largest classes first. Entry c is class c's κ per real row.

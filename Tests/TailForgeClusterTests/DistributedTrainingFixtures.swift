@@ -11,7 +11,7 @@ struct NoBalancingBackend: JobBackend {
     struct Unsupported: Error {}
     func prepare(_ manifest: JobManifest, shardCount: Int) throws -> PreparedJob { throw Unsupported() }
     func synthesisKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?) { throw Unsupported() }
-    func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport { throw Unsupported() }
+    func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], kappas: [[Float]], fallback: Float?) throws -> GatherReport { throw Unsupported() }
 }
 
 /// A daemon loop (coordinator or worker runtime) on its own thread until its stop signal is set. Tests wait for

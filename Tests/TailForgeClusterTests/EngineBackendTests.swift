@@ -15,6 +15,8 @@ import TailForgeStorage
         /// Stage one's κ and the synthesis κ of each shard.
         var stageOne: [[Float]] = []
         var kappas: [[Float]] = []
+        /// What each stage-2 result reported besides its file: a compact shard's content and probe digests.
+        var outcomes: [ShardOutcome] = []
     }
 
     static func runJob(shardCount: Int, seed: UInt64 = 3, layout: BalancedLayout? = nil, policy: BalanceSettings? = nil) throws -> Job {
@@ -36,19 +38,22 @@ import TailForgeStorage
             WireMessage.float32Values(try #require(try executor.execute(task(index, .concentrations), context: context).payload))!
         }
         let (kappas, fallback) = try backend.synthesisKappas(manifest, prepared, stageOne: stageOne)
-        let shards = try prepared.shards.indices.map { index in
+        let outcomes = try prepared.shards.indices.map { index in
             let outcome = try executor.execute(task(index, .synthesis, kappas: kappas[index]), context: context)
             #expect(outcome.rowsPerClass == prepared.shards[index].map(\.outputCount))
-            return ShardFile(path: try #require(outcome.path), sha256: outcome.sha256)
+            return outcome
         }
-        return Job(directory: directory, manifest: manifest, prepared: prepared, shards: shards, fallback: fallback, stageOne: stageOne, kappas: kappas)
+        // A compact shard's file is deleted once hashed (nobody reads it): no path.
+        let shards = try outcomes.map { ShardFile(path: layout == .compact ? "" : try #require($0.path), sha256: $0.sha256) }
+        return Job(directory: directory, manifest: manifest, prepared: prepared, shards: shards, fallback: fallback, stageOne: stageOne, kappas: kappas,
+                   outcomes: outcomes)
     }
 
     @Test(arguments: [1, 3, 8])
     func gatheredShardsAreTheSingleNodeBytes(shardCount: Int) throws {
         let job = try Self.runJob(shardCount: shardCount)
         defer { try? FileManager.default.removeItem(atPath: job.directory) }
-        let report = try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, fallback: job.fallback)
+        let report = try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, kappas: job.kappas, fallback: job.fallback)
         let single = (job.directory as NSString).appendingPathComponent("single.h5")
         let summary = try BalanceRunner(input: job.manifest.input.spec(), outputPath: single, settings: job.manifest.policy, threads: 2).run()
         #expect(report.outputSHA256 == (try SHA256.hexDigest(ofFileAt: single)))
@@ -60,7 +65,7 @@ import TailForgeStorage
     @Test func aVirtualGatherMapsTheRowsOfTheCopiedFile() throws {
         let job = try Self.runJob(shardCount: 3)
         defer { try? FileManager.default.removeItem(atPath: job.directory) }
-        let copied = try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, fallback: job.fallback)
+        let copied = try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, kappas: job.kappas, fallback: job.fallback)
         var manifest = job.manifest
         manifest.output = (job.directory as NSString).appendingPathComponent("virtual.h5")
         manifest.publish = .virtual
@@ -68,7 +73,7 @@ import TailForgeStorage
         _ = try placement.place(job.shards)
         let placed = try placement.place(job.shards)
         #expect(placed.map(\.path) == (0..<3).map { (job.directory as NSString).appendingPathComponent("virtual.shards/job-test/shard-\($0).h5") })
-        let report = try EngineJobBackend().gather(manifest, job.prepared, shards: placed, fallback: job.fallback)
+        let report = try EngineJobBackend().gather(manifest, job.prepared, shards: placed, kappas: job.kappas, fallback: job.fallback)
         #expect(report.outputContentSHA256 == copied.outputContentSHA256 && report.rows == copied.rows)
         #expect(try BalancedContentDigest.compute(ofFileAt: manifest.output) == copied.outputContentSHA256)
         #expect(try BalancedDatasetFile(path: manifest.output).attributes == BalancedDatasetFile(path: job.manifest.output).attributes)
@@ -79,8 +84,8 @@ import TailForgeStorage
         try handle.seekToEnd()
         try handle.write(contentsOf: Data([0]))
         try handle.close()
-        #expect(throws: (any Error).self) { try EngineJobBackend().gather(manifest, job.prepared, shards: placed, fallback: job.fallback) }
-        do { _ = try EngineJobBackend().gather(manifest, job.prepared, shards: placed, fallback: job.fallback) } catch {
+        #expect(throws: (any Error).self) { try EngineJobBackend().gather(manifest, job.prepared, shards: placed, kappas: job.kappas, fallback: job.fallback) }
+        do { _ = try EngineJobBackend().gather(manifest, job.prepared, shards: placed, kappas: job.kappas, fallback: job.fallback) } catch {
             #expect("\(error)".contains("shard 1 at \(placed[1].path) has SHA-256"), "\(error)")
         }
         #expect(!FileManager.default.fileExists(atPath: manifest.output))
@@ -95,22 +100,40 @@ import TailForgeStorage
         let policy = BalanceSettings(kappa: .fixed(40), seed: 4, driftGuard: 0.5, driftRetries: 2)
         let job = try Self.runJob(shardCount: shardCount, layout: layout, policy: policy)
         defer { try? FileManager.default.removeItem(atPath: job.directory) }
-        let report = try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, fallback: job.fallback)
+        let backend = EngineJobBackend()
+        if layout == .compact {
+            // The probe class is drawn with the guard the coordinator rebuilds from the κ: the workers' digests match it.
+            for (index, outcome) in job.outcomes.enumerated() {
+                try backend.checkCompactShard(job.manifest, job.prepared, shard: index, contentSHA256: outcome.contentSHA256,
+                                              syntheticProbeSHA256: outcome.syntheticProbeSHA256, kappas: job.kappas)
+            }
+        }
+        let report = try backend.gather(job.manifest, job.prepared, shards: job.shards, kappas: job.kappas, fallback: job.fallback)
         let single = (job.directory as NSString).appendingPathComponent("single.h5")
         let summary = try BalanceRunner(input: job.manifest.input.spec(), outputPath: single, settings: policy, threads: 2, layout: layout).run()
         #expect(report.outputSHA256 == (try SHA256.hexDigest(ofFileAt: single)))
         if layout == .full { #expect((summary.driftGuard?.rejected ?? 0) > 0, "the small preset's classes overlap at κ 40") }
     }
 
-    /// A compact job: workers write compact shards (real rows and κ, the probe class's digest) and the gather
-    /// writes the file single-node `balance --layout compact` writes, byte for byte; it materializes to the full file.
+    /// A compact job: workers write compact shards (real rows and κ, the probe class's digest) and report their
+    /// digests; the coordinator checks each against its own derivation and writes the file single-node `balance
+    /// --layout compact` writes, byte for byte, from the input and the κ — with every shard file deleted, so none
+    /// is read; it materializes to the full file.
     @Test(arguments: [1, 3, 8])
-    func gatheredCompactShardsAreTheSingleNodeCompactBytes(shardCount: Int) throws {
+    func aCompactGatherIsTheSingleNodeCompactBytesWithoutReadingAShard(shardCount: Int) throws {
         let job = try Self.runJob(shardCount: shardCount, layout: .compact)
         defer { try? FileManager.default.removeItem(atPath: job.directory) }
         let fullRows = job.prepared.shards.joined().reduce(0) { $0 + $1.keptCount }
-        for shard in job.shards { #expect(!(try HDF5File.open(path: shard.path).contains("embeddings")), "a compact shard holds no synthetic rows") }
-        let report = try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, fallback: job.fallback)
+        #expect(job.outcomes.allSatisfy { $0.path == nil && $0.sha256.count == 64 && $0.byteCount > 0 }, "hashed, then deleted")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: job.directory).allSatisfy { !$0.contains("-shard-") }, "no shard file is left")
+        let backend = EngineJobBackend()
+        for (index, outcome) in job.outcomes.enumerated() {
+            #expect(outcome.contentSHA256?.keys.sorted() == ["real_embeddings", "real_kappa", "real_labels", "real_source_index"])
+            try backend.checkCompactShard(job.manifest, job.prepared, shard: index, contentSHA256: outcome.contentSHA256,
+                                          syntheticProbeSHA256: outcome.syntheticProbeSHA256, kappas: job.kappas)
+        }
+        #expect(job.outcomes.compactMap(\.syntheticProbeSHA256).count == 1, "one shard holds the probe class")
+        let report = try backend.gather(job.manifest, job.prepared, shards: job.shards, kappas: job.kappas, fallback: job.fallback)
         #expect(report.rows == fullRows)
         let single = (job.directory as NSString).appendingPathComponent("single.h5")
         let summary = try BalanceRunner(input: job.manifest.input.spec(), outputPath: single, settings: job.manifest.policy, threads: 2,
@@ -123,12 +146,41 @@ import TailForgeStorage
         #expect(try SHA256.hexDigest(ofFileAt: materialized) == SHA256.hexDigest(ofFileAt: full))
     }
 
+    /// A compact shard computed with other κ, another seed or a forged probe digest is refused by the
+    /// coordinator's derivation, naming the dataset, without its file; an honest one passes in any order.
+    @Test func aCompactShardWhoseDigestsDifferFromTheDerivationIsRefused() throws {
+        let job = try Self.runJob(shardCount: 3, layout: .compact)
+        defer { try? FileManager.default.removeItem(atPath: job.directory) }
+        let backend = EngineJobBackend()
+        func check(_ index: Int, content: [String: String]?, probe: String?, kappas: [[Float]]? = nil) throws {
+            try backend.checkCompactShard(job.manifest, job.prepared, shard: index, contentSHA256: content, syntheticProbeSHA256: probe,
+                                          kappas: kappas ?? job.kappas)
+        }
+        let probeShard = try #require(job.outcomes.firstIndex { $0.syntheticProbeSHA256 != nil })
+        let other = (probeShard + 1) % 3
+        for index in [2, 0, 1] { try check(index, content: job.outcomes[index].contentSHA256, probe: job.outcomes[index].syntheticProbeSHA256) }
+
+        var forged = try #require(job.outcomes[other].contentSHA256)
+        forged["real_embeddings"] = String(repeating: "0", count: 64)
+        #expect { try check(other, content: forged, probe: nil) } throws: { "\($0)".contains("/real_embeddings has digest 0000") }
+        #expect { try check(other, content: nil, probe: nil) } throws: { "\($0)".contains("(none reported)") }
+        #expect { try check(probeShard, content: job.outcomes[probeShard].contentSHA256, probe: String(repeating: "1", count: 64)) } throws: {
+            "\($0)".contains("synthetic rows has digest 1111")
+        }
+        // κ the coordinator holds that differ from the ones the worker drew with: the real κ dataset disagrees.
+        var otherKappas = job.kappas
+        otherKappas[other] = otherKappas[other].map { $0 * 2 }
+        #expect { try check(other, content: job.outcomes[other].contentSHA256, probe: nil, kappas: otherKappas) } throws: {
+            "\($0)".contains("/real_kappa")
+        }
+    }
+
     @Test func aMissingShardIsNeverPublished() throws {
         let job = try Self.runJob(shardCount: 3)
         defer { try? FileManager.default.removeItem(atPath: job.directory) }
         try FileManager.default.removeItem(atPath: job.shards[1].path)
         #expect {
-            try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, fallback: job.fallback)
+            try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, kappas: job.kappas, fallback: job.fallback)
         } throws: { error in
             guard case .missingShard(let shard, _)? = error as? ClusterJobError else { return false }
             return shard == 1
@@ -142,7 +194,7 @@ import TailForgeStorage
         var shards = job.shards
         shards[0].sha256 = String(repeating: "0", count: 64)
         #expect {
-            try EngineJobBackend().gather(job.manifest, job.prepared, shards: shards, fallback: job.fallback)
+            try EngineJobBackend().gather(job.manifest, job.prepared, shards: shards, kappas: job.kappas, fallback: job.fallback)
         } throws: { error in
             guard case .shardDigestMismatch(let shard, _, _, let actual)? = error as? ClusterJobError else { return false }
             return shard == 0 && actual == job.shards[0].sha256

@@ -60,7 +60,8 @@ final class FakeWorker {
         let context = ShardContext(threads: 1, isCancelled: { false }, progress: { _, _ in })
         let outcome = try alter(assignment, try executor.execute(task, context: context))
         let result = ShardResult(shard: assignment.shard, rowsPerClass: outcome.rowsPerClass, sha256: outcome.sha256,
-                                 byteCount: outcome.byteCount, path: outcome.path, seconds: 0.01)
+                                 byteCount: outcome.byteCount, path: outcome.path, seconds: 0.01,
+                                 contentSHA256: outcome.contentSHA256, syntheticProbeSHA256: outcome.syntheticProbeSHA256)
         try peer.socket.send(WireMessage(result, payloads: outcome.payload.map { [$0] } ?? []).encode())
     }
 

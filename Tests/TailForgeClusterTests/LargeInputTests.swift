@@ -17,7 +17,7 @@ private struct FileBackend: JobBackend {
         (stageOne, nil)
     }
 
-    func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport {
+    func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], kappas: [[Float]], fallback: Float?) throws -> GatherReport {
         try Data("done\n".utf8).write(to: URL(fileURLWithPath: manifest.output))
         return GatherReport(outputSHA256: FileDigest.sha256(of: Array("done\n".utf8)), rows: 1, fallbackKappa: nil)
     }

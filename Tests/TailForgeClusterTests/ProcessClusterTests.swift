@@ -118,13 +118,21 @@ extension ClusterProcessTests {
             }
         }
 
-        /// `layout: compact` in a manifest: two worker processes, the committed file is single-node
-        /// `balance --layout compact`'s bytes, and `replay --local` reruns it compact and verifies both digests.
-        @Test func aCompactJobWritesTheSingleNodeCompactBytesAndReplays() async throws {
+        /// `layout: compact` in a manifest: two worker processes with their own work directories, the committed file
+        /// (and the set's identity) is single-node `balance --layout compact`'s bytes, no shard byte crossed the
+        /// network (the coordinator's `received/shard` counter and the workers' `sent/shard` stay 0: the coordinator
+        /// derives the file from the input and the κ), and `replay --local` reruns it compact and verifies both digests.
+        @Test func aCompactJobWritesTheSingleNodeCompactBytesFetchesNoShardAndReplays() async throws {
             let fixture = try await Self.shared()
             let cluster = fixture.cluster()
+            cluster.coordinatorArguments = ["--metrics-bind", "127.0.0.1:0"]
+            cluster.workerArguments = ["--metrics-bind", "127.0.0.1:0"]
             defer { cluster.stop() }
             try await cluster.start(workers: 2)
+            let metricsFile = { (directory: String) in HTTPListener.endpointFile(directory: directory, flag: "--metrics-bind") }
+            let coordinatorMetrics = try #require(await ObservabilityProcessTests.endpoint(metricsFile(cluster.stateDirectory)))
+            var workerMetrics: [String] = []
+            for index in 0..<2 { workerMetrics.append(try #require(await ObservabilityProcessTests.endpoint(metricsFile(cluster.workDirectory(index))))) }
             var manifest = fixture.manifest(output: "compact-job.h5", shards: 5)
             manifest.layout = .compact
             let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
@@ -134,8 +142,21 @@ extension ClusterProcessTests {
             let balance = try await Child.run(fixture.executable, ["balance", fixture.input, "--output", single, "--seed", "\(fixture.seed)", "--layout", "compact"])
             #expect(balance.status == 0, "\(balance.stderr)")
             #expect(try SHA256.hexDigest(ofFileAt: manifest.output) == SHA256.hexDigest(ofFileAt: single))
+            let identity = { (path: String) in try HDF5File.open(path: path).rootAttributes()[BalancedSetIdentity.attributeName]?.stringValue }
+            #expect(try identity(manifest.output) != nil && identity(manifest.output) == identity(single))
             let resolvedPath = ResolvedManifest.path(forOutput: manifest.output)
-            #expect(try ResolvedManifest.read(from: resolvedPath).manifest.layout == .compact)
+            let resolved = try ResolvedManifest.read(from: resolvedPath)
+            #expect(resolved.manifest.layout == .compact)
+            #expect(resolved.outputContentSHA256 == (try BalancedContentDigest.compute(ofFileAt: single)))
+            #expect(resolved.shards.count == 5 && resolved.shards.allSatisfy { $0.sha256.count == 64 && ($0.bytes ?? 0) > 0 },
+                    "the workers' shard digests are recorded as before: \(resolved.shards)")
+            let scraped = try await ObservabilityProcessTests.scrape(coordinatorMetrics)
+            #expect((scraped.value("tailforge_bytes_moved_total", ["direction": "received", "what": "shard"]) ?? 0) == 0,
+                    "the coordinator fetched shard bytes of a compact job")
+            for worker in workerMetrics {
+                let sent = try await ObservabilityProcessTests.scrape(worker)
+                #expect((sent.value("tailforge_bytes_moved_total", ["direction": "sent", "what": "shard"]) ?? 0) == 0)
+            }
 
             // Replay exits 0 only when the file and every dataset's content digest match.
             let replayed = (fixture.directory as NSString).appendingPathComponent("replay-compact.h5")

@@ -17,7 +17,7 @@ struct ToyBackend: JobBackend {
         (stageOne, 1)
     }
 
-    func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport {
+    func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], kappas: [[Float]], fallback: Float?) throws -> GatherReport {
         var bytes = [UInt8]()
         for shard in shards {
             let data = try Data(contentsOf: URL(fileURLWithPath: shard.path))

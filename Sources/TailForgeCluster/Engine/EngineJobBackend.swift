@@ -11,6 +11,8 @@ public struct EngineJobBackend: JobBackend {
 
     /// The input rows of each class of the last input checked (provenance checks), keyed by path and digest.
     private let members = ClassMembersCache()
+    /// The last compact job's input, normalised: its stage-2 checks and its gather derive rows from it.
+    private let inputs = JobInputCache()
 
     public init(chunkRows: Int = 4096) {
         self.chunkRows = chunkRows
@@ -82,7 +84,8 @@ public struct EngineJobBackend: JobBackend {
         return (kappas, fallback)
     }
 
-    public func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport {
+    public func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], kappas: [[Float]], fallback: Float?) throws -> GatherReport {
+        if manifest.outputLayout == .compact { return try gatherCompact(manifest, job, kappas: kappas, fallback: fallback) }
         guard shards.count == job.shards.count else {
             throw ClusterJobError.missingShard(shard: min(shards.count, job.shards.count), path: "")
         }
@@ -90,7 +93,6 @@ public struct EngineJobBackend: JobBackend {
             throw ClusterJobError.missingShard(shard: index, path: shard.path)
         }
         try verifyDigests(shards)
-        if manifest.outputLayout == .compact { return try gatherCompact(manifest, job, shards: shards, fallback: fallback) }
 
         // Where each class's rows are: (shard, first row in that shard file).
         var location = [Int: (shard: Int, row: Int)]()
@@ -196,81 +198,60 @@ public struct EngineJobBackend: JobBackend {
                             outputContentSHA256: hasher.digests(BalancedLayout.full.rowDatasets), rows: rows, fallbackKappa: fallback)
     }
 
-    /// A compact job: the shards hold their classes' real rows and κ (and one of them the probe class's digest);
-    /// written class-major into the compact file single-node `balance --layout compact` writes, byte for byte.
-    func gatherCompact(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport {
-        let names = BalancedLayout.compact.rowDatasets
-        let plan = try job.plan(manifest.policy)
+    /// A compact job: the file single-node `balance --layout compact` writes, byte for byte, derived here from the
+    /// job's input (read and checked against its SHA-256; the coordinator has it, it planned from it) and the κ the
+    /// workers computed — the same code as single-node `balance` after its stage 1 (`BalanceRunner.write`). The
+    /// compact shards stay on their workers: their real rows are rows of this input, and their digests were
+    /// checked against the same derivation when each was reported (``checkCompactShard``).
+    func gatherCompact(_ manifest: JobManifest, _ job: PreparedJob, kappas: [[Float]], fallback: Float?) throws -> GatherReport {
+        defer { inputs.forget() }
+        let data = try inputs.input(path: manifest.input.path, sha256: job.inputSHA256, input: manifest.input)
+        // The job's plan, checked against the input as loaded (the same file: its SHA-256 was checked).
+        guard data.classSizes == job.classSizes, data.dimension == job.dimension else {
+            throw ClusterJobError.planMismatch(reason: "the input's class sizes or dimension differ from the prepared job's")
+        }
+        let runner = BalanceRunner(input: manifest.input.spec(), outputPath: manifest.output, settings: manifest.policy,
+                                   chunkRows: chunkRows, layout: .compact)
+        let perClass = try job.kappasByClass(kappas)
+        let written: BalanceRunner.Written
+        do throws(BalanceError) {
+            written = try runner.write(data, inputSHA256: job.inputSHA256, kappas: perClass, fallback: fallback)
+        } catch {
+            throw ClusterJobError.balance(error)
+        }
+        guard let outputSHA256 = written.outputSHA256 else { throw ClusterJobError.planMismatch(reason: "the compact output was not digested") }
+        return GatherReport(outputSHA256: outputSHA256, outputContentSHA256: written.contentDigests, rows: written.plan.realRows,
+                            fallbackKappa: fallback)
+    }
+
+    public func checkCompactShard(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, contentSHA256: [String: String]?,
+                                  syntheticProbeSHA256: String?, kappas: [[Float]]) throws {
+        let data = try inputs.input(path: manifest.input.path, sha256: job.inputSHA256, input: manifest.input)
+        let settings = manifest.policy
+        let plan = try job.plan(settings)
+        let perClass = try job.kappasByClass(kappas)
         let probeClass = plan.compactProbeClass
-        var location = [Int: (shard: Int, row: Int)]()
-        var columns: [(embeddings: HDF5Dataset, labels: [Int32], sourceIndex: [Int64], kappa: [Float])] = []
-        var probeSHA256: String?
-        for (index, shard) in shards.enumerated() {
-            let classes = job.shards[index]
-            do {
-                let file = try HDF5File.open(path: shard.path)
-                let attributes = try file.rootAttributes()
-                guard BalancedLayout(attributes: attributes) == .compact else {
-                    throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "is not a compact shard (a worker of another release?)")
-                }
-                if case .string(let digest)? = attributes["input_sha256"], digest != job.inputSHA256 {
-                    throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "computed from input \(digest), the job's is \(job.inputSHA256)")
-                }
-                let embeddings = try file.openDataset(names.embeddings, rank: 2, elementClass: .float)
-                let expected = classes.reduce(0) { $0 + $1.keptCount }
-                guard embeddings.shape == [expected, job.dimension] else {
-                    throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "shape \(embeddings.shape), the plan expects [\(expected), \(job.dimension)]")
-                }
-                let labels = try file.openDataset(names.labels, rank: 1, elementClass: .integer).read(as: Int32.self)
-                guard labels == ShardRows.labels(classes, rows: \.keptCount) else {
-                    throw ClusterJobError.shardRowsMismatch(shard: index, path: shard.path, reason: "its labels do not follow the plan's classes and row counts")
-                }
-                columns.append((embeddings, labels, try file.openDataset(names.sourceIndex, rank: 1, elementClass: .integer).read(as: Int64.self),
-                                try file.openDataset(names.kappa, rank: 1, elementClass: .float).read(as: Float.self)))
-                if let probeClass, classes.contains(where: { $0.classId == probeClass }) {
-                    probeSHA256 = attributes["synthetic_probe_sha256"]?.stringValue
-                }
-            } catch let error as StorageError {
-                throw ClusterJobError.storage(error)
-            }
-            ShardRows.record(classes, shard: index, rows: \.keptCount, in: &location)
+        let classes = job.shards[shard]
+        let holdsProbe = classes.contains { $0.classId == probeClass }
+        // The guard matters only to the probe class's draw (every other class is real rows), and is built from all classes.
+        let driftGuard = holdsProbe ? DriftGuard(data: data, kappas: perClass, plan: plan, settings: settings) : nil
+        var hasher = BalancedContentHasher(dimension: data.dimension)
+        var probe: String?
+        // The worker's blocks, in its order: every class of the shard (``EngineShardExecutor``).
+        for task in classes {
+            let (block, digest) = BalanceEngine.compactBlock(entry: plan.classes[task.classId], from: data, kappas: perClass[task.classId],
+                                                             settings: settings, probe: task.classId == probeClass, driftGuard: driftGuard)
+            if let digest { probe = digest }
+            hasher.update(embeddings: block.embeddings.storage, labels: [Int32](repeating: Int32(block.classId), count: block.count),
+                          isSynthetic: block.isSynthetic, sourceIndex: block.sourceIndex, kappa: block.kappa)
         }
-        if probeClass != nil, probeSHA256 == nil {
-            throw ClusterJobError.planMismatch(reason: "no shard recorded the synthetic digest of probe class \(probeClass!)")
+        let names = BalancedLayout.compact.rowDatasets
+        let derived = hasher.digests(names)
+        for name in [names.embeddings, names.labels, names.sourceIndex, names.kappa] where contentSHA256?[name] != derived[name] {
+            throw ShardResultError.contentDigest(what: "/\(name)", reported: contentSHA256?[name], derived: derived[name]!)
         }
-        let spec = manifest.input.spec()
-        let attributes = BalanceAttributes.make(settings: manifest.policy, input: spec, inputSHA256: job.inputSHA256, plan: plan,
-                                                dimension: job.dimension, fallbackKappa: fallback, layout: .compact, fullChunkRows: chunkRows)
-        do {
-            let classNames = try LabeledEmbeddingsFile(path: spec.path, embeddings: spec.embeddingsDataset, labels: spec.labelsDataset,
-                                                       classNames: spec.classNamesDataset).classNames
-            let writer = try BalancedDatasetWriter(path: manifest.output, dimension: job.dimension, totalRows: plan.realRows,
-                                                   attributes: attributes, classNames: classNames, chunkRows: chunkRows, layout: .compact,
-                                                   classInputRows: job.classSizes.map(Int64.init))
-            do {
-                for entry in plan.classes where entry.keptCount > 0 {
-                    guard let (shard, first) = location[entry.classId] else {
-                        throw ClusterJobError.planMismatch(reason: "class \(entry.classId) is in no shard")
-                    }
-                    let rows = first..<first + entry.keptCount
-                    let c = columns[shard]
-                    try writer.append(embeddings: try c.embeddings.read(rows: rows, as: Float.self), labels: Array(c.labels[rows]),
-                                      isSynthetic: [UInt8](repeating: 0, count: rows.count), sourceIndex: Array(c.sourceIndex[rows]),
-                                      kappa: Array(c.kappa[rows]))
-                }
-                var closing = BalanceAttributes.identity(attributes, writer: writer)
-                closing["real_kappa_sha256"] = .string(writer.appendedContentDigests[names.kappa]!)
-                closing["synthetic_probe_class"] = .int(Int64(probeClass ?? -1))
-                if let probeSHA256 { closing["synthetic_probe_sha256"] = .string(probeSHA256) }
-                try writer.commit(attributes: closing)
-            } catch {
-                writer.abandon()
-                throw error
-            }
-            return GatherReport(outputSHA256: try SHA256.hexDigest(ofFileAt: manifest.output), outputContentSHA256: writer.contentDigests,
-                                rows: plan.realRows, fallbackKappa: fallback)
-        } catch let error as StorageError {
-            throw ClusterJobError.storage(error)
+        if let probe, syntheticProbeSHA256 != probe {
+            throw ShardResultError.contentDigest(what: "probe class \(probeClass!)'s synthetic rows", reported: syntheticProbeSHA256, derived: probe)
         }
     }
 

@@ -121,6 +121,7 @@ public final class EngineShardExecutor: ShardExecutor {
         let layout = assignment.job.outputLayout
         let probeClass = layout == .compact ? plan.compactProbeClass : nil
         let totalRows = classes.reduce(0) { $0 + (layout == .compact ? $1.keptCount : $1.outputCount) }
+        var compactDigests: (content: [String: String]?, probe: String?)?
         do {
             let writer = try BalancedDatasetWriter(path: path, dimension: data.dimension, totalRows: totalRows,
                                                    attributes: attributes, classNames: nil, layout: layout,
@@ -156,13 +157,22 @@ public final class EngineShardExecutor: ShardExecutor {
                     context.progress(first, rowsDone)
                 }
                 try writer.commit(attributes: probeSHA256.map { ["synthetic_probe_sha256": .string($0)] } ?? [:])
+                compactDigests = layout == .compact ? (writer.contentDigests, probeSHA256) : nil
             } catch {
                 writer.abandon()
                 throw error
             }
             let sha256 = try SHA256.hexDigest(ofFileAt: path)
             let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
-            return ShardOutcome(rowsPerClass: classes.map(\.outputCount), sha256: sha256, byteCount: bytes, path: path, payload: nil)
+            guard let compactDigests else {
+                return ShardOutcome(rowsPerClass: classes.map(\.outputCount), sha256: sha256, byteCount: bytes, path: path, payload: nil)
+            }
+            // Nobody reads a compact shard: the coordinator checks these digests against its own derivation from the
+            // input and writes the output from the same. The file was written only for its digest (the resolved
+            // manifest's `shards[].sha256`, as before), so it goes now and no worker accumulates them.
+            try? FileManager.default.removeItem(atPath: path)
+            return ShardOutcome(rowsPerClass: classes.map(\.outputCount), sha256: sha256, byteCount: bytes, path: nil, payload: nil,
+                                contentSHA256: compactDigests.content, syntheticProbeSHA256: compactDigests.probe)
         } catch let error as StorageError {
             throw ClusterJobError.storage(error)
         }

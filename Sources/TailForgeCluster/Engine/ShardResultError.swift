@@ -25,6 +25,9 @@ public enum ShardResultError: Error, Equatable, CustomStringConvertible {
     case unreadable(String)
     /// The file's SHA-256 is not the one its worker reported.
     case digest(expected: String, actual: String)
+    /// A compact shard's reported content digest of `what` is not the one the coordinator derives from the input
+    /// and the κ (nil `reported`: the worker sent none).
+    case contentDigest(what: String, reported: String?, derived: String)
 
     public var description: String {
         switch self {
@@ -39,6 +42,8 @@ public enum ShardResultError: Error, Equatable, CustomStringConvertible {
         case .kappa(let row, let value, let reason): "κ \(value) of row \(row) \(reason)"
         case .unreadable(let reason): "the shard file cannot be read: \(reason)"
         case .digest(let expected, let actual): "the file's SHA-256 is \(actual) but its worker reported \(expected)"
+        case .contentDigest(let what, let reported, let derived):
+            "its \(what) has digest \(reported ?? "(none reported)"), but the job's input and κ give \(derived)"
         }
     }
 }

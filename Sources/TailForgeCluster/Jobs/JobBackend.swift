@@ -51,8 +51,9 @@ public protocol JobBackend: Sendable {
     /// each shard synthesises with; returns the fallback used.
     func synthesisKappas(_ manifest: JobManifest, _ job: PreparedJob, stageOne: [[Float]]) throws -> (kappas: [[Float]], fallback: Float?)
     /// Verifies the shard files (in shard order) against their journaled digests and publishes the output
-    /// atomically; refuses to publish when any shard is missing or does not match.
-    func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], fallback: Float?) throws -> GatherReport
+    /// atomically; refuses to publish when any shard is missing or does not match. `kappas` are the synthesis κ of
+    /// every shard: a compact job's output is derived from them and the input, and reads no shard file.
+    func gather(_ manifest: JobManifest, _ job: PreparedJob, shards: [ShardFile], kappas: [[Float]], fallback: Float?) throws -> GatherReport
     /// Refuses stage-1 values (the κ of shard `shard`'s real rows) that no honest worker returns. Cheap: runs on
     /// the coordinator's network thread.
     func checkConcentrations(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, kappas: [Float]) throws
@@ -60,6 +61,11 @@ public protocol JobBackend: Sendable {
     /// honest worker writes; `kappas` are the synthesis κ the shard was sent. Runs off the network thread, before
     /// the shard is accepted, so a refused shard is recomputed elsewhere instead of failing the gather.
     func checkShard(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, file: ShardFile, kappas: [Float]) throws
+    /// Refuses a compact job's stage-2 result whose reported content digests (``ShardResult/contentSHA256``) or
+    /// probe digest differ from what the coordinator derives from the input and `kappas` (every shard's synthesis
+    /// κ). The shard file stays on its worker: nothing of it is read. Runs off the network thread.
+    func checkCompactShard(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, contentSHA256: [String: String]?,
+                           syntheticProbeSHA256: String?, kappas: [[Float]]) throws
 }
 
 extension JobBackend {
@@ -70,6 +76,10 @@ extension JobBackend {
     public func checkShard(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, file: ShardFile, kappas: [Float]) throws {
         try ShardFile.checkDigest(file)
     }
+
+    /// A method without a compact layout has nothing to derive.
+    public func checkCompactShard(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, contentSHA256: [String: String]?,
+                                  syntheticProbeSHA256: String?, kappas: [[Float]]) throws {}
 }
 
 extension ShardFile {

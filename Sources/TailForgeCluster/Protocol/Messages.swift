@@ -139,9 +139,17 @@ public struct ShardResult: WireBody, Equatable {
     /// Path of the shard file on the worker (or in the shared shard directory).
     public var path: String?
     public var seconds: Double
-    public init(shard: ShardReference, rowsPerClass: [Int], sha256: String, byteCount: Int64, path: String?, seconds: Double) {
+    /// Stage 2 of a compact job: the content digests of the shard's datasets (``BalancedContentDigest``, keys
+    /// `real_embeddings`, `real_labels`, `real_source_index`, `real_kappa`) and, for the shard holding the plan's
+    /// probe class, that class's synthetic digest. The coordinator derives both from the input and the κ and
+    /// compares, instead of fetching the file (absent from other results).
+    public var contentSHA256: [String: String]?
+    public var syntheticProbeSHA256: String?
+    public init(shard: ShardReference, rowsPerClass: [Int], sha256: String, byteCount: Int64, path: String?, seconds: Double,
+                contentSHA256: [String: String]? = nil, syntheticProbeSHA256: String? = nil) {
         self.shard = shard; self.rowsPerClass = rowsPerClass; self.sha256 = sha256
         self.byteCount = byteCount; self.path = path; self.seconds = seconds
+        self.contentSHA256 = contentSHA256; self.syntheticProbeSHA256 = syntheticProbeSHA256
     }
 }
 

@@ -222,6 +222,7 @@ extension CoordinatorLoop {
             let manifest = target
             let trains = manifest.train != nil
             let fallback = job.fallback
+            let kappas = job.synthesisKappas ?? []
             // A virtual publish maps shard files placed beside the output; a failed one leaves no directory behind.
             let placement = manifest.publishMode == .virtual && manifest.outputLayout == .full
                 ? PublishedShardDirectory(output: manifest.output, job: id) : nil
@@ -229,7 +230,7 @@ extension CoordinatorLoop {
                 do {
                     var report: GatherReport
                     do {
-                        report = try backend.gather(manifest, prepared, shards: try placement?.place(files) ?? files, fallback: fallback)
+                        report = try backend.gather(manifest, prepared, shards: try placement?.place(files) ?? files, kappas: kappas, fallback: fallback)
                     } catch {
                         placement?.remove()
                         throw error

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Logging
+import TailForgeStorage
 
 /// Assigning shards, their timeouts, results and failures: the state machines decide, this carries it out.
 extension CoordinatorLoop {
@@ -129,7 +130,12 @@ extension CoordinatorLoop {
             }
             board.recordResult(reference.shard, seconds: result.seconds, bytes: result.byteCount)
             registry.succeeded(identity)
-            if let path = result.path, let shared = sharedShardPath(job.manifest, path) {
+            if job.manifest.outputLayout == .compact {
+                // The rows stay on the worker: the gather derives the compact file from the input and the κ.
+                job.board = board
+                jobs[job.id] = job
+                startCompactCheck(reference, from: identity, result)
+            } else if let path = result.path, let shared = sharedShardPath(job.manifest, path) {
                 job.board = board
                 jobs[job.id] = job
                 startCheck(reference, from: identity, file: ShardFile(path: shared, sha256: result.sha256))
@@ -161,6 +167,25 @@ extension CoordinatorLoop {
         }
     }
 
+    /// Checks a compact job's stage-2 result, off this thread, by deriving the shard's content from the input and
+    /// the κ and comparing digests; nothing of the file is fetched (``JobBackend/checkCompactShard``). An accepted
+    /// result is committed with no coordinator-side file (an empty path), as `checked` does for any shard.
+    mutating func startCompactCheck(_ reference: ShardReference, from identity: Identity, _ result: ShardResult) {
+        guard var job = jobs[reference.job], let prepared = job.prepared, let kappas = job.synthesisKappas else { return }
+        job.board?.checking(reference, worker: identity)
+        jobs[reference.job] = job
+        let backend = runtime.backend
+        let manifest = job.manifest
+        let file = ShardFile(path: "", sha256: result.sha256)
+        runtime.background {
+            do {
+                try backend.checkCompactShard(manifest, prepared, shard: reference.shard, contentSHA256: result.contentSHA256,
+                                              syntheticProbeSHA256: result.syntheticProbeSHA256, kappas: kappas)
+                return .checked(reference, worker: identity, file, .success(()))
+            } catch { return .checked(reference, worker: identity, file, .failure(.init(message: "\(error)"))) }
+        }
+    }
+
     /// The outcome of `startCheck`: an accepted shard is committed, a refused one deleted and recomputed elsewhere.
     mutating func checked(_ reference: ShardReference, worker identity: Identity, _ file: ShardFile, _ outcome: Result<Void, CoordinatorRuntime.JobStepError>) {
         guard let job = jobs[reference.job], job.state == .running, job.board?.isChecking(reference, worker: identity) == true else {
@@ -174,7 +199,7 @@ extension CoordinatorLoop {
         case .success:
             decide(reference, from: identity, spotResult(identity, sha256: file.sha256, file: file.path, payload: nil))
         case .failure(let error):
-            try? FileManager.default.removeItem(atPath: file.path)
+            if !file.path.isEmpty { try? FileManager.default.removeItem(atPath: file.path) }
             rejectResult(identity, reference, error.message)
         }
     }

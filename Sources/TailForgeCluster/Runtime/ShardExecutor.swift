@@ -18,10 +18,15 @@ public struct ShardOutcome: Sendable {
     public var path: String?
     /// The float32 κ payload (concentrations stage).
     public var payload: [UInt8]?
+    /// A compact shard's content digests and probe digest (``ShardResult/contentSHA256``).
+    public var contentSHA256: [String: String]?
+    public var syntheticProbeSHA256: String?
 
-    public init(rowsPerClass: [Int], sha256: String, byteCount: Int64, path: String?, payload: [UInt8]?) {
+    public init(rowsPerClass: [Int], sha256: String, byteCount: Int64, path: String?, payload: [UInt8]?,
+                contentSHA256: [String: String]? = nil, syntheticProbeSHA256: String? = nil) {
         self.rowsPerClass = rowsPerClass; self.sha256 = sha256; self.byteCount = byteCount
         self.path = path; self.payload = payload
+        self.contentSHA256 = contentSHA256; self.syntheticProbeSHA256 = syntheticProbeSHA256
     }
 }
 

@@ -380,7 +380,8 @@ private struct WorkerLoop {
                 let elapsed = ContinuousClock.now - started
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
                 let result = ShardResult(shard: reference, rowsPerClass: outcome.rowsPerClass, sha256: outcome.sha256,
-                                         byteCount: outcome.byteCount, path: outcome.path, seconds: seconds)
+                                         byteCount: outcome.byteCount, path: outcome.path, seconds: seconds,
+                                         contentSHA256: outcome.contentSHA256, syntheticProbeSHA256: outcome.syntheticProbeSHA256)
                 if !flag.isStopped, let metrics = runtime.metrics {
                     metrics.completed(reference.stage)
                     if reference.stage == .synthesis { metrics.rowsGenerated.increment(by: outcome.rowsPerClass.reduce(0, +)) }

@@ -87,6 +87,10 @@ struct JobTrainer: Sendable {
                        calibration: calibrated?.record, calibrationReport: calibrated?.fit)
     }
 
+    struct CalibrationRefused: Error, CustomStringConvertible {
+        var description: String
+    }
+
     /// `train --calibrate`'s calibration over the parts the final fit's session holds: a second session of calibration
     /// parts (each placed on the worker holding its rows, which cuts it without regenerating), the calibration fit
     /// by the same L-BFGS, and the held-out tally of the fitted model summed over the parts — the single-node
@@ -103,7 +107,10 @@ struct JobTrainer: Sendable {
         }
         let realCounts = try prepared.plan(manifest.policy).classes.map(\.keptCount)
         // What `CalibrationHoldOut` refuses on one machine is refused here before any worker cuts a part.
-        _ = try CalibrationHoldOut.heldOutPositions(realCounts: realCounts, fraction: calibration.holdOutFraction, seed: calibration.seed)
+        do { _ = try CalibrationHoldOut.heldOutPositions(realCounts: realCounts, fraction: calibration.holdOutFraction, seed: calibration.seed) } catch {
+            throw CalibrationRefused(description: "no class of job \(job)'s input has at least two real rows, so `calibrate: true` has nothing to hold out: "
+                + "remove `calibrate` from the `train:` section")
+        }
         logger.info("job \(job): calibration fit holding out \(Int((calibration.holdOutFraction * 100).rounded())) % of each class's real rows (seed \(calibration.seed))",
                     metadata: LogMetadata.job(job))
         let source = try await RemoteGradientSource.open(

@@ -5,7 +5,8 @@ import TailForgeNumerics
 import TailForgeStorage
 @testable import TailForgeCluster
 
-/// Each kind of forged shard result is refused with the row and the reason; honest results of both layouts pass.
+/// Each kind of forged shard result is refused with the row and the reason; honest full-layout results pass (a
+/// compact job's shard files are never read: ``EngineBackendTests`` covers its digest checks).
 @Suite struct ShardResultValidatorTests {
     /// An honest shard of three classes (5, 2 and 1 real rows, d = 6, local κ, vMF) computed by the engine itself.
     struct Honest {
@@ -24,7 +25,7 @@ import TailForgeStorage
 
     /// `driftGuard`: a guard no synthetic row passes and no redraw rounds, so every synthetic slot becomes a copy of
     /// its seed (κ 0), as a real guard does to a slot it rejected in every round.
-    static func honest(layout: BalancedLayout = .full, sampler: SamplerKind = .vmf, kappa: KappaPolicy = .local,
+    static func honest(sampler: SamplerKind = .vmf, kappa: KappaPolicy = .local,
                        driftGuard: Bool = false) throws -> Honest {
         let sizes = [5, 2, 1], d = 6
         var rng = Xoshiro256PlusPlus(seed: 7, stream: 0)
@@ -42,17 +43,14 @@ import TailForgeStorage
         var perClass = sizes.indices.map { ConcentrationEstimator.concentrations(classRows: input.rows(ofClass: $0), settings: settings) }
         let stageOne = perClass.flatMap { $0 }
         _ = try ConcentrationEstimator.applyFallback(&perClass, policy: kappa, file: "test")
-        let probe = plan.compactProbeClass
         let guardAll = DriftGuard(data: input, kappas: perClass, plan: plan, settings: settings)
         let blocks = plan.classes.map { entry in
-            layout == .compact
-                ? BalanceEngine.compactBlock(entry: entry, from: input, kappas: perClass[entry.classId], settings: settings, probe: entry.classId == probe).0
-                : BalanceEngine.synthesize(entry: entry, from: input, kappas: perClass[entry.classId], settings: settings, driftGuard: guardAll)
+            BalanceEngine.synthesize(entry: entry, from: input, kappas: perClass[entry.classId], settings: settings, driftGuard: guardAll)
         }
         let tasks = plan.classes.map { ClassTask(classId: $0.classId, realCount: $0.realCount, keptCount: $0.keptCount, syntheticCount: $0.syntheticCount) }
-        let validator = ShardResultValidator(classes: tasks, settings: settings, layout: layout, dimension: d, members: input.classMembers)
+        let validator = ShardResultValidator(classes: tasks, settings: settings, dimension: d, members: input.classMembers)
         let columns = ShardResultValidator.Columns(labels: blocks.flatMap { Array(repeating: Int32($0.classId), count: $0.count) },
-                                                   isSynthetic: layout == .compact ? nil : blocks.flatMap(\.isSynthetic),
+                                                   isSynthetic: blocks.flatMap(\.isSynthetic),
                                                    sourceIndex: blocks.flatMap(\.sourceIndex), kappa: blocks.flatMap(\.kappa))
         return Honest(validator: validator, columns: columns, embeddings: blocks.flatMap(\.embeddings.storage),
                       kappas: perClass.flatMap { $0 }, stageOne: stageOne)
@@ -61,9 +59,9 @@ import TailForgeStorage
     /// The first synthetic row of the full honest shard (class 1's third row: 5 rows of class 0, then 2 real).
     static let syntheticRow = 7
 
-    @Test(arguments: [BalancedLayout.full, .compact], [SamplerKind.vmf, .smote, .gaussian])
-    func honestResultsOfEveryLayoutAndSamplerPass(layout: BalancedLayout, sampler: SamplerKind) throws {
-        let honest = try Self.honest(layout: layout, sampler: sampler)
+    @Test(arguments: [SamplerKind.vmf, .smote, .gaussian])
+    func honestResultsOfEverySamplerPass(sampler: SamplerKind) throws {
+        let honest = try Self.honest(sampler: sampler)
         try honest.check()
         try honest.validator.checkConcentrations(honest.stageOne)
         #expect(honest.stageOne.contains { $0.isNaN }, "the one-row class is left for the fallback, and that is honest")
@@ -88,7 +86,7 @@ import TailForgeStorage
     }
 
     @Test func anAllNaNShardWithTheRightLabelsIsRefusedAtItsFirstRow() throws {
-        var honest = try Self.honest(layout: .compact)
+        var honest = try Self.honest()
         honest.embeddings = honest.embeddings.map { _ in .nan }
         #expect(throws: ShardResultError.nonFinite(row: 0)) { try honest.check() }
     }
@@ -115,7 +113,7 @@ import TailForgeStorage
 
     @Test func aSyntheticRowPosingAsRealIsRefused() throws {
         var honest = try Self.honest()
-        honest.columns.isSynthetic![Self.syntheticRow] = 0
+        honest.columns.isSynthetic[Self.syntheticRow] = 0
         #expect(throws: ShardResultError.syntheticFlag(row: Self.syntheticRow, found: 0, expected: 1)) { try honest.check() }
     }
 
@@ -126,7 +124,7 @@ import TailForgeStorage
             guard case .kappa(let row, _, let reason)? = error as? ShardResultError else { return false }
             return row == Self.syntheticRow && reason.contains("clamp range")
         }
-        var infinite = try Self.honest(layout: .compact)
+        var infinite = try Self.honest()
         infinite.columns.kappa[0] = .infinity
         #expect { try infinite.check() } throws: { error in
             guard case .kappa(0, _, let reason)? = error as? ShardResultError else { return false }

@@ -29,7 +29,7 @@ public struct EngineJobBackend: JobBackend {
     }
 
     func validator(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, members: [[Int]]) -> ShardResultValidator {
-        ShardResultValidator(classes: job.shards[shard], settings: manifest.policy, layout: manifest.outputLayout,
+        ShardResultValidator(classes: job.shards[shard], settings: manifest.policy,
                              dimension: job.dimension, members: members)
     }
 

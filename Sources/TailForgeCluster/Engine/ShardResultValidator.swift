@@ -9,13 +9,13 @@ import TailForgeStorage
 /// - stage 1 (κ of the shard's real rows): one value per real row, finite and inside the settings' clamp range
 ///   `kappa_min…kappa_max` — NaN only for a class of one real row whose κ the fallback replaces — and one value
 ///   per class under the per-class policies (`class`, `loo`, `fixed`);
-/// - stage 2, both layouts: row counts and labels per class in plan order; every row finite and unit-length;
-///   provenance (`source_index`) of each row a real input row of its class — the kept real rows strictly in
-///   input order, each synthetic row its seed; κ exactly what the coordinator derived for the row's source
-///   (the values it sent the worker, so inside the clamp range): 0 for a full shard's real rows and for SMOTE
-///   rows, the source's κ for a vMF or Gaussian synthetic row and for every row of a compact shard (which holds
-///   the real rows and their κ; its synthetic rows are regenerated from them when read), or 0 for a drift-guarded
-///   job's seed copies.
+/// - stage 2 (a full-layout shard file): row counts and labels per class in plan order; every row finite and
+///   unit-length; provenance (`source_index`) of each row a real input row of its class — the kept real rows
+///   strictly in input order, each synthetic row its seed; κ exactly what the coordinator derived for the row's
+///   source (the values it sent the worker, so inside the clamp range): 0 for real rows and SMOTE rows, the
+///   source's κ for a vMF or Gaussian synthetic row, or 0 for a drift-guarded job's seed copies.
+///   A compact job's shard files are never read: the coordinator derives the compact rows from the input and the
+///   κ and checks the worker's reported digests against them (`EngineJobBackend.gatherCompact`).
 ///
 /// What it cannot see: a forged row that is unit-length, labelled right and says it was drawn around a real row
 /// of its class. Spot verification (`verify: spot`) recomputes a sample of shards elsewhere for that.
@@ -30,23 +30,19 @@ struct ShardResultValidator {
     /// The shard's classes, in plan order.
     var classes: [ClassTask]
     var settings: BalanceSettings
-    var layout: BalancedLayout
     var dimension: Int
     /// The input rows of each class, ascending (indexed by class id).
     var members: [[Int]]
 
-    /// The per-row columns of a stage-2 shard (`isSynthetic` nil in the compact layout, where every row is real).
+    /// The per-row columns of a stage-2 shard.
     struct Columns {
         var labels: [Int32]
-        var isSynthetic: [UInt8]?
+        var isSynthetic: [UInt8]
         var sourceIndex: [Int64]
         var kappa: [Float]
     }
 
     private var kappaRange: ClosedRange<Float> { Float(settings.kappaMin)...Float(settings.kappaMax) }
-
-    /// Rows of class `task` in a shard of this layout.
-    private func rows(_ task: ClassTask) -> Int { layout == .compact ? task.keptCount : task.outputCount }
 
     // MARK: - Stage 1
 
@@ -87,9 +83,9 @@ struct ShardResultValidator {
     /// A stage-2 shard's columns and rows; `kappas` are the synthesis κ the coordinator sent for the shard's real
     /// rows, `embeddings(rows)` reads rows of the shard (row-major float32).
     func checkRows(_ columns: Columns, kappas: [Float], embeddings: (Range<Int>) throws(ShardResultError) -> [Float]) throws(ShardResultError) {
-        let total = classes.reduce(0) { $0 + rows($1) }
-        for (name, count) in [("labels", columns.labels.count), ("source indices", columns.sourceIndex.count), ("κ values", columns.kappa.count)]
-            + (columns.isSynthetic.map { [("synthetic flags", $0.count)] } ?? []) where count != total {
+        let total = classes.reduce(0) { $0 + $1.outputCount }
+        for (name, count) in [("labels", columns.labels.count), ("source indices", columns.sourceIndex.count), ("κ values", columns.kappa.count),
+                              ("synthetic flags", columns.isSynthetic.count)] where count != total {
             throw .rowCount(what: name, expected: total, actual: count)
         }
         let realRows = classes.reduce(0) { $0 + $1.realCount }
@@ -99,13 +95,13 @@ struct ShardResultValidator {
         for task in classes {
             let members = self.members[task.classId]
             var previousReal = -1
-            for index in 0..<rows(task) {
-                let synthetic = layout == .full && index >= task.keptCount
+            for index in 0..<task.outputCount {
+                let synthetic = index >= task.keptCount
                 if Int(columns.labels[row]) != task.classId {
                     throw .label(row: row, found: Int(columns.labels[row]), expected: task.classId)
                 }
-                if let flags = columns.isSynthetic, flags[row] != (synthetic ? 1 : 0) {
-                    throw .syntheticFlag(row: row, found: Int(flags[row]), expected: synthetic ? 1 : 0)
+                if columns.isSynthetic[row] != (synthetic ? 1 : 0) {
+                    throw .syntheticFlag(row: row, found: Int(columns.isSynthetic[row]), expected: synthetic ? 1 : 0)
                 }
                 let source = columns.sourceIndex[row]
                 guard let position = Self.position(of: source, in: members), synthetic || position > previousReal else {
@@ -130,11 +126,10 @@ struct ShardResultValidator {
     }
 
     /// A stage-2 row's κ against the one an honest worker records: `sent` (the κ the coordinator sent for the row's
-    /// source) for a vMF or Gaussian synthetic row and for a compact shard's real row, 0 for a full shard's real row
-    /// and a SMOTE row — and 0 for any synthetic row of a drift-guarded job, which the guard turns into a copy of its
+    /// source) for a vMF or Gaussian synthetic row, 0 for a real row and a SMOTE row — and 0 for any synthetic row of a drift-guarded job, which the guard turns into a copy of its
     /// seed when it rejected the slot in every round. Only a refused value is diagnosed further, for its message.
     private func checkKappa(_ value: Float, row: Int, synthetic: Bool, sent: Float, source: Int64) throws(ShardResultError) {
-        let expected: Float = synthetic ? (settings.sampler == .smote ? 0 : sent) : (layout == .compact ? sent : 0)
+        let expected: Float = synthetic ? (settings.sampler == .smote ? 0 : sent) : 0
         let seedCopy = synthetic && settings.driftGuard != nil && value == 0
         if value == expected || seedCopy { return }
         guard value.isFinite else { throw .kappa(row: row, value: value, reason: "is not finite") }
@@ -168,23 +163,23 @@ struct ShardResultValidator {
         return low < members.count && Int64(members[low]) == source ? low : nil
     }
 
-    /// A stage-2 shard file of this layout (its digest is checked by the caller).
+    /// A stage-2 shard file of the full layout (its digest is checked by the caller).
     func checkFile(at path: String, kappas: [Float]) throws(ShardResultError) {
-        let names = layout.rowDatasets
+        let names = BalancedLayout.full.rowDatasets
         do {
             let file = try HDF5File.open(path: path)
-            guard BalancedLayout(attributes: try file.rootAttributes()) == layout else {
-                throw ShardResultError.unreadable("its layout is not \(layout) (a worker of another release?)")
+            guard BalancedLayout(attributes: try file.rootAttributes()) == .full else {
+                throw ShardResultError.unreadable("its layout is not full (a worker of another release?)")
             }
             let embeddings = try file.openDataset(names.embeddings, rank: 2, elementClass: .float)
             guard embeddings.shape.count == 2, embeddings.shape[1] == dimension else {
                 throw ShardResultError.dimension(expected: dimension, actual: embeddings.shape.last ?? 0)
             }
-            let total = classes.reduce(0) { $0 + rows($1) }
+            let total = classes.reduce(0) { $0 + $1.outputCount }
             guard embeddings.rowCount == total else { throw ShardResultError.rowCount(what: "rows", expected: total, actual: embeddings.rowCount) }
             let columns = Columns(
                 labels: try file.openDataset(names.labels, rank: 1, elementClass: .integer).read(as: Int32.self),
-                isSynthetic: try names.isSynthetic.map { try file.openDataset($0, rank: 1, elementClass: .integer).read(as: UInt8.self) },
+                isSynthetic: try file.openDataset(names.isSynthetic!, rank: 1, elementClass: .integer).read(as: UInt8.self),
                 sourceIndex: try file.openDataset(names.sourceIndex, rank: 1, elementClass: .integer).read(as: Int64.self),
                 kappa: try file.openDataset(names.kappa, rank: 1, elementClass: .float).read(as: Float.self))
             try checkRows(columns, kappas: kappas) { rows throws(ShardResultError) in

@@ -57,7 +57,7 @@ public protocol JobBackend: Sendable {
     /// Refuses stage-1 values (the κ of shard `shard`'s real rows) that no honest worker returns. Cheap: runs on
     /// the coordinator's network thread.
     func checkConcentrations(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, kappas: [Float]) throws
-    /// Refuses a stage-2 shard file that is not the one its worker reported (`file.sha256`) or whose content no
+    /// Refuses a full-layout stage-2 shard file that is not the one its worker reported (`file.sha256`) or whose content no
     /// honest worker writes; `kappas` are the synthesis κ the shard was sent. Runs off the network thread, before
     /// the shard is accepted, so a refused shard is recomputed elsewhere instead of failing the gather.
     func checkShard(_ manifest: JobManifest, _ job: PreparedJob, shard: Int, file: ShardFile, kappas: [Float]) throws

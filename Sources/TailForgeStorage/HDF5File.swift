@@ -33,7 +33,10 @@ public final class HDF5File: @unchecked Sendable {
             throw .notHDF5(path: path)
         }
         let flags = writable ? tf_H5F_ACC_RDWR() : tf_H5F_ACC_RDONLY()
-        let access = try fileAccessProperties(path: path)
+        // A writable open takes no lock, for the reason files created here take none: its exclusive `flock`
+        // belongs to the open file description, which a child process spawned meanwhile by another thread
+        // inherits and keeps for its whole life, so every later reader of the file failed with errno 11.
+        let access = try fileAccessProperties(path: path, locking: !writable)
         let id: hid_t
         do throws(StorageError) { id = try h5id(H5Fopen(path, flags, access.id), .openFile, path) } catch {
             // HDF5 records the size it wrote in the superblock; a shorter file is an incomplete copy or write.

@@ -62,6 +62,30 @@ import Testing
         #expect(error?.description.contains("is truncated: it has 200 bytes") == true)
     }
 
+    /// A child process started while a file is open for writing inherits HDF5's descriptor (HDF5 does not open
+    /// with `O_CLOEXEC`), and with it any `flock` on it. A writable open used to take an exclusive lock, so the
+    /// file stayed unreadable ("unable to lock file, errno = 11") for the child's whole life, long after the
+    /// writer closed it: CI failed that way once, when a test spawning daemons ran beside one editing a file.
+    @Test func aChildStartedWhileAFileIsOpenForWritingDoesNotLockReadersOut() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("edited.h5")
+        let writer = try AtomicHDF5Writer(path: path)
+        try writer.writeDataset("data", values: [Float](repeating: 1, count: 16), shape: [16])
+        try writer.commit()
+        var child: pid_t = 0
+        do {
+            let file = try HDF5File.open(path: path, writable: true)
+            // posix_spawn with no file actions: the child keeps every descriptor not marked close-on-exec.
+            let arguments = ["/bin/sleep", "30"]
+            var argv = arguments.map { strdup($0) } + [nil]
+            defer { argv.forEach { free($0) } }
+            #expect(posix_spawn(&child, "/bin/sleep", nil, nil, &argv, environ) == 0)
+            try file.close()
+        }
+        defer { if child > 0 { kill(child, SIGKILL); var status: Int32 = 0; waitpid(child, &status, 0) } }
+        #expect(try HDF5File.open(path: path).readDataset("data", as: Float.self).values.count == 16)
+    }
+
     /// Many threads reading at once must be safe: the wrapper serialises them on one lock.
     @Test func concurrentReadsAreSerialisedSafely() async throws {
         let directory = TemporaryDirectory()

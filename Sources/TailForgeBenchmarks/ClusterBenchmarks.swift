@@ -10,7 +10,7 @@ import Glibc
 /// [--stream-input] [--layout full|compact] [--publish copy,virtual] [--shared-shards] [--seed N] [--tailforge PATH]`
 ///
 /// A balancing job on 1, 2 and 4 local worker processes against single-node `tailforge balance` on the same
-/// input in the same run: wall time, bytes moved over the sockets, coordinator CPU time, and the synthesis
+/// input in the same run: wall time, bytes moved over the sockets (the coordinator's own metrics), coordinator CPU time, and the synthesis
 /// stage's slack per shard (scheduling, shard transfer and load imbalance), and whether every output has the
 /// reference's SHA-256. With `--layout compact` the jobs and the reference write the compact layout.
 /// `--publish copy,virtual` runs each worker count once per publish mode (``PublishMode``) and adds the output's
@@ -88,6 +88,7 @@ enum ClusterBenchmarks {
             let perWorker = max(1, threads / count)
             let cluster = LocalCluster(executable: executable, directory: path("cluster-\(count)-\(publish.rawValue)"))
             cluster.dataRoots = [work]
+            cluster.coordinatorArguments = CoordinatorTraffic.coordinatorArguments
             defer { cluster.stop() }
             try await cluster.start(workers: count, threadsPerWorker: perWorker)
             let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 600)
@@ -115,13 +116,11 @@ enum ClusterBenchmarks {
             let same = publish == .virtual ? (resolved.outputContentSHA256 == referenceContent ? "yes (content)" : "NO (content)")
                 : sha == referenceSHA256 ? "yes" : "NO (\(sha))"
 
-            // Bytes over the sockets: fetched shard files (none for a compact job: its shards never leave the workers,
-            // as the coordinator's `tailforge_bytes_moved_total{what="shard"}` shows), κ both ways (4 bytes per real
-            // row), streamed input copies.
-            let fetched = layout == .compact ? 0 : resolved.shards.reduce(Int64(0)) { $0 + ($1.bytes ?? 0) }
+            // Bytes over the sockets: shard files fetched and input copies streamed, as the coordinator's metrics
+            // count them (a compact job fetches none), plus κ both ways (4 bytes per real row, inside job messages).
+            let traffic = try await CoordinatorTraffic.scrape(stateDirectory: cluster.stateDirectory)
             let realRows = Int64(preset.configuration(dimension: dimension).trainCounts.reduce(0, +))
-            let copies = streamInput ? Int64(count) : 0
-            let moved = fetched + 2 * 4 * realRows + copies * inputBytes
+            let moved = traffic["received/shard"] + traffic["sent/input"] + 2 * 4 * realRows
 
             let synthesis = resolved.stageSeconds["synthesis"] ?? 0
             let busy = resolved.shards.reduce(0) { $0 + $1.seconds }

@@ -70,6 +70,7 @@ enum JobBenchmarks {
         for count in workerCounts {
             let cluster = LocalCluster(executable: executable, directory: path("cluster-\(count)"), heartbeatMilliseconds: 500, livenessMilliseconds: 10_000)
             cluster.dataRoots = [work]
+            cluster.coordinatorArguments = CoordinatorTraffic.coordinatorArguments
             defer { cluster.stop() }
             try await cluster.start(workers: count, threadsPerWorker: max(1, threads / count))
             let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 3_600)
@@ -89,9 +90,11 @@ enum JobBenchmarks {
             }
             let resolved = try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: output))
             guard let training = resolved.training else { print("\(count) workers: no training record"); continue }
-            // Shard traffic: compact shard files fetched by the coordinator, κ both ways (4 bytes per real row).
+            // Shard traffic: shard files the coordinator fetched, as its metrics count them (none: a compact job's
+            // rows stay on the workers), and κ both ways (4 bytes per real row, inside job messages).
+            let traffic = try await CoordinatorTraffic.scrape(stateDirectory: cluster.stateDirectory)
             let realRows = Int64(preset.configuration(dimension: dimension).trainCounts.reduce(0, +))
-            let shardBytes = resolved.shards.reduce(Int64(0)) { $0 + ($1.bytes ?? 0) } + 2 * 4 * realRows
+            let shardBytes = traffic["received/shard"] + 2 * 4 * realRows
             let trainingBytes = training.networkBytes ?? 0
             let sha = try SHA256.hexDigest(ofFileAt: output)
             print(String(format: "%7d  %6.1f  %8.2fx  %4.1f  %8.1f  %8.1f  %12.1f  %7.1f  %10d  %11d  %10.6f  %@  %9.1f  %12.1f  %18.2f  %@  %@",

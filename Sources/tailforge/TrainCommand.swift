@@ -136,7 +136,8 @@ struct TrainCommand: AsyncParsableCommand {
             } catch { throw ValidationError(error.description) }
         }
         guard let number = Double(value) else {
-            throw ValidationError("--l2 must be a number from 0 to 1e6, or auto to choose it on held-out rows; got '\(l2)'")
+            let hint = ManifestKeys.editDistance(value.lowercased(), "auto") <= 2 ? " (did you mean auto?)" : ""
+            throw ValidationError("--l2 must be a number from 0 to 1e6, or auto to choose it on held-out rows; got '\(l2)'\(hint)")
         }
         try CommandLimits.check("l2", number, in: CalibrationSettings.l2Range, meaning: "a number from 0 to 1e6 (larger penalties leave every weight at zero), or auto")
         guard l2Grid == nil else {

@@ -20,7 +20,8 @@ import TailForgeStorage
         BadGrid(arguments: ["--l2", "auto", "--l2-grid", ""], names: "--l2-grid"),
         BadGrid(arguments: ["--l2", "auto", "--l2-grid=-1e-6"], names: "'-1e-6' is not one"),
         BadGrid(arguments: ["--l2", "auto", "--l2-grid", "1e-5,1e-5"], names: "1e-5 is given twice"),
-        BadGrid(arguments: ["--l2", "atuo"], names: "--l2 must be a number from 0 to 1e6, or auto"),
+        BadGrid(arguments: ["--l2", "atuo"], names: "or auto to choose it on held-out rows; got 'atuo' (did you mean auto?)"),
+        BadGrid(arguments: ["--l2", "big"], names: "got 'big'\n"),
         BadGrid(arguments: ["--l2-grid", "1e-6,1e-5"], names: "give --l2 auto with it"),
         BadGrid(arguments: ["--l2", "auto", "--calibration-holdout", "0.9"], names: "--calibration-holdout"),
     ]

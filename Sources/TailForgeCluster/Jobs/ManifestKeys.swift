@@ -57,8 +57,9 @@ public enum ManifestKeys {
     }
 
     /// Optimal-string-alignment distance: insertions, deletions, substitutions and adjacent swaps each cost 1,
-    /// so `samplr`, `kapa_min` and `polcy` are each one edit from the key they misspell.
-    static func editDistance(_ a: String, _ b: String) -> Int {
+    /// so `samplr`, `kapa_min` and `polcy` are each one edit from the key they misspell. Public for the CLI's
+    /// word-valued flags (`--l2 atuo`).
+    public static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }

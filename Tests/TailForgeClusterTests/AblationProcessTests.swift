@@ -43,82 +43,82 @@ extension ClusterProcessTests {
             return report
         }
 
-        static func cluster(_ data: Data, environment: [String: String] = [:]) -> LocalCluster {
+        /// Runs `body` with fresh data and a started cluster of `workers` over it; both are gone afterwards.
+        static func withCluster(workers: Int, environment: [String: String] = [:],
+                                _ body: (Data, LocalCluster) async throws -> Void) async throws {
+            let data = try Self.data()
+            defer { try? FileManager.default.removeItem(atPath: data.directory) }
             let cluster = LocalCluster(executable: data.executable, directory: data.path("cluster"), environment: environment,
                                        heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
             cluster.dataRoots = [data.directory]
-            return cluster
+            defer { cluster.stop() }
+            try await cluster.start(workers: workers)
+            try await body(data, cluster)
         }
 
         @Test func theClusterBalancesTheRecipesAndTheReportAndModelsAreTheLocalOnes() async throws {
-            let data = try Self.data()
-            defer { try? FileManager.default.removeItem(atPath: data.directory) }
-            let local = try await Child.run(data.executable, Self.ablate(data, json: "local.json"))
-            #expect(local.status == 0, "\(local.stderr)")
+            try await Self.withCluster(workers: 2) { data, cluster in
+                let local = try await Child.run(data.executable, Self.ablate(data, json: "local.json"))
+                #expect(local.status == 0, "\(local.stderr)")
 
-            let cluster = Self.cluster(data)
-            defer { cluster.stop() }
-            try await cluster.start(workers: 2)
-            let remote = try await Child.run(data.executable, Self.ablate(data, json: "cluster.json", ["--coordinator", cluster.endpoint]))
-            #expect(remote.status == 0, "\(remote.stderr)")
-            #expect(remote.stdout.split(separator: "\n").count == 10, "the table: a header, two rows per recipe and the chosen row")
+                let remote = try await Child.run(data.executable, Self.ablate(data, json: "cluster.json", ["--coordinator", cluster.endpoint]))
+                #expect(remote.status == 0, "\(remote.stderr)")
+                #expect(remote.stdout.split(separator: "\n").count == 10, "the table: a header, two rows per recipe and the chosen row")
 
-            let localReport = try #require(try AblationReport.read(path: data.path("local.json")))
-            let clusterReport = try #require(try AblationReport.read(path: data.path("cluster.json")))
-            #expect(clusterReport.entries.map(\.settings.recipe) == ["unweighted", "vmf-local", "smote", "vmf-loo+guard"])
-            #expect(Self.withoutTimes(clusterReport) == Self.withoutTimes(localReport))
-            for recipe in ["unweighted", "vmf-local", "smote", "vmf-loo+guard"] {
-                let model = { (json: String) in try SHA256.hexDigest(ofFileAt: data.path("\(json).work/\(recipe).model.h5")) }
-                #expect(try model("cluster.json") == model("local.json"), "\(recipe)'s model bytes")
+                let localReport = try #require(try AblationReport.read(path: data.path("local.json")))
+                let clusterReport = try #require(try AblationReport.read(path: data.path("cluster.json")))
+                #expect(clusterReport.entries.map(\.settings.recipe) == ["unweighted", "vmf-local", "smote", "vmf-loo+guard"])
+                #expect(Self.withoutTimes(clusterReport) == Self.withoutTimes(localReport))
+                for recipe in ["unweighted", "vmf-local", "smote", "vmf-loo+guard"] {
+                    let model = { (json: String) in try SHA256.hexDigest(ofFileAt: data.path("\(json).work/\(recipe).model.h5")) }
+                    #expect(try model("cluster.json") == model("local.json"), "\(recipe)'s model bytes")
+                }
+                // The three balanced recipes were jobs on the cluster that balanced and fitted, committed into the work
+                // directory: the model and the compact balanced set a local run writes, and the calibration on the workers.
+                let jobs = try ClusterClient(coordinator: cluster.endpoint).status().jobs
+                #expect(Set(jobs.map(\.name)) == ["ablate vmf-local", "ablate vmf-loo+guard", "ablate smote"])
+                #expect(jobs.allSatisfy { $0.state == .committed && $0.output.hasPrefix(data.path("cluster.json.work")) && $0.output.hasSuffix(".model.h5") })
+                #expect(remote.stderr.components(separatedBy: "(balance and calibrated fit) submitted").count == 4, "\(remote.stderr)")
+                for recipe in ["vmf-local", "smote", "vmf-loo+guard"] {
+                    let resolved = try ResolvedManifest.read(from: data.path("cluster.json.work/\(recipe).model.manifest.json"))
+                    #expect(resolved.training?.calibration != nil && resolved.manifest.train?.calibration == CalibrationSettings(), "\(recipe)")
+                    #expect(FileManager.default.contents(atPath: data.path("cluster.json.work/\(recipe).balanced.h5"))
+                            == FileManager.default.contents(atPath: data.path("local.json.work/\(recipe).balanced.h5")), "\(recipe)'s balanced set")
+                }
+
+                // Resume: the same command again reuses every recipe and submits nothing; so does a local run on that report.
+                let again = try await Child.run(data.executable, Self.ablate(data, json: "cluster.json", ["--coordinator", cluster.endpoint]))
+                #expect(again.status == 0 && again.stderr.components(separatedBy: "reusing the recorded result").count == 5, "\(again.stderr)")
+                #expect(try ClusterClient(coordinator: cluster.endpoint).status().jobs.count == 3)
+                let locally = try await Child.run(data.executable, Self.ablate(data, json: "cluster.json"))
+                #expect(locally.status == 0 && locally.stderr.components(separatedBy: "reusing the recorded result").count == 5, "\(locally.stderr)")
+
+                // A training file the coordinator may not read (outside its data roots): refused before any work, no report.
+                let outside = NSTemporaryDirectory() + "tailforge-ablate-outside-\(UUID().uuidString).h5"
+                defer { try? FileManager.default.removeItem(atPath: outside) }
+                try FileManager.default.copyItem(atPath: data.train, toPath: outside)
+                let refused = try await Child.run(data.executable, ["ablate", outside, data.test, "--recipes", Self.recipes, "--json", data.path("refused.json"),
+                                                                    "--max-iter", "15", "--threads", "2", "--coordinator", cluster.endpoint])
+                #expect(refused.status != 0 && refused.stdout.isEmpty)
+                #expect(refused.stderr.contains("refused recipe vmf-local's job") && refused.stderr.contains("outside the coordinator's data roots")
+                        && refused.stderr.contains("a filesystem they share"), "\(refused.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: data.path("refused.json")))
             }
-            // The three balanced recipes were jobs on the cluster that balanced and fitted, committed into the work
-            // directory: the model and the compact balanced set a local run writes, and the calibration on the workers.
-            let jobs = try ClusterClient(coordinator: cluster.endpoint).status().jobs
-            #expect(Set(jobs.map(\.name)) == ["ablate vmf-local", "ablate vmf-loo+guard", "ablate smote"])
-            #expect(jobs.allSatisfy { $0.state == .committed && $0.output.hasPrefix(data.path("cluster.json.work")) && $0.output.hasSuffix(".model.h5") })
-            #expect(remote.stderr.components(separatedBy: "(balance and calibrated fit) submitted").count == 4, "\(remote.stderr)")
-            for recipe in ["vmf-local", "smote", "vmf-loo+guard"] {
-                let resolved = try ResolvedManifest.read(from: data.path("cluster.json.work/\(recipe).model.manifest.json"))
-                #expect(resolved.training?.calibration != nil && resolved.manifest.train?.calibration == CalibrationSettings(), "\(recipe)")
-                #expect(FileManager.default.contents(atPath: data.path("cluster.json.work/\(recipe).balanced.h5"))
-                        == FileManager.default.contents(atPath: data.path("local.json.work/\(recipe).balanced.h5")), "\(recipe)'s balanced set")
-            }
-
-            // Resume: the same command again reuses every recipe and submits nothing; so does a local run on that report.
-            let again = try await Child.run(data.executable, Self.ablate(data, json: "cluster.json", ["--coordinator", cluster.endpoint]))
-            #expect(again.status == 0 && again.stderr.components(separatedBy: "reusing the recorded result").count == 5, "\(again.stderr)")
-            #expect(try ClusterClient(coordinator: cluster.endpoint).status().jobs.count == 3)
-            let locally = try await Child.run(data.executable, Self.ablate(data, json: "cluster.json"))
-            #expect(locally.status == 0 && locally.stderr.components(separatedBy: "reusing the recorded result").count == 5, "\(locally.stderr)")
-
-            // A training file the coordinator may not read (outside its data roots): refused before any work, no report.
-            let outside = NSTemporaryDirectory() + "tailforge-ablate-outside-\(UUID().uuidString).h5"
-            defer { try? FileManager.default.removeItem(atPath: outside) }
-            try FileManager.default.copyItem(atPath: data.train, toPath: outside)
-            let refused = try await Child.run(data.executable, ["ablate", outside, data.test, "--recipes", Self.recipes, "--json", data.path("refused.json"),
-                                                                "--max-iter", "15", "--threads", "2", "--coordinator", cluster.endpoint])
-            #expect(refused.status != 0 && refused.stdout.isEmpty)
-            #expect(refused.stderr.contains("refused recipe vmf-local's job") && refused.stderr.contains("outside the coordinator's data roots")
-                    && refused.stderr.contains("a filesystem they share"), "\(refused.stderr)")
-            #expect(!FileManager.default.fileExists(atPath: data.path("refused.json")))
         }
 
         /// Ctrl-C while the cluster balances: the jobs are cancelled, the process ends with 130 and leaves no report.
         @Test func anInterruptCancelsTheJobsAndLeavesNoReport() async throws {
-            let data = try Self.data()
-            defer { try? FileManager.default.removeItem(atPath: data.directory) }
             // 100 ms per class: the small preset's 20 classes keep each job running for seconds.
-            let cluster = Self.cluster(data, environment: [EngineShardExecutor.testDelayVariable: "100"])
-            defer { cluster.stop() }
-            try await cluster.start(workers: 2)
-            let child = try await Self.ablationWithBothJobsSubmitted(data, cluster)
-            kill(child.process.processIdentifier, SIGINT)
-            let outcome = await child.finish()
-            #expect(outcome.status == 130, "\(outcome.stderr)")
-            #expect(outcome.stderr.components(separatedBy: "interrupted: cancelled job").count == 3, "\(outcome.stderr)")
-            #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
-            let jobs = try ClusterClient(coordinator: cluster.endpoint).status().jobs
-            #expect(jobs.count == 2 && jobs.allSatisfy { $0.state == .cancelled }, "\(jobs.map { ($0.name, $0.state) })")
+            try await Self.withCluster(workers: 2, environment: [EngineShardExecutor.testDelayVariable: "100"]) { data, cluster in
+                let child = try await Self.ablationWithBothJobsSubmitted(data, cluster)
+                kill(child.process.processIdentifier, SIGINT)
+                let outcome = await child.finish()
+                #expect(outcome.status == 130, "\(outcome.stderr)")
+                #expect(outcome.stderr.components(separatedBy: "interrupted: cancelled job").count == 3, "\(outcome.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
+                let jobs = try ClusterClient(coordinator: cluster.endpoint).status().jobs
+                #expect(jobs.count == 2 && jobs.allSatisfy { $0.state == .cancelled }, "\(jobs.map { ($0.name, $0.state) })")
+            }
         }
 
         /// `ablate --recipes vmf-local,smote --coordinator` on `cluster`, once it has submitted both balancing jobs.
@@ -133,46 +133,40 @@ extension ClusterProcessTests {
         /// A second Ctrl-C while the first one's cancelling hangs (the coordinator stopped answering) ends the
         /// process at once: exit 130, no report, and no word of cancelled jobs (each cancel would wait 2 s first).
         @Test func aSecondInterruptEndsTheProcessWhileTheCancelHangs() async throws {
-            let data = try Self.data()
-            defer { try? FileManager.default.removeItem(atPath: data.directory) }
-            let cluster = Self.cluster(data, environment: [EngineShardExecutor.testDelayVariable: "100"])
-            defer { cluster.stop() }
-            try await cluster.start(workers: 2)
-            let child = try await Self.ablationWithBothJobsSubmitted(data, cluster)
-            let coordinator = try #require(cluster.coordinator).processIdentifier
-            kill(coordinator, SIGSTOP)
-            defer { kill(coordinator, SIGCONT) }
-            kill(child.process.processIdentifier, SIGINT)
-            try await Task.sleep(for: .milliseconds(100))
-            kill(child.process.processIdentifier, SIGINT)
-            let outcome = await child.finish()
-            #expect(outcome.status == 130, "\(outcome.stderr)")
-            #expect(!outcome.stderr.contains("interrupted: cancelled job") && !outcome.stderr.contains("may still run"), "\(outcome.stderr)")
-            #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
+            try await Self.withCluster(workers: 2, environment: [EngineShardExecutor.testDelayVariable: "100"]) { data, cluster in
+                let child = try await Self.ablationWithBothJobsSubmitted(data, cluster)
+                let coordinator = try #require(cluster.coordinator).processIdentifier
+                kill(coordinator, SIGSTOP)
+                defer { kill(coordinator, SIGCONT) }
+                kill(child.process.processIdentifier, SIGINT)
+                try await Task.sleep(for: .milliseconds(100))
+                kill(child.process.processIdentifier, SIGINT)
+                let outcome = await child.finish()
+                #expect(outcome.status == 130, "\(outcome.stderr)")
+                #expect(!outcome.stderr.contains("interrupted: cancelled job") && !outcome.stderr.contains("may still run"), "\(outcome.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
+            }
         }
 
         /// A coordinator (and so its workers) of another TailForge version: refused before anything is submitted, saying
         /// what to do; `--allow-version-mismatch` submits anyway.
         @Test func aCoordinatorOfAnotherVersionIsRefusedUnlessAllowed() async throws {
-            let data = try Self.data()
-            defer { try? FileManager.default.removeItem(atPath: data.directory) }
-            let cluster = Self.cluster(data, environment: [ToolVersionOverride.variable: "0.1.9"])
-            defer { cluster.stop() }
-            try await cluster.start(workers: 1)
-            let arguments = ["ablate", data.train, data.test, "--recipes", "unweighted,vmf-local", "--json", data.path("ablation.json"),
-                             "--max-iter", "5", "--threads", "2", "--coordinator", cluster.endpoint]
-            let refused = try await Child.run(data.executable, arguments)
-            #expect(refused.status != 0 && refused.stdout.isEmpty)
-            #expect(refused.stderr.contains("the coordinator at \(cluster.endpoint) runs TailForge 0.1.9") && refused.stderr.contains("this ablate is TailForge \(ToolVersion.current)")
-                    && refused.stderr.contains("Nothing was submitted") && refused.stderr.contains("--allow-version-mismatch"), "\(refused.stderr)")
-            #expect(try ClusterClient(coordinator: cluster.endpoint).status().jobs.isEmpty)
-            #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
+            try await Self.withCluster(workers: 1, environment: [ToolVersionOverride.variable: "0.1.9"]) { data, cluster in
+                let arguments = ["ablate", data.train, data.test, "--recipes", "unweighted,vmf-local", "--json", data.path("ablation.json"),
+                                 "--max-iter", "5", "--threads", "2", "--coordinator", cluster.endpoint]
+                let refused = try await Child.run(data.executable, arguments)
+                #expect(refused.status != 0 && refused.stdout.isEmpty)
+                #expect(refused.stderr.contains("the coordinator at \(cluster.endpoint) runs TailForge 0.1.9") && refused.stderr.contains("this ablate is TailForge \(ToolVersion.current)")
+                        && refused.stderr.contains("Nothing was submitted") && refused.stderr.contains("--allow-version-mismatch"), "\(refused.stderr)")
+                #expect(try ClusterClient(coordinator: cluster.endpoint).status().jobs.isEmpty)
+                #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
 
-            let allowed = try await Child.run(data.executable, arguments + ["--allow-version-mismatch"])
-            #expect(allowed.status == 0, "\(allowed.stderr)")
-            #expect(try ClusterClient(coordinator: cluster.endpoint).status().jobs.map(\.name) == ["ablate vmf-local"])
-            let usage = try await Child.run(data.executable, ["ablate", data.train, data.test, "--allow-version-mismatch"])
-            #expect(usage.status != 0 && usage.stderr.contains("--allow-version-mismatch is for --coordinator"), "\(usage.stderr)")
+                let allowed = try await Child.run(data.executable, arguments + ["--allow-version-mismatch"])
+                #expect(allowed.status == 0, "\(allowed.stderr)")
+                #expect(try ClusterClient(coordinator: cluster.endpoint).status().jobs.map(\.name) == ["ablate vmf-local"])
+                let usage = try await Child.run(data.executable, ["ablate", data.train, data.test, "--allow-version-mismatch"])
+                #expect(usage.status != 0 && usage.stderr.contains("--allow-version-mismatch is for --coordinator"), "\(usage.stderr)")
+            }
         }
 
         /// No coordinator at the endpoint: a clear error within --timeout, non-zero exit, no report and no table.

@@ -13,9 +13,10 @@ public enum BalanceEngine {
 
     /// Builds the output block of class `entry.classId` of `data`, with `kappas` its real rows' κ.
     public static func synthesize(entry: BalancePlan.ClassEntry, from data: BalanceInput, kappas: [Float], settings: BalanceSettings,
-                                  driftGuard: DriftGuard? = nil) -> ClassBlock {
+                                  driftGuard: DriftGuard? = nil, reusing buffer: consuming [Float] = []) -> ClassBlock {
         synthesize(entry: entry, classRows: data.rows(ofClass: entry.classId),
-                   sourceRows: data.classMembers[entry.classId].map(Int64.init), kappas: kappas, settings: settings, driftGuard: driftGuard)
+                   sourceRows: data.classMembers[entry.classId].map(Int64.init), kappas: kappas, settings: settings, driftGuard: driftGuard,
+                   reusing: consume buffer)
     }
 
     /// The class's kept real rows (indices into its rows, ascending): all of them, or, when the class is
@@ -39,9 +40,11 @@ public enum BalanceEngine {
     ///   - kappas: κ of each real row, finite (fallback already applied).
     ///   - driftGuard: when given, every synthetic row is checked against it (``DriftGuard``) and redrawn while
     ///     rejected, at most `retries` rounds; a slot rejected every round takes a copy of its seed row (κ 0).
+    ///   - buffer: storage to build the rows in when the class adds rows (``ClassBlockBuffers``); its contents are
+    ///     ignored. The rows are the same whatever it holds.
     public static func synthesize(
         entry: BalancePlan.ClassEntry, classRows: Matrix, sourceRows: [Int64], kappas: [Float], settings: BalanceSettings,
-        driftGuard: DriftGuard? = nil
+        driftGuard: DriftGuard? = nil, reusing buffer: consuming [Float] = []
     ) -> ClassBlock {
         precondition(classRows.rows == entry.realCount && sourceRows.count == entry.realCount && kappas.count == entry.realCount)
         var rng = generator(seed: settings.seed, classId: entry.classId)
@@ -50,8 +53,15 @@ public enum BalanceEngine {
         // Kept real rows (all of them unless subsampling), in input order.
         let kept = keptRows(entry: entry, using: &rng)
         var storage = kept.count == entry.realCount ? classRows.storage : classRows.gatherRows(kept).storage
-        // Only when rows are to be added: reserving copies the class's rows even when nothing is (they are shared).
-        if entry.outputCount > kept.count { storage.reserveCapacity(entry.outputCount * d) }
+        // Only when rows are to be added: a class that adds none keeps its rows as they are (shared, not copied).
+        if entry.outputCount > kept.count {
+            let keptRows = storage
+            // Moved, not copied: a shared buffer would be copied on the first write instead of reused.
+            storage = consume buffer
+            storage.removeAll(keepingCapacity: true)
+            storage.reserveCapacity(entry.outputCount * d)
+            storage.append(contentsOf: keptRows)
+        }
         var sourceIndex = kept.map { sourceRows[$0] }
         var kappaColumn = [Float](repeating: 0, count: kept.count)
         var isSynthetic = [UInt8](repeating: 0, count: kept.count)

@@ -125,6 +125,7 @@ public struct BalanceRunner: Sendable {
         let driftGuard = DriftGuard(data: data, kappas: kappas, plan: plan, settings: settings)
         var driftReports = [DriftGuardClassReport?](repeating: nil, count: plan.classes.count)
         let cosineSum = Mutex<(Double, Int)>((0, 0))
+        let buffers = ClassBlockBuffers()
         let settings = self.settings
         var rowsWritten = 0
         var probeSHA256: String?
@@ -136,7 +137,8 @@ public struct BalanceRunner: Sendable {
                     return BalanceEngine.compactBlock(entry: entry, from: data, kappas: kappas[c], settings: settings, probe: c == probeClass,
                                                       driftGuard: driftGuard)
                 }
-                let block = BalanceEngine.synthesize(entry: entry, from: data, kappas: kappas[c], settings: settings, driftGuard: driftGuard)
+                let block = BalanceEngine.synthesize(entry: entry, from: data, kappas: kappas[c], settings: settings, driftGuard: driftGuard,
+                                                     reusing: buffers.take())
                 let (sum, count) = Self.syntheticCosines(block, input: data)
                 cosineSum.withLock { $0.0 += sum; $0.1 += count }
                 return (block, nil)
@@ -145,6 +147,7 @@ public struct BalanceRunner: Sendable {
                 if let probe { probeSHA256 = probe }
                 driftReports[block.classId] = block.driftGuard
                 try writer.append(block)
+                if layout == .full { buffers.recycle(block) }
                 rowsWritten += block.count
                 progress(.synthesize, rowsWritten, rowsToWrite)
             })

@@ -11,7 +11,8 @@ import TailForgeStorage
 public enum BalancedSetRegenerator {
     /// Class `classId`'s block exactly as the full layout holds it: kept real rows (κ column 0), then the
     /// synthetic rows. `driftGuard` is `DriftGuard(compact: file)`, built once per file (nil when the set has none).
-    public static func block(_ file: CompactBalancedFile, classId: Int, driftGuard: DriftGuard?) -> ClassBlock {
+    /// `buffer`: storage to build the rows in (``ClassBlockBuffers``); the rows do not depend on it.
+    public static func block(_ file: CompactBalancedFile, classId: Int, driftGuard: DriftGuard?, reusing buffer: consuming [Float] = []) -> ClassBlock {
         let entry = file.plan.classes[classId]
         let (rows, sources, kappas) = file.realRows(ofClass: classId)
         guard entry.syntheticCount > 0 else {
@@ -21,7 +22,7 @@ public enum BalancedSetRegenerator {
         }
         // A class with synthetic rows is below the target, so it kept every real row: the entry applies as planned.
         return BalanceEngine.synthesize(entry: entry, classRows: rows, sourceRows: sources, kappas: kappas, settings: file.settings,
-                                        driftGuard: driftGuard)
+                                        driftGuard: driftGuard, reusing: consume buffer)
     }
 
     /// SHA-256 of a block's synthetic rows' embeddings: the probe `balance --layout compact` records.
@@ -43,17 +44,20 @@ public enum BalancedSetRegenerator {
     }
 
     /// Hands every non-empty class's block to `consume` in class order, regenerating up to `threads` classes
-    /// ahead; memory stays at a few class blocks.
+    /// ahead; memory stays at a few class blocks, whose storage is reused once `consume` returns (it must not
+    /// keep the block).
     public static func forEachBlock(
         _ file: CompactBalancedFile, threads: Int, consume: (ClassBlock) throws -> Void
     ) throws {
         let classes = file.plan.classes.filter { $0.outputCount > 0 }.map(\.classId)
         let driftGuard = DriftGuard(compact: file)
+        let buffers = ClassBlockBuffers()
         try ComputePool.orderedPipeline(count: classes.count, width: threads, window: 2 * threads + 2, produce: { i in
-            block(file, classId: classes[i], driftGuard: driftGuard)
+            block(file, classId: classes[i], driftGuard: driftGuard, reusing: buffers.take())
         }, consume: { (_, block: ClassBlock) throws in
             try checkProbe(file, block)
             try consume(block)
+            buffers.recycle(block)
         })
     }
 

@@ -1,3 +1,5 @@
+import TailForgeNumerics
+
 /// Writes the balanced-output contract: /embeddings float32 [M, d], /labels int32 [M], /is_synthetic uint8 [M],
 /// /source_index int64 [M], /kappa float32 [M] (all chunked by `chunkRows` rows), optional /class_names, and
 /// root attributes — or, for ``BalancedLayout/compact``, the real rows only under the compact names
@@ -125,13 +127,32 @@ public final class BalancedDatasetWriter {
         guard layout == .full || !newIsSynthetic.contains(where: { $0 != 0 }) else {
             throw .invalidArgument("append to \(path): a compact balanced file holds real rows only")
         }
-        hasher.update(embeddings: newEmbeddings, labels: newLabels, isSynthetic: newIsSynthetic, sourceIndex: newSourceIndex,
-                      kappa: newKappa)
         rowsAppended += rows
-        // Whole chunks are written straight from the caller's arrays; only a chunk's head (completing what is
-        // pending) and the tail (less than a chunk) are copied into `pending`. The chunks go to HDF5 in the same
-        // order and size either way, so the bytes do not depend on it; copying every row through `pending` was a
-        // whole extra pass over the output (5.6 GB at Places-LT scale) on the writing thread.
+        // The content digests and the HDF5 writes only read the rows, and each touches state of its own (`hasher`;
+        // `pending`, `rowsWritten` and the file): side by side on two threads rather than one after the other on
+        // the writing thread, where SHA-256 over the rows and the kernel's copy of them into the page cache were
+        // most of a full-layout balance's critical path.
+        nonisolated(unsafe) let writer = self
+        try ComputePool.forEach(2, width: 2) { (part: Int) throws(StorageError) in
+            if part == 0 {
+                writer.hasher.update(embeddings: newEmbeddings, labels: newLabels, isSynthetic: newIsSynthetic,
+                                     sourceIndex: newSourceIndex, kappa: newKappa)
+            } else {
+                try writer.writeRows(embeddings: newEmbeddings, labels: newLabels, isSynthetic: newIsSynthetic,
+                                     sourceIndex: newSourceIndex, kappa: newKappa)
+            }
+        }
+    }
+
+    /// Buffers or writes appended rows. Whole chunks are written straight from the caller's arrays; only a chunk's
+    /// head (completing what is pending) and the tail (less than a chunk) are copied into `pending`. The chunks go
+    /// to HDF5 in the same order and size either way, so the bytes do not depend on it; copying every row through
+    /// `pending` was a whole extra pass over the output (5.6 GB at Places-LT scale) on the writing thread.
+    private func writeRows(
+        embeddings newEmbeddings: [Float], labels newLabels: [Int32], isSynthetic newIsSynthetic: [UInt8],
+        sourceIndex newSourceIndex: [Int64], kappa newKappa: [Float]
+    ) throws(StorageError) {
+        let rows = newLabels.count
         var first = 0
         if pending.rows > 0 {
             first = min(rows, chunkRows - pending.rows)

@@ -113,11 +113,42 @@ func clusteredRows(count: Int, dimension: Int, kappa: Double, seed: UInt64) -> M
 @Suite struct SynthesisTests {
     static let rows = clusteredRows(count: 6, dimension: 32, kappa: 40, seed: 4)
 
-    func block(_ sampler: SamplerKind, classId: Int = 3, seed: UInt64 = 7) -> ClassBlock {
+    func block(_ sampler: SamplerKind, classId: Int = 3, seed: UInt64 = 7, reusing buffer: consuming [Float] = []) -> ClassBlock {
         let entry = BalancePlan.ClassEntry(classId: classId, realCount: 6, keptCount: 6, syntheticCount: 50, offset: 0)
         let kappas = [Float](repeating: 200, count: 6)
         return BalanceEngine.synthesize(entry: entry, classRows: Self.rows, sourceRows: (100..<106).map(Int64.init),
-                                        kappas: kappas, settings: BalanceSettings(sampler: sampler, seed: seed))
+                                        kappas: kappas, settings: BalanceSettings(sampler: sampler, seed: seed), reusing: consume buffer)
+    }
+
+    @Test(arguments: [SamplerKind.vmf, .gaussian, .smote])
+    func aReusedBufferGivesTheSameBlock(sampler: SamplerKind) {
+        // Storage left over from a larger block of other rows: only its capacity may be used, never its contents.
+        #expect(block(sampler, reusing: [Float](repeating: .nan, count: 300 * 32)) == block(sampler))
+        #expect(block(sampler, reusing: [Float](repeating: 9, count: 3)) == block(sampler))
+    }
+
+    @Test func recycledStorageIsWhereTheNextBlockIsBuilt() {
+        let buffers = ClassBlockBuffers()
+        #expect(buffers.take().capacity == 0, "nothing to reuse yet")
+        // The first block is written and dropped (its storage handed back) inside this function.
+        func writeAndDrop() -> UnsafePointer<Float>? {
+            let first = block(.vmf, reusing: buffers.take())
+            let address = first.embeddings.storage.withUnsafeBufferPointer { $0.baseAddress }
+            buffers.recycle(first)
+            return address
+        }
+        let address = writeAndDrop()
+        let second = block(.vmf, classId: 4, reusing: buffers.take())
+        #expect(second.embeddings.storage.withUnsafeBufferPointer { $0.baseAddress } == address, "built in the first block's memory")
+        #expect(second == block(.vmf, classId: 4))
+    }
+
+    @Test func aClassThatAddsNoRowsLeavesTheBufferUnused() {
+        let entry = BalancePlan.ClassEntry(classId: 2, realCount: 6, keptCount: 6, syntheticCount: 0, offset: 0)
+        let made = BalanceEngine.synthesize(entry: entry, classRows: Self.rows, sourceRows: (100..<106).map(Int64.init),
+                                            kappas: [Float](repeating: 200, count: 6), settings: BalanceSettings(seed: 7),
+                                            reusing: [Float](repeating: .nan, count: 100 * 32))
+        #expect(made.embeddings.storage == Self.rows.storage)
     }
 
     @Test(arguments: [SamplerKind.vmf, .gaussian, .smote])

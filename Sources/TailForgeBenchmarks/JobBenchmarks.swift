@@ -10,7 +10,8 @@ import TailForgeTraining
 /// A job with a `train:` section (balance, then train where the rows stay put) on 1, 2 and 3 local worker
 /// processes against single-node `tailforge balance --layout compact` + `tailforge train` on the same input in the
 /// same run: wall time of each stage, bytes moved, iterations, evaluations, final loss, stop reason, and whether
-/// every model has the single-node model's SHA-256. The load average is printed with every run.
+/// every model has the single-node model's SHA-256, and the seconds the trainer spent writing its per-iteration
+/// checkpoints (part of train s). The load average is printed with every run.
 enum JobBenchmarks {
     static func run(_ arguments: [String]) async throws {
         var preset = SyntheticPreset.placesLT
@@ -66,7 +67,7 @@ enum JobBenchmarks {
                      model["final_loss"]?.doubleValue ?? .nan, model["stop_reason"]?.stringValue ?? "?", String(reference.prefix(16)), loadAverage()))
         try? FileManager.default.removeItem(atPath: path("single/balanced.h5"))
 
-        print("workers  wall s  vs single  κ s  recipe s  gather s  regenerate s  train s  iterations  evaluations  final loss  stop  shard MiB  training MiB  per-evaluation MiB  same model  load")
+        print("workers  wall s  vs single  κ s  recipe s  gather s  regenerate s  train s  checkpoint s  iterations  evaluations  final loss  stop  shard MiB  training MiB  per-evaluation MiB  same model  load")
         for count in workerCounts {
             let cluster = LocalCluster(executable: executable, directory: path("cluster-\(count)"), heartbeatMilliseconds: 500, livenessMilliseconds: 10_000)
             cluster.dataRoots = [work]
@@ -97,9 +98,9 @@ enum JobBenchmarks {
             let shardBytes = traffic["received/shard"] + 2 * 4 * realRows
             let trainingBytes = training.networkBytes ?? 0
             let sha = try SHA256.hexDigest(ofFileAt: output)
-            print(String(format: "%7d  %6.1f  %8.2fx  %4.1f  %8.1f  %8.1f  %12.1f  %7.1f  %10d  %11d  %10.6f  %@  %9.1f  %12.1f  %18.2f  %@  %@",
+            print(String(format: "%7d  %6.1f  %8.2fx  %4.1f  %8.1f  %8.1f  %12.1f  %7.1f  %12.2f  %10d  %11d  %10.6f  %@  %9.1f  %12.1f  %18.2f  %@  %@",
                          count, wall, (balanceSeconds + trainSeconds) / wall, resolved.stageSeconds["concentrations"] ?? 0,
-                         resolved.stageSeconds["synthesis"] ?? 0, resolved.stageSeconds["gather"] ?? 0, training.openSeconds, training.trainSeconds,
+                         resolved.stageSeconds["synthesis"] ?? 0, resolved.stageSeconds["gather"] ?? 0, training.openSeconds, training.trainSeconds, training.checkpointSeconds ?? 0,
                          training.iterations, training.evaluations, training.finalLoss, training.stopReason, Double(shardBytes) / 1_048_576,
                          Double(trainingBytes) / 1_048_576, Double(trainingBytes) / 1_048_576 / Double(max(1, training.evaluations)),
                          sha == reference ? "yes" : "NO (\(sha.prefix(16)))", loadAverage()))

@@ -177,6 +177,124 @@ extension ClusterProcessTests {
             #expect(status.state == .committed, "\(status.error ?? "")")
             #expect(FileManager.default.contents(atPath: path("model.h5")) == FileManager.default.contents(atPath: path("single/model.h5")))
         }
+
+        /// A coordinator killed with SIGKILL after the fit has run several iterations continues from the checkpoint its
+        /// trainer wrote after the last completed iteration (in the job's directory in its state directory), not from
+        /// iteration 0: the log and the resolved manifest say from which, the model is single-node `balance` + `train`'s
+        /// byte for byte, the checkpoint goes with the job's directory when the job commits, and replay verifies the model.
+        @Test func aCoordinatorKilledAfterSeveralIterationsContinuesFromItsCheckpointToTheSingleNodeModel() async throws {
+            let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
+            let directory = NSTemporaryDirectory() + "tailforge-trainjob-checkpoint-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+            let input = try SyntheticPreset.small.write(to: path("data"), seed: 12, dimension: 16).train
+            try FileManager.default.createDirectory(atPath: path("single"), withIntermediateDirectories: true)
+            #expect(try await Child.run(executable, ["balance", input, "--output", path("single/balanced.h5"), "--seed", "6"]).status == 0)
+            #expect(try await Child.run(executable, ["train", path("single/balanced.h5"), "--output", path("single/model.h5"), "--max-iter", "30",
+                                                     "--tol", "1e-8"]).status == 0)
+
+            let gated = try await GatedCluster(executable: executable, directory: directory, workers: 2)
+            let cluster = gated.cluster
+            defer { cluster.stop() }
+            // Let the fit's first 8 evaluations through (several iterations), then hold the next one on both workers.
+            try "8 -train-".write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8)
+            let manifest = JobManifest(input: .init(path: input), output: path("model.h5"), policy: BalanceSettings(seed: 6),
+                                       train: .init(settings: TrainingSettings(optimizer: LBFGSSettings(maxIterations: 30, gradientTolerance: 1e-8))))
+            let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
+            let held = await eventually(seconds: 60) { gated.heldRequests().count >= 2 }
+            #expect(held, "the fit never reached its ninth evaluation")
+            let checkpointPath = (cluster.stateDirectory as NSString).appendingPathComponent("jobs/\(job)/final-fit.checkpoint")
+            let checkpoint = try TrainingCheckpoint.read(path: checkpointPath)
+            let iteration = checkpoint.state.iteration
+            #expect(iteration > 0 && checkpoint.fingerprint.job == job)
+
+            let endpoint = cluster.endpoint
+            await cluster.crashCoordinator()
+            try await cluster.startCoordinator(bind: endpoint)
+            try gated.release()
+            let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))
+            #expect(status.state == .committed, "\(status.error ?? "")")
+            #expect(FileManager.default.contents(atPath: path("model.h5")) == FileManager.default.contents(atPath: path("single/model.h5")),
+                    "the resumed job's model differs from single-node balance + train")
+            let log = (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
+            #expect(log.contains("job \(job): resuming the final fit from iteration \(iteration) (checkpoint"), "no resume from iteration \(iteration) in the log")
+            let resolved = try ResolvedManifest.read(from: path("model.manifest.json"))
+            #expect(resolved.training?.resumedFromIteration == iteration)
+            #expect(!FileManager.default.fileExists(atPath: checkpointPath), "the committed job's checkpoint is still there")
+
+            let replay = try await Child.run(executable, ["replay", path("model.manifest.json"), "--local"])
+            #expect(replay.status == 0, "\(replay.stdout)\n\(replay.stderr)")
+            #expect(FileManager.default.contents(atPath: path("model.replay.h5")) == FileManager.default.contents(atPath: path("single/model.h5")))
+        }
+
+        /// `calibrate: true`, the coordinator killed during the final fit: the calibration fit continues from its last
+        /// checkpoint (its final state, so it stops at once with the same report), the held-out tally is asked again and
+        /// chooses the same τ, and the final fit continues from its own checkpoint — the model is single-node
+        /// `train --calibrate`'s byte for byte.
+        @Test func aCalibratedJobWhoseCoordinatorIsKilledInTheFinalFitContinuesBothFitsFromTheirCheckpoints() async throws {
+            let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
+            let directory = NSTemporaryDirectory() + "tailforge-calibrated-checkpoint-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+            let input = try SyntheticPreset.small.write(to: path("data"), seed: 13, dimension: 16).train
+            try FileManager.default.createDirectory(atPath: path("single"), withIntermediateDirectories: true)
+            #expect(try await Child.run(executable, ["balance", input, "--output", path("single/balanced.h5"), "--seed", "4", "--layout", "compact"]).status == 0)
+            #expect(try await Child.run(executable, ["train", path("single/balanced.h5"), "--output", path("single/model.h5"), "--l2", "1e-3",
+                                                     "--max-iter", "25", "--calibrate", "--calibration-seed", "3"]).status == 0)
+
+            let gated = try await GatedCluster(executable: executable, directory: directory, workers: 2)
+            let cluster = gated.cluster
+            defer { cluster.stop() }
+            try "6 -train-".write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8)
+            let manifest = JobManifest(input: .init(path: input), output: path("model.h5"), policy: BalanceSettings(seed: 4),
+                                       train: .init(settings: TrainingSettings(l2: 1e-3, optimizer: LBFGSSettings(maxIterations: 25)),
+                                                    calibration: CalibrationSettings(holdOutFraction: 0.2, seed: 3)))
+            let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
+            #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 2 }, "the final fit never reached its seventh evaluation")
+            let jobDirectory = (cluster.stateDirectory as NSString).appendingPathComponent("jobs/\(job)")
+            let calibrationFit = try TrainingCheckpoint.read(path: jobDirectory + "/calibration-fit.checkpoint").state.iteration
+            let finalFit = try TrainingCheckpoint.read(path: jobDirectory + "/final-fit.checkpoint").state.iteration
+            #expect(calibrationFit > 0 && finalFit > 0)
+
+            let endpoint = cluster.endpoint
+            await cluster.crashCoordinator()
+            try await cluster.startCoordinator(bind: endpoint)
+            try gated.release()
+            let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))
+            #expect(status.state == .committed, "\(status.error ?? "")")
+            #expect(FileManager.default.contents(atPath: path("model.h5")) == FileManager.default.contents(atPath: path("single/model.h5")),
+                    "the resumed calibrated job's model differs from single-node balance + train --calibrate")
+            let log = (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
+            #expect(log.contains("job \(job): resuming the calibration fit from iteration \(calibrationFit) (checkpoint"))
+            #expect(log.contains("job \(job): resuming the final fit from iteration \(finalFit) (checkpoint"))
+            let resolved = try ResolvedManifest.read(from: path("model.manifest.json"))
+            #expect(resolved.training?.resumedFromIteration == finalFit && resolved.training?.calibration?.resumedFromIteration == calibrationFit)
+            #expect(resolved.training?.calibration?.iterations == calibrationFit, "the resumed calibration fit did not stop where it had")
+            #expect(!FileManager.default.fileExists(atPath: jobDirectory))
+        }
+
+        /// A job cancelled while it trains takes its checkpoint with it (the job's directory in the state directory).
+        @Test func aJobCancelledWhileTrainingLeavesNoCheckpoint() async throws {
+            let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
+            let directory = NSTemporaryDirectory() + "tailforge-cancelled-checkpoint-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let input = try SyntheticPreset.small.write(to: directory + "/data", seed: 14, dimension: 8).train
+            let gated = try await GatedCluster(executable: executable, directory: directory, workers: 1)
+            let cluster = gated.cluster
+            defer { cluster.stop() }
+            try "4 -train-".write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8)
+            let manifest = JobManifest(input: .init(path: input), output: directory + "/model.h5", policy: BalanceSettings(seed: 2),
+                                       train: .init(settings: TrainingSettings(optimizer: LBFGSSettings(maxIterations: 30, gradientTolerance: 1e-8))))
+            let client = try ClusterClient(coordinator: cluster.endpoint)
+            let job = try client.submit(manifest)
+            #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 1 }, "the fit never reached its fifth evaluation")
+            let jobDirectory = (cluster.stateDirectory as NSString).appendingPathComponent("jobs/\(job)")
+            #expect(FileManager.default.fileExists(atPath: jobDirectory + "/final-fit.checkpoint"))
+            #expect(try client.cancel(job: job).cancelled)
+            try gated.release()
+            #expect(await eventually(seconds: 30) { !FileManager.default.fileExists(atPath: jobDirectory) }, "the cancelled job's checkpoint is still there")
+            #expect(!FileManager.default.fileExists(atPath: directory + "/model.h5"))
+        }
     }
 }
 

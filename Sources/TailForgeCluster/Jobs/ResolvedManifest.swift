@@ -50,6 +50,11 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
         public var networkBytes: Int64?
         /// What `calibrate: true` chose (the model file holds the same), nil for a job without it.
         public var calibration: Calibration?
+        /// The iteration the final fit continued from after a coordinator restart (its checkpoint), nil when it ran
+        /// from iteration 0 in one coordinator life.
+        public var resumedFromIteration: Int?
+        /// Seconds the trainer spent writing its per-iteration checkpoints (both fits).
+        public var checkpointSeconds: Double?
 
         /// The calibration's outcome: τ, the rows it used, and its fit.
         public struct Calibration: Codable, Sendable, Equatable {
@@ -60,20 +65,24 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
             public var fitRows: Int
             public var iterations: Int
             public var seconds: Double
-            public init(tau: Double, balancedAccuracy: Double, heldOutRows: Int, fitRows: Int, iterations: Int, seconds: Double) {
+            /// The iteration the calibration fit continued from after a coordinator restart, nil for a fresh start.
+            public var resumedFromIteration: Int?
+            public init(tau: Double, balancedAccuracy: Double, heldOutRows: Int, fitRows: Int, iterations: Int, seconds: Double,
+                        resumedFromIteration: Int? = nil) {
                 self.tau = tau; self.balancedAccuracy = balancedAccuracy; self.heldOutRows = heldOutRows; self.fitRows = fitRows
-                self.iterations = iterations; self.seconds = seconds
+                self.iterations = iterations; self.seconds = seconds; self.resumedFromIteration = resumedFromIteration
             }
         }
 
         public init(balancedSHA256: String, balancedOutput: String?, balancedOutputSHA256: String?, parts: [[Int]], rows: Int, classes: Int,
                     dimension: Int, iterations: Int, evaluations: Int, finalLoss: Double, gradientNorm: Double, converged: Bool,
-                    stopReason: String, openSeconds: Double, trainSeconds: Double, networkBytes: Int64?, calibration: Calibration? = nil) {
+                    stopReason: String, openSeconds: Double, trainSeconds: Double, networkBytes: Int64?, calibration: Calibration? = nil,
+                    resumedFromIteration: Int? = nil, checkpointSeconds: Double? = nil) {
             self.balancedSHA256 = balancedSHA256; self.balancedOutput = balancedOutput; self.balancedOutputSHA256 = balancedOutputSHA256
             self.parts = parts; self.rows = rows; self.classes = classes; self.dimension = dimension; self.iterations = iterations
             self.evaluations = evaluations; self.finalLoss = finalLoss; self.gradientNorm = gradientNorm; self.converged = converged
             self.stopReason = stopReason; self.openSeconds = openSeconds; self.trainSeconds = trainSeconds; self.networkBytes = networkBytes
-            self.calibration = calibration
+            self.calibration = calibration; self.resumedFromIteration = resumedFromIteration; self.checkpointSeconds = checkpointSeconds
         }
     }
 

@@ -16,7 +16,7 @@ extension CoordinatorLoop {
         // One part per live worker; a worker that joins later takes parts only when one is orphaned.
         let partCount = max(1, registry.workers.count)
         let trainer = JobTrainer(job: id, manifest: job.manifest, train: train, prepared: prepared, kappas: kappas, identity: identity,
-                                 partCount: partCount)
+                                 partCount: partCount, directory: job.directory)
         job.training = TrainingProgress(iteration: 0, maxIterations: train.settings.optimizer.maxIterations, loss: nil, parts: partCount)
         jobs[id] = job
         let runtime = self.runtime
@@ -30,7 +30,10 @@ extension CoordinatorLoop {
         let maxIterations = train.settings.optimizer.maxIterations
         Task.detached {
             do {
-                let outcome = try await trainer.run(transport: link, logger: logger) { iteration in
+                let outcome = try await trainer.run(transport: link, logger: logger, resumed: { _, iteration in
+                    // `status` shows the iteration a fit continues from at once, not 0 until its next iteration.
+                    runtime.post(.trainingProgress(job: id, TrainingProgress(iteration: iteration, maxIterations: maxIterations, loss: nil, parts: partCount)))
+                }) { iteration in
                     runtime.post(.trainingProgress(job: id, TrainingProgress(iteration: iteration.iteration, maxIterations: maxIterations,
                                                                              loss: iteration.loss, parts: partCount)))
                 }
@@ -45,7 +48,12 @@ extension CoordinatorLoop {
 
     mutating func trained(_ id: String, _ result: Result<JobTrainer.Outcome, CoordinatorRuntime.JobStepError>) {
         trainers[id] = nil
-        guard let job = jobs[id], job.state == .training else { return }
+        guard let job = jobs[id], job.state == .training else {
+            // Cancelled or failed while training: the job's directory went then, but a checkpoint the trainer was writing
+            // at that moment may have recreated it. The trainer has stopped now.
+            if let job = jobs[id], job.state.isTerminal { try? FileManager.default.removeItem(atPath: job.directory) }
+            return
+        }
         let bytes = job.trainingBytesAtStart.map { training.workerBytes - $0 }
         switch result {
         case .failure(let error):
@@ -66,8 +74,10 @@ extension CoordinatorLoop {
                     ResolvedManifest.Training.Calibration(tau: record.adjustment.tau, balancedAccuracy: record.balancedAccuracy,
                                                           heldOutRows: record.heldOutRows, fitRows: record.fitRows,
                                                           iterations: outcome.calibrationReport?.iterations ?? 0,
-                                                          seconds: outcome.calibrationReport?.seconds ?? 0)
-                })
+                                                          seconds: outcome.calibrationReport?.seconds ?? 0,
+                                                          resumedFromIteration: outcome.calibrationResumedFromIteration)
+                },
+                resumedFromIteration: outcome.resumedFromIteration, checkpointSeconds: outcome.checkpointSeconds)
             writeResolvedManifest(id)
             do { try journal.append(JournalEntry(event: .committed, job: id, sha256: outcome.modelSHA256, path: job.manifest.output)) } catch {
                 log.error("cannot journal the commit of \(id) (the model is written; after a restart the job trains again): \(error)", metadata: LogMetadata.job(id))

@@ -65,6 +65,8 @@ public struct DistributedTrainingRunner: Sendable {
             shardSHA256: source.shardSHA256, rows: source.rowCount, classCount: source.classCount, dimension: source.dimension,
             l2: settings.l2, classWeighting: settings.classWeighting.name, blockRows: blockRows,
             historySize: settings.optimizer.historySize)
+        // What a trainer killed while writing a checkpoint left (the checkpoint itself is the previous one).
+        if let checkpointPath { Housekeeping.removeDeadTemporaries(of: checkpointPath) }
         var resume: TrainingCheckpoint?
         if let path = resumePath ?? checkpointPath.flatMap({ FileManager.default.fileExists(atPath: $0) ? $0 : nil }) {
             let checkpoint = try TrainingCheckpoint.read(path: path)

@@ -19,6 +19,8 @@ struct JobTrainer: Sendable {
     /// The balanced set's identity (`balanced_sha256` of the gathered recipe), which the model records.
     var identity: String
     var partCount: Int
+    /// The job's directory in the coordinator's state directory: each fit's checkpoint (``JobTrainingCheckpoint``).
+    var directory: String
     var timeoutSeconds: Double = 600
 
     struct Outcome: Sendable {
@@ -32,6 +34,57 @@ struct JobTrainer: Sendable {
         /// What `calibrate: true` chose, and its calibration fit's report.
         var calibration: CalibrationRecord?
         var calibrationReport: LBFGSReport?
+        /// The iteration each fit continued from after a coordinator restart (its checkpoint), nil for a fresh start.
+        var resumedFromIteration: Int?
+        var calibrationResumedFromIteration: Int?
+        /// Seconds spent writing checkpoints, both fits.
+        var checkpointSeconds: Double
+    }
+
+    /// What one fit did.
+    struct Fitted {
+        var result: SoftmaxTrainer.Result
+        var resumedFromIteration: Int?
+        var checkpointSeconds: Double
+    }
+
+    /// Runs one fit over `source` by the same L-BFGS as `tailforge train`, from its checkpoint when one may continue
+    /// it, writing the checkpoint after every iteration (before the iteration is reported: `status` never shows an
+    /// iteration a restart would redo). A checkpoint that cannot be written is logged and training goes on: the
+    /// model does not depend on it, and a restart continues from the last one written (or iteration 0).
+    func fit(_ fit: JobTrainingCheckpoint.Fit, source: RemoteGradientSource, logger: Logger, resumed: @Sendable (Int) -> Void,
+             progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> Fitted {
+        let checkpoint = JobTrainingCheckpoint(directory: directory, fit: fit, job: job, train: train, identity: identity, rows: source.rowCount,
+                                               classCount: source.classCount, dimension: source.dimension, blockRows: TrainingPartition.blockRows)
+        let start = checkpoint.load()
+        switch start {
+        case .fresh: break
+        case .refused(let reason):
+            logger.warning("job \(job): the \(fit.rawValue) fit starts from iteration 0: checkpoint \(checkpoint.path) is refused: \(reason)",
+                           metadata: LogMetadata.job(job))
+        case .resume(let state):
+            logger.info("job \(job): resuming the \(fit.rawValue) fit from iteration \(state.iteration) (checkpoint \(checkpoint.path))",
+                        metadata: LogMetadata.job(job))
+            resumed(state.iteration)
+        }
+        let clock = ContinuousClock()
+        var writing = Duration.zero
+        var failed = false
+        let result = try await SoftmaxTrainer.train(source: source, settings: train.settings, checkpoint: start.state) { iteration, state in
+            try Task.checkCancellation()
+            let began = clock.now
+            do { try checkpoint.save(state) } catch {
+                if !failed {
+                    logger.error("job \(job): cannot checkpoint the \(fit.rawValue) fit (training goes on; a restarted coordinator continues from the last checkpoint written, or iteration 0): \(error)",
+                                 metadata: LogMetadata.job(job))
+                }
+                failed = true
+            }
+            writing += clock.now - began
+            source.reportProgress(iteration)
+            progress(iteration)
+        }
+        return Fitted(result: result, resumedFromIteration: start.state?.iteration, checkpointSeconds: writing.seconds)
     }
 
     /// The parts as session shards, each with its recipe, and their κ payloads.
@@ -55,7 +108,9 @@ struct JobTrainer: Sendable {
 
     /// Trains over `transport` and writes the model to the job's output; `progress` gets every iteration (of the
     /// calibration fit first, with `calibrate: true`).
-    func run(transport: any TrainerTransport, logger: Logger, progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> Outcome {
+    /// `resumed` hears each fit that continues from a checkpoint, with its iteration.
+    func run(transport: any TrainerTransport, logger: Logger, resumed: @escaping @Sendable (JobTrainingCheckpoint.Fit, Int) -> Void = { _, _ in },
+             progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> Outcome {
         let (specs, payloads, parts) = try specs()
         let clock = ContinuousClock()
         let opened = clock.now
@@ -67,16 +122,13 @@ struct JobTrainer: Sendable {
             classWeighting: train.settings.classWeighting, blockRows: TrainingPartition.blockRows, timeoutSeconds: timeoutSeconds, logger: logger)
         defer { source.close() }
         let openSeconds = (clock.now - opened).seconds
-        var calibrated: (record: CalibrationRecord, fit: LBFGSReport)?
+        var calibrated: (record: CalibrationRecord, fit: Fitted)?
         if let calibration = train.calibration {
             calibrated = try await calibrate(calibration, specs: specs, payloads: payloads, workers: source.shardWorkers, run: String(run),
-                                             transport: transport, logger: logger, progress: progress)
+                                             transport: transport, logger: logger, resumed: { resumed(.calibration, $0) }, progress: progress)
         }
-        let result = try await SoftmaxTrainer.train(source: source, settings: train.settings) { iteration, _ in
-            try Task.checkCancellation()
-            source.reportProgress(iteration)
-            progress(iteration)
-        }
+        let fitted = try await fit(.final, source: source, logger: logger, resumed: { resumed(.final, $0) }, progress: progress)
+        let result = fitted.result
         // What `tailforge train BALANCED.h5` records for the same set: its name and identity.
         let metadata = SoftmaxModelFile.Metadata(
             settings: train.settings, report: result.report, trainingRows: source.rowCount, blockRows: TrainingPartition.blockRows,
@@ -84,7 +136,9 @@ struct JobTrainer: Sendable {
         try SoftmaxModelFile.write(result.model, metadata: metadata, to: manifest.output)
         return Outcome(report: result.report, rows: source.rowCount, classCount: source.classCount, dimension: source.dimension,
                        parts: parts, modelSHA256: try SHA256.hexDigest(ofFileAt: manifest.output), openSeconds: openSeconds,
-                       calibration: calibrated?.record, calibrationReport: calibrated?.fit)
+                       calibration: calibrated?.record, calibrationReport: calibrated?.fit.result.report,
+                       resumedFromIteration: fitted.resumedFromIteration, calibrationResumedFromIteration: calibrated?.fit.resumedFromIteration,
+                       checkpointSeconds: fitted.checkpointSeconds + (calibrated?.fit.checkpointSeconds ?? 0))
     }
 
     struct CalibrationRefused: Error, CustomStringConvertible {
@@ -96,8 +150,8 @@ struct JobTrainer: Sendable {
     /// by the same L-BFGS, and the held-out tally of the fitted model summed over the parts — the single-node
     /// calibration's blocks and counts (``CalibrationBlocks``), so the same τ and record.
     func calibrate(_ calibration: CalibrationSettings, specs: [TrainingShardSpec], payloads: [[UInt8]], workers: [String], run: String,
-                   transport: any TrainerTransport, logger: Logger,
-                   progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> (record: CalibrationRecord, fit: LBFGSReport) {
+                   transport: any TrainerTransport, logger: Logger, resumed: @Sendable (Int) -> Void,
+                   progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> (record: CalibrationRecord, fit: Fitted) {
         try calibration.validate()
         let cut = TrainingRecipe.Calibration(holdOutFraction: calibration.holdOutFraction, seed: calibration.seed)
         let calibrationSpecs = zip(specs, workers).map { spec, worker in
@@ -117,16 +171,12 @@ struct JobTrainer: Sendable {
             transport: transport, session: "\(job)-calibrate-\(run)", shards: calibrationSpecs, shardPayloads: payloads,
             classWeighting: train.settings.classWeighting, blockRows: TrainingPartition.blockRows, timeoutSeconds: timeoutSeconds, logger: logger)
         defer { source.close() }
-        let fitted = try await SoftmaxTrainer.train(source: source, settings: train.settings) { iteration, _ in
-            try Task.checkCancellation()
-            source.reportProgress(iteration)
-            progress(iteration)
-        }
+        let fitted = try await fit(.calibration, source: source, logger: logger, resumed: resumed, progress: progress)
         let prior = LogitAdjustment.prior(classCounts: realCounts)
-        let tally = try await source.heldOutTally(fitted.model, grid: calibration.tauGrid, prior: prior)
+        let tally = try await source.heldOutTally(fitted.result.model, grid: calibration.tauGrid, prior: prior)
         let record = try LogitAdjustmentCalibrator.record(tally: tally, prior: prior, calibration: calibration, fitRows: source.rowCount)
         logger.info("job \(job): calibration chose τ = \(record.adjustment.tau) (held-out balanced accuracy \(record.balancedAccuracy) over \(record.heldOutRows) rows)",
                     metadata: LogMetadata.job(job))
-        return (record, fitted.report)
+        return (record, fitted)
     }
 }

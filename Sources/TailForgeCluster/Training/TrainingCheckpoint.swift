@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeStorage
 import TailForgeTraining
 
 /// The optimiser state of a distributed training run (weights + L-BFGS history, ``LBFGSState``) together with
@@ -20,15 +21,24 @@ public struct TrainingCheckpoint: Sendable, Equatable {
         public var classWeighting: String
         public var blockRows: Int
         public var historySize: Int
+        /// The job whose training wrote it (a job with a `train:` section, whose coordinator keeps the checkpoint in
+        /// its state directory); nil for `train --distributed`. Absent from the file when nil, so those files are as
+        /// before.
+        public var job: String?
+        /// SHA-256 of what else a job's fit depends on (which fit, the job's `train:` section: ``JobTrainingCheckpoint``).
+        public var settingsSHA256: String?
 
         public init(shardSHA256: [String], rows: Int, classCount: Int, dimension: Int, l2: Double, classWeighting: String,
-                    blockRows: Int, historySize: Int) {
+                    blockRows: Int, historySize: Int, job: String? = nil, settingsSHA256: String? = nil) {
             self.shardSHA256 = shardSHA256; self.rows = rows; self.classCount = classCount; self.dimension = dimension
             self.l2 = l2; self.classWeighting = classWeighting; self.blockRows = blockRows; self.historySize = historySize
+            self.job = job; self.settingsSHA256 = settingsSHA256
         }
 
         /// The first difference from `other`, in words, or nil when they match.
         public func difference(from other: Fingerprint) -> String? {
+            if job != other.job { return "it was written for \(job.map { "job " + $0 } ?? "`train --distributed`"), not \(other.job.map { "job " + $0 } ?? "`train --distributed`")" }
+            if settingsSHA256 != other.settingsSHA256 { return "the job's training settings differ (or it is the checkpoint of another fit)" }
             if shardSHA256 != other.shardSHA256 { return "the shard files differ (SHA-256 or order)" }
             if rows != other.rows || classCount != other.classCount || dimension != other.dimension {
                 return "the data shape differs (\(rows) rows, \(classCount) classes, d = \(dimension) vs \(other.rows), \(other.classCount), \(other.dimension))"
@@ -126,25 +136,10 @@ public struct TrainingCheckpoint: Sendable, Equatable {
         return TrainingCheckpoint(fingerprint: header.fingerprint, state: state)
     }
 
-    /// Writes atomically: a temporary sibling, fsynced, renamed over `path`.
+    /// Writes atomically (``AtomicFile``): a temporary sibling `.NAME.tmp-PID-N`, fsynced, renamed over `path`, the
+    /// directory fsynced — a reader finds the previous checkpoint or this one, never a torn file.
     public func write(to path: String) throws(DistributedTrainingError) {
-        let temporary = path + ".partial"
-        let bytes = encoded()
-        do {
-            _ = FileManager.default.createFile(atPath: temporary, contents: nil)
-            guard let handle = FileHandle(forWritingAtPath: temporary) else {
-                throw DistributedTrainingError.checkpoint(path: path, reason: "cannot create \(temporary); is the directory writable?")
-            }
-            try handle.write(contentsOf: bytes)
-            try handle.synchronize()
-            try handle.close()
-            guard rename(temporary, path) == 0 else {
-                throw DistributedTrainingError.checkpoint(path: path, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
-            }
-        } catch let error as DistributedTrainingError {
-            throw error
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
+        do { try AtomicFile.write(encoded(), to: path) } catch {
             throw .checkpoint(path: path, reason: "cannot write: \(error)")
         }
     }

@@ -43,7 +43,9 @@ public final class TrainingShardServer: Sendable {
 
     /// Environment variable naming a directory, for tests that must act while an evaluation is in flight: while
     /// `DIR/hold` exists, a gradient request is held before it is answered and `DIR/held-PID-ITERATION-SHARD`
-    /// is created to say so. Never set it in production.
+    /// is created to say so. `hold` may narrow that to `FIRST [SESSION]`: only requests from evaluation FIRST on,
+    /// of sessions whose name contains SESSION (a test that lets a fit run a few iterations first). Never set it in
+    /// production.
     public static let testGateVariable = "TAILFORGE_TEST_GRADIENT_GATE"
 
     /// What a gradient request may ask for (the product of the first two stays far inside `Int`; the weights
@@ -148,7 +150,10 @@ public final class TrainingShardServer: Sendable {
     private func holdWhileGated(_ request: GradientRequest) async {
         guard let gate else { return }
         let hold = (gate as NSString).appendingPathComponent("hold")
-        guard FileManager.default.fileExists(atPath: hold) else { return }
+        guard let condition = FileManager.default.contents(atPath: hold) else { return }
+        let words = String(decoding: condition, as: UTF8.self).split(whereSeparator: \.isWhitespace)
+        if let first = words.first.flatMap({ Int($0) }), request.iteration < first { return }
+        if words.count > 1, !request.session.contains(words[1]) { return }
         let marker = "held-\(ProcessInfo.processInfo.processIdentifier)-\(request.iteration)-\(request.shards.map(String.init).joined(separator: "_"))"
         _ = FileManager.default.createFile(atPath: (gate as NSString).appendingPathComponent(marker), contents: nil)
         while FileManager.default.fileExists(atPath: hold) { try? await Task.sleep(for: .milliseconds(5)) }

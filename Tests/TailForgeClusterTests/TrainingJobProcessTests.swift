@@ -117,9 +117,15 @@ extension ClusterProcessTests {
             let model = try SoftmaxModelFile.read(path: path("single/model.h5"))
             #expect(resolved.training?.calibration?.tau == model.calibration?.adjustment.tau)
 
-            let replay = try await Child.run(executable, ["replay", path("job/model.manifest.json"), "--local"])
+            try await Self.expectLocalReplay(executable, manifest: path("job/model.manifest.json"), writes: path("job/model.replay.h5"),
+                                             sameAs: path("single/model.h5"))
+        }
+
+        /// `tailforge replay MANIFEST --local` succeeds and writes `replayed` with the bytes of `reference`.
+        static func expectLocalReplay(_ executable: String, manifest: String, writes replayed: String, sameAs reference: String) async throws {
+            let replay = try await Child.run(executable, ["replay", manifest, "--local"])
             #expect(replay.status == 0, "\(replay.stdout)\n\(replay.stderr)")
-            #expect(FileManager.default.contents(atPath: path("job/model.replay.h5")) == FileManager.default.contents(atPath: path("single/model.h5")))
+            #expect(FileManager.default.contents(atPath: replayed) == FileManager.default.contents(atPath: reference))
         }
 
         /// `tailforge worker --work-dir w --data-root .` with relative paths (as a user types them in a shell) runs
@@ -204,12 +210,13 @@ extension ClusterProcessTests {
             let held = await eventually(seconds: 60) { gated.heldRequests().count >= 2 }
             #expect(held, "the fit never reached its ninth evaluation")
             let checkpointPath = (cluster.stateDirectory as NSString).appendingPathComponent("jobs/\(job)/final-fit.checkpoint")
+            #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: checkpointPath) })
+            let endpoint = cluster.endpoint
+            await cluster.crashCoordinator()
+            // Read once the coordinator is dead: a checkpoint is written while the next evaluation is out.
             let checkpoint = try TrainingCheckpoint.read(path: checkpointPath)
             let iteration = checkpoint.state.iteration
             #expect(iteration > 0 && checkpoint.fingerprint.job == job)
-
-            let endpoint = cluster.endpoint
-            await cluster.crashCoordinator()
             try await cluster.startCoordinator(bind: endpoint)
             try gated.release()
             let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))
@@ -222,9 +229,7 @@ extension ClusterProcessTests {
             #expect(resolved.training?.resumedFromIteration == iteration)
             #expect(!FileManager.default.fileExists(atPath: checkpointPath), "the committed job's checkpoint is still there")
 
-            let replay = try await Child.run(executable, ["replay", path("model.manifest.json"), "--local"])
-            #expect(replay.status == 0, "\(replay.stdout)\n\(replay.stderr)")
-            #expect(FileManager.default.contents(atPath: path("model.replay.h5")) == FileManager.default.contents(atPath: path("single/model.h5")))
+            try await Self.expectLocalReplay(executable, manifest: path("model.manifest.json"), writes: path("model.replay.h5"), sameAs: path("single/model.h5"))
         }
 
         /// `calibrate: true`, the coordinator killed during the final fit: the calibration fit continues from its last
@@ -252,12 +257,12 @@ extension ClusterProcessTests {
             let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
             #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 2 }, "the final fit never reached its seventh evaluation")
             let jobDirectory = (cluster.stateDirectory as NSString).appendingPathComponent("jobs/\(job)")
+            #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: jobDirectory + "/final-fit.checkpoint") })
+            let endpoint = cluster.endpoint
+            await cluster.crashCoordinator()
             let calibrationFit = try TrainingCheckpoint.read(path: jobDirectory + "/calibration-fit.checkpoint").state.iteration
             let finalFit = try TrainingCheckpoint.read(path: jobDirectory + "/final-fit.checkpoint").state.iteration
             #expect(calibrationFit > 0 && finalFit > 0)
-
-            let endpoint = cluster.endpoint
-            await cluster.crashCoordinator()
             try await cluster.startCoordinator(bind: endpoint)
             try gated.release()
             let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))
@@ -289,7 +294,7 @@ extension ClusterProcessTests {
             let job = try client.submit(manifest)
             #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 1 }, "the fit never reached its fifth evaluation")
             let jobDirectory = (cluster.stateDirectory as NSString).appendingPathComponent("jobs/\(job)")
-            #expect(FileManager.default.fileExists(atPath: jobDirectory + "/final-fit.checkpoint"))
+            #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: jobDirectory + "/final-fit.checkpoint") })
             #expect(try client.cancel(job: job).cancelled)
             try gated.release()
             #expect(await eventually(seconds: 30) { !FileManager.default.fileExists(atPath: jobDirectory) }, "the cancelled job's checkpoint is still there")

@@ -49,9 +49,11 @@ struct JobTrainer: Sendable {
     }
 
     /// Runs one fit over `source` by the same L-BFGS as `tailforge train`, from its checkpoint when one may continue
-    /// it, writing the checkpoint after every iteration (before the iteration is reported: `status` never shows an
-    /// iteration a restart would redo). A checkpoint that cannot be written is logged and training goes on: the
-    /// model does not depend on it, and a restart continues from the last one written (or iteration 0).
+    /// it, checkpointing every iteration. Each checkpoint is written while the next iteration's first evaluation is
+    /// on the workers (the trainer would only wait for them), one write at a time and in order, so a restart redoes at
+    /// most the iteration whose checkpoint was being written. A checkpoint that cannot be written is logged and
+    /// training goes on: the model does not depend on it, and a restart continues from the last one written (or
+    /// iteration 0).
     func fit(_ fit: JobTrainingCheckpoint.Fit, source: RemoteGradientSource, logger: Logger, resumed: @Sendable (Int) -> Void,
              progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> Fitted {
         let checkpoint = JobTrainingCheckpoint(directory: directory, fit: fit, job: job, train: train, identity: identity, rows: source.rowCount,
@@ -67,23 +69,40 @@ struct JobTrainer: Sendable {
                         metadata: LogMetadata.job(job))
             resumed(state.iteration)
         }
-        let clock = ContinuousClock()
         var writing = Duration.zero
         var failed = false
-        let result = try await SoftmaxTrainer.train(source: source, settings: train.settings, checkpoint: start.state) { iteration, state in
-            try Task.checkCancellation()
-            let began = clock.now
-            do { try checkpoint.save(state) } catch {
-                if !failed {
-                    logger.error("job \(job): cannot checkpoint the \(fit.rawValue) fit (training goes on; a restarted coordinator continues from the last checkpoint written, or iteration 0): \(error)",
-                                 metadata: LogMetadata.job(job))
-                }
+        var pending: Task<(Duration, DistributedTrainingError?), Never>?
+        // Waits for the write in flight, if any, and accounts for it.
+        func settle() async {
+            guard let write = pending else { return }
+            pending = nil
+            let (seconds, error) = await write.value
+            writing += seconds
+            if let error, !failed {
                 failed = true
+                logger.error("job \(job): cannot checkpoint the \(fit.rawValue) fit (training goes on; a restarted coordinator continues from the last checkpoint written, or iteration 0): \(error)",
+                             metadata: LogMetadata.job(job))
             }
-            writing += clock.now - began
-            source.reportProgress(iteration)
-            progress(iteration)
         }
+        let result: SoftmaxTrainer.Result
+        do {
+            result = try await SoftmaxTrainer.train(source: source, settings: train.settings, checkpoint: start.state) { iteration, state in
+                try Task.checkCancellation()
+                await settle()
+                pending = Task {
+                    let clock = ContinuousClock(), began = clock.now
+                    do throws(DistributedTrainingError) { try checkpoint.save(state) } catch { return (clock.now - began, error) }
+                    return (clock.now - began, nil)
+                }
+                source.reportProgress(iteration)
+                progress(iteration)
+            }
+        } catch {
+            // No write may outlive the fit: the job's directory is deleted when it ends.
+            await settle()
+            throw error
+        }
+        await settle()
         return Fitted(result: result, resumedFromIteration: start.state?.iteration, checkpointSeconds: writing.seconds)
     }
 

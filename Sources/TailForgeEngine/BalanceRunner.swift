@@ -225,30 +225,29 @@ public struct BalanceRunner: Sendable {
         block.embeddings.storage.withUnsafeBufferPointer { rows in
             input.embeddings.storage.withUnsafeBufferPointer { source in
                 for i in 0..<block.count where block.isSynthetic[i] == 1 {
-                    let row = rows.baseAddress! + i * d, seed = source.baseAddress! + Int(block.sourceIndex[i]) * d
-                    // Eight independent Double sums: one sum was a chain of dependent adds, as slow per row as
-                    // drawing it (the mean is printed to four decimals; the grouping changes none of them).
-                    var lanes = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-                    var j = 0
-                    while j + 8 <= d {
-                        lanes.0 += Double(row[j]) * Double(seed[j])
-                        lanes.1 += Double(row[j + 1]) * Double(seed[j + 1])
-                        lanes.2 += Double(row[j + 2]) * Double(seed[j + 2])
-                        lanes.3 += Double(row[j + 3]) * Double(seed[j + 3])
-                        lanes.4 += Double(row[j + 4]) * Double(seed[j + 4])
-                        lanes.5 += Double(row[j + 5]) * Double(seed[j + 5])
-                        lanes.6 += Double(row[j + 6]) * Double(seed[j + 6])
-                        lanes.7 += Double(row[j + 7]) * Double(seed[j + 7])
-                        j += 8
-                    }
-                    var dot = ((lanes.0 + lanes.1) + (lanes.2 + lanes.3)) + ((lanes.4 + lanes.5) + (lanes.6 + lanes.7))
-                    while j < d { dot += Double(row[j]) * Double(seed[j]); j += 1 }
-                    sum += dot
+                    sum += Double(Self.dot(rows.baseAddress! + i * d, source.baseAddress! + Int(block.sourceIndex[i]) * d, count: d))
                     count += 1
                 }
             }
         }
         return (sum, count)
+    }
+
+    /// The dot product of two rows in 32 float lanes. This statistic (printed to four decimals) was one dependent
+    /// Double add per element and then eight Double lanes: still 4 % of a full-layout balance's CPU, on the producing
+    /// threads; of unit rows in float32, each cosine is off by ~1e-7 at most (the tests bound it by 1e-5).
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes0 = SIMD16<Float>(), lanes1 = SIMD16<Float>()
+        var j = 0
+        while j + 32 <= count {
+            lanes0 += UnsafeRawPointer(a + j).loadUnaligned(as: SIMD16<Float>.self) * UnsafeRawPointer(b + j).loadUnaligned(as: SIMD16<Float>.self)
+            lanes1 += UnsafeRawPointer(a + j + 16).loadUnaligned(as: SIMD16<Float>.self)
+                * UnsafeRawPointer(b + j + 16).loadUnaligned(as: SIMD16<Float>.self)
+            j += 32
+        }
+        var dot = (lanes0 + lanes1).sum()
+        while j < count { dot += a[j] * b[j]; j += 1 }
+        return dot
     }
 }
 

@@ -143,6 +143,24 @@ func clusteredRows(count: Int, dimension: Int, kappa: Double, seed: UInt64) -> M
         #expect(second == block(.vmf, classId: 4))
     }
 
+    @Test(arguments: [32, 45, 7])
+    func meanSyntheticCosineIsTheMeanOverSyntheticRowsOfTheCosineToTheirSeed(dimension: Int) {
+        let rows = clusteredRows(count: 6, dimension: dimension, kappa: 40, seed: 4)
+        let entry = BalancePlan.ClassEntry(classId: 0, realCount: 6, keptCount: 6, syntheticCount: 50, offset: 0)
+        let block = BalanceEngine.synthesize(entry: entry, classRows: rows, sourceRows: (0..<6).map(Int64.init),
+                                             kappas: [Float](repeating: 30, count: 6), settings: BalanceSettings(seed: 7))
+        let input = BalanceInput(normalizedEmbeddings: rows, labels: [Int32](repeating: 0, count: 6), classCount: 1)
+        let (sum, count) = BalanceRunner.syntheticCosines(block, input: input)
+        var expected = 0.0
+        for i in 6..<56 {
+            let seed = Int(block.sourceIndex[i])
+            expected += zip(block.embeddings.row(i), rows.row(seed)).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        #expect(count == 50)
+        #expect(abs(sum - expected) <= 50 * 1e-5, "sum \(sum), in Double \(expected)")
+        #expect(sum / Double(count) < 0.99, "κ = 30 in d = \(dimension) keeps draws away from their seed")
+    }
+
     @Test func aClassThatAddsNoRowsLeavesTheBufferUnused() {
         let entry = BalancePlan.ClassEntry(classId: 2, realCount: 6, keptCount: 6, syntheticCount: 0, offset: 0)
         let made = BalanceEngine.synthesize(entry: entry, classRows: Self.rows, sourceRows: (100..<106).map(Int64.init),

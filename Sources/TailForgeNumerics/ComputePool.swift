@@ -24,6 +24,7 @@ public enum ComputePool {
         PoolThreads.shared.enqueue(job, helpers: min(max(width, 1), count) - 1)
         job.participate()
         job.waitUntilDone()
+        PoolThreads.shared.withdraw(job)
         if let error = job.error { throw error as! E }
     }
 
@@ -65,6 +66,7 @@ public enum ComputePool {
             // Producer slots no pool thread has picked up yet run here (and return at once).
             producers.participate()
             producers.waitUntilDone()
+            PoolThreads.shared.withdraw(producers)
         }
         for index in 0..<count {
             // The consumer produces an item itself when no producer has claimed it, so the pipeline finishes even
@@ -106,7 +108,9 @@ public enum ComputePool {
 /// One call's indices, shared between the caller and the pool threads that help it.
 final class PoolJob: Sendable {
     let count: Int
-    private let body: @Sendable (Int) throws -> Void
+    /// Dropped when the last index finishes, so that what it captured (rows, a writer) is released when the call
+    /// returns, not whenever the last pool thread that saw the job lets go of it.
+    private let body: Mutex<(@Sendable (Int) throws -> Void)?>
     private let next = Atomic<Int>(0)
     private let finished = Atomic<Int>(0)
     private let failure = Mutex<(any Error)?>(nil)
@@ -115,7 +119,7 @@ final class PoolJob: Sendable {
 
     init(count: Int, body: @escaping @Sendable (Int) throws -> Void) {
         self.count = count
-        self.body = body
+        self.body = Mutex(body)
     }
 
     var error: (any Error)? { failure.withLock { $0 } }
@@ -125,7 +129,7 @@ final class PoolJob: Sendable {
         while true {
             let index = next.add(1, ordering: .relaxed).oldValue
             guard index < count else { return }
-            if failure.withLock({ $0 == nil }) {
+            if failure.withLock({ $0 == nil }), let body = body.withLock({ $0 }) {
                 do { try body(index) } catch { failure.withLock { if $0 == nil { $0 = error } } }
             }
             finish()
@@ -134,6 +138,7 @@ final class PoolJob: Sendable {
 
     private func finish() {
         guard finished.add(1, ordering: .acquiringAndReleasing).newValue == count else { return }
+        body.withLock { $0 = nil }
         let waiters = completion.withLock { state in
             state.done = true
             defer { state.waiters = [] }
@@ -197,6 +202,15 @@ final class PoolThreads: @unchecked Sendable {
             thread.stackSize = Self.stackSize
             thread.start()
         }
+    }
+
+    /// Removes a finished job's remaining helper slots from the queue: when the caller ran every index before a
+    /// helper came, the slot would otherwise keep the job, and all its body captured (rows, a writer that should be
+    /// released), until some pool thread got round to it.
+    func withdraw(_ job: PoolJob) {
+        condition.lock()
+        queue.removeAll { $0.job === job }
+        condition.unlock()
     }
 
     private func serve() {

@@ -32,6 +32,33 @@ import Testing
         #expect(highest.withLock { $0 } <= 3)
     }
 
+    final class Canary: Sendable {}
+
+    /// A writer released after an append must go at once (its deinit removes its temporary file): whatever a call's
+    /// body captured is let go by the time the call returns, even when the caller ran every index itself and a
+    /// helper slot was still queued, or a helper that came late still holds the job.
+    @Test func whatTheBodyCapturedIsReleasedWhenTheCallReturns() throws {
+        for width in [2, 3, 8] {
+            for _ in 0..<200 {
+                weak var released: Canary?
+                do {
+                    let canary = Canary()
+                    released = canary
+                    ComputePool.forEach(2, width: width) { _ in _ = canary }
+                }
+                #expect(released == nil, "width \(width)")
+                if released != nil { return }
+            }
+        }
+        weak var released: Canary?
+        do {
+            let canary = Canary()
+            released = canary
+            ComputePool.orderedPipeline(count: 3, width: 2, window: 1, produce: { i in canary === canary ? i : 0 }, consume: { _, _ in })
+        }
+        #expect(released == nil)
+    }
+
     @Test func nestedCallsFinishEvenWhenWiderThanThePool() {
         // Every outer index runs a wide inner loop: the callers take part, so this cannot deadlock.
         let tally = Tally(16 * 16)

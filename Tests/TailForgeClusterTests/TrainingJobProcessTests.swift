@@ -188,6 +188,8 @@ extension ClusterProcessTests {
         /// trainer wrote after the last completed iteration (in the job's directory in its state directory), not from
         /// iteration 0: the log and the resolved manifest say from which, the model is single-node `balance` + `train`'s
         /// byte for byte, the checkpoint goes with the job's directory when the job commits, and replay verifies the model.
+        /// One of the two workers dies with the coordinator: the restarted job trains on one part instead of two and still
+        /// continues the checkpoint (it is bound to the set, not to how the set is cut).
         @Test func aCoordinatorKilledAfterSeveralIterationsContinuesFromItsCheckpointToTheSingleNodeModel() async throws {
             let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
             let directory = NSTemporaryDirectory() + "tailforge-trainjob-checkpoint-\(UUID().uuidString)"
@@ -217,6 +219,7 @@ extension ClusterProcessTests {
             let checkpoint = try TrainingCheckpoint.read(path: checkpointPath)
             let iteration = checkpoint.state.iteration
             #expect(iteration > 0 && checkpoint.fingerprint.job == job)
+            await cluster.crashWorker(1)
             try await cluster.startCoordinator(bind: endpoint)
             try gated.release()
             let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))
@@ -227,6 +230,7 @@ extension ClusterProcessTests {
             #expect(log.contains("job \(job): resuming the final fit from iteration \(iteration) (checkpoint"), "no resume from iteration \(iteration) in the log")
             let resolved = try ResolvedManifest.read(from: path("model.manifest.json"))
             #expect(resolved.training?.resumedFromIteration == iteration)
+            #expect(resolved.training?.parts.count == 1, "the restarted job did not train on the one worker left")
             #expect(!FileManager.default.fileExists(atPath: checkpointPath), "the committed job's checkpoint is still there")
 
             try await Self.expectLocalReplay(executable, manifest: path("model.manifest.json"), writes: path("model.replay.h5"), sameAs: path("single/model.h5"))

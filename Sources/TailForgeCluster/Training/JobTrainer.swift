@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TailForgeNumerics
 import TailForgeEngine
 import TailForgeStorage
 import TailForgeTraining
@@ -89,10 +90,13 @@ struct JobTrainer: Sendable {
             result = try await SoftmaxTrainer.train(source: source, settings: train.settings, checkpoint: start.state) { iteration, state in
                 try Task.checkCancellation()
                 await settle()
+                // The write (fsyncs included) blocks: it runs on a pool thread, never on a cooperative one.
                 pending = Task {
-                    let clock = ContinuousClock(), began = clock.now
-                    do throws(DistributedTrainingError) { try checkpoint.save(state) } catch { return (clock.now - began, error) }
-                    return (clock.now - began, nil)
+                    await ComputePool.run {
+                        let clock = ContinuousClock(), began = clock.now
+                        do throws(DistributedTrainingError) { try checkpoint.save(state) } catch { return (clock.now - began, error) }
+                        return (clock.now - began, nil)
+                    }
                 }
                 source.reportProgress(iteration)
                 progress(iteration)

@@ -247,6 +247,124 @@ static inline float redraw_miss(uint32_t bits, const tailforge_ziggurat *tables,
     }
 }
 
+// MARK: - The misses on the eight-lane generator
+
+/// What a missed draw's wedge test needs that does not depend on its uniform (the terms of `wedge_accepts`),
+/// worked out for a group of misses before any of them draws: the misses do not depend on each other here, so
+/// their divisions overlap, and the pass that must run in stream order is left with the uniform's comparisons.
+typedef struct {
+    double x, low, span, chord, tangent;
+    uint32_t keptBits;
+    int convex, squeeze;
+} wedge_terms;
+
+/// `value`, hidden from the optimiser: a mask built from a comparison stays a mask (the compiler otherwise
+/// turns a bit-mask selection back into a branch and computes only the selected side).
+static inline uint64_t opaque(uint64_t value) {
+#if defined(__GNUC__) || defined(__clang__)
+    __asm__("" : "+r"(value));
+#endif
+    return value;
+}
+
+/// Misses redone per group.
+#define MISS_GROUP 16
+
+/// `redraw_miss` for each of a chunk's misses, in index order, on the eight-lane generator: the same words in
+/// the same order and the same bits (the same expressions, evaluated in the same order), restructured for speed.
+/// The wedge terms are computed for a group first; then each miss in turn takes its uniform from the buffer,
+/// settles by the squeeze (the exponential only when it cannot), and takes the fresh word when rejected — the
+/// buffer position kept in a register, so each miss waits only on the previous one's verdict. Layer 0 (the tail)
+/// and a fresh draw that misses its box too go through `redraw_miss`, which continues exactly where this left.
+static void redo_misses_on_lanes(float *out, const uint64_t *words, const int32_t *missed, size_t misses,
+                                 const tailforge_ziggurat *tables, const tailforge_word_source *source) {
+    tailforge_xoshiro_lanes *lanes = source->lanes;
+    for (size_t first = 0; first < misses; first += MISS_GROUP) {
+        size_t group = misses - first < MISS_GROUP ? misses - first : MISS_GROUP;
+        wedge_terms terms[MISS_GROUP];
+        uint32_t drawn[MISS_GROUP];
+        for (size_t m = 0; m < group; m++) {
+            size_t k = (size_t)missed[first + m];
+            uint32_t bits = (uint32_t)(words[k >> 1] >> ((k & 1) << 5));
+            drawn[m] = bits;
+            // Layer 0 reads x[1] as its inner edge like any layer; its terms go unused (the tail decides).
+            int layer = (int)(bits & 0xFF);
+            uint32_t position = bits >> 9;
+            double x = (double)position * tables->x[layer] * 0x1p-23;
+            const double outer = tables->x[layer], inner = tables->x[layer + 1];
+            const double low = tables->f[layer], high = tables->f[layer + 1];
+            const int convex = inner >= 1, concave = outer <= 1;
+            // Selections by bit masks, not branches: the sign and `convex` are coin tosses per miss, and the
+            // compiler turned the conditional expressions into branches. Rounding to Float is symmetric, so
+            // (float)(−x) is (float)x with the sign bit set.
+            float magnitude = (float)x;
+            uint32_t magnitudeBits;
+            memcpy(&magnitudeBits, &magnitude, sizeof magnitudeBits);
+            double convexTangent = low * (1 + outer * (outer - x)), concaveTangent = high * (1 - inner * (x - inner));
+            uint64_t convexBits, concaveBits, mask = opaque((uint64_t)0 - (uint64_t)convex), tangentBits;
+            memcpy(&convexBits, &convexTangent, sizeof convexBits);
+            memcpy(&concaveBits, &concaveTangent, sizeof concaveBits);
+            tangentBits = (convexBits & mask) | (concaveBits & ~mask);
+            wedge_terms t;
+            t.x = x;
+            t.low = low;
+            t.span = high - low;
+            t.chord = (outer - x) / (outer - inner);
+            memcpy(&t.tangent, &tangentBits, sizeof tangentBits);
+            t.keptBits = magnitudeBits | ((bits & 0x100) << 23);
+            t.convex = convex;
+            t.squeeze = convex | concave;
+            terms[m] = t;
+        }
+        int64_t position = lanes->position;
+        for (size_t m = 0; m < group; m++) {
+            size_t k = (size_t)missed[first + m];
+            uint32_t bits = drawn[m];
+            if ((bits & 0xFF) == 0) {
+                lanes->position = position;
+                out[k] = redraw_miss(bits, tables, source);
+                position = lanes->position;
+                continue;
+            }
+            const wedge_terms t = terms[m];
+            if (position == TAILFORGE_XOSHIRO_LANES_BUFFERED) {
+                tailforge_xoshiro_lanes_refill(lanes);
+                position = 0;
+            }
+            double u = ((double)(lanes->buffer[position++] >> 11) + 0.5) * 0x1p-53;
+            double y = t.low + u * t.span;
+            // As `wedge_accepts`, with the selections written as bit operations (branches on coin tosses).
+            int byChord = (t.convex & (u > t.chord)) | (!t.convex & (u < t.chord));
+            int byTangent = (t.convex & (y < t.tangent)) | (!t.convex & (y > t.tangent));
+            int accept = byChord ^ t.convex;
+            if (!(t.squeeze & (byChord | byTangent))) accept = y < exp(-0.5 * t.x * t.x);
+            // The fresh draw, read either way and taken on rejection (as `next_word_if`).
+            if (position == TAILFORGE_XOSHIRO_LANES_BUFFERED) {
+                tailforge_xoshiro_lanes_refill(lanes);
+                position = 0;
+            }
+            uint32_t fresh = (uint32_t)lanes->buffer[position];
+            position += !accept;
+            tailforge_ziggurat_layer freshLayer = tables->layers[fresh & 0xFF];
+            int32_t freshPosition = (int32_t)(fresh >> 9);
+            float freshX = (float)freshPosition * freshLayer.scale;
+            uint32_t freshBits;
+            memcpy(&freshBits, &freshX, sizeof freshBits);
+            freshBits |= (fresh & 0x100) << 23;
+            if (accept | (freshPosition < freshLayer.limit)) {
+                uint32_t keep = (uint32_t)0 - (uint32_t)accept;
+                uint32_t result = (t.keptBits & keep) | (freshBits & ~keep);
+                memcpy(&out[k], &result, sizeof result);
+            } else {
+                lanes->position = position;
+                out[k] = redraw_miss(fresh, tables, source);
+                position = lanes->position;
+            }
+        }
+        lanes->position = position;
+    }
+}
+
 // MARK: - Filling a buffer
 
 /// Draws per chunk: 128 words. Part of the stream's definition (a chunk's misses take their words after the
@@ -266,6 +384,10 @@ void tailforge_normal_fill(float *out, size_t count, const tailforge_ziggurat *t
         }
         size_t misses = tailforge_ziggurat_box(words, draws, tables->layers, out + i, missed);
         // Redone in index order, each taking further words from the source as it needs them.
+        if (source->lanes != NULL) {
+            redo_misses_on_lanes(out + i, words, missed, misses, tables, source);
+            continue;
+        }
         for (size_t m = 0; m < misses; m++) {
             size_t k = (size_t)missed[m];
             out[i + k] = redraw_miss((uint32_t)(words[k >> 1] >> ((k & 1) << 5)), tables, source);

@@ -92,7 +92,9 @@ enum NumericsBenchmarks {
             for threads in [1, 2] {
                 let perThread = quick ? 100_000 : 500_000
                 nonisolated(unsafe) let cpuSeconds = UnsafeMutableBufferPointer<Double>.allocate(capacity: threads)
-                defer { cpuSeconds.deallocate() }
+                nonisolated(unsafe) let finished = UnsafeMutableBufferPointer<Double>.allocate(capacity: threads)
+                defer { cpuSeconds.deallocate(); finished.deallocate() }
+                let begin = ContinuousClock.now
                 let seconds = measure {
                     ComputePool.forEach(threads, width: threads) { thread in
                         // The engine's per-class stream type.
@@ -104,10 +106,16 @@ enum NumericsBenchmarks {
                             for _ in 0..<perThread { sampler.sample(mean: m, kappa: kappa, into: out, using: &local) }
                         }
                         cpuSeconds[thread] = threadCPUSeconds() - start
+                        finished[thread] = elapsedSeconds(since: begin)
                     }
                 }
                 let perCPUSecond = Double(perThread) / (cpuSeconds.reduce(0, +) / Double(threads))
-                rates.append("\(threads) thread(s) \(Int(Double(perThread * threads) / seconds)) samples/s wall (\(Int(perCPUSecond)) per CPU-second per thread)")
+                // Where a wall rate falls short of threads × the per-CPU rate: the share of the wall the
+                // measuring threads were on a CPU (the rest they waited for one: other processes), and the
+                // last thread's finish against the first's (imbalance, or a thread started late).
+                let onCPU = cpuSeconds.reduce(0, +) / (Double(threads) * seconds)
+                let spread = (finished.max()! - finished.min()!) / seconds
+                rates.append("\(threads) thread(s) \(Int(Double(perThread * threads) / seconds)) samples/s wall (\(Int(perCPUSecond)) per CPU-second per thread; on CPU \(format(100 * onCPU))% of the wall, finishes \(format(100 * spread))% apart)")
             }
             print("vMF d = 768, κ = \(Int(kappa)): acceptance \(format(acceptance, digits: 3)), cosine \(format(cosineSeconds / Double(draws) * 1e9)) ns (CPU); " + rates.joined(separator: ", "))
         }
@@ -136,6 +144,10 @@ private func sgemmGFLOPS(m: Int, n: Int, k: Int, transposeB: Bool, repetitions: 
 private func measure(_ body: () -> Void) -> Double {
     let start = ContinuousClock.now
     body()
+    return elapsedSeconds(since: start)
+}
+
+private func elapsedSeconds(since start: ContinuousClock.Instant) -> Double {
     let elapsed = start.duration(to: .now)
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
 }

@@ -87,3 +87,62 @@ import Testing
         }
     }
 }
+
+/// Float rows are normalised eight at a time (interleaved sums); the bits must be those of the one-row-at-a-time
+/// formula every balanced file and model was made with, and errors must stop at the offending row.
+@Suite struct RowNormalizationGroupTests {
+    /// The per-row formula: the Double sum of squares in column order, then each value times 1/√sum.
+    static func reference(_ row: ArraySlice<Float>) -> [Float] {
+        var sum = 0.0
+        for v in row { sum += Double(v) * Double(v) }
+        let inverse = 1 / sum.squareRoot()
+        return row.map { Float(Double($0) * inverse) }
+    }
+
+    static func rows(count: Int, columns: Int, seed: UInt64) -> [Float] {
+        var rng = Philox4x32(seed: seed, stream: 0)
+        var values = [Float](repeating: 0, count: count * columns)
+        values.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &rng) }
+        // Rows at very different scales, including Float's extremes.
+        let scales: [Float] = [1, 1e-30, 1e30, 3e-39, 1e18, 0.5, 7, 1e-3]
+        for r in 0..<count { for j in 0..<columns { values[r * columns + j] *= scales[r % scales.count] } }
+        return values
+    }
+
+    @Test(arguments: [(19, 768), (8, 3), (17, 1), (7, 5), (64, 33)])
+    func groupsGiveTheBitsOfOneRowAtATime(count: Int, columns: Int) throws {
+        let values = Self.rows(count: count, columns: columns, seed: UInt64(count * 1000 + columns))
+        let expected = (0..<count).flatMap { Self.reference(values[$0 * columns ..< ($0 + 1) * columns]) }
+        var inPlace = Matrix(rows: count, columns: columns, storage: values)
+        try RowNormalization.normalizeRows(&inPlace)
+        #expect(inPlace.storage.map(\.bitPattern) == expected.map(\.bitPattern))
+        var out = [Float](repeating: .nan, count: values.count)
+        try values.withUnsafeBufferPointer { source in
+            try out.withUnsafeMutableBufferPointer { try RowNormalization.normalizeRows(source, columns: columns, into: $0) }
+        }
+        #expect(out.map(\.bitPattern) == expected.map(\.bitPattern))
+    }
+
+    /// A bad row inside a group of eight: reported with its number; rows before it done, rows after untouched.
+    @Test(arguments: [Float.infinity, .nan, 0])
+    func badRowInsideAGroupStopsThere(bad: Float) {
+        let columns = 4
+        var values = Self.rows(count: 12, columns: columns, seed: 5)
+        let badRow = 5
+        if bad == 0 {
+            for j in 0..<columns { values[badRow * columns + j] = 0 }
+        } else {
+            values[badRow * columns + 2] = bad
+        }
+        var m = Matrix(rows: 12, columns: columns, storage: values)
+        let expectedError: RowNormalizationError = bad == 0 ? .zeroRow(row: 105) : .nonFiniteRow(row: 105, column: 2)
+        #expect(throws: expectedError) { try RowNormalization.normalizeRows(&m, firstRowIndex: 100) }
+        for r in 0..<badRow {
+            #expect(Array(m.storage[r * columns ..< (r + 1) * columns]) == Self.reference(values[r * columns ..< (r + 1) * columns]))
+        }
+        for r in (badRow + 1)..<12 {
+            #expect(Array(m.storage[r * columns ..< (r + 1) * columns]).map(\.bitPattern)
+                    == Array(values[r * columns ..< (r + 1) * columns]).map(\.bitPattern))
+        }
+    }
+}

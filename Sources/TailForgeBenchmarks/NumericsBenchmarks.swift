@@ -7,6 +7,7 @@ import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
+import TailForgeEngine
 import TailForgeNumerics
 
 /// The "numerics" suite.
@@ -102,8 +103,10 @@ enum NumericsBenchmarks {
                         let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: d)
                         defer { out.deallocate() }
                         let start = threadCPUSeconds()
+                        // The envelope made once per κ, as the engine makes it once per centre.
+                        let envelope = sampler.envelope(kappa: kappa)
                         mean.withUnsafeBufferPointer { m in
-                            for _ in 0..<perThread { sampler.sample(mean: m, kappa: kappa, into: out, using: &local) }
+                            for _ in 0..<perThread { sampler.sample(mean: m, envelope: envelope, into: out, using: &local) }
                         }
                         cpuSeconds[thread] = threadCPUSeconds() - start
                         finished[thread] = elapsedSeconds(since: begin)
@@ -118,8 +121,37 @@ enum NumericsBenchmarks {
                 rates.append("\(threads) thread(s) \(Int(Double(perThread * threads) / seconds)) samples/s wall (\(Int(perCPUSecond)) per CPU-second per thread; on CPU \(format(100 * onCPU))% of the wall, finishes \(format(100 * spread))% apart)")
             }
             print("vMF d = 768, κ = \(Int(kappa)): acceptance \(format(acceptance, digits: 3)), cosine \(format(cosineSeconds / Double(draws) * 1e9)) ns (CPU); " + rates.joined(separator: ", "))
+            print("    engine path, same κ: " + (try engineRate(points: points, kappa: kappa, classes: quick ? 20 : 100)))
         }
     }
+}
+
+/// The same draws as the engine makes them for `balance` and for regenerating a compact file: whole classes
+/// through `BalanceEngine.synthesize` (the class's stream, centre choice, block storage and bookkeeping), each
+/// with 5 real rows and 4,975 synthetic rows like Places-LT's tail classes, on 2 threads, blocks built in
+/// recycled storage as `balance` streams them.
+private func engineRate(points: Matrix, kappa: Double, classes: Int) throws -> String {
+    let d = points.columns, real = 5
+    let classRows = Matrix(rows: real, columns: d, storage: Array(points.storage[0..<(real * d)]))
+    let settings = BalanceSettings(seed: 4)
+    let plan = try BalancePlan(classSizes: [4980] + [Int](repeating: real, count: classes), settings: settings)
+    let kappas = [Float](repeating: Float(kappa), count: real)
+    nonisolated(unsafe) let cpuSeconds = UnsafeMutableBufferPointer<Double>.allocate(capacity: classes)
+    defer { cpuSeconds.deallocate() }
+    let buffers = ClassBlockBuffers()
+    let seconds = measure {
+        ComputePool.forEach(classes, width: 2) { i in
+            let start = threadCPUSeconds()
+            let block = BalanceEngine.synthesize(entry: plan.classes[1 + i], classRows: classRows, sourceRows: (0..<Int64(real)).map { $0 },
+                                                 kappas: kappas, settings: settings, reusing: buffers.take())
+            precondition(block.count == 4980)
+            buffers.recycle(block)
+            cpuSeconds[i] = threadCPUSeconds() - start
+        }
+    }
+    let samples = Double(classes * (4980 - real))
+    return "2 threads \(Int(samples / seconds)) samples/s wall (\(Int(samples / cpuSeconds.reduce(0, +))) per CPU-second per thread; "
+        + "on CPU \(format(100 * cpuSeconds.reduce(0, +) / (2 * seconds)))% of the wall)"
 }
 
 private func sgemmGFLOPS(m: Int, n: Int, k: Int, transposeB: Bool, repetitions: Int, threads: Int) -> Double {

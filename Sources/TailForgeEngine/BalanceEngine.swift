@@ -67,7 +67,7 @@ public enum BalanceEngine {
         var isSynthetic = [UInt8](repeating: 0, count: kept.count)
         var report: DriftGuardClassReport?
 
-        if entry.syntheticCount > 0, let sampler = settings.sampler.makeSampler(centres: classRows, settings: settings) {
+        if entry.syntheticCount > 0, let sampler = settings.sampler.makeSampler(centres: classRows, kappas: kappas, settings: settings) {
             var centreIndex: [Int32] = []
             centreIndex.reserveCapacity(entry.syntheticCount)
             sampler.draw(

@@ -33,10 +33,10 @@ extension SyntheticSampler {
 }
 
 extension SamplerKind {
-    /// The kernel for one class's centres, or nil for `.none`.
-    func makeSampler(centres: Matrix, settings: BalanceSettings) -> (any SyntheticSampler)? {
+    /// The kernel for one class's centres with their κ, or nil for `.none`.
+    func makeSampler(centres: Matrix, kappas: [Float], settings: BalanceSettings) -> (any SyntheticSampler)? {
         switch self {
-        case .vmf: VMFKernelSampler(centres: centres)
+        case .vmf: VMFKernelSampler(centres: centres, kappas: kappas)
         case .gaussian: GaussianKernelSampler(centres: centres)
         case .smote: SMOTESampler(centres: centres, neighbours: settings.smoteNeighbours)
         case .none: nil

@@ -20,6 +20,38 @@ public struct VonMisesFisherSampler: Sendable {
         self.dimension = dimension
     }
 
+    /// What every draw of W at one κ shares: Wood's envelope parameter b and the acceptance test's constants (a
+    /// hypot and two logarithms, ≈ 4% of a 768-d sample), so a caller drawing many samples at one κ — the engine
+    /// draws each real row's kernel thousands of times — computes them once. The draws are the same bits either way.
+    public struct Envelope: Sendable, Equatable {
+        public let kappa: Double
+        @usableFromInline let b: Double
+        @usableFromInline let x0: Double
+        @usableFromInline let oneMinusX0: Double
+        /// log(1 − x0²).
+        @usableFromInline let logOneMinusX0Squared: Double
+
+        @inlinable init(kappa: Double, b: Double, x0: Double, oneMinusX0: Double, logOneMinusX0Squared: Double) {
+            self.kappa = kappa
+            self.b = b
+            self.x0 = x0
+            self.oneMinusX0 = oneMinusX0
+            self.logOneMinusX0Squared = logOneMinusX0Squared
+        }
+    }
+
+    /// The envelope for concentration `kappa` (≥ 0; +∞ draws the mean itself).
+    @inlinable
+    public func envelope(kappa: Double) -> Envelope {
+        precondition(kappa >= 0, "vMF concentration must be ≥ 0, got \(kappa)")
+        if kappa == .infinity { return Envelope(kappa: kappa, b: 0, x0: 1, oneMinusX0: 0, logOneMinusX0Squared: -.infinity) }
+        let m = Double(dimension - 1)
+        let b = m / (hypot(2 * kappa, m) + 2 * kappa)
+        // log(1 − x0²) = log(4b/(1+b)²).
+        return Envelope(kappa: kappa, b: b, x0: (1 - b) / (1 + b), oneMinusX0: 2 * b / (1 + b),
+                        logOneMinusX0Squared: 2 * 0.693_147_180_559_945_309_4 + log(b) - 2 * log1p(b))
+    }
+
     /// One draw of W = μᵀx for concentration `kappa`.
     @inlinable
     public func sampleCosine(kappa: Double, using rng: inout some RandomNumberGenerator) -> Double {
@@ -42,10 +74,19 @@ public struct VonMisesFisherSampler: Sendable {
         mean: UnsafeBufferPointer<Float>, kappa: Double, into out: UnsafeMutableBufferPointer<Float>,
         using rng: inout some RandomNumberGenerator
     ) {
+        sample(mean: mean, envelope: envelope(kappa: kappa), into: out, using: &rng)
+    }
+
+    /// As ``sample(mean:kappa:into:using:)`` with the envelope of its κ made beforehand (``envelope(kappa:)``).
+    @inlinable
+    public func sample(
+        mean: UnsafeBufferPointer<Float>, envelope: Envelope, into out: UnsafeMutableBufferPointer<Float>,
+        using rng: inout some RandomNumberGenerator
+    ) {
         let d = dimension
         precondition(mean.count == d && out.count == d, "vMF sample: mean and output must have \(d) values")
         var proposals = 0
-        let cosine = drawCosine(kappa: kappa, proposals: &proposals, using: &rng)
+        let cosine = drawCosine(envelope, proposals: &proposals, using: &rng)
         let m = mean.baseAddress!, y = out.baseAddress!
         while true {
             StandardNormal.fill(out, using: &rng)
@@ -81,14 +122,16 @@ public struct VonMisesFisherSampler: Sendable {
 
     @inlinable
     func drawCosine(kappa: Double, proposals: inout Int, using rng: inout some RandomNumberGenerator) -> Cosine {
-        precondition(kappa >= 0, "vMF concentration must be ≥ 0, got \(kappa)")
+        drawCosine(envelope(kappa: kappa), proposals: &proposals, using: &rng)
+    }
+
+    @inlinable
+    func drawCosine(_ envelope: Envelope, proposals: inout Int, using rng: inout some RandomNumberGenerator) -> Cosine {
+        let kappa = envelope.kappa
         if kappa == .infinity { return Cosine(w: 1, oneMinusW: 0, onePlusW: 2) }
         let m = Double(dimension - 1)
-        let b = m / (hypot(2 * kappa, m) + 2 * kappa)
-        let x0 = (1 - b) / (1 + b)
-        let oneMinusX0 = 2 * b / (1 + b)
-        // log(1 − x0²) = log(4b/(1+b)²).
-        let logOneMinusX0Squared = 2 * 0.693_147_180_559_945_309_4 + log(b) - 2 * log1p(b)
+        let b = envelope.b, x0 = envelope.x0, oneMinusX0 = envelope.oneMinusX0
+        let logOneMinusX0Squared = envelope.logOneMinusX0Squared
         let shape = m / 2
         while true {
             proposals += 1

@@ -190,3 +190,25 @@ func clusteredRows(count: Int, dimension: Int, kappa: Double, seed: UInt64) -> M
         #expect(block(.vmf, seed: 7) != block(.vmf, seed: 8))
     }
 }
+
+/// The vMF kernel makes each centre's envelope once; a draw asked at another κ than the centre's must still use
+/// the κ it is given (the drift guard and any caller pass κ per draw).
+@Suite struct VMFKernelSamplerTests {
+    @Test func drawsUseTheKappaTheyAreGiven() {
+        let centres = clusteredRows(count: 3, dimension: 64, kappa: 50, seed: 4)
+        let kernel = VMFKernelSampler(centres: centres, kappas: [10, 200, 3000])
+        let plain = VonMisesFisherSampler(dimension: 64)
+        for (centre, kappa) in [(0, Float(10)), (1, 200), (2, 3000), (1, 7), (2, 1e6)] {
+            var kernelRNG = ClassRandomStream(seed: 5, stream: UInt64(centre)), plainRNG = kernelRNG
+            var a = [Float](repeating: 0, count: 64), b = [Float](repeating: 0, count: 64)
+            let recorded = a.withUnsafeMutableBufferPointer { kernel.drawOne(centre: centre, kappa: kappa, into: $0, using: &kernelRNG) }
+            centres.storage.withUnsafeBufferPointer { c in
+                b.withUnsafeMutableBufferPointer {
+                    plain.sample(mean: UnsafeBufferPointer(rebasing: c[centre * 64 ..< (centre + 1) * 64]), kappa: Double(kappa), into: $0, using: &plainRNG)
+                }
+            }
+            #expect(recorded == kappa)
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "centre \(centre), κ \(kappa)")
+        }
+    }
+}

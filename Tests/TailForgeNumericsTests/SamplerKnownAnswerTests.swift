@@ -78,3 +78,27 @@ import Testing
         #expect(Self.vmfDigest(dimension: 3, samples: 400) == 0xd3fd_555b_0f75_dfc9)
     }
 }
+
+/// The envelope made once per κ (as the engine makes it once per centre) must give the draws made with κ itself.
+@Suite struct VonMisesFisherEnvelopeTests {
+    @Test(arguments: [0, 0.5, 250, 1700, 38_000, 1e10, .infinity])
+    func drawsWithAMadeEnvelopeAreTheDrawsWithKappa(kappa: Double) {
+        let d = 768
+        var meanRNG = Philox4x32(seed: 11, stream: 0)
+        var mean = [Float](repeating: 0, count: d)
+        mean.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &meanRNG) }
+        let sampler = VonMisesFisherSampler(dimension: d)
+        let envelope = sampler.envelope(kappa: kappa)
+        #expect(envelope.kappa == kappa)
+        var byKappa = Xoshiro256PlusPlusLanes(seed: 2, stream: 9), byEnvelope = byKappa
+        var a = [Float](repeating: 0, count: d), b = [Float](repeating: 0, count: d)
+        for _ in 0..<20 {
+            mean.withUnsafeBufferPointer { m in
+                a.withUnsafeMutableBufferPointer { sampler.sample(mean: m, kappa: kappa, into: $0, using: &byKappa) }
+                b.withUnsafeMutableBufferPointer { sampler.sample(mean: m, envelope: envelope, into: $0, using: &byEnvelope) }
+            }
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
+        }
+        #expect(byKappa.next() == byEnvelope.next())
+    }
+}

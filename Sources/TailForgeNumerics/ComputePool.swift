@@ -95,7 +95,7 @@ public enum ComputePool {
 
     /// Runs long, non-data-parallel `work` on a new dedicated thread with an 8 MB stack.
     public static func startThread(named name: String, _ work: @escaping @Sendable () -> Void) {
-        let thread = Thread(block: work)
+        let thread = Thread { PoolThreads.followMainThreadNiceness(); work() }
         thread.name = name
         thread.stackSize = PoolThreads.stackSize
         thread.start()
@@ -180,6 +180,23 @@ final class PoolThreads: @unchecked Sendable {
         BLAS.useOneThread()
     }
 
+    /// Gives the calling (new) thread the main thread's niceness when that is lower priority. Linux keeps a nice
+    /// value per thread and a new thread copies its creator's; these threads are often created from a Swift
+    /// concurrency worker, which libdispatch runs at nice 0, so under `nice -n 19 tailforge train` the threads
+    /// doing all the work ran at 0, taking the cores from everything else. (`PRIO_PROCESS` with a pid names
+    /// the thread of that id on Linux, i.e. the main thread; with 0, the calling thread.)
+    static func followMainThreadNiceness() {
+        #if os(Linux)
+        errno = 0
+        let main = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(getpid()))
+        guard errno == 0 else { return }
+        errno = 0
+        let own = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        guard errno == 0, main > own else { return }
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, main)
+        #endif
+    }
+
     var threadCount: Int {
         condition.lock()
         defer { condition.unlock() }
@@ -197,7 +214,7 @@ final class PoolThreads: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
         for index in 0..<toStart {
-            let thread = Thread { [self] in serve() }
+            let thread = Thread { [self] in Self.followMainThreadNiceness(); serve() }
             thread.name = "tailforge-pool-\(index)"
             thread.stackSize = Self.stackSize
             thread.start()

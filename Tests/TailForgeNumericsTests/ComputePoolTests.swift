@@ -21,6 +21,32 @@ import Testing
         #expect(tally.values == [Int](repeating: 1, count: count))
     }
 
+    #if os(Linux)
+    /// Under `nice -n 19 tailforge …` the work must run at 19: a thread the pool starts takes the main thread's
+    /// niceness, not that of the thread that happened to start it (here a test thread at the test process's 0).
+    @Test func aThreadItStartsTakesTheMainThreadsNiceness() throws {
+        let which = __priority_which_t(PRIO_PROCESS.rawValue), main = id_t(getpid())
+        errno = 0
+        let before = getpriority(which, main)
+        try #require(errno == 0 && before < 19)
+        errno = 0
+        let starter = getpriority(which, 0)
+        let target = Swift.max(before, starter) + 1
+        try #require(setpriority(which, main, target) == 0)
+        defer { _ = setpriority(which, main, before) }  // lowering it back needs root; otherwise it stays, harmlessly
+        let seen = Mutex<Int32?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        ComputePool.startThread(named: "niceness-probe") {
+            errno = 0
+            let value = getpriority(which, 0)
+            seen.withLock { $0 = value }
+            done.signal()
+        }
+        done.wait()
+        #expect(seen.withLock { $0 } == target)
+    }
+    #endif
+
     @Test func forEachNeverRunsMoreThanWidthIndicesAtOnce() {
         let running = Atomic<Int>(0), highest = Mutex(0)
         ComputePool.forEach(64, width: 3) { _ in

@@ -22,7 +22,7 @@ public enum BalanceError: Error, CustomStringConvertible {
         case .labelOutOfRange(let file, let dataset, let row, let label, let classCount):
             return "\(file): \(dataset) row \(row) has label \(label), outside [0, \(classCount)); fix the label or pass the right --classes"
         case .noKappaEstimable(let file):
-            return "\(file): every class has a single sample, so no nearest-neighbour κ exists to fall back on; pass --kappa fixed:VALUE"
+            return "\(file): every class has a single sample, so no nearest-neighbour κ exists to fall back on; pass --kappa fixed:VALUE (in a job manifest, `kappa: fixed:VALUE` under `policy:`)"
         case .emptyInput(let file):
             return "\(file): the input has no rows"
         case .kappaMismatch(let classId, let expected, let found):

@@ -270,4 +270,32 @@ import TailForgeTraining
         }
         #expect(replayed.matches && Self.bytes(replayed.output) == reference)
     }
+
+    /// `calibrate: true` on an input where no class has two real rows: nothing can be held out, so the job fails
+    /// saying so and what to change in the manifest, and writes no model.
+    @Test func aCalibratedJobWithNothingToHoldOutFailsSayingToRemoveCalibrate() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let input = directory + "/one-row-per-class.h5"
+        let writer = try AtomicHDF5Writer(path: input)
+        try writer.writeDataset("embeddings", values: (0..<32).map { Float(($0 * 7) % 11) - 5 }, shape: [4, 8])
+        try writer.writeDataset("labels", values: [Int32(0), 1, 2, 3], shape: [4])
+        try writer.commit()
+        let (coordinator, workers, endpoint) = try await Self.cluster(directory, workers: 1)
+        defer { for daemon in workers + [coordinator] { daemon.stop.stop() } }
+        let manifest = JobManifest(input: .init(path: input), output: directory + "/model.h5", policy: BalanceSettings(kappa: .fixed(20), seed: 1),
+                                   train: .init(settings: TrainingSettings(optimizer: LBFGSSettings(maxIterations: 5)), calibration: CalibrationSettings()))
+        let job = try ClusterClient(coordinator: endpoint).submit(manifest)
+        let status = try #require(try await Self.finished(job, endpoint: endpoint))
+        #expect(status.state == .failed)
+        #expect(status.error?.contains("no class of job \(job)'s input has at least two real rows") == true
+                && status.error?.contains("remove `calibrate` from the `train:` section") == true, "\(status.error ?? "")")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/model.h5"))
+
+        // Without a fixed κ the same input has no κ at all: the error names the manifest's key, not only the flag.
+        var local = manifest
+        local.policy = BalanceSettings(seed: 1)
+        let refused = try #require(try await Self.finished(try ClusterClient(coordinator: endpoint).submit(local), endpoint: endpoint))
+        #expect(refused.state == .failed && refused.error?.contains("`kappa: fixed:VALUE` under `policy:`") == true, "\(refused.error ?? "")")
+    }
 }

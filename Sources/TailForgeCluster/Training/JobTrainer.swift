@@ -184,7 +184,10 @@ struct JobTrainer: Sendable {
         }
         let realCounts = try prepared.plan(manifest.policy).classes.map(\.keptCount)
         // What `CalibrationHoldOut` refuses on one machine is refused here before any worker cuts a part.
-        do { _ = try CalibrationHoldOut.heldOutPositions(realCounts: realCounts, fraction: calibration.holdOutFraction, seed: calibration.seed) } catch {
+        do throws(CalibrationError) {
+            _ = try CalibrationHoldOut.heldOutPositions(realCounts: realCounts, fraction: calibration.holdOutFraction, seed: calibration.seed)
+        } catch {
+            guard case .nothingToHoldOut = error else { throw error }
             throw CalibrationRefused(description: "no class of job \(job)'s input has at least two real rows, so `calibrate: true` has nothing to hold out: "
                 + "remove `calibrate` from the `train:` section")
         }

@@ -131,9 +131,9 @@ public final class BalancedDatasetWriter {
         // The content digests and the HDF5 writes only read the rows, and each touches state of its own (`hasher`;
         // `pending`, `rowsWritten` and the file): side by side on two threads rather than one after the other on
         // the writing thread, where SHA-256 over the rows and the kernel's copy of them into the page cache were
-        // most of a full-layout balance's critical path. Unowned: the closure runs only inside this call, and a writer
-        // released uncommitted must go (removing its temporary file) whatever pool bookkeeping still holds the closure.
-        nonisolated(unsafe) unowned let writer = self
+        // most of a full-layout balance's critical path. The pool drops the closure when the call returns, so a writer
+        // released uncommitted still goes at once (removing its temporary file).
+        nonisolated(unsafe) let writer = self
         try ComputePool.forEach(2, width: 2) { (part: Int) throws(StorageError) in
             if part == 0 {
                 writer.hasher.update(embeddings: newEmbeddings, labels: newLabels, isSynthetic: newIsSynthetic,

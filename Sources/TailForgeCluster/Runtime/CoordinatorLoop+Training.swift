@@ -49,8 +49,8 @@ extension CoordinatorLoop {
     mutating func trained(_ id: String, _ result: Result<JobTrainer.Outcome, CoordinatorRuntime.JobStepError>) {
         trainers[id] = nil
         guard let job = jobs[id], job.state == .training else {
-            // Cancelled or failed while training: the job's directory went then, but a checkpoint the trainer was writing
-            // at that moment may have recreated it. The trainer has stopped now.
+            // Cancelled or failed while training: the job's directory was removed then, but a checkpoint the trainer was
+            // writing at that moment can keep it from going (a file added while it was emptied). The trainer has stopped now.
             if let job = jobs[id], job.state.isTerminal { try? FileManager.default.removeItem(atPath: job.directory) }
             return
         }

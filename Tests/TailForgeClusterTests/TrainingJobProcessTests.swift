@@ -11,26 +11,19 @@ extension ClusterProcessTests {
     /// exists to reload), and the model is byte-identical to single-node `tailforge balance` + `tailforge train`.
     @Suite struct TrainingJobProcessTests {
         @Test func aWorkerKilledMidTrainingIsReplacedFromTheRecipeAndTheModelIsTheSingleNodeOne() async throws {
-            let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
-            let directory = NSTemporaryDirectory() + "tailforge-trainjob-process-\(UUID().uuidString)"
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-            let input = try SyntheticPreset.small.write(to: path("data"), seed: 11, dimension: 16).train
-            try FileManager.default.createDirectory(atPath: path("single"), withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(atPath: path("job"), withIntermediateDirectories: true)
+            let fixture = try TrainingJobFixture("trainjob-process", seed: 11, dimension: 16)
+            defer { fixture.remove() }
+            try FileManager.default.createDirectory(atPath: fixture.path("job"), withIntermediateDirectories: true)
 
             // Single node, as a user runs it.
-            let balance = try await Child.run(executable, ["balance", input, "--output", path("single/balanced.h5"), "--seed", "4", "--layout", "compact"])
-            #expect(balance.status == 0, "\(balance.stderr)")
-            let train = try await Child.run(executable, ["train", path("single/balanced.h5"), "--output", path("single/model.h5"),
-                                                         "--l2", "1e-3", "--max-iter", "30", "--tol", "1e-6", "--class-weight", "balanced"])
-            #expect(train.status == 0, "\(train.stderr)")
+            try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"],
+                                         train: ["--l2", "1e-3", "--max-iter", "30", "--tol", "1e-6", "--class-weight", "balanced"])
 
-            let gated = try await GatedCluster(executable: executable, directory: directory, workers: 3)
+            let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 3)
             let cluster = gated.cluster
             defer { cluster.stop() }
 
-            let manifest = path("job/train.yaml")
+            let manifest = fixture.path("job/train.yaml")
             try """
                 input:
                   path: ../data/train.h5
@@ -45,7 +38,7 @@ extension ClusterProcessTests {
                   tolerance: 0.000001
                   class_weight: balanced
                 """.write(toFile: manifest, atomically: true, encoding: .utf8)
-            let submit = try Child(executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
+            let submit = try Child(fixture.executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
 
             // The first evaluation is in flight on every part: kill one worker that holds a part, then let the rest answer.
             let victim = try await gated.crashAWorkerHoldingAnEvaluation(parts: 3, submitted: submit)
@@ -53,12 +46,12 @@ extension ClusterProcessTests {
             let finished = await submit.finish()
             #expect(finished.status == 0, "\(finished.stdout)\n\(finished.stderr)")
             #expect(cluster.workers[victim].terminationReason == .uncaughtSignal)
-            #expect(FileManager.default.contents(atPath: path("job/model.h5")) == FileManager.default.contents(atPath: path("single/model.h5")),
+            #expect(FileManager.default.contents(atPath: fixture.path("job/model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
                     "the job's model differs from single-node balance + train")
             // Nothing but the recipe existed to replace the dead worker's part from: no shard files were kept.
-            let resolved = try ResolvedManifest.read(from: path("job/model.manifest.json"))
+            let resolved = try ResolvedManifest.read(from: fixture.path("job/model.manifest.json"))
             #expect(resolved.training?.parts.count == 3)
-            #expect(resolved.outputSHA256 == (try SHA256.hexDigest(ofFileAt: path("single/model.h5"))))
+            #expect(resolved.outputSHA256 == (try SHA256.hexDigest(ofFileAt: fixture.path("single/model.h5"))))
             let log = (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
             #expect(log.contains("moves from lost worker"), "the dead worker's part was never moved")
         }
@@ -68,24 +61,17 @@ extension ClusterProcessTests {
         /// model — τ, π and the record of the choice — is single-node `balance` + `train --calibrate`'s byte for byte;
         /// `tailforge replay` reproduces and verifies it.
         @Test func aWorkerKilledDuringTheCalibrationFitStillGivesTheSingleNodeCalibratedModel() async throws {
-            let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
-            let directory = NSTemporaryDirectory() + "tailforge-calibrated-job-\(UUID().uuidString)"
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-            let input = try SyntheticPreset.small.write(to: path("data"), seed: 12, dimension: 16).train
-            try FileManager.default.createDirectory(atPath: path("single"), withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(atPath: path("job"), withIntermediateDirectories: true)
+            let fixture = try TrainingJobFixture("calibrated-job", seed: 12, dimension: 16)
+            defer { fixture.remove() }
+            try FileManager.default.createDirectory(atPath: fixture.path("job"), withIntermediateDirectories: true)
 
-            let balance = try await Child.run(executable, ["balance", input, "--output", path("single/balanced.h5"), "--seed", "4", "--layout", "compact"])
-            #expect(balance.status == 0, "\(balance.stderr)")
-            let train = try await Child.run(executable, ["train", path("single/balanced.h5"), "--output", path("single/model.h5"), "--l2", "1e-3",
-                                                         "--max-iter", "25", "--calibrate", "--calibration-holdout", "0.25", "--calibration-seed", "3"])
-            #expect(train.status == 0, "\(train.stderr)")
+            try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"],
+                                         train: ["--l2", "1e-3", "--max-iter", "25", "--calibrate", "--calibration-holdout", "0.25", "--calibration-seed", "3"])
 
-            let gated = try await GatedCluster(executable: executable, directory: directory, workers: 3)
+            let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 3)
             let cluster = gated.cluster
             defer { cluster.stop() }
-            let manifest = path("job/train.yaml")
+            let manifest = fixture.path("job/train.yaml")
             try """
                 input:
                   path: ../data/train.h5
@@ -99,7 +85,7 @@ extension ClusterProcessTests {
                   calibration_holdout: 0.25
                   calibration_seed: 3
                 """.write(toFile: manifest, atomically: true, encoding: .utf8)
-            let submit = try Child(executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
+            let submit = try Child(fixture.executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
 
             // The first request the gate holds is the calibration fit's first gradient (the calibration runs first).
             let log = { (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? "" }
@@ -110,15 +96,15 @@ extension ClusterProcessTests {
             let finished = await submit.finish()
             #expect(finished.status == 0, "\(finished.stdout)\n\(finished.stderr)")
             #expect(cluster.workers[victim].terminationReason == .uncaughtSignal)
-            #expect(FileManager.default.contents(atPath: path("job/model.h5")) == FileManager.default.contents(atPath: path("single/model.h5")),
+            #expect(FileManager.default.contents(atPath: fixture.path("job/model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
                     "the calibrated job's model differs from single-node balance + train --calibrate")
             #expect(log().contains("moves from lost worker"), "the dead worker's part was never moved")
-            let resolved = try ResolvedManifest.read(from: path("job/model.manifest.json"))
-            let model = try SoftmaxModelFile.read(path: path("single/model.h5"))
+            let resolved = try ResolvedManifest.read(from: fixture.path("job/model.manifest.json"))
+            let model = try SoftmaxModelFile.read(path: fixture.path("single/model.h5"))
             #expect(resolved.training?.calibration?.tau == model.calibration?.adjustment.tau)
 
-            try await Self.expectLocalReplay(executable, manifest: path("job/model.manifest.json"), writes: path("job/model.replay.h5"),
-                                             sameAs: path("single/model.h5"))
+            try await Self.expectLocalReplay(fixture.executable, manifest: fixture.path("job/model.manifest.json"), writes: fixture.path("job/model.replay.h5"),
+                                             sameAs: fixture.path("single/model.h5"))
         }
 
         /// `tailforge replay MANIFEST --local` succeeds and writes `replayed` with the bytes of `reference`.
@@ -158,19 +144,14 @@ extension ClusterProcessTests {
         /// recipe again and trains from the start under a new session, the replies workers still owed the old one
         /// are dropped, and the model is the single-node one.
         @Test func aCoordinatorKilledMidTrainingResumesTheJobToTheSingleNodeModel() async throws {
-            let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
-            let directory = NSTemporaryDirectory() + "tailforge-trainjob-restart-\(UUID().uuidString)"
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-            let input = try SyntheticPreset.small.write(to: path("data"), seed: 12, dimension: 16).train
-            try FileManager.default.createDirectory(atPath: path("single"), withIntermediateDirectories: true)
-            #expect(try await Child.run(executable, ["balance", input, "--output", path("single/balanced.h5"), "--seed", "6"]).status == 0)
-            #expect(try await Child.run(executable, ["train", path("single/balanced.h5"), "--output", path("single/model.h5"), "--max-iter", "20"]).status == 0)
+            let fixture = try TrainingJobFixture("trainjob-restart", seed: 12, dimension: 16)
+            defer { fixture.remove() }
+            try await fixture.singleNode(balance: ["--seed", "6"], train: ["--max-iter", "20"])
 
-            let gated = try await GatedCluster(executable: executable, directory: directory, workers: 2)
+            let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 2)
             let cluster = gated.cluster
             defer { cluster.stop() }
-            let manifest = JobManifest(input: .init(path: input), output: path("model.h5"), policy: BalanceSettings(seed: 6),
+            let manifest = JobManifest(input: .init(path: fixture.input), output: fixture.path("model.h5"), policy: BalanceSettings(seed: 6),
                                        train: .init(settings: TrainingSettings(optimizer: LBFGSSettings(maxIterations: 20))))
             let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
             let held = await eventually(seconds: 60) { gated.heldRequests().count >= 2 }
@@ -181,7 +162,7 @@ extension ClusterProcessTests {
             try gated.release()
             let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))
             #expect(status.state == .committed, "\(status.error ?? "")")
-            #expect(FileManager.default.contents(atPath: path("model.h5")) == FileManager.default.contents(atPath: path("single/model.h5")))
+            #expect(FileManager.default.contents(atPath: fixture.path("model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")))
         }
 
         /// A coordinator killed with SIGKILL after the fit has run several iterations continues from the checkpoint its
@@ -191,22 +172,16 @@ extension ClusterProcessTests {
         /// One of the two workers dies with the coordinator: the restarted job trains on one part instead of two and still
         /// continues the checkpoint (it is bound to the set, not to how the set is cut).
         @Test func aCoordinatorKilledAfterSeveralIterationsContinuesFromItsCheckpointToTheSingleNodeModel() async throws {
-            let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
-            let directory = NSTemporaryDirectory() + "tailforge-trainjob-checkpoint-\(UUID().uuidString)"
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-            let input = try SyntheticPreset.small.write(to: path("data"), seed: 12, dimension: 16).train
-            try FileManager.default.createDirectory(atPath: path("single"), withIntermediateDirectories: true)
-            #expect(try await Child.run(executable, ["balance", input, "--output", path("single/balanced.h5"), "--seed", "6"]).status == 0)
-            #expect(try await Child.run(executable, ["train", path("single/balanced.h5"), "--output", path("single/model.h5"), "--max-iter", "30",
-                                                     "--tol", "1e-8"]).status == 0)
+            let fixture = try TrainingJobFixture("trainjob-checkpoint", seed: 12, dimension: 16)
+            defer { fixture.remove() }
+            try await fixture.singleNode(balance: ["--seed", "6"], train: ["--max-iter", "30", "--tol", "1e-8"])
 
-            let gated = try await GatedCluster(executable: executable, directory: directory, workers: 2)
+            let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 2)
             let cluster = gated.cluster
             defer { cluster.stop() }
             // Let the fit's first 8 evaluations through (several iterations), then hold the next one on both workers.
             try "8 -train-".write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8)
-            let manifest = JobManifest(input: .init(path: input), output: path("model.h5"), policy: BalanceSettings(seed: 6),
+            let manifest = JobManifest(input: .init(path: fixture.input), output: fixture.path("model.h5"), policy: BalanceSettings(seed: 6),
                                        train: .init(settings: TrainingSettings(optimizer: LBFGSSettings(maxIterations: 30, gradientTolerance: 1e-8))))
             let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
             let held = await eventually(seconds: 60) { gated.heldRequests().count >= 2 }
@@ -224,16 +199,16 @@ extension ClusterProcessTests {
             try gated.release()
             let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))
             #expect(status.state == .committed, "\(status.error ?? "")")
-            #expect(FileManager.default.contents(atPath: path("model.h5")) == FileManager.default.contents(atPath: path("single/model.h5")),
+            #expect(FileManager.default.contents(atPath: fixture.path("model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
                     "the resumed job's model differs from single-node balance + train")
             let log = (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
             #expect(log.contains("job \(job): resuming the final fit from iteration \(iteration) (checkpoint"), "no resume from iteration \(iteration) in the log")
-            let resolved = try ResolvedManifest.read(from: path("model.manifest.json"))
+            let resolved = try ResolvedManifest.read(from: fixture.path("model.manifest.json"))
             #expect(resolved.training?.resumedFromIteration == iteration)
             #expect(resolved.training?.parts.count == 1, "the restarted job did not train on the one worker left")
             #expect(!FileManager.default.fileExists(atPath: checkpointPath), "the committed job's checkpoint is still there")
 
-            try await Self.expectLocalReplay(executable, manifest: path("model.manifest.json"), writes: path("model.replay.h5"), sameAs: path("single/model.h5"))
+            try await Self.expectLocalReplay(fixture.executable, manifest: fixture.path("model.manifest.json"), writes: fixture.path("model.replay.h5"), sameAs: fixture.path("single/model.h5"))
         }
 
         /// `calibrate: true`, the coordinator killed during the final fit: the calibration fit continues from its last
@@ -241,21 +216,16 @@ extension ClusterProcessTests {
         /// chooses the same τ, and the final fit continues from its own checkpoint — the model is single-node
         /// `train --calibrate`'s byte for byte.
         @Test func aCalibratedJobWhoseCoordinatorIsKilledInTheFinalFitContinuesBothFitsFromTheirCheckpoints() async throws {
-            let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
-            let directory = NSTemporaryDirectory() + "tailforge-calibrated-checkpoint-\(UUID().uuidString)"
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-            let input = try SyntheticPreset.small.write(to: path("data"), seed: 13, dimension: 16).train
-            try FileManager.default.createDirectory(atPath: path("single"), withIntermediateDirectories: true)
-            #expect(try await Child.run(executable, ["balance", input, "--output", path("single/balanced.h5"), "--seed", "4", "--layout", "compact"]).status == 0)
-            #expect(try await Child.run(executable, ["train", path("single/balanced.h5"), "--output", path("single/model.h5"), "--l2", "1e-3",
-                                                     "--max-iter", "25", "--calibrate", "--calibration-seed", "3"]).status == 0)
+            let fixture = try TrainingJobFixture("calibrated-checkpoint", seed: 13, dimension: 16)
+            defer { fixture.remove() }
+            try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"],
+                                         train: ["--l2", "1e-3", "--max-iter", "25", "--calibrate", "--calibration-seed", "3"])
 
-            let gated = try await GatedCluster(executable: executable, directory: directory, workers: 2)
+            let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 2)
             let cluster = gated.cluster
             defer { cluster.stop() }
             try "6 -train-".write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8)
-            let manifest = JobManifest(input: .init(path: input), output: path("model.h5"), policy: BalanceSettings(seed: 4),
+            let manifest = JobManifest(input: .init(path: fixture.input), output: fixture.path("model.h5"), policy: BalanceSettings(seed: 4),
                                        train: .init(settings: TrainingSettings(l2: 1e-3, optimizer: LBFGSSettings(maxIterations: 25)),
                                                     calibration: CalibrationSettings(holdOutFraction: 0.2, seed: 3)))
             let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
@@ -271,12 +241,12 @@ extension ClusterProcessTests {
             try gated.release()
             let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))
             #expect(status.state == .committed, "\(status.error ?? "")")
-            #expect(FileManager.default.contents(atPath: path("model.h5")) == FileManager.default.contents(atPath: path("single/model.h5")),
+            #expect(FileManager.default.contents(atPath: fixture.path("model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
                     "the resumed calibrated job's model differs from single-node balance + train --calibrate")
             let log = (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
             #expect(log.contains("job \(job): resuming the calibration fit from iteration \(calibrationFit) (checkpoint"))
             #expect(log.contains("job \(job): resuming the final fit from iteration \(finalFit) (checkpoint"))
-            let resolved = try ResolvedManifest.read(from: path("model.manifest.json"))
+            let resolved = try ResolvedManifest.read(from: fixture.path("model.manifest.json"))
             #expect(resolved.training?.resumedFromIteration == finalFit && resolved.training?.calibration?.resumedFromIteration == calibrationFit)
             #expect(resolved.training?.calibration?.iterations == calibrationFit, "the resumed calibration fit did not stop where it had")
             #expect(!FileManager.default.fileExists(atPath: jobDirectory))
@@ -305,6 +275,33 @@ extension ClusterProcessTests {
             #expect(!FileManager.default.fileExists(atPath: directory + "/model.h5"))
         }
     }
+}
+
+/// A job test's temporary directory: generated input in `data/`, and the single-node reference a user's
+/// `tailforge balance` + `tailforge train` write into `single/balanced.h5` and `single/model.h5`.
+struct TrainingJobFixture {
+    let executable: String
+    let directory: String
+    let input: String
+
+    init(_ name: String, seed: UInt64, dimension: Int) throws {
+        executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
+        directory = NSTemporaryDirectory() + "tailforge-\(name)-\(UUID().uuidString)"
+        input = try SyntheticPreset.small.write(to: (directory as NSString).appendingPathComponent("data"), seed: seed, dimension: dimension).train
+        try FileManager.default.createDirectory(atPath: (directory as NSString).appendingPathComponent("single"), withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+
+    /// Runs `balance INPUT --output single/balanced.h5 BALANCE…` and `train single/balanced.h5 --output single/model.h5 TRAIN…`.
+    func singleNode(balance: [String], train: [String]) async throws {
+        let balanced = try await Child.run(executable, ["balance", input, "--output", path("single/balanced.h5")] + balance)
+        #expect(balanced.status == 0, "\(balanced.stderr)")
+        let trained = try await Child.run(executable, ["train", path("single/balanced.h5"), "--output", path("single/model.h5")] + train)
+        #expect(trained.status == 0, "\(trained.stderr)")
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 
 /// A local cluster (fast heartbeats, `directory` as data root) whose workers hold every gradient request while

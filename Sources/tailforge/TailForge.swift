@@ -49,8 +49,10 @@ struct TailForge: AsyncParsableCommand {
     }
 }
 
-/// A long-running daemon that handles SIGTERM and SIGINT itself.
-protocol DaemonCommand {}
+/// A long-running daemon that handles SIGTERM and SIGINT itself. `SendableMetatype` rules out a main-actor
+/// conformance, so `main` testing for it does not tie the parsed command to the main actor (which made handing it
+/// to the nonisolated `run()` a data-race warning).
+protocol DaemonCommand: SendableMetatype {}
 
 extension CoordinatorCommand: DaemonCommand {}
 extension WorkerCommand: DaemonCommand {

@@ -22,7 +22,8 @@ extension ClusterProcessTests {
             var result: [String] = []
             while let name = enumerator.nextObject() as? String {
                 var isDirectory: ObjCBool = false
-                FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(name), isDirectory: &isDirectory)
+                // A file that vanishes between listing and this check is listed as a file.
+                _ = FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(name), isDirectory: &isDirectory)
                 result.append(isDirectory.boolValue ? name + "/" : name)
             }
             return result.sorted()
@@ -149,10 +150,10 @@ extension ClusterProcessTests {
             _ = await finished.finish()
             let outputDirectory = (manifest.output as NSString).deletingLastPathComponent
             let temporary = (outputDirectory as NSString).appendingPathComponent(".retained.h5.tmp-\(finished.process.processIdentifier)-1")
-            FileManager.default.createFile(atPath: temporary, contents: Data(count: 1000))
+            #expect(FileManager.default.createFile(atPath: temporary, contents: Data(count: 1000)))
             let ghost = (cluster.stateDirectory as NSString).appendingPathComponent("jobs/job-ghost")
             try FileManager.default.createDirectory(atPath: ghost, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: ghost + "/shard-0.h5.partial", contents: Data(count: 10))
+            #expect(FileManager.default.createFile(atPath: ghost + "/shard-0.h5.partial", contents: Data(count: 10)))
             try await Task.sleep(for: .milliseconds(1_100))  // past the 1 s retention
 
             try await cluster.startCoordinator(bind: cluster.endpoint)

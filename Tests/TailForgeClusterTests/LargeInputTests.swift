@@ -55,7 +55,7 @@ extension ClusterThreadTests {
             try FileManager.default.createDirectory(atPath: directory + "/work", withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let input = directory + "/input.h5"
-            FileManager.default.createFile(atPath: input, contents: nil)
+            #expect(FileManager.default.createFile(atPath: input, contents: nil))
             let handle = try #require(FileHandle(forWritingAtPath: input))
             try handle.truncate(atOffset: UInt64(Self.inputBytes))
             try handle.close()

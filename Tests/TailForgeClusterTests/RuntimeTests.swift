@@ -160,7 +160,7 @@ extension ClusterThreadTests {
             let output = (data as NSString).appendingPathComponent("out.txt")
             // The toy backend never opens the input, but the coordinator checks at submit that it is a readable file.
             let input = (data as NSString).appendingPathComponent("toy-input")
-            FileManager.default.createFile(atPath: input, contents: Data())
+            #expect(FileManager.default.createFile(atPath: input, contents: Data()))
             let manifest = JobManifest(input: .init(path: input), output: output, sharding: .init(shards: 3))
             let accepted = try #require(try await request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))
             let last = try await waitForJob(accepted.job, client: client)
@@ -198,7 +198,7 @@ extension ClusterThreadTests {
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
             let output = (data as NSString).appendingPathComponent("out.txt")
             let input = (data as NSString).appendingPathComponent("toy-input")
-            FileManager.default.createFile(atPath: input, contents: Data())
+            #expect(FileManager.default.createFile(atPath: input, contents: Data()))
             let manifest = JobManifest(input: .init(path: input), output: output, sharding: .init(shards: 3, shardTimeoutSeconds: 1))
             let accepted = try #require(try await request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))
             let last = try await waitForJob(accepted.job, client: client)

@@ -46,7 +46,7 @@ extension ClusterThreadTests {
             let data = state + "-data"  // job paths may not lie inside the state directory
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
             let input = (data as NSString).appendingPathComponent("toy-input")
-            FileManager.default.createFile(atPath: input, contents: Data())
+            #expect(FileManager.default.createFile(atPath: input, contents: Data()))
             let manifest = JobManifest(input: .init(path: input), output: (data as NSString).appendingPathComponent("out.txt"),
                                        sharding: .init(shards: Self.shards), verify: .spot)
             let seed = try #require((UInt64(0)..<1_000).first { seed in

@@ -82,6 +82,16 @@ extension ClusterThreadTests {
             return try await TestDaemon.coordinator(runtime)
         }
 
+        /// A waiter that first runs again after its deadline (a starved task on a busy machine) still sees an endpoint
+        /// written meanwhile: a zero wait is the extreme case, and gave up without looking.
+        @Test func waitingForAnEndpointLooksOnceMoreAtTheDeadline() async throws {
+            let state = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: state) }
+            #expect(await CoordinatorRuntime.waitForEndpoint(stateDirectory: state, seconds: 0) == nil)
+            try Data("tcp://127.0.0.1:5555\n".utf8).write(to: URL(fileURLWithPath: CoordinatorRuntime.endpointFile(stateDirectory: state)))
+            #expect(await CoordinatorRuntime.waitForEndpoint(stateDirectory: state, seconds: 0) == "tcp://127.0.0.1:5555")
+        }
+
         /// Sends `frames` and waits (suspending) for the one reply.
         private func request(_ socket: ZMQSocket, _ frames: [[UInt8]]) async throws -> WireMessage {
             try socket.send(frames)

@@ -131,15 +131,19 @@ public final class CoordinatorRuntime: Sendable {
     /// once `gaveUp()` is true (e.g. the coordinator process has exited).
     public static func waitForEndpoint(stateDirectory: String, seconds: Double, gaveUp: () -> Bool = { false }) async -> String? {
         let file = endpointFile(stateDirectory: stateDirectory)
+        let written = { () -> String? in
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8), text.hasSuffix("\n") else { return nil }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
-            if let text = try? String(contentsOfFile: file, encoding: .utf8), text.hasSuffix("\n") {
-                return text.trimmingCharacters(in: .whitespacesAndNewlines)
-            }
+            if let endpoint = written() { return endpoint }
             if gaveUp() { return nil }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        return nil
+        // One last look: on a busy machine this task may first run again after the deadline, when the coordinator
+        // has long written the file (a starved waiter, not a slow coordinator).
+        return written()
     }
 
     /// Binds, resumes journaled jobs and serves until `stop` is set. Blocks the calling thread.

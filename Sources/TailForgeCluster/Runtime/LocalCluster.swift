@@ -149,15 +149,19 @@ public final class LocalCluster {
     /// tests run them on threads too); false after `seconds`, or once `gaveUp()` is true.
     public static func waitForWorkers(_ count: Int, coordinator: String, security: SocketSecurity = .plaintext, seconds: Double = 30,
                                       gaveUp: () -> Bool = { false }) async throws -> Bool {
+        let registered = { () -> Bool in
+            guard let reply = try? ClusterClient(coordinator: coordinator, timeoutSeconds: 2, security: security).status() else { return false }
+            return reply.workers.count >= count
+        }
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
-            if let reply = try? ClusterClient(coordinator: coordinator, timeoutSeconds: 2, security: security).status(), reply.workers.count >= count {
-                return true
-            }
+            if registered() { return true }
             if gaveUp() { return false }
             try await Task.sleep(for: .milliseconds(20))
         }
-        return false
+        // One last look, as in `CoordinatorRuntime.waitForEndpoint`: a waiter starved past its deadline has not seen
+        // the workers that registered meanwhile.
+        return registered()
     }
 
     /// Suspends until `process` has exited (at once if it already has), without holding a thread.

@@ -9,7 +9,7 @@ import TailForgeNumerics
 /// is one GEMM of the held-out rows per block. Both are cut on the final fit's blocks (``CalibrationBlocks``)
 /// and the scores are integer tallies (``HeldOutTally``), so a cluster job with a `train:` section computes
 /// the same bits from its workers' parts. With a λ grid (`train --l2 auto`) there is one calibration fit per
-/// candidate λ and the best (λ, τ) pair wins (``choose(tallies:prior:calibration:fitRows:)``).
+/// candidate λ along the path (``L2Path``) and the best (λ, τ) pair wins (``choose(tallies:prior:calibration:fitRows:)``).
 public enum LogitAdjustmentCalibrator {
     /// The held-out balanced accuracy of every τ in `grid`, and the index of the best (first on ties).
     /// `logits` is `[labels.count × classCount]`.
@@ -22,7 +22,7 @@ public enum LogitAdjustmentCalibrator {
     }
 
     /// The index of the highest accuracy, the first (smallest τ) on ties.
-    static func best(_ accuracies: [Double]) -> Int {
+    public static func best(_ accuracies: [Double]) -> Int {
         var best = 0
         for i in accuracies.indices where accuracies[i] > accuracies[best] { best = i }
         return best
@@ -36,11 +36,12 @@ public enum LogitAdjustmentCalibrator {
     }
 
     /// What the calibration chose from the held-out rows' tallies, one per candidate λ of `calibration.l2Grid`
-    /// in its order (one, at the run's λ, without a grid): the best (λ, τ) pair, ties going to the earlier —
-    /// larger — λ, then the smaller τ; `l2Index` is the chosen λ's position in the grid.
+    /// fitted, in its order (a path that peaked early fits a prefix; one tally, at the run's λ, without a grid):
+    /// the best (λ, τ) pair, ties going to the earlier — larger — λ, then the smaller τ; `l2Index` is the chosen
+    /// λ's position in the grid.
     public static func choose(tallies: [HeldOutTally], prior: [Double], calibration: CalibrationSettings,
                               fitRows: Int) throws(TrainingError) -> (record: CalibrationRecord, l2Index: Int) {
-        precondition(tallies.count == (calibration.l2Grid?.count ?? 1) && !tallies.isEmpty, "choose: one tally per candidate λ")
+        precondition(!tallies.isEmpty && tallies.count <= (calibration.l2Grid?.count ?? 1), "choose: one tally per candidate λ fitted")
         let scores = tallies.map(\.balancedAccuracies)
         var l2Index = 0
         // Strictly better only: ties keep the earlier, larger λ.
@@ -62,19 +63,18 @@ public enum LogitAdjustmentCalibrator {
         public var record: CalibrationRecord
         /// The settings of the final fit on all rows: the run's, with the chosen λ.
         public var settings: TrainingSettings
-        /// The calibration fits, one per candidate λ in the order fitted (one when λ was given).
+        /// The calibration fits, one per candidate λ fitted, in order (one when λ was given).
         public var fits: [LBFGSReport]
 
         /// Wall seconds of all calibration fits.
         public var seconds: Double { fits.reduce(0) { $0 + $1.seconds } }
     }
 
-    /// Holds out, fits on the rest (once, or once per candidate λ of `calibration.l2Grid`), and scores the τ
-    /// grid for each fit; the best (λ, τ) pair wins, ties going to the larger λ, then the smaller τ. The λ
+    /// Holds out, fits on the rest (once, or along the λ path of `calibration.l2Grid`: ``L2Path``), and scores
+    /// the τ grid for each fit; the best (λ, τ) pair wins, ties going to the larger λ, then the smaller τ. The λ
     /// candidates are fitted largest first, each warm-started from the previous solution (the objective is
-    /// convex, so the start changes the result only within the optimiser's tolerance; the stopping test stays
-    /// relative to the gradient norm at zero, which λ does not change). `phase` gets a line per fit, `progress`
-    /// every iteration. `shards[i]` must have `provenance[i]`'s rows; labels must be in range.
+    /// convex, so the start changes the result only within the optimiser's tolerance), until held-out balanced
+    /// accuracy has peaked. `phase` gets a line per fit, `progress` every iteration. `shards[i]` must have `provenance[i]`'s rows; labels must be in range.
     public static func calibrate(shards: [TrainingShard], provenance: [RowProvenance], classCount: Int,
                                  settings: TrainingSettings, calibration: CalibrationSettings,
                                  threads: Int, blockRows: Int, phase: (String) -> Void = { _ in },
@@ -99,23 +99,24 @@ public enum LogitAdjustmentCalibrator {
         let source = try CalibrationBlocks.fitSource(fitBlocks, classCount: classCount, classWeights: classWeights, threads: threads)
         let prior = LogitAdjustment.prior(classCounts: split.realCounts)
         let candidates = calibration.l2Grid ?? [settings.l2]
-        var fits: [LBFGSReport] = [], tallies: [HeldOutTally] = []
-        var previous: SoftmaxTrainer.Result?
-        for (index, l2) in candidates.enumerated() {
+        let heldOut = blocks.flatMap(\.heldOut)
+        let steps = try await L2Path.walk(candidates: candidates, fit: { index, l2, start in
             if calibration.l2Grid != nil {
                 phase(String(format: "calibration fit %d of %d: λ = %g", index + 1, candidates.count, l2)
-                      + (previous == nil ? "" : ", warm-started from the previous λ"))
+                      + (start == nil ? "" : ", warm-started from the previous λ"))
             }
             var candidateSettings = settings
             candidateSettings.l2 = l2
-            let warmStart = previous.map { LBFGS.Start.warm($0.state.x, initialGradientNorm: fits[0].initialGradientNorm) }
-            let fitted = try await SoftmaxTrainer.train(source: source, settings: candidateSettings, warmStart: warmStart) { iteration, _ in
+            return try await SoftmaxTrainer.train(source: source, settings: candidateSettings, warmStart: start) { iteration, _ in
                 progress(iteration)
             }
-            tallies.append(try CalibrationBlocks.tally(blocks.flatMap(\.heldOut), model: fitted.model, prior: prior, grid: calibration.tauGrid))
-            fits.append(fitted.report)
-            previous = fitted
+        }, tally: { model in
+            try CalibrationBlocks.tally(heldOut, model: model, prior: prior, grid: calibration.tauGrid)
+        })
+        if steps.count < candidates.count {
+            phase("held-out balanced accuracy peaked: the path stops after \(steps.count) of \(candidates.count) candidates")
         }
+        let fits = steps.map(\.fit.report), tallies = steps.map(\.tally)
         let chosen = try choose(tallies: tallies, prior: prior, calibration: calibration, fitRows: source.rowCount)
         var finalSettings = settings
         finalSettings.l2 = candidates[chosen.l2Index]

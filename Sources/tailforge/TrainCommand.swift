@@ -21,11 +21,11 @@ struct TrainCommand: AsyncParsableCommand {
 
             --l2 auto chooses λ the same way, on the same hold-out: one calibration fit per candidate of \
             --l2-grid (default 1e-4,3e-5,1e-5,3e-6,1e-6), largest first, each warm-started from the previous \
-            one; every (λ, τ) pair is scored by held-out balanced accuracy and the best wins (ties: the larger λ, \
-            then the smaller τ). With --calibrate the τ grid is searched too; without it τ stays 0 (the model \
+            one, stopping once two candidates in a row score below the best; every fitted (λ, τ) pair is scored \
+            by held-out balanced accuracy and the best wins (ties: the larger λ, then the smaller τ). With --calibrate the τ grid is searched too; without it τ stays 0 (the model \
             stores the search and an identity adjustment). The final fit on all rows starts from zero, so it is \
-            the same model as train --l2 CHOSEN. It costs one fit per candidate (the warm-started ones are \
-            cheaper) plus the final fit. The chosen λ and every candidate's held-out score are printed and \
+            the same model as train --l2 CHOSEN. It costs one fit per candidate fitted (the warm-started ones \
+            are cheaper) plus the final fit. The chosen λ and every candidate's held-out score are printed and \
             stored in the model.
             """)
 
@@ -184,8 +184,8 @@ struct TrainCommand: AsyncParsableCommand {
                           + (candidate.l2 == s.settings.l2 ? "  ← chosen" : ""))
                 }
                 if !c.l2Candidates.isEmpty {
-                    print(String(format: "chosen λ = %g of %d candidates (ties go to the larger λ): %d calibration fits on %d rows, %.2f s",
-                                 s.settings.l2, c.l2Candidates.count, s.calibrationReports.count, c.fitRows, s.calibrationSeconds))
+                    print(String(format: "chosen λ = %g of %d candidates fitted (grid of %d; ties go to the larger λ): %d calibration fits on %d rows, %.2f s",
+                                 s.settings.l2, c.l2Candidates.count, grid?.count ?? 0, s.calibrationReports.count, c.fitRows, s.calibrationSeconds))
                 }
                 if calibrate {
                     print(String(format: "logit adjustment τ = %.2f: held-out balanced accuracy %.2f %% (τ = 0: %.2f %%) on %d real rows; "

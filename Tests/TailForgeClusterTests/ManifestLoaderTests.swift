@@ -75,6 +75,11 @@ import TailForgeTraining
         ("train:\n  calibrat: true", "`train.calibrat` is not a manifest key. Did you mean `calibrate`?", "line 5"),
         ("train:\n  calibrate: true\n  calibration-holdout: 0.3", "Did you mean `calibration_holdout`? Manifest keys are snake_case", "line 6"),
         ("calibrate: true", "`calibrate` belongs in the `train:` section.", "line 4"),
+        ("train:\n  l2: auto\n  l2_grd: [1e-3]", "`train.l2_grd` is not a manifest key. Did you mean `l2_grid`?", "line 6"),
+        ("train:\n  l2: auto\n  l2-grid: 1e-3", "Did you mean `l2_grid`? Manifest keys are snake_case", "line 6"),
+        ("l2_grid: [1e-3]", "`l2_grid` belongs in the `train:` section.", "line 4"),
+        ("train:\n  l2: aut", "`train.l2` is `aut`; it must be a number from 0 to 1e6, or `auto` to choose λ on held-out real rows — did you mean `auto`?", "line 5"),
+        ("train:\n  l2: Auto", "did you mean `auto`?", "line 5"),
     ]
 
     @Test func publishIsCopyUnlessTheManifestAsksForVirtual() throws {
@@ -154,7 +159,18 @@ import TailForgeTraining
         ("train: 5", "`train:` must hold indented `key: value` lines (a mapping), not `5`."),
         ("train:\n  calibrate: true\n  calibration_holdout: 0.9", "`train.calibration_holdout` is 0.9; it must be a fraction of each class's real rows from 0.05 to 0.5."),
         ("train:\n  calibrate: true\n  calibration_holdout: 0.01", "`train.calibration_holdout` is 0.01; it must be a fraction of each class's real rows from 0.05 to 0.5."),
-        ("train:\n  calibration_holdout: 0.3", "`train.calibration_holdout` applies only with `calibrate: true` (as `--calibration-holdout` only with `train --calibrate`); add `calibrate: true` or remove it."),
+        ("train:\n  calibration_holdout: 0.3", "`train.calibration_holdout` applies only with `calibrate: true` or `l2: auto` (as `--calibration-holdout` only with `train --calibrate` or `--l2 auto`); add one of them or remove it."),
+        ("train:\n  l2: 0.001\n  l2_grid: [1e-3, 1e-5]", "`train.l2_grid` lists the candidates of `l2: auto` (as `--l2-grid` those of `train --l2 auto`); write `l2: auto`, or remove `l2_grid`"),
+        ("train:\n  l2_grid: 1e-3", "`train.l2_grid` lists the candidates of `l2: auto`"),
+        ("train:\n  l2: auto\n  l2_grid: []", "`train.l2_grid` is `[]`; it must be a comma-separated list of λ values"),
+        ("train:\n  l2: auto\n  l2_grid: [1e-3, 1e-5, 1e-3]", "`train.l2_grid` is `[1e-3, 1e-5, 1e-3]`; it must be each λ once (1e-3 is given twice)."),
+        ("train:\n  l2: auto\n  l2_grid: [1e-3, -1]", "`train.l2_grid` is `[1e-3, -1]`; it must be comma-separated numbers from 0 to 1e6 ('-1' is not one)"),
+        ("train:\n  l2: auto\n  l2_grid: [1e-3, 2e6]", "'2e6' is not one"),
+        ("train:\n  l2: auto\n  l2_grid: '1e-3;1e-5'", "`train.l2_grid` is the quoted string \"1e-3;1e-5\" (write it without quotes); it must be comma-separated numbers"),
+        ("train:\n  l2: auto\n  l2_grid: [1e-3, [1e-5]]", "`train.l2_grid` must list plain numbers such as `[1e-4, 1e-5, 1e-6]`; a list is not one."),
+        ("train:\n  l2: auto\n  l2_grid: {a: 1}", "`train.l2_grid` must be a list of numbers such as `[1e-4, 1e-5, 1e-6]`, not a mapping."),
+        ("train:\n  l2: auto\n  l2_grid: ['1e-3', 1e-5]", "must list plain numbers"),
+        ("train:\n  l2: [auto]", "`train.l2` must be a number from 0 to 1e6, or `auto`, not a list."),
         ("train:\n  calibrate: false\n  calibration_seed: 3", "`train.calibration_seed` applies only with `calibrate: true`"),
         ("train:\n  calibrate: yes please", "`train.calibrate` is `yes please`; it must be `true` or `false`."),
         ("train:\n  calibrate: true\n  calibration_seed: -1", "`train.calibration_seed` is `-1`; it must be an integer ≥ 0"),
@@ -196,6 +212,32 @@ import TailForgeTraining
         #expect(!(String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self).contains("calibrat")))
     }
 
+    @Test func l2AutoIsTrainsL2AutoWithItsGridAndHoldOut() throws {
+        let prefix = "input:\n  path: in.h5\noutput: model.h5\ntrain:\n"
+        // Without `calibrate`, τ stays 0 (`train --l2 auto`); the default grid, hold-out and seed unless given.
+        let searched = try #require(try load(prefix + "  l2: auto").train)
+        #expect(searched.calibration == .l2SearchOnly() && searched.searchesL2)
+        #expect(searched.settings.l2 == CalibrationSettings.standardL2Grid[0], "the grid's first candidate, as train --l2 auto has it")
+        // `calibrate: true` searches τ with λ; a grid in any order, as a list or as --l2-grid's text, is searched largest first.
+        let both = try #require(try load(prefix + "  l2: auto\n  l2_grid: [1e-6, 1e-3, 3e-5]\n  calibrate: true\n  calibration_holdout: 0.3\n  calibration_seed: 9").train)
+        #expect(both.calibration == CalibrationSettings(holdOutFraction: 0.3, seed: 9, l2Grid: [1e-3, 3e-5, 1e-6]))
+        #expect(both.settings.l2 == 1e-3)
+        let text = try #require(try load(prefix + "  l2: auto\n  l2_grid: 1e-6, 1e-3,3e-5\n  calibration_seed: 2").train)
+        #expect(text.calibration == .l2SearchOnly(seed: 2, l2Grid: [1e-3, 3e-5, 1e-6]))
+        // The wire and journal encoding says `auto` and carries the grid; it reads back the same, and a fixed λ's
+        // encoding has neither key (its resolved manifests seal as before).
+        for train in [searched, both, text] {
+            let manifest = JobManifest(input: .init(path: "/in.h5"), output: "/model.h5", train: train)
+            let encoded = try JSONEncoder().encode(manifest)
+            #expect(try JSONDecoder().decode(JobManifest.self, from: encoded) == manifest)
+            let section = try #require((try JSONSerialization.jsonObject(with: encoded) as? [String: Any])?["train"] as? [String: Any])
+            #expect(section["l2"] as? String == "auto" && (section["l2_grid"] as? [Double]) == train.calibration?.l2Grid)
+            #expect((section["calibrate"] != nil) == (train.calibration?.tauGrid == CalibrationSettings.standardGrid))
+        }
+        let fixed = JobManifest(input: .init(path: "/in.h5"), output: "/model.h5", train: .init(calibration: CalibrationSettings()))
+        #expect(!(String(decoding: try JSONEncoder().encode(fixed), as: UTF8.self).contains("l2_grid")))
+    }
+
     @Test func emptyRepeatedAndMalformedManifestsAreRefusedWithASentence() throws {
         #expect(refusal("")?.reason.contains("is empty; a manifest needs at least") == true)
         #expect(refusal("- a\n- b")?.reason.contains("a manifest must be a mapping of keys to values") == true)
@@ -214,8 +256,8 @@ import TailForgeTraining
                                output: "/o.h5", overwrite: true, policy: BalanceSettings(seed: 9, driftGuard: 0.6, driftRetries: 4),
                                sharding: .init(shards: 2, maxAttempts: 4, shardTimeoutSeconds: 5),
                                transfer: .init(streamInput: true, sharedShardDirectory: "/s"), layout: .compact,
-                               train: .init(settings: TrainingSettings(l2: 0.5), balancedOutput: "/b.h5",
-                                            calibration: CalibrationSettings(holdOutFraction: 0.3, seed: 7)),
+                               train: .init(settings: TrainingSettings(l2: 1e-3), balancedOutput: "/b.h5",
+                                            calibration: CalibrationSettings(holdOutFraction: 0.3, seed: 7, l2Grid: [1e-3, 1e-5])),
                                verify: .spot, publish: .virtual)
         let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(full)) as? [String: Any])
         #expect(Set(object.keys) == Set(ManifestKeys.topLevel))

@@ -107,6 +107,91 @@ extension ClusterProcessTests {
                                              sameAs: fixture.path("single/model.h5"))
         }
 
+        /// `l2: auto` with `calibrate: true` on real processes: the coordinator's trainer walks the same λ path as single-node
+        /// `train --l2 auto --calibrate` over the workers' parts and writes its model byte for byte; the resolved manifest
+        /// records the chosen λ and every fitted candidate's held-out score (the model's record), and replay reproduces it.
+        @Test func aJobWithL2AutoGivesTheSingleNodeModelAndRecordsTheChoice() async throws {
+            let fixture = try TrainingJobFixture("l2-auto-job", seed: 15, dimension: 16)
+            defer { fixture.remove() }
+            try FileManager.default.createDirectory(atPath: fixture.path("job"), withIntermediateDirectories: true)
+            try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"],
+                                         train: ["--l2", "auto", "--l2-grid", "1e-5,1e-1,1e-3", "--max-iter", "25", "--calibrate",
+                                                 "--calibration-seed", "3", "--class-weight", "balanced"])
+
+            let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 2)
+            let cluster = gated.cluster
+            defer { cluster.stop() }
+            try gated.release()
+            let manifest = fixture.path("job/train.yaml")
+            try """
+                input:
+                  path: ../data/train.h5
+                output: model.h5
+                policy:
+                  seed: 4
+                train:
+                  l2: auto
+                  l2_grid: [1e-5, 1e-1, 1e-3]
+                  max_iterations: 25
+                  class_weight: balanced
+                  calibrate: true
+                  calibration_seed: 3
+                """.write(toFile: manifest, atomically: true, encoding: .utf8)
+            let submit = try await Child.run(fixture.executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
+            #expect(submit.status == 0, "\(submit.stdout)\n\(submit.stderr)")
+            #expect(FileManager.default.contents(atPath: fixture.path("job/model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
+                    "the l2: auto job's model differs from single-node balance + train --l2 auto --calibrate")
+            let model = try SoftmaxModelFile.read(path: fixture.path("single/model.h5"))
+            let record = try #require(model.calibration)
+            let calibration = try #require(try ResolvedManifest.read(from: fixture.path("job/model.manifest.json")).training?.calibration)
+            #expect(model.attributes["l2"] == .double(try #require(calibration.l2)))
+            #expect(calibration.l2Candidates?.map(\.l2) == record.l2Candidates.map(\.l2))
+            #expect(calibration.l2Candidates?.map(\.balancedAccuracy) == record.l2Candidates.map(\.bestBalancedAccuracy))
+            #expect(calibration.tau == record.adjustment.tau && calibration.balancedAccuracy == record.balancedAccuracy)
+            #expect(calibration.iterations == calibration.l2Candidates?.reduce(0) { $0 + $1.iterations })
+
+            try await Self.expectLocalReplay(fixture.executable, manifest: fixture.path("job/model.manifest.json"), writes: fixture.path("job/model.replay.h5"),
+                                             sameAs: fixture.path("single/model.h5"))
+        }
+
+        /// `l2: auto`, the coordinator killed with SIGKILL in the path's second calibration fit: each candidate's fit has its
+        /// own checkpoint, so the restarted trainer continues the path where it was (the first fit from its final state,
+        /// stopping at once) and the model is still single-node `train --l2 auto`'s byte for byte.
+        @Test func anL2AutoJobWhoseCoordinatorIsKilledMidPathContinuesThePath() async throws {
+            let fixture = try TrainingJobFixture("l2-auto-restart", seed: 16, dimension: 16)
+            defer { fixture.remove() }
+            try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"],
+                                         train: ["--l2", "auto", "--l2-grid", "1e-1,1e-2,1e-3,1e-4", "--max-iter", "4"])
+
+            let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 2)
+            let cluster = gated.cluster
+            defer { cluster.stop() }
+            // Past the first fit (at most 4 iterations) and its held-out tally, hold a calibration request.
+            try "14 -calibrate-".write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8)
+            let manifest = JobManifest(input: .init(path: fixture.input), output: fixture.path("model.h5"), policy: BalanceSettings(seed: 4),
+                                       train: .init(settings: TrainingSettings(l2: 1e-1, optimizer: LBFGSSettings(maxIterations: 4)),
+                                                    calibration: .l2SearchOnly(l2Grid: [1e-1, 1e-2, 1e-3, 1e-4])))
+            let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
+            let jobDirectory = (cluster.stateDirectory as NSString).appendingPathComponent("jobs/\(job)")
+            #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 2 }, "the path never reached its fifteenth calibration request")
+            #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: jobDirectory + "/calibration-fit-2.checkpoint") },
+                    "the hold is not past the first fit")
+            let endpoint = cluster.endpoint
+            await cluster.crashCoordinator()
+            let first = try TrainingCheckpoint.read(path: jobDirectory + "/calibration-fit-1.checkpoint")
+            #expect(first.state.iteration == 4 && first.fingerprint.l2 == 1e-1)
+            try await cluster.startCoordinator(bind: endpoint)
+            try gated.release()
+            let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))
+            #expect(status.state == .committed, "\(status.error ?? "")")
+            #expect(FileManager.default.contents(atPath: fixture.path("model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
+                    "the resumed l2: auto job's model differs from single-node balance + train --l2 auto")
+            let log = (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
+            #expect(log.contains("job \(job): resuming the calibration fit from iteration 4 (checkpoint \(jobDirectory)/calibration-fit-1.checkpoint)"), "\(log.suffix(3000))")
+            #expect(log.contains("/calibration-fit-2.checkpoint)"), "the second candidate's fit did not continue from its checkpoint")
+            #expect(!FileManager.default.fileExists(atPath: jobDirectory))
+        }
+
         /// `tailforge replay MANIFEST --local` succeeds and writes `replayed` with the bytes of `reference`.
         static func expectLocalReplay(_ executable: String, manifest: String, writes replayed: String, sameAs reference: String) async throws {
             let replay = try await Child.run(executable, ["replay", manifest, "--local"])

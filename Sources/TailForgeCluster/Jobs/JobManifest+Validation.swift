@@ -72,10 +72,13 @@ extension JobManifest {
                     throw refuse("train.calibration_holdout", "\(calibration.holdOutFraction)",
                                  "a fraction of each class's real rows from \(limits.calibrationHoldout.lowerBound) to \(limits.calibrationHoldout.upperBound)")
                 }
-                guard calibration.l2Grid == nil else {
-                    throw refuse("train.calibrate", "with a λ grid", "without one: a `train:` section does not search λ yet (`train --l2 auto` does)")
+                if let grid = calibration.l2Grid {
+                    do { try calibration.validate() } catch {
+                        throw refuse("train.l2_grid", "\(grid)", "non-empty, each from 0 to 1e6, each once, largest first")
+                    }
                 }
-                guard calibration.tauGrid == CalibrationSettings.standardGrid else {
+                // `calibrate: true` searches the standard τ grid; `l2: auto` without it keeps τ at 0.
+                guard calibration.tauGrid == CalibrationSettings.standardGrid || (calibration.l2Grid != nil && calibration.tauGrid == [0]) else {
                     throw refuse("train.calibrate", "a τ grid of \(calibration.tauGrid.count) values", "the standard grid of `train --calibrate`")
                 }
             }

@@ -146,7 +146,10 @@ struct ManifestReader {
         let train = try mapping(node, section: "train")
         var settings = TrainingSettings()
         let limits = JobManifest.Train.Limits.self
-        settings.l2 = try number(train["l2"], "train.l2", allowed: "a number from 0 to 1e6 (larger penalties leave every weight at zero)") ?? settings.l2
+        let grid = try l2Grid(train)
+        if grid == nil {
+            settings.l2 = try number(train["l2"], "train.l2", allowed: "a number from 0 to 1e6 (larger penalties leave every weight at zero), or `auto`") ?? settings.l2
+        }
         settings.optimizer.maxIterations = try integer(train["max_iterations"], "train.max_iterations", allowed: limits.maxIterations)
             ?? settings.optimizer.maxIterations
         settings.optimizer.gradientTolerance = try number(train["tolerance"], "train.tolerance",
@@ -163,15 +166,58 @@ struct ManifestReader {
                                  allowed: "a fraction of each class's real rows from \(limits.calibrationHoldout.lowerBound) to \(limits.calibrationHoldout.upperBound)")
         let seed = try integer(train["calibration_seed"], "train.calibration_seed", allowed: 0 ... Int.max)
         var calibration: CalibrationSettings?
-        if try boolean(train["calibrate"], "train.calibrate") == true {
+        let calibrate = try boolean(train["calibrate"], "train.calibrate") == true
+        if calibrate || grid != nil {
+            // As `train`: `--calibrate` searches τ, `--l2 auto` λ (τ stays 0 without `--calibrate`), on one hold-out.
             let defaults = CalibrationSettings()
-            calibration = CalibrationSettings(holdOutFraction: holdout ?? defaults.holdOutFraction, seed: seed.map(UInt64.init) ?? defaults.seed)
+            calibration = CalibrationSettings(holdOutFraction: holdout ?? defaults.holdOutFraction, seed: seed.map(UInt64.init) ?? defaults.seed,
+                                              tauGrid: calibrate ? CalibrationSettings.standardGrid : [0], l2Grid: grid)
+            if let first = grid?.first { settings.l2 = first }
         } else if holdout != nil || seed != nil {
             let key = holdout != nil ? "calibration_holdout" : "calibration_seed"
-            throw error(train[key], "train.\(key)", "`train.\(key)` applies only with `calibrate: true` (as `--\(key.replacingOccurrences(of: "_", with: "-"))` only with `train --calibrate`); add `calibrate: true` or remove it.")
+            throw error(train[key], "train.\(key)", "`train.\(key)` applies only with `calibrate: true` or `l2: auto` (as `--\(key.replacingOccurrences(of: "_", with: "-"))` only with `train --calibrate` or `--l2 auto`); add one of them or remove it.")
         }
         return JobManifest.Train(settings: settings, balancedOutput: try string(train["balanced_output"], "train.balanced_output"),
                                  calibration: calibration)
+    }
+
+    /// The candidates of `l2: auto` (`train --l2 auto`), largest first: `l2_grid` as a list of numbers or as
+    /// `--l2-grid`'s comma-separated text, checked by the same parser; nil for a fixed `l2`.
+    func l2Grid(_ train: [String: Node]) throws(ManifestError) -> [Double]? {
+        let scalar = try scalar(train["l2"], "train.l2", expected: "a number from 0 to 1e6, or `auto`")
+        let automatic = scalar.map { $0.string == JobManifest.Train.automaticL2 } ?? false
+        if let scalar, !automatic, Double.construct(from: scalar) == nil {
+            let close = ManifestKeys.editDistance(scalar.string.lowercased(), JobManifest.Train.automaticL2) <= 2
+            throw error(train["l2"], "train.l2", "`train.l2` is \(shown(scalar)); it must be a number from 0 to 1e6, or `auto` to choose λ on held-out real rows"
+                        + (close ? " — did you mean `auto`?" : "."))
+        }
+        guard let node = train["l2_grid"], !isNull(node) else { return automatic ? CalibrationSettings.standardL2Grid : nil }
+        guard automatic else {
+            throw error(node, "train.l2_grid", "`train.l2_grid` lists the candidates of `l2: auto` (as `--l2-grid` those of `train --l2 auto`); "
+                        + "write `l2: auto`, or remove `l2_grid` to train at the given `l2`.")
+        }
+        let text: String, written: String
+        switch node {
+        case .scalar(let scalar):
+            text = scalar.string
+            written = shown(scalar)
+        case .sequence(let items):
+            var values: [String] = []
+            for item in items {
+                guard case .scalar(let scalar) = item, scalar.style == .plain || scalar.style == .any else {
+                    throw error(item, "train.l2_grid", "`train.l2_grid` must list plain numbers such as `[1e-4, 1e-5, 1e-6]`; \(describe(item)) is not one.")
+                }
+                values.append(scalar.string)
+            }
+            text = values.joined(separator: ",")
+            written = "`[\(values.joined(separator: ", "))]`"
+        default:
+            throw error(node, "train.l2_grid", "`train.l2_grid` must be a list of numbers such as `[1e-4, 1e-5, 1e-6]`, not \(describe(node)).")
+        }
+        do { return try CalibrationSettings.l2Grid(parsing: text, option: "train.l2_grid") } catch {
+            guard case .invalidSetting(_, _, let expected) = error else { throw self.error(node, "train.l2_grid", "`train.l2_grid`: \(error)") }
+            throw self.error(node, "train.l2_grid", "`train.l2_grid` is \(written); it must be \(expected).")
+        }
     }
 
     // MARK: - Nodes

@@ -56,21 +56,39 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
         /// Seconds the trainer spent writing its per-iteration checkpoints (both fits).
         public var checkpointSeconds: Double?
 
-        /// The calibration's outcome: τ, the rows it used, and its fit.
+        /// The calibration's outcome: τ (and with `l2: auto` λ), the rows it used, and its fits.
         public struct Calibration: Codable, Sendable, Equatable {
             public var tau: Double
-            /// Held-out balanced accuracy at τ.
+            /// Held-out balanced accuracy at τ (and the chosen λ).
             public var balancedAccuracy: Double
             public var heldOutRows: Int
             public var fitRows: Int
+            /// Iterations and seconds of the calibration fits, summed over the λ path with `l2: auto`.
             public var iterations: Int
             public var seconds: Double
             /// The iteration the calibration fit continued from after a coordinator restart, nil for a fresh start.
             public var resumedFromIteration: Int?
+            /// With `l2: auto`: the λ chosen (the model's `l2`), and every candidate fitted, in order.
+            public var l2: Double?
+            public var l2Candidates: [L2Candidate]?
+
+            /// One λ of the path: its best held-out balanced accuracy over τ (at that τ) and its calibration fit.
+            public struct L2Candidate: Codable, Sendable, Equatable {
+                public var l2: Double
+                public var balancedAccuracy: Double
+                public var tau: Double
+                public var iterations: Int
+                public var seconds: Double
+                public init(l2: Double, balancedAccuracy: Double, tau: Double, iterations: Int, seconds: Double) {
+                    self.l2 = l2; self.balancedAccuracy = balancedAccuracy; self.tau = tau; self.iterations = iterations; self.seconds = seconds
+                }
+            }
+
             public init(tau: Double, balancedAccuracy: Double, heldOutRows: Int, fitRows: Int, iterations: Int, seconds: Double,
-                        resumedFromIteration: Int? = nil) {
+                        resumedFromIteration: Int? = nil, l2: Double? = nil, l2Candidates: [L2Candidate]? = nil) {
                 self.tau = tau; self.balancedAccuracy = balancedAccuracy; self.heldOutRows = heldOutRows; self.fitRows = fitRows
                 self.iterations = iterations; self.seconds = seconds; self.resumedFromIteration = resumedFromIteration
+                self.l2 = l2; self.l2Candidates = l2Candidates
             }
         }
 

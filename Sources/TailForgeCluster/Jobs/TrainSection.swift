@@ -6,7 +6,8 @@ extension JobManifest {
     /// regenerates its part of the set from the input and the κ the job computed) and serve the loss and gradient;
     /// the coordinator drives L-BFGS and writes the model to `output`. The settings are `tailforge train`'s.
     public struct Train: Codable, Sendable, Equatable {
-        /// `train`'s settings (`l2`, `max_iterations`, `tolerance`, `loss_tolerance`, `class_weight`).
+        /// `train`'s settings (`l2`, `max_iterations`, `tolerance`, `loss_tolerance`, `class_weight`); with `l2: auto`,
+        /// `l2` is the grid's first candidate, as `train --l2 auto` has it, and the final fit uses the chosen λ.
         public var settings: TrainingSettings
         /// Also publish the balanced set here (in the job's `layout`, compact unless it says `full`); nil keeps
         /// it out of the data roots (only its recipe and identity are recorded).
@@ -15,6 +16,7 @@ extension JobManifest {
         /// calibration fit without the held-out real rows and their synthetic copies, τ chosen by held-out balanced
         /// accuracy, τ and π stored in the model. Each worker holds out its own rows (the draw is a pure function of
         /// the settings and the class counts); only weights, gradient sums and per-class counts cross the network.
+        /// `l2: auto` (with `l2_grid`) gives it a λ grid: what `train --l2 auto` does, τ fixed at 0 without `calibrate`.
         public var calibration: CalibrationSettings?
 
         public init(settings: TrainingSettings = TrainingSettings(), balancedOutput: String? = nil, calibration: CalibrationSettings? = nil) {
@@ -33,13 +35,21 @@ extension JobManifest {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case l2, maxIterations = "max_iterations", tolerance, lossTolerance = "loss_tolerance", classWeight = "class_weight",
-                 balancedOutput = "balanced_output", calibrate, calibrationHoldout = "calibration_holdout", calibrationSeed = "calibration_seed"
+                 balancedOutput = "balanced_output", calibrate, calibrationHoldout = "calibration_holdout", calibrationSeed = "calibration_seed",
+                 l2Grid = "l2_grid"
         }
+
+        /// `l2: auto`'s spelling.
+        public static let automaticL2 = "auto"
+
+        /// Whether λ is chosen on held-out rows (`l2: auto`).
+        public var searchesL2: Bool { calibration?.l2Grid != nil }
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             var settings = TrainingSettings()
-            settings.l2 = try c.decodeIfPresent(Double.self, forKey: .l2) ?? settings.l2
+            let automatic = (try? c.decodeIfPresent(String.self, forKey: .l2)) == Self.automaticL2
+            if !automatic { settings.l2 = try c.decodeIfPresent(Double.self, forKey: .l2) ?? settings.l2 }
             settings.optimizer.maxIterations = try c.decodeIfPresent(Int.self, forKey: .maxIterations) ?? settings.optimizer.maxIterations
             settings.optimizer.gradientTolerance = try c.decodeIfPresent(Double.self, forKey: .tolerance) ?? settings.optimizer.gradientTolerance
             settings.optimizer.lossTolerance = try c.decodeIfPresent(Double.self, forKey: .lossTolerance) ?? settings.optimizer.lossTolerance
@@ -51,16 +61,25 @@ extension JobManifest {
             }
             self.settings = settings
             balancedOutput = try c.decodeIfPresent(String.self, forKey: .balancedOutput)
-            if try c.decodeIfPresent(Bool.self, forKey: .calibrate) == true {
+            let grid = automatic ? try c.decodeIfPresent([Double].self, forKey: .l2Grid) ?? CalibrationSettings.standardL2Grid : nil
+            let calibrate = try c.decodeIfPresent(Bool.self, forKey: .calibrate) == true
+            if calibrate || grid != nil {
                 let defaults = CalibrationSettings()
                 calibration = CalibrationSettings(holdOutFraction: try c.decodeIfPresent(Double.self, forKey: .calibrationHoldout) ?? defaults.holdOutFraction,
-                                                  seed: try c.decodeIfPresent(UInt64.self, forKey: .calibrationSeed) ?? defaults.seed)
+                                                  seed: try c.decodeIfPresent(UInt64.self, forKey: .calibrationSeed) ?? defaults.seed,
+                                                  tauGrid: calibrate ? CalibrationSettings.standardGrid : [0], l2Grid: grid)
             }
+            if let first = grid?.first { self.settings.l2 = first }
         }
 
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(settings.l2, forKey: .l2)
+            if let grid = calibration?.l2Grid {
+                try c.encode(Self.automaticL2, forKey: .l2)
+                try c.encode(grid, forKey: .l2Grid)
+            } else {
+                try c.encode(settings.l2, forKey: .l2)
+            }
             try c.encode(settings.optimizer.maxIterations, forKey: .maxIterations)
             try c.encode(settings.optimizer.gradientTolerance, forKey: .tolerance)
             try c.encode(settings.optimizer.lossTolerance, forKey: .lossTolerance)
@@ -68,7 +87,7 @@ extension JobManifest {
             try c.encodeIfPresent(balancedOutput, forKey: .balancedOutput)
             // Only when calibrating: the encoding (and so the seal) of an uncalibrated job's manifest is unchanged.
             if let calibration {
-                try c.encode(true, forKey: .calibrate)
+                if calibration.tauGrid != [0] { try c.encode(true, forKey: .calibrate) }
                 try c.encode(calibration.holdOutFraction, forKey: .calibrationHoldout)
                 try c.encode(calibration.seed, forKey: .calibrationSeed)
             }

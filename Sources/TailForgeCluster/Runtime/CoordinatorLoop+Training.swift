@@ -70,13 +70,8 @@ extension CoordinatorLoop {
                 dimension: outcome.dimension, iterations: report.iterations, evaluations: report.evaluations, finalLoss: report.finalLoss,
                 gradientNorm: report.gradientNorm, converged: report.converged, stopReason: report.reason.rawValue,
                 openSeconds: outcome.openSeconds, trainSeconds: report.seconds, networkBytes: bytes,
-                calibration: outcome.calibration.map { record in
-                    ResolvedManifest.Training.Calibration(tau: record.adjustment.tau, balancedAccuracy: record.balancedAccuracy,
-                                                          heldOutRows: record.heldOutRows, fitRows: record.fitRows,
-                                                          iterations: outcome.calibrationReport?.iterations ?? 0,
-                                                          seconds: outcome.calibrationReport?.seconds ?? 0,
-                                                          resumedFromIteration: outcome.calibrationResumedFromIteration)
-                },
+                calibration: outcome.calibration.map { ResolvedManifest.Training.Calibration(record: $0, fits: outcome.calibrationReports, l2: outcome.settings.l2,
+                                                                                             resumedFromIteration: outcome.calibrationResumedFromIteration) },
                 resumedFromIteration: outcome.resumedFromIteration, checkpointSeconds: outcome.checkpointSeconds)
             writeResolvedManifest(id)
             do { try journal.append(JournalEntry(event: .committed, job: id, sha256: outcome.modelSHA256, path: job.manifest.output)) } catch {
@@ -90,5 +85,22 @@ extension CoordinatorLoop {
             publishProgress(id)
             admitQueued(after: id)
         }
+    }
+}
+
+extension ResolvedManifest.Training.Calibration {
+    /// The record of what the calibration chose (as the model file holds it) and of its fits, one per λ fitted;
+    /// `l2` is the final fit's λ.
+    init(record: CalibrationRecord, fits: [LBFGSReport], l2: Double, resumedFromIteration: Int?) {
+        let candidates = zip(record.l2Candidates, fits).map { candidate, fit in
+            let best = LogitAdjustmentCalibrator.best(candidate.balancedAccuracies)
+            return L2Candidate(l2: candidate.l2, balancedAccuracy: candidate.balancedAccuracies[best], tau: record.tauGrid[best],
+                               iterations: fit.iterations, seconds: fit.seconds)
+        }
+        self.init(tau: record.adjustment.tau, balancedAccuracy: record.balancedAccuracy, heldOutRows: record.heldOutRows, fitRows: record.fitRows,
+                  iterations: fits.reduce(0) { $0 + $1.iterations }, seconds: fits.reduce(0) { $0 + $1.seconds },
+                  resumedFromIteration: resumedFromIteration,
+                  l2: candidates.isEmpty ? nil : l2,
+                  l2Candidates: candidates.isEmpty ? nil : candidates)
     }
 }

@@ -32,10 +32,13 @@ struct JobTrainer: Sendable {
         var parts: [Range<Int>]
         var modelSHA256: String
         var openSeconds: Double
-        /// What `calibrate: true` chose, and its calibration fit's report.
+        /// What `calibrate: true` (or `l2: auto`) chose, and the calibration fits' reports (one per λ fitted).
         var calibration: CalibrationRecord?
-        var calibrationReport: LBFGSReport?
-        /// The iteration each fit continued from after a coordinator restart (its checkpoint), nil for a fresh start.
+        var calibrationReports: [LBFGSReport] = []
+        /// The settings of the final fit: the section's, with the λ `l2: auto` chose.
+        var settings: TrainingSettings
+        /// The iteration each fit continued from after a coordinator restart (its checkpoint), nil for a fresh start;
+        /// for the calibration, the last of its fits that continued from one.
         var resumedFromIteration: Int?
         var calibrationResumedFromIteration: Int?
         /// Seconds spent writing checkpoints, both fits.
@@ -55,10 +58,14 @@ struct JobTrainer: Sendable {
     /// most the iteration whose checkpoint was being written. A checkpoint that cannot be written is logged and
     /// training goes on: the model does not depend on it, and a restart continues from the last one written (or
     /// iteration 0).
-    func fit(_ fit: JobTrainingCheckpoint.Fit, source: RemoteGradientSource, logger: Logger, resumed: @Sendable (Int) -> Void,
+    /// `settings` are the section's with the fit's λ; `candidate` and `warmStart` place a calibration fit on the λ path
+    /// (``L2Path``), the warm start applying only when no checkpoint continues the fit.
+    func fit(_ fit: JobTrainingCheckpoint.Fit, candidate: Int? = nil, settings: TrainingSettings, warmStart: LBFGS.Start? = nil,
+             source: RemoteGradientSource, logger: Logger, resumed: @Sendable (Int) -> Void,
              progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> Fitted {
-        let checkpoint = JobTrainingCheckpoint(directory: directory, fit: fit, job: job, train: train, identity: identity, rows: source.rowCount,
-                                               classCount: source.classCount, dimension: source.dimension, blockRows: TrainingPartition.blockRows)
+        let checkpoint = JobTrainingCheckpoint(directory: directory, fit: fit, candidate: candidate, l2: settings.l2, job: job, train: train,
+                                               identity: identity, rows: source.rowCount, classCount: source.classCount,
+                                               dimension: source.dimension, blockRows: TrainingPartition.blockRows)
         let start = checkpoint.load()
         switch start {
         case .fresh: break
@@ -87,7 +94,8 @@ struct JobTrainer: Sendable {
         }
         let result: SoftmaxTrainer.Result
         do {
-            result = try await SoftmaxTrainer.train(source: source, settings: train.settings, checkpoint: start.state) { iteration, state in
+            result = try await SoftmaxTrainer.train(source: source, settings: settings, checkpoint: start.state,
+                                                    warmStart: start.state == nil ? warmStart : nil) { iteration, state in
                 try Task.checkCancellation()
                 await settle()
                 // The write (fsyncs included) blocks: it runs on a pool thread, never on a cooperative one.
@@ -145,36 +153,49 @@ struct JobTrainer: Sendable {
             classWeighting: train.settings.classWeighting, blockRows: TrainingPartition.blockRows, timeoutSeconds: timeoutSeconds, logger: logger)
         defer { source.close() }
         let openSeconds = (clock.now - opened).seconds
-        var calibrated: (record: CalibrationRecord, fit: Fitted)?
+        var calibrated: Calibrated?
         if let calibration = train.calibration {
             calibrated = try await calibrate(calibration, specs: specs, payloads: payloads, workers: source.shardWorkers, run: String(run),
                                              transport: transport, logger: logger, resumed: { resumed(.calibration, $0) }, progress: progress)
         }
-        let fitted = try await fit(.final, source: source, logger: logger, resumed: { resumed(.final, $0) }, progress: progress)
+        // As `train --l2 auto`: the final fit starts from zero at the chosen λ, the same model as a fit at that λ.
+        let settings = calibrated?.settings ?? train.settings
+        let fitted = try await fit(.final, settings: settings, source: source, logger: logger, resumed: { resumed(.final, $0) }, progress: progress)
         let result = fitted.result
         // What `tailforge train BALANCED.h5` records for the same set: its name and identity.
         let metadata = SoftmaxModelFile.Metadata(
-            settings: train.settings, report: result.report, trainingRows: source.rowCount, blockRows: TrainingPartition.blockRows,
+            settings: settings, report: result.report, trainingRows: source.rowCount, blockRows: TrainingPartition.blockRows,
             inputFiles: [train.balancedName], inputSHA256: [identity], classNames: source.classNames, calibration: calibrated?.record)
         try SoftmaxModelFile.write(result.model, metadata: metadata, to: manifest.output)
         return Outcome(report: result.report, rows: source.rowCount, classCount: source.classCount, dimension: source.dimension,
                        parts: parts, modelSHA256: try SHA256.hexDigest(ofFileAt: manifest.output), openSeconds: openSeconds,
-                       calibration: calibrated?.record, calibrationReport: calibrated?.fit.result.report,
-                       resumedFromIteration: fitted.resumedFromIteration, calibrationResumedFromIteration: calibrated?.fit.resumedFromIteration,
-                       checkpointSeconds: fitted.checkpointSeconds + (calibrated?.fit.checkpointSeconds ?? 0))
+                       calibration: calibrated?.record, calibrationReports: calibrated?.fits.map(\.result.report) ?? [], settings: settings,
+                       resumedFromIteration: fitted.resumedFromIteration,
+                       calibrationResumedFromIteration: calibrated?.fits.compactMap(\.resumedFromIteration).last,
+                       checkpointSeconds: fitted.checkpointSeconds + (calibrated?.fits.reduce(0) { $0 + $1.checkpointSeconds } ?? 0))
     }
 
     struct CalibrationRefused: Error, CustomStringConvertible {
         var description: String
     }
 
-    /// `train --calibrate`'s calibration over the parts the final fit's session holds: a second session of calibration
-    /// parts (each placed on the worker holding its rows, which cuts it without regenerating), the calibration fit
-    /// by the same L-BFGS, and the held-out tally of the fitted model summed over the parts — the single-node
-    /// calibration's blocks and counts (``CalibrationBlocks``), so the same τ and record.
+    /// What the calibration chose and the fits it took.
+    struct Calibrated {
+        var record: CalibrationRecord
+        /// The section's settings with the chosen λ.
+        var settings: TrainingSettings
+        /// One per λ fitted (one without `l2: auto`).
+        var fits: [Fitted]
+    }
+
+    /// `train --calibrate`'s (and `train --l2 auto`'s) calibration over the parts the final fit's session holds: a
+    /// second session of calibration parts (each placed on the worker holding its rows, which cuts it without
+    /// regenerating), the calibration fit by the same L-BFGS — along the same λ path as `train --l2 auto`
+    /// (``L2Path``) with a grid — and the held-out tally of each fitted model summed over the parts: the single-node
+    /// calibration's blocks and counts (``CalibrationBlocks``), so the same λ, τ and record.
     func calibrate(_ calibration: CalibrationSettings, specs: [TrainingShardSpec], payloads: [[UInt8]], workers: [String], run: String,
-                   transport: any TrainerTransport, logger: Logger, resumed: @Sendable (Int) -> Void,
-                   progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> (record: CalibrationRecord, fit: Fitted) {
+                   transport: any TrainerTransport, logger: Logger, resumed: @escaping @Sendable (Int) -> Void,
+                   progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> Calibrated {
         try calibration.validate()
         let cut = TrainingRecipe.Calibration(holdOutFraction: calibration.holdOutFraction, seed: calibration.seed)
         let calibrationSpecs = zip(specs, workers).map { spec, worker in
@@ -197,12 +218,30 @@ struct JobTrainer: Sendable {
             transport: transport, session: "\(job)-calibrate-\(run)", shards: calibrationSpecs, shardPayloads: payloads,
             classWeighting: train.settings.classWeighting, blockRows: TrainingPartition.blockRows, timeoutSeconds: timeoutSeconds, logger: logger)
         defer { source.close() }
-        let fitted = try await fit(.calibration, source: source, logger: logger, resumed: resumed, progress: progress)
         let prior = LogitAdjustment.prior(classCounts: realCounts)
-        let tally = try await source.heldOutTally(fitted.result.model, grid: calibration.tauGrid, prior: prior)
-        let record = try LogitAdjustmentCalibrator.record(tally: tally, prior: prior, calibration: calibration, fitRows: source.rowCount)
-        logger.info("job \(job): calibration chose τ = \(record.adjustment.tau) (held-out balanced accuracy \(record.balancedAccuracy) over \(record.heldOutRows) rows)",
+        let candidates = calibration.l2Grid ?? [train.settings.l2]
+        let searching = calibration.l2Grid != nil
+        var fits: [Fitted] = []
+        let steps = try await L2Path.walk(candidates: candidates, fit: { index, l2, start in
+            if searching {
+                logger.info("job \(job): calibration fit \(index + 1) of \(candidates.count): λ = \(l2)", metadata: LogMetadata.job(job))
+            }
+            var settings = train.settings
+            settings.l2 = l2
+            let fitted = try await fit(.calibration, candidate: searching ? index : nil, settings: settings, warmStart: start, source: source,
+                                       logger: logger, resumed: resumed, progress: progress)
+            fits.append(fitted)
+            return fitted.result
+        }, tally: { model in
+            try await source.heldOutTally(model, grid: calibration.tauGrid, prior: prior)
+        })
+        let chosen = try LogitAdjustmentCalibrator.choose(tallies: steps.map(\.tally), prior: prior, calibration: calibration, fitRows: source.rowCount)
+        var settings = train.settings
+        settings.l2 = candidates[chosen.l2Index]
+        let record = chosen.record
+        let lambda = searching ? "λ = \(settings.l2) of \(steps.count) fitted (\(candidates.count) candidates), " : ""
+        logger.info("job \(job): calibration chose \(lambda)τ = \(record.adjustment.tau) (held-out balanced accuracy \(record.balancedAccuracy) over \(record.heldOutRows) rows)",
                     metadata: LogMetadata.job(job))
-        return (record, fitted)
+        return Calibrated(record: record, settings: settings, fits: fits)
     }
 }

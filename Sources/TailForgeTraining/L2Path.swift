@@ -1,0 +1,51 @@
+/// The λ path of `train --l2 auto` (and of a job's `l2: auto`): the candidates are fitted on the calibration rows
+/// largest first, each warm-started from the previous solution, and each fit's held-out tally is taken; the path
+/// stops early once held-out balanced accuracy has peaked (``hasPeaked(_:)``). One walk serves both places that
+/// search: `train` fits on local threads, a job's trainer on its workers with a checkpoint per fit; they differ
+/// only in the `fit` and `tally` closures, so they fit the same candidates from the same starts.
+public enum L2Path {
+    /// One fitted candidate: its fit on the calibration rows and the held-out rows' tally under it.
+    public struct Step: Sendable {
+        public var l2: Double
+        public var fit: SoftmaxTrainer.Result
+        public var tally: HeldOutTally
+    }
+
+    /// How many candidates in a row must score below the best before the path stops.
+    public static let patience = 2
+
+    /// Whether the path may stop after candidates scoring `scores` (each its best held-out balanced accuracy over
+    /// τ, in the order fitted): the last ``patience`` each scored strictly below the best before them. Smaller
+    /// λ then only keep fitting the calibration rows more closely (and cost the most iterations); a tie keeps
+    /// the path going, since a plateau can still rise. A later candidate that would have scored higher again is
+    /// the price: the choice is the best of the candidates fitted.
+    public static func hasPeaked(_ scores: [Double]) -> Bool {
+        guard scores.count > patience else { return false }
+        let best = scores.dropLast(patience).max()!
+        return scores.suffix(patience).allSatisfy { $0 < best }
+    }
+
+    /// Fits `candidates` (strictly descending) in order until the path has peaked. `fit(index, λ, start)` fits
+    /// the calibration rows at λ — from zero for the first candidate, else from `start`, the previous solution
+    /// (whose stopping test stays relative to the gradient norm at zero, which λ does not change) — and
+    /// `tally(model)` scores the held-out rows for every τ of the calibration's grid.
+    public static func walk(candidates: [Double],
+                            fit: (_ index: Int, _ l2: Double, _ start: LBFGS.Start?) async throws -> SoftmaxTrainer.Result,
+                            tally: (SoftmaxModel) async throws -> HeldOutTally) async throws -> [Step] {
+        precondition(!candidates.isEmpty && zip(candidates, candidates.dropFirst()).allSatisfy { $0 > $1 },
+                     "L2Path.walk: candidates strictly descending")
+        var steps: [Step] = []
+        for (index, l2) in candidates.enumerated() {
+            let start = steps.last.map { LBFGS.Start.warm($0.fit.state.x, initialGradientNorm: steps[0].fit.report.initialGradientNorm) }
+            let fitted = try await fit(index, l2, start)
+            steps.append(Step(l2: l2, fit: fitted, tally: try await tally(fitted.model)))
+            if hasPeaked(steps.map { bestScore($0.tally) }) { break }
+        }
+        return steps
+    }
+
+    /// A tally's best held-out balanced accuracy over τ.
+    static func bestScore(_ tally: HeldOutTally) -> Double {
+        tally.balancedAccuracies.max() ?? -.infinity
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeNumerics
 
 /// How the von Mises–Fisher concentration κ of each kernel is chosen.
 public enum KappaPolicy: Sendable, Equatable, Hashable {
@@ -26,7 +27,8 @@ public enum KappaPolicy: Sendable, Equatable, Hashable {
         case "loo": self = .leaveOneOut
         default:
             guard t.hasPrefix("fixed:") else {
-                throw .invalid(setting: "kappa", value: text, expected: "`local`, `class`, `loo`, or `fixed:VALUE` such as `fixed:500`")
+                throw .invalid(setting: "kappa", value: text, expected: "`local`, `class`, `loo`, or `fixed:VALUE` such as `fixed:500`"
+                               + Spelling.hint(for: t, among: ["local", "class", "loo", "fixed:VALUE"]))
             }
             guard let v = Double(t.dropFirst(6)), Self.supportedRange.contains(v) else {
                 throw .invalid(setting: "kappa", value: text, expected: "`fixed:VALUE` with VALUE a number from "

@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeNumerics
 
 /// Which kernel draws the synthetic samples; all share one interface so they can be compared in ablations.
 public enum SamplerKind: String, Sendable, Equatable, Hashable, CaseIterable, Codable {
@@ -13,7 +14,8 @@ public enum SamplerKind: String, Sendable, Equatable, Hashable, CaseIterable, Co
 
     public init(parsing text: String) throws(BalanceSettingsError) {
         guard let kind = SamplerKind(rawValue: text.trimmingCharacters(in: .whitespaces).lowercased()) else {
-            throw .invalid(setting: "sampler", value: text, expected: "one of " + SamplerKind.allCases.map(\.rawValue).joined(separator: ", "))
+            let names = SamplerKind.allCases.map(\.rawValue)
+            throw .invalid(setting: "sampler", value: text, expected: "one of " + names.joined(separator: ", ") + Spelling.hint(for: text, among: names))
         }
         self = kind
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeNumerics
 
 /// How many rows each class is topped up to.
 public enum TargetPolicy: Sendable, Equatable, Hashable {
@@ -34,7 +35,8 @@ public enum TargetPolicy: Sendable, Equatable, Hashable {
             self = .medianMultiple(f); return
         }
         if t == "median" { self = .medianMultiple(1); return }
-        throw .invalid(setting: "target", value: text, expected: "`max`, a positive row count such as `1000`, or `median*F` such as `median*2`")
+        throw .invalid(setting: "target", value: text, expected: "`max`, a positive row count such as `1000`, or `median*F` such as `median*2`"
+                       + Spelling.hint(for: t, among: ["max", "median"]))
     }
 
     /// Checks a policy built in code rather than parsed (parsing already refuses these).

@@ -1,3 +1,5 @@
+import TailForgeNumerics
+
 /// How a balanced file stores its rows.
 ///
 /// - `full`: every row, real and synthetic (`/embeddings`, `/labels`, `/is_synthetic`, `/source_index`,
@@ -22,7 +24,8 @@ public enum BalancedLayout: String, Sendable, Codable, CaseIterable, CustomStrin
     /// Parses `full` or `compact`, saying what is allowed otherwise.
     public init(parsing text: String) throws(StorageError) {
         guard let layout = BalancedLayout(rawValue: text) else {
-            throw .invalidArgument("layout '\(text)': expected one of \(BalancedLayout.allCases.map(\.rawValue).joined(separator: ", "))")
+            let names = BalancedLayout.allCases.map(\.rawValue)
+            throw .invalidArgument("layout '\(text)': expected one of \(names.joined(separator: ", "))" + Spelling.hint(for: text, among: names))
         }
         self = layout
     }

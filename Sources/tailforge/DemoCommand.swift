@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TailForgeCluster
 import TailForgeEngine
+import TailForgeNumerics
 
 /// `tailforge demo`: the whole pipeline on generated data, on a loopback cluster.
 struct DemoCommand: AsyncParsableCommand {
@@ -26,7 +27,8 @@ struct DemoCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard SyntheticPreset(rawValue: preset) != nil else {
-            throw ValidationError("unknown --preset '\(preset)': expected one of \(SyntheticPreset.allCases.map(\.rawValue).joined(separator: ", "))")
+            let names = SyntheticPreset.allCases.map(\.rawValue)
+            throw ValidationError("unknown --preset '\(preset)': expected one of \(names.joined(separator: ", "))" + Spelling.hint(for: preset, among: names))
         }
         try CommandLimits.check("workers", workers, in: CommandLimits.workers)
         if let dimension { try CommandLimits.check("dimension", dimension, in: CommandLimits.dimension) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TailForgeEngine
+import TailForgeNumerics
 
 struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +17,8 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Embedding dimension (default: 64 for small, 768 otherwise).")
     var dimension: Int?
 
-    @Option(help: "Output directory (created if missing).")
+    // `-o`/`--output` as in balance and train: the first thing a user types.
+    @Option(name: [.customLong("out"), .customLong("output"), .customShort("o")], help: "Output directory (created if missing).")
     var out: String
 
     @Option(help: "Worker threads.")
@@ -24,7 +26,8 @@ struct SynthCommand: ParsableCommand {
 
     func validate() throws {
         guard SyntheticPreset(rawValue: preset) != nil else {
-            throw ValidationError("unknown --preset '\(preset)': expected one of " + SyntheticPreset.allCases.map(\.rawValue).joined(separator: ", "))
+            let names = SyntheticPreset.allCases.map(\.rawValue)
+            throw ValidationError("unknown --preset '\(preset)': expected one of " + names.joined(separator: ", ") + Spelling.hint(for: preset, among: names))
         }
         if let dimension { try CommandLimits.check("dimension", dimension, in: CommandLimits.dimension) }
         try CommandLimits.check("threads", threads, in: CommandLimits.threads)

@@ -85,7 +85,23 @@ import TailForgeStorage
                     "\(arguments): \(outcome.stderr)")
         }
         outcome = try await run(["balance", "data/train.h5", "-o", "layout-refused.h5", "--layout", "compat"])
-        #expect(outcome.status != 0 && outcome.stderr.contains("expected one of full, compact"), "\(outcome.stderr)")
+        #expect(outcome.status != 0 && outcome.stderr.contains("expected one of full, compact (did you mean `compact`?)"), "\(outcome.stderr)")
         #expect(!fixture.contents().contains { $0.contains("layout-refused") }, "\(fixture.contents())")
+    }
+
+    /// `synth` takes `-o`/`--output` like every other command that writes (it had only `--out`), and a typo'd
+    /// preset names the one it misspells.
+    @Test func synthTakesTheOutputFlagsOfTheOtherCommandsAndSuggestsAPreset() async throws {
+        let directory = NSTemporaryDirectory() + "tailforge-synth-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for flag in ["-o", "--output", "--out"] {
+            let outcome = try await CommandRunner().run(["synth", "--preset", "small", "--dimension", "8", "--threads", "1", flag, "data\(flag)"], in: directory)
+            #expect(outcome.status == 0, "\(flag): \(outcome.stderr)")
+            #expect(FileManager.default.fileExists(atPath: directory + "/data\(flag)/train.h5"))
+        }
+        let typo = try await CommandRunner().run(["synth", "--preset", "smal", "-o", "typo"], in: directory)
+        #expect(typo.status != 0 && typo.stderr.contains("did you mean `small`?"), "\(typo.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/typo"))
     }
 }

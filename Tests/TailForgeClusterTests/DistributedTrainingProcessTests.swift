@@ -118,7 +118,7 @@ extension ClusterProcessTests {
             _ = try await runner.run { iteration in
                 guard iteration.iteration == 3 else { return }
                 // Iteration 4's requests are held from now on; once a worker holds one, crash and restart the coordinator.
-                FileManager.default.createFile(atPath: hold, contents: nil)
+                #expect(FileManager.default.createFile(atPath: hold, contents: nil))
                 Task.detached {
                     let held = { (try? FileManager.default.contentsOfDirectory(atPath: gate).filter { $0.hasPrefix("held-") }) ?? [] }
                     _ = await eventually(seconds: 20) { !held().isEmpty }

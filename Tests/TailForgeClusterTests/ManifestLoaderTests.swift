@@ -127,7 +127,7 @@ import TailForgeTraining
         ("policy:\n  target: -3", "`policy.target` is `-3`"),
         ("policy:\n  kappa: fixed:0", "`policy.kappa` is `fixed:0`; it must be `fixed:VALUE` with VALUE a number from 0.001 to 10000000000"),
         ("policy:\n  kappa: fixed:5e7", "`policy.kappa` is `fixed:50000000`; it must be a value within [kappa_min, kappa_max] = [1, 1000000]."),
-        ("policy:\n  sampler: vmff", "`policy.sampler` is `vmff`; it must be one of vmf, gaussian, smote, none."),
+        ("policy:\n  sampler: vmff", "`policy.sampler` is `vmff`; it must be one of vmf, gaussian, smote, none (did you mean `vmf`?)."),
         ("policy:\n  seed: -1", "`policy.seed` is `-1`; it must be an integer from 0 to 18446744073709551615."),
         ("policy:\n  kappa_min: 0", "`policy.kappa_min` is `0`; it must be a number from 0.001 to 10000000000."),
         ("policy:\n  kappa_min: 10\n  kappa_max: 5", "`policy.kappa_max` is `5`; it must be a number from 0.001 to 10000000000, at least kappa_min (10)."),

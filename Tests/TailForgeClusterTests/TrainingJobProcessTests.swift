@@ -399,7 +399,7 @@ struct GatedCluster {
     init(executable: String, directory: String, workers: Int) async throws {
         gate = (directory as NSString).appendingPathComponent("gate")
         try FileManager.default.createDirectory(atPath: gate, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: (gate as NSString).appendingPathComponent("hold"), contents: nil)
+        #expect(FileManager.default.createFile(atPath: (gate as NSString).appendingPathComponent("hold"), contents: nil))
         cluster = LocalCluster(executable: executable, directory: (directory as NSString).appendingPathComponent("cluster"),
                                environment: [TrainingShardServer.testGateVariable: gate], heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
         cluster.dataRoots = [directory]

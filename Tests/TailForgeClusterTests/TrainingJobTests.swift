@@ -131,7 +131,8 @@ import TailForgeTraining
             let runtime = WorkerRuntime(configuration: worker, executor: EngineShardExecutor(), logger: Logger(label: "test.w\(index)"))
             workers.append(TestDaemon(name: "w\(index)") { stop in try runtime.run(until: stop) })
         }
-        try await LocalCluster.waitForWorkers(count, coordinator: endpoint)
+        let registered = try await LocalCluster.waitForWorkers(count, coordinator: endpoint)
+        try #require(registered, "\(count) worker(s) did not register")
         return (coordinator, workers, endpoint)
     }
 

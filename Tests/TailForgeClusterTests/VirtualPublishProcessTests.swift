@@ -117,7 +117,7 @@ extension ClusterProcessTests.ProcessClusterTests {
         try await startHoldingTheCoordinatorsCommit(cluster)
         let manifest = try virtualManifest(fixture, output: "virtual-resumed.h5", shards: 4)
         let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
-        let temporary = try await eventually(seconds: 60) {
+        let temporary = await eventually(seconds: 60) {
             Housekeeping.contents(fixture.directory).first { $0.hasPrefix(".virtual-resumed.h5.tmp-") }
         }
         #expect(temporary != nil, "the publish never reached its commit")
@@ -144,7 +144,7 @@ extension ClusterProcessTests.ProcessClusterTests {
         let client = try ClusterClient(coordinator: cluster.endpoint)
         let job = try client.submit(manifest)
         let placed = (fixture.directory as NSString).appendingPathComponent("virtual-cancelled.shards/\(job)")
-        _ = try await eventually(seconds: 60) { Housekeeping.contents(placed).count == 3 ? true : nil }
+        _ = await eventually(seconds: 60) { Housekeeping.contents(placed).count == 3 ? true : nil }
         #expect((try? client.cancel(job: job))?.cancelled == true)
         _ = await eventually(seconds: 10) { !FileManager.default.fileExists(atPath: placed) }
         #expect(!FileManager.default.fileExists(atPath: (fixture.directory as NSString).appendingPathComponent("virtual-cancelled.shards")))

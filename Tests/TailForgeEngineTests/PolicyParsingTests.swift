@@ -28,6 +28,22 @@ import Testing
         #expect(throws: BalanceSettingsError.self) { try KappaPolicy(parsing: text) }
     }
 
+    /// A typo'd word names the word it misspells; the error still lists every choice.
+    @Test func aMisspeltPolicyWordSuggestsTheWordItMisspells() {
+        #expect(throws: BalanceSettingsError.invalid(setting: "kappa", value: "lo",
+                                                     expected: "`local`, `class`, `loo`, or `fixed:VALUE` such as `fixed:500` (did you mean `loo`?)")) {
+            try KappaPolicy(parsing: "lo")
+        }
+        #expect(throws: BalanceSettingsError.invalid(setting: "sampler", value: "gausian",
+                                                     expected: "one of vmf, gaussian, smote, none (did you mean `gaussian`?)")) {
+            try SamplerKind(parsing: "gausian")
+        }
+        #expect(throws: BalanceSettingsError.invalid(setting: "target", value: "mx",
+                                                     expected: "`max`, a positive row count such as `1000`, or `median*F` such as `median*2` (did you mean `max`?)")) {
+            try TargetPolicy(parsing: "mx")
+        }
+    }
+
     @Test func settingsRoundTripThroughJSONAsStrings() throws {
         let s = BalanceSettings(target: .medianMultiple(2), kappa: .fixed(300), sampler: .smote, seed: 42, smoteNeighbours: 3)
         let data = try JSONEncoder().encode(s)

@@ -47,7 +47,7 @@ import Testing
     /// Rows far outside float32's range are valid float64 embeddings: casting first would make them zeros or
     /// infinities. The scaled copy differs from the original by at most one Double ulp per value, far below
     /// half a Float ulp, so the unit rows agree to within one Float ulp (in practice exactly).
-    @Test(arguments: [1e-50, 1e39, 1e300, 1e-300, 1e-310, 20, 0.1])
+    @Test(arguments: [1e-50, 1e39, 1e300, 1e-300, Double.leastNormalMagnitude / 1024, 20, 0.1])
     func float64RowsAtAnyScaleNormaliseToTheSameUnitRow(scale: Double) throws {
         let (expected, actual) = try unitRows(scale: scale)
         for (e, a) in zip(expected, actual) { #expect(abs(e - a) <= e.ulp, "scale \(scale)") }
@@ -61,7 +61,7 @@ import Testing
 
     /// Float rows take the same arithmetic through the buffer entry point as in place.
     @Test func floatBufferPathIsBitIdenticalToInPlace() throws {
-        let values: [Float] = [3e38, -1e-45, 2, 7, 1e-20, -3e38, 0.5, 0.25]
+        let values: [Float] = [3e38, -Float.leastNonzeroMagnitude, 2, 7, 1e-20, -3e38, 0.5, 0.25]
         var inPlace = Matrix(rows: 2, columns: 4, storage: values)
         try RowNormalization.normalizeRows(&inPlace)
         var out = [Float](repeating: 0, count: 8)
@@ -104,7 +104,7 @@ import Testing
         var values = [Float](repeating: 0, count: count * columns)
         values.withUnsafeMutableBufferPointer { StandardNormal.fill($0, using: &rng) }
         // Rows at very different scales, including Float's extremes.
-        let scales: [Float] = [1, 1e-30, 1e30, 3e-39, 1e18, 0.5, 7, 1e-3]
+        let scales: [Float] = [1, 1e-30, 1e30, Float.leastNormalMagnitude / 4, 1e18, 0.5, 7, 1e-3]
         for r in 0..<count { for j in 0..<columns { values[r * columns + j] *= scales[r % scales.count] } }
         return values
     }

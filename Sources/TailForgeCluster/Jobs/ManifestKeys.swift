@@ -1,4 +1,6 @@
 import Foundation
+import TailForgeNumerics
+
 /// The keys a job manifest may hold, section by section: the loader refuses any other key, suggests the
 /// nearest one, and the tests check `jobs/manifest.schema.json` and the wire encoding against this table.
 ///
@@ -56,23 +58,6 @@ public enum ManifestKeys {
         return nil
     }
 
-    /// Optimal-string-alignment distance: insertions, deletions, substitutions and adjacent swaps each cost 1,
-    /// so `samplr`, `kapa_min` and `polcy` are each one edit from the key they misspell. Public for the CLI's
-    /// word-valued flags (`--l2 atuo`).
-    public static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var d = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
-        for i in 0...a.count { d[i][0] = i }
-        for j in 0...b.count { d[0][j] = j }
-        for i in 1...a.count {
-            for j in 1...b.count {
-                let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
-                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
-            }
-        }
-        return d[a.count][b.count]
-    }
+    /// `Spelling.distance`, under the name the CLI's word-valued flags used first (`--l2 atuo`).
+    public static func editDistance(_ a: String, _ b: String) -> Int { Spelling.distance(a, b) }
 }

@@ -1,6 +1,8 @@
 #ifndef TAILFORGE_HDF5_SHIM_H
 #define TAILFORGE_HDF5_SHIM_H
 #include <hdf5.h>
+#include <stdlib.h>
+#include <string.h>
 
 // HDF5's type and property-list ids are macros over globals that need H5open() first; Swift cannot
 // import them, so each gets an accessor here.
@@ -46,6 +48,44 @@ static inline hid_t tf_H5T_IEEE_F16LE_COPY(void) {
         return -1;
     }
     return t;
+}
+
+// An in-memory file (core driver, no backing store) that hands its final bytes over instead of freeing them: the
+// core driver takes its memory through these callbacks, and at H5Fclose — after HDF5 has written the closing
+// superblock, the same bytes a file on disk holds after its close — the free callback parks the buffer in
+// `*slot` (a `void *` owned by the caller, who frees it with free()). H5Fget_file_image before the close does not
+// give those bytes: its superblock checksum differs from the closed file's (HDF5 1.10.8, every shape tried).
+static void *tf_image_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)op; (void)udata;
+    return malloc(size);
+}
+static void *tf_image_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)op; (void)udata;
+    return memcpy(dest, src, size);
+}
+static void *tf_image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)op; (void)udata;
+    return realloc(ptr, size);
+}
+static herr_t tf_image_free(void *ptr, H5FD_file_image_op_t op, void *udata) {
+    void **slot = (void **)udata;
+    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && slot != NULL) {
+        free(*slot);
+        *slot = ptr;
+    } else {
+        free(ptr);
+    }
+    return 0;
+}
+// HDF5 copies the property list and its udata with it: the slot is the caller's, so copies share it.
+static void *tf_image_udata_copy(void *udata) { return udata; }
+static herr_t tf_image_udata_free(void *udata) { (void)udata; return 0; }
+static inline herr_t tf_H5Pset_core_image_capture(hid_t fapl, size_t increment, void **slot) {
+    if (H5Pset_fapl_core(fapl, increment, 0) < 0) return -1;
+    H5FD_file_image_callbacks_t callbacks = {
+        tf_image_malloc, tf_image_memcpy, tf_image_realloc, tf_image_free, tf_image_udata_copy, tf_image_udata_free, (void *)slot
+    };
+    return H5Pset_file_image_callbacks(fapl, &callbacks);
 }
 
 #endif

@@ -15,15 +15,18 @@ import Darwin
 /// The file is created so that its bytes depend only on what is written and in which order: no object
 /// modification times, explicit format version bounds. The model and prediction files use this directly;
 /// `BalancedDatasetWriter` builds on it.
+///
+/// A writer made with ``init(inMemoryNamed:)`` builds the same bytes in memory and never touches the disk;
+/// ``commitImage()`` hands them over. It is for a file that is wanted only for its digest.
 public final class AtomicHDF5Writer {
     /// Where the file appears on commit.
     public let path: String
-    /// Where it is written until then.
-    public let temporaryPath: String
+    /// Where it is written until then; nil for a file built in memory.
+    public let temporaryPath: String?
     let file: HDF5File
     private var datasets: [HDF5Dataset] = []
     private var state = State.open
-    private let registration: Int32
+    private let registration: Int32?
 
     private enum State { case open, committed, abandoned }
 
@@ -31,15 +34,26 @@ public final class AtomicHDF5Writer {
     public init(path: String) throws(StorageError) {
         try Self.checkWritable(path: path)
         self.path = path
-        temporaryPath = TemporaryFiles.siblingPath(for: path)
+        let temporaryPath = TemporaryFiles.siblingPath(for: path)
+        self.temporaryPath = temporaryPath
         // Registered before it exists, so there is no moment when an interrupt would leave it behind.
-        registration = TemporaryFiles.register(temporaryPath)
+        let registration = TemporaryFiles.register(temporaryPath)
+        self.registration = registration
         do throws(StorageError) {
             file = try Self.createTemporary(temporaryPath, for: path)
         } catch {
             TemporaryFiles.forget(registration)
             throw error
         }
+    }
+
+    /// Builds the file in memory: the bytes ``init(path:)`` and ``commit(digestingFile:)`` would leave on disk for
+    /// the same calls, which ``commitImage()`` returns. `name` stands for the path in errors.
+    public init(inMemoryNamed name: String) throws(StorageError) {
+        path = name
+        temporaryPath = nil
+        registration = nil
+        file = try HDF5File.createDeterministicInMemory(name: name)
     }
 
     private static func createTemporary(_ temporaryPath: String, for path: String) throws(StorageError) -> HDF5File {
@@ -121,6 +135,9 @@ public final class AtomicHDF5Writer {
     @discardableResult
     public func commit(digestingFile: Bool = false) throws(StorageError) -> () -> String? {
         guard state == .open else { throw .invalidArgument("commit of a writer for \(path) that is already closed") }
+        guard let temporaryPath, let registration else {
+            throw .invalidArgument("commit of the in-memory file \(path): take its bytes with commitImage()")
+        }
         if let milliseconds = Self.testCommitDelay, milliseconds > 0 { POSIXFile.sleep(milliseconds: milliseconds) }
         var digest: () -> String? = { nil }
         do throws(StorageError) {
@@ -151,12 +168,34 @@ public final class AtomicHDF5Writer {
         return digest
     }
 
+    /// Closes an in-memory file (``init(inMemoryNamed:)``) and returns its bytes. On failure nothing is kept.
+    public func commitImage() throws(StorageError) -> HDF5FileImage {
+        guard state == .open else { throw .invalidArgument("commit of a writer for \(path) that is already closed") }
+        guard temporaryPath == nil else { throw .invalidArgument("commitImage of \(path), which is written to disk: use commit()") }
+        do throws(StorageError) {
+            let image = try mapWriteFailure { () throws(StorageError) in
+                for dataset in datasets { try dataset.closeReportingErrors() }
+                datasets.removeAll()
+                return try file.closeTakingImage()
+            }
+            state = .committed
+            return image
+        } catch {
+            abandon()
+            throw error
+        }
+    }
+
     /// Discards the output: closes everything and removes the temporary file. Idempotent.
     public func abandon() {
         guard state == .open else { return }
         state = .abandoned
         for dataset in datasets { dataset.close() }
         datasets.removeAll()
+        guard let temporaryPath, let registration else {
+            try? file.close()  // in memory: the file's image goes with it
+            return
+        }
         // Empty the file first: after a disk-full failure HDF5 still holds dirty metadata and its close must be
         // able to write it, or HDF5 1.10 is left with a half-destroyed file that crashes the process at exit.
         // Freeing the data blocks gives it the room; the contents are being discarded anyway.

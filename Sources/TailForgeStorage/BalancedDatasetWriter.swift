@@ -8,7 +8,8 @@ import TailForgeNumerics
 ///
 /// The total row count is fixed up front. Rows may be appended in any batching; they are buffered and written
 /// one whole chunk at a time, in order, so the final bytes depend only on the rows and the attributes. The
-/// file appears at `path` only on `commit()`; otherwise the temporary sibling is removed.
+/// file appears at `path` only on `commit()`; otherwise the temporary sibling is removed. With `inMemory`, the
+/// same bytes are built in memory only and `commitImage()` returns them (a file wanted only for its digest).
 ///
 /// Every appended row also feeds one SHA-256 per dataset, so the content digests (`BalancedContentDigest`) are
 /// ready at commit without reading the output back.
@@ -74,9 +75,12 @@ public final class BalancedDatasetWriter {
     /// - Parameters:
     ///   - totalRows: rows of the file (for the compact layout: the real rows).
     ///   - classInputRows: the compact layout's `/class_input_rows`; required for it, ignored otherwise.
+    ///   - inMemory: build the file in memory (``AtomicHDF5Writer/init(inMemoryNamed:)``), `path` naming it in errors;
+    ///     finish with ``commitImage(attributes:)``.
     public init(
         path: String, dimension: Int, totalRows: Int, attributes: [String: AttributeValue],
-        classNames: [String]?, chunkRows: Int = 4096, layout: BalancedLayout = .full, classInputRows: [Int64]? = nil
+        classNames: [String]?, chunkRows: Int = 4096, layout: BalancedLayout = .full, classInputRows: [Int64]? = nil,
+        inMemory: Bool = false
     ) throws(StorageError) {
         guard dimension >= 1, totalRows >= 0, chunkRows >= 1 else {
             throw .invalidArgument("dimension \(dimension), totalRows \(totalRows), chunkRows \(chunkRows)")
@@ -91,7 +95,7 @@ public final class BalancedDatasetWriter {
         self.layout = layout
         hasher = BalancedContentHasher(dimension: dimension)
         let names = layout.rowDatasets
-        output = try AtomicHDF5Writer(path: path)
+        output = inMemory ? try AtomicHDF5Writer(inMemoryNamed: path) : try AtomicHDF5Writer(path: path)
         try output.writeAttributes(attributes)
         if let classNames { try output.writeStrings("class_names", classNames) }
         if layout == .compact, let classInputRows {
@@ -184,6 +188,23 @@ public final class BalancedDatasetWriter {
     /// (``AtomicHDF5Writer/commit(digestingFile:)``).
     @discardableResult
     public func commit(attributes: [String: AttributeValue] = [:], digestingFile: Bool = false) throws(StorageError) -> () -> String? {
+        try finishRows(attributes: attributes)
+        let fileDigest = try output.commit(digestingFile: digestingFile)
+        contentDigests = hasher.digests(layout.rowDatasets)
+        return fileDigest
+    }
+
+    /// ``commit(attributes:digestingFile:)`` for a writer made with `inMemory`: the file's bytes, exactly those
+    /// `commit` would have put at `path`.
+    public func commitImage(attributes: [String: AttributeValue] = [:]) throws(StorageError) -> HDF5FileImage {
+        try finishRows(attributes: attributes)
+        let image = try output.commitImage()
+        contentDigests = hasher.digests(layout.rowDatasets)
+        return image
+    }
+
+    /// Writes the last partial chunk and the closing attributes.
+    private func finishRows(attributes: [String: AttributeValue]) throws(StorageError) {
         guard rowsAppended == totalRows else {
             throw .wrongRowCount(path: path, expected: totalRows, actual: rowsAppended)
         }
@@ -198,9 +219,6 @@ public final class BalancedDatasetWriter {
                 throw error
             }
         }
-        let fileDigest = try output.commit(digestingFile: digestingFile)
-        contentDigests = hasher.digests(layout.rowDatasets)
-        return fileDigest
     }
 
     /// Discards the output and removes the temporary file (also done when released uncommitted).

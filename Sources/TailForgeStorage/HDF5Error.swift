@@ -23,6 +23,7 @@ public struct HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
         public static let propertyList = Operation(rawValue: "property list")
         public static let attribute = Operation(rawValue: "attribute")
         public static let listObjects = Operation(rawValue: "list objects")
+        public static let fileImage = Operation(rawValue: "file image")
     }
 
     public let operation: Operation

@@ -1,4 +1,5 @@
 import CHDF5
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -13,10 +14,13 @@ public final class HDF5File: @unchecked Sendable {
     /// The path the file was opened or created at.
     public let path: String
     private(set) var id: hid_t
+    /// An in-memory file's slot for its final image (see ``createDeterministicInMemory(name:)``); nil for a file on disk.
+    private let imageSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
 
-    private init(id: hid_t, path: String) {
+    private init(id: hid_t, path: String, imageSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>? = nil) {
         self.id = id
         self.path = path
+        self.imageSlot = imageSlot
     }
 
     /// Opens an existing file, distinguishing a missing file from one that is not HDF5.
@@ -60,6 +64,51 @@ public final class HDF5File: @unchecked Sendable {
         try h5check(H5Pset_fclose_degree(access.id, H5F_CLOSE_SEMI), .propertyList, path)
         let id = try h5id(H5Fcreate(path, tf_H5F_ACC_TRUNC(), create.id, access.id), .createFile, path)
         return HDF5File(id: id, path: path)
+    }
+
+    /// Names of in-memory files: HDF5 refuses to create a file under the name of one that is open, so each gets its own.
+    private static let inMemoryFiles = Atomic<Int>(0)
+
+    /// Like ``createDeterministic(path:)``, but the file lives in memory only (HDF5's core driver without a backing
+    /// store) and ``closeTakingImage()`` gives its bytes: the bytes `createDeterministic` writes to disk for the same
+    /// calls. `name` only labels errors.
+    static func createDeterministicInMemory(name: String) throws(StorageError) -> HDF5File {
+        HDF5Library.enter(); defer { HDF5Library.leave() }
+        let label = "\(name) (in memory)"
+        let create = try HDF5PropertyList(class: tf_H5P_FILE_CREATE(), context: label)
+        try h5check(H5Pset_obj_track_times(create.id, false), .propertyList, label)
+        let access = try fileAccessProperties(path: label, locking: false)
+        try h5check(H5Pset_libver_bounds(access.id, H5F_LIBVER_V18, H5F_LIBVER_V110), .propertyList, label)
+        try h5check(H5Pset_fclose_degree(access.id, H5F_CLOSE_SEMI), .propertyList, label)
+        let slot = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 1)
+        slot.initialize(to: nil)
+        do throws(StorageError) {
+            // Grown 4 MiB at a time (realloc): the increment changes how often memory grows, not the file's bytes.
+            try h5check(tf_H5Pset_core_image_capture(access.id, 4 << 20, slot), .propertyList, label)
+            let unique = "tailforge-memory-\(getpid())-\(inMemoryFiles.add(1, ordering: .relaxed).newValue)"
+            let id = try h5id(H5Fcreate(unique, tf_H5F_ACC_TRUNC(), create.id, access.id), .createFile, label)
+            return HDF5File(id: id, path: label, imageSlot: slot)
+        } catch {
+            slot.deallocate()
+            throw error
+        }
+    }
+
+    /// Closes an in-memory file (``createDeterministicInMemory(name:)``) and returns its bytes, exactly those a file
+    /// on disk holds after the same calls and its close.
+    func closeTakingImage() throws(StorageError) -> HDF5FileImage {
+        HDF5Library.enter(); defer { HDF5Library.leave() }
+        guard let imageSlot, id >= 0 else { throw .invalidArgument("\(path) is not an open in-memory file") }
+        try h5check(H5Fflush(id, H5F_SCOPE_LOCAL), .flushFile, path)
+        // The file's length is its end of allocation, known once flushed (the close does not move it); the core
+        // driver's buffer is longer, grown in whole increments.
+        let length = H5Fget_file_image(id, nil, 0)
+        guard length > 0 else { throw .hdf5(.current(.fileImage, path)) }
+        try h5check(H5Fclose(id), .closeFile, path)
+        id = -1
+        guard let bytes = imageSlot.pointee else { throw .hdf5(HDF5Error(operation: .fileImage, objectPath: path, stack: "the core driver released no image at close")) }
+        imageSlot.pointee = nil
+        return HDF5FileImage(owning: bytes, count: length)
     }
 
     /// Readers keep HDF5's file locking (a shared lock, so a tool writing the file in place makes the open fail
@@ -220,6 +269,10 @@ public final class HDF5File: @unchecked Sendable {
         if id >= 0 {
             _ = H5Fclose(id)
             _ = H5Eclear2(tf_H5E_DEFAULT())
+        }
+        if let imageSlot {
+            free(imageSlot.pointee)  // an image nobody took (the file was abandoned)
+            imageSlot.deallocate()
         }
     }
 }

@@ -10,8 +10,8 @@ extension ClusterProcessTests {
     /// compact file from the same, so a shard file may vanish once reported and a shard computed with another seed
     /// is caught without spot verification. (Two real workers fetching no shard byte: `ProcessClusterTests`.)
     @Suite struct CompactJobProcessTests {
-        /// A compact shard file is gone once its worker reported it (this release's workers delete it after hashing;
-        /// this one also deletes any it still has): the job commits the single-node bytes, because nothing reads the
+        /// A compact shard file is gone once its worker reported it (this release's workers never write it, hashing
+        /// its bytes in memory; this one also deletes any it still has): the job commits the single-node bytes, because nothing reads the
         /// file. (Before, the coordinator read the shard from the shared shard directory, refused it as unreadable and
         /// quarantined the worker: no commit.) The shared shard directory is left empty.
         @Test func aCompactJobCommitsWhenItsShardFilesAreGoneAfterTheReport() async throws {

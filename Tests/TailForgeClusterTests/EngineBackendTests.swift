@@ -19,7 +19,9 @@ import TailForgeStorage
         var outcomes: [ShardOutcome] = []
     }
 
-    static func runJob(shardCount: Int, seed: UInt64 = 3, layout: BalancedLayout? = nil, policy: BalanceSettings? = nil) throws -> Job {
+    /// `shardDirectory`: where workers put shard files (the job's directory unless given).
+    static func runJob(shardCount: Int, seed: UInt64 = 3, layout: BalancedLayout? = nil, policy: BalanceSettings? = nil,
+                       shardDirectory: String? = nil) throws -> Job {
         let directory = NSTemporaryDirectory() + "tailforge-engine-backend-\(UUID().uuidString)"
         let input = try SyntheticPreset.small.write(to: directory, seed: 2).train
         let manifest = JobManifest(input: .init(path: input), output: (directory as NSString).appendingPathComponent("out.h5"),
@@ -32,7 +34,7 @@ import TailForgeStorage
             ShardTask(assignment: AssignShard(shard: ShardReference(job: "test", shard: index, stage: stage, attempt: 0), job: manifest,
                                               input: InputLocation(path: input, sha256: prepared.inputSHA256, byteCount: prepared.inputBytes, streamed: false),
                                               classes: prepared.shards[index], sharedShardDirectory: nil),
-                      kappas: kappas, inputPath: input, outputDirectory: directory)
+                      kappas: kappas, inputPath: input, outputDirectory: shardDirectory ?? directory)
         }
         let stageOne = try prepared.shards.indices.map { index in
             WireMessage.float32Values(try #require(try executor.execute(task(index, .concentrations), context: context).payload))!
@@ -43,7 +45,7 @@ import TailForgeStorage
             #expect(outcome.rowsPerClass == prepared.shards[index].map(\.outputCount))
             return outcome
         }
-        // A compact shard's file is deleted once hashed (nobody reads it): no path.
+        // A compact shard's file is only hashed, in memory (nobody reads it): no path.
         let shards = try outcomes.map { ShardFile(path: layout == .compact ? "" : try #require($0.path), sha256: $0.sha256) }
         return Job(directory: directory, manifest: manifest, prepared: prepared, shards: shards, fallback: fallback, stageOne: stageOne, kappas: kappas,
                    outcomes: outcomes)
@@ -117,14 +119,14 @@ import TailForgeStorage
 
     /// A compact job: workers write compact shards (real rows and κ, the probe class's digest) and report their
     /// digests; the coordinator checks each against its own derivation and writes the file single-node `balance
-    /// --layout compact` writes, byte for byte, from the input and the κ — with every shard file deleted, so none
+    /// --layout compact` writes, byte for byte, from the input and the κ — with no shard file on disk, so none
     /// is read; it materializes to the full file.
     @Test(arguments: [1, 3, 8])
     func aCompactGatherIsTheSingleNodeCompactBytesWithoutReadingAShard(shardCount: Int) throws {
         let job = try Self.runJob(shardCount: shardCount, layout: .compact)
         defer { try? FileManager.default.removeItem(atPath: job.directory) }
         let fullRows = job.prepared.shards.joined().reduce(0) { $0 + $1.keptCount }
-        #expect(job.outcomes.allSatisfy { $0.path == nil && $0.sha256.count == 64 && $0.byteCount > 0 }, "hashed, then deleted")
+        #expect(job.outcomes.allSatisfy { $0.path == nil && $0.sha256.count == 64 && $0.byteCount > 0 }, "hashed in memory")
         #expect(try FileManager.default.contentsOfDirectory(atPath: job.directory).allSatisfy { !$0.contains("-shard-") }, "no shard file is left")
         let backend = EngineJobBackend()
         for (index, outcome) in job.outcomes.enumerated() {
@@ -144,6 +146,24 @@ import TailForgeStorage
         _ = try BalanceRunner(input: job.manifest.input.spec(), outputPath: full, settings: job.manifest.policy, threads: 2).run()
         _ = try CompactMaterializer(input: job.manifest.output, output: materialized).run()
         #expect(try SHA256.hexDigest(ofFileAt: materialized) == SHA256.hexDigest(ofFileAt: full))
+    }
+
+    /// A compact shard's file is built in memory, never on disk: its SHA-256 and size (the resolved manifest's
+    /// `shards[].sha256` and `bytes`) are those of the file the release before wrote, hashed and deleted —
+    /// recorded from it (main at 8433de3, tool version 0.2.0, which the file records) — and a worker needs no
+    /// writable shard directory for it (there the release before failed).
+    @Test func compactShardsAreHashedInMemoryWithTheDigestsTheirFilesHad() throws {
+        let blocker = NSTemporaryDirectory() + "tailforge-not-a-directory-\(UUID().uuidString)"
+        #expect(FileManager.default.createFile(atPath: blocker, contents: Data()))
+        defer { try? FileManager.default.removeItem(atPath: blocker) }
+        let job = try Self.runJob(shardCount: 3, layout: .compact, shardDirectory: blocker + "/shards")
+        defer { try? FileManager.default.removeItem(atPath: job.directory) }
+        #expect(ToolVersion.current == "0.2.0", "the recorded digests below are of files that record tool version 0.2.0")
+        #expect(job.outcomes.map(\.sha256) == ["76b88f94c84f41e26ed2abffa85ef6284a168b49a07d6fe77a96ed006def5ec8",
+                                                "6b4f3e5e031372a189dd7988b844a3210c50c19d5b3d043cdd575831db063feb",
+                                                "007feb0e5ff97eca5f974f5cd83e1f2e2388705681070029b84184ae279f76c8"])
+        #expect(job.outcomes.map(\.byteCount) == [117_383, 140_269, 142_843])
+        #expect(job.outcomes.allSatisfy { $0.path == nil })
     }
 
     /// A compact shard computed with other κ, another seed or a forged probe digest is refused by the

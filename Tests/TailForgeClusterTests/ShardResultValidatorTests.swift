@@ -197,7 +197,7 @@ import TailForgeStorage
 
     // MARK: - Files, through the engine backend
 
-    /// Full shards only: a compact shard file is never read (it is hashed and deleted on its worker); the backend
+    /// Full shards only: a compact shard file is never read (its worker only hashes it, in memory); the backend
     /// checks its reported digests against its own derivation instead (``EngineBackendTests``).
     @Test(arguments: [BalancedLayout.full])
     func theBackendAcceptsEveryHonestShardFileAndRefusesAForgedOne(layout: BalancedLayout) throws {

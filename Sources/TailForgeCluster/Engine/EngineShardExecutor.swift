@@ -4,7 +4,8 @@ import TailForgeNumerics
 import TailForgeStorage
 
 /// The balancing method's worker side: stage 1 computes κ of a shard's classes, stage 2 draws their synthetic
-/// rows and writes the shard's HDF5 file (the balanced-output contract, classes in shard order).
+/// rows and writes the shard's HDF5 file (the balanced-output contract, classes in shard order) — for a compact
+/// job only in memory, for its digest.
 ///
 /// The loaded input is kept between shards of the same job, since every shard of a job reads the same file.
 public final class EngineShardExecutor: ShardExecutor {
@@ -108,7 +109,13 @@ public final class EngineShardExecutor: ShardExecutor {
         let reference = assignment.shard
         let name = "\(reference.job)-shard-\(reference.shard)-attempt-\(reference.attempt).h5"
         let path = (task.outputDirectory as NSString).appendingPathComponent(name)
-        try? FileManager.default.createDirectory(atPath: task.outputDirectory, withIntermediateDirectories: true)
+        let layout = assignment.job.outputLayout
+        // Nobody reads a compact shard: the coordinator checks its content digests against its own derivation from
+        // the input and writes the output from the same. Only its file digest is reported (the resolved manifest's
+        // `shards[].sha256`, which spot checks compare between workers), so the file is built in memory — the bytes
+        // it would have on disk — and never written, fsynced, read back and deleted.
+        let inMemory = layout == .compact
+        if !inMemory { try? FileManager.default.createDirectory(atPath: task.outputDirectory, withIntermediateDirectories: true) }
         let attributes: [String: AttributeValue] = [
             "format": .string("tailforge-shard-v1"),
             "tool_version": .string(ToolVersion.current),
@@ -118,14 +125,12 @@ public final class EngineShardExecutor: ShardExecutor {
             BalancedLayout.attributeName: .string(assignment.job.outputLayout.rawValue),
         ]
         // A compact job's shard holds its classes' real rows and their κ; only the probe class is drawn here.
-        let layout = assignment.job.outputLayout
         let probeClass = layout == .compact ? plan.compactProbeClass : nil
         let totalRows = classes.reduce(0) { $0 + (layout == .compact ? $1.keptCount : $1.outputCount) }
-        var compactDigests: (content: [String: String]?, probe: String?)?
         do {
             let writer = try BalancedDatasetWriter(path: path, dimension: data.dimension, totalRows: totalRows,
                                                    attributes: attributes, classNames: nil, layout: layout,
-                                                   classInputRows: plan.classes.map { Int64($0.realCount) })
+                                                   classInputRows: plan.classes.map { Int64($0.realCount) }, inMemory: inMemory)
             do {
                 var rowsDone = 0
                 var probeSHA256: String?
@@ -156,23 +161,20 @@ public final class EngineShardExecutor: ShardExecutor {
                     first += batch.count
                     context.progress(first, rowsDone)
                 }
-                try writer.commit(attributes: probeSHA256.map { ["synthetic_probe_sha256": .string($0)] } ?? [:])
-                compactDigests = layout == .compact ? (writer.contentDigests, probeSHA256) : nil
+                let closing: [String: AttributeValue] = probeSHA256.map { ["synthetic_probe_sha256": .string($0)] } ?? [:]
+                if inMemory {
+                    let image = try writer.commitImage(attributes: closing)
+                    return ShardOutcome(rowsPerClass: classes.map(\.outputCount), sha256: image.sha256, byteCount: Int64(image.count), path: nil,
+                                        payload: nil, contentSHA256: writer.contentDigests, syntheticProbeSHA256: probeSHA256)
+                }
+                try writer.commit(attributes: closing)
             } catch {
                 writer.abandon()
                 throw error
             }
             let sha256 = try SHA256.hexDigest(ofFileAt: path)
             let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
-            guard let compactDigests else {
-                return ShardOutcome(rowsPerClass: classes.map(\.outputCount), sha256: sha256, byteCount: bytes, path: path, payload: nil)
-            }
-            // Nobody reads a compact shard: the coordinator checks these digests against its own derivation from the
-            // input and writes the output from the same. The file was written only for its digest (the resolved
-            // manifest's `shards[].sha256`, as before), so it goes now and no worker accumulates them.
-            try? FileManager.default.removeItem(atPath: path)
-            return ShardOutcome(rowsPerClass: classes.map(\.outputCount), sha256: sha256, byteCount: bytes, path: nil, payload: nil,
-                                contentSHA256: compactDigests.content, syntheticProbeSHA256: compactDigests.probe)
+            return ShardOutcome(rowsPerClass: classes.map(\.outputCount), sha256: sha256, byteCount: bytes, path: path, payload: nil)
         } catch let error as StorageError {
             throw ClusterJobError.storage(error)
         }

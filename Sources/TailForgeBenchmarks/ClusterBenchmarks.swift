@@ -10,7 +10,8 @@ import Glibc
 /// [--stream-input] [--layout full|compact] [--publish copy,virtual] [--shared-shards] [--seed N] [--tailforge PATH]`
 ///
 /// A balancing job on 1, 2 and 4 local worker processes against single-node `tailforge balance` on the same
-/// input in the same run: wall time, bytes moved over the sockets (the coordinator's own metrics), coordinator CPU time, and the synthesis
+/// input in the same run: wall time, bytes moved over the sockets (the coordinator's own metrics), coordinator and workers' CPU time,
+/// the seconds the workers report for their stage-2 shards, and the synthesis
 /// stage's slack per shard (scheduling, shard transfer and load imbalance), and whether every output has the
 /// reference's SHA-256. With `--layout compact` the jobs and the reference write the compact layout.
 /// `--publish copy,virtual` runs each worker count once per publish mode (``PublishMode``) and adds the output's
@@ -83,7 +84,7 @@ enum ClusterBenchmarks {
         print(String(format: "single-node balance --layout %@ (%d threads): wall %.2f s, CPU %.2f s, output %.1f MiB, SHA-256 %@",
                      layout.rawValue, threads, singleSeconds, singleCPU, Double(outputBytes) / 1_048_576, referenceSHA256))
 
-        print("workers  threads/worker  shards  publish  wall s  vs single  plan s  κ s  synth s  gather s  coordinator CPU s  MiB moved  output MiB  slack/shard ms  same bytes")
+        print("workers  threads/worker  shards  publish  wall s  vs single  plan s  κ s  synth s  gather s  coordinator CPU s  worker CPU s  stage-2 shard s  MiB moved  output MiB  slack/shard ms  same bytes")
         for (count, publish) in workerCounts.flatMap({ count in publishModes.map { (count, $0) } }) {
             let perWorker = max(1, threads / count)
             let cluster = LocalCluster(executable: executable, directory: path("cluster-\(count)-\(publish.rawValue)"))
@@ -102,11 +103,14 @@ enum ClusterBenchmarks {
                                        publish: publish)
             let coordinatorPID = cluster.coordinator!.processIdentifier
             let cpuStart = processCPUSeconds(coordinatorPID)
+            let workerPIDs = cluster.workers.map(\.processIdentifier)
+            let workerCPUStart = workerPIDs.reduce(0) { $0 + processCPUSeconds($1) }
             clock = Date()
             let job = try client.submit(manifest)
             let final = try client.watch(job: job) { _ in }
             let wall = Date().timeIntervalSince(clock)
             let coordinatorCPU = processCPUSeconds(coordinatorPID) - cpuStart
+            let workerCPU = workerPIDs.reduce(0) { $0 + processCPUSeconds($1) } - workerCPUStart
             guard final.state == .committed else {
                 print("\(count) workers: job \(final.state.rawValue): \(final.error ?? "")")
                 continue
@@ -125,10 +129,10 @@ enum ClusterBenchmarks {
             let synthesis = resolved.stageSeconds["synthesis"] ?? 0
             let busy = resolved.shards.reduce(0) { $0 + $1.seconds }
             let slack = (synthesis * Double(count) - busy) / Double(max(1, resolved.shards.count))
-            print(String(format: "%7d  %14d  %6d  %@  %6.2f  %8.2fx  %6.2f  %4.2f  %7.2f  %8.2f  %17.2f  %9.1f  %10.3f  %14.1f  %@",
+            print(String(format: "%7d  %14d  %6d  %@  %6.2f  %8.2fx  %6.2f  %4.2f  %7.2f  %8.2f  %17.2f  %12.2f  %15.2f  %9.1f  %10.3f  %14.1f  %@",
                          count, perWorker, resolved.shards.count, publish.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0), wall, singleSeconds / wall, resolved.stageSeconds["plan"] ?? 0,
                          resolved.stageSeconds["concentrations"] ?? 0, synthesis, resolved.stageSeconds["gather"] ?? 0,
-                         coordinatorCPU, Double(moved) / 1_048_576, Double(fileSize(output)) / 1_048_576, slack * 1000, same))
+                         coordinatorCPU, workerCPU, busy, Double(moved) / 1_048_576, Double(fileSize(output)) / 1_048_576, slack * 1000, same))
             cluster.stop()
             try? FileManager.default.removeItem(atPath: output)
             try? FileManager.default.removeItem(atPath: VirtualBalancedDataset.shardDirectory(forOutput: output))

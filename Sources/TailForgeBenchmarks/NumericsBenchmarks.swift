@@ -1,6 +1,6 @@
 // Suite "numerics": OpenBLAS sgemm, exact k-NN, the normal generator and the vMF sampler, with the
 // figures the balancing engine's hot paths depend on. Options: `--quick` for smaller repetitions,
-// `--part sgemm|nn|rng|vmf` to run one part (e.g. under `perf stat`). Rates are given per wall-clock second and,
+// `--part sgemm|nn|rng|vmf|engine` to run one part (e.g. under `perf stat`). Rates are given per wall-clock second and,
 // because the machine is shared, per second of the measuring threads' own CPU time.
 import COpenBLAS
 import Dispatch
@@ -122,6 +122,13 @@ enum NumericsBenchmarks {
             }
             print("vMF d = 768, κ = \(Int(kappa)): acceptance \(format(acceptance, digits: 3)), cosine \(format(cosineSeconds / Double(draws) * 1e9)) ns (CPU); " + rates.joined(separator: ", "))
             print("    engine path, same κ: " + (try engineRate(points: points, kappa: kappa, classes: quick ? 20 : 100)))
+        }
+
+        // MARK: the engine's draws, variant by variant
+
+        for kappa in [250.0, 1700, 38_000] where runs("engine") {
+            print("vMF d = 768, κ = \(Int(kappa)), where the engine's draws spend their time:")
+            try EngineDrawVariants.run(points: points, kappa: kappa, classes: quick ? 20 : 100)
         }
     }
 }

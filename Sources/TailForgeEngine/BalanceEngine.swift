@@ -41,7 +41,7 @@ public enum BalanceEngine {
     ///   - driftGuard: when given, every synthetic row is checked against it (``DriftGuard``) and redrawn while
     ///     rejected, at most `retries` rounds; a slot rejected every round takes a copy of its seed row (κ 0).
     ///   - buffer: storage to build the rows in when the class adds rows (``ClassBlockBuffers``); its contents are
-    ///     ignored. The rows are the same whatever it holds.
+    ///     overwritten, never read. The rows are the same whatever it holds.
     public static func synthesize(
         entry: BalancePlan.ClassEntry, classRows: Matrix, sourceRows: [Int64], kappas: [Float], settings: BalanceSettings,
         driftGuard: DriftGuard? = nil, reusing buffer: consuming [Float] = []
@@ -58,9 +58,13 @@ public enum BalanceEngine {
             let keptRows = storage
             // Moved, not copied: a shared buffer would be copied on the first write instead of reused.
             storage = consume buffer
-            storage.removeAll(keepingCapacity: true)
-            storage.reserveCapacity(entry.outputCount * d)
-            storage.append(contentsOf: keptRows)
+            resizeWithoutClearing(&storage, to: entry.outputCount * d)
+            storage.withUnsafeMutableBufferPointer { o in
+                keptRows.withUnsafeBufferPointer { k in
+                    guard let from = k.baseAddress else { return }
+                    o.baseAddress!.update(from: from, count: k.count)
+                }
+            }
         }
         var sourceIndex = kept.map { sourceRows[$0] }
         var kappaColumn = [Float](repeating: 0, count: kept.count)
@@ -71,7 +75,7 @@ public enum BalanceEngine {
             var centreIndex: [Int32] = []
             centreIndex.reserveCapacity(entry.syntheticCount)
             sampler.draw(
-                count: entry.syntheticCount, kappas: kappas, into: &storage,
+                count: entry.syntheticCount, firstRow: kept.count, kappas: kappas, into: &storage,
                 centreIndex: &centreIndex, kappaUsed: &kappaColumn, using: &rng
             )
             if let driftGuard {
@@ -86,6 +90,25 @@ public enum BalanceEngine {
             embeddings: Matrix(rows: entry.outputCount, columns: d, storage: storage),
             isSynthetic: isSynthetic, sourceIndex: sourceIndex, kappa: kappaColumn, driftGuard: report
         )
+    }
+
+    /// Makes `storage` exactly `count` values long, keeping what it holds rather than clearing it: every value is
+    /// overwritten next (the kept rows, then the draws), and clearing a recycled Places-LT block (15 MB, with
+    /// `append(contentsOf: repeatElement(0, …))`, element by element) was 8 % of the CPU of the engine's draws
+    /// (`tailforge-bench numerics --part engine` under perf). Only storage too small is grown, zero-filled.
+    static func resizeWithoutClearing(_ storage: inout [Float], to count: Int) {
+        if storage.count > count {
+            storage.removeLast(storage.count - count)
+        } else if storage.capacity >= count {
+            // Storage of a smaller block: the values it never held are appended (rare; blocks are mostly one size).
+            storage.append(contentsOf: repeatElement(0, count: count - storage.count))
+        } else {
+            // Fresh (or too small) storage: allocated and zeroed in one memset-speed pass.
+            storage = Array(unsafeUninitializedCapacity: count) { values, initialized in
+                values.initialize(repeating: 0)
+                initialized = count
+            }
+        }
     }
 
     /// Checks the synthetic rows (output rows `firstSlot...` of `storage`) against the guard and redraws the

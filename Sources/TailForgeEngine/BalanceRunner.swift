@@ -147,9 +147,9 @@ public struct BalanceRunner: Sendable {
                 if let probe { probeSHA256 = probe }
                 driftReports[block.classId] = block.driftGuard
                 try writer.append(block)
-                if layout == .full { buffers.recycle(block) }
                 rowsWritten += block.count
                 progress(.synthesize, rowsWritten, rowsToWrite)
+                if layout == .full { buffers.recycle(block) }
             })
         } catch {
             writer.abandon()

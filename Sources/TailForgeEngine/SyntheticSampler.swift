@@ -7,20 +7,23 @@ protocol SyntheticSampler {
     /// The class's unit-norm real rows.
     var centres: Matrix { get }
 
-    /// Writes one unit-norm row drawn around row `centre` of ``centres`` into `dest`; returns the κ to record.
+    /// Writes one unit-norm row drawn around row `centre` of ``centres`` into `dest` — every value of it, whatever
+    /// `dest` held before; returns the κ to record.
     func drawOne(centre: Int, kappa: Float, into dest: UnsafeMutableBufferPointer<Float>, using rng: inout ClassRandomStream) -> Float
 }
 
 extension SyntheticSampler {
-    /// Appends `count` rows to `out`, each around a centre chosen uniformly, recording the centre's local
-    /// index and the κ used. `kappas` are the centres' κ (finite).
+    /// Writes rows `firstRow ..< firstRow + count` of `out` (which holds at least those rows), each around a centre
+    /// chosen uniformly, recording the centre's local index and the κ used. `kappas` are the centres' κ (finite).
+    /// Every value of those rows is written (``drawOne(centre:kappa:into:using:)`` fills its whole row), so what
+    /// `out` held there — a recycled block's old rows — does not matter and is not cleared first.
     func draw(
-        count: Int, kappas: [Float], into out: inout [Float],
+        count: Int, firstRow: Int, kappas: [Float], into out: inout [Float],
         centreIndex: inout [Int32], kappaUsed: inout [Float], using rng: inout ClassRandomStream
     ) {
         let d = centres.columns
-        let start = out.count
-        out.append(contentsOf: repeatElement(0, count: count * d))
+        let start = firstRow * d
+        precondition(out.count >= start + count * d, "draw: rows \(firstRow)..<\(firstRow + count) do not fit in \(out.count / d) rows")
         out.withUnsafeMutableBufferPointer { o in
             for s in 0..<count {
                 let centre = uniformIndex(below: centres.rows, using: &rng)

@@ -143,6 +143,39 @@ func clusteredRows(count: Int, dimension: Int, kappa: Double, seed: UInt64) -> M
         #expect(second == block(.vmf, classId: 4))
     }
 
+    /// A recycled block comes back with its old rows, which the next block overwrites instead of clearing them
+    /// first (the clearing was the engine's largest cost beyond the draws); the next block is the same either way.
+    @Test func recycledStorageKeepsItsRowsUntilOverwritten() {
+        let buffers = ClassBlockBuffers()
+        do {
+            let first = block(.vmf)
+            buffers.recycle(first)
+        }
+        let taken = buffers.take()
+        #expect(taken == block(.vmf).embeddings.storage, "the old rows, not an emptied buffer")
+        #expect(block(.vmf, classId: 4, reusing: taken) == block(.vmf, classId: 4))
+    }
+
+    /// Resizing keeps what storage holds (shrinking drops the tail), zero-fills only what it never held, and
+    /// allocates storage too small afresh, zeroed.
+    @Test func resizingStorageKeepsItsValuesAndZeroFillsOnlyWhatItNeverHeld() {
+        var shrunk: [Float] = [1, 2, 3, 4, 5]
+        BalanceEngine.resizeWithoutClearing(&shrunk, to: 3)
+        #expect(shrunk == [1, 2, 3])
+        var grown = [Float](repeating: 7, count: 2)
+        grown.reserveCapacity(6)
+        let address = grown.withUnsafeBufferPointer { $0.baseAddress }
+        BalanceEngine.resizeWithoutClearing(&grown, to: 5)
+        #expect(grown == [7, 7, 0, 0, 0])
+        #expect(grown.withUnsafeBufferPointer { $0.baseAddress } == address, "grown in place")
+        var fresh: [Float] = [9]
+        BalanceEngine.resizeWithoutClearing(&fresh, to: 4096)
+        #expect(fresh.count == 4096 && fresh.allSatisfy { $0 == 0 })
+        var same: [Float] = [.nan, 2]
+        BalanceEngine.resizeWithoutClearing(&same, to: 2)
+        #expect(same[0].isNaN && same[1] == 2)
+    }
+
     @Test(arguments: [32, 45, 7])
     func meanSyntheticCosineIsTheMeanOverSyntheticRowsOfTheCosineToTheirSeed(dimension: Int) {
         let rows = clusteredRows(count: 6, dimension: dimension, kappa: 40, seed: 4)

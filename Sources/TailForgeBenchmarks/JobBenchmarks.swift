@@ -5,13 +5,14 @@ import TailForgeStorage
 import TailForgeTraining
 
 /// `tailforge-bench job [--preset places-lt] [--dimension D] [--workers 1,2,3] [--threads T] [--max-iter N] [--tol X]
-/// [--seed N] [--tailforge PATH]`
+/// [--seed N] [--trainer coordinator|worker] [--tailforge PATH]`
 ///
 /// A job with a `train:` section (balance, then train where the rows stay put) on 1, 2 and 3 local worker
 /// processes against single-node `tailforge balance --layout compact` + `tailforge train` on the same input in the
 /// same run: wall time of each stage, bytes moved, iterations, evaluations, final loss, stop reason, and whether
 /// every model has the single-node model's SHA-256, and the seconds the trainer spent writing its per-iteration
-/// checkpoints (part of train s). The load average is printed with every run.
+/// checkpoints (part of train s). The load average is printed with every run. `--trainer worker` names the last
+/// worker in `train.trainer`, so it drives L-BFGS instead of the coordinator.
 enum JobBenchmarks {
     static func run(_ arguments: [String]) async throws {
         var preset = SyntheticPreset.placesLT
@@ -21,6 +22,7 @@ enum JobBenchmarks {
         var maxIterations = 10
         var tolerance = 1e-5
         var seed: UInt64 = 1
+        var trainerOnWorker = false
         var executable = LocalCluster.siblingExecutable()
         var it = arguments.makeIterator()
         while let flag = it.next() {
@@ -33,6 +35,9 @@ enum JobBenchmarks {
             case "--max-iter": maxIterations = Int(value) ?? maxIterations
             case "--tol": tolerance = Double(value) ?? tolerance
             case "--seed": seed = UInt64(value) ?? seed
+            case "--trainer":
+                guard ["coordinator", "worker"].contains(value) else { throw BenchmarkError.usage("--trainer takes coordinator or worker, not \(value)") }
+                trainerOnWorker = value == "worker"
             case "--tailforge": executable = value
             default: throw BenchmarkError.usage("unknown option \(flag)")
             }
@@ -67,6 +72,7 @@ enum JobBenchmarks {
                      model["final_loss"]?.doubleValue ?? .nan, model["stop_reason"]?.stringValue ?? "?", String(reference.prefix(16)), loadAverage()))
         try? FileManager.default.removeItem(atPath: path("single/balanced.h5"))
 
+        print("trainer: \(trainerOnWorker ? "the last worker (train.trainer)" : "the coordinator")")
         print("workers  wall s  vs single  κ s  recipe s  gather s  regenerate s  train s  checkpoint s  iterations  evaluations  final loss  stop  shard MiB  training MiB  per-evaluation MiB  same model  load")
         for count in workerCounts {
             let cluster = LocalCluster(executable: executable, directory: path("cluster-\(count)"), heartbeatMilliseconds: 500, livenessMilliseconds: 10_000)
@@ -80,7 +86,8 @@ enum JobBenchmarks {
             settings.optimizer.maxIterations = maxIterations
             settings.optimizer.gradientTolerance = tolerance
             let manifest = JobManifest(name: "bench-job-\(count)", input: .init(path: train), output: output, overwrite: true,
-                                       policy: BalanceSettings(seed: seed), sharding: .init(shards: 4 * count), train: .init(settings: settings))
+                                       policy: BalanceSettings(seed: seed), sharding: .init(shards: 4 * count),
+                                       train: .init(settings: settings, trainer: trainerOnWorker ? "local\(count - 1)" : nil))
             clock = Date()
             let job = try client.submit(manifest)
             let final = try client.watch(job: job) { _ in }

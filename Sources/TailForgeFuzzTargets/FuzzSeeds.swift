@@ -68,6 +68,11 @@ public enum FuzzSeeds {
             WireMessage(TrainingPing(session: "s")),
             WireMessage(TrainerProgress(session: "s", iteration: 2, loss: 1.5, gradientNorm: 0.25, evaluations: 3, seconds: 0.5)),
             WireMessage(HeldOutTallyReply(session: "s", iteration: 4, shard: 0, rows: 3), payloads: [HeldOutTally(classCount: 2, gridCount: 1).serialized()]),
+            WireMessage(TrainJob(job: "job-1", manifest: manifest, prepared: PreparedJob(inputSHA256: "ab", inputBytes: 10, classCount: 2, dimension: 2,
+                                                                                          totalRows: 8, shards: [], shardCosts: []),
+                                 identity: "cd", partCount: 2, checkpointDirectory: "/out/model.h5.checkpoints", kappaCounts: [2]),
+                        payloads: [WireMessage.float32Payload([1.5, 2])]),
+            WireMessage(JobTrained(job: "job-1", modelSHA256: "ef", parts: [[0, 4], [4, 8]], openSeconds: 0.5, checkpointSeconds: 0.25)),
         ]
     }
 

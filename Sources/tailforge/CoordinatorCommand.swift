@@ -64,6 +64,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("verify-fraction"), help: "Fraction (0 to 1) of the shards of each `verify: spot` job recomputed on another worker and compared; 0 refuses such jobs.")
     var verifyFraction = CoordinatorConfiguration.defaultVerifyFraction
 
+    @Option(name: .customLong("trainer-wait-seconds"), help: "A job whose `train.trainer` names a worker fails when that worker has not registered this many seconds after the job reaches training.")
+    var trainerWaitSeconds = CoordinatorConfiguration.defaultTrainerWaitSeconds
+
     @Option(name: .customLong("metrics-bind"), help: "Serve Prometheus metrics at http://HOST:PORT/metrics (a bare PORT means 127.0.0.1; port 0 picks one, written to STATE/metrics-endpoint); off by default.")
     var metricsBind: String?
 
@@ -82,6 +85,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         try CommandLimits.check("max-queued-jobs-per-client", maxQueuedJobsPerClient, in: 0...100_000)
         guard verifyFraction.isFinite, (0...1).contains(verifyFraction) else {
             throw ValidationError("--verify-fraction takes a number from 0 to 1 (0.1 recomputes a tenth of a `verify: spot` job's shards), not \(verifyFraction)")
+        }
+        guard trainerWaitSeconds.isFinite, (0.1...604_800).contains(trainerWaitSeconds) else {
+            throw ValidationError("--trainer-wait-seconds takes a number of seconds from 0.1 to 604800 (a week), not \(trainerWaitSeconds)")
         }
         guard workerMemoryBytes > 0 else { throw ValidationError("--worker-memory-bytes must be positive") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
@@ -134,7 +140,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             signingKey: signing, maxJobsPerClient: maxJobsPerClient, maxQueuedJobsPerClient: maxQueuedJobsPerClient, verifyFraction: verifyFraction,
             metricsBind: try CommandLimits.bindAddress(metricsBind, flag: "--metrics-bind"),
             httpBind: try CommandLimits.bindAddress(httpBind, flag: "--http-bind"), httpToken: token,
-            logger: logger)
+            trainerWaitSeconds: trainerWaitSeconds, logger: logger)
         try await DaemonService.runUntilSignalled([daemon] + ObservabilityServer.services(listeners, logger: logger), logger: logger)
     }
 }

@@ -67,6 +67,7 @@ import TailForgeTraining
         ("verfy: spot", "`verfy` is not a manifest key. Did you mean `verify`?", "line 4"),
         ("publsh: virtual", "`publsh` is not a manifest key. Did you mean `publish`?", "line 4"),
         ("frobnicate: 1", "The keys at the top level are `name`, `input`, `output`", "line 4"),
+        ("train:\n  traner: local1", "`train.traner` is not a manifest key. Did you mean `trainer`?", "line 5"),
         ("train:\n  max_iter: 50", "`train.max_iter` is not a manifest key. Did you mean `max_iterations`? (`train:` spells `tailforge train`'s flags out in full)", "line 5"),
         ("train:\n  tol: 1e-6", "Did you mean `tolerance`?", "line 5"),
         ("train:\n  class_weights: balanced", "Did you mean `class_weight`?", "line 5"),
@@ -172,6 +173,9 @@ import TailForgeTraining
         ("train:\n  l2: auto\n  l2_grid: ['1e-3', 1e-5]", "must list plain numbers"),
         ("train:\n  l2: [auto]", "`train.l2` must be a number from 0 to 1e6, or `auto`, not a list."),
         ("train:\n  calibrate: false\n  calibration_seed: 3", "`train.calibration_seed` applies only with `calibrate: true`"),
+        ("train:\n  trainer: \"\"", "`train.trainer` is empty; give a value or leave the key out."),
+        ("train:\n  trainer: \"  \"", "`train.trainer` is empty; name a worker (its `tailforge worker --name`)"),
+        ("train:\n  trainer: [a, b]", "`train.trainer`"),
         ("train:\n  calibrate: yes please", "`train.calibrate` is `yes please`; it must be `true` or `false`."),
         ("train:\n  calibrate: true\n  calibration_seed: -1", "`train.calibration_seed` is `-1`; it must be an integer ≥ 0"),
         ("input:\n  sha256: \(String(repeating: "a", count: 64))", "`input.path` is missing"),
@@ -210,6 +214,13 @@ import TailForgeTraining
         #expect(try JSONDecoder().decode(JobManifest.self, from: JSONEncoder().encode(calibrated)) == calibrated)
         // An uncalibrated job's encoding has no calibration keys (its resolved manifests seal as before).
         #expect(!(String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self).contains("calibrat")))
+
+        // `trainer: NAME` names the worker that drives L-BFGS; left out, the coordinator does (and the encoding has no key).
+        #expect(train.trainer == nil)
+        #expect(!(String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self).contains("trainer")))
+        let named = try load("input:\n  path: in.h5\noutput: model.h5\ntrain:\n  trainer: gpu-box-2")
+        #expect(named.train?.trainer == "gpu-box-2")
+        #expect(try JSONDecoder().decode(JobManifest.self, from: JSONEncoder().encode(named)) == named)
     }
 
     @Test func l2AutoIsTrainsL2AutoWithItsGridAndHoldOut() throws {
@@ -257,7 +268,7 @@ import TailForgeTraining
                                sharding: .init(shards: 2, maxAttempts: 4, shardTimeoutSeconds: 5),
                                transfer: .init(streamInput: true, sharedShardDirectory: "/s"), layout: .compact,
                                train: .init(settings: TrainingSettings(l2: 1e-3), balancedOutput: "/b.h5",
-                                            calibration: CalibrationSettings(holdOutFraction: 0.3, seed: 7, l2Grid: [1e-3, 1e-5])),
+                                            calibration: CalibrationSettings(holdOutFraction: 0.3, seed: 7, l2Grid: [1e-3, 1e-5]), trainer: "node2"),
                                verify: .spot, publish: .virtual)
         let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(full)) as? [String: Any])
         #expect(Set(object.keys) == Set(ManifestKeys.topLevel))

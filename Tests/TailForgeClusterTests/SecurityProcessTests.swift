@@ -185,7 +185,7 @@ extension ClusterProcessTests {
         case .submitJob, .cancelJob, .statusRequest, .watchJob, .trainingOpen, .gradientRequest, .trainingClose, .trainingPing, .trainerProgress:
             #expect(client && !worker)
         case .hello, .heartbeat, .shardResult, .shardFailure, .shardProgress, .goodbye, .dataChunk, .dataRequest,
-             .gradientReply, .trainingShardLoaded, .trainingFailure, .heldOutTally:
+             .gradientReply, .trainingShardLoaded, .trainingFailure, .heldOutTally, .jobTrained:
             #expect(worker && !client)
         case .error:
             #expect(worker && client)

@@ -82,6 +82,9 @@ extension JobManifest {
                     throw refuse("train.calibrate", "a τ grid of \(calibration.tauGrid.count) values", "the standard grid of `train --calibrate`")
                 }
             }
+            if let trainer = train.trainer, trainer.trimmingCharacters(in: .whitespaces).isEmpty {
+                throw refuse("train.trainer", "empty", "the name of a worker (`tailforge worker --name`), or left out to train on the coordinator")
+            }
             if let balanced = train.balancedOutput {
                 let path = URL(fileURLWithPath: balanced).standardizedFileURL.path
                 if balanced.isEmpty { throw refuse("train.balanced_output", "empty", "the path of the balanced file to publish, or left out") }

@@ -22,7 +22,7 @@ public enum ManifestKeys {
         "sharding": ["shards", "max_attempts", "shard_timeout_seconds"],
         "transfer": ["stream_input", "shared_shard_directory"],
         "train": ["l2", "max_iterations", "tolerance", "loss_tolerance", "class_weight", "balanced_output", "calibrate", "calibration_holdout",
-                  "calibration_seed", "l2_grid"],
+                  "calibration_seed", "l2_grid", "trainer"],
     ]
 
     /// `tailforge train`'s flag spellings, which users carry over into a `train:` section.

@@ -177,8 +177,12 @@ struct ManifestReader {
             let key = holdout != nil ? "calibration_holdout" : "calibration_seed"
             throw error(train[key], "train.\(key)", "`train.\(key)` applies only with `calibrate: true` or `l2: auto` (as `--\(key.replacingOccurrences(of: "_", with: "-"))` only with `train --calibrate` or `--l2 auto`); add one of them or remove it.")
         }
+        let trainer = try string(train["trainer"], "train.trainer")
+        if let trainer, trainer.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw error(train["trainer"], "train.trainer", "`train.trainer` is empty; name a worker (its `tailforge worker --name`) or remove the key to train on the coordinator.")
+        }
         return JobManifest.Train(settings: settings, balancedOutput: try string(train["balanced_output"], "train.balanced_output"),
-                                 calibration: calibration)
+                                 calibration: calibration, trainer: trainer)
     }
 
     /// The candidates of `l2: auto` (`train --l2 auto`), largest first: `l2_grid` as a list of numbers or as

@@ -18,11 +18,16 @@ extension JobManifest {
         /// the settings and the class counts); only weights, gradient sums and per-class counts cross the network.
         /// `l2: auto` (with `l2_grid`) gives it a λ grid: what `train --l2 auto` does, τ fixed at 0 without `calibrate`.
         public var calibration: CalibrationSettings?
+        /// `trainer: WORKER_NAME`: the worker (`tailforge worker --name`) that drives L-BFGS instead of the coordinator;
+        /// the parts are still evaluated by the workers holding them. Nil: the coordinator trains.
+        public var trainer: String?
 
-        public init(settings: TrainingSettings = TrainingSettings(), balancedOutput: String? = nil, calibration: CalibrationSettings? = nil) {
+        public init(settings: TrainingSettings = TrainingSettings(), balancedOutput: String? = nil, calibration: CalibrationSettings? = nil,
+                    trainer: String? = nil) {
             self.settings = settings
             self.balancedOutput = balancedOutput
             self.calibration = calibration
+            self.trainer = trainer
         }
 
         /// The balanced file's name as the model records it (`input_files`): the published file's name, else
@@ -36,7 +41,7 @@ extension JobManifest {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case l2, maxIterations = "max_iterations", tolerance, lossTolerance = "loss_tolerance", classWeight = "class_weight",
                  balancedOutput = "balanced_output", calibrate, calibrationHoldout = "calibration_holdout", calibrationSeed = "calibration_seed",
-                 l2Grid = "l2_grid"
+                 l2Grid = "l2_grid", trainer
         }
 
         /// `l2: auto`'s spelling.
@@ -70,6 +75,7 @@ extension JobManifest {
                                                   tauGrid: calibrate ? CalibrationSettings.standardGrid : [0], l2Grid: grid)
             }
             if let first = grid?.first { self.settings.l2 = first }
+            trainer = try c.decodeIfPresent(String.self, forKey: .trainer)
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -91,6 +97,8 @@ extension JobManifest {
                 try c.encode(calibration.holdOutFraction, forKey: .calibrationHoldout)
                 try c.encode(calibration.seed, forKey: .calibrationSeed)
             }
+            // Only when named, for the same reason.
+            try c.encodeIfPresent(trainer, forKey: .trainer)
         }
 
         /// `none` or `balanced`, as `train --class-weight` spells them.

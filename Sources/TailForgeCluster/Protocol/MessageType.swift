@@ -39,6 +39,10 @@ public enum MessageType: UInt16, CaseIterable, Sendable, Codable {
     case trainerProgress = 72
     case heldOutTally = 73
 
+    // MARK: A trainer on a named worker (`train.trainer`)
+    case trainJob = 74
+    case jobTrained = 75
+
     /// The body type carried by messages of this type, used to validate every incoming header.
     var bodyType: any WireBody.Type {
         switch self {
@@ -74,6 +78,8 @@ public enum MessageType: UInt16, CaseIterable, Sendable, Codable {
         case .trainingPing: TrainingPing.self
         case .trainerProgress: TrainerProgress.self
         case .heldOutTally: HeldOutTallyReply.self
+        case .trainJob: TrainJob.self
+        case .jobTrained: JobTrained.self
         }
     }
 }

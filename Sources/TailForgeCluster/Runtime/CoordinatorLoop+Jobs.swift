@@ -289,6 +289,8 @@ extension CoordinatorLoop {
         if let trainer = trainers.removeValue(forKey: id) {
             trainer.abort(ClusterJobError.planMismatch(reason: "job \(id) ended while training"))
         }
+        // A named trainer stops on the CancelShard below; its sessions close when it does.
+        _ = namedTrainers.finish(id)
         for worker in registry.holding(job: id) {
             registry.abandoned(worker.identity, worker.activity.reference!)
         }
@@ -298,6 +300,7 @@ extension CoordinatorLoop {
         for fetch in fetcher.cancel(where: { $0.reference.job == id }) { dropFetchFile(fetch) }
         guard let job = jobs[id] else { return }
         try? FileManager.default.removeItem(atPath: job.directory)
+        if let directory = job.trainer?.directory { try? FileManager.default.removeItem(atPath: directory) }
         // A virtual publish that did not finish (a training job's published balanced set stays, with its shards).
         if job.manifest.publishMode == .virtual, job.balanced == nil {
             PublishedShardDirectory(output: job.balancedPath, job: id).remove()

@@ -15,19 +15,38 @@ extension CoordinatorLoop {
         job.balanced = balanced
         // One part per live worker; a worker that joins later takes parts only when one is orphaned.
         let partCount = max(1, registry.workers.count)
+        // A named trainer checkpoints beside the output, where the coordinator reads too: if the worker dies, the
+        // coordinator continues the fit from there.
         let trainer = JobTrainer(job: id, manifest: job.manifest, train: train, prepared: prepared, kappas: kappas, identity: identity,
-                                 partCount: partCount, directory: job.directory)
+                                 partCount: partCount, directory: train.trainer == nil ? job.directory : Self.namedCheckpointDirectory(job.manifest.output))
+        job.trainer = trainer
         job.training = TrainingProgress(iteration: 0, maxIterations: train.settings.optimizer.maxIterations, loss: nil, parts: partCount)
+        job.trainingBytesAtStart = training.workerBytes
         jobs[id] = job
+        log.info("job \(id): training on \(partCount) part(s) of \(prepared.totalRows) rows (balanced set \(identity))", metadata: LogMetadata.job(id))
+        if let name = train.trainer {
+            log.info("job \(id): worker \(name) (train.trainer) drives L-BFGS; waiting up to \(Int(configuration.trainerWaitSeconds)) s for it to register",
+                     metadata: LogMetadata.job(id))
+            namedTrainers.wait(job: id, for: name)
+            tickNamedTrainers()
+        } else {
+            runLocalTrainer(id, trainer)
+        }
+        publishProgress(id)
+    }
+
+    /// Where a named trainer checkpoints its fits: a directory beside the model, removed when the job ends.
+    static func namedCheckpointDirectory(_ output: String) -> String { output + ".checkpoints" }
+
+    /// Runs the job's trainer inside the coordinator (from the checkpoint in its directory when there is one).
+    mutating func runLocalTrainer(_ id: String, _ trainer: JobTrainer) {
         let runtime = self.runtime
         let link = LocalTrainerLink(job: id, coordinator: configuration.bind) { identity, messages in
             runtime.post(.trainerMessages(identity, messages))
         }
         trainers[id] = link
-        jobs[id]?.trainingBytesAtStart = training.workerBytes
-        log.info("job \(id): training on \(partCount) part(s) of \(prepared.totalRows) rows (balanced set \(identity))", metadata: LogMetadata.job(id))
         let logger = log
-        let maxIterations = train.settings.optimizer.maxIterations
+        let maxIterations = trainer.train.settings.optimizer.maxIterations, partCount = trainer.partCount
         Task.detached {
             do {
                 let outcome = try await trainer.run(transport: link, logger: logger, resumed: { _, iteration in
@@ -43,7 +62,6 @@ extension CoordinatorLoop {
             }
             link.close()
         }
-        publishProgress(id)
     }
 
     mutating func trained(_ id: String, _ result: Result<JobTrainer.Outcome, CoordinatorRuntime.JobStepError>) {
@@ -51,7 +69,10 @@ extension CoordinatorLoop {
         guard let job = jobs[id], job.state == .training else {
             // Cancelled or failed while training: the job's directory was removed then, but a checkpoint the trainer was
             // writing at that moment can keep it from going (a file added while it was emptied). The trainer has stopped now.
-            if let job = jobs[id], job.state.isTerminal { try? FileManager.default.removeItem(atPath: job.directory) }
+            if let job = jobs[id], job.state.isTerminal {
+                try? FileManager.default.removeItem(atPath: job.directory)
+                if let directory = job.trainer?.directory { try? FileManager.default.removeItem(atPath: directory) }
+            }
             return
         }
         let bytes = job.trainingBytesAtStart.map { training.workerBytes - $0 }
@@ -82,6 +103,7 @@ extension CoordinatorLoop {
             log.info("job \(id) committed: model \(job.manifest.output) after \(report.iterations) iterations (\(report.reason.rawValue)), loss \(report.finalLoss), SHA-256 \(outcome.modelSHA256)",
                      metadata: LogMetadata.job(id))
             try? FileManager.default.removeItem(atPath: job.directory)
+            if let directory = job.trainer?.directory { try? FileManager.default.removeItem(atPath: directory) }
             publishProgress(id)
             admitQueued(after: id)
         }

@@ -39,8 +39,10 @@ struct CoordinatorLoop {
     var training = TrainingSessions()
     /// True while `resume` rebuilds the jobs: it admits queued jobs itself, in journal order.
     var resuming = false
-    /// The trainers of jobs in their training stage, by job.
+    /// The trainers of jobs in their training stage that run here, by job.
     var trainers: [String: LocalTrainerLink] = [:]
+    /// Jobs whose `train.trainer` names a worker.
+    var namedTrainers: NamedTrainers
 
     init(runtime: CoordinatorRuntime, router: ZMQSocket, inbox: SocketMailbox<CoordinatorRuntime.CoordinatorEvent>, wake: ZMQSocket) throws {
         self.runtime = runtime
@@ -53,6 +55,7 @@ struct CoordinatorLoop {
         self.registry = WorkerRegistry(quarantineAfter: runtime.configuration.quarantineAfter)
         self.fetcher = ShardFetcher(chunkBytes: runtime.configuration.chunkBytes)
         self.training.metrics = runtime.metrics
+        self.namedTrainers = NamedTrainers(waitLimit: .milliseconds(Int64(runtime.configuration.trainerWaitSeconds * 1000)))
     }
 
     // MARK: - Loop
@@ -78,6 +81,7 @@ struct CoordinatorLoop {
             }
             checkTimeouts(now)
             tickTraining()
+            tickNamedTrainers()
             schedule(now)
             if now - lastProgress >= .seconds(1) {
                 lastProgress = now
@@ -117,7 +121,7 @@ struct CoordinatorLoop {
             send(identity, WireMessage(ErrorReply(code: error.code, message: error.description)))
             return
         }
-        guard let role, role.permits(message.type) else {
+        guard let role, role.permits(message.type) || isNamedTrainerMessage(message, from: identity) else {
             let reason = "a \(role?.rawValue ?? "unauthenticated") key may not send \(message.type); the coordinator's allow-list gives each key one role (workers/ or clients/)"
             log.warning("refused a message from peer \(printable(identity)): \(reason)")
             runtime.metrics?.refused("forbidden")
@@ -149,6 +153,7 @@ struct CoordinatorLoop {
         case let submit as SubmitJob: submitJob(identity, submit.manifest, principal: principal)
         case let status as StatusRequest: sendStatus(identity, status.job)
         case let cancel as CancelJob: cancelJob(identity, cancel.job)
+        case let report as JobTrained: namedTrainerFinished(identity, report)
         case let watch as WatchJob:
             if jobs[watch.job] == nil {
                 send(identity, WireMessage(ErrorReply(code: "unknown-job", message: "no job \(watch.job); `tailforge status` lists jobs")))
@@ -240,6 +245,7 @@ struct CoordinatorLoop {
     mutating func workerGone(_ identity: Identity, reason: ShardFailureReason, note: String?) {
         guard let worker = registry.remove(identity) else { return }
         liveness.forget(identity)
+        for id in namedTrainers.lost(identity) { takeOverTraining(id, from: identity, worker: worker.name) }
         if reason == .workerLost {
             log.warning("worker \(worker.name) lost (\(note ?? "no reason")); its shards go back to the queue", metadata: LogMetadata.worker(worker.name))
         }

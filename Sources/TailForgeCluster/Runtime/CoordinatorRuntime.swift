@@ -60,6 +60,10 @@ public struct CoordinatorConfiguration: Sendable {
     public var isObserved: Bool { metricsBind != nil || httpBind != nil }
 
     public static let defaultRetainJobsSeconds: Double = 7 * 86_400
+    /// How long a job whose `train.trainer` names a worker waits in `training` for that worker to register before it
+    /// fails (`--trainer-wait-seconds`).
+    public var trainerWaitSeconds: Double = CoordinatorConfiguration.defaultTrainerWaitSeconds
+    public static let defaultTrainerWaitSeconds: Double = 600
 
     public init(bind: String, stateDirectory: String, toolVersion: String, heartbeat: HeartbeatSettings = HeartbeatSettings(),
                 sockets: SocketSettings = SocketSettings(), limits: WireLimits = WireLimits(), maxAttempts: Int = 3,

@@ -61,6 +61,7 @@ public struct DaemonService: Service {
                                    maxQueuedJobsPerClient: Int = CoordinatorConfiguration.defaultMaxQueuedJobsPerClient,
                                    verifyFraction: Double = CoordinatorConfiguration.defaultVerifyFraction,
                                    metricsBind: HTTPBindAddress? = nil, httpBind: HTTPBindAddress? = nil, httpToken: HTTPToken? = nil,
+                                   trainerWaitSeconds: Double = CoordinatorConfiguration.defaultTrainerWaitSeconds,
                                    logger: Logger) -> (daemon: DaemonService, listeners: [HTTPListener]) {
 
         var configuration = CoordinatorConfiguration(bind: bind, stateDirectory: stateDirectory, toolVersion: ToolVersionOverride.current,
@@ -79,6 +80,7 @@ public struct DaemonService: Service {
         configuration.metricsBind = metricsBind
         configuration.httpBind = httpBind
         configuration.httpToken = httpToken
+        configuration.trainerWaitSeconds = trainerWaitSeconds
         let runtime = CoordinatorRuntime(configuration: configuration, backend: EngineJobBackend(), logger: logger)
         // SIGHUP re-reads the allow-list (the operator removed or added a key); libzmq consults it per handshake.
         Task {

@@ -50,6 +50,9 @@ struct JobRecord {
     /// A training job's optimiser progress, then what its training did (for the resolved manifest).
     var training: TrainingProgress?
     var trainingRecord: ResolvedManifest.Training?
+    /// The job's trainer from its training stage on: run by the coordinator, or handed to the worker `train.trainer`
+    /// names (and run by the coordinator from its checkpoint if that worker is lost).
+    var trainer: JobTrainer?
     /// ``TrainingSessions/workerBytes`` when the job's training started.
     var trainingBytesAtStart: Int64?
 

@@ -74,6 +74,8 @@ public final class WorkerRuntime: Sendable {
     let training: TrainingShardServer
     /// Nil unless served (`--metrics-bind`).
     let metrics: WorkerMetrics?
+    /// The trainers of jobs whose `train.trainer` names this worker, by job (``WorkerRuntime/drive(_:payloads:)``).
+    let jobTrainers = Mutex<[String: LocalTrainerLink]>([:])
 
     enum WorkerEvent: Sendable {
         case send(WireMessage)
@@ -119,7 +121,7 @@ public final class WorkerRuntime: Sendable {
     /// The metrics registry the worker's `--metrics-bind` listener serves.
     var metricsRegistry: MetricsRegistry? { metrics?.registry }
 
-    fileprivate var log: Logger { logger }
+    var log: Logger { logger }
     fileprivate var shardExecutor: any ShardExecutor { executor }
 }
 
@@ -264,6 +266,11 @@ private struct WorkerLoop {
             return
         }
         switch message.body {
+        case let order as TrainJob:
+            runtime.drive(order, payloads: message.payloads)
+        case is GradientReply, is TrainingShardLoaded, is HeldOutTallyReply, is TrainingFailure:
+            // Relayed to a trainer this worker runs (a worker never receives them otherwise).
+            if !runtime.deliverToTrainer(message) { reply(.unexpectedMessage(type: "\(message.type)", context: "by a worker that drives no training of its session")) }
         case let welcome as Welcome:
             registered = true
             if let settings = HeartbeatSettings.checked(intervalMilliseconds: welcome.heartbeatIntervalMilliseconds,
@@ -314,6 +321,7 @@ private struct WorkerLoop {
     }
 
     mutating func cancelJob(_ cancel: CancelShard) {
+        runtime.stopTrainer(of: cancel.job)
         if let current, current.reference.job == cancel.job {
             current.cancelled.stop()
             if download?.assignment.shard.job == cancel.job {

@@ -10,7 +10,8 @@ public enum PeerRole: String, Sendable, CaseIterable {
     /// A coordinator started with `--insecure`: no authentication, so every peer may do everything.
     case unauthenticated
 
-    /// Whether a peer of this role may send `type` to the coordinator.
+    /// Whether a peer of this role may send `type` to the coordinator. (A worker named in a job's `train.trainer` may
+    /// also send a client's training messages for that job's sessions while it drives them: ``NamedTrainers``.)
     public func permits(_ type: MessageType) -> Bool {
         switch self {
         case .unauthenticated: true
@@ -21,7 +22,7 @@ public enum PeerRole: String, Sendable, CaseIterable {
 
     static let workerMessages: Set<MessageType> = [
         .hello, .heartbeat, .shardProgress, .shardResult, .shardFailure, .dataRequest, .dataChunk, .goodbye,
-        .gradientReply, .trainingShardLoaded, .trainingFailure, .heldOutTally,
+        .gradientReply, .trainingShardLoaded, .trainingFailure, .heldOutTally, .jobTrained,
     ]
 
     static let clientMessages: Set<MessageType> = [

@@ -5,8 +5,8 @@ import TailForgeEngine
 import TailForgeStorage
 import TailForgeTraining
 
-/// The trainer of a job with a `train:` section, run by the coordinator once the job's κ are final and its
-/// balanced set's recipe is gathered: it opens a training session over the set's parts (``TrainingRecipe``:
+/// The trainer of a job with a `train:` section, run by the coordinator (or the worker its `train.trainer` names)
+/// once the job's κ are final and its balanced set's recipe is gathered: it opens a training session over the set's parts (``TrainingRecipe``:
 /// each worker regenerates its rows from the input and the κ sent here), drives the same L-BFGS as `tailforge
 /// train` (``SoftmaxTrainer``) and writes the model — byte-identical to single-node `balance` + `train` with the
 /// same settings, because the parts are cut on block boundaries and partial sums add exactly.

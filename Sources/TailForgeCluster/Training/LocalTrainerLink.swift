@@ -1,10 +1,12 @@
 import Foundation
 import Synchronization
 
-/// The transport of a job's own trainer, which runs inside the coordinator: messages go into the coordinator's
-/// loop through its mailbox (as if they had arrived on the socket from `identity`), and what the loop sends to
-/// `identity` is handed to the trainer here instead of the socket. Nothing is encoded on the way in; replies
-/// relayed from workers are decoded once, like a remote trainer does.
+/// The transport of a job's trainer running in the process whose network thread carries its messages: inside the
+/// coordinator, messages go into the coordinator's loop through its mailbox (as if they had arrived on the socket
+/// from `identity`), and what the loop sends to `identity` is handed to the trainer here instead of the socket.
+/// Nothing is encoded on the way in; replies relayed from workers are decoded once, like a remote trainer does.
+/// Inside the worker a job's `train.trainer` names, `post` queues the messages on the worker's own connection and
+/// the worker hands the coordinator's relayed replies to ``deliver(_:)``.
 final class LocalTrainerLink: TrainerTransport {
     /// A routing id no ZeroMQ peer has: libzmq reserves ids starting with a zero byte, and its own are 5 bytes.
     let identity: [UInt8]

@@ -151,6 +151,16 @@ struct TrainingSessions {
         return byWorker.map { ($0.key, .message(WireMessage(TrainingClose(session: id, paths: $0.value)))) }
     }
 
+    /// Closes every session `trainer` opened (it is gone: a named trainer's worker was lost) and releases their shards.
+    mutating func closeSessions(ofTrainer trainer: [UInt8], log: Logger) -> Outgoing {
+        var outgoing: Outgoing = []
+        for id in sessions.keys.sorted() where sessions[id]?.trainer == trainer {
+            log.info("training session \(id) closed: its trainer is gone", metadata: LogMetadata.session(id))
+            outgoing += close(id)
+        }
+        return outgoing
+    }
+
     /// Open sessions (by id), then the recently closed ones, for the status page.
     var snapshot: [ClusterSnapshot.Training] {
         func entry(_ id: String, _ session: Session, open: Bool) -> ClusterSnapshot.Training {
@@ -248,15 +258,24 @@ extension CoordinatorLoop {
     /// Routes a distributed-training message (`frames` as received, without the identity); false when
     /// `message` is not one.
     mutating func routeTraining(_ message: WireMessage, frames: [[UInt8]], from identity: [UInt8]) -> Bool {
-        // A trainer names files; the coordinator makes workers open only files inside its data roots.
-        if let open = message.body(as: TrainingOpen.self), open.shards.contains(where: { $0.recipe != nil }) {
+        var message = message
+        if let open = message.body(as: TrainingOpen.self), let job = namedTrainers.job(drivenBy: identity, session: open.session) {
+            // A named trainer opens its job's sessions, but with the recipes and κ the coordinator holds.
+            guard let opened = openedByTheCoordinator(open, job: job) else {
+                log.warning("refused training session \(open.session): its recipes are not job \(job)'s")
+                send(identity, WireMessage(TrainingFailure(session: open.session, shard: nil,
+                                                           message: "the session's recipes are not job \(job)'s parts; a named trainer may only open its job's own")))
+                return true
+            }
+            message = opened
+        } else if let open = message.body(as: TrainingOpen.self), open.shards.contains(where: { $0.recipe != nil }) {
             // Recipes name a job's input and make workers regenerate rows: only a job's own trainer opens those.
             log.warning("refused training session \(open.session): a peer sent shard recipes")
             send(identity, WireMessage(TrainingFailure(session: open.session, shard: nil,
                                                        message: "shard recipes are opened only by the coordinator's own training jobs; submit a manifest with a `train:` section")))
             return true
         }
-        if let open = message.body(as: TrainingOpen.self),
+        if let open = message.body(as: TrainingOpen.self), !open.shards.contains(where: { $0.recipe != nil }),
            let outside = open.shards.first(where: { configuration.dataRoots.confine($0.path) == nil }) {
             log.warning("refused training session \(open.session): \(outside.path) is outside the data roots")
             runtime.metrics?.refused("training-outside-data-roots")
@@ -264,6 +283,7 @@ extension CoordinatorLoop {
                                                        message: "\(outside.path) is outside the coordinator's data roots (\(configuration.dataRoots.list)) once `..` and symbolic links are resolved; put the shards under a data root")))
             return true
         }
+        witnessNamedTrainer(message, from: identity)
         guard let outgoing = training.handle(message, frames: frames, from: identity, workers: registry.records, log: log) else { return false }
         if registry[identity] != nil { training.workerBytes += Int64(frames.reduce(0) { $0 + $1.count }) }
         send(outgoing)
@@ -281,7 +301,7 @@ extension CoordinatorLoop {
         send(outgoing)
     }
 
-    private mutating func send(_ outgoing: TrainingSessions.Outgoing) {
+    mutating func send(_ outgoing: TrainingSessions.Outgoing) {
         for (to, frames) in outgoing {
             if LocalTrainerLink.isLocal(to) {
                 guard let link = trainers.values.first(where: { $0.identity == to }) else { continue }

@@ -1,0 +1,241 @@
+import Foundation
+import Testing
+import TailForgeEngine
+import TailForgeStorage
+@testable import TailForgeTraining
+@testable import TailForgeCluster
+
+extension ClusterProcessTests {
+    /// `train.trainer: WORKER` on real `tailforge` processes: the named worker drives L-BFGS while the parts are
+    /// evaluated by the workers holding them, and the model is single-node `balance` + `train`'s byte for byte —
+    /// also when that worker is killed mid-fit (the coordinator continues from the checkpoint it wrote beside the
+    /// output). A name that never registers fails the job naming the workers that did; a model the coordinator did
+    /// not see the workers evaluate is refused and removed, whatever digest its trainer reports.
+    @Suite struct NamedTrainerProcessTests {
+        static let trainFlags = ["--l2", "1e-3", "--max-iter", "30", "--tol", "1e-6"]
+        static func manifest(trainer: String, maxIterations: Int = 30) -> String {
+            """
+            input:
+              path: ../data/train.h5
+            output: model.h5
+            policy:
+              seed: 4
+            train:
+              l2: 0.001
+              max_iterations: \(maxIterations)
+              tolerance: 0.000001
+              trainer: \(trainer)
+            """
+        }
+
+        @Test func aNamedTrainerGivesTheSingleNodeModelAndReplayVerifiesIt() async throws {
+            let fixture = try TrainingJobFixture("named-trainer", seed: 21, dimension: 16)
+            defer { fixture.remove() }
+            try FileManager.default.createDirectory(atPath: fixture.path("job"), withIntermediateDirectories: true)
+            try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"], train: Self.trainFlags)
+
+            // With keys: the trainer's messages come from a worker key, which may send them only for its job's sessions.
+            let cluster = LocalCluster(executable: fixture.executable, directory: fixture.path("cluster"))
+            cluster.dataRoots = [fixture.directory]
+            cluster.secure = true
+            defer { cluster.stop() }
+            try await cluster.start(workers: 2)
+            let manifest = fixture.path("job/train.yaml")
+            try Self.manifest(trainer: "local1").write(toFile: manifest, atomically: true, encoding: .utf8)
+            let client = try ClusterClient(coordinator: cluster.endpoint, security: try cluster.clientSecurity)
+            let job = try client.submit(try ManifestLoader.load(path: manifest))
+            let finished = await eventually(seconds: 120) { () -> JobStatus? in
+                guard let status = try? client.status(job: job).jobs.first, status.state.isTerminal else { return nil }
+                return status
+            }
+            let status = try #require(finished, "job \(job) did not finish")
+            #expect(status.state == .committed, "\(status.error ?? "")")
+            #expect(FileManager.default.contents(atPath: fixture.path("job/model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
+                    "the named trainer's model differs from single-node balance + train")
+            let coordinatorLog = (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
+            let trainerLog = (try? String(contentsOfFile: cluster.logPath("worker1"), encoding: .utf8)) ?? ""
+            #expect(coordinatorLog.contains("handed to worker local1, which drives L-BFGS"), "never handed over")
+            #expect(coordinatorLog.contains("the model worker local1 wrote checks out"), "the model was not checked")
+            #expect(trainerLog.contains("driving L-BFGS here (train.trainer) over 2 part(s)"), "worker local1 did not drive the fit")
+            #expect(!coordinatorLog.contains("resuming the final fit"))
+            let resolved = try ResolvedManifest.read(from: fixture.path("job/model.manifest.json"))
+            #expect(resolved.outputSHA256 == (try SHA256.hexDigest(ofFileAt: fixture.path("single/model.h5"))))
+            #expect(resolved.training?.parts.count == 2 && resolved.manifest.train?.trainer == "local1")
+            #expect(!FileManager.default.fileExists(atPath: fixture.path("job/model.h5.checkpoints")), "the checkpoints outlived the job")
+
+            try await TrainingJobProcessTests.expectLocalReplay(fixture.executable, manifest: fixture.path("job/model.manifest.json"),
+                                                                writes: fixture.path("job/model.replay.h5"), sameAs: fixture.path("single/model.h5"))
+        }
+
+        /// `l2: auto` with `calibrate: true` driven by a named worker: its calibration sessions are opened with the
+        /// coordinator's calibration cut, it walks the λ path, and the model (λ, τ, π, the record of the choice) is
+        /// single-node `train --l2 auto --calibrate`'s byte for byte; the resolved manifest records the choice.
+        @Test func aNamedTrainerSearchingL2AndCalibratingGivesTheSingleNodeModel() async throws {
+            let fixture = try TrainingJobFixture("named-trainer-l2-auto", seed: 26, dimension: 16)
+            defer { fixture.remove() }
+            try FileManager.default.createDirectory(atPath: fixture.path("job"), withIntermediateDirectories: true)
+            try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"],
+                                         train: ["--l2", "auto", "--l2-grid", "1e-1,1e-3", "--max-iter", "20", "--calibrate", "--calibration-seed", "3"])
+            let cluster = LocalCluster(executable: fixture.executable, directory: fixture.path("cluster"))
+            cluster.dataRoots = [fixture.directory]
+            defer { cluster.stop() }
+            try await cluster.start(workers: 2)
+            let manifest = fixture.path("job/train.yaml")
+            try """
+                input:
+                  path: ../data/train.h5
+                output: model.h5
+                policy:
+                  seed: 4
+                train:
+                  l2: auto
+                  l2_grid: [1e-1, 1e-3]
+                  max_iterations: 20
+                  calibrate: true
+                  calibration_seed: 3
+                  trainer: local0
+                """.write(toFile: manifest, atomically: true, encoding: .utf8)
+            let submit = try await Child.run(fixture.executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
+            #expect(submit.status == 0, "\(submit.stdout)\n\(submit.stderr)")
+            #expect(FileManager.default.contents(atPath: fixture.path("job/model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
+                    "the named trainer's l2: auto model differs from single-node balance + train --l2 auto --calibrate")
+            let trainerLog = (try? String(contentsOfFile: cluster.logPath("worker0"), encoding: .utf8)) ?? ""
+            #expect(trainerLog.contains("calibration chose λ = "), "worker local0 did not walk the λ path")
+            let record = try #require(try SoftmaxModelFile.read(path: fixture.path("single/model.h5")).calibration)
+            let calibration = try #require(try ResolvedManifest.read(from: fixture.path("job/model.manifest.json")).training?.calibration)
+            #expect(calibration.l2Candidates?.map(\.l2) == record.l2Candidates.map(\.l2) && calibration.tau == record.adjustment.tau)
+            #expect(calibration.iterations == calibration.l2Candidates?.reduce(0) { $0 + $1.iterations })
+        }
+
+        /// The named trainer (which also holds a part) killed with SIGKILL after several iterations: the coordinator's own
+        /// trainer continues from the last checkpoint the worker wrote beside the output, its part moves to the other
+        /// worker, and the model is the single-node one.
+        @Test func aNamedTrainerKilledMidFitStillGivesTheSingleNodeModel() async throws {
+            let fixture = try TrainingJobFixture("named-trainer-killed", seed: 22, dimension: 16)
+            defer { fixture.remove() }
+            try FileManager.default.createDirectory(atPath: fixture.path("job"), withIntermediateDirectories: true)
+            try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"], train: Self.trainFlags)
+
+            let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 2)
+            let cluster = gated.cluster
+            defer { cluster.stop() }
+            // Let the fit's first 8 evaluations through (several iterations, so checkpoints), then hold the next one.
+            try "8 -train-".write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8)
+            let manifest = fixture.path("job/train.yaml")
+            try Self.manifest(trainer: "local1").write(toFile: manifest, atomically: true, encoding: .utf8)
+            let submit = try Child(fixture.executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
+            let held = await eventually(seconds: 60) { gated.heldRequests().count >= 2 }
+            #expect(held, "the fit never reached its ninth evaluation: \(submit.stderr)")
+            let checkpoint = fixture.path("job/model.h5.checkpoints/final-fit.checkpoint")
+            #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: checkpoint) }, "the named trainer wrote no checkpoint")
+            await cluster.crashWorker(1)
+            let iteration = try TrainingCheckpoint.read(path: checkpoint).state.iteration
+            #expect(iteration > 0)
+            try gated.release()
+
+            let finished = await submit.finish()
+            #expect(finished.status == 0, "\(finished.stdout)\n\(finished.stderr)")
+            #expect(FileManager.default.contents(atPath: fixture.path("job/model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
+                    "the model after the named trainer died differs from single-node balance + train")
+            let log = (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
+            #expect(log.contains("trainer worker local1 lost; the coordinator continues the fit from the checkpoints in"), "no take-over in the log")
+            #expect(log.contains("resuming the final fit from iteration \(iteration) (checkpoint"), "did not continue from iteration \(iteration)")
+            let resolved = try ResolvedManifest.read(from: fixture.path("job/model.manifest.json"))
+            #expect(resolved.training?.resumedFromIteration == iteration)
+            #expect(!FileManager.default.fileExists(atPath: fixture.path("job/model.h5.checkpoints")), "the checkpoints outlived the job")
+        }
+
+        /// Killed before it wrote any checkpoint (its first evaluation held): the coordinator fits from iteration 0.
+        @Test func aNamedTrainerKilledBeforeItsFirstCheckpointIsReplacedByTheCoordinatorFromIterationZero() async throws {
+            let fixture = try TrainingJobFixture("named-trainer-early", seed: 25, dimension: 8)
+            defer { fixture.remove() }
+            try FileManager.default.createDirectory(atPath: fixture.path("job"), withIntermediateDirectories: true)
+            try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"], train: Self.trainFlags)
+            let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 2)
+            let cluster = gated.cluster
+            defer { cluster.stop() }
+            let manifest = fixture.path("job/train.yaml")
+            try Self.manifest(trainer: "local0").write(toFile: manifest, atomically: true, encoding: .utf8)
+            let submit = try Child(fixture.executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
+            #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 2 }, "the first evaluation never reached the workers: \(submit.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: fixture.path("job/model.h5.checkpoints/final-fit.checkpoint")))
+            await cluster.crashWorker(0)
+            try gated.release()
+            let finished = await submit.finish()
+            #expect(finished.status == 0, "\(finished.stdout)\n\(finished.stderr)")
+            #expect(FileManager.default.contents(atPath: fixture.path("job/model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")))
+            let log = (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
+            #expect(log.contains("trainer worker local0 lost; the coordinator continues the fit"))
+            #expect(!log.contains("resuming the final fit"), "there was no checkpoint to resume from")
+        }
+
+        @Test func aTrainerThatNeverRegistersFailsTheJobNamingTheRegisteredWorkers() async throws {
+            let fixture = try TrainingJobFixture("named-trainer-missing", seed: 23, dimension: 8)
+            defer { fixture.remove() }
+            let cluster = LocalCluster(executable: fixture.executable, directory: fixture.path("cluster"))
+            cluster.dataRoots = [fixture.directory]
+            cluster.coordinatorArguments = ["--trainer-wait-seconds", "2"]
+            defer { cluster.stop() }
+            try await cluster.start(workers: 2)
+            let manifest = JobManifest(input: .init(path: fixture.input), output: fixture.path("model.h5"), policy: BalanceSettings(seed: 4),
+                                       train: .init(trainer: "locall"))
+            let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
+            let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))
+            #expect(status.state == .failed)
+            let error = status.error ?? ""
+            #expect(error.contains("`train.trainer` names worker locall, which did not register within 2 s"), "\(error)")
+            #expect(error.contains("registered workers: local0, local1"), "\(error)")
+            #expect(!FileManager.default.fileExists(atPath: fixture.path("model.h5")))
+        }
+
+        /// A worker that registers under the trainer's name but only claims a model: a file that is not what it reports
+        /// (another digest), and then the very single-node model with its true digest — neither is a point the workers
+        /// evaluated in this job, so each is refused and removed. Its attempt to open the job's session with κ of its
+        /// choosing is refused too.
+        @Test func aModelTheWorkersDidNotEvaluateIsRefusedWhateverDigestItsTrainerReports() async throws {
+            let fixture = try TrainingJobFixture("named-trainer-forged", seed: 24, dimension: 8)
+            defer { fixture.remove() }
+            try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"], train: ["--max-iter", "5"])
+            let cluster = LocalCluster(executable: fixture.executable, directory: fixture.path("cluster"), livenessMilliseconds: 5_000)
+            cluster.dataRoots = [fixture.directory]
+            defer { cluster.stop() }
+            try await cluster.start(workers: 1)
+            let client = try ClusterClient(coordinator: cluster.endpoint)
+            let output = fixture.path("model.h5")
+            let model = try #require(FileManager.default.contents(atPath: fixture.path("single/model.h5")))
+            let digest = try SHA256.hexDigest(ofFileAt: fixture.path("single/model.h5"))
+            let finalLoss = try #require(try SoftmaxModelFile.read(path: fixture.path("single/model.h5")).attributes["final_loss"]?.doubleValue)
+
+            for (index, claimed) in [String(repeating: "0", count: 64), digest].enumerated() {
+                let job = try client.submit(JobManifest(input: .init(path: fixture.input), output: output, overwrite: true, policy: BalanceSettings(seed: 4),
+                                                        train: .init(settings: TrainingSettings(optimizer: LBFGSSettings(maxIterations: 5)), trainer: "liar")))
+                // Registers once the job waits for it (so it gets no balancing shard).
+                #expect(await eventually(seconds: 60) { (try? client.status(job: job).jobs.first?.state) == .training }, "job \(job) never reached training")
+                let liar = try ConfinementProcessTests.Peer(cluster.endpoint, name: "liar-\(index)")
+                try liar.send(Hello(workerName: "liar", toolVersion: ToolVersion.current, host: "localhost", processId: 1, threads: 1))
+                let order = try #require(try await liar.next(TrainJob.self, seconds: 30)?.body(as: TrainJob.self), "no hand-over")
+                #expect(order.job == job && order.checkpointDirectory == output + ".checkpoints")
+                if index == 0 {
+                    // Recipes of its own over κ of its choosing: refused, not placed on the workers.
+                    let recipe = TrainingRecipe(job: job, manifest: order.manifest, inputSHA256: order.prepared.inputSHA256, firstRow: 0,
+                                                endRow: order.prepared.totalRows, classes: Array(0 ..< order.prepared.classCount), kappaCount: 1,
+                                                identity: order.identity)
+                    try liar.socket.send(WireMessage(TrainingOpen(session: "\(job)-train-forged", shards: [TrainingShardSpec(path: recipe.name, recipe: recipe)]),
+                                                     payloads: [WireMessage.float32Payload([1e6])]).encode())
+                    let refusal = try #require(try await liar.next(TrainingFailure.self)?.body(as: TrainingFailure.self))
+                    #expect(refusal.message.contains("the session's recipes are not job \(job)'s parts"), "\(refusal.message)")
+                }
+                FileManager.default.createFile(atPath: output, contents: model)
+                try liar.send(JobTrained(job: job, modelSHA256: claimed, report: LBFGSReport(converged: false, reason: .maxIterations, iterations: 5, finalLoss: finalLoss,
+                                                                                                gradientNorm: 1, initialGradientNorm: 1, evaluations: 6, seconds: 1),
+                                         parts: [[0, order.prepared.totalRows]]))
+                let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))
+                #expect(status.state == .failed)
+                let error = status.error ?? ""
+                #expect(error.contains("the model worker liar reported is refused and removed"), "\(error)")
+                #expect(error.contains(index == 0 ? "has SHA-256 \(digest), not the \(claimed) it reported" : "its weights are none the workers evaluated"), "\(error)")
+                #expect(!FileManager.default.fileExists(atPath: output), "the refused model is still there")
+            }
+        }
+    }
+}

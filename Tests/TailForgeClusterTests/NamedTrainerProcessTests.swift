@@ -28,6 +28,18 @@ extension ClusterProcessTests {
             """
         }
 
+        /// The single-node reference (compact balance + train with `trainFlags`) in `fixture`, then a gated cluster of two
+        /// workers (holding every gradient request, or those `hold` says) and `submit --wait` of the job naming `trainer`.
+        static func submitToGatedCluster(_ fixture: TrainingJobFixture, trainer: String, hold: String? = nil) async throws -> (GatedCluster, Child) {
+            try FileManager.default.createDirectory(atPath: fixture.path("job"), withIntermediateDirectories: true)
+            try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"], train: trainFlags)
+            let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 2)
+            if let hold { try hold.write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8) }
+            let manifest = fixture.path("job/train.yaml")
+            try Self.manifest(trainer: trainer).write(toFile: manifest, atomically: true, encoding: .utf8)
+            return (gated, try Child(fixture.executable, ["submit", manifest, "--coordinator", gated.cluster.endpoint, "--wait", "--json"]))
+        }
+
         @Test func aNamedTrainerGivesTheSingleNodeModelAndReplayVerifiesIt() async throws {
             let fixture = try TrainingJobFixture("named-trainer", seed: 21, dimension: 16)
             defer { fixture.remove() }
@@ -113,17 +125,10 @@ extension ClusterProcessTests {
         @Test func aNamedTrainerKilledMidFitStillGivesTheSingleNodeModel() async throws {
             let fixture = try TrainingJobFixture("named-trainer-killed", seed: 22, dimension: 16)
             defer { fixture.remove() }
-            try FileManager.default.createDirectory(atPath: fixture.path("job"), withIntermediateDirectories: true)
-            try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"], train: Self.trainFlags)
-
-            let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 2)
+            // Let the fit's first 8 evaluations through (several iterations, so checkpoints), then hold the next one.
+            let (gated, submit) = try await Self.submitToGatedCluster(fixture, trainer: "local1", hold: "8 -train-")
             let cluster = gated.cluster
             defer { cluster.stop() }
-            // Let the fit's first 8 evaluations through (several iterations, so checkpoints), then hold the next one.
-            try "8 -train-".write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8)
-            let manifest = fixture.path("job/train.yaml")
-            try Self.manifest(trainer: "local1").write(toFile: manifest, atomically: true, encoding: .utf8)
-            let submit = try Child(fixture.executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
             let held = await eventually(seconds: 60) { gated.heldRequests().count >= 2 }
             #expect(held, "the fit never reached its ninth evaluation: \(submit.stderr)")
             let checkpoint = fixture.path("job/model.h5.checkpoints/final-fit.checkpoint")
@@ -149,14 +154,9 @@ extension ClusterProcessTests {
         @Test func aNamedTrainerKilledBeforeItsFirstCheckpointIsReplacedByTheCoordinatorFromIterationZero() async throws {
             let fixture = try TrainingJobFixture("named-trainer-early", seed: 25, dimension: 8)
             defer { fixture.remove() }
-            try FileManager.default.createDirectory(atPath: fixture.path("job"), withIntermediateDirectories: true)
-            try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"], train: Self.trainFlags)
-            let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 2)
+            let (gated, submit) = try await Self.submitToGatedCluster(fixture, trainer: "local0")
             let cluster = gated.cluster
             defer { cluster.stop() }
-            let manifest = fixture.path("job/train.yaml")
-            try Self.manifest(trainer: "local0").write(toFile: manifest, atomically: true, encoding: .utf8)
-            let submit = try Child(fixture.executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
             #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 2 }, "the first evaluation never reached the workers: \(submit.stderr)")
             #expect(!FileManager.default.fileExists(atPath: fixture.path("job/model.h5.checkpoints/final-fit.checkpoint")))
             await cluster.crashWorker(0)

@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeNumerics
 
 /// The jobs whose `train.trainer` names a worker, from the end of their gather until their model is committed: each
 /// waits for that worker to register (failing after `waitLimit`, naming the workers that did register), is handed
@@ -58,7 +59,8 @@ struct NamedTrainers {
     /// The status of a job whose named worker never came: who did, and the nearest name when it looks like a typo.
     static func neverRegistered(_ name: String, waited: Duration, registered: [String]) -> String {
         let names = Set(registered).sorted()
-        let near = names.map { ($0, ManifestKeys.editDistance(name.lowercased(), $0.lowercased())) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
+        // Worker names are matched exactly, so a name differing only in case is a typo too (Spelling.closest skips those).
+        let near = names.map { ($0, Spelling.distance(name.lowercased(), $0.lowercased())) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
         let seconds = waited.seconds.formatted(.number.precision(.fractionLength(0 ... 1)))
         return "`train.trainer` names worker \(name), which did not register within \(seconds) s (coordinator --trainer-wait-seconds); "
             + (names.isEmpty ? "no worker is registered" : "registered workers: \(names.joined(separator: ", "))")

@@ -19,6 +19,9 @@ enum EngineDrawVariants {
         case block = "bare loop into a block"
         /// As `block`, with the block zero-filled before the class's draws.
         case zeroedBlock = "bare loop into a zero-filled block"
+        /// Each sample drawn into one row (in L1) and copied into its row of the block: the block's memory traffic
+        /// without the sampler's passes over a row that is not in cache.
+        case copiedToBlock = "bare loop into one row, copied into a block"
         /// `BalanceEngine.synthesize` with blocks in recycled storage (``ClassBlockBuffers``), as `balance` and
         /// compact regeneration run it.
         case engine = "BalanceEngine.synthesize, recycled blocks"
@@ -53,7 +56,7 @@ enum EngineDrawVariants {
         let buffers = ClassBlockBuffers()
         // The bare variants' blocks: one per thread at most, touched once before the clock starts.
         let spareBlocks = Mutex<[Int]>(Array(0..<threads))
-        let rowCount = variant == .row ? 1 : rowsPerClass
+        let rowCount = variant == .row ? 1 : rowsPerClass + 1
         nonisolated(unsafe) let blocks = (0..<threads).map { _ in
             let block = UnsafeMutableBufferPointer<Float>.allocate(capacity: rowCount * d)
             block.initialize(repeating: 0)
@@ -70,7 +73,7 @@ enum EngineDrawVariants {
                                                      reusing: variant == .engine ? buffers.take() : [])
                 precondition(block.count == rowsPerClass)
                 if variant == .engine { buffers.recycle(block) }
-            case .row, .block, .zeroedBlock:
+            case .row, .block, .zeroedBlock, .copiedToBlock:
                 let slot = spareBlocks.withLock { $0.popLast()! }
                 let block = blocks[slot]
                 if variant == .zeroedBlock { block.update(repeating: 0) }
@@ -79,8 +82,13 @@ enum EngineDrawVariants {
                     for s in 0..<(rowsPerClass - real) {
                         let centre = Int(rng.next() % UInt64(real))
                         let row = variant == .row ? 0 : real + s
+                        // The copied variant draws into the block's spare last row, which stays in L1.
+                        let drawn = variant == .copiedToBlock ? rowsPerClass : row
                         sampler.sample(mean: UnsafeBufferPointer(rebasing: c[centre * d ..< (centre + 1) * d]), envelope: envelope,
-                                       into: UnsafeMutableBufferPointer(rebasing: block[row * d ..< (row + 1) * d]), using: &rng)
+                                       into: UnsafeMutableBufferPointer(rebasing: block[drawn * d ..< (drawn + 1) * d]), using: &rng)
+                        if variant == .copiedToBlock {
+                            (block.baseAddress! + row * d).update(from: block.baseAddress! + drawn * d, count: d)
+                        }
                     }
                 }
                 spareBlocks.withLock { $0.append(slot) }

@@ -321,6 +321,8 @@ extension CoordinatorLoop {
                 send(to, message)
             case .relay(let frames):
                 runtime.metrics?.moved(frames.reduce(0) { $0 + $1.count }, direction: "relayed", what: "gradient")
+                // Replies relayed to a worker go to the trainer a job's `train.trainer` names: its hop counts too.
+                if registry[to] != nil { training.workerBytes += Int64(frames.reduce(0) { $0 + $1.count }) }
                 do { try router.send([to] + frames) } catch {
                     log.debug("relaying a training message failed (peer gone?): \(error)")
                 }

@@ -150,6 +150,34 @@ extension ClusterProcessTests {
             #expect(!FileManager.default.fileExists(atPath: fixture.path("job/model.h5.checkpoints")), "the checkpoints outlived the job")
         }
 
+        /// The coordinator killed with SIGKILL while a named trainer drives the fit: the restarted coordinator resumes the
+        /// job, hands it to the same worker again, which drops its earlier run and continues from the checkpoint beside
+        /// the output; the model is the single-node one.
+        @Test func aCoordinatorKilledWhileANamedTrainerDrivesHandsTheJobOverAgain() async throws {
+            let fixture = try TrainingJobFixture("named-trainer-restart", seed: 27, dimension: 16)
+            defer { fixture.remove() }
+            let (gated, submit) = try await Self.submitToGatedCluster(fixture, trainer: "local1", hold: "8 -train-")
+            let cluster = gated.cluster
+            defer { cluster.stop() }
+            #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 2 }, "the fit never reached its ninth evaluation: \(submit.stderr)")
+            let checkpoint = fixture.path("job/model.h5.checkpoints/final-fit.checkpoint")
+            #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: checkpoint) })
+            let endpoint = cluster.endpoint
+            await cluster.crashCoordinator()
+            let iteration = try TrainingCheckpoint.read(path: checkpoint).state.iteration
+            try await cluster.startCoordinator(bind: endpoint)
+            try gated.release()
+            let job = try #require(try await eventually(seconds: 30) { try? ClusterClient(coordinator: endpoint).status().jobs.first?.job })
+            let status = try #require(try await TrainingJobTests.finished(job, endpoint: endpoint))
+            #expect(status.state == .committed, "\(status.error ?? "")")
+            #expect(FileManager.default.contents(atPath: fixture.path("job/model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
+                    "the model after the coordinator restart differs from single-node balance + train")
+            let log = (try? String(contentsOfFile: cluster.logPath("worker1"), encoding: .utf8)) ?? ""
+            #expect(log.contains("resuming the final fit from iteration \(iteration) (checkpoint"), "worker local1 did not continue from iteration \(iteration)")
+            LocalCluster.signal(submit.process, SIGKILL)
+            _ = await submit.finish()
+        }
+
         /// Killed before it wrote any checkpoint (its first evaluation held): the coordinator fits from iteration 0.
         @Test func aNamedTrainerKilledBeforeItsFirstCheckpointIsReplacedByTheCoordinatorFromIterationZero() async throws {
             let fixture = try TrainingJobFixture("named-trainer-early", seed: 25, dimension: 8)

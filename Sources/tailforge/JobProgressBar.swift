@@ -8,9 +8,8 @@ struct JobProgressBar {
 
     func show(_ status: JobStatus) {
         if status.state == .training, let training = status.training {
-            let loss = training.loss.map { String(format: "loss %.6f", $0) } ?? "regenerating the rows"
             bar.update("training", done: training.iteration, total: max(1, training.maxIterations),
-                       detail: "L-BFGS iterations · \(loss) · \(training.parts) part(s) · \(Self.seconds(status.elapsedSeconds))")
+                       detail: "\(training.summary) · \(Self.seconds(status.elapsedSeconds))")
             return
         }
         let label = status.state.isTerminal || status.state == .gathering || status.stage == nil

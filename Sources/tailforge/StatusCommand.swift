@@ -55,7 +55,9 @@ struct StatusCommand: ParsableCommand {
             let time = status.state.isTerminal ? "took \(JobProgressBar.seconds(status.elapsedSeconds))"
                 : "running for \(JobProgressBar.seconds(status.elapsedSeconds))"
             var line = "\(status.job)  \(status.name == status.job ? "" : status.name + "  ")\(status.state.rawValue)"
-            if let stage = status.stage, !status.state.isTerminal { line += " (\(stage.rawValue))" }
+            // A training job's last balancing stage says nothing: show where its fit is, or whom it waits for.
+            if status.state == .training, let training = status.training { line += " (\(training.summary))" }
+            else if let stage = status.stage, !status.state.isTerminal { line += " (\(stage.rawValue))" }
             line += "  \(time)  shards \(status.shardsDone)/\(status.shardCount)  classes \(status.classesDone)/\(status.classCount)"
             line += "  rows \(status.rowsWritten)/\(status.totalRows)"
             if !status.state.isTerminal { line += "  workers \(status.workers)" }

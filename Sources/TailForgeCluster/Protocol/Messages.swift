@@ -1,5 +1,7 @@
 // The bodies of every message type. Field meanings and which side sends what are in cluster/PROTOCOL.md.
 
+import Foundation
+
 // MARK: - Worker ↔ coordinator
 
 /// Worker → coordinator, first message after connecting: who the worker is and what it runs.
@@ -363,8 +365,24 @@ public struct TrainingProgress: Codable, Sendable, Equatable {
     public var loss: Double?
     /// The parts of the balanced set the workers serve.
     public var parts: Int
-    public init(iteration: Int, maxIterations: Int, loss: Double?, parts: Int) {
+    /// The worker `train.trainer` names while it drives L-BFGS or is awaited; nil when the coordinator trains
+    /// (including after it took over from a lost trainer).
+    public var trainer: String?
+    /// True while that worker has not registered: the job waits (up to `--trainer-wait-seconds`) rather than trains.
+    public var awaitingTrainer: Bool?
+
+    public init(iteration: Int, maxIterations: Int, loss: Double?, parts: Int, trainer: String? = nil, awaitingTrainer: Bool? = nil) {
         self.iteration = iteration; self.maxIterations = maxIterations; self.loss = loss; self.parts = parts
+        self.trainer = trainer; self.awaitingTrainer = awaitingTrainer
+    }
+
+    /// What `status` and `wait` say about the fit: who trains, or whom the job waits for.
+    public var summary: String {
+        if awaitingTrainer == true, let trainer {
+            return "waiting for worker \(trainer) (train.trainer) to register"
+        }
+        let loss = loss.map { String(format: "loss %.6f", $0) } ?? "regenerating the rows"
+        return "L-BFGS iteration \(iteration)/\(maxIterations) · \(loss) · \(parts) part(s)" + (trainer.map { " · trained on \($0)" } ?? "")
     }
 }
 

@@ -25,6 +25,7 @@ extension CoordinatorLoop {
                              checkpointDirectory: trainer.directory, kappaCounts: trainer.kappas.map(\.count))
         log.info("job \(id): handed to worker \(name(identity)), which drives L-BFGS (checkpoints in \(trainer.directory))", metadata: LogMetadata.job(id))
         send(identity, WireMessage(order, payloads: [WireMessage.float32Payload(trainer.kappas.flatMap { $0 })]))
+        jobs[id]?.training?.awaitingTrainer = nil
     }
 
     /// The named trainer of `id`, connected as `identity`, is gone: its sessions close and the coordinator's own
@@ -38,6 +39,7 @@ extension CoordinatorLoop {
                     metadata: LogMetadata.job(id))
         // The worker made it; if it died first, the fit starts at iteration 0 and checkpoints there from now on.
         try? FileManager.default.createDirectory(atPath: trainer.directory, withIntermediateDirectories: true)
+        jobs[id]?.training?.trainer = nil
         runLocalTrainer(id, trainer)
     }
 
@@ -89,8 +91,9 @@ extension CoordinatorLoop {
             namedTrainers.record(id) { $0.replied(session: reply.session, iteration: reply.iteration, shard: reply.shard, lossSum: reply.lossSum, rows: reply.rows) }
         case let progress as TrainerProgress:
             guard let id = namedTrainers.job(drivenBy: identity, session: progress.session), jobs[id]?.state == .training,
-                  let current = jobs[id]?.training else { return }
-            jobs[id]?.training = TrainingProgress(iteration: progress.iteration, maxIterations: current.maxIterations, loss: progress.loss, parts: current.parts)
+                  jobs[id]?.training != nil else { return }
+            jobs[id]?.training?.iteration = progress.iteration
+            jobs[id]?.training?.loss = progress.loss
         default:
             break
         }

@@ -20,7 +20,8 @@ extension CoordinatorLoop {
         let trainer = JobTrainer(job: id, manifest: job.manifest, train: train, prepared: prepared, kappas: kappas, identity: identity,
                                  partCount: partCount, directory: train.trainer == nil ? job.directory : Self.namedCheckpointDirectory(job.manifest.output))
         job.trainer = trainer
-        job.training = TrainingProgress(iteration: 0, maxIterations: train.settings.optimizer.maxIterations, loss: nil, parts: partCount)
+        job.training = TrainingProgress(iteration: 0, maxIterations: train.settings.optimizer.maxIterations, loss: nil, parts: partCount,
+                                        trainer: train.trainer, awaitingTrainer: train.trainer == nil ? nil : true)
         job.trainingBytesAtStart = training.workerBytes
         jobs[id] = job
         log.info("job \(id): training on \(partCount) part(s) of \(prepared.totalRows) rows (balanced set \(identity))", metadata: LogMetadata.job(id))

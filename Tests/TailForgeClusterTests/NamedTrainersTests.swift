@@ -35,7 +35,7 @@ import TailForgeTraining
         guard case .timedOut(let job, let message) = try #require(decisions.first) else { Issue.record("not a time-out: \(decisions)"); return }
         #expect(job == "j1")
         #expect(message.contains("`train.trainer` names worker nodeb, which did not register within 30 s"), "\(message)")
-        #expect(message.contains("registered workers: nodeA, nodeB") && message.contains("did you mean `nodeB`?"), "\(message)")
+        #expect(message.contains("registered workers: nodeA, nodeB (did you mean `nodeB`?). Start"), "\(message)")
         #expect(trainers.entries["j1"] == nil && trainers.entries["j2"] != nil)
         let none = NamedTrainers.neverRegistered("gpu-9", waited: .milliseconds(1500), registered: [])
         #expect(none.contains("within 1.5 s") && none.contains("no worker is registered") && !none.contains("did you mean"), "\(none)")

@@ -64,7 +64,7 @@ struct NamedTrainers {
         let seconds = waited.seconds.formatted(.number.precision(.fractionLength(0 ... 1)))
         return "`train.trainer` names worker \(name), which did not register within \(seconds) s (coordinator --trainer-wait-seconds); "
             + (names.isEmpty ? "no worker is registered" : "registered workers: \(names.joined(separator: ", "))")
-            + (near.map { " — did you mean `\($0)`?" } ?? "")
+            + (near.map { " (did you mean `\($0)`?)" } ?? "")
             + ". Start `tailforge worker --name \(name)`, or submit the job again with another `train.trainer` (or none, to train on the coordinator)."
     }
 

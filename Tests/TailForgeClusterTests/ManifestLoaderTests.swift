@@ -227,7 +227,7 @@ import TailForgeTraining
         let prefix = "input:\n  path: in.h5\noutput: model.h5\ntrain:\n"
         // Without `calibrate`, τ stays 0 (`train --l2 auto`); the default grid, hold-out and seed unless given.
         let searched = try #require(try load(prefix + "  l2: auto").train)
-        #expect(searched.calibration == .l2SearchOnly() && searched.searchesL2)
+        #expect(searched.calibration == .l2SearchOnly())
         #expect(searched.settings.l2 == CalibrationSettings.standardL2Grid[0], "the grid's first candidate, as train --l2 auto has it")
         // `calibrate: true` searches τ with λ; a grid in any order, as a list or as --l2-grid's text, is searched largest first.
         let both = try #require(try load(prefix + "  l2: auto\n  l2_grid: [1e-6, 1e-3, 3e-5]\n  calibrate: true\n  calibration_holdout: 0.3\n  calibration_seed: 9").train)

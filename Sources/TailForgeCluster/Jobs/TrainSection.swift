@@ -47,9 +47,6 @@ extension JobManifest {
         /// `l2: auto`'s spelling.
         public static let automaticL2 = "auto"
 
-        /// Whether λ is chosen on held-out rows (`l2: auto`).
-        public var searchesL2: Bool { calibration?.l2Grid != nil }
-
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             var settings = TrainingSettings()

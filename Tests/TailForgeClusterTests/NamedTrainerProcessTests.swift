@@ -13,16 +13,12 @@ extension ClusterProcessTests {
     /// not see the workers evaluate is refused and removed, whatever digest its trainer reports.
     @Suite struct NamedTrainerProcessTests {
         static let trainFlags = ["--l2", "1e-3", "--max-iter", "30", "--tol", "1e-6"]
-        static func manifest(trainer: String, maxIterations: Int = 30) -> String {
+        /// `trainFlags` as a manifest's `train:` section, driven by worker `trainer`.
+        static func trainSection(trainer: String) -> String {
             """
-            input:
-              path: ../data/train.h5
-            output: model.h5
-            policy:
-              seed: 4
             train:
               l2: 0.001
-              max_iterations: \(maxIterations)
+              max_iterations: 30
               tolerance: 0.000001
               trainer: \(trainer)
             """
@@ -35,9 +31,17 @@ extension ClusterProcessTests {
             try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"], train: trainFlags)
             let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 2)
             if let hold { try hold.write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8) }
-            let manifest = fixture.path("job/train.yaml")
-            try Self.manifest(trainer: trainer).write(toFile: manifest, atomically: true, encoding: .utf8)
+            let manifest = try fixture.writeJobManifest(Self.trainSection(trainer: trainer))
             return (gated, try Child(fixture.executable, ["submit", manifest, "--coordinator", gated.cluster.endpoint, "--wait", "--json"]))
+        }
+
+        /// Waits until the gate holds the fit's ninth evaluation (`hold: "8 -train-"`) and the named trainer has written its
+        /// final-fit checkpoint beside the output; returns the checkpoint's path.
+        static func waitForHeldFitWithCheckpoint(_ fixture: TrainingJobFixture, _ gated: GatedCluster, _ submit: Child) async -> String {
+            #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 2 }, "the fit never reached its ninth evaluation: \(submit.stderr)")
+            let checkpoint = fixture.path("job/model.h5.checkpoints/final-fit.checkpoint")
+            #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: checkpoint) }, "the named trainer wrote no checkpoint")
+            return checkpoint
         }
 
         @Test func aNamedTrainerGivesTheSingleNodeModelAndReplayVerifiesIt() async throws {
@@ -52,8 +56,7 @@ extension ClusterProcessTests {
             cluster.secure = true
             defer { cluster.stop() }
             try await cluster.start(workers: 2)
-            let manifest = fixture.path("job/train.yaml")
-            try Self.manifest(trainer: "local1").write(toFile: manifest, atomically: true, encoding: .utf8)
+            let manifest = try fixture.writeJobManifest(Self.trainSection(trainer: "local1"))
             let client = try ClusterClient(coordinator: cluster.endpoint, security: try cluster.clientSecurity)
             let job = try client.submit(try ManifestLoader.load(path: manifest))
             let finished = await eventually(seconds: 120) { () -> JobStatus? in
@@ -92,13 +95,7 @@ extension ClusterProcessTests {
             cluster.dataRoots = [fixture.directory]
             defer { cluster.stop() }
             try await cluster.start(workers: 2)
-            let manifest = fixture.path("job/train.yaml")
-            try """
-                input:
-                  path: ../data/train.h5
-                output: model.h5
-                policy:
-                  seed: 4
+            let manifest = try fixture.writeJobManifest("""
                 train:
                   l2: auto
                   l2_grid: [1e-1, 1e-3]
@@ -106,7 +103,7 @@ extension ClusterProcessTests {
                   calibrate: true
                   calibration_seed: 3
                   trainer: local0
-                """.write(toFile: manifest, atomically: true, encoding: .utf8)
+                """)
             let submit = try await Child.run(fixture.executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
             #expect(submit.status == 0, "\(submit.stdout)\n\(submit.stderr)")
             #expect(FileManager.default.contents(atPath: fixture.path("job/model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
@@ -129,10 +126,7 @@ extension ClusterProcessTests {
             let (gated, submit) = try await Self.submitToGatedCluster(fixture, trainer: "local1", hold: "8 -train-")
             let cluster = gated.cluster
             defer { cluster.stop() }
-            let held = await eventually(seconds: 60) { gated.heldRequests().count >= 2 }
-            #expect(held, "the fit never reached its ninth evaluation: \(submit.stderr)")
-            let checkpoint = fixture.path("job/model.h5.checkpoints/final-fit.checkpoint")
-            #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: checkpoint) }, "the named trainer wrote no checkpoint")
+            let checkpoint = await Self.waitForHeldFitWithCheckpoint(fixture, gated, submit)
             await cluster.crashWorker(1)
             let iteration = try TrainingCheckpoint.read(path: checkpoint).state.iteration
             #expect(iteration > 0)
@@ -159,9 +153,7 @@ extension ClusterProcessTests {
             let (gated, submit) = try await Self.submitToGatedCluster(fixture, trainer: "local1", hold: "8 -train-")
             let cluster = gated.cluster
             defer { cluster.stop() }
-            #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 2 }, "the fit never reached its ninth evaluation: \(submit.stderr)")
-            let checkpoint = fixture.path("job/model.h5.checkpoints/final-fit.checkpoint")
-            #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: checkpoint) })
+            let checkpoint = await Self.waitForHeldFitWithCheckpoint(fixture, gated, submit)
             let endpoint = cluster.endpoint
             await cluster.crashCoordinator()
             let iteration = try TrainingCheckpoint.read(path: checkpoint).state.iteration

@@ -23,13 +23,7 @@ extension ClusterProcessTests {
             let cluster = gated.cluster
             defer { cluster.stop() }
 
-            let manifest = fixture.path("job/train.yaml")
-            try """
-                input:
-                  path: ../data/train.h5
-                output: model.h5
-                policy:
-                  seed: 4
+            let manifest = try fixture.writeJobManifest("""
                 sharding:
                   shards: 6
                 train:
@@ -37,7 +31,7 @@ extension ClusterProcessTests {
                   max_iterations: 30
                   tolerance: 0.000001
                   class_weight: balanced
-                """.write(toFile: manifest, atomically: true, encoding: .utf8)
+                """)
             let submit = try Child(fixture.executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
 
             // The first evaluation is in flight on every part: kill one worker that holds a part, then let the rest answer.
@@ -71,20 +65,14 @@ extension ClusterProcessTests {
             let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 3)
             let cluster = gated.cluster
             defer { cluster.stop() }
-            let manifest = fixture.path("job/train.yaml")
-            try """
-                input:
-                  path: ../data/train.h5
-                output: model.h5
-                policy:
-                  seed: 4
+            let manifest = try fixture.writeJobManifest("""
                 train:
                   l2: 0.001
                   max_iterations: 25
                   calibrate: true
                   calibration_holdout: 0.25
                   calibration_seed: 3
-                """.write(toFile: manifest, atomically: true, encoding: .utf8)
+                """)
             let submit = try Child(fixture.executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
 
             // The first request the gate holds is the calibration fit's first gradient (the calibration runs first).
@@ -122,13 +110,7 @@ extension ClusterProcessTests {
             let cluster = gated.cluster
             defer { cluster.stop() }
             try gated.release()
-            let manifest = fixture.path("job/train.yaml")
-            try """
-                input:
-                  path: ../data/train.h5
-                output: model.h5
-                policy:
-                  seed: 4
+            let manifest = try fixture.writeJobManifest("""
                 train:
                   l2: auto
                   l2_grid: [1e-5, 1e-1, 1e-3]
@@ -136,7 +118,7 @@ extension ClusterProcessTests {
                   class_weight: balanced
                   calibrate: true
                   calibration_seed: 3
-                """.write(toFile: manifest, atomically: true, encoding: .utf8)
+                """)
             let submit = try await Child.run(fixture.executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
             #expect(submit.status == 0, "\(submit.stdout)\n\(submit.stderr)")
             #expect(FileManager.default.contents(atPath: fixture.path("job/model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
@@ -384,6 +366,15 @@ struct TrainingJobFixture {
         #expect(balanced.status == 0, "\(balanced.stderr)")
         let trained = try await Child.run(executable, ["train", path("single/balanced.h5"), "--output", path("single/model.h5")] + train)
         #expect(trained.status == 0, "\(trained.stderr)")
+    }
+
+    /// Writes `job/train.yaml`: the generated input, output `model.h5` and `policy: seed: 4` (the single-node reference's
+    /// `balance --seed 4`), then `sections` verbatim (a `train:` block, `sharding:` …). Returns its path.
+    func writeJobManifest(_ sections: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: path("job"), withIntermediateDirectories: true)
+        let manifest = path("job/train.yaml")
+        try ("input:\n  path: ../data/train.h5\noutput: model.h5\npolicy:\n  seed: 4\n" + sections).write(toFile: manifest, atomically: true, encoding: .utf8)
+        return manifest
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: directory) }

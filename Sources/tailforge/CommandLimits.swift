@@ -11,10 +11,12 @@ enum CommandLimits {
     /// Local worker processes the demo starts.
     static let workers = 1...64
 
-    /// Throws a `ValidationError` naming the flag unless `value` is in `range`.
-    static func check<T: Comparable>(_ flag: String, _ value: T, in range: ClosedRange<T>) throws {
+    /// Throws a `ValidationError` naming the flag unless `value` is in `range`. A range open at the top
+    /// (`0...Int.max`) reads "0 or more": its bound is the type's limit, not a choice worth printing.
+    static func check(_ flag: String, _ value: Int, in range: ClosedRange<Int>) throws {
         guard range.contains(value) else {
-            throw ValidationError("--\(flag) must be from \(range.lowerBound) to \(range.upperBound), got \(value)")
+            let allowed = range.upperBound == Int.max ? "\(range.lowerBound) or more" : "from \(range.lowerBound) to \(range.upperBound)"
+            throw ValidationError("--\(flag) must be \(allowed), got \(value)")
         }
     }
 

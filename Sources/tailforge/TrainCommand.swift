@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TailForgeCluster
+import TailForgeNumerics
 import TailForgeStorage
 import TailForgeTraining
 
@@ -109,7 +110,10 @@ struct TrainCommand: AsyncParsableCommand {
         try CommandLimits.check("max-iter", maxIter, in: 0...Int.max)
         try CommandLimits.check("tol", tol, in: 0...0.999_999, meaning: "a fraction from 0 to below 1 of the initial gradient norm (1 or more stops before the first step)")
         try CommandLimits.check("loss-tol", lossTol, in: 0...0.999_999, meaning: "a relative decrease from 0 to below 1")
-        guard ["none", "balanced"].contains(classWeight) else { throw ValidationError("--class-weight must be none or balanced, got '\(classWeight)'") }
+        let weightings = ["none", "balanced"]
+        guard weightings.contains(classWeight) else {
+            throw ValidationError("--class-weight must be none or balanced, got '\(classWeight)'" + Spelling.hint(for: classWeight, among: weightings))
+        }
         try CommandLimits.check("threads", threads, in: CommandLimits.threads)
         if calibrate {
             guard !distributed else { throw ValidationError("--calibrate is not supported with --distributed yet: train locally, or drop --calibrate") }

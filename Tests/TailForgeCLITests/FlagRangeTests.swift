@@ -91,4 +91,16 @@ import Testing
             }
         }
     }
+
+    /// A flag open at the top says "N or more" (it printed `from 0 to 9223372036854775807`), and a misspelt
+    /// `--class-weight` names the word it misspells, like every other word-valued flag.
+    @Test func openRangesAndWordFlagsReadAsAUserWouldWriteThem() async throws {
+        let runner = try CommandRunner()
+        let directory = NSTemporaryDirectory()
+        let negative = try await runner.run(Self.train + ["--max-iter=-3"], in: directory)
+        #expect(negative.status != 0 && negative.stderr.contains("--max-iter must be 0 or more, got -3"), "\(negative.stderr)")
+        #expect(!negative.stderr.contains("\(Int.max)"), "\(negative.stderr)")
+        let typo = try await runner.run(Self.train + ["--class-weight", "balancd"], in: directory)
+        #expect(typo.status != 0 && typo.stderr.contains("got 'balancd' (did you mean `balanced`?)"), "\(typo.stderr)")
+    }
 }

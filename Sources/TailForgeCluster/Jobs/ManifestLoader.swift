@@ -1,5 +1,6 @@
 import Foundation
 import TailForgeEngine
+import TailForgeNumerics
 import TailForgeStorage
 import TailForgeTraining
 import Yams
@@ -85,7 +86,8 @@ struct ManifestReader {
             output: output, overwrite: try boolean(top["overwrite"], "overwrite"))
         if let scalar = try scalar(top["layout"], "layout", expected: "`full` or `compact`") {
             guard let layout = BalancedLayout(rawValue: scalar.string) else {
-                throw error(top["layout"], "layout", "`layout` is \(shown(scalar)); it must be one of \(BalancedLayout.allCases.map(\.rawValue).joined(separator: ", ")).")
+                throw error(top["layout"], "layout", "`layout` is \(shown(scalar)); it must be one of \(BalancedLayout.allCases.map(\.rawValue).joined(separator: ", "))"
+                            + Spelling.hint(for: scalar.string, among: BalancedLayout.allCases.map(\.rawValue)) + ".")
             }
             manifest.layout = layout
         }
@@ -100,7 +102,8 @@ struct ManifestReader {
         }
         if let scalar = try scalar(top["verify"], "verify", expected: "`none` or `spot`") {
             guard let verify = VerifyMode(rawValue: scalar.string) else {
-                throw error(top["verify"], "verify", "`verify` is \(shown(scalar)); it must be one of \(VerifyMode.allCases.map(\.rawValue).joined(separator: ", ")) (spot: recompute a sample of the shards on other workers and compare).")
+                throw error(top["verify"], "verify", "`verify` is \(shown(scalar)); it must be one of \(VerifyMode.allCases.map(\.rawValue).joined(separator: ", "))"
+                            + Spelling.hint(for: scalar.string, among: VerifyMode.allCases.map(\.rawValue)) + " (spot: recompute a sample of the shards on other workers and compare).")
             }
             manifest.verify = verify
         }
@@ -158,7 +161,8 @@ struct ManifestReader {
                                                       allowed: "a relative decrease from 0 to below 1") ?? settings.optimizer.lossTolerance
         if let scalar = try scalar(train["class_weight"], "train.class_weight", expected: "`none` or `balanced`") {
             guard let weighting = JobManifest.Train.classWeighting(scalar.string) else {
-                throw error(train["class_weight"], "train.class_weight", "`train.class_weight` is \(shown(scalar)); it must be one of none, balanced.")
+                throw error(train["class_weight"], "train.class_weight", "`train.class_weight` is \(shown(scalar)); it must be one of none, balanced"
+                            + Spelling.hint(for: scalar.string, among: ["none", "balanced"]) + ".")
             }
             settings.classWeighting = weighting
         }

@@ -30,9 +30,6 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var keys: PeerKeyOptions
 
-    @Flag(help: "Connect in plain text without keys (only to a coordinator started with --insecure).")
-    var insecure = false
-
     @Option(name: .customLong("max-message-bytes"), help: "Largest message accepted from the coordinator (frames: at most 64 MiB each).")
     var maxMessageBytes = WireLimits.defaultMaxMessageBytes
 
@@ -53,9 +50,9 @@ struct WorkerCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
         let logger = logging.logger(label: "tailforge.worker")
         let security = try keys.security()
-        if security.isSecure && insecure { throw CommandFailure("--insecure cannot be combined with --key/--coordinator-key (or TAILFORGE_KEY)") }
         if !security.isSecure {
-            guard insecure else {
+            // A daemon must not fall back to plain text because a key variable went missing: it says so.
+            guard keys.insecure else {
                 throw CommandFailure("a worker needs --key FILE --coordinator-key FILE.pub (or TAILFORGE_KEY and TAILFORGE_COORDINATOR_KEY), or --insecure for a plain-text coordinator")
             }
             logger.warning("INSECURE: plain text, no authentication of the coordinator; anyone on the path can read shards or pose as the coordinator")

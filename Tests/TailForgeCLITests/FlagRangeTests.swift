@@ -103,4 +103,18 @@ import Testing
         let typo = try await runner.run(Self.train + ["--class-weight", "balancd"], in: directory)
         #expect(typo.status != 0 && typo.stderr.contains("got 'balancd' (did you mean `balanced`?)"), "\(typo.stderr)")
     }
+
+    /// `--insecure` with keys is refused on every client and the worker, before anything connects.
+    @Test func insecureWithKeysIsRefused() async throws {
+        let runner = try CommandRunner()
+        let directory = NSTemporaryDirectory() + "tailforge-insecure-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(try await runner.run(["keygen", "--out", "keys", "--name", "c"], in: directory).status == 0)
+        let keys = ["--insecure", "--key", "keys/c.key", "--coordinator-key", "keys/c.pub"]
+        for command in [["status", "--coordinator", "tcp://127.0.0.1:1"], ["worker", "--connect", "tcp://127.0.0.1:1", "--work-dir", "w"]] {
+            let outcome = try await runner.run(command + keys, in: directory)
+            #expect(outcome.status != 0 && outcome.stderr.contains("--insecure cannot be combined with --key"), "\(command): \(outcome.stderr)")
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeNumerics
 
 /// Why `tailforge ablate` cannot run, each saying what and what to do.
 public enum AblationError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -11,7 +12,7 @@ public enum AblationError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownRecipe(let name, let known):
-            "unknown recipe '\(name)'; the recipes are \(known.joined(separator: ", "))"
+            "unknown recipe '\(name)'\(Spelling.hint(for: name, among: known)); the recipes are \(known.joined(separator: ", "))"
         case .noRecipes:
             "no recipe selected; give --recipes with at least one of \(AblationRecipe.all.map(\.description).joined(separator: ", "))"
         case .unreadableResults(let path, let reason):

@@ -5,7 +5,7 @@ import TailForgeStorage
 /// `tailforge ablate --plots DIR`: hands the best recipe and a baseline to the Python companion
 /// (`Scripts/plots all`, matplotlib), when it and its libraries are present.
 ///
-/// Pictures: class counts and κ of the best balanced recipe's set (materialized from the compact work file:
+/// Pictures: class counts and κ of the best balanced recipe's set (best by held-out balanced accuracy) (materialized from the compact work file:
 /// the script reads the full layout), per-class accuracy of the baseline against the best row, and the PCA of
 /// one few-shot class's real and synthetic rows. The "best row" is the one chosen by held-out balanced accuracy.
 public struct AblationPlots: Sendable {
@@ -52,7 +52,10 @@ public struct AblationPlots: Sendable {
         // The baseline: class weights when in the run, else the unweighted fit, else the best's raw row.
         let baseline = rows.first { $0.0.settings.recipe == "class-weight" && !$0.1.calibrated }
             ?? rows.first { $0.0.settings.recipe == "unweighted" && !$0.1.calibrated } ?? rows.first { $0.0 == best.0 && !$0.1.calibrated }!
-        let bestBalanced = rows.filter { $0.0.settings.balance != nil }.max { $0.1.top1 < $1.1.top1 }
+        // The balanced set pictured: the balanced row a user without test labels would pick (held-out score;
+        // test top-1 only for reports from before held-out scores were recorded).
+        let rank: ((AblationReport.Entry, AblationReport.Row)) -> Double = { $0.1.heldOutBalancedAccuracy ?? $0.1.top1 }
+        let bestBalanced = rows.filter { $0.0.settings.balance != nil }.max { rank($0) < rank($1) }
         let plotData = (runner.workDirectory as NSString).appendingPathComponent("plots")
         try FileManager.default.createDirectory(atPath: plotData, withIntermediateDirectories: true)
 
@@ -63,17 +66,28 @@ public struct AblationPlots: Sendable {
                                      training: runner.train, applyCalibration: row.calibrated, jsonOutput: path).run()
             reports.append(path)
         }
-        var arguments = [script, "all", "--input", runner.train, "--test", runner.test, "--reports"] + reports
-            + ["--names", baseline.1.name, best.1.name, "--out-dir", outputDirectory]
+        var balanced: String?
         if let (entry, _) = bestBalanced {
             let full = (plotData as NSString).appendingPathComponent("\(entry.settings.recipe).full.h5")
             _ = try CompactMaterializer(input: runner.balancedPath(try AblationRecipe(parsing: entry.settings.recipe)), output: full,
                                         threads: runner.threads, computeOutputDigest: false).run()
-            arguments += ["--balanced", full]
+            balanced = full
         }
+        let arguments = scriptArguments(train: runner.train, test: runner.test, reports: reports,
+                                        names: [baseline.1.name, best.1.name], balanced: balanced)
         let (status, stdout, stderr) = Self.run([python] + arguments)
         guard status == 0 else { throw AblationError.plotsFailed(command: "Scripts/plots all", status: status, stderr: stderr) }
         return stdout.split(separator: "\n").map(String.init)
+    }
+
+    /// `Scripts/plots all`'s command line. The class counts compare the input with a balanced set, so `--input`
+    /// goes only with `--balanced`: a grid of unbalanced recipes (`--recipes unweighted,class-weight`) draws the
+    /// accuracy picture alone (the script refuses `--input` without `--balanced`, and the whole run failed on it).
+    func scriptArguments(train: String, test: String, reports: [String], names: [String], balanced: String?) -> [String] {
+        var arguments = [script, "all", "--train", train, "--test", test, "--reports"] + reports + ["--names"] + names
+            + ["--out-dir", outputDirectory]
+        if let balanced { arguments += ["--input", train, "--balanced", balanced] }
+        return arguments
     }
 
     static func run(_ command: [String]) -> (Int32, String, String) {

@@ -165,6 +165,9 @@ struct AblateCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("pictures skipped: \(missing)\n".utf8))
             } else {
                 for path in try plotter.draw(report, runner: runner) { print("picture \(path)") }
+                if report.entries.allSatisfy({ $0.settings.balance == nil }) {
+                    FileHandle.standardError.write(Data("pictures of class counts, κ and a few-shot class's rows skipped: no balanced recipe was run\n".utf8))
+                }
             }
         }
     }

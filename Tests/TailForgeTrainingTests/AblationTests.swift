@@ -189,4 +189,20 @@ extension AblationTests {
         #expect(report.entries[0].settings.l2Grid == nil && report.entries[0].rows[0].l2 == nil && report.chosenRow == nil)
         #expect(report.table().contains("unweighted"))
     }
+
+    /// `--plots` over unbalanced recipes only: the class-count picture's `--input` goes only with `--balanced`
+    /// (the script refuses it alone, and `ablate --recipes unweighted,class-weight --plots DIR` failed on that).
+    @Test func thePlotCommandPairsTheInputWithABalancedSet() {
+        let plots = AblationPlots(script: "Scripts/plots", outputDirectory: "pictures")
+        let alone = plots.scriptArguments(train: "train.h5", test: "test.h5", reports: ["a.json", "b.json"], names: ["a", "b"], balanced: nil)
+        #expect(!alone.contains("--input") && !alone.contains("--balanced"), "\(alone)")
+        #expect(alone.starts(with: ["Scripts/plots", "all", "--train", "train.h5", "--test", "test.h5", "--reports", "a.json", "b.json"]), "\(alone)")
+        let paired = plots.scriptArguments(train: "train.h5", test: "test.h5", reports: ["a.json", "b.json"], names: ["a", "b"], balanced: "full.h5")
+        #expect(paired.suffix(4) == ["--input", "train.h5", "--balanced", "full.h5"], "\(paired)")
+    }
+
+    @Test func aMisspeltRecipeNamesTheOneItMisspells() {
+        let error = AblationError.unknownRecipe("unweigted", known: AblationRecipe.all.map(\.description))
+        #expect(error.description.hasPrefix("unknown recipe 'unweigted' (did you mean `unweighted`?); the recipes are unweighted, "), "\(error)")
+    }
 }

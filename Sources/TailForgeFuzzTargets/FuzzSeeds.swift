@@ -70,9 +70,9 @@ public enum FuzzSeeds {
             WireMessage(HeldOutTallyReply(session: "s", iteration: 4, shard: 0, rows: 3), payloads: [HeldOutTally(classCount: 2, gridCount: 1).serialized()]),
             WireMessage(TrainJob(job: "job-1", manifest: manifest, prepared: PreparedJob(inputSHA256: "ab", inputBytes: 10, classCount: 2, dimension: 2,
                                                                                           totalRows: 8, shards: [], shardCosts: []),
-                                 identity: "cd", partCount: 2, checkpointDirectory: "/out/model.h5.checkpoints", kappaCounts: [2]),
+                                 identity: "cd", partCount: 2, checkpointDirectory: "/out/model.h5.checkpoints", kappaCounts: [2], run: "r1"),
                         payloads: [WireMessage.float32Payload([1.5, 2])]),
-            WireMessage(JobTrained(job: "job-1", modelSHA256: "ef", parts: [[0, 4], [4, 8]], openSeconds: 0.5, checkpointSeconds: 0.25)),
+            WireMessage(JobTrained(job: "job-1", run: "r1", modelSHA256: "ef", parts: [[0, 4], [4, 8]], openSeconds: 0.5, checkpointSeconds: 0.25)),
         ]
     }
 

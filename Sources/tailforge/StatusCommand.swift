@@ -58,6 +58,8 @@ struct StatusCommand: ParsableCommand {
             // A training job's last balancing stage says nothing: show where its fit is, or whom it waits for.
             if status.state == .training, let training = status.training { line += " (\(training.summary))" }
             else if let stage = status.stage, !status.state.isTerminal { line += " (\(stage.rawValue))" }
+            // A finished job still says what happened to its named trainer.
+            else if status.state.isTerminal, let history = status.training?.trainerHistory { line += " (\(history))" }
             line += "  \(time)  shards \(status.shardsDone)/\(status.shardCount)  classes \(status.classesDone)/\(status.classCount)"
             line += "  rows \(status.rowsWritten)/\(status.totalRows)"
             if !status.state.isTerminal { line += "  workers \(status.workers)" }

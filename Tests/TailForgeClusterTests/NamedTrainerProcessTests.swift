@@ -170,6 +170,106 @@ extension ClusterProcessTests {
             _ = await submit.finish()
         }
 
+        /// The named trainer stopped with SIGSTOP past the liveness window, then continued with SIGCONT: the coordinator
+        /// takes the fit over from the worker's checkpoint while it is away, and once the worker has registered again
+        /// stops its own trainer and hands the job back (a new run, from the last checkpoint); the worker drops the run
+        /// it had before. `status` and `wait` say what happened, and the model is the single-node one.
+        @Test func aNamedTrainerThatComesBackAfterTheLivenessWindowGetsItsJobBack() async throws {
+            let fixture = try TrainingJobFixture("named-trainer-stopped", seed: 28, dimension: 16)
+            defer { fixture.remove() }
+            let (gated, submit) = try await Self.submitToGatedCluster(fixture, trainer: "local1", hold: "8 -train-")
+            let cluster = gated.cluster
+            defer {
+                LocalCluster.signal(cluster.workers[1], SIGCONT)
+                cluster.stop()
+            }
+            _ = await Self.waitForHeldFitWithCheckpoint(fixture, gated, submit)
+            let client = try ClusterClient(coordinator: cluster.endpoint)
+            let training = { try? client.status().jobs.first { $0.state == .training }?.training }
+            LocalCluster.signal(cluster.workers[1], SIGSTOP)
+            // Silent past the liveness window (1 s): the coordinator continues the fit from the worker's checkpoint.
+            #expect(await eventually(seconds: 30) { training()?.trainerLosses?.last?.takenOver == true }, "\(String(describing: training()))")
+            let away = training()
+            #expect(away?.trainer == nil && away?.summary.contains("· trainer local1 lost at iteration ") == true
+                    && away?.summary.hasSuffix("; taken over by the coordinator") == true, "\(String(describing: away))")
+            LocalCluster.signal(cluster.workers[1], SIGCONT)
+            #expect(await eventually(seconds: 30) { training().map { $0.trainer == "local1" && $0.trainerLosses?.last?.resumedOnWorker == true } ?? false },
+                    "the job did not go back to local1: \(String(describing: training()))")
+            try gated.release()
+
+            let finished = await submit.finish()
+            #expect(finished.status == 0, "\(finished.stdout)\n\(finished.stderr)")
+            #expect(FileManager.default.contents(atPath: fixture.path("job/model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
+                    "the model after the named trainer came back differs from single-node balance + train")
+            // `submit --json` prints `{"job": …}`, then the final status.
+            let last = finished.stdout.split(separator: "\n").last.map(String.init) ?? ""
+            let final = try JSONDecoder().decode(JobStatus.self, from: Data(last.utf8))
+            let loss = try #require(final.training?.trainerLosses?.last, "\(finished.stdout)")
+            #expect(loss.worker == "local1" && loss.takenOver && loss.resumedOnWorker)
+            #expect(final.training?.trainerHistory?.hasSuffix("; taken over by the coordinator, then resumed on local1 after it reconnected") == true,
+                    "\(String(describing: final.training?.trainerHistory))")
+            let log = (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
+            #expect(log.contains("trainer worker local1 lost; the coordinator continues the fit from the checkpoints in"), "no take-over in the log")
+            #expect(log.contains("worker local1 (train.trainer) registered again; stopping the coordinator's trainer"), "the coordinator's trainer was not stopped")
+            #expect(log.contains("handed back to worker local1, which registered again"), "not handed back")
+            #expect(log.contains("the model worker local1 wrote checks out"), "the model was not local1's")
+            let trainerLog = (try? String(contentsOfFile: cluster.logPath("worker1"), encoding: .utf8)) ?? ""
+            #expect(trainerLog.contains("stopping this worker's run of its training"), "local1 kept its earlier run")
+            #expect(trainerLog.components(separatedBy: "driving L-BFGS here (train.trainer)").count == 3, "local1 did not drive twice")
+            #expect(trainerLog.contains("resuming the final fit from iteration "), "local1 did not continue from the checkpoint")
+            #expect(!FileManager.default.fileExists(atPath: fixture.path("job/model.h5.checkpoints")), "the checkpoints outlived the job")
+        }
+
+        /// A worker that registers under the trainer's name, is lost (silent past the liveness window) and registers
+        /// again under a new connection gets the job back as a new run; a `jobTrained` of its first run — sent on the
+        /// new connection or the old — is refused and the job keeps training; the new run's report counts.
+        @Test func aReportFromBeforeTheTrainerWasLostIsRefused() async throws {
+            let fixture = try TrainingJobFixture("named-trainer-stale", seed: 29, dimension: 8)
+            defer { fixture.remove() }
+            // Every gradient request held: the coordinator's own trainer is still in its first evaluation when the worker is back.
+            let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 1)
+            let cluster = gated.cluster
+            defer { cluster.stop() }
+            let client = try ClusterClient(coordinator: cluster.endpoint)
+            let job = try client.submit(JobManifest(input: .init(path: fixture.input), output: fixture.path("model.h5"), policy: BalanceSettings(seed: 4),
+                                                    train: .init(settings: TrainingSettings(optimizer: LBFGSSettings(maxIterations: 5)), trainer: "ghost")))
+            let status = { try? client.status(job: job).jobs.first }
+            #expect(await eventually(seconds: 60) { status()?.state == .training }, "job \(job) never reached training")
+            let hello = Hello(workerName: "ghost", toolVersion: ToolVersion.current, host: "localhost", processId: 1, threads: 1)
+            let first = try ConfinementProcessTests.Peer(cluster.endpoint, name: "ghost-1")
+            try first.send(hello)
+            let order1 = try #require(try await first.next(TrainJob.self, seconds: 30)?.body(as: TrainJob.self), "no hand-over")
+            // It never heartbeats: lost after 1 s, and the coordinator takes over.
+            #expect(await eventually(seconds: 30) { status()?.training?.trainerLosses?.last?.takenOver == true }, "\(String(describing: status()?.training))")
+
+            let second = try ConfinementProcessTests.Peer(cluster.endpoint, name: "ghost-2")
+            try second.send(hello)
+            let handBack = await eventually(seconds: 30, interval: .milliseconds(100)) { () -> TrainJob? in
+                try? second.send(Heartbeat())
+                while let frames = try? second.socket.receive(dontWait: true), let message = try? WireMessage.decode(frames) {
+                    if let order = message.body(as: TrainJob.self) { return order }
+                }
+                return nil
+            }
+            let order2 = try #require(handBack, "not handed back")
+            #expect(order2.run != order1.run && order2.checkpointDirectory == order1.checkpointDirectory)
+            #expect(status()?.training?.trainer == "ghost" && status()?.training?.trainerLosses?.last?.resumedOnWorker == true)
+
+            try second.send(JobTrained(job: job, run: order1.run, error: "a report of the first run"))
+            try first.send(JobTrained(job: job, run: order1.run, error: "a report of the first run, on its own connection"))
+            let log = { (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? "" }
+            let refused = await eventually(seconds: 30, interval: .milliseconds(100)) {
+                try? second.send(Heartbeat())
+                return log().components(separatedBy: "refused a jobTrained for job \(job) (run \(order1.run))").count == 3
+            }
+            #expect(refused, "the first run's reports were not refused")
+            #expect(status()?.state == .training, "\(String(describing: status()))")
+
+            try second.send(JobTrained(job: job, run: order2.run, error: "a planted failure of the current run"))
+            let final = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))
+            #expect(final.state == .failed && final.error == "training on worker ghost failed: a planted failure of the current run", "\(String(describing: final.error))")
+        }
+
         /// Killed before it wrote any checkpoint (its first evaluation held): the coordinator fits from iteration 0.
         @Test func aNamedTrainerKilledBeforeItsFirstCheckpointIsReplacedByTheCoordinatorFromIterationZero() async throws {
             let fixture = try TrainingJobFixture("named-trainer-early", seed: 25, dimension: 8)
@@ -253,13 +353,13 @@ extension ClusterProcessTests {
                     let recipe = TrainingRecipe(job: job, manifest: order.manifest, inputSHA256: order.prepared.inputSHA256, firstRow: 0,
                                                 endRow: order.prepared.totalRows, classes: Array(0 ..< order.prepared.classCount), kappaCount: 1,
                                                 identity: order.identity)
-                    try liar.socket.send(WireMessage(TrainingOpen(session: "\(job)-train-forged", shards: [TrainingShardSpec(path: recipe.name, recipe: recipe)]),
+                    try liar.socket.send(WireMessage(TrainingOpen(session: JobTrainer.session(job: job, fit: .final, run: order.run), shards: [TrainingShardSpec(path: recipe.name, recipe: recipe)]),
                                                      payloads: [WireMessage.float32Payload([1e6])]).encode())
                     let refusal = try #require(try await liar.next(TrainingFailure.self)?.body(as: TrainingFailure.self))
                     #expect(refusal.message.contains("the session's recipes are not job \(job)'s parts"), "\(refusal.message)")
                 }
                 #expect(FileManager.default.createFile(atPath: output, contents: model))
-                try liar.send(JobTrained(job: job, modelSHA256: claimed, report: LBFGSReport(converged: false, reason: .maxIterations, iterations: 5, finalLoss: finalLoss,
+                try liar.send(JobTrained(job: job, run: order.run, modelSHA256: claimed, report: LBFGSReport(converged: false, reason: .maxIterations, iterations: 5, finalLoss: finalLoss,
                                                                                                 gradientNorm: 1, initialGradientNorm: 1, evaluations: 6, seconds: 1),
                                          parts: [[0, order.prepared.totalRows]]))
                 let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint))

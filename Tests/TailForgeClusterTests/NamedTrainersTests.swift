@@ -15,13 +15,21 @@ import TailForgeTraining
         Dictionary(uniqueKeysWithValues: names.map { ($0.0, WorkerRecord(id: $0.1, name: $0.1, host: "h")) })
     }
 
-    @Test func aJobWaitsForItsWorkerAndIsHandedToItOnceItRegisters() {
+    /// The run of a hand-over decision.
+    func handedOverRun(_ decisions: [NamedTrainers.Decision], job: String = "j1", to identity: [UInt8]) -> String? {
+        for case .handOver(job, identity, let run) in decisions { return run }
+        return nil
+    }
+
+    @Test func aJobWaitsForItsWorkerAndIsHandedToItOnceItRegisters() throws {
         var trainers = NamedTrainers(waitLimit: .seconds(30))
         trainers.wait(job: "j1", for: "nodeB", now: start)
         #expect(trainers.tick(workers: workers([(a, "nodeA")]), now: start + .seconds(10)).isEmpty, "nodeB has not registered yet")
         #expect(trainers.job(drivenBy: b, session: "j1-train-x") == nil, "a waiting job's sessions are nobody's")
         let decisions = trainers.tick(workers: workers([(a, "nodeA"), (b, "nodeB")]), now: start + .seconds(20))
-        #expect(decisions == [.handOver(job: "j1", identity: b)])
+        let run = try #require(handedOverRun(decisions, to: b), "\(decisions)")
+        #expect(decisions == [.handOver(job: "j1", identity: b, run: run)])
+        #expect(trainers.entries["j1"]?.phase == .driving(identity: b, run: run))
         #expect(trainers.tick(workers: workers([(a, "nodeA"), (b, "nodeB")]), now: start + .seconds(99)).isEmpty, "handed over once, never timed out")
     }
 
@@ -41,20 +49,88 @@ import TailForgeTraining
         #expect(none.contains("within 1.5 s") && none.contains("no worker is registered") && !none.contains("did you mean"), "\(none)")
     }
 
-    @Test func aNamedTrainerDrivesOnlyItsJobsSessionsAndIsForgottenWhenLost() {
+    @Test func aNamedTrainerDrivesOnlyItsCurrentRunsSessions() throws {
         var trainers = NamedTrainers(waitLimit: .seconds(30))
         trainers.wait(job: "j1", for: "nodeB", now: start)
         trainers.wait(job: "j2", for: "nodeA", now: start)
-        _ = trainers.tick(workers: workers([(a, "nodeA"), (b, "nodeB")]), now: start)
-        #expect(trainers.job(drivenBy: b, session: "j1-train-ab12") == "j1")
-        #expect(trainers.job(drivenBy: b, session: "j1-calibrate-ab12") == "j1")
-        #expect(trainers.job(drivenBy: b, session: "j2-train-ab12") == nil, "another job's session")
-        #expect(trainers.job(drivenBy: a, session: "j1-train-ab12") == nil, "another worker")
+        let r1 = try #require(handedOverRun(trainers.tick(workers: workers([(a, "nodeA"), (b, "nodeB")]), now: start), to: b))
+        #expect(trainers.job(drivenBy: b, session: "j1-train-\(r1)") == "j1")
+        #expect(trainers.job(drivenBy: b, session: "j1-calibrate-\(r1)") == "j1")
+        #expect(trainers.job(drivenBy: b, session: "j1-train-ab12") == nil, "another run's session")
+        #expect(trainers.job(drivenBy: b, session: "j2-train-\(r1)") == nil, "another job's session")
+        #expect(trainers.job(drivenBy: a, session: "j1-train-\(r1)") == nil, "another worker")
         #expect(trainers.job(drivenBy: b, session: "j1") == nil && trainers.job(drivenBy: b, session: "train-j1") == nil)
-        #expect(trainers.drivenJob(ofFinalFit: "j1-train-ab12") == "j1" && trainers.drivenJob(ofFinalFit: "j1-calibrate-ab12") == nil)
+        #expect(trainers.drivenJob(ofFinalFit: "j1-train-\(r1)") == "j1" && trainers.drivenJob(ofFinalFit: "j1-calibrate-\(r1)") == nil)
+        #expect(trainers.drivenJob(ofFinalFit: "j1-train-ab12") == nil)
+    }
+
+    /// The rule: the named worker drives whenever it is registered. Lost, the coordinator's trainer takes over at the
+    /// next tick (no wait for a dead worker); registered again (here under a new connection), the coordinator's trainer
+    /// is stopped and, once it has stopped, the job goes back to the worker as a new run — whose sessions and report
+    /// are the only ones accepted.
+    @Test func aLostTrainerIsTakenOverAndGetsItsJobBackWhenItRegistersAgain() throws {
+        var trainers = NamedTrainers(waitLimit: .seconds(30))
+        trainers.wait(job: "j1", for: "nodeB", now: start)
+        let r1 = try #require(handedOverRun(trainers.tick(workers: workers([(a, "nodeA"), (b, "nodeB")]), now: start), to: b))
+        #expect(trainers.lost(a).isEmpty, "nodeA drives nothing")
         #expect(trainers.lost(b) == ["j1"])
-        #expect(trainers.job(drivenBy: b, session: "j1-train-ab12") == nil && trainers.entries["j2"] != nil)
-        #expect(trainers.lost(b).isEmpty)
+        #expect(trainers.job(drivenBy: b, session: "j1-train-\(r1)") == nil, "a lost run's sessions are nobody's")
+        #expect(trainers.tick(workers: workers([(a, "nodeA")]), now: start + .seconds(1)) == [.takeOver(job: "j1")])
+        #expect(trainers.entries["j1"]?.phase == .coordinatorDriving)
+        // Long past the wait limit: a job the coordinator drives never times out, and waits for its worker.
+        #expect(trainers.tick(workers: workers([(a, "nodeA")]), now: start + .seconds(999)).isEmpty)
+        #expect(trainers.localTrainerStopped("j1", workers: workers([(a, "nodeA")])) == nil, "a stop the coordinator did not ask for is a failure")
+
+        let b2 = Array("nodeB-8".utf8)
+        #expect(trainers.tick(workers: workers([(a, "nodeA"), (b2, "nodeB")]), now: start + .seconds(1000)) == [.stopLocalTrainer(job: "j1")])
+        #expect(trainers.tick(workers: workers([(a, "nodeA"), (b2, "nodeB")]), now: start + .seconds(1001)).isEmpty, "asked once")
+        let back = trainers.localTrainerStopped("j1", workers: workers([(a, "nodeA"), (b2, "nodeB")]))
+        let r2 = try #require(handedOverRun(back.map { [$0] } ?? [], to: b2), "\(String(describing: back))")
+        #expect(r2 != r1, "a hand-back is a new run")
+        #expect(trainers.job(drivenBy: b2, session: "j1-train-\(r2)") == "j1")
+        #expect(trainers.job(drivenBy: b2, session: "j1-train-\(r1)") == nil && trainers.job(drivenBy: b, session: "j1-train-\(r2)") == nil)
+    }
+
+    @Test func aWorkerRestartedUnderItsNameBeforeTheNextTickGetsItsJobBackWithoutATakeOver() throws {
+        var trainers = NamedTrainers(waitLimit: .seconds(30))
+        trainers.wait(job: "j1", for: "nodeB", now: start)
+        let r1 = try #require(handedOverRun(trainers.tick(workers: workers([(b, "nodeB")]), now: start), to: b))
+        // `register` drops the old connection (lost) and registers the new one in the same turn.
+        let b2 = Array("nodeB-8".utf8)
+        #expect(trainers.lost(b) == ["j1"])
+        let decisions = trainers.tick(workers: workers([(b2, "nodeB")]), now: start + .seconds(1))
+        let r2 = try #require(handedOverRun(decisions, to: b2), "\(decisions)")
+        #expect(decisions.count == 1 && r2 != r1)
+    }
+
+    @Test func aWorkerLostAgainWhileTheCoordinatorsTrainerStopsLeavesTheFitToTheCoordinator() throws {
+        var trainers = NamedTrainers(waitLimit: .seconds(30))
+        trainers.wait(job: "j1", for: "nodeB", now: start)
+        _ = trainers.tick(workers: workers([(b, "nodeB")]), now: start)
+        _ = trainers.lost(b)
+        #expect(trainers.tick(workers: [:], now: start) == [.takeOver(job: "j1")])
+        #expect(trainers.tick(workers: workers([(b, "nodeB")]), now: start) == [.stopLocalTrainer(job: "j1")])
+        #expect(trainers.lost(b).isEmpty, "it drove nothing while the coordinator's trainer stopped")
+        #expect(trainers.localTrainerStopped("j1", workers: [:]) == .takeOver(job: "j1"))
+        #expect(trainers.entries["j1"]?.phase == .coordinatorDriving)
+    }
+
+    /// A `jobTrained` counts only from the connection the job is handed to, for the current run: the report of a run
+    /// from before the worker was lost is refused, even on the same connection (a worker resumed after SIGSTOP
+    /// re-registers on its old socket).
+    @Test func aReportOfAnEarlierRunIsRefused() throws {
+        var trainers = NamedTrainers(waitLimit: .seconds(30))
+        trainers.wait(job: "j1", for: "nodeB", now: start)
+        let r1 = try #require(handedOverRun(trainers.tick(workers: workers([(b, "nodeB")]), now: start), to: b))
+        #expect(trainers.report("j1", from: a, run: r1) == nil, "another worker's")
+        _ = trainers.lost(b)
+        #expect(trainers.report("j1", from: b, run: r1) == nil, "a lost run's")
+        let r2 = try #require(handedOverRun(trainers.tick(workers: workers([(b, "nodeB")]), now: start), to: b))
+        #expect(trainers.report("j1", from: b, run: r1) == nil, "the earlier run's, on the same connection")
+        #expect(trainers.entries["j1"] != nil)
+        #expect(trainers.report("j1", from: b, run: r2)?.name == "nodeB")
+        #expect(trainers.entries["j1"] == nil, "forgotten once its report is in")
+        #expect(trainers.report("j1", from: b, run: r2) == nil, "reported once")
     }
 
     // MARK: The model check

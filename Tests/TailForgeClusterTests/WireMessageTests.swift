@@ -66,8 +66,8 @@ import TailForgeEngine
             HeldOutTallyReply(session: "t1", iteration: 6, shard: 1, rows: 40),
             TrainJob(job: "j1", manifest: Self.manifest, prepared: PreparedJob(inputSHA256: "ab", inputBytes: 10, classCount: 2, dimension: 4, totalRows: 8,
                                                                                 shards: [], shardCosts: []),
-                     identity: "cd", partCount: 2, checkpointDirectory: "/data/model.h5.checkpoints", kappaCounts: [3, 0]),
-            JobTrained(job: "j1", modelSHA256: "ef", parts: [[0, 4], [4, 8]], openSeconds: 0.5, checkpointSeconds: 0.25),
+                     identity: "cd", partCount: 2, checkpointDirectory: "/data/model.h5.checkpoints", kappaCounts: [3, 0], run: "r1"),
+            JobTrained(job: "j1", run: "r1", modelSHA256: "ef", parts: [[0, 4], [4, 8]], openSeconds: 0.5, checkpointSeconds: 0.25),
         ]
         #expect(Set(bodies.map { type(of: $0).messageType }) == Set(MessageType.allCases))
         for body in bodies {

@@ -370,10 +370,18 @@ public struct TrainingProgress: Codable, Sendable, Equatable {
     public var trainer: String?
     /// True while that worker has not registered: the job waits (up to `--trainer-wait-seconds`) rather than trains.
     public var awaitingTrainer: Bool?
+    /// Each time that worker was lost while it drove the fit, oldest first (nil when it never was).
+    public var trainerLosses: [TrainerLoss]?
 
-    public init(iteration: Int, maxIterations: Int, loss: Double?, parts: Int, trainer: String? = nil, awaitingTrainer: Bool? = nil) {
+    public init(iteration: Int, maxIterations: Int, loss: Double?, parts: Int, trainer: String? = nil, awaitingTrainer: Bool? = nil,
+                trainerLosses: [TrainerLoss]? = nil) {
         self.iteration = iteration; self.maxIterations = maxIterations; self.loss = loss; self.parts = parts
-        self.trainer = trainer; self.awaitingTrainer = awaitingTrainer
+        self.trainer = trainer; self.awaitingTrainer = awaitingTrainer; self.trainerLosses = trainerLosses
+    }
+
+    /// What happened to the named trainer, `; `-separated; nil when nothing did.
+    public var trainerHistory: String? {
+        trainerLosses.flatMap { $0.isEmpty ? nil : $0.map(\.description).joined(separator: "; ") }
     }
 
     /// What `status` and `wait` say about the fit: who trains, or whom the job waits for.
@@ -383,6 +391,7 @@ public struct TrainingProgress: Codable, Sendable, Equatable {
         }
         let loss = loss.map { String(format: "loss %.6f", $0) } ?? "regenerating the rows"
         return "L-BFGS iteration \(iteration)/\(maxIterations) · \(loss) · \(parts) part(s)" + (trainer.map { " · trained on \($0)" } ?? "")
+            + (trainerHistory.map { " · \($0)" } ?? "")
     }
 }
 

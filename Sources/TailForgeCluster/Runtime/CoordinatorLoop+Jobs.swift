@@ -171,8 +171,13 @@ extension CoordinatorLoop {
         case .trainerMessages(let identity, let messages):
             for message in messages { routeLocalTrainer(message, from: identity) }
         case .trainingProgress(let id, let progress):
-            guard jobs[id]?.state == .training else { return }
-            jobs[id]?.training = progress
+            guard jobs[id]?.state == .training, var training = jobs[id]?.training else { return }
+            // The coordinator's trainer knows its fit; who trains and what happened to a named trainer are kept here.
+            training.iteration = progress.iteration
+            training.maxIterations = progress.maxIterations
+            training.loss = progress.loss
+            training.parts = progress.parts
+            jobs[id]?.training = training
         case .trained(let id, let outcome):
             trained(id, outcome)
         case .stored(let fetch, .success):

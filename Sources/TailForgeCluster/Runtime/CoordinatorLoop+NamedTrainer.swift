@@ -5,41 +5,86 @@ import TailForgeTraining
 
 /// A job whose `train.trainer` names a worker: the coordinator hands the job's trainer to that worker once it has
 /// registered (``TrainJob``), lets it open, feed and close that job's sessions only — with the recipes and κ the
-/// coordinator holds — checks the model it reports against what it relayed before committing, and continues the fit
-/// itself from the shared checkpoint if the worker is lost.
+/// coordinator holds — checks the model it reports against what it relayed before committing, continues the fit
+/// itself from the shared checkpoint while the worker is away, and hands it back when the worker registers again
+/// (the rule: ``NamedTrainers``).
 extension CoordinatorLoop {
-    /// Hands waiting jobs to their workers once registered; fails those whose worker never came.
+    /// Carries out what ``NamedTrainers`` decides each turn.
     mutating func tickNamedTrainers() {
         guard !namedTrainers.entries.isEmpty else { return }
-        for decision in namedTrainers.tick(workers: registry.records) {
-            switch decision {
-            case .handOver(let id, let identity): handOver(id, to: identity)
-            case .timedOut(let id, let message): fail(id, message)
+        for decision in namedTrainers.tick(workers: registry.records) { carryOut(decision) }
+    }
+
+    mutating func carryOut(_ decision: NamedTrainers.Decision) {
+        switch decision {
+        case .handOver(let id, let identity, let run): handOver(id, to: identity, run: run)
+        case .timedOut(let id, let message): fail(id, message)
+        case .takeOver(let id): takeOverTraining(id)
+        case .stopLocalTrainer(let id):
+            guard let link = trainers[id] else {
+                // Nothing runs here any more (its outcome is on its way): decide as if it had stopped.
+                if let next = namedTrainers.localTrainerStopped(id, workers: registry.records) { carryOut(next) }
+                return
             }
+            log.info("job \(id): worker \(namedTrainers.entries[id]?.name ?? "?") (train.trainer) registered again; stopping the coordinator's trainer to hand the fit back",
+                     metadata: LogMetadata.job(id))
+            link.abort(HandedBack(job: id))
         }
     }
 
-    mutating func handOver(_ id: String, to identity: Identity) {
-        guard let job = jobs[id], let trainer = job.trainer else { return }
-        let order = TrainJob(job: id, manifest: job.manifest, prepared: trainer.prepared, identity: trainer.identity, partCount: trainer.partCount,
-                             checkpointDirectory: trainer.directory, kappaCounts: trainer.kappas.map(\.count))
-        log.info("job \(id): handed to worker \(name(identity)), which drives L-BFGS (checkpoints in \(trainer.directory))", metadata: LogMetadata.job(id))
-        send(identity, WireMessage(order, payloads: [WireMessage.float32Payload(trainer.kappas.flatMap { $0 })]))
-        jobs[id]?.training?.awaitingTrainer = nil
+    /// Why the coordinator's trainer of a job stopped: its named worker is back.
+    struct HandedBack: Error, CustomStringConvertible {
+        var job: String
+        var description: String { "job \(job) goes back to its named trainer" }
     }
 
-    /// The named trainer of `id`, connected as `identity`, is gone: its sessions close and the coordinator's own
-    /// trainer continues the fit from the last checkpoint the worker wrote (iteration 0 when there is none): the
-    /// checkpoint is bound to the job, the set and the settings, not to the machine, so either way the model is the
-    /// single-node one.
-    mutating func takeOverTraining(_ id: String, from identity: Identity, worker: String) {
+    mutating func handOver(_ id: String, to identity: Identity, run: String) {
+        guard let job = jobs[id], let trainer = job.trainer else { return }
+        let order = TrainJob(job: id, manifest: job.manifest, prepared: trainer.prepared, identity: trainer.identity, partCount: trainer.partCount,
+                             checkpointDirectory: trainer.directory, kappaCounts: trainer.kappas.map(\.count), run: run)
+        let worker = name(identity)
+        if var losses = job.training?.trainerLosses, !losses.isEmpty {
+            losses[losses.count - 1].resumedOnWorker = true
+            jobs[id]?.training?.trainerLosses = losses
+            log.info("job \(id): handed back to worker \(worker), which registered again; it continues the fit from the checkpoints in \(trainer.directory) (run \(run))",
+                     metadata: LogMetadata.job(id))
+        } else {
+            log.info("job \(id): handed to worker \(worker), which drives L-BFGS (checkpoints in \(trainer.directory), run \(run))", metadata: LogMetadata.job(id))
+        }
+        send(identity, WireMessage(order, payloads: [WireMessage.float32Payload(trainer.kappas.flatMap { $0 })]))
+        jobs[id]?.training?.awaitingTrainer = nil
+        jobs[id]?.training?.trainer = worker
+    }
+
+    /// The worker connected as `identity` is gone: the sessions it drove close, and each job it drove records the loss;
+    /// the next ``tickNamedTrainers`` gives the job to the coordinator's trainer, or back to the worker if it
+    /// registered again already.
+    mutating func namedTrainerLost(_ identity: Identity, worker: String) {
+        let jobs = namedTrainers.lost(identity)
+        guard !jobs.isEmpty else { return }
         send(training.closeSessions(ofTrainer: identity, log: log))
+        for id in jobs {
+            guard var training = self.jobs[id]?.training else { continue }
+            training.trainerLosses = (training.trainerLosses ?? []) + [TrainerLoss(worker: worker, iteration: training.iteration)]
+            self.jobs[id]?.training = training
+        }
+    }
+
+    /// The named trainer of `id` is away: the coordinator's own trainer continues the fit from the last checkpoint the
+    /// worker wrote (iteration 0 when there is none): the checkpoint is bound to the job, the set and the settings, not
+    /// to the machine, so either way the model is the single-node one.
+    mutating func takeOverTraining(_ id: String) {
         guard let job = jobs[id], job.state == .training, let trainer = job.trainer else { return }
-        log.warning("job \(id): trainer worker \(worker) lost; the coordinator continues the fit from the checkpoints in \(trainer.directory)",
+        let worker = namedTrainers.entries[id]?.name ?? job.training?.trainer ?? "?"
+        log.warning("job \(id): trainer worker \(worker) lost; the coordinator continues the fit from the checkpoints in \(trainer.directory) until the worker registers again",
                     metadata: LogMetadata.job(id))
         // The worker made it; if it died first, the fit starts at iteration 0 and checkpoints there from now on.
         try? FileManager.default.createDirectory(atPath: trainer.directory, withIntermediateDirectories: true)
         jobs[id]?.training?.trainer = nil
+        if var losses = job.training?.trainerLosses, !losses.isEmpty {
+            losses[losses.count - 1].takenOver = true
+            jobs[id]?.training?.trainerLosses = losses
+        }
         runLocalTrainer(id, trainer)
     }
 
@@ -101,13 +146,13 @@ extension CoordinatorLoop {
 
     /// A named trainer's report: on success the model is checked (``verifiedNamedModel``) and committed, or refused
     /// and removed; a failure fails the job with the trainer's reason.
+    /// A report of any other run — one from before the worker was lost, even on the same connection — is refused.
     mutating func namedTrainerFinished(_ identity: Identity, _ report: JobTrained) {
-        guard let entry = namedTrainers.entries[report.job], entry.phase == .driving(identity: identity),
-              jobs[report.job]?.state == .training else {
-            log.warning("ignored a jobTrained for job \(report.job) from \(name(identity)), which does not drive it")
+        guard jobs[report.job]?.state == .training, let entry = namedTrainers.report(report.job, from: identity, run: report.run) else {
+            let why = "it is not the run the job is handed to (an earlier run's report, from before the worker was lost, or from a worker that does not drive it)"
+            log.warning("refused a jobTrained for job \(report.job) (run \(report.run)) from \(name(identity)): \(why)", metadata: LogMetadata.job(report.job))
             return
         }
-        _ = namedTrainers.finish(report.job)
         let id = report.job
         if let error = report.error {
             trained(id, .failure(.init(message: "training on worker \(entry.name) failed: \(error)")))

@@ -67,6 +67,11 @@ extension CoordinatorLoop {
 
     mutating func trained(_ id: String, _ result: Result<JobTrainer.Outcome, CoordinatorRuntime.JobStepError>) {
         trainers[id] = nil
+        // The coordinator's trainer stopped because the named worker is back: the job goes to it (or, lost again, to a new local run).
+        if case .failure = result, jobs[id]?.state == .training, let next = namedTrainers.localTrainerStopped(id, workers: registry.records) {
+            carryOut(next)
+            return
+        }
         guard let job = jobs[id], job.state == .training else {
             // Cancelled or failed while training: the job's directory was removed then, but a checkpoint the trainer was
             // writing at that moment can keep it from going (a file added while it was emptied). The trainer has stopped now.
@@ -101,6 +106,7 @@ extension CoordinatorLoop {
             }
             jobs[id]?.state = .committed
             jobs[id]?.finished = Date()
+            _ = namedTrainers.finish(id)
             log.info("job \(id) committed: model \(job.manifest.output) after \(report.iterations) iterations (\(report.reason.rawValue)), loss \(report.finalLoss), SHA-256 \(outcome.modelSHA256)",
                      metadata: LogMetadata.job(id))
             try? FileManager.default.removeItem(atPath: job.directory)

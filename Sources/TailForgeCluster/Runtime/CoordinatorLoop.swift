@@ -245,7 +245,7 @@ struct CoordinatorLoop {
     mutating func workerGone(_ identity: Identity, reason: ShardFailureReason, note: String?) {
         guard let worker = registry.remove(identity) else { return }
         liveness.forget(identity)
-        for id in namedTrainers.lost(identity) { takeOverTraining(id, from: identity, worker: worker.name) }
+        namedTrainerLost(identity, worker: worker.name)
         if reason == .workerLost {
             log.warning("worker \(worker.name) lost (\(note ?? "no reason")); its shards go back to the queue", metadata: LogMetadata.worker(worker.name))
         }

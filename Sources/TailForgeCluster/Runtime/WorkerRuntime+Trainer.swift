@@ -19,7 +19,7 @@ extension WorkerRuntime {
         let job = order.job
         func refuse(_ reason: String) {
             log.error("job \(job): cannot drive its training here: \(reason)", metadata: LogMetadata.job(job))
-            post(.send(WireMessage(JobTrained(job: job, error: reason))))
+            post(.send(WireMessage(JobTrained(job: job, run: order.run, error: reason))))
         }
         guard let train = order.manifest.train else { return refuse("the job has no `train:` section") }
         guard payloads.count == 1, let values = WireMessage.float32Values(payloads[0]), order.kappaCounts.allSatisfy({ $0 >= 0 }),
@@ -57,15 +57,15 @@ extension WorkerRuntime {
         Task.detached { [self] in
             let report: JobTrained
             do {
-                let outcome = try await trainer.run(transport: link, logger: logger) { iteration in
+                let outcome = try await trainer.run(transport: link, logger: logger, run: order.run) { iteration in
                     logger.info("job \(job): iteration \(iteration.iteration), loss \(iteration.loss)", metadata: LogMetadata.job(job))
                 }
-                report = JobTrained(job: job, outcome: outcome)
+                report = JobTrained(job: job, run: order.run, outcome: outcome)
             } catch {
-                report = JobTrained(job: job, error: "\(error)")
+                report = JobTrained(job: job, run: order.run, error: "\(error)")
             }
             link.close()
-            // A run stopped by a later hand-over or a cancellation reports nothing.
+            // A run stopped by a later hand-over, a cancellation or the coordinator declaring this worker lost reports nothing.
             let current = jobTrainers.withLock { trainers in
                 guard trainers[job] === link else { return false }
                 trainers[job] = nil
@@ -93,5 +93,19 @@ extension WorkerRuntime {
     /// Stops the trainer of `job` (cancelled, failed), if this worker drives it.
     func stopTrainer(of job: String) {
         jobTrainers.withLock { $0.removeValue(forKey: job) }?.abort(TrainerStopped(description: "job \(job) ended"))
+    }
+
+    /// Stops every trainer this worker runs, because the coordinator lost this connection (it answered
+    /// "not-registered", or stayed silent past the liveness window): it closed their sessions and continues each fit
+    /// itself, and hands a job back — as a new run, from the checkpoint — once this worker has registered again.
+    func stopTrainers(_ reason: String) {
+        let stopped = jobTrainers.withLock { trainers in
+            defer { trainers.removeAll() }
+            return trainers
+        }
+        for (job, link) in stopped.sorted(by: { $0.key < $1.key }) {
+            log.warning("job \(job): stopping this worker's run of its training: \(reason)", metadata: LogMetadata.job(job))
+            link.abort(TrainerStopped(description: reason))
+        }
     }
 }

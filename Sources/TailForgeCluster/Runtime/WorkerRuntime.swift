@@ -232,6 +232,7 @@ private struct WorkerLoop {
                 // The coordinator is gone or restarted: start over. A running shard keeps running and its
                 // result is reported to whichever coordinator answers.
                 runtime.log.warning("no word from the coordinator for \(heartbeat.livenessMilliseconds) ms; reconnecting")
+                runtime.stopTrainers("the coordinator was silent for \(heartbeat.livenessMilliseconds) ms")
                 try connect()
             } else if !registered, now - lastHello > .milliseconds(1_000) {
                 sendHello()
@@ -305,6 +306,7 @@ private struct WorkerLoop {
             // The coordinator restarted or declared us lost: register again (naming the attempt we hold), then
             // repeat the chunk request it refused, or the download stalls.
             registered = false
+            runtime.stopTrainers("the coordinator no longer knows this connection (it declared the worker lost, or restarted)")
             sendHello()
             if download != nil { requestNextChunk() }
         case let error as ErrorReply:

@@ -137,25 +137,32 @@ struct JobTrainer: Sendable {
         return (specs, payloads, parts)
     }
 
+    /// The name of a run's session for `fit`: `JOB-train-RUN` (the final fit) or `JOB-calibrate-RUN`.
+    static func session(job: String, fit: JobTrainingCheckpoint.Fit, run: String) -> String {
+        "\(job)-\(fit == .final ? "train" : "calibrate")-\(run)"
+    }
+
     /// Trains over `transport` and writes the model to the job's output; `progress` gets every iteration (of the
     /// calibration fit first, with `calibrate: true`).
-    /// `resumed` hears each fit that continues from a checkpoint, with its iteration.
-    func run(transport: any TrainerTransport, logger: Logger, resumed: @escaping @Sendable (JobTrainingCheckpoint.Fit, Int) -> Void = { _, _ in },
+    /// `resumed` hears each fit that continues from a checkpoint, with its iteration. `run` names the sessions (a
+    /// named trainer's is the hand-over's, ``TrainJob/run``); nil draws a new one.
+    func run(transport: any TrainerTransport, logger: Logger, run: String? = nil,
+             resumed: @escaping @Sendable (JobTrainingCheckpoint.Fit, Int) -> Void = { _, _ in },
              progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> Outcome {
         let (specs, payloads, parts) = try specs()
         let clock = ContinuousClock()
         let opened = clock.now
         // A new session id per run: replies a worker still owes a session of an earlier coordinator life (same job,
         // same evaluation numbers) must never be taken for this one's.
-        let run = UUID().uuidString.prefix(8).lowercased()
+        let run = run ?? UUID().uuidString.prefix(8).lowercased()
         let source = try await RemoteGradientSource.open(
-            transport: transport, session: "\(job)-train-\(run)", shards: specs, shardPayloads: payloads,
+            transport: transport, session: Self.session(job: job, fit: .final, run: run), shards: specs, shardPayloads: payloads,
             classWeighting: train.settings.classWeighting, blockRows: TrainingPartition.blockRows, timeoutSeconds: timeoutSeconds, logger: logger)
         defer { source.close() }
         let openSeconds = (clock.now - opened).seconds
         var calibrated: Calibrated?
         if let calibration = train.calibration {
-            calibrated = try await calibrate(calibration, specs: specs, payloads: payloads, workers: source.shardWorkers, run: String(run),
+            calibrated = try await calibrate(calibration, specs: specs, payloads: payloads, workers: source.shardWorkers, run: run,
                                              transport: transport, logger: logger, resumed: { resumed(.calibration, $0) }, progress: progress)
         }
         // As `train --l2 auto`: the final fit starts from zero at the chosen λ, the same model as a fit at that λ.
@@ -215,7 +222,7 @@ struct JobTrainer: Sendable {
         logger.info("job \(job): calibration fit holding out \(Int((calibration.holdOutFraction * 100).rounded())) % of each class's real rows (seed \(calibration.seed))",
                     metadata: LogMetadata.job(job))
         let source = try await RemoteGradientSource.open(
-            transport: transport, session: "\(job)-calibrate-\(run)", shards: calibrationSpecs, shardPayloads: payloads,
+            transport: transport, session: Self.session(job: job, fit: .calibration, run: run), shards: calibrationSpecs, shardPayloads: payloads,
             classWeighting: train.settings.classWeighting, blockRows: TrainingPartition.blockRows, timeoutSeconds: timeoutSeconds, logger: logger)
         defer { source.close() }
         let prior = LogitAdjustment.prior(classCounts: realCounts)

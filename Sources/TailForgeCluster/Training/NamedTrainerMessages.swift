@@ -19,11 +19,15 @@ public struct TrainJob: WireBody, Equatable {
     /// continue the fit if this worker dies.
     public var checkpointDirectory: String
     public var kappaCounts: [Int]
+    /// This hand-over's id: the trainer names its sessions `JOB-train-RUN` and `JOB-calibrate-RUN` and echoes it in
+    /// ``JobTrained``; the coordinator accepts the sessions and the report of the current run only (a job handed back
+    /// after its worker was lost is a new run, and the old one's messages are refused).
+    public var run: String
 
     public init(job: String, manifest: JobManifest, prepared: PreparedJob, identity: String, partCount: Int, checkpointDirectory: String,
-                kappaCounts: [Int]) {
+                kappaCounts: [Int], run: String) {
         self.job = job; self.manifest = manifest; self.prepared = prepared; self.identity = identity; self.partCount = partCount
-        self.checkpointDirectory = checkpointDirectory; self.kappaCounts = kappaCounts
+        self.checkpointDirectory = checkpointDirectory; self.kappaCounts = kappaCounts; self.run = run
     }
 }
 
@@ -33,6 +37,8 @@ public struct TrainJob: WireBody, Equatable {
 public struct JobTrained: WireBody, Equatable {
     public static let messageType = MessageType.jobTrained
     public var job: String
+    /// The ``TrainJob/run`` this reports on.
+    public var run: String
     public var modelSHA256: String?
     public var error: String?
     public var report: LBFGSReport?
@@ -45,17 +51,17 @@ public struct JobTrained: WireBody, Equatable {
     public var calibrationResumedFromIteration: Int?
     public var checkpointSeconds: Double
 
-    public init(job: String, modelSHA256: String? = nil, error: String? = nil, report: LBFGSReport? = nil, calibrationReports: [LBFGSReport] = [],
+    public init(job: String, run: String, modelSHA256: String? = nil, error: String? = nil, report: LBFGSReport? = nil, calibrationReports: [LBFGSReport] = [],
                 parts: [[Int]] = [], openSeconds: Double = 0, resumedFromIteration: Int? = nil, calibrationResumedFromIteration: Int? = nil,
                 checkpointSeconds: Double = 0) {
-        self.job = job; self.modelSHA256 = modelSHA256; self.error = error; self.report = report; self.calibrationReports = calibrationReports
+        self.job = job; self.run = run; self.modelSHA256 = modelSHA256; self.error = error; self.report = report; self.calibrationReports = calibrationReports
         self.parts = parts; self.openSeconds = openSeconds; self.resumedFromIteration = resumedFromIteration
         self.calibrationResumedFromIteration = calibrationResumedFromIteration; self.checkpointSeconds = checkpointSeconds
     }
 
     /// What the trainer reports of a successful run.
-    init(job: String, outcome: JobTrainer.Outcome) {
-        self.init(job: job, modelSHA256: outcome.modelSHA256, report: outcome.report, calibrationReports: outcome.calibrationReports,
+    init(job: String, run: String, outcome: JobTrainer.Outcome) {
+        self.init(job: job, run: run, modelSHA256: outcome.modelSHA256, report: outcome.report, calibrationReports: outcome.calibrationReports,
                   parts: outcome.parts.map { [$0.lowerBound, $0.upperBound] }, openSeconds: outcome.openSeconds,
                   resumedFromIteration: outcome.resumedFromIteration, calibrationResumedFromIteration: outcome.calibrationResumedFromIteration,
                   checkpointSeconds: outcome.checkpointSeconds)

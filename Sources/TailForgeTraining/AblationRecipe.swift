@@ -61,6 +61,15 @@ public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
                                driftGuard: driftGuard ? BalanceSettings.defaultDriftThreshold : nil)
     }
 
+    /// The `balance` settings that lay out the set the recipe trains: its balancing, or for the long-tailed file
+    /// `sampler: none` — the input's real rows as `balance` writes them (unit length, class-major), no synthetic row.
+    /// Every recipe thus trains a balanced-layout file, whether balanced here or by a cluster job that also fits it, so
+    /// the models are the same bytes wherever they were fitted. (A long-tailed recipe's model differs from `train
+    /// TRAIN.h5`'s only in the order its rows are summed: the same rows, normalised on load there too.)
+    public func trainingSetSettings(seed: UInt64) -> BalanceSettings {
+        balanceSettings(seed: seed) ?? BalanceSettings(sampler: .none, seed: seed)
+    }
+
     public var classWeighting: ClassWeighting {
         if case .longTailed(let weighting) = trainingSet { return weighting }
         return .none

@@ -3,7 +3,7 @@ import TailForgeEngine
 import TailForgeStorage
 
 /// `tailforge ablate TRAIN TEST`: fits every recipe of the grid (``AblationRecipe``) on the long-tailed
-/// training file — balancing it first where the recipe says so — and scores each on the test file, raw and with
+/// training file — balanced where the recipe says so, else laid out as `balance --sampler none` writes it — and scores each on the test file, raw and with
 /// the calibrated logit adjustment, many/medium/few-shot groups from the training file's counts. Every row also
 /// carries its held-out balanced accuracy, by which the report picks the recipe a user without test labels
 /// would choose (``AblationReport/chosenRow``).
@@ -132,23 +132,19 @@ public struct AblationRunner: Sendable {
         return c
     }
 
-    /// The balancing a recipe needs (nil for the long-tailed file).
-    func balancing(_ recipe: AblationRecipe, settings: AblationReport.Settings) -> AblationBalancing? {
-        settings.balance.map {
-            AblationBalancing(recipe: recipe.description, input: train, output: balancedPath(recipe), settings: $0, model: modelPath(recipe),
-                              training: settings.training, calibration: calibrationSettings(recipe))
-        }
+    /// The set a recipe trains, and its fit: a long-tailed recipe's is the input laid out by `sampler: none`
+    /// (``AblationRecipe/trainingSetSettings(seed:)``), so it too can be a cluster job that fits where its rows are.
+    func balancing(_ recipe: AblationRecipe, settings: AblationReport.Settings) -> AblationBalancing {
+        AblationBalancing(recipe: recipe.description, input: train, output: balancedPath(recipe), settings: recipe.trainingSetSettings(seed: seed),
+                          model: modelPath(recipe), training: settings.training, calibration: calibrationSettings(recipe))
     }
 
-    /// Balances (when the recipe says so), fits once with calibration (unless the balancer did, on a cluster) and
-    /// scores the model raw and adjusted.
+    /// Lays out (balances) the recipe's training set, fits once with calibration (unless the balancer did, on a
+    /// cluster) and scores the model raw and adjusted.
     func fit(_ recipe: AblationRecipe, settings: AblationReport.Settings) async throws -> AblationReport.Entry {
-        var trainingFile = train
-        var balanced = AblationBalanced(balanceSeconds: 0)
-        if let balancing = balancing(recipe, settings: settings) {
-            balanced = try await balancer.finish(balancing)
-            trainingFile = balancing.output
-        }
+        let balancing = balancing(recipe, settings: settings)
+        let balanced = try await balancer.finish(balancing)
+        let trainingFile = balancing.output
         let model = modelPath(recipe)
         let fitted: AblationBalanced.Fit
         var loadSeconds = 0.0

@@ -20,10 +20,12 @@ struct AblateCommand: AsyncParsableCommand {
             recipes whose recorded settings (input digests, balance, training and calibration settings, tool \
             version) are unchanged.
 
-            With --coordinator, every balanced recipe is one job on that cluster that balances and fits (submitted \
-            before the first result is scored; a train: section with calibrate: true; the same bytes as balance \
-            --layout compact + train --calibrate), so the report is the one a local run gives; the long-tailed \
-            recipes are fitted here. The coordinator and its workers must read TRAIN and the work directory at the \
+            Every recipe trains a set laid out by balance --layout compact: the long-tailed ones the input's real \
+            rows alone (--sampler none: unit length, class-major). With --coordinator, every recipe is one job on \
+            that cluster that lays out and fits its set (submitted before the first result is scored; a train: \
+            section with calibrate: true, and l2: auto for the +l2-auto ones; the same bytes as balance --layout \
+            compact + train --calibrate), so the report is the one a local run gives; only the scoring runs here. \
+            The coordinator and its workers must read TRAIN and the work directory at the \
             paths this machine uses (a shared filesystem, inside the coordinator's --data-root), and run this \
             TailForge version (checked before anything is submitted; --allow-version-mismatch skips the check). \
             Ctrl-C cancels the jobs.
@@ -68,7 +70,7 @@ struct AblateCommand: AsyncParsableCommand {
     @Option(help: "Worker threads.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "Balance and fit each balanced recipe as a job on this coordinator (e.g. tcp://HOST:5555), which must read TRAIN and the work directory at these paths.")
+    @Option(help: "Lay out and fit each recipe as a job on this coordinator (e.g. tcp://HOST:5555), which must read TRAIN and the work directory at these paths.")
     var coordinator: String?
 
     @OptionGroup var keys: PeerKeyOptions
@@ -140,9 +142,6 @@ struct AblateCommand: AsyncParsableCommand {
             }
         }
         defer { hook?.remove() }
-        if let coordinator, try selectedRecipes().allSatisfy({ $0.balanceSettings(seed: seed) == nil }) {
-            FileHandle.standardError.write(Data("no selected recipe is balanced: nothing to run on \(coordinator)\n".utf8))
-        }
         let runner = AblationRunner(train: train, test: test, recipes: try selectedRecipes(), seed: seed, training: training,
                                     calibration: CalibrationSettings(holdOutFraction: calibrationHoldout, seed: calibrationSeed),
                                     l2Grid: try candidates(),

@@ -6,8 +6,9 @@ import TailForgeTraining
 @testable import TailForgeCluster
 
 extension ClusterProcessTests {
-    /// `tailforge ablate --coordinator`: the balanced recipes are balanced and fitted (calibrated) as jobs on a real
-    /// cluster (a coordinator and two workers, processes on loopback), and the report and models are the local run's.
+    /// `tailforge ablate --coordinator`: every recipe — the long-tailed ones (laid out by `sampler: none`) and their
+    /// λ search included — is balanced and fitted (calibrated) as a job on a real cluster (a coordinator and two
+    /// workers, processes on loopback), and the report and models are the local run's.
     @Suite struct AblationProcessTests {
         struct Data {
             let directory: String
@@ -24,7 +25,9 @@ extension ClusterProcessTests {
             return Data(directory: directory, executable: executable, train: train, test: test)
         }
 
-        static let recipes = "unweighted,vmf-local,vmf-loo+guard,smote"
+        static let recipes = "unweighted,class-weight+l2-auto,vmf-local,vmf-loo+guard,smote"
+        /// `recipes` in the report's (the grid's) order.
+        static let reported = ["unweighted", "class-weight+l2-auto", "vmf-local", "smote", "vmf-loo+guard"]
 
         static func ablate(_ data: Data, json: String, _ extra: [String] = []) -> [String] {
             ["ablate", data.train, data.test, "--recipes", recipes, "--json", data.path(json), "--max-iter", "15", "--seed", "2",
@@ -63,35 +66,42 @@ extension ClusterProcessTests {
 
                 let remote = try await Child.run(data.executable, Self.ablate(data, json: "cluster.json", ["--coordinator", cluster.endpoint]))
                 #expect(remote.status == 0, "\(remote.stderr)")
-                #expect(remote.stdout.split(separator: "\n").count == 10, "the table: a header, two rows per recipe and the chosen row")
+                #expect(remote.stdout.split(separator: "\n").count == 12, "the table: a header, two rows per recipe and the chosen row")
 
                 let localReport = try #require(try AblationReport.read(path: data.path("local.json")))
                 let clusterReport = try #require(try AblationReport.read(path: data.path("cluster.json")))
-                #expect(clusterReport.entries.map(\.settings.recipe) == ["unweighted", "vmf-local", "smote", "vmf-loo+guard"])
+                #expect(clusterReport.entries.map(\.settings.recipe) == Self.reported)
                 #expect(Self.withoutTimes(clusterReport) == Self.withoutTimes(localReport))
-                for recipe in ["unweighted", "vmf-local", "smote", "vmf-loo+guard"] {
+                for recipe in Self.reported {
                     let model = { (json: String) in try SHA256.hexDigest(ofFileAt: data.path("\(json).work/\(recipe).model.h5")) }
                     #expect(try model("cluster.json") == model("local.json"), "\(recipe)'s model bytes")
                 }
-                // The three balanced recipes were jobs on the cluster that balanced and fitted, committed into the work
-                // directory: the model and the compact balanced set a local run writes, and the calibration on the workers.
+                // Every recipe was a job on the cluster that balanced and fitted, committed into the work directory: the model
+                // and the compact set a local run writes, the calibration (and the λ search of `+l2-auto`) on the workers.
                 let jobs = try ClusterClient(coordinator: cluster.endpoint).status().jobs
-                #expect(Set(jobs.map(\.name)) == ["ablate vmf-local", "ablate vmf-loo+guard", "ablate smote"])
+                #expect(Set(jobs.map(\.name)) == Set(Self.reported.map { "ablate " + $0 }))
                 #expect(jobs.allSatisfy { $0.state == .committed && $0.output.hasPrefix(data.path("cluster.json.work")) && $0.output.hasSuffix(".model.h5") })
-                #expect(remote.stderr.components(separatedBy: "(balance and calibrated fit) submitted").count == 4, "\(remote.stderr)")
-                for recipe in ["vmf-local", "smote", "vmf-loo+guard"] {
+                #expect(remote.stderr.components(separatedBy: "(balance and calibrated fit) submitted").count == 6, "\(remote.stderr)")
+                for recipe in Self.reported {
                     let resolved = try ResolvedManifest.read(from: data.path("cluster.json.work/\(recipe).model.manifest.json"))
-                    #expect(resolved.training?.calibration != nil && resolved.manifest.train?.calibration == CalibrationSettings(), "\(recipe)")
+                    var calibration = CalibrationSettings()
+                    if recipe.hasSuffix("+l2-auto") {
+                        calibration.l2Grid = CalibrationSettings.standardL2Grid
+                        #expect(resolved.training?.calibration?.l2Candidates?.isEmpty == false, "\(recipe) searched no λ on the cluster")
+                    }
+                    #expect(resolved.training?.calibration != nil && resolved.manifest.train?.calibration == calibration, "\(recipe)")
+                    let sampler: SamplerKind = recipe.hasPrefix("vmf") ? .vmf : recipe.hasPrefix("smote") ? .smote : .none
+                    #expect(resolved.manifest.policy.sampler == sampler, "\(recipe)'s set: \(resolved.manifest.policy.sampler)")
                     #expect(FileManager.default.contents(atPath: data.path("cluster.json.work/\(recipe).balanced.h5"))
                             == FileManager.default.contents(atPath: data.path("local.json.work/\(recipe).balanced.h5")), "\(recipe)'s balanced set")
                 }
 
                 // Resume: the same command again reuses every recipe and submits nothing; so does a local run on that report.
                 let again = try await Child.run(data.executable, Self.ablate(data, json: "cluster.json", ["--coordinator", cluster.endpoint]))
-                #expect(again.status == 0 && again.stderr.components(separatedBy: "reusing the recorded result").count == 5, "\(again.stderr)")
-                #expect(try ClusterClient(coordinator: cluster.endpoint).status().jobs.count == 3)
+                #expect(again.status == 0 && again.stderr.components(separatedBy: "reusing the recorded result").count == 6, "\(again.stderr)")
+                #expect(try ClusterClient(coordinator: cluster.endpoint).status().jobs.count == 5)
                 let locally = try await Child.run(data.executable, Self.ablate(data, json: "cluster.json"))
-                #expect(locally.status == 0 && locally.stderr.components(separatedBy: "reusing the recorded result").count == 5, "\(locally.stderr)")
+                #expect(locally.status == 0 && locally.stderr.components(separatedBy: "reusing the recorded result").count == 6, "\(locally.stderr)")
 
                 // A training file the coordinator may not read (outside its data roots): refused before any work, no report.
                 let outside = NSTemporaryDirectory() + "tailforge-ablate-outside-\(UUID().uuidString).h5"
@@ -100,7 +110,7 @@ extension ClusterProcessTests {
                 let refused = try await Child.run(data.executable, ["ablate", outside, data.test, "--recipes", Self.recipes, "--json", data.path("refused.json"),
                                                                     "--max-iter", "15", "--threads", "2", "--coordinator", cluster.endpoint])
                 #expect(refused.status != 0 && refused.stdout.isEmpty)
-                #expect(refused.stderr.contains("refused recipe vmf-local's job") && refused.stderr.contains("outside the coordinator's data roots")
+                #expect(refused.stderr.contains("refused recipe unweighted's job") && refused.stderr.contains("outside the coordinator's data roots")
                         && refused.stderr.contains("a filesystem they share"), "\(refused.stderr)")
                 #expect(!FileManager.default.fileExists(atPath: data.path("refused.json")))
             }

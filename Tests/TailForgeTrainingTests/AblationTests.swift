@@ -92,8 +92,13 @@ import TailForgeStorage
         let local = LocalAblationBalancer(threads: 2)
         let failing: String?
         var started: [[String]] = [], finished: [String] = [], abandoned = 0
+        /// The `balance` settings of each recipe's set.
+        var layouts: [String: BalanceSettings] = [:]
         init(failing: String? = nil) { self.failing = failing }
-        func start(_ balancings: [AblationBalancing]) async throws { started.append(balancings.map(\.recipe)) }
+        func start(_ balancings: [AblationBalancing]) async throws {
+            started.append(balancings.map(\.recipe))
+            for balancing in balancings { layouts[balancing.recipe] = balancing.settings }
+        }
         func finish(_ balancing: AblationBalancing) async throws -> AblationBalanced {
             finished.append(balancing.recipe)
             if balancing.recipe == failing { throw AblationError.noRecipes }
@@ -102,7 +107,7 @@ import TailForgeStorage
         func abandon() { abandoned += 1 }
     }
 
-    /// The balancer is told every balancing the run needs before the first fit (none for a recipe the report
+    /// The balancer is told every balancing the run needs (every recipe's set) before the first fit (none for a recipe the report
     /// already has), collects each when its recipe is fitted, and is told to abandon the rest when the run fails.
     @Test func theBalancerStartsEveryNeededBalancingFirstAndIsAbandonedOnFailure() async throws {
         let data = try Self.data()
@@ -111,7 +116,10 @@ import TailForgeStorage
         let balancer = RecordingBalancer()
         runner.balancer = balancer
         let first = try await runner.run()
-        #expect(balancer.started == [["smote", "vmf-local"]] && balancer.finished == ["smote", "vmf-local"] && balancer.abandoned == 0)
+        // The long-tailed recipe too: its set is the input laid out by `sampler: none`, so a cluster can fit it as well.
+        #expect(balancer.started == [["unweighted", "smote", "vmf-local"]] && balancer.finished == ["unweighted", "smote", "vmf-local"]
+                && balancer.abandoned == 0, "\(balancer.started) \(balancer.finished)")
+        #expect(balancer.layouts["unweighted"]?.sampler == SamplerKind.none && balancer.layouts["smote"]?.sampler == .smote)
 
         // The same rows as a run with the default (local) balancer in another work directory.
         var plain = try Self.runner(data, recipes: ["unweighted", "smote", "vmf-local"], maxIterations: 5, json: false)

@@ -4,8 +4,9 @@ import TailForgeEngine
 import TailForgeStorage
 import TailForgeTraining
 
-/// `tailforge ablate --coordinator`: each balanced recipe is one job on the cluster that balances and fits — the
-/// recipe's `balance` settings, and a `train:` section with ablate's training settings and `calibrate: true` —
+/// `tailforge ablate --coordinator`: each recipe is one job on the cluster that balances and fits — the recipe's
+/// `balance` settings (`sampler: none` for the long-tailed file, ``AblationRecipe/trainingSetSettings(seed:)``), and
+/// a `train:` section with ablate's training settings and `calibrate: true` (with `l2: auto` for `+l2-auto`) —
 /// publishing the compact balanced set (`balanced_output`) and writing the model in ablate's work directory: byte
 /// for byte what single-node `balance --layout compact` + `train --calibrate` write, so the report is a local
 /// run's. All jobs are submitted before the first result is collected: a refusal comes before any work, and the
@@ -54,14 +55,10 @@ public final class ClusterAblationBalancer: AblationBalancer {
 
     /// The job that balances and fits `balancing`: paths made absolute, as the coordinator requires; `overwrite`, as
     /// a local re-run replaces the work directory's files too. The balanced set is published under the name a local
-    /// run gives it, which the model records. A `+l2-auto` recipe (a λ search, which a `train:` section does not
-    /// run) is only balanced there, and fitted by the caller.
+    /// run gives it, which the model records. A long-tailed recipe's set is laid out by `sampler: none` (no synthetic
+    /// row), and a `+l2-auto` recipe's calibration carries its λ grid (`l2: auto`): every recipe is fitted on the cluster.
     public static func manifest(for balancing: AblationBalancing) -> JobManifest {
         let absolute = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL.path }
-        guard balancing.calibration.l2Grid == nil else {
-            return JobManifest(name: "ablate \(balancing.recipe)", input: .init(InputSpec(path: absolute(balancing.input))),
-                               output: absolute(balancing.output), overwrite: true, policy: balancing.settings, layout: .compact)
-        }
         return JobManifest(name: "ablate \(balancing.recipe)", input: .init(InputSpec(path: absolute(balancing.input))),
                            output: absolute(balancing.model), overwrite: true, policy: balancing.settings, layout: .compact,
                            train: .init(settings: balancing.training, balancedOutput: absolute(balancing.output),
@@ -131,7 +128,6 @@ public final class ClusterAblationBalancer: AblationBalancer {
             throw ClusterAblationError.jobEnded(recipe: balancing.recipe, coordinator: coordinator, job: job, state: final.state, error: final.error)
         }
         let manifest = Self.manifest(for: balancing)
-        guard manifest.train != nil else { return AblationBalanced(balanceSeconds: final.elapsedSeconds) }
         // The job's record of its fits (beside the model, on the shared disk), and the calibration the model stores.
         let manifestPath = ResolvedManifest.path(forOutput: manifest.output)
         guard let training = (try? ResolvedManifest.read(from: manifestPath))?.training, let calibration = training.calibration,
@@ -141,7 +137,7 @@ public final class ClusterAblationBalancer: AblationBalancer {
         }
         let fitSeconds = training.openSeconds + calibration.seconds + training.trainSeconds
         return AblationBalanced(balanceSeconds: max(0, final.elapsedSeconds - fitSeconds),
-                                fit: .init(rows: training.rows, l2: balancing.training.l2, calibration: record,
+                                fit: .init(rows: training.rows, l2: calibration.l2 ?? balancing.training.l2, calibration: record,
                                            calibrationFitSeconds: calibration.seconds, finalFitSeconds: training.trainSeconds))
     }
 

@@ -100,14 +100,12 @@ public enum LogitAdjustmentCalibrator {
         let prior = LogitAdjustment.prior(classCounts: split.realCounts)
         let candidates = calibration.l2Grid ?? [settings.l2]
         let heldOut = blocks.flatMap(\.heldOut)
-        let steps = try await L2Path.walk(candidates: candidates, fit: { index, l2, start in
+        let steps = try await L2Path.walk(grid: calibration.l2Grid, settings: settings, fit: { index, candidate, start in
             if calibration.l2Grid != nil {
-                phase(String(format: "calibration fit %d of %d: λ = %g", index + 1, candidates.count, l2)
+                phase(String(format: "calibration fit %d of %d: λ = %g", index + 1, candidates.count, candidate.l2)
                       + (start == nil ? "" : ", warm-started from the previous λ"))
             }
-            var candidateSettings = settings
-            candidateSettings.l2 = l2
-            return try await SoftmaxTrainer.train(source: source, settings: candidateSettings, warmStart: start) { iteration, _ in
+            return try await SoftmaxTrainer.train(source: source, settings: candidate, warmStart: start) { iteration, _ in
                 progress(iteration)
             }
         }, tally: { model in

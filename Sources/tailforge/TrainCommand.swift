@@ -22,12 +22,13 @@ struct TrainCommand: AsyncParsableCommand {
 
             --l2 auto chooses λ the same way, on the same hold-out: one calibration fit per candidate of \
             --l2-grid (default 1e-4,3e-5,1e-5,3e-6,1e-6), largest first, each warm-started from the previous \
-            one, stopping once two candidates in a row score below the best; every fitted (λ, τ) pair is scored \
+            one and stopped at 10× the final fit's --loss-tol, the path stopping once two candidates in a row \
+            score below the best; every fitted (λ, τ) pair is scored \
             by held-out balanced accuracy and the best wins (ties: the larger λ, then the smaller τ). With --calibrate the τ grid is searched too; without it τ stays 0 (the model \
             stores the search and an identity adjustment). The final fit on all rows starts from zero, so it is \
             the same model as train --l2 CHOSEN. It costs one fit per candidate fitted (the warm-started ones \
-            are cheaper) plus the final fit. The chosen λ and every candidate's held-out score are printed and \
-            stored in the model.
+            are cheaper) plus the final fit. The chosen λ and every candidate's held-out score are printed (with \
+            its fit's iterations, evaluations and seconds) and stored in the model.
             """)
 
     @Argument(help: "Training HDF5 files (embeddings [N, d] and labels [N]; balance output or raw data, rows are scaled to unit length), in a fixed order.")
@@ -181,10 +182,12 @@ struct TrainCommand: AsyncParsableCommand {
                 .run(progress: progress) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
             summary = (s.report, s.rows, s.dimension, s.classCount, s.loadSeconds, s.trainSeconds)
             if let c = s.calibration {
-                for candidate in c.l2Candidates {
+                // One calibration fit per candidate fitted, in order: each line says what its score cost.
+                for (candidate, fit) in zip(c.l2Candidates, s.calibrationReports) {
                     let best = candidate.balancedAccuracies.indices.max { candidate.balancedAccuracies[$0] < candidate.balancedAccuracies[$1] } ?? 0
                     print(String(format: "λ = %-7g held-out balanced accuracy %.2f %%", candidate.l2, candidate.bestBalancedAccuracy * 100)
                           + (calibrate ? String(format: " at τ = %.2f", c.tauGrid[best]) : "")
+                          + String(format: " (%d iterations, %d evaluations, %.2f s)", fit.iterations, fit.evaluations, fit.seconds)
                           + (candidate.l2 == s.settings.l2 ? "  ← chosen" : ""))
                 }
                 if !c.l2Candidates.isEmpty {

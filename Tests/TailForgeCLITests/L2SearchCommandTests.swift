@@ -45,6 +45,9 @@ import TailForgeStorage
         #expect(searched.status == 0, "\(searched.stderr)")
         for l2 in ["0.1", "1e-05"] { #expect(searched.stdout.contains("λ = \(l2)"), "\(searched.stdout)") }
         #expect(searched.stdout.contains("← chosen") && searched.stdout.contains("chosen λ = "), "\(searched.stdout)")
+        // Each candidate's line says what its calibration fit cost.
+        let costs = searched.stdout.split(separator: "\n").filter { $0.hasPrefix("λ = ") && $0.contains(" iterations, ") && $0.contains(" evaluations, ") }
+        #expect(costs.count == 2, "\(searched.stdout)")
         #expect(searched.stderr.contains("calibration fit 2 of 2: λ = 1e-05, warm-started"), "\(searched.stderr)")
         let auto = try SoftmaxModelFileReader.weightsAndL2(fixture.path("auto.h5"))
         let plain = try await fixture.runner.run(["train", "data/train.h5", "-o", "plain.h5", "--l2", "\(auto.l2)"] + common,

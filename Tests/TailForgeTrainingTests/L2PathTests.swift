@@ -37,19 +37,21 @@ import TailForgeStorage
         // fifth — which would have won — is never fitted: the price of stopping, stated in the README.
         let scripted = [6, 8, 7, 6, 9]
         let grid = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5]
-        var starts: [LBFGS.Start?] = [], fitted: [Double] = []
+        var starts: [LBFGS.Start?] = [], fitted: [Double] = [], lossTolerances: [Double] = []
         let source = try LocalGradientSource(shards: [try TrainingShard(name: "d", embeddings: Matrix(rows: 2, columns: 1, storage: [1, -1]),
                                                                         labels: [0, 1])], classCount: 2, threads: 1, blockRows: 16)
-        let steps = try await L2Path.walk(candidates: grid, fit: { index, l2, start in
+        let steps = try await L2Path.walk(grid: grid, settings: TrainingSettings(optimizer: LBFGSSettings(maxIterations: 3)), fit: { index, settings, start in
             starts.append(start)
-            fitted.append(l2)
+            fitted.append(settings.l2)
+            lossTolerances.append(settings.optimizer.lossTolerance)
             // A real fit, so each result carries a state and a report for the next start.
-            return try await SoftmaxTrainer.train(source: source, settings: TrainingSettings(l2: l2, optimizer: LBFGSSettings(maxIterations: 3)),
-                                                  warmStart: start)
+            return try await SoftmaxTrainer.train(source: source, settings: settings, warmStart: start)
         }, tally: { _ in Self.tally(right: scripted[fitted.count - 1], of: 10) })
         #expect(fitted == Array(grid.prefix(4)))
         #expect(steps.map(\.l2) == fitted)
         #expect(steps.map { L2Path.bestScore($0.tally) } == [0.6, 0.8, 0.7, 0.6])
+        // Every candidate stops at the looser relative loss tolerance, the run's (default 1e-9) times the factor.
+        #expect(lossTolerances == [Double](repeating: 1e-9 * L2Path.candidateLossToleranceFactor, count: 4))
         #expect(starts.first! == nil)
         for (index, start) in starts.enumerated().dropFirst() {
             guard case .warm(let x, let reference) = start else { Issue.record("fit \(index) is not warm-started"); continue }
@@ -60,6 +62,33 @@ import TailForgeStorage
 }
 
 extension L2PathTests {
+    @Test func aCandidateFitStopsAtTenTimesTheRunsLossToleranceAndKeepsEverythingElse() {
+        let run = TrainingSettings(l2: 1e-4, optimizer: LBFGSSettings(historySize: 7, maxIterations: 123, gradientTolerance: 1e-6, lossTolerance: 3e-9),
+                                   classWeighting: .balanced)
+        let candidate = L2Path.candidateSettings(run, l2: 3e-6)
+        #expect(L2Path.candidateLossToleranceFactor == 10)
+        #expect(candidate.l2 == 3e-6 && candidate.optimizer.lossTolerance == 3e-9 * 10)
+        var rest = candidate
+        rest.l2 = run.l2
+        rest.optimizer.lossTolerance = run.optimizer.lossTolerance
+        #expect(rest == run, "only λ and the loss tolerance differ")
+        // A loss tolerance of 0 (fit until another test stops it) stays 0.
+        #expect(L2Path.candidateSettings(TrainingSettings(optimizer: LBFGSSettings(lossTolerance: 0)), l2: 1).optimizer.lossTolerance == 0)
+    }
+
+    @Test func withoutAGridTheOneCalibrationFitKeepsTheRunsOwnSettings() async throws {
+        // `train --calibrate` at a given λ: its one calibration fit is the final fit's settings, as before the λ search.
+        let run = TrainingSettings(l2: 1e-3, optimizer: LBFGSSettings(maxIterations: 3))
+        let source = try LocalGradientSource(shards: [try TrainingShard(name: "d", embeddings: Matrix(rows: 2, columns: 1, storage: [1, -1]),
+                                                                        labels: [0, 1])], classCount: 2, threads: 1, blockRows: 16)
+        var seen: [TrainingSettings] = []
+        let steps = try await L2Path.walk(grid: nil, settings: run, fit: { _, settings, start in
+            seen.append(settings)
+            return try await SoftmaxTrainer.train(source: source, settings: settings, warmStart: start)
+        }, tally: { _ in Self.tally(right: 1, of: 1) })
+        #expect(seen == [run] && steps.map(\.l2) == [1e-3])
+    }
+
     /// The reference procedure: every candidate fitted from zero on the same calibration rows and scored on the same
     /// held-out rows; the best (λ, τ) pair, ties to the larger λ then the smaller τ.
     static func referenceChoice(_ path: String, settings: TrainingSettings, calibration: CalibrationSettings) async throws -> (l2: Double, scores: [Double]) {

@@ -229,12 +229,10 @@ struct JobTrainer: Sendable {
         let candidates = calibration.l2Grid ?? [train.settings.l2]
         let searching = calibration.l2Grid != nil
         var fits: [Fitted] = []
-        let steps = try await L2Path.walk(candidates: candidates, fit: { index, l2, start in
+        let steps = try await L2Path.walk(grid: calibration.l2Grid, settings: train.settings, fit: { index, settings, start in
             if searching {
-                logger.info("job \(job): calibration fit \(index + 1) of \(candidates.count): λ = \(l2)", metadata: LogMetadata.job(job))
+                logger.info("job \(job): calibration fit \(index + 1) of \(candidates.count): λ = \(settings.l2)", metadata: LogMetadata.job(job))
             }
-            var settings = train.settings
-            settings.l2 = l2
             let fitted = try await fit(.calibration, candidate: searching ? index : nil, settings: settings, warmStart: start, source: source,
                                        logger: logger, resumed: resumed, progress: progress)
             fits.append(fitted)

@@ -73,8 +73,8 @@ public enum LogitAdjustmentCalibrator {
     /// Holds out, fits on the rest (once, or along the λ path of `calibration.l2Grid`: ``L2Path``), and scores
     /// the τ grid for each fit; the best (λ, τ) pair wins, ties going to the larger λ, then the smaller τ. The λ
     /// candidates are fitted largest first, each warm-started from the previous solution (the objective is
-    /// convex, so the start changes the result only within the optimiser's tolerance), until held-out balanced
-    /// accuracy has peaked. `phase` gets a line per fit, `progress` every iteration. `shards[i]` must have `provenance[i]`'s rows; labels must be in range.
+    /// convex, so the start changes the result only within the optimiser's tolerance) and stopped at the looser
+    /// loss tolerance of ``L2Path/candidateSettings(_:l2:)``, until held-out balanced accuracy has peaked. `phase` gets a line per fit, `progress` every iteration. `shards[i]` must have `provenance[i]`'s rows; labels must be in range.
     public static func calibrate(shards: [TrainingShard], provenance: [RowProvenance], classCount: Int,
                                  settings: TrainingSettings, calibration: CalibrationSettings,
                                  threads: Int, blockRows: Int, phase: (String) -> Void = { _ in },

@@ -223,6 +223,33 @@ extension ClusterProcessTests {
             #expect(!FileManager.default.fileExists(atPath: fixture.path("job/model.h5.checkpoints")), "the checkpoints outlived the job")
         }
 
+        /// The named trainer killed with SIGKILL and started again under its name (as systemd restarts it): the job goes
+        /// back to it — through the coordinator's take-over if the restart came after the liveness window, directly if
+        /// the new process registered first — and it continues from the checkpoint to the single-node model.
+        @Test func aNamedTrainerRestartedUnderItsNameGetsItsJobBack() async throws {
+            let fixture = try TrainingJobFixture("named-trainer-restarted", seed: 30, dimension: 16)
+            defer { fixture.remove() }
+            let (gated, submit) = try await Self.submitToGatedCluster(fixture, trainer: "local1", hold: "8 -train-")
+            let cluster = gated.cluster
+            defer { cluster.stop() }
+            _ = await Self.waitForHeldFitWithCheckpoint(fixture, gated, submit)
+            let client = try ClusterClient(coordinator: cluster.endpoint)
+            let training = { try? client.status().jobs.first { $0.state == .training }?.training }
+            await cluster.crashWorker(1)
+            try cluster.restartWorker(1)
+            #expect(await eventually(seconds: 30) { training().map { $0.trainer == "local1" && $0.trainerLosses?.last?.resumedOnWorker == true } ?? false },
+                    "the job did not go back to the restarted local1: \(String(describing: training()))")
+            try gated.release()
+            let finished = await submit.finish()
+            #expect(finished.status == 0, "\(finished.stdout)\n\(finished.stderr)")
+            #expect(FileManager.default.contents(atPath: fixture.path("job/model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
+                    "the model after the named trainer restarted differs from single-node balance + train")
+            let log = (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
+            #expect(log.contains("handed back to worker local1, which registered again"), "not handed back")
+            let trainerLog = (try? String(contentsOfFile: cluster.logPath("worker1"), encoding: .utf8)) ?? ""
+            #expect(trainerLog.contains("resuming the final fit from iteration "), "the restarted local1 did not continue from the checkpoint")
+        }
+
         /// A worker that registers under the trainer's name, is lost (silent past the liveness window) and registers
         /// again under a new connection gets the job back as a new run; a `jobTrained` of its first run — sent on the
         /// new connection or the old — is refused and the job keeps training; the new run's report counts.

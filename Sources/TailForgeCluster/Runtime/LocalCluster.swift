@@ -128,6 +128,13 @@ public final class LocalCluster {
         return index
     }
 
+    /// Starts worker `index` again (after it was killed) under its name and work directory, as systemd restarts a unit;
+    /// its log continues in the same file.
+    public func restartWorker(_ index: Int, threads: Int = 1) throws {
+        workers[index] = try spawn("worker\(index)", ["worker", "--connect", endpoint, "--work-dir", workDirectory(index), "--threads", "\(threads)",
+                                                      "--name", "local\(index)"] + securityArguments.worker + dataRootArguments + workerArguments)
+    }
+
     /// Starts the coordinator and `count` workers, and waits until every worker has registered (so the first
     /// job or training session is spread over all of them).
     public func start(workers count: Int, threadsPerWorker: Int = 1) async throws {

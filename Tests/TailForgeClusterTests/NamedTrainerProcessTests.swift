@@ -35,12 +35,24 @@ extension ClusterProcessTests {
             return (gated, try Child(fixture.executable, ["submit", manifest, "--coordinator", gated.cluster.endpoint, "--wait", "--json"]))
         }
 
-        /// Waits until the gate holds the fit's ninth evaluation (`hold: "8 -train-"`) and the named trainer has written its
-        /// final-fit checkpoint beside the output; returns the checkpoint's path.
+        /// Waits until the gate holds the fit's ninth evaluation (`hold: "8 -train-"`) and the named trainer (worker
+        /// `local1`) has written the final-fit checkpoint of its last iteration beside the output; returns the
+        /// checkpoint's path. The checkpoint of the iteration before the held evaluation is written while that
+        /// evaluation is out, so it is waited for: the iteration the trainer logged last.
         static func waitForHeldFitWithCheckpoint(_ fixture: TrainingJobFixture, _ gated: GatedCluster, _ submit: Child) async -> String {
             #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 2 }, "the fit never reached its ninth evaluation: \(submit.stderr)")
             let checkpoint = fixture.path("job/model.h5.checkpoints/final-fit.checkpoint")
-            #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: checkpoint) }, "the named trainer wrote no checkpoint")
+            let lastLogged = { () -> Int? in
+                let log = (try? String(contentsOfFile: gated.cluster.logPath("worker1"), encoding: .utf8)) ?? ""
+                return log.split(separator: "\n").compactMap { line -> Int? in
+                    guard let range = line.range(of: ": iteration "), let comma = line[range.upperBound...].firstIndex(of: ",") else { return nil }
+                    return Int(line[range.upperBound ..< comma])
+                }.last
+            }
+            #expect(await eventually(seconds: 30) {
+                guard let logged = lastLogged(), let written = try? TrainingCheckpoint.read(path: checkpoint).state.iteration else { return false }
+                return written == logged
+            }, "the named trainer did not checkpoint its last iteration (\(String(describing: lastLogged())))")
             return checkpoint
         }
 

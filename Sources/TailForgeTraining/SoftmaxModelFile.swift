@@ -1,3 +1,4 @@
+import TailForgeNumerics
 import TailForgeStorage
 
 /// The model file written by `tailforge train` and read by `evaluate` and `predict` (HDF5):
@@ -24,8 +25,13 @@ import TailForgeStorage
 /// balanced accuracy of every candidate λ and τ); the chosen λ is the `l2` attribute. Without `--calibrate` the
 /// τ grid is {0}, so the adjustment is the identity.
 ///
-/// Nothing machine- or time-dependent is stored (no wall times, thread counts or absolute paths), so the same
-/// training gives the same bytes.
+/// Attribute `blas_core` names the OpenBLAS kernel family of the process that ran the fit (``BLAS/coreName``; for a
+/// cluster job, the coordinator's trainer): sgemm rounds differently per family, so the same training gives the
+/// same bytes only on the same family, and `replay` names both kernels when the bytes differ. Older models lack it
+/// and read as before (no version change: nothing `evaluate` applies depends on it).
+///
+/// Nothing else machine- or time-dependent is stored (no wall times, thread counts or absolute paths), so the same
+/// training on the same kernel family gives the same bytes.
 public enum SoftmaxModelFile {
     public static let format = "tailforge-softmax-model"
     /// 2: records `input_normalization` (version 1 models were trained on `balance` output, unit rows too).
@@ -48,9 +54,12 @@ public enum SoftmaxModelFile {
         public var classNames: [String]?
         /// The logit adjustment chosen by `--calibrate`, if any.
         public var calibration: CalibrationRecord?
+        /// The OpenBLAS kernel family the fit ran on (attribute `blas_core`): by default this process's.
+        public var blasCore: String
 
         public init(settings: TrainingSettings, report: LBFGSReport, trainingRows: Int, blockRows: Int,
-                    inputFiles: [String], inputSHA256: [String], classNames: [String]?, calibration: CalibrationRecord? = nil) {
+                    inputFiles: [String], inputSHA256: [String], classNames: [String]?, calibration: CalibrationRecord? = nil,
+                    blasCore: String = BLAS.coreName) {
             self.settings = settings
             self.report = report
             self.trainingRows = trainingRows
@@ -59,6 +68,7 @@ public enum SoftmaxModelFile {
             self.inputSHA256 = inputSHA256
             self.classNames = classNames
             self.calibration = calibration
+            self.blasCore = blasCore
         }
     }
 
@@ -89,6 +99,7 @@ public enum SoftmaxModelFile {
             "input_files": .string(metadata.inputFiles.joined(separator: "\n")),
             "input_sha256": .string(metadata.inputSHA256.joined(separator: "\n")),
             "input_normalization": .string(inputNormalization),
+            "blas_core": .string(metadata.blasCore),
         ])
         try writer.writeDataset("weights", values: model.weights, shape: [model.classCount, model.dimension])
         try writer.writeDataset("bias", values: model.bias, shape: [model.classCount])
@@ -123,6 +134,9 @@ public enum SoftmaxModelFile {
         public var classNames: [String]?
         /// The stored logit adjustment (nil for a model trained without `--calibrate`, and for older files).
         public var calibration: CalibrationRecord?
+
+        /// The OpenBLAS kernel family the fit ran on (nil for a model written before `blas_core` was recorded).
+        public var blasCore: String? { attributes["blas_core"]?.stringValue }
 
         /// The model `evaluate` and `predict` apply: with the logit adjustment folded into the biases, unless
         /// `applyCalibration` is false or there is none.

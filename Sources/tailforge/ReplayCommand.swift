@@ -83,6 +83,7 @@ struct ReplayCommand: ParsableCommand {
         } else {
             let what = report.fileMatches ? "its dataset contents differ" : report.contentMatches ? "the file differs" : "the file and the dataset contents differ"
             FileHandle.standardError.write(Data("replay of \(report.job) differs from the recorded output (\(what))\n".utf8))
+            if let mismatch = report.kernelMismatch { FileHandle.standardError.write(Data("likely why: \(mismatch)\n".utf8)) }
             throw ExitCode.failure
         }
     }

@@ -48,6 +48,23 @@ extension ClusterProcessTests {
             #expect(resolved.outputSHA256 == (try SHA256.hexDigest(ofFileAt: fixture.path("single/model.h5"))))
             let log = (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? ""
             #expect(log.contains("moves from lost worker"), "the dead worker's part was never moved")
+
+            // The same training recorded on another OpenBLAS kernel family: `replay --local` fails naming both kernels.
+            let kernel = try #require(try SoftmaxModelFile.read(path: fixture.path("job/model.h5")).blasCore, "the job's model names no kernel")
+            let other = kernel.lowercased() == "prescott" ? "Core2" : "Prescott"
+            let trained = try await Child.run(fixture.executable, ["train", fixture.path("single/balanced.h5"), "--output", fixture.path("job/other-kernel.h5"),
+                                                                   "--l2", "1e-3", "--max-iter", "30", "--tol", "1e-6", "--class-weight", "balanced"],
+                                              environment: ["OPENBLAS_CORETYPE": other])
+            #expect(trained.status == 0, "\(trained.stderr)")
+            #expect(try SoftmaxModelFile.read(path: fixture.path("job/other-kernel.h5")).blasCore == other)
+            var otherKernel = resolved
+            otherKernel.manifest.output = fixture.path("job/other-kernel.h5")
+            otherKernel.outputSHA256 = try SHA256.hexDigest(ofFileAt: fixture.path("job/other-kernel.h5"))
+            try otherKernel.write(to: fixture.path("job/other-kernel.manifest.json"))
+            let replay = try await Child.run(fixture.executable, ["replay", fixture.path("job/other-kernel.manifest.json"), "--local"])
+            #expect(replay.status != 0)
+            #expect(replay.stderr.contains("likely why: the recorded model was trained on OpenBLAS kernel \(other), this replay on \(kernel)")
+                    && replay.stderr.contains("OPENBLAS_CORETYPE=\(other)"), "\(replay.stdout)\n\(replay.stderr)")
         }
     
         /// `calibrate: true` on real processes: a worker killed with SIGKILL while the calibration fit's first evaluation

@@ -146,8 +146,8 @@ import TailForgeTraining
         try FileManager.default.createDirectory(atPath: directory + "/single", withIntermediateDirectories: true)
         _ = try BalanceRunner(input: InputSpec(path: input), outputPath: directory + "/single/balanced.h5", settings: policy, threads: 2,
                               layout: .compact).run()
-        _ = try await TrainingRunner(inputs: [directory + "/single/balanced.h5"], output: directory + "/single/model.h5", settings: settings,
-                                     threads: 2).run()
+        let single = try await TrainingRunner(inputs: [directory + "/single/balanced.h5"], output: directory + "/single/model.h5",
+                                              settings: settings, threads: 2).run()
         let reference = try #require(Self.bytes(directory + "/single/model.h5"))
 
         let (coordinator, workers, endpoint) = try await Self.cluster(directory, workers: 2)
@@ -170,6 +170,7 @@ import TailForgeTraining
         #expect(training.iterations > 0 && (training.networkBytes ?? 0) > 0)
         let model = try SoftmaxModelFile.read(path: directory + "/job/model.h5")
         #expect(model.attributes["input_sha256"]?.stringValue == training.balancedSHA256)
+        #expect(model.blasCore == BLAS.coreName, "the model names the kernel of the trainer that ran the fit")
 
         // Replay reproduces the model bytes and verifies them: on this machine (balance + train) and on the cluster.
         let manifestPath = directory + "/job/model.manifest.json"
@@ -181,6 +182,24 @@ import TailForgeTraining
             try Replay.run(manifestPath: manifestPath, output: directory + "/job/remote.h5", mode: .coordinator(endpoint, timeoutSeconds: 60), toolVersion: "9.9.9")
         }
         #expect(remote.matches && Self.bytes(directory + "/job/remote.h5") == reference)
+
+        // A model recorded on another OpenBLAS kernel family: the replay differs and says the kernels differ, naming both.
+        let other = BLAS.coreName.lowercased() == "haswell" ? "SkylakeX" : "Haswell"
+        let metadata = SoftmaxModelFile.Metadata(
+            settings: settings, report: single.report, trainingRows: 1, blockRows: 1, inputFiles: [], inputSHA256: [], classNames: nil, blasCore: other)
+        try SoftmaxModelFile.write(model.model, metadata: metadata, to: directory + "/job/other-kernel.h5")
+        var otherKernel = resolved
+        otherKernel.manifest.output = directory + "/job/other-kernel.h5"
+        otherKernel.outputSHA256 = try SHA256.hexDigest(ofFileAt: directory + "/job/other-kernel.h5")
+        try otherKernel.write(to: directory + "/job/other-kernel.manifest.json")
+        let differing = try await Self.onThread {
+            try Replay.run(manifestPath: directory + "/job/other-kernel.manifest.json", mode: .local(threads: 2), toolVersion: "9.9.9")
+        }
+        #expect(!differing.matches && !differing.outputKept)
+        #expect(differing.kernelMismatch == BLASKernelMismatch(recorded: other, replayed: BLAS.coreName))
+        let message = differing.kernelMismatch?.description ?? ""
+        #expect(message.contains("trained on OpenBLAS kernel \(other), this replay on \(BLAS.coreName)") && message.contains("sgemm rounding")
+                && message.contains("OPENBLAS_CORETYPE=\(other)"), "\(message)")
         #expect(Self.bytes(directory + "/job/remote.balanced/balanced.h5") == Self.bytes(directory + "/single/balanced.h5"),
                 "the cluster rerun publishes its balanced set under the recorded name, beside its own output")
 

@@ -55,6 +55,9 @@ public enum Replay {
         /// False when the job published a virtual file (`publish: virtual`): its bytes name the job's shard
         /// files, so no rerun writes the same file; its rows are compared by their content digests instead.
         public var fileCompared = true
+        /// For a job that trains whose replayed model differs: the recorded and replayed OpenBLAS kernel families,
+        /// when they differ or the recorded model names none (nil otherwise: the kernel is not the explanation).
+        public var kernelMismatch: BLASKernelMismatch?
         public var fileMatches: Bool { expectedSHA256 == actualSHA256 }
         public var contentMatches: Bool { expectedContentSHA256 == nil || expectedContentSHA256 == actualContentSHA256 }
         public var matches: Bool { (fileMatches || !fileCompared) && contentMatches }
@@ -167,11 +170,22 @@ public enum Replay {
                             expectedContentSHA256: resolved.outputContentSHA256, actualContentSHA256: actualContent, outputKept: true,
                             signatureVerifiedBy: signingKey?.fingerprint)
         report.fileCompared = !(resolved.manifest.train == nil && resolved.manifest.publishMode == .virtual && resolved.outputContentSHA256 != nil)
+        if manifest.train != nil && !report.matches {
+            // A cluster rerun's model names the coordinator trainer's kernel; a local one this process's.
+            let replayed = blasCore(ofModelAt: manifest.output) ?? BLAS.coreName
+            report.kernelMismatch = .between(recorded: blasCore(ofModelAt: resolved.manifest.output), replayed: replayed)
+        }
         if !report.matches && !keepMismatch {
             removeOutput(manifest.output, balancedDirectory: balancedDirectory)
             report.outputKept = false
         }
         return report
+    }
+
+    /// The `blas_core` attribute of the model at `path`; nil when it has none or cannot be read (the recorded
+    /// model may have been moved away: the comparison used the manifest's digest, not the file).
+    static func blasCore(ofModelAt path: String) -> String? {
+        (try? HDF5File.open(path: path).rootAttributes())?["blas_core"]?.stringValue
     }
 
     /// Deletes a rerun's output and the resolved manifest a cluster rerun wrote beside it (and the balanced set a

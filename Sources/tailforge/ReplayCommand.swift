@@ -7,7 +7,12 @@ import TailForgeEngine
 struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
-        abstract: "Rerun a job from its resolved manifest (OUT.manifest.json) and verify the new output is bit-identical.")
+        abstract: "Rerun a job from its resolved manifest (OUT.manifest.json) and verify the new output is bit-identical.",
+        discussion: """
+            A job that trains gives the same model bytes only on the OpenBLAS kernel family it trained on (the model's \
+            blas_core attribute): when the replayed model differs and the families differ, replay names both and how to \
+            pin the recorded one (OPENBLAS_CORETYPE).
+            """)
 
     @Argument(help: "The resolved manifest the coordinator wrote next to the job's output.")
     var manifest: String

@@ -17,6 +17,9 @@ extension ClusterProcessTests {
             let directory: String
             let shards: [String]
             let referenceSHA256: String
+            /// Every process runs this test process's OpenBLAS kernel family: the model records the trainer's family
+            /// (`blas_core`), and some tests here train in process against a reference the executable trained.
+            static let kernel = ["OPENBLAS_CORETYPE": BLAS.coreName]
 
             init() async throws {
                 executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
@@ -30,13 +33,14 @@ extension ClusterProcessTests {
             }
 
             static func run(_ executable: String, _ arguments: [String]) async throws -> Int32 {
-                try await Child.run(executable, arguments).status
+                try await Child.run(executable, arguments, environment: kernel).status
             }
 
             static func start(_ executable: String, _ arguments: [String], log: String? = nil) throws -> Process {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: executable)
                 process.arguments = arguments
+                process.environment = ProcessInfo.processInfo.environment.merging(kernel) { $1 }
                 if let log {
                     _ = FileManager.default.createFile(atPath: log, contents: nil)
                     process.standardError = FileHandle(forWritingAtPath: log)
@@ -51,7 +55,7 @@ extension ClusterProcessTests {
             func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
 
             func cluster(environment: [String: String] = [:]) -> LocalCluster {
-                let cluster = LocalCluster(executable: executable, directory: path("cluster"), environment: environment,
+                let cluster = LocalCluster(executable: executable, directory: path("cluster"), environment: environment.merging(Self.kernel) { $1 },
                                            heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
                 cluster.dataRoots = [directory]
                 return cluster

@@ -43,9 +43,7 @@ extension CoordinatorLoop {
         let order = TrainJob(job: id, manifest: job.manifest, prepared: trainer.prepared, identity: trainer.identity, partCount: trainer.partCount,
                              checkpointDirectory: trainer.directory, kappaCounts: trainer.kappas.map(\.count), run: run)
         let worker = name(identity)
-        if var losses = job.training?.trainerLosses, !losses.isEmpty {
-            losses[losses.count - 1].resumedOnWorker = true
-            jobs[id]?.training?.trainerLosses = losses
+        if updateLastTrainerLoss(id, { $0.resumedOnWorker = true }) {
             log.info("job \(id): handed back to worker \(worker), which registered again; it continues the fit from the checkpoints in \(trainer.directory) (run \(run))",
                      metadata: LogMetadata.job(id))
         } else {
@@ -81,11 +79,17 @@ extension CoordinatorLoop {
         // The worker made it; if it died first, the fit starts at iteration 0 and checkpoints there from now on.
         try? FileManager.default.createDirectory(atPath: trainer.directory, withIntermediateDirectories: true)
         jobs[id]?.training?.trainer = nil
-        if var losses = job.training?.trainerLosses, !losses.isEmpty {
-            losses[losses.count - 1].takenOver = true
-            jobs[id]?.training?.trainerLosses = losses
-        }
+        updateLastTrainerLoss(id) { $0.takenOver = true }
         runLocalTrainer(id, trainer)
+    }
+
+    /// Applies `change` to the job's latest ``TrainerLoss`` (the one a take-over or a hand-back continues); false
+    /// when the job has none, i.e. its worker was never lost.
+    @discardableResult
+    mutating func updateLastTrainerLoss(_ id: String, _ change: (inout TrainerLoss) -> Void) -> Bool {
+        guard let count = jobs[id]?.training?.trainerLosses?.count, count > 0 else { return false }
+        change(&jobs[id]!.training!.trainerLosses![count - 1])
+        return true
     }
 
     /// True when `message` is a trainer's message about a session of the job the worker connected as `identity` drives.

@@ -80,12 +80,7 @@ struct NamedTrainers {
                     decisions.append(.timedOut(job: job, message: Self.neverRegistered(entry.name, waited: waitLimit, registered: workers.values.map(\.name))))
                 }
             case .lost:
-                if let identity {
-                    decisions.append(handOver(job, to: identity))
-                } else {
-                    entries[job]?.phase = .coordinatorDriving
-                    decisions.append(.takeOver(job: job))
-                }
+                decisions.append(resume(job, on: identity))
             case .coordinatorDriving:
                 if identity != nil {
                     entries[job]?.phase = .reclaiming
@@ -129,7 +124,13 @@ struct NamedTrainers {
     /// stop was a real failure.
     mutating func localTrainerStopped(_ job: String, workers: [[UInt8]: WorkerRecord]) -> Decision? {
         guard let entry = entries[job], entry.phase == .reclaiming else { return nil }
-        if let identity = workers.first(where: { $0.value.name == entry.name })?.key { return handOver(job, to: identity) }
+        return resume(job, on: workers.first { $0.value.name == entry.name }?.key)
+    }
+
+    /// Who continues a fit nobody drives: the named worker when it is registered (`identity`), else the
+    /// coordinator's trainer.
+    private mutating func resume(_ job: String, on identity: [UInt8]?) -> Decision {
+        if let identity { return handOver(job, to: identity) }
         entries[job]?.phase = .coordinatorDriving
         return .takeOver(job: job)
     }

@@ -22,6 +22,12 @@ public enum FuzzSeeds {
                                   classesDone: 3, classCount: 10, rowsWritten: 0, totalRows: 100, workers: 2,
                                   elapsedSeconds: 1.5, output: "/data/out.h5", error: nil)
 
+    static let trainingStatus = JobStatus(job: "job-1", name: "demo", state: .training, stage: .synthesis, shardsDone: 4, shardCount: 4,
+                                          classesDone: 10, classCount: 10, rowsWritten: 100, totalRows: 100, workers: 0,
+                                          elapsedSeconds: 3, output: "/data/model.h5", error: nil,
+                                          training: TrainingProgress(iteration: 2, maxIterations: 30, loss: 1.5, parts: 2),
+                                          kernels: TrainingKernels(trainers: ["SkylakeX": ["coordinator"]], workers: ["Haswell": ["w"], "SkylakeX": ["v"]]))
+
     /// One valid message of every `MessageType` (several for types whose bodies have variants).
     public static var messages: [WireMessage] {
         let kappa = WireMessage.float32Payload([1.5, 2, 40, 1e6])
@@ -73,6 +79,11 @@ public enum FuzzSeeds {
                                  identity: "cd", partCount: 2, checkpointDirectory: "/out/model.h5.checkpoints", kappaCounts: [2], run: "r1"),
                         payloads: [WireMessage.float32Payload([1.5, 2])]),
             WireMessage(JobTrained(job: "job-1", run: "r1", modelSHA256: "ef", parts: [[0, 4], [4, 8]], openSeconds: 0.5, checkpointSeconds: 0.25)),
+            // Fields added later, as new seeds at the end so the checked-in files keep their numbers (and the older
+            // bodies above stay in the corpus): a worker naming its OpenBLAS kernel, a training job's kernel families.
+            WireMessage(Hello(workerName: "w", toolVersion: ToolVersion.current, host: "h", processId: 42, threads: 2, blasCore: "Haswell")),
+            WireMessage(StatusReply(jobs: [trainingStatus], workers: [WorkerStatus(workerId: "w", name: "w", host: "h", busyWith: nil,
+                                                                                   secondsSinceHeartbeat: 0.5, blasCore: "Haswell")])),
         ]
     }
 

@@ -10,8 +10,9 @@ struct ReplayCommand: ParsableCommand {
         abstract: "Rerun a job from its resolved manifest (OUT.manifest.json) and verify the new output is bit-identical.",
         discussion: """
             A job that trains gives the same model bytes only on the OpenBLAS kernel family it trained on (the model's \
-            blas_core attribute): when the replayed model differs and the families differ, replay names both and how to \
-            pin the recorded one (OPENBLAS_CORETYPE).
+            blas_core attribute names the trainer's; the resolved manifest's training.kernels every machine's): when the \
+            replayed model differs and the families differ, or the job's machines mixed families, replay names them and \
+            how to pin one (OPENBLAS_CORETYPE).
             """)
 
     @Argument(help: "The resolved manifest the coordinator wrote next to the job's output.")

@@ -20,7 +20,7 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "List every finished job (by default: live jobs and the \(StatusCommand.recentFinished) most recent finished ones).")
     var all = false
 
-    @Flag(help: "Print the reply (jobs and workers) as one JSON object on stdout.")
+    @Flag(help: "Print the reply (jobs and workers, with each worker's OpenBLAS kernel family `blasCore` and a training job's `kernels` and `kernelWarning`) as one JSON object on stdout.")
     var json = false
 
     static let recentFinished = 10
@@ -67,6 +67,7 @@ struct StatusCommand: ParsableCommand {
             print(line)
             if let error = status.error { print("    error: \(error)") }
             if let verification = status.verification { print("    \(verification)") }
+            if let warning = status.kernelWarning { print("    warning: \(warning)") }
         }
         if job == nil {
             print("\(reply.workers.count) worker(s)")
@@ -74,7 +75,8 @@ struct StatusCommand: ParsableCommand {
                 var state = worker.busyWith.map { "busy with \($0)" } ?? "idle"
                 if let reason = worker.quarantined { state = "quarantined (gets no shards until it registers again): \(reason)" }
                 else if let failures = worker.consecutiveFailures, failures > 0 { state += ", \(failures) shard failure(s) in a row" }
-                print(String(format: "  %@ on %@: %@ (heard %.1fs ago)", worker.workerId, worker.host, state, worker.secondsSinceHeartbeat))
+                print(String(format: "  %@ on %@, OpenBLAS %@: %@ (heard %.1fs ago)", worker.workerId, worker.host, worker.blasCore ?? TrainingKernels.unknown,
+                             state, worker.secondsSinceHeartbeat))
             }
         }
     }

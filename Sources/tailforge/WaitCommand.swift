@@ -49,11 +49,15 @@ struct WaitCommand: ParsableCommand {
         }
     }
 
-    /// The final line on stdout (or JSON); non-zero exit unless the job committed. Unverified spot checks or
-    /// excluded workers are said on stderr first, so the final line stays the last on stdout.
+    /// The final line on stdout (or JSON); non-zero exit unless the job committed. Unverified spot checks,
+    /// excluded workers and machines of mixed OpenBLAS kernel families are said on stderr first, so the final line
+    /// stays the last on stdout.
     static func report(_ final: JobStatus, json: Bool) throws {
         if let verification = final.verification, verification.needsAttention {
             FileHandle.standardError.write(Data("\(verification)\n".utf8))
+        }
+        if let warning = final.kernelWarning {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
         if json {
             try JSONOutput.line(final)

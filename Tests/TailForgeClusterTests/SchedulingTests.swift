@@ -117,6 +117,20 @@ import Testing
         Hello(workerName: name, toolVersion: "1", host: "h", processId: 7, threads: 2, busyWith: busyWith)
     }
 
+    @Test func aWorkerKeepsTheKernelFamilyItRegisteredWithAndAnOlderOneIsUnknown() throws {
+        var registry = WorkerRegistry()
+        var named = hello("new")
+        named.blasCore = "SkylakeX"
+        _ = registry.register(a, named)
+        #expect(registry[a]?.blasCore == "SkylakeX" && registry.records[a]?.blasCore == "SkylakeX")
+        // An older worker's hello has no `blasCore` key at all: it still registers, of unknown family.
+        let b: [UInt8] = Array("conn-b".utf8)
+        let old = try JSONDecoder().decode(Hello.self, from: Data(#"{"workerName":"old","toolVersion":"1","host":"h","processId":7,"threads":2}"#.utf8))
+        #expect(old.blasCore == nil)
+        #expect(registry.register(b, old) == .registered(name: "old", replaced: nil))
+        #expect(registry[b]?.blasCore == TrainingKernels.unknown)
+    }
+
     @Test func kFailuresInARowQuarantineUntilTheWorkerRegistersAgain() {
         var registry = WorkerRegistry(quarantineAfter: 3)
         _ = registry.register(a, hello())

@@ -196,7 +196,9 @@ import TailForgeTraining
             try Replay.run(manifestPath: directory + "/job/other-kernel.manifest.json", mode: .local(threads: 2), toolVersion: "9.9.9")
         }
         #expect(!differing.matches && !differing.outputKept)
-        #expect(differing.kernelMismatch == BLASKernelMismatch(recorded: other, replayed: BLAS.coreName))
+        // The record names every machine of the job, all on this process's family here (workers on threads).
+        #expect(training.kernels == TrainingKernels(trainers: [BLAS.coreName: [TrainingKernels.coordinator]], workers: [BLAS.coreName: ["w0", "w1"]]))
+        #expect(differing.kernelMismatch == BLASKernelMismatch(recorded: other, replayed: BLAS.coreName, recordedMachines: training.kernels))
         let message = differing.kernelMismatch?.description ?? ""
         #expect(message.contains("trained on OpenBLAS kernel \(other), this replay on \(BLAS.coreName)") && message.contains("sgemm rounding")
                 && message.contains("OPENBLAS_CORETYPE=\(other)"), "\(message)")

@@ -171,9 +171,15 @@ public enum Replay {
                             signatureVerifiedBy: signingKey?.fingerprint)
         report.fileCompared = !(resolved.manifest.train == nil && resolved.manifest.publishMode == .virtual && resolved.outputContentSHA256 != nil)
         if manifest.train != nil && !report.matches {
-            // A cluster rerun's model names the coordinator trainer's kernel; a local one this process's.
+            // A cluster rerun's model names its trainer's kernel, and its resolved manifest every machine's; a local
+            // rerun ran on this process's.
             let replayed = blasCore(ofModelAt: manifest.output) ?? BLAS.coreName
-            report.kernelMismatch = .between(recorded: blasCore(ofModelAt: resolved.manifest.output), replayed: replayed)
+            var replayedMachines: TrainingKernels?
+            if case .coordinator = mode {
+                replayedMachines = (try? ResolvedManifest.read(from: ResolvedManifest.path(forOutput: manifest.output)))?.training?.kernels
+            }
+            report.kernelMismatch = .between(recorded: blasCore(ofModelAt: resolved.manifest.output), replayed: replayed,
+                                             recordedMachines: resolved.training?.kernels, replayedMachines: replayedMachines)
         }
         if !report.matches && !keepMismatch {
             removeOutput(manifest.output, balancedDirectory: balancedDirectory)

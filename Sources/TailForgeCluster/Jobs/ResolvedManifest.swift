@@ -55,6 +55,9 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
         public var resumedFromIteration: Int?
         /// Seconds the trainer spent writing its per-iteration checkpoints (both fits).
         public var checkpointSeconds: Double?
+        /// The OpenBLAS kernel families of the trainer(s) and of the workers whose replies the fit used (the model's
+        /// `blas_core` names only the trainer's); nil from coordinators before it was recorded.
+        public var kernels: TrainingKernels?
 
         /// The calibration's outcome: τ (and with `l2: auto` λ), the rows it used, and its fits.
         public struct Calibration: Codable, Sendable, Equatable {
@@ -95,12 +98,13 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
         public init(balancedSHA256: String, balancedOutput: String?, balancedOutputSHA256: String?, parts: [[Int]], rows: Int, classes: Int,
                     dimension: Int, iterations: Int, evaluations: Int, finalLoss: Double, gradientNorm: Double, converged: Bool,
                     stopReason: String, openSeconds: Double, trainSeconds: Double, networkBytes: Int64?, calibration: Calibration? = nil,
-                    resumedFromIteration: Int? = nil, checkpointSeconds: Double? = nil) {
+                    resumedFromIteration: Int? = nil, checkpointSeconds: Double? = nil, kernels: TrainingKernels? = nil) {
             self.balancedSHA256 = balancedSHA256; self.balancedOutput = balancedOutput; self.balancedOutputSHA256 = balancedOutputSHA256
             self.parts = parts; self.rows = rows; self.classes = classes; self.dimension = dimension; self.iterations = iterations
             self.evaluations = evaluations; self.finalLoss = finalLoss; self.gradientNorm = gradientNorm; self.converged = converged
             self.stopReason = stopReason; self.openSeconds = openSeconds; self.trainSeconds = trainSeconds; self.networkBytes = networkBytes
             self.calibration = calibration; self.resumedFromIteration = resumedFromIteration; self.checkpointSeconds = checkpointSeconds
+            self.kernels = kernels
         }
     }
 

@@ -15,9 +15,13 @@ public struct Hello: WireBody, Equatable {
     /// The shard still computing from before this (re)registration, e.g. after a coordinator restart, so the
     /// coordinator neither assigns the worker another shard nor recomputes this one elsewhere.
     public var busyWith: ShardReference?
-    public init(workerName: String, toolVersion: String, host: String, processId: Int32, threads: Int, busyWith: ShardReference? = nil) {
+    /// The OpenBLAS kernel family the worker's sgemm runs (``BLAS/coreName``), so the coordinator can tell a training
+    /// job whose machines mix families; nil from a release before it was sent (shown as `unknown`).
+    public var blasCore: String?
+    public init(workerName: String, toolVersion: String, host: String, processId: Int32, threads: Int, busyWith: ShardReference? = nil,
+                blasCore: String? = nil) {
         self.workerName = workerName; self.toolVersion = toolVersion; self.host = host
-        self.processId = processId; self.threads = threads; self.busyWith = busyWith
+        self.processId = processId; self.threads = threads; self.busyWith = busyWith; self.blasCore = blasCore
     }
 }
 
@@ -322,15 +326,21 @@ public struct JobStatus: Codable, Sendable, Equatable {
     public var training: TrainingProgress?
     /// A `verify: spot` job: its spot checks so far (absent for other jobs, and from earlier coordinators).
     public var verification: SpotSummary?
+    /// A job with a `train:` section, once it trains: the OpenBLAS kernel families of its trainer and of the workers
+    /// whose replies its fit used (absent for other jobs, and from earlier coordinators).
+    public var kernels: TrainingKernels?
+    /// ``TrainingKernels/warning``: set when those machines mix kernel families, so the model's bytes depend on which
+    /// machine computed which part.
+    public var kernelWarning: String?
     public init(job: String, name: String, state: JobState, stage: ShardStage?, shardsDone: Int, shardCount: Int,
                 classesDone: Int, classCount: Int, rowsWritten: Int, totalRows: Int, workers: Int,
                 elapsedSeconds: Double, output: String, error: String?, training: TrainingProgress? = nil,
-                verification: SpotSummary? = nil) {
+                verification: SpotSummary? = nil, kernels: TrainingKernels? = nil) {
         self.job = job; self.name = name; self.state = state; self.stage = stage; self.shardsDone = shardsDone
         self.shardCount = shardCount; self.classesDone = classesDone; self.classCount = classCount
         self.rowsWritten = rowsWritten; self.totalRows = totalRows; self.workers = workers
         self.elapsedSeconds = elapsedSeconds; self.output = output; self.error = error; self.training = training
-        self.verification = verification
+        self.verification = verification; self.kernels = kernels; self.kernelWarning = kernels?.warning
     }
 }
 
@@ -414,11 +424,13 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     public var quarantined: String?
     /// Shards that failed on this worker in a row.
     public var consecutiveFailures: Int?
+    /// The OpenBLAS kernel family the worker runs, `unknown` for a worker that does not say (nil from earlier coordinators).
+    public var blasCore: String?
     public init(workerId: String, name: String, host: String, busyWith: ShardReference?, secondsSinceHeartbeat: Double,
-                quarantined: String? = nil, consecutiveFailures: Int? = nil) {
+                quarantined: String? = nil, consecutiveFailures: Int? = nil, blasCore: String? = nil) {
         self.workerId = workerId; self.name = name; self.host = host; self.busyWith = busyWith
         self.secondsSinceHeartbeat = secondsSinceHeartbeat; self.quarantined = quarantined
-        self.consecutiveFailures = consecutiveFailures
+        self.consecutiveFailures = consecutiveFailures; self.blasCore = blasCore
     }
 }
 

@@ -50,6 +50,7 @@ extension CoordinatorLoop {
             log.info("job \(id): handed to worker \(worker), which drives L-BFGS (checkpoints in \(trainer.directory), run \(run))", metadata: LogMetadata.job(id))
         }
         send(identity, WireMessage(order, payloads: [WireMessage.float32Payload(trainer.kappas.flatMap { $0 })]))
+        recordKernel(id, trainer: true, name: worker, family: registry[identity]?.blasCore ?? TrainingKernels.unknown)
         jobs[id]?.training?.awaitingTrainer = nil
         jobs[id]?.training?.trainer = worker
     }

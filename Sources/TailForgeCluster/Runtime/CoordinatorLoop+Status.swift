@@ -18,7 +18,7 @@ extension CoordinatorLoop {
                          classCount: job.prepared?.classCount ?? 0, rowsWritten: rowsDone, totalRows: job.prepared?.totalRows ?? 0,
                          workers: registry.holding(job: id).count,
                          elapsedSeconds: (job.finished ?? Date()).timeIntervalSince(job.started), output: job.manifest.output,
-                         error: job.error, training: job.training, verification: job.spot?.summary(excluded: job.liars))
+                         error: job.error, training: job.training, verification: job.spot?.summary(excluded: job.liars), kernels: job.kernels)
     }
 
     mutating func sendStatus(_ client: Identity, _ id: String?) {
@@ -30,7 +30,7 @@ extension CoordinatorLoop {
         let workerList = registry.workers.map { identity, worker in
             WorkerStatus(workerId: worker.name, name: worker.name, host: worker.host, busyWith: worker.activity.reference,
                          secondsSinceHeartbeat: liveness.silence(of: identity).map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 } ?? 0,
-                         quarantined: worker.quarantine, consecutiveFailures: worker.consecutiveFailures)
+                         quarantined: worker.quarantine, consecutiveFailures: worker.consecutiveFailures, blasCore: worker.blasCore)
         }.sorted { $0.workerId < $1.workerId }
         send(client, WireMessage(StatusReply(jobs: ids.compactMap(status), workers: workerList, toolVersion: configuration.toolVersion)))
     }

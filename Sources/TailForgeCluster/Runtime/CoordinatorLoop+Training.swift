@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TailForgeNumerics
 import TailForgeTraining
 
 /// The training stage of a job with a `train:` section: after the gather, the coordinator's own trainer drives
@@ -23,6 +24,7 @@ extension CoordinatorLoop {
         job.training = TrainingProgress(iteration: 0, maxIterations: train.settings.optimizer.maxIterations, loss: nil, parts: partCount,
                                         trainer: train.trainer, awaitingTrainer: train.trainer == nil ? nil : true)
         job.trainingBytesAtStart = training.workerBytes
+        job.kernels = TrainingKernels()
         jobs[id] = job
         log.info("job \(id): training on \(partCount) part(s) of \(prepared.totalRows) rows (balanced set \(identity))", metadata: LogMetadata.job(id))
         if let name = train.trainer {
@@ -36,6 +38,22 @@ extension CoordinatorLoop {
         publishProgress(id)
     }
 
+    /// Records who computed a part of job `id`'s fit on which kernel family (the trainer, or a worker whose reply the
+    /// trainer used), and logs the warning when this makes the job's machines mix families.
+    mutating func recordKernel(_ id: String, trainer: Bool, name: String, family: String) {
+        guard var kernels = jobs[id]?.kernels else { return }
+        let newlyMixed = trainer ? kernels.trainer(name, family: family) : kernels.computed(by: name, family: family)
+        jobs[id]?.kernels = kernels
+        if newlyMixed, let warning = kernels.warning {
+            log.warning("job \(id): \(warning)", metadata: LogMetadata.job(id))
+        }
+    }
+
+    /// The training job whose session `session` is (its trainer's final or calibration fit, of any run).
+    func trainingJob(ofSession session: String) -> String? {
+        jobs.first { $0.value.state == .training && NamedTrainers.job($0.key, owns: session) }?.key
+    }
+
     /// Where a named trainer checkpoints its fits: a directory beside the model, removed when the job ends.
     static func namedCheckpointDirectory(_ output: String) -> String { output + ".checkpoints" }
 
@@ -46,6 +64,7 @@ extension CoordinatorLoop {
             runtime.post(.trainerMessages(identity, messages))
         }
         trainers[id] = link
+        recordKernel(id, trainer: true, name: TrainingKernels.coordinator, family: BLAS.coreName)
         let logger = log
         let maxIterations = trainer.train.settings.optimizer.maxIterations, partCount = trainer.partCount
         Task.detached {
@@ -99,7 +118,7 @@ extension CoordinatorLoop {
                 openSeconds: outcome.openSeconds, trainSeconds: report.seconds, networkBytes: bytes,
                 calibration: outcome.calibration.map { ResolvedManifest.Training.Calibration(record: $0, fits: outcome.calibrationReports, l2: outcome.settings.l2,
                                                                                              resumedFromIteration: outcome.calibrationResumedFromIteration) },
-                resumedFromIteration: outcome.resumedFromIteration, checkpointSeconds: outcome.checkpointSeconds)
+                resumedFromIteration: outcome.resumedFromIteration, checkpointSeconds: outcome.checkpointSeconds, kernels: job.kernels)
             writeResolvedManifest(id)
             do { try journal.append(JournalEntry(event: .committed, job: id, sha256: outcome.modelSHA256, path: job.manifest.output)) } catch {
                 log.error("cannot journal the commit of \(id) (the model is written; after a restart the job trains again): \(error)", metadata: LogMetadata.job(id))

@@ -215,7 +215,8 @@ struct CoordinatorLoop {
         }
         switch registry.register(identity, hello, principal: principal) {
         case .registered(let name, _):
-            log.info("worker \(name) registered from \(hello.host) (pid \(hello.processId), \(hello.threads) threads)", metadata: LogMetadata.worker(name))
+            log.info("worker \(name) registered from \(hello.host) (pid \(hello.processId), \(hello.threads) threads, OpenBLAS kernel \(registry[identity]?.blasCore ?? TrainingKernels.unknown))",
+                     metadata: LogMetadata.worker(name))
             if let reference = hello.busyWith { adopt(identity, reference) }
         case .repeated:
             // Its earlier welcome crossed a "not-registered" reply: keep the record, so a shard assigned in

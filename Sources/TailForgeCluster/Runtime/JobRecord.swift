@@ -55,6 +55,8 @@ struct JobRecord {
     var trainer: JobTrainer?
     /// ``TrainingSessions/workerBytes`` when the job's training started.
     var trainingBytesAtStart: Int64?
+    /// From its training stage on: the kernel families of the job's trainer(s) and of the workers whose replies its fit used.
+    var kernels: TrainingKernels?
 
     /// Where the gather writes: the balanced output, or (a training job that publishes no balanced file) a file
     /// in the job's directory that lives until the job ends.

@@ -169,7 +169,7 @@ private struct WorkerLoop {
     mutating func sendHello() {
         let hello = Hello(workerName: configuration.name, toolVersion: configuration.toolVersion,
                           host: ProcessInfo.processInfo.hostName, processId: ProcessInfo.processInfo.processIdentifier,
-                          threads: configuration.threads, busyWith: current?.reference)
+                          threads: configuration.threads, busyWith: current?.reference, blasCore: BLAS.coreName)
         send(WireMessage(hello))
         lastHello = .now
     }

@@ -38,6 +38,8 @@ struct WorkerRegistry {
         var consecutiveFailures = 0
         /// Set when quarantined: the failures that caused it.
         var quarantine: String?
+        /// The OpenBLAS kernel family it runs (`hello.blasCore`), ``TrainingKernels/unknown`` when it does not say.
+        var blasCore = TrainingKernels.unknown
     }
 
     /// The outcome of a hello.
@@ -68,6 +70,7 @@ struct WorkerRegistry {
         // disk fixed) and registers healthy.
         var worker = Worker(identity: identity, name: hello.workerName, host: hello.host, processId: hello.processId,
                             threads: hello.threads, principal: principal)
+        worker.blasCore = hello.blasCore.flatMap { $0.isEmpty ? nil : $0 } ?? TrainingKernels.unknown
         if let busy = hello.busyWith { worker.activity = .computing(busy) }
         workers[identity] = worker
         return .registered(name: hello.workerName, replaced: replaced)
@@ -165,11 +168,13 @@ struct WorkerRecord {
     var id: String
     var name: String
     var host: String
+    /// Its OpenBLAS kernel family (``TrainingKernels/unknown`` when it does not say).
+    var blasCore: String = TrainingKernels.unknown
 }
 
 extension WorkerRegistry {
     /// The workers for training placement (quarantined ones included: quarantine is about balancing shards).
     var records: [Identity: WorkerRecord] {
-        workers.mapValues { WorkerRecord(id: $0.name, name: $0.name, host: $0.host) }
+        workers.mapValues { WorkerRecord(id: $0.name, name: $0.name, host: $0.host, blasCore: $0.blasCore) }
     }
 }

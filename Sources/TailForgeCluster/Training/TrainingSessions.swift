@@ -285,7 +285,14 @@ extension CoordinatorLoop {
         }
         witnessNamedTrainer(message, from: identity)
         guard let outgoing = training.handle(message, frames: frames, from: identity, workers: registry.records, log: log) else { return false }
-        if registry[identity] != nil { training.workerBytes += Int64(frames.reduce(0) { $0 + $1.count }) }
+        if let worker = registry[identity] {
+            training.workerBytes += Int64(frames.reduce(0) { $0 + $1.count })
+            // A relayed reply went into the fit: its worker's kernel family is one the model depends on.
+            let answered = message.body(as: GradientReply.self)?.session ?? message.body(as: HeldOutTallyReply.self)?.session
+            if let answered, !outgoing.isEmpty, let job = trainingJob(ofSession: answered) {
+                recordKernel(job, trainer: false, name: worker.name, family: worker.blasCore)
+            }
+        }
         send(outgoing)
         return true
     }

@@ -83,7 +83,8 @@ public enum FuzzSeeds {
             // bodies above stay in the corpus): a worker naming its OpenBLAS kernel, a training job's kernel families.
             WireMessage(Hello(workerName: "w", toolVersion: ToolVersion.current, host: "h", processId: 42, threads: 2, blasCore: "Haswell")),
             WireMessage(StatusReply(jobs: [trainingStatus], workers: [WorkerStatus(workerId: "w", name: "w", host: "h", busyWith: nil,
-                                                                                   secondsSinceHeartbeat: 0.5, blasCore: "Haswell")])),
+                                                                                   secondsSinceHeartbeat: 0.5, blasCore: "Haswell")],
+                                    toolVersion: ToolVersion.current, blasCore: "SkylakeX")),
         ]
     }
 

@@ -20,7 +20,7 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "List every finished job (by default: live jobs and the \(StatusCommand.recentFinished) most recent finished ones).")
     var all = false
 
-    @Flag(help: "Print the reply (jobs and workers, with each worker's OpenBLAS kernel family `blasCore` and a training job's `kernels` and `kernelWarning`) as one JSON object on stdout.")
+    @Flag(help: "Print the reply (jobs and workers, with the coordinator's and each worker's OpenBLAS kernel family `blasCore` and a training job's `kernels` and `kernelWarning`) as one JSON object on stdout.")
     var json = false
 
     static let recentFinished = 10
@@ -70,7 +70,7 @@ struct StatusCommand: ParsableCommand {
             if let warning = status.kernelWarning { print("    warning: \(warning)") }
         }
         if job == nil {
-            print("\(reply.workers.count) worker(s)")
+            print("\(reply.workers.count) worker(s)" + (reply.blasCore.map { " (the coordinator runs OpenBLAS \($0))" } ?? ""))
             for worker in reply.workers {
                 var state = worker.busyWith.map { "busy with \($0)" } ?? "idle"
                 if let reason = worker.quarantined { state = "quarantined (gets no shards until it registers again): \(reason)" }

@@ -38,6 +38,7 @@ extension ClusterProcessTests {
             // Every worker's family, as it registered.
             #expect(reply.workers.map(\.name) == ["local0", "local1"])
             #expect(reply.workers.map(\.blasCore) == setup.workers)
+            #expect(reply.blasCore == setup.coordinator)
             // The job's machines: the coordinator trained, each worker computed its part.
             let job = try #require(reply.jobs.first)
             #expect(job.state == .committed)
@@ -52,6 +53,7 @@ extension ClusterProcessTests {
 
             let text = try await Child.run(fixture.executable, ["status", "--coordinator", cluster.endpoint]).stdout
             #expect(text.contains("local0 on ") && text.contains(", OpenBLAS \(setup.workers[0]): idle"), "\(text)")
+            #expect(text.contains("2 worker(s) (the coordinator runs OpenBLAS \(setup.coordinator))"), "\(text)")
 
             let mixed = Set(setup.workers + [setup.coordinator]).count > 1
             #expect(text.contains("    warning: this training job's machines run different OpenBLAS kernel families") == mixed, "\(text)")

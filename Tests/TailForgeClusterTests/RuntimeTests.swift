@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import TailForgeNumerics
 import Testing
 @testable import TailForgeCluster
 
@@ -130,7 +131,8 @@ extension ClusterThreadTests {
                 #expect(reply.body(as: ErrorReply.self)?.code == code, "\(name)")
             }
             let status = try await request(client, good)
-            #expect(status.body(as: StatusReply.self) == StatusReply(jobs: [], workers: [], toolVersion: "9.9.9"), "the status names the coordinator's version")
+            #expect(status.body(as: StatusReply.self) == StatusReply(jobs: [], workers: [], toolVersion: "9.9.9", blasCore: BLAS.coreName),
+                    "the status names the coordinator's version and OpenBLAS kernel family")
             #expect(coordinator.isRunning)
         }
 

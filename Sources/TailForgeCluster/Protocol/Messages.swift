@@ -270,8 +270,11 @@ public struct StatusReply: WireBody, Equatable {
     /// The coordinator's TailForge version (its workers run the same: it refuses any other); nil from releases
     /// before it was reported.
     public var toolVersion: String?
-    public init(jobs: [JobStatus], workers: [WorkerStatus], toolVersion: String? = nil) {
-        self.jobs = jobs; self.workers = workers; self.toolVersion = toolVersion
+    /// The OpenBLAS kernel family of the coordinator's process, which trains a job without `train.trainer`; nil from
+    /// earlier coordinators.
+    public var blasCore: String?
+    public init(jobs: [JobStatus], workers: [WorkerStatus], toolVersion: String? = nil, blasCore: String? = nil) {
+        self.jobs = jobs; self.workers = workers; self.toolVersion = toolVersion; self.blasCore = blasCore
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TailForgeNumerics
 
 /// What `status` and `watch` report.
 extension CoordinatorLoop {
@@ -32,7 +33,8 @@ extension CoordinatorLoop {
                          secondsSinceHeartbeat: liveness.silence(of: identity).map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 } ?? 0,
                          quarantined: worker.quarantine, consecutiveFailures: worker.consecutiveFailures, blasCore: worker.blasCore)
         }.sorted { $0.workerId < $1.workerId }
-        send(client, WireMessage(StatusReply(jobs: ids.compactMap(status), workers: workerList, toolVersion: configuration.toolVersion)))
+        send(client, WireMessage(StatusReply(jobs: ids.compactMap(status), workers: workerList, toolVersion: configuration.toolVersion,
+                                             blasCore: BLAS.coreName)))
     }
 
     mutating func publishProgress(_ id: String) {

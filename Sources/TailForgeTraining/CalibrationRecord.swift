@@ -14,6 +14,38 @@ public struct CalibrationRecord: Sendable, Equatable {
     /// With `--l2 auto`: every candidate λ in the order fitted (largest first), each with its held-out balanced
     /// accuracy per τ of `tauGrid`; empty when λ was given. The chosen λ is the model's `l2`.
     public var l2Candidates: [L2Candidate]
+    /// How the calibration fit whose scores chose τ (at the chosen λ) started and stopped; nil in a model written
+    /// before it was recorded.
+    public var fit: Fit?
+
+    /// Where a calibration fit started, how much it spent and why it stopped.
+    public struct Fit: Sendable, Equatable {
+        public enum Start: String, Sendable, Equatable, Codable {
+            /// From zero weights (λ = 0, and the first candidate of a λ path).
+            case zero
+            /// From the final fit's weights, capped at the final fit's evaluations (`--calibrate` at a given λ > 0).
+            case finalFit = "final-fit"
+            /// From the previous candidate's solution (a λ path after its first candidate).
+            case previousCandidate = "previous-candidate"
+        }
+
+        public var start: Start
+        /// Objective evaluations over the fit rows, the start's included.
+        public var evaluations: Int
+        /// The evaluation limit it ran under (the final fit's evaluations), nil when it had none.
+        public var evaluationCap: Int?
+        public var converged: Bool
+        /// `max-evaluations` when it hit `evaluationCap`.
+        public var stopReason: LBFGSStopReason
+
+        public init(start: Start, evaluations: Int, evaluationCap: Int?, converged: Bool, stopReason: LBFGSStopReason) {
+            self.start = start
+            self.evaluations = evaluations
+            self.evaluationCap = evaluationCap
+            self.converged = converged
+            self.stopReason = stopReason
+        }
+    }
 
     /// One λ of the search and how its calibration fit scored on the held-out rows.
     public struct L2Candidate: Sendable, Equatable {
@@ -31,7 +63,7 @@ public struct CalibrationRecord: Sendable, Equatable {
     }
 
     public init(adjustment: LogitAdjustment, holdOutFraction: Double, seed: UInt64, heldOutRows: Int, fitRows: Int,
-                tauGrid: [Double], balancedAccuracies: [Double], l2Candidates: [L2Candidate] = []) {
+                tauGrid: [Double], balancedAccuracies: [Double], l2Candidates: [L2Candidate] = [], fit: Fit? = nil) {
         precondition(tauGrid.count == balancedAccuracies.count, "CalibrationRecord: one accuracy per τ")
         precondition(l2Candidates.allSatisfy { $0.balancedAccuracies.count == tauGrid.count }, "CalibrationRecord: one accuracy per λ and τ")
         self.adjustment = adjustment
@@ -42,6 +74,7 @@ public struct CalibrationRecord: Sendable, Equatable {
         self.tauGrid = tauGrid
         self.balancedAccuracies = balancedAccuracies
         self.l2Candidates = l2Candidates
+        self.fit = fit
     }
 
     /// Held-out balanced accuracy at the chosen τ.

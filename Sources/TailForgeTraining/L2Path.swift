@@ -27,10 +27,11 @@ public enum L2Path {
 
     /// Fits the candidates of `grid` (strictly descending; nil: the one λ of `settings`) in order until the path has
     /// peaked. `fit(index, settings, start)` fits the calibration rows with `settings` — along a grid a candidate's
-    /// (``candidateSettings(_:l2:)``), without one the run's own — from zero for the first candidate, else from
-    /// `start`, the previous solution (whose stopping test stays relative to the gradient norm at zero, which λ
-    /// does not change); `tally(model)` scores the held-out rows for every τ of the calibration's grid.
-    public static func walk(grid: [Double]?, settings: TrainingSettings,
+    /// (``candidateSettings(_:l2:)``), without one the run's own — from `first` for the first candidate (nil: zero;
+    /// at a given λ, the final fit's weights: ``CalibrationFitPlan``), else from `start`, the previous solution (whose
+    /// stopping test stays relative to the gradient norm at zero, which λ does not change); `tally(model)` scores the
+    /// held-out rows for every τ of the calibration's grid.
+    public static func walk(grid: [Double]?, settings: TrainingSettings, first: LBFGS.Start? = nil,
                             fit: (_ index: Int, _ settings: TrainingSettings, _ start: LBFGS.Start?) async throws -> SoftmaxTrainer.Result,
                             tally: (SoftmaxModel) async throws -> HeldOutTally) async throws -> [Step] {
         let candidates = grid ?? [settings.l2]
@@ -38,7 +39,7 @@ public enum L2Path {
                      "L2Path.walk: candidates strictly descending")
         var steps: [Step] = []
         for (index, l2) in candidates.enumerated() {
-            let start = steps.last.map { LBFGS.Start.warm($0.fit.state.x, initialGradientNorm: steps[0].fit.report.initialGradientNorm) }
+            let start = steps.last.map { LBFGS.Start.warm($0.fit.state.x, initialGradientNorm: steps[0].fit.report.initialGradientNorm) } ?? first
             let fitted = try await fit(index, grid == nil ? settings : candidateSettings(settings, l2: l2), start)
             steps.append(Step(l2: l2, fit: fitted, tally: try await tally(fitted.model)))
             if hasPeaked(steps.map { bestScore($0.tally) }) { break }

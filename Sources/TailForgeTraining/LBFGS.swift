@@ -4,8 +4,8 @@ import Foundation
 ///
 /// Directions come from the two-loop recursion over the last m correction pairs, scaled by γ = sᵀy/yᵀy.
 /// The run stops when the gradient norm falls below a tolerance *relative to its initial value*, when the
-/// relative loss decrease becomes negligible, at the iteration cap, or when no acceptable step exists; the
-/// ``LBFGSReport`` says which, and whether that counts as converged.
+/// relative loss decrease becomes negligible, at the iteration cap, at the evaluation cap (when set), or when
+/// no acceptable step exists; the ``LBFGSReport`` says which, and whether that counts as converged.
 ///
 /// ## Float32 resolution
 /// An objective that rounds its parameters to float32 (``ParameterPrecision/float32``) cannot see steps
@@ -70,8 +70,13 @@ public struct LBFGS: Sendable {
             let d = (clock.now - began).components
             return secondsBefore + Double(d.seconds) + Double(d.attoseconds) * 1e-18
         }
-        let search = MoreThuenteLineSearch(sufficientDecrease: settings.sufficientDecrease, curvature: settings.curvature,
-                                           maxEvaluations: settings.maxLineSearchEvaluations)
+        // A line search gets at most what the evaluation limit leaves, so a capped run never exceeds it.
+        func lineSearch(after evaluations: Int) -> MoreThuenteLineSearch {
+            let left = settings.maxEvaluations.map { $0 - evaluations } ?? .max
+            return MoreThuenteLineSearch(sufficientDecrease: settings.sufficientDecrease, curvature: settings.curvature,
+                                         maxEvaluations: min(settings.maxLineSearchEvaluations, left))
+        }
+        func outOfEvaluations(_ evaluations: Int) -> Bool { settings.maxEvaluations.map { evaluations >= $0 } ?? false }
         var gradientNorm = norm(state.gradient)
         var reason: LBFGSStopReason
 
@@ -85,6 +90,7 @@ public struct LBFGS: Sendable {
                 break
             }
             if state.iteration >= settings.maxIterations { reason = .maxIterations; break }
+            if outOfEvaluations(state.evaluations) { reason = .maxEvaluations; break }
 
             var direction = Self.twoLoopDirection(gradient: state.gradient, history: state.history)
             var slope = dot(direction, state.gradient)
@@ -95,17 +101,17 @@ public struct LBFGS: Sendable {
                 slope = -gradientNorm * gradientNorm
             }
             let precision = objective.parameterPrecision
-            var outcome = try await search.search(objective: objective, x: state.x, f0: state.loss, g0: state.gradient,
-                                                  direction: direction, initialStep: Self.initialStep(state, direction),
-                                                  resolutionStep: Self.resolutionStep(state.x, direction, precision))
-            if case .failed(let evaluations) = outcome, !state.history.isEmpty {
+            var outcome = try await lineSearch(after: state.evaluations).search(
+                objective: objective, x: state.x, f0: state.loss, g0: state.gradient, direction: direction,
+                initialStep: Self.initialStep(state, direction), resolutionStep: Self.resolutionStep(state.x, direction, precision))
+            if case .failed(let evaluations) = outcome, !state.history.isEmpty, !outOfEvaluations(state.evaluations + evaluations) {
                 // Retry once along steepest descent with a fresh memory before giving up.
                 state.evaluations += evaluations
                 state.history.removeAll()
                 direction = state.gradient.map { -$0 }
-                outcome = try await search.search(objective: objective, x: state.x, f0: state.loss, g0: state.gradient,
-                                                  direction: direction, initialStep: Self.initialStep(state, direction),
-                                                  resolutionStep: Self.resolutionStep(state.x, direction, precision))
+                outcome = try await lineSearch(after: state.evaluations).search(
+                    objective: objective, x: state.x, f0: state.loss, g0: state.gradient, direction: direction,
+                    initialStep: Self.initialStep(state, direction), resolutionStep: Self.resolutionStep(state.x, direction, precision))
             }
             let point: MoreThuenteLineSearch.Point
             switch outcome {
@@ -115,7 +121,8 @@ public struct LBFGS: Sendable {
             case .failed(let evaluations):
                 state.evaluations += evaluations
                 state.seconds = elapsed()
-                return finish(state, reason: .lineSearchFailed)
+                // A search cut short by the evaluation limit says nothing about the line.
+                return finish(state, reason: outOfEvaluations(state.evaluations) ? .maxEvaluations : .lineSearchFailed)
             case .belowResolution(let evaluations):
                 state.evaluations += evaluations
                 state.seconds = elapsed()

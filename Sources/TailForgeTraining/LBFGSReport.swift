@@ -12,6 +12,8 @@ public enum LBFGSStopReason: String, Codable, Sendable, Equatable, CustomStringC
     case float32Resolution = "float32-resolution"
     /// The iteration cap was reached first: **not converged**.
     case maxIterations = "max-iterations"
+    /// The evaluation limit (``LBFGSSettings/maxEvaluations``) was reached first: **not converged**.
+    case maxEvaluations = "max-evaluations"
     /// No step lowering the loss enough was found even along the steepest descent, with steps still above
     /// float32 resolution: **not converged** (look at the gradient norm).
     case lineSearchFailed = "line-search-failed"
@@ -19,7 +21,7 @@ public enum LBFGSStopReason: String, Codable, Sendable, Equatable, CustomStringC
     public var converged: Bool {
         switch self {
         case .gradientTolerance, .lossTolerance, .zeroGradient, .float32Resolution: true
-        case .maxIterations, .lineSearchFailed: false
+        case .maxIterations, .maxEvaluations, .lineSearchFailed: false
         }
     }
 
@@ -30,6 +32,7 @@ public enum LBFGSStopReason: String, Codable, Sendable, Equatable, CustomStringC
         case .zeroGradient: "converged: the gradient is zero"
         case .float32Resolution: "converged at float32 resolution: a further step would move no weight by half a float32 ulp"
         case .maxIterations: "not converged: the iteration limit was reached first"
+        case .maxEvaluations: "not converged: the evaluation limit was reached first"
         case .lineSearchFailed: "not converged: the line search found no step that lowers the loss enough"
         }
     }

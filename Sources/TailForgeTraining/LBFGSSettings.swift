@@ -12,6 +12,11 @@ public struct LBFGSSettings: Codable, Sendable, Equatable {
     public var lossTolerance: Double = 1e-9
     /// Function evaluations allowed per line search.
     public var maxLineSearchEvaluations: Int = 20
+    /// Stop (not converged) once this many objective evaluations — the start's included — have been spent; no line
+    /// search is given more than what is left, so the run never exceeds it. Nil (the default, and every setting a
+    /// user gives): no limit. Set for `--calibrate`'s warm-started calibration fit, whose cost must stay within the
+    /// final fit's (``LogitAdjustmentCalibrator``). Encoded only when set, so settings without it encode as before.
+    public var maxEvaluations: Int?
     /// Sufficient-decrease constant of the strong Wolfe conditions (c₁).
     public var sufficientDecrease: Double = 1e-4
     /// Curvature constant of the strong Wolfe conditions (c₂).
@@ -35,6 +40,9 @@ public struct LBFGSSettings: Codable, Sendable, Equatable {
         }
         guard lossTolerance >= 0, lossTolerance.isFinite else {
             throw .invalidSetting(name: "loss tolerance", value: "\(lossTolerance)", expected: "finite and non-negative")
+        }
+        if let maxEvaluations, maxEvaluations < 1 {
+            throw .invalidSetting(name: "evaluation limit", value: "\(maxEvaluations)", expected: "at least 1")
         }
         guard maxLineSearchEvaluations >= 1 else {
             throw .invalidSetting(name: "line search evaluations", value: "\(maxLineSearchEvaluations)", expected: "at least 1")

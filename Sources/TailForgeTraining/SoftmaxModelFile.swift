@@ -17,7 +17,11 @@ import TailForgeStorage
 /// `calibration_holdout_fraction`, `calibration_seed`, `calibration_holdout_rows`, `calibration_fit_rows`,
 /// `calibration_balanced_accuracy` (held-out, at τ), datasets `/calibration_tau_grid` and
 /// `/calibration_balanced_accuracies` float64 (the held-out balanced accuracy of every candidate τ). A model
-/// without them is written as version 2, as before, and read as unadjusted.
+/// without them is written as version 2, as before, and read as unadjusted. How the calibration fit (at the chosen
+/// λ) went: attributes `calibration_fit_start` (`final-fit`: from the final fit's weights, `zero`, or
+/// `previous-candidate` on a λ path), `calibration_fit_evaluations`, `calibration_fit_evaluation_cap` (only when it
+/// had one: the final fit's `evaluations`), `calibration_fit_converged` (1 or 0) and `calibration_fit_stop_reason`
+/// (`max-evaluations` when it hit the cap); absent from models written before they were recorded.
 ///
 /// A model whose λ was chosen by `--l2 auto` (still version 3: the search changes nothing `evaluate` applies,
 /// so older readers lose no meaning) also has datasets `/calibration_l2_grid` float64 `[L]` (the candidates in
@@ -113,6 +117,16 @@ public enum SoftmaxModelFile {
                 "calibration_fit_rows": .int(Int64(calibration.fitRows)),
                 "calibration_balanced_accuracy": .double(calibration.balancedAccuracy),
             ])
+            if let fit = calibration.fit {
+                var attributes: [String: AttributeValue] = [
+                    "calibration_fit_start": .string(fit.start.rawValue),
+                    "calibration_fit_evaluations": .int(Int64(fit.evaluations)),
+                    "calibration_fit_converged": .int(fit.converged ? 1 : 0),
+                    "calibration_fit_stop_reason": .string(fit.stopReason.rawValue),
+                ]
+                if let cap = fit.evaluationCap { attributes["calibration_fit_evaluation_cap"] = .int(Int64(cap)) }
+                try writer.writeAttributes(attributes)
+            }
             try writer.writeDataset("class_prior", values: calibration.adjustment.prior, shape: [model.classCount])
             try writer.writeDataset("calibration_tau_grid", values: calibration.tauGrid, shape: [calibration.tauGrid.count])
             try writer.writeDataset("calibration_balanced_accuracies", values: calibration.balancedAccuracies,
@@ -222,7 +236,22 @@ public enum SoftmaxModelFile {
             heldOutRows: Int(attributes["calibration_holdout_rows"]?.intValue ?? 0),
             fitRows: Int(attributes["calibration_fit_rows"]?.intValue ?? 0),
             tauGrid: grid, balancedAccuracies: accuracies,
-            l2Candidates: try readL2Candidates(file, path: path, tauCount: grid.count))
+            l2Candidates: try readL2Candidates(file, path: path, tauCount: grid.count),
+            fit: try readCalibrationFit(path: path, attributes: attributes))
+    }
+
+    /// How the calibration fit went (nil for a model written before it was recorded).
+    static func readCalibrationFit(path: String, attributes: [String: AttributeValue]) throws -> CalibrationRecord.Fit? {
+        guard let startValue = attributes["calibration_fit_start"] else { return nil }
+        guard let start = startValue.stringValue.flatMap(CalibrationRecord.Fit.Start.init(rawValue:)),
+              let evaluations = attributes["calibration_fit_evaluations"]?.intValue,
+              let converged = attributes["calibration_fit_converged"]?.intValue,
+              let reason = attributes["calibration_fit_stop_reason"]?.stringValue.flatMap(LBFGSStopReason.init(rawValue:)) else {
+            throw ModelFileError.corrupt(path: path, reason: "its calibration_fit_* attributes are incomplete or unknown (start \(startValue))")
+        }
+        return CalibrationRecord.Fit(start: start, evaluations: Int(evaluations),
+                                     evaluationCap: attributes["calibration_fit_evaluation_cap"]?.intValue.map { Int($0) },
+                                     converged: converged != 0, stopReason: reason)
     }
 
     /// The λ search's candidates and scores (none for a model trained at a given λ, and for older files).

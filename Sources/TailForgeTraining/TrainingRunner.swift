@@ -13,7 +13,8 @@ public struct TrainingRunner: Sendable {
     /// Dataset names, the same in every input.
     public var names: DatasetNames
     /// When set (`--calibrate`, `--l2 auto`), τ — and with an `l2Grid` λ — are chosen on held-out real rows
-    /// before the final fit (``LogitAdjustmentCalibrator``) and stored in the model file.
+    /// (``LogitAdjustmentCalibrator``) and stored in the model file: at a given λ after the final fit (the
+    /// calibration fit starts from its weights, ``CalibrationFitPlan``), with an `l2Grid` before it.
     public var calibration: CalibrationSettings?
 
     public init(inputs: [String], output: String, settings: TrainingSettings,
@@ -46,7 +47,8 @@ public struct TrainingRunner: Sendable {
     }
 
     /// Runs the job; `progress` receives every iteration (the command prints one line each) and `phase` a line
-    /// when a fit starts (with `--calibrate` there are two, with `--l2 auto` one more per extra candidate λ).
+    /// when a fit starts (with `--calibrate` there are two — the final fit, then the calibration fit — and with
+    /// `--l2 auto` the candidates' fits come first, one line each, then the final fit).
     public func run(progress: (LBFGSIteration) -> Void = { _ in }, phase: (String) -> Void = { _ in }) async throws -> Summary {
         guard !inputs.isEmpty else { throw TrainingError.noShards }
         try settings.optimizer.validate()
@@ -72,22 +74,30 @@ public struct TrainingRunner: Sendable {
             classCounts: SoftmaxTrainer.classCounts(of: shards, classCount: classCount))
         let source = try LocalGradientSource(shards: shards, classCount: classCount, classWeights: classWeights,
                                              threads: threads, blockRows: blockRows)
-        var calibrated: LogitAdjustmentCalibrator.Outcome?
-        if let calibration {
-            let provenance = loaded.map { $0.provenance! }
+        func calibrate(_ calibration: CalibrationSettings, after final: SoftmaxTrainer.Result?) async throws -> LogitAdjustmentCalibrator.Outcome {
             let what = calibration.l2Grid == nil ? "to choose the logit adjustment τ"
                 : calibration.tauGrid == [0] ? "to choose λ" : "to choose λ and the logit adjustment τ"
             phase(String(format: "calibration: holding out %.0f %% of each class's real rows (seed %llu) ",
                          calibration.holdOutFraction * 100, calibration.seed) + what)
-            calibrated = try await LogitAdjustmentCalibrator.calibrate(
-                shards: shards, provenance: provenance, classCount: classCount, settings: settings, calibration: calibration,
-                threads: threads, blockRows: blockRows, phase: phase, progress: progress)
-            phase("final fit on all \(source.rowCount) rows" + (calibration.l2Grid == nil ? "" : String(format: " at λ = %g", calibrated!.settings.l2)))
+            return try await LogitAdjustmentCalibrator.calibrate(
+                shards: shards, provenance: loaded.map { $0.provenance! }, classCount: classCount, settings: settings, calibration: calibration,
+                after: final, threads: threads, blockRows: blockRows, phase: phase, progress: progress)
         }
+        // A λ path must be walked before the final fit knows its λ; at a given λ the calibration fit follows the final fit.
+        var calibrated: LogitAdjustmentCalibrator.Outcome?
+        if let calibration, !CalibrationFitPlan.followsTheFinalFit(calibration) {
+            calibrated = try await calibrate(calibration, after: nil)
+        }
+        let loadSeconds = (clock.now - loadStart).seconds - (calibrated?.seconds ?? 0)
         // The final fit starts from zero as a plain `train --l2 λ` does, so the chosen model can be reproduced.
         let finalSettings = calibrated?.settings ?? settings
-        let loadSeconds = (clock.now - loadStart).seconds - (calibrated?.seconds ?? 0)
+        if calibration != nil {
+            phase("final fit on all \(source.rowCount) rows" + (calibrated == nil ? "" : String(format: " at λ = %g", finalSettings.l2)))
+        }
         let result = try await SoftmaxTrainer.train(source: source, settings: finalSettings) { iteration, _ in progress(iteration) }
+        if let calibration, CalibrationFitPlan.followsTheFinalFit(calibration) {
+            calibrated = try await calibrate(calibration, after: result)
+        }
         let metadata = SoftmaxModelFile.Metadata(settings: finalSettings, report: result.report, trainingRows: source.rowCount,
                                                  blockRows: blockRows, inputFiles: inputs.map(baseName),
                                                  inputSHA256: digests, classNames: classNames, calibration: calibrated?.record)

@@ -16,9 +16,13 @@ struct TrainCommand: AsyncParsableCommand {
             --calibrate chooses the logit adjustment τ (class c scored logit_c − τ·log π_c, π the real rows' \
             class shares) without test labels: it holds out --calibration-holdout of each class's real rows \
             (and every synthetic row generated from them), fits on the rest, keeps the τ in 0, 0.05, …, 2 with \
-            the best held-out balanced accuracy (ties: smallest τ), then fits on all rows and stores τ and π in \
-            the model; evaluate and predict apply it unless --no-calibration. It costs one extra fit. On an \
-            unweighted long-tailed fit it is the classic post-hoc logit-adjustment baseline.
+            the best held-out balanced accuracy (ties: smallest τ), and stores τ and π in the model; evaluate and \
+            predict apply it unless --no-calibration. The fit on all rows runs first, from zero, exactly as \
+            without --calibrate; the calibration fit then starts from its weights and may spend at most as many \
+            evaluations as it did (over fewer rows), so calibration costs at most one extra fit (with --l2 0 it \
+            starts from zero without a limit, as a warm start would carry the held-out rows' fit). Whether it \
+            converged or hit the limit is printed and stored in the model. On an unweighted long-tailed fit it is \
+            the classic post-hoc logit-adjustment baseline.
 
             --l2 auto chooses λ the same way, on the same hold-out: one calibration fit per candidate of \
             --l2-grid (default 1e-4,3e-5,1e-5,3e-6,1e-6), largest first, each warm-started from the previous \
@@ -57,7 +61,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Class weights: none, or balanced (N/(C·n_c), as scikit-learn's class_weight=\"balanced\").")
     var classWeight: String = "none"
 
-    @Flag(help: "Choose the logit adjustment τ on held-out real rows and store it in the model (one extra fit).")
+    @Flag(help: "Choose the logit adjustment τ on held-out real rows and store it in the model (at most one extra fit's cost).")
     var calibrate = false
 
     @Option(help: "With --calibrate or --l2 auto: fraction of each class's real rows held out, 0.05 to 0.5 (default 0.2).")
@@ -151,6 +155,19 @@ struct TrainCommand: AsyncParsableCommand {
         return nil
     }
 
+    /// What the calibration fit at a given λ cost next to the final fit, and how it ended.
+    static func calibrationFitLine(_ fit: CalibrationRecord.Fit, final: LBFGSReport, fitRows: Int, rows: Int) -> String {
+        let start = switch fit.start {
+        case .finalFit: "warm-started from the final fit, limit \(fit.evaluationCap ?? 0) evaluations"
+        case .zero, .previousCandidate: "from zero, no evaluation limit"
+        }
+        let ended = fit.converged ? "converged" : fit.stopReason == .maxEvaluations ? "stopped at the evaluation limit, not converged" : "not converged (\(fit.stopReason.rawValue))"
+        // Row-weighted: an evaluation's cost is proportional to the rows it sums.
+        let ratio = Double(fit.evaluations * fitRows) / Double(max(1, final.evaluations * rows))
+        return String(format: "calibration fit: %d evaluations against the final fit's %d (%@), %@; cost %.2f of the final fit's (evaluations × rows)",
+                      fit.evaluations, final.evaluations, start, ended, ratio)
+    }
+
     func run() async throws {
         let grid = try l2Candidates()
         let settings = TrainingSettings(
@@ -199,6 +216,9 @@ struct TrainCommand: AsyncParsableCommand {
                                  + "calibration fit on %d rows, %.2f s; applied by evaluate and predict unless --no-calibration",
                                  c.adjustment.tau, c.balancedAccuracy * 100, (c.rawBalancedAccuracy ?? .nan) * 100, c.heldOutRows,
                                  c.fitRows, s.calibrationSeconds))
+                    if let fit = c.fit, c.l2Candidates.isEmpty {
+                        print(Self.calibrationFitLine(fit, final: s.report, fitRows: c.fitRows, rows: s.rows))
+                    }
                 }
             }
         }

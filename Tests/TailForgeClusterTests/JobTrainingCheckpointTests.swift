@@ -47,6 +47,12 @@ import TailForgeTraining
         }
         #expect(refusal(Self.checkpoint(directory, job: "job-b"))?.contains("job job-a, not job job-b") == true)
         #expect(refusal(Self.checkpoint(directory, fit: .calibration)) != nil, "the final fit's state continued the calibration fit")
+        // A calibration fit from zero (a job's, before it followed the final fit) never continues one from the final fit's weights.
+        let cold = JobTrainingCheckpoint(directory: directory, fit: .calibration, job: "job-a", train: Self.train, identity: "set-1", rows: 5_000,
+                                         classCount: 3, dimension: 2, blockRows: 1024)
+        let warm = JobTrainingCheckpoint(directory: directory, fit: .calibration, afterFinalFit: true, job: "job-a", train: Self.train, identity: "set-1",
+                                         rows: 5_000, classCount: 3, dimension: 2, blockRows: 1024)
+        #expect(cold.path == warm.path && cold.fingerprint.difference(from: warm.fingerprint) != nil)
         var longer = Self.train
         longer.settings.optimizer.maxIterations = 41
         #expect(refusal(Self.checkpoint(directory, train: longer))?.contains("training settings differ") == true)

@@ -235,6 +235,57 @@ extension ClusterProcessTests {
             #expect(!FileManager.default.fileExists(atPath: fixture.path("job/model.h5.checkpoints")), "the checkpoints outlived the job")
         }
 
+        /// `calibrate: true`, the named trainer stopped with SIGSTOP in the final fit: the coordinator takes over, finishes
+        /// the final fit and is in the calibration fit (which follows it) when the worker comes back and gets the job back.
+        /// The worker continues the final fit from the coordinator's last checkpoint — its final state, so it takes no step
+        /// and evaluates nothing — and has the workers evaluate those weights once more, so the coordinator, which checks
+        /// the model against the weights it relayed in the final fit, has seen them; then it continues the calibration fit
+        /// from the coordinator's checkpoint. The model is single-node `train --calibrate`'s.
+        @Test func aNamedTrainerBackDuringTheCoordinatorsCalibrationFitGivesTheSingleNodeCalibratedModel() async throws {
+            let fixture = try TrainingJobFixture("named-trainer-calibrated", seed: 29, dimension: 16)
+            defer { fixture.remove() }
+            try FileManager.default.createDirectory(atPath: fixture.path("job"), withIntermediateDirectories: true)
+            try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"], train: Self.trainFlags + ["--calibrate", "--calibration-seed", "3"])
+            let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 2)
+            let cluster = gated.cluster
+            defer {
+                LocalCluster.signal(cluster.workers[1], SIGCONT)
+                cluster.stop()
+            }
+            let hold = (gated.gate as NSString).appendingPathComponent("hold")
+            try "8 -train-".write(toFile: hold, atomically: true, encoding: .utf8)
+            let manifest = try fixture.writeJobManifest(Self.trainSection(trainer: "local1") + "\n  calibrate: true\n  calibration_seed: 3\n")
+            let submit = try Child(fixture.executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
+            _ = await Self.waitForHeldFitWithCheckpoint(fixture, gated, submit)
+            let client = try ClusterClient(coordinator: cluster.endpoint)
+            let training = { try? client.status().jobs.first { $0.state == .training }?.training }
+            LocalCluster.signal(cluster.workers[1], SIGSTOP)
+            #expect(await eventually(seconds: 30) { training()?.trainerLosses?.last?.takenOver == true }, "\(String(describing: training()))")
+            // Let the coordinator's trainer finish the final fit, then hold its calibration fit's fourth evaluation (a
+            // calibration checkpoint is written by then).
+            let before = Set(gated.heldRequests())
+            try FileManager.default.removeItem(atPath: hold)
+            try await Task.sleep(for: .milliseconds(100))
+            try "3 -calibrate-".write(toFile: hold, atomically: true, encoding: .utf8)
+            #expect(await eventually(seconds: 60) { !Set(gated.heldRequests()).subtracting(before).isEmpty }, "the coordinator's calibration fit was never held")
+            #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: fixture.path("job/model.h5.checkpoints/calibration-fit.checkpoint")) })
+            let log = { (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? "" }
+            #expect(log().contains("calibration fit holding out 20 %"), "the coordinator's trainer is not in the calibration fit")
+            LocalCluster.signal(cluster.workers[1], SIGCONT)
+            #expect(await eventually(seconds: 30) { training().map { $0.trainer == "local1" && $0.trainerLosses?.last?.resumedOnWorker == true } ?? false },
+                    "the job did not go back to local1: \(String(describing: training()))")
+            try gated.release()
+
+            let finished = await submit.finish()
+            #expect(finished.status == 0, "\(finished.stdout)\n\(finished.stderr)")
+            #expect(FileManager.default.contents(atPath: fixture.path("job/model.h5")) == FileManager.default.contents(atPath: fixture.path("single/model.h5")),
+                    "the calibrated model after the named trainer came back differs from single-node balance + train --calibrate")
+            #expect(log().contains("the model worker local1 wrote checks out"), "the model was not local1's")
+            let trainerLog = (try? String(contentsOfFile: cluster.logPath("worker1"), encoding: .utf8)) ?? ""
+            #expect(trainerLog.contains("resuming the final fit from iteration ") && trainerLog.contains("resuming the calibration fit from iteration "),
+                    "local1 did not continue both fits from the coordinator's checkpoints\n\(trainerLog)")
+        }
+
         /// The named trainer killed with SIGKILL and started again under its name (as systemd restarts it): the job goes
         /// back to it — through the coordinator's take-over if the restart came after the liveness window, directly if
         /// the new process registered first — and it continues from the checkpoint to the single-node model.

@@ -82,6 +82,8 @@ extension ClusterProcessTests {
             let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 3)
             let cluster = gated.cluster
             defer { cluster.stop() }
+            // The final fit runs first; hold the calibration fit's first gradient (at the final fit's weights).
+            try "0 -calibrate-".write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8)
             let manifest = try fixture.writeJobManifest("""
                 train:
                   l2: 0.001
@@ -92,10 +94,11 @@ extension ClusterProcessTests {
                 """)
             let submit = try Child(fixture.executable, ["submit", manifest, "--coordinator", cluster.endpoint, "--wait", "--json"])
 
-            // The first request the gate holds is the calibration fit's first gradient (the calibration runs first).
             let log = { (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? "" }
             let victim = try await gated.crashAWorkerHoldingAnEvaluation(parts: 3, submitted: submit) {
-                #expect(log().contains("calibration fit holding out 25 %") && !log().contains("calibration chose τ"), "not in the calibration fit")
+                let text = log()
+                #expect(text.contains("final fit on all") && text.contains("calibration fit holding out 25 %")
+                        && text.contains("warm-started from the final fit's weights") && !text.contains("calibration chose τ"), "not in the calibration fit")
             }
 
             let finished = await submit.finish()
@@ -295,11 +298,11 @@ extension ClusterProcessTests {
             try await Self.expectLocalReplay(fixture.executable, manifest: fixture.path("model.manifest.json"), writes: fixture.path("model.replay.h5"), sameAs: fixture.path("single/model.h5"))
         }
 
-        /// `calibrate: true`, the coordinator killed during the final fit: the calibration fit continues from its last
-        /// checkpoint (its final state, so it stops at once with the same report), the held-out tally is asked again and
-        /// chooses the same τ, and the final fit continues from its own checkpoint — the model is single-node
-        /// `train --calibrate`'s byte for byte.
-        @Test func aCalibratedJobWhoseCoordinatorIsKilledInTheFinalFitContinuesBothFitsFromTheirCheckpoints() async throws {
+        /// `calibrate: true`, the coordinator killed during the calibration fit (which follows the final fit): the final
+        /// fit continues from its last checkpoint (its final state, so it stops at once with the same report and the
+        /// same evaluation count, the calibration fit's cap), and the calibration fit from its own — the model is
+        /// single-node `train --calibrate`'s byte for byte.
+        @Test func aCalibratedJobWhoseCoordinatorIsKilledInTheCalibrationFitContinuesBothFitsFromTheirCheckpoints() async throws {
             let fixture = try TrainingJobFixture("calibrated-checkpoint", seed: 13, dimension: 16)
             defer { fixture.remove() }
             try await fixture.singleNode(balance: ["--seed", "4", "--layout", "compact"],
@@ -308,14 +311,14 @@ extension ClusterProcessTests {
             let gated = try await GatedCluster(executable: fixture.executable, directory: fixture.directory, workers: 2)
             let cluster = gated.cluster
             defer { cluster.stop() }
-            try "6 -train-".write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8)
+            try "3 -calibrate-".write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8)
             let manifest = JobManifest(input: .init(path: fixture.input), output: fixture.path("model.h5"), policy: BalanceSettings(seed: 4),
                                        train: .init(settings: TrainingSettings(l2: 1e-3, optimizer: LBFGSSettings(maxIterations: 25)),
                                                     calibration: CalibrationSettings(holdOutFraction: 0.2, seed: 3)))
             let job = try ClusterClient(coordinator: cluster.endpoint).submit(manifest)
-            #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 2 }, "the final fit never reached its seventh evaluation")
+            #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 2 }, "the calibration fit never reached its fourth evaluation")
             let jobDirectory = (cluster.stateDirectory as NSString).appendingPathComponent("jobs/\(job)")
-            #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: jobDirectory + "/final-fit.checkpoint") })
+            #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: jobDirectory + "/calibration-fit.checkpoint") })
             let endpoint = cluster.endpoint
             await cluster.crashCoordinator()
             let calibrationFit = try TrainingCheckpoint.read(path: jobDirectory + "/calibration-fit.checkpoint").state.iteration
@@ -332,7 +335,10 @@ extension ClusterProcessTests {
             #expect(log.contains("job \(job): resuming the final fit from iteration \(finalFit) (checkpoint"))
             let resolved = try ResolvedManifest.read(from: fixture.path("model.manifest.json"))
             #expect(resolved.training?.resumedFromIteration == finalFit && resolved.training?.calibration?.resumedFromIteration == calibrationFit)
-            #expect(resolved.training?.calibration?.iterations == calibrationFit, "the resumed calibration fit did not stop where it had")
+            #expect(resolved.training?.iterations == finalFit, "the resumed final fit did not stop where it had")
+            let calibration = try #require(resolved.training?.calibration)
+            #expect(calibration.start == "final-fit" && calibration.evaluationCap == resolved.training?.evaluations)
+            #expect((calibration.evaluations ?? .max) <= (resolved.training?.evaluations ?? 0))
             #expect(!FileManager.default.fileExists(atPath: jobDirectory))
         }
 

@@ -39,6 +39,20 @@ func vmfLongTail(counts: [Int], dimension: Int, kappa: Double, seed: UInt64) -> 
 
     enum Weighting: String, CaseIterable, Sendable { case unweighted, balanced, planted }
 
+    /// `train --calibrate` at a given λ on one in-memory shard of real rows: the final fit on all rows from zero, then
+    /// the calibration fit from its weights (``CalibrationFitPlan``).
+    static func calibrateAfterTheFinalFit(_ shard: TrainingShard, classCount: Int, settings: TrainingSettings,
+                                          calibration: CalibrationSettings, blockRows: Int = 512) async throws
+        -> (outcome: LogitAdjustmentCalibrator.Outcome, final: SoftmaxTrainer.Result) {
+        let weights = try settings.classWeighting.weights(classCounts: SoftmaxTrainer.classCounts(of: [shard], classCount: classCount))
+        let source = try LocalGradientSource(shards: [shard], classCount: classCount, classWeights: weights, threads: 2, blockRows: blockRows)
+        let final = try await SoftmaxTrainer.train(source: source, settings: settings)
+        let outcome = try await LogitAdjustmentCalibrator.calibrate(
+            shards: [shard], provenance: [.allReal], classCount: classCount, settings: settings, calibration: calibration,
+            after: final, threads: 2, blockRows: blockRows)
+        return (outcome, final)
+    }
+
     /// Planted τ₀ = 0.5 through class weights π_c^(τ₀ − 1) (see ``vmfLongTail``).
     static func case_(_ w: Weighting) -> (ClassWeighting, Double) {
         switch w {
@@ -59,9 +73,11 @@ func vmfLongTail(counts: [Int], dimension: Int, kappa: Double, seed: UInt64) -> 
         let (classWeighting, planted) = Self.case_(weighting)
         var settings = Self.settings
         settings.classWeighting = classWeighting
-        let result = try await LogitAdjustmentCalibrator.calibrate(
-            shards: [try TrainingShard(name: "vmf", embeddings: data, labels: labels)], provenance: [.allReal], classCount: 4,
-            settings: settings, calibration: CalibrationSettings(holdOutFraction: 0.3, seed: 3), threads: 2, blockRows: 512)
+        let (result, final) = try await Self.calibrateAfterTheFinalFit(
+            try TrainingShard(name: "vmf", embeddings: data, labels: labels), classCount: 4, settings: settings,
+            calibration: CalibrationSettings(holdOutFraction: 0.3, seed: 3))
+        let fit = try #require(result.record.fit)
+        #expect(fit.start == .finalFit && fit.evaluations <= final.report.evaluations)
         #expect(abs(result.record.adjustment.tau - planted) <= 0.35 + 1e-9,
                 "τ̂ = \(result.record.adjustment.tau) for planted τ = \(planted) (\(weighting))")
         #expect(result.record.adjustment.prior == Self.prior)
@@ -74,10 +90,9 @@ func vmfLongTail(counts: [Int], dimension: Int, kappa: Double, seed: UInt64) -> 
         for weighting in [Weighting.balanced, .planted, .unweighted] {
             var settings = Self.settings
             settings.classWeighting = Self.case_(weighting).0
-            taus.append(try await LogitAdjustmentCalibrator.calibrate(
-                shards: [try TrainingShard(name: "vmf", embeddings: data, labels: labels)], provenance: [.allReal], classCount: 4,
-                settings: settings, calibration: CalibrationSettings(holdOutFraction: 0.3, seed: 4), threads: 2, blockRows: 512)
-                .record.adjustment.tau)
+            taus.append(try await Self.calibrateAfterTheFinalFit(
+                try TrainingShard(name: "vmf", embeddings: data, labels: labels), classCount: 4, settings: settings,
+                calibration: CalibrationSettings(holdOutFraction: 0.3, seed: 4)).outcome.record.adjustment.tau)
         }
         #expect(taus[0] < taus[1] && taus[1] < taus[2], "τ̂ balanced, planted 0.5, unweighted: \(taus)")
     }
@@ -197,7 +212,7 @@ func vmfLongTail(counts: [Int], dimension: Int, kappa: Double, seed: UInt64) -> 
         let model = dir.file("model.h5")
         _ = try await TrainingRunner(inputs: [train], output: model, settings: settings, threads: 2).run()
         let loaded = try SoftmaxModelFile.read(path: model)
-        // --calibrate adds a fit before the final one; the final fit (the stored weights) is unchanged.
+        // --calibrate adds a fit after the final one; the final fit (the stored weights) is unchanged.
         _ = try await TrainingRunner(inputs: [train], output: dir.file("calibrated.h5"), settings: settings, threads: 2,
                                      calibration: CalibrationSettings()).run()
         let calibrated = try SoftmaxModelFile.read(path: dir.file("calibrated.h5"))

@@ -74,6 +74,15 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
             /// With `l2: auto`: the λ chosen (the model's `l2`), and every candidate fitted, in order.
             public var l2: Double?
             public var l2Candidates: [L2Candidate]?
+            /// Evaluations of the calibration fits (summed over the λ path); nil in a record written before they were kept.
+            public var evaluations: Int?
+            /// How the calibration fit at the chosen λ went, as the model's `calibration_fit_*` attributes say: `start`
+            /// (`final-fit`, `zero` or `previous-candidate`), its evaluation cap (the final fit's evaluations, when it
+            /// started from them), whether it converged and why it stopped (`max-evaluations`: it hit the cap).
+            public var start: String?
+            public var evaluationCap: Int?
+            public var converged: Bool?
+            public var stopReason: String?
 
             /// One λ of the path: its best held-out balanced accuracy over τ (at that τ) and its calibration fit.
             public struct L2Candidate: Codable, Sendable, Equatable {

@@ -137,8 +137,8 @@ extension CoordinatorLoop {
 }
 
 extension ResolvedManifest.Training.Calibration {
-    /// The record of what the calibration chose (as the model file holds it) and of its fits, one per λ fitted;
-    /// `l2` is the final fit's λ.
+    /// The record of what the calibration chose (as the model file holds it) and of its fits, one per λ fitted
+    /// (how the one at the chosen λ started and stopped: the record's ``CalibrationRecord/Fit``); `l2` is the final fit's λ.
     init(record: CalibrationRecord, fits: [LBFGSReport], l2: Double, resumedFromIteration: Int?) {
         let candidates = zip(record.l2Candidates, fits).map { candidate, fit in
             let best = LogitAdjustmentCalibrator.best(candidate.balancedAccuracies)
@@ -150,5 +150,10 @@ extension ResolvedManifest.Training.Calibration {
                   resumedFromIteration: resumedFromIteration,
                   l2: candidates.isEmpty ? nil : l2,
                   l2Candidates: candidates.isEmpty ? nil : candidates)
+        evaluations = fits.reduce(0) { $0 + $1.evaluations }
+        start = record.fit?.start.rawValue
+        evaluationCap = record.fit?.evaluationCap
+        converged = record.fit?.converged
+        stopReason = record.fit?.stopReason.rawValue
     }
 }

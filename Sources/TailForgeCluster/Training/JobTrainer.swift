@@ -58,13 +58,14 @@ struct JobTrainer: Sendable {
     /// most the iteration whose checkpoint was being written. A checkpoint that cannot be written is logged and
     /// training goes on: the model does not depend on it, and a restart continues from the last one written (or
     /// iteration 0).
-    /// `settings` are the section's with the fit's λ; `candidate` and `warmStart` place a calibration fit on the λ path
-    /// (``L2Path``), the warm start applying only when no checkpoint continues the fit.
-    func fit(_ fit: JobTrainingCheckpoint.Fit, candidate: Int? = nil, settings: TrainingSettings, warmStart: LBFGS.Start? = nil,
-             source: RemoteGradientSource, logger: Logger, resumed: @Sendable (Int) -> Void,
+    /// `settings` are the section's with the fit's λ (and a calibration fit's evaluation limit); `candidate` and
+    /// `warmStart` place a calibration fit on the λ path (``L2Path``) or after the final fit (`afterFinalFit`:
+    /// ``CalibrationFitPlan``), the warm start applying only when no checkpoint continues the fit.
+    func fit(_ fit: JobTrainingCheckpoint.Fit, candidate: Int? = nil, afterFinalFit: Bool = false, settings: TrainingSettings,
+             warmStart: LBFGS.Start? = nil, source: RemoteGradientSource, logger: Logger, resumed: @Sendable (Int) -> Void,
              progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> Fitted {
-        let checkpoint = JobTrainingCheckpoint(directory: directory, fit: fit, candidate: candidate, l2: settings.l2, job: job, train: train,
-                                               identity: identity, rows: source.rowCount, classCount: source.classCount,
+        let checkpoint = JobTrainingCheckpoint(directory: directory, fit: fit, candidate: candidate, afterFinalFit: afterFinalFit, l2: settings.l2,
+                                               job: job, train: train, identity: identity, rows: source.rowCount, classCount: source.classCount,
                                                dimension: source.dimension, blockRows: TrainingPartition.blockRows)
         let start = checkpoint.load()
         switch start {
@@ -142,8 +143,9 @@ struct JobTrainer: Sendable {
         "\(job)-\(fit == .final ? "train" : "calibrate")-\(run)"
     }
 
-    /// Trains over `transport` and writes the model to the job's output; `progress` gets every iteration (of the
-    /// calibration fit first, with `calibrate: true`).
+    /// Trains over `transport` and writes the model to the job's output; `progress` gets every iteration: with
+    /// `calibrate: true` at the section's λ, of the final fit and then of the calibration fit (which starts from the
+    /// final fit's weights, ``CalibrationFitPlan``); with `l2: auto`, of the λ path's fits and then of the final fit.
     /// `resumed` hears each fit that continues from a checkpoint, with its iteration. `run` names the sessions (a
     /// named trainer's is the hand-over's, ``TrainJob/run``); nil draws a new one.
     func run(transport: any TrainerTransport, logger: Logger, run: String? = nil,
@@ -160,15 +162,31 @@ struct JobTrainer: Sendable {
             classWeighting: train.settings.classWeighting, blockRows: TrainingPartition.blockRows, timeoutSeconds: timeoutSeconds, logger: logger)
         defer { source.close() }
         let openSeconds = (clock.now - opened).seconds
+        func calibrate(_ calibration: CalibrationSettings, after final: SoftmaxTrainer.Result?) async throws -> Calibrated {
+            try await self.calibrate(calibration, after: final, specs: specs, payloads: payloads, workers: source.shardWorkers, run: run,
+                                     transport: transport, logger: logger, resumed: { resumed(.calibration, $0) }, progress: progress)
+        }
+        // As `train`: a λ path precedes the final fit, a calibration at the section's λ follows it.
         var calibrated: Calibrated?
-        if let calibration = train.calibration {
-            calibrated = try await calibrate(calibration, specs: specs, payloads: payloads, workers: source.shardWorkers, run: run,
-                                             transport: transport, logger: logger, resumed: { resumed(.calibration, $0) }, progress: progress)
+        if let calibration = train.calibration, !CalibrationFitPlan.followsTheFinalFit(calibration) {
+            calibrated = try await calibrate(calibration, after: nil)
         }
         // As `train --l2 auto`: the final fit starts from zero at the chosen λ, the same model as a fit at that λ.
         let settings = calibrated?.settings ?? train.settings
+        if train.calibration != nil {
+            logger.info("job \(job): final fit on all \(source.rowCount) rows at λ = \(settings.l2)", metadata: LogMetadata.job(job))
+        }
         let fitted = try await fit(.final, settings: settings, source: source, logger: logger, resumed: { resumed(.final, $0) }, progress: progress)
         let result = fitted.result
+        if fitted.resumedFromIteration == result.state.iteration {
+            // Continued from its last state, the fit evaluated nothing in this run: have the workers evaluate the weights
+            // once more, so a named trainer's coordinator, which checks the model against the weights it relayed in the
+            // final fit (``NamedTrainerEvidence``), has seen them even when another trainer's run computed them.
+            _ = try await source.evaluate(result.model.parameters)
+        }
+        if let calibration = train.calibration, CalibrationFitPlan.followsTheFinalFit(calibration) {
+            calibrated = try await calibrate(calibration, after: result)
+        }
         // What `tailforge train BALANCED.h5` records for the same set: its name and identity.
         let metadata = SoftmaxModelFile.Metadata(
             settings: settings, report: result.report, trainingRows: source.rowCount, blockRows: TrainingPartition.blockRows,
@@ -197,10 +215,12 @@ struct JobTrainer: Sendable {
 
     /// `train --calibrate`'s (and `train --l2 auto`'s) calibration over the parts the final fit's session holds: a
     /// second session of calibration parts (each placed on the worker holding its rows, which cuts it without
-    /// regenerating), the calibration fit by the same L-BFGS — along the same λ path as `train --l2 auto`
-    /// (``L2Path``) with a grid — and the held-out tally of each fitted model summed over the parts: the single-node
-    /// calibration's blocks and counts (``CalibrationBlocks``), so the same λ, τ and record.
-    func calibrate(_ calibration: CalibrationSettings, specs: [TrainingShardSpec], payloads: [[UInt8]], workers: [String], run: String,
+    /// regenerating), the calibration fit by the same L-BFGS — from `final`'s weights under its evaluation count at
+    /// the section's λ (``CalibrationFitPlan``), along the same λ path as `train --l2 auto` (``L2Path``) with a grid —
+    /// and the held-out tally of each fitted model summed over the parts: the single-node calibration's blocks, starts
+    /// and counts (``CalibrationBlocks``), so the same λ, τ and record.
+    func calibrate(_ calibration: CalibrationSettings, after final: SoftmaxTrainer.Result?, specs: [TrainingShardSpec], payloads: [[UInt8]],
+                   workers: [String], run: String,
                    transport: any TrainerTransport, logger: Logger, resumed: @escaping @Sendable (Int) -> Void,
                    progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> Calibrated {
         try calibration.validate()
@@ -219,7 +239,9 @@ struct JobTrainer: Sendable {
             throw CalibrationRefused(description: "no class of job \(job)'s input has at least two real rows, so `calibrate: true` has nothing to hold out: "
                 + "remove `calibrate` from the `train:` section")
         }
-        logger.info("job \(job): calibration fit holding out \(Int((calibration.holdOutFraction * 100).rounded())) % of each class's real rows (seed \(calibration.seed))",
+        let plan = CalibrationFitPlan(settings: train.settings, calibration: calibration, after: final)
+        let start = calibration.l2Grid == nil ? ", " + plan.phase : ""
+        logger.info("job \(job): calibration fit holding out \(Int((calibration.holdOutFraction * 100).rounded())) % of each class's real rows (seed \(calibration.seed))\(start)",
                     metadata: LogMetadata.job(job))
         let source = try await RemoteGradientSource.open(
             transport: transport, session: Self.session(job: job, fit: .calibration, run: run), shards: calibrationSpecs, shardPayloads: payloads,
@@ -229,18 +251,19 @@ struct JobTrainer: Sendable {
         let candidates = calibration.l2Grid ?? [train.settings.l2]
         let searching = calibration.l2Grid != nil
         var fits: [Fitted] = []
-        let steps = try await L2Path.walk(grid: calibration.l2Grid, settings: train.settings, fit: { index, settings, start in
+        let steps = try await L2Path.walk(grid: calibration.l2Grid, settings: plan.settings, first: plan.start, fit: { index, settings, start in
             if searching {
                 logger.info("job \(job): calibration fit \(index + 1) of \(candidates.count): λ = \(settings.l2)", metadata: LogMetadata.job(job))
             }
-            let fitted = try await fit(.calibration, candidate: searching ? index : nil, settings: settings, warmStart: start, source: source,
-                                       logger: logger, resumed: resumed, progress: progress)
+            let fitted = try await fit(.calibration, candidate: searching ? index : nil, afterFinalFit: plan.startKind == .finalFit, settings: settings,
+                                       warmStart: start, source: source, logger: logger, resumed: resumed, progress: progress)
             fits.append(fitted)
             return fitted.result
         }, tally: { model in
             try await source.heldOutTally(model, grid: calibration.tauGrid, prior: prior)
         })
-        let chosen = try LogitAdjustmentCalibrator.choose(tallies: steps.map(\.tally), prior: prior, calibration: calibration, fitRows: source.rowCount)
+        let chosen = try LogitAdjustmentCalibrator.choose(tallies: steps.map(\.tally), prior: prior, calibration: calibration, fitRows: source.rowCount,
+                                                          fits: plan.fits(steps.map(\.fit.report)))
         var settings = train.settings
         settings.l2 = candidates[chosen.l2Index]
         let record = chosen.record

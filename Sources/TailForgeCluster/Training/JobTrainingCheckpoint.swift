@@ -16,8 +16,9 @@ import TailForgeTraining
 /// section. It is deliberately not bound to the parts: the partial sums add exactly, so the optimiser's path does
 /// not depend on how many workers share the set, and a restarted coordinator may see another number of workers.
 struct JobTrainingCheckpoint: Sendable {
-    /// The fits of a job: `train --calibrate`'s calibration fit (only with `calibrate: true`; one per λ candidate
-    /// fitted with `l2: auto`), then the final fit.
+    /// The fits of a job: the final fit, then `train --calibrate`'s calibration fit (only with `calibrate: true`),
+    /// started from the final fit's weights; with `l2: auto`, one calibration fit per λ candidate fitted, then the
+    /// final fit.
     enum Fit: String, Sendable, CaseIterable {
         case calibration, final
 
@@ -29,24 +30,26 @@ struct JobTrainingCheckpoint: Sendable {
 
     /// `candidate` is the position of the fit's λ on an `l2: auto` path (each candidate's calibration fit has its own
     /// file, so a restart continues the path where it was), `l2` the fit's λ (the chosen one for the final fit after
-    /// a search); without them, the fit is the section's own and at its `l2`.
-    init(directory: String, fit: Fit, candidate: Int? = nil, l2: Double? = nil, job: String, train: JobManifest.Train, identity: String,
-         rows: Int, classCount: Int, dimension: Int, blockRows: Int) {
+    /// a search); without them, the fit is the section's own and at its `l2`. `afterFinalFit` marks a calibration fit
+    /// started from the final fit's weights (``CalibrationFitPlan``): its checkpoint never continues one started from
+    /// zero, as a job's calibration fit was before it followed the final fit.
+    init(directory: String, fit: Fit, candidate: Int? = nil, afterFinalFit: Bool = false, l2: Double? = nil, job: String,
+         train: JobManifest.Train, identity: String, rows: Int, classCount: Int, dimension: Int, blockRows: Int) {
         path = (directory as NSString).appendingPathComponent(candidate.map { "\(fit.rawValue)-fit-\($0 + 1).checkpoint" } ?? fit.fileName)
         fingerprint = TrainingCheckpoint.Fingerprint(
             shardSHA256: [identity], rows: rows, classCount: classCount, dimension: dimension, l2: l2 ?? train.settings.l2,
             classWeighting: train.settings.classWeighting.name, blockRows: blockRows, historySize: train.settings.optimizer.historySize,
-            job: job, settingsSHA256: Self.settingsDigest(fit: fit, candidate: candidate, train: train))
+            job: job, settingsSHA256: Self.settingsDigest(fit: fit, candidate: candidate, afterFinalFit: afterFinalFit, train: train))
     }
 
     /// SHA-256 of the fit's name (and λ candidate) and the `train:` section as the journal holds it (sorted keys):
     /// every setting a manifest can give, so a checkpoint never continues a fit with other tolerances, iterations,
     /// hold-out or λ grid.
-    static func settingsDigest(fit: Fit, candidate: Int? = nil, train: JobManifest.Train) -> String {
+    static func settingsDigest(fit: Fit, candidate: Int? = nil, afterFinalFit: Bool = false, train: JobManifest.Train) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let section = (try? encoder.encode(train)).map { [UInt8]($0) } ?? []
-        let name = fit.rawValue + (candidate.map { " \($0 + 1)" } ?? "")
+        let name = fit.rawValue + (candidate.map { " \($0 + 1)" } ?? "") + (afterFinalFit ? " after the final fit" : "")
         return SHA256.hexDigest(of: Array("\(name)\n".utf8) + section)
     }
 

@@ -8,10 +8,10 @@ import TailForgeNumerics
 /// smallest τ (the least change). At a given λ > 0 the calibration fit follows the final fit, starts from its
 /// weights and spends at most its evaluations (``CalibrationFitPlan``, which also says why that start does not
 /// leak the held-out rows), so the cost is at most one extra fit's; scoring the grid is one GEMM of the held-out
-/// rows per block. Both are cut on the final fit's blocks (``CalibrationBlocks``)
-/// and the scores are integer tallies (``HeldOutTally``), so a cluster job with a `train:` section computes
-/// the same bits from its workers' parts. With a λ grid (`train --l2 auto`) there is one calibration fit per
-/// candidate λ along the path (``L2Path``) and the best (λ, τ) pair wins (``choose(tallies:prior:calibration:fitRows:)``).
+/// rows per block. Both are cut on the final fit's blocks (``CalibrationBlocks``) and the scores are integer
+/// tallies (``HeldOutTally``), so a cluster job with a `train:` section computes the same bits from its workers'
+/// parts. With a λ grid (`train --l2 auto`) there is one calibration fit per
+/// candidate λ along the path (``L2Path``) and the best (λ, τ) pair wins (``choose(tallies:prior:calibration:fitRows:fits:)``).
 public enum LogitAdjustmentCalibrator {
     /// The held-out balanced accuracy of every τ in `grid`, and the index of the best (first on ties).
     /// `logits` is `[labels.count × classCount]`.
@@ -33,8 +33,8 @@ public enum LogitAdjustmentCalibrator {
     /// What the calibration chose from the held-out rows' tally: the best τ of the grid and how it scored.
     /// `prior` is the real rows' class prior (``LogitAdjustment/prior(classCounts:)`` of the hold-out's `realCounts`).
     public static func record(tally: HeldOutTally, prior: [Double], calibration: CalibrationSettings,
-                              fitRows: Int, fit: CalibrationRecord.Fit? = nil) throws(TrainingError) -> CalibrationRecord {
-        try choose(tallies: [tally], prior: prior, calibration: calibration, fitRows: fitRows, fits: fit.map { [$0] } ?? []).record
+                              fitRows: Int) throws(TrainingError) -> CalibrationRecord {
+        try choose(tallies: [tally], prior: prior, calibration: calibration, fitRows: fitRows).record
     }
 
     /// What the calibration chose from the held-out rows' tallies, one per candidate λ of `calibration.l2Grid`

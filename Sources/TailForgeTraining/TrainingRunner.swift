@@ -44,6 +44,13 @@ public struct TrainingRunner: Sendable {
         public var calibrationReports: [LBFGSReport]
         /// Wall seconds of all calibration fits.
         public var calibrationSeconds: Double { calibrationReports.reduce(0) { $0 + $1.seconds } }
+        /// What the calibration fits cost in final fits, by evaluations weighted by the rows each sums (load- and
+        /// build-independent; at a given λ > 0 at most the fit rows' share, ``CalibrationFitPlan``).
+        public var calibrationCost: Double? {
+            guard let calibration, report.evaluations > 0, rows > 0 else { return nil }
+            let evaluations = calibrationReports.reduce(0) { $0 + $1.evaluations }
+            return Double(evaluations * calibration.fitRows) / Double(report.evaluations * rows)
+        }
     }
 
     /// Runs the job; `progress` receives every iteration (the command prints one line each) and `phase` a line

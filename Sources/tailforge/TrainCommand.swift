@@ -156,16 +156,14 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     /// What the calibration fit at a given λ cost next to the final fit, and how it ended.
-    static func calibrationFitLine(_ fit: CalibrationRecord.Fit, final: LBFGSReport, fitRows: Int, rows: Int) -> String {
+    static func calibrationFitLine(_ fit: CalibrationRecord.Fit, final: LBFGSReport, cost: Double) -> String {
         let start = switch fit.start {
         case .finalFit: "warm-started from the final fit, limit \(fit.evaluationCap ?? 0) evaluations"
         case .zero, .previousCandidate: "from zero, no evaluation limit"
         }
         let ended = fit.converged ? "converged" : fit.stopReason == .maxEvaluations ? "stopped at the evaluation limit, not converged" : "not converged (\(fit.stopReason.rawValue))"
-        // Row-weighted: an evaluation's cost is proportional to the rows it sums.
-        let ratio = Double(fit.evaluations * fitRows) / Double(max(1, final.evaluations * rows))
         return String(format: "calibration fit: %d evaluations against the final fit's %d (%@), %@; cost %.2f of the final fit's (evaluations × rows)",
-                      fit.evaluations, final.evaluations, start, ended, ratio)
+                      fit.evaluations, final.evaluations, start, ended, cost)
     }
 
     func run() async throws {
@@ -216,8 +214,8 @@ struct TrainCommand: AsyncParsableCommand {
                                  + "calibration fit on %d rows, %.2f s; applied by evaluate and predict unless --no-calibration",
                                  c.adjustment.tau, c.balancedAccuracy * 100, (c.rawBalancedAccuracy ?? .nan) * 100, c.heldOutRows,
                                  c.fitRows, s.calibrationSeconds))
-                    if let fit = c.fit, c.l2Candidates.isEmpty {
-                        print(Self.calibrationFitLine(fit, final: s.report, fitRows: c.fitRows, rows: s.rows))
+                    if let fit = c.fit, c.l2Candidates.isEmpty, let cost = s.calibrationCost {
+                        print(Self.calibrationFitLine(fit, final: s.report, cost: cost))
                     }
                 }
             }

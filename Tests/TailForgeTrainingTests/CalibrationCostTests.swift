@@ -64,8 +64,9 @@ final class CountingObjective<Base: DifferentiableObjective>: DifferentiableObje
         #expect(fit.evaluations <= summary.report.evaluations, "calibration \(fit.evaluations), final \(summary.report.evaluations)")
         #expect(summary.calibrationReports.map(\.evaluations) == [fit.evaluations])
         #expect(fit.converged == summary.calibrationReports[0].converged && fit.stopReason == summary.calibrationReports[0].reason)
-        // And each of its evaluations sums fewer rows.
+        // And each of its evaluations sums fewer rows: the cost in final fits is at most the fit rows' share.
         #expect(record.fitRows < summary.rows)
+        #expect(try #require(summary.calibrationCost) <= Double(record.fitRows) / Double(summary.rows))
         let lines = phases.withLock { $0 }
         let final = try #require(lines.firstIndex { $0.hasPrefix("final fit on all") }), calibration = try #require(lines.firstIndex { $0.hasPrefix("calibration fit on") })
         #expect(final < calibration, "\(lines)")

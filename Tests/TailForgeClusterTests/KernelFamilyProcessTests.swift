@@ -23,6 +23,7 @@ extension ClusterProcessTests {
             let cluster = LocalCluster(executable: fixture.executable, directory: fixture.path("cluster"),
                                        environment: ["OPENBLAS_CORETYPE": setup.coordinator], heartbeatMilliseconds: 100, livenessMilliseconds: 1_500)
             cluster.dataRoots = [fixture.directory]
+            cluster.coordinatorArguments = ["--http-bind", "127.0.0.1:0"]
             defer { cluster.stop() }
             try await cluster.startCoordinator()
             for family in setup.workers { try cluster.startWorker(environment: ["OPENBLAS_CORETYPE": family]) }
@@ -56,6 +57,24 @@ extension ClusterProcessTests {
             #expect(text.contains("2 worker(s) (the coordinator runs OpenBLAS \(setup.coordinator))"), "\(text)")
 
             let mixed = Set(setup.workers + [setup.coordinator]).count > 1
+            // The status page's data and the metrics: each worker's family and the coordinator's, the job's warning,
+            // workers counted per family and mixed jobs counted (within a snapshot interval, 250 ms).
+            let page = try #require(await ObservabilityProcessTests.endpoint(HTTPListener.endpointFile(directory: cluster.stateDirectory, flag: "--http-bind")))
+            var snapshot = try JSONDecoder().decode(ClusterSnapshot.self, from: Data(try await httpGet(page + "/api/status").body.utf8))
+            for _ in 0..<100 where snapshot.jobs.first?.state != "committed" {
+                try await Task.sleep(for: .milliseconds(50))
+                snapshot = try JSONDecoder().decode(ClusterSnapshot.self, from: Data(try await httpGet(page + "/api/status").body.utf8))
+            }
+            #expect(snapshot.workers.map(\.blasCore) == setup.workers && snapshot.blasCore == setup.coordinator)
+            let listed = try #require(snapshot.jobs.first)
+            #expect(listed.state == "committed" && listed.kernels == expected && listed.kernelWarning == job.kernelWarning)
+            #expect(snapshot.mixedKernelJobs == (mixed ? ["committed": 1] : [:]))
+            let metrics = try PrometheusText(try await httpGet(page + "/metrics").body)
+            for family in Set(setup.workers) {
+                #expect(metrics.value("tailforge_workers", ["blas_core": family]) == Double(setup.workers.filter { $0 == family }.count))
+            }
+            #expect(metrics.value("tailforge_coordinator_blas_core", ["blas_core": setup.coordinator]) == 1)
+            #expect(metrics.value("tailforge_jobs_mixed_kernels", ["state": "committed"]) == (mixed ? 1 : 0))
             #expect(text.contains("    warning: this training job's machines run different OpenBLAS kernel families") == mixed, "\(text)")
             if mixed {
                 let warning = try #require(job.kernelWarning, "no warning for machines of mixed families")

@@ -135,6 +135,36 @@ import Testing
         #expect(text.value("tailforge_training_sessions") == 0)
     }
 
+    @Test func workersAreCountedPerKernelFamilyAndMixedJobsByState() throws {
+        let metrics = CoordinatorMetrics()
+        var text = try PrometheusText(String(decoding: metrics.registry.render(), as: UTF8.self))
+        #expect(text.value("tailforge_jobs_mixed_kernels", ["state": "training"]) == 0, "every state is reported before any job")
+        var snapshot = Self.snapshot(workers: ["w1", "w2", "w3", "old"], jobs: [("a", .training), ("b", .committed), ("c", .committed)])
+        for (index, family) in ["Haswell", "SkylakeX", "Haswell", nil].enumerated() { snapshot.workers[index].blasCore = family }
+        snapshot.blasCore = "SkylakeX"
+        snapshot.mixedKernelJobs = ["training": 1, "committed": 2]
+        metrics.update(from: snapshot)
+        text = try PrometheusText(String(decoding: metrics.registry.render(), as: UTF8.self))
+        #expect(text.value("tailforge_workers", ["blas_core": "Haswell"]) == 2)
+        #expect(text.value("tailforge_workers", ["blas_core": "SkylakeX"]) == 1)
+        #expect(text.value("tailforge_workers", ["blas_core": TrainingKernels.unknown]) == 1, "a worker that does not say its family")
+        #expect(text.value("tailforge_coordinator_blas_core", ["blas_core": "SkylakeX"]) == 1)
+        #expect(text.value("tailforge_jobs_mixed_kernels", ["state": "training"]) == 1)
+        #expect(text.value("tailforge_jobs_mixed_kernels", ["state": "committed"]) == 2)
+        #expect(text.value("tailforge_jobs_mixed_kernels", ["state": "failed"]) == 0)
+        #expect(text.types["tailforge_workers"] == "gauge")
+
+        // The SkylakeX worker and the unknown one left; the mixed jobs were purged.
+        snapshot.workers = [snapshot.workers[0], snapshot.workers[2]]
+        snapshot.mixedKernelJobs = [:]
+        metrics.update(from: snapshot)
+        text = try PrometheusText(String(decoding: metrics.registry.render(), as: UTF8.self))
+        #expect(text.value("tailforge_workers", ["blas_core": "Haswell"]) == 2)
+        #expect(text.value("tailforge_workers", ["blas_core": "SkylakeX"]) == nil, "a family no worker runs is not reported")
+        #expect(text.value("tailforge_workers", ["blas_core": TrainingKernels.unknown]) == nil)
+        #expect(text.value("tailforge_jobs_mixed_kernels", ["state": "committed"]) == 0)
+    }
+
     @Test func trainingProgressAndGradientLatencyAreRecordedPerSession() throws {
         var sessions = TrainingSessions()
         let metrics = CoordinatorMetrics()
@@ -182,6 +212,34 @@ import Testing
         #expect(StatusPage.contentSecurityPolicy.contains("script-src 'sha256-"))
         // Nothing is loaded from elsewhere (the SVG namespace URI is a name, not a request).
         #expect(!html.contains("https://") && !html.contains("src=") && !html.contains("<link") && !html.contains("@import"))
+    }
+
+    /// The page's data carries what its script shows for kernel families: each worker's, the coordinator's, a job's
+    /// warning and the count of mixed jobs (the script's rendering is checked in Chromium by `Scripts/test-deploy status-page`).
+    @Test func theStatusPageCarriesKernelFamiliesAndAJobsMixedKernelWarning() throws {
+        var kernels = TrainingKernels()
+        kernels.trainer(TrainingKernels.coordinator, family: "SkylakeX")
+        kernels.computed(by: "w1", family: "Haswell")
+        var snapshot = Self.snapshot(workers: ["w1"], jobs: [("mixed", .training), ("plain", .running)])
+        snapshot.workers[0].blasCore = "Haswell"
+        snapshot.blasCore = "SkylakeX"
+        snapshot.jobs[0].kernels = kernels
+        snapshot.jobs[0].kernelWarning = kernels.warning
+        snapshot.mixedKernelJobs = ["training": 1]
+        let html = StatusPage.html(snapshot)
+        let start = try #require(html.range(of: "<script type=\"application/json\" id=\"initial\">"))
+        let end = try #require(html.range(of: "</script>", range: start.upperBound..<html.endIndex))
+        let embedded = try JSONDecoder().decode(ClusterSnapshot.self, from: Data(html[start.upperBound..<end.lowerBound].utf8))
+        #expect(embedded == snapshot)
+        let warning = try #require(embedded.jobs[0].kernelWarning)
+        #expect(warning.contains("Haswell: worker w1; SkylakeX: trainer coordinator") && warning.contains("OPENBLAS_CORETYPE=Haswell"))
+        #expect(embedded.jobs[1].kernelWarning == nil)
+        #expect(embedded.workers[0].blasCore == "Haswell" && embedded.blasCore == "SkylakeX")
+        // The script reads each of them, and the workers' table has a column for the family.
+        for field in ["job.kernelWarning", "w.blasCore", "data.blasCore", "data.mixedKernelJobs"] {
+            #expect(StatusPage.script.contains(field), "the page's script does not show \(field)")
+        }
+        #expect(StatusPage.head.contains("<th>OpenBLAS</th>"))
     }
 
     @Test func classCountsComeFromThePlan() {

@@ -16,6 +16,11 @@ public struct ClusterSnapshot: Codable, Sendable, Equatable {
     public var workers: [Worker]
     /// Open training sessions, then the few most recently closed ones.
     public var training: [Training]
+    /// The OpenBLAS kernel family of the coordinator's process, which trains jobs without `train.trainer`.
+    public var blasCore: String? = nil
+    /// Jobs whose training machines mix OpenBLAS kernel families (``TrainingKernels/isMixed``), by state, counted over
+    /// every job the coordinator knows (as `jobCounts`), not only those in `jobs`.
+    public var mixedKernelJobs: [String: Int] = [:]
 
     public struct Job: Codable, Sendable, Equatable {
         public var id: String
@@ -41,6 +46,10 @@ public struct ClusterSnapshot: Codable, Sendable, Equatable {
         /// Rows per class before and after balancing (nil before planning, or for more than
         /// ``ClusterSnapshot/maximumChartClasses`` classes).
         public var classCounts: ClassCounts?
+        /// From its training stage on: the kernel families of its trainer(s) and of the workers whose replies its fit used.
+        public var kernels: TrainingKernels? = nil
+        /// ``TrainingKernels/warning``: set when those machines mix kernel families (the text `status` and `wait` print).
+        public var kernelWarning: String? = nil
     }
 
     public struct Stage: Codable, Sendable, Equatable {
@@ -65,6 +74,8 @@ public struct ClusterSnapshot: Codable, Sendable, Equatable {
         public var heartbeatAgeSeconds: Double
         public var quarantined: String?
         public var consecutiveFailures: Int
+        /// The OpenBLAS kernel family it runs (`hello.blasCore`), ``TrainingKernels/unknown`` when it does not say.
+        public var blasCore: String? = nil
     }
 
     public struct Training: Codable, Sendable, Equatable {

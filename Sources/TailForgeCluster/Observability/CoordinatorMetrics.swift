@@ -29,10 +29,11 @@ final class CoordinatorMetrics: Sendable {
         workersAlive = registry.gauge("tailforge_workers_alive")
         workersQuarantined = registry.gauge("tailforge_workers_quarantined")
         trainingSessions = registry.gauge("tailforge_training_sessions")
-        // Every state and direction is present from the start: a query for "failed jobs" finds 0, not nothing.
-        for state in JobState.allCases { registry.gauge("tailforge_jobs", [("state", state.rawValue)]).record(0) }
-        for state in ShardBoard.stateNames { registry.gauge("tailforge_shards", [("state", state)]).record(0) }
         bytes = registry.bytesMoved([("sent", "input"), ("received", "shard"), ("relayed", "gradient")])
+        // Every state and direction is present from the start: a query for "failed jobs" finds 0, not nothing.
+        recordJobs("tailforge_jobs", [:])
+        recordJobs("tailforge_jobs_mixed_kernels", [:])
+        for state in ShardBoard.stateNames { registry.gauge("tailforge_shards", [("state", state)]).record(0) }
     }
 
     private let bytes: MetricsRegistry.BytesMoved
@@ -48,11 +49,15 @@ final class CoordinatorMetrics: Sendable {
         registry.counter("tailforge_refusals_total", [("reason", reason)]).increment()
     }
 
+    /// `name{state}` for every job state, 0 for those not in `counts`.
+    private func recordJobs(_ name: String, _ counts: [String: Int]) {
+        for state in JobState.allCases { registry.gauge(name, [("state", state.rawValue)]).record(counts[state.rawValue] ?? 0) }
+    }
+
     /// Gauges from the state the network thread just published.
     func update(from snapshot: ClusterSnapshot) {
-        var jobs = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
-        for job in snapshot.jobCounts { jobs[job.key, default: 0] = job.value }
-        for (state, count) in jobs { registry.gauge("tailforge_jobs", [("state", state)]).record(count) }
+        recordJobs("tailforge_jobs", snapshot.jobCounts)
+        recordJobs("tailforge_jobs_mixed_kernels", snapshot.mixedKernelJobs)
         var shards = Dictionary(uniqueKeysWithValues: ShardBoard.stateNames.map { ($0, 0) })
         for job in snapshot.jobs where !job.isTerminal {
             for (state, count) in job.shardStates { shards[state, default: 0] += count }
@@ -60,6 +65,10 @@ final class CoordinatorMetrics: Sendable {
         for (state, count) in shards { registry.gauge("tailforge_shards", [("state", state)]).record(count) }
         workersAlive.record(snapshot.workers.count)
         workersQuarantined.record(snapshot.workers.filter { $0.quarantined != nil }.count)
+        // A family no worker runs any more is removed, as a worker that left is from the heartbeat ages.
+        registry.setGauges("tailforge_workers", label: "blas_core",
+                           snapshot.workers.reduce(into: [:]) { $0[$1.blasCore ?? TrainingKernels.unknown, default: 0] += 1 })
+        registry.setGauges("tailforge_coordinator_blas_core", label: "blas_core", snapshot.blasCore.map { [$0: 1] } ?? [:])
         registry.setGauges("tailforge_worker_heartbeat_age_seconds", label: "worker",
                            Dictionary(snapshot.workers.map { ($0.name, $0.heartbeatAgeSeconds) }, uniquingKeysWith: max))
         trainingSessions.record(snapshot.training.filter(\.open).count)

@@ -61,6 +61,9 @@ public enum StatusPage {
     .stages span { display: inline-block; margin: 0 6px 2px 0; padding: 0 6px; border-radius: 4px; background: #f2f4f7; font-size: 12px; }
     .stages span.running { background: #e3edff; color: var(--accent); }
     .error { color: var(--bad); font-size: 12px; max-width: 420px; }
+    .warning { color: var(--warn); font-size: 12px; max-width: 420px; }
+    .card.warn { border-color: var(--warn); } .card.warn .n { color: var(--warn); }
+    td.mixed { color: var(--warn); font-weight: 600; }
     .empty { color: var(--muted); padding: 8px 0; }
     .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
     @media (max-width: 900px) { .grid { grid-template-columns: 1fr; } }
@@ -79,7 +82,7 @@ public enum StatusPage {
     <section><h2 id="chart-title">Class counts</h2><div id="chart"></div></section>
     <section><h2>Training</h2><div id="training"></div></section>
     </div>
-    <section><h2>Workers</h2><table id="workers"><thead><tr><th>Worker</th><th>Host</th><th>Threads</th><th>State</th><th>Current shard</th><th>Heartbeat</th></tr></thead><tbody></tbody></table><div class="empty" id="workers-empty">No workers registered.</div></section>
+    <section><h2>Workers</h2><table id="workers"><thead><tr><th>Worker</th><th>Host</th><th>Threads</th><th>OpenBLAS</th><th>State</th><th>Current shard</th><th>Heartbeat</th></tr></thead><tbody></tbody></table><div class="empty" id="workers-empty">No workers registered.</div></section>
     </main>
 
     """
@@ -124,6 +127,7 @@ public enum StatusPage {
           }));
           var name = el("td", {}, [el("div", { text: job.name }), el("div", { class: "sub", text: job.id })]);
           if (job.error) name.appendChild(el("div", { class: "error", text: job.error }));
+          if (job.kernelWarning) name.appendChild(el("div", { class: "warning", "data-kernel-warning": "", text: "warning: " + job.kernelWarning }));
           var row = el("tr", { class: "job" + (selected === job.id ? " selected" : ""), "data-job": job.id, "data-state": job.state, "data-progress": String(pct) }, [
             name,
             el("td", {}, [el("span", { class: "badge " + job.state, text: job.state })]),
@@ -203,14 +207,21 @@ public enum StatusPage {
         });
       }
 
+      function sameFamily(a, b) { return !a || !b || a === "unknown" || b === "unknown" || a.toLowerCase() === b.toLowerCase(); }
+
       function renderWorkers(data) {
         var body = document.querySelector("#workers tbody");
         body.textContent = "";
         document.getElementById("workers-empty").style.display = data.workers.length ? "none" : "";
         data.workers.forEach(function (w) {
           var state = w.quarantined ? "quarantined" : w.busyWith ? "busy" : "idle";
+          var family = w.blasCore || "unknown", blas = { class: "blas", text: family };
+          if (!sameFamily(family, data.blasCore)) {
+            blas = { class: "blas mixed", text: family, title: "not the coordinator's family (" + data.blasCore + "): a training job computed partly here mixes kernel families" };
+          }
           body.appendChild(el("tr", { "data-worker": w.name }, [
             el("td", { text: w.name }), el("td", { text: w.host }), el("td", { text: String(w.threads) }),
+            el("td", blas),
             el("td", {}, [el("span", { class: "badge " + state, text: state, title: w.quarantined || "" })]),
             el("td", {}, [el("code", { text: w.busyWith || "–" })]),
             el("td", { text: w.heartbeatAgeSeconds.toFixed(1) + " s ago" })
@@ -221,7 +232,8 @@ public enum StatusPage {
       function render(data) {
         if (!data) return;
         last = data;
-        document.getElementById("meta").textContent = "TailForge " + data.version + " · " + data.endpoint;
+        document.getElementById("meta").textContent = "TailForge " + data.version + " · " + data.endpoint +
+          (data.blasCore ? " · coordinator OpenBLAS " + data.blasCore : "");
         var cards = document.getElementById("cards");
         cards.textContent = "";
         var c = data.jobCounts;
@@ -230,6 +242,8 @@ public enum StatusPage {
         cards.appendChild(card((c.failed || 0) + (c.cancelled || 0), "failed / cancelled"));
         cards.appendChild(card(data.workers.length, "workers"));
         cards.appendChild(card(data.training.filter(function (s) { return s.open; }).length, "training sessions"));
+        var mixed = Object.keys(data.mixedKernelJobs || {}).reduce(function (n, k) { return n + data.mixedKernelJobs[k]; }, 0);
+        if (mixed) { var warn = card(mixed, "jobs on mixed OpenBLAS kernels"); warn.className = "card warn"; warn.id = "mixed-kernels"; cards.appendChild(warn); }
         renderJobs(data); renderChart(data); renderTraining(data); renderWorkers(data);
       }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeNumerics
 
 /// The coordinator's state as a ``ClusterSnapshot`` for the status page and the metrics gauges, published a few
 /// times a second, and only when an HTTP server is configured (otherwise nothing is built).
@@ -15,8 +16,11 @@ extension CoordinatorLoop {
     }
 
     func makeSnapshot() -> ClusterSnapshot {
-        var counts: [String: Int] = [:]
-        for job in jobs.values { counts[job.state.rawValue, default: 0] += 1 }
+        var counts: [String: Int] = [:], mixed: [String: Int] = [:]
+        for job in jobs.values {
+            counts[job.state.rawValue, default: 0] += 1
+            if job.kernels?.isMixed == true { mixed[job.state.rawValue, default: 0] += 1 }
+        }
         let live = jobOrder.filter { jobs[$0].map { !$0.state.isTerminal } ?? false }
         let finished = jobOrder.filter { jobs[$0]?.state.isTerminal ?? false }
             .sorted { (jobs[$0]?.finished ?? .distantPast) < (jobs[$1]?.finished ?? .distantPast) }
@@ -27,10 +31,11 @@ extension CoordinatorLoop {
             ClusterSnapshot.Worker(name: worker.name, host: worker.host, threads: worker.threads,
                                    busyWith: worker.activity.reference.map { "\($0.job)/\($0.stage.rawValue)-\($0.shard)" },
                                    heartbeatAgeSeconds: liveness.silence(of: identity).map(\.seconds) ?? 0,
-                                   quarantined: worker.quarantine, consecutiveFailures: worker.consecutiveFailures)
+                                   quarantined: worker.quarantine, consecutiveFailures: worker.consecutiveFailures, blasCore: worker.blasCore)
         }.sorted { $0.name < $1.name }
         return ClusterSnapshot(time: Date().timeIntervalSince1970, version: configuration.toolVersion, endpoint: endpoint,
-                               jobs: jobList, jobCounts: counts, workers: workerList, training: training.snapshot)
+                               jobs: jobList, jobCounts: counts, workers: workerList, training: training.snapshot,
+                               blasCore: BLAS.coreName, mixedKernelJobs: mixed)
     }
 
     private func snapshot(of job: JobRecord) -> ClusterSnapshot.Job {
@@ -67,7 +72,8 @@ extension CoordinatorLoop {
             isTerminal: job.state.isTerminal, shardsDone: committed ? shardCount : done, shardCount: shardCount,
             shardStates: board?.stateCounts ?? [:], progress: progress, rowsWritten: rowsWritten, totalRows: job.prepared?.totalRows ?? 0,
             classCount: job.prepared?.classCount ?? 0, elapsedSeconds: (job.finished ?? Date()).timeIntervalSince(job.started),
-            stages: stages, output: job.manifest.output, error: job.error, classCounts: job.prepared.flatMap(Self.classCounts))
+            stages: stages, output: job.manifest.output, error: job.error, classCounts: job.prepared.flatMap(Self.classCounts),
+            kernels: job.kernels, kernelWarning: job.kernels?.warning)
     }
 
     /// Rows per class before and after balancing, from the plan (each class is in exactly one shard).

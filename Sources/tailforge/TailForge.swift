@@ -34,7 +34,7 @@ struct TailForge: AsyncParsableCommand {
         // Once, before any work: every parallel step runs on TailForge's own pool with BLAS single-threaded.
         BLAS.useOneThread()
         do {
-            var command = try parseAsRoot()
+            var command = try UnknownOptionFirst.parseAsRoot(Array(CommandLine.arguments.dropFirst()))
             // One-shot commands: Ctrl-C or SIGTERM removes every temporary output file and exits with 130/143.
             // The daemons instead stop gracefully (ServiceLifecycle) and finish what they are writing.
             if !(command is any DaemonCommand) { TemporaryFiles.removeOnInterrupt() }

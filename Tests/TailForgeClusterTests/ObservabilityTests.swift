@@ -215,7 +215,7 @@ import Testing
     }
 
     /// The page's data carries what its script shows for kernel families: each worker's, the coordinator's, a job's
-    /// warning and the count of mixed jobs (the script's rendering is checked in Chromium by `Scripts/test-deploy status-page`).
+    /// warning and the count of mixed jobs (what the script draws from them is checked in Chromium by `StatusPageChromiumTests`).
     @Test func theStatusPageCarriesKernelFamiliesAndAJobsMixedKernelWarning() throws {
         var kernels = TrainingKernels()
         kernels.trainer(TrainingKernels.coordinator, family: "SkylakeX")

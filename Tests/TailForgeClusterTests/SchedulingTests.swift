@@ -192,6 +192,29 @@ import Testing
         #expect(adopted == nil)
         #expect(registry[a]?.activity == .idle)
     }
+
+    /// The race seen on a loopback cluster: the worker sent shard 5's result a moment before it let go of the
+    /// attempt, the coordinator assigned shard 7 on reading the result, and the worker refused it as busy with 5.
+    /// The worker is free: it must not stay draining shard 5 (unassignable, shown busy with a finished shard,
+    /// counted among the job's workers) until a heartbeat.
+    @Test func aBusyReplyNamingAnAlreadyReportedAttemptLeavesTheWorkerFree() {
+        var registry = WorkerRegistry()
+        _ = registry.register(a, hello())
+        let five = ShardReference(job: "j", shard: 5, stage: .synthesis, attempt: 0)
+        let seven = ShardReference(job: "j", shard: 7, stage: .synthesis, attempt: 0)
+        registry.assigned(a, five)
+        registry.reported(a, five)
+        registry.assigned(a, seven)
+        registry.busy(a, with: five)
+        #expect(registry[a]?.activity == .idle)
+        #expect(registry.assignable.map(\.name) == ["node-a"])
+        #expect(registry.holding(job: "j").isEmpty)
+        // A busy reply naming an attempt not reported still drains it.
+        let other = ShardReference(job: "k", shard: 1, stage: .synthesis, attempt: 0)
+        registry.assigned(a, seven)
+        registry.busy(a, with: other)
+        #expect(registry[a]?.activity == .draining(other))
+    }
 }
 
 @Suite struct JournalTests {

@@ -79,7 +79,10 @@ public final class WorkerRuntime: Sendable {
 
     enum WorkerEvent: Sendable {
         case send(WireMessage)
-        case finished(ShardReference)
+        /// An attempt ended; `report` is its result or failure. One event, so the network thread lets go of the
+        /// attempt before it sends the report: the coordinator may assign the next shard the moment it reads
+        /// the report, and that assignment must not find the attempt still held (a spurious "busy").
+        case finished(ShardReference, report: WireMessage)
         /// A streamed input was fsynced and verified (or not) off the network thread.
         case inputVerified(InputDownload, error: String?)
     }
@@ -139,7 +142,8 @@ private struct WorkerLoop {
     var lastSent = ContinuousClock.now
     var lastHello = ContinuousClock.now
     /// The attempt this worker holds, from assignment (including streaming and verifying its input) until it
-    /// reports; heartbeats carry it, and any other assignment meanwhile is answered "busy".
+    /// reports (it is let go of before the report is sent); heartbeats carry it, and any other assignment
+    /// meanwhile is answered "busy".
     var current: (reference: ShardReference, cancelled: StopSignal)?
     var download: InputDownload?
     var lastDownloadProgress = ContinuousClock.now
@@ -213,8 +217,9 @@ private struct WorkerLoop {
                         metrics.moved(message.payloads.reduce(0) { $0 + $1.count }, direction: "sent", what: "gradient")
                     }
                     send(message)
-                case .finished(let reference):
+                case .finished(let reference, let report):
                     if current?.reference == reference { current = nil }
+                    send(report)
                 case .inputVerified(let download, let error):
                     inputVerified(download, error: error)
                 }
@@ -385,6 +390,7 @@ private struct WorkerLoop {
                 runtime.post(.send(WireMessage(ShardProgress(shard: reference, classesDone: classes, rowsDone: rows))))
             })
             let started = ContinuousClock.now
+            let report: WireMessage
             do {
                 let outcome = try runtime.shardExecutor.execute(task, context: context)
                 let elapsed = ContinuousClock.now - started
@@ -399,17 +405,17 @@ private struct WorkerLoop {
                 if flag.isStopped {
                     // Cancelled after the last check: nobody wants the file.
                     if let path = outcome.path { try? FileManager.default.removeItem(atPath: path) }
-                    runtime.post(.send(WireMessage(ShardFailure(shard: reference, reason: .cancelled))))
+                    report = WireMessage(ShardFailure(shard: reference, reason: .cancelled))
                 } else {
-                    runtime.post(.send(WireMessage(result, payloads: outcome.payload.map { [$0] } ?? [])))
+                    report = WireMessage(result, payloads: outcome.payload.map { [$0] } ?? [])
                 }
             } catch {
                 let reason: ShardFailureReason = flag.isStopped ? .cancelled : .executionFailed("\(error)")
                 runtime.metrics?.failed(reason)
                 if !flag.isStopped { runtime.log.error("shard \(reference) failed: \(error)", metadata: LogMetadata.shard(reference)) }
-                runtime.post(.send(WireMessage(ShardFailure(shard: reference, reason: reason))))
+                report = WireMessage(ShardFailure(shard: reference, reason: reason))
             }
-            runtime.post(.finished(reference))
+            runtime.post(.finished(reference, report: report))
         }
         runtime.log.info("started \(assign.shard) (\(assign.classes.count) classes)", metadata: LogMetadata.shard(assign.shard))
     }

@@ -35,6 +35,9 @@ struct WorkerRegistry {
         /// Who the worker is beyond the name it chose: `key FINGERPRINT` with CURVE, `address IP` without.
         var principal: String = "unknown"
         var activity: Activity = .idle
+        /// The last attempt it reported (result or failure). A "busy" reply naming it crossed that report, so
+        /// it says nothing about what the worker does now.
+        var lastReported: ShardReference?
         var consecutiveFailures = 0
         /// Set when quarantined: the failures that caused it.
         var quarantine: String?
@@ -113,14 +116,19 @@ struct WorkerRegistry {
 
     /// The worker reported the end of `reference` (result or failure): it is free unless it has moved on.
     mutating func reported(_ identity: Identity, _ reference: ShardReference) {
+        guard workers[identity] != nil else { return }
+        workers[identity]?.lastReported = reference
         guard workers[identity]?.activity.reference == reference else { return }
         workers[identity]?.activity = .idle
     }
 
-    /// The worker was busy with `other` when offered a shard.
+    /// The worker was busy with `other` when offered a shard: it drains `other`, unless it has already reported
+    /// `other`. Then the offer crossed the report (a worker that sent its result a moment before letting go of
+    /// the attempt): the worker is free, and marking it draining would leave it unassignable and shown busy
+    /// with a finished shard until a heartbeat, which a worker busy sending other traffic does not send.
     mutating func busy(_ identity: Identity, with other: ShardReference) {
-        guard workers[identity] != nil else { return }
-        workers[identity]?.activity = .draining(other)
+        guard let worker = workers[identity] else { return }
+        workers[identity]?.activity = worker.lastReported == other ? .idle : .draining(other)
     }
 
     /// Records a shard that ended well on the worker.

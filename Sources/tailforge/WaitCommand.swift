@@ -67,7 +67,7 @@ struct WaitCommand: ParsableCommand {
             case (.committed, let training?):
                 print("job \(final.job) committed: model \(final.output) (trained on \(final.totalRows) balanced rows in \(training.parts) part(s): "
                       + "\(training.iteration) iterations, loss \(training.loss.map { String(format: "%.6f", $0) } ?? "n/a"), \(took))"
-                      + (training.trainerHistory.map { "; \($0)" } ?? ""))
+                      + (training.calibration.map { "; \($0)" } ?? "") + (training.trainerHistory.map { "; \($0)" } ?? ""))
             case (.committed, nil): print("job \(final.job) committed: \(final.output) (\(final.totalRows) rows, \(took))")
             default: print("job \(final.job) \(final.state.rawValue) after \(took)\(final.error.map { ": \($0)" } ?? "")")
             }

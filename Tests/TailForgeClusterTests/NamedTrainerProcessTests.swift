@@ -126,6 +126,11 @@ extension ClusterProcessTests {
             let calibration = try #require(try ResolvedManifest.read(from: fixture.path("job/model.manifest.json")).training?.calibration)
             #expect(calibration.l2Candidates?.map(\.l2) == record.l2Candidates.map(\.l2) && calibration.tau == record.adjustment.tau)
             #expect(calibration.iterations == calibration.l2Candidates?.reduce(0) { $0 + $1.iterations })
+            // The named trainer's final fit ran last here; the committed status carries its figures, from its report.
+            let training = try #require(try ResolvedManifest.read(from: fixture.path("job/model.manifest.json")).training)
+            let committed = try #require(try JSONDecoder().decode(JobStatus.self, from: Data((submit.stdout.split(separator: "\n").last ?? "").utf8)).training)
+            #expect(committed.iteration == training.iterations && committed.loss == training.finalLoss && committed.fit == .final, "\(committed)")
+            #expect(committed.calibration?.l2 == calibration.l2 && committed.calibration?.fits == 2 && committed.calibration?.tau == calibration.tau)
         }
 
         /// The named trainer (which also holds a part) killed with SIGKILL after several iterations: the coordinator's own
@@ -271,6 +276,9 @@ extension ClusterProcessTests {
             #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: fixture.path("job/model.h5.checkpoints/calibration-fit.checkpoint")) })
             let log = { (try? String(contentsOfFile: cluster.logPath("coordinator"), encoding: .utf8)) ?? "" }
             #expect(log().contains("calibration fit holding out 20 %"), "the coordinator's trainer is not in the calibration fit")
+            // status says which fit the iteration counter and loss are of: the calibration fit now, past the final fit.
+            #expect(await eventually(seconds: 30) { training()?.fit == TrainingFit(.calibration, fromFinalFit: true) }, "\(String(describing: training()))")
+            #expect(training()?.summary.hasPrefix("calibration fit (from the final fit's weights) · L-BFGS iteration ") == true, "\(String(describing: training()))")
             LocalCluster.signal(cluster.workers[1], SIGCONT)
             #expect(await eventually(seconds: 30) { training().map { $0.trainer == "local1" && $0.trainerLosses?.last?.resumedOnWorker == true } ?? false },
                     "the job did not go back to local1: \(String(describing: training()))")

@@ -187,11 +187,14 @@ import Testing
         #expect(text.value("tailforge_gradient_request_seconds_bucket", ["le": "+Inf"]) == 1)
 
         handle(WireMessage(TrainerProgress(session: "s1", iteration: 1, loss: 0.9, gradientNorm: 0.3, evaluations: 2, seconds: 0.1)), from: trainer)
-        handle(WireMessage(TrainerProgress(session: "s1", iteration: 2, loss: 0.7, gradientNorm: 0.2, evaluations: 3, seconds: 0.2)), from: trainer)
+        #expect(sessions.snapshot.first?.fit == nil, "a trainer that does not say which fit")
+        handle(WireMessage(TrainerProgress(session: "s1", iteration: 2, loss: 0.7, gradientNorm: 0.2, evaluations: 3, seconds: 0.2,
+                                           fit: TrainingFit(.calibration, candidate: 2, candidates: 5, l2: 1e-5))), from: trainer)
         handle(WireMessage(TrainerProgress(session: "unknown", iteration: 1, loss: 5, gradientNorm: 5, evaluations: 1, seconds: 0)), from: trainer)
         var snapshot = sessions.snapshot
         #expect(snapshot.map(\.session) == ["s1"])
         #expect(snapshot[0].losses.map(\.loss) == [0.9, 0.7])
+        #expect(snapshot[0].fit == "calibration fit 2 of 5, λ = 1e-05")
         #expect(snapshot[0].evaluations == 1 && snapshot[0].open)
         // A closed session keeps its curve for the page.
         handle(WireMessage(TrainingClose(session: "s1")), from: trainer)

@@ -151,6 +151,18 @@ extension ClusterProcessTests {
             #expect(calibration.l2Candidates?.map(\.balancedAccuracy) == record.l2Candidates.map(\.bestBalancedAccuracy))
             #expect(calibration.tau == record.adjustment.tau && calibration.balancedAccuracy == record.balancedAccuracy)
             #expect(calibration.iterations == calibration.l2Candidates?.reduce(0) { $0 + $1.iterations })
+            // The final fit runs after the path here: the committed status and `wait`'s line carry its figures, the
+            // calibration's (chosen λ, τ, the path's fits) beside them.
+            let training = try #require(try ResolvedManifest.read(from: fixture.path("job/model.manifest.json")).training)
+            let final = try JSONDecoder().decode(JobStatus.self, from: Data((submit.stdout.split(separator: "\n").last ?? "").utf8))
+            let committed = try #require(final.training)
+            #expect(committed.iteration == training.iterations && committed.loss == training.finalLoss && committed.fit == .final, "\(committed)")
+            #expect(committed.calibration == TrainingCalibrationSummary(tau: calibration.tau, evaluations: calibration.evaluations ?? -1, l2: calibration.l2,
+                                                                       fits: 3))
+            let chosen = try #require(committed.calibration)
+            let wait = try await Child.run(fixture.executable, ["wait", final.job, "--coordinator", cluster.endpoint])
+            #expect(wait.status == 0 && wait.stdout.contains(": \(training.iterations) iterations, loss " + String(format: "%.6f", training.finalLoss))
+                    && wait.stdout.contains("; \(chosen)"), "\(wait.stdout)")
 
             try await Self.expectLocalReplay(fixture.executable, manifest: fixture.path("job/model.manifest.json"), writes: fixture.path("job/model.replay.h5"),
                                              sameAs: fixture.path("single/model.h5"))

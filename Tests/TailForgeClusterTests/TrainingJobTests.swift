@@ -96,11 +96,15 @@ import TailForgeTraining
         #expect(WireMessage.float32Values(reload.payloads[0]) == kappas[lostShard])
     }
 
-    /// The status of `job` once it has ended (polled; nothing blocks a thread of the test's pool for long).
-    static func finished(_ job: String, endpoint: String, seconds: Double = 120) async throws -> JobStatus? {
+    /// The status of `job` once it has ended (polled; nothing blocks a thread of the test's pool for long); `observe`
+    /// sees each status polled before.
+    static func finished(_ job: String, endpoint: String, seconds: Double = 120, observe: (JobStatus) -> Void = { _ in }) async throws -> JobStatus? {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while ContinuousClock.now < deadline {
-            if let status = try ClusterClient(coordinator: endpoint).status(job: job).jobs.first, status.state.isTerminal { return status }
+            if let status = try ClusterClient(coordinator: endpoint).status(job: job).jobs.first {
+                if status.state.isTerminal { return status }
+                observe(status)
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         return nil
@@ -274,7 +278,10 @@ import TailForgeTraining
         let manifest = JobManifest(input: .init(path: input), output: directory + "/job/model.h5", policy: policy, sharding: .init(shards: 4),
                                    train: .init(settings: settings, calibration: calibration))
         let job = try ClusterClient(coordinator: endpoint).submit(manifest)
-        let status = try #require(try await Self.finished(job, endpoint: endpoint))
+        var fits: [TrainingProgress] = []
+        let status = try #require(try await Self.finished(job, endpoint: endpoint) { status in
+            if status.state == .training, let training = status.training, training.loss != nil { fits.append(training) }
+        })
         #expect(status.state == .committed, "\(status.error ?? "")")
         #expect(Self.bytes(directory + "/job/model.h5") == reference, "the calibrated job's model differs from single-node balance + train --calibrate")
         let loaded = try SoftmaxModelFile.read(path: directory + "/job/model.h5")
@@ -294,6 +301,19 @@ import TailForgeTraining
         #expect(training.calibration == expected)
         #expect(training.evaluations == single.report.evaluations && (expected.evaluations ?? .max) <= training.evaluations)
         #expect(resolved.manifest.train?.calibration == calibration)
+        // The calibration fit ran last, but the committed status says the final fit's figures (the model's), and the
+        // calibration's in its own line.
+        let committed = try #require(status.training)
+        #expect(committed.iteration == training.iterations && committed.loss == training.finalLoss && committed.fit == .final,
+                "\(committed) against the final fit's \(training.iterations) iterations, loss \(training.finalLoss)")
+        #expect(committed.calibration == TrainingCalibrationSummary(tau: record.adjustment.tau, evaluations: expected.evaluations ?? -1,
+                                                                   evaluationCap: single.report.evaluations))
+        // Each iteration seen while the fits ran says which fit it is of (how many a poll catches depends on timing).
+        let warm = TrainingFit(.calibration, fromFinalFit: true)
+        for seen in fits {
+            #expect(seen.fit == .final || seen.fit == warm, "\(seen.summary)")
+            #expect(seen.summary.hasPrefix(seen.fit == .final ? "final fit · L-BFGS iteration " : "calibration fit (from the final fit's weights) · L-BFGS iteration "))
+        }
 
         let replayed = try await Self.onThread {
             try Replay.run(manifestPath: directory + "/job/model.manifest.json", mode: .local(threads: 2), toolVersion: "9.9.9")

@@ -87,6 +87,9 @@ public struct ClusterSnapshot: Codable, Sendable, Equatable {
         public var evaluations: Int
         /// One point per L-BFGS iteration the trainer reported (the last ``ClusterSnapshot/maximumLossPoints``).
         public var losses: [LossPoint]
+        /// The job's fit the last iteration reported is of (``TrainingFit``'s description: `final fit`, `calibration fit 2 of 5,
+        /// λ = 1e-05`, …); nil outside jobs and from trainers that do not say.
+        public var fit: String? = nil
     }
 
     public struct LossPoint: Codable, Sendable, Equatable {

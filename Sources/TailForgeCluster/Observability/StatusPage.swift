@@ -185,7 +185,8 @@ public enum StatusPage {
         data.training.forEach(function (s) {
           var pts = s.losses, lastPoint = pts[pts.length - 1];
           box.appendChild(el("div", { "data-session": s.session }, [
-            el("div", {}, [el("strong", { text: s.session + " " }), el("span", { class: "badge " + (s.open ? "running" : "committed"), text: s.open ? "open" : "closed" })]),
+            el("div", {}, [el("strong", { text: s.session + " " }), el("span", { class: "badge " + (s.open ? "running" : "committed"), text: s.open ? "open" : "closed" }),
+              el("span", { class: "sub", "data-fit": "", text: s.fit ? " " + s.fit : "" })]),
             el("div", { class: "sub", text: s.loadedShards + "/" + s.shards + " shards loaded · " + s.evaluations + " gradient requests" +
               (lastPoint ? " · iteration " + lastPoint.iteration + ", loss " + lastPoint.loss.toPrecision(5) + ", ‖g‖ " + lastPoint.gradientNorm.toPrecision(3) : "") })
           ]));

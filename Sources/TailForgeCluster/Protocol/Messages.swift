@@ -371,11 +371,80 @@ public struct SpotSummary: Codable, Sendable, Equatable, CustomStringConvertible
     }
 }
 
-/// Where a training job's L-BFGS is: its last iteration, of at most `maxIterations`, and the loss there.
+/// Which of a training job's fits an L-BFGS iteration belongs to. With `calibrate: true` a job runs two fits (at a
+/// given λ the final fit first, then the calibration fit from its weights; with `l2: auto` one calibration fit per λ
+/// candidate, then the final fit), each counting its iterations from 0 with its own loss: without the label a status
+/// line would show the counter restart and the loss jump with nothing saying why.
+public struct TrainingFit: Codable, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Codable, Sendable {
+        /// The fit on all rows whose weights the model holds.
+        case final
+        /// A fit on the rows calibration does not hold out.
+        case calibration
+    }
+    public var kind: Kind
+    /// True for a calibration fit that starts from the final fit's weights (``CalibrationFitPlan``).
+    public var fromFinalFit: Bool?
+    /// On an `l2: auto` path: the fit's place (1-based) among `candidates` λ, and its λ.
+    public var candidate: Int?
+    public var candidates: Int?
+    public var l2: Double?
+
+    public init(_ kind: Kind, fromFinalFit: Bool? = nil, candidate: Int? = nil, candidates: Int? = nil, l2: Double? = nil) {
+        self.kind = kind; self.fromFinalFit = fromFinalFit; self.candidate = candidate; self.candidates = candidates; self.l2 = l2
+    }
+
+    public static let final = TrainingFit(.final)
+
+    /// `final fit`, `calibration fit (from the final fit's weights)`, `calibration fit 2 of 5, λ = 1e-05`.
+    public var description: String {
+        switch kind {
+        case .final: return "final fit"
+        case .calibration:
+            if let candidate, let candidates {
+                return "calibration fit \(candidate) of \(candidates)" + (l2.map { ", λ = " + String(format: "%g", $0) } ?? "")
+            }
+            return "calibration fit" + (fromFinalFit == true ? " (from the final fit's weights)" : "")
+        }
+    }
+}
+
+/// What the calibration of a committed job chose and what its fit(s) cost, for `status` and `wait` (the resolved
+/// manifest's `training.calibration` holds the full record).
+public struct TrainingCalibrationSummary: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var tau: Double
+    /// The calibration fits' loss-and-gradient evaluations, all λ candidates together.
+    public var evaluations: Int
+    /// The cap a calibration fit from the final fit's weights ran under: the final fit's evaluations.
+    public var evaluationCap: Int?
+    /// With `l2: auto`: the λ chosen, and how many calibration fits the path took.
+    public var l2: Double?
+    public var fits: Int?
+
+    public init(tau: Double, evaluations: Int, evaluationCap: Int? = nil, l2: Double? = nil, fits: Int? = nil) {
+        self.tau = tau; self.evaluations = evaluations; self.evaluationCap = evaluationCap; self.l2 = l2; self.fits = fits
+    }
+
+    /// `calibration: τ = 0.75, 38 evaluations (cap 44: the final fit's)`, or with `l2: auto`
+    /// `calibration: λ = 1e-05, τ = 0.75, 5 fits, 120 evaluations`.
+    public var description: String {
+        let lambda = l2.map { "λ = " + String(format: "%g", $0) + ", " } ?? ""
+        let fitCount = fits.map { "\($0) fit(s), " } ?? ""
+        return "calibration: \(lambda)τ = " + String(format: "%g", tau) + ", \(fitCount)\(evaluations) evaluations"
+            + (evaluationCap.map { " (cap \($0): the final fit's)" } ?? "")
+    }
+}
+
+/// Where a training job's L-BFGS is: its last iteration, of at most `maxIterations`, and the loss there — of the fit
+/// `fit` names. Once the job commits: the final fit's figures (the model's), whatever fit ran last.
 public struct TrainingProgress: Codable, Sendable, Equatable {
     public var iteration: Int
     public var maxIterations: Int
     public var loss: Double?
+    /// Which fit `iteration` and `loss` are of (nil from coordinators before it was added, and before the first fit).
+    public var fit: TrainingFit?
+    /// Once a calibrated job commits: what its calibration chose and cost.
+    public var calibration: TrainingCalibrationSummary?
     /// The parts of the balanced set the workers serve.
     public var parts: Int
     /// The worker `train.trainer` names while it drives L-BFGS or is awaited; nil when the coordinator trains
@@ -387,9 +456,10 @@ public struct TrainingProgress: Codable, Sendable, Equatable {
     public var trainerLosses: [TrainerLoss]?
 
     public init(iteration: Int, maxIterations: Int, loss: Double?, parts: Int, trainer: String? = nil, awaitingTrainer: Bool? = nil,
-                trainerLosses: [TrainerLoss]? = nil) {
+                trainerLosses: [TrainerLoss]? = nil, fit: TrainingFit? = nil, calibration: TrainingCalibrationSummary? = nil) {
         self.iteration = iteration; self.maxIterations = maxIterations; self.loss = loss; self.parts = parts
         self.trainer = trainer; self.awaitingTrainer = awaitingTrainer; self.trainerLosses = trainerLosses
+        self.fit = fit; self.calibration = calibration
     }
 
     /// What happened to the named trainer, `; `-separated; nil when nothing did.
@@ -403,7 +473,7 @@ public struct TrainingProgress: Codable, Sendable, Equatable {
             return "waiting for worker \(trainer) (train.trainer) to register"
         }
         let loss = loss.map { String(format: "loss %.6f", $0) } ?? "regenerating the rows"
-        return "L-BFGS iteration \(iteration)/\(maxIterations) · \(loss) · \(parts) part(s)" + (trainer.map { " · trained on \($0)" } ?? "")
+        return (fit.map { "\($0) · " } ?? "") + "L-BFGS iteration \(iteration)/\(maxIterations) · \(loss) · \(parts) part(s)" + (trainer.map { " · trained on \($0)" } ?? "")
             + (trainerHistory.map { " · \($0)" } ?? "")
     }
 }

@@ -177,6 +177,7 @@ extension CoordinatorLoop {
             training.maxIterations = progress.maxIterations
             training.loss = progress.loss
             training.parts = progress.parts
+            training.fit = progress.fit
             jobs[id]?.training = training
         case .trained(let id, let outcome):
             trained(id, outcome)

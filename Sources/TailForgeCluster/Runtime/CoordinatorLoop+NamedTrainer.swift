@@ -144,6 +144,9 @@ extension CoordinatorLoop {
                   jobs[id]?.training != nil else { return }
             jobs[id]?.training?.iteration = progress.iteration
             jobs[id]?.training?.loss = progress.loss
+            // A trainer from before `fit` was added is placed by its session's name (final or calibration fit).
+            jobs[id]?.training?.fit = progress.fit
+                ?? (progress.session.hasPrefix(NamedTrainers.finalFitPrefix(id)) ? .final : TrainingFit(.calibration))
         default:
             break
         }

@@ -69,12 +69,13 @@ extension CoordinatorLoop {
         let maxIterations = trainer.train.settings.optimizer.maxIterations, partCount = trainer.partCount
         Task.detached {
             do {
-                let outcome = try await trainer.run(transport: link, logger: logger, resumed: { _, iteration in
+                let outcome = try await trainer.run(transport: link, logger: logger, resumed: { fit, iteration in
                     // `status` shows the iteration a fit continues from at once, not 0 until its next iteration.
-                    runtime.post(.trainingProgress(job: id, TrainingProgress(iteration: iteration, maxIterations: maxIterations, loss: nil, parts: partCount)))
-                }) { iteration in
+                    runtime.post(.trainingProgress(job: id, TrainingProgress(iteration: iteration, maxIterations: maxIterations, loss: nil, parts: partCount,
+                                                                             fit: fit)))
+                }) { fit, iteration in
                     runtime.post(.trainingProgress(job: id, TrainingProgress(iteration: iteration.iteration, maxIterations: maxIterations,
-                                                                             loss: iteration.loss, parts: partCount)))
+                                                                             loss: iteration.loss, parts: partCount, fit: fit)))
                 }
                 runtime.post(.trained(job: id, .success(outcome)))
             } catch {
@@ -120,6 +121,10 @@ extension CoordinatorLoop {
                                                                                              resumedFromIteration: outcome.calibrationResumedFromIteration) },
                 resumedFromIteration: outcome.resumedFromIteration, checkpointSeconds: outcome.checkpointSeconds, kernels: job.kernels)
             writeResolvedManifest(id)
+            // The last iteration reported is the calibration fit's when it followed the final fit: `status` and `wait`
+            // say the model's (the final fit's) figures, and the calibration's in a line of its own.
+            let calibration = jobs[id]?.trainingRecord?.calibration
+            jobs[id]?.training?.committed(iterations: report.iterations, loss: report.finalLoss, calibration: calibration)
             do { try journal.append(JournalEntry(event: .committed, job: id, sha256: outcome.modelSHA256, path: job.manifest.output)) } catch {
                 log.error("cannot journal the commit of \(id) (the model is written; after a restart the job trains again): \(error)", metadata: LogMetadata.job(id))
             }
@@ -155,5 +160,19 @@ extension ResolvedManifest.Training.Calibration {
         evaluationCap = record.fit?.evaluationCap
         converged = record.fit?.converged
         stopReason = record.fit?.stopReason.rawValue
+    }
+}
+
+extension TrainingProgress {
+    /// The committed job's figures: the final fit's iterations and loss (the model's), and what the calibration chose
+    /// and cost when there was one (`calibration`, the resolved manifest's record).
+    mutating func committed(iterations: Int, loss: Double, calibration: ResolvedManifest.Training.Calibration?) {
+        iteration = iterations
+        self.loss = loss
+        fit = .final
+        self.calibration = calibration.map {
+            TrainingCalibrationSummary(tau: $0.tau, evaluations: $0.evaluations ?? 0, evaluationCap: $0.evaluationCap,
+                                       l2: $0.l2Candidates == nil ? nil : $0.l2, fits: $0.l2Candidates?.count)
+        }
     }
 }

@@ -57,8 +57,8 @@ extension WorkerRuntime {
         Task.detached { [self] in
             let report: JobTrained
             do {
-                let outcome = try await trainer.run(transport: link, logger: logger, run: order.run) { iteration in
-                    logger.info("job \(job): iteration \(iteration.iteration), loss \(iteration.loss)", metadata: LogMetadata.job(job))
+                let outcome = try await trainer.run(transport: link, logger: logger, run: order.run) { fit, iteration in
+                    logger.info("job \(job): iteration \(iteration.iteration), loss \(iteration.loss) (\(fit))", metadata: LogMetadata.job(job))
                 }
                 report = JobTrained(job: job, run: order.run, outcome: outcome)
             } catch {

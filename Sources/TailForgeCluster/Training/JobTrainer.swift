@@ -60,10 +60,12 @@ struct JobTrainer: Sendable {
     /// iteration 0).
     /// `settings` are the section's with the fit's λ (and a calibration fit's evaluation limit); `candidate` and
     /// `warmStart` place a calibration fit on the λ path (``L2Path``) or after the final fit (`afterFinalFit`:
-    /// ``CalibrationFitPlan``), the warm start applying only when no checkpoint continues the fit.
+    /// ``CalibrationFitPlan``), the warm start applying only when no checkpoint continues the fit. `label` says which
+    /// fit this is to `resumed`, `progress` and the coordinator (``TrainerProgress/fit``).
     func fit(_ fit: JobTrainingCheckpoint.Fit, candidate: Int? = nil, afterFinalFit: Bool = false, settings: TrainingSettings,
-             warmStart: LBFGS.Start? = nil, source: RemoteGradientSource, logger: Logger, resumed: @Sendable (Int) -> Void,
-             progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> Fitted {
+             warmStart: LBFGS.Start? = nil, label: TrainingFit, source: RemoteGradientSource, logger: Logger,
+             resumed: @Sendable (TrainingFit, Int) -> Void,
+             progress: @escaping @Sendable (TrainingFit, LBFGSIteration) -> Void) async throws -> Fitted {
         let checkpoint = JobTrainingCheckpoint(directory: directory, fit: fit, candidate: candidate, afterFinalFit: afterFinalFit, l2: settings.l2,
                                                job: job, train: train, identity: identity, rows: source.rowCount, classCount: source.classCount,
                                                dimension: source.dimension, blockRows: TrainingPartition.blockRows)
@@ -76,7 +78,7 @@ struct JobTrainer: Sendable {
         case .resume(let state):
             logger.info("job \(job): resuming the \(fit.rawValue) fit from iteration \(state.iteration) (checkpoint \(checkpoint.path))",
                         metadata: LogMetadata.job(job))
-            resumed(state.iteration)
+            resumed(label, state.iteration)
         }
         var writing = Duration.zero
         var failed = false
@@ -107,8 +109,8 @@ struct JobTrainer: Sendable {
                         return (clock.now - began, nil)
                     }
                 }
-                source.reportProgress(iteration)
-                progress(iteration)
+                source.reportProgress(iteration, fit: label)
+                progress(label, iteration)
             }
         } catch {
             // No write may outlive the fit: the job's directory is deleted when it ends.
@@ -143,14 +145,14 @@ struct JobTrainer: Sendable {
         "\(job)-\(fit == .final ? "train" : "calibrate")-\(run)"
     }
 
-    /// Trains over `transport` and writes the model to the job's output; `progress` gets every iteration: with
-    /// `calibrate: true` at the section's λ, of the final fit and then of the calibration fit (which starts from the
-    /// final fit's weights, ``CalibrationFitPlan``); with `l2: auto`, of the λ path's fits and then of the final fit.
-    /// `resumed` hears each fit that continues from a checkpoint, with its iteration. `run` names the sessions (a
+    /// Trains over `transport` and writes the model to the job's output; `progress` gets every iteration with the fit
+    /// it is of: with `calibrate: true` at the section's λ, of the final fit and then of the calibration fit (which
+    /// starts from the final fit's weights, ``CalibrationFitPlan``); with `l2: auto`, of the λ path's fits and then of
+    /// the final fit. `resumed` hears each fit that continues from a checkpoint, with its iteration. `run` names the sessions (a
     /// named trainer's is the hand-over's, ``TrainJob/run``); nil draws a new one.
     func run(transport: any TrainerTransport, logger: Logger, run: String? = nil,
-             resumed: @escaping @Sendable (JobTrainingCheckpoint.Fit, Int) -> Void = { _, _ in },
-             progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> Outcome {
+             resumed: @escaping @Sendable (TrainingFit, Int) -> Void = { _, _ in },
+             progress: @escaping @Sendable (TrainingFit, LBFGSIteration) -> Void) async throws -> Outcome {
         let (specs, payloads, parts) = try specs()
         let clock = ContinuousClock()
         let opened = clock.now
@@ -164,7 +166,7 @@ struct JobTrainer: Sendable {
         let openSeconds = (clock.now - opened).seconds
         func calibrate(_ calibration: CalibrationSettings, after final: SoftmaxTrainer.Result?) async throws -> Calibrated {
             try await self.calibrate(calibration, after: final, specs: specs, payloads: payloads, workers: source.shardWorkers, run: run,
-                                     transport: transport, logger: logger, resumed: { resumed(.calibration, $0) }, progress: progress)
+                                     transport: transport, logger: logger, resumed: resumed, progress: progress)
         }
         // As `train`: a λ path precedes the final fit, a calibration at the section's λ follows it.
         var calibrated: Calibrated?
@@ -176,7 +178,7 @@ struct JobTrainer: Sendable {
         if train.calibration != nil {
             logger.info("job \(job): final fit on all \(source.rowCount) rows at λ = \(settings.l2)", metadata: LogMetadata.job(job))
         }
-        let fitted = try await fit(.final, settings: settings, source: source, logger: logger, resumed: { resumed(.final, $0) }, progress: progress)
+        let fitted = try await fit(.final, settings: settings, label: .final, source: source, logger: logger, resumed: resumed, progress: progress)
         let result = fitted.result
         if fitted.resumedFromIteration == result.state.iteration {
             // Continued from its last state, the fit evaluated nothing in this run: have the workers evaluate the weights
@@ -221,8 +223,8 @@ struct JobTrainer: Sendable {
     /// and counts (``CalibrationBlocks``), so the same λ, τ and record.
     func calibrate(_ calibration: CalibrationSettings, after final: SoftmaxTrainer.Result?, specs: [TrainingShardSpec], payloads: [[UInt8]],
                    workers: [String], run: String,
-                   transport: any TrainerTransport, logger: Logger, resumed: @escaping @Sendable (Int) -> Void,
-                   progress: @escaping @Sendable (LBFGSIteration) -> Void) async throws -> Calibrated {
+                   transport: any TrainerTransport, logger: Logger, resumed: @escaping @Sendable (TrainingFit, Int) -> Void,
+                   progress: @escaping @Sendable (TrainingFit, LBFGSIteration) -> Void) async throws -> Calibrated {
         try calibration.validate()
         let cut = TrainingRecipe.Calibration(holdOutFraction: calibration.holdOutFraction, seed: calibration.seed)
         let calibrationSpecs = zip(specs, workers).map { spec, worker in
@@ -255,8 +257,10 @@ struct JobTrainer: Sendable {
             if searching {
                 logger.info("job \(job): calibration fit \(index + 1) of \(candidates.count): λ = \(settings.l2)", metadata: LogMetadata.job(job))
             }
+            let label = searching ? TrainingFit(.calibration, candidate: index + 1, candidates: candidates.count, l2: settings.l2)
+                : TrainingFit(.calibration, fromFinalFit: plan.startKind == .finalFit)
             let fitted = try await fit(.calibration, candidate: searching ? index : nil, afterFinalFit: plan.startKind == .finalFit, settings: settings,
-                                       warmStart: start, source: source, logger: logger, resumed: resumed, progress: progress)
+                                       warmStart: start, label: label, source: source, logger: logger, resumed: resumed, progress: progress)
             fits.append(fitted)
             return fitted.result
         }, tally: { model in

@@ -219,11 +219,12 @@ public final class RemoteGradientSource: GradientSource {
 
     /// Tells the coordinator where the optimiser is (its metrics and status page show the loss curve); fire and
     /// forget, and only finite values (JSON has no NaN).
-    public func reportProgress(_ iteration: LBFGSIteration) {
+    /// `fit` names a job's fit for its `status`.
+    public func reportProgress(_ iteration: LBFGSIteration, fit: TrainingFit? = nil) {
         guard iteration.loss.isFinite, iteration.gradientNorm.isFinite else { return }
         connection.send([WireMessage(TrainerProgress(session: session, iteration: iteration.iteration, loss: iteration.loss,
                                                       gradientNorm: iteration.gradientNorm, evaluations: iteration.evaluations,
-                                                      seconds: iteration.seconds))])
+                                                      seconds: iteration.seconds, fit: fit))])
     }
 
     /// Timings of every evaluation so far (for the benchmark).

@@ -188,8 +188,11 @@ public struct TrainerProgress: WireBody, Equatable {
     public var evaluations: Int
     /// Seconds since the run started (including time before a resume).
     public var seconds: Double
-    public init(session: String, iteration: Int, loss: Double, gradientNorm: Double, evaluations: Int, seconds: Double) {
+    /// Which of the job's fits the session's iteration is of: a calibration session runs one fit per λ candidate of an
+    /// `l2: auto` path, which its name does not tell apart (nil from a trainer before it was added, and outside jobs).
+    public var fit: TrainingFit?
+    public init(session: String, iteration: Int, loss: Double, gradientNorm: Double, evaluations: Int, seconds: Double, fit: TrainingFit? = nil) {
         self.session = session; self.iteration = iteration; self.loss = loss; self.gradientNorm = gradientNorm
-        self.evaluations = evaluations; self.seconds = seconds
+        self.evaluations = evaluations; self.seconds = seconds; self.fit = fit
     }
 }

@@ -34,6 +34,8 @@ struct TrainingSessions {
         var evaluations = 0
         /// What the trainer reported after each L-BFGS iteration (for the status page and the gauges).
         var losses: [ClusterSnapshot.LossPoint] = []
+        /// The fit the trainer last reported an iteration of (``TrainerProgress/fit``).
+        var fit: TrainingFit?
     }
 
     /// The gradient request in flight and the shards whose replies are still missing.
@@ -109,6 +111,7 @@ struct TrainingSessions {
         case let progress as TrainerProgress:
             guard sessions[progress.session] != nil else { return [] }
             sessions[progress.session]!.lastHeard = .now
+            sessions[progress.session]!.fit = progress.fit
             sessions[progress.session]!.losses.append(ClusterSnapshot.LossPoint(iteration: progress.iteration, loss: progress.loss,
                                                                                gradientNorm: progress.gradientNorm))
             if sessions[progress.session]!.losses.count > ClusterSnapshot.maximumLossPoints { sessions[progress.session]!.losses.removeFirst() }
@@ -165,7 +168,7 @@ struct TrainingSessions {
     var snapshot: [ClusterSnapshot.Training] {
         func entry(_ id: String, _ session: Session, open: Bool) -> ClusterSnapshot.Training {
             ClusterSnapshot.Training(session: id, open: open, shards: session.specs.count, loadedShards: session.loaded.filter { $0 }.count,
-                                     evaluations: session.evaluations, losses: session.losses)
+                                     evaluations: session.evaluations, losses: session.losses, fit: session.fit?.description)
         }
         return sessions.keys.sorted().map { entry($0, sessions[$0]!, open: true) }
             + closed.reversed().filter { sessions[$0.id] == nil }.map { entry($0.id, $0.session, open: false) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TailForgeNumerics
 
 /// Parses the command line so that an option nobody declared is reported before a required argument that is missing.
 ///
@@ -70,23 +71,12 @@ enum UnknownOptionFirst {
         for word in arguments where word.hasPrefix("--") && word.count > 2 {
             let name = String(word.prefix { $0 != "=" })
             guard !declared.contains(name), !builtIn.contains(name) else { continue }
-            // ArgumentParser's rule: the closest declared long name, if fewer than 4 edits away.
-            let closest = declared.map { ($0, editDistance($0, name)) }.filter { $0.1 < 4 }.min { $0.1 < $1.1 }
+            // ArgumentParser's rule: the closest declared long name, if fewer than 4 edits away (measured as every other
+            // did-you-mean here measures it, ``Spelling/distance(_:_:)``).
+            let closest = declared.map { ($0, Spelling.distance($0, name)) }.filter { $0.1 < 4 }.min { $0.1 < $1.1 }
             return ValidationError("Unknown option '\(name)'" + (closest.map { ". Did you mean '\($0.0)'?" } ?? ""))
         }
         return nil
-    }
-
-    /// Levenshtein distance, as ArgumentParser measures a suggestion's closeness.
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let b = Array(b)
-        var row = Array(0...b.count)
-        for (i, x) in a.enumerated() {
-            var next = [i + 1]
-            for (j, y) in b.enumerated() { next.append(min(row[j + 1] + 1, next[j] + 1, row[j] + (x == y ? 0 : 1))) }
-            row = next
-        }
-        return row[b.count]
     }
 
     /// The part of ArgumentParser's `--experimental-dump-help` description read here: commands and their names.

@@ -72,11 +72,8 @@ struct StatusCommand: ParsableCommand {
         if job == nil {
             print("\(reply.workers.count) worker(s)" + (reply.blasCore.map { " (the coordinator runs OpenBLAS \($0))" } ?? ""))
             for worker in reply.workers {
-                var state = worker.busyWith.map { "busy with \($0)" } ?? "idle"
-                if let reason = worker.quarantined { state = "quarantined (gets no shards until it registers again): \(reason)" }
-                else if let failures = worker.consecutiveFailures, failures > 0 { state += ", \(failures) shard failure(s) in a row" }
                 print(String(format: "  %@ on %@, OpenBLAS %@: %@ (heard %.1fs ago)", worker.workerId, worker.host, worker.blasCore ?? TrainingKernels.unknown,
-                             state, worker.secondsSinceHeartbeat))
+                             worker.activity, worker.secondsSinceHeartbeat))
             }
         }
     }

@@ -72,6 +72,46 @@ import Testing
         #expect(Set(next.map(\.to)) == [a, c])
     }
 
+    /// What `status` says a worker serves: its parts per open session, following a move when a worker is lost,
+    /// and nothing once the session is closed.
+    @Test func eachWorkersServedPartsFollowPlacementMovesAndClosing() throws {
+        var sessions = TrainingSessions()
+        #expect(sessions.servedParts(by: a).isEmpty)
+        let open = TrainingOpen(session: "s", shards: [TrainingShardSpec(path: "/p0", holder: "nodeA"), TrainingShardSpec(path: "/p1", holder: "nodeA"),
+                                                       TrainingShardSpec(path: "/p2", holder: "nodeB")])
+        _ = try handle(&sessions, WireMessage(open), from: trainer, workers: workers)
+        _ = try handle(&sessions, WireMessage(TrainingOpen(session: "r", shards: [TrainingShardSpec(path: "/q0", holder: "nodeB")])),
+                       from: trainer, workers: workers)
+        #expect(sessions.servedParts(by: a).map { "\($0.session):\($0.parts)" } == ["s:2"])
+        #expect(sessions.servedParts(by: b).map { "\($0.session):\($0.parts)" } == ["r:1", "s:1"], "in session order")
+        #expect(sessions.servedParts(by: c).isEmpty, "a worker holding no part serves none")
+
+        var alive = workers
+        alive[b] = nil
+        _ = sessions.tick(workers: alive, log: log)
+        #expect(sessions.servedParts(by: b).isEmpty, "a lost worker's parts moved away")
+        #expect(sessions.servedParts(by: a).count + sessions.servedParts(by: c).count == 3)
+        #expect((sessions.servedParts(by: a) + sessions.servedParts(by: c)).reduce(0) { $0 + $1.parts } == 4)
+
+        _ = try handle(&sessions, WireMessage(TrainingClose(session: "s")), from: trainer, workers: alive)
+        #expect(sessions.servedParts(by: a).allSatisfy { $0.session == "r" } && sessions.servedParts(by: c).allSatisfy { $0.session == "r" })
+    }
+
+    @Test func aWorkerServingTrainingPartsIsNotShownIdle() {
+        var worker = WorkerStatus(workerId: "w", name: "w", host: "h", busyWith: nil, secondsSinceHeartbeat: 0)
+        #expect(worker.activity == "idle")
+        worker.training = []
+        #expect(worker.activity == "idle")
+        worker.training = [WorkerTrainingParts(session: "train-1a2b", job: "job-7", parts: 3), WorkerTrainingParts(session: "train-x", job: nil, parts: 1)]
+        #expect(worker.activity == "serving 3 training parts of job job-7, 1 training part of session train-x")
+        let shard = ShardReference(job: "job-9", shard: 2, stage: .synthesis, attempt: 0)
+        worker.busyWith = shard
+        worker.consecutiveFailures = 2
+        #expect(worker.activity == "busy with \(shard); serving 3 training parts of job job-7, 1 training part of session train-x, 2 shard failure(s) in a row")
+        worker.quarantined = "3 failures in a row"
+        #expect(worker.activity == "quarantined (gets no shards until it registers again): 3 failures in a row")
+    }
+
     @Test func unknownSessionsAreReportedSoTheTrainerReopensThem() throws {
         var sessions = TrainingSessions()
         for message in [request(iteration: 3), WireMessage(TrainingPing(session: "s"))] {

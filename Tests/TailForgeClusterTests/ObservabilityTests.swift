@@ -115,6 +115,7 @@ import Testing
         #expect(text.value("tailforge_jobs", ["state": "failed"]) == 0, "every state is reported, zero included")
         #expect(text.value("tailforge_shards", ["state": "running"]) == 2)
         #expect(text.value("tailforge_workers_alive") == 2)
+        #expect(text.value("tailforge_workers_serving_training") == 0)
         #expect(text.value("tailforge_worker_heartbeat_age_seconds", ["worker": "w2"]) == 0.25)
         #expect(text.value("tailforge_rows_generated_total") == 1234)
         #expect(text.value("tailforge_refusals_total", ["reason": "forbidden"]) == 1)
@@ -125,6 +126,12 @@ import Testing
         #expect(text.value("tailforge_training_gradient_norm", ["session": "s1"]) == 0.01)
         #expect(text.types["tailforge_gradient_request_seconds"] == "histogram")
         #expect(text.types["tailforge_rows_generated_total"] == "counter")
+
+        var serving = Self.snapshot(workers: ["w1", "w2"], jobs: [("a", .training)])
+        serving.workers[1].training = "2 training parts of job a (session train-1)"
+        metrics.update(from: serving)
+        text = try PrometheusText(String(decoding: metrics.registry.render(), as: UTF8.self))
+        #expect(text.value("tailforge_workers_serving_training") == 1)
 
         metrics.update(from: Self.snapshot(workers: ["w1"], jobs: [("b", .committed)]))
         text = try PrometheusText(String(decoding: metrics.registry.render(), as: UTF8.self))

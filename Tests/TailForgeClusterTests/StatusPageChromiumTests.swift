@@ -90,6 +90,7 @@ import Testing
         snapshot.blasCore = "SkylakeX"
         snapshot.workers[0].blasCore = "SkylakeX"
         snapshot.workers[1].blasCore = "skylakex"   // the script compares families without case
+        snapshot.workers[1].training = "2 training parts of job trained (session train-1)"
         var kernels = TrainingKernels()
         kernels.trainer(TrainingKernels.coordinator, family: "SkylakeX")
         kernels.computed(by: "w1", family: "SkylakeX")
@@ -104,6 +105,11 @@ import Testing
         _ = try Self.row("data-job=\"plain\"", in: dom)
         #expect(try Self.row("data-worker=\"w1\"", in: dom).contains("<td class=\"blas\">SkylakeX</td>"))
         #expect(try Self.row("data-worker=\"w2\"", in: dom).contains("<td class=\"blas\">skylakex</td>"))
+        // A worker serving training parts between shards is in state `training` with what it serves, not idle.
+        let serving = try Self.row("data-worker=\"w2\"", in: dom)
+        #expect(serving.contains("<span class=\"badge training\" title=\"\">training</span>"), "\(serving)")
+        #expect(serving.contains("<code>serving 2 training parts of job trained (session train-1)</code>"), "\(serving)")
+        #expect(try Self.row("data-worker=\"w1\"", in: dom).contains("<span class=\"badge idle\" title=\"\">idle</span>"))
         #expect(!dom.contains("data-kernel-warning"), "a kernel-family warning on one family")
         #expect(!dom.contains("blas mixed"), "a worker marked as differing on one family")
         #expect(!dom.contains("mixed-kernels") && !dom.contains("jobs on mixed OpenBLAS kernels"), "the mixed-jobs card on one family")

@@ -371,6 +371,13 @@ extension ClusterProcessTests {
             #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 1 }, "the fit never reached its fifth evaluation")
             let jobDirectory = (cluster.stateDirectory as NSString).appendingPathComponent("jobs/\(job)")
             #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: jobDirectory + "/final-fit.checkpoint") })
+            // Mid-fit the only worker computes no shard but holds the job's rows and answers its evaluations:
+            // `status` says so instead of "idle".
+            let worker = try #require(try client.status().workers.first)
+            #expect(worker.busyWith == nil && worker.training?.map(\.job) == [job] && worker.training?.first?.parts == 1, "\(worker)")
+            let text = try await Child.run(executable, ["status", "--coordinator", cluster.endpoint]).stdout
+            #expect(text.contains(": serving 1 training part of job \(job) (heard "), "\(text)")
+            #expect(try client.status(job: job).jobs.first?.workers == 1, "the job's line counts the worker serving its fit")
             #expect(try client.cancel(job: job).cancelled)
             try gated.release()
             #expect(await eventually(seconds: 30) { !FileManager.default.fileExists(atPath: jobDirectory) }, "the cancelled job's checkpoint is still there")

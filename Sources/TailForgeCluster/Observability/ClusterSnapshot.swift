@@ -76,6 +76,9 @@ public struct ClusterSnapshot: Codable, Sendable, Equatable {
         public var consecutiveFailures: Int
         /// The OpenBLAS kernel family it runs (`hello.blasCore`), ``TrainingKernels/unknown`` when it does not say.
         public var blasCore: String? = nil
+        /// The distributed-training parts it serves (``WorkerTrainingParts``, joined), nil when none: such a worker
+        /// computes no shard yet is not idle.
+        public var training: String? = nil
     }
 
     public struct Training: Codable, Sendable, Equatable {

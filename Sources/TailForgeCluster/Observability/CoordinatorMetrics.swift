@@ -18,6 +18,7 @@ final class CoordinatorMetrics: Sendable {
     let gradientLatency: Timer
     let workersAlive: Gauge
     let workersQuarantined: Gauge
+    let workersServingTraining: Gauge
     let trainingSessions: Gauge
 
     init() {
@@ -28,6 +29,7 @@ final class CoordinatorMetrics: Sendable {
         gradientLatency = registry.timer(Self.gradientSeconds)
         workersAlive = registry.gauge("tailforge_workers_alive")
         workersQuarantined = registry.gauge("tailforge_workers_quarantined")
+        workersServingTraining = registry.gauge("tailforge_workers_serving_training")
         trainingSessions = registry.gauge("tailforge_training_sessions")
         bytes = registry.bytesMoved([("sent", "input"), ("received", "shard"), ("relayed", "gradient")])
         // Every state and direction is present from the start: a query for "failed jobs" finds 0, not nothing.
@@ -65,6 +67,7 @@ final class CoordinatorMetrics: Sendable {
         for (state, count) in shards { registry.gauge("tailforge_shards", [("state", state)]).record(count) }
         workersAlive.record(snapshot.workers.count)
         workersQuarantined.record(snapshot.workers.filter { $0.quarantined != nil }.count)
+        workersServingTraining.record(snapshot.workers.filter { $0.training != nil }.count)
         // A family no worker runs any more is removed, as a worker that left is from the heartbeat ages.
         registry.setGauges("tailforge_workers", label: "blas_core",
                            snapshot.workers.reduce(into: [:]) { $0[$1.blasCore ?? TrainingKernels.unknown, default: 0] += 1 })

@@ -82,7 +82,7 @@ public enum StatusPage {
     <section><h2 id="chart-title">Class counts</h2><div id="chart"></div></section>
     <section><h2>Training</h2><div id="training"></div></section>
     </div>
-    <section><h2>Workers</h2><table id="workers"><thead><tr><th>Worker</th><th>Host</th><th>Threads</th><th>OpenBLAS</th><th>State</th><th>Current shard</th><th>Heartbeat</th></tr></thead><tbody></tbody></table><div class="empty" id="workers-empty">No workers registered.</div></section>
+    <section><h2>Workers</h2><table id="workers"><thead><tr><th>Worker</th><th>Host</th><th>Threads</th><th>OpenBLAS</th><th>State</th><th>Current work</th><th>Heartbeat</th></tr></thead><tbody></tbody></table><div class="empty" id="workers-empty">No workers registered.</div></section>
     </main>
 
     """
@@ -215,7 +215,9 @@ public enum StatusPage {
         body.textContent = "";
         document.getElementById("workers-empty").style.display = data.workers.length ? "none" : "";
         data.workers.forEach(function (w) {
-          var state = w.quarantined ? "quarantined" : w.busyWith ? "busy" : "idle";
+          // A worker between a training job's shards computes nothing but still serves its rows' gradients.
+          var state = w.quarantined ? "quarantined" : w.busyWith ? "busy" : w.training ? "training" : "idle";
+          var work = [w.busyWith, w.training ? "serving " + w.training : null].filter(Boolean).join("; ");
           var family = w.blasCore || "unknown", blas = { class: "blas", text: family };
           if (!sameFamily(family, data.blasCore)) {
             blas = { class: "blas mixed", text: family, title: "not the coordinator's family (" + data.blasCore + "): a training job computed partly here mixes kernel families" };
@@ -224,7 +226,7 @@ public enum StatusPage {
             el("td", { text: w.name }), el("td", { text: w.host }), el("td", { text: String(w.threads) }),
             el("td", blas),
             el("td", {}, [el("span", { class: "badge " + state, text: state, title: w.quarantined || "" })]),
-            el("td", {}, [el("code", { text: w.busyWith || "–" })]),
+            el("td", {}, [el("code", { text: work || "–" })]),
             el("td", { text: w.heartbeatAgeSeconds.toFixed(1) + " s ago" })
           ]));
         });

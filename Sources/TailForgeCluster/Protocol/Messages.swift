@@ -320,6 +320,7 @@ public struct JobStatus: Codable, Sendable, Equatable {
     public var classCount: Int
     public var rowsWritten: Int
     public var totalRows: Int
+    /// Workers computing one of its shards or serving parts of its fit (rows in memory, gradients on request).
     public var workers: Int
     /// Seconds since submission while the job is live; its total duration once committed, failed or cancelled.
     public var elapsedSeconds: Double
@@ -499,11 +500,43 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     public var consecutiveFailures: Int?
     /// The OpenBLAS kernel family the worker runs, `unknown` for a worker that does not say (nil from earlier coordinators).
     public var blasCore: String?
+    /// The distributed-training parts it serves (rows held in memory, gradients on request), per open session;
+    /// nil or empty when it serves none (and from earlier coordinators).
+    public var training: [WorkerTrainingParts]?
     public init(workerId: String, name: String, host: String, busyWith: ShardReference?, secondsSinceHeartbeat: Double,
-                quarantined: String? = nil, consecutiveFailures: Int? = nil, blasCore: String? = nil) {
+                quarantined: String? = nil, consecutiveFailures: Int? = nil, blasCore: String? = nil,
+                training: [WorkerTrainingParts]? = nil) {
         self.workerId = workerId; self.name = name; self.host = host; self.busyWith = busyWith
         self.secondsSinceHeartbeat = secondsSinceHeartbeat; self.quarantined = quarantined
-        self.consecutiveFailures = consecutiveFailures; self.blasCore = blasCore
+        self.consecutiveFailures = consecutiveFailures; self.blasCore = blasCore; self.training = training
+    }
+
+    /// What the worker is doing, as `status` prints it: quarantined, busy with a shard, serving training parts,
+    /// or idle. Between a training job's shards a worker computes nothing but may still hold that job's rows and
+    /// answer every L-BFGS evaluation for them; "idle" would then send an operator to the wrong machine.
+    public var activity: String {
+        if let reason = quarantined { return "quarantined (gets no shards until it registers again): \(reason)" }
+        var parts: [String] = []
+        if let busyWith { parts.append("busy with \(busyWith)") }
+        if let training, !training.isEmpty { parts.append("serving " + training.map(\.description).joined(separator: ", ")) }
+        var state = parts.isEmpty ? "idle" : parts.joined(separator: "; ")
+        if let failures = consecutiveFailures, failures > 0 { state += ", \(failures) shard failure(s) in a row" }
+        return state
+    }
+}
+
+/// Training parts one worker serves for one session (``WorkerStatus/training``).
+public struct WorkerTrainingParts: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var session: String
+    /// The job whose fit the session is, nil for a `train --coordinator` session outside jobs.
+    public var job: String?
+    public var parts: Int
+    public init(session: String, job: String?, parts: Int) { self.session = session; self.job = job; self.parts = parts }
+
+    /// `3 training parts of job J`, or `… of session S` outside jobs (a job's sessions are named after it; the
+    /// session is in `--json` and labels the training metrics).
+    public var description: String {
+        "\(parts) training part\(parts == 1 ? "" : "s") of " + (job.map { "job \($0)" } ?? "session \(session)")
     }
 }
 

@@ -17,7 +17,7 @@ extension CoordinatorLoop {
         return JobStatus(job: id, name: job.manifest.name ?? id, state: job.state, stage: job.prepared == nil ? nil : job.stage,
                          shardsDone: committed ? shardCount : done.count, shardCount: shardCount, classesDone: classesDone,
                          classCount: job.prepared?.classCount ?? 0, rowsWritten: rowsDone, totalRows: job.prepared?.totalRows ?? 0,
-                         workers: registry.holding(job: id).count,
+                         workers: workerCount(of: id),
                          elapsedSeconds: (job.finished ?? Date()).timeIntervalSince(job.started), output: job.manifest.output,
                          error: job.error, training: job.training, verification: job.spot?.summary(excluded: job.liars), kernels: job.kernels)
     }
@@ -31,10 +31,23 @@ extension CoordinatorLoop {
         let workerList = registry.workers.map { identity, worker in
             WorkerStatus(workerId: worker.name, name: worker.name, host: worker.host, busyWith: worker.activity.reference,
                          secondsSinceHeartbeat: liveness.silence(of: identity).map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 } ?? 0,
-                         quarantined: worker.quarantine, consecutiveFailures: worker.consecutiveFailures, blasCore: worker.blasCore)
+                         quarantined: worker.quarantine, consecutiveFailures: worker.consecutiveFailures, blasCore: worker.blasCore,
+                         training: trainingParts(of: identity))
         }.sorted { $0.workerId < $1.workerId }
         send(client, WireMessage(StatusReply(jobs: ids.compactMap(status), workers: workerList, toolVersion: configuration.toolVersion,
                                              blasCore: BLAS.coreName)))
+    }
+
+    /// Workers computing a shard of job `id` or serving parts of its fit: while a job trains, its workers hold its rows
+    /// and answer each evaluation without any shard to compute, and "workers 0" would say nobody works on it.
+    func workerCount(of id: String) -> Int {
+        let serving = Set(training.sessions.keys.filter { trainingJob(ofSession: $0) == id }.flatMap { training.owners(of: $0) })
+        return registry.workers.filter { identity, worker in worker.activity.reference?.job == id || serving.contains(identity) }.count
+    }
+
+    /// The training parts the worker behind `identity` serves, each with the job its session is a fit of.
+    func trainingParts(of identity: Identity) -> [WorkerTrainingParts] {
+        training.servedParts(by: identity).map { WorkerTrainingParts(session: $0.session, job: trainingJob(ofSession: $0.session), parts: $0.parts) }
     }
 
     mutating func publishProgress(_ id: String) {

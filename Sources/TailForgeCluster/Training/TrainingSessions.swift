@@ -164,6 +164,21 @@ struct TrainingSessions {
         return outgoing
     }
 
+    /// The training parts `worker` serves now (shards whose rows it holds in memory and answers gradient requests
+    /// for), per open session in session order; empty when it serves none. A worker that computes no balancing
+    /// shard is not idle while it serves these: `status` and the page say so.
+    func servedParts(by worker: [UInt8]) -> [(session: String, parts: Int)] {
+        sessions.keys.sorted().compactMap { id in
+            let parts = sessions[id]!.owner.lazy.filter { $0 == worker }.count
+            return parts == 0 ? nil : (id, parts)
+        }
+    }
+
+    /// The workers serving at least one part of open session `id`.
+    func owners(of id: String) -> Set<[UInt8]> {
+        Set(sessions[id]?.owner.compactMap { $0 } ?? [])
+    }
+
     /// Open sessions (by id), then the recently closed ones, for the status page.
     var snapshot: [ClusterSnapshot.Training] {
         func entry(_ id: String, _ session: Session, open: Bool) -> ClusterSnapshot.Training {

@@ -57,8 +57,8 @@ public struct EvaluationRunner: Sendable {
         let labels = try file.readLabels()
         var trainingCounts: [Int]?
         if let training {
-            // Either balanced layout gives the same counts (a compact file's from its plan).
-            let trainingLabels = try TrainingInputFile(path: training, names: names).labels()
+            // The long tail's counts: a balanced file (either layout, the same counts) gives its real rows only.
+            let trainingLabels = try TrainingInputFile(path: training, names: names).realLabels()
             var counts = [Int](repeating: 0, count: m.classCount)
             for (row, label) in trainingLabels.enumerated() {
                 guard Int(label) < m.classCount else {

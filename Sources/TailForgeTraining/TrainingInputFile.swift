@@ -67,6 +67,28 @@ public struct TrainingInputFile: Sendable {
         }
     }
 
+    /// The labels of the real rows: a balanced file's (either layout) without its synthetic rows, every row of any
+    /// other file. `evaluate --train` groups classes as many/medium/few-shot by these counts: a balanced file's
+    /// synthetic rows would put every class at the target (all "many"). With `--subsample` a class larger than
+    /// the target counts the real rows kept, which is more than 100 whenever the target is.
+    public func realLabels() throws -> [Int32] {
+        switch contents {
+        case .compact(let compact):
+            return compact.plan.classes.flatMap { repeatElement(Int32($0.classId), count: $0.keptCount) }
+        case .labeled(let file):
+            let labels = try file.readLabels()
+            let hdf5 = try HDF5File.open(path: path)
+            guard try hdf5.rootAttributes()["format"]?.stringValue == BalanceAttributes.format, hdf5.contains("is_synthetic") else {
+                return labels
+            }
+            let flags = try hdf5.openDataset("is_synthetic", rank: 1, elementClass: .integer).read(as: UInt8.self)
+            guard flags.count == labels.count else {
+                throw CalibrationError.provenanceLength(file: path, dataset: "is_synthetic", rows: labels.count, found: flags.count)
+            }
+            return zip(labels, flags).compactMap { $1 == 0 ? $0 : nil }
+        }
+    }
+
     /// The labels of every row (a compact file's come from its plan: no row is regenerated).
     public func labels() throws -> [Int32] {
         switch contents {

@@ -13,7 +13,7 @@ struct EvaluateCommand: ParsableCommand {
     @Argument(help: "Labelled test HDF5 file (embeddings [N, d] and labels [N]; rows are scaled to unit length as in training).")
     var test: String
 
-    @Option(help: "The original long-tailed training file, for many (>100), medium (20–100) and few (<20) shot groups.")
+    @Option(help: "The long-tailed training file, for many (>100), medium (20–100) and few (<20) shot groups; a balanced file made from it gives the same groups (only its real rows count).")
     var train: String?
 
     @Option(help: "Also write the report as JSON to this file (never over the model, test or training file).")

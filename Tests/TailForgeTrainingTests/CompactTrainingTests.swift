@@ -7,7 +7,7 @@ import TailForgeStorage
 
 /// Every reader regenerates a compact file's synthetic rows on load, so training on a compact file and on its
 /// full counterpart gives the same model file, byte for byte (the model records the set's identity, the same
-/// for both layouts), and `evaluate --train` counts the same classes.
+/// for both layouts), and `evaluate --train` counts the same classes (their real rows, as the input has them).
 @Suite struct CompactTrainingTests {
     /// Balances a long-tailed vMF problem in both layouts, as `a/balanced.h5` (full) and `b/balanced.h5`
     /// (compact): the same base name, since the model records it.
@@ -55,9 +55,15 @@ import TailForgeStorage
                                      threads: 2).run()
         let withFull = try EvaluationRunner(model: dir.file("model.h5"), test: dir.file("test.h5"), training: full).run()
         let withCompact = try EvaluationRunner(model: dir.file("model.h5"), test: dir.file("test.h5"), training: compact).run()
+        let withInput = try EvaluationRunner(model: dir.file("model.h5"), test: dir.file("test.h5"), training: dir.file("train.h5")).run()
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         #expect(try encoder.encode(withFull) == encoder.encode(withCompact))
+        // Only real rows count: the balanced files (every class topped up to 300 rows) give the long tail's groups,
+        // as the input they were made from does, not five many-shot classes.
+        #expect(try encoder.encode(withFull) == encoder.encode(withInput))
+        #expect(withFull.perClass.map(\.trainingSamples) == [300, 90, 30, 9, 3])
+        #expect(withFull.perClass.map(\.group) == [.many, .medium, .medium, .few, .few])
     }
 
     /// The cluster's training path and the benchmarks load shards through `TrainingShard.load`.

@@ -164,18 +164,21 @@ let package = Package(
 
         // MARK: - Tests
 
+        // What every test target shares: the temporary directory each test owns and removes (Scripts/test checks
+        // that nothing is left in TMPDIR).
+        .target(name: "TailForgeTestSupport", path: "Tests/TailForgeTestSupport"),
         .testTarget(name: "TailForgeNumericsTests", dependencies: ["TailForgeNumerics", "CTailForgeKernels"]),
-        .testTarget(name: "TailForgeStorageTests", dependencies: ["TailForgeStorage", "TailForgeNumerics", "CHDF5"]),
-        .testTarget(name: "TailForgeEngineTests", dependencies: ["TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),
-        .testTarget(name: "TailForgeTrainingTests", dependencies: ["TailForgeTraining", "TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),
+        .testTarget(name: "TailForgeStorageTests", dependencies: ["TailForgeTestSupport", "TailForgeStorage", "TailForgeNumerics", "CHDF5"]),
+        .testTarget(name: "TailForgeEngineTests", dependencies: ["TailForgeTestSupport", "TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),
+        .testTarget(name: "TailForgeTrainingTests", dependencies: ["TailForgeTestSupport", "TailForgeTraining", "TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),
         // Runs the built `tailforge` executable as a user would: flags, exit statuses, signals.
         .testTarget(
             name: "TailForgeCLITests",
-            dependencies: ["TailForgeCluster", "TailForgeEngine", "TailForgeNumerics", "TailForgeStorage", "TailForgeTraining"]
+            dependencies: ["TailForgeTestSupport", "TailForgeCluster", "TailForgeEngine", "TailForgeNumerics", "TailForgeStorage", "TailForgeTraining"]
         ),
         .testTarget(
             name: "TailForgeClusterTests",
-            dependencies: ["CZeroMQ", "TailForgeCluster", "TailForgeNumerics", "TailForgeEngine", "TailForgeTraining", "TailForgeStorage",
+            dependencies: ["TailForgeTestSupport", "CZeroMQ", "TailForgeCluster", "TailForgeNumerics", "TailForgeEngine", "TailForgeTraining", "TailForgeStorage",
                            .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
                            .product(name: "CoreMetrics", package: "swift-metrics"),
                            "TailForgeFuzzTargets"]

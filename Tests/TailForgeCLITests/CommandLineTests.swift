@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 import TailForgeStorage
 
@@ -6,7 +7,7 @@ import TailForgeStorage
     static let sharedFixture = Task { try await CLIFixture() }
 
     @Test func versionPrintsTheToolVersionWorkersCompare() async throws {
-        let outcome = try await CommandRunner().run(["--version"], in: NSTemporaryDirectory())
+        let outcome = try await withTemporaryDirectory("version") { try await CommandRunner().run(["--version"], in: $0) }
         #expect(outcome.status == 0)
         #expect(outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == ToolVersion.current)
     }
@@ -92,16 +93,15 @@ import TailForgeStorage
     /// `synth` takes `-o`/`--output` like every other command that writes (it had only `--out`), and a typo'd
     /// preset names the one it misspells.
     @Test func synthTakesTheOutputFlagsOfTheOtherCommandsAndSuggestsAPreset() async throws {
-        let directory = NSTemporaryDirectory() + "tailforge-synth-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        for flag in ["-o", "--output", "--out"] {
-            let outcome = try await CommandRunner().run(["synth", "--preset", "small", "--dimension", "8", "--threads", "1", flag, "data\(flag)"], in: directory)
-            #expect(outcome.status == 0, "\(flag): \(outcome.stderr)")
-            #expect(FileManager.default.fileExists(atPath: directory + "/data\(flag)/train.h5"))
+        try await withTemporaryDirectory("synth") { directory in
+            for flag in ["-o", "--output", "--out"] {
+                let outcome = try await CommandRunner().run(["synth", "--preset", "small", "--dimension", "8", "--threads", "1", flag, "data\(flag)"], in: directory)
+                #expect(outcome.status == 0, "\(flag): \(outcome.stderr)")
+                #expect(FileManager.default.fileExists(atPath: directory + "/data\(flag)/train.h5"))
+            }
+            let typo = try await CommandRunner().run(["synth", "--preset", "smal", "-o", "typo"], in: directory)
+            #expect(typo.status != 0 && typo.stderr.contains("did you mean `small`?"), "\(typo.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: directory + "/typo"))
         }
-        let typo = try await CommandRunner().run(["synth", "--preset", "smal", "-o", "typo"], in: directory)
-        #expect(typo.status != 0 && typo.stderr.contains("did you mean `small`?"), "\(typo.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: directory + "/typo"))
     }
 }

@@ -3,6 +3,7 @@ import Testing
 import TailForgeCluster
 import TailForgeEngine
 import TailForgeStorage
+import TailForgeTestSupport
 
 /// The `tailforge` executable built beside this test bundle, run as a real process.
 struct CommandRunner {
@@ -36,6 +37,14 @@ struct CommandRunner {
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        // A test that throws between start and finish still ends the process and removes its output files before
+        // its temporary directory goes.
+        TemporaryDirectory.current?.beforeRemoval { [process] in
+            if process.isRunning { LocalCluster.signal(process, SIGKILL) }
+            await LocalCluster.exited(process)
+            try? FileManager.default.removeItem(atPath: out)
+            try? FileManager.default.removeItem(atPath: err)
+        }
         return (process, out, err)
     }
 
@@ -59,14 +68,14 @@ struct CommandRunner {
 }
 
 /// A scratch directory with a generated `small` data set (data/train.h5, data/test.h5) and a model trained on it.
+/// Suites share one through a `static`, so the directory is removed when the test process exits.
 final class CLIFixture: @unchecked Sendable {
-    let directory: String
+    let scratch = TemporaryDirectory.removedAtExit("cli")
+    var directory: String { scratch.path }
     let runner: CommandRunner
 
     init() async throws {
         runner = try CommandRunner()
-        directory = NSTemporaryDirectory() + "tailforge-cli-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         _ = try SyntheticPreset.small.write(to: path("data"), seed: 3, dimension: 16)
         let train = try await runner.run(["train", "data/train.h5", "-o", "model.h5", "--max-iter", "5", "--threads", "1"], in: directory)
         #expect(train.status == 0, "\(train.stderr)")
@@ -78,6 +87,4 @@ final class CLIFixture: @unchecked Sendable {
     func contents(_ subdirectory: String = ".") -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: path(subdirectory))) ?? []).sorted()
     }
-
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
 }

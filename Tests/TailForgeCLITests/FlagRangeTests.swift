@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 
 /// Every numeric flag of every command, driven with 0, a negative number, NaN, 1e300 and a word: a refused
@@ -75,19 +76,20 @@ import Testing
     @Test(arguments: flags)
     func everyValueEndsInAMessageNeverASignal(_ flag: Flag) async throws {
         let runner = try CommandRunner()
-        let directory = NSTemporaryDirectory()
-        for value in Self.values {
-            // `--flag=-1`, so the value reaches the flag instead of being read as an option name.
-            let argument = "--\(flag.flag)=" + flag.form.replacingOccurrences(of: "%", with: value)
-            let outcome = try await runner.run(flag.command + [argument], in: directory)
-            let context = "\(flag.command.joined(separator: " ")) \(argument): status \(outcome.status), stderr: \(outcome.stderr)"
-            #expect(!outcome.killedBySignal, "\(context)")
-            #expect(outcome.status != 0, "\(context)")
-            #expect(!outcome.stderr.isEmpty, "\(context)")
-            if flag.accepted.contains(value) {
-                #expect(!outcome.stderr.contains("--\(flag.flag)"), "\(context)")
-            } else {
-                #expect(outcome.stderr.contains(flag.flag), "\(context)")
+        try await withTemporaryDirectory("flag-range") { directory in
+            for value in Self.values {
+                // `--flag=-1`, so the value reaches the flag instead of being read as an option name.
+                let argument = "--\(flag.flag)=" + flag.form.replacingOccurrences(of: "%", with: value)
+                let outcome = try await runner.run(flag.command + [argument], in: directory)
+                let context = "\(flag.command.joined(separator: " ")) \(argument): status \(outcome.status), stderr: \(outcome.stderr)"
+                #expect(!outcome.killedBySignal, "\(context)")
+                #expect(outcome.status != 0, "\(context)")
+                #expect(!outcome.stderr.isEmpty, "\(context)")
+                if flag.accepted.contains(value) {
+                    #expect(!outcome.stderr.contains("--\(flag.flag)"), "\(context)")
+                } else {
+                    #expect(outcome.stderr.contains(flag.flag), "\(context)")
+                }
             }
         }
     }
@@ -96,25 +98,25 @@ import Testing
     /// `--class-weight` names the word it misspells, like every other word-valued flag.
     @Test func openRangesAndWordFlagsReadAsAUserWouldWriteThem() async throws {
         let runner = try CommandRunner()
-        let directory = NSTemporaryDirectory()
-        let negative = try await runner.run(Self.train + ["--max-iter=-3"], in: directory)
-        #expect(negative.status != 0 && negative.stderr.contains("--max-iter must be 0 or more, got -3"), "\(negative.stderr)")
-        #expect(!negative.stderr.contains("\(Int.max)"), "\(negative.stderr)")
-        let typo = try await runner.run(Self.train + ["--class-weight", "balancd"], in: directory)
-        #expect(typo.status != 0 && typo.stderr.contains("got 'balancd' (did you mean `balanced`?)"), "\(typo.stderr)")
+        try await withTemporaryDirectory("flag-range") { directory in
+            let negative = try await runner.run(Self.train + ["--max-iter=-3"], in: directory)
+            #expect(negative.status != 0 && negative.stderr.contains("--max-iter must be 0 or more, got -3"), "\(negative.stderr)")
+            #expect(!negative.stderr.contains("\(Int.max)"), "\(negative.stderr)")
+            let typo = try await runner.run(Self.train + ["--class-weight", "balancd"], in: directory)
+            #expect(typo.status != 0 && typo.stderr.contains("got 'balancd' (did you mean `balanced`?)"), "\(typo.stderr)")
+        }
     }
 
     /// `--insecure` with keys is refused on every client and the worker, before anything connects.
     @Test func insecureWithKeysIsRefused() async throws {
         let runner = try CommandRunner()
-        let directory = NSTemporaryDirectory() + "tailforge-insecure-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        #expect(try await runner.run(["keygen", "--out", "keys", "--name", "c"], in: directory).status == 0)
-        let keys = ["--insecure", "--key", "keys/c.key", "--coordinator-key", "keys/c.pub"]
-        for command in [["status", "--coordinator", "tcp://127.0.0.1:1"], ["worker", "--connect", "tcp://127.0.0.1:1", "--work-dir", "w"]] {
-            let outcome = try await runner.run(command + keys, in: directory)
-            #expect(outcome.status != 0 && outcome.stderr.contains("--insecure cannot be combined with --key"), "\(command): \(outcome.stderr)")
+        try await withTemporaryDirectory("insecure") { directory in
+            #expect(try await runner.run(["keygen", "--out", "keys", "--name", "c"], in: directory).status == 0)
+            let keys = ["--insecure", "--key", "keys/c.key", "--coordinator-key", "keys/c.pub"]
+            for command in [["status", "--coordinator", "tcp://127.0.0.1:1"], ["worker", "--connect", "tcp://127.0.0.1:1", "--work-dir", "w"]] {
+                let outcome = try await runner.run(command + keys, in: directory)
+                #expect(outcome.status != 0 && outcome.stderr.contains("--insecure cannot be combined with --key"), "\(command): \(outcome.stderr)")
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 import TailForgeCluster
 
@@ -17,28 +18,27 @@ import TailForgeCluster
     /// pointing at the freshly built executable (verify checks that every Exec path is executable).
     static func verify(_ units: [String: String]) async throws -> (status: Int32, output: String) {
         let runner = try CommandRunner()
-        let directory = NSTemporaryDirectory() + "tailforge-units-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var paths: [String] = []
-        for (name, text) in units.sorted(by: { $0.key < $1.key }) {
-            let path = directory + "/" + name
-            try text.replacingOccurrences(of: installedBinary, with: runner.executable).write(toFile: path, atomically: true, encoding: .utf8)
-            paths.append(path)
+        return try await withTemporaryDirectory("units") { directory in
+            var paths: [String] = []
+            for (name, text) in units.sorted(by: { $0.key < $1.key }) {
+                let path = directory + "/" + name
+                try text.replacingOccurrences(of: installedBinary, with: runner.executable).write(toFile: path, atomically: true, encoding: .utf8)
+                paths.append(path)
+            }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try #require(systemdAnalyze))
+            process.arguments = ["verify"] + paths
+            // To a file, not a pipe read to its end: the wait below suspends instead of blocking a thread.
+            let log = directory + "/verify.log"
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+            await LocalCluster.exited(process)
+            let output = try String(contentsOfFile: log, encoding: .utf8)
+            return (process.terminationStatus, output)
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(systemdAnalyze))
-        process.arguments = ["verify"] + paths
-        // To a file, not a pipe read to its end: the wait below suspends instead of blocking a thread.
-        let log = directory + "/verify.log"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        await LocalCluster.exited(process)
-        let output = try String(contentsOfFile: log, encoding: .utf8)
-        return (process.terminationStatus, output)
     }
 
     static func unitText(_ name: String) throws -> String {
@@ -91,14 +91,13 @@ import TailForgeCluster
     @Test(arguments: [("", "is empty"), ("  ", "is empty"), ("coordinator.example:5555", "must be a ZeroMQ endpoint")])
     func workerRefusesAnEmptyOrMalformedEndpoint(endpoint: String, message: String) async throws {
         let runner = try CommandRunner()
-        let directory = NSTemporaryDirectory() + "tailforge-endpoint-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let outcome = try await runner.run(["worker", "--connect", endpoint, "--work-dir", "work", "--insecure"], in: directory)
-        #expect(outcome.status == 64, "\(outcome.stderr)")
-        #expect(!outcome.killedBySignal)
-        #expect(outcome.stderr.contains("--connect \(message)"), "\(outcome.stderr)")
-        #expect(outcome.stderr.contains("TAILFORGE_COORDINATOR in /etc/default/tailforge-worker"), "\(outcome.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: directory + "/work"), "a refused worker created its work directory")
+        try await withTemporaryDirectory("endpoint") { directory in
+            let outcome = try await runner.run(["worker", "--connect", endpoint, "--work-dir", "work", "--insecure"], in: directory)
+            #expect(outcome.status == 64, "\(outcome.stderr)")
+            #expect(!outcome.killedBySignal)
+            #expect(outcome.stderr.contains("--connect \(message)"), "\(outcome.stderr)")
+            #expect(outcome.stderr.contains("TAILFORGE_COORDINATOR in /etc/default/tailforge-worker"), "\(outcome.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: directory + "/work"), "a refused worker created its work directory")
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 
 extension CommandLineTests {
@@ -18,7 +19,7 @@ extension CommandLineTests {
         (["balance", "data/train.h5", "-o", "b.h5", "--layout", "bogus", "--sed", "3"], "Unknown option '--sed'. Did you mean '--seed'?"),
     ])
     func anUnknownOptionIsReportedBeforeAMissingArgument(arguments: [String], expected: String) async throws {
-        let outcome = try await CommandRunner().run(arguments, in: NSTemporaryDirectory())
+        let outcome = try await withTemporaryDirectory("unknown-option") { try await CommandRunner().run(arguments, in: $0) }
         #expect(outcome.status == 64)
         #expect(outcome.stderr.hasPrefix("Error: \(expected)\n"), "\(outcome.stderr)")
     }
@@ -31,7 +32,7 @@ extension CommandLineTests {
         (["submit", "data/train.h5", "--shards", "2"], "an ad-hoc job needs --output OUT.h5"),
     ])
     func aMissingArgumentIsReportedWhenEveryOptionIsKnown(arguments: [String], expected: String) async throws {
-        let outcome = try await CommandRunner().run(arguments, in: NSTemporaryDirectory())
+        let outcome = try await withTemporaryDirectory("missing-argument") { try await CommandRunner().run(arguments, in: $0) }
         #expect(outcome.status == 64)
         #expect(outcome.stderr.hasPrefix("Error: \(expected)"), "\(outcome.stderr)")
     }

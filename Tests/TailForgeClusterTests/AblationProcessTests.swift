@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 import TailForgeEngine
 import TailForgeStorage
@@ -18,9 +19,9 @@ extension ClusterProcessTests {
             func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         }
 
-        static func data() throws -> Data {
+        /// Fresh data in `directory` (a test's temporary directory).
+        static func data(in directory: String) throws -> Data {
             let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
-            let directory = NSTemporaryDirectory() + "tailforge-ablate-cluster-\(UUID().uuidString)"
             let (train, test) = try SyntheticPreset.small.write(to: (directory as NSString).appendingPathComponent("data"), seed: 4, dimension: 16)
             return Data(directory: directory, executable: executable, train: train, test: test)
         }
@@ -49,14 +50,15 @@ extension ClusterProcessTests {
         /// Runs `body` with fresh data and a started cluster of `workers` over it; both are gone afterwards.
         static func withCluster(workers: Int, environment: [String: String] = [:],
                                 _ body: (Data, LocalCluster) async throws -> Void) async throws {
-            let data = try Self.data()
-            defer { try? FileManager.default.removeItem(atPath: data.directory) }
-            let cluster = LocalCluster(executable: data.executable, directory: data.path("cluster"), environment: environment,
-                                       heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
-            cluster.dataRoots = [data.directory]
-            defer { cluster.stop() }
-            try await cluster.start(workers: workers)
-            try await body(data, cluster)
+            try await withTemporaryDirectory("ablate-cluster") { directory in
+                let data = try Self.data(in: directory)
+                let cluster = LocalCluster(executable: data.executable, directory: data.path("cluster"), environment: environment,
+                                           heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
+                cluster.dataRoots = [data.directory]
+                defer { cluster.stop() }
+                try await cluster.start(workers: workers)
+                try await body(data, cluster)
+            }
         }
 
         @Test func theClusterBalancesTheRecipesAndTheReportAndModelsAreTheLocalOnes() async throws {
@@ -104,11 +106,12 @@ extension ClusterProcessTests {
                 #expect(locally.status == 0 && locally.stderr.components(separatedBy: "reusing the recorded result").count == 6, "\(locally.stderr)")
 
                 // A training file the coordinator may not read (outside its data roots): refused before any work, no report.
-                let outside = NSTemporaryDirectory() + "tailforge-ablate-outside-\(UUID().uuidString).h5"
-                defer { try? FileManager.default.removeItem(atPath: outside) }
-                try FileManager.default.copyItem(atPath: data.train, toPath: outside)
-                let refused = try await Child.run(data.executable, ["ablate", outside, data.test, "--recipes", Self.recipes, "--json", data.path("refused.json"),
-                                                                    "--max-iter", "15", "--threads", "2", "--coordinator", cluster.endpoint])
+                let refused = try await withTemporaryDirectory("ablate-outside") { elsewhere in
+                    let outside = elsewhere + "/train.h5"
+                    try FileManager.default.copyItem(atPath: data.train, toPath: outside)
+                    return try await Child.run(data.executable, ["ablate", outside, data.test, "--recipes", Self.recipes, "--json", data.path("refused.json"),
+                                                              "--max-iter", "15", "--threads", "2", "--coordinator", cluster.endpoint])
+                }
                 #expect(refused.status != 0 && refused.stdout.isEmpty)
                 #expect(refused.stderr.contains("refused recipe unweighted's job") && refused.stderr.contains("outside the coordinator's data roots")
                         && refused.stderr.contains("a filesystem they share"), "\(refused.stderr)")
@@ -181,15 +184,16 @@ extension ClusterProcessTests {
 
         /// No coordinator at the endpoint: a clear error within --timeout, non-zero exit, no report and no table.
         @Test func anUnreachableCoordinatorIsAClearErrorAndNoReport() async throws {
-            let data = try Self.data()
-            defer { try? FileManager.default.removeItem(atPath: data.directory) }
-            let endpoint = "tcp://127.0.0.1:9"  // the discard port: nothing listens on loopback
-            let run = try await Child.run(data.executable, Self.ablate(data, json: "ablation.json", ["--coordinator", endpoint, "--timeout", "1"]))
-            #expect(run.status != 0 && run.stdout.isEmpty)
-            #expect(run.stderr.contains("cannot submit recipe unweighted's job to \(endpoint)") && run.stderr.contains("no reply")
-                    && run.stderr.contains("leave out --coordinator"), "\(run.stderr)")
-            #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
-            #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json.work/unweighted.model.h5")), "no recipe was fitted")
+            try await withTemporaryDirectory("ablate-cluster") { directory in
+                let data = try Self.data(in: directory)
+                let endpoint = "tcp://127.0.0.1:9"  // the discard port: nothing listens on loopback
+                let run = try await Child.run(data.executable, Self.ablate(data, json: "ablation.json", ["--coordinator", endpoint, "--timeout", "1"]))
+                #expect(run.status != 0 && run.stdout.isEmpty)
+                #expect(run.stderr.contains("cannot submit recipe unweighted's job to \(endpoint)") && run.stderr.contains("no reply")
+                        && run.stderr.contains("leave out --coordinator"), "\(run.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json")))
+                #expect(!FileManager.default.fileExists(atPath: data.path("ablation.json.work/unweighted.model.h5")), "no recipe was fitted")
+            }
         }
     }
 }

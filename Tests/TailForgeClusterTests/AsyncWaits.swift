@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import TailForgeCluster
 
 /// Waits that suspend instead of blocking, so tests that wait on processes and files do not hold a thread of
@@ -45,6 +46,11 @@ final class Child: Sendable {
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        // Started inside `withTemporaryDirectory`, it is ended before that directory goes, whatever the test did.
+        TemporaryDirectory.current?.beforeRemoval { [process] in
+            if process.isRunning { LocalCluster.signal(process, SIGKILL) }
+            await LocalCluster.exited(process)
+        }
     }
 
     /// A child a test killed or left to its cluster's teardown never reaches `finish()`: its output files go with it.

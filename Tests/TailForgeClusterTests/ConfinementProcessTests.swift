@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 import TailForgeStorage
 @testable import TailForgeCluster
@@ -69,24 +70,24 @@ import TailForgeStorage
 
     @Test func aWorkerRefusesToWriteASharedShardDirectoryOutsideItsRoots() async throws {
         let fixture = try await ClusterProcessTests.ProcessClusterTests.shared()
-        let cluster = fixture.cluster()
-        defer { cluster.stop() }
-        // The coordinator allows a second root the worker was not given.
-        let elsewhere = NSTemporaryDirectory() + "tailforge-elsewhere-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: elsewhere) }
-        cluster.coordinatorArguments = ["--data-root", elsewhere]
-        try await cluster.start(workers: 1)
-        var manifest = fixture.manifest(output: "elsewhere.h5", shards: 1)
-        manifest.transfer.sharedShardDirectory = elsewhere + "/shards"
-        manifest.sharding.maxAttempts = 1
-        let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5)
-        let job = try client.submit(manifest)
-        let status = try #require(try await ClusterProcessTests.ProcessClusterTests.waitForJob(job, on: cluster.endpoint))
-        #expect(status.state == .failed)
-        #expect(status.error?.contains("is outside worker local0's work directory and data roots") == true, "\(status.error ?? "")")
-        #expect(!FileManager.default.fileExists(atPath: elsewhere + "/shards"), "the worker created nothing there")
-        #expect(cluster.workers[0].isRunning)
+        try await withTemporaryDirectory("elsewhere") { elsewhere in
+            // The cluster stops before the directory goes.
+            let cluster = fixture.cluster()
+            defer { cluster.stop() }
+            // The coordinator allows a second root the worker was not given.
+            cluster.coordinatorArguments = ["--data-root", elsewhere]
+            try await cluster.start(workers: 1)
+            var manifest = fixture.manifest(output: "elsewhere.h5", shards: 1)
+            manifest.transfer.sharedShardDirectory = elsewhere + "/shards"
+            manifest.sharding.maxAttempts = 1
+            let client = try ClusterClient(coordinator: cluster.endpoint, timeoutSeconds: 5)
+            let job = try client.submit(manifest)
+            let status = try #require(try await ClusterProcessTests.ProcessClusterTests.waitForJob(job, on: cluster.endpoint))
+            #expect(status.state == .failed)
+            #expect(status.error?.contains("is outside worker local0's work directory and data roots") == true, "\(status.error ?? "")")
+            #expect(!FileManager.default.fileExists(atPath: elsewhere + "/shards"), "the worker created nothing there")
+            #expect(cluster.workers[0].isRunning)
+        }
     }
 
     /// A raw DEALER on the coordinator, for messages no real peer would send.

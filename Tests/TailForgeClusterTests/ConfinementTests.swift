@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TailForgeTestSupport
 import Testing
 import TailForgeEngine
 @testable import TailForgeCluster
@@ -9,13 +10,14 @@ import TailForgeEngine
     /// `root/` (the data root) with `inside.h5`, `sub/`, a link `root/escape → outside/`, a link
     /// `root/passwd → /etc/passwd` and a dangling link; `outside/` and `state/` beside it.
     struct Tree {
-        let base: String
+        /// The tree's temporary directory, which goes with the value.
+        let scratch = TemporaryDirectory("confine")
+        var base: String { scratch.path }
         var root: String { base + "/root" }
         var outside: String { base + "/outside" }
         var state: String { base + "/root/state" }
 
         init() throws {
-            base = NSTemporaryDirectory() + "tailforge-confine-\(UUID().uuidString)"
             let manager = FileManager.default
             for directory in [base + "/root/sub", base + "/outside", base + "/root/state"] {
                 try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -29,12 +31,10 @@ import TailForgeEngine
         }
 
         func roots() throws -> DataRoots { try DataRoots([root]) }
-        func remove() { try? FileManager.default.removeItem(atPath: base) }
     }
 
     @Test func pathsInsideARootAreConfinedAndEveryEscapeIsNot() throws {
         let tree = try Tree()
-        defer { tree.remove() }
         let roots = try tree.roots()
         #expect(roots.confine(tree.root + "/inside.h5") != nil)
         #expect(roots.confine(tree.root + "/not-yet/deeper/out.h5") != nil, "an output that does not exist yet, in a directory to be created")
@@ -51,7 +51,6 @@ import TailForgeEngine
 
     @Test func aRootThatIsNotADirectoryIsRefused() throws {
         let tree = try Tree()
-        defer { tree.remove() }
         #expect(throws: DataRootError.notADirectory(tree.root + "/inside.h5")) { try DataRoots([tree.root + "/inside.h5"]) }
         #expect(throws: DataRootError.notADirectory(tree.base + "/missing")) { try DataRoots([tree.base + "/missing"]) }
     }
@@ -69,13 +68,11 @@ import TailForgeEngine
 
     @Test func aJobInsideTheRootsPasses() throws {
         let tree = try Tree()
-        defer { tree.remove() }
         #expect(try refusal(manifest(tree, shared: tree.root + "/shards"), tree) == nil)
     }
 
     @Test func eachPathOutsideTheRootsIsRefusedNamingThePathAndTheRoots() throws {
         let tree = try Tree()
-        defer { tree.remove() }
         let cases: [(JobManifest, String, String)] = [
             (manifest(tree, input: "/etc/passwd"), "input.path", "/etc/passwd"),
             (manifest(tree, input: tree.root + "/passwd"), "input.path", tree.root + "/passwd"),
@@ -92,7 +89,6 @@ import TailForgeEngine
 
     @Test func aRefusalDoesNotSayWhetherAPathOutsideTheRootsExists() throws {
         let tree = try Tree()
-        defer { tree.remove() }
         let existing = try #require(try refusal(manifest(tree, input: tree.outside + "/secret.h5"), tree))
         let missing = try #require(try refusal(manifest(tree, input: tree.outside + "/absent.h5"), tree))
         #expect(existing.reason.replacingOccurrences(of: "secret.h5", with: "X") == missing.reason.replacingOccurrences(of: "absent.h5", with: "X"))
@@ -103,7 +99,6 @@ import TailForgeEngine
 
     @Test func theStateDirectoryAResolvedManifestAndTheInputAreNeverAnOutput() throws {
         let tree = try Tree()
-        defer { tree.remove() }
         let cases: [(JobManifest, String)] = [
             (manifest(tree, output: tree.state + "/journal.jsonl"), "state directory"),
             (manifest(tree, input: tree.state + "/journal.jsonl"), "state directory"),
@@ -122,18 +117,17 @@ import TailForgeEngine
 /// Workers open training shards only inside their work directory and data roots.
 @Suite struct WorkerConfinementTests {
     @Test func aTrainingLoadOutsideTheWorkersRootsIsRefusedWithoutOpeningTheFile() async throws {
-        let directory = NSTemporaryDirectory() + "tailforge-worker-confine-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let server = TrainingShardServer(threads: 1, workerName: "w", logger: Logger(label: "test"), readableRoots: [directory])
-        let replies = AsyncStream<WireMessage>.makeStream()
-        server.submit(WireMessage(TrainingLoad(session: "s", shards: [0, 1], paths: ["/etc/passwd", directory + "/../../etc/shadow"]))) {
-            replies.continuation.yield($0)
-        }
-        var iterator = replies.stream.makeAsyncIterator()
-        for path in ["/etc/passwd", directory + "/../../etc/shadow"] {
-            let failure = try #require(await iterator.next()?.body(as: TrainingFailure.self))
-            #expect(failure.message.contains("\(path) is outside this worker's work directory and data roots"), "\(failure.message)")
+        try await withTemporaryDirectory("worker-confine") { directory in
+            let server = TrainingShardServer(threads: 1, workerName: "w", logger: Logger(label: "test"), readableRoots: [directory])
+            let replies = AsyncStream<WireMessage>.makeStream()
+            server.submit(WireMessage(TrainingLoad(session: "s", shards: [0, 1], paths: ["/etc/passwd", directory + "/../../etc/shadow"]))) {
+                replies.continuation.yield($0)
+            }
+            var iterator = replies.stream.makeAsyncIterator()
+            for path in ["/etc/passwd", directory + "/../../etc/shadow"] {
+                let failure = try #require(await iterator.next()?.body(as: TrainingFailure.self))
+                #expect(failure.message.contains("\(path) is outside this worker's work directory and data roots"), "\(failure.message)")
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Logging
 import Synchronization
 import TailForgeNumerics
@@ -15,7 +16,8 @@ struct NoBalancingBackend: JobBackend {
 }
 
 /// A daemon loop (coordinator or worker runtime) on its own thread until its stop signal is set. Tests wait for
-/// it by suspending, never by blocking a thread of the cooperative pool.
+/// it by suspending, never by blocking a thread of the cooperative pool. Started inside `withTemporaryDirectory`,
+/// it is stopped, and waited for, before that directory is removed.
 final class TestDaemon: Sendable {
     let stop = StopSignal()
     /// How the loop ended (nil while it runs).
@@ -26,6 +28,7 @@ final class TestDaemon: Sendable {
             let result = Result { try body(stop) }
             outcome.withLock { $0 = result }
         }
+        TemporaryDirectory.current?.beforeRemoval { [self] in await shutdown() }
     }
 
     var isRunning: Bool { outcome.withLock { $0 == nil } }
@@ -63,9 +66,9 @@ struct TrainingCluster {
     let coordinator: TestDaemon
     var workers: [TestDaemon] = []
 
-    init() async throws {
-        directory = NSTemporaryDirectory() + "tailforge-distributed-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    /// A coordinator whose state directory is `directory` (a test's temporary directory).
+    init(in directory: String) async throws {
+        self.directory = directory
         var configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: directory, toolVersion: "9.9.9",
                                                      heartbeat: Self.heartbeat)
         configuration.dataRoots = try DataRoots([NSTemporaryDirectory()])
@@ -96,11 +99,10 @@ struct TrainingCluster {
         try Self.writeShards(rowCounts: rowCounts, in: directory)
     }
 
-    /// Shard files in a new temporary directory.
-    static func shardFiles(rowCounts: [Int]) throws -> (directory: String, paths: [String]) {
-        let directory = NSTemporaryDirectory() + "tailforge-distributed-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        return (directory, try writeShards(rowCounts: rowCounts, in: directory))
+    /// Shard files in a new temporary directory, which goes with the value.
+    static func shardFiles(rowCounts: [Int]) throws -> (scratch: TemporaryDirectory, paths: [String]) {
+        let scratch = TemporaryDirectory("distributed")
+        return (scratch, try writeShards(rowCounts: rowCounts, in: scratch.path))
     }
 
     /// Writes `rowCounts.count` balanced-contract shard files of a 10-class, d = 32 problem (class means plus

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TailForgeTestSupport
 import Testing
 import TailForgeNumerics
 import TailForgeStorage
@@ -14,7 +15,8 @@ extension ClusterProcessTests {
 
         struct Fixture {
             let executable: String
-            let directory: String
+            let scratch: TemporaryDirectory
+            var directory: String { scratch.path }
             let shards: [String]
             let referenceSHA256: String
             /// Every process runs this test process's OpenBLAS kernel family: the model records the trainer's family
@@ -24,9 +26,9 @@ extension ClusterProcessTests {
             init() async throws {
                 executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
                 let files = try TrainingCluster.shardFiles(rowCounts: ClusterThreadTests.DistributedTrainingTests.rowCounts)
-                directory = files.directory
+                scratch = files.scratch
                 shards = files.paths
-                let reference = (directory as NSString).appendingPathComponent("local.h5")
+                let reference = files.scratch.file("local.h5")
                 let status = try await Self.run(executable, ["train"] + shards + ["--output", reference, "--threads", "2"] + trainFlags)
                 #expect(status == 0)
                 referenceSHA256 = try SHA256.hexDigest(ofFileAt: reference)
@@ -71,7 +73,7 @@ extension ClusterProcessTests {
                 ["train", "--distributed", "--coordinator", endpoint] + shards + ["--output", output] + trainFlags + extra
             }
 
-            func remove() { try? FileManager.default.removeItem(atPath: directory) }
+            func remove() { scratch.remove() }
         }
 
         @Test func threeWorkerProcessesGiveTheSingleNodeModelBytes() async throws {

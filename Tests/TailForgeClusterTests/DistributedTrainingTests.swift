@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TailForgeTestSupport
 import Testing
 import TailForgeNumerics
 import TailForgeStorage
@@ -28,112 +29,124 @@ extension ClusterThreadTests {
         }
 
         @Test func threeWorkersGiveTheLocalModelBytes() async throws {
-            var cluster = try await TrainingCluster()
-            defer { cluster.stop() }
-            let shards = try cluster.writeShards(rowCounts: Self.rowCounts)
-            cluster.addWorkers(3)
-            let (local, localDigest) = try await localModel(cluster, shards)
-            let output = cluster.path("distributed.h5")
-            let summary = try await runner(cluster, shards, output: output).run()
-            let remote = try SoftmaxModelFile.read(path: output)
-            #expect(summary.rows == Self.rowCounts.reduce(0, +))
-            #expect(summary.report.iterations > 5)
-            #expect(remote.model.weights == local.model.weights)
-            #expect(remote.model.bias == local.model.bias)
-            #expect(try SHA256.hexDigest(ofFileAt: output) == localDigest)
+            try await withTemporaryDirectory("distributed") { directory in
+                var cluster = try await TrainingCluster(in: directory)
+                defer { cluster.stop() }
+                let shards = try cluster.writeShards(rowCounts: Self.rowCounts)
+                cluster.addWorkers(3)
+                let (local, localDigest) = try await localModel(cluster, shards)
+                let output = cluster.path("distributed.h5")
+                let summary = try await runner(cluster, shards, output: output).run()
+                let remote = try SoftmaxModelFile.read(path: output)
+                #expect(summary.rows == Self.rowCounts.reduce(0, +))
+                #expect(summary.report.iterations > 5)
+                #expect(remote.model.weights == local.model.weights)
+                #expect(remote.model.bias == local.model.bias)
+                #expect(try SHA256.hexDigest(ofFileAt: output) == localDigest)
+            }
         }
 
         @Test func balancedClassWeightsTravelWithTheWeightsAndGiveTheLocalModel() async throws {
-            var cluster = try await TrainingCluster()
-            defer { cluster.stop() }
-            // Random labels: class counts differ by sampling noise, so the "balanced" weights are not all 1.
-            let shards = try cluster.writeShards(rowCounts: [700, 300])
-            cluster.addWorkers(2)
-            var settings = Self.settings
-            settings.classWeighting = .balanced
-            settings.optimizer.maxIterations = 10
-            let local = cluster.path("local.h5"), remote = cluster.path("distributed.h5")
-            _ = try await TrainingRunner(inputs: shards, output: local, settings: settings, threads: 2, blockRows: Self.blockRows).run()
-            var runner = runner(cluster, shards, output: remote)
-            runner.settings = settings
-            _ = try await runner.run()
-            #expect(try SHA256.hexDigest(ofFileAt: remote) == SHA256.hexDigest(ofFileAt: local))
-            let unweighted = cluster.path("unweighted.h5")
-            var plain = settings
-            plain.classWeighting = .none
-            _ = try await TrainingRunner(inputs: shards, output: unweighted, settings: plain, threads: 2, blockRows: Self.blockRows).run()
-            #expect(try SoftmaxModelFile.read(path: unweighted).model.weights != SoftmaxModelFile.read(path: remote).model.weights,
-                    "the weighting must matter for this check to mean anything")
+            try await withTemporaryDirectory("distributed") { directory in
+                var cluster = try await TrainingCluster(in: directory)
+                defer { cluster.stop() }
+                // Random labels: class counts differ by sampling noise, so the "balanced" weights are not all 1.
+                let shards = try cluster.writeShards(rowCounts: [700, 300])
+                cluster.addWorkers(2)
+                var settings = Self.settings
+                settings.classWeighting = .balanced
+                settings.optimizer.maxIterations = 10
+                let local = cluster.path("local.h5"), remote = cluster.path("distributed.h5")
+                _ = try await TrainingRunner(inputs: shards, output: local, settings: settings, threads: 2, blockRows: Self.blockRows).run()
+                var runner = runner(cluster, shards, output: remote)
+                runner.settings = settings
+                _ = try await runner.run()
+                #expect(try SHA256.hexDigest(ofFileAt: remote) == SHA256.hexDigest(ofFileAt: local))
+                let unweighted = cluster.path("unweighted.h5")
+                var plain = settings
+                plain.classWeighting = .none
+                _ = try await TrainingRunner(inputs: shards, output: unweighted, settings: plain, threads: 2, blockRows: Self.blockRows).run()
+                #expect(try SoftmaxModelFile.read(path: unweighted).model.weights != SoftmaxModelFile.read(path: remote).model.weights,
+                        "the weighting must matter for this check to mean anything")
+            }
         }
 
         @Test func aWorkerDyingMidIterationDoesNotChangeTheModel() async throws {
-            var cluster = try await TrainingCluster()
-            defer { cluster.stop() }
-            let shards = try cluster.writeShards(rowCounts: Self.rowCounts)
-            cluster.addWorkers(2)
-            // The coordinator spreads the three shards over the three workers, so one of them lands on the dying one.
-            let dying = DyingWorker(endpoint: cluster.endpoint, name: "doomed", dieAtIteration: 6)
-            defer { dying.stop() }
-            try await Task.sleep(for: .milliseconds(300))
-            let (local, _) = try await localModel(cluster, shards)
-            let output = cluster.path("distributed.h5")
-            _ = try await runner(cluster, shards, output: output).run()
-            #expect(dying.died.isStopped)
-            let remote = try SoftmaxModelFile.read(path: output)
-            #expect(remote.model.weights == local.model.weights)
-            #expect(remote.model.bias == local.model.bias)
+            try await withTemporaryDirectory("distributed") { directory in
+                var cluster = try await TrainingCluster(in: directory)
+                defer { cluster.stop() }
+                let shards = try cluster.writeShards(rowCounts: Self.rowCounts)
+                cluster.addWorkers(2)
+                // The coordinator spreads the three shards over the three workers, so one of them lands on the dying one.
+                let dying = DyingWorker(endpoint: cluster.endpoint, name: "doomed", dieAtIteration: 6)
+                defer { dying.stop() }
+                try await Task.sleep(for: .milliseconds(300))
+                let (local, _) = try await localModel(cluster, shards)
+                let output = cluster.path("distributed.h5")
+                _ = try await runner(cluster, shards, output: output).run()
+                #expect(dying.died.isStopped)
+                let remote = try SoftmaxModelFile.read(path: output)
+                #expect(remote.model.weights == local.model.weights)
+                #expect(remote.model.bias == local.model.bias)
+            }
         }
 
         struct SimulatedCrash: Error {}
 
         @Test func aKilledTrainerResumesFromItsCheckpointToTheSameModel() async throws {
-            var cluster = try await TrainingCluster()
-            defer { cluster.stop() }
-            let shards = try cluster.writeShards(rowCounts: Self.rowCounts)
-            cluster.addWorkers(3)
-            let (local, _) = try await localModel(cluster, shards)
-            let output = cluster.path("distributed.h5")
-            let checkpoint = cluster.path("train.checkpoint")
-            await #expect(throws: SimulatedCrash.self) {
-                _ = try await runner(cluster, shards, output: output, checkpoint: checkpoint).run { iteration in
-                    if iteration.iteration == 7 { throw SimulatedCrash() }
+            try await withTemporaryDirectory("distributed") { directory in
+                var cluster = try await TrainingCluster(in: directory)
+                defer { cluster.stop() }
+                let shards = try cluster.writeShards(rowCounts: Self.rowCounts)
+                cluster.addWorkers(3)
+                let (local, _) = try await localModel(cluster, shards)
+                let output = cluster.path("distributed.h5")
+                let checkpoint = cluster.path("train.checkpoint")
+                await #expect(throws: SimulatedCrash.self) {
+                    _ = try await runner(cluster, shards, output: output, checkpoint: checkpoint).run { iteration in
+                        if iteration.iteration == 7 { throw SimulatedCrash() }
+                    }
                 }
+                #expect(!FileManager.default.fileExists(atPath: output))
+                #expect(try TrainingCheckpoint.read(path: checkpoint).state.iteration == 6)
+                let summary = try await runner(cluster, shards, output: output, checkpoint: checkpoint).run()
+                #expect(summary.resumedFromIteration == 6)
+                let remote = try SoftmaxModelFile.read(path: output)
+                #expect(remote.model.weights == local.model.weights)
+                #expect(remote.model.bias == local.model.bias)
             }
-            #expect(!FileManager.default.fileExists(atPath: output))
-            #expect(try TrainingCheckpoint.read(path: checkpoint).state.iteration == 6)
-            let summary = try await runner(cluster, shards, output: output, checkpoint: checkpoint).run()
-            #expect(summary.resumedFromIteration == 6)
-            let remote = try SoftmaxModelFile.read(path: output)
-            #expect(remote.model.weights == local.model.weights)
-            #expect(remote.model.bias == local.model.bias)
         }
 
         @Test func aCheckpointFromAnotherRunIsRefused() async throws {
-            var cluster = try await TrainingCluster()
-            defer { cluster.stop() }
-            let shards = try cluster.writeShards(rowCounts: [300, 200])
-            cluster.addWorkers(1)
-            let checkpoint = cluster.path("other.checkpoint")
-            let state = LBFGSState(iteration: 1, evaluations: 2, x: [0], loss: 1, previousLoss: nil, gradient: [0],
-                                   initialGradientNorm: 1, history: [], seconds: 0)
-            let fingerprint = TrainingCheckpoint.Fingerprint(shardSHA256: ["x"], rows: 1, classCount: 1, dimension: 1, l2: 0,
-                                                             classWeighting: "none", blockRows: 1, historySize: 10)
-            try TrainingCheckpoint(fingerprint: fingerprint, state: state).write(to: checkpoint)
-            await #expect(throws: DistributedTrainingError.self) {
-                _ = try await runner(cluster, shards, output: cluster.path("m.h5"), checkpoint: checkpoint).run()
+            try await withTemporaryDirectory("distributed") { directory in
+                var cluster = try await TrainingCluster(in: directory)
+                defer { cluster.stop() }
+                let shards = try cluster.writeShards(rowCounts: [300, 200])
+                cluster.addWorkers(1)
+                let checkpoint = cluster.path("other.checkpoint")
+                let state = LBFGSState(iteration: 1, evaluations: 2, x: [0], loss: 1, previousLoss: nil, gradient: [0],
+                                       initialGradientNorm: 1, history: [], seconds: 0)
+                let fingerprint = TrainingCheckpoint.Fingerprint(shardSHA256: ["x"], rows: 1, classCount: 1, dimension: 1, l2: 0,
+                                                                 classWeighting: "none", blockRows: 1, historySize: 10)
+                try TrainingCheckpoint(fingerprint: fingerprint, state: state).write(to: checkpoint)
+                await #expect(throws: DistributedTrainingError.self) {
+                    _ = try await runner(cluster, shards, output: cluster.path("m.h5"), checkpoint: checkpoint).run()
+                }
             }
         }
 
         @Test func aMissingShardFileIsReportedWithItsPath() async throws {
-            var cluster = try await TrainingCluster()
-            defer { cluster.stop() }
-            cluster.addWorkers(1)
-            let missing = cluster.path("no-such-shard.h5")
-            do {
-                _ = try await runner(cluster, [missing], output: cluster.path("m.h5")).run()
-                Issue.record("training on a missing file succeeded")
-            } catch let error as DistributedTrainingError {
-                #expect("\(error)".contains(missing))
+            try await withTemporaryDirectory("distributed") { directory in
+                var cluster = try await TrainingCluster(in: directory)
+                defer { cluster.stop() }
+                cluster.addWorkers(1)
+                let missing = cluster.path("no-such-shard.h5")
+                do {
+                    _ = try await runner(cluster, [missing], output: cluster.path("m.h5")).run()
+                    Issue.record("training on a missing file succeeded")
+                } catch let error as DistributedTrainingError {
+                    #expect("\(error)".contains(missing))
+                }
             }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 import TailForgeEngine
 import TailForgeStorage
@@ -6,8 +7,10 @@ import TailForgeStorage
 
 /// The engine backend and executor in one process: plan, both shard stages, gather — against single-node balance.
 @Suite struct EngineBackendTests {
+    /// A job run in its own temporary directory, which goes with the value.
     struct Job {
-        let directory: String
+        let scratch: TemporaryDirectory
+        var directory: String { scratch.path }
         let manifest: JobManifest
         let prepared: PreparedJob
         let shards: [ShardFile]
@@ -22,7 +25,8 @@ import TailForgeStorage
     /// `shardDirectory`: where workers put shard files (the job's directory unless given).
     static func runJob(shardCount: Int, seed: UInt64 = 3, layout: BalancedLayout? = nil, policy: BalanceSettings? = nil,
                        shardDirectory: String? = nil) throws -> Job {
-        let directory = NSTemporaryDirectory() + "tailforge-engine-backend-\(UUID().uuidString)"
+        let scratch = TemporaryDirectory("engine-backend")
+        let directory = scratch.path
         let input = try SyntheticPreset.small.write(to: directory, seed: 2).train
         let manifest = JobManifest(input: .init(path: input), output: (directory as NSString).appendingPathComponent("out.h5"),
                                    policy: policy ?? BalanceSettings(seed: seed), layout: layout)
@@ -47,14 +51,13 @@ import TailForgeStorage
         }
         // A compact shard's file is only hashed, in memory (nobody reads it): no path.
         let shards = try outcomes.map { ShardFile(path: layout == .compact ? "" : try #require($0.path), sha256: $0.sha256) }
-        return Job(directory: directory, manifest: manifest, prepared: prepared, shards: shards, fallback: fallback, stageOne: stageOne, kappas: kappas,
+        return Job(scratch: scratch, manifest: manifest, prepared: prepared, shards: shards, fallback: fallback, stageOne: stageOne, kappas: kappas,
                    outcomes: outcomes)
     }
 
     @Test(arguments: [1, 3, 8])
     func gatheredShardsAreTheSingleNodeBytes(shardCount: Int) throws {
         let job = try Self.runJob(shardCount: shardCount)
-        defer { try? FileManager.default.removeItem(atPath: job.directory) }
         let report = try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, kappas: job.kappas, fallback: job.fallback)
         let single = (job.directory as NSString).appendingPathComponent("single.h5")
         let summary = try BalanceRunner(input: job.manifest.input.spec(), outputPath: single, settings: job.manifest.policy, threads: 2).run()
@@ -66,7 +69,6 @@ import TailForgeStorage
     /// mapped class by class give the rows, attributes and content digests of the copied file, in a few KiB.
     @Test func aVirtualGatherMapsTheRowsOfTheCopiedFile() throws {
         let job = try Self.runJob(shardCount: 3)
-        defer { try? FileManager.default.removeItem(atPath: job.directory) }
         let copied = try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, kappas: job.kappas, fallback: job.fallback)
         var manifest = job.manifest
         manifest.output = (job.directory as NSString).appendingPathComponent("virtual.h5")
@@ -101,7 +103,6 @@ import TailForgeStorage
     func guardedJobsGatherTheSingleNodeBytes(shardCount: Int, layout: BalancedLayout) throws {
         let policy = BalanceSettings(kappa: .fixed(40), seed: 4, driftGuard: 0.5, driftRetries: 2)
         let job = try Self.runJob(shardCount: shardCount, layout: layout, policy: policy)
-        defer { try? FileManager.default.removeItem(atPath: job.directory) }
         let backend = EngineJobBackend()
         if layout == .compact {
             // The probe class is drawn with the guard the coordinator rebuilds from the κ: the workers' digests match it.
@@ -124,7 +125,6 @@ import TailForgeStorage
     @Test(arguments: [1, 3, 8])
     func aCompactGatherIsTheSingleNodeCompactBytesWithoutReadingAShard(shardCount: Int) throws {
         let job = try Self.runJob(shardCount: shardCount, layout: .compact)
-        defer { try? FileManager.default.removeItem(atPath: job.directory) }
         let fullRows = job.prepared.shards.joined().reduce(0) { $0 + $1.keptCount }
         #expect(job.outcomes.allSatisfy { $0.path == nil && $0.sha256.count == 64 && $0.byteCount > 0 }, "hashed in memory")
         #expect(try FileManager.default.contentsOfDirectory(atPath: job.directory).allSatisfy { !$0.contains("-shard-") }, "no shard file is left")
@@ -153,24 +153,23 @@ import TailForgeStorage
     /// recorded from it (main at 8433de3, tool version 0.2.0, which the file records) — and a worker needs no
     /// writable shard directory for it (there the release before failed).
     @Test func compactShardsAreHashedInMemoryWithTheDigestsTheirFilesHad() throws {
-        let blocker = NSTemporaryDirectory() + "tailforge-not-a-directory-\(UUID().uuidString)"
-        #expect(FileManager.default.createFile(atPath: blocker, contents: Data()))
-        defer { try? FileManager.default.removeItem(atPath: blocker) }
-        let job = try Self.runJob(shardCount: 3, layout: .compact, shardDirectory: blocker + "/shards")
-        defer { try? FileManager.default.removeItem(atPath: job.directory) }
-        #expect(ToolVersion.current == "0.2.0", "the recorded digests below are of files that record tool version 0.2.0")
-        #expect(job.outcomes.map(\.sha256) == ["76b88f94c84f41e26ed2abffa85ef6284a168b49a07d6fe77a96ed006def5ec8",
-                                                "6b4f3e5e031372a189dd7988b844a3210c50c19d5b3d043cdd575831db063feb",
-                                                "007feb0e5ff97eca5f974f5cd83e1f2e2388705681070029b84184ae279f76c8"])
-        #expect(job.outcomes.map(\.byteCount) == [117_383, 140_269, 142_843])
-        #expect(job.outcomes.allSatisfy { $0.path == nil })
+        try withTemporaryDirectory("not-a-directory") { scratch in
+            let blocker = scratch + "/blocker"  // a file where the shard directory's parent should be
+            #expect(FileManager.default.createFile(atPath: blocker, contents: Data()))
+            let job = try Self.runJob(shardCount: 3, layout: .compact, shardDirectory: blocker + "/shards")
+            #expect(ToolVersion.current == "0.2.0", "the recorded digests below are of files that record tool version 0.2.0")
+            #expect(job.outcomes.map(\.sha256) == ["76b88f94c84f41e26ed2abffa85ef6284a168b49a07d6fe77a96ed006def5ec8",
+                                                    "6b4f3e5e031372a189dd7988b844a3210c50c19d5b3d043cdd575831db063feb",
+                                                    "007feb0e5ff97eca5f974f5cd83e1f2e2388705681070029b84184ae279f76c8"])
+            #expect(job.outcomes.map(\.byteCount) == [117_383, 140_269, 142_843])
+            #expect(job.outcomes.allSatisfy { $0.path == nil })
+        }
     }
 
     /// A compact shard computed with other κ, another seed or a forged probe digest is refused by the
     /// coordinator's derivation, naming the dataset, without its file; an honest one passes in any order.
     @Test func aCompactShardWhoseDigestsDifferFromTheDerivationIsRefused() throws {
         let job = try Self.runJob(shardCount: 3, layout: .compact)
-        defer { try? FileManager.default.removeItem(atPath: job.directory) }
         let backend = EngineJobBackend()
         func check(_ index: Int, content: [String: String]?, probe: String?, kappas: [[Float]]? = nil) throws {
             try backend.checkCompactShard(job.manifest, job.prepared, shard: index, contentSHA256: content, syntheticProbeSHA256: probe,
@@ -197,7 +196,6 @@ import TailForgeStorage
 
     @Test func aMissingShardIsNeverPublished() throws {
         let job = try Self.runJob(shardCount: 3)
-        defer { try? FileManager.default.removeItem(atPath: job.directory) }
         try FileManager.default.removeItem(atPath: job.shards[1].path)
         #expect {
             try EngineJobBackend().gather(job.manifest, job.prepared, shards: job.shards, kappas: job.kappas, fallback: job.fallback)
@@ -210,7 +208,6 @@ import TailForgeStorage
 
     @Test func aShardWhoseBytesChangedIsRefused() throws {
         let job = try Self.runJob(shardCount: 2)
-        defer { try? FileManager.default.removeItem(atPath: job.directory) }
         var shards = job.shards
         shards[0].sha256 = String(repeating: "0", count: 64)
         #expect {
@@ -223,16 +220,16 @@ import TailForgeStorage
     }
 
     @Test func aJobPinnedToAnotherInputDigestIsRefused() throws {
-        let directory = NSTemporaryDirectory() + "tailforge-engine-backend-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let input = try SyntheticPreset.small.write(to: directory, seed: 2).train
-        let pinned = String(repeating: "a", count: 64)
-        let manifest = JobManifest(input: .init(path: input, sha256: pinned), output: directory + "/out.h5")
-        #expect {
-            try EngineJobBackend().prepare(manifest, shardCount: 2)
-        } throws: { error in
-            guard case .inputChanged(_, let expected, _)? = error as? ClusterJobError else { return false }
-            return expected == pinned
+        try withTemporaryDirectory("engine-backend") { directory in
+            let input = try SyntheticPreset.small.write(to: directory, seed: 2).train
+            let pinned = String(repeating: "a", count: 64)
+            let manifest = JobManifest(input: .init(path: input, sha256: pinned), output: directory + "/out.h5")
+            #expect {
+                try EngineJobBackend().prepare(manifest, shardCount: 2)
+            } throws: { error in
+                guard case .inputChanged(_, let expected, _)? = error as? ClusterJobError else { return false }
+                return expected == pinned
+            }
         }
     }
 

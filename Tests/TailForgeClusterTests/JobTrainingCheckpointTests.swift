@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 import TailForgeTraining
 @testable import TailForgeCluster
@@ -18,76 +19,70 @@ import TailForgeTraining
                                   gradient: [1, 2, 3, 4, 5, 6], initialGradientNorm: 10,
                                   history: [.init(s: [1, 1, 1, 1, 1, 1], y: [2, 2, 2, 2, 2, 2], rho: 1.0 / 12)], seconds: 3.5)
 
-    static func directory() throws -> String {
-        let path = NSTemporaryDirectory() + "tailforge-job-checkpoint-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
     @Test func theSameFitOfTheSameJobContinuesFromTheSavedStateBitForBit() throws {
-        let directory = try Self.directory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let checkpoint = Self.checkpoint(directory)
-        #expect(checkpoint.load() == .fresh)
-        try checkpoint.save(Self.state)
-        #expect(checkpoint.path == directory + "/final-fit.checkpoint")
-        #expect(checkpoint.load() == .resume(Self.state))
-        // Another number of workers (parts) does not enter the binding: a fresh value with the same job and set continues it.
-        #expect(Self.checkpoint(directory).load().state == Self.state)
+        try withTemporaryDirectory("job-checkpoint") { directory in
+            let checkpoint = Self.checkpoint(directory)
+            #expect(checkpoint.load() == .fresh)
+            try checkpoint.save(Self.state)
+            #expect(checkpoint.path == directory + "/final-fit.checkpoint")
+            #expect(checkpoint.load() == .resume(Self.state))
+            // Another number of workers (parts) does not enter the binding: a fresh value with the same job and set continues it.
+            #expect(Self.checkpoint(directory).load().state == Self.state)
+        }
     }
 
     @Test func aCheckpointOfAnotherJobFitSettingsOrSetIsRefused() throws {
-        let directory = try Self.directory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try Self.checkpoint(directory).save(Self.state)
-        func refusal(_ other: JobTrainingCheckpoint) -> String? {
-            if case .refused(let reason) = JobTrainingCheckpoint.start(found: .success(try! TrainingCheckpoint.read(path: Self.checkpoint(directory).path)),
-                                                                       expected: other.fingerprint) { return reason }
-            return nil
+        try withTemporaryDirectory("job-checkpoint") { directory in
+            try Self.checkpoint(directory).save(Self.state)
+            func refusal(_ other: JobTrainingCheckpoint) -> String? {
+                if case .refused(let reason) = JobTrainingCheckpoint.start(found: .success(try! TrainingCheckpoint.read(path: Self.checkpoint(directory).path)),
+                                                                           expected: other.fingerprint) { return reason }
+                return nil
+            }
+            #expect(refusal(Self.checkpoint(directory, job: "job-b"))?.contains("job job-a, not job job-b") == true)
+            #expect(refusal(Self.checkpoint(directory, fit: .calibration)) != nil, "the final fit's state continued the calibration fit")
+            // A calibration fit from zero (a job's, before it followed the final fit) never continues one from the final fit's weights.
+            let cold = JobTrainingCheckpoint(directory: directory, fit: .calibration, job: "job-a", train: Self.train, identity: "set-1", rows: 5_000,
+                                             classCount: 3, dimension: 2, blockRows: 1024)
+            let warm = JobTrainingCheckpoint(directory: directory, fit: .calibration, afterFinalFit: true, job: "job-a", train: Self.train, identity: "set-1",
+                                             rows: 5_000, classCount: 3, dimension: 2, blockRows: 1024)
+            #expect(cold.path == warm.path && cold.fingerprint.difference(from: warm.fingerprint) != nil)
+            var longer = Self.train
+            longer.settings.optimizer.maxIterations = 41
+            #expect(refusal(Self.checkpoint(directory, train: longer))?.contains("training settings differ") == true)
+            #expect(refusal(Self.checkpoint(directory, identity: "set-2"))?.contains("shard files differ") == true)
+            // `train --distributed`'s checkpoints carry no job: neither continues the other.
+            var distributed = Self.checkpoint(directory).fingerprint
+            distributed.job = nil
+            distributed.settingsSHA256 = nil
+            #expect(JobTrainingCheckpoint.start(found: .success(TrainingCheckpoint(fingerprint: distributed, state: Self.state)),
+                                                expected: Self.checkpoint(directory).fingerprint) != .resume(Self.state))
+            #expect(TrainingCheckpoint(fingerprint: Self.checkpoint(directory).fingerprint, state: Self.state).fingerprint.difference(from: distributed)?
+                .contains("`train --distributed`") == true)
         }
-        #expect(refusal(Self.checkpoint(directory, job: "job-b"))?.contains("job job-a, not job job-b") == true)
-        #expect(refusal(Self.checkpoint(directory, fit: .calibration)) != nil, "the final fit's state continued the calibration fit")
-        // A calibration fit from zero (a job's, before it followed the final fit) never continues one from the final fit's weights.
-        let cold = JobTrainingCheckpoint(directory: directory, fit: .calibration, job: "job-a", train: Self.train, identity: "set-1", rows: 5_000,
-                                         classCount: 3, dimension: 2, blockRows: 1024)
-        let warm = JobTrainingCheckpoint(directory: directory, fit: .calibration, afterFinalFit: true, job: "job-a", train: Self.train, identity: "set-1",
-                                         rows: 5_000, classCount: 3, dimension: 2, blockRows: 1024)
-        #expect(cold.path == warm.path && cold.fingerprint.difference(from: warm.fingerprint) != nil)
-        var longer = Self.train
-        longer.settings.optimizer.maxIterations = 41
-        #expect(refusal(Self.checkpoint(directory, train: longer))?.contains("training settings differ") == true)
-        #expect(refusal(Self.checkpoint(directory, identity: "set-2"))?.contains("shard files differ") == true)
-        // `train --distributed`'s checkpoints carry no job: neither continues the other.
-        var distributed = Self.checkpoint(directory).fingerprint
-        distributed.job = nil
-        distributed.settingsSHA256 = nil
-        #expect(JobTrainingCheckpoint.start(found: .success(TrainingCheckpoint(fingerprint: distributed, state: Self.state)),
-                                            expected: Self.checkpoint(directory).fingerprint) != .resume(Self.state))
-        #expect(TrainingCheckpoint(fingerprint: Self.checkpoint(directory).fingerprint, state: Self.state).fingerprint.difference(from: distributed)?
-            .contains("`train --distributed`") == true)
     }
 
     @Test func aDamagedCheckpointIsRefusedAndWhatAKilledWriterLeftIsRemoved() throws {
-        let directory = try Self.directory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let checkpoint = Self.checkpoint(directory)
-        try checkpoint.save(Self.state)
-        var bytes = [UInt8](FileManager.default.contents(atPath: checkpoint.path)!)
-        bytes[bytes.count / 2] ^= 1
-        _ = FileManager.default.createFile(atPath: checkpoint.path, contents: Data(bytes))
-        guard case .refused(let reason) = checkpoint.load() else { Issue.record("a damaged checkpoint was used"); return }
-        #expect(reason.contains("checksum"), "\(reason)")
+        try withTemporaryDirectory("job-checkpoint") { directory in
+            let checkpoint = Self.checkpoint(directory)
+            try checkpoint.save(Self.state)
+            var bytes = [UInt8](FileManager.default.contents(atPath: checkpoint.path)!)
+            bytes[bytes.count / 2] ^= 1
+            _ = FileManager.default.createFile(atPath: checkpoint.path, contents: Data(bytes))
+            guard case .refused(let reason) = checkpoint.load() else { Issue.record("a damaged checkpoint was used"); return }
+            #expect(reason.contains("checksum"), "\(reason)")
 
-        // A temporary of a writer that no longer runs (a coordinator killed mid-write) goes; the checkpoint is the previous one.
-        let exited = Process()
-        exited.executableURL = URL(fileURLWithPath: "/bin/true")
-        try exited.run()
-        exited.waitUntilExit()
-        let leftover = directory + "/.final-fit.checkpoint.tmp-\(exited.processIdentifier)-1"
-        _ = FileManager.default.createFile(atPath: leftover, contents: Data([1, 2, 3]))
-        try checkpoint.save(Self.state)
-        #expect(checkpoint.load() == .resume(Self.state))
-        #expect(!FileManager.default.fileExists(atPath: leftover))
+            // A temporary of a writer that no longer runs (a coordinator killed mid-write) goes; the checkpoint is the previous one.
+            let exited = Process()
+            exited.executableURL = URL(fileURLWithPath: "/bin/true")
+            try exited.run()
+            exited.waitUntilExit()
+            let leftover = directory + "/.final-fit.checkpoint.tmp-\(exited.processIdentifier)-1"
+            _ = FileManager.default.createFile(atPath: leftover, contents: Data([1, 2, 3]))
+            try checkpoint.save(Self.state)
+            #expect(checkpoint.load() == .resume(Self.state))
+            #expect(!FileManager.default.fileExists(atPath: leftover))
+        }
     }
 
     /// A `train --distributed` checkpoint's file is what it was before jobs kept checkpoints: no job fields in its header.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TailForgeTestSupport
 import Testing
 @testable import TailForgeCluster
 
@@ -51,54 +52,54 @@ extension ClusterThreadTests {
         static let inputBytes: Int64 = 48 << 20
 
         @Test func heartbeatsKeepFlowingWhileAWorkerReceivesAndVerifiesALargeInput() async throws {
-            let directory = NSTemporaryDirectory() + "tailforge-large-\(UUID().uuidString)"
-            try FileManager.default.createDirectory(atPath: directory + "/work", withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let input = directory + "/input.h5"
-            #expect(FileManager.default.createFile(atPath: input, contents: nil))
-            let handle = try #require(FileHandle(forWritingAtPath: input))
-            try handle.truncate(atOffset: UInt64(Self.inputBytes))
-            try handle.close()
-            // coreutils' sha256sum: the debug build's own SHA-256 would add seconds to the test for nothing.
-            let sha256sum = try await Child.run("/usr/bin/sha256sum", [input])
-            let sha256 = String(sha256sum.stdout.prefix(64))
+            try await withTemporaryDirectory("large") { directory in
+                try FileManager.default.createDirectory(atPath: directory + "/work", withIntermediateDirectories: true)
+                let input = directory + "/input.h5"
+                #expect(FileManager.default.createFile(atPath: input, contents: nil))
+                let handle = try #require(FileHandle(forWritingAtPath: input))
+                try handle.truncate(atOffset: UInt64(Self.inputBytes))
+                try handle.close()
+                // coreutils' sha256sum: the debug build's own SHA-256 would add seconds to the test for nothing.
+                let sha256sum = try await Child.run("/usr/bin/sha256sum", [input])
+                let sha256 = String(sha256sum.stdout.prefix(64))
 
-            // A 600 ms liveness window: hashing or fsyncing 1 GiB on the network thread would lose the worker.
-            let heartbeat = HeartbeatSettings(intervalMilliseconds: 100, livenessMilliseconds: 600)
-            var configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: directory + "/state", toolVersion: "9.9.9",
-                                                         heartbeat: heartbeat)
-            configuration.dataRoots = try DataRoots([NSTemporaryDirectory()])
-            let runtime = CoordinatorRuntime(configuration: configuration, backend: FileBackend(sha256: sha256, bytes: Self.inputBytes),
-                                             logger: Logger(label: "test.coordinator"))
-            let (coordinator, endpoint) = try await TestDaemon.coordinator(runtime)
-            defer { coordinator.stop.stop() }
-            let workerConfiguration = WorkerConfiguration(coordinator: endpoint, workDirectory: directory + "/work", threads: 1, name: "big",
-                                                          toolVersion: "9.9.9")
-            let worker = WorkerRuntime(configuration: workerConfiguration, executor: CopyCheckingExecutor(bytes: Self.inputBytes),
-                                       logger: Logger(label: "test.worker"))
-            let workerDaemon = TestDaemon(name: "worker") { stop in try worker.run(until: stop) }
-            defer { workerDaemon.stop.stop() }
+                // A 600 ms liveness window: hashing or fsyncing 1 GiB on the network thread would lose the worker.
+                let heartbeat = HeartbeatSettings(intervalMilliseconds: 100, livenessMilliseconds: 600)
+                var configuration = CoordinatorConfiguration(bind: "tcp://127.0.0.1:*", stateDirectory: directory + "/state", toolVersion: "9.9.9",
+                                                             heartbeat: heartbeat)
+                configuration.dataRoots = try DataRoots([NSTemporaryDirectory()])
+                let runtime = CoordinatorRuntime(configuration: configuration, backend: FileBackend(sha256: sha256, bytes: Self.inputBytes),
+                                                 logger: Logger(label: "test.coordinator"))
+                let (coordinator, endpoint) = try await TestDaemon.coordinator(runtime)
+                defer { coordinator.stop.stop() }
+                let workerConfiguration = WorkerConfiguration(coordinator: endpoint, workDirectory: directory + "/work", threads: 1, name: "big",
+                                                              toolVersion: "9.9.9")
+                let worker = WorkerRuntime(configuration: workerConfiguration, executor: CopyCheckingExecutor(bytes: Self.inputBytes),
+                                           logger: Logger(label: "test.worker"))
+                let workerDaemon = TestDaemon(name: "worker") { stop in try worker.run(until: stop) }
+                defer { workerDaemon.stop.stop() }
 
-            let client = try ClusterClient(coordinator: endpoint)
-            let registered = try await LocalCluster.waitForWorkers(1, coordinator: endpoint, seconds: 10)
-            try #require(registered)
-            var manifest = JobManifest(input: .init(path: input), output: directory + "/out.txt", sharding: .init(shards: 1))
-            manifest.transfer.streamInput = true
-            let job = try client.submit(manifest)
-            var final: JobStatus?
-            var missing = 0
-            let deadline = ContinuousClock.now + .seconds(120)
-            while ContinuousClock.now < deadline {
-                let reply = try client.status(job: nil)
-                // The worker stays registered throughout: a lost worker disappears from status until it reconnects.
-                if !reply.workers.contains(where: { $0.name == "big" }) { missing += 1 }
-                final = reply.jobs.first { $0.job == job }
-                if final?.state.isTerminal == true { break }
-                try await Task.sleep(for: .milliseconds(50))
+                let client = try ClusterClient(coordinator: endpoint)
+                let registered = try await LocalCluster.waitForWorkers(1, coordinator: endpoint, seconds: 10)
+                try #require(registered)
+                var manifest = JobManifest(input: .init(path: input), output: directory + "/out.txt", sharding: .init(shards: 1))
+                manifest.transfer.streamInput = true
+                let job = try client.submit(manifest)
+                var final: JobStatus?
+                var missing = 0
+                let deadline = ContinuousClock.now + .seconds(120)
+                while ContinuousClock.now < deadline {
+                    let reply = try client.status(job: nil)
+                    // The worker stays registered throughout: a lost worker disappears from status until it reconnects.
+                    if !reply.workers.contains(where: { $0.name == "big" }) { missing += 1 }
+                    final = reply.jobs.first { $0.job == job }
+                    if final?.state.isTerminal == true { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(final?.state == .committed, "\(String(describing: final))")
+                #expect(missing == 0, "the worker was lost \(missing) time(s) while it received the input")
+                #expect(FileManager.default.fileExists(atPath: directory + "/work/input-\(sha256).h5"))
             }
-            #expect(final?.state == .committed, "\(String(describing: final))")
-            #expect(missing == 0, "the worker was lost \(missing) time(s) while it received the input")
-            #expect(FileManager.default.fileExists(atPath: directory + "/work/input-\(sha256).h5"))
         }
     }
 }

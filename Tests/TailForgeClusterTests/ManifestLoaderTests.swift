@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 import TailForgeEngine
 import Yams
@@ -308,22 +309,21 @@ import TailForgeTraining
     /// (with python's jsonschema, when it is installed).
     @Test func theSchemaAcceptsTheShippedManifestsAndRefusesTyposWhenJsonschemaIsInstalled() async throws {
         guard await Self.python(["-c", "import jsonschema"]) == 0 else { return }
-        let directory = NSTemporaryDirectory() + "tailforge-schema-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let shipped = try FileManager.default.contentsOfDirectory(atPath: Self.jobsDirectory).filter { $0.hasSuffix(".yaml") }
-            .map { try String(contentsOfFile: (Self.jobsDirectory as NSString).appendingPathComponent($0), encoding: .utf8) }
-        let typos = [Self.valid + "\n  samplr: vmf", Self.valid.replacingOccurrences(of: "max_attempts", with: "maxAttempts"),
-                     Self.valid.replacingOccurrences(of: "60", with: "1e300"), Self.valid.replacingOccurrences(of: "policy:", with: "polcy:")]
-        for (index, text) in (shipped + typos).enumerated() {
-            // YAML → JSON in Swift, so the check needs only jsonschema.
-            let object = try #require(try Yams.load(yaml: text))
-            let path = (directory as NSString).appendingPathComponent("\(index).json")
-            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
-            let status = await Self.python(["-c", "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
-                                      (Self.jobsDirectory as NSString).appendingPathComponent("manifest.schema.json"), path])
-            #expect((status == 0) == (index < shipped.count), "document \(index): jsonschema exit \(status)\n\(text)")
-            if index >= shipped.count { #expect(refusal(text) != nil, "the loader accepts typo \(index)") }
+        try await withTemporaryDirectory("schema") { directory in
+            let shipped = try FileManager.default.contentsOfDirectory(atPath: Self.jobsDirectory).filter { $0.hasSuffix(".yaml") }
+                .map { try String(contentsOfFile: (Self.jobsDirectory as NSString).appendingPathComponent($0), encoding: .utf8) }
+            let typos = [Self.valid + "\n  samplr: vmf", Self.valid.replacingOccurrences(of: "max_attempts", with: "maxAttempts"),
+                         Self.valid.replacingOccurrences(of: "60", with: "1e300"), Self.valid.replacingOccurrences(of: "policy:", with: "polcy:")]
+            for (index, text) in (shipped + typos).enumerated() {
+                // YAML → JSON in Swift, so the check needs only jsonschema.
+                let object = try #require(try Yams.load(yaml: text))
+                let path = (directory as NSString).appendingPathComponent("\(index).json")
+                try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+                let status = await Self.python(["-c", "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
+                                          (Self.jobsDirectory as NSString).appendingPathComponent("manifest.schema.json"), path])
+                #expect((status == 0) == (index < shipped.count), "document \(index): jsonschema exit \(status)\n\(text)")
+                if index >= shipped.count { #expect(refusal(text) != nil, "the loader accepts typo \(index)") }
+            }
         }
     }
 

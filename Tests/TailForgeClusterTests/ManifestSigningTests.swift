@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 import TailForgeEngine
 import TailForgeFuzzTargets
@@ -7,7 +8,9 @@ import TailForgeStorage
 
 /// Resolved manifests signed with the coordinator's Ed25519 key, and the signing key files `keygen` writes.
 @Suite struct ManifestSigningTests {
-    let directory = NSTemporaryDirectory() + "tailforge-signing-\(UUID().uuidString)"
+    /// Removed when Swift Testing releases this test's instance of the suite.
+    let scratch = TemporaryDirectory("signing")
+    var directory: String { scratch.path }
     let coordinator = SigningKeyPair.generate()
 
     func written(_ resolved: ResolvedManifest = FuzzSeeds.resolvedManifest(), key: SigningKeyPair? = nil) throws -> ResolvedManifest {
@@ -61,7 +64,6 @@ import TailForgeStorage
     }
 
     @Test func keygenWritesBothPairsOwnerOnlyAndNeverHalfOrOver() throws {
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let written = try KeyGenerator.generate(directory: directory, name: "coordinator")
         func mode(_ path: String) throws -> Int { try (FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1 }
         #expect(try mode(written.curveSecret) == 0o600 && mode(written.signingSecret) == 0o600)
@@ -82,7 +84,6 @@ import TailForgeStorage
     }
 
     @Test func keyFilesOfTheWrongKindOrModeAreRefusedWithAHint() throws {
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let written = try KeyGenerator.generate(directory: directory, name: "c")
         func message(_ body: () throws -> Void) -> String {
             do { try body(); return "" } catch { return "\(error)" }

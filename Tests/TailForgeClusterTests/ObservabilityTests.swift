@@ -1,6 +1,7 @@
 import Foundation
 import CoreMetrics
 import Logging
+import TailForgeTestSupport
 import Testing
 @testable import TailForgeCluster
 
@@ -42,47 +43,45 @@ import Testing
     }
 
     @Test func theTokenFileMustBeOwnerOnlyAndLongEnough() throws {
-        let directory = NSTemporaryDirectory() + "tailforge-token-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = (directory as NSString).appendingPathComponent("token")
-        try "0123456789abcdef0123\n".write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o644)
-        #expect(throws: HTTPTokenError.self) { try HTTPToken.load(file: path) }
-        do { _ = try HTTPToken.load(file: path) } catch { #expect(error.description.contains("chmod 600 \(path)")) }
-        chmod(path, 0o600)
-        let token = try HTTPToken.load(file: path)
-        #expect(token.matches("0123456789abcdef0123"))
-        #expect(!token.matches("0123456789abcdef012"))
-        #expect(!token.matches("0123456789abcdef01234"))
-        #expect(!token.matches(""))
-        try "short\n".write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o600)
-        #expect(throws: HTTPTokenError.self) { try HTTPToken.load(file: path) }
-        #expect(throws: HTTPTokenError.self) { try HTTPToken.load(file: (directory as NSString).appendingPathComponent("missing")) }
+        try withTemporaryDirectory("token") { directory in
+            let path = (directory as NSString).appendingPathComponent("token")
+            try "0123456789abcdef0123\n".write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, 0o644)
+            #expect(throws: HTTPTokenError.self) { try HTTPToken.load(file: path) }
+            do { _ = try HTTPToken.load(file: path) } catch let error as HTTPTokenError { #expect(error.description.contains("chmod 600 \(path)")) }
+            chmod(path, 0o600)
+            let token = try HTTPToken.load(file: path)
+            #expect(token.matches("0123456789abcdef0123"))
+            #expect(!token.matches("0123456789abcdef012"))
+            #expect(!token.matches("0123456789abcdef01234"))
+            #expect(!token.matches(""))
+            try "short\n".write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, 0o600)
+            #expect(throws: HTTPTokenError.self) { try HTTPToken.load(file: path) }
+            #expect(throws: HTTPTokenError.self) { try HTTPToken.load(file: (directory as NSString).appendingPathComponent("missing")) }
+        }
     }
 
     @Test func aTokenFileThatIsADirectoryMissingOrTooLongSaysWhatIsWrong() throws {
-        let directory = NSTemporaryDirectory() + "tailforge-token-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        func failure(_ path: String) -> String {
-            do { _ = try HTTPToken.load(file: path); return "" } catch { return error.description }
+        try withTemporaryDirectory("token") { directory in
+            func failure(_ path: String) -> String {
+                do { _ = try HTTPToken.load(file: path); return "" } catch { return error.description }
+            }
+            // A directory got `chmod 600` advice (or, at mode 700, "cannot read: Is a directory").
+            chmod(directory, 0o755)
+            #expect(failure(directory).contains("is a directory; give the file holding the token"), "\(failure(directory))")
+            #expect(!failure(directory).contains("chmod"))
+            let missing = (directory as NSString).appendingPathComponent("missing")
+            #expect(failure(missing).contains("cannot read the token: No such file"), "\(failure(missing))")
+            // A token longer than the reader reads was cut short and then refused every request with 401.
+            let long = (directory as NSString).appendingPathComponent("long")
+            try (String(repeating: "a", count: 300) + "\n").write(toFile: long, atomically: true, encoding: .utf8)
+            chmod(long, 0o600)
+            #expect(failure(long).contains("one word of 16 to 255 ASCII characters"), "\(failure(long))")
+            try (String(repeating: "b", count: 255) + "\n").write(toFile: long, atomically: true, encoding: .utf8)
+            chmod(long, 0o600)
+            #expect(try HTTPToken.load(file: long).matches(String(repeating: "b", count: 255)))
         }
-        // A directory got `chmod 600` advice (or, at mode 700, "cannot read: Is a directory").
-        chmod(directory, 0o755)
-        #expect(failure(directory).contains("is a directory; give the file holding the token"), "\(failure(directory))")
-        #expect(!failure(directory).contains("chmod"))
-        let missing = (directory as NSString).appendingPathComponent("missing")
-        #expect(failure(missing).contains("cannot read the token: No such file"), "\(failure(missing))")
-        // A token longer than the reader reads was cut short and then refused every request with 401.
-        let long = (directory as NSString).appendingPathComponent("long")
-        try (String(repeating: "a", count: 300) + "\n").write(toFile: long, atomically: true, encoding: .utf8)
-        chmod(long, 0o600)
-        #expect(failure(long).contains("one word of 16 to 255 ASCII characters"), "\(failure(long))")
-        try (String(repeating: "b", count: 255) + "\n").write(toFile: long, atomically: true, encoding: .utf8)
-        chmod(long, 0o600)
-        #expect(try HTTPToken.load(file: long).matches(String(repeating: "b", count: 255)))
     }
 
     static func snapshot(workers: [String], jobs: [(String, JobState)], losses: [ClusterSnapshot.LossPoint] = []) -> ClusterSnapshot {

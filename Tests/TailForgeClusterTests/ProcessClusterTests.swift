@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 import TailForgeEngine
 import TailForgeStorage
@@ -19,18 +20,18 @@ extension ClusterProcessTests {
 
         /// A generated `small` input, its single-node `tailforge balance` output digest, and a scratch directory.
         struct Fixture: Sendable {
-            let directory: String
+            /// Shared by the suite's tests through a `static`: removed when the test process exits.
+            let scratch = TemporaryDirectory.removedAtExit("process")
+            var directory: String { scratch.path }
             let executable: String
             let input: String
             let referenceSHA256: String
             let seed: UInt64 = 11
 
             init() async throws {
-                directory = NSTemporaryDirectory() + "tailforge-process-\(UUID().uuidString)"
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
-                input = try SyntheticPreset.small.write(to: (directory as NSString).appendingPathComponent("data"), seed: 5).train
-                let reference = (directory as NSString).appendingPathComponent("single.h5")
+                input = try SyntheticPreset.small.write(to: (scratch.path as NSString).appendingPathComponent("data"), seed: 5).train
+                let reference = (scratch.path as NSString).appendingPathComponent("single.h5")
                 let balance = try await Child.run(executable, ["balance", input, "--output", reference, "--seed", "\(seed)", "--threads", "2"])
                 #expect(balance.status == 0, "\(balance.stderr)")
                 referenceSHA256 = try SHA256.hexDigest(ofFileAt: reference)

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import TailForgeNumerics
+import TailForgeTestSupport
 import Testing
 @testable import TailForgeCluster
 
@@ -69,8 +70,9 @@ private struct LateSynthesisExecutor: ShardExecutor {
 
 extension ClusterThreadTests {
     @Suite struct RuntimeTests {
-        private func temporaryDirectory() throws -> String {
-            let path = NSTemporaryDirectory() + "tailforge-cluster-\(UUID().uuidString)"
+        /// A coordinator's state directory inside a test's temporary directory, whose jobs' files go beside it.
+        private func stateDirectory(in scratch: String) throws -> String {
+            let path = (scratch as NSString).appendingPathComponent("state")
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             return path
         }
@@ -86,11 +88,12 @@ extension ClusterThreadTests {
         /// A waiter that first runs again after its deadline (a starved task on a busy machine) still sees an endpoint
         /// written meanwhile: a zero wait is the extreme case, and gave up without looking.
         @Test func waitingForAnEndpointLooksOnceMoreAtTheDeadline() async throws {
-            let state = try temporaryDirectory()
-            defer { try? FileManager.default.removeItem(atPath: state) }
-            #expect(await CoordinatorRuntime.waitForEndpoint(stateDirectory: state, seconds: 0) == nil)
-            try Data("tcp://127.0.0.1:5555\n".utf8).write(to: URL(fileURLWithPath: CoordinatorRuntime.endpointFile(stateDirectory: state)))
-            #expect(await CoordinatorRuntime.waitForEndpoint(stateDirectory: state, seconds: 0) == "tcp://127.0.0.1:5555")
+            try await withTemporaryDirectory("cluster") { scratch in
+                let state = try stateDirectory(in: scratch)
+                #expect(await CoordinatorRuntime.waitForEndpoint(stateDirectory: state, seconds: 0) == nil)
+                try Data("tcp://127.0.0.1:5555\n".utf8).write(to: URL(fileURLWithPath: CoordinatorRuntime.endpointFile(stateDirectory: state)))
+                #expect(await CoordinatorRuntime.waitForEndpoint(stateDirectory: state, seconds: 0) == "tcp://127.0.0.1:5555")
+            }
         }
 
         /// Sends `frames` and waits (suspending) for the one reply.
@@ -116,113 +119,122 @@ extension ClusterThreadTests {
         /// and two messages wrong for their sender each get an `ErrorReply` with the decoder's code, and the
         /// coordinator keeps serving.
         @Test func coordinatorAnswersMalformedFramesWithErrorsAndKeepsServing() async throws {
-            let (coordinator, endpoint) = try await startCoordinator(state: try temporaryDirectory())
-            defer { coordinator.stop.stop() }
-            let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
-            let oversizedHeader = [UInt8](repeating: UInt8(ascii: " "), count: WireLimits().maxHeaderBytes + 1)
-            let good = WireMessage(StatusRequest(job: nil)).encode()
-            let cases: [(String, [[UInt8]], String)] = WireMessageTests.malformed.filter { !$0.1.isEmpty } + [
-                ("oversized header", [good[0], good[1], oversizedHeader], "oversized"),
-                ("heartbeat before hello", WireMessage(Heartbeat()).encode(), "not-registered"),
-                ("a coordinator's message", WireMessage(Welcome(workerId: "x", toolVersion: "1", heartbeatIntervalMilliseconds: 1, livenessMilliseconds: 1)).encode(), "unexpected-message"),
-            ]
-            for (name, frames, code) in cases {
-                let reply = try await request(client, frames)
-                #expect(reply.body(as: ErrorReply.self)?.code == code, "\(name)")
+            try await withTemporaryDirectory("cluster") { scratch in
+                let state = try stateDirectory(in: scratch)
+                let (coordinator, endpoint) = try await startCoordinator(state: state)
+                defer { coordinator.stop.stop() }
+                let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
+                let oversizedHeader = [UInt8](repeating: UInt8(ascii: " "), count: WireLimits().maxHeaderBytes + 1)
+                let good = WireMessage(StatusRequest(job: nil)).encode()
+                let cases: [(String, [[UInt8]], String)] = WireMessageTests.malformed.filter { !$0.1.isEmpty } + [
+                    ("oversized header", [good[0], good[1], oversizedHeader], "oversized"),
+                    ("heartbeat before hello", WireMessage(Heartbeat()).encode(), "not-registered"),
+                    ("a coordinator's message", WireMessage(Welcome(workerId: "x", toolVersion: "1", heartbeatIntervalMilliseconds: 1, livenessMilliseconds: 1)).encode(), "unexpected-message"),
+                ]
+                for (name, frames, code) in cases {
+                    let reply = try await request(client, frames)
+                    #expect(reply.body(as: ErrorReply.self)?.code == code, "\(name)")
+                }
+                let status = try await request(client, good)
+                #expect(status.body(as: StatusReply.self) == StatusReply(jobs: [], workers: [], toolVersion: "9.9.9", blasCore: BLAS.coreName),
+                        "the status names the coordinator's version and OpenBLAS kernel family")
+                #expect(coordinator.isRunning)
             }
-            let status = try await request(client, good)
-            #expect(status.body(as: StatusReply.self) == StatusReply(jobs: [], workers: [], toolVersion: "9.9.9", blasCore: BLAS.coreName),
-                    "the status names the coordinator's version and OpenBLAS kernel family")
-            #expect(coordinator.isRunning)
         }
 
         /// The one tool-version test: the refusal is the worker's typed outcome and names both releases.
         @Test func workerWithAnotherToolVersionIsRefusedWithBothVersions() async throws {
-            let state = try temporaryDirectory()
-            let (coordinator, endpoint) = try await startCoordinator(state: state)
-            defer { coordinator.stop.stop() }
-            let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: state, threads: 1, name: "old", toolVersion: "0.0.1")
-            let worker = WorkerRuntime(configuration: configuration, executor: SlowToyExecutor(seconds: 0), logger: Logger(label: "test.worker"))
-            let daemon = TestDaemon(name: "worker") { stop in try worker.run(until: stop) }
-            defer { daemon.stop.stop() }
-            let outcome = try #require(await daemon.finished(), "the refused worker kept running")
-            guard case .failure(WorkerError.refused(let reason)) = outcome else { Issue.record("not refused: \(outcome)"); return }
-            #expect(reason.contains("0.0.1") && reason.contains("9.9.9"), "\(reason)")
+            try await withTemporaryDirectory("cluster") { scratch in
+                let state = try stateDirectory(in: scratch)
+                let (coordinator, endpoint) = try await startCoordinator(state: state)
+                defer { coordinator.stop.stop() }
+                let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: state, threads: 1, name: "old", toolVersion: "0.0.1")
+                let worker = WorkerRuntime(configuration: configuration, executor: SlowToyExecutor(seconds: 0), logger: Logger(label: "test.worker"))
+                let daemon = TestDaemon(name: "worker") { stop in try worker.run(until: stop) }
+                defer { daemon.stop.stop() }
+                let outcome = try #require(await daemon.finished(), "the refused worker kept running")
+                guard case .failure(WorkerError.refused(let reason)) = outcome else { Issue.record("not refused: \(outcome)"); return }
+                #expect(reason.contains("0.0.1") && reason.contains("9.9.9"), "\(reason)")
+            }
         }
 
         @Test func busyWorkersStayAliveAndATwoStageJobCommitsInShardOrder() async throws {
-            let state = try temporaryDirectory()
-            // Each shard computes for 1 s, longer than the 600 ms liveness window: only heartbeats from the network
-            // thread keep the workers registered.
-            let (coordinator, endpoint) = try await startCoordinator(state: state)
-            defer { coordinator.stop.stop() }
-            var workers: [TestDaemon] = []
-            for index in 0..<2 {
-                let work = (state as NSString).appendingPathComponent("worker\(index)")
-                try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-                let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: work, threads: 1, name: "w\(index)", toolVersion: "9.9.9")
-                let runtime = WorkerRuntime(configuration: configuration, executor: SlowToyExecutor(seconds: 1), logger: Logger(label: "test.worker"))
-                workers.append(TestDaemon(name: "worker") { stop in try runtime.run(until: stop) })
+            try await withTemporaryDirectory("cluster") { scratch in
+                let state = try stateDirectory(in: scratch)
+                // Each shard computes for 1 s, longer than the 600 ms liveness window: only heartbeats from the network
+                // thread keep the workers registered.
+                let (coordinator, endpoint) = try await startCoordinator(state: state)
+                defer { coordinator.stop.stop() }
+                var workers: [TestDaemon] = []
+                for index in 0..<2 {
+                    let work = (state as NSString).appendingPathComponent("worker\(index)")
+                    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+                    let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: work, threads: 1, name: "w\(index)", toolVersion: "9.9.9")
+                    let runtime = WorkerRuntime(configuration: configuration, executor: SlowToyExecutor(seconds: 1), logger: Logger(label: "test.worker"))
+                    workers.append(TestDaemon(name: "worker") { stop in try runtime.run(until: stop) })
+                }
+                defer { for worker in workers { worker.stop.stop() } }
+                let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
+                // Job files live beside the state directory: paths inside it are refused.
+                let data = state + "-data"
+                try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+                let output = (data as NSString).appendingPathComponent("out.txt")
+                // The toy backend never opens the input, but the coordinator checks at submit that it is a readable file.
+                let input = (data as NSString).appendingPathComponent("toy-input")
+                #expect(FileManager.default.createFile(atPath: input, contents: Data()))
+                let manifest = JobManifest(input: .init(path: input), output: output, sharding: .init(shards: 3))
+                let accepted = try #require(try await request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))
+                let last = try await waitForJob(accepted.job, client: client)
+                #expect(last?.state == .committed, "\(String(describing: last))")
+                let text = try String(contentsOfFile: output, encoding: .utf8)
+                // Shard s holds classes c ≡ s (mod 3); the gather concatenates shards in shard order.
+                #expect(text == [0, 3, 1, 4, 2, 5].map { "class \($0): 6 rows\n" }.joined())
+                let resolved = try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: output))
+                #expect(resolved.shards.map(\.classes) == [[0, 3], [1, 4], [2, 5]])
+                #expect(resolved.outputSHA256 == FileDigest.sha256(of: Array(text.utf8)))
+                let journal = try Journal.entries(directory: state).map(\.event)
+                #expect(journal.first == .submitted && journal.last == .committed)
+                #expect(journal.filter { $0 == .kappas }.count == 3 && journal.filter { $0 == .shard }.count == 3)
             }
-            defer { for worker in workers { worker.stop.stop() } }
-            let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
-            // Job files live beside the state directory: paths inside it are refused.
-            let data = state + "-data"
-            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-            let output = (data as NSString).appendingPathComponent("out.txt")
-            // The toy backend never opens the input, but the coordinator checks at submit that it is a readable file.
-            let input = (data as NSString).appendingPathComponent("toy-input")
-            #expect(FileManager.default.createFile(atPath: input, contents: Data()))
-            let manifest = JobManifest(input: .init(path: input), output: output, sharding: .init(shards: 3))
-            let accepted = try #require(try await request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))
-            let last = try await waitForJob(accepted.job, client: client)
-            #expect(last?.state == .committed, "\(String(describing: last))")
-            let text = try String(contentsOfFile: output, encoding: .utf8)
-            // Shard s holds classes c ≡ s (mod 3); the gather concatenates shards in shard order.
-            #expect(text == [0, 3, 1, 4, 2, 5].map { "class \($0): 6 rows\n" }.joined())
-            let resolved = try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: output))
-            #expect(resolved.shards.map(\.classes) == [[0, 3], [1, 4], [2, 5]])
-            #expect(resolved.outputSHA256 == FileDigest.sha256(of: Array(text.utf8)))
-            let journal = try Journal.entries(directory: state).map(\.event)
-            #expect(journal.first == .submitted && journal.last == .committed)
-            #expect(journal.filter { $0 == .kappas }.count == 3 && journal.filter { $0 == .shard }.count == 3)
         }
 
         @Test func aTimedOutAttemptThatFinishesAnywayLeavesNoFileOnItsWorker() async throws {
-            let state = try temporaryDirectory()
-            let (coordinator, endpoint) = try await startCoordinator(state: state)
-            defer { coordinator.stop.stop() }
-            // "a-slow" is picked first and synthesises 2 s without looking at cancellation, past the 1 s timeout.
-            var workers: [TestDaemon] = []
-            let slowFinished = LateSynthesisExecutor.Counter()
-            for (name, seconds) in [("a-slow", 2.0), ("b-fast", 0.0)] {
-                let work = (state as NSString).appendingPathComponent(name)
-                try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-                let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: work, threads: 1, name: name, toolVersion: "9.9.9")
-                let runtime = WorkerRuntime(configuration: configuration, executor: LateSynthesisExecutor(seconds: seconds, finished: slowFinished),
-                                            logger: Logger(label: "test.\(name)"))
-                workers.append(TestDaemon(name: name) { stop in try runtime.run(until: stop) })
+            try await withTemporaryDirectory("cluster") { scratch in
+                let state = try stateDirectory(in: scratch)
+                let (coordinator, endpoint) = try await startCoordinator(state: state)
+                defer { coordinator.stop.stop() }
+                // "a-slow" is picked first and synthesises 2 s without looking at cancellation, past the 1 s timeout.
+                var workers: [TestDaemon] = []
+                let slowFinished = LateSynthesisExecutor.Counter()
+                for (name, seconds) in [("a-slow", 2.0), ("b-fast", 0.0)] {
+                    let work = (state as NSString).appendingPathComponent(name)
+                    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+                    let configuration = WorkerConfiguration(coordinator: endpoint, workDirectory: work, threads: 1, name: name, toolVersion: "9.9.9")
+                    let runtime = WorkerRuntime(configuration: configuration, executor: LateSynthesisExecutor(seconds: seconds, finished: slowFinished),
+                                                logger: Logger(label: "test.\(name)"))
+                    workers.append(TestDaemon(name: name) { stop in try runtime.run(until: stop) })
+                }
+                defer { for worker in workers { worker.stop.stop() } }
+                let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
+                try #require(try await LocalCluster.waitForWorkers(2, coordinator: endpoint, seconds: 10))
+                let data = state + "-data"  // outside the state directory, where job paths are refused
+                try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+                let output = (data as NSString).appendingPathComponent("out.txt")
+                let input = (data as NSString).appendingPathComponent("toy-input")
+                #expect(FileManager.default.createFile(atPath: input, contents: Data()))
+                let manifest = JobManifest(input: .init(path: input), output: output, sharding: .init(shards: 3, shardTimeoutSeconds: 1))
+                let accepted = try #require(try await request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))
+                let last = try await waitForJob(accepted.job, client: client)
+                #expect(last?.state == .committed, "\(String(describing: last))")
+                #expect(try String(contentsOfFile: output, encoding: .utf8) == [0, 3, 1, 4, 2, 5].map { "class \($0): 6 rows\n" }.joined())
+                // The slow worker's late shard file was written after its attempt timed out, then deleted where it landed.
+                _ = await eventually(seconds: 10) { slowFinished.value.load(ordering: .relaxed) > 0 }
+                try #require(slowFinished.value.load(ordering: .relaxed) > 0, "the slow worker never finished a synthesis shard")
+                let slow = (state as NSString).appendingPathComponent("a-slow")
+                _ = try await eventually(seconds: 5) { try FileManager.default.contentsOfDirectory(atPath: slow).isEmpty }
+                let left = try FileManager.default.contentsOfDirectory(atPath: slow)
+                #expect(left.isEmpty, "\(left)")
             }
-            defer { for worker in workers { worker.stop.stop() } }
-            let client = try SocketFactory(context: ZMQContext()).makeDealer(connecting: endpoint, identity: Array("client".utf8))
-            try #require(try await LocalCluster.waitForWorkers(2, coordinator: endpoint, seconds: 10))
-            let data = state + "-data"  // outside the state directory, where job paths are refused
-            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-            let output = (data as NSString).appendingPathComponent("out.txt")
-            let input = (data as NSString).appendingPathComponent("toy-input")
-            #expect(FileManager.default.createFile(atPath: input, contents: Data()))
-            let manifest = JobManifest(input: .init(path: input), output: output, sharding: .init(shards: 3, shardTimeoutSeconds: 1))
-            let accepted = try #require(try await request(client, WireMessage(SubmitJob(manifest: manifest)).encode()).body(as: JobAccepted.self))
-            let last = try await waitForJob(accepted.job, client: client)
-            #expect(last?.state == .committed, "\(String(describing: last))")
-            #expect(try String(contentsOfFile: output, encoding: .utf8) == [0, 3, 1, 4, 2, 5].map { "class \($0): 6 rows\n" }.joined())
-            // The slow worker's late shard file was written after its attempt timed out, then deleted where it landed.
-            _ = await eventually(seconds: 10) { slowFinished.value.load(ordering: .relaxed) > 0 }
-            try #require(slowFinished.value.load(ordering: .relaxed) > 0, "the slow worker never finished a synthesis shard")
-            let slow = (state as NSString).appendingPathComponent("a-slow")
-            _ = try await eventually(seconds: 5) { try FileManager.default.contentsOfDirectory(atPath: slow).isEmpty }
-            let left = try FileManager.default.contentsOfDirectory(atPath: slow)
-            #expect(left.isEmpty, "\(left)")
         }
     }
 }

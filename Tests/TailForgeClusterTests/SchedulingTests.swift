@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TailForgeTestSupport
 import Testing
 @testable import TailForgeCluster
 
@@ -218,8 +219,12 @@ import Testing
 }
 
 @Suite struct JournalTests {
+    /// Removed when Swift Testing releases this test's instance of the suite.
+    let scratch = TemporaryDirectory("journal")
+
+    /// A fresh state directory inside `scratch`.
     func directory() throws -> String {
-        let path = NSTemporaryDirectory() + "tailforge-journal-\(UUID().uuidString)"
+        let path = scratch.file(UUID().uuidString)
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
@@ -352,75 +357,75 @@ import Testing
     }
 
     @Test func onlyTemporariesOfDeadWritersAreRemoved() async throws {
-        let directory = NSTemporaryDirectory() + "tailforge-tmp-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let finished = try Child("/bin/true", []).process
-        await LocalCluster.exited(finished)
-        let dead = "\(directory)/.out.h5.tmp-\(finished.processIdentifier)-3"
-        let alive = "\(directory)/.out.h5.tmp-\(getpid())-1"
-        let other = "\(directory)/.other.h5.tmp-\(finished.processIdentifier)-1"
-        for path in [dead, alive, other] { #expect(FileManager.default.createFile(atPath: path, contents: Data([1]))) }
-        #expect(Housekeeping.removeDeadTemporaries(of: "\(directory)/out.h5") == [dead])
-        #expect(FileManager.default.fileExists(atPath: alive) && FileManager.default.fileExists(atPath: other))
+        try await withTemporaryDirectory("tmp") { directory in
+            let finished = try Child("/bin/true", []).process
+            await LocalCluster.exited(finished)
+            let dead = "\(directory)/.out.h5.tmp-\(finished.processIdentifier)-3"
+            let alive = "\(directory)/.out.h5.tmp-\(getpid())-1"
+            let other = "\(directory)/.other.h5.tmp-\(finished.processIdentifier)-1"
+            for path in [dead, alive, other] { #expect(FileManager.default.createFile(atPath: path, contents: Data([1]))) }
+            #expect(Housekeeping.removeDeadTemporaries(of: "\(directory)/out.h5") == [dead])
+            #expect(FileManager.default.fileExists(atPath: alive) && FileManager.default.fileExists(atPath: other))
+        }
     }
 
     @Test func theInputCacheEvictsLeastRecentlyUsedFirstButNeverTheInputInUse() throws {
-        let directory = NSTemporaryDirectory() + "tailforge-cache-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var paths: [String] = []
-        for (index, name) in ["input-aa.h5", "input-bb.h5", "input-cc.h5"].enumerated() {
-            let path = "\(directory)/\(name)"
-            #expect(FileManager.default.createFile(atPath: path, contents: Data(count: 100)))
-            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: Double(1_000 + index))], ofItemAtPath: path)
-            paths.append(path)
+        try withTemporaryDirectory("input-cache") { directory in
+            var paths: [String] = []
+            for (index, name) in ["input-aa.h5", "input-bb.h5", "input-cc.h5"].enumerated() {
+                let path = "\(directory)/\(name)"
+                #expect(FileManager.default.createFile(atPath: path, contents: Data(count: 100)))
+                try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: Double(1_000 + index))], ofItemAtPath: path)
+                paths.append(path)
+            }
+            WorkDirectory.touch(paths[0])  // aa was just used: bb is now the least recently used
+            let removed = WorkDirectory.evictInputs(directory, keeping: [paths[1]], budget: 150, log: .init(label: "test"))
+            #expect(removed == [paths[2]] + [paths[0]] || removed == [paths[2], paths[0]])
+            #expect(FileManager.default.fileExists(atPath: paths[1]))
         }
-        WorkDirectory.touch(paths[0])  // aa was just used: bb is now the least recently used
-        let removed = WorkDirectory.evictInputs(directory, keeping: [paths[1]], budget: 150, log: .init(label: "test"))
-        #expect(removed == [paths[2]] + [paths[0]] || removed == [paths[2], paths[0]])
-        #expect(FileManager.default.fileExists(atPath: paths[1]))
     }
 
     @Test func aSecondLockOnTheStateDirectoryIsRefusedNamingTheOwnersPID() throws {
-        let directory = NSTemporaryDirectory() + "tailforge-lock-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        do {
-            let first = try StateDirectoryLock(directory: directory)
-            #expect {
-                _ = try StateDirectoryLock(directory: directory)
-            } throws: { error in
-                "\(error)".contains("in use by another coordinator (PID \(getpid()))")
+        try withTemporaryDirectory("lock") { directory in
+            do {
+                let first = try StateDirectoryLock(directory: directory)
+                #expect {
+                    _ = try StateDirectoryLock(directory: directory)
+                } throws: { error in
+                    "\(error)".contains("in use by another coordinator (PID \(getpid()))")
+                }
+                withExtendedLifetime(first) {}
             }
-            withExtendedLifetime(first) {}
-        }
-        // Released with its owner: the next coordinator may start. A child another test forks meanwhile holds a copy
-        // of the descriptor (and so the `flock`) from its fork until its exec closes it (O_CLOEXEC): under load that
-        // window is long enough to be seen, so the lock gets a few seconds to come free; one that never does fails.
-        let deadline = Date().addingTimeInterval(5)
-        while true {
-            do { _ = try StateDirectoryLock(directory: directory); break } catch {
-                guard Date() < deadline, "\(error)".contains("in use by another coordinator") else { throw error }
-                Thread.sleep(forTimeInterval: 0.05)
+            // Released with its owner: the next coordinator may start. A child another test forks meanwhile holds a copy
+            // of the descriptor (and so the `flock`) from its fork until its exec closes it (O_CLOEXEC): under load that
+            // window is long enough to be seen, so the lock gets a few seconds to come free; one that never does fails.
+            let deadline = Date().addingTimeInterval(5)
+            while true {
+                do { _ = try StateDirectoryLock(directory: directory); break } catch {
+                    guard Date() < deadline, "\(error)".contains("in use by another coordinator") else { throw error }
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
             }
         }
     }
 
     @Test func aStateDirectoryThatCannotBeCreatedIsRefusedNamingItAndWhy() throws {
-        let directory = NSTemporaryDirectory() + "tailforge-lock-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        // Missing parents are created.
-        _ = try StateDirectoryLock(directory: directory + "/a/b/state")
-        #expect(FileManager.default.fileExists(atPath: directory + "/a/b/state/lock"))
-        let file = directory + "/a/file"
-        #expect(FileManager.default.createFile(atPath: file, contents: Data()))
-        #expect {
-            _ = try StateDirectoryLock(directory: file)
-        } throws: { error in
-            "\(error)" == "cannot use \(file) as the state directory: it is a file; give --state-dir a directory this user can create or write"
-        }
-        #expect {
-            _ = try StateDirectoryLock(directory: file + "/state")
-        } throws: { error in
-            "\(error)".hasPrefix("cannot use \(file)/state as the state directory: Not a directory;")
+        try withTemporaryDirectory("lock") { directory in
+            // Missing parents are created.
+            _ = try StateDirectoryLock(directory: directory + "/a/b/state")
+            #expect(FileManager.default.fileExists(atPath: directory + "/a/b/state/lock"))
+            let file = directory + "/a/file"
+            #expect(FileManager.default.createFile(atPath: file, contents: Data()))
+            #expect {
+                _ = try StateDirectoryLock(directory: file)
+            } throws: { error in
+                "\(error)" == "cannot use \(file) as the state directory: it is a file; give --state-dir a directory this user can create or write"
+            }
+            #expect {
+                _ = try StateDirectoryLock(directory: file + "/state")
+            } throws: { error in
+                "\(error)".hasPrefix("cannot use \(file)/state as the state directory: Not a directory;")
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 import TailForgeStorage
 @testable import TailForgeCluster
@@ -228,15 +229,16 @@ extension ClusterProcessTests {
     }
 
     @Test func allowListReadsRolesByFolderAndRejectsAKeyWithTwoRoles() async throws {
-        let directory = NSTemporaryDirectory() + "tailforge-allow-\(UUID().uuidString)"
-        let pair = try CurveKeyPair.generate()
-        try pair.write(to: directory + "/keys", name: "w")
-        for folder in ["workers", "clients"] { try FileManager.default.createDirectory(atPath: directory + "/" + folder, withIntermediateDirectories: true) }
-        try FileManager.default.copyItem(atPath: directory + "/keys/w.pub", toPath: directory + "/workers/w.pub")
-        let list = try AllowList.load(directory: directory)
-        #expect(list.role(of: try #require(CurveKey.bytes(pair.publicKey))) == .worker && list.clientCount == 0)
-        try FileManager.default.copyItem(atPath: directory + "/keys/w.pub", toPath: directory + "/clients/w.pub")
-        #expect(throws: KeyFileError.self) { try AllowList.load(directory: directory) }
-        #expect(throws: KeyFileError.self) { try AllowList.load(directory: directory + "/missing") }
+        try withTemporaryDirectory("allow") { directory in
+            let pair = try CurveKeyPair.generate()
+            try pair.write(to: directory + "/keys", name: "w")
+            for folder in ["workers", "clients"] { try FileManager.default.createDirectory(atPath: directory + "/" + folder, withIntermediateDirectories: true) }
+            try FileManager.default.copyItem(atPath: directory + "/keys/w.pub", toPath: directory + "/workers/w.pub")
+            let list = try AllowList.load(directory: directory)
+            #expect(list.role(of: try #require(CurveKey.bytes(pair.publicKey))) == .worker && list.clientCount == 0)
+            try FileManager.default.copyItem(atPath: directory + "/keys/w.pub", toPath: directory + "/clients/w.pub")
+            #expect(throws: KeyFileError.self) { try AllowList.load(directory: directory) }
+            #expect(throws: KeyFileError.self) { try AllowList.load(directory: directory + "/missing") }
+        }
     }
 }

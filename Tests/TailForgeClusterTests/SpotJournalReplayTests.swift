@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 @testable import TailForgeCluster
 
@@ -56,25 +57,24 @@ import Testing
     /// Records as a coordinator before spot state was journaled wrote them (no `producer`, `check`, `excluded`):
     /// they read, and every result counts as confirmed (nothing to withdraw, no check listed).
     @Test func aJournalOfAnEarlierReleaseStillReplays() throws {
-        let state = NSTemporaryDirectory() + "tailforge-old-journal-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: state) }
-        let submitted = try Journal.encode(JournalEntry(event: .submitted, job: "j", manifest: manifest, verification: .init(fraction: 0.5, seed: 7)))
-        func framed(_ json: String) -> [UInt8] {
-            let crc = String(CRC32C.checksum(Array(json.utf8)), radix: 16)
-            return Array("TFJ1 \(String(repeating: "0", count: 8 - crc.count) + crc) \(json)\n".utf8)
+        try withTemporaryDirectory("old-journal") { state in
+            let submitted = try Journal.encode(JournalEntry(event: .submitted, job: "j", manifest: manifest, verification: .init(fraction: 0.5, seed: 7)))
+            func framed(_ json: String) -> [UInt8] {
+                let crc = String(CRC32C.checksum(Array(json.utf8)), radix: 16)
+                return Array("TFJ1 \(String(repeating: "0", count: 8 - crc.count) + crc) \(json)\n".utf8)
+            }
+            let old = submitted
+                + framed(#"{"event":"kappas","job":"j","path":"\/k0","sha256":"k0","shard":0,"time":"2026-11-30T10:00:00Z"}"#)
+                + framed(#"{"event":"shard","job":"j","path":"\/s0","sha256":"s0","shard":0,"time":"2026-11-30T10:00:01Z"}"#)
+                + Array(#"{"event":"shard","job":"j","path":"/s1","sha256":"s1","shard":1,"time":"2026-11-30T10:00:02Z"}"#.utf8) + [10]
+            try Data(old).write(to: URL(fileURLWithPath: (state as NSString).appendingPathComponent(Journal.fileName)))
+            let journal = try Journal(directory: state)
+            #expect(journal.tornTail == nil)
+            let job = try #require(JournalReplay(try journal.entries()).jobs["j"])
+            #expect(Set(job.kappaFiles.keys) == [0] && Set(job.shardFiles.keys) == [0, 1])
+            #expect(job.kappaProducers.isEmpty && job.shardProducers.isEmpty && job.checks.isEmpty)
+            #expect(job.excluded.isEmpty && job.liars.isEmpty)
         }
-        let old = submitted
-            + framed(#"{"event":"kappas","job":"j","path":"\/k0","sha256":"k0","shard":0,"time":"2026-11-30T10:00:00Z"}"#)
-            + framed(#"{"event":"shard","job":"j","path":"\/s0","sha256":"s0","shard":0,"time":"2026-11-30T10:00:01Z"}"#)
-            + Array(#"{"event":"shard","job":"j","path":"/s1","sha256":"s1","shard":1,"time":"2026-11-30T10:00:02Z"}"#.utf8) + [10]
-        try Data(old).write(to: URL(fileURLWithPath: (state as NSString).appendingPathComponent(Journal.fileName)))
-        let journal = try Journal(directory: state)
-        #expect(journal.tornTail == nil)
-        let job = try #require(JournalReplay(try journal.entries()).jobs["j"])
-        #expect(Set(job.kappaFiles.keys) == [0] && Set(job.shardFiles.keys) == [0, 1])
-        #expect(job.kappaProducers.isEmpty && job.shardProducers.isEmpty && job.checks.isEmpty)
-        #expect(job.excluded.isEmpty && job.liars.isEmpty)
     }
 
     /// The checks of an earlier life come first in the resolved manifest, and a selected shard that reaches the

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import TailForgeTestSupport
 import Testing
 @testable import TailForgeCluster
 
@@ -41,8 +42,8 @@ extension ClusterThreadTests {
 
         /// A state directory whose journal holds the job submitted with a seed that checks synthesis shard 0 only,
         /// planned, with every shard's κ committed (files included).
-        func journaledJob() throws -> Setup {
-            let state = NSTemporaryDirectory() + "tailforge-spot-restart-\(UUID().uuidString)"
+        func journaledJob(in scratch: String) throws -> Setup {
+            let state = (scratch as NSString).appendingPathComponent("state")
             let data = state + "-data"  // job paths may not lie inside the state directory
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
             let input = (data as NSString).appendingPathComponent("toy-input")
@@ -93,94 +94,100 @@ extension ClusterThreadTests {
         /// liar computes the checked shard 0 first and two honest workers contradict it: shard 2 is withdrawn too,
         /// and the output is the honest one.
         @Test func aLiarCaughtAfterTheRestartLosesTheResultItReturnedBefore() async throws {
-            let setup = try journaledJob()
-            let directory = (setup.state as NSString).appendingPathComponent("jobs/\(Self.job)")
-            let forged = Array("forged shard 2\n".utf8)
-            let forgedPath = (directory as NSString).appendingPathComponent("shard-2-liar.txt")
-            try Data(forged).write(to: URL(fileURLWithPath: forgedPath))
-            try setup.journal.append(JournalEntry(event: .shard, job: Self.job, shard: 2, sha256: FileDigest.sha256(of: forged), path: forgedPath,
-                                                  producer: "liar"))
+            try await withTemporaryDirectory("spot-restart") { scratch in
+                let setup = try journaledJob(in: scratch)
+                let directory = (setup.state as NSString).appendingPathComponent("jobs/\(Self.job)")
+                let forged = Array("forged shard 2\n".utf8)
+                let forgedPath = (directory as NSString).appendingPathComponent("shard-2-liar.txt")
+                try Data(forged).write(to: URL(fileURLWithPath: forgedPath))
+                try setup.journal.append(JournalEntry(event: .shard, job: Self.job, shard: 2, sha256: FileDigest.sha256(of: forged), path: forgedPath,
+                                                      producer: "liar"))
 
-            let (coordinator, endpoint) = try await startCoordinator(state: setup.state)
-            defer { coordinator.stop.stop() }
-            let lies = LyingToyExecutor.Counter()
-            var workers = [try startWorker("liar", endpoint: endpoint, state: setup.state, executor: LyingToyExecutor(computed: lies))]
-            defer { for worker in workers { worker.stop.stop() } }
-            // Alone, the liar is given the lowest pending shard: the checked shard 0.
-            try #require(await eventually(seconds: 10) { lies.value.load(ordering: .relaxed) > 0 }, "the liar computed nothing")
-            for name in ["a", "b"] {
-                workers.append(try startWorker(name, endpoint: endpoint, state: setup.state, executor: SlowToyExecutor(seconds: 0)))
+                let (coordinator, endpoint) = try await startCoordinator(state: setup.state)
+                defer { coordinator.stop.stop() }
+                let lies = LyingToyExecutor.Counter()
+                var workers = [try startWorker("liar", endpoint: endpoint, state: setup.state, executor: LyingToyExecutor(computed: lies))]
+                defer { for worker in workers { worker.stop.stop() } }
+                // Alone, the liar is given the lowest pending shard: the checked shard 0.
+                try #require(await eventually(seconds: 10) { lies.value.load(ordering: .relaxed) > 0 }, "the liar computed nothing")
+                for name in ["a", "b"] {
+                    workers.append(try startWorker(name, endpoint: endpoint, state: setup.state, executor: SlowToyExecutor(seconds: 0)))
+                }
+                let final = await eventually(seconds: 30, interval: .milliseconds(50)) { status(endpoint).flatMap { $0.state.isTerminal ? $0 : nil } }
+                #expect(final?.state == .committed, "\(String(describing: final))")
+                #expect(try String(contentsOfFile: setup.manifest.output, encoding: .utf8) == Self.honestOutput)
+
+                let entries = try Journal.entries(directory: setup.state)
+                #expect(entries.contains { $0.event == .rejected && $0.shard == 2 && $0.message == "synthesis" },
+                        "the result of the earlier life was withdrawn: \(entries.map(\.event))")
+                let verification = try #require(try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: setup.manifest.output)).verification)
+                #expect(verification.excluded.count == 1 && verification.excluded[0].hasPrefix("liar ("), "\(verification.excluded)")
+                #expect(verification.checks.contains { $0.stage == "synthesis" && $0.shard == 0 && $0.outcome == "liar: liar" }, "\(verification.checks)")
+                #expect(final?.verification?.excluded == verification.excluded, "status names the excluded worker too")
             }
-            let final = await eventually(seconds: 30, interval: .milliseconds(50)) { status(endpoint).flatMap { $0.state.isTerminal ? $0 : nil } }
-            #expect(final?.state == .committed, "\(String(describing: final))")
-            #expect(try String(contentsOfFile: setup.manifest.output, encoding: .utf8) == Self.honestOutput)
-
-            let entries = try Journal.entries(directory: setup.state)
-            #expect(entries.contains { $0.event == .rejected && $0.shard == 2 && $0.message == "synthesis" },
-                    "the result of the earlier life was withdrawn: \(entries.map(\.event))")
-            let verification = try #require(try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: setup.manifest.output)).verification)
-            #expect(verification.excluded.count == 1 && verification.excluded[0].hasPrefix("liar ("), "\(verification.excluded)")
-            #expect(verification.checks.contains { $0.stage == "synthesis" && $0.shard == 0 && $0.outcome == "liar: liar" }, "\(verification.checks)")
-            #expect(final?.verification?.excluded == verification.excluded, "status names the excluded worker too")
         }
 
         /// Without a restart: the liar computes every shard first (the checked shard 0 is held, shards 1 and 2 are
         /// accepted unconfirmed), so the check that catches it completes the stage. Its results are withdrawn before
         /// the winner is committed, so the gather never starts with them.
         @Test func aLiarCaughtByTheLastCheckOfAStageHasItsResultsWithdrawnBeforeTheGather() async throws {
-            let setup = try journaledJob()
-            let (coordinator, endpoint) = try await startCoordinator(state: setup.state)
-            defer { coordinator.stop.stop() }
-            let lies = LyingToyExecutor.Counter()
-            var workers = [try startWorker("liar", endpoint: endpoint, state: setup.state, executor: LyingToyExecutor(computed: lies))]
-            defer { for worker in workers { worker.stop.stop() } }
-            // Shards 1 and 2 committed (journaled), shard 0 held: only then may the honest workers come.
-            let committed = { (try? Journal.entries(directory: setup.state).filter { $0.event == .shard }.compactMap(\.shard)) ?? [] }
-            try #require(await eventually(seconds: 10) { committed().sorted() == [1, 2] }, "the liar committed \(committed()) (computed \(lies.value.load(ordering: .relaxed)))")
-            for name in ["a", "b"] {
-                workers.append(try startWorker(name, endpoint: endpoint, state: setup.state, executor: SlowToyExecutor(seconds: 0)))
+            try await withTemporaryDirectory("spot-restart") { scratch in
+                let setup = try journaledJob(in: scratch)
+                let (coordinator, endpoint) = try await startCoordinator(state: setup.state)
+                defer { coordinator.stop.stop() }
+                let lies = LyingToyExecutor.Counter()
+                var workers = [try startWorker("liar", endpoint: endpoint, state: setup.state, executor: LyingToyExecutor(computed: lies))]
+                defer { for worker in workers { worker.stop.stop() } }
+                // Shards 1 and 2 committed (journaled), shard 0 held: only then may the honest workers come.
+                let committed = { (try? Journal.entries(directory: setup.state).filter { $0.event == .shard }.compactMap(\.shard)) ?? [] }
+                try #require(await eventually(seconds: 10) { committed().sorted() == [1, 2] }, "the liar committed \(committed()) (computed \(lies.value.load(ordering: .relaxed)))")
+                for name in ["a", "b"] {
+                    workers.append(try startWorker(name, endpoint: endpoint, state: setup.state, executor: SlowToyExecutor(seconds: 0)))
+                }
+                let final = await eventually(seconds: 30, interval: .milliseconds(50)) { status(endpoint).flatMap { $0.state.isTerminal ? $0 : nil } }
+                #expect(final?.state == .committed, "\(String(describing: final))")
+                #expect(try String(contentsOfFile: setup.manifest.output, encoding: .utf8) == Self.honestOutput)
+                let withdrawn = try Journal.entries(directory: setup.state).filter { $0.event == .rejected }.compactMap(\.shard)
+                #expect(withdrawn.sorted() == [1, 2])
             }
-            let final = await eventually(seconds: 30, interval: .milliseconds(50)) { status(endpoint).flatMap { $0.state.isTerminal ? $0 : nil } }
-            #expect(final?.state == .committed, "\(String(describing: final))")
-            #expect(try String(contentsOfFile: setup.manifest.output, encoding: .utf8) == Self.honestOutput)
-            let withdrawn = try Journal.entries(directory: setup.state).filter { $0.event == .rejected }.compactMap(\.shard)
-            #expect(withdrawn.sorted() == [1, 2])
         }
 
         /// The earlier life excluded the liar. Registering again, it says it is still computing shard 0 (as a worker
         /// does across a coordinator restart): that is not adopted, it is given nothing, and the resolved manifest
         /// still names it.
         @Test func aWorkerExcludedBeforeTheRestartGetsNoShardOfTheJob() async throws {
-            let setup = try journaledJob()
-            try setup.journal.append(JournalEntry(event: .excluded, job: Self.job, message: "liar (address 127.0.0.1)",
-                                                  excluded: ["liar", "address 127.0.0.1"]))
-            let (coordinator, endpoint) = try await startCoordinator(state: setup.state)
-            defer { coordinator.stop.stop() }
-            let liar = try ConfinementProcessTests.Peer(endpoint, name: "liar")
-            let held = ShardReference(job: Self.job, shard: 0, stage: .synthesis, attempt: 0)
-            try liar.send(Hello(workerName: "liar", toolVersion: "9.9.9", host: "localhost", processId: 1, threads: 1, busyWith: held))
-            _ = try #require(try await liar.next(Welcome.self), "the liar was not welcomed")
-            // Two honest workers, so the checked shard 0 is verified without waiting for a worker that never comes.
-            let honest = try ["a", "b"].map { try startWorker($0, endpoint: endpoint, state: setup.state, executor: SlowToyExecutor(seconds: 0)) }
-            defer { for worker in honest { worker.stop.stop() } }
+            try await withTemporaryDirectory("spot-restart") { scratch in
+                let setup = try journaledJob(in: scratch)
+                try setup.journal.append(JournalEntry(event: .excluded, job: Self.job, message: "liar (address 127.0.0.1)",
+                                                      excluded: ["liar", "address 127.0.0.1"]))
+                let (coordinator, endpoint) = try await startCoordinator(state: setup.state)
+                defer { coordinator.stop.stop() }
+                let liar = try ConfinementProcessTests.Peer(endpoint, name: "liar")
+                let held = ShardReference(job: Self.job, shard: 0, stage: .synthesis, attempt: 0)
+                try liar.send(Hello(workerName: "liar", toolVersion: "9.9.9", host: "localhost", processId: 1, threads: 1, busyWith: held))
+                _ = try #require(try await liar.next(Welcome.self), "the liar was not welcomed")
+                // Two honest workers, so the checked shard 0 is verified without waiting for a worker that never comes.
+                let honest = try ["a", "b"].map { try startWorker($0, endpoint: endpoint, state: setup.state, executor: SlowToyExecutor(seconds: 0)) }
+                defer { for worker in honest { worker.stop.stop() } }
 
-            var assigned: [ShardReference] = []
-            var heartbeats = 0
-            let final = try await eventually(seconds: 30, interval: .milliseconds(50)) { () throws -> JobStatus? in
-                while let frames = try liar.socket.receive(dontWait: true) {
-                    if let assignment = try WireMessage.decode(frames).body(as: AssignShard.self) { assigned.append(assignment.shard) }
+                var assigned: [ShardReference] = []
+                var heartbeats = 0
+                let final = try await eventually(seconds: 30, interval: .milliseconds(50)) { () throws -> JobStatus? in
+                    while let frames = try liar.socket.receive(dontWait: true) {
+                        if let assignment = try WireMessage.decode(frames).body(as: AssignShard.self) { assigned.append(assignment.shard) }
+                    }
+                    // Still busy with shard 0 for a while (each heartbeat offers it again), then idle.
+                    heartbeats += 1
+                    try liar.send(Heartbeat(busyWith: heartbeats < 10 ? held : nil))
+                    return status(endpoint).flatMap { $0.state.isTerminal ? $0 : nil }
                 }
-                // Still busy with shard 0 for a while (each heartbeat offers it again), then idle.
-                heartbeats += 1
-                try liar.send(Heartbeat(busyWith: heartbeats < 10 ? held : nil))
-                return status(endpoint).flatMap { $0.state.isTerminal ? $0 : nil }
+                #expect(final?.state == .committed, "\(String(describing: final))")
+                #expect(assigned.isEmpty, "\(assigned)")
+                #expect(try String(contentsOfFile: setup.manifest.output, encoding: .utf8) == Self.honestOutput)
+                let verification = try #require(try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: setup.manifest.output)).verification)
+                #expect(verification.excluded == ["liar (address 127.0.0.1)"])
+                #expect(final?.verification == SpotSummary(confirmed: 1, unverified: 0, excluded: ["liar (address 127.0.0.1)"]))
             }
-            #expect(final?.state == .committed, "\(String(describing: final))")
-            #expect(assigned.isEmpty, "\(assigned)")
-            #expect(try String(contentsOfFile: setup.manifest.output, encoding: .utf8) == Self.honestOutput)
-            let verification = try #require(try ResolvedManifest.read(from: ResolvedManifest.path(forOutput: setup.manifest.output)).verification)
-            #expect(verification.excluded == ["liar (address 127.0.0.1)"])
-            #expect(final?.verification == SpotSummary(confirmed: 1, unverified: 0, excluded: ["liar (address 127.0.0.1)"]))
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 @testable import TailForgeCluster
 
@@ -16,18 +17,17 @@ import Testing
     /// `--no-sandbox`; a profile of its own so parallel runs do not share one), up to its scripts: the embedded data
     /// and the script's source name the warning's text and classes too, and only what was drawn may count.
     static func renderedDOM(_ snapshot: ClusterSnapshot) async throws -> String {
-        let directory = NSTemporaryDirectory() + "tailforge-page-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let page = directory + "/status.html"
-        try StatusPage.html(snapshot).write(toFile: page, atomically: true, encoding: .utf8)
-        let result = try await Child.run(try #require(chromium), [
-            "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--disable-dev-shm-usage",
-            "--user-data-dir=\(directory)/profile", "--window-size=1280,1100", "--dump-dom", URL(fileURLWithPath: page).absoluteString,
-        ])
-        try #require(result.status == 0 && result.stdout.contains("</html>"), "chromium exited \(result.status): \(result.stderr.suffix(2000))")
-        let scripts = try #require(result.stdout.range(of: "<script"), "no script in the page chromium dumped")
-        return String(result.stdout[..<scripts.lowerBound])
+        return try await withTemporaryDirectory("page") { directory in
+            let page = directory + "/status.html"
+            try StatusPage.html(snapshot).write(toFile: page, atomically: true, encoding: .utf8)
+            let result = try await Child.run(try #require(chromium), [
+                "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--disable-dev-shm-usage",
+                "--user-data-dir=\(directory)/profile", "--window-size=1280,1100", "--dump-dom", URL(fileURLWithPath: page).absoluteString,
+            ])
+            try #require(result.status == 0 && result.stdout.contains("</html>"), "chromium exited \(result.status): \(result.stderr.suffix(2000))")
+            let scripts = try #require(result.stdout.range(of: "<script"), "no script in the page chromium dumped")
+            return String(result.stdout[..<scripts.lowerBound])
+        }
     }
 
     /// The markup of the table row (or other element) from `marker` to the end of its row.

@@ -1,4 +1,5 @@
 import Foundation
+import TailForgeTestSupport
 import Testing
 import TailForgeEngine
 import TailForgeStorage
@@ -217,26 +218,26 @@ extension ClusterProcessTests {
         /// shards: the paths are made absolute before the confinement checks compare them.
         @Test func aWorkerStartedWithARelativeWorkDirectoryRunsShards() async throws {
             let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
-            let directory = NSTemporaryDirectory() + "tailforge-relative-\(UUID().uuidString)"
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let input = try SyntheticPreset.small.write(to: directory + "/data", seed: 2, dimension: 8).train
-            let cluster = LocalCluster(executable: executable, directory: directory + "/cluster", heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
-            cluster.dataRoots = [directory]
-            defer { cluster.stop() }
-            try await cluster.startCoordinator()
-            let worker = Process()
-            worker.executableURL = URL(fileURLWithPath: executable)
-            worker.currentDirectoryURL = URL(fileURLWithPath: directory)
-            worker.arguments = ["worker", "--connect", cluster.endpoint, "--work-dir", "w", "--data-root", ".", "--name", "relative", "--insecure"]
-            worker.standardOutput = FileHandle.nullDevice
-            worker.standardError = FileHandle.nullDevice
-            try worker.run()
-            defer { LocalCluster.signal(worker, SIGKILL) }
-            try await cluster.waitForWorkers(1)
-            let job = try ClusterClient(coordinator: cluster.endpoint).submit(JobManifest(input: .init(path: input), output: directory + "/balanced.h5",
-                                                                                          sharding: .init(shards: 2)))
-            let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint, seconds: 60))
-            #expect(status.state == .committed, "\(status.error ?? "")")
+            try await withTemporaryDirectory("relative") { directory in
+                let input = try SyntheticPreset.small.write(to: directory + "/data", seed: 2, dimension: 8).train
+                let cluster = LocalCluster(executable: executable, directory: directory + "/cluster", heartbeatMilliseconds: 100, livenessMilliseconds: 1_000)
+                cluster.dataRoots = [directory]
+                defer { cluster.stop() }
+                try await cluster.startCoordinator()
+                let worker = Process()
+                worker.executableURL = URL(fileURLWithPath: executable)
+                worker.currentDirectoryURL = URL(fileURLWithPath: directory)
+                worker.arguments = ["worker", "--connect", cluster.endpoint, "--work-dir", "w", "--data-root", ".", "--name", "relative", "--insecure"]
+                worker.standardOutput = FileHandle.nullDevice
+                worker.standardError = FileHandle.nullDevice
+                try worker.run()
+                defer { LocalCluster.signal(worker, SIGKILL) }
+                try await cluster.waitForWorkers(1)
+                let job = try ClusterClient(coordinator: cluster.endpoint).submit(JobManifest(input: .init(path: input), output: directory + "/balanced.h5",
+                                                                                              sharding: .init(shards: 2)))
+                let status = try #require(try await TrainingJobTests.finished(job, endpoint: cluster.endpoint, seconds: 60))
+                #expect(status.state == .committed, "\(status.error ?? "")")
+            }
         }
     
         /// A coordinator killed while an evaluation is in flight resumes the job from its journal: it gathers the
@@ -357,31 +358,31 @@ extension ClusterProcessTests {
         /// A job cancelled while it trains takes its checkpoint with it (the job's directory in the state directory).
         @Test func aJobCancelledWhileTrainingLeavesNoCheckpoint() async throws {
             let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
-            let directory = NSTemporaryDirectory() + "tailforge-cancelled-checkpoint-\(UUID().uuidString)"
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let input = try SyntheticPreset.small.write(to: directory + "/data", seed: 14, dimension: 8).train
-            let gated = try await GatedCluster(executable: executable, directory: directory, workers: 1)
-            let cluster = gated.cluster
-            defer { cluster.stop() }
-            try "4 -train-".write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8)
-            let manifest = JobManifest(input: .init(path: input), output: directory + "/model.h5", policy: BalanceSettings(seed: 2),
-                                       train: .init(settings: TrainingSettings(optimizer: LBFGSSettings(maxIterations: 30, gradientTolerance: 1e-8))))
-            let client = try ClusterClient(coordinator: cluster.endpoint)
-            let job = try client.submit(manifest)
-            #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 1 }, "the fit never reached its fifth evaluation")
-            let jobDirectory = (cluster.stateDirectory as NSString).appendingPathComponent("jobs/\(job)")
-            #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: jobDirectory + "/final-fit.checkpoint") })
-            // Mid-fit the only worker computes no shard but holds the job's rows and answers its evaluations:
-            // `status` says so instead of "idle".
-            let worker = try #require(try client.status().workers.first)
-            #expect(worker.busyWith == nil && worker.training?.map(\.job) == [job] && worker.training?.first?.parts == 1, "\(worker)")
-            let text = try await Child.run(executable, ["status", "--coordinator", cluster.endpoint]).stdout
-            #expect(text.contains(": serving 1 training part of job \(job) (heard "), "\(text)")
-            #expect(try client.status(job: job).jobs.first?.workers == 1, "the job's line counts the worker serving its fit")
-            #expect(try client.cancel(job: job).cancelled)
-            try gated.release()
-            #expect(await eventually(seconds: 30) { !FileManager.default.fileExists(atPath: jobDirectory) }, "the cancelled job's checkpoint is still there")
-            #expect(!FileManager.default.fileExists(atPath: directory + "/model.h5"))
+            try await withTemporaryDirectory("cancelled-checkpoint") { directory in
+                let input = try SyntheticPreset.small.write(to: directory + "/data", seed: 14, dimension: 8).train
+                let gated = try await GatedCluster(executable: executable, directory: directory, workers: 1)
+                let cluster = gated.cluster
+                defer { cluster.stop() }
+                try "4 -train-".write(toFile: (gated.gate as NSString).appendingPathComponent("hold"), atomically: true, encoding: .utf8)
+                let manifest = JobManifest(input: .init(path: input), output: directory + "/model.h5", policy: BalanceSettings(seed: 2),
+                                           train: .init(settings: TrainingSettings(optimizer: LBFGSSettings(maxIterations: 30, gradientTolerance: 1e-8))))
+                let client = try ClusterClient(coordinator: cluster.endpoint)
+                let job = try client.submit(manifest)
+                #expect(await eventually(seconds: 60) { gated.heldRequests().count >= 1 }, "the fit never reached its fifth evaluation")
+                let jobDirectory = (cluster.stateDirectory as NSString).appendingPathComponent("jobs/\(job)")
+                #expect(await eventually(seconds: 30) { FileManager.default.fileExists(atPath: jobDirectory + "/final-fit.checkpoint") })
+                // Mid-fit the only worker computes no shard but holds the job's rows and answers its evaluations:
+                // `status` says so instead of "idle".
+                let worker = try #require(try client.status().workers.first)
+                #expect(worker.busyWith == nil && worker.training?.map(\.job) == [job] && worker.training?.first?.parts == 1, "\(worker)")
+                let text = try await Child.run(executable, ["status", "--coordinator", cluster.endpoint]).stdout
+                #expect(text.contains(": serving 1 training part of job \(job) (heard "), "\(text)")
+                #expect(try client.status(job: job).jobs.first?.workers == 1, "the job's line counts the worker serving its fit")
+                #expect(try client.cancel(job: job).cancelled)
+                try gated.release()
+                #expect(await eventually(seconds: 30) { !FileManager.default.fileExists(atPath: jobDirectory) }, "the cancelled job's checkpoint is still there")
+                #expect(!FileManager.default.fileExists(atPath: directory + "/model.h5"))
+            }
         }
     }
 }
@@ -390,14 +391,16 @@ extension ClusterProcessTests {
 /// `tailforge balance` + `tailforge train` write into `single/balanced.h5` and `single/model.h5`.
 struct TrainingJobFixture {
     let executable: String
-    let directory: String
+    /// The test's temporary directory, which goes with the value (or at `remove()`, after the test's cluster stops).
+    let scratch: TemporaryDirectory
+    var directory: String { scratch.path }
     let input: String
 
     init(_ name: String, seed: UInt64, dimension: Int) throws {
         executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
-        directory = NSTemporaryDirectory() + "tailforge-\(name)-\(UUID().uuidString)"
-        input = try SyntheticPreset.small.write(to: (directory as NSString).appendingPathComponent("data"), seed: seed, dimension: dimension).train
-        try FileManager.default.createDirectory(atPath: (directory as NSString).appendingPathComponent("single"), withIntermediateDirectories: true)
+        scratch = TemporaryDirectory(name)
+        input = try SyntheticPreset.small.write(to: (scratch.path as NSString).appendingPathComponent("data"), seed: seed, dimension: dimension).train
+        try FileManager.default.createDirectory(atPath: (scratch.path as NSString).appendingPathComponent("single"), withIntermediateDirectories: true)
     }
 
     func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
@@ -419,7 +422,7 @@ struct TrainingJobFixture {
         return manifest
     }
 
-    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+    func remove() { scratch.remove() }
 }
 
 /// A local cluster (fast heartbeats, `directory` as data root) whose workers hold every gradient request while

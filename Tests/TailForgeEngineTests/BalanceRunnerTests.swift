@@ -3,18 +3,7 @@ import Testing
 @testable import TailForgeEngine
 import TailForgeNumerics
 import TailForgeStorage
-
-/// A fresh temporary directory per test, removed when the value goes away.
-final class TemporaryDirectory {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "tailforge-engine-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { path + "/" + name }
-    var contents: [String] { (try? FileManager.default.contentsOfDirectory(atPath: path).sorted()) ?? [] }
-}
+import TailForgeTestSupport
 
 /// Writes an input file in the contract's layout; `raw` embeddings are written as given (not normalised).
 func writeInput(_ path: String, embeddings: [Float], labels: [Int32], dimension: Int, classNames: [String]? = nil) throws {
@@ -44,7 +33,7 @@ func writeInput(_ path: String, embeddings: [Float], labels: [Int32], dimension:
     }
 
     @Test func writesTheDataContract() throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let input = try Self.smallInput(in: dir)
         let out = dir.file("out.h5")
         let summary = try BalanceRunner(input: InputSpec(path: input), outputPath: out, settings: BalanceSettings(seed: 5), threads: 2).run()
@@ -87,7 +76,7 @@ func writeInput(_ path: String, embeddings: [Float], labels: [Int32], dimension:
     }
 
     @Test func outputBytesDoNotDependOnThreadCount() throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let input = try Self.smallInput(in: dir)
         var digests: [String] = []
         for threads in [1, 2, 3] {
@@ -102,7 +91,7 @@ func writeInput(_ path: String, embeddings: [Float], labels: [Int32], dimension:
     }
 
     @Test func summaryCarriesTheFileAndContentDigestsWithOrWithoutTheFileDigest() throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let input = try Self.smallInput(in: dir)
         let full = dir.file("full.h5"), quick = dir.file("quick.h5")
         let summary = try BalanceRunner(input: InputSpec(path: input), outputPath: full, settings: BalanceSettings(seed: 9), threads: 2, chunkRows: 7).run()
@@ -121,7 +110,7 @@ func writeInput(_ path: String, embeddings: [Float], labels: [Int32], dimension:
 
     @Test(arguments: [SamplerKind.gaussian, .smote, .none])
     func everySamplerProducesABalancedFile(sampler: SamplerKind) throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let input = try Self.smallInput(in: dir)
         let out = dir.file("out.h5")
         let summary = try BalanceRunner(input: InputSpec(path: input), outputPath: out, settings: BalanceSettings(sampler: sampler)).run()
@@ -130,7 +119,7 @@ func writeInput(_ path: String, embeddings: [Float], labels: [Int32], dimension:
     }
 
     @Test func refusesToOverwriteItsInput() throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let input = try Self.smallInput(in: dir)
         #expect(throws: BalanceError.self) {
             try BalanceRunner(input: InputSpec(path: input), outputPath: dir.path + "/./in.h5", settings: BalanceSettings()).run()
@@ -139,7 +128,7 @@ func writeInput(_ path: String, embeddings: [Float], labels: [Int32], dimension:
 
     @Test(arguments: [(Float.nan, "NaN"), (0, "zeros")])
     func badRowsAreReportedByRowNumberAndLeaveNoOutput(value: Float, word: String) throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         var embeddings = clusteredRows(count: 6, dimension: 4, kappa: 5, seed: 1).storage
         if value.isNaN { embeddings[4 * 4 + 2] = value } else { for j in 0..<4 { embeddings[4 * 4 + j] = 0 } }
         let input = dir.file("in.h5")
@@ -158,7 +147,7 @@ func writeInput(_ path: String, embeddings: [Float], labels: [Int32], dimension:
     /// normalising; normalised in Double they balance to the same rows as the data at scale 1.
     @Test(arguments: [1e-50, 1e39])
     func float64InputFarOutsideFloatRangeBalancesLikeScaleOne(scale: Double) throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let rows = clusteredRows(count: 12, dimension: 8, kappa: 20, seed: 4)
         let labels: [Int32] = (0 ..< 12).map { Int32($0 % 3) }
         func write(_ name: String, _ factor: Double) throws -> String {
@@ -176,7 +165,7 @@ func writeInput(_ path: String, embeddings: [Float], labels: [Int32], dimension:
     }
 
     @Test func classCountsOutOfRangeAreRefusedBeforeAllocating() throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let input = dir.file("in.h5")
         try writeInput(input, embeddings: clusteredRows(count: 2, dimension: 4, kappa: 5, seed: 1).storage, labels: [0, 2_000_000_000], dimension: 4)
         #expect(throws: BalanceError.self) { try BalanceInput.load(InputSpec(path: input)) }
@@ -184,7 +173,7 @@ func writeInput(_ path: String, embeddings: [Float], labels: [Int32], dimension:
     }
 
     @Test func labelsBeyondTheGivenClassCountAreRejected() throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let input = dir.file("in.h5")
         try writeInput(input, embeddings: clusteredRows(count: 4, dimension: 4, kappa: 5, seed: 1).storage, labels: [0, 1, 2, 1], dimension: 4)
         #expect(throws: BalanceError.self) {
@@ -194,7 +183,7 @@ func writeInput(_ path: String, embeddings: [Float], labels: [Int32], dimension:
     }
 
     @Test func missingInputFileIsAClearError() {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         do {
             _ = try BalanceRunner(input: InputSpec(path: dir.file("nope.h5")), outputPath: dir.file("out.h5"), settings: BalanceSettings()).run()
             Issue.record("expected an error")

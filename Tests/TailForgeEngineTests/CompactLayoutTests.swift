@@ -3,6 +3,7 @@ import Testing
 @testable import TailForgeEngine
 import TailForgeNumerics
 import TailForgeStorage
+import TailForgeTestSupport
 
 /// `balance --layout compact` and `materialize`: the compact file holds the real rows, their κ and the recipe;
 /// regenerating from it gives the full file byte for byte, and a file that was edited, damaged or written by a
@@ -32,7 +33,7 @@ import TailForgeStorage
 
     @Test(arguments: settingsTable)
     func materializeWritesTheFullFileByteForByte(settings: BalanceSettings) throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let (full, compact) = try Self.balanceBoth(dir, settings)
         let output = dir.file("materialized.h5")
         let summary = try CompactMaterializer(input: compact, output: output, threads: 3).run()
@@ -42,7 +43,7 @@ import TailForgeStorage
     }
 
     @Test func theCompactFileHoldsTheRealRowsTheirKappaAndTheRecipeOnly() throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let (full, compact) = try Self.balanceBoth(dir, BalanceSettings(seed: 5))
         let file = try HDF5File.open(path: compact)
         #expect(!file.contains("embeddings") && !file.contains("is_synthetic"), "an unaware reader must fail, not read real rows only")
@@ -70,7 +71,7 @@ import TailForgeStorage
 
     @Test(arguments: [1, 2, 5])
     func regenerationDoesNotDependOnThreads(threads: Int) throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let (full, compact) = try Self.balanceBoth(dir, BalanceSettings(seed: 11))
         let set = try BalancedSetRegenerator.fullSet(try CompactBalancedFile(path: compact), threads: threads, unitRows: false)
         let file = try BalancedDatasetFile(path: full)
@@ -102,7 +103,7 @@ import TailForgeStorage
     }
 
     @Test func anUntouchedRewriteIsAccepted() throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let (full, compact) = try Self.balanceBoth(dir, BalanceSettings(seed: 5))
         try Self.rewrite(compact, to: dir.file("copy.h5"))
         _ = try CompactMaterializer(input: dir.file("copy.h5"), output: dir.file("m.h5")).run()
@@ -113,7 +114,7 @@ import TailForgeStorage
     /// row is regenerated, and no output appears.
     @Test(arguments: ["seed", "input_sha256", "kappa_max", "row", "kappa", "probe"])
     func anEditedCompactFileIsRefused(edit: String) throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let (_, compact) = try Self.balanceBoth(dir, BalanceSettings(seed: 5))
         let edited = dir.file("edited.h5")
         switch edit {
@@ -140,7 +141,7 @@ import TailForgeStorage
     }
 
     @Test func aFullFileGivenToMaterializeIsRefused() throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let (full, _) = try Self.balanceBoth(dir, BalanceSettings(seed: 5))
         #expect {
             try CompactMaterializer(input: full, output: dir.file("out.h5")).run()
@@ -153,7 +154,7 @@ import TailForgeStorage
 
     /// An input file (not `balance`'s output at all) is named as such, with the command that makes a compact file.
     @Test func anInputFileGivenToMaterializeIsRefusedAsNotBalanced() throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let input = try BalanceRunnerTests.smallInput(in: dir)
         #expect {
             try CompactMaterializer(input: input, output: dir.file("out.h5")).run()
@@ -165,7 +166,7 @@ import TailForgeStorage
     }
 
     @Test func aTruncatedCompactFileIsRefused() throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let (_, compact) = try Self.balanceBoth(dir, BalanceSettings(seed: 5))
         let data = try Self.bytes(compact)
         let truncated = dir.file("truncated.h5")
@@ -179,7 +180,7 @@ import TailForgeStorage
     }
 
     @Test func materializeRefusesToWriteOverItsInput() throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let (_, compact) = try Self.balanceBoth(dir, BalanceSettings(seed: 5))
         let before = try Self.bytes(compact)
         #expect(throws: CompactFileError.self) { try CompactMaterializer(input: compact, output: compact).run() }

@@ -3,6 +3,7 @@ import Testing
 @testable import TailForgeEngine
 @testable import TailForgeNumerics
 import TailForgeStorage
+import TailForgeTestSupport
 
 /// Unit rows drawn from vMF(mean, κ).
 func vmfRows(mean: [Float], count: Int, kappa: Double, seed: UInt64) -> Matrix {
@@ -153,7 +154,7 @@ func direction(_ d: Int, angle: Double) -> [Float] {
     static let guarded = BalanceSettings(kappa: .fixed(20), seed: 5, driftGuard: 0.5, driftRetries: 3)
 
     @Test func guardedOutputIsTheSameBytesForAnyThreadCount() throws {
-        let dir = TemporaryDirectory()
+        let dir = TemporaryDirectory("engine")
         let input = try BalanceRunnerTests.smallInput(in: dir)
         let one = dir.file("one.h5"), three = dir.file("three.h5")
         let s1 = try BalanceRunner(input: InputSpec(path: input), outputPath: one, settings: Self.guarded, threads: 1).run()

@@ -2,6 +2,7 @@ import CHDF5
 import Foundation
 import Testing
 @testable import TailForgeStorage
+import TailForgeTestSupport
 
 @Suite struct BalancedDatasetWriterTests {
     static let attributes: [String: AttributeValue] = [
@@ -22,7 +23,7 @@ import Testing
     }
 
     @Test func roundTripsTheOutputContract() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("out.h5")
         let rows = SampleRows(dimension: 5, count: 21)
         try write(rows, to: path, batches: [4, 9, 8])
@@ -45,7 +46,7 @@ import Testing
     }
 
     @Test func bytesDoNotDependOnHowAppendsAreBatched() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let rows = SampleRows(dimension: 5, count: 37)
         // Whole chunks are written straight from an append, heads and tails through the pending buffer: batches
         // that complete a pending chunk and then hold whole chunks and a tail ([5, 19, 13]) exercise all three.
@@ -64,7 +65,7 @@ import Testing
     }
 
     @Test func commitDigestsTheFileItPutsInPlaceWhenAsked() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let rows = SampleRows(dimension: 5, count: 37)
         for digesting in [true, false] {
             let path = directory.file("out-\(digesting).h5")
@@ -84,7 +85,7 @@ import Testing
     }
 
     @Test func contentDigestsAreOfTheRowsAsHandedOverWhateverTheChunking() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let rows = SampleRows(dimension: 5, count: 37)
         let expected = [
             "embeddings": SHA256.hexDigest(of: Self.littleEndianBytes(rows.embeddings.map(\.bitPattern))),
@@ -112,7 +113,7 @@ import Testing
     }
 
     @Test func contentDigestsTellDifferentRowsApart() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let rows = SampleRows(dimension: 5, count: 12)
         let writer = try BalancedDatasetWriter(path: directory.file("a.h5"), dimension: 5, totalRows: 12, attributes: Self.attributes, classNames: nil)
         try append(rows, to: writer, batches: [12])
@@ -140,7 +141,7 @@ import Testing
     }
 
     @Test func recordsNoObjectTimes() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("out.h5")
         try write(SampleRows(dimension: 3, count: 10), to: path, batches: [10])
         HDF5Library.enter(); defer { HDF5Library.leave() }
@@ -154,7 +155,7 @@ import Testing
     }
 
     @Test func emptyOutputAndNoClassNamesAreAllowed() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("empty.h5")
         try write(SampleRows(dimension: 4, count: 0), to: path, batches: [], classNames: nil)
         let output = try BalancedDatasetFile(path: path)
@@ -163,7 +164,7 @@ import Testing
     }
 
     @Test func releasingWithoutCommitLeavesNothingBehind() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("out.h5")
         do {
             let writer = try BalancedDatasetWriter(
@@ -178,7 +179,7 @@ import Testing
     }
 
     @Test func rowCountMustMatchTheAnnouncedTotal() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("out.h5")
         let writer = try BalancedDatasetWriter(path: path, dimension: 3, totalRows: 10, attributes: [:], classNames: nil)
         let rows = SampleRows(dimension: 3, count: 11)
@@ -193,7 +194,7 @@ import Testing
     }
 
     @Test func unwritableOutputIsReportedBeforeAnyWork() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let missing = directory.file("no/such/dir/out.h5")
         #expect(storageError { try BalancedDatasetWriter.checkWritable(path: missing) }
             == .outputDirectoryMissing(path: missing, directory: directory.file("no/such/dir")))
@@ -236,7 +237,7 @@ import Testing
 
 @Suite struct OutputPathTests {
     @Test func outputThatIsTheInputIsRefusedHoweverSpelled() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let input = directory.file("in.h5")
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: input))
         try FileManager.default.createSymbolicLink(atPath: directory.file("link.h5"), withDestinationPath: input)

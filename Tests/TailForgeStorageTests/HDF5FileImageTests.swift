@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TailForgeStorage
+import TailForgeTestSupport
 
 /// Files built in memory (`AtomicHDF5Writer(inMemoryNamed:)`, `BalancedDatasetWriter(…, inMemory: true)`) end with
 /// exactly the bytes the same calls leave on disk, so a digest of the image is the digest the file would have had
@@ -52,7 +53,7 @@ import Testing
     @Test(arguments: [(BalancedLayout.compact, 37, 5, 8, [5, 19, 13]), (.compact, 1, 768, 4096, [1]), (.compact, 0, 16, 4096, []),
                       (.compact, 5000, 768, 4096, [4980, 20]), (.full, 21, 5, 8, [4, 9, 8]), (.full, 9000, 32, 4096, [9000])])
     func anInMemoryBalancedFileIsTheFileWriterBytes(layout: BalancedLayout, count: Int, dimension: Int, chunkRows: Int, batches: [Int]) throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let file = try Self.balancedBytes(layout, count: count, dimension: dimension, chunkRows: chunkRows, batches: batches, inMemory: false,
                                           directory: directory)
         let image = try Self.balancedBytes(layout, count: count, dimension: dimension, chunkRows: chunkRows, batches: batches, inMemory: true,
@@ -64,7 +65,7 @@ import Testing
 
     /// The generic writer too: datasets of every element kind, strings, attributes.
     @Test func anInMemoryAtomicWriterIsTheFileWriterBytes() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         func build(_ writer: AtomicHDF5Writer) throws {
             try writer.writeDataset("weights", values: (0..<3000).map { Float($0) * 0.5 - 2 }, shape: [1000, 3], chunkRows: 256)
             try writer.writeDataset("rows", values: [Int64(1) << 40, 2, 3, 4], shape: [2, 2])
@@ -99,7 +100,7 @@ import Testing
 
     /// The two kinds of writer finish only their own way; an abandoned in-memory writer gives nothing.
     @Test func eachWriterCommitsOnlyItsOwnWay() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let inMemory = try AtomicHDF5Writer(inMemoryNamed: "x.h5")
         #expect(storageError { try inMemory.commit() } == .invalidArgument("commit of the in-memory file x.h5: take its bytes with commitImage()"))
         let onDisk = try AtomicHDF5Writer(path: directory.file("y.h5"))

@@ -2,10 +2,11 @@ import CHDF5
 import Foundation
 import Testing
 @testable import TailForgeStorage
+import TailForgeTestSupport
 
 @Suite struct HDF5FileTests {
     @Test func genericDatasetsAndAttributesRoundTrip() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("model.h5")
         let weights: [Float] = (0..<12).map { Float($0) * 0.5 - 2 }
         let attributes: [String: AttributeValue] = [
@@ -40,7 +41,7 @@ import Testing
     }
 
     @Test func writeDatasetRejectsAShapeThatDoesNotFitTheValues() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let writer = try AtomicHDF5Writer(path: directory.file("x.h5"))
         #expect(storageError { try writer.writeDataset("w", values: [Float(1), 2, 3], shape: [2, 2]) }
             == .invalidArgument("3 values for dataset /w of shape [2, 2]"))
@@ -49,7 +50,7 @@ import Testing
     /// A file shorter than HDF5 wrote it (an interrupted copy) is named as truncated, with its size, instead of
     /// HDF5's error stack.
     @Test func aTruncatedHDF5FileIsReportedAsTruncated() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("whole.h5")
         let writer = try AtomicHDF5Writer(path: path)
         try writer.writeDataset("data", values: [Float](repeating: 1, count: 4096), shape: [4096])
@@ -67,7 +68,7 @@ import Testing
     /// file stayed unreadable ("unable to lock file, errno = 11") for the child's whole life, long after the
     /// writer closed it: CI failed that way once, when a test spawning daemons ran beside one editing a file.
     @Test func aChildStartedWhileAFileIsOpenForWritingDoesNotLockReadersOut() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("edited.h5")
         let writer = try AtomicHDF5Writer(path: path)
         try writer.writeDataset("data", values: [Float](repeating: 1, count: 16), shape: [16])
@@ -88,7 +89,7 @@ import Testing
 
     /// Many threads reading at once must be safe: the wrapper serialises them on one lock.
     @Test func concurrentReadsAreSerialisedSafely() async throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("shared.h5")
         let values = (0..<(64 * 8)).map { Float($0) }
         let writer = try AtomicHDF5Writer(path: path)

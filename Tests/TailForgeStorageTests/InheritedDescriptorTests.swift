@@ -4,6 +4,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import TailForgeTestSupport
 #endif
 
 /// Any process started while a file is being written inherits its descriptor: Foundation's `Process` on Linux
@@ -35,7 +36,7 @@ import Glibc
     }
 
     @Test func aChildStartedWhileAWriterIsOpenDoesNotLockReadersOutOfTheCommittedFile() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("out.h5")
         let writer = try AtomicHDF5Writer(path: path)
         try writer.writeDataset("values", values: [Float]([1, 2, 3, 4]), shape: [4])

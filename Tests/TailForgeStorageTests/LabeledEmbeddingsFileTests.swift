@@ -2,13 +2,14 @@ import CHDF5
 import Foundation
 import Testing
 @testable import TailForgeStorage
+import TailForgeTestSupport
 
 @Suite struct LabeledEmbeddingsFileTests {
     // Values exactly representable in binary16, so the half-precision round trip is exact.
     static let halfExact: [Float] = [0.5, -1.25, 3.0, 0.0, 2.75, -0.125]
 
     @Test func readsFloat32InputWithClassNamesAndRowRanges() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("in.h5")
         let values = (0..<12).map { Float($0) / 4 }
         do {
@@ -31,7 +32,7 @@ import Testing
     }
 
     @Test func readsChunkedCompressedInputAcrossChunkBoundaries() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("gzip.h5")
         let values = (0..<(10 * 4)).map { Float($0) * 0.5 }
         do {
@@ -45,7 +46,7 @@ import Testing
     }
 
     @Test func convertsFloat16InputToFloat() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("half.h5")
         do {
             let file = RawHDF5File(path: path)
@@ -58,7 +59,7 @@ import Testing
     }
 
     @Test func convertsFloat64InputToFloat() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("double.h5")
         let values: [Double] = [0.1, -2.5, 1e-3, 7.0, 1.0 / 3.0, -0.2]
         do {
@@ -73,7 +74,7 @@ import Testing
     /// float64 rows at 1e-50 and 1e39 are valid directions: they are normalised in Double and only then stored
     /// as Float. Read as stored they are zeros and infinities, which is why every command reads unit rows.
     @Test func float64RowsOutsideFloatRangeReadAsUnitRows() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("scaled.h5")
         let row: [Double] = [3, -4, 0]
         do {
@@ -89,7 +90,7 @@ import Testing
     }
 
     @Test func unitRowReadsNameTheBadRowInTheFile() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("bad.h5")
         do {
             let file = RawHDF5File(path: path)
@@ -108,7 +109,7 @@ import Testing
         case "u32": tf_H5T_NATIVE_UINT32()
         default: tf_H5T_STD_I64LE()
         }
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("labels.h5")
         do {
             let file = RawHDF5File(path: path)
@@ -119,7 +120,7 @@ import Testing
     }
 
     @Test func readsFixedLengthClassNamesAndCustomDatasetNames() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("names.h5")
         do {
             let file = RawHDF5File(path: path)
@@ -135,13 +136,13 @@ import Testing
     }
 
     @Test func missingFileIsReported() {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("absent.h5")
         #expect(storageError { try LabeledEmbeddingsFile(path: path) } == .missingFile(path: path))
     }
 
     @Test func nonHDF5FileIsReported() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("text.h5")
         try "embeddings,labels\n1,2\n".write(toFile: path, atomically: false, encoding: .utf8)
         #expect(storageError { try LabeledEmbeddingsFile(path: path) } == .notHDF5(path: path))
@@ -149,7 +150,7 @@ import Testing
     }
 
     @Test func missingDatasetListsTheDatasetsThatExist() {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("in.h5")
         do {
             let file = RawHDF5File(path: path)
@@ -166,7 +167,7 @@ import Testing
     }
 
     @Test func wrongRankIsReported() {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("in.h5")
         do {
             let file = RawHDF5File(path: path)
@@ -184,7 +185,7 @@ import Testing
     }
 
     @Test func wrongElementClassIsReported() {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("in.h5")
         do {
             let file = RawHDF5File(path: path)
@@ -203,7 +204,7 @@ import Testing
     }
 
     @Test func rowCountMismatchIsReported() {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("in.h5")
         do {
             let file = RawHDF5File(path: path)
@@ -216,7 +217,7 @@ import Testing
 
     @Test(arguments: [0, 1])
     func tooSmallDimensionIsReported(_ dimension: Int) {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("in.h5")
         do {
             let file = RawHDF5File(path: path)
@@ -228,7 +229,7 @@ import Testing
     }
 
     @Test func negativeLabelNamesTheRow() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("in.h5")
         do {
             let file = RawHDF5File(path: path)
@@ -242,7 +243,7 @@ import Testing
     }
 
     @Test func labelBeyondClassNamesNamesTheRow() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("in.h5")
         do {
             let file = RawHDF5File(path: path)
@@ -256,7 +257,7 @@ import Testing
     }
 
     @Test func labelTooLargeForInt32IsReportedWithoutClassNames() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("in.h5")
         do {
             let file = RawHDF5File(path: path)
@@ -268,7 +269,7 @@ import Testing
     }
 
     @Test func rowRangeOutsideTheDatasetIsReported() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("in.h5")
         do {
             let file = RawHDF5File(path: path)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TailForgeStorage
+import TailForgeTestSupport
 
 @Suite struct SHA256Tests {
     /// FIPS 180-4 / NIST example vectors.
@@ -52,7 +53,7 @@ import Testing
     }
 
     @Test func fileDigestMatchesSha256sum() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let path = directory.file("blob.bin")
         // Just over 1 MiB so the 1 MiB read loop runs twice, the second block partial.
         let bytes = (0..<(1_048_576 + 12_345)).map { UInt8(truncatingIfNeeded: ($0 * 2_654_435_761) >> 13) }
@@ -71,7 +72,7 @@ import Testing
     }
 
     @Test func missingFileIsReported() {
-        let path = TemporaryDirectory().file("absent")
+        let path = TemporaryDirectory("storage").file("absent")
         #expect(storageError { try SHA256.hexDigest(ofFileAt: path) } == .missingFile(path: path))
     }
 }

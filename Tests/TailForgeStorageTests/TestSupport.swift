@@ -2,22 +2,7 @@ import CHDF5
 import Foundation
 import Testing
 @testable import TailForgeStorage
-
-/// A fresh directory under the system temporary directory, removed when released.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array((NSTemporaryDirectory() + "/tailforge-storage-XXXXXX").utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    var contents: [String] { (try? FileManager.default.contentsOfDirectory(atPath: path))?.sorted() ?? [] }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
+import TailForgeTestSupport
 
 /// Builds input files straight through the HDF5 C API, so tests can create what TailForge itself never
 /// writes (float16, float64, odd integer widths, fixed-length strings, wrong shapes) without h5py.
@@ -151,7 +136,7 @@ struct SampleRows {
 
 /// A tiny tmpfs mounted on a fresh directory (needs root; the sandbox allows it). Unmounted when released.
 final class ScratchMount {
-    let directory = TemporaryDirectory()
+    let directory = TemporaryDirectory("storage")
     let path: String
 
     /// Nil (with the reason printed) when the mount is impossible here, e.g. when not running as root.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TailForgeStorage
+import TailForgeTestSupport
 
 @Suite struct VirtualBalancedDatasetTests {
     /// Writes shard `index` with `count` rows whose values encode the shard, so stitching order is visible.
@@ -27,7 +28,7 @@ import Testing
     }
 
     @Test func stitchesShardsInOrderWithoutCopying() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let shards = try makeShards(in: directory, counts: [5, 0, 7])
         let path = directory.file("out.h5")
         let attributes: [String: AttributeValue] = ["seed": .int(7)]
@@ -51,7 +52,7 @@ import Testing
     }
 
     @Test func refusesToPublishWhenAShardIsMissing() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let shards = try makeShards(in: directory, counts: [3, 4])
         let path = directory.file("out.h5")
         #expect(storageError {
@@ -61,7 +62,7 @@ import Testing
     }
 
     @Test func refusesShardsOfDifferentDimension() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         var shards = try makeShards(in: directory, counts: [3])
         _ = try writeShard(directory.file("shards/wide.h5"), index: 1, count: 2, dimension: 4)
         shards.append("shards/wide.h5")
@@ -71,7 +72,7 @@ import Testing
     }
 
     @Test func readingAfterAShardVanishedIsRefused() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let shards = try makeShards(in: directory, counts: [3, 4])
         let path = directory.file("out.h5")
         try VirtualBalancedDataset.publish(path: path, shards: shards, attributes: [:], classNames: nil)
@@ -82,7 +83,7 @@ import Testing
 
     @Test func mapsBlocksOfShardsInTheGivenOrder() throws {
         // The cluster's layout: classes interleave across shards, so the output takes blocks in class order.
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let shards = try makeShards(in: directory, counts: [6, 4])
         let path = directory.file("out.h5")
         let blocks = [VirtualBalancedDataset.Block(shard: shards[0], rows: 0..<2), .init(shard: shards[1], rows: 0..<4),
@@ -99,7 +100,7 @@ import Testing
     }
 
     @Test func refusesABlockBeyondItsShard() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let shards = try makeShards(in: directory, counts: [3])
         let path = directory.file("out.h5")
         #expect(storageError {
@@ -109,7 +110,7 @@ import Testing
     }
 
     @Test func readingAfterAShardWasReplacedByAShorterOneIsRefused() throws {
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let shards = try makeShards(in: directory, counts: [3, 4])
         let path = directory.file("out.h5")
         try VirtualBalancedDataset.publish(path: path, shards: shards, attributes: [:], classNames: nil)
@@ -121,7 +122,7 @@ import Testing
 
     @Test func holesReadAsValuesNoBalancedFileHolds() throws {
         // What a reader that skips the check (h5py) sees for a missing shard: NaN and −1, never plausible zeros.
-        let directory = TemporaryDirectory()
+        let directory = TemporaryDirectory("storage")
         let shards = try makeShards(in: directory, counts: [3, 4])
         let path = directory.file("out.h5")
         try VirtualBalancedDataset.publish(path: path, shards: shards, attributes: [:], classNames: nil)

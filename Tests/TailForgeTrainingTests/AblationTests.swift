@@ -3,20 +3,23 @@ import Testing
 import TailForgeEngine
 import TailForgeStorage
 @testable import TailForgeTraining
+import TailForgeTestSupport
 
 /// `tailforge ablate`: the grid's rows are real fits (the raw row is `train` + `evaluate --no-calibration`), the
 /// report resumes recipes whose settings are unchanged and refits those whose settings changed.
 @Suite struct AblationTests {
+    /// The generated data set in a temporary directory that goes with the value.
     struct Data {
-        let directory: String
+        let scratch: TemporaryDirectory
         let train: String
         let test: String
+        var directory: String { scratch.path }
     }
 
     static func data() throws -> Data {
-        let directory = NSTemporaryDirectory() + "tailforge-ablate-\(UUID().uuidString)"
-        let (train, test) = try SyntheticPreset.small.write(to: directory, seed: 4, dimension: 16)
-        return Data(directory: directory, train: train, test: test)
+        let scratch = TemporaryDirectory("ablate")
+        let (train, test) = try SyntheticPreset.small.write(to: scratch.path, seed: 4, dimension: 16)
+        return Data(scratch: scratch, train: train, test: test)
     }
 
     static func runner(_ data: Data, recipes: [String], maxIterations: Int = 15, json: Bool = true) throws -> AblationRunner {
@@ -29,7 +32,6 @@ import TailForgeStorage
 
     @Test func eachRecipeGivesARawAndACalibratedRowFromRealFits() async throws {
         let data = try Self.data()
-        defer { try? FileManager.default.removeItem(atPath: data.directory) }
         let report = try await Self.runner(data, recipes: ["unweighted", "vmf-local+guard"]).run()
         #expect(report.entries.map(\.settings.recipe) == ["unweighted", "vmf-local+guard"])
         let rows = report.entries.flatMap(\.rows)
@@ -53,7 +55,6 @@ import TailForgeStorage
 
     @Test func aRerunSkipsUnchangedRecipesAndRefitsChangedOnes() async throws {
         let data = try Self.data()
-        defer { try? FileManager.default.removeItem(atPath: data.directory) }
         let first = try await Self.runner(data, recipes: ["unweighted", "class-weight"], maxIterations: 10).run()
         let path = data.directory + "/ablation.json"
         let bytes = try Foundation.Data(contentsOf: URL(fileURLWithPath: path))
@@ -111,7 +112,6 @@ import TailForgeStorage
     /// already has), collects each when its recipe is fitted, and is told to abandon the rest when the run fails.
     @Test func theBalancerStartsEveryNeededBalancingFirstAndIsAbandonedOnFailure() async throws {
         let data = try Self.data()
-        defer { try? FileManager.default.removeItem(atPath: data.directory) }
         var runner = try Self.runner(data, recipes: ["unweighted", "smote", "vmf-local"], maxIterations: 5)
         let balancer = RecordingBalancer()
         runner.balancer = balancer
@@ -137,7 +137,6 @@ import TailForgeStorage
 
     @Test func badInputIsRefusedBeforeAnyWork() async throws {
         let data = try Self.data()
-        defer { try? FileManager.default.removeItem(atPath: data.directory) }
         #expect(throws: AblationError.self) { try AblationRecipe(parsing: "vmf-lcoal") }
         let path = data.directory + "/ablation.json"
         try Foundation.Data("not json".utf8).write(to: URL(fileURLWithPath: path))
@@ -157,7 +156,6 @@ extension AblationTests {
     /// accuracy, and the report picks the row with the best held-out score — never by test accuracy.
     @Test func autoLambdaRecipesRecordTheirLambdaAndTheBestHeldOutRowIsChosen() async throws {
         let data = try Self.data()
-        defer { try? FileManager.default.removeItem(atPath: data.directory) }
         var runner = try Self.runner(data, recipes: ["class-weight", "unweighted+l2-auto", "class-weight+l2-auto"], maxIterations: 15)
         runner.l2Grid = [1e-1, 1e-4]
         let report = try await runner.run()
@@ -181,9 +179,8 @@ extension AblationTests {
 
     @Test func aReportWithoutTheNewFieldsStillReads() throws {
         // A report written before λ search: no l2Grid, l2 or heldOutBalancedAccuracy keys.
-        let directory = NSTemporaryDirectory() + "tailforge-ablate-old-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scratch = TemporaryDirectory("ablate-old")
+        let directory = scratch.path
         let json = """
             {"format": "tailforge-ablation-v1", "train": "t.h5", "test": "e.h5", "entries": [{"settings": {"recipe": "unweighted",
              "trainSHA256": "a", "testSHA256": "b", "training": {"l2": 0.0001, "optimizer": {"historySize": 10, "maxIterations": 5,

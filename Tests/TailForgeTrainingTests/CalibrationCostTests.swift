@@ -4,6 +4,7 @@ import Testing
 import TailForgeNumerics
 import TailForgeStorage
 @testable import TailForgeTraining
+import TailForgeTestSupport
 
 /// Counts the evaluations an objective really performs.
 final class CountingObjective<Base: DifferentiableObjective>: DifferentiableObjective {
@@ -50,7 +51,7 @@ final class CountingObjective<Base: DifferentiableObjective>: DifferentiableObje
     /// the final fit, from its weights, under its evaluation count, and the model records how it went.
     @Test(arguments: [(ClassWeighting.none, 200), (.balanced, 200), (.none, 6)])
     func theCalibrationFitNeverSpendsMoreEvaluationsThanTheFinalFit(weighting: ClassWeighting, maxIterations: Int) async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (data, labels) = vmfLongTail(counts: [1600, 640, 256, 104], dimension: 6, kappa: 6, seed: 8)
         try writeLabeledFile(dir.file("train.h5"), data, labels)
         let settings = TrainingSettings(l2: 1e-4, optimizer: LBFGSSettings(maxIterations: maxIterations), classWeighting: weighting)

@@ -3,6 +3,7 @@ import Testing
 import TailForgeNumerics
 import TailForgeStorage
 @testable import TailForgeTraining
+import TailForgeTestSupport
 
 /// Long-tailed classes drawn from von Mises–Fisher distributions with one shared κ on the unit sphere: then
 /// log p(x | c) = κ·μ_c·x + const (the normaliser depends on κ and d only), so a softmax model is exactly
@@ -165,7 +166,7 @@ func vmfLongTail(counts: [Int], dimension: Int, kappa: Double, seed: UInt64) -> 
     let settings = TrainingSettings(l2: 1e-4, optimizer: LBFGSSettings(maxIterations: 100))
 
     @Test func evaluateAndPredictApplyTauAndNoCalibrationRestoresTheRawArgmax() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (train, test) = try writeProblem(dir)
         let model = dir.file("model.h5")
         let summary = try await TrainingRunner(inputs: [train], output: model, settings: settings, threads: 2, blockRows: 256,
@@ -207,7 +208,7 @@ func vmfLongTail(counts: [Int], dimension: Int, kappa: Double, seed: UInt64) -> 
     }
 
     @Test func aModelWithoutCalibrationIsWrittenAsBeforeAndLoadsUnadjusted() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (train, test) = try writeProblem(dir)
         let model = dir.file("model.h5")
         _ = try await TrainingRunner(inputs: [train], output: model, settings: settings, threads: 2).run()
@@ -226,7 +227,7 @@ func vmfLongTail(counts: [Int], dimension: Int, kappa: Double, seed: UInt64) -> 
     }
 
     @Test func aCalibratedModelWithoutItsPriorIsReportedDamaged() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let writer = try AtomicHDF5Writer(path: dir.file("m.h5"))
         try writer.writeAttributes(["format": .string(SoftmaxModelFile.format), "format_version": .int(3),
                                     "class_count": .int(2), "dimension": .int(1), "logit_adjustment_tau": .double(1)])
@@ -237,7 +238,7 @@ func vmfLongTail(counts: [Int], dimension: Int, kappa: Double, seed: UInt64) -> 
     }
 
     @Test func aBalancedFileWithoutSourceIndexIsRefusedWithCalibrate() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (data, labels) = vmfLongTail(counts: [40, 10], dimension: 3, kappa: 6, seed: 1)
         let writer = try AtomicHDF5Writer(path: dir.file("b.h5"))
         try writer.writeDataset("embeddings", values: data.storage, shape: [data.rows, 3])

@@ -4,6 +4,7 @@ import TailForgeEngine
 import TailForgeNumerics
 import TailForgeStorage
 @testable import TailForgeTraining
+import TailForgeTestSupport
 
 /// Every reader regenerates a compact file's synthetic rows on load, so training on a compact file and on its
 /// full counterpart gives the same model file, byte for byte (the model records the set's identity, the same
@@ -30,7 +31,7 @@ import TailForgeStorage
 
     @Test(arguments: 0 ..< recipes.count)
     func aModelTrainedFromCompactIsByteIdenticalToOneFromFull(recipe: Int) async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (full, compact) = try Self.balancedPair(dir)
         let (_, settings, calibration) = Self.recipes[recipe]
         let fromFull = try await TrainingRunner(inputs: [full], output: dir.file("a/model.h5"), settings: settings, threads: 2,
@@ -47,7 +48,7 @@ import TailForgeStorage
     }
 
     @Test func evaluateWithACompactTrainingFileCountsTheSameClasses() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (full, compact) = try Self.balancedPair(dir)
         let (test, testLabels) = vmfLongTail(counts: [20, 20, 20, 20, 20], dimension: 8, kappa: 8, seed: 9)
         try writeLabeledFile(dir.file("test.h5"), test, testLabels)
@@ -68,7 +69,7 @@ import TailForgeStorage
 
     /// The cluster's training path and the benchmarks load shards through `TrainingShard.load`.
     @Test func aShardLoadedFromACompactFileHoldsTheFullFilesUnitRows() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (full, compact) = try Self.balancedPair(dir, seed: 7)
         let a = try TrainingShard.load(path: full), b = try TrainingShard.load(path: compact)
         #expect(a.embeddings == b.embeddings && a.labels == b.labels)

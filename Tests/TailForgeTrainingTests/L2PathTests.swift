@@ -3,6 +3,7 @@ import Testing
 import TailForgeNumerics
 import TailForgeStorage
 @testable import TailForgeTraining
+import TailForgeTestSupport
 
 /// The λ path of `train --l2 auto` (``L2Path``): where it stops, what it starts each fit from, and that the
 /// warm-started, early-stopped path chooses what fitting every candidate from zero chooses.
@@ -109,7 +110,7 @@ extension L2PathTests {
     }
 
     @Test func theWarmStartedPathChoosesWhatColdFitsOfEveryCandidateChooseDeterministically() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (data, labels) = vmfLongTail(counts: [800, 200, 50, 12], dimension: 6, kappa: 8, seed: 31)
         try writeLabeledFile(dir.file("train.h5"), data, labels)
         let grid = [1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7]

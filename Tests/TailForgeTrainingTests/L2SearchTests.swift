@@ -3,6 +3,7 @@ import Testing
 import TailForgeNumerics
 import TailForgeStorage
 @testable import TailForgeTraining
+import TailForgeTestSupport
 
 /// Classes at means `separation·e_c` with isotropic unit Gaussian noise in `dimension` dimensions, `perClass`
 /// rows each, and a share `labelNoise` of the labels redrawn uniformly: with a few fit rows per dimension, a
@@ -95,7 +96,7 @@ extension L2SearchTests {
     }
 
     @Test func theFinalModelIsTheSameAsAPlainFitAtTheChosenLambda() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (data, labels) = vmfLongTail(counts: [600, 150, 40], dimension: 6, kappa: 8, seed: 12)
         try writeLabeledFile(dir.file("train.h5"), data, labels)
         let settings = TrainingSettings(l2: 1e-4, optimizer: LBFGSSettings(maxIterations: 200), classWeighting: .balanced)
@@ -126,7 +127,7 @@ extension L2SearchTests {
     @Test func aFixedLambdaRunIsWrittenExactlyAsBefore() async throws {
         // No λ datasets: the file has the same layout as a calibrated model from before the search existed, and
         // such a file reads back with no candidates.
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (data, labels) = vmfLongTail(counts: [300, 80, 20], dimension: 5, kappa: 6, seed: 2)
         try writeLabeledFile(dir.file("train.h5"), data, labels)
         try writeLabeledFile(dir.file("test.h5"), data, labels)
@@ -141,7 +142,7 @@ extension L2SearchTests {
     }
 
     @Test func aModelWithHalfTheSearchRecordIsReportedDamaged() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let writer = try AtomicHDF5Writer(path: dir.file("m.h5"))
         try writer.writeAttributes(["format": .string(SoftmaxModelFile.format), "format_version": .int(3),
                                     "class_count": .int(2), "dimension": .int(1), "logit_adjustment_tau": .double(0)])

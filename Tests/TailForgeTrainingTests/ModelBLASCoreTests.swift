@@ -3,15 +3,10 @@ import Testing
 import TailForgeNumerics
 import TailForgeStorage
 @testable import TailForgeTraining
+import TailForgeTestSupport
 
 /// The model records the OpenBLAS kernel family its fit ran on (`blas_core`), and models without it still read.
 @Suite struct ModelBLASCoreTests {
-    static func directory() throws -> String {
-        let path = NSTemporaryDirectory() + "model-blas-core-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
     static let model = SoftmaxModel(classCount: 2, dimension: 3, weights: [1, 0, 0, 0, 1, 0], bias: [0.5, -0.5])
 
     static func metadata(blasCore: String? = nil) -> SoftmaxModelFile.Metadata {
@@ -27,8 +22,8 @@ import TailForgeStorage
     }
 
     @Test func theModelRecordsThisProcesssKernelByDefaultAndAGivenOne() throws {
-        let directory = try Self.directory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scratch = TemporaryDirectory("model-blas-core")
+        let directory = scratch.path
         try SoftmaxModelFile.write(Self.model, metadata: Self.metadata(), to: directory + "/default.h5")
         let loaded = try SoftmaxModelFile.read(path: directory + "/default.h5")
         #expect(loaded.blasCore == BLAS.coreName && !BLAS.coreName.isEmpty)
@@ -40,8 +35,8 @@ import TailForgeStorage
     }
 
     @Test func aModelWrittenBeforeTheKernelWasRecordedStillReads() throws {
-        let directory = try Self.directory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scratch = TemporaryDirectory("model-blas-core")
+        let directory = scratch.path
         // A version-2 model as an older tailforge wrote it: every attribute but blas_core.
         let writer = try AtomicHDF5Writer(path: directory + "/old.h5")
         try writer.writeAttributes([

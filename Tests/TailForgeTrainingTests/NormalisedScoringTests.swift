@@ -3,6 +3,7 @@ import Testing
 import TailForgeNumerics
 import TailForgeStorage
 @testable import TailForgeTraining
+import TailForgeTestSupport
 
 /// Every command works on unit rows: a test set multiplied by any positive per-row factors (raw CLIP-like
 /// features have norm ≈ 20) gets the same predictions, and training on raw rows gives the model of their unit rows.
@@ -30,7 +31,7 @@ import TailForgeStorage
     }
 
     @Test func predictionsAreByteIdenticalAtAnyRowScale() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (data, labels) = clusteredProblem(rows: 240, dimension: 6, classCount: 4, spread: 0.6, seed: 8)
         try writeLabeledFile(dir.file("train.h5"), data.gatherRows(0 ..< 200), Array(labels[0 ..< 200]))
         _ = try await TrainingRunner(inputs: [dir.file("train.h5")], output: dir.file("model.h5"), settings: settings).run()
@@ -58,7 +59,7 @@ import TailForgeStorage
     }
 
     @Test func trainingOnRawRowsGivesTheModelOfTheirUnitRows() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (data, labels) = clusteredProblem(rows: 200, dimension: 6, classCount: 4, spread: 0.6, seed: 9)
         var rng = Xoshiro256PlusPlus(seed: 4, stream: 0)
         try writeScaled(dir.file("raw.h5"), data, labels, scales: (0 ..< 200).map { _ in exp(Double.random(in: -5 ... 5, using: &rng)) })
@@ -71,7 +72,7 @@ import TailForgeStorage
     }
 
     @Test func aModelExpectingAnotherInputTransformIsRefused() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let writer = try AtomicHDF5Writer(path: dir.file("model.h5"))
         try writer.writeAttributes(["format": .string(SoftmaxModelFile.format), "format_version": .int(2),
                                     "class_count": .int(2), "dimension": .int(2), "input_normalization": .string("standardize")])

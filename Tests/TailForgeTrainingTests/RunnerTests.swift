@@ -3,17 +3,7 @@ import Testing
 import TailForgeNumerics
 import TailForgeStorage
 @testable import TailForgeTraining
-
-/// A fresh temporary directory per test, removed afterwards.
-final class TemporaryDirectory {
-    let path: String
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("tailforge-training-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    func file(_ name: String) -> String { path + "/" + name }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
+import TailForgeTestSupport
 
 /// Writes /embeddings and /labels (and /class_names when given) as the input contract.
 func writeLabeledFile(_ path: String, _ m: Matrix, _ labels: [Int32], classNames: [String]? = nil) throws {
@@ -36,7 +26,7 @@ func writeLabeledFile(_ path: String, _ m: Matrix, _ labels: [Int32], classNames
     }
 
     @Test func trainWritesAModelThatReadsBackWithItsProvenance() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (train, _, data, labels) = try writeProblem(dir, classNames: ["a", "b", "c", "d"])
         let summary = try await TrainingRunner(inputs: [train], output: dir.file("model.h5"), settings: settings, threads: 2,
                                                blockRows: 32).run()
@@ -58,7 +48,7 @@ func writeLabeledFile(_ path: String, _ m: Matrix, _ labels: [Int32], classNames
     }
 
     @Test func modelBytesAreIdenticalWithOneAndThreeThreadsAndWeightsWithTwoShards() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (train, _, data, labels) = try writeProblem(dir)
         _ = try await TrainingRunner(inputs: [train], output: dir.file("one.h5"), settings: settings, threads: 1, blockRows: 16).run()
         _ = try await TrainingRunner(inputs: [train], output: dir.file("three.h5"), settings: settings, threads: 3, blockRows: 16).run()
@@ -71,7 +61,7 @@ func writeLabeledFile(_ path: String, _ m: Matrix, _ labels: [Int32], classNames
     }
 
     @Test func evaluateAndPredictAgree() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (train, test, data, labels) = try writeProblem(dir)
         _ = try await TrainingRunner(inputs: [train], output: dir.file("model.h5"), settings: settings).run()
         let evaluation = try EvaluationRunner(model: dir.file("model.h5"), test: test, training: train).run()
@@ -96,7 +86,7 @@ func writeLabeledFile(_ path: String, _ m: Matrix, _ labels: [Int32], classNames
     // MARK: - Bad input
 
     @Test func aModelFileFromAnotherToolIsRefused() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let writer = try AtomicHDF5Writer(path: dir.file("other.h5"))
         try writer.writeAttributes(["format": .string("sklearn-pickle-export")])
         try writer.writeDataset("weights", values: [Float](repeating: 0, count: 6), shape: [2, 3])
@@ -112,7 +102,7 @@ func writeLabeledFile(_ path: String, _ m: Matrix, _ labels: [Int32], classNames
     }
 
     @Test func dataOfAnotherDimensionThanTheModelIsRefused() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (train, _, _, _) = try writeProblem(dir)
         _ = try await TrainingRunner(inputs: [train], output: dir.file("model.h5"), settings: settings).run()
         try writeLabeledFile(dir.file("wide.h5"), Matrix(rows: 2, columns: 7, repeating: 0.5), [0, 1])
@@ -128,7 +118,7 @@ func writeLabeledFile(_ path: String, _ m: Matrix, _ labels: [Int32], classNames
     }
 
     @Test func testLabelsOutsideTheModelsClassesAreRefused() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (train, _, _, _) = try writeProblem(dir)
         _ = try await TrainingRunner(inputs: [train], output: dir.file("model.h5"), settings: settings).run()
         try writeLabeledFile(dir.file("test.h5"), Matrix(rows: 2, columns: 6, repeating: 0.4), [1, 4])
@@ -144,7 +134,7 @@ func writeLabeledFile(_ path: String, _ m: Matrix, _ labels: [Int32], classNames
     }
 
     @Test func anEmptyShardIsRefused() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (train, _, _, _) = try writeProblem(dir)
         try writeLabeledFile(dir.file("empty.h5"), Matrix(rows: 0, columns: 6), [])
         await #expect(throws: TrainingError.emptyShard(shard: dir.file("empty.h5"))) {
@@ -154,7 +144,7 @@ func writeLabeledFile(_ path: String, _ m: Matrix, _ labels: [Int32], classNames
     }
 
     @Test func nonFiniteValuesAreRefusedWithTheirRow() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (train, _, _, _) = try writeProblem(dir)
         var bad = Matrix(rows: 3, columns: 6, repeating: 0.4)
         bad[2, 5] = .nan
@@ -172,7 +162,7 @@ func writeLabeledFile(_ path: String, _ m: Matrix, _ labels: [Int32], classNames
     }
 
     @Test func shardsOfDifferentDimensionsAreRefusedBeforeLoading() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory("training")
         let (train, _, _, _) = try writeProblem(dir)
         try writeLabeledFile(dir.file("wide.h5"), Matrix(rows: 2, columns: 7, repeating: 0.5), [0, 1])
         await #expect(throws: TrainingError.dimensionMismatch(shard: dir.file("wide.h5"), expected: 6, found: 7)) {

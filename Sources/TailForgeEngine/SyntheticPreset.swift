@@ -29,14 +29,26 @@ public enum SyntheticPreset: String, Sendable, CaseIterable {
     /// input data contract (/embeddings float32, /labels int32, /class_names).
     public func write(to directory: String, seed: UInt64, dimension: Int? = nil, threads: Int = 2) throws(StorageError) -> (train: String, test: String) {
         let generator = SyntheticLatentGenerator(configuration(dimension: dimension), seed: seed)
+        // A directory made here holds nothing of the user's until train.h5 is committed: an error or an interrupt
+        // (Ctrl-C) before then removes it, so a stopped run leaves no empty directory behind.
+        let made = FileManager.default.fileExists(atPath: directory) ? nil : TemporaryFiles.registerScratchDirectory(directory)
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let train = (directory as NSString).appendingPathComponent("train.h5")
         let test = (directory as NSString).appendingPathComponent("test.h5")
-        // Both outputs are checked before minutes of generation (a hard link between them would make one
-        // overwrite the other).
-        try AtomicHDF5Writer.checkWritable(path: train)
-        try AtomicHDF5Writer.checkWritable(path: test, distinctFrom: [train])
-        try Self.writeSplit(generator, path: train, counts: generator.configuration.trainCounts, test: false, threads: threads, seed: seed)
+        do {
+            // Both outputs are checked before minutes of generation (a hard link between them would make one
+            // overwrite the other).
+            try AtomicHDF5Writer.checkWritable(path: train)
+            try AtomicHDF5Writer.checkWritable(path: test, distinctFrom: [train])
+            try Self.writeSplit(generator, path: train, counts: generator.configuration.trainCounts, test: false, threads: threads, seed: seed)
+        } catch {
+            if let made {
+                try? FileManager.default.removeItem(atPath: directory)
+                TemporaryFiles.forgetScratchDirectory(made)
+            }
+            throw error
+        }
+        if let made { TemporaryFiles.forgetScratchDirectory(made) }
         try Self.writeSplit(generator, path: test, counts: [Int](repeating: generator.configuration.testPerClass, count: generator.configuration.classes),
                             test: true, threads: threads, seed: seed)
         return (train, test)

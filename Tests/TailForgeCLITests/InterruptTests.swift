@@ -59,6 +59,28 @@ import Glibc
         #expect(fixture.contents(output) == [], "left behind: \(fixture.contents(output))")
     }
 
+    /// `synth` into a directory it creates: Ctrl-C before train.h5 is committed removes the directory too, so a
+    /// stopped run leaves no empty directory behind.
+    @Test func anInterruptedSynthRemovesTheDirectoryItCreated() async throws {
+        let fixture = try await Self.sharedFixture.value
+        signal(SIGINT, SIG_DFL)
+        let parent = "out-synth-new"
+        try? FileManager.default.removeItem(atPath: fixture.path(parent))
+        try FileManager.default.createDirectory(atPath: fixture.path(parent), withIntermediateDirectories: true)
+        let (process, out, err) = try fixture.runner.start(["synth", "--out", parent + "/data", "--dimension", "8", "--threads", "1"],
+                                                           in: fixture.directory, environment: [AtomicHDF5Writer.testCommitDelayVariable: "600000"])
+        guard try await Self.temporaryFileAppears(in: parent + "/data", of: process, fixture) else {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            let outcome = await fixture.runner.finish(process, out, err)
+            Issue.record("no temporary file appeared in \(parent)/data: \(outcome.stderr)")
+            return
+        }
+        kill(process.processIdentifier, SIGINT)
+        let outcome = await fixture.runner.finish(process, out, err)
+        #expect(!outcome.killedBySignal && outcome.status == 130)
+        #expect(fixture.contents(parent) == [], "left behind: \(fixture.contents(parent)) \(fixture.contents(parent + "/data"))")
+    }
+
     /// Waits up to two minutes for `process`'s temporary output file in `directory`; false when none appeared.
     static func temporaryFileAppears(in directory: String, of process: Process, _ fixture: CLIFixture) async throws -> Bool {
         try await entryAppears(in: directory, of: process, fixture) { $0.hasPrefix(".") && $0.contains(".tmp-\(process.processIdentifier)-") }

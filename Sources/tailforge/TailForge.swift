@@ -43,6 +43,8 @@ struct TailForge: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let error as UnknownOptionFirst.UndeclaredOption {
+            error.report()
         } catch {
             exit(withError: error)
         }

@@ -26,10 +26,24 @@ enum UnknownOptionFirst {
         } catch let error as CleanExit {
             throw error   // --help, --version
         } catch {
+            if let unknown = unknownSubcommand(in: arguments) { throw unknown }
             let terminator = arguments.firstIndex(of: "--") ?? arguments.endIndex
             guard arguments[..<terminator].contains(where: { $0.hasPrefix("--") && $0.count > 2 }) else { throw error }
-            throw unknownOption(in: arguments, after: error) ?? undeclaredOption(in: Array(arguments[..<terminator])) ?? error
+            throw unknownOption(in: arguments, after: error) ?? undeclaredOption(in: Array(arguments[..<terminator])).map { $0 as any Error } ?? error
         }
+    }
+
+    /// "Unknown subcommand 'balnce'. Did you mean 'balance'?" when the first word is not a subcommand. ArgumentParser
+    /// reads it as the root command's argument and names something else: "Unknown option '--output'" for
+    /// `balnce in.h5 --output b.h5`, "3 unexpected arguments" for `evalute model.h5 test.h5`.
+    static func unknownSubcommand(in arguments: [String]) -> ValidationError? {
+        guard let word = arguments.first, !word.hasPrefix("-") else { return nil }
+        let names = TailForge.configuration.subcommands.map { $0._commandName } + ["help"]
+        guard !names.contains(word) else { return nil }
+        // `closest` ignores case and so would suggest nothing for `Train`.
+        let nearest = names.first { $0.lowercased() == word.lowercased() } ?? Spelling.closest(to: word, among: names)
+        let suggestion = nearest.map { ". Did you mean '\($0)'?" } ?? "; the subcommands are \(names.dropLast().joined(separator: ", "))."
+        return ValidationError("Unknown subcommand '\(word)'" + suggestion)
     }
 
     /// The unknown-option error ArgumentParser reports for `arguments` once no required argument is missing, or nil
@@ -57,14 +71,41 @@ enum UnknownOptionFirst {
         return message.dropFirst(prefix.count).split(whereSeparator: { $0 == " " || $0 == "'" }).first.map(String.init)
     }
 
+    /// An option the command does not declare, found only after its `validate()` failed. ArgumentParser would print a
+    /// bare `ValidationError` thrown from here with the root command's usage ("Usage: tailforge <subcommand>"), so
+    /// this carries the subcommand and `report()` prints the subcommand's usage, as ArgumentParser's own parse errors do.
+    struct UndeclaredOption: Error, CustomStringConvertible {
+        var message: String
+        /// The subcommands the line names, outermost first (empty: the root command).
+        var commands: [any ParsableCommand.Type]
+
+        var description: String { message }
+
+        /// ArgumentParser's text for a usage error: the message, the command's usage and where its help is.
+        var fullText: String {
+            let names = ([TailForge.self] + commands).map { $0._commandName }.joined(separator: " ")
+            let usage = commands.last.map { TailForge.usageString(for: $0) } ?? TailForge.usageString()
+            return "Error: \(message)\nUsage: \(usage)\n  See '\(names) --help' for more information."
+        }
+
+        /// Prints `fullText` on stderr and exits with ArgumentParser's usage-error status (64).
+        func report() -> Never {
+            FileHandle.standardError.write(Data((fullText + "\n").utf8))
+            TailForge.exit(withError: ExitCode.validationFailure)
+        }
+    }
+
     /// "Unknown option '--ouput'. Did you mean '--output'?" for the first `--` word in `arguments` (options only, no
     /// `--` terminator) that the command they name does not declare; nil when it declares every one.
-    static func undeclaredOption(in arguments: [String]) -> ValidationError? {
+    static func undeclaredOption(in arguments: [String]) -> UndeclaredOption? {
         guard let info = try? JSONDecoder().decode(ToolInfo.self, from: Data(TailForge._dumpHelp().utf8)) else { return nil }
         var command = info.command
+        var types: [any ParsableCommand.Type] = []
         for word in arguments {
             guard let sub = command.subcommands?.first(where: { $0.commandName == word }) else { break }
             command = sub
+            let parent: any ParsableCommand.Type = types.last ?? TailForge.self
+            if let type = parent.configuration.subcommands.first(where: { $0._commandName == word }) { types.append(type) }
         }
         let declared = (command.arguments ?? []).flatMap { $0.names ?? [] }.filter { $0.kind != "short" }.map(\.synopsis)
         let builtIn: Set<String> = ["--help", "--help-hidden", "--version", "--experimental-dump-help", "--generate-completion-script"]
@@ -74,7 +115,8 @@ enum UnknownOptionFirst {
             // ArgumentParser's rule: the closest declared long name, if fewer than 4 edits away (measured as every other
             // did-you-mean here measures it, ``Spelling/distance(_:_:)``).
             let closest = declared.map { ($0, Spelling.distance($0, name)) }.filter { $0.1 < 4 }.min { $0.1 < $1.1 }
-            return ValidationError("Unknown option '\(name)'" + (closest.map { ". Did you mean '\($0.0)'?" } ?? ""))
+            return UndeclaredOption(message: "Unknown option '\(name)'" + (closest.map { ". Did you mean '\($0.0)'?" } ?? ""),
+                                    commands: types)
         }
         return nil
     }

@@ -48,3 +48,41 @@ extension CommandLineTests {
         #expect(help.status == 0 && help.stdout.contains("USAGE: tailforge balance"), "\(help.stdout)\(help.stderr)")
     }
 }
+
+extension CommandLineTests {
+    /// An option found only after `validate()` failed (`replay` wants `--local` or `--coordinator`, `submit` a source)
+    /// is reported with its subcommand's usage, the same lines ArgumentParser prints for that subcommand's own errors;
+    /// it printed the root's "Usage: tailforge <subcommand>" and "See 'tailforge --help'".
+    @Test(arguments: [
+        (["replay", "out.manifest.json", "--lcoal"], "Unknown option '--lcoal'. Did you mean '--local'?"),
+        (["replay", "--json"], "Unknown option '--json'"),
+        (["submit", "--wiat"], "Unknown option '--wiat'. Did you mean '--wait'?"),
+    ])
+    func anOptionFoundAfterValidationIsReportedWithItsSubcommandsUsage(arguments: [String], expected: String) async throws {
+        let runner = try CommandRunner()
+        let outcome = try await runner.run(arguments, in: NSTemporaryDirectory())
+        #expect(outcome.status == 64)
+        #expect(outcome.stderr.hasPrefix("Error: \(expected)\n"), "\(outcome.stderr)")
+        // ArgumentParser's own usage error for the same subcommand: a required argument left out.
+        let own = try await runner.run([arguments[0]], in: NSTemporaryDirectory())
+        let usage = { (text: String) in text.split(separator: "\n").drop { !$0.hasPrefix("Usage: ") }.joined(separator: "\n") }
+        #expect(own.status == 64 && usage(own.stderr).hasPrefix("Usage: tailforge \(arguments[0]) "), "\(own.stderr)")
+        #expect(usage(outcome.stderr) == usage(own.stderr), "\(outcome.stderr)")
+    }
+}
+
+extension CommandLineTests {
+    /// A misspelt subcommand is named as one, with the nearest subcommand; ArgumentParser alone took it for an argument
+    /// of the root command and reported "Unknown option '--output'" or "3 unexpected arguments: 'evalute', …".
+    @Test(arguments: [
+        (["balnce", "data/train.h5", "--output", "b.h5"], "Unknown subcommand 'balnce'. Did you mean 'balance'?"),
+        (["evalute", "model.h5", "data/test.h5"], "Unknown subcommand 'evalute'. Did you mean 'evaluate'?"),
+        (["Train", "data/train.h5", "-o", "m.h5"], "Unknown subcommand 'Train'. Did you mean 'train'?"),
+        (["frobnicate"], "Unknown subcommand 'frobnicate'; the subcommands are synth, balance, materialize, train, evaluate, predict, ablate, submit, wait, status, cancel, coordinator, worker, replay, demo, keygen."),
+    ])
+    func aMisspeltSubcommandIsNamedWithTheNearestOne(arguments: [String], expected: String) async throws {
+        let outcome = try await CommandRunner().run(arguments, in: NSTemporaryDirectory())
+        #expect(outcome.status == 64)
+        #expect(outcome.stderr.hasPrefix("Error: \(expected)\nUsage: tailforge <subcommand>\n"), "\(outcome.stderr)")
+    }
+}

@@ -144,7 +144,7 @@ import TailForgeTestSupport
         #expect(!FileManager.default.fileExists(atPath: data.directory + "/work"), "nothing is done before the report is known")
         var missing = try Self.runner(data, recipes: ["unweighted"], json: false)
         missing.test = data.directory + "/nope.h5"
-        await #expect(throws: StorageError.self) { try await missing.run() }
+        await #expect(throws: StorageError.missingFile(path: missing.test)) { try await missing.run() }
         var overInput = try Self.runner(data, recipes: ["unweighted"])
         overInput.resultsPath = data.train
         await #expect(throws: StorageError.self) { try await overInput.run() }

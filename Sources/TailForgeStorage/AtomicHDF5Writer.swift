@@ -78,6 +78,10 @@ public final class AtomicHDF5Writer {
         }
         let directory = POSIXFile.directory(of: path)
         guard POSIXFile.isDirectory(directory) else {
+            // "does not exist. Create it first." would be wrong advice for a file standing where the directory goes.
+            if POSIXFile.exists(directory) {
+                throw .outputNotWritable(path: path, reason: "\(directory) is a file, not a directory")
+            }
             throw .outputDirectoryMissing(path: path, directory: directory)
         }
         guard access(directory, W_OK) == 0 else {

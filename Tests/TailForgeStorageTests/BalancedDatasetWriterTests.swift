@@ -206,6 +206,9 @@ import TailForgeTestSupport
             Issue.record("a directory as output path must be refused")
         }
         try BalancedDatasetWriter.checkWritable(path: directory.file("fine.h5"))
+        try Data().write(to: URL(fileURLWithPath: directory.file("plain")))
+        #expect(storageError { try BalancedDatasetWriter.checkWritable(path: directory.file("plain/out.h5")) }
+            == .outputNotWritable(path: directory.file("plain/out.h5"), reason: "\(directory.file("plain")) is a file, not a directory"))
         guard let readOnly = ScratchMount(size: "64k", readOnly: true) else { return }
         let error = storageError { try BalancedDatasetWriter.checkWritable(path: readOnly.file("out.h5")) }
         guard case .outputNotWritable(let path, let reason) = error else {

@@ -47,6 +47,38 @@ import TailForgeTraining
         }
     }
 
+    /// The manifests the READMEs show (```yaml blocks with an `input:`), with where each starts.
+    static func documentedManifests() throws -> [(source: String, text: String)] {
+        try ["README.md", "cluster/README.md"].flatMap { document -> [(source: String, text: String)] in
+            let lines = try String(contentsOfFile: (packageRoot as NSString).appendingPathComponent(document), encoding: .utf8)
+                .split(separator: "\n", omittingEmptySubsequences: false)
+            var blocks: [(source: String, text: String)] = [], block: [Substring]?, start = 0
+            for (index, line) in lines.enumerated() {
+                if block == nil, line.trimmingCharacters(in: .whitespaces) == "```yaml" {
+                    block = []
+                    start = index + 2
+                } else if let body = block, line.trimmingCharacters(in: .whitespaces) == "```" {
+                    if body.contains(where: { $0.hasPrefix("input:") }) { blocks.append(("\(document):\(start)", body.joined(separator: "\n"))) }
+                    block = nil
+                } else {
+                    block?.append(line)
+                }
+            }
+            return blocks
+        }
+    }
+
+    /// Users copy the READMEs' example manifests: each must load as it stands, and a misspelt key in one is refused.
+    @Test func everyManifestTheREADMEsShowLoads() throws {
+        let documented = try Self.documentedManifests()
+        #expect(documented.count >= 2, "the job-manifest and jobs-that-train examples in cluster/README.md")
+        for (source, text) in documented {
+            #expect(throws: Never.self, "\(source)") { try ManifestLoader.parse(text, source: source, baseDirectory: Self.jobsDirectory) }
+        }
+        let planted = try #require(documented.first).text.replacingOccurrences(of: "policy:", with: "polcy:")
+        #expect(throws: ManifestError.self) { try ManifestLoader.parse(planted, source: "planted", baseDirectory: Self.jobsDirectory) }
+    }
+
     @Test func aValidManifestReadsEveryKeyAndResolvesPathsAgainstItsDirectory() throws {
         let manifest = try load(Self.valid)
         #expect(manifest.input.path == "/jobs/in.h5" && manifest.output == "/jobs/out.h5")

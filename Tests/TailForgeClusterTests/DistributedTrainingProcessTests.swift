@@ -173,3 +173,31 @@ extension ClusterProcessTests {
         }
     }
 }
+
+extension ClusterProcessTests.DistributedTrainingProcessTests {
+    /// Shards named relative to the trainer's directory (`train --distributed data/b.h5`, as a user types them on one
+    /// machine) are the files there, and give the single-node model. The trainer sent them as typed, and the
+    /// coordinator, which cannot know the trainer's directory, refused them as outside its data roots.
+    @Test func shardsNamedRelativeToTheTrainersDirectoryAreItsFiles() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        let cluster = fixture.cluster()
+        defer { cluster.stop() }
+        try await cluster.start(workers: 2)
+        let relative = fixture.shards.map { String($0.dropFirst(fixture.directory.count + 1)) }
+        #expect(relative.allSatisfy { !$0.hasPrefix("/") && FileManager.default.fileExists(atPath: fixture.path($0)) })
+        let log = fixture.path("trainer.log")
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let trainer = Process()
+        trainer.executableURL = URL(fileURLWithPath: fixture.executable)
+        trainer.arguments = ["train", "--distributed", "--coordinator", cluster.endpoint] + relative + ["--output", "relative.h5"] + Self.trainFlags
+        trainer.currentDirectoryURL = URL(fileURLWithPath: fixture.directory)
+        trainer.environment = ProcessInfo.processInfo.environment.merging(Fixture.kernel) { $1 }
+        trainer.standardOutput = FileHandle.nullDevice
+        trainer.standardError = FileHandle(forWritingAtPath: log)
+        try trainer.run()
+        await LocalCluster.exited(trainer)
+        #expect(trainer.terminationStatus == 0, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        #expect(try SHA256.hexDigest(ofFileAt: fixture.path("relative.h5")) == fixture.referenceSHA256)
+    }
+}

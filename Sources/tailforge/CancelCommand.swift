@@ -15,7 +15,8 @@ struct CancelCommand: ParsableCommand {
 
     func run() throws {
         let reply = try connection.client().cancel(job: job)
+        // A refusal (no such job, already finished) is an error like `wait`'s and `status`'s: on stderr, not stdout.
+        guard reply.cancelled else { throw ClusterClientError.rejected(code: "not-cancelled", message: reply.message) }
         print(reply.message)
-        if !reply.cancelled { throw ExitCode.failure }
     }
 }

@@ -145,6 +145,12 @@ extension ClusterProcessTests.ProcessClusterTests {
         #expect(table.stdout.contains("\(id)  committed  took "), "\(table.stdout)")
         let waitAgain = try await Child.run(fixture.executable, ["wait", id, "--coordinator", endpoint, "--json"])
         #expect(waitAgain.status == 0 && (try? JSONDecoder().decode(JobStatus.self, from: Data(waitAgain.stdout.utf8)))?.state == .committed)
+        // Cancelling a finished or unknown job fails like `wait` does, on stderr (it printed the refusal on stdout).
+        for (job, reason) in [(id, "job \(id) is already committed"), ("job-nope", "no job job-nope; `tailforge status` lists jobs")] {
+            let cancel = try await Child.run(fixture.executable, ["cancel", job, "--coordinator", endpoint])
+            #expect(cancel.status == 1 && cancel.stdout.isEmpty, "\(cancel.stdout)")
+            #expect(cancel.stderr == "Error: the coordinator refused the request (not-cancelled): \(reason)\n", "\(cancel.stderr)")
+        }
     }
 
     @Test func ctrlCOnAWaitSaysTheJobKeepsRunningAndHowToFollowOrCancelIt() async throws {

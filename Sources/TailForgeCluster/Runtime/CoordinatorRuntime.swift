@@ -169,6 +169,7 @@ public final class CoordinatorRuntime: Sendable {
             // Bound before the ROUTER so no handshake can happen without the handler.
             try handler.start(context: context, settings: configuration.sockets, stop: stop)
             logger.info("CURVE on; allow-list \(allowDirectory): \(allowList.workerCount) worker key(s), \(allowList.clientCount) client key(s)")
+            for warning in allowList.warnings { logger.warning("\(warning)") }
         } else {
             logger.warning("INSECURE: plain text, no authentication; anyone who can reach \(configuration.bind) can submit, cancel and read jobs or pose as a worker")
         }
@@ -220,6 +221,7 @@ public final class CoordinatorRuntime: Sendable {
         do {
             let list = try handler.reload()
             logger.info("allow-list reloaded: \(list.workerCount) worker key(s), \(list.clientCount) client key(s)")
+            for warning in list.warnings { logger.warning("\(warning)") }
         } catch {
             logger.error("allow-list reload failed, keeping the previous list: \(error)")
         }

@@ -6,6 +6,9 @@ public struct AllowList: Sendable, Equatable {
     public private(set) var roles: [[UInt8]: PeerRole]
     /// The directory it was read from.
     public let directory: String
+    /// `.pub` files lying in `directory` itself, where no role applies (a key copied to `allow/` instead of
+    /// `allow/workers/`): ignored, and named in `warnings`.
+    public private(set) var ignored: [String] = []
 
     public init(directory: String, roles: [[UInt8]: PeerRole]) {
         self.directory = directory
@@ -33,7 +36,24 @@ public struct AllowList: Sendable, Equatable {
                 roles[raw] = role
             }
         }
-        return AllowList(directory: directory, roles: roles)
+        var list = AllowList(directory: directory, roles: roles)
+        list.ignored = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".pub") }.sorted()
+        return list
+    }
+
+    /// What an operator should fix, for the log: the coordinator starts anyway (keys can be added and reloaded with
+    /// SIGHUP), but a refused worker only learns that its handshake failed.
+    public var warnings: [String] {
+        var warnings: [String] = []
+        if !ignored.isEmpty {
+            warnings.append("allow-list \(directory): \(ignored.joined(separator: ", ")) lie(s) in the directory itself and are ignored; "
+                + "move worker keys to \(directory)/workers/ and client keys to \(directory)/clients/, then reload (SIGHUP)")
+        }
+        if workerCount == 0 {
+            warnings.append("allow-list \(directory): no worker key in \(directory)/workers/, so no worker can register; "
+                + "copy each worker's NAME.pub there, then reload (SIGHUP)")
+        }
+        return warnings
     }
 
     /// The role of a peer's raw public key, or nil when it is not allowed.

@@ -62,6 +62,9 @@ def interface(tailforge):
                 continue
             for name in argument.get("names", []):
                 options[("-" if name["kind"] == "short" else "--") + name["name"]] = argument
+        # ArgumentParser's built-in flags, which its dump leaves out.
+        for name in ("--help-hidden", "--experimental-dump-help", "--generate-completion-script"):
+            options.setdefault(name, {"kind": "flag", "names": [{"kind": "long", "name": name[2:]}], "isOptional": True})
         key = "" if command is dump["command"] else command["commandName"]
         commands[key] = {"options": options, "positionals": positionals}
     return commands

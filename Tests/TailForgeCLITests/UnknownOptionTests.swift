@@ -60,11 +60,12 @@ extension CommandLineTests {
     ])
     func anOptionFoundAfterValidationIsReportedWithItsSubcommandsUsage(arguments: [String], expected: String) async throws {
         let runner = try CommandRunner()
-        let outcome = try await runner.run(arguments, in: NSTemporaryDirectory())
+        let (outcome, own) = try await withTemporaryDirectory("undeclared-option") { directory in
+            // ArgumentParser's own usage error for the same subcommand (a required argument left out) beside it.
+            (try await runner.run(arguments, in: directory), try await runner.run([arguments[0]], in: directory))
+        }
         #expect(outcome.status == 64)
         #expect(outcome.stderr.hasPrefix("Error: \(expected)\n"), "\(outcome.stderr)")
-        // ArgumentParser's own usage error for the same subcommand: a required argument left out.
-        let own = try await runner.run([arguments[0]], in: NSTemporaryDirectory())
         let usage = { (text: String) in text.split(separator: "\n").drop { !$0.hasPrefix("Usage: ") }.joined(separator: "\n") }
         #expect(own.status == 64 && usage(own.stderr).hasPrefix("Usage: tailforge \(arguments[0]) "), "\(own.stderr)")
         #expect(usage(outcome.stderr) == usage(own.stderr), "\(outcome.stderr)")
@@ -81,7 +82,7 @@ extension CommandLineTests {
         (["frobnicate"], "Unknown subcommand 'frobnicate'; the subcommands are synth, balance, materialize, train, evaluate, predict, ablate, submit, wait, status, cancel, coordinator, worker, replay, demo, keygen."),
     ])
     func aMisspeltSubcommandIsNamedWithTheNearestOne(arguments: [String], expected: String) async throws {
-        let outcome = try await CommandRunner().run(arguments, in: NSTemporaryDirectory())
+        let outcome = try await withTemporaryDirectory("unknown-subcommand") { try await CommandRunner().run(arguments, in: $0) }
         #expect(outcome.status == 64)
         #expect(outcome.stderr.hasPrefix("Error: \(expected)\nUsage: tailforge <subcommand>\n"), "\(outcome.stderr)")
     }

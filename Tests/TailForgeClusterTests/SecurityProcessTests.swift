@@ -245,19 +245,19 @@ extension ClusterProcessTests {
     /// A key copied into the allow-list directory itself (not workers/ or clients/) has no role: the coordinator
     /// starts, but says which file it ignores and that no worker can register, instead of only counting 0 keys.
     @Test func aKeyOutsideTheRoleFoldersAndAnEmptyWorkerListAreWarnings() async throws {
-        let directory = NSTemporaryDirectory() + "tailforge-allow-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let pair = try CurveKeyPair.generate()
-        try pair.write(to: directory + "/keys", name: "worker1")
-        try FileManager.default.createDirectory(atPath: directory + "/allow/workers", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: directory + "/keys/worker1.pub", toPath: directory + "/allow/worker1.pub")
-        let misplaced = try AllowList.load(directory: directory + "/allow")
-        #expect(misplaced.ignored == ["worker1.pub"] && misplaced.workerCount == 0)
-        #expect(misplaced.warnings == [
-            "allow-list \(directory)/allow: worker1.pub lie(s) in the directory itself and are ignored; move worker keys to \(directory)/allow/workers/ and client keys to \(directory)/allow/clients/, then reload (SIGHUP)",
-            "allow-list \(directory)/allow: no worker key in \(directory)/allow/workers/, so no worker can register; copy each worker's NAME.pub there, then reload (SIGHUP)",
-        ])
-        try FileManager.default.moveItem(atPath: directory + "/allow/worker1.pub", toPath: directory + "/allow/workers/worker1.pub")
-        #expect(try AllowList.load(directory: directory + "/allow").warnings.isEmpty)
+        try withTemporaryDirectory("allow") { directory in
+            let pair = try CurveKeyPair.generate()
+            try pair.write(to: directory + "/keys", name: "worker1")
+            try FileManager.default.createDirectory(atPath: directory + "/allow/workers", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: directory + "/keys/worker1.pub", toPath: directory + "/allow/worker1.pub")
+            let misplaced = try AllowList.load(directory: directory + "/allow")
+            #expect(misplaced.ignored == ["worker1.pub"] && misplaced.workerCount == 0)
+            #expect(misplaced.warnings == [
+                "allow-list \(directory)/allow: worker1.pub lie(s) in the directory itself and are ignored; move worker keys to \(directory)/allow/workers/ and client keys to \(directory)/allow/clients/, then reload (SIGHUP)",
+                "allow-list \(directory)/allow: no worker key in \(directory)/allow/workers/, so no worker can register; copy each worker's NAME.pub there, then reload (SIGHUP)",
+            ])
+            try FileManager.default.moveItem(atPath: directory + "/allow/worker1.pub", toPath: directory + "/allow/workers/worker1.pub")
+            #expect(try AllowList.load(directory: directory + "/allow").warnings.isEmpty)
+        }
     }
 }

@@ -166,6 +166,13 @@ import TailForgeStorage
         #expect(try await trainer.next(TrainingShardLoaded.self, seconds: 1) == nil, "no worker was asked to load anything")
         let workerLog = try String(contentsOfFile: cluster.logPath("worker0"), encoding: .utf8)
         #expect(!workerLog.contains("loaded training shard"))
+        // The trainer says who refused: the coordinator (it said "a worker failed", and no worker had been asked).
+        try await withTemporaryDirectory("outside-trainer") { directory in
+            let run = try await Child.run(fixture.executable, ["train", "--distributed", "--coordinator", cluster.endpoint, fixture.input, "/etc/shadow",
+                                                              "--output", directory + "/model.h5", "--cluster-timeout", "30"])
+            #expect(run.status == 1)
+            #expect(run.stderr.hasPrefix("Error: the coordinator refused the training session: /etc/shadow is outside the coordinator's data roots"), "\(run.stderr)")
+        }
     }
 
     @Test func aPinnedDigestThatDiffersDoesNotEchoTheFilesDigest() async throws {

@@ -5,6 +5,9 @@ public enum DistributedTrainingError: Error, CustomStringConvertible {
     case timeout(coordinator: String, what: String, missingShards: [Int], seconds: Double)
     /// A worker could not load or evaluate a shard (the same file would fail everywhere).
     case workerFailure(String)
+    /// The coordinator itself refused the session or a request (a shard outside its data roots, a malformed request):
+    /// no worker was involved, so "a worker failed" would send the user looking at the wrong machine.
+    case coordinatorRefused(String)
     /// The coordinator rejected a message (for example it runs an older protocol without training).
     case rejected(code: String, message: String)
     /// A reply did not carry the exact sums it should.
@@ -24,6 +27,7 @@ public enum DistributedTrainingError: Error, CustomStringConvertible {
                 + (missing.isEmpty ? "" : " (shards still missing: \(missing.prefix(20).map(String.init).joined(separator: ", ")))")
                 + "; check that the coordinator runs and that `tailforge status` lists live workers"
         case .workerFailure(let message): "a worker failed: \(message)"
+        case .coordinatorRefused(let message): "the coordinator refused the training session: \(message)"
         case .rejected(let code, let message): "the coordinator rejected a training message (\(code)): \(message); are coordinator and trainer the same TailForge release?"
         case .malformedReply(let message): "malformed reply: \(message)"
         case .inconsistentShards(let message): "the training shards disagree: \(message)"

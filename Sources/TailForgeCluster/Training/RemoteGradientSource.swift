@@ -286,8 +286,10 @@ final class ShardReplyCollector: TrainerMessageHandler {
 
     func receive(_ message: WireMessage) {
         if let failure = message.body(as: TrainingFailure.self), failure.session == session {
+            // Workers always name the shard that failed; a failure without one is the coordinator's own refusal.
             finish(.failure(failure.code == TrainingFailure.unknownSession ? DistributedTrainingError.sessionLost
-                                                                           : DistributedTrainingError.workerFailure(failure.message)))
+                            : failure.shard == nil ? DistributedTrainingError.coordinatorRefused(failure.message)
+                            : DistributedTrainingError.workerFailure(failure.message)))
         } else if let error = message.body(as: ErrorReply.self) {
             finish(.failure(DistributedTrainingError.rejected(code: error.code, message: error.message)))
         } else if let shard = match(message) {

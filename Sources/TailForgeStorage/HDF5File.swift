@@ -31,6 +31,10 @@ public final class HDF5File: @unchecked Sendable {
             throw .ioFailed(path: path, operation: "stat", reason: String(cString: strerror(errno)))
         }
         guard (status.st_mode & S_IFMT) == S_IFREG else { throw .notHDF5(path: path) }
+        // HDF5's own probe would call an unreadable file "not HDF5".
+        guard access(path, R_OK) == 0 else {
+            throw .ioFailed(path: path, operation: "reading", reason: "\(String(cString: strerror(errno))); make it readable for this user")
+        }
         HDF5Library.enter(); defer { HDF5Library.leave() }
         guard H5Fis_hdf5(path) > 0 else {
             _ = HDF5Library.takeErrorStack()

@@ -65,11 +65,8 @@ public struct AblationRunner: Sendable {
         guard !recipes.isEmpty else { throw AblationError.noRecipes }
         for recipe in recipes { try calibrationSettings(recipe).validate() }
         for recipe in recipes { try recipe.balanceSettings(seed: seed)?.validate() }
-        // The same words as every other command's missing input (`invalidArgument` reads as a programming error).
-        for path in [train, test] where !FileManager.default.isReadableFile(atPath: path) {
-            guard FileManager.default.fileExists(atPath: path) else { throw StorageError.missingFile(path: path) }
-            throw StorageError.ioFailed(path: path, operation: "reading", reason: "permission denied; make it readable for this user")
-        }
+        // Opened as every other command opens its inputs, so a missing, unreadable or non-HDF5 file gets their words.
+        for path in [train, test] { _ = try HDF5File.open(path: path) }
         if let resultsPath {
             try AtomicHDF5Writer.checkWritable(path: resultsPath, distinctFrom: [train, test])
             _ = try AblationReport.read(path: resultsPath)

@@ -21,6 +21,9 @@ public struct TrainingInputFile: Sendable {
     /// What a model records for this file (`input_sha256`): a balanced file's identity (`balanced_sha256`, the
     /// same for its compact and full layouts, read from its attributes), otherwise the file's SHA-256.
     public let identity: String
+    /// A TailForge balanced file (either layout), whose synthetic rows are marked (`/is_synthetic`, or a compact
+    /// file's plan).
+    public let isBalanced: Bool
 
     /// Opens and checks `path`; a compact file is read and verified whole (its real rows are a few per cent of
     /// the full set). `names` applies to labelled files; compact files have fixed dataset names.
@@ -34,14 +37,15 @@ public struct TrainingInputFile: Sendable {
             dimension = compact.dimension
             classNames = compact.classNames
             identity = compact.attributes[BalancedSetIdentity.attributeName]!.stringValue!
+            isBalanced = true
         } else {
             let file = try LabeledEmbeddingsFile(path: path, names: names)
             contents = .labeled(file)
             count = file.count
             dimension = file.dimension
             classNames = file.classNames
-            if attributes["format"]?.stringValue == BalanceAttributes.format, names == .standard,
-               let recorded = attributes[BalancedSetIdentity.attributeName]?.stringValue {
+            isBalanced = attributes["format"]?.stringValue == BalanceAttributes.format
+            if isBalanced, names == .standard, let recorded = attributes[BalancedSetIdentity.attributeName]?.stringValue {
                 identity = recorded
             } else {
                 identity = try SHA256.hexDigest(ofFileAt: path)
@@ -77,15 +81,9 @@ public struct TrainingInputFile: Sendable {
             return compact.plan.classes.flatMap { repeatElement(Int32($0.classId), count: $0.keptCount) }
         case .labeled(let file):
             let labels = try file.readLabels()
-            let hdf5 = try HDF5File.open(path: path)
-            guard try hdf5.rootAttributes()["format"]?.stringValue == BalanceAttributes.format, hdf5.contains("is_synthetic") else {
-                return labels
-            }
-            let flags = try hdf5.openDataset("is_synthetic", rank: 1, elementClass: .integer).read(as: UInt8.self)
-            guard flags.count == labels.count else {
-                throw CalibrationError.provenanceLength(file: path, dataset: "is_synthetic", rows: labels.count, found: flags.count)
-            }
-            return zip(labels, flags).compactMap { $1 == 0 ? $0 : nil }
+            // The rows' provenance as `--calibrate` reads it (and checks it): all real unless the file marks them.
+            guard isBalanced, let synthetic = try RowProvenance.load(path: path, rows: labels.count).isSynthetic else { return labels }
+            return zip(labels, synthetic).compactMap { label, isSynthetic in isSynthetic ? nil : label }
         }
     }
 

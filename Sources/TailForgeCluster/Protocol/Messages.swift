@@ -518,7 +518,7 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
         if let reason = quarantined { return "quarantined (gets no shards until it registers again): \(reason)" }
         var parts: [String] = []
         if let busyWith { parts.append("busy with \(busyWith)") }
-        if let training, !training.isEmpty { parts.append("serving " + training.map(\.description).joined(separator: ", ")) }
+        if let serving = training.flatMap(WorkerTrainingParts.summary) { parts.append("serving " + serving) }
         var state = parts.isEmpty ? "idle" : parts.joined(separator: "; ")
         if let failures = consecutiveFailures, failures > 0 { state += ", \(failures) shard failure(s) in a row" }
         return state
@@ -532,6 +532,11 @@ public struct WorkerTrainingParts: Codable, Sendable, Equatable, CustomStringCon
     public var job: String?
     public var parts: Int
     public init(session: String, job: String?, parts: Int) { self.session = session; self.job = job; self.parts = parts }
+
+    /// The parts of every session, one line (`status` and the page), nil when there are none.
+    public static func summary(_ parts: [WorkerTrainingParts]) -> String? {
+        parts.isEmpty ? nil : parts.map(\.description).joined(separator: ", ")
+    }
 
     /// `3 training parts of job J`, or `… of session S` outside jobs (a job's sessions are named after it; the
     /// session is in `--json` and labels the training metrics).

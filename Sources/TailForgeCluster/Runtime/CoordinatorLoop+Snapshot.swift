@@ -32,16 +32,11 @@ extension CoordinatorLoop {
                                    busyWith: worker.activity.reference.map { "\($0.job)/\($0.stage.rawValue)-\($0.shard)" },
                                    heartbeatAgeSeconds: liveness.silence(of: identity).map(\.seconds) ?? 0,
                                    quarantined: worker.quarantine, consecutiveFailures: worker.consecutiveFailures, blasCore: worker.blasCore,
-                                   training: Self.describe(trainingParts(of: identity)))
+                                   training: WorkerTrainingParts.summary(trainingParts(of: identity)))
         }.sorted { $0.name < $1.name }
         return ClusterSnapshot(time: Date().timeIntervalSince1970, version: configuration.toolVersion, endpoint: endpoint,
                                jobs: jobList, jobCounts: counts, workers: workerList, training: training.snapshot,
                                blasCore: BLAS.coreName, mixedKernelJobs: mixed)
-    }
-
-    /// The page's one-line form of a worker's training parts, nil when it serves none.
-    static func describe(_ parts: [WorkerTrainingParts]) -> String? {
-        parts.isEmpty ? nil : parts.map(\.description).joined(separator: ", ")
     }
 
     private func snapshot(of job: JobRecord) -> ClusterSnapshot.Job {

@@ -52,7 +52,7 @@ public struct DistributedTrainingRunner: Sendable {
         guard checkpointEvery >= 1 else {
             throw TrainingError.invalidSetting(name: "checkpoint interval", value: "\(checkpointEvery)", expected: "at least 1 iteration")
         }
-        let shards = self.shards.map { $0.resolved(against: FileManager.default.currentDirectoryPath) }
+        let shards = self.shards.map(\.withAbsolutePath)
         // The model must not replace a training file or the optimiser state it could resume from.
         try AtomicHDF5Writer.checkWritable(path: output, distinctFrom: shards.map(\.path) + [checkpointPath, resumePath].compactMap { $0 })
         let clock = ContinuousClock()
@@ -94,17 +94,5 @@ public struct DistributedTrainingRunner: Sendable {
         return Summary(report: result.report, classCount: source.classCount, dimension: source.dimension, rows: source.rowCount,
                        resumedFromIteration: resume?.state.iteration, openSeconds: openSeconds,
                        trainSeconds: result.report.seconds, evaluationTimings: source.evaluationTimings)
-    }
-}
-
-extension TrainingShardSpec {
-    /// This shard with a relative path made absolute against `directory`: the coordinator and the workers cannot know
-    /// the trainer's working directory (and the coordinator refuses paths it cannot confine), so the trainer sends
-    /// absolute paths, as `tailforge submit` does for a job's. A recipe's path is only a part's name and stays.
-    public func resolved(against directory: String) -> TrainingShardSpec {
-        guard recipe == nil, !path.hasPrefix("/") else { return self }
-        var copy = self
-        copy.path = URL(fileURLWithPath: (directory as NSString).appendingPathComponent(path)).standardizedFileURL.path
-        return copy
     }
 }

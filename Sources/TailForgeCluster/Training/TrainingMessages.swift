@@ -1,3 +1,4 @@
+import Foundation
 // Bodies of the distributed-training conversation (issue 4); `GradientRequest` and `GradientReply` are in
 // Protocol/Messages.swift. The conversation is described in cluster/PROTOCOL.md, "Distributed training".
 
@@ -18,6 +19,16 @@ public struct TrainingShardSpec: Codable, Sendable, Equatable {
         self.path = path
         self.holder = holder
         self.recipe = recipe
+    }
+
+    /// This shard with a relative path made absolute against the current directory: the coordinator and the workers
+    /// cannot know the trainer's working directory (and the coordinator refuses paths it cannot confine), so the
+    /// trainer sends absolute paths, as `tailforge submit` does for a job's. A recipe's path is only a part's name.
+    public var withAbsolutePath: TrainingShardSpec {
+        guard recipe == nil else { return self }
+        var copy = self
+        copy.path = URL(fileURLWithPath: path).standardizedFileURL.path
+        return copy
     }
 
     /// Parses `PATH` or `PATH@WORKER` (the command-line form).

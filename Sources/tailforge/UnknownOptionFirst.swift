@@ -27,6 +27,7 @@ enum UnknownOptionFirst {
             throw error   // --help, --version
         } catch {
             if let unknown = unknownSubcommand(in: arguments) { throw unknown }
+            if let joined = negativeValueJoined(arguments, after: error) { return try parseAsRoot(joined) }
             let terminator = arguments.firstIndex(of: "--") ?? arguments.endIndex
             guard arguments[..<terminator].contains(where: { $0.hasPrefix("--") && $0.count > 2 }) else { throw error }
             throw unknownOption(in: arguments, after: error) ?? undeclaredOption(in: Array(arguments[..<terminator])).map { $0 as any Error } ?? error
@@ -44,6 +45,33 @@ enum UnknownOptionFirst {
         let nearest = names.first { $0.lowercased() == word.lowercased() } ?? Spelling.closest(to: word, among: names)
         let suggestion = nearest.map { ". Did you mean '\($0)'?" } ?? "; the subcommands are \(names.dropLast().joined(separator: ", "))."
         return ValidationError("Unknown subcommand '\(word)'" + suggestion)
+    }
+
+    /// The line with `--seed -3` written `--seed=-3` when parsing failed with "Missing value for '--seed <seed>'"; nil
+    /// otherwise. ArgumentParser takes a word that starts with a dash for an option, so a negative number given as a
+    /// value was reported as no value at all, and the user never learnt what range the option takes. Joined, the value
+    /// reaches the option's own check ("The value '-3' is invalid for '--seed <seed>'", "invalid --drift-retries '-1':
+    /// expected an integer from 0 to 1000"). Options after a `--` are values and are left alone.
+    static func negativeValueJoined(_ arguments: [String], after error: any Error) -> [String]? {
+        let prefix = "Missing value for '"
+        let message = TailForge.message(for: error)
+        guard message.hasPrefix(prefix),
+              let option = message.dropFirst(prefix.count).split(whereSeparator: { $0 == " " || $0 == "'" }).first.map(String.init),
+              option.hasPrefix("-") else { return nil }
+        let terminator = arguments.firstIndex(of: "--") ?? arguments.endIndex
+        guard let index = arguments[..<terminator].firstIndex(of: option), index + 1 < terminator,
+              isNegativeNumber(arguments[index + 1]) else { return nil }
+        var joined = arguments
+        joined.replaceSubrange(index...index + 1, with: [option + "=" + arguments[index + 1]])
+        return joined
+    }
+
+    /// `-3`, `-0.5`, `-.5`, `-1e-4`: a minus sign and then a digit (or a point and a digit); no option name starts so.
+    static func isNegativeNumber(_ word: String) -> Bool {
+        let rest = word.utf8.dropFirst()
+        guard word.utf8.first == UInt8(ascii: "-"), let first = rest.first else { return false }
+        if first == UInt8(ascii: ".") { return rest.dropFirst().first.map { (48...57).contains($0) } ?? false }
+        return (48...57).contains(first)
     }
 
     /// The unknown-option error ArgumentParser reports for `arguments` once no required argument is missing, or nil

@@ -37,6 +37,27 @@ extension CommandLineTests {
         #expect(outcome.stderr.hasPrefix("Error: \(expected)"), "\(outcome.stderr)")
     }
 
+    /// A negative number given as an option's value reaches the option's own check, which says what the option takes;
+    /// ArgumentParser alone reads `-3` as an option and reports "Missing value for '--seed <seed>'". Nothing is written.
+    @Test(arguments: [
+        (["balance", "data/train.h5", "-o", "b.h5", "--seed", "-3"], "The value '-3' is invalid for '--seed <seed>'"),
+        (["balance", "data/train.h5", "-o", "b.h5", "--drift-guard", "--drift-retries", "-1"],
+         "invalid --drift-retries '-1': expected an integer from 0 to 1000"),
+        (["train", "data/train.h5", "-o", "m.h5", "--l2", "-1e-4"], "--l2 must be a number from 0 to 1e6"),
+        (["train", "data/train.h5", "-o", "m.h5", "--max-iter", "-.5"], "The value '-.5' is invalid for '--max-iter <max-iter>'"),
+        (["balance", "data/train.h5", "-o", "b.h5", "--seed", "-3", "--threads", "-2"], "The value '-3' is invalid for '--seed <seed>'"),
+        (["balance", "data/train.h5", "-o", "b.h5", "--seed", "-x"], "Missing value for '--seed <seed>'"),
+    ])
+    func aNegativeValueIsCheckedByItsOption(arguments: [String], expected: String) async throws {
+        let outcome = try await withTemporaryDirectory("negative-value") { directory in
+            let outcome = try await CommandRunner().run(arguments, in: directory)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+            return outcome
+        }
+        #expect(outcome.status == 64)
+        #expect(outcome.stderr.hasPrefix("Error: \(expected)"), "\(outcome.stderr)")
+    }
+
     /// A correct line still runs, and `--help` still wins over a typo.
     @Test func aCorrectCommandLineStillRuns() async throws {
         let fixture = try await Self.sharedFixture.value

@@ -1,4 +1,5 @@
-// `tailforge-bench SUITE [options]`: prints measured figures; see Scripts/benchmark. Each suite lives in its own file.
+// `tailforge-bench SUITE [options]`: prints measured figures; see Scripts/benchmark. Each suite lives in its own file;
+// `geometry` is no benchmark but exports the generator's hidden parameters for analyses (Scripts/bayes-bound).
 import TailForgeNumerics
 #if canImport(Glibc)
 import Glibc
@@ -12,6 +13,7 @@ let suites: [String: ([String]) async throws -> Void] = [
     "numerics": NumericsBenchmarks.run,
     "training": TrainingBenchmarks.run,
     "distributed": DistributedTrainingBenchmarks.run,
+    "geometry": GeometryExport.run,
 ]
 
 BLASKernelSelection.reexecIfBeneficial()

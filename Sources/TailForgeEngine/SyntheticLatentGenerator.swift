@@ -52,8 +52,23 @@ public struct SyntheticLatentGenerator: Sendable {
         ClassRandomStream(seed: seed, stream: domain << 32 | UInt64(index))
     }
 
-    /// The class's modes and sample concentration.
-    private func classGeometry(_ c: Int) -> (modes: Matrix, sampleKappa: Double) {
+    /// What the generator drew for one class before any row: the parameters a row's distribution has. Exported for
+    /// analyses that need the truth (`tailforge-bench geometry`, the Bayes bound of Scripts/bayes-bound); the
+    /// library itself only samples from it.
+    public struct ClassGeometry: Sendable, Equatable {
+        /// The superclass centre, unit norm: μ_c is a vMF(centre, `classKappaPerDimension`·d) draw.
+        public var centre: [Float]
+        /// The class mean direction μ_c, unit norm: the modes are vMF(μ_c, `modeKappaPerDimension`·d) draws.
+        public var mean: [Float]
+        /// 1–3 unit-norm mode directions, one per matrix row; each row of the class is a vMF draw around one of them,
+        /// chosen uniformly.
+        public var modes: Matrix
+        /// κ_c of the rows around their mode (absolute, not per dimension).
+        public var sampleKappa: Double
+    }
+
+    /// Class `c`'s superclass centre, mean, modes and sample concentration.
+    public func geometry(ofClass c: Int) -> ClassGeometry {
         let cfg = configuration
         let d = cfg.dimension
         let vmf = VonMisesFisherSampler(dimension: d)
@@ -81,26 +96,35 @@ public struct SyntheticLatentGenerator: Sendable {
         let modes = Matrix(rows: modeCount, columns: d, storage: modeRows)
         let r = cfg.sampleKappaPerDimension
         let sampleKappa = (r.lowerBound + (r.upperBound - r.lowerBound) * uniformUnit(using: &classRNG)) * Double(d)
-        return (modes, sampleKappa)
+        return ClassGeometry(centre: superCentre, mean: mean, modes: modes, sampleKappa: sampleKappa)
     }
 
     /// `count` unit-norm rows of class `c`, from the train (`test: false`) or test stream.
     public func rows(ofClass c: Int, count: Int, test: Bool) -> Matrix {
-        let (modes, kappa) = classGeometry(c)
+        rowsWithModes(ofClass: c, count: count, test: test).rows
+    }
+
+    /// As ``rows(ofClass:count:test:)``, with the index into ``ClassGeometry/modes`` each row was drawn around.
+    public func rowsWithModes(ofClass c: Int, count: Int, test: Bool) -> (rows: Matrix, modes: [Int]) {
+        let geometry = geometry(ofClass: c)
+        let (modes, kappa) = (geometry.modes, geometry.sampleKappa)
         let d = configuration.dimension
         let vmf = VonMisesFisherSampler(dimension: d)
         var r = rng(test ? 4 : 3, c)
         var out = Matrix(rows: count, columns: d)
+        var drawn = [Int]()
+        drawn.reserveCapacity(count)
         modes.storage.withUnsafeBufferPointer { m in
             out.withUnsafeMutableBufferPointer { o in
                 for i in 0..<count {
                     let mode = uniformIndex(below: modes.rows, using: &r)
+                    drawn.append(mode)
                     vmf.sample(mean: UnsafeBufferPointer(rebasing: m[mode * d ..< (mode + 1) * d]), kappa: kappa,
                                into: UnsafeMutableBufferPointer(rebasing: o[i * d ..< (i + 1) * d]), using: &r)
                 }
             }
         }
-        return out
+        return (out, drawn)
     }
 
     /// A whole split, class-major: `counts[c]` rows of each class c, generated on `threads` threads.

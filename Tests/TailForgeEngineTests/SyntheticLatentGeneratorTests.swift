@@ -1,0 +1,82 @@
+import Testing
+@testable import TailForgeEngine
+import TailForgeNumerics
+import TailForgeStorage
+
+@Suite struct SyntheticLatentGeneratorTests {
+    /// SHA-256 of the float bytes of the rows, class-major, `counts[c]` rows of class c.
+    static func digest(_ generator: SyntheticLatentGenerator, counts: [Int], test: Bool) -> String {
+        var bytes = [UInt8]()
+        for (c, n) in counts.enumerated() {
+            for v in generator.rows(ofClass: c, count: n, test: test).storage {
+                withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+            }
+        }
+        return SHA256.hexDigest(of: bytes)
+    }
+
+    // The digests were taken from the generator before it exported its geometry (0ea1115): every data set
+    // `synth` wrote before must be the one it writes now, or earlier figures could not be reproduced.
+    @Test func rowsAreTheBytesTheGeneratorAlwaysGave() {
+        let small = SyntheticLatentGenerator(SyntheticPreset.small.configuration(dimension: 16), seed: 3)
+        #expect(Self.digest(small, counts: small.configuration.trainCounts, test: false)
+                == "2253537a8101132e4507c6708773a9b3248305fdd43ea20b2c1767059e35a768")
+        #expect(Self.digest(small, counts: [Int](repeating: 7, count: 20), test: true)
+                == "ddc4785251f40c654191b65d7249cbb79471ea425713a0361675138a0b04560c")
+        let cifar = SyntheticLatentGenerator(SyntheticPreset.cifar100LT.configuration(), seed: 1)
+        #expect(Self.digest(cifar, counts: [5] + [Int](repeating: 0, count: 18) + [12], test: false)
+                == "cbd3a4fbb3e29f101e4fae3e3f3664bf0fa19ae7662477a0bbcb81aefbf86296")
+    }
+
+    @Test(arguments: [false, true])
+    func rowsWithModesAreTheRowsAndNameAModeOfTheClass(test: Bool) {
+        let generator = SyntheticLatentGenerator(SyntheticPreset.small.configuration(dimension: 32), seed: 11)
+        var modeCounts = Set<Int>()
+        for c in 0..<generator.configuration.classes {
+            let geometry = generator.geometry(ofClass: c)
+            let (rows, modes) = generator.rowsWithModes(ofClass: c, count: 60, test: test)
+            #expect(rows == generator.rows(ofClass: c, count: 60, test: test))
+            #expect(modes.count == 60)
+            #expect(modes.allSatisfy { (0..<geometry.modes.rows).contains($0) }, "class \(c): modes \(modes)")
+            modeCounts.insert(geometry.modes.rows)
+            // Unit norm up to Float rounding of a 32-term sum.
+            #expect(abs(geometry.mean.reduce(0) { $0 + Double($1) * Double($1) } - 1) < 1e-5)
+            #expect(abs(geometry.centre.reduce(0) { $0 + Double($1) * Double($1) } - 1) < 1e-5)
+            // Classes of one superclass share its centre.
+            #expect(geometry.centre == generator.geometry(ofClass: c / generator.configuration.superclassSize * generator.configuration.superclassSize).centre)
+            let kappa = generator.configuration.sampleKappaPerDimension
+            #expect(geometry.sampleKappa >= kappa.lowerBound * 32 && geometry.sampleKappa <= kappa.upperBound * 32)
+        }
+        #expect(modeCounts.isSubset(of: [1, 2, 3]) && modeCounts.count > 1)
+    }
+
+    /// The exported modes are the ones the rows were drawn around: each row is closer, on average over a class's
+    /// rows, to its own mode than to the class's other modes.
+    @Test func rowsLieAroundTheirExportedMode() {
+        let generator = SyntheticLatentGenerator(SyntheticPreset.small.configuration(dimension: 64), seed: 5)
+        var checked = 0
+        for c in 0..<generator.configuration.classes {
+            let geometry = generator.geometry(ofClass: c)
+            guard geometry.modes.rows > 1 else { continue }
+            let (rows, modes) = generator.rowsWithModes(ofClass: c, count: 400, test: false)
+            let d = rows.columns
+            func cosine(_ i: Int, _ k: Int) -> Double {
+                (0..<d).reduce(0) { $0 + Double(rows.storage[i * d + $1]) * Double(geometry.modes.storage[k * d + $1]) }
+            }
+            var own = 0.0, other = 0.0, others = 0
+            for i in 0..<rows.rows {
+                own += cosine(i, modes[i])
+                for k in 0..<geometry.modes.rows where k != modes[i] { other += cosine(i, k); others += 1 }
+            }
+            own /= Double(rows.rows)
+            other /= Double(others)
+            // At d = 64, κ = 0.3–0.6·d a row's cosine to its mode has mean ≈ 0.3–0.5 and sd ≈ 0.1, so a mean over
+            // 400 rows is within ±0.02 (4 sd). Modes drawn at κ = 3·d sit at cosine ≈ 0.7 to each other, so the
+            // mean cosine to another mode is ≈ 0.7× the own one, ≥ 0.08 lower; rows with wrong mode indices
+            // would show no gap.
+            #expect(own > other + 0.02, "class \(c): mean cosine to own mode \(own), to other modes \(other)")
+            checked += 1
+        }
+        #expect(checked > 5)
+    }
+}

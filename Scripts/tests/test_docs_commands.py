@@ -37,6 +37,7 @@ OTHER_TOOLS_FLAGS = {
     "--image", "--debug", "--binary", "--rebuild-base", "--mirror",  # Scripts/build-image, Scripts/test-deploy
     "--layouts-only", "--nice", "--publish", "--rows", "--part",  # Scripts/benchmark-*, tailforge-bench
     "--test", "--max-points", "--neighbours",  # Scripts/plots
+    "--draws",  # Scripts/bayes-bound
     "--backend", "--device", "--pretrained", "--class-names-from", "--skip-unreadable", "--quiet",  # Scripts/extract-embeddings
 }
 

@@ -13,6 +13,16 @@
 #error "tailforge_ziggurat_box reads a word's low half as the first draw, which assumes little-endian"
 #endif
 
+// The fields of a 32-bit draw, low to high: layer, sign, position.
+#define LAYER_BITS TAILFORGE_ZIGGURAT_LAYER_BITS
+#define LAYER_MASK ((1u << LAYER_BITS) - 1)
+#define SIGN_BIT (1u << LAYER_BITS)
+#define POSITION_SHIFT (LAYER_BITS + 1)
+/// Position bits; also how far the sign bit moves to reach bit 31.
+#define POSITION_BITS (31 - LAYER_BITS)
+/// 2^−POSITION_BITS (exact).
+#define POSITION_UNIT (1.0 / (double)(1u << POSITION_BITS))
+
 // MARK: - The box step
 
 /// The box step as plain C, vectorised by the compiler for the AVX2 and baseline builds.
@@ -29,13 +39,13 @@ static inline __attribute__((always_inline)) size_t box_portable(
             // plain contiguous load, where splitting words[k/2] made the compiler gather (twice as slow).
             uint32_t bits;
             memcpy(&bits, bytes + 4 * (start + k), sizeof bits);
-            uint32_t layer = bits & 0xFF;
-            // Through int32 (exact below 2^23): one signed conversion instruction.
-            int32_t position = (int32_t)(bits >> 9);
+            uint32_t layer = bits & LAYER_MASK;
+            // Through int32 (exact below 2^24): one signed conversion instruction.
+            int32_t position = (int32_t)(bits >> POSITION_SHIFT);
             float x = (float)position * layers[layer].scale;
             uint32_t pattern;
             memcpy(&pattern, &x, sizeof pattern);
-            pattern |= (bits & 0x100) << 23;  // the sign bit (bit 8) moves to bit 31
+            pattern |= (bits & SIGN_BIT) << POSITION_BITS;  // the sign bit moves to bit 31
             memcpy(&out[start + k], &pattern, sizeof pattern);
             flags[k] = position >= layers[layer].limit;
         }
@@ -74,8 +84,8 @@ static size_t box_avx512(const uint64_t *restrict words, size_t count, const tai
     for (size_t k = 0; k < count; k += 16) {
         __mmask16 active = count - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - k)) - 1);
         __m512i bits = _mm512_maskz_loadu_epi32(active, draws + k);
-        __m512i layer = _mm512_and_si512(bits, _mm512_set1_epi32(0xFF));
-        __m512i position = _mm512_srli_epi32(bits, 9);
+        __m512i layer = _mm512_and_si512(bits, _mm512_set1_epi32((int32_t)LAYER_MASK));
+        __m512i position = _mm512_srli_epi32(bits, POSITION_SHIFT);
         __m512i low = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), (__mmask8)active,
                                                   _mm512_castsi512_si256(layer), layers, 8);
         __m512i high = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), (__mmask8)(active >> 8),
@@ -83,7 +93,7 @@ static size_t box_avx512(const uint64_t *restrict words, size_t count, const tai
         __m512 scale = _mm512_castsi512_ps(_mm512_permutex2var_epi32(low, scaleHalves, high));
         __m512i limit = _mm512_permutex2var_epi32(low, limitHalves, high);
         __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(position), scale);
-        __m512i sign = _mm512_slli_epi32(_mm512_and_si512(bits, _mm512_set1_epi32(0x100)), 23);
+        __m512i sign = _mm512_slli_epi32(_mm512_and_si512(bits, _mm512_set1_epi32((int32_t)SIGN_BIT)), POSITION_BITS);
         _mm512_mask_storeu_epi32(out + k, active, _mm512_or_si512(_mm512_castps_si512(x), sign));
         __mmask16 miss = _mm512_mask_cmpge_epi32_mask(active, position, limit);
         unsigned found = (unsigned)__builtin_popcount(miss);
@@ -209,34 +219,34 @@ double tailforge_ziggurat_edge(int layer, double x, const tailforge_ziggurat *ta
     return wedge_accepts(layer, x, unit_uniform(source), tables) ? x : -1;
 }
 
-/// A draw that missed its box (`bits`: 8 layer, 1 sign, 23 position bits): the tail for layer 0, the wedge test
+/// A draw that missed its box (`bits`: layer, sign and position bits): the tail for layer 0, the wedge test
 /// otherwise, and on rejection a complete fresh draw from the low 32 bits of the next word (the same 32-bit
 /// sampler, so the result stays exact; a rejection costs one word rather than a full Double draw), which lands
-/// in its box 98.5% of the time. The common case (the squeeze decides, and a rejected point's fresh draw lands
+/// in its box 99.57% of the time. The common case (the squeeze decides, and a rejected point's fresh draw lands
 /// in its box) has no branch on the verdict: both outcomes are computed and one is selected.
 static inline float redraw_miss(uint32_t bits, const tailforge_ziggurat *tables, const tailforge_word_source *source) {
     for (;;) {
-        int layer = (int)(bits & 0xFF);
-        uint32_t position = bits >> 9;
+        int layer = (int)(bits & LAYER_MASK);
+        uint32_t position = bits >> POSITION_SHIFT;
         double magnitude;
         int accept;
         if (layer == 0) {
             magnitude = tail(tables, source);
             accept = 1;
         } else {
-            magnitude = (double)position * tables->x[layer] * 0x1p-23;
+            magnitude = (double)position * tables->x[layer] * POSITION_UNIT;
             accept = wedge_accepts(layer, magnitude, unit_uniform(source), tables);
         }
-        float kept = (float)((bits & 0x100) ? -magnitude : magnitude);
+        float kept = (float)((bits & SIGN_BIT) ? -magnitude : magnitude);
         // The fresh draw, as the box step writes it.
         uint32_t fresh = (uint32_t)next_word_if(source, !accept);
-        tailforge_ziggurat_layer freshLayer = tables->layers[fresh & 0xFF];
-        int32_t freshPosition = (int32_t)(fresh >> 9);
+        tailforge_ziggurat_layer freshLayer = tables->layers[fresh & LAYER_MASK];
+        int32_t freshPosition = (int32_t)(fresh >> POSITION_SHIFT);
         float freshX = (float)freshPosition * freshLayer.scale;
         uint32_t keptBits, freshBits;
         memcpy(&keptBits, &kept, sizeof keptBits);
         memcpy(&freshBits, &freshX, sizeof freshBits);
-        freshBits |= (fresh & 0x100) << 23;
+        freshBits |= (fresh & SIGN_BIT) << POSITION_BITS;
         if (accept | (freshPosition < freshLayer.limit)) {
             uint32_t result = accept ? keptBits : freshBits;
             float value;
@@ -288,9 +298,9 @@ static void redo_misses_on_lanes(float *out, const uint64_t *words, const int32_
             uint32_t bits = (uint32_t)(words[k >> 1] >> ((k & 1) << 5));
             drawn[m] = bits;
             // Layer 0 reads x[1] as its inner edge like any layer; its terms go unused (the tail decides).
-            int layer = (int)(bits & 0xFF);
-            uint32_t position = bits >> 9;
-            double x = (double)position * tables->x[layer] * 0x1p-23;
+            int layer = (int)(bits & LAYER_MASK);
+            uint32_t position = bits >> POSITION_SHIFT;
+            double x = (double)position * tables->x[layer] * POSITION_UNIT;
             const double outer = tables->x[layer], inner = tables->x[layer + 1];
             const double low = tables->f[layer], high = tables->f[layer + 1];
             const int convex = inner >= 1, concave = outer <= 1;
@@ -311,7 +321,7 @@ static void redo_misses_on_lanes(float *out, const uint64_t *words, const int32_
             t.span = high - low;
             t.chord = (outer - x) / (outer - inner);
             memcpy(&t.tangent, &tangentBits, sizeof tangentBits);
-            t.keptBits = magnitudeBits | ((bits & 0x100) << 23);
+            t.keptBits = magnitudeBits | ((bits & SIGN_BIT) << POSITION_BITS);
             t.convex = convex;
             t.squeeze = convex | concave;
             terms[m] = t;
@@ -320,7 +330,7 @@ static void redo_misses_on_lanes(float *out, const uint64_t *words, const int32_
         for (size_t m = 0; m < group; m++) {
             size_t k = (size_t)missed[first + m];
             uint32_t bits = drawn[m];
-            if ((bits & 0xFF) == 0) {
+            if ((bits & LAYER_MASK) == 0) {
                 lanes->position = position;
                 out[k] = redraw_miss(bits, tables, source);
                 position = lanes->position;
@@ -345,12 +355,12 @@ static void redo_misses_on_lanes(float *out, const uint64_t *words, const int32_
             }
             uint32_t fresh = (uint32_t)lanes->buffer[position];
             position += !accept;
-            tailforge_ziggurat_layer freshLayer = tables->layers[fresh & 0xFF];
-            int32_t freshPosition = (int32_t)(fresh >> 9);
+            tailforge_ziggurat_layer freshLayer = tables->layers[fresh & LAYER_MASK];
+            int32_t freshPosition = (int32_t)(fresh >> POSITION_SHIFT);
             float freshX = (float)freshPosition * freshLayer.scale;
             uint32_t freshBits;
             memcpy(&freshBits, &freshX, sizeof freshBits);
-            freshBits |= (fresh & 0x100) << 23;
+            freshBits |= (fresh & SIGN_BIT) << POSITION_BITS;
             if (accept | (freshPosition < freshLayer.limit)) {
                 uint32_t keep = (uint32_t)0 - (uint32_t)accept;
                 uint32_t result = (t.keptBits & keep) | (freshBits & ~keep);

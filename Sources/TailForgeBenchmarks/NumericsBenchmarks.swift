@@ -71,6 +71,14 @@ enum NumericsBenchmarks {
             let normalSeconds = measureCPU { for _ in 0..<rounds { StandardNormal.fill(floats, using: &generator) } }
             let lanesNormalSeconds = measureCPU { for _ in 0..<rounds { StandardNormal.fill(floats, using: &lanes) } }
             print("StandardNormal.fill (Float): \(format(lanesNormalSeconds / Double(rounds * 768) * 1e9, digits: 2)) ns (CPU) per draw on xoshiro256++ × 8 lanes (the engine's stream), \(format(normalSeconds / Double(rounds * 768) * 1e9, digits: 2)) on scalar xoshiro256++, \(format(philoxNormalSeconds / Double(rounds * 768) * 1e9, digits: 2)) on Philox")
+            // The same fill timed in short blocks: on this shared VM one long block's figure swings by tens of
+            // percent from run to run, the best and the median of many short ones much less.
+            var blocks: [Double] = []
+            for _ in 0..<(quick ? 10 : 60) {
+                blocks.append(measureCPU { for _ in 0..<2_000 { StandardNormal.fill(floats, using: &lanes) } } / Double(2_000 * 768) * 1e9)
+            }
+            blocks.sort()
+            print("StandardNormal.fill (Float) on the lanes, \(blocks.count) blocks of 2,000 × 768 draws: best \(format(blocks[0], digits: 3)), median \(format(blocks[blocks.count / 2], digits: 3)) ns (CPU) per draw (\(StandardNormal.zigguratLayers)-layer ziggurat)")
             let doubles = quick ? 2_000_000 : 20_000_000
             var total = 0.0
             let doubleSeconds = measureCPU { for _ in 0..<doubles { total += StandardNormal.next(using: &generator) } }

@@ -5,21 +5,26 @@ import Darwin
 #endif
 import CTailForgeKernels
 
-/// Standard normal draws by a 256-layer ziggurat: one table look-up, one multiply and one compare in 98.5%
+/// Standard normal draws by a 1,024-layer ziggurat: one table look-up, one multiply and one compare in 99.57%
 /// of draws.
 ///
-/// ``fill(_:using:)`` spends 32 random bits per `Float` (8 layer bits, 1 sign bit, 23 position bits, as numpy's
-/// `random_standard_normal_f`), so one
-/// 64-bit generator output gives two draws (low half first); ``next(using:)`` spends 64 bits per `Double` (53 position bits).
+/// ``fill(_:using:)`` spends 32 random bits per `Float` (10 layer bits, 1 sign bit, 21 position bits, low to
+/// high; numpy's `random_standard_normal_f` has the same form with 256 layers), so one 64-bit generator output
+/// gives two draws (low half first); ``next(using:)`` spends 64 bits per `Double` (10 layer bits, 1 sign bit,
+/// 53 position bits).
 /// Both are exact samplers: the rare wedge and tail cases are resolved without approximation.
 public enum StandardNormal {
+    /// The ziggurat's layer count: part of the stream's definition (benchmarks print it).
+    public static var zigguratLayers: Int { ZigguratTable.layers }
+
     @inlinable
     public static func next(using rng: inout some RandomNumberGenerator) -> Double {
         let table = ZigguratTable.shared
         while true {
             let bits = rng.next()
-            let layer = Int(truncatingIfNeeded: bits & 0xFF)
-            let negative = bits & 0x100 != 0
+            let layerBits = ZigguratTable.layerBits
+            let layer = Int(truncatingIfNeeded: bits & (1 << layerBits - 1))
+            let negative = bits & (1 << layerBits) != 0
             let x = Double(bits >> 11) * table.doubleScale[layer]
             if x < table.x[layer + 1] { return negative ? -x : x }
             if let accepted = edgeCase(layer: layer, x: x, table: table, using: &rng) {
@@ -33,7 +38,7 @@ public enum StandardNormal {
         guard let base = out.baseAddress else { return }
         // One C loop (`tailforge_normal_fill`) does it all: chunks of 128 random words, the vectorised box step
         // (cloned per instruction set) that writes every draw as if it were in its layer's box and lists the
-        // 1.5% that are not, and those redone in index order (wedge, tail or a fresh draw) with further words
+        // 0.43% that are not, and those redone in index order (wedge, tail or a fresh draw) with further words
         // from the generator. Every generator type consumes its stream in this same order, so results do not
         // depend on how the words reach the loop.
         let tables = ZigguratTable.shared.kernelTables

@@ -149,18 +149,20 @@ import TailForgeStorage
     }
 
     /// A compact shard's file is built in memory, never on disk: its SHA-256 and size (the resolved manifest's
-    /// `shards[].sha256` and `bytes`) are those of the file the release before wrote, hashed and deleted —
-    /// recorded from it (main at 8433de3, tool version 0.2.0, which the file records) — and a worker needs no
-    /// writable shard directory for it (there the release before failed).
+    /// `shards[].sha256` and `bytes`) are those of the file a release writing shards to disk wrote, hashed and
+    /// deleted — recorded from it (main at 8433de3) for tool version 0.2.0, and re-recorded for 0.3.0 (the files
+    /// record the version, and the probe class's shard the digest of its synthetic rows, which the new normal
+    /// stream changes; sizes unchanged) — and a worker
+    /// needs no writable shard directory for it (there the release before failed).
     @Test func compactShardsAreHashedInMemoryWithTheDigestsTheirFilesHad() throws {
         try withTemporaryDirectory("not-a-directory") { scratch in
             let blocker = scratch + "/blocker"  // a file where the shard directory's parent should be
             #expect(FileManager.default.createFile(atPath: blocker, contents: Data()))
             let job = try Self.runJob(shardCount: 3, layout: .compact, shardDirectory: blocker + "/shards")
-            #expect(ToolVersion.current == "0.2.0", "the recorded digests below are of files that record tool version 0.2.0")
-            #expect(job.outcomes.map(\.sha256) == ["76b88f94c84f41e26ed2abffa85ef6284a168b49a07d6fe77a96ed006def5ec8",
-                                                    "6b4f3e5e031372a189dd7988b844a3210c50c19d5b3d043cdd575831db063feb",
-                                                    "007feb0e5ff97eca5f974f5cd83e1f2e2388705681070029b84184ae279f76c8"])
+            #expect(ToolVersion.current == "0.3.0", "the recorded digests below are of files that record tool version 0.3.0")
+            #expect(job.outcomes.map(\.sha256) == ["0c54ba761f88a1e1d5b1a95128f6fb00fcfca7cf00629b72a91750046f229c17",
+                                                    "8556dea3aa85618da7b9bece59191f4515ebc45ea7a04091a2e2dc8db05d73b7",
+                                                    "0f8319ea057f737a58a4dc60575d3d427d8aa3653471c14be5043e506e757af6"])
             #expect(job.outcomes.map(\.byteCount) == [117_383, 140_269, 142_843])
             #expect(job.outcomes.allSatisfy { $0.path == nil })
         }

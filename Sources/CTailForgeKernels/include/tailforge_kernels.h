@@ -49,24 +49,32 @@ typedef struct {
     void *context;
 } tailforge_word_source;
 
-/// One layer of the 256-layer ziggurat's box, for 32-bit draws: a 23-bit position j is the point j·scale of
-/// the layer, inside its box (no wedge test needed) when j < limit. Scale and limit side by side, so the vector
+/// log2 of the ziggurat's layer count. A 32-bit draw is TAILFORGE_ZIGGURAT_LAYER_BITS layer bits, one sign bit
+/// and the rest (31 − layer bits) position bits; a 64-bit draw (the Double path) the layer bits, the sign bit and
+/// 53 position bits from bit 11 on. Part of the normal stream's definition: another value is another stream.
+#ifndef TAILFORGE_ZIGGURAT_LAYER_BITS
+#define TAILFORGE_ZIGGURAT_LAYER_BITS 10
+#endif
+
+/// One layer of the ziggurat's box, for 32-bit draws: a (31 − TAILFORGE_ZIGGURAT_LAYER_BITS)-bit position j is
+/// the point j·scale of the layer, inside its box (no wedge test needed) when j < limit. Scale and limit side by side, so the vector
 /// box step fetches both with one 64-bit gather.
 typedef struct {
     float scale;
     int32_t limit;
 } tailforge_ziggurat_layer;
 
-/// The ziggurat's tables (`ZigguratTable` in Swift builds them once): x[0…256] (x[1] = r, the tail's start;
-/// x[256] = 0), f[i] = exp(−x[i]²/2), and the layers' boxes for 32-bit draws.
+/// The ziggurat's tables (`ZigguratTable` in Swift builds them once), for n = 2^TAILFORGE_ZIGGURAT_LAYER_BITS
+/// layers: x[0…n] (x[1] = r, the tail's start; x[n] = 0), f[i] = exp(−x[i]²/2), and the layers' boxes for 32-bit
+/// draws.
 typedef struct {
     const double *x;
     const double *f;
     const tailforge_ziggurat_layer *layers;
 } tailforge_ziggurat;
 
-/// The ziggurat's box step for `count` draws, two per word (low 32 bits first): 8 layer bits, 1 sign bit and
-/// 23 position bits give ±position·layers[layer].scale. Draws whose position is not below layers[layer].limit (to be
+/// The ziggurat's box step for `count` draws, two per word (low 32 bits first): the layer bits, the sign bit and
+/// the position bits (low to high) give ±position·layers[layer].scale. Draws whose position is not below layers[layer].limit (to be
 /// redone outside the box) are listed in `missed` (room for `count`) in increasing order; returns how many.
 size_t tailforge_ziggurat_box(const uint64_t *words, size_t count, const tailforge_ziggurat_layer *layers, float *out,
                               int32_t *missed);

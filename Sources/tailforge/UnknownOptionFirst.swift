@@ -53,11 +53,7 @@ enum UnknownOptionFirst {
     /// reaches the option's own check ("The value '-3' is invalid for '--seed <seed>'", "invalid --drift-retries '-1':
     /// expected an integer from 0 to 1000"). Options after a `--` are values and are left alone.
     static func negativeValueJoined(_ arguments: [String], after error: any Error) -> [String]? {
-        let prefix = "Missing value for '"
-        let message = TailForge.message(for: error)
-        guard message.hasPrefix(prefix),
-              let option = message.dropFirst(prefix.count).split(whereSeparator: { $0 == " " || $0 == "'" }).first.map(String.init),
-              option.hasPrefix("-") else { return nil }
+        guard let option = name(in: TailForge.message(for: error), after: "Missing value for '"), option.hasPrefix("-") else { return nil }
         let terminator = arguments.firstIndex(of: "--") ?? arguments.endIndex
         guard let index = arguments[..<terminator].firstIndex(of: option), index + 1 < terminator,
               isNegativeNumber(arguments[index + 1]) else { return nil }
@@ -94,7 +90,12 @@ enum UnknownOptionFirst {
 
     /// `--output` from "Missing expected argument '--output <output>'", `<input>` from "… '<input>'"; nil for another message.
     static func missingArgument(_ message: String) -> String? {
-        let prefix = "Missing expected argument '"
+        name(in: message, after: "Missing expected argument '")
+    }
+
+    /// The name ArgumentParser quotes right after `prefix` in `message` (its first word: `--output` of
+    /// "'--output <output>'"); nil when the message does not start with `prefix`.
+    static func name(in message: String, after prefix: String) -> String? {
         guard message.hasPrefix(prefix) else { return nil }
         return message.dropFirst(prefix.count).split(whereSeparator: { $0 == " " || $0 == "'" }).first.map(String.init)
     }

@@ -71,9 +71,7 @@ public struct SoftmaxModel: Sendable, Equatable {
         var labels = [Int32](repeating: 0, count: embeddings.rows)
         try forEachLogitBlock(embeddings, source: source) { start, n, z in
             for i in 0 ..< n {
-                var best = 0
-                for c in 1 ..< classCount where z[i * classCount + c] > z[i * classCount + best] { best = c }
-                labels[start + i] = Int32(best)
+                labels[start + i] = Int32(TopKSelection.argmax(UnsafeBufferPointer(rebasing: z[i * classCount ..< (i + 1) * classCount])))
             }
         }
         return labels
@@ -87,33 +85,10 @@ public struct SoftmaxModel: Sendable, Equatable {
         var labels = [Int32](repeating: 0, count: embeddings.rows * k)
         var probabilities = [Float](repeating: 0, count: embeddings.rows * k)
         try forEachLogitBlock(embeddings, source: source) { start, n, z in
-            var topIndex = [Int](repeating: 0, count: k)
-            var topValue = [Float](repeating: 0, count: k)
+            var selection = TopKSelection(k: k)
             for i in 0 ..< n {
-                let row = UnsafeMutableBufferPointer(rebasing: z[i * classCount ..< (i + 1) * classCount])
-                // Partial selection: keep the k best in order, inserting each better score (strict >, so ties
-                // keep the lower class id).
-                var filled = 0
-                for c in 0 ..< classCount {
-                    let v = row[c]
-                    if filled == k, !(v > topValue[k - 1]) { continue }
-                    var j = filled == k ? k - 1 : filled
-                    if filled < k { filled += 1 }
-                    while j > 0, v > topValue[j - 1] {
-                        topValue[j] = topValue[j - 1]
-                        topIndex[j] = topIndex[j - 1]
-                        j -= 1
-                    }
-                    topValue[j] = v
-                    topIndex[j] = c
-                }
-                let m = Double(topValue[0])
-                var sum = 0.0
-                for c in 0 ..< classCount { sum += Foundation.exp(Double(row[c]) - m) }
-                for j in 0 ..< k {
-                    labels[(start + i) * k + j] = Int32(topIndex[j])
-                    probabilities[(start + i) * k + j] = Float(Foundation.exp(Double(topValue[j]) - m) / sum)
-                }
+                selection.select(UnsafeBufferPointer(rebasing: z[i * classCount ..< (i + 1) * classCount]),
+                                 labels: &labels, probabilities: &probabilities, at: (start + i) * k)
             }
         }
         return TopKPredictions(k: k, labels: labels, probabilities: probabilities)

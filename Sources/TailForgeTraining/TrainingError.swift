@@ -28,6 +28,14 @@ public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A block of rows' gradient is beyond the range the exact fixed-point sums can hold
     /// (``LossAndGradient/blockMagnitudeLimit``): the feature values or weights are far too large.
     case gradientOutOfRange(rows: Int)
+    /// A row is all zeros, so it has no direction to score or fit.
+    case zeroRow(shard: String, row: Int)
+    /// A class has no training rows, so a model that describes each class by its rows cannot have it.
+    case emptyClass(shard: String, classIndex: Int, classCount: Int)
+    /// Every class has a single row, so no within-class concentration can be estimated.
+    case singleRowClasses(classCount: Int)
+    /// A vMF mixture model's parameters are inconsistent (shapes, non-finite or out-of-range values).
+    case invalidMixtureModel(what: String, expected: String)
 
     public var description: String {
         switch self {
@@ -56,6 +64,16 @@ public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .gradientOutOfRange(let rows):
             return "the gradient over \(rows) training rows is too large to sum exactly (a block of rows adds more than 2^55 ≈ 3.6e16 to one entry): "
                 + "the embedding values or the sample/class weights are far too large; L2-normalise the embeddings (as balance does) or use smaller weights"
+        case .zeroRow(let shard, let row):
+            return "\(shard) row \(row) is all zeros and has no direction: remove it or fix the embedding"
+        case .emptyClass(let shard, let classIndex, let classCount):
+            return "\(shard) has no rows of class \(classIndex) (of 0..<\(classCount)): every class needs at least one training row; "
+                + "add rows of that class or relabel the classes without gaps"
+        case .singleRowClasses(let classCount):
+            return "every class has a single row (\(classCount) classes), so no within-class concentration can be estimated: "
+                + "give at least one class two or more rows"
+        case .invalidMixtureModel(let what, let expected):
+            return "the vMF mixture model's \(what), but \(expected): the model is damaged or was built wrongly"
         }
     }
 }

@@ -10,6 +10,7 @@ let suites: [String: ([String]) async throws -> Void] = [
     "job": JobBenchmarks.run,
     "digest": DigestBenchmarks.run,
     "method": MethodBenchmarks.run,
+    "mixture": MixtureBenchmarks.run,
     "numerics": NumericsBenchmarks.run,
     "training": TrainingBenchmarks.run,
     "distributed": DistributedTrainingBenchmarks.run,

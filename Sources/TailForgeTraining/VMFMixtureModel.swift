@@ -9,7 +9,7 @@ import TailForgeNumerics
 ///   log p(x | c) = logsumexp_k [log w_k + log C_d(κ_c) + log C_d(‖θ_k‖) − log C_d(‖θ_k + κ_c x‖)].
 ///
 /// Logits are log p(x | c) − τ·log π_c (``LogitAdjustment``); top-k probabilities are their softmax.
-/// ``VMFMixtureFitter`` builds one from labelled rows.
+/// ``VMFMixtureFitter`` builds one from labelled rows; ``VMFMixtureSelection`` also chooses its settings.
 public struct VMFMixtureModel: Sendable, Equatable {
     public let classCount: Int
     public let dimension: Int

@@ -103,6 +103,9 @@ public struct VMFMixtureModel: Sendable, Equatable {
 
     /// Rows scored per GEMM and per parallel task.
     static let blockRows = 256
+    /// Blocks scored at once: predict and top-k hold one chunk's scores (4096 rows × classCount) at a time, not the
+    /// whole input's.
+    static let chunkBlocks = 16
 
     /// log p(x | c) of each row, `[rows × classCount]` row-major. Rows are scaled to unit length first
     /// (``RowNormalization``, as every reader does), so any positive multiple of a row scores the same; a zero or
@@ -110,21 +113,51 @@ public struct VMFMixtureModel: Sendable, Equatable {
     /// the result does not depend on how many.
     public func logDensities(_ embeddings: Matrix, source: String = "input",
                              threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws(TrainingError) -> [Double] {
+        var out = [Double]()
+        out.reserveCapacity(embeddings.rows * classCount)
+        try forEachDensityBlock(embeddings, source: source, threads: threads) { _, densities in out += densities }
+        return out
+    }
+
+    /// Calls `body` with each block's first row and log densities `[rows × classCount]`, in row order, scoring a
+    /// chunk of blocks in parallel at a time. A bad row is reported before any later block is handed on, so the
+    /// error is the first bad row in row order whichever thread found one first.
+    private func forEachDensityBlock(_ embeddings: Matrix, source: String, threads: Int,
+                                     _ body: (Int, [Double]) throws(TrainingError) -> Void) throws(TrainingError) {
         guard embeddings.columns == dimension else {
             throw .dimensionMismatch(shard: source, expected: dimension, found: embeddings.columns)
         }
-        let rows = embeddings.rows, classCount = classCount
+        let rows = embeddings.rows
         let blocks = (rows + Self.blockRows - 1) / Self.blockRows
-        let results = ConcurrentResults<Result<[Double], TrainingError>>(count: blocks)
-        ComputePool.forEach(blocks, width: threads) { [self] (b: Int) in
-            let range = b * Self.blockRows ..< min(rows, (b + 1) * Self.blockRows)
-            results.set(b, UnitRowBlock.doubles(embeddings, rows: range, source: source).map { scoreUnitRows($0, count: range.count) })
+        for chunkStart in stride(from: 0, to: blocks, by: Self.chunkBlocks) {
+            let count = min(Self.chunkBlocks, blocks - chunkStart)
+            let results = ConcurrentResults<Result<[Double], TrainingError>>(count: count)
+            ComputePool.forEach(count, width: threads) { [self] (index: Int) in
+                let b = chunkStart + index
+                let range = b * Self.blockRows ..< min(rows, (b + 1) * Self.blockRows)
+                results.set(index, UnitRowBlock.doubles(embeddings, rows: range, source: source).map { scoreUnitRows($0, count: range.count) })
+            }
+            for (index, result) in results.values.enumerated() {
+                try body((chunkStart + index) * Self.blockRows, try result!.get())
+            }
         }
-        var out = [Double]()
-        out.reserveCapacity(rows * classCount)
-        // The first bad row in row order, whichever thread found one first.
-        for result in results.values { out += try result!.get() }
-        return out
+    }
+
+    /// As ``forEachDensityBlock(_:source:threads:_:)`` with the adjusted logits as Float.
+    private func forEachLogitBlock(_ embeddings: Matrix, adjustment: LogitAdjustment?, source: String, threads: Int,
+                                   _ body: (Int, [Float]) throws(TrainingError) -> Void) throws(TrainingError) {
+        var offsets = [Double](repeating: 0, count: classCount)
+        if let adjustment {
+            guard adjustment.prior.count == classCount else {
+                throw .invalidSetting(name: "class prior", value: "\(adjustment.prior.count) classes",
+                                      expected: "one value per model class (\(classCount))")
+            }
+            offsets = adjustment.prior.map { -adjustment.tau * Foundation.log($0) }
+        }
+        let classCount = classCount
+        try forEachDensityBlock(embeddings, source: source, threads: threads) { (start, densities) throws(TrainingError) in
+            try body(start, densities.indices.map { Float(densities[$0] + offsets[$0 % classCount]) })
+        }
     }
 
     /// log p(x | c) of `count` unit rows (`[count × dimension]` Double).
@@ -158,26 +191,26 @@ public struct VMFMixtureModel: Sendable, Equatable {
     /// The class scores log p(x | c) − τ·log π_c of each row, `[rows × classCount]` row-major (no adjustment: τ = 0).
     public func logits(_ embeddings: Matrix, adjustment: LogitAdjustment?, source: String = "input",
                        threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws(TrainingError) -> [Float] {
-        var offsets = [Double](repeating: 0, count: classCount)
-        if let adjustment {
-            guard adjustment.prior.count == classCount else {
-                throw .invalidSetting(name: "class prior", value: "\(adjustment.prior.count) classes",
-                                      expected: "one value per model class (\(classCount))")
-            }
-            offsets = adjustment.prior.map { -adjustment.tau * Foundation.log($0) }
-        }
-        let densities = try logDensities(embeddings, source: source, threads: threads)
-        return densities.indices.map { Float(densities[$0] + offsets[$0 % classCount]) }
+        var out = [Float]()
+        out.reserveCapacity(embeddings.rows * classCount)
+        try forEachLogitBlock(embeddings, adjustment: adjustment, source: source, threads: threads) { _, z in out += z }
+        return out
     }
 
     /// The most probable class of each row under the adjusted logits (ties: lower class id).
     public func predict(_ embeddings: Matrix, adjustment: LogitAdjustment?, source: String = "input",
                         threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws(TrainingError) -> [Int32] {
-        let z = try logits(embeddings, adjustment: adjustment, source: source, threads: threads)
+        var labels = [Int32]()
+        labels.reserveCapacity(embeddings.rows)
         let classCount = classCount
-        return z.withUnsafeBufferPointer { all in
-            (0 ..< embeddings.rows).map { i in Int32(TopKSelection.argmax(UnsafeBufferPointer(rebasing: all[i * classCount ..< (i + 1) * classCount]))) }
+        try forEachLogitBlock(embeddings, adjustment: adjustment, source: source, threads: threads) { _, z in
+            z.withUnsafeBufferPointer { all in
+                for i in 0 ..< all.count / classCount {
+                    labels.append(Int32(TopKSelection.argmax(UnsafeBufferPointer(rebasing: all[i * classCount ..< (i + 1) * classCount]))))
+                }
+            }
         }
+        return labels
     }
 
     /// The `k` most probable classes of each row, most probable first (ties: lower class id), with the softmax
@@ -185,15 +218,16 @@ public struct VMFMixtureModel: Sendable, Equatable {
     public func topK(_ embeddings: Matrix, k requested: Int, adjustment: LogitAdjustment?, source: String = "input",
                      threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws(TrainingError) -> TopKPredictions {
         guard requested >= 1 else { throw .invalidSetting(name: "top-k", value: "\(requested)", expected: "at least 1") }
-        let k = min(requested, classCount)
-        let z = try logits(embeddings, adjustment: adjustment, source: source, threads: threads)
+        let k = min(requested, classCount), classCount = classCount
         var labels = [Int32](repeating: 0, count: embeddings.rows * k)
         var probabilities = [Float](repeating: 0, count: embeddings.rows * k)
         var selection = TopKSelection(k: k)
-        z.withUnsafeBufferPointer { all in
-            for i in 0 ..< embeddings.rows {
-                selection.select(UnsafeBufferPointer(rebasing: all[i * classCount ..< (i + 1) * classCount]),
-                                 labels: &labels, probabilities: &probabilities, at: i * k)
+        try forEachLogitBlock(embeddings, adjustment: adjustment, source: source, threads: threads) { start, z in
+            z.withUnsafeBufferPointer { all in
+                for i in 0 ..< all.count / classCount {
+                    selection.select(UnsafeBufferPointer(rebasing: all[i * classCount ..< (i + 1) * classCount]),
+                                     labels: &labels, probabilities: &probabilities, at: (start + i) * k)
+                }
             }
         }
         return TopKPredictions(k: k, labels: labels, probabilities: probabilities)

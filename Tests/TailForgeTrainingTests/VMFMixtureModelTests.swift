@@ -73,11 +73,22 @@ import TailForgeNumerics
         }
     }
 
+    /// 5,000 rows: two chunks of scored blocks (4,096 rows each at most), the last block partial.
     @Test func resultsDoNotDependOnTheThreadCount() throws {
         let model = try Self.model(dimension: 128)
-        let rows = Self.randomRows(1_000, 128, seed: 5)
+        let rows = Self.randomRows(5_000, 128, seed: 5)
         let one = try model.logDensities(rows, threads: 1), two = try model.logDensities(rows, threads: 2)
+        #expect(one.count == 5_000 * 3)
         #expect(one.withUnsafeBytes(Array.init) == two.withUnsafeBytes(Array.init))
+        let top = try model.topK(rows, k: 2, adjustment: nil, threads: 2)
+        #expect(top == (try model.topK(rows, k: 2, adjustment: nil, threads: 1)))
+        var argmax: [Int32] = []
+        for i in 0 ..< 5_000 {
+            let row = Array(one[i * 3 ..< i * 3 + 3])
+            argmax.append(Int32(row.firstIndex(of: row.max()!)!))
+        }
+        #expect(top.top1 == argmax)
+        #expect(try model.predict(rows, adjustment: nil, threads: 2) == argmax)
     }
 
     @Test func logitsTopKAndPredictAgree() throws {
@@ -122,6 +133,12 @@ import TailForgeNumerics
         }
         rows[300, 4] = 1
         #expect(throws: TrainingError.zeroRow(shard: "test.h5", row: 517)) { try model.logDensities(rows, source: "test.h5") }
+        // A bad row in a later chunk of blocks (rows 4096 on) is reported from predict as from logDensities.
+        var long = Self.randomRows(4_500, 12, seed: 8)
+        long[4_400, 0] = .infinity
+        #expect(throws: TrainingError.nonFiniteValue(shard: "test.h5", row: 4_400, column: 0)) {
+            try model.predict(long, adjustment: nil, source: "test.h5", threads: 2)
+        }
         #expect(try model.logDensities(Matrix(rows: 0, columns: 12)).isEmpty)
     }
 

@@ -9,7 +9,9 @@ import TailForgeEngine
 /// guard at its defaults). Class weights on a balanced set are left out: every class already has the same count.
 /// `unweighted+l2-auto` and `class-weight+l2-auto` choose λ with τ on the held-out rows (`train --l2 auto
 /// --calibrate`); the balanced recipes keep the given λ (a search there costs one fit of the balanced set per
-/// candidate).
+/// candidate). `vmf-mixture` is the generative vMF mixture (`train --classifier vmf-mixture --calibrate`) on the
+/// long-tailed file's real rows, its settings and τ chosen by cross-validation; it is never balanced and always
+/// fitted on this machine.
 public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
     public enum TrainingSet: Sendable, Equatable {
         case longTailed(ClassWeighting)
@@ -19,11 +21,17 @@ public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
     public var trainingSet: TrainingSet
     /// Whether λ is chosen on the held-out rows (from the runner's λ grid) instead of given.
     public var l2Search: Bool
+    /// The model fitted: softmax, or (`vmf-mixture`) the generative vMF mixture on the long-tailed file's real rows.
+    public var classifier: ModelType
 
-    public init(_ trainingSet: TrainingSet, l2Search: Bool = false) {
+    public init(_ trainingSet: TrainingSet, l2Search: Bool = false, classifier: ModelType = .softmax) {
         self.trainingSet = trainingSet
         self.l2Search = l2Search
+        self.classifier = classifier
     }
+
+    /// `vmf-mixture`: `train --classifier vmf-mixture --calibrate` on the long-tailed file.
+    public static let vmfMixture = AblationRecipe(.longTailed(.none), classifier: .vmfMixture)
 
     /// Every recipe, in table order.
     public static let all: [AblationRecipe] = {
@@ -33,10 +41,12 @@ public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
         for guarded in [false, true] {
             for (sampler, kappa) in policies { recipes.append(AblationRecipe(.balanced(sampler: sampler, kappa: kappa, driftGuard: guarded))) }
         }
+        recipes.append(vmfMixture)
         return recipes
     }()
 
     public var description: String {
+        if classifier == .vmfMixture { return "vmf-mixture" }
         let base = switch trainingSet {
         case .longTailed(let weighting): weighting == .balanced ? "class-weight" : "unweighted"
         case .balanced(let sampler, let kappa, let driftGuard):
@@ -77,7 +87,8 @@ public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
 
     /// What the table calls the recipe's two rows.
     public func rowName(calibrated: Bool) -> String {
-        baseRowName(calibrated: calibrated) + (l2Search ? ", λ auto" : "")
+        if classifier == .vmfMixture { return "generative vMF mixture" + (calibrated ? " + calibrate" : "") }
+        return baseRowName(calibrated: calibrated) + (l2Search ? ", λ auto" : "")
     }
 
     private func baseRowName(calibrated: Bool) -> String {

@@ -19,6 +19,24 @@ public struct AblationReport: Codable, Sendable, Equatable {
         /// The λ candidates of a `+l2-auto` recipe (nil otherwise, and in older reports).
         public var l2Grid: [Double]?
         public var toolVersion: String
+        /// The cross-validation of the `vmf-mixture` recipe (nil for every other recipe, and in older reports). Its
+        /// `training` is the default (unused), `calibrationHoldout` 0 (no hold-out) and `calibrationSeed` the fold seed.
+        public var mixture: MixtureSettings? = nil
+    }
+
+    /// What decides the `vmf-mixture` recipe's cross-validated choice besides its seed.
+    public struct MixtureSettings: Codable, Sendable, Equatable {
+        public var maxModesGrid: [Int]
+        public var priorConcentrationMultiples: [Double]
+        public var folds: Int
+        public var calibrate: Bool
+
+        public init(_ settings: VMFMixtureSelectionSettings) {
+            maxModesGrid = settings.maxModesGrid
+            priorConcentrationMultiples = settings.priorConcentrationMultiples
+            folds = settings.folds
+            calibrate = settings.calibrate
+        }
     }
 
     /// One row of the table.

@@ -31,11 +31,13 @@ public struct AblationRunner: Sendable {
     public var workDirectory: String
     /// Where the recipes are balanced (default: on `threads` local threads).
     public var balancer: any AblationBalancer
+    /// The cross-validation of the `vmf-mixture` recipe; its seed is the calibration seed.
+    public var mixture: VMFMixtureSelectionSettings
 
     public init(train: String, test: String, recipes: [AblationRecipe] = AblationRecipe.all, seed: UInt64 = 0,
                 training: TrainingSettings = TrainingSettings(), calibration: CalibrationSettings = CalibrationSettings(),
                 l2Grid: [Double] = CalibrationSettings.standardL2Grid, threads: Int = ProcessInfo.processInfo.activeProcessorCount, resultsPath: String? = nil, workDirectory: String,
-                balancer: (any AblationBalancer)? = nil) {
+                balancer: (any AblationBalancer)? = nil, mixture: VMFMixtureSelectionSettings = VMFMixtureSelectionSettings(calibrate: true)) {
         self.train = train
         self.test = test
         self.recipes = recipes
@@ -47,6 +49,7 @@ public struct AblationRunner: Sendable {
         self.resultsPath = resultsPath
         self.workDirectory = workDirectory
         self.balancer = balancer ?? LocalAblationBalancer(threads: threads)
+        self.mixture = mixture
     }
 
     /// What happened to one recipe, for progress lines.
@@ -81,14 +84,22 @@ public struct AblationRunner: Sendable {
         let previous = try resultsPath.flatMap { path throws(AblationError) in try AblationReport.read(path: path) }
         var report = AblationReport(train: train, test: test, entries: previous?.entries ?? [])
         let settings = recipes.map { recipe in
-            AblationReport.Settings(
+            guard recipe.classifier == .softmax else {
+                // Only what decides the mixture is recorded, so --l2, --max-iter or --calibration-holdout do not refit it.
+                return AblationReport.Settings(
+                    recipe: recipe.description, trainSHA256: trainSHA256, testSHA256: testSHA256, balance: nil, training: TrainingSettings(),
+                    calibrationHoldout: 0, calibrationSeed: calibration.seed, l2Grid: nil, toolVersion: ToolVersion.current,
+                    mixture: AblationReport.MixtureSettings(mixtureSettings))
+            }
+            return AblationReport.Settings(
                 recipe: recipe.description, trainSHA256: trainSHA256, testSHA256: testSHA256, balance: recipe.balanceSettings(seed: seed),
                 training: trainingSettings(recipe), calibrationHoldout: calibration.holdOutFraction, calibrationSeed: calibration.seed,
                 l2Grid: calibrationSettings(recipe).l2Grid, toolVersion: ToolVersion.current)
         }
         let reused = settings.map { these in report.entries.contains { $0.settings == these } }
+        // The mixture is fitted here from the long-tailed file itself: nothing to balance, on this machine or a cluster.
         try await balancer.start(recipes.indices.compactMap { index in
-            reused[index] ? nil : balancing(recipes[index], settings: settings[index])
+            reused[index] || recipes[index].classifier != .softmax ? nil : balancing(recipes[index], settings: settings[index])
         })
         do {
             for (index, recipe) in recipes.enumerated() {
@@ -97,7 +108,8 @@ public struct AblationRunner: Sendable {
                     continue
                 }
                 event(.started(recipe, index: index, of: recipes.count))
-                let entry = try await fit(recipe, settings: settings[index])
+                let entry = recipe.classifier == .softmax ? try await fit(recipe, settings: settings[index])
+                    : try await fitMixture(recipe, settings: settings[index])
                 report.entries.removeAll { $0.settings.recipe == settings[index].recipe }
                 report.entries.append(entry)
                 report.entries.sort { Self.order($0.settings.recipe) < Self.order($1.settings.recipe) }
@@ -122,6 +134,13 @@ public struct AblationRunner: Sendable {
         // A searched λ comes from the grid, so `--l2` does not decide (or invalidate) an `+l2-auto` recipe.
         if recipe.l2Search { s.l2 = l2Grid.first ?? s.l2 }
         return s
+    }
+
+    /// The `vmf-mixture` recipe's cross-validation: the runner's, seeded with the calibration seed.
+    var mixtureSettings: VMFMixtureSelectionSettings {
+        var settings = mixture
+        settings.seed = calibration.seed
+        return settings
     }
 
     /// The calibration of a recipe's fit: the runner's, with the λ grid for a `+l2-auto` recipe.
@@ -157,20 +176,42 @@ public struct AblationRunner: Sendable {
             loadSeconds = summary.loadSeconds
         }
         let balanceSeconds = balanced.balanceSeconds, calibrationSeconds = fitted.calibrationFitSeconds
-        var rows: [AblationReport.Row] = []
-        let calibrations = [false, true]
-        let evaluations = try EvaluationRunner(model: model, test: test, training: train).evaluations(calibrations: calibrations)
-        for (calibrated, evaluation) in zip(calibrations, evaluations) {
-            func group(_ g: Evaluation.ShotGroup) -> Double? { evaluation.groups?.first { $0.group == g }?.accuracy }
-            rows.append(AblationReport.Row(
-                name: recipe.rowName(calibrated: calibrated), calibrated: calibrated, tau: evaluation.logitAdjustmentTau,
-                l2: fitted.l2,
-                heldOutBalancedAccuracy: calibrated ? fitted.calibration?.balancedAccuracy : fitted.calibration?.rawBalancedAccuracy,
-                top1: evaluation.top1Accuracy, many: group(.many), medium: group(.medium), few: group(.few),
-                meanClassAccuracy: evaluation.meanClassAccuracy,
-                seconds: balanceSeconds + loadSeconds + fitted.finalFitSeconds + (calibrated ? calibrationSeconds : 0)))
+        let rows = try scoredRows(recipe, model: model, l2: fitted.l2) { calibrated in
+            (calibrated ? fitted.calibration?.balancedAccuracy : fitted.calibration?.rawBalancedAccuracy,
+             balanceSeconds + loadSeconds + fitted.finalFitSeconds + (calibrated ? calibrationSeconds : 0))
         }
         return AblationReport.Entry(settings: settings, balanceSeconds: balanceSeconds, calibrationFitSeconds: calibrationSeconds,
                                     finalFitSeconds: fitted.finalFitSeconds, trainingRows: fitted.rows, rows: rows)
+    }
+
+    /// Fits the `vmf-mixture` recipe on the long-tailed file (its real rows; cross-validation with calibration) and
+    /// scores it raw (τ = 0) and adjusted. Its held-out balanced accuracy is the pooled out-of-fold one, at τ = 0 and
+    /// at the chosen τ (K_max and κ₀ as chosen jointly with τ); both rows cost the whole cross-validation and refit.
+    func fitMixture(_ recipe: AblationRecipe, settings: AblationReport.Settings) async throws -> AblationReport.Entry {
+        let model = modelPath(recipe)
+        let summary = try await VMFMixtureTrainingRunner(inputs: [train], output: model, settings: mixtureSettings, threads: threads).run()
+        let seconds = summary.loadSeconds + summary.foldSeconds + summary.refitSeconds
+        let rows = try scoredRows(recipe, model: model, l2: nil) { calibrated in
+            (calibrated ? summary.record.balancedAccuracy : summary.record.rawBalancedAccuracy, seconds)
+        }
+        return AblationReport.Entry(settings: settings, balanceSeconds: 0, calibrationFitSeconds: summary.foldSeconds,
+                                    finalFitSeconds: summary.refitSeconds, trainingRows: summary.rows, rows: rows)
+    }
+
+    /// The recipe's two rows, raw and with the model's logit adjustment, scored on the test file; `heldOut` gives
+    /// each row's held-out balanced accuracy and wall seconds.
+    func scoredRows(_ recipe: AblationRecipe, model: String, l2: Double?,
+                    heldOut: (_ calibrated: Bool) -> (balancedAccuracy: Double?, seconds: Double)) throws -> [AblationReport.Row] {
+        let calibrations = [false, true]
+        let evaluations = try EvaluationRunner(model: model, test: test, training: train).evaluations(calibrations: calibrations)
+        return zip(calibrations, evaluations).map { calibrated, evaluation in
+            func group(_ g: Evaluation.ShotGroup) -> Double? { evaluation.groups?.first { $0.group == g }?.accuracy }
+            let (balancedAccuracy, seconds) = heldOut(calibrated)
+            return AblationReport.Row(
+                name: recipe.rowName(calibrated: calibrated), calibrated: calibrated, tau: evaluation.logitAdjustmentTau,
+                l2: l2, heldOutBalancedAccuracy: balancedAccuracy,
+                top1: evaluation.top1Accuracy, many: group(.many), medium: group(.medium), few: group(.few),
+                meanClassAccuracy: evaluation.meanClassAccuracy, seconds: seconds)
+        }
     }
 }

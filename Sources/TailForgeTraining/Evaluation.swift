@@ -45,6 +45,8 @@ public struct Evaluation: Codable, Sendable, Equatable {
     public var groups: [GroupResult]?
     /// The logit adjustment τ applied to the model's scores (`train --calibrate`), nil when none was.
     public var logitAdjustmentTau: Double? = nil
+    /// The type of model scored; nil for a softmax model (whose reports are unchanged from before model types).
+    public var modelType: ModelType? = nil
 
     /// - Parameters:
     ///   - predictions: predicted class per test row.
@@ -105,6 +107,7 @@ public struct Evaluation: Codable, Sendable, Equatable {
         }
         var lines = ["top-1 accuracy  \(percent(top1Accuracy)) %  (\(correct) / \(samples))",
                      "mean per class  \(percent(meanClassAccuracy)) %"]
+        if let modelType { lines.insert("model: \(modelType.title) (\(modelType.rawValue))", at: 0) }
         if let logitAdjustmentTau {
             lines.append("logit adjustment τ = \(logitAdjustmentTau) applied (--no-calibration for the raw scores)")
         }

@@ -2,8 +2,8 @@ import Foundation
 import TailForgeNumerics
 import TailForgeStorage
 
-/// `tailforge evaluate`: applies a model file to a labelled test file and scores it. Test rows are scaled to unit
-/// length first, as the model's training rows were.
+/// `tailforge evaluate`: applies a model file (either type, ``TrainedModelFile``) to a labelled test file and scores
+/// it. Test rows are scaled to unit length first, as the model's training rows were.
 public struct EvaluationRunner: Sendable {
     public var model: String
     public var test: String
@@ -47,8 +47,8 @@ public struct EvaluationRunner: Sendable {
     /// reading the model, test and training files once for all of them: `ablate` scores every model raw and
     /// adjusted. Writes no report (``run()`` does).
     public func evaluations(calibrations: [Bool]) throws -> [Evaluation] {
-        let loaded = try SoftmaxModelFile.read(path: model)
-        let models = try calibrations.map { try loaded.model(applyCalibration: $0) }
+        let loaded = try TrainedModelFile.read(path: model)
+        let models = try calibrations.map { try loaded.scorer(applyCalibration: $0) }
         guard let m = models.first else { return [] }
         let file = try LabeledEmbeddingsFile(path: test, names: names)
         guard file.dimension == m.dimension else {
@@ -73,13 +73,15 @@ public struct EvaluationRunner: Sendable {
             var evaluation = try Evaluation(predictions: predictions, labels: labels, classCount: m.classCount,
                                             trainingCounts: trainingCounts, classNames: loaded.classNames ?? file.classNames,
                                             source: "test file \(test)")
-            evaluation.logitAdjustmentTau = calibrated ? loaded.calibration?.adjustment.tau : nil
+            evaluation.logitAdjustmentTau = loaded.appliedTau(applyCalibration: calibrated)
+            // Softmax reports stay as they were; any other model type says what it is.
+            evaluation.modelType = loaded.type == .softmax ? nil : loaded.type
             return evaluation
         }
     }
 
     /// Each model's predictions for every test row; each chunk of rows is read and scaled once for all models.
-    private func predictInChunks(_ models: [SoftmaxModel], _ embeddings: EmbeddingsDataset) throws -> [[Int32]] {
+    private func predictInChunks(_ models: [any ClassScorer], _ embeddings: EmbeddingsDataset) throws -> [[Int32]] {
         var predictions = [[Int32]](repeating: [], count: models.count)
         for i in predictions.indices { predictions[i].reserveCapacity(embeddings.count) }
         var start = 0

@@ -1,9 +1,14 @@
+import TailForgeStorage
+
 /// Problems with a model file itself (as opposed to the data it is applied to).
 public enum ModelFileError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The file is HDF5 but was not written by `tailforge train` (no or another `format` attribute).
     case notATailForgeModel(path: String, format: String?)
-    /// Written by a newer TailForge.
-    case unsupportedVersion(path: String, version: Int64)
+    /// A TailForge model of another type than the reader takes (a softmax model given where a vMF mixture is
+    /// read, or the other way round).
+    case wrongModelType(path: String, found: ModelType, expected: ModelType)
+    /// Written by a newer TailForge; `supported` is the newest version this one reads.
+    case unsupportedVersion(path: String, version: Int64, supported: Int64)
     /// The file claims to be a model but its contents are inconsistent.
     case corrupt(path: String, reason: String)
     /// The model was trained on embeddings of another width than the file it is applied to.
@@ -16,8 +21,11 @@ public enum ModelFileError: Error, Sendable, Equatable, CustomStringConvertible 
         case .notATailForgeModel(let path, let format):
             let found = format.map { "its format attribute is '\($0)'" } ?? "it has no format attribute"
             return "\(path) is not a TailForge model (\(found)): pass a file written by `tailforge train`"
-        case .unsupportedVersion(let path, let version):
-            return "\(path) is a TailForge model of format version \(version), newer than this tailforge understands (\(SoftmaxModelFile.formatVersion)): upgrade tailforge"
+        case .wrongModelType(let path, let found, let expected):
+            return "\(path) is a TailForge \(found.title) model (`train --classifier \(found.rawValue)`), not a \(expected.title) model: "
+                + "pass a model written by `train --classifier \(expected.rawValue)`, or read it with a command that takes either (evaluate, predict)"
+        case .unsupportedVersion(let path, let version, let supported):
+            return "\(path) is a TailForge model of format version \(version), newer than this tailforge understands (\(supported)): upgrade tailforge"
         case .corrupt(let path, let reason):
             return "\(path) is a damaged TailForge model (\(reason)): train it again"
         case .dimensionMismatch(let model, let modelDimension, let data, let dataDimension):
@@ -26,5 +34,21 @@ public enum ModelFileError: Error, Sendable, Equatable, CustomStringConvertible 
         case .unsupportedInputNormalization(let path, let value):
             return "\(path) expects its inputs transformed as '\(value)', which this tailforge does not know: upgrade tailforge"
         }
+    }
+
+    /// The file's format version, after checking that `attributes` (the file's root attributes) are those of a
+    /// model of type `expected`: another TailForge model type and a foreign file are told apart.
+    static func checkFormat(_ attributes: [String: AttributeValue], path: String, expected: ModelType) throws(ModelFileError) -> Int64 {
+        let format = attributes["format"]?.stringValue
+        guard format == expected.format else {
+            if let found = format.flatMap(ModelType.init(format:)) {
+                throw .wrongModelType(path: path, found: found, expected: expected)
+            }
+            throw .notATailForgeModel(path: path, format: attributes["format"].map { $0.stringValue ?? "\($0)" })
+        }
+        guard let version = attributes["format_version"]?.intValue else {
+            throw .corrupt(path: path, reason: "no format_version attribute")
+        }
+        return version
     }
 }

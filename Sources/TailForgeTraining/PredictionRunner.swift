@@ -1,14 +1,16 @@
 import TailForgeNumerics
 import TailForgeStorage
 
-/// `tailforge predict`: writes each row's most probable classes and their probabilities. Rows are scaled to unit
+/// `tailforge predict`: writes each row's most probable classes and their probabilities, for a model of either type
+/// (``TrainedModelFile``). Rows are scaled to unit
 /// length first, as the model's training rows were, so an embedding and any multiple of it get the same
 /// prediction.
 ///
 /// Output (HDF5): `/labels` int32 `[N]` (the top-1 class), `/top_k_labels` int32 `[N, k]` and
 /// `/top_k_probabilities` float32 `[N, k]` (most probable first), root attributes `format` =
 /// `tailforge-predictions`, `k`, `model_sha256`, `input_sha256`, and `logit_adjustment_tau` when the model's
-/// logit adjustment was applied (then labels and probabilities are the adjusted softmax's).
+/// logit adjustment was applied (then labels and probabilities are the adjusted softmax's), and for a vMF mixture
+/// model `model_type` = `vmf-mixture` (its probabilities are the softmax of its log densities p(x | c), adjusted).
 public struct PredictionRunner: Sendable {
     public static let format = "tailforge-predictions"
     public var model: String
@@ -38,9 +40,9 @@ public struct PredictionRunner: Sendable {
     public func run() throws -> Int {
         guard k >= 1 else { throw TrainingError.invalidSetting(name: "--top-k", value: "\(k)", expected: "at least 1") }
         try AtomicHDF5Writer.checkWritable(path: output, distinctFrom: [model, input])
-        let loaded = try SoftmaxModelFile.read(path: model)
-        let m = try loaded.model(applyCalibration: applyCalibration)
-        let appliedTau = applyCalibration ? loaded.calibration?.adjustment.tau : nil
+        let loaded = try TrainedModelFile.read(path: model)
+        let m = try loaded.scorer(applyCalibration: applyCalibration)
+        let appliedTau = loaded.appliedTau(applyCalibration: applyCalibration)
         // Only embeddings are needed: a file without labels can be predicted.
         let embeddings = try EmbeddingsDataset(path: input, name: embeddingsDataset)
         let rows = embeddings.count
@@ -51,6 +53,8 @@ public struct PredictionRunner: Sendable {
         let k = min(self.k, m.classCount)
         let writer = try AtomicHDF5Writer(path: output)
         if let appliedTau { try writer.writeAttributes(["logit_adjustment_tau": .double(appliedTau)]) }
+        // Softmax predictions keep their bytes; another model type is named.
+        if loaded.type != .softmax { try writer.writeAttributes(["model_type": .string(loaded.type.rawValue)]) }
         try writer.writeAttributes([
             "format": .string(Self.format),
             "k": .int(Int64(k)),

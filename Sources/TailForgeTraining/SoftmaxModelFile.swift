@@ -127,10 +127,8 @@ public enum SoftmaxModelFile {
                 if let cap = fit.evaluationCap { attributes["calibration_fit_evaluation_cap"] = .int(Int64(cap)) }
                 try writer.writeAttributes(attributes)
             }
-            try writer.writeDataset("class_prior", values: calibration.adjustment.prior, shape: [model.classCount])
-            try writer.writeDataset("calibration_tau_grid", values: calibration.tauGrid, shape: [calibration.tauGrid.count])
-            try writer.writeDataset("calibration_balanced_accuracies", values: calibration.balancedAccuracies,
-                                    shape: [calibration.balancedAccuracies.count])
+            try writeLogitAdjustmentDatasets(writer, prior: calibration.adjustment.prior, tauGrid: calibration.tauGrid,
+                                             balancedAccuracies: calibration.balancedAccuracies)
             if !calibration.l2Candidates.isEmpty {
                 let candidates = calibration.l2Candidates
                 try writer.writeDataset("calibration_l2_grid", values: candidates.map(\.l2), shape: [candidates.count])
@@ -139,6 +137,16 @@ public enum SoftmaxModelFile {
             }
         }
         try writer.commit()
+    }
+
+    /// The datasets of a logit adjustment (`/class_prior`, and the τ grid with each τ's balanced accuracy), in the
+    /// order every model file writes them; the `logit_adjustment_tau` attribute goes with the writer's others.
+    /// ``readCalibration(_:path:attributes:classCount:)`` reads them back, whichever model type wrote them.
+    static func writeLogitAdjustmentDatasets(_ writer: AtomicHDF5Writer, prior: [Double], tauGrid: [Double],
+                                             balancedAccuracies: [Double]) throws(StorageError) {
+        try writer.writeDataset("class_prior", values: prior, shape: [prior.count])
+        try writer.writeDataset("calibration_tau_grid", values: tauGrid, shape: [tauGrid.count])
+        try writer.writeDataset("calibration_balanced_accuracies", values: balancedAccuracies, shape: [balancedAccuracies.count])
     }
 
     /// A model read back, with its attributes and class names.
@@ -164,13 +172,10 @@ public enum SoftmaxModelFile {
     public static func read(path: String) throws -> Loaded {
         let file = try HDF5File.open(path: path)
         let attributes = try file.rootAttributes()
-        guard attributes["format"]?.stringValue == format else {
-            throw ModelFileError.notATailForgeModel(path: path, format: attributes["format"].map { $0.stringValue ?? "\($0)" })
+        let version = try ModelFileError.checkFormat(attributes, path: path, expected: .softmax)
+        guard version <= calibratedFormatVersion else {
+            throw ModelFileError.unsupportedVersion(path: path, version: version, supported: calibratedFormatVersion)
         }
-        guard let version = attributes["format_version"]?.intValue else {
-            throw ModelFileError.corrupt(path: path, reason: "no format_version attribute")
-        }
-        guard version <= calibratedFormatVersion else { throw ModelFileError.unsupportedVersion(path: path, version: version) }
         if let normalization = attributes["input_normalization"], normalization.stringValue != inputNormalization {
             throw ModelFileError.unsupportedInputNormalization(path: path, value: normalization.stringValue ?? "\(normalization)")
         }

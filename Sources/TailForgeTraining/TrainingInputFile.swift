@@ -53,6 +53,19 @@ public struct TrainingInputFile: Sendable {
         }
     }
 
+    /// Opens and checks every training file before any is loaded, so a bad shape anywhere fails before minutes of
+    /// loading: each must have rows, all the first one's dimension.
+    public static func openAll(_ paths: [String], names: DatasetNames = .standard) throws -> [TrainingInputFile] {
+        let files = try paths.map { path throws in try TrainingInputFile(path: path, names: names) }
+        for file in files {
+            guard file.count > 0 else { throw TrainingError.emptyShard(shard: file.path) }
+            guard file.dimension == files[0].dimension else {
+                throw TrainingError.dimensionMismatch(shard: file.path, expected: files[0].dimension, found: file.dimension)
+            }
+        }
+        return files
+    }
+
     public var isCompact: Bool { if case .compact = contents { true } else { false } }
 
     /// Every row as unit rows (`RowNormalization`, as every command reads embeddings), named after the path,

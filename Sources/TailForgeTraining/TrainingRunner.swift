@@ -63,14 +63,7 @@ public struct TrainingRunner: Sendable {
         try AtomicHDF5Writer.checkWritable(path: output, distinctFrom: inputs)
         let clock = ContinuousClock()
         let loadStart = clock.now
-        // Open everything first so a bad shape anywhere fails before minutes of loading.
-        let files = try inputs.map { path throws in try TrainingInputFile(path: path, names: names) }
-        for file in files {
-            guard file.count > 0 else { throw TrainingError.emptyShard(shard: file.path) }
-            guard file.dimension == files[0].dimension else {
-                throw TrainingError.dimensionMismatch(shard: file.path, expected: files[0].dimension, found: file.dimension)
-            }
-        }
+        let files = try TrainingInputFile.openAll(inputs, names: names)
         let classNames = try Self.agreedClassNames(files)
         let loaded = try files.map { file throws in try file.load(threads: threads, provenance: calibration != nil) }
         let shards = loaded.map(\.shard)

@@ -8,7 +8,7 @@ import TailForgeTraining
 struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a multinomial logistic-regression model by L-BFGS on one or more balanced HDF5 shards.",
+        abstract: "Train a classifier on one or more HDF5 files: multinomial logistic regression by L-BFGS, or the generative vMF mixture.",
         discussion: """
             The objective is mean cross-entropy + (l2/2)·‖W‖² (bias not penalised): scikit-learn's \
             LogisticRegression(C) is the same problem with C = 1/(l2·N), N the number of training rows.
@@ -33,7 +33,28 @@ struct TrainCommand: AsyncParsableCommand {
             the same model as train --l2 CHOSEN. It costs one fit per candidate fitted (the warm-started ones \
             are cheaper) plus the final fit. The chosen λ and every candidate's held-out score are printed (with \
             its fit's iterations, evaluations and seconds) and stored in the model.
+
+            --classifier vmf-mixture trains the generative vMF mixture instead (README: "Generative vMF mixture"): \
+            per class, spherical k-means into 1 to K_max modes, each mode a vMF posterior under a vMF(row-mean \
+            direction, κ₀) prior, scored by its posterior predictive density p(x | c). K_max \
+            (--mixture-max-modes) and κ₀ (--mixture-prior-concentration, multiples of d) — and with --calibrate \
+            the logit adjustment τ — are chosen by stratified --folds-fold cross-validation over every row (pooled \
+            out-of-fold balanced accuracy; ties: the smaller K_max, κ₀, τ; --calibration-seed seeds the folds and \
+            k-means), then the model is refitted on all rows. Only real rows are fitted: a balanced file's synthetic \
+            rows are left out. The L-BFGS, class-weight, hold-out and cluster options do not apply and are refused.
             """)
+
+    @Option(help: "The classifier: softmax (multinomial logistic regression by L-BFGS) or vmf-mixture (the generative vMF mixture, its settings chosen by cross-validation).")
+    var classifier: String = "softmax"
+
+    @Option(help: "With --classifier vmf-mixture: the candidate maximum modes per class K_max, comma-separated (default 2,3).")
+    var mixtureMaxModes: String?
+
+    @Option(help: "With --classifier vmf-mixture: the candidate mode-prior concentrations κ₀ as multiples of the dimension d, comma-separated (default 0.5,1,1.5,2,3,5).")
+    var mixturePriorConcentration: String?
+
+    @Option(help: "With --classifier vmf-mixture: cross-validation folds, 2 to 20 (default 5).")
+    var folds: Int?
 
     @Argument(help: "Training HDF5 files (embeddings [N, d] and labels [N]; balance output or raw data, rows are scaled to unit length), in a fixed order.")
     var inputs: [String]
@@ -44,22 +65,22 @@ struct TrainCommand: AsyncParsableCommand {
     var output: String
 
     @Option(help: "L2 penalty λ on the weights, from 0 to 1e6 (scikit-learn C = 1/(λ·N)), or auto to choose it on held-out real rows.")
-    var l2: String = "1e-4"
+    var l2: String = Defaults.l2
 
     @Option(help: "With --l2 auto: the candidate λ values, comma-separated (default 1e-4,3e-5,1e-5,3e-6,1e-6).")
     var l2Grid: String?
 
     @Option(help: "Maximum number of L-BFGS iterations.")
-    var maxIter: Int = 500
+    var maxIter: Int = Defaults.maxIter
 
     @Option(help: "Stop when the gradient norm falls below this fraction (0 to below 1) of its initial value.")
-    var tol: Double = 1e-5
+    var tol: Double = Defaults.tol
 
     @Option(help: "Stop when the relative loss decrease per iteration falls below this (0 to below 1).")
-    var lossTol: Double = 1e-9
+    var lossTol: Double = Defaults.lossTol
 
     @Option(help: "Class weights: none, or balanced (N/(C·n_c), as scikit-learn's class_weight=\"balanced\").")
-    var classWeight: String = "none"
+    var classWeight: String = Defaults.classWeight
 
     @Flag(help: "Choose the logit adjustment τ on held-out real rows and store it in the model (at most one extra fit's cost).")
     var calibrate = false
@@ -85,15 +106,43 @@ struct TrainCommand: AsyncParsableCommand {
     var checkpoint: String?
 
     @Option(help: "Iterations between checkpoints.")
-    var checkpointEvery: Int = 10
+    var checkpointEvery: Int = Defaults.checkpointEvery
 
     @Option(help: "With --distributed: resume from this checkpoint file.")
     var resume: String?
 
     @Option(help: "With --distributed: give up after this many seconds (up to a week) without progress from the cluster.")
-    var clusterTimeout: Double = 600
+    var clusterTimeout: Double = Defaults.clusterTimeout
+
+    /// The softmax options' defaults, which `--classifier vmf-mixture` requires them to keep.
+    enum Defaults {
+        static let l2 = "1e-4"
+        static let maxIter = 500
+        static let tol = 1e-5
+        static let lossTol = 1e-9
+        static let classWeight = "none"
+        static let checkpointEvery = 10
+        static let clusterTimeout = 600.0
+    }
+
+    /// The `--classifier` values.
+    static let classifiers = ModelType.allCases.map(\.rawValue)
+
+    /// The classifier `--classifier` names.
+    func modelType() throws -> ModelType {
+        guard let type = ModelType(rawValue: classifier.trimmingCharacters(in: .whitespaces).lowercased()) else {
+            throw ValidationError("--classifier must be \(Self.classifiers.joined(separator: " or ")), got '\(classifier)'"
+                                  + Spelling.hint(for: classifier, among: Self.classifiers))
+        }
+        return type
+    }
 
     func validate() throws {
+        guard try modelType() == .softmax else { return try validateMixture() }
+        for (flag, given) in [("mixture-max-modes", mixtureMaxModes != nil), ("mixture-prior-concentration", mixturePriorConcentration != nil),
+                              ("folds", folds != nil)] where given {
+            throw ValidationError("--\(flag) applies to --classifier vmf-mixture only: add --classifier vmf-mixture, or drop --\(flag)")
+        }
         if distributed {
             guard coordinator != nil else { throw ValidationError("--distributed needs --coordinator tcp://HOST:5555") }
         } else {
@@ -132,6 +181,50 @@ struct TrainCommand: AsyncParsableCommand {
         }
     }
 
+    /// `--classifier vmf-mixture`: every softmax-only option left at its default, the mixture's own in range.
+    func validateMixture() throws {
+        let defaults = Defaults.self
+        let notForMixture: [(flag: String, given: Bool, why: String)] = [
+            ("--distributed", distributed, "the vMF mixture trains on this machine; drop --distributed"),
+            ("--coordinator", coordinator != nil, "the vMF mixture trains on this machine; drop --coordinator"),
+            ("--checkpoint", checkpoint != nil, "the vMF mixture has no optimiser state to save; drop --checkpoint"),
+            ("--resume", resume != nil, "the vMF mixture has no optimiser state to resume; drop --resume"),
+            ("--checkpoint-every", checkpointEvery != defaults.checkpointEvery, "it is for --distributed softmax training; drop it"),
+            ("--cluster-timeout", clusterTimeout != defaults.clusterTimeout, "it is for --distributed softmax training; drop it"),
+            ("--l2", l2 != defaults.l2, "the vMF mixture has no weight penalty (its mode prior κ₀, --mixture-prior-concentration, is what regularises it); drop --l2"),
+            ("--l2-grid", l2Grid != nil, "the vMF mixture chooses κ₀ from --mixture-prior-concentration instead; drop --l2-grid"),
+            ("--class-weight", classWeight != defaults.classWeight,
+             "the vMF mixture fits each class's rows on their own, so class counts enter only through the prior π that --calibrate's τ adjusts; drop --class-weight"),
+            ("--calibration-holdout", calibrationHoldout != nil,
+             "the vMF mixture chooses its settings by cross-validation over every row, not on a hold-out; drop it (--folds sets the folds)"),
+            ("--max-iter", maxIter != defaults.maxIter, "it bounds the L-BFGS optimiser of softmax training, which the vMF mixture does not use; drop it"),
+            ("--tol", tol != defaults.tol, "it stops the L-BFGS optimiser of softmax training, which the vMF mixture does not use; drop it"),
+            ("--loss-tol", lossTol != defaults.lossTol, "it stops the L-BFGS optimiser of softmax training, which the vMF mixture does not use; drop it"),
+        ]
+        if let refused = notForMixture.first(where: \.given) {
+            throw ValidationError("\(refused.flag) does not apply to --classifier vmf-mixture: \(refused.why)")
+        }
+        guard !inputs.isEmpty else { throw ValidationError("give at least one training file") }
+        try CommandLimits.check("threads", threads, in: CommandLimits.threads)
+        if let folds { try CommandLimits.check("folds", folds, in: VMFMixtureSelectionSettings.foldRange) }
+        _ = try mixtureSettings()
+    }
+
+    /// The cross-validation settings of `--classifier vmf-mixture`.
+    func mixtureSettings() throws -> VMFMixtureSelectionSettings {
+        var settings = VMFMixtureSelectionSettings()
+        do {
+            if let mixtureMaxModes { settings.maxModesGrid = try VMFMixtureSelectionSettings.maxModesGrid(parsing: mixtureMaxModes) }
+            if let mixturePriorConcentration {
+                settings.priorConcentrationMultiples = try VMFMixtureSelectionSettings.priorConcentrationMultiples(parsing: mixturePriorConcentration)
+            }
+        } catch { throw ValidationError(error.description) }
+        settings.calibrate = calibrate
+        settings.folds = folds ?? settings.folds
+        settings.seed = calibrationSeed ?? settings.seed
+        return settings
+    }
+
     /// The fixed λ of `--l2 NUMBER` (nil for auto).
     func fixedL2() -> Double? { Double(l2.trimmingCharacters(in: .whitespaces)) }
 
@@ -167,6 +260,13 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if try modelType() == .vmfMixture {
+            let summary = try await VMFMixtureTrainingRunner(inputs: inputs, output: output, settings: try mixtureSettings(), threads: threads,
+                                                             names: datasets.names)
+                .run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            for line in summary.lines(output: output) { print(line) }
+            return
+        }
         let grid = try l2Candidates()
         let settings = TrainingSettings(
             l2: fixedL2() ?? grid?.first ?? 1e-4, optimizer: LBFGSSettings(maxIterations: maxIter, gradientTolerance: tol, lossTolerance: lossTol),

@@ -28,6 +28,9 @@ import Glibc
         Case(name: "train", arguments: ["train", "data/train.h5", "-o", "out-train/model.h5", "--max-iter", "2", "--threads", "1"], signal: SIGINT),
         Case(name: "train-l2-auto", arguments: ["train", "data/train.h5", "-o", "out-train-l2-auto/model.h5", "--l2", "auto", "--calibrate",
                                                 "--max-iter", "2", "--threads", "1"], signal: SIGINT),
+        Case(name: "train-vmf-mixture", arguments: ["train", "data/train.h5", "-o", "out-train-vmf-mixture/model.h5", "--classifier", "vmf-mixture",
+                                                    "--mixture-max-modes", "1", "--mixture-prior-concentration", "1", "--folds", "2", "--threads", "1"],
+             signal: SIGINT),
         Case(name: "predict", arguments: ["predict", "model.h5", "data/test.h5", "-o", "out-predict/predictions.h5"], signal: SIGTERM),
         Case(name: "predict", arguments: ["predict", "model.h5", "data/test.h5", "-o", "out-predict/predictions.h5"], signal: SIGINT),
     ]

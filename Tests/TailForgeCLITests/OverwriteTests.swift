@@ -14,6 +14,7 @@ import TailForgeStorage
         ["predict", "model.h5", "data/test.h5", "-o", "hard-link-to-test.h5"],
         ["train", "data/train.h5", "-o", "data/train.h5"],
         ["train", "data/train.h5", "-o", "data/./train.h5"],
+        ["train", "data/train.h5", "-o", "hard-link-to-train.h5", "--classifier", "vmf-mixture"],
         ["evaluate", "model.h5", "data/test.h5", "--json", "data/test.h5"],
         ["evaluate", "model.h5", "data/test.h5", "--json", "model.h5"],
         ["evaluate", "model.h5", "data/test.h5", "--train", "data/train.h5", "--json", "data/train.h5"],

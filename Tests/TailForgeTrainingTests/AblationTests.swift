@@ -206,6 +206,47 @@ extension AblationTests {
         #expect(paired.suffix(4) == ["--input", "train.h5", "--balanced", "full.h5"], "\(paired)")
     }
 
+    @Test func theMixtureRecipeIsFittedOnTheLongTailedRowsAndResumesUnlessItsOwnSettingsChange() async throws {
+        let data = try Self.data()
+        var runner = try Self.runner(data, recipes: ["vmf-mixture"])
+        // A small grid and three folds keep the cross-validation quick.
+        runner.mixture = VMFMixtureSelectionSettings(maxModesGrid: [1, 2], priorConcentrationMultiples: [1, 2], calibrate: true, folds: 3)
+        let report = try await runner.run()
+        let entry = try #require(report.entries.first)
+        #expect(entry.settings.recipe == "vmf-mixture" && entry.settings.balance == nil && entry.settings.l2Grid == nil)
+        #expect(entry.settings.mixture == AblationReport.MixtureSettings(runner.mixture))
+        #expect(entry.rows.map(\.name) == ["generative vMF mixture", "generative vMF mixture + calibrate"])
+        #expect(entry.rows.allSatisfy { $0.l2 == nil && $0.few != nil && $0.many != nil })
+        let model = try VMFMixtureModelFile.read(path: runner.modelPath(AblationRecipe.vmfMixture))
+        #expect(entry.rows[0].tau == nil && entry.rows[1].tau == model.adjustment.tau)
+        // Its held-out column is the out-of-fold balanced accuracy, raw and at the chosen τ.
+        #expect(entry.rows[0].heldOutBalancedAccuracy == model.selection.rawBalancedAccuracy)
+        #expect(entry.rows[1].heldOutBalancedAccuracy == model.selection.balancedAccuracy)
+        #expect(entry.trainingRows == (try LabeledEmbeddingsFile(path: data.train).count))
+        #expect(!FileManager.default.fileExists(atPath: runner.balancedPath(AblationRecipe.vmfMixture)), "nothing is balanced for it")
+        // The raw row is train --classifier vmf-mixture + evaluate --no-calibration on the long-tailed file.
+        let plain = try EvaluationRunner(model: runner.modelPath(AblationRecipe.vmfMixture), test: data.test, training: data.train,
+                                         applyCalibration: false).run()
+        #expect(entry.rows[0].top1 == plain.top1Accuracy)
+
+        // The softmax settings do not decide it; its own do.
+        var other = runner
+        other.training.l2 = 1e-3
+        other.training.optimizer.maxIterations = 3
+        other.calibration.holdOutFraction = 0.3
+        var reused: [String] = [], fitted: [String] = []
+        _ = try await other.run { event in
+            if case .reused(let r) = event { reused.append(r.description) }
+            if case .started(let r, _, _) = event { fitted.append(r.description) }
+        }
+        #expect(reused == ["vmf-mixture"] && fitted.isEmpty)
+        other.mixture.folds = 4
+        _ = try await other.run { event in
+            if case .started(let r, _, _) = event { fitted.append(r.description) }
+        }
+        #expect(fitted == ["vmf-mixture"])
+    }
+
     @Test func aMisspeltRecipeNamesTheOneItMisspells() {
         let error = AblationError.unknownRecipe("unweigted", known: AblationRecipe.all.map(\.description))
         #expect(error.description.hasPrefix("unknown recipe 'unweigted' (did you mean `unweighted`?); the recipes are unweighted, "), "\(error)")

@@ -84,6 +84,36 @@ import Glibc
         #expect(fixture.contents(parent) == [], "left behind: \(fixture.contents(parent)) \(fixture.contents(parent + "/data"))")
     }
 
+    /// `train --classifier vmf-mixture`: Ctrl-C as soon as the cross-validation reports its first fold (the model file
+    /// does not exist yet) leaves nothing. Should the folds be over by the time the signal lands, the held-back commit
+    /// keeps the file temporary, so the outcome is the same either way.
+    @Test func anInterruptDuringTheMixtureCrossValidationLeavesNoModel() async throws {
+        let fixture = try await Self.sharedFixture.value
+        signal(SIGINT, SIG_DFL)
+        let output = "out-mixture-cv"
+        try? FileManager.default.removeItem(atPath: fixture.path(output))
+        try FileManager.default.createDirectory(atPath: fixture.path(output), withIntermediateDirectories: true)
+        let (process, out, err) = try fixture.runner.start(
+            ["train", "data/train.h5", "-o", output + "/model.h5", "--classifier", "vmf-mixture", "--calibrate", "--threads", "1"],
+            in: fixture.directory, environment: [AtomicHDF5Writer.testCommitDelayVariable: "600000"])
+        let deadline = ContinuousClock.now + .seconds(120)
+        var started = false
+        while process.isRunning, ContinuousClock.now < deadline, !started {
+            started = ((try? String(contentsOfFile: err, encoding: .utf8)) ?? "").contains("fold 1 of 5")
+            if !started { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        guard started else {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            let outcome = await fixture.runner.finish(process, out, err)
+            Issue.record("the cross-validation never reported a fold: \(outcome.stderr)")
+            return
+        }
+        kill(process.processIdentifier, SIGINT)
+        let outcome = await fixture.runner.finish(process, out, err)
+        #expect(!outcome.killedBySignal && outcome.status == 130, "\(outcome.stderr)")
+        #expect(fixture.contents(output) == [], "left behind: \(fixture.contents(output))")
+    }
+
     /// Waits up to two minutes for `process`'s temporary output file in `directory`; false when none appeared.
     static func temporaryFileAppears(in directory: String, of process: Process, _ fixture: CLIFixture) async throws -> Bool {
         try await entryAppears(in: directory, of: process, fixture) { $0.hasPrefix(".") && $0.contains(".tmp-\(process.processIdentifier)-") }

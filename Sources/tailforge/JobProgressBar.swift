@@ -2,7 +2,7 @@ import Foundation
 import TailForgeCluster
 
 /// A cluster job's progress in the common `ProgressBar` style: one bar per stage, counting shards, with
-/// classes, rows and busy workers as detail.
+/// classes, rows and the workers taking part in the job (`JobStatus.workers`) as detail.
 struct JobProgressBar {
     let bar = ProgressBar()
 
@@ -16,7 +16,7 @@ struct JobProgressBar {
             ? status.state == .queued ? "planning" : status.state.rawValue
             : status.stage!.rawValue
         let detail = "shards · classes \(status.classesDone)/\(status.classCount) · rows \(status.rowsWritten)/\(status.totalRows)"
-            + " · \(status.workers) worker(s) · \(Self.seconds(status.elapsedSeconds))"
+            + " · \(status.workers) worker\(status.workers == 1 ? "" : "s") · \(Self.seconds(status.elapsedSeconds))"
         // Before the plan there are no shards to count: show planning as not started rather than 0/0 = 100 %.
         let total = status.shardCount == 0 && !status.state.isTerminal ? 1 : status.shardCount
         bar.update(label, done: status.shardsDone, total: total, detail: detail)

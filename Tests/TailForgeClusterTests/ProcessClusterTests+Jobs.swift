@@ -243,6 +243,28 @@ extension ClusterProcessTests.ProcessClusterTests {
         #expect((2...11).contains(synthesis.count), "\(synthesis)")
         #expect(synthesis.last?.contains("100.0% 4000/4000") == true)
     }
+
+    /// Off a terminal `wait` prints a line as a shard commits, when the worker that computed it may be between
+    /// shards: the count is of the workers taking part in the job (JobWorkerCountTests), and it says what it counts.
+    @Test func waitLinesOfAStageUnderWayCountTheJobsWorkerInWords() async throws {
+        let fixture = try await Self.shared()
+        let cluster = fixture.cluster(environment: Self.slowShards)
+        defer { cluster.stop() }
+        try await cluster.start(workers: 1)
+        let output = (cluster.directory as NSString).appendingPathComponent("counted.h5")
+        let run = try await Child.run(fixture.executable, ["submit", fixture.input, "--output", output, "--seed", "\(fixture.seed)", "--shards", "4",
+                                                           "--coordinator", cluster.endpoint, "--wait"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stderr.split(separator: "\n")
+        // Shards of 0.5 s each on one worker: a stage lasts two seconds, and progress comes once a second.
+        let underWay = lines.filter { line in
+            guard let match = line.firstMatch(of: #/^(concentrations|synthesis) .* (\d+)/(\d+) shards /#),
+                  let done = Int(match.2), let total = Int(match.3) else { return false }
+            return 0 < done && done < total
+        }
+        #expect(!underWay.isEmpty && underWay.allSatisfy { $0.contains(" · 1 worker · ") }, "\(run.stderr)")
+        #expect(!run.stderr.contains("worker(s)") && lines.last { $0.hasPrefix("committed ") }?.contains(" · 0 workers · ") == true, "\(run.stderr)")
+    }
 }
 
 // MARK: - Replay

@@ -320,7 +320,9 @@ public struct JobStatus: Codable, Sendable, Equatable {
     public var classCount: Int
     public var rowsWritten: Int
     public var totalRows: Int
-    /// Workers computing one of its shards or serving parts of its fit (rows in memory, gradients on request).
+    /// Workers taking part in it: computing (or draining) an attempt of one of its shards, serving a result's file to
+    /// the coordinator or awaiting its check, or serving parts of its fit (rows in memory, gradients on request).
+    /// Earlier coordinators counted only the workers computing a shard or serving its fit at that instant.
     public var workers: Int
     /// Seconds since submission while the job is live; its total duration once committed, failed or cancelled.
     public var elapsedSeconds: Double

@@ -38,11 +38,24 @@ extension CoordinatorLoop {
                                              blasCore: BLAS.coreName)))
     }
 
-    /// Workers computing a shard of job `id` or serving parts of its fit: while a job trains, its workers hold its rows
-    /// and answer each evaluation without any shard to compute, and "workers 0" would say nobody works on it.
+    /// How many workers take part in job `id` (``participants(in:board:registry:serving:)``).
     func workerCount(of id: String) -> Int {
         let serving = Set(training.sessions.keys.filter { trainingJob(ofSession: $0) == id }.flatMap { training.owners(of: $0) })
-        return registry.workers.filter { identity, worker in worker.activity.reference?.job == id || serving.contains(identity) }.count
+        return Self.participants(in: id, board: jobs[id]?.board, registry: registry, serving: serving).count
+    }
+
+    /// The registered workers taking part in job `id`: computing or draining an attempt of it, serving a result's file
+    /// to the coordinator or awaiting its check (`board`), or serving parts of its fit (`serving`: while a job trains,
+    /// its workers hold its rows and answer each evaluation without any shard to compute).
+    ///
+    /// Not only the workers computing at this instant: a worker is idle from its report until its next assignment,
+    /// and when the coordinator's fetches and checks trail the workers, every commit that moves the shard count —
+    /// the moment `wait` prints a line off a terminal — comes after the workers finished computing, so "computing"
+    /// said 0 in every such line while the job was still waiting on them.
+    static func participants(in id: String, board: ShardBoard?, registry: WorkerRegistry, serving: Set<Identity>) -> Set<Identity> {
+        let holding = registry.holding(job: id).map(\.identity)
+        let waitedOn = (board?.participants ?? []).union(serving).filter { registry[$0] != nil }
+        return waitedOn.union(holding)
     }
 
     /// The training parts the worker behind `identity` serves, each with the job its session is a fit of.

@@ -99,6 +99,17 @@ struct ShardBoard: Equatable {
     var doneCount: Int { slots.filter(\.isDone).count }
     var pending: [Int] { slots.indices.filter { slots[$0].isPending } }
 
+    /// Workers the current stage waits on: computing an attempt, serving its result's file, or awaiting the check of
+    /// its result. A stored result no longer needs its worker.
+    var participants: Set<Identity> {
+        Set(slots.compactMap { slot in
+            switch slot.state {
+            case .running(let worker, _, _), .fetching(let worker, _), .checking(let worker, _): worker
+            case .pending, .storing, .done: nil
+            }
+        })
+    }
+
     /// True when `reference` is the current attempt of its shard and `worker` holds it.
     func isCurrent(_ reference: ShardReference, worker: Identity) -> Bool {
         guard reference.job == job, reference.stage == stage, slots.indices.contains(reference.shard) else { return false }

@@ -8,7 +8,7 @@ import TailForgeNumerics
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Generate long-tailed data, balance it on a local coordinator and two workers, train on balanced and unbalanced data, and compare.")
+        abstract: "Generate long-tailed data, balance it on a local coordinator and two workers, then train the vMF-balanced recipe and the simple alternatives and compare them.")
 
     @Option(help: "Data set shape: cifar100-lt (default, about a minute on two cores in release), small (seconds) or places-lt.")
     var preset: String = SyntheticPreset.cifar100LT.rawValue

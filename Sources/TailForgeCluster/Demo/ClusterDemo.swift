@@ -4,8 +4,10 @@ import TailForgeStorage
 import TailForgeTraining
 
 /// `tailforge demo`: generates a long-tailed data set, balances it on a loopback cluster (a coordinator and
-/// workers as separate processes), trains a softmax classifier on the balanced and on the unbalanced data,
-/// and evaluates both on the balanced test split with many/medium/few-shot accuracy.
+/// workers as separate processes), then on this machine trains the paper's recipe (softmax on the balanced data)
+/// and the strongest simple alternatives on the unbalanced data — unweighted softmax, the same with the logit
+/// adjustment, class weighting, the generative vMF mixture — and scores each on the test split with
+/// many/medium/few-shot accuracy.
 public struct ClusterDemo: Sendable {
     public var executable: String
     public var outputDirectory: String
@@ -23,38 +25,9 @@ public struct ClusterDemo: Sendable {
         self.workers = workers; self.threadsPerWorker = threadsPerWorker; self.trainingThreads = trainingThreads; self.seed = seed
     }
 
-    /// What the demo measured.
-    public struct Report: Sendable {
-        public var balancedSHA256: String
-        public var balancedRows: Int
-        public var unbalancedRows: Int
-        public var jobSeconds: Double
-        public var balanced: Evaluation
-        public var unbalanced: Evaluation
-        public var balancedIterations: Int
-        public var unbalancedIterations: Int
-
-        /// The comparison table the demo prints.
-        public func render() -> String {
-            func percent(_ v: Double?) -> String { v.map { String(format: "%6.2f %%", $0 * 100) } ?? "     –  " }
-            func group(_ e: Evaluation, _ g: Evaluation.ShotGroup) -> Double? { e.groups?.first { $0.group == g }?.accuracy }
-            var lines = [
-                "balanced output  \(balancedRows) rows, SHA-256 \(balancedSHA256)",
-                String(format: "cluster jobs     %.1f s (balanced + unbalanced)", jobSeconds),
-                "",
-                "test top-1          unbalanced   vMF-balanced",
-                "overall             \(percent(unbalanced.top1Accuracy))     \(percent(balanced.top1Accuracy))",
-                "mean per class      \(percent(unbalanced.meanClassAccuracy))     \(percent(balanced.meanClassAccuracy))",
-            ]
-            for g in Evaluation.ShotGroup.allCases {
-                lines.append("\(g.rawValue)-shot".padding(toLength: 20, withPad: " ", startingAt: 0)
-                             + "\(percent(group(unbalanced, g)))     \(percent(group(balanced, g)))")
-            }
-            lines.append("training rows       \(String(format: "%8d", unbalancedRows))     \(String(format: "%8d", balancedRows))")
-            lines.append("L-BFGS iterations   \(String(format: "%8d", unbalancedIterations))     \(String(format: "%8d", balancedIterations))")
-            return lines.joined(separator: "\n")
-        }
-    }
+    /// The recipes' column headings, in the table's order.
+    public static let unweighted = "unweighted", logitAdjusted = "logit adj.", classWeighted = "class weights",
+                      mixture = "vMF mixture", vmfBalanced = "vMF-balanced"
 
     /// The demo job: what `jobs/demo.yaml` describes, pointed at the generated data.
     public func manifest(input: String, output: String, sampler: SamplerKind) -> JobManifest {
@@ -103,18 +76,44 @@ public struct ClusterDemo: Sendable {
         let jobSeconds = Date().timeIntervalSince(started)
         cluster.stop()
 
-        var evaluations: [SamplerKind: (Evaluation, Int, Int)] = [:]
-        for sampler in [SamplerKind.none, .vmf] {
-            let data = outputs[sampler]!
-            let model = path(sampler == .none ? "model-unbalanced.h5" : "model-balanced.h5")
-            say("training on \((data as NSString).lastPathComponent)")
-            let summary = try await TrainingRunner(inputs: [data], output: model, settings: TrainingSettings(), threads: trainingThreads).run()
-            let evaluation = try EvaluationRunner(model: model, test: test, training: train).run()
-            evaluations[sampler] = (evaluation, summary.report.iterations, summary.rows)
-        }
-        return Report(balancedSHA256: try SHA256.hexDigest(ofFileAt: outputs[.vmf]!), balancedRows: evaluations[.vmf]!.2,
-                      unbalancedRows: evaluations[.none]!.2, jobSeconds: jobSeconds,
-                      balanced: evaluations[.vmf]!.0, unbalanced: evaluations[.none]!.0,
-                      balancedIterations: evaluations[.vmf]!.1, unbalancedIterations: evaluations[.none]!.1)
+        let unbalanced = outputs[.none]!, balanced = outputs[.vmf]!
+        // One calibrated fit gives two columns: its final fit is the plain unweighted model (CalibrationFitPlan), scored
+        // raw and with the τ the calibration fit chose.
+        say("training softmax on unbalanced.h5 with --calibrate (the unweighted and logit-adjusted columns)")
+        let plain = try await TrainingRunner(inputs: [unbalanced], output: path("model-unbalanced.h5"), settings: TrainingSettings(),
+                                             threads: trainingThreads, calibration: CalibrationSettings()).run()
+        say(String(format: "  final fit %.2f s, calibration fit %.2f s", plain.trainSeconds, plain.calibrationSeconds))
+        let scored = try EvaluationRunner(model: path("model-unbalanced.h5"), test: test, training: train).evaluations(calibrations: [false, true])
+
+        say("training softmax on unbalanced.h5 with --class-weight balanced")
+        let weighted = try await TrainingRunner(inputs: [unbalanced], output: path("model-class-weighted.h5"),
+                                                settings: TrainingSettings(classWeighting: .balanced), threads: trainingThreads).run()
+        say(String(format: "  fit %.2f s", weighted.trainSeconds))
+
+        say("training the vMF mixture on unbalanced.h5 with --calibrate (cross-validation, then the final fit)")
+        let mixture = try await VMFMixtureTrainingRunner(inputs: [unbalanced], output: path("model-vmf-mixture.h5"),
+                                                         settings: VMFMixtureSelectionSettings(calibrate: true), threads: trainingThreads).run()
+        say(String(format: "  cross-validation %.2f s, final fit %.2f s", mixture.foldSeconds, mixture.refitSeconds))
+
+        say("training softmax on balanced.h5")
+        let vmf = try await TrainingRunner(inputs: [balanced], output: path("model-balanced.h5"), settings: TrainingSettings(),
+                                           threads: trainingThreads).run()
+        say(String(format: "  fit %.2f s", vmf.trainSeconds))
+
+        func evaluate(_ model: String) throws -> Evaluation { try EvaluationRunner(model: path(model), test: test, training: train).run() }
+        let recipes = [
+            Recipe(name: Self.unweighted, evaluation: scored[0], trainingRows: plain.rows, iterations: plain.report.iterations,
+                   fitSeconds: plain.trainSeconds),
+            Recipe(name: Self.logitAdjusted, evaluation: scored[1], trainingRows: plain.rows, iterations: plain.report.iterations,
+                   fitSeconds: plain.trainSeconds + plain.calibrationSeconds),
+            Recipe(name: Self.classWeighted, evaluation: try evaluate("model-class-weighted.h5"), trainingRows: weighted.rows,
+                   iterations: weighted.report.iterations, fitSeconds: weighted.trainSeconds),
+            Recipe(name: Self.mixture, evaluation: try evaluate("model-vmf-mixture.h5"), trainingRows: mixture.rows, iterations: nil,
+                   fitSeconds: mixture.foldSeconds + mixture.refitSeconds),
+            Recipe(name: Self.vmfBalanced, evaluation: try evaluate("model-balanced.h5"), trainingRows: vmf.rows,
+                   iterations: vmf.report.iterations, fitSeconds: vmf.trainSeconds),
+        ]
+        return Report(balancedSHA256: try SHA256.hexDigest(ofFileAt: balanced), balancedRows: vmf.rows, unbalancedRows: plain.rows,
+                      jobSeconds: jobSeconds, recipes: recipes)
     }
 }

@@ -34,16 +34,19 @@ def accuracy_figure(reports, names):
         panel.xaxis.set_minor_formatter(NullFormatter())
         panel.set_xlabel("long-tailed training rows of the class")
         few = report.few_shot_accuracy()
-        title = f"{name}: top-1 {100 * report.top1:.1f} %"
+        # The model's name on its own line: a long name ("generative vMF mixture + calibrate") and its figures on one
+        # line ran into the other panel's title.
+        title = f"{name}\ntop-1 {100 * report.top1:.1f} %"
         if few is not None:
             title += f", few-shot {100 * few:.1f} %"
         if report.tau is not None:
             title += f", τ = {report.tau:g}"
-        panel.set_title(title)
+        panel.set_title(title, fontsize=10)
         panel.set_ylim(-3, 103)
     axes[0].set_ylabel("test accuracy of the class (%)")
     # Below the panels: inside, it would hide the points of one of them.
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, frameon=False, loc="lower center", ncols=3, bbox_to_anchor=(0.5, -0.11))
-    figure.suptitle("Per-class accuracy against training count (lines: group means)", fontsize=11)
+    # Above the two-line panel titles (savefig's tight box takes it in).
+    figure.suptitle("Per-class accuracy against training count (lines: group means)", fontsize=11, y=1.07)
     return figure

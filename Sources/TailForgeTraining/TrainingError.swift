@@ -34,6 +34,9 @@ public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
     case emptyClass(shard: String, classIndex: Int, classCount: Int)
     /// Every class has a single row, so no within-class concentration can be estimated.
     case singleRowClasses(classCount: Int)
+    /// A cross-validation fold leaves every class at most one training row, so its fit has no within-class
+    /// concentration to give them, although the rows as a whole do (every class has at most 2 rows, or 3 with 2 folds).
+    case foldWithoutConcentration(fold: Int, folds: Int, largestClass: Int)
     /// A vMF mixture model's parameters are inconsistent (shapes, non-finite or out-of-range values).
     case invalidMixtureModel(what: String, expected: String)
 
@@ -72,6 +75,10 @@ public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .singleRowClasses(let classCount):
             return "every class has a single row (\(classCount) classes), so no within-class concentration can be estimated: "
                 + "give at least one class two or more rows"
+        case .foldWithoutConcentration(let fold, let folds, let largestClass):
+            return "cross-validation fold \(fold + 1) of \(folds) leaves every class at most one training row (the largest class has "
+                + "\(largestClass) rows), so no within-class concentration can be estimated for its fit: give at least one class "
+                + "3 or more rows (4 or more with --folds 2)"
         case .invalidMixtureModel(let what, let expected):
             return "the vMF mixture model's \(what), but \(expected): the model is damaged or was built wrongly"
         }

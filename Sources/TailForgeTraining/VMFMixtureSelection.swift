@@ -33,6 +33,14 @@ public enum VMFMixtureSelection {
         let clock = ContinuousClock()
         let foldStart = clock.now
         let foldOf = folds(classRows: classRows, count: settings.folds, seed: settings.seed)
+        // Rows that the final fit could use may still leave a fold no class with two training rows, and so no κ at all
+        // (not even a median to lend): say which fold and what to add before any fit, not that every class has one row.
+        if classRows.contains(where: { $0.count >= 2 }) {
+            for fold in 0 ..< settings.folds
+            where !classRows.contains(where: { rows in rows.count - rows.count(where: { foldOf[$0] == fold }) >= 2 }) {
+                throw .foldWithoutConcentration(fold: fold, folds: settings.folds, largestClass: classRows.map(\.count).max()!)
+            }
+        }
         for fold in 0 ..< settings.folds {
             let training = classRows.map { $0.filter { foldOf[$0] != fold } }
             let heldOut = labels.indices.filter { foldOf[$0] == fold }

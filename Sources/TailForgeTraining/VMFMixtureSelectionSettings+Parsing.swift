@@ -27,7 +27,7 @@ extension VMFMixtureSelectionSettings {
         let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let expected = option == "--mixture-max-modes"
             ? "comma-separated whole numbers from \(maxModesRange.lowerBound) to \(maxModesRange.upperBound)"
-            : "comma-separated multiples of the dimension d, above 0 and at most 1e6"
+            : "comma-separated multiples of the dimension d from 1e-6 to 1e6"
         guard items.contains(where: { !$0.isEmpty }) else {
             throw .invalidSetting(name: option, value: "'\(text)'", expected: "\(expected), e.g. \(example)")
         }

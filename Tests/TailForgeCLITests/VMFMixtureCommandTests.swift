@@ -39,6 +39,8 @@ import TailForgeStorage
         BadFlags(arguments: mixture + ["--mixture-max-modes", "3,3"], says: "each value once (3 is given twice)"),
         BadFlags(arguments: mixture + ["--mixture-prior-concentration=-1"], says: "--mixture-prior-concentration is '-1' but must be comma-separated multiples of the dimension d"),
         BadFlags(arguments: mixture + ["--mixture-prior-concentration", "nan"], says: "('nan' is not one)"),
+        // The smallest accepted multiple is 1e-6: the message says so rather than "above 0", which 1e-7 is.
+        BadFlags(arguments: mixture + ["--mixture-prior-concentration", "1e-7"], says: "multiples of the dimension d from 1e-6 to 1e6 ('1e-7' is not one)"),
         BadFlags(arguments: mixture + ["--folds", "1"], says: "--folds must be from 2 to 20, got 1"),
         BadFlags(arguments: mixture + ["--threads", "0"], says: "--threads must be from 1 to 1024"),
         BadFlags(arguments: ["--mixture-max-modes", "2"], says: "--mixture-max-modes applies to --classifier vmf-mixture only: add --classifier vmf-mixture, or drop --mixture-max-modes"),

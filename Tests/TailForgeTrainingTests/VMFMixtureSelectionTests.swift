@@ -126,6 +126,28 @@ import TailForgeNumerics
         #expect(direct == one.fit)
     }
 
+    /// Classes of two rows can be fitted (each has a κ), but every fold holds one of each class's rows out, leaving
+    /// no class two training rows: the error names the fold and what to add, not "every class has a single row".
+    @Test func foldsThatLeaveNoClassTwoTrainingRowsAreNamed() throws {
+        func data(_ counts: [Int]) -> (rows: Matrix, labels: [Int32]) {
+            let d = VMFMixtureTestData.classes(dimension: 8, counts: counts, modes: counts.map { _ in 1 }, kappa: 50, seed: 26)
+            return (d.rows, d.labels)
+        }
+        func run(_ counts: [Int], folds: Int) throws(TrainingError) {
+            let (rows, labels) = data(counts)
+            _ = try VMFMixtureSelection.run(rows: rows, labels: labels, classCount: counts.count,
+                                            settings: VMFMixtureSelectionSettings(calibrate: false, folds: folds), threads: 1)
+        }
+        let (rows, labels) = data([2, 2, 2])
+        _ = try VMFMixtureFitter.fit(rows: rows, labels: labels, classCount: 3, settings: VMFMixtureSettings(priorConcentration: 8), threads: 1)
+        #expect(throws: TrainingError.foldWithoutConcentration(fold: 0, folds: 5, largestClass: 2)) { try run([2, 2, 2], folds: 5) }
+        #expect(throws: TrainingError.foldWithoutConcentration(fold: 0, folds: 2, largestClass: 3)) { try run([2, 3, 2], folds: 2) }
+        #expect(TrainingError.foldWithoutConcentration(fold: 0, folds: 2, largestClass: 3).description.contains("3 or more rows"))
+        try run([2, 3, 2], folds: 3)
+        try run([2, 4, 2], folds: 2)
+        #expect(throws: TrainingError.singleRowClasses(classCount: 3)) { try run([1, 1, 1], folds: 2) }
+    }
+
     @Test func badSettingsAreRefused() {
         let data = VMFMixtureTestData.classes(dimension: 8, counts: [10, 10], modes: [1, 1], kappa: 50, seed: 24)
         for settings in [VMFMixtureSelectionSettings(maxModesGrid: []), VMFMixtureSelectionSettings(maxModesGrid: [3, 2]),

@@ -76,10 +76,12 @@ public struct VMFMixtureTrainingRunner: Sendable {
         }
         let loadSeconds = (clock.now - loadStart).seconds
         let settings = self.settings, threads = self.threads, fitted = rows, fittedLabels = labels
+        // Errors about the rows as a whole (a class without rows) name the files they came from.
+        let source = inputs.joined(separator: " + ")
         // The cross-validation blocks for minutes: it runs on a pool thread while this task waits.
         let result = try await ComputePool.run { () throws(TrainingError) in
             try VMFMixtureSelection.run(rows: fitted, labels: fittedLabels, classCount: classCount, settings: settings, threads: threads,
-                                        progress: progress)
+                                        source: source, progress: progress)
         }
         let record = Self.record(result, settings: settings)
         let metadata = VMFMixtureModelFile.Metadata(selection: record, adjustment: result.adjustment, trainingRows: rows.rows,

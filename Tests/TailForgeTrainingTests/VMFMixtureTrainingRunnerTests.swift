@@ -31,4 +31,15 @@ import TailForgeTestSupport
         let raw = parameters[0].map(Double.init(bitPattern:)), balanced = parameters[1].map(Double.init(bitPattern:))
         #expect(zip(raw, balanced).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($0)) })
     }
+
+    /// A class named in /class_names with no rows is an error naming the input file, not "training rows".
+    @Test func aClassWithoutRowsIsNamedWithItsFile() async throws {
+        let dir = TemporaryDirectory("mixture-empty-class")
+        let (data, labels) = vmfLongTail(counts: [20, 10], dimension: 8, kappa: 8, seed: 5)
+        try writeLabeledFile(dir.file("train.h5"), data, labels, classNames: ["a", "b", "c"])
+        await #expect(throws: TrainingError.emptyClass(shard: dir.file("train.h5"), classIndex: 2, classCount: 3)) {
+            _ = try await VMFMixtureTrainingRunner(inputs: [dir.file("train.h5")], output: dir.file("m.h5"), settings: Self.settings, threads: 1).run()
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.file("m.h5")))
+    }
 }

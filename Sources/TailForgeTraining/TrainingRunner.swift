@@ -68,6 +68,7 @@ public struct TrainingRunner: Sendable {
         let loaded = try files.map { file throws in try file.load(threads: threads, provenance: calibration != nil) }
         let shards = loaded.map(\.shard)
         let classCount = classNames?.count ?? Int(shards.map { $0.labels.max() ?? 0 }.max() ?? 0) + 1
+        try Self.checkLabels(shards, classCount: classCount)
         // A balanced file's identity comes from its attributes (the same for both layouts: no second read).
         let digests = files.map(\.identity)
         let classWeights = try settings.classWeighting.weights(
@@ -105,6 +106,15 @@ public struct TrainingRunner: Sendable {
         return Summary(report: result.report, settings: finalSettings, classCount: classCount, dimension: source.dimension,
                        rows: source.rowCount, loadSeconds: loadSeconds, trainSeconds: result.report.seconds,
                        calibration: calibrated?.record, calibrationReports: calibrated?.fits ?? [])
+    }
+
+    /// Every label within the classes: when only some files name their classes, another may label past them.
+    static func checkLabels(_ shards: [TrainingShard], classCount: Int) throws(TrainingError) {
+        for shard in shards {
+            if let bad = shard.labels.firstIndex(where: { $0 < 0 || Int($0) >= classCount }) {
+                throw .labelOutOfRange(shard: shard.name, row: bad, label: shard.labels[bad], classCount: classCount)
+            }
+        }
     }
 
     /// The class names the shards carry, which must agree where present.

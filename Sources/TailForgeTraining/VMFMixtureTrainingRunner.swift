@@ -63,6 +63,8 @@ public struct VMFMixtureTrainingRunner: Sendable {
         var syntheticRowsLeftOut = 0
         for file in files {
             let (shard, leftOut) = try file.loadRealRows()
+            // Without class names the class count is the largest label + 1; with them, a file may label past them.
+            try TrainingRunner.checkLabels([shard], classCount: classNames?.count ?? Int(Int32.max))
             rows.appendRows(shard.embeddings)
             labels += shard.labels
             syntheticRowsLeftOut += leftOut
@@ -71,9 +73,6 @@ public struct VMFMixtureTrainingRunner: Sendable {
             }
         }
         let classCount = classNames?.count ?? Int(labels.max() ?? 0) + 1
-        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classCount }) {
-            throw TrainingError.labelOutOfRange(shard: "the training rows", row: bad, label: labels[bad], classCount: classCount)
-        }
         let loadSeconds = (clock.now - loadStart).seconds
         let settings = self.settings, threads = self.threads, fitted = rows, fittedLabels = labels
         // Errors about the rows as a whole (a class without rows) name the files they came from.

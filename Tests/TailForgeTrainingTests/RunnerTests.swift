@@ -143,6 +143,26 @@ func writeLabeledFile(_ path: String, _ m: Matrix, _ labels: [Int32], classNames
         #expect(!FileManager.default.fileExists(atPath: dir.file("model.h5")))
     }
 
+    /// One file names 2 classes, the other names none and labels 4: both model types refuse the first label past the
+    /// named classes with its file and row (the softmax trainer indexed its class counts with it and crashed).
+    @Test func aLabelBeyondTheNamedClassesIsRefusedWithItsFileAndRow() async throws {
+        let dir = TemporaryDirectory("training")
+        let (train, _, data, labels) = try writeProblem(dir)
+        let named = (0 ..< 200).filter { labels[$0] < 2 }
+        try writeLabeledFile(dir.file("named.h5"), data.gatherRows(named), named.map { labels[$0] }, classNames: ["a", "b"])
+        let bad = labels.firstIndex { $0 >= 2 }!
+        let expected = TrainingError.labelOutOfRange(shard: train, row: bad, label: labels[bad], classCount: 2)
+        await #expect(throws: expected) {
+            _ = try await TrainingRunner(inputs: [dir.file("named.h5"), train], output: dir.file("model.h5"), settings: settings).run()
+        }
+        await #expect(throws: expected) {
+            _ = try await VMFMixtureTrainingRunner(inputs: [dir.file("named.h5"), train], output: dir.file("model.h5"),
+                                                   settings: VMFMixtureSelectionSettings(maxModesGrid: [1], priorConcentrationMultiples: [1], folds: 2),
+                                                   threads: 1).run()
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.file("model.h5")))
+    }
+
     @Test func nonFiniteValuesAreRefusedWithTheirRow() async throws {
         let dir = TemporaryDirectory("training")
         let (train, _, _, _) = try writeProblem(dir)

@@ -67,6 +67,14 @@ public enum VMFMixtureFitter {
         return results.values
     }
 
+    /// The median of ascending `values` (the mean of the two middle ones for an even count): the κ a single-row
+    /// class borrows, and the one `train` prints.
+    static func median(ofSorted values: [Double]) -> Double {
+        guard !values.isEmpty else { return .nan }
+        let middle = values.count / 2
+        return values.count % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2
+    }
+
     /// The model for prior concentration `kappa0` and at most `maxModes` modes from the class summaries; a class
     /// without a summary (no rows: only in cross-validation) gets no modes and scores −∞.
     static func assemble(_ summaries: [VMFClassSummary?], dimension: Int, kappa0: Double, maxModes: Int,
@@ -74,7 +82,7 @@ public enum VMFMixtureFitter {
         let choices = summaries.map { $0?.choose(kappa0: kappa0, maxModes: maxModes, normalizer: normalizer) }
         let known = choices.compactMap { $0?.kappa }.sorted()
         guard !known.isEmpty else { throw .singleRowClasses(classCount: summaries.count) }
-        let median = known.count % 2 == 1 ? known[known.count / 2] : (known[known.count / 2 - 1] + known[known.count / 2]) / 2
+        let median = median(ofSorted: known)
         var offsets = [0], parameters: [Double] = [], logWeights: [Double] = [], kappas: [Double] = [], modesPerClass: [Int] = []
         for (summary, choice) in zip(summaries, choices) {
             guard let summary else {

@@ -126,7 +126,7 @@ extension VMFMixtureTrainingRunner.Summary {
                      + (r.calibrated ? String(format: " (τ = 0: %.2f %%); applied by evaluate and predict unless --no-calibration", r.rawBalancedAccuracy * 100) : ""))
         let counts = Dictionary(grouping: modesPerClass, by: { $0 }).mapValues(\.count).sorted { $0.key < $1.key }
         let sortedKappa = classKappa.sorted()
-        let median = sortedKappa.isEmpty ? .nan : sortedKappa[sortedKappa.count / 2]
+        let median = VMFMixtureFitter.median(ofSorted: sortedKappa)
         lines.append("modes per class: " + counts.map { "\($0.key) × \($0.value) class\($0.value == 1 ? "" : "es")" }.joined(separator: ", ")
                      + String(format: " (%d modes); within-mode κ median %.4g, from %.4g to %.4g", modesPerClass.reduce(0, +), median,
                               sortedKappa.first ?? .nan, sortedKappa.last ?? .nan))

@@ -191,7 +191,8 @@ struct TrainCommand: AsyncParsableCommand {
             ("--resume", resume != nil, "the vMF mixture has no optimiser state to resume; drop --resume"),
             ("--checkpoint-every", checkpointEvery != defaults.checkpointEvery, "it is for --distributed softmax training; drop it"),
             ("--cluster-timeout", clusterTimeout != defaults.clusterTimeout, "it is for --distributed softmax training; drop it"),
-            ("--l2", l2 != defaults.l2, "the vMF mixture has no weight penalty (its mode prior κ₀, --mixture-prior-concentration, is what regularises it); drop --l2"),
+            // By value: 0.0001 is the default written another way, which ArgumentParser cannot tell from a left-out flag either.
+            ("--l2", Double(l2) != Double(defaults.l2), "the vMF mixture has no weight penalty (its mode prior κ₀, --mixture-prior-concentration, is what regularises it); drop --l2"),
             ("--l2-grid", l2Grid != nil, "the vMF mixture chooses κ₀ from --mixture-prior-concentration instead; drop --l2-grid"),
             ("--class-weight", classWeight != defaults.classWeight,
              "the vMF mixture fits each class's rows on their own, so class counts enter only through the prior π that --calibrate's τ adjusts; drop --class-weight"),

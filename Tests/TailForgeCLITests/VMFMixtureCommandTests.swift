@@ -57,6 +57,15 @@ import TailForgeStorage
         #expect(!fixture.contents().contains { $0.contains(output) })
     }
 
+    /// `--l2` is compared by value: the default written another way cannot be told from a left-out flag, like `1e-4`.
+    @Test func theDefaultL2WrittenAnotherWayIsAccepted() async throws {
+        let fixture = try await Self.sharedFixture.value
+        let outcome = try await fixture.runner.run(["train", "data/train.h5", "-o", "mixture-l2.h5", "--l2", "0.0001"] + Self.quick,
+                                                   in: fixture.directory)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(fixture.contents().contains("mixture-l2.h5"))
+    }
+
     @Test func aMissingOutputDirectoryIsNamedBeforeAnyWork() async throws {
         let fixture = try await Self.sharedFixture.value
         let outcome = try await fixture.runner.run(["train", "data/train.h5", "-o", "nowhere/mixture.h5"] + Self.quick, in: fixture.directory)

@@ -162,22 +162,10 @@ public struct VMFMixtureModel: Sendable, Equatable {
 
     /// log p(x | c) of `count` unit rows (`[count × dimension]` Double).
     func scoreUnitRows(_ unit: [Double], count: Int) -> [Double] {
-        let modes = modeCount
-        var dots = [Double](repeating: 0, count: count * modes)
         var out = [Double](repeating: 0, count: count * classCount)
         guard count > 0 else { return out }
-        if modes > 0 {
-            unit.withUnsafeBufferPointer { x in
-                modeParameters.withUnsafeBufferPointer { theta in
-                    dots.withUnsafeMutableBufferPointer { z in
-                        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(modes), Int32(dimension),
-                                    1, x.baseAddress, Int32(dimension), theta.baseAddress, Int32(dimension),
-                                    0, z.baseAddress, Int32(modes))
-                    }
-                }
-            }
-        }
-        var scratch = [Double](repeating: 0, count: max(modes, 1))
+        let dots = modeDots(unit, count: count)
+        var scratch = [Double](repeating: 0, count: max(modeCount, 1))
         dots.withUnsafeBufferPointer { z in
             out.withUnsafeMutableBufferPointer { o in
                 scratch.withUnsafeMutableBufferPointer { s in
@@ -186,6 +174,23 @@ public struct VMFMixtureModel: Sendable, Equatable {
             }
         }
         return out
+    }
+
+    /// θ_k·x of `count` unit rows (`[count × dimension]` Double) with every mode, `[count × modeCount]`: one GEMM.
+    func modeDots(_ unit: [Double], count: Int) -> [Double] {
+        let modes = modeCount
+        var dots = [Double](repeating: 0, count: count * modes)
+        guard count > 0, modes > 0 else { return dots }
+        unit.withUnsafeBufferPointer { x in
+            modeParameters.withUnsafeBufferPointer { theta in
+                dots.withUnsafeMutableBufferPointer { z in
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(modes), Int32(dimension),
+                                1, x.baseAddress, Int32(dimension), theta.baseAddress, Int32(dimension),
+                                0, z.baseAddress, Int32(modes))
+                }
+            }
+        }
+        return dots
     }
 
     /// The class scores log p(x | c) − τ·log π_c of each row, `[rows × classCount]` row-major (no adjustment: τ = 0).

@@ -24,6 +24,10 @@ import TailForgeStorage
 /// The inputs: `training_rows` (rows fitted), `synthetic_rows_left_out` (a balanced input's synthetic rows, which are
 /// not fitted), `input_files` and `input_sha256` (newline-separated, in order, as softmax models record them), and
 /// `tool_version`. Nothing machine- or time-dependent (no wall times, thread counts or paths).
+///
+/// Semi-supervised fits (`--unlabeled`, ``VMFMixtureSemiSupervised``) add `unlabeled_rows`, `unlabeled_files` and
+/// `unlabeled_sha256` (newline-separated, in order), `em_iterations` and `em_converged` (1 if it stopped because no
+/// pool row changed class, 0 at the iteration limit); a fit without a pool has none of them.
 public enum VMFMixtureModelFile {
     public static let format = "tailforge-vmf-mixture-model"
     public static let formatVersion: Int64 = 1
@@ -41,6 +45,25 @@ public enum VMFMixtureModelFile {
         public var inputSHA256: [String]
         public var classNames: [String]?
         public var toolVersion: String
+        /// The unlabeled pool that refined the fit by EM (`train --unlabeled`), nil without one.
+        public var unlabeled: Unlabeled?
+
+        public struct Unlabeled: Sendable, Equatable {
+            public var rows: Int
+            /// File names (no directories) and SHA-256s, in order.
+            public var files: [String]
+            public var sha256: [String]
+            public var iterations: Int
+            public var converged: Bool
+
+            public init(rows: Int, files: [String], sha256: [String], iterations: Int, converged: Bool) {
+                self.rows = rows
+                self.files = files
+                self.sha256 = sha256
+                self.iterations = iterations
+                self.converged = converged
+            }
+        }
 
         public init(selection: VMFMixtureSelectionRecord, adjustment: LogitAdjustment, trainingRows: Int, syntheticRowsLeftOut: Int = 0,
                     inputFiles: [String], inputSHA256: [String], classNames: [String]?, toolVersion: String = ToolVersion.current) {
@@ -85,6 +108,7 @@ public enum VMFMixtureModelFile {
             "input_sha256": .string(metadata.inputSHA256.joined(separator: "\n")),
             "tool_version": .string(metadata.toolVersion),
         ])
+        if let unlabeled = metadata.unlabeled { try writer.writeAttributes(unlabeledAttributes(unlabeled)) }
         try writer.writeDataset("mode_parameters", values: model.modeParameters, shape: [modeCount, model.dimension])
         try writer.writeDataset("mode_offsets", values: model.modeOffsets.map(Int64.init), shape: [model.classCount + 1])
         try writer.writeDataset("mode_log_weights", values: model.modeLogWeights, shape: [modeCount])
@@ -98,6 +122,17 @@ public enum VMFMixtureModelFile {
         try writer.writeDataset("selection_balanced_accuracies", values: selection.balancedAccuracies,
                                 shape: [selection.maxModesGrid.count, selection.priorConcentrationMultiples.count, selection.tauGrid.count])
         try writer.commit()
+    }
+
+    /// What the model file says of the unlabeled pool.
+    static func unlabeledAttributes(_ unlabeled: Metadata.Unlabeled) -> [String: AttributeValue] {
+        [
+            "unlabeled_rows": .int(Int64(unlabeled.rows)),
+            "unlabeled_files": .string(unlabeled.files.joined(separator: "\n")),
+            "unlabeled_sha256": .string(unlabeled.sha256.joined(separator: "\n")),
+            "em_iterations": .int(Int64(unlabeled.iterations)),
+            "em_converged": .int(unlabeled.converged ? 1 : 0),
+        ]
     }
 
     /// A model read back, with its attributes, class names, logit adjustment and how it was chosen.

@@ -39,30 +39,37 @@ struct VMFMixtureScoring: Sendable {
                       scratch: UnsafeMutableBufferPointer<Double>) {
         let modes = modeCount
         for i in 0 ..< rows {
-            let rowDots = dots + i * modes
-            for c in 0 ..< classCount {
-                let kappa = classKappa[c]
-                for k in modeOffsets[c] ..< modeOffsets[c + 1] {
-                    scratch[k] = max(0, modeNormSquared[k] + 2 * kappa * rowDots[k] + kappa * kappa).squareRoot()
-                }
-            }
-            let norms = UnsafeBufferPointer(rebasing: scratch[0 ..< modes])
-            normalizer.logNormalizers(norms, into: UnsafeMutableBufferPointer(rebasing: scratch[0 ..< modes]))
-            for c in 0 ..< classCount {
-                let lower = modeOffsets[c], upper = modeOffsets[c + 1]
-                guard lower < upper else {
-                    out[i * classCount + c] = -.infinity
-                    continue
-                }
-                var largest = -Double.infinity
-                for k in lower ..< upper {
-                    scratch[k] = modeLogWeights[k] + modeLogNormalizer[k] - scratch[k]
-                    largest = max(largest, scratch[k])
-                }
-                var sum = 0.0
-                for k in lower ..< upper { sum += Foundation.exp(scratch[k] - largest) }
-                out[i * classCount + c] = classLogNormalizer[c] + largest + Foundation.log(sum)
+            modeTerms(rowDots: dots + i * modes, into: scratch)
+            for c in 0 ..< classCount { out[i * classCount + c] = classLogDensity(c, modeTerms: scratch) }
+        }
+    }
+
+    /// Each mode's term of one row's class density less log C(κ_c), log w_k + log C(‖θ_k‖) − log C(‖θ_k + κ_c x‖), into
+    /// `terms[k]` (`terms` holds at least `modeCount` values), given `rowDots[k]` = θ_k·x.
+    func modeTerms(rowDots: UnsafePointer<Double>, into terms: UnsafeMutableBufferPointer<Double>) {
+        let modes = modeCount
+        for c in 0 ..< classCount {
+            let kappa = classKappa[c]
+            for k in modeOffsets[c] ..< modeOffsets[c + 1] {
+                terms[k] = max(0, modeNormSquared[k] + 2 * kappa * rowDots[k] + kappa * kappa).squareRoot()
             }
         }
+        let norms = UnsafeBufferPointer(rebasing: terms[0 ..< modes])
+        normalizer.logNormalizers(norms, into: UnsafeMutableBufferPointer(rebasing: terms[0 ..< modes]))
+        for k in 0 ..< modes {
+            terms[k] = modeLogWeights[k] + modeLogNormalizer[k] - terms[k]
+        }
+    }
+
+    /// log p(x | c) from a row's ``modeTerms(rowDots:into:)``: log C(κ_c) plus their log-sum-exp over class c's modes
+    /// (−∞ without any).
+    func classLogDensity(_ c: Int, modeTerms terms: UnsafeMutableBufferPointer<Double>) -> Double {
+        let lower = modeOffsets[c], upper = modeOffsets[c + 1]
+        guard lower < upper else { return -.infinity }
+        var largest = -Double.infinity
+        for k in lower ..< upper { largest = max(largest, terms[k]) }
+        var sum = 0.0
+        for k in lower ..< upper { sum += Foundation.exp(terms[k] - largest) }
+        return classLogNormalizer[c] + largest + Foundation.log(sum)
     }
 }

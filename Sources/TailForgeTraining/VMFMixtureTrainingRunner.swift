@@ -17,14 +17,22 @@ public struct VMFMixtureTrainingRunner: Sendable {
     public var threads: Int
     /// Dataset names, the same in every input.
     public var names: DatasetNames
+    /// Files of unlabeled rows (`/embeddings` only is read) that refine the fitted mixture by EM
+    /// (``VMFMixtureSemiSupervised``); none: the labelled fit alone.
+    public var unlabeled: [String]
+    /// EM's iteration limit.
+    public var emIterations: Int
 
     public init(inputs: [String], output: String, settings: VMFMixtureSelectionSettings = VMFMixtureSelectionSettings(),
-                threads: Int = ProcessInfo.processInfo.activeProcessorCount, names: DatasetNames = .standard) {
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount, names: DatasetNames = .standard,
+                unlabeled: [String] = [], emIterations: Int = VMFMixtureSemiSupervised.defaultIterations) {
         self.inputs = inputs
         self.output = output
         self.settings = settings
         self.threads = max(1, threads)
         self.names = names
+        self.unlabeled = unlabeled
+        self.emIterations = emIterations
     }
 
     /// What a run did.
@@ -45,6 +53,15 @@ public struct VMFMixtureTrainingRunner: Sendable {
         /// Wall seconds of the cross-validation folds, and of the final fit on all rows.
         public var foldSeconds: Double
         public var refitSeconds: Double
+        /// The EM refinement with unlabeled rows: rows used, what each iteration did, and its wall seconds.
+        public var semiSupervised: SemiSupervised?
+
+        public struct SemiSupervised: Sendable {
+            public var rows: Int
+            public var iterations: [VMFMixtureSemiSupervised.Iteration]
+            public var converged: Bool
+            public var seconds: Double
+        }
 
         /// Pooled out-of-fold balanced accuracy of the choice.
         public var outOfFoldBalancedAccuracy: Double { record.balancedAccuracy }
@@ -53,10 +70,16 @@ public struct VMFMixtureTrainingRunner: Sendable {
     /// Runs the job; `progress` gets a line as each fold and the final fit go (the command prints them to stderr).
     public func run(progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Summary {
         guard !inputs.isEmpty else { throw TrainingError.noShards }
-        try AtomicHDF5Writer.checkWritable(path: output, distinctFrom: inputs)
+        try AtomicHDF5Writer.checkWritable(path: output, distinctFrom: inputs + unlabeled)
+        if !unlabeled.isEmpty, !VMFMixtureSemiSupervised.iterationRange.contains(emIterations) {
+            throw TrainingError.invalidSetting(name: "EM iterations", value: "\(emIterations)",
+                                               expected: "from \(VMFMixtureSemiSupervised.iterationRange.lowerBound) to \(VMFMixtureSemiSupervised.iterationRange.upperBound)")
+        }
         let clock = ContinuousClock()
         let loadStart = clock.now
         let files = try TrainingInputFile.openAll(inputs, names: names)
+        // The pool is read and checked before minutes of cross-validation.
+        let pool = try UnlabeledPool.load(unlabeled, embeddings: names.embeddings, dimension: files[0].dimension, trainingFiles: files)
         let classNames = try TrainingRunner.agreedClassNames(files)
         var rows = Matrix(rows: 0, columns: files[0].dimension)
         var labels: [Int32] = []
@@ -83,14 +106,34 @@ public struct VMFMixtureTrainingRunner: Sendable {
                                         source: source, progress: progress)
         }
         let record = Self.record(result, settings: settings)
-        let metadata = VMFMixtureModelFile.Metadata(selection: record, adjustment: result.adjustment, trainingRows: rows.rows,
+        var fit = result.fit
+        var semiSupervised: Summary.SemiSupervised?
+        if let pool {
+            progress("EM with \(pool.rows.rows) unlabeled rows of \(pool.files.joined(separator: " + ")), at most \(emIterations) iterations")
+            let emStart = clock.now
+            let (emIterations, poolSource) = (self.emIterations, pool.files.joined(separator: " + "))
+            let outcome = try await ComputePool.run { () throws(TrainingError) in
+                let (unit, classRows) = try VMFMixtureFitter.prepare(rows: fitted, labels: fittedLabels, classCount: classCount, source: source)
+                return try VMFMixtureSemiSupervised.refine(base: result.fit, unit: unit, classRows: classRows, maxModes: result.maxModes,
+                                                          kappa0: result.priorConcentration, seed: settings.seed, pool: pool.rows,
+                                                          poolSource: poolSource, iterations: emIterations, threads: threads, progress: progress)
+            }
+            fit = outcome.fit
+            semiSupervised = .init(rows: pool.rows.rows, iterations: outcome.iterations, converged: outcome.converged,
+                                   seconds: (clock.now - emStart).seconds)
+        }
+        var metadata = VMFMixtureModelFile.Metadata(selection: record, adjustment: result.adjustment, trainingRows: rows.rows,
                                                     syntheticRowsLeftOut: syntheticRowsLeftOut, inputFiles: inputs.map(baseName),
                                                     inputSHA256: files.map(\.identity), classNames: classNames)
-        try VMFMixtureModelFile.write(result.fit.model, metadata: metadata, to: output)
-        return Summary(record: record, adjustment: result.adjustment, modesPerClass: result.fit.modesPerClass,
-                       classKappa: result.fit.classKappa, classCount: classCount, dimension: rows.columns, rows: rows.rows,
+        if let pool, let semiSupervised {
+            metadata.unlabeled = .init(rows: semiSupervised.rows, files: pool.files.map(baseName), sha256: pool.sha256,
+                                       iterations: semiSupervised.iterations.count, converged: semiSupervised.converged)
+        }
+        try VMFMixtureModelFile.write(fit.model, metadata: metadata, to: output)
+        return Summary(record: record, adjustment: result.adjustment, modesPerClass: fit.modesPerClass,
+                       classKappa: fit.classKappa, classCount: classCount, dimension: rows.columns, rows: rows.rows,
                        syntheticRowsLeftOut: syntheticRowsLeftOut, loadSeconds: loadSeconds,
-                       foldSeconds: result.foldSeconds, refitSeconds: result.refitSeconds)
+                       foldSeconds: result.foldSeconds, refitSeconds: result.refitSeconds, semiSupervised: semiSupervised)
     }
 
     /// The selection's outcome as the model file records it.
@@ -135,6 +178,12 @@ extension VMFMixtureTrainingRunner.Summary {
                      + (syntheticRowsLeftOut > 0 ? " (\(syntheticRowsLeftOut) synthetic rows left out)" : "")
                      + String(format: "; load %.2f s, cross-validation %.2f s, final fit %.2f s; model written to ", loadSeconds, foldSeconds, refitSeconds)
                      + output)
+        if let semi = semiSupervised, let last = semi.iterations.last {
+            lines.append(String(format: "EM with %d unlabeled rows: %d iteration%@ (%@), pool mean log-likelihood %.6f → %.6f; %.2f s",
+                                semi.rows, semi.iterations.count, semi.iterations.count == 1 ? "" : "s",
+                                semi.converged ? "no row changed class in the last" : "stopped at the iteration limit",
+                                semi.iterations[0].meanLogLikelihood, last.meanLogLikelihood, semi.seconds))
+        }
         return lines
     }
 }

@@ -45,6 +45,11 @@ import TailForgeStorage
         BadFlags(arguments: mixture + ["--threads", "0"], says: "--threads must be from 1 to 1024"),
         BadFlags(arguments: ["--mixture-max-modes", "2"], says: "--mixture-max-modes applies to --classifier vmf-mixture only: add --classifier vmf-mixture, or drop --mixture-max-modes"),
         BadFlags(arguments: ["--folds", "5"], says: "--folds applies to --classifier vmf-mixture only"),
+        BadFlags(arguments: ["--unlabeled", "data/test.h5"], says: "--unlabeled applies to --classifier vmf-mixture only"),
+        BadFlags(arguments: mixture + ["--em-iterations", "5"], says: "--em-iterations bounds the EM over --unlabeled rows: add --unlabeled POOL.h5"),
+        BadFlags(arguments: mixture + ["--unlabeled", "data/test.h5", "--em-iterations", "0"], says: "--em-iterations must be from 1 to 200, got 0"),
+        BadFlags(arguments: quick + ["--unlabeled", "data/missing-pool.h5"], says: "data/missing-pool.h5"),
+        BadFlags(arguments: quick + ["--unlabeled", "data/train.h5"], says: "is not also a training input"),
     ]
 
     @Test(arguments: badFlags)
@@ -64,6 +69,18 @@ import TailForgeStorage
                                                    in: fixture.directory)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(fixture.contents().contains("mixture-l2.h5"))
+    }
+
+    /// A pool of unlabeled rows (here the test file's embeddings: transductive use) refines the model by EM.
+    @Test func trainWithAnUnlabeledPool() async throws {
+        let fixture = try await Self.sharedFixture.value
+        let trained = try await fixture.runner.run(["train", "data/train.h5", "-o", "mixture-semi.h5", "--unlabeled", "data/test.h5",
+                                                    "--em-iterations", "3"] + Self.quick, in: fixture.directory)
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(trained.stderr.contains("EM iteration 1: pool mean log-likelihood"), "\(trained.stderr)")
+        #expect(trained.stdout.contains("EM with 1000 unlabeled rows: "), "\(trained.stdout)")
+        let evaluated = try await fixture.runner.run(["evaluate", "mixture-semi.h5", "data/test.h5"], in: fixture.directory)
+        #expect(evaluated.status == 0 && evaluated.stdout.contains("top-1 accuracy"), "\(evaluated.stderr)")
     }
 
     @Test func aMissingOutputDirectoryIsNamedBeforeAnyWork() async throws {

@@ -47,7 +47,7 @@ public struct SyntheticLatentGenerator: Sendable {
     }
 
     /// Streams: 0 shared geometry; 1<<32 + s superclass s; 2<<32 + c class c's geometry; 3<<32 + c train rows;
-    /// 4<<32 + c test rows.
+    /// 4<<32 + c test rows; 5<<32 + c unlabeled-pool rows; 6<<32 the pool's row order.
     private func rng(_ domain: UInt64, _ index: Int) -> ClassRandomStream {
         ClassRandomStream(seed: seed, stream: domain << 32 | UInt64(index))
     }
@@ -99,18 +99,31 @@ public struct SyntheticLatentGenerator: Sendable {
         return ClassGeometry(centre: superCentre, mean: mean, modes: modes, sampleKappa: sampleKappa)
     }
 
+    /// The three row streams of every class: the same law (a mode drawn uniformly, then a vMF draw around it),
+    /// independent draws.
+    public enum Split: UInt64, Sendable {
+        case train = 3, test = 4
+        /// An unlabeled pool (``unlabeledPool(counts:threads:)``).
+        case unlabeled = 5
+    }
+
     /// `count` unit-norm rows of class `c`, from the train (`test: false`) or test stream.
     public func rows(ofClass c: Int, count: Int, test: Bool) -> Matrix {
-        rowsWithModes(ofClass: c, count: count, test: test).rows
+        rowsWithModes(ofClass: c, count: count, split: test ? .test : .train).rows
     }
 
     /// As ``rows(ofClass:count:test:)``, with the index into ``ClassGeometry/modes`` each row was drawn around.
     public func rowsWithModes(ofClass c: Int, count: Int, test: Bool) -> (rows: Matrix, modes: [Int]) {
+        rowsWithModes(ofClass: c, count: count, split: test ? .test : .train)
+    }
+
+    /// `count` rows of class `c` from `split`'s stream, with the mode each was drawn around.
+    public func rowsWithModes(ofClass c: Int, count: Int, split: Split) -> (rows: Matrix, modes: [Int]) {
         let geometry = geometry(ofClass: c)
         let (modes, kappa) = (geometry.modes, geometry.sampleKappa)
         let d = configuration.dimension
         let vmf = VonMisesFisherSampler(dimension: d)
-        var r = rng(test ? 4 : 3, c)
+        var r = rng(split.rawValue, c)
         var out = Matrix(rows: count, columns: d)
         var drawn = [Int]()
         drawn.reserveCapacity(count)
@@ -129,8 +142,24 @@ public struct SyntheticLatentGenerator: Sendable {
 
     /// A whole split, class-major: `counts[c]` rows of each class c, generated on `threads` threads.
     public func split(counts: [Int], test: Bool, threads: Int) -> (embeddings: Matrix, labels: [Int32]) {
+        split(counts: counts, of: test ? .test : .train, threads: threads)
+    }
+
+    /// An unlabeled pool: `counts[c]` rows of each class c from the pool stream, in an order drawn on its own stream
+    /// (a Fisher–Yates shuffle), so the order says nothing of the classes. `labels` are the hidden truth, for
+    /// analyses; the pool file does not store them.
+    public func unlabeledPool(counts: [Int], threads: Int) -> (embeddings: Matrix, labels: [Int32]) {
+        let (classMajor, labels) = split(counts: counts, of: .unlabeled, threads: threads)
+        var order = Array(labels.indices)
+        var r = rng(6, 0)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, uniformIndex(below: i + 1, using: &r)) }
+        return (classMajor.gatherRows(order), order.map { labels[$0] })
+    }
+
+    /// As ``split(counts:test:threads:)`` from any split's stream.
+    public func split(counts: [Int], of split: Split, threads: Int) -> (embeddings: Matrix, labels: [Int32]) {
         let blocks = ConcurrentResults<Matrix>(count: counts.count)
-        ComputePool.forEach(counts.count, width: threads) { c in blocks.set(c, rows(ofClass: c, count: counts[c], test: test)) }
+        ComputePool.forEach(counts.count, width: threads) { c in blocks.set(c, rowsWithModes(ofClass: c, count: counts[c], split: split).rows) }
         var storage = [Float]()
         storage.reserveCapacity(counts.reduce(0, +) * configuration.dimension)
         var labels = [Int32]()

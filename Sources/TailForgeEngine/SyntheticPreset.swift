@@ -25,9 +25,27 @@ public enum SyntheticPreset: String, Sendable, CaseIterable {
         }
     }
 
+    /// The class profile of an unlabeled pool (`synth --unlabeled`).
+    public enum UnlabeledProfile: String, CaseIterable, Sendable {
+        /// `testPerClass` rows per class: the distribution the test split (and a deployment) has.
+        case balanced
+        /// `trainCounts[c]` rows per class: a second draw of the training distribution.
+        case longTailed = "long-tailed"
+
+        public func counts(_ configuration: SyntheticLatentGenerator.Configuration) -> [Int] {
+            switch self {
+            case .balanced: [Int](repeating: configuration.testPerClass, count: configuration.classes)
+            case .longTailed: configuration.trainCounts
+            }
+        }
+    }
+
     /// Writes `directory/train.h5` (long-tailed) and `directory/test.h5` (balanced), each atomically, in the
-    /// input data contract (/embeddings float32, /labels int32, /class_names).
-    public func write(to directory: String, seed: UInt64, dimension: Int? = nil, threads: Int = 2) throws(StorageError) -> (train: String, test: String) {
+    /// input data contract (/embeddings float32, /labels int32, /class_names); with `unlabeled`, also
+    /// `directory/unlabeled.h5`: an unlabeled pool (``SyntheticLatentGenerator/unlabeledPool(counts:threads:)``) with
+    /// /embeddings only.
+    public func write(to directory: String, seed: UInt64, dimension: Int? = nil, threads: Int = 2,
+                      unlabeled: UnlabeledProfile? = nil) throws(StorageError) -> (train: String, test: String) {
         let generator = SyntheticLatentGenerator(configuration(dimension: dimension), seed: seed)
         // A directory made here holds nothing of the user's until train.h5 is committed: an error or an interrupt
         // (Ctrl-C) before then removes it, so a stopped run leaves no empty directory behind.
@@ -35,11 +53,13 @@ public enum SyntheticPreset: String, Sendable, CaseIterable {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let train = (directory as NSString).appendingPathComponent("train.h5")
         let test = (directory as NSString).appendingPathComponent("test.h5")
+        let pool = (directory as NSString).appendingPathComponent(Self.unlabeledFileName)
         do {
             // Both outputs are checked before minutes of generation (a hard link between them would make one
             // overwrite the other).
             try AtomicHDF5Writer.checkWritable(path: train)
             try AtomicHDF5Writer.checkWritable(path: test, distinctFrom: [train])
+            if unlabeled != nil { try AtomicHDF5Writer.checkWritable(path: pool, distinctFrom: [train, test]) }
             try Self.writeSplit(generator, path: train, counts: generator.configuration.trainCounts, test: false, threads: threads, seed: seed)
         } catch {
             if let made {
@@ -51,8 +71,24 @@ public enum SyntheticPreset: String, Sendable, CaseIterable {
         if let made { TemporaryFiles.forgetScratchDirectory(made) }
         try Self.writeSplit(generator, path: test, counts: [Int](repeating: generator.configuration.testPerClass, count: generator.configuration.classes),
                             test: true, threads: threads, seed: seed)
+        if let unlabeled {
+            let (embeddings, _) = generator.unlabeledPool(counts: unlabeled.counts(generator.configuration), threads: threads)
+            let writer = try AtomicHDF5Writer(path: pool)
+            try writer.writeDataset("embeddings", values: embeddings.storage, shape: [embeddings.rows, embeddings.columns], chunkRows: 4096)
+            try writer.writeAttributes([
+                "format": .string("tailforge-synthetic-v1"),
+                "generator_seed": .int(Int64(bitPattern: seed)),
+                "split": .string("unlabeled"),
+                "unlabeled_profile": .string(unlabeled.rawValue),
+                "tool_version": .string(ToolVersion.current),
+            ])
+            try writer.commit()
+        }
         return (train, test)
     }
+
+    /// The pool's file name in the output directory.
+    public static let unlabeledFileName = "unlabeled.h5"
 
     static func writeSplit(_ generator: SyntheticLatentGenerator, path: String, counts: [Int], test: Bool, threads: Int, seed: UInt64) throws(StorageError) {
         let d = generator.configuration.dimension

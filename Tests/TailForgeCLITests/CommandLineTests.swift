@@ -104,4 +104,26 @@ import TailForgeStorage
             #expect(!FileManager.default.fileExists(atPath: directory + "/typo"))
         }
     }
+
+    /// `synth --unlabeled` adds a pool with embeddings only and leaves train.h5 and test.h5 as they were; a typo names
+    /// the profile it misspells and writes nothing.
+    @Test func synthWritesAnUnlabeledPool() async throws {
+        try await withTemporaryDirectory("synth-pool") { directory in
+            let plain = try await CommandRunner().run(["synth", "--preset", "small", "--dimension", "8", "--threads", "1", "-o", "plain"], in: directory)
+            #expect(plain.status == 0, "\(plain.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: directory + "/plain/unlabeled.h5"))
+            let pooled = try await CommandRunner().run(["synth", "--preset", "small", "--dimension", "8", "--threads", "1", "-o", "pooled",
+                                                        "--unlabeled", "long-tailed"], in: directory)
+            #expect(pooled.status == 0 && pooled.stdout.contains("unlabeled rows, long-tailed, shuffled"), "\(pooled.stderr)")
+            for name in ["train.h5", "test.h5"] {
+                #expect(FileManager.default.contents(atPath: directory + "/plain/" + name) == FileManager.default.contents(atPath: directory + "/pooled/" + name))
+            }
+            let pool = try HDF5File.open(path: directory + "/pooled/unlabeled.h5")
+            #expect(pool.contains("embeddings") && !pool.contains("labels") && !pool.contains("class_names"))
+            #expect(try pool.rootAttributes()["unlabeled_profile"]?.stringValue == "long-tailed")
+            let typo = try await CommandRunner().run(["synth", "--preset", "small", "-o", "typo", "--unlabeled", "balancd"], in: directory)
+            #expect(typo.status != 0 && typo.stderr.contains("did you mean `balanced`?"), "\(typo.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: directory + "/typo"))
+        }
+    }
 }

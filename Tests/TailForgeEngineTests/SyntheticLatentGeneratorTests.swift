@@ -81,4 +81,26 @@ import TailForgeStorage
         }
         #expect(checked > 5)
     }
+
+    /// The unlabeled pool: the profile's rows of every class, from a stream of their own (no row of the train or test
+    /// split), in a shuffled order that is the same for any thread count.
+    @Test func theUnlabeledPoolIsAnIndependentShuffledDrawOfEveryClass() {
+        let generator = SyntheticLatentGenerator(SyntheticPreset.small.configuration(dimension: 16), seed: 3)
+        let counts = SyntheticPreset.UnlabeledProfile.longTailed.counts(generator.configuration)
+        let (pool, labels) = generator.unlabeledPool(counts: counts, threads: 1)
+        #expect(generator.unlabeledPool(counts: counts, threads: 3).embeddings == pool)
+        #expect(pool.rows == counts.reduce(0, +) && labels.count == pool.rows)
+        #expect((0 ..< counts.count).map { c in labels.count(where: { $0 == c }) } == counts)
+        // Shuffled: not class-major.
+        #expect(labels != labels.sorted())
+        // Each pool row is its class's pool-stream row, and none is a train or test row.
+        let classMajor = generator.split(counts: counts, of: .unlabeled, threads: 1)
+        let train = generator.split(counts: counts, test: false, threads: 1).embeddings
+        let test = generator.split(counts: counts, test: true, threads: 1).embeddings
+        let poolRows = Set((0 ..< pool.rows).map { Array(pool.row($0)) })
+        #expect(poolRows == Set((0 ..< classMajor.embeddings.rows).map { Array(classMajor.embeddings.row($0)) }))
+        #expect(poolRows.isDisjoint(with: (0 ..< train.rows).map { Array(train.row($0)) }))
+        #expect(poolRows.isDisjoint(with: (0 ..< test.rows).map { Array(test.row($0)) }))
+        #expect(SyntheticPreset.UnlabeledProfile.balanced.counts(generator.configuration) == [Int](repeating: 50, count: 20))
+    }
 }

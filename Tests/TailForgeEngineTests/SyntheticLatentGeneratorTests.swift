@@ -1,7 +1,9 @@
+import Foundation
 import Testing
 @testable import TailForgeEngine
 import TailForgeNumerics
 import TailForgeStorage
+import TailForgeTestSupport
 
 @Suite struct SyntheticLatentGeneratorTests {
     /// SHA-256 of the float bytes of the rows, class-major, `counts[c]` rows of class c.
@@ -103,4 +105,51 @@ import TailForgeStorage
         #expect(poolRows.isDisjoint(with: (0 ..< test.rows).map { Array(test.row($0)) }))
         #expect(SyntheticPreset.UnlabeledProfile.balanced.counts(generator.configuration) == [Int](repeating: 50, count: 20))
     }
+
+    // As the train/test digests above: a pool `synth --unlabeled` wrote must be the one it writes now, row order
+    // included. Taken with tool version 0.3.0 when the pool was added; a second implementation of the same streams
+    // (5<<32 + c rows, a Fisher–Yates shuffle on 6<<32) gave the same digest.
+    @Test func theUnlabeledPoolIsTheBytesTheGeneratorAlwaysGave() {
+        let generator = SyntheticLatentGenerator(SyntheticPreset.small.configuration(dimension: 16), seed: 3)
+        let counts = SyntheticPreset.UnlabeledProfile.balanced.counts(generator.configuration)
+        var bytes = [UInt8]()
+        for v in generator.unlabeledPool(counts: counts, threads: 2).embeddings.storage {
+            withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+        #expect(SHA256.hexDigest(of: bytes) == "5082f90942665c32bf06480d9c804e72239ab1b6919a91d61dfdd139146f4bce")
+        let otherSeed = SyntheticLatentGenerator(generator.configuration, seed: 4)
+        #expect(otherSeed.unlabeledPool(counts: counts, threads: 2).embeddings != generator.unlabeledPool(counts: counts, threads: 2).embeddings)
+    }
+
+    /// unlabeled.h5 holds exactly the generator's pool and nothing else: no dataset besides /embeddings (not only no
+    /// /labels or /class_names), the attributes that say what it is.
+    @Test func theBalancedPoolFileIsTheGeneratorsPoolAlone() throws {
+        try withTemporaryDirectory("synth-pool") { directory in
+            _ = try SyntheticPreset.small.write(to: directory, seed: 3, dimension: 16, threads: 2, unlabeled: .balanced)
+            let file = try HDF5File.open(path: directory + "/" + SyntheticPreset.unlabeledFileName)
+            #expect(try file.datasetNames == ["embeddings"])
+            let generator = SyntheticLatentGenerator(SyntheticPreset.small.configuration(dimension: 16), seed: 3)
+            let expected = generator.unlabeledPool(counts: SyntheticPreset.UnlabeledProfile.balanced.counts(generator.configuration), threads: 1).embeddings
+            let embeddings = try file.readDataset("embeddings", as: Float.self)
+            #expect(embeddings.shape == [20 * 50, 16])
+            #expect(embeddings.values == expected.storage)
+            let attributes = try file.rootAttributes()
+            #expect(attributes["split"] == .string("unlabeled"))
+            #expect(attributes["unlabeled_profile"] == .string("balanced"))
+            #expect(attributes["generator_seed"] == .int(3))
+            #expect(attributes["tool_version"] == .string(ToolVersion.current))
+        }
+    }
+
+    /// An unwritable pool path fails before any generation, so not even train.h5 is written.
+    @Test func anUnwritablePoolPathFailsBeforeAnythingIsWritten() throws {
+        try withTemporaryDirectory("synth-pool") { directory in
+            try FileManager.default.createDirectory(atPath: directory + "/" + SyntheticPreset.unlabeledFileName, withIntermediateDirectories: false)
+            #expect(throws: StorageError.self) {
+                try SyntheticPreset.small.write(to: directory, seed: 3, dimension: 8, threads: 1, unlabeled: .balanced)
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == [SyntheticPreset.unlabeledFileName])
+        }
+    }
 }
+

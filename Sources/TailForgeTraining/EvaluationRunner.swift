@@ -58,9 +58,17 @@ public struct EvaluationRunner: Sendable {
         var trainingCounts: [Int]?
         if let training {
             // The long tail's counts: a balanced file (either layout, the same counts) gives its real rows only.
-            let trainingLabels = try TrainingInputFile(path: training, names: names).realLabels()
+            let trainingFile = try TrainingInputFile(path: training, names: names)
+            let trainingLabels = try trainingFile.realLabels()
+            // Classes counted as `train` counts them: another count means another file, whose groups would be wrong
+            // (a class missing from it would count as a zero-shot few-shot class).
+            let trainingClasses = trainingFile.classNames?.count ?? Int(trainingLabels.max() ?? -1) + 1
+            guard trainingClasses == m.classCount else {
+                throw ModelFileError.classCountMismatch(model: model, modelClasses: m.classCount, training: training, trainingClasses: trainingClasses)
+            }
             var counts = [Int](repeating: 0, count: m.classCount)
             for (row, label) in trainingLabels.enumerated() {
+                // The reader keeps labels within the file's classes, now the model's: this guards against a reader change.
                 guard Int(label) < m.classCount else {
                     throw TrainingError.labelOutOfRange(shard: "training file \(training)", row: row, label: label, classCount: m.classCount)
                 }

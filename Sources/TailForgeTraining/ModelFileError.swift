@@ -13,6 +13,9 @@ public enum ModelFileError: Error, Sendable, Equatable, CustomStringConvertible 
     case corrupt(path: String, reason: String)
     /// The model was trained on embeddings of another width than the file it is applied to.
     case dimensionMismatch(model: String, modelDimension: Int, data: String, dataDimension: Int)
+    /// The training file given for the shot groups (`evaluate --train`) has another number of classes than the model
+    /// (its /class_names, or its largest real label + 1): it is not the file the model was trained on.
+    case classCountMismatch(model: String, modelClasses: Int, training: String, trainingClasses: Int)
     /// The model records an input transformation this tailforge does not apply.
     case unsupportedInputNormalization(path: String, value: String)
 
@@ -31,6 +34,9 @@ public enum ModelFileError: Error, Sendable, Equatable, CustomStringConvertible 
         case .dimensionMismatch(let model, let modelDimension, let data, let dataDimension):
             return "\(data) has embeddings of dimension \(dataDimension), but the model \(model) was trained on dimension "
                 + "\(modelDimension): apply a model to embeddings from the same embedding model it was trained on"
+        case .classCountMismatch(let model, let modelClasses, let training, let trainingClasses):
+            return "the training file \(training) has \(trainingClasses) classes, but the model \(model) has \(modelClasses): "
+                + "pass with --train the training file the model was trained on (the shot groups count its rows per class)"
         case .unsupportedInputNormalization(let path, let value):
             return "\(path) expects its inputs transformed as '\(value)', which this tailforge does not know: upgrade tailforge"
         }

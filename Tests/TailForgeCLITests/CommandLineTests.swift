@@ -50,6 +50,29 @@ import TailForgeStorage
         #expect(wrong.stderr.contains("no dataset '/embeddings'") && wrong.stderr.contains("/features"), "\(wrong.stderr)")
     }
 
+    /// `evaluate --train` with a training file of fewer classes than the model (its last class left out) exits
+    /// non-zero naming the file, both counts and what to pass instead, and prints and writes nothing else.
+    @Test func evaluateRefusesATrainingFileOfAnotherClassCount() async throws {
+        let fixture = try await Self.sharedFixture.value
+        let source = try LabeledEmbeddingsFile(path: fixture.path("data/train.h5"))
+        let labels = try source.readLabels(), embeddings = try source.readEmbeddings(rows: 0 ..< source.count)
+        let classes = Int(labels.max()!) + 1
+        let kept = labels.indices.filter { Int(labels[$0]) < classes - 1 }
+        let writer = try AtomicHDF5Writer(path: fixture.path("fewer-classes.h5"))
+        try writer.writeDataset("embeddings", values: kept.flatMap { embeddings[$0 * source.dimension ..< ($0 + 1) * source.dimension] },
+                                shape: [kept.count, source.dimension])
+        try writer.writeDataset("labels", values: kept.map { labels[$0] }, shape: [kept.count])
+        try writer.commit()
+        let outcome = try await fixture.runner.run(["evaluate", "model.h5", "data/test.h5", "--train", "fewer-classes.h5", "--json", "fewer.json"],
+                                                   in: fixture.directory)
+        #expect(outcome.status != 0 && !outcome.killedBySignal)
+        #expect(outcome.stderr.contains("the training file fewer-classes.h5 has \(classes - 1) classes, but the model model.h5 has \(classes)"),
+                "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("pass with --train the training file the model was trained on"), "\(outcome.stderr)")
+        #expect(outcome.stdout.isEmpty, "\(outcome.stdout)")
+        #expect(!fixture.contents().contains("fewer.json"))
+    }
+
     /// The user's path: `balance --layout compact`, `materialize` to the full file (the same bytes as
     /// `balance --layout full`), `train` from either (the same model bytes); a full file, a truncated file and a
     /// typo in the layout are refused with a message and no output.

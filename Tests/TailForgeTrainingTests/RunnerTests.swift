@@ -128,8 +128,26 @@ func writeLabeledFile(_ path: String, _ m: Matrix, _ labels: [Int32], classNames
         }
         // Messages name a test file as a test file, never as a "shard".
         #expect(asTest.description.hasPrefix("test file \(dir.file("test.h5")) row 1 has label 4"))
-        #expect(throws: TrainingError.labelOutOfRange(shard: "training file " + dir.file("test.h5"), row: 1, label: 4, classCount: 4)) {
-            try EvaluationRunner(model: dir.file("model.h5"), test: train, training: dir.file("test.h5")).run()
+    }
+
+    /// `evaluate --train` with a training file of another class count than the model (fewer classes, more, or other
+    /// /class_names) is refused before any scoring, naming both counts, and writes no report.
+    @Test func aTrainingFileWithAnotherClassCountIsRefused() async throws {
+        let dir = TemporaryDirectory("training")
+        let (train, test, _, _) = try writeProblem(dir)
+        _ = try await TrainingRunner(inputs: [train], output: dir.file("model.h5"), settings: settings).run()
+        let rows = Matrix(rows: 3, columns: 6, repeating: 0.4)
+        try writeLabeledFile(dir.file("three.h5"), rows, [0, 2, 1])
+        try writeLabeledFile(dir.file("five.h5"), rows, [1, 4, 0])
+        try writeLabeledFile(dir.file("named.h5"), rows, [0, 1, 2], classNames: ["a", "b", "c", "d", "e", "f"])
+        for (file, classes) in [("three.h5", 3), ("five.h5", 5), ("named.h5", 6)] {
+            let mismatch = ModelFileError.classCountMismatch(model: dir.file("model.h5"), modelClasses: 4, training: dir.file(file), trainingClasses: classes)
+            #expect(throws: mismatch) {
+                try EvaluationRunner(model: dir.file("model.h5"), test: test, training: dir.file(file), jsonOutput: dir.file("report.json")).run()
+            }
+            #expect(mismatch.description.hasPrefix("the training file \(dir.file(file)) has \(classes) classes, but the model \(dir.file("model.h5")) has 4"))
+            #expect(mismatch.description.contains("pass with --train the training file the model was trained on"))
+            #expect(!FileManager.default.fileExists(atPath: dir.file("report.json")))
         }
     }
 

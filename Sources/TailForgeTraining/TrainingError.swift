@@ -73,12 +73,12 @@ public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(shard) has no rows of class \(classIndex) (of 0..<\(classCount)): every class needs at least one training row; "
                 + "add rows of that class or relabel the classes without gaps"
         case .singleRowClasses(let classCount):
-            return "every class has a single row (\(classCount) classes), so no within-class concentration can be estimated: "
-                + "give at least one class two or more rows"
+            return "every class has a single distinct row (\(classCount) classes; exact duplicates count once), so no within-class "
+                + "concentration can be estimated: give at least one class two or more distinct rows"
         case .foldWithoutConcentration(let fold, let folds, let largestClass):
             return "cross-validation fold \(fold + 1) of \(folds) leaves every class at most one training row (the largest class has "
-                + "\(largestClass) rows), so no within-class concentration can be estimated for its fit: give at least one class "
-                + "3 or more rows (4 or more with --folds 2)"
+                + "\(largestClass) distinct rows), so no within-class concentration can be estimated for its fit: give at least one class "
+                + "3 or more distinct rows (4 or more with --folds 2)"
         case .invalidMixtureModel(let what, let expected):
             return "the vMF mixture model's \(what), but \(expected): the model is damaged or was built wrongly"
         }

@@ -5,6 +5,6 @@ public struct VMFMixtureFit: Sendable, Equatable {
     public let modesPerClass: [Int]
     /// κ_c: each class's within-mode concentration (a single-row class gets the median of the others').
     public let classKappa: [Double]
-    /// n_c: training rows per class.
+    /// n_c: distinct training rows per class, the rows fitted (``VMFMixtureFitter`` drops exact copies).
     public let classCounts: [Int]
 }

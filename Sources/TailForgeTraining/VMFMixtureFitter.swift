@@ -1,15 +1,19 @@
 import Foundation
 import TailForgeNumerics
 
-/// Fits a ``VMFMixtureModel`` to labelled rows. Per class c with n_c unit rows:
+/// Fits a ``VMFMixtureModel`` to labelled rows. Each class is fitted on its distinct unit rows: a row equal bit for bit
+/// (after ``RowNormalization``) to an earlier row of its class is dropped, the first kept. A copy carries no
+/// information, yet each pair of copies adds cos 1 to the mean-resultant estimate below and inflates κ (a class of
+/// identical rows would get the clamp's 1e7 and claim only exact copies of its row). Per class c with n_c distinct
+/// unit rows:
 ///
 /// - m_c, the direction of the rows' sum;
 /// - for each K in 1...min(K_max, n_c), spherical k-means into K clusters (``SphericalKMeans``, on the class's own
 ///   stream), the pooled within-mode κ_K (unbiased mean resultant, Σ_k(‖S_k‖² − n_k) / Σ_k n_k(n_k − 1), and
 ///   Banerjee's approximation; undefined when every cluster is one row), θ_k = κ₀m_c + κ_K S_k and the marginal
 ///   likelihood L(K) = n_c log C(κ_K) + Σ_k [log C(κ₀) − log C(‖θ_k‖)] − n_c log K;
-/// - K_c = the K of largest L (ties: smaller K) with equal weights 1/K_c. A single-row class has no κ of its own
-///   and gets one mode and the median κ of the other classes.
+/// - K_c = the K of largest L (ties: smaller K) with equal weights 1/K_c. A class of one distinct row has no κ of its
+///   own and gets one mode and the median κ of the other classes.
 ///
 /// Classes are fitted in parallel; every class's result depends only on its rows, the settings and its id.
 public enum VMFMixtureFitter {
@@ -25,7 +29,8 @@ public enum VMFMixtureFitter {
                             normalizer: VonMisesFisherLogNormalizer(dimension: rows.columns))
     }
 
-    /// Checks the rows and labels, scales the rows to unit length (as every reader does) and lists each class's rows.
+    /// Checks the rows and labels, scales the rows to unit length (as every reader does) and lists each class's
+    /// distinct rows (``distinct(_:classRows:)``); the rows in no list are the duplicates dropped.
     static func prepare(rows: Matrix, labels: [Int32], classCount: Int, source: String) throws(TrainingError) -> (unit: Matrix, classRows: [[Int]]) {
         guard classCount >= 1 else { throw .invalidSetting(name: "class count", value: "\(classCount)", expected: "at least 1") }
         guard rows.rows > 0 else { throw .emptyShard(shard: source) }
@@ -49,7 +54,32 @@ public enum VMFMixtureFitter {
             case .nonFiniteRow(let row, let column): throw .nonFiniteValue(shard: source, row: row, column: column)
             }
         }
-        return (unit, classRows)
+        return (unit, distinct(unit, classRows: classRows))
+    }
+
+    /// Each class's rows (ascending indices) without exact copies — unit rows equal bit for bit to an earlier row of
+    /// the class. The first of equal rows is kept, so the result depends on the rows and
+    /// their order only (not on the threads or the process: an FNV-1a hash of the bits, not `Hasher`, picks the bucket).
+    static func distinct(_ unit: Matrix, classRows: [[Int]]) -> [[Int]] {
+        let columns = unit.columns
+        return unit.storage.withUnsafeBufferPointer { storage in
+            func row(_ i: Int) -> UnsafeBufferPointer<Float> { UnsafeBufferPointer(rebasing: storage[i * columns ..< (i + 1) * columns]) }
+            func same(_ i: Int, _ j: Int) -> Bool { zip(row(i), row(j)).allSatisfy { $0.bitPattern == $1.bitPattern } }
+            return classRows.map { indices in
+                // Hash of a kept row's bits → the kept rows with that hash.
+                var seen: [UInt64: [Int]] = [:]
+                var kept: [Int] = []
+                kept.reserveCapacity(indices.count)
+                for i in indices {
+                    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+                    for value in row(i) { hash = (hash ^ UInt64(value.bitPattern)) &* 0x100_0000_01b3 }
+                    if seen[hash]?.contains(where: { same($0, i) }) == true { continue }
+                    seen[hash, default: []].append(i)
+                    kept.append(i)
+                }
+                return kept
+            }
+        }
     }
 
     /// Each class's summary (nil for a class without rows), largest classes started first.

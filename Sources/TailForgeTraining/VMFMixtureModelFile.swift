@@ -21,9 +21,9 @@ import TailForgeStorage
 /// `/selection_max_modes_grid` int64 `[A]`, `/selection_prior_concentration_multiples` float64 `[B]` and
 /// `/selection_balanced_accuracies` float64 `[A, B, T]` (every candidate's out-of-fold balanced accuracy).
 ///
-/// The inputs: `training_rows` (rows fitted), `synthetic_rows_left_out` (a balanced input's synthetic rows, which are
-/// not fitted), `input_files` and `input_sha256` (newline-separated, in order, as softmax models record them), and
-/// `tool_version`. Nothing machine- or time-dependent (no wall times, thread counts or paths).
+/// The inputs: `training_rows` (distinct rows fitted), `synthetic_rows_left_out` (a balanced input's synthetic rows,
+/// which are not fitted), `input_files` and `input_sha256` (newline-separated, in order, as softmax models record
+/// them), and `tool_version`. Nothing machine- or time-dependent (no wall times, thread counts or paths).
 ///
 /// Semi-supervised fits (`--unlabeled`, ``VMFMixtureSemiSupervised``) add `unlabeled_rows`, `unlabeled_files` and
 /// `unlabeled_sha256` (newline-separated, in order), `em_iterations` and `em_converged` (1 if it stopped because no

@@ -5,12 +5,17 @@ import TailForgeNumerics
 /// Chooses a vMF mixture's K_max, κ₀ and logit adjustment τ without test labels, by stratified k-fold
 /// cross-validation, then refits on all rows.
 ///
+/// Rows: each class's distinct rows, as ``VMFMixtureFitter`` fits them. Duplicates are dropped before the folds are
+/// drawn, so no copy is held out against its twin in the training folds, cross-validation scores the fits the refit
+/// makes, and π counts distinct rows.
+///
 /// Folds: each class's rows are permuted by its own generator (seed, class) and permuted row j goes to fold
-/// j mod F, so every row is held out exactly once and each class is spread over the folds as evenly as it can be.
-/// For every fold and (K_max, κ₀) the mixture is fitted on the other folds (a class without rows there scores −∞)
-/// and the held-out rows' argmax under log p(x | c) − τ log π_c is tallied per class for every τ; π is the class
-/// shares of all rows, as the final model's. The criterion is the pooled out-of-fold balanced accuracy (mean over
-/// classes of recall over all folds); ties go to the first in grid order (K_max, then κ₀, then τ ascending).
+/// j mod F, so every distinct row is held out exactly once and each class is spread over the folds as evenly as it
+/// can be. For every fold and (K_max, κ₀) the mixture is fitted on the other folds (a class without rows there
+/// scores −∞) and the held-out rows' argmax under log p(x | c) − τ log π_c is tallied per class for every τ; π is
+/// the class shares of all distinct rows, as the final model's. The criterion is the pooled out-of-fold balanced
+/// accuracy (mean over classes of recall over all folds); ties go to the first in grid order (K_max, then κ₀, then
+/// τ ascending).
 ///
 /// Cost: a fold's k-means depend only on its rows, K and the seed, so they run once per fold for the largest
 /// K_max and serve every κ₀ and K_max. The held-out rows' dot products with each class's row-mean direction and
@@ -32,7 +37,7 @@ public enum VMFMixtureSelection {
 
         let clock = ContinuousClock()
         let foldStart = clock.now
-        let foldOf = folds(classRows: classRows, count: settings.folds, seed: settings.seed)
+        let foldOf = folds(classRows: classRows, rowCount: rows.rows, count: settings.folds, seed: settings.seed)
         // Rows that the final fit could use may still leave a fold no class with two training rows, and so no κ at all
         // (not even a median to lend): say which fold and what to add before any fit, not that every class has one row.
         if classRows.contains(where: { $0.count >= 2 }) {
@@ -45,7 +50,7 @@ public enum VMFMixtureSelection {
             let training = classRows.map { $0.filter { foldOf[$0] != fold } }
             let heldOut = labels.indices.filter { foldOf[$0] == fold }
             guard !heldOut.isEmpty else { continue }
-            progress("fold \(fold + 1) of \(settings.folds): k-means of \(classCount) classes on \(rows.rows - heldOut.count) rows")
+            progress("fold \(fold + 1) of \(settings.folds): k-means of \(classCount) classes on \(training.reduce(0) { $0 + $1.count }) rows")
             let summaries = VMFMixtureFitter.summarize(unit, classRows: training, maxModes: settings.maxModesGrid.last!,
                                                        seed: settings.seed, threads: threads)
             let projections = Projections(unit: unit, rows: heldOut, summaries: summaries, dimension: dimension, threads: threads)
@@ -69,7 +74,7 @@ public enum VMFMixtureSelection {
         for g in candidates.indices where candidates[g].bestBalancedAccuracy > candidates[chosen].bestBalancedAccuracy { chosen = g }
         let best = candidates[chosen]
         progress(String(format: "refit on all %d rows: K_max = %d, κ₀ = %gd, τ = %g (out-of-fold balanced accuracy %.4f)",
-                        rows.rows, best.maxModes, best.priorConcentrationMultiple, tauGrid[best.bestTauIndex], best.bestBalancedAccuracy))
+                        classRows.reduce(0) { $0 + $1.count }, best.maxModes, best.priorConcentrationMultiple, tauGrid[best.bestTauIndex], best.bestBalancedAccuracy))
         let refitStart = clock.now
         let summaries = VMFMixtureFitter.summarize(unit, classRows: classRows, maxModes: best.maxModes, seed: settings.seed, threads: threads)
         let fit = try VMFMixtureFitter.assemble(summaries, dimension: dimension, kappa0: best.priorConcentration, maxModes: best.maxModes,
@@ -80,10 +85,11 @@ public enum VMFMixtureSelection {
                                          foldSeconds: foldSeconds, refitSeconds: refitSeconds)
     }
 
-    /// The fold of every row: each class's rows (`classRows[c]`, row indices) permuted by a Fisher–Yates shuffle on
-    /// the class's own stream, permuted row j in fold j mod `count`.
-    static func folds(classRows: [[Int]], count: Int, seed: UInt64) -> [Int] {
-        var foldOf = [Int](repeating: 0, count: classRows.reduce(0) { $0 + $1.count })
+    /// The fold of each of `rowCount` rows: each class's rows (`classRows[c]`, row indices) permuted by a Fisher–Yates
+    /// shuffle on the class's own stream, permuted row j in fold j mod `count`; −1 (never held out, never fitted) for
+    /// a row in no class's list, a dropped duplicate.
+    static func folds(classRows: [[Int]], rowCount: Int, count: Int, seed: UInt64) -> [Int] {
+        var foldOf = [Int](repeating: -1, count: rowCount)
         for (c, indices) in classRows.enumerated() {
             var permuted = indices
             var generator = foldStream(seed: seed, classIndex: c)

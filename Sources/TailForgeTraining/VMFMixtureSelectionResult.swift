@@ -21,7 +21,7 @@ public struct VMFMixtureSelectionResult: Sendable, Equatable {
     public let folds: Int
     /// The fit on all rows with the chosen K_max and κ₀.
     public let fit: VMFMixtureFit
-    /// The chosen τ with the class shares of all rows as π.
+    /// The chosen τ with the class shares of all distinct rows as π.
     public let adjustment: LogitAdjustment
     /// Wall seconds of the cross-validation (all folds) and of the final fit.
     public let foldSeconds: Double

@@ -9,7 +9,8 @@ import TailForgeStorage
 /// Only real rows are fitted: a balanced file's synthetic rows (marked by `/is_synthetic`, or not stored at all in
 /// the compact layout) are draws around its real rows, so the mixture would count every real row again through its
 /// copies and its within-mode κ would describe the sampler's kernel, not the class. A file that does not mark
-/// synthetic rows is fitted whole (``TrainingInputFile/loadRealRows()``).
+/// synthetic rows is fitted whole (``TrainingInputFile/loadRealRows()``). Of those, each class's distinct rows are
+/// fitted: an exact copy of an earlier row of its class is dropped and counted (``VMFMixtureFitter``).
 public struct VMFMixtureTrainingRunner: Sendable {
     public var inputs: [String]
     public var output: String
@@ -46,9 +47,11 @@ public struct VMFMixtureTrainingRunner: Sendable {
         public var classKappa: [Double]
         public var classCount: Int
         public var dimension: Int
-        /// Rows fitted, and synthetic rows of balanced inputs left out.
+        /// Real rows read, synthetic rows of balanced inputs left out, and real rows left out as exact copies of an
+        /// earlier row of their class: `rows − duplicateRowsLeftOut` rows are fitted.
         public var rows: Int
         public var syntheticRowsLeftOut: Int
+        public var duplicateRowsLeftOut: Int
         public var loadSeconds: Double
         /// Wall seconds of the cross-validation folds, and of the final fit on all rows.
         public var foldSeconds: Double
@@ -106,6 +109,7 @@ public struct VMFMixtureTrainingRunner: Sendable {
                                         source: source, progress: progress)
         }
         let record = Self.record(result, settings: settings)
+        let duplicateRows = rows.rows - result.fit.classCounts.reduce(0, +)
         var fit = result.fit
         var semiSupervised: Summary.SemiSupervised?
         if let pool {
@@ -122,7 +126,7 @@ public struct VMFMixtureTrainingRunner: Sendable {
             semiSupervised = .init(rows: pool.rows.rows, iterations: outcome.iterations, converged: outcome.converged,
                                    seconds: (clock.now - emStart).seconds)
         }
-        var metadata = VMFMixtureModelFile.Metadata(selection: record, adjustment: result.adjustment, trainingRows: rows.rows,
+        var metadata = VMFMixtureModelFile.Metadata(selection: record, adjustment: result.adjustment, trainingRows: rows.rows - duplicateRows,
                                                     syntheticRowsLeftOut: syntheticRowsLeftOut, inputFiles: inputs.map(baseName),
                                                     inputSHA256: files.map(\.identity), classNames: classNames)
         if let pool, let semiSupervised {
@@ -132,7 +136,7 @@ public struct VMFMixtureTrainingRunner: Sendable {
         try VMFMixtureModelFile.write(fit.model, metadata: metadata, to: output)
         return Summary(record: record, adjustment: result.adjustment, modesPerClass: fit.modesPerClass,
                        classKappa: fit.classKappa, classCount: classCount, dimension: rows.columns, rows: rows.rows,
-                       syntheticRowsLeftOut: syntheticRowsLeftOut, loadSeconds: loadSeconds,
+                       syntheticRowsLeftOut: syntheticRowsLeftOut, duplicateRowsLeftOut: duplicateRows, loadSeconds: loadSeconds,
                        foldSeconds: result.foldSeconds, refitSeconds: result.refitSeconds, semiSupervised: semiSupervised)
     }
 
@@ -152,7 +156,8 @@ extension VMFMixtureTrainingRunner.Summary {
     /// accuracy, the chosen one marked), the choice, the modes per class, and the costs.
     public func lines(output: String) -> [String] {
         let r = record
-        var lines = [String(format: "cross-validation: %d folds over %d rows, pooled out-of-fold balanced accuracy (mean per-class recall)", r.folds, rows)
+        var lines = [String(format: "cross-validation: %d folds over %d rows, pooled out-of-fold balanced accuracy (mean per-class recall)", r.folds,
+                            rows - duplicateRowsLeftOut)
                      + (r.calibrated ? ", each setting at its best τ" : ", τ = 0")]
         lines.append(" K_max   κ₀/d         κ₀      τ  balanced accuracy")
         for (a, maxModes) in r.maxModesGrid.enumerated() {
@@ -176,6 +181,8 @@ extension VMFMixtureTrainingRunner.Summary {
         // The path is appended, never part of the format: a name such as model-%d.h5 must print as itself.
         lines.append(String(format: "%d rows × %d dimensions, %d classes", rows, dimension, classCount)
                      + (syntheticRowsLeftOut > 0 ? " (\(syntheticRowsLeftOut) synthetic rows left out)" : "")
+                     + (duplicateRowsLeftOut > 0
+                        ? "; \(duplicateRowsLeftOut) duplicate rows left out (fitted on the \(rows - duplicateRowsLeftOut) distinct rows)" : "")
                      + String(format: "; load %.2f s, cross-validation %.2f s, final fit %.2f s; model written to ", loadSeconds, foldSeconds, refitSeconds)
                      + output)
         if let semi = semiSupervised, let last = semi.iterations.last {

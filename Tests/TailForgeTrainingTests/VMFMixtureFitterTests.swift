@@ -82,6 +82,38 @@ import TailForgeNumerics
         #expect(fit.classKappa[3] == fit.classKappa[0 ..< 3].sorted()[1])
     }
 
+    /// Listing every row of a class twice (each copy right after its row, as a scraped set repeats an image) changes
+    /// nothing: the fit sees the class's distinct rows in the same order, so κ and θ keep their bits.
+    @Test func duplicatedRowsLeaveTheFitUnchanged() throws {
+        let data = VMFMixtureTestData.classes(dimension: Self.dimension, counts: [60, 40, 30], modes: [2, 1, 1], kappa: 150, seed: 18)
+        var order: [Int] = []
+        for i in 0 ..< data.labels.count { order += data.labels[i] == 0 ? [i, i] : [i] }
+        let plain = try VMFMixtureFitter.fit(rows: data.rows, labels: data.labels, classCount: 3, settings: Self.settings(), threads: 2)
+        let doubled = try VMFMixtureFitter.fit(rows: data.rows.gatherRows(order), labels: order.map { data.labels[$0] }, classCount: 3,
+                                               settings: Self.settings(), threads: 2)
+        #expect(doubled.classCounts == [60, 40, 30], "the distinct rows fitted")
+        #expect(doubled.model.modeParameters.map(\.bitPattern) == plain.model.modeParameters.map(\.bitPattern))
+        #expect(doubled.classKappa.map(\.bitPattern) == plain.classKappa.map(\.bitPattern))
+        #expect(doubled.modesPerClass == plain.modesPerClass)
+    }
+
+    /// A class of identical rows has one distinct row: one mode and the median κ, not the clamp's 1e7 (which would
+    /// give the class only exact copies of its row).
+    @Test func aClassOfIdenticalRowsBorrowsTheMedianConcentration() throws {
+        let data = VMFMixtureTestData.classes(dimension: Self.dimension, counts: [40, 40, 40, 1], modes: [1, 1, 1, 1], kappa: 200, seed: 16)
+        let copies = Array(repeating: 120, count: 5)
+        let fit = try VMFMixtureFitter.fit(rows: data.rows.gatherRows(Array(0 ..< 121) + copies), labels: data.labels + [Int32](repeating: 3, count: 5),
+                                           classCount: 4, settings: Self.settings(), threads: 2)
+        #expect(fit.modesPerClass[3] == 1)
+        #expect(fit.classKappa[3] == fit.classKappa[0 ..< 3].sorted()[1])
+        #expect(fit.classCounts[3] == 1)
+        // Every class of identical rows: no class has a κ of its own to lend.
+        #expect(throws: TrainingError.singleRowClasses(classCount: 2)) {
+            try VMFMixtureFitter.fit(rows: data.rows.gatherRows([0, 0, 40, 40, 40]), labels: [0, 0, 1, 1, 1], classCount: 2,
+                                     settings: Self.settings(), threads: 1)
+        }
+    }
+
     @Test func badInputIsRefusedWithAClearError() throws {
         let data = VMFMixtureTestData.classes(dimension: Self.dimension, counts: [10, 10], modes: [1, 1], kappa: 200, seed: 17)
         let settings = Self.settings()

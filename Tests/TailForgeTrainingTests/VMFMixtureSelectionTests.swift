@@ -10,7 +10,7 @@ import TailForgeNumerics
         let sizes = [1, 4, 5, 17, 23, 100]
         var classRows: [[Int]] = [], next = 0
         for size in sizes { classRows.append((0 ..< size).map { _ in next += 1; return next - 1 }) }
-        let foldOf = VMFMixtureSelection.folds(classRows: classRows, count: folds, seed: 3)
+        let foldOf = VMFMixtureSelection.folds(classRows: classRows, rowCount: next, count: folds, seed: 3)
         #expect(foldOf.count == sizes.reduce(0, +))
         #expect(foldOf.allSatisfy { (0 ..< folds).contains($0) })
         for rows in classRows {
@@ -18,8 +18,8 @@ import TailForgeNumerics
             for row in rows { perFold[foldOf[row]] += 1 }
             #expect(perFold.max()! - perFold.min()! <= 1, "class of \(rows.count) rows: \(perFold)")
         }
-        #expect(foldOf == VMFMixtureSelection.folds(classRows: classRows, count: folds, seed: 3))
-        #expect(foldOf != VMFMixtureSelection.folds(classRows: classRows, count: folds, seed: 4))
+        #expect(foldOf == VMFMixtureSelection.folds(classRows: classRows, rowCount: next, count: folds, seed: 3))
+        #expect(foldOf != VMFMixtureSelection.folds(classRows: classRows, rowCount: next, count: folds, seed: 4))
     }
 
     /// Orthonormal directions (Gram–Schmidt on random vectors).
@@ -126,6 +126,24 @@ import TailForgeNumerics
         #expect(direct == one.fit)
     }
 
+    /// Duplicates are dropped before the folds are drawn, so cross-validation and the refit see the same distinct rows:
+    /// rows listed two or three times choose and fit exactly what the rows listed once do (a copy held out against its
+    /// twin in the training folds would also flatter a large κ), and π counts distinct rows.
+    @Test func duplicatedRowsLeaveTheSelectionUnchanged() throws {
+        let data = VMFMixtureTestData.classes(dimension: 24, counts: [80, 40, 20, 9, 4], modes: [3, 2, 1, 1, 1], kappa: 80, modeKappa: 60, seed: 27)
+        var order: [Int] = []
+        for i in 0 ..< data.labels.count { order += Array(repeating: i, count: 1 + i % 3) }
+        let settings = VMFMixtureSelectionSettings(maxModesGrid: [1, 3], priorConcentrationMultiples: [1, 3], calibrate: true, seed: 9)
+        let plain = try VMFMixtureSelection.run(rows: data.rows, labels: data.labels, classCount: 5, settings: settings, threads: 2)
+        let repeated = try VMFMixtureSelection.run(rows: data.rows.gatherRows(order), labels: order.map { data.labels[$0] }, classCount: 5,
+                                                   settings: settings, threads: 2)
+        #expect(repeated.candidates == plain.candidates)
+        #expect(repeated.adjustment == plain.adjustment)
+        #expect(repeated.fit.model.modeParameters.map(\.bitPattern) == plain.fit.model.modeParameters.map(\.bitPattern))
+        #expect(repeated.fit.classKappa.map(\.bitPattern) == plain.fit.classKappa.map(\.bitPattern))
+        #expect(repeated.fit.classCounts == plain.fit.classCounts && plain.fit.classCounts == [80, 40, 20, 9, 4])
+    }
+
     /// Classes of two rows can be fitted (each has a κ), but every fold holds one of each class's rows out, leaving
     /// no class two training rows: the error names the fold and what to add, not "every class has a single row".
     @Test func foldsThatLeaveNoClassTwoTrainingRowsAreNamed() throws {
@@ -142,7 +160,7 @@ import TailForgeNumerics
         _ = try VMFMixtureFitter.fit(rows: rows, labels: labels, classCount: 3, settings: VMFMixtureSettings(priorConcentration: 8), threads: 1)
         #expect(throws: TrainingError.foldWithoutConcentration(fold: 0, folds: 5, largestClass: 2)) { try run([2, 2, 2], folds: 5) }
         #expect(throws: TrainingError.foldWithoutConcentration(fold: 0, folds: 2, largestClass: 3)) { try run([2, 3, 2], folds: 2) }
-        #expect(TrainingError.foldWithoutConcentration(fold: 0, folds: 2, largestClass: 3).description.contains("3 or more rows"))
+        #expect(TrainingError.foldWithoutConcentration(fold: 0, folds: 2, largestClass: 3).description.contains("3 or more distinct rows"))
         try run([2, 3, 2], folds: 3)
         try run([2, 4, 2], folds: 2)
         #expect(throws: TrainingError.singleRowClasses(classCount: 3)) { try run([1, 1, 1], folds: 2) }

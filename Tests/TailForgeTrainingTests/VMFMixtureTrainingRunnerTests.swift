@@ -32,6 +32,34 @@ import TailForgeTestSupport
         #expect(zip(raw, balanced).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($0)) })
     }
 
+    /// A training file that lists rows twice (a class entirely of one repeated row among them) trains the model its
+    /// distinct rows train, bit for bit, and `train` says how many rows it dropped; without duplicates it says nothing.
+    @Test func duplicateRowsAreDroppedAndCounted() async throws {
+        let dir = TemporaryDirectory("mixture-duplicates")
+        let (data, labels) = vmfLongTail(counts: [60, 30, 12, 1], dimension: 8, kappa: 8, seed: 6)
+        var order = Array(0 ..< labels.count)
+        order += order.filter { $0 % 4 == 0 }
+        // Class 3's single row, listed four times in all: still one distinct row.
+        order += Array(repeating: labels.firstIndex(of: 3)!, count: 3)
+        let duplicates = order.count - labels.count
+        try writeLabeledFile(dir.file("distinct.h5"), data, labels)
+        try writeLabeledFile(dir.file("repeated.h5"), data.gatherRows(order), order.map { labels[$0] })
+        var parameters: [[UInt64]] = [], printed: [[String]] = []
+        for name in ["distinct", "repeated"] {
+            let summary = try await VMFMixtureTrainingRunner(inputs: [dir.file(name + ".h5")], output: dir.file(name + "-model.h5"),
+                                                             settings: Self.settings, threads: 2).run()
+            #expect(summary.duplicateRowsLeftOut == (name == "distinct" ? 0 : duplicates))
+            let loaded = try VMFMixtureModelFile.read(path: dir.file(name + "-model.h5"))
+            #expect(loaded.attributes["training_rows"]?.intValue == Int64(labels.count), "the distinct rows fitted")
+            parameters.append(loaded.model.modeParameters.map(\.bitPattern) + loaded.model.classKappa.map(\.bitPattern))
+            printed.append(summary.lines(output: name + "-model.h5"))
+        }
+        #expect(parameters[1] == parameters[0])
+        #expect(!printed[0].joined().contains("duplicate"))
+        #expect(printed[1].contains { $0.contains("\(duplicates) duplicate rows left out (fitted on the \(labels.count) distinct rows)") },
+                "\(printed[1])")
+    }
+
     /// A class named in /class_names with no rows is an error naming the input file, not "training rows".
     @Test func aClassWithoutRowsIsNamedWithItsFile() async throws {
         let dir = TemporaryDirectory("mixture-empty-class")

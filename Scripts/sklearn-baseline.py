@@ -5,6 +5,7 @@ float64 objective of its solution and of TailForge models on that data.
 Usage: Scripts/sklearn-baseline.py TRAIN.h5 TEST.h5 [--l2 1e-4] [--tol 1e-6] [--max-iter 500]
                                    [--model NAME=MODEL.h5 ...] [--json OUT.json]
                                    [--class-weight none|balanced] [--unit-rows]
+                                   [--unlabeled POOL.h5 [--self-training-threshold 0.9]]
 
 Run it through Scripts/benchmark-training (or with a Python that has numpy, scipy, h5py, scikit-learn and
 threadpoolctl; the wrapper installs them into .build-venv). Both files need /embeddings [N, d] and /labels [N].
@@ -12,10 +13,15 @@ threadpoolctl; the wrapper installs them into .build-venv). Both files need /emb
 The same problem on both sides (see SoftmaxObjective.swift):
   TailForge minimises     f(W, b) = (1/N)·Σ CE(xᵢ, yᵢ) + (l2/2)·‖W‖²   (bias not penalised);
   scikit-learn (≥ 1.1)    (1/N)·Σ CE + 1/(2·C·N)·‖W‖²  with an unpenalised intercept,
-so C = 1/(l2·N). The script checks this instead of trusting it: it evaluates scikit-learn's own objective
+so C = 1/(l2·N), N the labelled rows. The script checks this instead of trusting it: it evaluates scikit-learn's own objective
 (LinearModelLoss, the function its lbfgs minimises) at a model and compares it with f above.
 --tol is scikit-learn's own tolerance (absolute, on the largest projected gradient component of that
 objective, scipy's pgtol), passed as is.
+
+--unlabeled POOL.h5 (its /embeddings) makes it the semi-supervised baseline beside `tailforge train --classifier
+vmf-mixture --unlabeled POOL.h5`: scikit-learn's SelfTrainingClassifier around the same LogisticRegression (pool rows
+labelled -1; each round adds the pool rows predicted with probability >= --self-training-threshold as pseudo-labelled
+rows and refits, until none is added or 10 rounds). C stays 1/(l2·N) with N the labelled rows.
 """
 import argparse
 import json
@@ -83,14 +89,27 @@ def main():
                              "the objective check and --model apply to the unweighted problem only")
     parser.add_argument("--unit-rows", action="store_true",
                         help="scale every row to unit length first, as every tailforge command does")
+    parser.add_argument("--unlabeled", help="a file of unlabeled rows (/embeddings): self-training (SelfTrainingClassifier)")
+    parser.add_argument("--self-training-threshold", type=float, default=0.9,
+                        help="with --unlabeled: the predicted probability a pool row needs to be pseudo-labelled")
     args = parser.parse_args()
+    if args.unlabeled and args.model:
+        parser.error("--model compares objectives of the supervised problem; drop --unlabeled or --model")
 
     started = time.perf_counter()
     x, y = load(args.train)
     xt, yt = load(args.test)
+    pool = None
+    if args.unlabeled:
+        with h5py.File(args.unlabeled, "r") as f:
+            pool = np.asarray(f["embeddings"][...], dtype=np.float64)
+        if pool.shape[1] != x.shape[1]:
+            parser.error(f"{args.unlabeled} has {pool.shape[1]} columns, the training file {x.shape[1]}")
     if args.unit_rows:
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         xt /= np.linalg.norm(xt, axis=1, keepdims=True)
+        if pool is not None:
+            pool /= np.linalg.norm(pool, axis=1, keepdims=True)
     load_seconds = time.perf_counter() - started
     n, d = x.shape
     weighted = args.class_weight == "balanced"
@@ -104,12 +123,24 @@ def main():
     model = LogisticRegression(solver="lbfgs", C=c, tol=args.tol, max_iter=args.max_iter,
                                class_weight="balanced" if weighted else None)
     start = time.perf_counter()
-    model.fit(x, y)
+    self_training = None
+    if pool is None:
+        model.fit(x, y)
+    else:
+        from sklearn.semi_supervised import SelfTrainingClassifier
+        wrapper = SelfTrainingClassifier(model, threshold=args.self_training_threshold, max_iter=10)
+        wrapper.fit(np.vstack([x, pool]), np.concatenate([y, np.full(len(pool), -1)]))
+        model = wrapper.estimator_ if hasattr(wrapper, "estimator_") else wrapper.base_estimator_
+        added = int((wrapper.labeled_iter_[len(y):] > 0).sum())
+        self_training = {"pool_rows": len(pool), "pseudo_labelled": added, "rounds": int(wrapper.n_iter_),
+                         "termination": wrapper.termination_condition_, "threshold": args.self_training_threshold}
+        print(f"self-training: {added} of {len(pool)} pool rows pseudo-labelled in {wrapper.n_iter_} rounds "
+              f"({wrapper.termination_condition_})", flush=True)
     seconds = time.perf_counter() - start
     iterations = int(np.max(model.n_iter_))
     w, b = model.coef_, model.intercept_
     reference = objective(w, b, x, y, args.l2)
-    own = None if weighted else sklearn_objective(w, b, x, y, c)
+    own = None if weighted or pool is not None else sklearn_objective(w, b, x, y, c)
     predicted = model.predict(xt)
     test_accuracy = float((predicted == yt).mean())
     # Many (> 100 training rows), medium (20–100) and few (< 20) shot classes, as tailforge evaluate --train.
@@ -130,7 +161,7 @@ def main():
     figures = {"seconds": seconds, "load_seconds": load_seconds, "iterations": iterations, "objective": reference,
                "test_accuracy": test_accuracy, "group_accuracy": groups, "class_weight": args.class_weight,
                "unit_rows": args.unit_rows, "C": c, "tol": args.tol, "peak_rss_gib": peak, "blas": blas_info(),
-               "models": {}}
+               "models": {}, "self_training": self_training}
     for spec in args.model:
         name, _, path = spec.partition("=")
         mw, mb = load_model(path)

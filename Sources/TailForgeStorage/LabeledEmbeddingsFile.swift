@@ -26,6 +26,10 @@ public struct LabeledEmbeddingsFile: Sendable {
         embeddingsName = embeddings
         labelsName = labels
         self.embeddings = try EmbeddingsDataset(file: file, name: embeddings)
+        // A pool written for `train --unlabeled` has no labels by design: say so rather than name a missing dataset.
+        if !file.contains(labels), (try? file.rootAttributes())?["split"]?.stringValue == "unlabeled" {
+            throw .unlabeledPool(path: path)
+        }
         self.labels = try file.openDataset(labels, rank: 1, elementClass: .integer)
         count = self.embeddings.count
         dimension = self.embeddings.dimension

@@ -52,6 +52,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case compactLayout(path: String)
     /// A root attribute the contract requires is missing or has the wrong type.
     case missingAttribute(file: String, name: String)
+    /// An unlabeled pool (`synth --unlabeled`: embeddings, no labels) where labelled rows are read.
+    case unlabeledPool(path: String)
     /// Any other HDF5 failure, with the library's error stack.
     case hdf5(HDF5Error)
 
@@ -126,6 +128,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "`evaluate --train` regenerate its synthetic rows. Write the full file with `tailforge materialize \(path) --output FULL.h5` to use it here."
         case .missingAttribute(let file, let name):
             return "\(file): root attribute '\(name)' is missing or has the wrong type. Re-create the file with TailForge."
+        case .unlabeledPool(let path):
+            return "\(path) is an unlabeled pool (embeddings without labels, as `synth --unlabeled` writes): it cannot be read as "
+                + "labelled rows. Pass the labelled training file here, and this one to `train --classifier vmf-mixture --unlabeled \(path)`."
         case .hdf5(let error):
             return error.description
         }

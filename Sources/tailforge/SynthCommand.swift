@@ -6,7 +6,7 @@ import TailForgeNumerics
 struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
-        abstract: "Generate a long-tailed latent data set with a benchmark's class profile (train.h5, test.h5).")
+        abstract: "Generate a long-tailed latent data set with a benchmark's class profile (train.h5, test.h5; with --unlabeled also unlabeled.h5).")
 
     @Option(help: "Which shape: small, cifar100-lt or places-lt.")
     var preset: String = "small"

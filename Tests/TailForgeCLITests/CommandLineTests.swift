@@ -144,6 +144,11 @@ import TailForgeStorage
             let pool = try HDF5File.open(path: directory + "/pooled/unlabeled.h5")
             #expect(pool.contains("embeddings") && !pool.contains("labels") && !pool.contains("class_names"))
             #expect(try pool.rootAttributes()["unlabeled_profile"]?.stringValue == "long-tailed")
+            // The pool passed where labelled rows are read is named as a pool, with where it goes instead.
+            let misplaced = try await CommandRunner().run(["train", "pooled/unlabeled.h5", "-o", "pool-model.h5", "--threads", "1"], in: directory)
+            #expect(misplaced.status == 1 && misplaced.stderr.contains("pooled/unlabeled.h5 is an unlabeled pool")
+                    && misplaced.stderr.contains("--unlabeled pooled/unlabeled.h5"), "\(misplaced.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: directory + "/pool-model.h5"))
             let typo = try await CommandRunner().run(["synth", "--preset", "small", "-o", "typo", "--unlabeled", "balancd"], in: directory)
             #expect(typo.status != 0 && typo.stderr.contains("did you mean `balanced`?"), "\(typo.stderr)")
             #expect(!FileManager.default.fileExists(atPath: directory + "/typo"))

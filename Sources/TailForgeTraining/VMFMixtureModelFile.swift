@@ -27,7 +27,8 @@ import TailForgeStorage
 ///
 /// Semi-supervised fits (`--unlabeled`, ``VMFMixtureSemiSupervised``) add `unlabeled_rows`, `unlabeled_files` and
 /// `unlabeled_sha256` (newline-separated, in order), `em_iterations` and `em_converged` (1 if it stopped because no
-/// pool row changed class, 0 at the iteration limit); a fit without a pool has none of them.
+/// pool row changed class, 0 at the iteration limit) and `em_leave_one_out` (1 for `train --transductive`, whose E-step
+/// scores each pool row without its own weight; 0 for `--unlabeled`); a fit without a pool has none of them.
 public enum VMFMixtureModelFile {
     public static let format = "tailforge-vmf-mixture-model"
     public static let formatVersion: Int64 = 1
@@ -55,13 +56,16 @@ public enum VMFMixtureModelFile {
             public var sha256: [String]
             public var iterations: Int
             public var converged: Bool
+            /// The pool was the rows to classify (`--transductive`): a leave-one-out E-step.
+            public var leaveOneOut: Bool
 
-            public init(rows: Int, files: [String], sha256: [String], iterations: Int, converged: Bool) {
+            public init(rows: Int, files: [String], sha256: [String], iterations: Int, converged: Bool, leaveOneOut: Bool = false) {
                 self.rows = rows
                 self.files = files
                 self.sha256 = sha256
                 self.iterations = iterations
                 self.converged = converged
+                self.leaveOneOut = leaveOneOut
             }
         }
 
@@ -132,6 +136,7 @@ public enum VMFMixtureModelFile {
             "unlabeled_sha256": .string(unlabeled.sha256.joined(separator: "\n")),
             "em_iterations": .int(Int64(unlabeled.iterations)),
             "em_converged": .int(unlabeled.converged ? 1 : 0),
+            "em_leave_one_out": .int(unlabeled.leaveOneOut ? 1 : 0),
         ]
     }
 

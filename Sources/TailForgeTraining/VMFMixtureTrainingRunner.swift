@@ -23,10 +23,13 @@ public struct VMFMixtureTrainingRunner: Sendable {
     public var unlabeled: [String]
     /// EM's iteration limit.
     public var emIterations: Int
+    /// The pool is the rows to be classified (`train --transductive`): EM scores each pool row without its own weight
+    /// (``VMFMixtureSemiSupervised``'s leave-one-out E-step).
+    public var leaveOneOut: Bool
 
     public init(inputs: [String], output: String, settings: VMFMixtureSelectionSettings = VMFMixtureSelectionSettings(),
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount, names: DatasetNames = .standard,
-                unlabeled: [String] = [], emIterations: Int = VMFMixtureSemiSupervised.defaultIterations) {
+                unlabeled: [String] = [], emIterations: Int = VMFMixtureSemiSupervised.defaultIterations, leaveOneOut: Bool = false) {
         self.inputs = inputs
         self.output = output
         self.settings = settings
@@ -34,6 +37,7 @@ public struct VMFMixtureTrainingRunner: Sendable {
         self.names = names
         self.unlabeled = unlabeled
         self.emIterations = emIterations
+        self.leaveOneOut = leaveOneOut
     }
 
     /// What a run did.
@@ -64,6 +68,7 @@ public struct VMFMixtureTrainingRunner: Sendable {
             public var iterations: [VMFMixtureSemiSupervised.Iteration]
             public var converged: Bool
             public var seconds: Double
+            public var leaveOneOut: Bool
         }
 
         /// Pooled out-of-fold balanced accuracy of the choice.
@@ -113,25 +118,28 @@ public struct VMFMixtureTrainingRunner: Sendable {
         var fit = result.fit
         var semiSupervised: Summary.SemiSupervised?
         if let pool {
-            progress("EM with \(pool.rows.rows) unlabeled rows of \(pool.files.joined(separator: " + ")), at most \(emIterations) iterations")
+            progress("EM with \(pool.rows.rows) unlabeled rows of \(pool.files.joined(separator: " + ")), at most \(emIterations) iterations"
+                     + (leaveOneOut ? "; transductive: each row scored without its own weight" : ""))
             let emStart = clock.now
-            let (emIterations, poolSource) = (self.emIterations, pool.files.joined(separator: " + "))
+            let (emIterations, poolSource, leaveOneOut) = (self.emIterations, pool.files.joined(separator: " + "), self.leaveOneOut)
             let outcome = try await ComputePool.run { () throws(TrainingError) in
                 let (unit, classRows) = try VMFMixtureFitter.prepare(rows: fitted, labels: fittedLabels, classCount: classCount, source: source)
                 return try VMFMixtureSemiSupervised.refine(base: result.fit, unit: unit, classRows: classRows, maxModes: result.maxModes,
                                                           kappa0: result.priorConcentration, seed: settings.seed, pool: pool.rows,
-                                                          poolSource: poolSource, iterations: emIterations, threads: threads, progress: progress)
+                                                          poolSource: poolSource, iterations: emIterations, threads: threads,
+                                                          leaveOneOutEStep: leaveOneOut, progress: progress)
             }
             fit = outcome.fit
             semiSupervised = .init(rows: pool.rows.rows, iterations: outcome.iterations, converged: outcome.converged,
-                                   seconds: (clock.now - emStart).seconds)
+                                   seconds: (clock.now - emStart).seconds, leaveOneOut: leaveOneOut)
         }
         var metadata = VMFMixtureModelFile.Metadata(selection: record, adjustment: result.adjustment, trainingRows: rows.rows - duplicateRows,
                                                     syntheticRowsLeftOut: syntheticRowsLeftOut, inputFiles: inputs.map(baseName),
                                                     inputSHA256: files.map(\.identity), classNames: classNames)
         if let pool, let semiSupervised {
             metadata.unlabeled = .init(rows: semiSupervised.rows, files: pool.files.map(baseName), sha256: pool.sha256,
-                                       iterations: semiSupervised.iterations.count, converged: semiSupervised.converged)
+                                       iterations: semiSupervised.iterations.count, converged: semiSupervised.converged,
+                                       leaveOneOut: semiSupervised.leaveOneOut)
         }
         try VMFMixtureModelFile.write(fit.model, metadata: metadata, to: output)
         return Summary(record: record, adjustment: result.adjustment, modesPerClass: fit.modesPerClass,
@@ -186,8 +194,8 @@ extension VMFMixtureTrainingRunner.Summary {
                      + String(format: "; load %.2f s, cross-validation %.2f s, final fit %.2f s; model written to ", loadSeconds, foldSeconds, refitSeconds)
                      + output)
         if let semi = semiSupervised, let last = semi.iterations.last {
-            lines.append(String(format: "EM with %d unlabeled rows: %d iteration%@ (%@), pool mean log-likelihood %.6f → %.6f; %.2f s",
-                                semi.rows, semi.iterations.count, semi.iterations.count == 1 ? "" : "s",
+            lines.append(String(format: "EM with %d unlabeled rows%@: %d iteration%@ (%@), pool mean log-likelihood %.6f → %.6f; %.2f s",
+                                semi.rows, semi.leaveOneOut ? " (transductive, leave-one-out)" : "", semi.iterations.count, semi.iterations.count == 1 ? "" : "s",
                                 semi.converged ? "no row changed class in the last" : "stopped at the iteration limit",
                                 semi.iterations[0].meanLogLikelihood, last.meanLogLikelihood, semi.seconds))
         }

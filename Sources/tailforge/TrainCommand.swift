@@ -43,7 +43,16 @@ struct TrainCommand: AsyncParsableCommand {
             k-means), then the model is refitted on all rows. Only real rows are fitted: a balanced file's synthetic \
             rows are left out. The L-BFGS, class-weight, hold-out and cluster options do not apply and are refused.
 
-            --unlabeled POOL.h5 (vmf-mixture only; repeatable) refines the fitted mixture with unlabeled rows of the             same classes (only /embeddings is read): EM assigns each pool row to classes and modes by the model's             posterior, adds the rows to the modes' sums with those weights, and repeats, up to --em-iterations             times or until no pool row changes class. κ, the modes per class and τ stay as cross-validation chose             them on the labelled rows. Pass a pool that is not a training file.
+            --unlabeled POOL.h5 (vmf-mixture only; repeatable) refines the fitted mixture with unlabeled rows of the \
+            same classes (only /embeddings is read): EM assigns each pool row to classes and modes by the model's \
+            posterior, adds the rows to the modes' sums with those weights, and repeats, up to --em-iterations \
+            times or until no pool row changes class. κ, the modes per class and τ stay as cross-validation chose \
+            them on the labelled rows. Pass a pool that is not a training file.
+
+            --transductive BATCH.h5 (vmf-mixture only; repeatable; not with --unlabeled) fits the mixture for \
+            classifying exactly BATCH.h5's rows: EM over them as over a pool (their labels, if any, are never read), \
+            each row scored without its own weight (leave-one-out), so a row first put in the wrong class does not \
+            pull that class toward itself. Then evaluate or predict BATCH.h5 with the model.
             """)
 
     @Option(help: "The classifier: softmax (multinomial logistic regression by L-BFGS) or vmf-mixture (the generative vMF mixture, its settings chosen by cross-validation).")
@@ -61,7 +70,10 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "With --classifier vmf-mixture: a file of unlabeled rows (its /embeddings) that refines the mixture by EM; repeat for more files.")
     var unlabeled: [String] = []
 
-    @Option(help: "With --unlabeled: EM's iteration limit, 1 to 200 (default 20; it stops earlier once no pool row changes class).")
+    @Option(help: "With --classifier vmf-mixture: the file of rows you will classify (its /embeddings; labels are not read): EM over them with each row scored leave-one-out, for classifying exactly these rows; repeat for more files. Not with --unlabeled.")
+    var transductive: [String] = []
+
+    @Option(help: "With --unlabeled or --transductive: EM's iteration limit, 1 to 200 (default 20; it stops earlier once no pool row changes class).")
     var emIterations: Int?
 
     @Argument(help: "Training HDF5 files (embeddings [N, d] and labels [N]; balance output or raw data, rows are scaled to unit length), in a fixed order.")
@@ -148,7 +160,8 @@ struct TrainCommand: AsyncParsableCommand {
     func validate() throws {
         guard try modelType() == .softmax else { return try validateMixture() }
         for (flag, given) in [("mixture-max-modes", mixtureMaxModes != nil), ("mixture-prior-concentration", mixturePriorConcentration != nil),
-                              ("folds", folds != nil), ("unlabeled", !unlabeled.isEmpty), ("em-iterations", emIterations != nil)] where given {
+                              ("folds", folds != nil), ("unlabeled", !unlabeled.isEmpty), ("transductive", !transductive.isEmpty),
+                              ("em-iterations", emIterations != nil)] where given {
             throw ValidationError("--\(flag) applies to --classifier vmf-mixture only: add --classifier vmf-mixture, or drop --\(flag)")
         }
         if distributed {
@@ -216,8 +229,13 @@ struct TrainCommand: AsyncParsableCommand {
         guard !inputs.isEmpty else { throw ValidationError("give at least one training file") }
         try CommandLimits.check("threads", threads, in: CommandLimits.threads)
         if let folds { try CommandLimits.check("folds", folds, in: VMFMixtureSelectionSettings.foldRange) }
+        guard unlabeled.isEmpty || transductive.isEmpty else {
+            throw ValidationError("--unlabeled and --transductive are two uses of EM, not one: --transductive BATCH.h5 for the rows you will classify, --unlabeled POOL.h5 for a separate pool; give one of them")
+        }
         if let emIterations {
-            guard !unlabeled.isEmpty else { throw ValidationError("--em-iterations bounds the EM over --unlabeled rows: add --unlabeled POOL.h5, or drop --em-iterations") }
+            guard !unlabeled.isEmpty || !transductive.isEmpty else {
+                throw ValidationError("--em-iterations bounds the EM over --unlabeled or --transductive rows: add one of them, or drop --em-iterations")
+            }
             try CommandLimits.check("em-iterations", emIterations, in: VMFMixtureSemiSupervised.iterationRange)
         }
         _ = try mixtureSettings()
@@ -275,8 +293,9 @@ struct TrainCommand: AsyncParsableCommand {
     func run() async throws {
         if try modelType() == .vmfMixture {
             let summary = try await VMFMixtureTrainingRunner(inputs: inputs, output: output, settings: try mixtureSettings(), threads: threads,
-                                                             names: datasets.names, unlabeled: unlabeled,
-                                                             emIterations: emIterations ?? VMFMixtureSemiSupervised.defaultIterations)
+                                                             names: datasets.names, unlabeled: unlabeled + transductive,
+                                                             emIterations: emIterations ?? VMFMixtureSemiSupervised.defaultIterations,
+                                                             leaveOneOut: !transductive.isEmpty)
                 .run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
             for line in summary.lines(output: output) { print(line) }
             return

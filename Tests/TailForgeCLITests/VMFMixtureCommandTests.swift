@@ -46,7 +46,11 @@ import TailForgeStorage
         BadFlags(arguments: ["--mixture-max-modes", "2"], says: "--mixture-max-modes applies to --classifier vmf-mixture only: add --classifier vmf-mixture, or drop --mixture-max-modes"),
         BadFlags(arguments: ["--folds", "5"], says: "--folds applies to --classifier vmf-mixture only"),
         BadFlags(arguments: ["--unlabeled", "data/test.h5"], says: "--unlabeled applies to --classifier vmf-mixture only"),
-        BadFlags(arguments: mixture + ["--em-iterations", "5"], says: "--em-iterations bounds the EM over --unlabeled rows: add --unlabeled POOL.h5"),
+        BadFlags(arguments: mixture + ["--em-iterations", "5"], says: "--em-iterations bounds the EM over --unlabeled or --transductive rows: add one of them"),
+        BadFlags(arguments: ["--transductive", "data/test.h5"], says: "--transductive applies to --classifier vmf-mixture only"),
+        BadFlags(arguments: mixture + ["--transductive", "data/test.h5", "--unlabeled", "data/test.h5"],
+                 says: "--unlabeled and --transductive are two uses of EM, not one"),
+        BadFlags(arguments: quick + ["--transductive", "data/missing-batch.h5"], says: "data/missing-batch.h5"),
         BadFlags(arguments: mixture + ["--unlabeled", "data/test.h5", "--em-iterations", "0"], says: "--em-iterations must be from 1 to 200, got 0"),
         BadFlags(arguments: quick + ["--unlabeled", "data/missing-pool.h5"], says: "data/missing-pool.h5"),
         BadFlags(arguments: quick + ["--unlabeled", "data/train.h5"], says: "is not also a training input"),
@@ -80,6 +84,31 @@ import TailForgeStorage
         #expect(trained.stderr.contains("EM iteration 1: pool mean log-likelihood"), "\(trained.stderr)")
         #expect(trained.stdout.contains("EM with 1000 unlabeled rows: "), "\(trained.stdout)")
         let evaluated = try await fixture.runner.run(["evaluate", "mixture-semi.h5", "data/test.h5"], in: fixture.directory)
+        #expect(evaluated.status == 0 && evaluated.stdout.contains("top-1 accuracy"), "\(evaluated.stderr)")
+    }
+
+    /// `--transductive`: EM over the rows to classify, leave-one-out; the model says so, and the test file's labels are
+    /// never read (a copy of it without /labels gives the same model bytes).
+    @Test func trainTransductively() async throws {
+        let fixture = try await Self.sharedFixture.value
+        let trained = try await fixture.runner.run(["train", "data/train.h5", "-o", "mixture-transductive.h5", "--transductive", "data/test.h5",
+                                                    "--em-iterations", "3"] + Self.quick, in: fixture.directory)
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(trained.stderr.contains("transductive: each row scored without its own weight"), "\(trained.stderr)")
+        #expect(trained.stdout.contains("EM with 1000 unlabeled rows (transductive, leave-one-out): "), "\(trained.stdout)")
+        let model = try HDF5File.open(path: fixture.directory + "/mixture-transductive.h5")
+        #expect(try model.rootAttributes()["em_leave_one_out"]?.intValue == 1)
+        let test = try HDF5File.open(path: fixture.directory + "/data/test.h5")
+        let embeddings = try test.readDataset("embeddings", as: Float.self)
+        let writer = try AtomicHDF5Writer(path: fixture.directory + "/batch-unlabeled.h5")
+        try writer.writeDataset("embeddings", values: embeddings.values, shape: embeddings.shape)
+        try writer.commit()
+        let unlabeled = try await fixture.runner.run(["train", "data/train.h5", "-o", "mixture-transductive-2.h5", "--transductive", "batch-unlabeled.h5",
+                                                      "--em-iterations", "3"] + Self.quick, in: fixture.directory)
+        #expect(unlabeled.status == 0, "\(unlabeled.stderr)")
+        let a = try HDF5File.open(path: fixture.directory + "/mixture-transductive-2.h5")
+        #expect(try a.readDataset("mode_parameters", as: Double.self).values == model.readDataset("mode_parameters", as: Double.self).values)
+        let evaluated = try await fixture.runner.run(["evaluate", "mixture-transductive.h5", "data/test.h5"], in: fixture.directory)
         #expect(evaluated.status == 0 && evaluated.stdout.contains("top-1 accuracy"), "\(evaluated.stderr)")
     }
 

@@ -34,13 +34,14 @@ import TailForgeTestSupport
     }
 
     static func refine(_ p: (rows: Matrix, labels: [Int32], pool: Matrix, test: Matrix, testLabels: [Int32], means: [[Float]]),
-                       iterations: Int = 20, threads: Int = 2) throws -> (base: VMFMixtureFit, outcome: VMFMixtureSemiSupervised.Outcome) {
+                       iterations: Int = 20, threads: Int = 2, leaveOneOut: Bool = false) throws -> (base: VMFMixtureFit, outcome: VMFMixtureSemiSupervised.Outcome) {
         let settings = VMFMixtureSettings(maxModes: 1, priorConcentration: Double(dimension), seed: 4)
         let classCount = p.means.count
         let base = try VMFMixtureFitter.fit(rows: p.rows, labels: p.labels, classCount: classCount, settings: settings, threads: threads)
         let (unit, classRows) = try VMFMixtureFitter.prepare(rows: p.rows, labels: p.labels, classCount: classCount, source: "rows")
         let outcome = try VMFMixtureSemiSupervised.refine(base: base, unit: unit, classRows: classRows, maxModes: 1, kappa0: settings.priorConcentration,
-                                                          seed: settings.seed, pool: p.pool, poolSource: "pool", iterations: iterations, threads: threads)
+                                                          seed: settings.seed, pool: p.pool, poolSource: "pool", iterations: iterations, threads: threads,
+                                                          leaveOneOutEStep: leaveOneOut)
         return (base, outcome)
     }
 
@@ -85,6 +86,96 @@ import TailForgeTestSupport
         let p = Self.problem(labelled: [40, 30, 20, 5], pool: [300, 300, 300, 300])
         let one = try Self.refine(p, threads: 1).outcome, three = try Self.refine(p, threads: 3).outcome
         #expect(one == three)
+        let looOne = try Self.refine(p, threads: 1, leaveOneOut: true).outcome, looThree = try Self.refine(p, threads: 3, leaveOneOut: true).outcome
+        #expect(looOne == looThree && looOne != one)
+    }
+
+    /// The leave-one-out E-step's algebra: a pool row's mode terms equal those of the model refitted (M-step) from the
+    /// same E-step with that row's weights taken out of the sums — for a row with weight in several modes and classes.
+    @Test func aPoolRowIsScoredAsIfItsOwnWeightWereNeverAdded() throws {
+        let p = Self.problem(labelled: [30, 25, 20, 4], pool: [40, 40, 40, 40])
+        let settings = VMFMixtureSettings(maxModes: 2, priorConcentration: Double(Self.dimension), seed: 4)
+        let base = try VMFMixtureFitter.fit(rows: p.rows, labels: p.labels, classCount: 4, settings: settings, threads: 1)
+        let (unit, classRows) = try VMFMixtureFitter.prepare(rows: p.rows, labels: p.labels, classCount: 4, source: "rows")
+        let labelled = try VMFMixtureSemiSupervised.labelledSums(base: base, unit: unit, classRows: classRows, maxModes: 2, seed: 4, threads: 1)
+        let shares = [Double](repeating: 0.25, count: 4)
+        let step = try VMFMixtureSemiSupervised.expectation(model: base.model, pool: p.pool, poolSource: "pool", shares: shares, threads: 1)
+        let (model, leaveOneOut) = try VMFMixtureSemiSupervised.maximization(model: base.model, step: step, labelledModeSums: labelled.modes,
+                                                                            labelledClassSums: labelled.classes, kappa0: settings.priorConcentration)
+        #expect(model.modeCount > 4, "some class has two modes: \(model.modesPerClass)")
+        let poolUnit = try UnitRowBlock.doubles(p.pool, rows: 0 ..< p.pool.rows, source: "pool").get()
+        let d = Self.dimension
+        // The rows whose weight is most spread over classes, and one that is nearly certain.
+        let spread = (0 ..< p.pool.rows).sorted { step.rowWeights[$0].count > step.rowWeights[$1].count }
+        #expect(step.rowWeights[spread[0]].count >= 3)
+        var checked = 0
+        for row in Array(spread.prefix(5)) + [spread.last!] {
+            let x = Array(poolUnit[row * d ..< (row + 1) * d])
+            var terms = [Double](repeating: 0, count: model.modeCount)
+            let dots = model.modeDots(x, count: 1)
+            terms.withUnsafeMutableBufferPointer { t in
+                dots.withUnsafeBufferPointer { z in model.scoring.modeTerms(rowDots: z.baseAddress!, into: t) }
+                x.withUnsafeBufferPointer { leaveOneOut.removeOwnWeight(step.rowWeights[row], row: $0.baseAddress!, scoring: model.scoring, terms: t) }
+            }
+            // The reference: the same E-step's sums less this row's weights, through the ordinary M-step and scoring.
+            var without = step
+            for w in step.rowWeights[row] {
+                for j in 0 ..< d { without.modeSums[Int(w.mode) * d + j] -= w.weight * x[j] }
+            }
+            let (reference, _) = try VMFMixtureSemiSupervised.maximization(model: base.model, step: without, labelledModeSums: labelled.modes,
+                                                                          labelledClassSums: labelled.classes, kappa0: settings.priorConcentration)
+            var expected = [Double](repeating: 0, count: model.modeCount)
+            let referenceDots = reference.modeDots(x, count: 1)
+            expected.withUnsafeMutableBufferPointer { t in
+                referenceDots.withUnsafeBufferPointer { z in reference.scoring.modeTerms(rowDots: z.baseAddress!, into: t) }
+            }
+            for k in 0 ..< model.modeCount {
+                #expect(abs(terms[k] - expected[k]) <= 1e-9 * max(1, abs(expected[k])), "row \(row) mode \(k): \(terms[k]) vs \(expected[k])")
+            }
+            // The row's own weight moved its modes' terms: the check is not vacuous.
+            if step.rowWeights[row].contains(where: { $0.weight > 1e-3 }) {
+                var full = [Double](repeating: 0, count: model.modeCount)
+                full.withUnsafeMutableBufferPointer { t in dots.withUnsafeBufferPointer { z in model.scoring.modeTerms(rowDots: z.baseAddress!, into: t) } }
+                #expect(zip(full, expected).contains { abs($0 - $1) > 1e-6 })
+                checked += 1
+            }
+        }
+        #expect(checked >= 3)
+    }
+
+    /// Transductive use (the pool is the rows to classify): scoring each pool row without its own weight keeps a row
+    /// first put in the wrong class from pulling that class toward itself; the pool is classified better than with the
+    /// plain E-step. High-dimensional, overlapping classes (as embeddings are): class directions drawn around a shared
+    /// centre, three of six classes with 3 labelled rows, the pool their 60 test rows each.
+    @Test(arguments: [(256, 80.0, 300.0), (384, 100.0, 400.0)])
+    func leaveOneOutClassifiesThePoolItselfBetter(_ config: (Int, Double, Double)) throws {
+        let (d, kappa, spread) = config
+        var rng = Xoshiro256PlusPlus(seed: 21, stream: 0)
+        let centre = VMFMixtureTestData.direction(d, using: &rng)
+        let means = (0 ..< 6).map { _ in VMFMixtureTestData.rows(mean: centre, kappa: spread, count: 1, using: &rng) }
+        func draw(_ counts: [Int]) -> (Matrix, [Int32]) {
+            var storage: [Float] = [], labels: [Int32] = []
+            for (c, count) in counts.enumerated() {
+                storage += VMFMixtureTestData.rows(mean: means[c], kappa: kappa, count: count, using: &rng)
+                labels += repeatElement(Int32(c), count: count)
+            }
+            return (Matrix(rows: labels.count, columns: d, storage: storage), labels)
+        }
+        let (rows, labels) = draw([80, 80, 80, 3, 3, 3])
+        let (test, testLabels) = draw(Array(repeating: 30, count: 6))
+        let settings = VMFMixtureSettings(maxModes: 1, priorConcentration: Double(d), seed: 4)
+        let base = try VMFMixtureFitter.fit(rows: rows, labels: labels, classCount: 6, settings: settings, threads: 2)
+        let (unit, classRows) = try VMFMixtureFitter.prepare(rows: rows, labels: labels, classCount: 6, source: "rows")
+        func accuracy(leaveOneOut: Bool) throws -> Double {
+            let outcome = try VMFMixtureSemiSupervised.refine(base: base, unit: unit, classRows: classRows, maxModes: 1, kappa0: settings.priorConcentration,
+                                                              seed: 4, pool: test, poolSource: "test", iterations: 20, threads: 2,
+                                                              leaveOneOutEStep: leaveOneOut)
+            return VMFMixtureTestData.balancedAccuracy(try outcome.fit.model.predict(test, adjustment: nil), testLabels, classCount: 6)
+        }
+        let plain = try accuracy(leaveOneOut: false), loo = try accuracy(leaveOneOut: true)
+        let inductive = VMFMixtureTestData.balancedAccuracy(try base.model.predict(test, adjustment: nil), testLabels, classCount: 6)
+        print("\(config) transductive balanced accuracy: labelled only \(inductive), plain EM \(plain), leave-one-out EM \(loo)")
+        #expect(loo > plain + 0.02)
     }
 
     @Test func theIterationLimitIsKept() throws {

@@ -20,21 +20,64 @@ public struct HeldOutTally: Sendable, Equatable {
 
     /// Counts rows with `logits` (`[labels.count × classCount]`) scored `logit_c − τ·log π_c` for each τ of `grid`
     /// (argmax, ties to the lower class).
+    ///
+    /// A row is right at τ when its class y's score beats every lower class's strictly and ties or beats every higher
+    /// one's. Score differences are linear in τ, so a class that is clearly below y at the grid's smallest and largest τ
+    /// is below it at every τ between; only the few others (a margin of 1e-9 relative covers rounding) are compared
+    /// at each τ, with the very arithmetic of the plain argmax: O(C + T·k) per row instead of O(T·C), the same counts
+    /// (tested against the plain loop, ties and −∞ included).
     public mutating func add(logits: [Float], labels: [Int32], prior: [Double], grid: [Double]) {
         let classCount = rows.count
         precondition(logits.count == labels.count * classCount && prior.count == classCount && grid.count == correct.count,
                      "HeldOutTally.add: shapes disagree")
         let logPrior = prior.map { Foundation.log($0) }
         for y in labels { rows[Int(y)] += 1 }
-        for (t, tau) in grid.enumerated() {
-            for i in labels.indices {
-                var best = 0, bestScore = -Double.infinity
-                for c in 0 ..< classCount {
-                    let score = Double(logits[i * classCount + c]) - tau * logPrior[c]
-                    if score > bestScore { best = c; bestScore = score }
-                }
-                if best == Int(labels[i]) { correct[t][best] += 1 }
+        guard !grid.isEmpty else { return }
+        let low = grid.min()!, high = grid.max()!
+        var rivals: [Int] = []
+        for i in labels.indices {
+            let y = Int(labels[i]), base = i * classCount
+            let own = Double(logits[base + y])
+            guard own.isFinite, logPrior.allSatisfy(\.isFinite) else {
+                Self.addPlainly(&correct, row: logits[base ..< base + classCount], label: y, logPrior: logPrior, grid: grid)
+                continue
             }
+            let ownLow = own - low * logPrior[y], ownHigh = own - high * logPrior[y]
+            rivals.removeAll(keepingCapacity: true)
+            var unscorable = false
+            for c in 0 ..< classCount where c != y {
+                let logit = Double(logits[base + c])
+                if logit.isNaN || logit == .infinity { unscorable = true; break }
+                let scoreLow = logit - low * logPrior[c], scoreHigh = logit - high * logPrior[c]
+                let margin = 1e-9 * (1 + Swift.max(abs(scoreLow), abs(ownLow), abs(scoreHigh), abs(ownHigh)))
+                if scoreLow > ownLow - margin || scoreHigh > ownHigh - margin { rivals.append(c) }
+            }
+            if unscorable {
+                Self.addPlainly(&correct, row: logits[base ..< base + classCount], label: y, logPrior: logPrior, grid: grid)
+                continue
+            }
+            for (t, tau) in grid.enumerated() {
+                let score = own - tau * logPrior[y]
+                var right = true
+                for c in rivals {
+                    let rival = Double(logits[base + c]) - tau * logPrior[c]
+                    if c < y ? rival >= score : rival > score { right = false; break }
+                }
+                if right { correct[t][y] += 1 }
+            }
+        }
+    }
+
+    /// The plain argmax for one row at every τ (a row with a non-finite score of its own class or a NaN/+∞ rival).
+    static func addPlainly(_ correct: inout [[Int]], row: ArraySlice<Float>, label: Int, logPrior: [Double], grid: [Double]) {
+        let base = row.startIndex
+        for (t, tau) in grid.enumerated() {
+            var best = 0, bestScore = -Double.infinity
+            for c in 0 ..< logPrior.count {
+                let score = Double(row[base + c]) - tau * logPrior[c]
+                if score > bestScore { best = c; bestScore = score }
+            }
+            if best == label { correct[t][best] += 1 }
         }
     }
 

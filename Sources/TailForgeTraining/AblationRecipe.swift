@@ -11,7 +11,11 @@ import TailForgeEngine
 /// --calibrate`); the balanced recipes keep the given λ (a search there costs one fit of the balanced set per
 /// candidate). `vmf-mixture` is the generative vMF mixture (`train --classifier vmf-mixture --calibrate`) on the
 /// long-tailed file's real rows, its settings and τ chosen by cross-validation; it is never balanced and always
-/// fitted on this machine.
+/// fitted on this machine. `vmf-mixture-pool` is the same fit refined by EM over the runner's unlabeled files
+/// (`train --classifier vmf-mixture --calibrate --unlabeled POOL.h5`), and `vmf-mixture-transductive` the same with
+/// the test file's embeddings (never its labels) as the pool: the use of a batch classified by a model refined on
+/// that batch. Neither is in the default grid (``standard``): the first needs a pool, the second fits with the test
+/// file's rows, which a user must ask for.
 public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
     public enum TrainingSet: Sendable, Equatable {
         case longTailed(ClassWeighting)
@@ -23,18 +27,36 @@ public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
     public var l2Search: Bool
     /// The model fitted: softmax, or (`vmf-mixture`) the generative vMF mixture on the long-tailed file's real rows.
     public var classifier: ModelType
+    /// The unlabeled rows a mixture recipe is refined with by EM (nil: none).
+    public var unlabeled: UnlabeledRows?
 
-    public init(_ trainingSet: TrainingSet, l2Search: Bool = false, classifier: ModelType = .softmax) {
+    /// Where a mixture recipe's unlabeled rows come from.
+    public enum UnlabeledRows: Sendable, Equatable {
+        /// The runner's unlabeled files (`ablate --unlabeled`).
+        case pool
+        /// The test file's embeddings, never its labels (transductive).
+        case test
+    }
+
+    public init(_ trainingSet: TrainingSet, l2Search: Bool = false, classifier: ModelType = .softmax, unlabeled: UnlabeledRows? = nil) {
         self.trainingSet = trainingSet
         self.l2Search = l2Search
         self.classifier = classifier
+        self.unlabeled = unlabeled
     }
 
     /// `vmf-mixture`: `train --classifier vmf-mixture --calibrate` on the long-tailed file.
     public static let vmfMixture = AblationRecipe(.longTailed(.none), classifier: .vmfMixture)
+    /// `vmf-mixture-pool`: the same with `--unlabeled` and the runner's pool.
+    public static let vmfMixturePool = AblationRecipe(.longTailed(.none), classifier: .vmfMixture, unlabeled: .pool)
+    /// `vmf-mixture-transductive`: the same with the test file's embeddings as the pool.
+    public static let vmfMixtureTransductive = AblationRecipe(.longTailed(.none), classifier: .vmfMixture, unlabeled: .test)
 
     /// Every recipe, in table order.
-    public static let all: [AblationRecipe] = {
+    public static let all: [AblationRecipe] = standard + [vmfMixturePool, vmfMixtureTransductive]
+
+    /// The default grid: every recipe that needs nothing but the training and test files' labelled use.
+    public static let standard: [AblationRecipe] = {
         var recipes = [AblationRecipe(.longTailed(.none)), AblationRecipe(.longTailed(.balanced)),
                        AblationRecipe(.longTailed(.none), l2Search: true), AblationRecipe(.longTailed(.balanced), l2Search: true)]
         let policies: [(SamplerKind, KappaPolicy)] = [(.vmf, .local), (.vmf, .classwise), (.vmf, .leaveOneOut), (.gaussian, .local), (.smote, .local)]
@@ -46,7 +68,13 @@ public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
     }()
 
     public var description: String {
-        if classifier == .vmfMixture { return "vmf-mixture" }
+        if classifier == .vmfMixture {
+            return switch unlabeled {
+            case nil: "vmf-mixture"
+            case .pool: "vmf-mixture-pool"
+            case .test: "vmf-mixture-transductive"
+            }
+        }
         let base = switch trainingSet {
         case .longTailed(let weighting): weighting == .balanced ? "class-weight" : "unweighted"
         case .balanced(let sampler, let kappa, let driftGuard):
@@ -62,6 +90,21 @@ public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
             throw .unknownRecipe(name, known: Self.all.map(\.description))
         }
         self = found
+    }
+
+    /// The recipes of `ablate --recipes NAMES` (nil: the default grid, ``standard``), with `vmf-mixture-pool` added when
+    /// unlabeled files are given and `vmf-mixture-transductive` with `transductive`; naming the pool recipe without a
+    /// pool is an error (it would be the plain mixture under another name).
+    public static func selection(names: [String]?, pool: Bool, transductive: Bool) throws(AblationError) -> [AblationRecipe] {
+        var recipes = standard
+        if let names {
+            guard !names.isEmpty else { throw .noRecipes }
+            recipes = try names.map { name throws(AblationError) in try AblationRecipe(parsing: name) }
+        }
+        if recipes.contains(vmfMixturePool), !pool { throw .poolRecipeWithoutPool }
+        if pool, !recipes.contains(vmfMixturePool) { recipes.append(vmfMixturePool) }
+        if transductive, !recipes.contains(vmfMixtureTransductive) { recipes.append(vmfMixtureTransductive) }
+        return recipes
     }
 
     /// The `balance` settings of a balanced recipe (nil for the long-tailed file).
@@ -87,7 +130,14 @@ public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
 
     /// What the table calls the recipe's two rows.
     public func rowName(calibrated: Bool) -> String {
-        if classifier == .vmfMixture { return "generative vMF mixture" + (calibrated ? " + calibrate" : "") }
+        if classifier == .vmfMixture {
+            let base = switch unlabeled {
+            case nil: "generative vMF mixture"
+            case .pool: "vMF mixture + pool (EM)"
+            case .test: "transductive vMF mixture"
+            }
+            return base + (calibrated ? " + calibrate" : "")
+        }
         return baseRowName(calibrated: calibrated) + (l2Search ? ", λ auto" : "")
     }
 

@@ -30,12 +30,18 @@ public struct AblationReport: Codable, Sendable, Equatable {
         public var priorConcentrationMultiples: [Double]
         public var folds: Int
         public var calibrate: Bool
+        /// The SHA-256 of each unlabeled file the EM used (the test file's for `vmf-mixture-transductive`), and EM's
+        /// iteration limit; nil for the plain mixture (and in older reports, so their `vmf-mixture` entries resume).
+        public var unlabeledSHA256: [String]? = nil
+        public var emIterations: Int? = nil
 
-        public init(_ settings: VMFMixtureSelectionSettings) {
+        public init(_ settings: VMFMixtureSelectionSettings, unlabeledSHA256: [String]? = nil, emIterations: Int? = nil) {
             maxModesGrid = settings.maxModesGrid
             priorConcentrationMultiples = settings.priorConcentrationMultiples
             folds = settings.folds
             calibrate = settings.calibrate
+            self.unlabeledSHA256 = unlabeledSHA256
+            self.emIterations = emIterations
         }
     }
 
@@ -132,6 +138,9 @@ public struct AblationReport: Codable, Sendable, Equatable {
                          + "   " + cell(row.heldOutBalancedAccuracy)
                          + " " + cell(row.top1) + " " + cell(row.many) + " " + cell(row.medium) + " " + cell(row.few)
                          + String(format: " %8.1f", row.seconds))
+        }
+        if entries.contains(where: { $0.settings.recipe == AblationRecipe.vmfMixtureTransductive.description }) {
+            lines.append("  transductive: refined by EM over the test file's embeddings (never its labels), so it needs the rows it classifies when it is fitted")
         }
         if let chosen {
             lines.append(String(format: "* chosen without test labels (highest held-out balanced accuracy, %.2f %%): ",

@@ -1,5 +1,6 @@
 import Foundation
 import TailForgeEngine
+import TailForgeNumerics
 import TailForgeStorage
 
 /// `tailforge ablate TRAIN TEST`: fits every recipe of the grid (``AblationRecipe``) on the long-tailed
@@ -31,10 +32,14 @@ public struct AblationRunner: Sendable {
     public var workDirectory: String
     /// Where the recipes are balanced (default: on `threads` local threads).
     public var balancer: any AblationBalancer
-    /// The cross-validation of the `vmf-mixture` recipe; its seed is the calibration seed.
+    /// The cross-validation of the `vmf-mixture` recipes; its seed is the calibration seed.
     public var mixture: VMFMixtureSelectionSettings
+    /// The unlabeled files (`/embeddings` only) of `vmf-mixture-pool`, and EM's iteration limit for it and
+    /// `vmf-mixture-transductive`.
+    public var unlabeled: [String] = []
+    public var emIterations = VMFMixtureSemiSupervised.defaultIterations
 
-    public init(train: String, test: String, recipes: [AblationRecipe] = AblationRecipe.all, seed: UInt64 = 0,
+    public init(train: String, test: String, recipes: [AblationRecipe] = AblationRecipe.standard, seed: UInt64 = 0,
                 training: TrainingSettings = TrainingSettings(), calibration: CalibrationSettings = CalibrationSettings(),
                 l2Grid: [Double] = CalibrationSettings.standardL2Grid, threads: Int = ProcessInfo.processInfo.activeProcessorCount, resultsPath: String? = nil, workDirectory: String,
                 balancer: (any AblationBalancer)? = nil, mixture: VMFMixtureSelectionSettings = VMFMixtureSelectionSettings(calibrate: true)) {
@@ -70,6 +75,18 @@ public struct AblationRunner: Sendable {
         for recipe in recipes { try recipe.balanceSettings(seed: seed)?.validate() }
         // Opened as every other command opens its inputs, so a missing, unreadable or non-HDF5 file gets their words.
         for path in [train, test] { _ = try HDF5File.open(path: path) }
+        if recipes.contains(where: { $0.unlabeled == .pool }), unlabeled.isEmpty { throw AblationError.poolRecipeWithoutPool }
+        let pooled = recipes.filter { $0.unlabeled != nil }
+        if !pooled.isEmpty {
+            guard VMFMixtureSemiSupervised.iterationRange.contains(emIterations) else {
+                throw TrainingError.invalidSetting(name: "EM iterations", value: "\(emIterations)",
+                                                   expected: "from \(VMFMixtureSemiSupervised.iterationRange.lowerBound) to \(VMFMixtureSemiSupervised.iterationRange.upperBound)")
+            }
+            // Read as the recipe's fit reads them, so a missing file, another dimension, an empty pool or the training file
+            // itself stops the run here rather than after the recipes before it.
+            let files = try TrainingInputFile.openAll([train])
+            for recipe in pooled { _ = try pool(for: recipe, trainingFiles: files) }
+        }
         if let resultsPath {
             try AtomicHDF5Writer.checkWritable(path: resultsPath, distinctFrom: [train, test])
             _ = try AblationReport.read(path: resultsPath)
@@ -81,15 +98,20 @@ public struct AblationRunner: Sendable {
         try preflight()
         try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         let trainSHA256 = try SHA256.hexDigest(ofFileAt: train), testSHA256 = try SHA256.hexDigest(ofFileAt: test)
+        let poolSHA256 = try recipes.contains { $0.unlabeled == .pool } ? unlabeled.map { path in try SHA256.hexDigest(ofFileAt: path) } : []
         let previous = try resultsPath.flatMap { path throws(AblationError) in try AblationReport.read(path: path) }
         var report = AblationReport(train: train, test: test, entries: previous?.entries ?? [])
         let settings = recipes.map { recipe in
             guard recipe.classifier == .softmax else {
-                // Only what decides the mixture is recorded, so --l2, --max-iter or --calibration-holdout do not refit it.
+                // Only what decides the mixture is recorded, so --l2 or --max-iter do not refit it, nor --calibration-holdout
+                // the plain mixture (the EM recipes hold out that share of the rows for their held-out column).
+                let pooled = recipe.unlabeled != nil
                 return AblationReport.Settings(
                     recipe: recipe.description, trainSHA256: trainSHA256, testSHA256: testSHA256, balance: nil, training: TrainingSettings(),
-                    calibrationHoldout: 0, calibrationSeed: calibration.seed, l2Grid: nil, toolVersion: ToolVersion.current,
-                    mixture: AblationReport.MixtureSettings(mixtureSettings))
+                    calibrationHoldout: pooled ? calibration.holdOutFraction : 0, calibrationSeed: calibration.seed, l2Grid: nil,
+                    toolVersion: ToolVersion.current,
+                    mixture: AblationReport.MixtureSettings(mixtureSettings, unlabeledSHA256: recipe.unlabeled.map { $0 == .test ? [testSHA256] : poolSHA256 },
+                                                            emIterations: pooled ? emIterations : nil))
             }
             return AblationReport.Settings(
                 recipe: recipe.description, trainSHA256: trainSHA256, testSHA256: testSHA256, balance: recipe.balanceSettings(seed: seed),
@@ -184,18 +206,63 @@ public struct AblationRunner: Sendable {
                                     finalFitSeconds: fitted.finalFitSeconds, trainingRows: fitted.rows, rows: rows)
     }
 
-    /// Fits the `vmf-mixture` recipe on the long-tailed file (its real rows; cross-validation with calibration) and
-    /// scores it raw (τ = 0) and adjusted. Its held-out balanced accuracy is the pooled out-of-fold one, at τ = 0 and
-    /// at the chosen τ (K_max and κ₀ as chosen jointly with τ); both rows cost the whole cross-validation and refit.
+    /// Fits a `vmf-mixture` recipe on the long-tailed file (its real rows; cross-validation with calibration; EM over
+    /// its pool for the pool and transductive recipes) and scores it raw (τ = 0) and adjusted. The plain mixture's
+    /// held-out balanced accuracy is the pooled out-of-fold one, at τ = 0 and at the chosen τ (K_max and κ₀ as chosen
+    /// jointly with τ); an EM recipe's is measured on held-out training rows by ``VMFMixturePoolHoldOut``. Both rows
+    /// cost the whole recipe: loading, cross-validation, final fit, and for an EM recipe the EM and its held-out fit.
     func fitMixture(_ recipe: AblationRecipe, settings: AblationReport.Settings) async throws -> AblationReport.Entry {
         let model = modelPath(recipe)
-        let summary = try await VMFMixtureTrainingRunner(inputs: [train], output: model, settings: mixtureSettings, threads: threads).run()
-        let seconds = summary.loadSeconds + summary.foldSeconds + summary.refitSeconds
-        let rows = try scoredRows(recipe, model: model, l2: nil) { calibrated in
-            (calibrated ? summary.record.balancedAccuracy : summary.record.rawBalancedAccuracy, seconds)
+        let clock = ContinuousClock()
+        let summary = try await VMFMixtureTrainingRunner(inputs: [train], output: model, settings: mixtureSettings, threads: threads,
+                                                         unlabeled: unlabeledFiles(recipe), emIterations: emIterations).run()
+        var heldOut = (raw: summary.record.rawBalancedAccuracy, calibrated: summary.record.balancedAccuracy)
+        var estimateSeconds = 0.0
+        if recipe.unlabeled != nil {
+            let start = clock.now
+            let estimate = try await poolHoldOut(recipe, summary: summary)
+            heldOut = (estimate.raw, estimate.calibrated)
+            estimateSeconds = (clock.now - start).seconds
         }
-        return AblationReport.Entry(settings: settings, balanceSeconds: 0, calibrationFitSeconds: summary.foldSeconds,
-                                    finalFitSeconds: summary.refitSeconds, trainingRows: summary.rows, rows: rows)
+        let emSeconds = summary.semiSupervised?.seconds ?? 0
+        let seconds = summary.loadSeconds + summary.foldSeconds + summary.refitSeconds + emSeconds + estimateSeconds
+        let rows = try scoredRows(recipe, model: model, l2: nil) { calibrated in (calibrated ? heldOut.calibrated : heldOut.raw, seconds) }
+        return AblationReport.Entry(settings: settings, balanceSeconds: 0, calibrationFitSeconds: summary.foldSeconds + estimateSeconds,
+                                    finalFitSeconds: summary.refitSeconds + emSeconds, trainingRows: summary.rows, rows: rows)
+    }
+
+    /// The unlabeled files a recipe's EM reads: none, the runner's pool, or the test file (its embeddings only).
+    func unlabeledFiles(_ recipe: AblationRecipe) -> [String] {
+        switch recipe.unlabeled {
+        case nil: []
+        case .pool: unlabeled
+        case .test: [test]
+        }
+    }
+
+    /// A recipe's pool rows, read and checked as `train --unlabeled` reads them; another dimension is named as the pool's.
+    func pool(for recipe: AblationRecipe, trainingFiles: [TrainingInputFile]) throws -> UnlabeledPool? {
+        do {
+            return try UnlabeledPool.load(unlabeledFiles(recipe), embeddings: DatasetNames.standard.embeddings,
+                                          dimension: trainingFiles[0].dimension, trainingFiles: trainingFiles)
+        } catch TrainingError.dimensionMismatch(let path, let expected, let found) {
+            throw AblationError.poolDimension(path: path, transductive: recipe.unlabeled == .test, found: found, train: train, expected: expected)
+        }
+    }
+
+    /// An EM recipe's held-out balanced accuracy (``VMFMixturePoolHoldOut``), with the choices its cross-validation made.
+    func poolHoldOut(_ recipe: AblationRecipe, summary: VMFMixtureTrainingRunner.Summary) async throws -> VMFMixturePoolHoldOut.Estimate {
+        let files = try TrainingInputFile.openAll([train])
+        let rows = try files[0].loadRealRows().shard
+        guard let pool = try pool(for: recipe, trainingFiles: files) else { throw AblationError.poolRecipeWithoutPool }
+        let record = summary.record, (adjustment, classCount, dimension) = (summary.adjustment, summary.classCount, summary.dimension)
+        let (seed, fraction, holdOutSeed, iterations, threads) = (mixtureSettings.seed, calibration.holdOutFraction, calibration.seed, emIterations, threads)
+        return try await ComputePool.run {
+            try VMFMixturePoolHoldOut.estimate(
+                rows: rows.embeddings, labels: rows.labels, classCount: classCount, pool: pool.rows, poolSource: pool.files.joined(separator: " + "),
+                poolIncludesHeldOut: recipe.unlabeled == .test, maxModes: record.maxModes, kappa0: record.priorConcentration(dimension: dimension),
+                adjustment: adjustment, seed: seed, fraction: fraction, holdOutSeed: holdOutSeed, iterations: iterations, threads: threads)
+        }
     }
 
     /// The recipe's two rows, raw and with the model's logit adjustment, scored on the test file; `heldOut` gives

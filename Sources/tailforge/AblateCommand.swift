@@ -17,7 +17,12 @@ struct AblateCommand: AsyncParsableCommand {
             is the classic logit-adjustment baseline. vmf-mixture is the generative vMF mixture (train --classifier \
             vmf-mixture --calibrate with its default grids and --calibration-seed) on the long-tailed file's real \
             rows; its held-out balanced accuracy is the out-of-fold one of its cross-validation, and it is always \
-            fitted on this machine, with --coordinator too. The table also gives each row's held-out balanced accuracy \
+            fitted on this machine, with --coordinator too. --unlabeled POOL.h5 adds vmf-mixture-pool, the same \
+            mixture refined by EM over the pool (train --unlabeled), and --transductive adds vmf-mixture-transductive, \
+            refined by EM over the test file's embeddings (never its labels; marked transductive in the table). Their \
+            held-out balanced accuracy is measured on a --calibration-holdout share of the training rows, held out of \
+            the mixture and scored after EM (for the transductive recipe the held-out rows join the pool, unlabeled). \
+            The table also gives each row's held-out balanced accuracy \
             and marks with * the row a user without test labels would choose: the highest of them. \
             With --json the report is rewritten after each recipe, and running the same command again skips the \
             recipes whose recorded settings (input digests, balance, training and calibration settings, tool \
@@ -40,8 +45,17 @@ struct AblateCommand: AsyncParsableCommand {
     @Argument(help: "The labelled test file.")
     var test: String
 
-    @Option(help: "Comma-separated recipes to run (default: all), e.g. unweighted,class-weight,vmf-local,vmf-loo+guard,vmf-mixture.")
+    @Option(help: "Comma-separated recipes to run (default: all but the EM ones), e.g. unweighted,class-weight,vmf-local,vmf-loo+guard,vmf-mixture.")
     var recipes: String?
+
+    @Option(help: "A file of unlabeled rows (its /embeddings) for the recipe vmf-mixture-pool, which it adds; repeat for more files.")
+    var unlabeled: [String] = []
+
+    @Flag(help: "Add the recipe vmf-mixture-transductive: the mixture refined by EM over the test file's embeddings (never its labels).")
+    var transductive = false
+
+    @Option(help: "EM's iteration limit of vmf-mixture-pool and vmf-mixture-transductive, 1 to 200.")
+    var emIterations: Int = VMFMixtureSemiSupervised.defaultIterations
 
     @Option(help: "Seed of the balancing draws.")
     var seed: UInt64 = 0
@@ -88,6 +102,7 @@ struct AblateCommand: AsyncParsableCommand {
         try CommandLimits.check("threads", threads, in: CommandLimits.threads)
         try CommandLimits.check("l2", l2, in: 0...1e6, meaning: "a number from 0 to 1e6")
         try CommandLimits.check("max-iter", maxIter, in: 0...Int.max)
+        try CommandLimits.check("em-iterations", emIterations, in: VMFMixtureSemiSupervised.iterationRange)
         guard calibrationHoldout.isFinite, CalibrationSettings.holdOutRange.contains(calibrationHoldout) else {
             throw ValidationError("--calibration-holdout must be between \(CalibrationSettings.holdOutRange.lowerBound) and \(CalibrationSettings.holdOutRange.upperBound)")
         }
@@ -109,10 +124,8 @@ struct AblateCommand: AsyncParsableCommand {
     }
 
     func selectedRecipes() throws -> [AblationRecipe] {
-        guard let recipes else { return AblationRecipe.all }
-        let names = recipes.split(separator: ",").map(String.init)
-        guard !names.isEmpty else { throw AblationError.noRecipes }
-        return try names.map { name throws(AblationError) in try AblationRecipe(parsing: name) }
+        try AblationRecipe.selection(names: recipes.map { $0.split(separator: ",").map(String.init) }, pool: !unlabeled.isEmpty,
+                                     transductive: transductive)
     }
 
     func run() async throws {
@@ -145,10 +158,12 @@ struct AblateCommand: AsyncParsableCommand {
             }
         }
         defer { hook?.remove() }
-        let runner = AblationRunner(train: train, test: test, recipes: try selectedRecipes(), seed: seed, training: training,
+        var runner = AblationRunner(train: train, test: test, recipes: try selectedRecipes(), seed: seed, training: training,
                                     calibration: CalibrationSettings(holdOutFraction: calibrationHoldout, seed: calibrationSeed),
                                     l2Grid: try candidates(),
                                     threads: threads, resultsPath: json, workDirectory: work, balancer: cluster)
+        runner.unlabeled = unlabeled
+        runner.emIterations = emIterations
         let plotter = plots.map { directory in AblationPlots(script: AblationPlots.locateScript() ?? "Scripts/plots", outputDirectory: directory) }
         let report = try await runner.run { event in
             let line: String = switch event {
@@ -159,7 +174,9 @@ struct AblateCommand: AsyncParsableCommand {
                     + (entry.rows[1].l2.map { String(format: " at λ = %g", $0) } ?? "")
                     + (entry.settings.mixture == nil
                        ? String(format: "; balance %.1f s, fits %.1f + %.1f s", entry.balanceSeconds, entry.calibrationFitSeconds, entry.finalFitSeconds)
-                       : String(format: "; cross-validation %.1f s, final fit %.1f s", entry.calibrationFitSeconds, entry.finalFitSeconds))
+                       : entry.settings.mixture?.emIterations == nil
+                       ? String(format: "; cross-validation %.1f s, final fit %.1f s", entry.calibrationFitSeconds, entry.finalFitSeconds)
+                       : String(format: "; cross-validation and held-out EM fit %.1f s, final fit and EM %.1f s", entry.calibrationFitSeconds, entry.finalFitSeconds))
             }
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }

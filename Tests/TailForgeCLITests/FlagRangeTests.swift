@@ -42,6 +42,7 @@ import Testing
         Flag(command: ablate, flag: "threads"),
         Flag(command: ablate, flag: "seed", accepted: ["0"]),
         Flag(command: ablate, flag: "calibration-seed", accepted: ["0"]),
+        Flag(command: ablate, flag: "em-iterations"),
         Flag(command: ["synth", "--out", "/dev/null/impossible"], flag: "dimension"),
         Flag(command: ["synth", "--out", "/dev/null/impossible"], flag: "threads"),
         Flag(command: ["synth", "--out", "/dev/null/impossible"], flag: "seed", accepted: ["0"]),

@@ -2,6 +2,7 @@ import Foundation
 import TailForgeTestSupport
 import Testing
 import TailForgeEngine
+import TailForgeStorage
 import TailForgeTraining
 @testable import TailForgeCluster
 
@@ -10,7 +11,9 @@ extension ClusterProcessTests {
     /// each column of the printed table present and numeric.
     @Suite struct ClusterDemoTests {
         static let columns = [ClusterDemo.unweighted, ClusterDemo.logitAdjusted, ClusterDemo.classWeighted, ClusterDemo.mixture,
-                              ClusterDemo.vmfBalanced]
+                              ClusterDemo.vmfBalanced, ClusterDemo.transductive]
+        /// The columns of models without L-BFGS.
+        static let mixtures = [ClusterDemo.mixture, ClusterDemo.transductive]
 
         @Test func demoComparesEveryRecipeOnTheTestSplit() async throws {
             let executable = try #require(LocalCluster.siblingExecutable(), "build the tailforge executable (swift build --build-tests)")
@@ -30,9 +33,9 @@ extension ClusterProcessTests {
                     #expect(recipe.fitSeconds.isFinite && recipe.fitSeconds >= 0, "\(recipe.name)")
                     #expect(recipe.trainingRows == (recipe.name == ClusterDemo.vmfBalanced ? report.balancedRows : report.unbalancedRows),
                             "\(recipe.name)")
-                    #expect((recipe.iterations == nil) == (recipe.name == ClusterDemo.mixture), "\(recipe.name): L-BFGS iterations")
+                    #expect((recipe.iterations == nil) == Self.mixtures.contains(recipe.name), "\(recipe.name): L-BFGS iterations")
                     // Only the calibrated recipes apply a τ.
-                    let adjusted = [ClusterDemo.logitAdjusted, ClusterDemo.mixture].contains(recipe.name)
+                    let adjusted = [ClusterDemo.logitAdjusted, ClusterDemo.mixture, ClusterDemo.transductive].contains(recipe.name)
                     #expect((e.logitAdjustmentTau != nil) == adjusted, "\(recipe.name): τ \(String(describing: e.logitAdjustmentTau))")
                 }
                 #expect(report.balancedRows > report.unbalancedRows)
@@ -45,6 +48,11 @@ extension ClusterProcessTests {
                 let plain = try EvaluationRunner(model: plainModel, test: (directory as NSString).appendingPathComponent("data/test.h5"),
                                                  training: (directory as NSString).appendingPathComponent("data/train.h5")).run()
                 #expect(report.recipe(ClusterDemo.unweighted)?.evaluation == plain)
+
+                // The transductive column's model was refined by EM over the test split's embeddings.
+                let transductive = try VMFMixtureModelFile.read(path: (directory as NSString).appendingPathComponent("model-vmf-mixture-transductive.h5"))
+                #expect(transductive.attributes["unlabeled_files"]?.stringValue == "test.h5")
+                #expect(transductive.attributes["unlabeled_rows"] == .int(Int64(plain.samples)), "every test row is in the pool")
 
                 try checkTable(report.render())
             }
@@ -63,7 +71,7 @@ extension ClusterProcessTests {
             }
             func cells(_ label: String) throws -> [String] {
                 let line = try #require(lines.first { $0.hasPrefix(label + " ") }, "row \(label) missing")
-                return String(line.dropFirst(20)).split(separator: " ").map(String.init).filter { $0 != "%" }
+                return String(line.dropFirst(ClusterDemo.Report.labelWidth)).split(separator: " ").map(String.init).filter { $0 != "%" }
             }
             for label in ["overall", "mean per class", "many-shot", "medium-shot", "few-shot"] {
                 let values = try cells(label)
@@ -74,12 +82,12 @@ extension ClusterProcessTests {
                 let values = try cells(label)
                 #expect(values.count == Self.columns.count && values.allSatisfy { Double($0) != nil }, "\(label): \(values)")
             }
-            let iterations = try cells("L-BFGS iterations")
+            let iterations = try cells("L-BFGS iter.")
             #expect(iterations.count == Self.columns.count, "\(iterations)")
             for (column, value) in zip(Self.columns, iterations) {
-                #expect(column == ClusterDemo.mixture ? value == "–" : Int(value) != nil, "\(column): L-BFGS iterations \(value)")
+                #expect(Self.mixtures.contains(column) ? value == "–" : Int(value) != nil, "\(column): L-BFGS iterations \(value)")
             }
-            #expect(try cells("logit adjustment τ").count == Self.columns.count)
+            #expect(try cells("logit adj. τ").count == Self.columns.count)
         }
     }
 }

@@ -12,9 +12,9 @@ import TailForgeEngine
 /// candidate). `vmf-mixture` is the generative vMF mixture (`train --classifier vmf-mixture --calibrate`) on the
 /// long-tailed file's real rows, its settings and τ chosen by cross-validation; it is never balanced and always
 /// fitted on this machine. `vmf-mixture-pool` is the same fit refined by EM over the runner's unlabeled files
-/// (`train --classifier vmf-mixture --calibrate --unlabeled POOL.h5`), and `vmf-mixture-transductive` the same with
-/// the test file's embeddings (never its labels) as the pool: the use of a batch classified by a model refined on
-/// that batch. Neither is in the default grid (``standard``): the first needs a pool, the second fits with the test
+/// (`train --classifier vmf-mixture --calibrate --unlabeled POOL.h5`), and `vmf-mixture-transductive` the same refined
+/// over the test file's embeddings, never its labels (`train … --transductive TEST.h5`, leave-one-out E-step): the use
+/// of a batch classified by a model refined on that batch. Neither is in the default grid (``standard``): the first needs a pool, the second fits with the test
 /// file's rows, which a user must ask for.
 public struct AblationRecipe: Sendable, Equatable, CustomStringConvertible {
     public enum TrainingSet: Sendable, Equatable {

@@ -140,7 +140,7 @@ public struct AblationReport: Codable, Sendable, Equatable {
                          + String(format: " %8.1f", row.seconds))
         }
         if entries.contains(where: { $0.settings.recipe == AblationRecipe.vmfMixtureTransductive.description }) {
-            lines.append("  transductive: refined by EM over the test file's embeddings (never its labels), so it needs the rows it classifies when it is fitted")
+            lines.append("  transductive: refined by EM over the test file's embeddings (never its labels; train --transductive), so it needs the rows it classifies when it is fitted")
         }
         if let chosen {
             lines.append(String(format: "* chosen without test labels (highest held-out balanced accuracy, %.2f %%): ",

@@ -207,7 +207,7 @@ public struct AblationRunner: Sendable {
     }
 
     /// Fits a `vmf-mixture` recipe on the long-tailed file (its real rows; cross-validation with calibration; EM over
-    /// its pool for the pool and transductive recipes) and scores it raw (τ = 0) and adjusted. The plain mixture's
+    /// its pool for the pool recipe, `train --transductive`'s leave-one-out EM over the test rows for the transductive one) and scores it raw (τ = 0) and adjusted. The plain mixture's
     /// held-out balanced accuracy is the pooled out-of-fold one, at τ = 0 and at the chosen τ (K_max and κ₀ as chosen
     /// jointly with τ); an EM recipe's is measured on held-out training rows by ``VMFMixturePoolHoldOut``. Both rows
     /// cost the whole recipe: loading, cross-validation, final fit, and for an EM recipe the EM and its held-out fit.
@@ -215,7 +215,8 @@ public struct AblationRunner: Sendable {
         let model = modelPath(recipe)
         let clock = ContinuousClock()
         let summary = try await VMFMixtureTrainingRunner(inputs: [train], output: model, settings: mixtureSettings, threads: threads,
-                                                         unlabeled: unlabeledFiles(recipe), emIterations: emIterations).run()
+                                                         unlabeled: unlabeledFiles(recipe), emIterations: emIterations,
+                                                         leaveOneOut: recipe.unlabeled == .test).run()
         var heldOut = (raw: summary.record.rawBalancedAccuracy, calibrated: summary.record.balancedAccuracy)
         var estimateSeconds = 0.0
         if recipe.unlabeled != nil {
@@ -260,7 +261,7 @@ public struct AblationRunner: Sendable {
         return try await ComputePool.run {
             try VMFMixturePoolHoldOut.estimate(
                 rows: rows.embeddings, labels: rows.labels, classCount: classCount, pool: pool.rows, poolSource: pool.files.joined(separator: " + "),
-                poolIncludesHeldOut: recipe.unlabeled == .test, maxModes: record.maxModes, kappa0: record.priorConcentration(dimension: dimension),
+                transductive: recipe.unlabeled == .test, maxModes: record.maxModes, kappa0: record.priorConcentration(dimension: dimension),
                 adjustment: adjustment, seed: seed, fraction: fraction, holdOutSeed: holdOutSeed, iterations: iterations, threads: threads)
         }
     }

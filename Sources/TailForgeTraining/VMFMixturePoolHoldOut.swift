@@ -12,8 +12,9 @@ import TailForgeNumerics
 ///    (``CalibrationHoldOut/heldOutPositions(realCounts:fraction:seed:)``);
 /// 2. the mixture is fitted on the rest with the K_max and κ₀ the recipe's cross-validation chose, and the recipe's seed;
 /// 3. it is refined by EM over the recipe's pool — for the transductive recipe the test file's embeddings **and the
-///    held-out rows, unlabeled**, since its final model is refined with the rows it then classifies; for the pool recipe
-///    the pool alone, since its test rows are not in the pool either;
+///    held-out rows, unlabeled**, with the leave-one-out E-step of `train --transductive`, since its final model is
+///    refined so with the rows it then classifies; for the pool recipe the pool alone (plain E-step), since its test
+///    rows are not in the pool either;
 /// 4. the held-out rows are scored at τ = 0 and at the chosen τ (π the final model's class shares, as cross-validation
 ///    scores its folds).
 ///
@@ -30,9 +31,10 @@ enum VMFMixturePoolHoldOut {
 
     /// - Parameters:
     ///   - rows, labels: the training file's real rows and labels (unit length, as the runner loads them).
-    ///   - pool: the recipe's unlabeled rows (unit length); `poolIncludesHeldOut` appends the held-out rows to it.
+    ///   - pool: the recipe's unlabeled rows (unit length); `transductive` appends the held-out rows to it and scores the
+    ///     pool leave-one-out.
     ///   - adjustment: the recipe's chosen τ and its model's π.
-    static func estimate(rows: Matrix, labels: [Int32], classCount: Int, pool: Matrix, poolSource: String, poolIncludesHeldOut: Bool,
+    static func estimate(rows: Matrix, labels: [Int32], classCount: Int, pool: Matrix, poolSource: String, transductive: Bool,
                          maxModes: Int, kappa0: Double, adjustment: LogitAdjustment, seed: UInt64, fraction: Double, holdOutSeed: UInt64,
                          iterations: Int, threads: Int) throws -> Estimate {
         let (unit, classRows) = try VMFMixtureFitter.prepare(rows: rows, labels: labels, classCount: classCount, source: "training rows")
@@ -56,10 +58,11 @@ enum VMFMixturePoolHoldOut {
                                                                    source: "training rows not held out")
         let heldOutRows = unit.gatherRows(heldOut)
         var emPool = pool
-        if poolIncludesHeldOut { emPool.appendRows(heldOutRows) }
+        if transductive { emPool.appendRows(heldOutRows) }
         let refined = try VMFMixtureSemiSupervised.refine(
             base: base, unit: fitUnit, classRows: fitClassRows, maxModes: maxModes, kappa0: kappa0, seed: seed, pool: emPool,
-            poolSource: poolSource + (poolIncludesHeldOut ? " + held-out training rows" : ""), iterations: iterations, threads: threads)
+            poolSource: poolSource + (transductive ? " + held-out training rows" : ""), iterations: iterations, threads: threads,
+            leaveOneOutEStep: transductive)
         let logits = try refined.fit.model.logits(heldOutRows, adjustment: nil, source: "held-out training rows", threads: threads)
         var tally = HeldOutTally(classCount: classCount, gridCount: 2)
         tally.add(logits: logits, labels: heldOut.map { labels[$0] }, prior: adjustment.prior, grid: [0, adjustment.tau])

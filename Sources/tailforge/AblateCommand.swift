@@ -19,7 +19,8 @@ struct AblateCommand: AsyncParsableCommand {
             rows; its held-out balanced accuracy is the out-of-fold one of its cross-validation, and it is always \
             fitted on this machine, with --coordinator too. --unlabeled POOL.h5 adds vmf-mixture-pool, the same \
             mixture refined by EM over the pool (train --unlabeled), and --transductive adds vmf-mixture-transductive, \
-            refined by EM over the test file's embeddings (never its labels; marked transductive in the table). Their \
+            refined by EM over the test file's embeddings, never its labels (train --transductive TEST; marked \
+            transductive in the table). Their \
             held-out balanced accuracy is measured on a --calibration-holdout share of the training rows, held out of \
             the mixture and scored after EM (for the transductive recipe the held-out rows join the pool, unlabeled). \
             The table also gives each row's held-out balanced accuracy \

@@ -28,7 +28,7 @@ import TailForgeEngine
             let cells = line.dropFirst(2 + name.count).split(separator: " ")
             #expect(cells.count == 8 && cells[0] == "–" && cells[1...].allSatisfy { Double($0) != nil }, "\(line)")
         }
-        #expect(lines.contains { $0.hasPrefix("  transductive: refined by EM over the test file's embeddings (never its labels)") }, "\(outcome.stdout)")
+        #expect(lines.contains { $0.hasPrefix("  transductive: refined by EM over the test file's embeddings (never its labels") }, "\(outcome.stdout)")
     }
 
     struct Refused: CustomTestStringConvertible, Sendable {

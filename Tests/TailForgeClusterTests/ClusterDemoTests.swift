@@ -49,10 +49,11 @@ extension ClusterProcessTests {
                                                  training: (directory as NSString).appendingPathComponent("data/train.h5")).run()
                 #expect(report.recipe(ClusterDemo.unweighted)?.evaluation == plain)
 
-                // The transductive column's model was refined by EM over the test split's embeddings.
+                // The transductive column's model was refined by train --transductive's EM over the test split's embeddings.
                 let transductive = try VMFMixtureModelFile.read(path: (directory as NSString).appendingPathComponent("model-vmf-mixture-transductive.h5"))
                 #expect(transductive.attributes["unlabeled_files"]?.stringValue == "test.h5")
                 #expect(transductive.attributes["unlabeled_rows"] == .int(Int64(plain.samples)), "every test row is in the pool")
+                #expect(transductive.attributes["em_leave_one_out"] == .int(1))
 
                 try checkTable(report.render())
             }

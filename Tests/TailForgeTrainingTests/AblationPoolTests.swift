@@ -63,11 +63,17 @@ extension AblationTests {
         #expect(stored.model == (try VMFMixtureModelFile.read(path: trained)).model)
         let raw = try EvaluationRunner(model: trained, test: data.test, training: data.train, applyCalibration: false).run()
         #expect(rows[2].top1 == raw.top1Accuracy)
+        // The transductive recipe's is what train … --transductive TEST writes (the leave-one-out E-step).
+        let batch = data.directory + "/transductive.h5"
+        _ = try await VMFMixtureTrainingRunner(inputs: [data.train], output: batch, settings: runner.mixtureSettings, threads: 2,
+                                               unlabeled: [data.test], emIterations: 5, leaveOneOut: true).run()
+        let storedBatch = try VMFMixtureModelFile.read(path: runner.modelPath(AblationRecipe.vmfMixtureTransductive))
+        #expect(storedBatch.model == (try VMFMixtureModelFile.read(path: batch)).model && storedBatch.attributes["em_leave_one_out"] == .int(1))
         // Its held-out column is measured after EM on held-out training rows, not the cross-validation's out-of-fold score.
         #expect(rows[3].heldOutBalancedAccuracy != stored.selection.balancedAccuracy || rows[2].heldOutBalancedAccuracy != stored.selection.rawBalancedAccuracy)
 
         let table = report.table()
-        #expect(table.contains("  transductive: refined by EM over the test file's embeddings (never its labels)"), "\(table)")
+        #expect(table.contains("  transductive: refined by EM over the test file's embeddings (never its labels"), "\(table)")
         #expect(table.contains("* chosen without test labels"))
 
         // Another EM limit refits both EM recipes and keeps the plain mixture.

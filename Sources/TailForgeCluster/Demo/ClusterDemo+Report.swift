@@ -83,9 +83,9 @@ extension ClusterDemo {
                 "  --calibrate) with τ chosen on held-out real rows, its seconds including the calibration fit;",
                 "class weights: train --class-weight balanced; vMF mixture: train --classifier vmf-mixture",
                 "  --calibrate (real rows; K_max, κ₀ and τ by cross-validation, included in its seconds);",
-                "vMF-balanced: softmax on the balanced output; transductive: the vMF mixture refined by EM over",
-                "  the test split's embeddings (never its labels), so fitted with the rows it classifies (EM in its",
-                "  seconds). Every choice was made without the test split's labels.",
+                "vMF-balanced: softmax on the balanced output; transductive: the vMF mixture with --transductive",
+                "  test.h5, EM over the test split's embeddings (never its labels), so fitted with the rows it",
+                "  classifies (EM in its seconds). Every choice was made without the test split's labels.",
             ]
             return lines.joined(separator: "\n")
         }

@@ -96,12 +96,13 @@ public struct ClusterDemo: Sendable {
                                                          settings: VMFMixtureSelectionSettings(calibrate: true), threads: trainingThreads).run()
         say(String(format: "  cross-validation %.2f s, final fit %.2f s", mixture.foldSeconds, mixture.refitSeconds))
 
-        // The mixture again, refined by EM over the test split's embeddings (its labels are not read): the use of a model
-        // fitted when the batch it classifies is at hand. Its cross-validation is the mixture column's, repeated.
-        say("training the vMF mixture on unbalanced.h5 with --calibrate and the test split as --unlabeled pool (transductive)")
+        // The mixture again, refined by EM over the test split's embeddings (train --transductive: its labels are not read,
+        // each row is scored leave-one-out): the use of a model fitted when the batch it classifies is at hand. Its
+        // cross-validation is the mixture column's, repeated.
+        say("training the vMF mixture on unbalanced.h5 with --calibrate --transductive test.h5")
         let transductive = try await VMFMixtureTrainingRunner(inputs: [unbalanced], output: path("model-vmf-mixture-transductive.h5"),
                                                               settings: VMFMixtureSelectionSettings(calibrate: true), threads: trainingThreads,
-                                                              unlabeled: [test]).run()
+                                                              unlabeled: [test], leaveOneOut: true).run()
         let emSeconds = transductive.semiSupervised?.seconds ?? 0
         say(String(format: "  cross-validation %.2f s, final fit %.2f s, EM %.2f s", transductive.foldSeconds, transductive.refitSeconds, emSeconds))
 

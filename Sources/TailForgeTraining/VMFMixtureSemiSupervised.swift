@@ -79,15 +79,14 @@ public enum VMFMixtureSemiSupervised {
         var leaveOneOut: LeaveOneOut?
         for t in 1 ... iterations {
             let step = try expectation(model: model, pool: pool, poolSource: poolSource, shares: shares, leaveOneOut: leaveOneOut,
-                                       threads: threads)
+                                       recordingRowWeights: leaveOneOutEStep, threads: threads)
             let changed = previous.map { old in zip(old, step.best).count(where: { $0 != $1 }) } ?? pool.rows
             record.append(Iteration(meanLogLikelihood: step.logLikelihood / Double(pool.rows), changedRows: changed))
             progress(String(format: "EM iteration %d: pool mean log-likelihood %.6f, %d of %d pool rows changed class",
                             t, step.logLikelihood / Double(pool.rows), changed, pool.rows))
             shares = step.classWeights.map { $0 / Double(pool.rows) }
             (model, leaveOneOut) = try maximization(model: model, step: step, labelledModeSums: labelledModeSums,
-                                                    labelledClassSums: labelledClassSums, kappa0: kappa0)
-            if !leaveOneOutEStep { leaveOneOut = nil }
+                                                    labelledClassSums: labelledClassSums, kappa0: kappa0, leaveOneOut: leaveOneOutEStep)
             if t > 1, changed == 0 {
                 converged = true
                 break
@@ -114,13 +113,14 @@ public enum VMFMixtureSemiSupervised {
     }
 
     /// The M-step: each mode's sum P_k = labelled sum + the step's pool sum, each class's M_c = labelled class sum +
-    /// its modes' pool sums, θ_k = κ₀·M_c/‖M_c‖ + κ_c·P_k (κ, modes and weights kept); and those sums with the step's row
-    /// weights for the next leave-one-out E-step.
+    /// its modes' pool sums, θ_k = κ₀·M_c/‖M_c‖ + κ_c·P_k (κ, modes and weights kept); with `leaveOneOut`, also those
+    /// sums with the step's row weights (recorded by ``expectation``) for the next leave-one-out E-step.
     static func maximization(model: VMFMixtureModel, step: Expectation, labelledModeSums: [Double], labelledClassSums: [Double],
-                             kappa0: Double) throws(TrainingError) -> (VMFMixtureModel, LeaveOneOut) {
+                             kappa0: Double, leaveOneOut: Bool) throws(TrainingError) -> (VMFMixtureModel, LeaveOneOut?) {
         let dimension = model.dimension, classCount = model.classCount
         var parameters = [Double](repeating: 0, count: model.modeCount * dimension)
-        var totals = LeaveOneOut(kappa0: kappa0, modeOffsets: model.modeOffsets, dimension: dimension, rowWeights: step.rowWeights)
+        var totals = leaveOneOut
+            ? LeaveOneOut(kappa0: kappa0, modeOffsets: model.modeOffsets, dimension: dimension, rowWeights: step.rowWeights) : nil
         for c in 0 ..< classCount {
             var direction = Array(labelledClassSums[c * dimension ..< (c + 1) * dimension])
             for k in model.modeOffsets[c] ..< model.modeOffsets[c + 1] {
@@ -129,13 +129,14 @@ public enum VMFMixtureSemiSupervised {
             let norm = direction.reduce(0) { $0 + $1 * $1 }.squareRoot()
             let kappa = model.classKappa[c]
             for k in model.modeOffsets[c] ..< model.modeOffsets[c + 1] {
+                let modeSum = (0 ..< dimension).map { labelledModeSums[k * dimension + $0] + step.modeSums[k * dimension + $0] }
                 for j in 0 ..< dimension {
                     let mean = norm > 0 ? direction[j] / norm : 0
-                    parameters[k * dimension + j] = kappa0 * mean + kappa * (labelledModeSums[k * dimension + j] + step.modeSums[k * dimension + j])
+                    parameters[k * dimension + j] = kappa0 * mean + kappa * modeSum[j]
                 }
-                totals.setMode(k, sum: (0 ..< dimension).map { labelledModeSums[k * dimension + $0] + step.modeSums[k * dimension + $0] })
+                totals?.setMode(k, sum: modeSum)
             }
-            totals.setClass(c, sum: direction)
+            totals?.setClass(c, sum: direction)
         }
         let refined = try VMFMixtureModel(classCount: classCount, dimension: dimension, modeOffsets: model.modeOffsets, modeParameters: parameters,
                                           modeLogWeights: model.modeLogWeights, classKappa: model.classKappa)
@@ -151,7 +152,8 @@ public enum VMFMixtureSemiSupervised {
         var logLikelihood: Double
         /// Each pool row's most probable class.
         var best: [Int32]
-        /// Each pool row's weights as added to `modeSums` (those at or above the floor), for the next leave-one-out E-step.
+        /// Each pool row's weights as added to `modeSums` (those at or above the floor), for the next leave-one-out E-step;
+        /// empty unless the E-step was asked to record them.
         var rowWeights: [[ModeWeight]]
     }
 
@@ -251,13 +253,13 @@ public enum VMFMixtureSemiSupervised {
     }
 
     static func expectation(model: VMFMixtureModel, pool: Matrix, poolSource: String, shares: [Double], leaveOneOut: LeaveOneOut? = nil,
-                            threads: Int) throws(TrainingError) -> Expectation {
+                            recordingRowWeights: Bool = false, threads: Int) throws(TrainingError) -> Expectation {
         let dimension = model.dimension, classCount = model.classCount, modes = model.modeCount
         let logShares = shares.map { $0 > 0 ? Foundation.log($0) : -Double.infinity }
         var total = Expectation(modeSums: [Double](repeating: 0, count: modes * dimension),
                                 classWeights: [Double](repeating: 0, count: classCount), logLikelihood: 0, best: [], rowWeights: [])
         total.best.reserveCapacity(pool.rows)
-        total.rowWeights.reserveCapacity(pool.rows)
+        if recordingRowWeights { total.rowWeights.reserveCapacity(pool.rows) }
         let blocks = (pool.rows + blockRows - 1) / blockRows
         // A chunk of blocks at a time, so only a chunk's block sums are held at once.
         let chunk = 16
@@ -269,7 +271,7 @@ public enum VMFMixtureSemiSupervised {
                 let range = b * blockRows ..< min(pool.rows, (b + 1) * blockRows)
                 results.set(index, UnitRowBlock.doubles(pool, rows: range, source: poolSource).map { x in
                     blockSums(model: model, unit: x, count: range.count, logShares: logShares, leaveOneOut: leaveOneOut,
-                              firstRow: range.lowerBound)
+                              firstRow: range.lowerBound, recordingRowWeights: recordingRowWeights)
                 })
             }
             for result in results.values {
@@ -290,7 +292,7 @@ public enum VMFMixtureSemiSupervised {
     /// The E-step of `count` unit rows (`[count × dimension]`), pool rows `firstRow ..< firstRow + count`; each scored
     /// without its own previous weights when `leaveOneOut` is given.
     static func blockSums(model: VMFMixtureModel, unit: [Double], count: Int, logShares: [Double], leaveOneOut: LeaveOneOut? = nil,
-                          firstRow: Int = 0) -> BlockSums {
+                          firstRow: Int = 0, recordingRowWeights: Bool = false) -> BlockSums {
         let dimension = model.dimension, classCount = model.classCount, modes = model.modeCount
         let scoring = model.scoring
         let dots = model.modeDots(unit, count: count)
@@ -300,7 +302,7 @@ public enum VMFMixtureSemiSupervised {
         var out = BlockSums(modeSums: [:], classWeights: [Double](repeating: 0, count: classCount), logLikelihood: 0, best: [],
                             rowWeights: [])
         out.best.reserveCapacity(count)
-        out.rowWeights.reserveCapacity(count)
+        if recordingRowWeights { out.rowWeights.reserveCapacity(count) }
         for i in 0 ..< count {
             dots.withUnsafeBufferPointer { z in scoring.modeTerms(rowDots: z.baseAddress! + i * modes, into: terms) }
             if let leaveOneOut {
@@ -329,14 +331,14 @@ public enum VMFMixtureSemiSupervised {
                 for k in scoring.modeOffsets[c] ..< scoring.modeOffsets[c + 1] {
                     let weight = classWeight * Foundation.exp(terms[k] - classTerm)
                     guard weight >= weightFloor else { continue }
-                    own.append(ModeWeight(mode: Int32(k), weight: weight))
+                    if recordingRowWeights { own.append(ModeWeight(mode: Int32(k), weight: weight)) }
                     var sums = out.modeSums[k] ?? [Double](repeating: 0, count: dimension)
                     let base = i * dimension
                     for j in 0 ..< dimension { sums[j] += weight * unit[base + j] }
                     out.modeSums[k] = sums
                 }
             }
-            out.rowWeights.append(own)
+            if recordingRowWeights { out.rowWeights.append(own) }
         }
         return out
     }

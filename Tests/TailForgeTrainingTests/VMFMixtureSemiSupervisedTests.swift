@@ -99,9 +99,12 @@ import TailForgeTestSupport
         let (unit, classRows) = try VMFMixtureFitter.prepare(rows: p.rows, labels: p.labels, classCount: 4, source: "rows")
         let labelled = try VMFMixtureSemiSupervised.labelledSums(base: base, unit: unit, classRows: classRows, maxModes: 2, seed: 4, threads: 1)
         let shares = [Double](repeating: 0.25, count: 4)
-        let step = try VMFMixtureSemiSupervised.expectation(model: base.model, pool: p.pool, poolSource: "pool", shares: shares, threads: 1)
-        let (model, leaveOneOut) = try VMFMixtureSemiSupervised.maximization(model: base.model, step: step, labelledModeSums: labelled.modes,
-                                                                            labelledClassSums: labelled.classes, kappa0: settings.priorConcentration)
+        let step = try VMFMixtureSemiSupervised.expectation(model: base.model, pool: p.pool, poolSource: "pool", shares: shares,
+                                                            recordingRowWeights: true, threads: 1)
+        let (model, totals) = try VMFMixtureSemiSupervised.maximization(model: base.model, step: step, labelledModeSums: labelled.modes,
+                                                                       labelledClassSums: labelled.classes, kappa0: settings.priorConcentration,
+                                                                       leaveOneOut: true)
+        let leaveOneOut = try #require(totals)
         #expect(model.modeCount > 4, "some class has two modes: \(model.modesPerClass)")
         let poolUnit = try UnitRowBlock.doubles(p.pool, rows: 0 ..< p.pool.rows, source: "pool").get()
         let d = Self.dimension
@@ -123,7 +126,8 @@ import TailForgeTestSupport
                 for j in 0 ..< d { without.modeSums[Int(w.mode) * d + j] -= w.weight * x[j] }
             }
             let (reference, _) = try VMFMixtureSemiSupervised.maximization(model: base.model, step: without, labelledModeSums: labelled.modes,
-                                                                          labelledClassSums: labelled.classes, kappa0: settings.priorConcentration)
+                                                                          labelledClassSums: labelled.classes, kappa0: settings.priorConcentration,
+                                                                          leaveOneOut: false)
             var expected = [Double](repeating: 0, count: model.modeCount)
             let referenceDots = reference.modeDots(x, count: 1)
             expected.withUnsafeMutableBufferPointer { t in

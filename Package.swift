@@ -59,6 +59,9 @@ let package = Package(
         // The vMF sampler's hot loops (generator, ziggurat box step, dot products), cloned per instruction set and chosen at load time (Swift has
         // no per-function target attribute): a portable binary that still uses AVX-512 where the CPU has it.
         .target(name: "CTailForgeKernels"),
+        // HDF5's sec2 file driver with large raw-data writes past the page cache (O_DIRECT): the same bytes, without
+        // the kernel's copy of every balanced row (C, because a driver is a table of C callbacks).
+        .target(name: "CTailForgeDirectWrite", dependencies: ["CHDF5"]),
 
         // MARK: - Numerics and storage
 
@@ -70,7 +73,7 @@ let package = Package(
             name: "TailForgeStorage",
             // Numerics for the row normalisation every embeddings read shares; Crypto (BoringSSL, SHA-NI where
             // the CPU has it) for every SHA-256; the interrupt registry for temporary files.
-            dependencies: ["CHDF5", "TailForgeNumerics", "CTailForgeInterrupt", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CHDF5", "CTailForgeDirectWrite", "TailForgeNumerics", "CTailForgeInterrupt", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         // MARK: - The method
@@ -168,7 +171,7 @@ let package = Package(
         // that nothing is left in TMPDIR).
         .target(name: "TailForgeTestSupport", path: "Tests/TailForgeTestSupport"),
         .testTarget(name: "TailForgeNumericsTests", dependencies: ["TailForgeNumerics", "CTailForgeKernels"]),
-        .testTarget(name: "TailForgeStorageTests", dependencies: ["TailForgeTestSupport", "TailForgeStorage", "TailForgeNumerics", "CHDF5"]),
+        .testTarget(name: "TailForgeStorageTests", dependencies: ["TailForgeTestSupport", "TailForgeStorage", "TailForgeNumerics", "CHDF5", "CTailForgeDirectWrite"]),
         .testTarget(name: "TailForgeEngineTests", dependencies: ["TailForgeTestSupport", "TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),
         .testTarget(name: "TailForgeTrainingTests", dependencies: ["TailForgeTestSupport", "TailForgeTraining", "TailForgeEngine", "TailForgeNumerics", "TailForgeStorage"]),
         // Runs the built `tailforge` executable as a user would: flags, exit statuses, signals.

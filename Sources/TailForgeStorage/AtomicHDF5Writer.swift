@@ -31,7 +31,9 @@ public final class AtomicHDF5Writer {
     private enum State { case open, committed, abandoned }
 
     /// Checks the output location, then creates the temporary file.
-    public init(path: String) throws(StorageError) {
+    /// `pastPageCache`: large row writes bypass the page cache where the filesystem allows (the default, see
+    /// ``HDF5File/writesPastPageCache``); the file's bytes are the same either way.
+    public init(path: String, pastPageCache: Bool = HDF5File.writesPastPageCache) throws(StorageError) {
         try Self.checkWritable(path: path)
         self.path = path
         let temporaryPath = TemporaryFiles.siblingPath(for: path)
@@ -40,7 +42,7 @@ public final class AtomicHDF5Writer {
         let registration = TemporaryFiles.register(temporaryPath)
         self.registration = registration
         do throws(StorageError) {
-            file = try Self.createTemporary(temporaryPath, for: path)
+            file = try Self.createTemporary(temporaryPath, for: path, pastPageCache: pastPageCache)
         } catch {
             TemporaryFiles.forget(registration)
             throw error
@@ -56,9 +58,9 @@ public final class AtomicHDF5Writer {
         file = try HDF5File.createDeterministicInMemory(name: name)
     }
 
-    private static func createTemporary(_ temporaryPath: String, for path: String) throws(StorageError) -> HDF5File {
+    private static func createTemporary(_ temporaryPath: String, for path: String, pastPageCache: Bool) throws(StorageError) -> HDF5File {
         do throws(StorageError) {
-            return try HDF5File.createDeterministic(path: temporaryPath)
+            return try HDF5File.createDeterministic(path: temporaryPath, pastPageCache: pastPageCache)
         } catch {
             POSIXFile.remove(temporaryPath)
             if case .hdf5(let underlying) = error { throw .writeFailed(path: path, underlying: underlying) }
@@ -152,11 +154,14 @@ public final class AtomicHDF5Writer {
                 try file.close()
             }
             // Opened here, before the rename, so the reader has the file whatever happens to its name.
-            if digestingFile, let descriptor = try? SHA256.openForDigest(temporaryPath) {
+            // Past the page cache where the filesystem allows it: the rows were written that way (HDF5File's driver).
+            if digestingFile, let (descriptor, direct) = SHA256.openForDigestPastPageCache(temporaryPath).map({ ($0, true) })
+                ?? (try? SHA256.openForDigest(temporaryPath)).map({ ($0, false) }) {
                 let path = self.path
                 let reading = ComputePool.inBackground(named: "tailforge-output-digest") { () throws(StorageError) in
                     defer { _ = close(descriptor) }
-                    return try SHA256.hexDigest(ofOpenFile: descriptor, path: path)
+                    return direct ? try SHA256.hexDigestPastPageCache(ofOpenFile: descriptor, path: path)
+                        : try SHA256.hexDigest(ofOpenFile: descriptor, path: path)
                 }
                 digest = { try? reading().get() }
             }

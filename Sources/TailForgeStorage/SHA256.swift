@@ -1,4 +1,6 @@
+import CTailForgeDirectWrite
 import Crypto
+import TailForgeNumerics
 
 #if canImport(Glibc)
 import Glibc
@@ -94,5 +96,64 @@ public struct SHA256: @unchecked Sendable {
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }
         return hasher.hexDigest()
+    }
+
+    /// Opens `path` for ``hexDigestPastPageCache(ofOpenFile:path:)``, or nil where the filesystem refuses O_DIRECT.
+    static func openForDigestPastPageCache(_ path: String) -> Int32? {
+        let descriptor = POSIXFile.retryingInterrupts { tailforge_open_direct_read(path) }
+        return descriptor >= 0 ? descriptor : nil
+    }
+
+    /// Digest of a file opened with ``openForDigestPastPageCache(_:)``, read from its start to its end in 32 MiB blocks (8 MiB ones came from the disk at half the speed)
+    /// while the block before is hashed. For a file just written past the page cache (``HDF5File``'s driver): a plain
+    /// read would pull its gigabytes into the page cache, at a system-time cost larger than the hashing, and read
+    /// and hash one after the other.
+    static func hexDigestPastPageCache(ofOpenFile descriptor: Int32, path: String) throws(StorageError) -> String {
+        let blockBytes = 32 << 20, alignment = 4096
+        // Each step hashes one block on one thread and fills the other on another: never the same block at once.
+        nonisolated(unsafe) let blocks = [UnsafeMutableRawBufferPointer.allocate(byteCount: blockBytes, alignment: alignment),
+                                          UnsafeMutableRawBufferPointer.allocate(byteCount: blockBytes, alignment: alignment)]
+        defer { blocks.forEach { $0.deallocate() } }
+        /// What both threads of a step touch: the hasher on one, the other block's byte count on the other.
+        final class Progress: @unchecked Sendable {
+            var hasher = SHA256()
+            var counts = [0, 0]
+            var failure: StorageError?
+        }
+        let progress = Progress()
+        /// Fills block `index` from `offset` (O_DIRECT: aligned offsets and lengths; a count that is not a multiple
+        /// of the alignment is the end of the file). Returns the bytes read.
+        @Sendable func fill(_ index: Int, from offset: Int) -> Int {
+            guard offset % alignment == 0 else { return 0 }  // the previous block ended at the file's unaligned end
+            var filled = 0
+            while filled < blockBytes {
+                let count = pread(descriptor, blocks[index].baseAddress! + filled, blockBytes - filled, off_t(offset + filled))
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    progress.failure = .ioFailed(path: path, operation: "read", reason: POSIXFile.errorText())
+                    return 0
+                }
+                filled += count
+                if count == 0 || count % alignment != 0 { break }
+            }
+            return filled
+        }
+        var current = 0
+        var offset = fill(0, from: 0)
+        progress.counts[0] = offset
+        while progress.failure == nil, progress.counts[current] > 0 {
+            let next = 1 - current, readFrom = offset, hashing = current
+            ComputePool.forEach(2, width: 2) { (part: Int) in
+                if part == 0 {
+                    progress.hasher.update(UnsafeRawBufferPointer(rebasing: blocks[hashing][0..<progress.counts[hashing]]))
+                } else {
+                    progress.counts[next] = fill(next, from: readFrom)
+                }
+            }
+            offset += progress.counts[next]
+            current = next
+        }
+        if let failure = progress.failure { throw failure }
+        return progress.hasher.hexDigest()
     }
 }

@@ -148,8 +148,12 @@ public final class AtomicHDF5Writer {
         var digest: () -> String? = { nil }
         do throws(StorageError) {
             try mapWriteFailure { () throws(StorageError) in
+                // Rows still on their way past the page cache are settled before and after the datasets close
+                // (which may write the last chunks): a failure is reported here, not from inside H5Fclose.
+                try file.settleWritesPastPageCache()
                 for dataset in datasets { try dataset.closeReportingErrors() }
                 datasets.removeAll()
+                try file.settleWritesPastPageCache()
                 try file.flush()
                 try file.close()
             }
@@ -199,8 +203,12 @@ public final class AtomicHDF5Writer {
     public func abandon() {
         guard state == .open else { return }
         state = .abandoned
+        // A write past the page cache that failed and was not reported yet is dropped here: reported from inside
+        // H5Fclose it would fail the close, and HDF5 1.10 crashes when a failed close is retried.
+        try? file.settleWritesPastPageCache()
         for dataset in datasets { dataset.close() }
         datasets.removeAll()
+        try? file.settleWritesPastPageCache()
         guard let temporaryPath, let registration else {
             try? file.close()  // in memory: the file's image goes with it
             return

@@ -269,6 +269,20 @@ public final class HDF5File: @unchecked Sendable {
         return create
     }
 
+    /// Waits until this file's writes past the page cache (CTailForgeDirectWrite finishes each large write's last
+    /// piece while the caller goes on) have reached the device, and throws a failed one (a full disk) with its cause.
+    /// Writers call it after their last rows and before flush and close: HDF5 1.10 does not recover from a failure
+    /// found inside H5Fclose.
+    public func settleWritesPastPageCache() throws(StorageError) {
+        HDF5Library.enter(); defer { HDF5Library.leave() }
+        guard id >= 0 else { return }
+        var message = [CChar](repeating: 0, count: 256)
+        let failure = tailforge_direct_write_settle(id, &message, message.count)
+        guard failure == 0 else {
+            throw .hdf5(HDF5Error(operation: .write, objectPath: path, stack: String(cString: message)))
+        }
+    }
+
     /// Flushes buffered data and metadata to the file.
     public func flush() throws(StorageError) {
         HDF5Library.enter(); defer { HDF5Library.leave() }

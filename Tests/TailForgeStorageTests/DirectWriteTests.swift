@@ -38,7 +38,9 @@ import TailForgeTestSupport
         let writer = try BalancedDatasetWriter(
             path: path, dimension: rows.dimension, totalRows: rows.count, attributes: BalancedDatasetWriterTests.attributes,
             classNames: ["a", "b", "c"], chunkRows: 1_000, pastPageCache: pastPageCache)
-        try append(rows, to: writer, batches: [700, 1_000, 645])
+        // Appends that straddle chunk boundaries (the writer completes a chunk from two of them).
+        let batches = [700, 1_000, rows.count - 1_700].filter { $0 > 0 }
+        try append(rows, to: writer, batches: rows.count > 1_700 ? batches : [700, rows.count - 700])
         return try writer.commit(attributes: ["late": .string("known at commit")], digestingFile: true)()
     }
 
@@ -101,9 +103,13 @@ import TailForgeTestSupport
 
     /// A full disk under a write past the page cache is the same clean failure as under sec2's: `writeFailed`, the
     /// errno in the message, nothing left behind.
-    @Test func diskFullPastThePageCacheFailsCleanly() throws {
+    /// Writes past the page cache are finished by a writer thread while the caller goes on, so the failure may be
+    /// found by the next write (2,345 rows: the second of three chunks does not fit) or only when HDF5 flushes and
+    /// closes the file (1,500 rows: the last chunk is the one that does not fit).
+    @Test(arguments: [2_345, 1_500])
+    func diskFullPastThePageCacheFailsCleanly(rowCount: Int) throws {
         guard let mount = ScratchMount(size: "2m") else { return }
-        let rows = SampleRows(dimension: 300, count: 2_345)  // 2.8 MB of rows
+        let rows = SampleRows(dimension: 300, count: rowCount)  // 2.8 / 1.8 MB of rows, in 1.2 MB chunks
         var failure: StorageError?
         do { _ = try writeBalanced(rows, to: mount.file("out.h5"), pastPageCache: true) } catch let error as StorageError {
             failure = error
@@ -113,7 +119,7 @@ import TailForgeTestSupport
             return
         }
         #expect(path == mount.file("out.h5"))
-        #expect(underlying.stack.contains("No space left on device"))
+        #expect(underlying.stack.contains("No space left on device"), "\(underlying)")
         #expect(mount.contents == [])
     }
 

@@ -13,6 +13,14 @@
 /// an HDF5 error on the stack, if that fails). Call it where HDF5 calls are serialised.
 hid_t tailforge_direct_write_driver(void);
 
+/// Waits until every write past the page cache to the open file `file_id` has reached the device. The driver
+/// finishes each write's last aligned piece on a writer thread while HDF5 goes on, and reports a failed piece from
+/// the next large transfer, flush or truncate; a writer calls this after its last rows (its datasets closed) and
+/// before flushing and closing the file, so that a failure (a full disk) is reported there, with its cause, and not
+/// from inside H5Fclose, which HDF5 1.10 does not recover from. Returns 0, or an errno with `message` filled.
+/// Call it where HDF5 calls are serialised.
+int tailforge_direct_write_settle(hid_t file_id, char *message, size_t capacity);
+
 /// Bytes this process has written / read past the page cache so far (for tests and benchmarks).
 unsigned long long tailforge_direct_write_bytes(void);
 unsigned long long tailforge_direct_read_bytes(void);

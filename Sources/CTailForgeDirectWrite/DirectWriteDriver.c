@@ -144,8 +144,9 @@ static void *writer_main(void *argument) {
     return NULL;
 }
 
-static int allocate_buffers(DirectFile *entry) {
-    for (int i = 0; i < 2; i++) {
+/// The first `count` bounce buffers (writes use two, reads one: a file only read holds 8 MiB).
+static int allocate_buffers(DirectFile *entry, int count) {
+    for (int i = 0; i < count; i++) {
         void *buffer = NULL;
         if (!entry->bounce[i] && posix_memalign(&buffer, ALIGNMENT, BOUNCE_BYTES) != 0) return -1;
         if (buffer) entry->bounce[i] = buffer;
@@ -288,7 +289,7 @@ static herr_t direct_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
 static herr_t direct_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, const void *buffer) {
     DirectFile *entry = find_file(file);
     if (settle_if_overlapping(file, entry, addr, size, type == H5FD_MEM_DRAW && size >= MIN_DIRECT_BYTES) < 0) return -1;
-    if (!entry || entry->fd < 0 || type != H5FD_MEM_DRAW || size < MIN_DIRECT_BYTES || allocate_buffers(entry) != 0) {
+    if (!entry || entry->fd < 0 || type != H5FD_MEM_DRAW || size < MIN_DIRECT_BYTES || allocate_buffers(entry, 2) != 0) {
         return sec2->write(file, type, dxpl, addr, size, buffer);
     }
     const unsigned char *bytes = buffer;
@@ -321,7 +322,7 @@ static herr_t direct_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t add
     }
     // The bounce buffers are free once nothing is in flight.
     if (settle(file, entry, 1) < 0) return -1;
-    if (entry->fd < 0 || allocate_buffers(entry) != 0) return sec2->read(file, type, dxpl, addr, size, buffer);
+    if (entry->fd < 0 || allocate_buffers(entry, 1) != 0) return sec2->read(file, type, dxpl, addr, size, buffer);
     unsigned char *bytes = buffer;
     haddr_t end = addr + size;
     haddr_t first = (addr + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;

@@ -279,7 +279,7 @@ public final class HDF5File: @unchecked Sendable {
         var message = [CChar](repeating: 0, count: 256)
         let failure = tailforge_direct_write_settle(id, &message, message.count)
         guard failure == 0 else {
-            throw .hdf5(HDF5Error(operation: .write, objectPath: path, stack: String(cString: message)))
+            throw .hdf5(HDF5Error(operation: .write, objectPath: path, stack: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))
         }
     }
 

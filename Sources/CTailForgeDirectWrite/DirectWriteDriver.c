@@ -118,25 +118,30 @@ static int write_direct(int fd, const unsigned char *bytes, size_t size, off_t a
     return 0;
 }
 
+/// Writes one piece from its bounce buffer and records a failure for `settle`. Called without the lock held.
+static void write_piece(DirectFile *entry, const unsigned char *bytes, size_t size, haddr_t at) {
+    int error = write_direct(entry->fd, bytes, size, (off_t)at) == 0 ? 0 : errno;
+    if (!error) {
+        atomic_fetch_add(&direct_bytes, size);
+        return;
+    }
+    pthread_mutex_lock(&entry->lock);
+    entry->failed_errno = error;
+    entry->failed_bytes = bytes;
+    entry->failed_size = size;
+    entry->failed_at = at;
+    pthread_mutex_unlock(&entry->lock);
+}
+
 static void *writer_main(void *argument) {
     DirectFile *entry = argument;
     pthread_mutex_lock(&entry->lock);
     for (;;) {
         while (!entry->pending && !entry->stop) pthread_cond_wait(&entry->changed, &entry->lock);
         if (!entry->pending) break;
-        const unsigned char *bytes = entry->pending_bytes;
-        size_t size = entry->pending_size;
-        haddr_t at = entry->pending_at;
         pthread_mutex_unlock(&entry->lock);
-        int error = write_direct(entry->fd, bytes, size, (off_t)at) == 0 ? 0 : errno;
-        if (!error) atomic_fetch_add(&direct_bytes, size);
+        write_piece(entry, entry->pending_bytes, entry->pending_size, entry->pending_at);
         pthread_mutex_lock(&entry->lock);
-        if (error) {
-            entry->failed_errno = error;
-            entry->failed_bytes = bytes;
-            entry->failed_size = size;
-            entry->failed_at = at;
-        }
         entry->pending = 0;
         pthread_cond_broadcast(&entry->changed);
     }
@@ -160,7 +165,9 @@ static int allocate_buffers(DirectFile *entry, int count) {
 /// flush or truncate that finds it (`report`): HDF5 1.10 propagates those with their message, while a failure in
 /// a metadata write or a small dataset's chunk flushed by H5Dclose reaches the caller without it (seen: "close
 /// dataset failed" with an empty stack), and failing every call after it leads HDF5 into error paths that crash.
-static herr_t settle(H5FD_t *file, DirectFile *entry, int report) {
+///
+/// Returns 0, or the errno of the failure it reports, with `message` describing it.
+static int settle_failure(H5FD_t *file, DirectFile *entry, int report, char *message, size_t capacity) {
     pthread_mutex_lock(&entry->lock);
     while (entry->pending) pthread_cond_wait(&entry->changed, &entry->lock);
     int error = entry->failed_errno;
@@ -170,11 +177,22 @@ static herr_t settle(H5FD_t *file, DirectFile *entry, int report) {
     if (error == EINVAL) {
         close(entry->fd);
         entry->fd = -1;
-        return sec2->write(file, H5FD_MEM_DRAW, H5P_DEFAULT, entry->failed_at, entry->failed_size, entry->failed_bytes);
+        if (sec2->write(file, H5FD_MEM_DRAW, H5P_DEFAULT, entry->failed_at, entry->failed_size, entry->failed_bytes) >= 0) {
+            return 0;
+        }
+        snprintf(message, capacity, "write of %zu bytes at offset %llu through sec2 after O_DIRECT refused it",
+                 entry->failed_size, (unsigned long long)entry->failed_at);
+        return EIO;
     }
-    char message[160];
-    snprintf(message, sizeof message, "write of %zu bytes at offset %llu (O_DIRECT): %s", entry->failed_size,
+    snprintf(message, capacity, "write of %zu bytes at offset %llu (O_DIRECT): %s", entry->failed_size,
              (unsigned long long)entry->failed_at, strerror(error));
+    return error;
+}
+
+/// `settle_failure` for the driver's callbacks: the failure goes on HDF5's error stack.
+static herr_t settle(H5FD_t *file, DirectFile *entry, int report) {
+    char message[160];
+    if (settle_failure(file, entry, report, message, sizeof message) == 0) return 0;
     H5Epush2(H5E_DEFAULT, __FILE__, __func__, __LINE__, H5E_ERR_CLS, H5E_VFL, H5E_WRITEERROR, "%s", message);
     return -1;
 }
@@ -193,23 +211,7 @@ int tailforge_direct_write_settle(hid_t file_id, char *message, size_t capacity)
     DirectFile *entry = files;
     while (entry && entry->sec2_fd != sec2_fd) entry = entry->next_file;
     pthread_mutex_unlock(&files_lock);
-    if (!entry) return 0;
-    pthread_mutex_lock(&entry->lock);
-    while (entry->pending) pthread_cond_wait(&entry->changed, &entry->lock);
-    int error = entry->failed_errno;
-    pthread_mutex_unlock(&entry->lock);
-    if (!error) return 0;
-    H5FD_t *file = (H5FD_t *)entry->file;
-    if (error == EINVAL) {
-        if (settle(file, entry, 1) >= 0) return 0;
-        snprintf(message, capacity, "write of %zu bytes at offset %llu through sec2 after O_DIRECT refused it",
-                 entry->failed_size, (unsigned long long)entry->failed_at);
-        return EIO;
-    }
-    entry->failed_errno = 0;
-    snprintf(message, capacity, "write of %zu bytes at offset %llu (O_DIRECT): %s", entry->failed_size,
-             (unsigned long long)entry->failed_at, strerror(error));
-    return error;
+    return entry ? settle_failure((H5FD_t *)entry->file, entry, 1, message, capacity) : 0;
 }
 
 /// Waits for the piece in flight if [addr, addr + size) meets it (HDF5 may rewrite or read back any range), and
@@ -226,15 +228,7 @@ static herr_t settle_if_overlapping(H5FD_t *file, DirectFile *entry, haddr_t add
 static herr_t submit(DirectFile *entry, const unsigned char *bytes, size_t size, haddr_t at) {
     if (!entry->has_writer) {
         if (pthread_create(&entry->writer, NULL, writer_main, entry) != 0) {
-            // No thread for it: this piece is written here and now.
-            int error = write_direct(entry->fd, bytes, size, (off_t)at) == 0 ? 0 : errno;
-            if (!error) atomic_fetch_add(&direct_bytes, size);
-            pthread_mutex_lock(&entry->lock);
-            entry->failed_errno = error;
-            entry->failed_bytes = bytes;
-            entry->failed_size = size;
-            entry->failed_at = at;
-            pthread_mutex_unlock(&entry->lock);
+            write_piece(entry, bytes, size, at);  // no thread for it: this piece is written here and now
             return 0;
         }
         entry->has_writer = 1;
@@ -254,9 +248,8 @@ static herr_t submit(DirectFile *entry, const unsigned char *bytes, size_t size,
 static herr_t direct_close(H5FD_t *file) {
     DirectFile *entry = take_file(file);
     if (entry) {
-        pthread_mutex_lock(&entry->lock);
-        while (entry->pending) pthread_cond_wait(&entry->changed, &entry->lock);
-        pthread_mutex_unlock(&entry->lock);
+        char unreported[160];
+        settle_failure(file, entry, 0, unreported, sizeof unreported);  // waits; reports nothing (see above)
         if (entry->has_writer) {
             pthread_mutex_lock(&entry->lock);
             entry->stop = 1;

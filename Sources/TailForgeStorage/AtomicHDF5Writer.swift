@@ -32,8 +32,8 @@ public final class AtomicHDF5Writer {
 
     /// Checks the output location, then creates the temporary file.
     /// `pastPageCache`: large row writes bypass the page cache where the filesystem allows (the default, see
-    /// ``HDF5File/writesPastPageCache``); the file's bytes are the same either way.
-    public init(path: String, pastPageCache: Bool = HDF5File.writesPastPageCache) throws(StorageError) {
+    /// ``HDF5File/bypassesPageCache``); the file's bytes are the same either way.
+    public init(path: String, pastPageCache: Bool = HDF5File.bypassesPageCache) throws(StorageError) {
         try Self.checkWritable(path: path)
         self.path = path
         let temporaryPath = TemporaryFiles.siblingPath(for: path)

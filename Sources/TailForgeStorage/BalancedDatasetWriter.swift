@@ -77,12 +77,12 @@ public final class BalancedDatasetWriter {
     ///   - classInputRows: the compact layout's `/class_input_rows`; required for it, ignored otherwise.
     ///   - inMemory: build the file in memory (``AtomicHDF5Writer/init(inMemoryNamed:)``), `path` naming it in errors;
     ///     finish with ``commitImage(attributes:)``.
-    ///   - pastPageCache: write the rows past the page cache where the filesystem allows (``HDF5File/writesPastPageCache``);
+    ///   - pastPageCache: write the rows past the page cache where the filesystem allows (``HDF5File/bypassesPageCache``);
     ///     the same bytes either way.
     public init(
         path: String, dimension: Int, totalRows: Int, attributes: [String: AttributeValue],
         classNames: [String]?, chunkRows: Int = 4096, layout: BalancedLayout = .full, classInputRows: [Int64]? = nil,
-        inMemory: Bool = false, pastPageCache: Bool = HDF5File.writesPastPageCache
+        inMemory: Bool = false, pastPageCache: Bool = HDF5File.bypassesPageCache
     ) throws(StorageError) {
         guard dimension >= 1, totalRows >= 0, chunkRows >= 1 else {
             throw .invalidArgument("dimension \(dimension), totalRows \(totalRows), chunkRows \(chunkRows)")

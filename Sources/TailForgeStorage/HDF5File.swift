@@ -57,19 +57,19 @@ public final class HDF5File: @unchecked Sendable {
         return HDF5File(id: id, path: path)
     }
 
-    /// Creates (truncating) a file whose bytes depend only on what is written to it: no object modification
-    /// times, explicit format bounds (1.8 … 1.10, all readable by h5py), and a close that fails rather than
-    /// silently deferring while objects are still open. It takes no HDF5 file lock (see `fileAccessProperties`).
-    /// Whether TailForge moves the rows of the HDF5 files it creates and opens past the page cache (the driver in
+    /// Whether TailForge moves the rows of the HDF5 files it creates and opens (writes and reads) past the page cache (the driver in
     /// CTailForgeDirectWrite): yes unless the environment sets `TAILFORGE_BUFFERED_IO` to anything but `0` (read
     /// once), for comparing the two and for a filesystem that takes O_DIRECT badly. The bytes are the same either way.
-    public static let writesPastPageCache: Bool = {
+    public static let bypassesPageCache: Bool = {
         guard let value = getenv("TAILFORGE_BUFFERED_IO") else { return true }
         let text = String(cString: value)
         return text.isEmpty || text == "0"
     }()
 
-    static func createDeterministic(path: String, pastPageCache: Bool = writesPastPageCache) throws(StorageError) -> HDF5File {
+    /// Creates (truncating) a file whose bytes depend only on what is written to it: no object modification
+    /// times, explicit format bounds (1.8 … 1.10, all readable by h5py), and a close that fails rather than
+    /// silently deferring while objects are still open. It takes no HDF5 file lock (see `fileAccessProperties`).
+    static func createDeterministic(path: String, pastPageCache: Bool = bypassesPageCache) throws(StorageError) -> HDF5File {
         HDF5Library.enter(); defer { HDF5Library.leave() }
         let create = try HDF5PropertyList(class: tf_H5P_FILE_CREATE(), context: path)
         try h5check(H5Pset_obj_track_times(create.id, false), .propertyList, path)
@@ -139,7 +139,7 @@ public final class HDF5File: @unchecked Sendable {
     private static func fileAccessProperties(path: String, locking: Bool = true) throws(StorageError) -> HDF5PropertyList {
         let access = try HDF5PropertyList(class: tf_H5P_FILE_ACCESS(), context: path)
         try h5check(H5Pset_file_locking(access.id, locking, true), .propertyList, path)
-        if writesPastPageCache {
+        if bypassesPageCache {
             // sec2 with the rows past the page cache: the same bytes at the same offsets (CTailForgeDirectWrite).
             let driver = try h5id(tailforge_direct_write_driver(), .propertyList, path)
             try h5check(H5Pset_driver(access.id, driver, nil), .propertyList, path)
